@@ -1,0 +1,90 @@
+//! Argo's resource API shapes (`/api/v1/resource/{chat,streamchat,embed}/`).
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::openai::ContentPart;
+
+/// Which Argo endpoint a translated request goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Chat,
+    StreamChat,
+    Embed,
+}
+
+impl Endpoint {
+    /// Path below the environment's base URL.
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::Chat => "/api/v1/resource/chat/",
+            Endpoint::StreamChat => "/api/v1/resource/streamchat/",
+            Endpoint::Embed => "/api/v1/resource/embed/",
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChatRequest<'a> {
+    pub user: &'a str,
+    pub model: &'a str,
+    pub messages: Vec<Message<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_completion_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parallel_tool_calls: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Message<'a> {
+    pub role: &'static str,
+    pub content: MessageContent<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<&'a [Value]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum MessageContent<'a> {
+    Text(Cow<'a, str>),
+    Parts(&'a [ContentPart]),
+    Blocks(Vec<Value>),
+}
+
+/// Argo's chat answer. `response` is a string, or with native tools an object holding
+/// `content` and `tool_calls` (OpenAI shape) or Anthropic content blocks.
+#[derive(Debug, Deserialize)]
+pub struct ChatResponse {
+    pub response: Option<Value>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EmbedRequest<'a> {
+    pub user: &'a str,
+    pub model: &'a str,
+    pub prompt: &'a [String],
+}
+
+/// Vectors are kept as raw JSON so the float path can copy them through untouched.
+#[derive(Debug, Deserialize)]
+pub struct EmbedResponse<'a> {
+    #[serde(borrow)]
+    pub embedding: Vec<&'a RawValue>,
+}

@@ -1,0 +1,231 @@
+//! `/v1/embeddings`: text inputs -> Argo `embed`; vectors -> OpenAI list, as floats or base64.
+
+use base64::Engine;
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::argo;
+use crate::error::ApiError;
+use crate::models::{Kind, ModelSpec};
+use crate::openai::{EmbeddingRequest, EncodingFormat, Prompt};
+use crate::usage::estimate_tokens;
+
+/// OpenAI's own limit on inputs per request.
+pub const MAX_INPUTS: usize = 2048;
+
+/// Validates the request against the model and returns the texts to embed.
+pub fn inputs<'r>(request: &'r EmbeddingRequest, model: &ModelSpec) -> Result<&'r [String], ApiError> {
+    if model.kind != Kind::Embedding {
+        return Err(ApiError::invalid(
+            "model",
+            format!("`{}` is a chat model; use an embedding model such as text-embedding-3-small", model.name),
+        ));
+    }
+    let texts: &[String] = match &request.input {
+        Prompt::One(text) => std::slice::from_ref(text),
+        Prompt::Many(texts) => texts,
+        Prompt::Tokens(_) | Prompt::TokenLists(_) => {
+            return Err(ApiError::invalid("input", "Token-id input is not supported; send the input as text"))
+        }
+    };
+    if texts.is_empty() || texts.len() > MAX_INPUTS {
+        return Err(ApiError::invalid("input", format!("`input` must hold 1 to {MAX_INPUTS} texts")));
+    }
+    if let Some(index) = texts.iter().position(|text| text.is_empty()) {
+        return Err(ApiError::invalid(format!("input[{index}]"), "Input texts must not be empty"));
+    }
+    if let Some(dimensions) = request.dimensions {
+        let widest = model.dimensions.unwrap_or(usize::MAX);
+        if dimensions == 0 || dimensions > widest {
+            return Err(ApiError::invalid("dimensions", format!("`dimensions` must be between 1 and {widest}")));
+        }
+    }
+    Ok(texts)
+}
+
+pub fn to_argo(texts: &[String], model: &ModelSpec, user: &str) -> Result<Vec<u8>, ApiError> {
+    let body = argo::EmbedRequest { user, model: &model.argo_id, prompt: texts };
+    serde_json::to_vec(&body).map_err(|err| ApiError::internal(format!("could not encode Argo request: {err}")))
+}
+
+pub fn estimate_input_tokens(texts: &[String]) -> u64 {
+    texts.iter().map(|text| estimate_tokens(text)).sum()
+}
+
+#[derive(Serialize)]
+struct EmbeddingList<'a, E: Serialize> {
+    object: &'static str,
+    data: Vec<Embedding<E>>,
+    model: &'a str,
+    usage: EmbeddingUsage,
+}
+
+#[derive(Serialize)]
+struct Embedding<E: Serialize> {
+    object: &'static str,
+    index: usize,
+    embedding: E,
+}
+
+#[derive(Serialize)]
+struct EmbeddingUsage {
+    prompt_tokens: u64,
+    total_tokens: u64,
+}
+
+/// What the client asked for, applied to Argo's vectors.
+pub struct Output<'a> {
+    pub model: &'a str,
+    pub format: EncodingFormat,
+    pub dimensions: Option<usize>,
+    pub expected_vectors: usize,
+    pub prompt_tokens: u64,
+}
+
+/// Translates Argo's `{"embedding": [[...], ...]}`. Plain float output copies the vectors' JSON
+/// through untouched; base64 and `dimensions` decode them.
+pub fn translate(body: &[u8], output: &Output) -> Result<Vec<u8>, ApiError> {
+    let parsed: argo::EmbedResponse = serde_json::from_slice(body)
+        .map_err(|_| ApiError::bad_gateway("Argo returned an embedding answer that is not valid JSON"))?;
+    if parsed.embedding.len() != output.expected_vectors {
+        return Err(ApiError::bad_gateway(format!(
+            "Argo returned {} vectors for {} inputs",
+            parsed.embedding.len(),
+            output.expected_vectors
+        )));
+    }
+    match (output.format, output.dimensions) {
+        (EncodingFormat::Float, None) => Ok(render(output, parsed.embedding)),
+        (EncodingFormat::Float, Some(_)) => Ok(render(output, decode_all(&parsed.embedding, output.dimensions)?)),
+        (EncodingFormat::Base64, _) => {
+            let encoded = decode_all(&parsed.embedding, output.dimensions)?.iter().map(|vector| to_base64(vector)).collect();
+            Ok(render::<String>(output, encoded))
+        }
+    }
+}
+
+fn render<E: Serialize>(output: &Output, vectors: Vec<E>) -> Vec<u8> {
+    let data = vectors
+        .into_iter()
+        .enumerate()
+        .map(|(index, embedding)| Embedding { object: "embedding", index, embedding })
+        .collect();
+    let list = EmbeddingList {
+        object: "list",
+        data,
+        model: output.model,
+        usage: EmbeddingUsage { prompt_tokens: output.prompt_tokens, total_tokens: output.prompt_tokens },
+    };
+    serde_json::to_vec(&list).unwrap_or_default()
+}
+
+fn decode_all(raw: &[&RawValue], dimensions: Option<usize>) -> Result<Vec<Vec<f32>>, ApiError> {
+    raw.iter()
+        .map(|vector| {
+            let floats: Vec<f32> = serde_json::from_str(vector.get())
+                .map_err(|_| ApiError::bad_gateway("Argo returned an embedding that is not a list of numbers"))?;
+            Ok(match dimensions {
+                Some(dimensions) => shorten(floats, dimensions),
+                None => floats,
+            })
+        })
+        .collect()
+}
+
+/// OpenAI's `dimensions` for v3 models: keep the leading components and re-normalise to unit length.
+fn shorten(mut vector: Vec<f32>, dimensions: usize) -> Vec<f32> {
+    vector.truncate(dimensions);
+    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        vector.iter_mut().for_each(|x| *x /= norm);
+    }
+    vector
+}
+
+/// Little-endian f32 bytes, base64: what the OpenAI SDKs decode.
+fn to_base64(vector: &[f32]) -> String {
+    let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::parse_request;
+    use crate::models::{Family, ToolMode};
+    use serde_json::Value;
+
+    fn v3small() -> ModelSpec {
+        ModelSpec {
+            name: "text-embedding-3-small".into(),
+            argo_id: "v3small".into(),
+            env: "prod".into(),
+            family: Family::Openai,
+            kind: Kind::Embedding,
+            aliases: vec![],
+            stream: false,
+            tools: ToolMode::None,
+            reasoning: false,
+            dimensions: Some(4),
+        }
+    }
+
+    fn output(format: EncodingFormat, dimensions: Option<usize>) -> Output<'static> {
+        Output { model: "text-embedding-3-small", format, dimensions, expected_vectors: 2, prompt_tokens: 3 }
+    }
+
+    const ARGO: &[u8] = br#"{"embedding":[[0.5,-0.25,3e-2,0.0],[1,2,3,4]]}"#;
+
+    #[test]
+    fn float_vectors_pass_through_in_order() {
+        let json: Value = serde_json::from_slice(&translate(ARGO, &output(EncodingFormat::Float, None)).unwrap()).unwrap();
+        assert_eq!(json["object"], "list");
+        assert_eq!(json["data"][0]["embedding"], serde_json::json!([0.5, -0.25, 0.03, 0.0]));
+        assert_eq!(json["data"][1]["index"], 1);
+        assert_eq!(json["usage"], serde_json::json!({"prompt_tokens":3,"total_tokens":3}));
+    }
+
+    #[test]
+    fn base64_is_little_endian_f32() {
+        let json: Value = serde_json::from_slice(&translate(ARGO, &output(EncodingFormat::Base64, None)).unwrap()).unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD.decode(json["data"][1]["embedding"].as_str().unwrap()).unwrap();
+        let floats: Vec<f32> = bytes.chunks(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        assert_eq!(floats, [1.0, 2.0, 3.0, 4.0]);
+    }
+
+    #[test]
+    fn dimensions_truncate_and_renormalise() {
+        let json: Value =
+            serde_json::from_slice(&translate(ARGO, &output(EncodingFormat::Float, Some(2))).unwrap()).unwrap();
+        let second: Vec<f64> = serde_json::from_value(json["data"][1]["embedding"].clone()).unwrap();
+        assert_eq!(second.len(), 2);
+        assert!((second[0] - 1.0 / 5f64.sqrt()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn wrong_vector_count_or_shape_is_bad_gateway() {
+        let one = output(EncodingFormat::Float, None);
+        assert_eq!(translate(br#"{"embedding":[[1]]}"#, &one).unwrap_err().status, 502);
+        assert_eq!(translate(br#"{"embedding":[["a"],[1]]}"#, &output(EncodingFormat::Base64, None)).unwrap_err().status, 502);
+        assert_eq!(translate(b"<html>", &one).unwrap_err().status, 502);
+    }
+
+    #[test]
+    fn inputs_are_validated() {
+        let model = v3small();
+        let cases = [
+            (r#"{"model":"m","input":""}"#, "input[0]"),
+            (r#"{"model":"m","input":[]}"#, "input"),
+            (r#"{"model":"m","input":[1,2]}"#, "input"),
+            (r#"{"model":"m","input":"x","dimensions":9}"#, "dimensions"),
+        ];
+        for (body, param) in cases {
+            let request: EmbeddingRequest = parse_request(body.as_bytes()).unwrap();
+            assert_eq!(inputs(&request, &model).unwrap_err().param.as_deref(), Some(param), "{body}");
+        }
+        let request: EmbeddingRequest = parse_request(br#"{"model":"m","input":["a","b"]}"#).unwrap();
+        assert_eq!(inputs(&request, &model).unwrap(), ["a", "b"]);
+        let argo: Value = serde_json::from_slice(&to_argo(inputs(&request, &model).unwrap(), &model, "carol").unwrap()).unwrap();
+        assert_eq!(argo, serde_json::json!({"user":"carol","model":"v3small","prompt":["a","b"]}));
+    }
+}

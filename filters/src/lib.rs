@@ -1,0 +1,15 @@
+//! Pure, sans-IO translation between the OpenAI API and Argonne's Argo API.
+//!
+//! Nothing here touches a socket or a clock: the gateway feeds bytes in and writes bytes out.
+
+pub mod argo;
+pub mod chat;
+pub mod completions;
+pub mod embeddings;
+pub mod error;
+pub mod json;
+pub mod models;
+pub mod openai;
+pub mod usage;
+
+pub use error::ApiError;

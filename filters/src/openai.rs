@@ -1,0 +1,231 @@
+//! The OpenAI request shapes the gateway accepts. Unknown fields are ignored, as OpenAI's own
+//! SDKs send many that Argo has no use for.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChatRequest {
+    pub model: String,
+    pub messages: Vec<ChatMessage>,
+    #[serde(default)]
+    pub stream: Option<bool>,
+    #[serde(default)]
+    pub stream_options: Option<StreamOptions>,
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    #[serde(default)]
+    pub top_p: Option<f64>,
+    #[serde(default)]
+    pub max_tokens: Option<u64>,
+    #[serde(default)]
+    pub max_completion_tokens: Option<u64>,
+    #[serde(default)]
+    pub stop: Option<Stop>,
+    #[serde(default)]
+    pub n: Option<u64>,
+    #[serde(default)]
+    pub tools: Option<Vec<Value>>,
+    #[serde(default)]
+    pub tool_choice: Option<Value>,
+    #[serde(default)]
+    pub parallel_tool_calls: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct StreamOptions {
+    #[serde(default)]
+    pub include_usage: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    Developer,
+    User,
+    Assistant,
+    Tool,
+    Function,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChatMessage {
+    pub role: Role,
+    #[serde(default)]
+    pub content: Content,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub tool_calls: Option<Vec<Value>>,
+    #[serde(default)]
+    pub tool_call_id: Option<String>,
+}
+
+/// Message content: absent/null, a string, or an array of typed parts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Content {
+    #[default]
+    Empty,
+    Text(String),
+    Parts(Vec<ContentPart>),
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentPart {
+    Text { text: String },
+    ImageUrl { image_url: Value },
+}
+
+impl Content {
+    /// The text parts joined with newlines; `None` when a non-text part is present.
+    pub fn joined_text(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            Content::Empty => Some("".into()),
+            Content::Text(text) => Some(text.as_str().into()),
+            Content::Parts(parts) => {
+                let mut texts = Vec::with_capacity(parts.len());
+                for part in parts {
+                    match part {
+                        ContentPart::Text { text } => texts.push(text.as_str()),
+                        ContentPart::ImageUrl { .. } => return None,
+                    }
+                }
+                Some(texts.join("\n").into())
+            }
+        }
+    }
+
+    /// Every text part, for token estimation.
+    pub fn texts(&self) -> impl Iterator<Item = &str> {
+        let (single, parts): (Option<&str>, &[ContentPart]) = match self {
+            Content::Empty => (None, &[]),
+            Content::Text(text) => (Some(text), &[]),
+            Content::Parts(parts) => (None, parts),
+        };
+        single.into_iter().chain(parts.iter().filter_map(|part| match part {
+            ContentPart::Text { text } => Some(text.as_str()),
+            ContentPart::ImageUrl { .. } => None,
+        }))
+    }
+}
+
+impl<'de> Deserialize<'de> for Content {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ContentVisitor;
+
+        impl<'de> Visitor<'de> for ContentVisitor {
+            type Value = Content;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, an array of content parts, or null")
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Content, E> {
+                Ok(Content::Text(text.to_string()))
+            }
+
+            fn visit_string<E: de::Error>(self, text: String) -> Result<Content, E> {
+                Ok(Content::Text(text))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Content, E> {
+                Ok(Content::Empty)
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<Content, E> {
+                Ok(Content::Empty)
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Content, A::Error> {
+                let mut parts = Vec::with_capacity(seq.size_hint().unwrap_or(1));
+                while let Some(part) = seq.next_element()? {
+                    parts.push(part);
+                }
+                Ok(Content::Parts(parts))
+            }
+        }
+
+        deserializer.deserialize_any(ContentVisitor)
+    }
+}
+
+/// `stop`: one string or several.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Stop {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Stop {
+    pub fn into_list(self) -> Vec<String> {
+        match self {
+            Stop::One(one) => vec![one],
+            Stop::Many(many) => many,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CompletionRequest {
+    pub model: String,
+    pub prompt: Prompt,
+    #[serde(default)]
+    pub stream: Option<bool>,
+    #[serde(default)]
+    pub stream_options: Option<StreamOptions>,
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    #[serde(default)]
+    pub top_p: Option<f64>,
+    #[serde(default)]
+    pub max_tokens: Option<u64>,
+    #[serde(default)]
+    pub stop: Option<Stop>,
+    #[serde(default)]
+    pub n: Option<u64>,
+    #[serde(default)]
+    pub echo: Option<bool>,
+}
+
+/// `prompt` / `input`: text or a list of texts. Token-id arrays are recognised so that the
+/// error can say what is unsupported rather than "wrong type".
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Prompt {
+    One(String),
+    Many(Vec<String>),
+    Tokens(Vec<u64>),
+    TokenLists(Vec<Vec<u64>>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EmbeddingRequest {
+    pub model: String,
+    pub input: Prompt,
+    #[serde(default)]
+    pub encoding_format: Option<EncodingFormat>,
+    #[serde(default)]
+    pub dimensions: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EncodingFormat {
+    Float,
+    Base64,
+}
+
+/// Identity of one response, chosen by the caller (ids and clocks are I/O).
+#[derive(Debug, Clone)]
+pub struct ResponseMeta {
+    pub id: String,
+    pub created: u64,
+    /// The model name exactly as the client sent it.
+    pub model: String,
+}

@@ -1,0 +1,101 @@
+//! Bearer token -> lab username. The mapped user is the only user Argo ever sees.
+
+use argo_filters::ApiError;
+
+use crate::config::{is_username, AuthConfig, AuthMode};
+
+pub struct Auth {
+    mode: AuthMode,
+    tokens: Vec<(Vec<u8>, String)>,
+}
+
+impl Auth {
+    pub fn new(config: &AuthConfig) -> Self {
+        let tokens = config.tokens.iter().map(|(token, user)| (token.as_bytes().to_vec(), user.clone())).collect();
+        Auth { mode: config.mode, tokens }
+    }
+
+    /// The username for an `Authorization` header value.
+    pub fn user_for(&self, authorization: Option<&[u8]>) -> Result<String, ApiError> {
+        let token = authorization.and_then(bearer_token).ok_or_else(|| {
+            ApiError::unauthorized("Missing bearer token: send `Authorization: Bearer <your token>`")
+        })?;
+        match self.mode {
+            AuthMode::TokenIsUsername => std::str::from_utf8(token)
+                .ok()
+                .filter(|user| is_username(user))
+                .map(str::to_string)
+                .ok_or_else(|| ApiError::unauthorized("The bearer token must be your lab username")),
+            AuthMode::Tokens => self
+                .lookup(token)
+                .map(str::to_string)
+                .ok_or_else(|| ApiError::unauthorized("Invalid bearer token")),
+        }
+    }
+
+    /// Compares against every configured token in constant time per comparison, with no early
+    /// exit, so response timing says nothing about how close a guess was.
+    fn lookup(&self, token: &[u8]) -> Option<&str> {
+        let mut found = None;
+        for (candidate, user) in &self.tokens {
+            if constant_time_eq(candidate, token) {
+                found = Some(user.as_str());
+            }
+        }
+        found
+    }
+}
+
+fn bearer_token(header: &[u8]) -> Option<&[u8]> {
+    let header = header.trim_ascii();
+    let scheme = header.get(..7)?;
+    if !scheme.eq_ignore_ascii_case(b"bearer ") {
+        return None;
+    }
+    let token = header[7..].trim_ascii();
+    (!token.is_empty()).then_some(token)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn auth(mode: AuthMode) -> Auth {
+        let tokens = BTreeMap::from([("sk-alice-123456".to_string(), "alice".to_string())]);
+        Auth::new(&AuthConfig { mode, tokens })
+    }
+
+    #[test]
+    fn token_table_maps_tokens_to_users() {
+        let auth = auth(AuthMode::Tokens);
+        assert_eq!(auth.user_for(Some(b"Bearer sk-alice-123456")).unwrap(), "alice");
+        assert_eq!(auth.user_for(Some(b"bearer   sk-alice-123456 ")).unwrap(), "alice");
+        for bad in [&b"Bearer sk-alice-12345"[..], b"Bearer ", b"Basic sk-alice-123456", b"sk-alice-123456", b"Bearer alice"] {
+            assert_eq!(auth.user_for(Some(bad)).unwrap_err().status, 401, "{bad:?}");
+        }
+        assert_eq!(auth.user_for(None).unwrap_err().status, 401);
+    }
+
+    #[test]
+    fn token_is_username_mode_accepts_only_plain_usernames() {
+        let auth = auth(AuthMode::TokenIsUsername);
+        assert_eq!(auth.user_for(Some(b"Bearer jdoe")).unwrap(), "jdoe");
+        for bad in [&b"Bearer j\"doe"[..], b"Bearer a b", b"Bearer \xff"] {
+            assert_eq!(auth.user_for(Some(bad)).unwrap_err().status, 401);
+        }
+    }
+
+    #[test]
+    fn unauthorized_errors_never_echo_the_token() {
+        let err = auth(AuthMode::Tokens).user_for(Some(b"Bearer sk-guess-999999")).unwrap_err();
+        assert!(!err.message.contains("sk-guess"));
+    }
+}

@@ -1,0 +1,382 @@
+//! Configuration: `conf/argo-bridge.yaml`, then environment-variable overrides, then validation.
+//! Every error names the field that is wrong.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use argo_filters::models::{ModelSpec, ModelTable};
+use serde::Deserialize;
+
+pub const DEFAULT_PATH: &str = "conf/argo-bridge.yaml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub listen: String,
+    #[serde(default)]
+    pub threads: usize,
+    pub upstream: UpstreamConfig,
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub limits: Limits,
+    pub models: Vec<ModelSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    pub environments: BTreeMap<String, String>,
+    #[serde(default = "defaults::connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    #[serde(default = "defaults::read_timeout_ms")]
+    pub read_timeout_ms: u64,
+    #[serde(default = "defaults::write_timeout_ms")]
+    pub write_timeout_ms: u64,
+    #[serde(default = "defaults::idle_timeout_ms")]
+    pub idle_timeout_ms: u64,
+    #[serde(default = "defaults::pool_size")]
+    pub pool_size: usize,
+    #[serde(default)]
+    pub ca_file: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    Tokens,
+    TokenIsUsername,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub mode: AuthMode,
+    #[serde(default)]
+    pub tokens: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    #[serde(default = "defaults::max_body_bytes")]
+    pub max_body_bytes: usize,
+    #[serde(default = "defaults::keepalive_timeout_s")]
+    pub keepalive_timeout_s: u64,
+    #[serde(default = "defaults::client_body_timeout_ms")]
+    pub client_body_timeout_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: defaults::max_body_bytes(),
+            keepalive_timeout_s: defaults::keepalive_timeout_s(),
+            client_body_timeout_ms: defaults::client_body_timeout_ms(),
+        }
+    }
+}
+
+mod defaults {
+    pub fn connect_timeout_ms() -> u64 {
+        5_000
+    }
+    pub fn read_timeout_ms() -> u64 {
+        600_000
+    }
+    pub fn write_timeout_ms() -> u64 {
+        30_000
+    }
+    pub fn idle_timeout_ms() -> u64 {
+        60_000
+    }
+    pub fn pool_size() -> usize {
+        128
+    }
+    pub fn max_body_bytes() -> usize {
+        4 * 1024 * 1024
+    }
+    pub fn keepalive_timeout_s() -> u64 {
+        60
+    }
+    pub fn client_body_timeout_ms() -> u64 {
+        30_000
+    }
+}
+
+/// One Argo environment, its URL taken apart and its address resolved at start.
+#[derive(Debug, Clone)]
+pub struct ArgoEnv {
+    pub tls: bool,
+    pub host: String,
+    pub addr: SocketAddr,
+    /// Path prefix of the base URL, without a trailing slash (`/argoapi`).
+    pub base_path: String,
+}
+
+/// The validated configuration the gateway runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: String,
+    pub threads: usize,
+    pub upstream: UpstreamConfig,
+    pub environments: BTreeMap<String, ArgoEnv>,
+    pub auth: AuthConfig,
+    pub limits: Limits,
+    pub models: ModelTable,
+}
+
+impl UpstreamConfig {
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
+    }
+    pub fn read_timeout(&self) -> Duration {
+        Duration::from_millis(self.read_timeout_ms)
+    }
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_millis(self.write_timeout_ms)
+    }
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms)
+    }
+}
+
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn err(field: &str, message: impl std::fmt::Display) -> ConfigError {
+    ConfigError(format!("config field `{field}`: {message}"))
+}
+
+/// Loads the file named by `path` (or `ARGO_BRIDGE_CONFIG`, or the default), applies the
+/// environment, and validates.
+pub fn load(path: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+    let path = path.map(str::to_string).or_else(|| env("ARGO_BRIDGE_CONFIG")).unwrap_or_else(|| DEFAULT_PATH.into());
+    let text = std::fs::read_to_string(&path).map_err(|e| ConfigError(format!("cannot read config file {path}: {e}")))?;
+    let mut config = parse(&text)?;
+    apply_env(&mut config, env)?;
+    validate(config)
+}
+
+pub fn parse(text: &str) -> Result<Config, ConfigError> {
+    let deserializer = serde_yaml::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        err(&field, inner)
+    })
+}
+
+pub fn apply_env(config: &mut Config, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    if let Some(listen) = env("ARGO_BRIDGE_LISTEN") {
+        config.listen = listen;
+    }
+    if let Some(threads) = env("ARGO_BRIDGE_THREADS") {
+        config.threads = threads.parse().map_err(|_| err("ARGO_BRIDGE_THREADS", "must be a whole number"))?;
+    }
+    if let Some(limit) = env("ARGO_BRIDGE_MAX_BODY_BYTES") {
+        config.limits.max_body_bytes =
+            limit.parse().map_err(|_| err("ARGO_BRIDGE_MAX_BODY_BYTES", "must be a whole number"))?;
+    }
+    let names: Vec<String> = config.upstream.environments.keys().cloned().collect();
+    for name in names {
+        if let Some(url) = env(&format!("ARGO_BRIDGE_ARGO_{}_URL", name.to_ascii_uppercase())) {
+            config.upstream.environments.insert(name, url);
+        }
+    }
+    if let Some(mode) = env("ARGO_BRIDGE_AUTH_MODE") {
+        config.auth.mode = match mode.as_str() {
+            "tokens" => AuthMode::Tokens,
+            "token_is_username" => AuthMode::TokenIsUsername,
+            _ => return Err(err("ARGO_BRIDGE_AUTH_MODE", "must be `tokens` or `token_is_username`")),
+        };
+    }
+    if let Some(tokens) = env("ARGO_BRIDGE_TOKENS") {
+        for pair in tokens.split(',').map(str::trim).filter(|pair| !pair.is_empty()) {
+            let (token, user) = pair
+                .split_once('=')
+                .ok_or_else(|| err("ARGO_BRIDGE_TOKENS", "entries must look like token=username"))?;
+            config.auth.tokens.insert(token.trim().to_string(), user.trim().to_string());
+        }
+    }
+    Ok(())
+}
+
+pub fn validate(config: Config) -> Result<Settings, ConfigError> {
+    if config.listen.parse::<SocketAddr>().is_err() {
+        return Err(err("listen", format!("`{}` is not an address like 0.0.0.0:8080", config.listen)));
+    }
+    let mut environments = BTreeMap::new();
+    for (name, url) in &config.upstream.environments {
+        let env = parse_base_url(url).map_err(|message| err(&format!("upstream.environments.{name}"), message))?;
+        environments.insert(name.clone(), env);
+    }
+    for (index, model) in config.models.iter().enumerate() {
+        if !environments.contains_key(&model.env) {
+            return Err(err(
+                &format!("models[{index}].env"),
+                format!("`{}` (model {}) is not one of upstream.environments", model.env, model.name),
+            ));
+        }
+    }
+    let models = ModelTable::new(config.models).map_err(|e| ConfigError(format!("config field {e}")))?;
+    for (token, user) in &config.auth.tokens {
+        if token.len() < 8 || !is_username(user) {
+            return Err(err("auth.tokens", "tokens need at least 8 characters and map to a plain username"));
+        }
+    }
+    if config.auth.mode == AuthMode::Tokens && config.auth.tokens.is_empty() {
+        log::warn!("auth.tokens is empty: every request will be refused until tokens are configured");
+    }
+    if config.limits.max_body_bytes == 0 {
+        return Err(err("limits.max_body_bytes", "must be greater than 0"));
+    }
+    let threads = if config.threads == 0 {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    } else {
+        config.threads
+    };
+    Ok(Settings {
+        listen: config.listen,
+        threads,
+        upstream: config.upstream,
+        environments,
+        auth: config.auth,
+        limits: config.limits,
+        models,
+    })
+}
+
+/// Lab usernames: short, and nothing that could smuggle JSON or headers.
+pub fn is_username(user: &str) -> bool {
+    (1..=64).contains(&user.len()) && user.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
+}
+
+fn parse_base_url(url: &str) -> Result<ArgoEnv, String> {
+    let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (false, rest)
+    } else {
+        return Err(format!("`{url}` must start with http:// or https://"));
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(slash) => (&rest[..slash], &rest[slash..]),
+        None => (rest, ""),
+    };
+    if authority.is_empty() {
+        return Err(format!("`{url}` has no host"));
+    }
+    let default_port = if tls { 443 } else { 80 };
+    let (host, port) = split_host_port(authority, default_port)?;
+    let addr = (host.as_str(), port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| format!("cannot resolve host `{host}`"))?;
+    Ok(ArgoEnv { tls, host, addr, base_path: path.trim_end_matches('/').to_string() })
+}
+
+fn split_host_port(authority: &str, default_port: u16) -> Result<(String, u16), String> {
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => {
+            (host, port.parse().map_err(|_| format!("`{port}` is not a port number"))?)
+        }
+        _ => (authority, default_port),
+    };
+    Ok((host.trim_start_matches('[').trim_end_matches(']').to_string(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn shipped() -> Config {
+        parse(&std::fs::read_to_string(DEFAULT_PATH).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn shipped_config_is_valid_and_covers_the_spec_models() {
+        let mut config = shipped();
+        // The shipped hosts resolve only inside the lab network.
+        for url in config.upstream.environments.values_mut() {
+            *url = "http://127.0.0.1:9".into();
+        }
+        let settings = validate(config).unwrap();
+        let expected = [
+            ("gpt-3.5-turbo", "gpt35"), ("gpt-4", "gpt4"), ("gpt-4-turbo", "gpt4turbo"), ("gpt-4o", "gpt4o"),
+            ("claude-sonnet-4", "claudesonnet4"), ("claude-opus-4", "claudeopus4"), ("claude-sonnet-3.7", "claudesonnet37"),
+            ("gemini-2.5-pro", "gemini25pro"), ("gemini-2.5-flash", "gemini25flash"),
+            ("text-embedding-3-small", "v3small"), ("text-embedding-3-large", "v3large"), ("text-embedding-ada-002", "ada002"),
+            ("gpt-4.1", "gpt41"), ("gpt-4.1-mini", "gpt41mini"), ("gpt-4.1-nano", "gpt41nano"),
+            ("o1", "gpto1"), ("o3", "gpto3"), ("o3-mini", "gpto3mini"), ("o4-mini", "gpto4mini"),
+            ("gpt-5", "gpt5"), ("gpt-5-mini", "gpt5mini"), ("gpt-5-nano", "gpt5nano"), ("gpt-5.1", "gpt51"),
+            ("claude-opus-4.1", "claudeopus41"), ("claude-opus-4.5", "claudeopus45"), ("claude-4.5-opus", "claudeopus45"),
+            ("claude-opus-4.6", "claudeopus46"), ("claude-sonnet-4.5", "claudesonnet45"), ("claude-sonnet-4.6", "claudesonnet46"),
+            ("claude-haiku-4.5", "claudehaiku45"), ("claude-4.5-haiku", "claudehaiku45"), ("gemini-3.5-flash", "gemini35flash"),
+        ];
+        for (name, argo_id) in expected {
+            for spelling in [name.to_string(), argo_id.to_string(), format!("argo:{}", name.to_uppercase())] {
+                let model = settings.models.resolve(&spelling).unwrap_or_else(|| panic!("{spelling} missing"));
+                assert_eq!(model.argo_id, argo_id);
+            }
+        }
+        assert_eq!(settings.models.resolve("gpt-4o").unwrap().env, "prod");
+        assert_eq!(settings.models.resolve("claude-sonnet-4").unwrap().env, "dev");
+        assert!(settings.models.resolve("o3").unwrap().reasoning);
+    }
+
+    #[test]
+    fn environment_overrides_listen_urls_and_tokens() {
+        let mut config = shipped();
+        let env = |key: &str| match key {
+            "ARGO_BRIDGE_LISTEN" => Some("127.0.0.1:9999".to_string()),
+            "ARGO_BRIDGE_ARGO_PROD_URL" => Some("http://127.0.0.1:7001/base/".to_string()),
+            "ARGO_BRIDGE_ARGO_DEV_URL" | "ARGO_BRIDGE_ARGO_TEST_URL" => Some("http://127.0.0.1:7002".to_string()),
+            "ARGO_BRIDGE_TOKENS" => Some("secret-token-1=alice, secret-token-2=bob".to_string()),
+            _ => None,
+        };
+        apply_env(&mut config, &env).unwrap();
+        let settings = validate(config).unwrap();
+        assert_eq!(settings.listen, "127.0.0.1:9999");
+        let prod = &settings.environments["prod"];
+        assert_eq!((prod.tls, prod.addr.port(), prod.base_path.as_str()), (false, 7001, "/base"));
+        assert_eq!(settings.auth.tokens["secret-token-2"], "bob");
+    }
+
+    #[test]
+    fn bad_config_names_the_field() {
+        let base = std::fs::read_to_string(DEFAULT_PATH).unwrap();
+        let cases = [
+            (base.replace("listen: \"0.0.0.0:8080\"", "listen: \"nowhere\""), "`listen`"),
+            (base.replace("connect_timeout_ms: 5000", "connect_timeout_ms: soon"), "upstream.connect_timeout_ms"),
+            (base.replace("family: anthropic", "family: mystery"), "models["),
+            (base.replace("prod: \"https://apps.inside.anl.gov/argoapi\"", "prod: \"ftp://x\""), "upstream.environments.prod"),
+            (base.replace("mode: tokens", "mode: whatever"), "auth.mode"),
+            (base.replace("limits:", "limitz:"), "limitz"),
+        ];
+        for (text, field) in cases {
+            let result = parse(&text).and_then(|mut config| {
+                for (name, url) in config.upstream.environments.iter_mut() {
+                    if name != "prod" || !url.starts_with("ftp") {
+                        *url = "http://127.0.0.1:9".into();
+                    }
+                }
+                validate(config)
+            });
+            let message = result.err().map(|e| e.0).unwrap_or_default();
+            assert!(message.contains(field), "expected {field} in: {message}");
+        }
+        let _ = load(Some("/nonexistent.yaml"), &no_env).err().unwrap();
+    }
+}

@@ -1,0 +1,390 @@
+//! The Pingora `ProxyHttp` implementation. Every request is answered in `request_filter`: the
+//! body is read whole (any size up to the limit), translated by `argo_filters`, sent to Argo with
+//! the pooled connector, and the translated answer written back. One path for every body size.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use argo_filters::argo::Endpoint;
+use argo_filters::error::from_argo_status;
+use argo_filters::json::parse_request;
+use argo_filters::models::{Family, ModelSpec};
+use argo_filters::openai::{ChatRequest, CompletionRequest, EmbeddingRequest, EncodingFormat, ResponseMeta};
+use argo_filters::{chat, completions, embeddings, ApiError};
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::Method;
+use pingora_core::upstreams::peer::HttpPeer;
+use pingora_error::{Error, ErrorType};
+use pingora_proxy::{ProxyHttp, Session};
+use rand::Rng;
+use serde::Serialize;
+
+use crate::auth::Auth;
+use crate::config::Settings;
+use crate::http::{read_body, send_error, send_json};
+use crate::metrics;
+use crate::upstream::Upstream;
+
+pub struct State {
+    pub settings: Settings,
+    pub auth: Auth,
+    pub upstream: Upstream,
+}
+
+pub struct Gateway {
+    state: Arc<State>,
+}
+
+impl Gateway {
+    pub fn new(state: Arc<State>) -> Self {
+        Gateway { state }
+    }
+}
+
+/// Per-request facts for metrics and the access log. Nothing here identifies the user.
+pub struct RequestCtx {
+    started: Instant,
+    request_id: String,
+    endpoint: &'static str,
+    /// Position of the resolved model in the table: its canonical name is the metrics label,
+    /// so the label set stays bounded whatever clients send.
+    model: Option<usize>,
+    upstream_time: Duration,
+    retry_after: Option<String>,
+    status: u16,
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx {
+            started: Instant::now(),
+            request_id: new_id("req"),
+            endpoint: "other",
+            model: None,
+            upstream_time: Duration::ZERO,
+            retry_after: None,
+            status: 0,
+        }
+    }
+
+    async fn early_request_filter(&self, session: &mut Session, _ctx: &mut RequestCtx) -> pingora_error::Result<()> {
+        let limits = &self.state.settings.limits;
+        session.set_keepalive(Some(limits.keepalive_timeout_s));
+        session.set_read_timeout(Some(Duration::from_millis(limits.client_body_timeout_ms)));
+        Ok(())
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> pingora_error::Result<bool> {
+        metrics::IN_FLIGHT.inc();
+        let outcome = self.route(session, ctx).await;
+        metrics::IN_FLIGHT.dec();
+        if let Err(error) = outcome {
+            ctx.status = error.status;
+            if session.response_written().is_none() {
+                if let Some(seconds) = ctx.retry_after.take() {
+                    send_json(session, error.status, error.to_json(), &ctx.request_id, &[("Retry-After", seconds)]).await;
+                } else {
+                    send_error(session, &error, &ctx.request_id).await;
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut RequestCtx) -> pingora_error::Result<Box<HttpPeer>> {
+        Error::e_explain(ErrorType::InternalError, "argo-bridge answers every request in request_filter")
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session.response_written().map(|header| header.status.as_u16()).unwrap_or(ctx.status);
+        let elapsed = ctx.started.elapsed();
+        let model = self.model_label(ctx);
+        let status_label = status.to_string();
+        metrics::REQUESTS.with_label_values(&[ctx.endpoint, model, &status_label]).inc();
+        metrics::REQUEST_DURATION.with_label_values(&[ctx.endpoint, model]).observe(elapsed.as_secs_f64());
+        log::info!(
+            "request_id={} endpoint={} model={} status={} duration_ms={:.2} upstream_ms={:.2}",
+            ctx.request_id,
+            ctx.endpoint,
+            if model.is_empty() { "-" } else { model },
+            status,
+            elapsed.as_secs_f64() * 1e3,
+            ctx.upstream_time.as_secs_f64() * 1e3,
+        );
+    }
+}
+
+impl Gateway {
+    async fn route(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), ApiError> {
+        let method = session.req_header().method.clone();
+        let full_path = session.req_header().uri.path().to_string();
+        // Clients are configured with base URLs both with and without `/v1`.
+        let path = full_path.strip_prefix("/v1").filter(|rest| rest.starts_with('/')).unwrap_or(&full_path);
+        ctx.endpoint = endpoint_label(path);
+        let allowed = match ctx.endpoint {
+            "chat" | "completions" | "embeddings" => Method::POST,
+            "other" => return Err(ApiError::not_found(format!("Unknown path {}", argo_filters::error::truncate_for_message(&full_path)))),
+            _ => Method::GET,
+        };
+        if method != allowed && !(allowed == Method::GET && method == Method::HEAD) {
+            return Err(ApiError::method_not_allowed(method.as_str(), &full_path));
+        }
+        match ctx.endpoint {
+            "health" => self.reply(session, ctx, 200, br#"{"status":"ok"}"#.to_vec()).await,
+            "ready" => self.ready(session, ctx).await,
+            "metrics" => self.metrics(session, ctx).await,
+            "models" => {
+                self.authenticate(session)?;
+                let id = path.strip_prefix("/models/").map(percent_decode);
+                self.models(session, ctx, id.as_deref()).await
+            }
+            "chat" => self.chat(session, ctx).await,
+            "completions" => self.completions(session, ctx).await,
+            _ => self.embeddings(session, ctx).await,
+        }
+    }
+
+    async fn reply(&self, session: &mut Session, ctx: &mut RequestCtx, status: u16, body: Vec<u8>) -> Result<(), ApiError> {
+        ctx.status = status;
+        send_json(session, status, body, &ctx.request_id, &[]).await;
+        Ok(())
+    }
+
+    fn authenticate(&self, session: &Session) -> Result<String, ApiError> {
+        let header = session.req_header().headers.get("authorization").map(|value| value.as_bytes());
+        self.state.auth.user_for(header)
+    }
+
+    fn resolve(&self, ctx: &mut RequestCtx, requested: &str) -> Result<&ModelSpec, ApiError> {
+        let table = &self.state.settings.models;
+        let position = table.position(requested).ok_or_else(|| ApiError::model_not_found(requested))?;
+        ctx.model = Some(position);
+        Ok(&table.models()[position])
+    }
+
+    fn model_label(&self, ctx: &RequestCtx) -> &str {
+        ctx.model.map(|position| self.state.settings.models.models()[position].name.as_str()).unwrap_or("")
+    }
+
+    /// Ready when every environment the model table needs is configured and resolved.
+    async fn ready(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), ApiError> {
+        let settings = &self.state.settings;
+        let missing: Vec<&str> = settings.models.environments().filter(|env| !settings.environments.contains_key(*env)).collect();
+        if missing.is_empty() {
+            let body = serde_json::json!({"status": "ready", "models": settings.models.models().len()});
+            self.reply(session, ctx, 200, body.to_string().into_bytes()).await
+        } else {
+            Err(ApiError::new(503, "server_error", "Some model environments are not configured").with_code("not_ready"))
+        }
+    }
+
+    async fn metrics(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), ApiError> {
+        ctx.status = 200;
+        let body = metrics::render();
+        let result = async {
+            let mut header = pingora_http::ResponseHeader::build(200, Some(2))?;
+            header.insert_header("Content-Type", "text/plain; version=0.0.4")?;
+            header.insert_header("Content-Length", body.len().to_string())?;
+            session.write_response_header(Box::new(header), false).await?;
+            session.write_response_body(Some(Bytes::from(body)), true).await
+        }
+        .await;
+        result.map_err(|e| ApiError::internal(format!("could not write metrics: {e}")))
+    }
+
+    async fn models(&self, session: &mut Session, ctx: &mut RequestCtx, id: Option<&str>) -> Result<(), ApiError> {
+        let table = &self.state.settings.models;
+        let body = match id {
+            Some(id) => {
+                let model = table.resolve(id).ok_or_else(|| ApiError::model_not_found(id))?;
+                serde_json::to_vec(&ModelObject::from(model))
+            }
+            None => {
+                let data: Vec<ModelObject> = table.models().iter().map(ModelObject::from).collect();
+                serde_json::to_vec(&serde_json::json!({"object": "list", "data": data}))
+            }
+        };
+        let body = body.map_err(|e| ApiError::internal(format!("could not encode models: {e}")))?;
+        self.reply(session, ctx, 200, body).await
+    }
+
+    async fn chat(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), ApiError> {
+        let user = self.authenticate(session)?;
+        let body = read_body(session, self.state.settings.limits.max_body_bytes).await?;
+        let request: ChatRequest = parse_request(&body)?;
+        let model = self.resolve(ctx, &request.model)?;
+        chat::require_chat_model(model)?;
+        chat::validate(&request)?;
+        let argo_body = chat::to_argo(&request, model, &user)?;
+        let prompt_tokens = chat::estimate_prompt_tokens(&request);
+        let meta = response_meta("chatcmpl", &request.model);
+        if request.stream == Some(true) {
+            return Err(ApiError::invalid("stream", "Streaming is not available yet"));
+        }
+        let answer = self.call(ctx, &model.env, Endpoint::Chat, argo_body).await?;
+        let reply = chat::parse_argo_reply(&answer)?;
+        count_tokens(&model.name, prompt_tokens, reply.completion_tokens());
+        let json = chat::completion_json(&reply, &meta, prompt_tokens);
+        self.reply(session, ctx, 200, json).await
+    }
+
+    async fn completions(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), ApiError> {
+        let user = self.authenticate(session)?;
+        let body = read_body(session, self.state.settings.limits.max_body_bytes).await?;
+        let request: CompletionRequest = parse_request(&body)?;
+        let model = self.resolve(ctx, &request.model)?;
+        chat::require_chat_model(model)?;
+        let prompts = completions::prompts(&request)?;
+        if request.stream == Some(true) {
+            return Err(ApiError::invalid("stream", "Streaming is not available yet"));
+        }
+        let mut replies = Vec::with_capacity(prompts.len());
+        for prompt in &prompts {
+            let argo_body = completions::to_argo(&request, prompt, model, &user)?;
+            let answer = self.call(ctx, &model.env, Endpoint::Chat, argo_body).await?;
+            replies.push(chat::parse_argo_reply(&answer)?);
+        }
+        let meta = response_meta("cmpl", &request.model);
+        let json = completions::completion_json(&request, &prompts, &replies, &meta);
+        self.reply(session, ctx, 200, json).await
+    }
+
+    async fn embeddings(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), ApiError> {
+        let user = self.authenticate(session)?;
+        let body = read_body(session, self.state.settings.limits.max_body_bytes).await?;
+        let request: EmbeddingRequest = parse_request(&body)?;
+        let model = self.resolve(ctx, &request.model)?;
+        let texts = embeddings::inputs(&request, model)?;
+        let argo_body = embeddings::to_argo(texts, model, &user)?;
+        let answer = self.call(ctx, &model.env, Endpoint::Embed, argo_body).await?;
+        let prompt_tokens = embeddings::estimate_input_tokens(texts);
+        count_tokens(&model.name, prompt_tokens, 0);
+        let output = embeddings::Output {
+            model: &request.model,
+            format: request.encoding_format.unwrap_or(EncodingFormat::Float),
+            dimensions: request.dimensions,
+            expected_vectors: texts.len(),
+            prompt_tokens,
+        };
+        let json = embeddings::translate(&answer, &output)?;
+        self.reply(session, ctx, 200, json).await
+    }
+
+    /// One buffered Argo round trip: 2xx bodies are returned, anything else mapped to an error.
+    async fn call(&self, ctx: &mut RequestCtx, env: &str, endpoint: Endpoint, body: Vec<u8>) -> Result<Vec<u8>, ApiError> {
+        let upstream = &self.state.upstream;
+        let started = Instant::now();
+        let result = async {
+            let mut exchange = upstream.send(env, endpoint, Bytes::from(body)).await?;
+            let status = exchange.status();
+            let retry_after = exchange.header("retry-after").map(str::to_string);
+            let answer = exchange.read_to_end(upstream).await;
+            upstream.release(exchange).await;
+            let answer = answer?;
+            if (200..300).contains(&status) {
+                Ok(answer)
+            } else {
+                ctx.retry_after = retry_after.filter(|_| status == 429);
+                Err(from_argo_status(status, &answer, ctx.retry_after.as_deref()))
+            }
+        }
+        .await;
+        let elapsed = started.elapsed();
+        ctx.upstream_time += elapsed;
+        metrics::UPSTREAM_DURATION.with_label_values(&[ctx.endpoint, self.model_label(ctx)]).observe(elapsed.as_secs_f64());
+        if let Err(error) = &result {
+            metrics::UPSTREAM_ERRORS.with_label_values(&[upstream_error_kind(error)]).inc();
+        }
+        result
+    }
+}
+
+fn upstream_error_kind(error: &ApiError) -> &'static str {
+    match error.status {
+        429 => "rate_limited",
+        504 => "timeout",
+        400 => "rejected",
+        _ => "bad_gateway",
+    }
+}
+
+fn count_tokens(model: &str, prompt: u64, completion: u64) {
+    metrics::TOKENS.with_label_values(&[model, "prompt"]).inc_by(prompt);
+    metrics::TOKENS.with_label_values(&[model, "completion"]).inc_by(completion);
+}
+
+fn endpoint_label(path: &str) -> &'static str {
+    match path {
+        "/chat/completions" => "chat",
+        "/completions" => "completions",
+        "/embeddings" => "embeddings",
+        "/models" => "models",
+        "/health" | "/healthz" => "health",
+        "/ready" | "/readyz" => "ready",
+        "/metrics" => "metrics",
+        _ if path.starts_with("/models/") => "models",
+        _ => "other",
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let decoded = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match decoded {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub fn new_id(prefix: &str) -> String {
+    let random: u128 = rand::thread_rng().gen();
+    format!("{prefix}-{:024x}", random & ((1u128 << 96) - 1))
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn response_meta(prefix: &str, model: &str) -> ResponseMeta {
+    ResponseMeta { id: new_id(prefix), created: unix_now(), model: model.to_string() }
+}
+
+/// `/v1/models` entry in OpenAI's shape.
+#[derive(Serialize)]
+struct ModelObject<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    owned_by: &'static str,
+}
+
+impl<'a> From<&'a ModelSpec> for ModelObject<'a> {
+    fn from(model: &'a ModelSpec) -> Self {
+        let owned_by = match model.family {
+            Family::Openai => "openai",
+            Family::Anthropic => "anthropic",
+            Family::Google => "google",
+        };
+        // A fixed date: Argo does not say when a model appeared.
+        ModelObject { id: &model.name, object: "model", created: 1_700_000_000, owned_by }
+    }
+}

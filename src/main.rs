@@ -1,0 +1,178 @@
+//! argo-bridge: an OpenAI-compatible gateway in front of Argonne's Argo LLM service.
+
+mod auth;
+mod config;
+mod gateway;
+mod http;
+mod metrics;
+mod mock_argo;
+mod upstream;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pingora_core::server::configuration::{Opt, ServerConf};
+use pingora_core::server::Server;
+use pingora_core::services::listening::Service;
+
+use crate::config::Settings;
+use crate::gateway::{Gateway, State};
+use crate::mock_argo::{MockArgo, MockOptions};
+
+const USAGE: &str = "usage:
+  argo-bridge [run] [--config PATH]       serve (config: PATH, $ARGO_BRIDGE_CONFIG or conf/argo-bridge.yaml)
+  argo-bridge demo [--port P] [--mock-port M] [--config PATH]
+                                          serve with the built-in mock Argo on loopback
+  argo-bridge mock-argo --listen ADDR [--fragment-delay-ms N] [--fragment-bytes N]
+                                          run only the mock Argo
+  argo-bridge check-config [--config PATH]  validate the configuration and exit";
+
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Err(message) = run(&args) {
+        eprintln!("argo-bridge: {message}");
+        std::process::exit(2);
+    }
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let (command, rest) = match args.first().map(String::as_str) {
+        Some(command) if !command.starts_with('-') => (command, &args[1..]),
+        _ => ("run", args),
+    };
+    let flags = Flags::parse(rest)?;
+    match command {
+        "run" => serve(load(&flags, &|key| std::env::var(key).ok())?, None),
+        "check-config" => {
+            let settings = load(&flags, &|key| std::env::var(key).ok())?;
+            println!("configuration ok: {} models, listening on {}", settings.models.models().len(), settings.listen);
+            Ok(())
+        }
+        "demo" => demo(&flags),
+        "mock-argo" => {
+            let listen = flags.value("listen").ok_or("mock-argo needs --listen ADDR")?;
+            serve_mock_only(listen, mock_options(&flags)?)
+        }
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n{USAGE}")),
+    }
+}
+
+fn load(flags: &Flags, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, String> {
+    config::load(flags.value("config"), env).map_err(|e| e.to_string())
+}
+
+/// Demo mode: the mock Argo on loopback serves every environment; one demo token is accepted.
+fn demo(flags: &Flags) -> Result<(), String> {
+    let port = flags.value("port").unwrap_or("8080");
+    let mock_port = flags.value("mock-port").unwrap_or("8081");
+    let mock_listen = format!("127.0.0.1:{mock_port}");
+    let env = |key: &str| -> Option<String> {
+        match key {
+            "ARGO_BRIDGE_LISTEN" => Some(format!("127.0.0.1:{port}")),
+            "ARGO_BRIDGE_TOKENS" => Some("demo-token=demo-user".into()),
+            "ARGO_BRIDGE_AUTH_MODE" => Some("tokens".into()),
+            _ if key.starts_with("ARGO_BRIDGE_ARGO_") => Some(format!("http://{mock_listen}/argoapi")),
+            _ => std::env::var(key).ok(),
+        }
+    };
+    let settings = load(flags, &env)?;
+    print_demo_instructions(port);
+    serve(settings, Some((mock_listen, mock_options(flags)?)))
+}
+
+fn print_demo_instructions(port: &str) {
+    println!(
+        r#"
+argo-bridge demo: the gateway listens on http://127.0.0.1:{port}, in front of a built-in mock Argo.
+Token: demo-token  (maps to lab user demo-user)
+
+  curl -s http://127.0.0.1:{port}/v1/chat/completions \
+    -H 'Authorization: Bearer demo-token' -H 'Content-Type: application/json' \
+    -d '{{"model": "gpt-4o", "messages": [{{"role": "user", "content": "Hello!"}}]}}'
+
+  python3 -c 'from openai import OpenAI
+c = OpenAI(base_url="http://127.0.0.1:{port}/v1", api_key="demo-token")
+print(c.chat.completions.create(model="gpt-4o", messages=[{{"role": "user", "content": "Hello!"}}]).choices[0].message.content)'
+
+Press Ctrl-C to stop.
+"#
+    );
+}
+
+fn mock_options(flags: &Flags) -> Result<MockOptions, String> {
+    let mut options = MockOptions::default();
+    if let Some(ms) = flags.value("fragment-delay-ms") {
+        options.fragment_delay = Duration::from_millis(ms.parse().map_err(|_| "--fragment-delay-ms takes a number")?);
+    }
+    if let Some(bytes) = flags.value("fragment-bytes") {
+        options.fragment_bytes = bytes.parse().map_err(|_| "--fragment-bytes takes a number")?;
+    }
+    Ok(options)
+}
+
+fn server_conf(threads: usize) -> ServerConf {
+    ServerConf {
+        threads,
+        grace_period_seconds: Some(1),
+        graceful_shutdown_timeout_seconds: Some(30),
+        ..ServerConf::default()
+    }
+}
+
+fn serve(settings: Settings, mock: Option<(String, MockOptions)>) -> Result<(), String> {
+    let mut server = Server::new_with_opt_and_conf(Opt::default(), server_conf(settings.threads));
+    server.bootstrap();
+    let listen = settings.listen.clone();
+    let state = State {
+        auth: auth::Auth::new(&settings.auth),
+        upstream: upstream::Upstream::new(&settings.upstream, &settings.environments),
+        settings,
+    };
+    let mut gateway = pingora_proxy::http_proxy_service_with_name(&server.configuration, Gateway::new(Arc::new(state)), "argo-bridge");
+    gateway.add_tcp(&listen);
+    server.add_service(gateway);
+    if let Some((mock_listen, options)) = mock {
+        server.add_service(mock_service(&mock_listen, options));
+    }
+    log::info!("argo-bridge listening on {listen}");
+    server.run_forever()
+}
+
+fn mock_service(listen: &str, options: MockOptions) -> Service<MockArgo> {
+    let mut service = Service::new("mock-argo".to_string(), MockArgo::new(options));
+    service.add_tcp(listen);
+    service
+}
+
+fn serve_mock_only(listen: &str, options: MockOptions) -> Result<(), String> {
+    let mut server = Server::new_with_opt_and_conf(Opt::default(), server_conf(1));
+    server.bootstrap();
+    server.add_service(mock_service(listen, options));
+    log::info!("mock Argo listening on {listen}");
+    server.run_forever()
+}
+
+/// `--name value` pairs.
+struct Flags(Vec<(String, String)>);
+
+impl Flags {
+    fn parse(args: &[String]) -> Result<Self, String> {
+        let mut pairs = Vec::new();
+        let mut iter = args.iter();
+        while let Some(arg) = iter.next() {
+            let name = arg.strip_prefix("--").ok_or_else(|| format!("unexpected argument `{arg}`\n{USAGE}"))?;
+            let value = iter.next().ok_or_else(|| format!("--{name} needs a value"))?;
+            pairs.push((name.to_string(), value.clone()));
+        }
+        Ok(Flags(pairs))
+    }
+
+    fn value(&self, name: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+}

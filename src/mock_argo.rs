@@ -1,0 +1,363 @@
+//! A mock of Argo's resource API for tests, benchmarks and demo mode.
+//!
+//! It checks requests the way Argo does (user, model, messages or prompt) and answers in Argo's
+//! shapes: `{"response": text}` for chat, a chunked `text/plain` stream of raw fragments for
+//! streamchat, `{"embedding": [[...]]}` for embed. A test scripts one answer by ending the last
+//! user message with `#mock {json}`; see [`Directive`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use pingora_core::apps::{HttpPersistentSettings, HttpServerApp, ReusedHttpStream};
+use pingora_core::protocols::http::ServerSession;
+use pingora_core::server::ShutdownWatch;
+use pingora_http::ResponseHeader;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone)]
+pub struct MockOptions {
+    /// Pause between streamed fragments unless a directive says otherwise.
+    pub fragment_delay: Duration,
+    /// Bytes per streamed fragment unless a directive says otherwise.
+    pub fragment_bytes: usize,
+}
+
+impl Default for MockOptions {
+    fn default() -> Self {
+        MockOptions { fragment_delay: Duration::from_millis(20), fragment_bytes: 8 }
+    }
+}
+
+pub struct MockArgo {
+    options: MockOptions,
+}
+
+/// One scripted answer. Every field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Directive {
+    /// The answer text.
+    pub reply: Option<String>,
+    /// Answer with the request body Argo received, as text.
+    #[serde(default)]
+    pub echo_request: bool,
+    /// Use this JSON value as `response` verbatim (tool-call shapes).
+    pub response: Option<Value>,
+    /// Answer with this status and `body` instead.
+    pub status: Option<u16>,
+    pub body: Option<String>,
+    pub retry_after: Option<String>,
+    /// Wait this long before answering.
+    pub delay_ms: Option<u64>,
+    /// Streamed fragments, exactly as given.
+    pub fragments: Option<Vec<String>>,
+    /// Split the reply into pieces of this many bytes (may split UTF-8 characters).
+    pub fragment_bytes: Option<usize>,
+    pub fragment_delay_ms: Option<u64>,
+    /// Drop the connection after this many fragments, without ending the chunked body.
+    pub cut_after: Option<usize>,
+}
+
+#[derive(Debug, PartialEq)]
+enum Route {
+    Chat,
+    StreamChat,
+    Embed,
+}
+
+/// What the mock will send back.
+#[derive(Debug, PartialEq)]
+pub enum Answer {
+    Json { status: u16, body: Vec<u8>, retry_after: Option<String> },
+    Stream { fragments: Vec<Bytes>, pause: Duration, cut_after: Option<usize> },
+}
+
+impl MockArgo {
+    pub fn new(options: MockOptions) -> Self {
+        MockArgo { options }
+    }
+
+    /// Decides the answer for one request. Pure, so it is unit-tested directly.
+    pub fn answer(&self, path: &str, body: &[u8]) -> (Answer, Duration) {
+        match self.try_answer(path, body) {
+            Ok(answer) => answer,
+            Err((status, message)) => (error(status, &message), Duration::ZERO),
+        }
+    }
+
+    fn try_answer(&self, path: &str, body: &[u8]) -> Result<(Answer, Duration), (u16, String)> {
+        let route = route(path).ok_or((404, format!("no such endpoint: {path}")))?;
+        let request: Value = serde_json::from_slice(body).map_err(|e| (400, format!("invalid JSON: {e}")))?;
+        let user = request.get("user").and_then(Value::as_str).unwrap_or("");
+        let model = request.get("model").and_then(Value::as_str).unwrap_or("");
+        if user.is_empty() {
+            return Err((400, "`user` is required".into()));
+        }
+        if model.is_empty() {
+            return Err((400, "`model` is required".into()));
+        }
+        let directive = directive_in(&request, &route)?;
+        let delay = Duration::from_millis(directive.delay_ms.unwrap_or(0));
+        if let Some(status) = directive.status {
+            let body = directive.body.clone().unwrap_or_else(|| json!({"error": "mock failure"}).to_string());
+            return Ok((Answer::Json { status, body: body.into_bytes(), retry_after: directive.retry_after }, delay));
+        }
+        let answer = match route {
+            Route::Embed => embed(model, &request)?,
+            Route::Chat => chat(model, &request, body, &directive)?,
+            Route::StreamChat => self.stream(model, &request, body, &directive)?,
+        };
+        Ok((answer, delay))
+    }
+
+    fn stream(&self, model: &str, request: &Value, raw: &[u8], directive: &Directive) -> Result<Answer, (u16, String)> {
+        check_chat_shape(request)?;
+        let fragments: Vec<Bytes> = match &directive.fragments {
+            Some(fragments) => fragments.iter().map(|f| Bytes::copy_from_slice(f.as_bytes())).collect(),
+            None => {
+                let text = reply_text(model, request, raw, directive);
+                let size = directive.fragment_bytes.unwrap_or(self.options.fragment_bytes).max(1);
+                text.as_bytes().chunks(size).map(Bytes::copy_from_slice).collect()
+            }
+        };
+        let pause = directive.fragment_delay_ms.map(Duration::from_millis).unwrap_or(self.options.fragment_delay);
+        Ok(Answer::Stream { fragments, pause, cut_after: directive.cut_after })
+    }
+}
+
+fn route(path: &str) -> Option<Route> {
+    if path.ends_with("/api/v1/resource/chat/") {
+        Some(Route::Chat)
+    } else if path.ends_with("/api/v1/resource/streamchat/") {
+        Some(Route::StreamChat)
+    } else if path.ends_with("/api/v1/resource/embed/") {
+        Some(Route::Embed)
+    } else {
+        None
+    }
+}
+
+fn error(status: u16, message: &str) -> Answer {
+    Answer::Json { status, body: json!({"error": message}).to_string().into_bytes(), retry_after: None }
+}
+
+/// The directive is the JSON after `#mock ` in the last user message (chat) or first prompt (embed).
+fn directive_in(request: &Value, route: &Route) -> Result<Directive, (u16, String)> {
+    let text = match route {
+        Route::Embed => request.pointer("/prompt/0").and_then(Value::as_str),
+        _ => last_user_text(request),
+    };
+    match text.and_then(|text| text.find("#mock ").map(|at| &text[at + 6..])) {
+        Some(json) => serde_json::from_str(json.trim()).map_err(|e| (400, format!("bad #mock directive: {e}"))),
+        None => Ok(Directive::default()),
+    }
+}
+
+fn last_user_text(request: &Value) -> Option<&str> {
+    if let Some(messages) = request.get("messages").and_then(Value::as_array) {
+        return messages.iter().rev().find(|m| m["role"] == "user").and_then(|m| match &m["content"] {
+            Value::String(text) => Some(text.as_str()),
+            Value::Array(parts) => parts.iter().rev().find_map(|part| part["text"].as_str()),
+            _ => None,
+        });
+    }
+    request.pointer("/prompt/0").and_then(Value::as_str)
+}
+
+fn check_chat_shape(request: &Value) -> Result<(), (u16, String)> {
+    let has_messages = request.get("messages").and_then(Value::as_array).is_some_and(|m| !m.is_empty());
+    let has_prompt = request.get("prompt").and_then(Value::as_array).is_some_and(|p| !p.is_empty());
+    if has_messages || has_prompt {
+        Ok(())
+    } else {
+        Err((400, "`messages` or `prompt` is required".into()))
+    }
+}
+
+fn reply_text(model: &str, request: &Value, raw: &[u8], directive: &Directive) -> String {
+    if directive.echo_request {
+        return String::from_utf8_lossy(raw).into_owned();
+    }
+    if let Some(reply) = &directive.reply {
+        return reply.clone();
+    }
+    let said: String = last_user_text(request).unwrap_or("").chars().take(200).collect();
+    format!("Hello from mock Argo ({model}). You said: {said}")
+}
+
+fn chat(model: &str, request: &Value, raw: &[u8], directive: &Directive) -> Result<Answer, (u16, String)> {
+    check_chat_shape(request)?;
+    let response = match &directive.response {
+        Some(response) => response.clone(),
+        None => Value::String(reply_text(model, request, raw, directive)),
+    };
+    Ok(Answer::Json { status: 200, body: json!({ "response": response }).to_string().into_bytes(), retry_after: None })
+}
+
+fn embed(model: &str, request: &Value) -> Result<Answer, (u16, String)> {
+    let dimensions = match model {
+        "v3small" | "ada002" => 1536,
+        "v3large" => 3072,
+        _ => return Err((400, format!("model {model} is not an embedding model"))),
+    };
+    let prompts = request.get("prompt").and_then(Value::as_array).ok_or((400, "`prompt` must be a list".to_string()))?;
+    let mut body = String::with_capacity(prompts.len() * dimensions * 12 + 16);
+    body.push_str("{\"embedding\":[");
+    for (index, prompt) in prompts.iter().enumerate() {
+        let text = prompt.as_str().ok_or((400, "`prompt` entries must be strings".to_string()))?;
+        if index > 0 {
+            body.push(',');
+        }
+        push_vector(&mut body, text, dimensions);
+    }
+    body.push_str("]}");
+    Ok(Answer::Json { status: 200, body: body.into_bytes(), retry_after: None })
+}
+
+/// A unit vector derived from the text, so equal texts embed equally.
+fn push_vector(out: &mut String, text: &str, dimensions: usize) {
+    let mut state = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3)) | 1;
+    let scale = 1.0 / (dimensions as f32).sqrt();
+    out.push('[');
+    for i in 0..dimensions {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let sign = if state & 1 == 0 { scale } else { -scale };
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&format!("{sign:.6}"));
+    }
+    out.push(']');
+}
+
+#[async_trait]
+impl HttpServerApp for MockArgo {
+    async fn process_new_http(self: &Arc<Self>, mut session: ServerSession, _shutdown: &ShutdownWatch) -> Option<ReusedHttpStream> {
+        if !matches!(session.read_request().await, Ok(true)) {
+            return None;
+        }
+        let path = session.req_header().uri.path().to_string();
+        let mut body = BytesMut::new();
+        loop {
+            match session.read_request_body().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(_) => return None,
+            }
+        }
+        let (answer, delay) = self.answer(&path, &body);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let completed = match answer {
+            Answer::Json { status, body, retry_after } => write_json(&mut session, status, body, retry_after).await,
+            Answer::Stream { fragments, pause, cut_after } => write_stream(&mut session, fragments, pause, cut_after).await,
+        };
+        if !completed {
+            return None;
+        }
+        let settings = HttpPersistentSettings::for_session(&session);
+        session.finish().await.ok().flatten().map(|stream| ReusedHttpStream::from_reusable_stream(stream, settings))
+    }
+}
+
+async fn write_json(session: &mut ServerSession, status: u16, body: Vec<u8>, retry_after: Option<String>) -> bool {
+    let result = async {
+        let mut header = ResponseHeader::build(status, Some(3))?;
+        let content_type = if body.first() == Some(&b'{') { "application/json" } else { "text/plain" };
+        header.insert_header("Content-Type", content_type)?;
+        header.insert_header("Content-Length", body.len().to_string())?;
+        if let Some(seconds) = retry_after {
+            header.insert_header("Retry-After", seconds)?;
+        }
+        session.write_response_header(Box::new(header)).await?;
+        session.write_response_body(Bytes::from(body), true).await
+    }
+    .await;
+    result.is_ok()
+}
+
+async fn write_stream(session: &mut ServerSession, fragments: Vec<Bytes>, pause: Duration, cut_after: Option<usize>) -> bool {
+    let result = async {
+        let mut header = ResponseHeader::build(200, Some(2))?;
+        header.insert_header("Content-Type", "text/plain; charset=utf-8")?;
+        header.insert_header("Transfer-Encoding", "chunked")?;
+        session.write_response_header(Box::new(header)).await?;
+        for (index, fragment) in fragments.into_iter().enumerate() {
+            if cut_after == Some(index) {
+                return Ok(false);
+            }
+            if index > 0 && !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
+            session.write_response_body(fragment, false).await?;
+        }
+        session.finish_body().await?;
+        Ok::<bool, Box<pingora_error::Error>>(true)
+    }
+    .await;
+    matches!(result, Ok(true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHAT: &str = "/argoapi/api/v1/resource/chat/";
+
+    fn mock() -> MockArgo {
+        MockArgo::new(MockOptions { fragment_delay: Duration::from_millis(5), fragment_bytes: 4 })
+    }
+
+    fn json_answer(answer: Answer) -> (u16, Value) {
+        match answer {
+            Answer::Json { status, body, .. } => (status, serde_json::from_slice(&body).unwrap()),
+            other => panic!("expected JSON, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn chat_requires_user_model_and_messages() {
+        let mock = mock();
+        for body in [r#"{"model":"gpt4o","messages":[{"role":"user","content":"hi"}]}"#, r#"{"user":"u","messages":[]}"#, r#"{"user":"u","model":"gpt4o"}"#, "nope"] {
+            assert_eq!(json_answer(mock.answer(CHAT, body.as_bytes()).0).0, 400, "{body}");
+        }
+        let (status, json) = json_answer(mock.answer(CHAT, br#"{"user":"u","model":"gpt4o","messages":[{"role":"user","content":"hi"}]}"#).0);
+        assert_eq!(status, 200);
+        assert_eq!(json["response"], "Hello from mock Argo (gpt4o). You said: hi");
+    }
+
+    #[test]
+    fn directives_script_errors_replies_and_streams() {
+        let mock = mock();
+        let body = |directive: &str| format!(r#"{{"user":"u","model":"m","messages":[{{"role":"user","content":"x #mock {}"}}]}}"#, directive.replace('"', "\\\""));
+        let (answer, _) = mock.answer(CHAT, body(r#"{"status":429,"retry_after":"3"}"#).as_bytes());
+        assert!(matches!(answer, Answer::Json { status: 429, retry_after: Some(ref s), .. } if s == "3"));
+        let (status, json) = json_answer(mock.answer(CHAT, body(r#"{"reply":"scripted"}"#).as_bytes()).0);
+        assert_eq!((status, json["response"].as_str()), (200, Some("scripted")));
+        let (answer, _) = mock.answer("/api/v1/resource/streamchat/", body(r#"{"reply":"héllo","fragment_bytes":2}"#).as_bytes());
+        let Answer::Stream { fragments, pause, .. } = answer else { panic!("expected a stream") };
+        assert_eq!(fragments.concat(), "héllo".as_bytes());
+        assert!(std::str::from_utf8(&fragments[0]).is_err() || std::str::from_utf8(&fragments[1]).is_err());
+        assert_eq!(pause, Duration::from_millis(5));
+    }
+
+    #[test]
+    fn embed_returns_one_deterministic_unit_vector_per_prompt() {
+        let (status, json) = json_answer(mock().answer("/api/v1/resource/embed/", br#"{"user":"u","model":"v3small","prompt":["a","b","a"]}"#).0);
+        assert_eq!(status, 200);
+        let vectors = json["embedding"].as_array().unwrap();
+        assert_eq!(vectors.len(), 3);
+        assert_eq!(vectors[0].as_array().unwrap().len(), 1536);
+        assert_eq!(vectors[0], vectors[2]);
+        assert_ne!(vectors[0], vectors[1]);
+        let norm: f64 = vectors[1].as_array().unwrap().iter().map(|x| x.as_f64().unwrap().powi(2)).sum();
+        assert!((norm - 1.0).abs() < 1e-3);
+        assert_eq!(json_answer(mock().answer("/api/v1/resource/embed/", br#"{"user":"u","model":"gpt4o","prompt":["a"]}"#).0).0, 400);
+    }
+}
