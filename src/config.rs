@@ -180,6 +180,14 @@ pub fn apply_env(config: &mut Config, env: &dyn Fn(&str) -> Option<String>) -> R
     if let Some(threads) = env("ARGO_BRIDGE_THREADS") {
         config.threads = threads.parse().map_err(|_| err("ARGO_BRIDGE_THREADS", "must be a whole number"))?;
     }
+    if let Some(ms) = env("ARGO_BRIDGE_CONNECT_TIMEOUT_MS") {
+        config.upstream.connect_timeout_ms =
+            ms.parse().map_err(|_| err("ARGO_BRIDGE_CONNECT_TIMEOUT_MS", "must be a whole number"))?;
+    }
+    if let Some(ms) = env("ARGO_BRIDGE_READ_TIMEOUT_MS") {
+        config.upstream.read_timeout_ms =
+            ms.parse().map_err(|_| err("ARGO_BRIDGE_READ_TIMEOUT_MS", "must be a whole number"))?;
+    }
     if let Some(limit) = env("ARGO_BRIDGE_MAX_BODY_BYTES") {
         config.limits.max_body_bytes =
             limit.parse().map_err(|_| err("ARGO_BRIDGE_MAX_BODY_BYTES", "must be a whole number"))?;

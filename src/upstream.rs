@@ -67,6 +67,9 @@ impl Upstream {
             attempts_left -= 1;
             let (mut session, reused) =
                 self.connector.get_http_session(&peer).await.map_err(|e| self.map_error(&e, env_name))?;
+            // The connector leaves per-read timeouts to the caller.
+            session.set_read_timeout(Some(self.config.read_timeout()));
+            session.set_write_timeout(Some(self.config.write_timeout()));
             match exchange(&mut session, &path, &env.host, body.clone()).await {
                 Ok(()) => return Ok(Exchange { session, peer, env: env_name.to_string() }),
                 Err(e) if reused && attempts_left > 0 && is_stale_connection(&e) => {

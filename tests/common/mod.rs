@@ -1,0 +1,223 @@
+//! Black-box harness: runs the real `argo-bridge` binary and its mock Argo on loopback ports and
+//! talks to them over raw sockets.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const TOKEN: &str = "test-token-alice";
+pub const USER: &str = "alice";
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_argo-bridge")
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).map(|addr| addr.port()).expect("free port")
+}
+
+/// A child process killed on drop.
+pub struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Process {
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+pub fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listening on port {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn start_mock(extra: &[&str]) -> (Process, u16) {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let child = Command::new(binary())
+        .args(["mock-argo", "--listen", &listen])
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start mock Argo");
+    let process = Process(child);
+    wait_for_port(port);
+    (process, port)
+}
+
+/// The gateway with every Argo environment pointed at `argo_base`.
+pub fn start_gateway(argo_base: &str, env: &[(&str, &str)]) -> (Process, u16) {
+    let port = free_port();
+    let mut command = Command::new(binary());
+    command
+        .current_dir(repo_root())
+        .env("ARGO_BRIDGE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("ARGO_BRIDGE_THREADS", "2")
+        .env("ARGO_BRIDGE_TOKENS", format!("{TOKEN}={USER},test-token-bob=bob"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for name in ["PROD", "DEV", "TEST"] {
+        command.env(format!("ARGO_BRIDGE_ARGO_{name}_URL"), argo_base);
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let process = Process(command.spawn().expect("start gateway"));
+    wait_for_port(port);
+    (process, port)
+}
+
+/// Mock Argo plus gateway in front of it.
+pub struct Stack {
+    pub gateway_port: u16,
+    pub mock_port: u16,
+    _gateway: Process,
+    _mock: Process,
+}
+
+impl Stack {
+    pub fn start() -> Stack {
+        Self::start_with(&[], &[])
+    }
+
+    pub fn start_with(mock_args: &[&str], gateway_env: &[(&str, &str)]) -> Stack {
+        let (mock, mock_port) = start_mock(mock_args);
+        let (gateway, gateway_port) = start_gateway(&format!("http://127.0.0.1:{mock_port}/argoapi"), gateway_env);
+        Stack { gateway_port, mock_port, _gateway: gateway, _mock: mock }
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> Response {
+        request(self.gateway_port, "POST", path, &[("Authorization", &format!("Bearer {TOKEN}"))], body.as_bytes())
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        request(self.gateway_port, "GET", path, &[("Authorization", &format!("Bearer {TOKEN}"))], b"")
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Asserts an OpenAI error envelope with `status` and returns its `error` object.
+    pub fn expect_error(&self, status: u16) -> serde_json::Value {
+        assert_eq!(self.status, status, "body: {}", self.text());
+        let json = self.json();
+        let error = json["error"].clone();
+        for field in ["message", "type", "param", "code"] {
+            assert!(error.get(field).is_some(), "error lacks `{field}`: {json}");
+        }
+        assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
+        error
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`), response read whole and
+/// de-chunked.
+pub fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
+        head.push_str("Content-Type: application/json\r\n");
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("write head");
+    let _ = stream.write_all(body);
+    read_response(&mut BufReader::new(stream))
+}
+
+pub fn read_head(reader: &mut impl BufRead) -> (u16, Vec<(String, String)>) {
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("status line");
+    let status = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("bad status line {line:?}"));
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).expect("header line");
+        let trimmed = line.trim_end();
+        if trimmed.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = trimmed.split_once(':') {
+            headers.push((name.trim().to_string(), value.trim().to_string()));
+        }
+    }
+    (status, headers)
+}
+
+pub fn read_response(reader: &mut impl BufRead) -> Response {
+    let (status, headers) = read_head(reader);
+    let header = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+    let mut body = Vec::new();
+    if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        while let Some(chunk) = read_chunk(reader) {
+            body.extend_from_slice(&chunk);
+        }
+    } else if let Some(length) = header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        body.resize(length, 0);
+        reader.read_exact(&mut body).expect("body");
+    } else {
+        let _ = reader.read_to_end(&mut body);
+    }
+    Response { status, headers, body }
+}
+
+/// One chunk of a chunked body; `None` at the terminating chunk or a cut connection.
+pub fn read_chunk(reader: &mut impl BufRead) -> Option<Vec<u8>> {
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let size = usize::from_str_radix(line.trim().split(';').next()?, 16).ok()?;
+    let mut chunk = vec![0; size + 2];
+    reader.read_exact(&mut chunk).ok()?;
+    chunk.truncate(size);
+    (size > 0).then_some(chunk)
+}
+
+/// A chat request body whose last user message carries a mock directive.
+pub fn chat_with_directive(model: &str, directive: &str) -> String {
+    serde_json::json!({
+        "model": model,
+        "messages": [{"role": "user", "content": format!("test #mock {directive}")}],
+    })
+    .to_string()
+}
