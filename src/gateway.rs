@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use argo_filters::argo::Endpoint;
-use argo_filters::error::from_argo_status;
 use argo_filters::json::parse_request;
 use argo_filters::models::{Family, ModelSpec};
-use argo_filters::openai::{ChatRequest, CompletionRequest, EmbeddingRequest, EncodingFormat, ResponseMeta};
+use argo_filters::openai::{ChatRequest, CompletionRequest, EmbeddingRequest, EncodingFormat, ResponseMeta, StreamOptions};
+use argo_filters::stream::{synthesize, SseEncoder, StreamKind, TextStream};
+use argo_filters::usage::Usage;
 use argo_filters::{chat, completions, embeddings, ApiError};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -24,6 +25,7 @@ use crate::auth::Auth;
 use crate::config::Settings;
 use crate::http::{read_body, send_error, send_json};
 use crate::metrics;
+use crate::streaming::{self, Ending};
 use crate::upstream::Upstream;
 
 pub struct State {
@@ -51,8 +53,9 @@ pub struct RequestCtx {
     /// so the label set stays bounded whatever clients send.
     model: Option<usize>,
     upstream_time: Duration,
-    retry_after: Option<String>,
     status: u16,
+    /// How a stream ended, for the access log.
+    stream_outcome: &'static str,
 }
 
 #[async_trait]
@@ -66,8 +69,8 @@ impl ProxyHttp for Gateway {
             endpoint: "other",
             model: None,
             upstream_time: Duration::ZERO,
-            retry_after: None,
             status: 0,
+            stream_outcome: "-",
         }
     }
 
@@ -85,11 +88,7 @@ impl ProxyHttp for Gateway {
         if let Err(error) = outcome {
             ctx.status = error.status;
             if session.response_written().is_none() {
-                if let Some(seconds) = ctx.retry_after.take() {
-                    send_json(session, error.status, error.to_json(), &ctx.request_id, &[("Retry-After", seconds)]).await;
-                } else {
-                    send_error(session, &error, &ctx.request_id).await;
-                }
+                send_error(session, &error, &ctx.request_id).await;
             }
         }
         Ok(true)
@@ -107,11 +106,12 @@ impl ProxyHttp for Gateway {
         metrics::REQUESTS.with_label_values(&[ctx.endpoint, model, &status_label]).inc();
         metrics::REQUEST_DURATION.with_label_values(&[ctx.endpoint, model]).observe(elapsed.as_secs_f64());
         log::info!(
-            "request_id={} endpoint={} model={} status={} duration_ms={:.2} upstream_ms={:.2}",
+            "request_id={} endpoint={} model={} status={} stream={} duration_ms={:.2} upstream_ms={:.2}",
             ctx.request_id,
             ctx.endpoint,
             if model.is_empty() { "-" } else { model },
             status,
+            ctx.stream_outcome,
             elapsed.as_secs_f64() * 1e3,
             ctx.upstream_time.as_secs_f64() * 1e3,
         );
@@ -223,7 +223,20 @@ impl Gateway {
         let prompt_tokens = chat::estimate_prompt_tokens(&request);
         let meta = response_meta("chatcmpl", &request.model);
         if request.stream == Some(true) {
-            return Err(ApiError::invalid("stream", "Streaming is not available yet"));
+            let encoder = SseEncoder::new(StreamKind::Chat, &meta, wants_usage(&request.stream_options));
+            // Argo's streamchat takes no tools: such requests, and models it cannot stream, get
+            // a stream synthesized from the buffered answer.
+            let argo_can_stream = model.stream && request.tools.as_ref().is_none_or(Vec::is_empty);
+            if !argo_can_stream {
+                let answer = self.call(ctx, &model.env, Endpoint::Chat, argo_body).await?;
+                let reply = chat::parse_argo_reply(&answer)?;
+                let usage = Usage::new(prompt_tokens, reply.completion_tokens());
+                count_tokens(&model.name, usage.prompt_tokens, usage.completion_tokens);
+                ctx.stream_outcome = "synthesized";
+                return streaming::send_synthesized(session, &ctx.request_id, synthesize(&encoder, &reply, usage)).await;
+            }
+            let env = model.env.clone();
+            return self.relay(session, ctx, &env, argo_body, TextStream::new(encoder, prompt_tokens)).await;
         }
         let answer = self.call(ctx, &model.env, Endpoint::Chat, argo_body).await?;
         let reply = chat::parse_argo_reply(&answer)?;
@@ -240,7 +253,12 @@ impl Gateway {
         chat::require_chat_model(model)?;
         let prompts = completions::prompts(&request)?;
         if request.stream == Some(true) {
-            return Err(ApiError::invalid("stream", "Streaming is not available yet"));
+            let argo_body = completions::to_argo(&request, prompts[0], model, &user)?;
+            let meta = response_meta("cmpl", &request.model);
+            let encoder = SseEncoder::new(StreamKind::Completion, &meta, wants_usage(&request.stream_options));
+            let prompt_tokens = argo_filters::usage::estimate_tokens(prompts[0]);
+            let env = model.env.clone();
+            return self.relay(session, ctx, &env, argo_body, TextStream::new(encoder, prompt_tokens)).await;
         }
         let mut replies = Vec::with_capacity(prompts.len());
         for prompt in &prompts {
@@ -274,25 +292,35 @@ impl Gateway {
         self.reply(session, ctx, 200, json).await
     }
 
+    /// A live stream from Argo's `streamchat`, translated fragment by fragment.
+    async fn relay(&self, session: &mut Session, ctx: &mut RequestCtx, env: &str, body: Vec<u8>, mut translator: TextStream) -> Result<(), ApiError> {
+        let started = Instant::now();
+        let model = self.model_label(ctx).to_string();
+        let labels = [ctx.endpoint, model.as_str()];
+        let ending = streaming::relay(&self.state.upstream, session, &ctx.request_id, env, body, &mut translator, labels).await;
+        ctx.upstream_time += started.elapsed();
+        let usage = translator.usage();
+        count_tokens(&model, usage.prompt_tokens, usage.completion_tokens);
+        ctx.stream_outcome = match ending {
+            Ok(Ending::Complete) => "complete",
+            Ok(Ending::ClientGone) => "client_gone",
+            Ok(Ending::UpstreamFailed(error)) => {
+                metrics::UPSTREAM_ERRORS.with_label_values(&[upstream_error_kind(&error)]).inc();
+                "upstream_failed"
+            }
+            Err(error) => {
+                metrics::UPSTREAM_ERRORS.with_label_values(&[upstream_error_kind(&error)]).inc();
+                return Err(error);
+            }
+        };
+        Ok(())
+    }
+
     /// One buffered Argo round trip: 2xx bodies are returned, anything else mapped to an error.
     async fn call(&self, ctx: &mut RequestCtx, env: &str, endpoint: Endpoint, body: Vec<u8>) -> Result<Vec<u8>, ApiError> {
         let upstream = &self.state.upstream;
         let started = Instant::now();
-        let result = async {
-            let mut exchange = upstream.send(env, endpoint, Bytes::from(body)).await?;
-            let status = exchange.status();
-            let retry_after = exchange.header("retry-after").map(str::to_string);
-            let answer = exchange.read_to_end(upstream).await;
-            upstream.release(exchange).await;
-            let answer = answer?;
-            if (200..300).contains(&status) {
-                Ok(answer)
-            } else {
-                ctx.retry_after = retry_after.filter(|_| status == 429);
-                Err(from_argo_status(status, &answer, ctx.retry_after.as_deref()))
-            }
-        }
-        .await;
+        let result = upstream.buffered(env, endpoint, Bytes::from(body)).await;
         let elapsed = started.elapsed();
         ctx.upstream_time += elapsed;
         metrics::UPSTREAM_DURATION.with_label_values(&[ctx.endpoint, self.model_label(ctx)]).observe(elapsed.as_secs_f64());
@@ -301,6 +329,10 @@ impl Gateway {
         }
         result
     }
+}
+
+fn wants_usage(options: &Option<StreamOptions>) -> bool {
+    options.as_ref().and_then(|options| options.include_usage) == Some(true)
 }
 
 fn upstream_error_kind(error: &ApiError) -> &'static str {

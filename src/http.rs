@@ -65,5 +65,8 @@ pub async fn send_error(session: &mut Session, error: &ApiError, request_id: &st
     if error.status == 401 {
         extra.push(("WWW-Authenticate", "Bearer".to_string()));
     }
+    if let Some(seconds) = &error.retry_after {
+        extra.push(("Retry-After", seconds.clone()));
+    }
     send_json(session, error.status, error.to_json(), request_id, &extra).await;
 }

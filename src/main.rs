@@ -6,6 +6,7 @@ mod gateway;
 mod http;
 mod metrics;
 mod mock_argo;
+mod streaming;
 mod upstream;
 
 use std::sync::Arc;

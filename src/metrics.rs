@@ -24,6 +24,11 @@ pub static UPSTREAM_DURATION: Lazy<HistogramVec> = Lazy::new(|| {
         .expect("metric registers once")
 });
 
+pub static TIME_TO_FIRST_TOKEN: Lazy<HistogramVec> = Lazy::new(|| {
+    register_histogram_vec!("argo_bridge_time_to_first_token_seconds", "Streaming: request start to the first fragment from Argo", &["endpoint", "model"], LATENCY_BUCKETS.to_vec())
+        .expect("metric registers once")
+});
+
 pub static UPSTREAM_ERRORS: Lazy<IntCounterVec> = Lazy::new(|| {
     register_int_counter_vec!("argo_bridge_upstream_errors_total", "Argo failures by kind", &["kind"]).expect("metric registers once")
 });

@@ -5,6 +5,7 @@
 //! streamchat, `{"embedding": [[...]]}` for embed. A test scripts one answer by ending the last
 //! user message with `#mock {json}`; see [`Directive`].
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +34,32 @@ impl Default for MockOptions {
 
 pub struct MockArgo {
     options: MockOptions,
+    stats: Stats,
+}
+
+/// Counters served at `GET /__mock/stats`, so tests can see what Argo saw.
+#[derive(Debug, Default)]
+struct Stats {
+    requests: AtomicU64,
+    streams_started: AtomicU64,
+    streams_completed: AtomicU64,
+    streams_aborted: AtomicU64,
+    fragments_sent: AtomicU64,
+}
+
+impl Stats {
+    fn to_json(&self) -> Vec<u8> {
+        let load = |counter: &AtomicU64| counter.load(Ordering::SeqCst);
+        json!({
+            "requests": load(&self.requests),
+            "streams_started": load(&self.streams_started),
+            "streams_completed": load(&self.streams_completed),
+            "streams_aborted": load(&self.streams_aborted),
+            "fragments_sent": load(&self.fragments_sent),
+        })
+        .to_string()
+        .into_bytes()
+    }
 }
 
 /// One scripted answer. Every field is optional.
@@ -77,7 +104,7 @@ pub enum Answer {
 
 impl MockArgo {
     pub fn new(options: MockOptions) -> Self {
-        MockArgo { options }
+        MockArgo { options, stats: Stats::default() }
     }
 
     /// Decides the answer for one request. Pure, so it is unit-tested directly.
@@ -250,13 +277,24 @@ impl HttpServerApp for MockArgo {
                 Err(_) => return None,
             }
         }
-        let (answer, delay) = self.answer(&path, &body);
+        let (answer, delay) = if path.ends_with("/__mock/stats") {
+            (Answer::Json { status: 200, body: self.stats.to_json(), retry_after: None }, Duration::ZERO)
+        } else {
+            self.stats.requests.fetch_add(1, Ordering::SeqCst);
+            self.answer(&path, &body)
+        };
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
         let completed = match answer {
             Answer::Json { status, body, retry_after } => write_json(&mut session, status, body, retry_after).await,
-            Answer::Stream { fragments, pause, cut_after } => write_stream(&mut session, fragments, pause, cut_after).await,
+            Answer::Stream { fragments, pause, cut_after } => {
+                self.stats.streams_started.fetch_add(1, Ordering::SeqCst);
+                let completed = write_stream(&mut session, fragments, pause, cut_after, &self.stats.fragments_sent).await;
+                let outcome = if completed { &self.stats.streams_completed } else { &self.stats.streams_aborted };
+                outcome.fetch_add(1, Ordering::SeqCst);
+                completed
+            }
         };
         if !completed {
             return None;
@@ -282,7 +320,7 @@ async fn write_json(session: &mut ServerSession, status: u16, body: Vec<u8>, ret
     result.is_ok()
 }
 
-async fn write_stream(session: &mut ServerSession, fragments: Vec<Bytes>, pause: Duration, cut_after: Option<usize>) -> bool {
+async fn write_stream(session: &mut ServerSession, fragments: Vec<Bytes>, pause: Duration, cut_after: Option<usize>, sent: &AtomicU64) -> bool {
     let result = async {
         let mut header = ResponseHeader::build(200, Some(2))?;
         header.insert_header("Content-Type", "text/plain; charset=utf-8")?;
@@ -296,6 +334,7 @@ async fn write_stream(session: &mut ServerSession, fragments: Vec<Bytes>, pause:
                 tokio::time::sleep(pause).await;
             }
             session.write_response_body(fragment, false).await?;
+            sent.fetch_add(1, Ordering::SeqCst);
         }
         session.finish_body().await?;
         Ok::<bool, Box<pingora_error::Error>>(true)

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use argo_filters::argo::Endpoint;
+use argo_filters::error::from_argo_status;
 use argo_filters::ApiError;
 use bytes::Bytes;
 use pingora_core::connectors::http::Connector;
@@ -80,6 +81,29 @@ impl Upstream {
         }
     }
 
+    /// One buffered round trip: the 2xx body, or the error the client should see.
+    pub async fn buffered(&self, env: &str, endpoint: Endpoint, body: Bytes) -> Result<Vec<u8>, ApiError> {
+        let mut exchange = self.send(env, endpoint, body).await?;
+        if !exchange.is_success() {
+            return Err(self.reject(exchange).await);
+        }
+        let answer = exchange.read_to_end(self).await;
+        self.release(exchange).await;
+        answer
+    }
+
+    /// Reads a non-2xx answer and maps it to the client's error (429 keeps its Retry-After).
+    pub async fn reject(&self, mut exchange: Exchange) -> ApiError {
+        let status = exchange.status();
+        let retry_after = exchange.header("retry-after").map(str::to_string);
+        let answer = exchange.read_to_end(self).await;
+        self.release(exchange).await;
+        match answer {
+            Ok(body) => from_argo_status(status, &body, retry_after.as_deref()),
+            Err(error) => error,
+        }
+    }
+
     /// Returns a fully read connection to the pool; anything else is closed.
     pub async fn release(&self, mut exchange: Exchange) {
         if exchange.session.response_done() {
@@ -135,6 +159,10 @@ fn is_stale_connection(error: &Error) -> bool {
 }
 
 impl Exchange {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status())
+    }
+
     pub fn status(&self) -> u16 {
         self.session.response_header().map(|header| header.status.as_u16()).unwrap_or(502)
     }

@@ -10,6 +10,8 @@ pub struct ApiError {
     pub kind: &'static str,
     pub param: Option<String>,
     pub code: Option<&'static str>,
+    /// Seconds for a `Retry-After` header (429s).
+    pub retry_after: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -28,7 +30,7 @@ struct Body<'a> {
 
 impl ApiError {
     pub fn new(status: u16, kind: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into(), kind, param: None, code: None }
+        ApiError { status, message: message.into(), kind, param: None, code: None, retry_after: None }
     }
 
     pub fn with_param(mut self, param: impl Into<String>) -> Self {
@@ -155,10 +157,14 @@ mod tests {
 pub fn from_argo_status(status: u16, body: &[u8], retry_after: Option<&str>) -> ApiError {
     let detail = argo_error_detail(body);
     match status {
-        429 => ApiError::rate_limited(match retry_after {
-            Some(seconds) => format!("Argo is rate limiting requests; retry after {seconds} s. {detail}"),
-            None => format!("Argo is rate limiting requests; retry shortly. {detail}"),
-        }),
+        429 => {
+            let mut error = ApiError::rate_limited(match retry_after {
+                Some(seconds) => format!("Argo is rate limiting requests; retry after {seconds} s. {detail}"),
+                None => format!("Argo is rate limiting requests; retry shortly. {detail}"),
+            });
+            error.retry_after = retry_after.map(str::to_string);
+            error
+        }
         400 | 413 | 422 => ApiError::new(400, "invalid_request_error", format!("Argo rejected the request: {detail}"))
             .with_code("upstream_rejected"),
         504 => ApiError::gateway_timeout(format!("Argo timed out (504): {detail}")),
@@ -202,6 +208,7 @@ mod argo_status_tests {
         let limited = from_argo_status(429, b"slow down", Some("7"));
         assert_eq!((limited.status, limited.kind), (429, "rate_limit_error"));
         assert!(limited.message.contains("retry after 7 s") && limited.message.contains("slow down"));
+        assert_eq!(limited.retry_after.as_deref(), Some("7"));
         let rejected = from_argo_status(400, br#"{"error":"prompt too long"}"#, None);
         assert_eq!(rejected.status, 400);
         assert!(rejected.message.ends_with("prompt too long"));

@@ -10,6 +10,7 @@ pub mod error;
 pub mod json;
 pub mod models;
 pub mod openai;
+pub mod stream;
 pub mod usage;
 
 pub use error::ApiError;

@@ -64,3 +64,63 @@ def test_errors_surface_as_sdk_exceptions(client, stack):
         client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": '#mock {"status": 429}'}])
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=stack.base_url, api_key="not-a-token", max_retries=0).models.list()
+
+
+def collect(stream):
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    return chunks, text
+
+
+def test_streaming_chat_with_usage(client):
+    stream = client.chat.completions.create(
+        model="gpt-4o",
+        stream=True,
+        stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": '#mock {"reply": "Streamed ünïcode ✓", "fragment_bytes": 3, "fragment_delay_ms": 1}'}],
+    )
+    chunks, text = collect(stream)
+    assert text == "Streamed ünïcode ✓"
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0
+    assert len({c.id for c in chunks}) == 1
+
+
+def test_streaming_first_delta_arrives_before_the_upstream_finishes():
+    import urllib.request
+
+    from conftest import TOKEN, Stack
+
+    own = Stack()  # its own mock, so the fragment count is this test's alone
+    try:
+        client = openai.OpenAI(base_url=own.base_url, api_key=TOKEN, max_retries=0)
+        stream = client.chat.completions.create(
+            model="gemini-2.5-flash",
+            stream=True,
+            messages=[{"role": "user", "content": '#mock {"fragments": ["one ", "two"], "fragment_delay_ms": 3000}'}],
+        )
+        first = next(c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content)
+        assert first == "one "
+        stats = json.load(urllib.request.urlopen(f"http://127.0.0.1:{own.mock_port}/__mock/stats"))
+        assert stats["fragments_sent"] == 1, "the second fragment is still 3 s away"
+        stream.close()
+    finally:
+        own.close()
+
+
+def test_streaming_error_mid_stream_raises(client):
+    stream = client.chat.completions.create(
+        model="gpt-4o",
+        stream=True,
+        messages=[{"role": "user", "content": '#mock {"reply": "abcdef", "fragment_bytes": 2, "fragment_delay_ms": 0, "cut_after": 1}'}],
+    )
+    with pytest.raises(openai.APIError) as failure:
+        collect(stream)
+    assert "Argo" in str(failure.value)
+
+
+def test_streaming_legacy_completion(client):
+    stream = client.completions.create(model="gpt-4o", prompt="Count", stream=True)
+    text = "".join(chunk.choices[0].text for chunk in stream if chunk.choices)
+    assert text == "Hello from mock Argo (gpt4o). You said: Count"

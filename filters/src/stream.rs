@@ -1,0 +1,413 @@
+//! Streaming translation: Argo's raw `text/plain` fragments -> OpenAI SSE events.
+//!
+//! [`SseEncoder`] renders events for one response (`chat.completion.chunk` or `text_completion`),
+//! with the response's id, created and model fixed. [`Utf8Joiner`] repairs UTF-8 characters that
+//! Argo's fragment boundaries split. [`TextStream`] puts them together as a state machine fed byte
+//! chunks: each call returns the SSE bytes to send now, never waiting for more input.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::openai::ResponseMeta;
+use crate::usage::{TokenCounter, Usage};
+
+/// Which OpenAI object the stream carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    Chat,
+    Completion,
+}
+
+/// Renders SSE events. The JSON before the per-event part is rendered once per stream.
+#[derive(Debug, Clone)]
+pub struct SseEncoder {
+    kind: StreamKind,
+    /// `{"id":..,"object":..,"created":..,"model":..,` — shared by every event.
+    head: String,
+    include_usage: bool,
+}
+
+impl SseEncoder {
+    pub fn new(kind: StreamKind, meta: &ResponseMeta, include_usage: bool) -> Self {
+        let object = match kind {
+            StreamKind::Chat => "chat.completion.chunk",
+            StreamKind::Completion => "text_completion",
+        };
+        let head = format!(
+            "{{\"id\":{},\"object\":\"{object}\",\"created\":{},\"model\":{},",
+            json_string(&meta.id),
+            meta.created,
+            json_string(&meta.model)
+        );
+        SseEncoder { kind, head, include_usage }
+    }
+
+    /// The opening chat event: the assistant role with empty content, as OpenAI sends it.
+    pub fn role(&self, out: &mut Vec<u8>) {
+        if self.kind == StreamKind::Chat {
+            self.choice_event(out, r#"{"role":"assistant","content":""}"#, None);
+        }
+    }
+
+    pub fn text(&self, out: &mut Vec<u8>, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        match self.kind {
+            StreamKind::Chat => self.choice_event(out, &format!("{{\"content\":{}}}", json_string(text)), None),
+            StreamKind::Completion => self.completion_event(out, text, None),
+        }
+    }
+
+    /// OpenAI-style `tool_calls` deltas: for each call, one event with index, id, type and name
+    /// (arguments empty), then one with the arguments.
+    pub fn tool_calls(&self, out: &mut Vec<u8>, calls: &[Value]) {
+        for (index, call) in calls.iter().enumerate() {
+            let function = &call["function"];
+            let opening = serde_json::json!({"tool_calls": [{
+                "index": index, "id": call["id"], "type": "function",
+                "function": {"name": function["name"], "arguments": ""}}]});
+            self.choice_event(out, &opening.to_string(), None);
+            let arguments = function["arguments"].as_str().unwrap_or("");
+            if !arguments.is_empty() {
+                let delta = serde_json::json!({"tool_calls": [{"index": index, "function": {"arguments": arguments}}]});
+                self.choice_event(out, &delta.to_string(), None);
+            }
+        }
+    }
+
+    /// The closing events: an empty delta with `finish_reason`, the usage event if asked for,
+    /// then `[DONE]`.
+    pub fn finish(&self, out: &mut Vec<u8>, finish_reason: &str, usage: Usage) {
+        match self.kind {
+            StreamKind::Chat => self.choice_event(out, "{}", Some(finish_reason)),
+            StreamKind::Completion => self.completion_event(out, "", Some(finish_reason)),
+        }
+        if self.include_usage {
+            let usage = serde_json::to_string(&usage).unwrap_or_else(|_| "null".into());
+            self.event(out, &format!("\"choices\":[],\"usage\":{usage}}}"));
+        }
+        out.extend_from_slice(b"data: [DONE]\n\n");
+    }
+
+    /// An error after the stream started: one event with OpenAI's error envelope, which the
+    /// SDKs raise as an exception. The stream ends after it.
+    pub fn error(&self, out: &mut Vec<u8>, error: &ApiError) {
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(&error.to_json());
+        out.extend_from_slice(b"\n\n");
+    }
+
+    fn choice_event(&self, out: &mut Vec<u8>, delta: &str, finish_reason: Option<&str>) {
+        let finish = finish_reason.map(json_string).unwrap_or_else(|| "null".into());
+        self.event(
+            out,
+            &format!("\"system_fingerprint\":null,\"choices\":[{{\"index\":0,\"delta\":{delta},\"logprobs\":null,\"finish_reason\":{finish}}}]{}}}", self.usage_null()),
+        );
+    }
+
+    fn completion_event(&self, out: &mut Vec<u8>, text: &str, finish_reason: Option<&str>) {
+        let finish = finish_reason.map(json_string).unwrap_or_else(|| "null".into());
+        self.event(
+            out,
+            &format!("\"choices\":[{{\"text\":{},\"index\":0,\"logprobs\":null,\"finish_reason\":{finish}}}]{}}}", json_string(text), self.usage_null()),
+        );
+    }
+
+    /// With `include_usage`, OpenAI puts `"usage": null` on every event but the last.
+    fn usage_null(&self) -> &'static str {
+        if self.include_usage {
+            ",\"usage\":null"
+        } else {
+            ""
+        }
+    }
+
+    fn event(&self, out: &mut Vec<u8>, tail: &str) {
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(self.head.as_bytes());
+        out.extend_from_slice(tail.as_bytes());
+        out.extend_from_slice(b"\n\n");
+    }
+}
+
+fn json_string(text: &str) -> String {
+    #[derive(Serialize)]
+    struct Text<'a>(&'a str);
+    serde_json::to_string(&Text(text)).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// Joins byte fragments into text without breaking characters split across fragments.
+/// Invalid bytes become U+FFFD; an incomplete character waits for the next fragment.
+#[derive(Debug, Default, Clone)]
+pub struct Utf8Joiner {
+    pending: Vec<u8>,
+}
+
+impl Utf8Joiner {
+    pub fn push(&mut self, bytes: &[u8]) -> String {
+        if self.pending.is_empty() {
+            if let Ok(text) = std::str::from_utf8(bytes) {
+                return text.to_string();
+            }
+        }
+        self.pending.extend_from_slice(bytes);
+        let mut text = String::with_capacity(self.pending.len());
+        let mut rest: &[u8] = &self.pending;
+        loop {
+            match std::str::from_utf8(rest) {
+                Ok(valid) => {
+                    text.push_str(valid);
+                    rest = &[];
+                    break;
+                }
+                Err(error) => {
+                    let (valid, after) = rest.split_at(error.valid_up_to());
+                    text.push_str(std::str::from_utf8(valid).unwrap_or_default());
+                    match error.error_len() {
+                        Some(bad) => {
+                            text.push(char::REPLACEMENT_CHARACTER);
+                            rest = &after[bad..];
+                        }
+                        None => {
+                            rest = after;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        self.pending = rest.to_vec();
+        text
+    }
+
+    /// At end of stream an incomplete character cannot complete any more.
+    pub fn finish(&mut self) -> String {
+        let rest = String::from_utf8_lossy(&self.pending).into_owned();
+        self.pending.clear();
+        rest
+    }
+}
+
+/// Argo `streamchat` bytes in, OpenAI SSE bytes out.
+#[derive(Debug, Clone)]
+pub struct TextStream {
+    encoder: SseEncoder,
+    joiner: Utf8Joiner,
+    counter: TokenCounter,
+    prompt_tokens: u64,
+    started: bool,
+}
+
+impl TextStream {
+    pub fn new(encoder: SseEncoder, prompt_tokens: u64) -> Self {
+        TextStream { encoder, joiner: Utf8Joiner::default(), counter: TokenCounter::default(), prompt_tokens, started: false }
+    }
+
+    /// The opening event(s), sent as soon as Argo has accepted the request.
+    pub fn start(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if !self.started {
+            self.started = true;
+            self.encoder.role(&mut out);
+        }
+        out
+    }
+
+    /// One upstream fragment; the events to send now (empty when the fragment held no whole
+    /// character).
+    pub fn feed(&mut self, fragment: &[u8]) -> Vec<u8> {
+        let mut out = self.start();
+        let text = self.joiner.push(fragment);
+        self.counter.add(&text);
+        self.encoder.text(&mut out, &text);
+        out
+    }
+
+    /// The upstream ended normally.
+    pub fn finish(&mut self) -> Vec<u8> {
+        let mut out = self.start();
+        let rest = self.joiner.finish();
+        self.counter.add(&rest);
+        self.encoder.text(&mut out, &rest);
+        self.encoder.finish(&mut out, "stop", self.usage());
+        out
+    }
+
+    /// The upstream failed after the stream started.
+    pub fn fail(&mut self, error: &ApiError) -> Vec<u8> {
+        let mut out = self.start();
+        self.encoder.error(&mut out, error);
+        out
+    }
+
+    pub fn usage(&self) -> Usage {
+        Usage::new(self.prompt_tokens, self.counter.tokens())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> ResponseMeta {
+        ResponseMeta { id: "chatcmpl-abc".into(), created: 1700000000, model: "gpt-4o".into() }
+    }
+
+    /// Parses SSE text into its `data:` payloads.
+    fn events(sse: &[u8]) -> Vec<String> {
+        let text = std::str::from_utf8(sse).expect("SSE is UTF-8");
+        assert!(text.is_empty() || text.ends_with("\n\n"), "events end with a blank line: {text:?}");
+        text.split("\n\n").filter(|e| !e.is_empty()).map(|e| e.strip_prefix("data: ").expect("data line").to_string()).collect()
+    }
+
+    fn json(event: &str) -> Value {
+        serde_json::from_str(event).unwrap_or_else(|e| panic!("{e}: {event}"))
+    }
+
+    fn chat_stream(include_usage: bool) -> TextStream {
+        TextStream::new(SseEncoder::new(StreamKind::Chat, &meta(), include_usage), 10)
+    }
+
+    #[test]
+    fn chat_events_have_openai_shape_and_stable_identity() {
+        let mut stream = chat_stream(false);
+        let mut sse = stream.feed(b"Hel");
+        sse.extend(stream.feed(b"lo"));
+        sse.extend(stream.finish());
+        let events = events(&sse);
+        assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+        let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|e| json(e)).collect();
+        assert_eq!(chunks.len(), 4);
+        for chunk in &chunks {
+            assert_eq!((chunk["id"].as_str(), chunk["object"].as_str()), (Some("chatcmpl-abc"), Some("chat.completion.chunk")));
+            assert_eq!((chunk["created"].as_u64(), chunk["model"].as_str()), (Some(1700000000), Some("gpt-4o")));
+            assert!(chunk.get("usage").is_none());
+        }
+        assert_eq!(chunks[0]["choices"][0]["delta"], serde_json::json!({"role":"assistant","content":""}));
+        assert_eq!(chunks[1]["choices"][0]["delta"]["content"], "Hel");
+        assert_eq!(chunks[2]["choices"][0]["delta"]["content"], "lo");
+        assert!(chunks[2]["choices"][0]["finish_reason"].is_null());
+        assert_eq!(chunks[3]["choices"][0]["delta"], serde_json::json!({}));
+        assert_eq!(chunks[3]["choices"][0]["finish_reason"], "stop");
+    }
+
+    #[test]
+    fn include_usage_adds_a_final_usage_event_with_empty_choices() {
+        let mut stream = chat_stream(true);
+        let mut sse = stream.feed(b"abcdefgh");
+        sse.extend(stream.finish());
+        let events = events(&sse);
+        let usage_event = json(&events[events.len() - 2]);
+        assert_eq!(usage_event["choices"], serde_json::json!([]));
+        assert_eq!(usage_event["usage"], serde_json::json!({"prompt_tokens":10,"completion_tokens":2,"total_tokens":12}));
+        assert!(json(&events[1])["usage"].is_null());
+    }
+
+    #[test]
+    fn split_utf8_characters_arrive_whole_and_empty_fragments_send_nothing() {
+        let text = "héllo, 世界! 🎉";
+        for split in 1..4 {
+            let mut stream = chat_stream(false);
+            let mut received = String::new();
+            for piece in text.as_bytes().chunks(split) {
+                for event in events(&stream.feed(piece)) {
+                    if let Some(content) = json(&event)["choices"][0]["delta"]["content"].as_str() {
+                        received.push_str(content);
+                    }
+                }
+            }
+            assert_eq!(received, text, "split every {split} bytes");
+        }
+        let mut stream = chat_stream(false);
+        stream.start();
+        assert!(stream.feed(b"").is_empty());
+        assert!(stream.feed(&[0xe4, 0xb8]).is_empty(), "half a character waits");
+        assert_eq!(json(&events(&stream.feed(&[0x96]))[0])["choices"][0]["delta"]["content"], "世");
+    }
+
+    #[test]
+    fn invalid_and_truncated_utf8_become_replacement_characters() {
+        let mut joiner = Utf8Joiner::default();
+        assert_eq!(joiner.push(b"a\xffb"), "a\u{fffd}b");
+        assert_eq!(joiner.push(b"c\xe4\xb8"), "c");
+        assert_eq!(joiner.finish(), "\u{fffd}");
+    }
+
+    #[test]
+    fn completion_stream_uses_text_completion_objects() {
+        let meta = ResponseMeta { id: "cmpl-1".into(), created: 5, model: "gpt-4o".into() };
+        let mut stream = TextStream::new(SseEncoder::new(StreamKind::Completion, &meta, false), 1);
+        let mut sse = stream.start();
+        sse.extend(stream.feed(b"Hi"));
+        sse.extend(stream.finish());
+        let events = events(&sse);
+        assert_eq!(events.len(), 3, "no role event for completions: {events:?}");
+        let first = json(&events[0]);
+        assert_eq!((first["object"].as_str(), first["choices"][0]["text"].as_str()), (Some("text_completion"), Some("Hi")));
+        assert_eq!(json(&events[1])["choices"][0]["finish_reason"], "stop");
+    }
+
+    #[test]
+    fn errors_after_start_are_one_error_event() {
+        let mut stream = chat_stream(false);
+        let mut sse = stream.feed(b"partial");
+        sse.extend(stream.fail(&ApiError::bad_gateway("Argo cut the stream")));
+        let events = events(&sse);
+        let error = json(events.last().unwrap());
+        assert_eq!(error["error"]["message"], "Argo cut the stream");
+        assert_eq!(error["error"]["type"], "upstream_error");
+        assert!(!events.iter().any(|e| e == "[DONE]"));
+    }
+
+    #[test]
+    fn tool_call_deltas_carry_index_id_name_then_arguments() {
+        let encoder = SseEncoder::new(StreamKind::Chat, &meta(), false);
+        let mut out = Vec::new();
+        let calls = [serde_json::json!({"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}})];
+        encoder.tool_calls(&mut out, &calls);
+        let events = events(&out);
+        let opening = &json(&events[0])["choices"][0]["delta"]["tool_calls"][0];
+        assert_eq!((opening["index"].as_u64(), opening["id"].as_str()), (Some(0), Some("call_1")));
+        assert_eq!(opening["function"]["name"], "get_weather");
+        assert_eq!(json(&events[1])["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"], "{\"city\":\"Paris\"}");
+    }
+}
+
+/// A whole stream built from a non-streaming answer, for requests Argo cannot stream (tools, or
+/// models whose `streamchat` is unavailable): every client that asks for a stream gets one.
+pub fn synthesize(encoder: &SseEncoder, reply: &crate::chat::Reply, usage: Usage) -> Vec<u8> {
+    let mut out = Vec::new();
+    encoder.role(&mut out);
+    if let Some(content) = &reply.content {
+        encoder.text(&mut out, content);
+    }
+    encoder.tool_calls(&mut out, &reply.tool_calls);
+    encoder.finish(&mut out, reply.finish_reason(), usage);
+    out
+}
+
+#[cfg(test)]
+mod synthesize_tests {
+    use super::*;
+    use crate::chat::Reply;
+
+    #[test]
+    fn synthesized_stream_carries_text_tool_calls_and_finish_reason() {
+        let meta = ResponseMeta { id: "chatcmpl-s".into(), created: 1, model: "gpt-4o".into() };
+        let encoder = SseEncoder::new(StreamKind::Chat, &meta, true);
+        let reply = Reply {
+            content: Some("Let me check.".into()),
+            tool_calls: vec![serde_json::json!({"id":"call_9","type":"function","function":{"name":"f","arguments":"{}"}})],
+        };
+        let sse = String::from_utf8(synthesize(&encoder, &reply, Usage::new(3, 4))).unwrap();
+        let events: Vec<&str> = sse.split("\n\n").filter(|e| !e.is_empty()).collect();
+        assert!(events[0].contains(r#""role":"assistant""#));
+        assert!(events[1].contains(r#""content":"Let me check.""#));
+        assert!(events[2].contains(r#""id":"call_9""#));
+        assert!(events.iter().any(|e| e.contains(r#""finish_reason":"tool_calls""#)));
+        assert!(events[events.len() - 2].contains(r#""total_tokens":7"#));
+        assert_eq!(events[events.len() - 1], "data: [DONE]");
+    }
+}

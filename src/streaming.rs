@@ -1,0 +1,108 @@
+//! Server-sent events to the client: live translation of Argo's `streamchat`, or a stream
+//! synthesized from a buffered answer when Argo cannot stream the request.
+
+use std::time::Instant;
+
+use argo_filters::argo::Endpoint;
+use argo_filters::stream::TextStream;
+use argo_filters::ApiError;
+use bytes::Bytes;
+use pingora_http::ResponseHeader;
+use pingora_proxy::Session;
+
+use crate::metrics;
+use crate::upstream::Upstream;
+
+/// Why a live stream ended.
+pub enum Ending {
+    /// Argo finished and the client got `[DONE]`.
+    Complete,
+    /// Argo failed after the stream started; the client got an error event.
+    UpstreamFailed(ApiError),
+    /// The client went away; the Argo request was dropped.
+    ClientGone,
+}
+
+pub async fn write_sse_header(session: &mut Session, request_id: &str) -> Result<(), ApiError> {
+    let result = async {
+        let mut header = ResponseHeader::build(200, Some(5))?;
+        header.insert_header("Content-Type", "text/event-stream")?;
+        header.insert_header("Cache-Control", "no-cache")?;
+        header.insert_header("Transfer-Encoding", "chunked")?;
+        header.insert_header("X-Accel-Buffering", "no")?;
+        header.insert_header("x-request-id", request_id)?;
+        session.write_response_header(Box::new(header), false).await
+    }
+    .await;
+    result.map_err(|e| ApiError::internal(format!("could not start the event stream: {e}")))
+}
+
+/// Writes SSE bytes; `false` when the client is gone.
+async fn send(session: &mut Session, events: Vec<u8>, end: bool) -> bool {
+    if events.is_empty() && !end {
+        return true;
+    }
+    session.write_response_body(Some(Bytes::from(events)), end).await.is_ok()
+}
+
+/// Sends `body` to Argo's `streamchat` and relays each fragment, translated, as it arrives.
+/// Errors before the first byte are returned for a normal error response; after that they
+/// end the stream with an error event.
+pub async fn relay(
+    upstream: &Upstream,
+    session: &mut Session,
+    request_id: &str,
+    env: &str,
+    body: Vec<u8>,
+    translator: &mut TextStream,
+    labels: [&str; 2],
+) -> Result<Ending, ApiError> {
+    let started = Instant::now();
+    let mut exchange = upstream.send(env, Endpoint::StreamChat, Bytes::from(body)).await?;
+    if !exchange.is_success() {
+        return Err(upstream.reject(exchange).await);
+    }
+    write_sse_header(session, request_id).await?;
+    // A client that closes its side mid-stream is gone: stop reading from Argo at once.
+    session.set_abort_on_close(true);
+    if !send(session, translator.start(), false).await {
+        return Ok(Ending::ClientGone);
+    }
+    let mut first_fragment = true;
+    loop {
+        let next = tokio::select! {
+            chunk = exchange.next_chunk(upstream) => chunk,
+            _ = session.downstream_session.read_body_or_idle(true) => {
+                // Dropping the exchange closes the Argo connection instead of pooling it.
+                return Ok(Ending::ClientGone);
+            }
+        };
+        match next {
+            Ok(Some(fragment)) => {
+                if first_fragment {
+                    first_fragment = false;
+                    metrics::TIME_TO_FIRST_TOKEN.with_label_values(&labels).observe(started.elapsed().as_secs_f64());
+                }
+                if !send(session, translator.feed(&fragment), false).await {
+                    return Ok(Ending::ClientGone);
+                }
+            }
+            Ok(None) => {
+                upstream.release(exchange).await;
+                let delivered = send(session, translator.finish(), true).await;
+                return Ok(if delivered { Ending::Complete } else { Ending::ClientGone });
+            }
+            Err(error) => {
+                send(session, translator.fail(&error), true).await;
+                return Ok(Ending::UpstreamFailed(error));
+            }
+        }
+    }
+}
+
+/// Sends a complete, already rendered event stream.
+pub async fn send_synthesized(session: &mut Session, request_id: &str, events: Vec<u8>) -> Result<(), ApiError> {
+    write_sse_header(session, request_id).await?;
+    send(session, events, true).await;
+    Ok(())
+}
