@@ -11,21 +11,32 @@ pub struct Auth {
 
 impl Auth {
     pub fn new(config: &AuthConfig) -> Self {
-        let tokens = config.tokens.iter().map(|(token, user)| (token.as_bytes().to_vec(), user.clone())).collect();
-        Auth { mode: config.mode, tokens }
+        let tokens = config
+            .tokens
+            .iter()
+            .map(|(token, user)| (token.as_bytes().to_vec(), user.clone()))
+            .collect();
+        Auth {
+            mode: config.mode,
+            tokens,
+        }
     }
 
     /// The username for an `Authorization` header value.
     pub fn user_for(&self, authorization: Option<&[u8]>) -> Result<String, ApiError> {
         let token = authorization.and_then(bearer_token).ok_or_else(|| {
-            ApiError::unauthorized("Missing bearer token: send `Authorization: Bearer <your token>`")
+            ApiError::unauthorized(
+                "Missing bearer token: send `Authorization: Bearer <your token>`",
+            )
         })?;
         match self.mode {
             AuthMode::TokenIsUsername => std::str::from_utf8(token)
                 .ok()
                 .filter(|user| is_username(user))
                 .map(str::to_string)
-                .ok_or_else(|| ApiError::unauthorized("The bearer token must be your lab username")),
+                .ok_or_else(|| {
+                    ApiError::unauthorized("The bearer token must be your lab username")
+                }),
             AuthMode::Tokens => self
                 .lookup(token)
                 .map(str::to_string)
@@ -76,9 +87,21 @@ mod tests {
     #[test]
     fn token_table_maps_tokens_to_users() {
         let auth = auth(AuthMode::Tokens);
-        assert_eq!(auth.user_for(Some(b"Bearer sk-alice-123456")).unwrap(), "alice");
-        assert_eq!(auth.user_for(Some(b"bearer   sk-alice-123456 ")).unwrap(), "alice");
-        for bad in [&b"Bearer sk-alice-12345"[..], b"Bearer ", b"Basic sk-alice-123456", b"sk-alice-123456", b"Bearer alice"] {
+        assert_eq!(
+            auth.user_for(Some(b"Bearer sk-alice-123456")).unwrap(),
+            "alice"
+        );
+        assert_eq!(
+            auth.user_for(Some(b"bearer   sk-alice-123456 ")).unwrap(),
+            "alice"
+        );
+        for bad in [
+            &b"Bearer sk-alice-12345"[..],
+            b"Bearer ",
+            b"Basic sk-alice-123456",
+            b"sk-alice-123456",
+            b"Bearer alice",
+        ] {
             assert_eq!(auth.user_for(Some(bad)).unwrap_err().status, 401, "{bad:?}");
         }
         assert_eq!(auth.user_for(None).unwrap_err().status, 401);
@@ -95,7 +118,9 @@ mod tests {
 
     #[test]
     fn unauthorized_errors_never_echo_the_token() {
-        let err = auth(AuthMode::Tokens).user_for(Some(b"Bearer sk-guess-999999")).unwrap_err();
+        let err = auth(AuthMode::Tokens)
+            .user_for(Some(b"Bearer sk-guess-999999"))
+            .unwrap_err();
         assert!(!err.message.contains("sk-guess"));
     }
 }

@@ -156,9 +156,16 @@ fn err(field: &str, message: impl std::fmt::Display) -> ConfigError {
 
 /// Loads the file named by `path` (or `ARGO_BRIDGE_CONFIG`, or the default), applies the
 /// environment, and validates.
-pub fn load(path: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
-    let path = path.map(str::to_string).or_else(|| env("ARGO_BRIDGE_CONFIG")).unwrap_or_else(|| DEFAULT_PATH.into());
-    let text = std::fs::read_to_string(&path).map_err(|e| ConfigError(format!("cannot read config file {path}: {e}")))?;
+pub fn load(
+    path: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings, ConfigError> {
+    let path = path
+        .map(str::to_string)
+        .or_else(|| env("ARGO_BRIDGE_CONFIG"))
+        .unwrap_or_else(|| DEFAULT_PATH.into());
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| ConfigError(format!("cannot read config file {path}: {e}")))?;
     let mut config = parse(&text)?;
     apply_env(&mut config, env)?;
     validate(config)
@@ -173,28 +180,39 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
     })
 }
 
-pub fn apply_env(config: &mut Config, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+pub fn apply_env(
+    config: &mut Config,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
     if let Some(listen) = env("ARGO_BRIDGE_LISTEN") {
         config.listen = listen;
     }
     if let Some(threads) = env("ARGO_BRIDGE_THREADS") {
-        config.threads = threads.parse().map_err(|_| err("ARGO_BRIDGE_THREADS", "must be a whole number"))?;
+        config.threads = threads
+            .parse()
+            .map_err(|_| err("ARGO_BRIDGE_THREADS", "must be a whole number"))?;
     }
     if let Some(ms) = env("ARGO_BRIDGE_CONNECT_TIMEOUT_MS") {
-        config.upstream.connect_timeout_ms =
-            ms.parse().map_err(|_| err("ARGO_BRIDGE_CONNECT_TIMEOUT_MS", "must be a whole number"))?;
+        config.upstream.connect_timeout_ms = ms
+            .parse()
+            .map_err(|_| err("ARGO_BRIDGE_CONNECT_TIMEOUT_MS", "must be a whole number"))?;
     }
     if let Some(ms) = env("ARGO_BRIDGE_READ_TIMEOUT_MS") {
-        config.upstream.read_timeout_ms =
-            ms.parse().map_err(|_| err("ARGO_BRIDGE_READ_TIMEOUT_MS", "must be a whole number"))?;
+        config.upstream.read_timeout_ms = ms
+            .parse()
+            .map_err(|_| err("ARGO_BRIDGE_READ_TIMEOUT_MS", "must be a whole number"))?;
     }
     if let Some(limit) = env("ARGO_BRIDGE_MAX_BODY_BYTES") {
-        config.limits.max_body_bytes =
-            limit.parse().map_err(|_| err("ARGO_BRIDGE_MAX_BODY_BYTES", "must be a whole number"))?;
+        config.limits.max_body_bytes = limit
+            .parse()
+            .map_err(|_| err("ARGO_BRIDGE_MAX_BODY_BYTES", "must be a whole number"))?;
     }
     let names: Vec<String> = config.upstream.environments.keys().cloned().collect();
     for name in names {
-        if let Some(url) = env(&format!("ARGO_BRIDGE_ARGO_{}_URL", name.to_ascii_uppercase())) {
+        if let Some(url) = env(&format!(
+            "ARGO_BRIDGE_ARGO_{}_URL",
+            name.to_ascii_uppercase()
+        )) {
             config.upstream.environments.insert(name, url);
         }
     }
@@ -202,15 +220,30 @@ pub fn apply_env(config: &mut Config, env: &dyn Fn(&str) -> Option<String>) -> R
         config.auth.mode = match mode.as_str() {
             "tokens" => AuthMode::Tokens,
             "token_is_username" => AuthMode::TokenIsUsername,
-            _ => return Err(err("ARGO_BRIDGE_AUTH_MODE", "must be `tokens` or `token_is_username`")),
+            _ => {
+                return Err(err(
+                    "ARGO_BRIDGE_AUTH_MODE",
+                    "must be `tokens` or `token_is_username`",
+                ))
+            }
         };
     }
     if let Some(tokens) = env("ARGO_BRIDGE_TOKENS") {
-        for pair in tokens.split(',').map(str::trim).filter(|pair| !pair.is_empty()) {
-            let (token, user) = pair
-                .split_once('=')
-                .ok_or_else(|| err("ARGO_BRIDGE_TOKENS", "entries must look like token=username"))?;
-            config.auth.tokens.insert(token.trim().to_string(), user.trim().to_string());
+        for pair in tokens
+            .split(',')
+            .map(str::trim)
+            .filter(|pair| !pair.is_empty())
+        {
+            let (token, user) = pair.split_once('=').ok_or_else(|| {
+                err(
+                    "ARGO_BRIDGE_TOKENS",
+                    "entries must look like token=username",
+                )
+            })?;
+            config
+                .auth
+                .tokens
+                .insert(token.trim().to_string(), user.trim().to_string());
         }
     }
     Ok(())
@@ -218,35 +251,50 @@ pub fn apply_env(config: &mut Config, env: &dyn Fn(&str) -> Option<String>) -> R
 
 pub fn validate(config: Config) -> Result<Settings, ConfigError> {
     if config.listen.parse::<SocketAddr>().is_err() {
-        return Err(err("listen", format!("`{}` is not an address like 0.0.0.0:8080", config.listen)));
+        return Err(err(
+            "listen",
+            format!("`{}` is not an address like 0.0.0.0:8080", config.listen),
+        ));
     }
     let mut environments = BTreeMap::new();
     for (name, url) in &config.upstream.environments {
-        let env = parse_base_url(url).map_err(|message| err(&format!("upstream.environments.{name}"), message))?;
+        let env = parse_base_url(url)
+            .map_err(|message| err(&format!("upstream.environments.{name}"), message))?;
         environments.insert(name.clone(), env);
     }
     for (index, model) in config.models.iter().enumerate() {
         if !environments.contains_key(&model.env) {
             return Err(err(
                 &format!("models[{index}].env"),
-                format!("`{}` (model {}) is not one of upstream.environments", model.env, model.name),
+                format!(
+                    "`{}` (model {}) is not one of upstream.environments",
+                    model.env, model.name
+                ),
             ));
         }
     }
-    let models = ModelTable::new(config.models).map_err(|e| ConfigError(format!("config field {e}")))?;
+    let models =
+        ModelTable::new(config.models).map_err(|e| ConfigError(format!("config field {e}")))?;
     for (token, user) in &config.auth.tokens {
         if token.len() < 8 || !is_username(user) {
-            return Err(err("auth.tokens", "tokens need at least 8 characters and map to a plain username"));
+            return Err(err(
+                "auth.tokens",
+                "tokens need at least 8 characters and map to a plain username",
+            ));
         }
     }
     if config.auth.mode == AuthMode::Tokens && config.auth.tokens.is_empty() {
-        log::warn!("auth.tokens is empty: every request will be refused until tokens are configured");
+        log::warn!(
+            "auth.tokens is empty: every request will be refused until tokens are configured"
+        );
     }
     if config.limits.max_body_bytes == 0 {
         return Err(err("limits.max_body_bytes", "must be greater than 0"));
     }
     let threads = if config.threads == 0 {
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     } else {
         config.threads
     };
@@ -263,7 +311,10 @@ pub fn validate(config: Config) -> Result<Settings, ConfigError> {
 
 /// Lab usernames: short, and nothing that could smuggle JSON or headers.
 pub fn is_username(user: &str) -> bool {
-    (1..=64).contains(&user.len()) && user.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
+    (1..=64).contains(&user.len())
+        && user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
 }
 
 fn parse_base_url(url: &str) -> Result<ArgoEnv, String> {
@@ -288,17 +339,29 @@ fn parse_base_url(url: &str) -> Result<ArgoEnv, String> {
         .ok()
         .and_then(|mut addrs| addrs.next())
         .ok_or_else(|| format!("cannot resolve host `{host}`"))?;
-    Ok(ArgoEnv { tls, host, addr, base_path: path.trim_end_matches('/').to_string() })
+    Ok(ArgoEnv {
+        tls,
+        host,
+        addr,
+        base_path: path.trim_end_matches('/').to_string(),
+    })
 }
 
 fn split_host_port(authority: &str, default_port: u16) -> Result<(String, u16), String> {
     let (host, port) = match authority.rsplit_once(':') {
-        Some((host, port)) if !port.contains(']') => {
-            (host, port.parse().map_err(|_| format!("`{port}` is not a port number"))?)
-        }
+        Some((host, port)) if !port.contains(']') => (
+            host,
+            port.parse()
+                .map_err(|_| format!("`{port}` is not a port number"))?,
+        ),
         _ => (authority, default_port),
     };
-    Ok((host.trim_start_matches('[').trim_end_matches(']').to_string(), port))
+    Ok((
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+        port,
+    ))
 }
 
 #[cfg(test)]
@@ -322,25 +385,57 @@ mod tests {
         }
         let settings = validate(config).unwrap();
         let expected = [
-            ("gpt-3.5-turbo", "gpt35"), ("gpt-4", "gpt4"), ("gpt-4-turbo", "gpt4turbo"), ("gpt-4o", "gpt4o"),
-            ("claude-sonnet-4", "claudesonnet4"), ("claude-opus-4", "claudeopus4"), ("claude-sonnet-3.7", "claudesonnet37"),
-            ("gemini-2.5-pro", "gemini25pro"), ("gemini-2.5-flash", "gemini25flash"),
-            ("text-embedding-3-small", "v3small"), ("text-embedding-3-large", "v3large"), ("text-embedding-ada-002", "ada002"),
-            ("gpt-4.1", "gpt41"), ("gpt-4.1-mini", "gpt41mini"), ("gpt-4.1-nano", "gpt41nano"),
-            ("o1", "gpto1"), ("o3", "gpto3"), ("o3-mini", "gpto3mini"), ("o4-mini", "gpto4mini"),
-            ("gpt-5", "gpt5"), ("gpt-5-mini", "gpt5mini"), ("gpt-5-nano", "gpt5nano"), ("gpt-5.1", "gpt51"),
-            ("claude-opus-4.1", "claudeopus41"), ("claude-opus-4.5", "claudeopus45"), ("claude-4.5-opus", "claudeopus45"),
-            ("claude-opus-4.6", "claudeopus46"), ("claude-sonnet-4.5", "claudesonnet45"), ("claude-sonnet-4.6", "claudesonnet46"),
-            ("claude-haiku-4.5", "claudehaiku45"), ("claude-4.5-haiku", "claudehaiku45"), ("gemini-3.5-flash", "gemini35flash"),
+            ("gpt-3.5-turbo", "gpt35"),
+            ("gpt-4", "gpt4"),
+            ("gpt-4-turbo", "gpt4turbo"),
+            ("gpt-4o", "gpt4o"),
+            ("claude-sonnet-4", "claudesonnet4"),
+            ("claude-opus-4", "claudeopus4"),
+            ("claude-sonnet-3.7", "claudesonnet37"),
+            ("gemini-2.5-pro", "gemini25pro"),
+            ("gemini-2.5-flash", "gemini25flash"),
+            ("text-embedding-3-small", "v3small"),
+            ("text-embedding-3-large", "v3large"),
+            ("text-embedding-ada-002", "ada002"),
+            ("gpt-4.1", "gpt41"),
+            ("gpt-4.1-mini", "gpt41mini"),
+            ("gpt-4.1-nano", "gpt41nano"),
+            ("o1", "gpto1"),
+            ("o3", "gpto3"),
+            ("o3-mini", "gpto3mini"),
+            ("o4-mini", "gpto4mini"),
+            ("gpt-5", "gpt5"),
+            ("gpt-5-mini", "gpt5mini"),
+            ("gpt-5-nano", "gpt5nano"),
+            ("gpt-5.1", "gpt51"),
+            ("claude-opus-4.1", "claudeopus41"),
+            ("claude-opus-4.5", "claudeopus45"),
+            ("claude-4.5-opus", "claudeopus45"),
+            ("claude-opus-4.6", "claudeopus46"),
+            ("claude-sonnet-4.5", "claudesonnet45"),
+            ("claude-sonnet-4.6", "claudesonnet46"),
+            ("claude-haiku-4.5", "claudehaiku45"),
+            ("claude-4.5-haiku", "claudehaiku45"),
+            ("gemini-3.5-flash", "gemini35flash"),
         ];
         for (name, argo_id) in expected {
-            for spelling in [name.to_string(), argo_id.to_string(), format!("argo:{}", name.to_uppercase())] {
-                let model = settings.models.resolve(&spelling).unwrap_or_else(|| panic!("{spelling} missing"));
+            for spelling in [
+                name.to_string(),
+                argo_id.to_string(),
+                format!("argo:{}", name.to_uppercase()),
+            ] {
+                let model = settings
+                    .models
+                    .resolve(&spelling)
+                    .unwrap_or_else(|| panic!("{spelling} missing"));
                 assert_eq!(model.argo_id, argo_id);
             }
         }
         assert_eq!(settings.models.resolve("gpt-4o").unwrap().env, "prod");
-        assert_eq!(settings.models.resolve("claude-sonnet-4").unwrap().env, "dev");
+        assert_eq!(
+            settings.models.resolve("claude-sonnet-4").unwrap().env,
+            "dev"
+        );
         assert!(settings.models.resolve("o3").unwrap().reasoning);
     }
 
@@ -350,7 +445,9 @@ mod tests {
         let env = |key: &str| match key {
             "ARGO_BRIDGE_LISTEN" => Some("127.0.0.1:9999".to_string()),
             "ARGO_BRIDGE_ARGO_PROD_URL" => Some("http://127.0.0.1:7001/base/".to_string()),
-            "ARGO_BRIDGE_ARGO_DEV_URL" | "ARGO_BRIDGE_ARGO_TEST_URL" => Some("http://127.0.0.1:7002".to_string()),
+            "ARGO_BRIDGE_ARGO_DEV_URL" | "ARGO_BRIDGE_ARGO_TEST_URL" => {
+                Some("http://127.0.0.1:7002".to_string())
+            }
             "ARGO_BRIDGE_TOKENS" => Some("secret-token-1=alice, secret-token-2=bob".to_string()),
             _ => None,
         };
@@ -358,7 +455,10 @@ mod tests {
         let settings = validate(config).unwrap();
         assert_eq!(settings.listen, "127.0.0.1:9999");
         let prod = &settings.environments["prod"];
-        assert_eq!((prod.tls, prod.addr.port(), prod.base_path.as_str()), (false, 7001, "/base"));
+        assert_eq!(
+            (prod.tls, prod.addr.port(), prod.base_path.as_str()),
+            (false, 7001, "/base")
+        );
         assert_eq!(settings.auth.tokens["secret-token-2"], "bob");
     }
 
@@ -366,10 +466,25 @@ mod tests {
     fn bad_config_names_the_field() {
         let base = std::fs::read_to_string(DEFAULT_PATH).unwrap();
         let cases = [
-            (base.replace("listen: \"0.0.0.0:8080\"", "listen: \"nowhere\""), "`listen`"),
-            (base.replace("connect_timeout_ms: 5000", "connect_timeout_ms: soon"), "upstream.connect_timeout_ms"),
-            (base.replace("family: anthropic", "family: mystery"), "models["),
-            (base.replace("prod: \"https://apps.inside.anl.gov/argoapi\"", "prod: \"ftp://x\""), "upstream.environments.prod"),
+            (
+                base.replace("listen: \"0.0.0.0:8080\"", "listen: \"nowhere\""),
+                "`listen`",
+            ),
+            (
+                base.replace("connect_timeout_ms: 5000", "connect_timeout_ms: soon"),
+                "upstream.connect_timeout_ms",
+            ),
+            (
+                base.replace("family: anthropic", "family: mystery"),
+                "models[",
+            ),
+            (
+                base.replace(
+                    "prod: \"https://apps.inside.anl.gov/argoapi\"",
+                    "prod: \"ftp://x\"",
+                ),
+                "upstream.environments.prod",
+            ),
             (base.replace("mode: tokens", "mode: whatever"), "auth.mode"),
             (base.replace("limits:", "limitz:"), "limitz"),
         ];

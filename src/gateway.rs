@@ -8,7 +8,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use argo_filters::argo::Endpoint;
 use argo_filters::json::parse_request;
 use argo_filters::models::{Family, ModelSpec};
-use argo_filters::openai::{ChatRequest, CompletionRequest, EmbeddingRequest, EncodingFormat, ResponseMeta, StreamOptions};
+use argo_filters::openai::{
+    ChatRequest, CompletionRequest, EmbeddingRequest, EncodingFormat, ResponseMeta, StreamOptions,
+};
 use argo_filters::stream::{synthesize, SseEncoder, StreamKind, TextStream};
 use argo_filters::usage::Usage;
 use argo_filters::{chat, completions, embeddings, ApiError};
@@ -74,14 +76,22 @@ impl ProxyHttp for Gateway {
         }
     }
 
-    async fn early_request_filter(&self, session: &mut Session, _ctx: &mut RequestCtx) -> pingora_error::Result<()> {
+    async fn early_request_filter(
+        &self,
+        session: &mut Session,
+        _ctx: &mut RequestCtx,
+    ) -> pingora_error::Result<()> {
         let limits = &self.state.settings.limits;
         session.set_keepalive(Some(limits.keepalive_timeout_s));
         session.set_read_timeout(Some(Duration::from_millis(limits.client_body_timeout_ms)));
         Ok(())
     }
 
-    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> pingora_error::Result<bool> {
+    async fn request_filter(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> pingora_error::Result<bool> {
         metrics::IN_FLIGHT.inc();
         let outcome = self.route(session, ctx).await;
         metrics::IN_FLIGHT.dec();
@@ -94,17 +104,31 @@ impl ProxyHttp for Gateway {
         Ok(true)
     }
 
-    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut RequestCtx) -> pingora_error::Result<Box<HttpPeer>> {
-        Error::e_explain(ErrorType::InternalError, "argo-bridge answers every request in request_filter")
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        _ctx: &mut RequestCtx,
+    ) -> pingora_error::Result<Box<HttpPeer>> {
+        Error::e_explain(
+            ErrorType::InternalError,
+            "argo-bridge answers every request in request_filter",
+        )
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
-        let status = session.response_written().map(|header| header.status.as_u16()).unwrap_or(ctx.status);
+        let status = session
+            .response_written()
+            .map(|header| header.status.as_u16())
+            .unwrap_or(ctx.status);
         let elapsed = ctx.started.elapsed();
         let model = self.model_label(ctx);
         let status_label = status.to_string();
-        metrics::REQUESTS.with_label_values(&[ctx.endpoint, model, &status_label]).inc();
-        metrics::REQUEST_DURATION.with_label_values(&[ctx.endpoint, model]).observe(elapsed.as_secs_f64());
+        metrics::REQUESTS
+            .with_label_values(&[ctx.endpoint, model, &status_label])
+            .inc();
+        metrics::REQUEST_DURATION
+            .with_label_values(&[ctx.endpoint, model])
+            .observe(elapsed.as_secs_f64());
         log::info!(
             "request_id={} endpoint={} model={} status={} stream={} duration_ms={:.2} upstream_ms={:.2}",
             ctx.request_id,
@@ -123,18 +147,29 @@ impl Gateway {
         let method = session.req_header().method.clone();
         let full_path = session.req_header().uri.path().to_string();
         // Clients are configured with base URLs both with and without `/v1`.
-        let path = full_path.strip_prefix("/v1").filter(|rest| rest.starts_with('/')).unwrap_or(&full_path);
+        let path = full_path
+            .strip_prefix("/v1")
+            .filter(|rest| rest.starts_with('/'))
+            .unwrap_or(&full_path);
         ctx.endpoint = endpoint_label(path);
         let allowed = match ctx.endpoint {
             "chat" | "completions" | "embeddings" => Method::POST,
-            "other" => return Err(ApiError::not_found(format!("Unknown path {}", argo_filters::error::truncate_for_message(&full_path)))),
+            "other" => {
+                return Err(ApiError::not_found(format!(
+                    "Unknown path {}",
+                    argo_filters::error::truncate_for_message(&full_path)
+                )))
+            }
             _ => Method::GET,
         };
         if method != allowed && !(allowed == Method::GET && method == Method::HEAD) {
             return Err(ApiError::method_not_allowed(method.as_str(), &full_path));
         }
         match ctx.endpoint {
-            "health" => self.reply(session, ctx, 200, br#"{"status":"ok"}"#.to_vec()).await,
+            "health" => {
+                self.reply(session, ctx, 200, br#"{"status":"ok"}"#.to_vec())
+                    .await
+            }
             "ready" => self.ready(session, ctx).await,
             "metrics" => self.metrics(session, ctx).await,
             "models" => {
@@ -148,37 +183,62 @@ impl Gateway {
         }
     }
 
-    async fn reply(&self, session: &mut Session, ctx: &mut RequestCtx, status: u16, body: Vec<u8>) -> Result<(), ApiError> {
+    async fn reply(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        status: u16,
+        body: Vec<u8>,
+    ) -> Result<(), ApiError> {
         ctx.status = status;
         send_json(session, status, body, &ctx.request_id, &[]).await;
         Ok(())
     }
 
     fn authenticate(&self, session: &Session) -> Result<String, ApiError> {
-        let header = session.req_header().headers.get("authorization").map(|value| value.as_bytes());
+        let header = session
+            .req_header()
+            .headers
+            .get("authorization")
+            .map(|value| value.as_bytes());
         self.state.auth.user_for(header)
     }
 
     fn resolve(&self, ctx: &mut RequestCtx, requested: &str) -> Result<&ModelSpec, ApiError> {
         let table = &self.state.settings.models;
-        let position = table.position(requested).ok_or_else(|| ApiError::model_not_found(requested))?;
+        let position = table
+            .position(requested)
+            .ok_or_else(|| ApiError::model_not_found(requested))?;
         ctx.model = Some(position);
         Ok(&table.models()[position])
     }
 
     fn model_label(&self, ctx: &RequestCtx) -> &str {
-        ctx.model.map(|position| self.state.settings.models.models()[position].name.as_str()).unwrap_or("")
+        ctx.model
+            .map(|position| self.state.settings.models.models()[position].name.as_str())
+            .unwrap_or("")
     }
 
     /// Ready when every environment the model table needs is configured and resolved.
     async fn ready(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), ApiError> {
         let settings = &self.state.settings;
-        let missing: Vec<&str> = settings.models.environments().filter(|env| !settings.environments.contains_key(*env)).collect();
+        let missing: Vec<&str> = settings
+            .models
+            .environments()
+            .filter(|env| !settings.environments.contains_key(*env))
+            .collect();
         if missing.is_empty() {
-            let body = serde_json::json!({"status": "ready", "models": settings.models.models().len()});
-            self.reply(session, ctx, 200, body.to_string().into_bytes()).await
+            let body =
+                serde_json::json!({"status": "ready", "models": settings.models.models().len()});
+            self.reply(session, ctx, 200, body.to_string().into_bytes())
+                .await
         } else {
-            Err(ApiError::new(503, "server_error", "Some model environments are not configured").with_code("not_ready"))
+            Err(ApiError::new(
+                503,
+                "server_error",
+                "Some model environments are not configured",
+            )
+            .with_code("not_ready"))
         }
     }
 
@@ -189,18 +249,29 @@ impl Gateway {
             let mut header = pingora_http::ResponseHeader::build(200, Some(2))?;
             header.insert_header("Content-Type", "text/plain; version=0.0.4")?;
             header.insert_header("Content-Length", body.len().to_string())?;
-            session.write_response_header(Box::new(header), false).await?;
-            session.write_response_body(Some(Bytes::from(body)), true).await
+            session
+                .write_response_header(Box::new(header), false)
+                .await?;
+            session
+                .write_response_body(Some(Bytes::from(body)), true)
+                .await
         }
         .await;
         result.map_err(|e| ApiError::internal(format!("could not write metrics: {e}")))
     }
 
-    async fn models(&self, session: &mut Session, ctx: &mut RequestCtx, id: Option<&str>) -> Result<(), ApiError> {
+    async fn models(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        id: Option<&str>,
+    ) -> Result<(), ApiError> {
         let table = &self.state.settings.models;
         let body = match id {
             Some(id) => {
-                let model = table.resolve(id).ok_or_else(|| ApiError::model_not_found(id))?;
+                let model = table
+                    .resolve(id)
+                    .ok_or_else(|| ApiError::model_not_found(id))?;
                 serde_json::to_vec(&ModelObject::from(model))
             }
             None => {
@@ -223,29 +294,54 @@ impl Gateway {
         let prompt_tokens = chat::estimate_prompt_tokens(&request);
         let meta = response_meta("chatcmpl", &request.model);
         if request.stream == Some(true) {
-            let encoder = SseEncoder::new(StreamKind::Chat, &meta, wants_usage(&request.stream_options));
+            let encoder = SseEncoder::new(
+                StreamKind::Chat,
+                &meta,
+                wants_usage(&request.stream_options),
+            );
             // Argo's streamchat takes no tools: such requests, and models it cannot stream, get
             // a stream synthesized from the buffered answer.
             let argo_can_stream = model.stream && request.tools.as_ref().is_none_or(Vec::is_empty);
             if !argo_can_stream {
-                let answer = self.call(ctx, &model.env, Endpoint::Chat, argo_body).await?;
+                let answer = self
+                    .call(ctx, &model.env, Endpoint::Chat, argo_body)
+                    .await?;
                 let reply = chat::parse_argo_reply(&answer)?;
                 let usage = Usage::new(prompt_tokens, reply.completion_tokens());
                 count_tokens(&model.name, usage.prompt_tokens, usage.completion_tokens);
                 ctx.stream_outcome = "synthesized";
-                return streaming::send_synthesized(session, &ctx.request_id, synthesize(&encoder, &reply, usage)).await;
+                return streaming::send_synthesized(
+                    session,
+                    &ctx.request_id,
+                    synthesize(&encoder, &reply, usage),
+                )
+                .await;
             }
             let env = model.env.clone();
-            return self.relay(session, ctx, &env, argo_body, TextStream::new(encoder, prompt_tokens)).await;
+            return self
+                .relay(
+                    session,
+                    ctx,
+                    &env,
+                    argo_body,
+                    TextStream::new(encoder, prompt_tokens),
+                )
+                .await;
         }
-        let answer = self.call(ctx, &model.env, Endpoint::Chat, argo_body).await?;
+        let answer = self
+            .call(ctx, &model.env, Endpoint::Chat, argo_body)
+            .await?;
         let reply = chat::parse_argo_reply(&answer)?;
         count_tokens(&model.name, prompt_tokens, reply.completion_tokens());
         let json = chat::completion_json(&reply, &meta, prompt_tokens);
         self.reply(session, ctx, 200, json).await
     }
 
-    async fn completions(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), ApiError> {
+    async fn completions(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<(), ApiError> {
         let user = self.authenticate(session)?;
         let body = read_body(session, self.state.settings.limits.max_body_bytes).await?;
         let request: CompletionRequest = parse_request(&body)?;
@@ -255,15 +351,29 @@ impl Gateway {
         if request.stream == Some(true) {
             let argo_body = completions::to_argo(&request, prompts[0], model, &user)?;
             let meta = response_meta("cmpl", &request.model);
-            let encoder = SseEncoder::new(StreamKind::Completion, &meta, wants_usage(&request.stream_options));
+            let encoder = SseEncoder::new(
+                StreamKind::Completion,
+                &meta,
+                wants_usage(&request.stream_options),
+            );
             let prompt_tokens = argo_filters::usage::estimate_tokens(prompts[0]);
             let env = model.env.clone();
-            return self.relay(session, ctx, &env, argo_body, TextStream::new(encoder, prompt_tokens)).await;
+            return self
+                .relay(
+                    session,
+                    ctx,
+                    &env,
+                    argo_body,
+                    TextStream::new(encoder, prompt_tokens),
+                )
+                .await;
         }
         let mut replies = Vec::with_capacity(prompts.len());
         for prompt in &prompts {
             let argo_body = completions::to_argo(&request, prompt, model, &user)?;
-            let answer = self.call(ctx, &model.env, Endpoint::Chat, argo_body).await?;
+            let answer = self
+                .call(ctx, &model.env, Endpoint::Chat, argo_body)
+                .await?;
             replies.push(chat::parse_argo_reply(&answer)?);
         }
         let meta = response_meta("cmpl", &request.model);
@@ -271,14 +381,20 @@ impl Gateway {
         self.reply(session, ctx, 200, json).await
     }
 
-    async fn embeddings(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), ApiError> {
+    async fn embeddings(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<(), ApiError> {
         let user = self.authenticate(session)?;
         let body = read_body(session, self.state.settings.limits.max_body_bytes).await?;
         let request: EmbeddingRequest = parse_request(&body)?;
         let model = self.resolve(ctx, &request.model)?;
         let texts = embeddings::inputs(&request, model)?;
         let argo_body = embeddings::to_argo(texts, model, &user)?;
-        let answer = self.call(ctx, &model.env, Endpoint::Embed, argo_body).await?;
+        let answer = self
+            .call(ctx, &model.env, Endpoint::Embed, argo_body)
+            .await?;
         let prompt_tokens = embeddings::estimate_input_tokens(texts);
         count_tokens(&model.name, prompt_tokens, 0);
         let output = embeddings::Output {
@@ -293,11 +409,27 @@ impl Gateway {
     }
 
     /// A live stream from Argo's `streamchat`, translated fragment by fragment.
-    async fn relay(&self, session: &mut Session, ctx: &mut RequestCtx, env: &str, body: Vec<u8>, mut translator: TextStream) -> Result<(), ApiError> {
+    async fn relay(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        env: &str,
+        body: Vec<u8>,
+        mut translator: TextStream,
+    ) -> Result<(), ApiError> {
         let started = Instant::now();
         let model = self.model_label(ctx).to_string();
         let labels = [ctx.endpoint, model.as_str()];
-        let ending = streaming::relay(&self.state.upstream, session, &ctx.request_id, env, body, &mut translator, labels).await;
+        let ending = streaming::relay(
+            &self.state.upstream,
+            session,
+            &ctx.request_id,
+            env,
+            body,
+            &mut translator,
+            labels,
+        )
+        .await;
         ctx.upstream_time += started.elapsed();
         let usage = translator.usage();
         count_tokens(&model, usage.prompt_tokens, usage.completion_tokens);
@@ -305,11 +437,15 @@ impl Gateway {
             Ok(Ending::Complete) => "complete",
             Ok(Ending::ClientGone) => "client_gone",
             Ok(Ending::UpstreamFailed(error)) => {
-                metrics::UPSTREAM_ERRORS.with_label_values(&[upstream_error_kind(&error)]).inc();
+                metrics::UPSTREAM_ERRORS
+                    .with_label_values(&[upstream_error_kind(&error)])
+                    .inc();
                 "upstream_failed"
             }
             Err(error) => {
-                metrics::UPSTREAM_ERRORS.with_label_values(&[upstream_error_kind(&error)]).inc();
+                metrics::UPSTREAM_ERRORS
+                    .with_label_values(&[upstream_error_kind(&error)])
+                    .inc();
                 return Err(error);
             }
         };
@@ -317,15 +453,25 @@ impl Gateway {
     }
 
     /// One buffered Argo round trip: 2xx bodies are returned, anything else mapped to an error.
-    async fn call(&self, ctx: &mut RequestCtx, env: &str, endpoint: Endpoint, body: Vec<u8>) -> Result<Vec<u8>, ApiError> {
+    async fn call(
+        &self,
+        ctx: &mut RequestCtx,
+        env: &str,
+        endpoint: Endpoint,
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, ApiError> {
         let upstream = &self.state.upstream;
         let started = Instant::now();
         let result = upstream.buffered(env, endpoint, Bytes::from(body)).await;
         let elapsed = started.elapsed();
         ctx.upstream_time += elapsed;
-        metrics::UPSTREAM_DURATION.with_label_values(&[ctx.endpoint, self.model_label(ctx)]).observe(elapsed.as_secs_f64());
+        metrics::UPSTREAM_DURATION
+            .with_label_values(&[ctx.endpoint, self.model_label(ctx)])
+            .observe(elapsed.as_secs_f64());
         if let Err(error) = &result {
-            metrics::UPSTREAM_ERRORS.with_label_values(&[upstream_error_kind(error)]).inc();
+            metrics::UPSTREAM_ERRORS
+                .with_label_values(&[upstream_error_kind(error)])
+                .inc();
         }
         result
     }
@@ -345,8 +491,12 @@ fn upstream_error_kind(error: &ApiError) -> &'static str {
 }
 
 fn count_tokens(model: &str, prompt: u64, completion: u64) {
-    metrics::TOKENS.with_label_values(&[model, "prompt"]).inc_by(prompt);
-    metrics::TOKENS.with_label_values(&[model, "completion"]).inc_by(completion);
+    metrics::TOKENS
+        .with_label_values(&[model, "prompt"])
+        .inc_by(prompt);
+    metrics::TOKENS
+        .with_label_values(&[model, "completion"])
+        .inc_by(completion);
 }
 
 fn endpoint_label(path: &str) -> &'static str {
@@ -393,11 +543,18 @@ pub fn new_id(prefix: &str) -> String {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn response_meta(prefix: &str, model: &str) -> ResponseMeta {
-    ResponseMeta { id: new_id(prefix), created: unix_now(), model: model.to_string() }
+    ResponseMeta {
+        id: new_id(prefix),
+        created: unix_now(),
+        model: model.to_string(),
+    }
 }
 
 /// `/v1/models` entry in OpenAI's shape.
@@ -417,6 +574,11 @@ impl<'a> From<&'a ModelSpec> for ModelObject<'a> {
             Family::Google => "google",
         };
         // A fixed date: Argo does not say when a model appeared.
-        ModelObject { id: &model.name, object: "model", created: 1_700_000_000, owned_by }
+        ModelObject {
+            id: &model.name,
+            object: "model",
+            created: 1_700_000_000,
+            owned_by,
+        }
     }
 }

@@ -30,8 +30,12 @@ pub async fn read_body(session: &mut Session, limit: usize) -> Result<Bytes, Api
             Ok(None) => return Ok(body.freeze()),
             Err(e) => {
                 session.set_keepalive(None);
-                return Err(ApiError::new(400, "invalid_request_error", format!("Could not read the request body: {}", e.etype().as_str()))
-                    .with_code("body_read_error"));
+                return Err(ApiError::new(
+                    400,
+                    "invalid_request_error",
+                    format!("Could not read the request body: {}", e.etype().as_str()),
+                )
+                .with_code("body_read_error"));
             }
         }
     }
@@ -42,7 +46,13 @@ fn refuse_rest_of_body(session: &mut Session) {
     session.set_keepalive(None);
 }
 
-pub async fn send_json(session: &mut Session, status: u16, body: Vec<u8>, request_id: &str, extra: &[(&'static str, String)]) {
+pub async fn send_json(
+    session: &mut Session,
+    status: u16,
+    body: Vec<u8>,
+    request_id: &str,
+    extra: &[(&'static str, String)],
+) {
     let result = async {
         let mut header = ResponseHeader::build(status, Some(4 + extra.len()))?;
         header.insert_header("Content-Type", "application/json")?;
@@ -51,8 +61,12 @@ pub async fn send_json(session: &mut Session, status: u16, body: Vec<u8>, reques
         for (name, value) in extra {
             header.insert_header(*name, value.as_str())?;
         }
-        session.write_response_header(Box::new(header), false).await?;
-        session.write_response_body(Some(Bytes::from(body)), true).await
+        session
+            .write_response_header(Box::new(header), false)
+            .await?;
+        session
+            .write_response_body(Some(Bytes::from(body)), true)
+            .await
     }
     .await;
     if let Err(e) = result {

@@ -47,12 +47,18 @@ fn run(args: &[String]) -> Result<(), String> {
         "run" => serve(load(&flags, &|key| std::env::var(key).ok())?, None),
         "check-config" => {
             let settings = load(&flags, &|key| std::env::var(key).ok())?;
-            println!("configuration ok: {} models, listening on {}", settings.models.models().len(), settings.listen);
+            println!(
+                "configuration ok: {} models, listening on {}",
+                settings.models.models().len(),
+                settings.listen
+            );
             Ok(())
         }
         "demo" => demo(&flags),
         "mock-argo" => {
-            let listen = flags.value("listen").ok_or("mock-argo needs --listen ADDR")?;
+            let listen = flags
+                .value("listen")
+                .ok_or("mock-argo needs --listen ADDR")?;
             serve_mock_only(listen, mock_options(&flags)?)
         }
         "help" | "--help" | "-h" => {
@@ -77,7 +83,9 @@ fn demo(flags: &Flags) -> Result<(), String> {
             "ARGO_BRIDGE_LISTEN" => Some(format!("127.0.0.1:{port}")),
             "ARGO_BRIDGE_TOKENS" => Some("demo-token=demo-user".into()),
             "ARGO_BRIDGE_AUTH_MODE" => Some("tokens".into()),
-            _ if key.starts_with("ARGO_BRIDGE_ARGO_") => Some(format!("http://{mock_listen}/argoapi")),
+            _ if key.starts_with("ARGO_BRIDGE_ARGO_") => {
+                Some(format!("http://{mock_listen}/argoapi"))
+            }
             _ => std::env::var(key).ok(),
         }
     };
@@ -108,10 +116,15 @@ Press Ctrl-C to stop.
 fn mock_options(flags: &Flags) -> Result<MockOptions, String> {
     let mut options = MockOptions::default();
     if let Some(ms) = flags.value("fragment-delay-ms") {
-        options.fragment_delay = Duration::from_millis(ms.parse().map_err(|_| "--fragment-delay-ms takes a number")?);
+        options.fragment_delay = Duration::from_millis(
+            ms.parse()
+                .map_err(|_| "--fragment-delay-ms takes a number")?,
+        );
     }
     if let Some(bytes) = flags.value("fragment-bytes") {
-        options.fragment_bytes = bytes.parse().map_err(|_| "--fragment-bytes takes a number")?;
+        options.fragment_bytes = bytes
+            .parse()
+            .map_err(|_| "--fragment-bytes takes a number")?;
     }
     Ok(options)
 }
@@ -134,7 +147,11 @@ fn serve(settings: Settings, mock: Option<(String, MockOptions)>) -> Result<(), 
         upstream: upstream::Upstream::new(&settings.upstream, &settings.environments),
         settings,
     };
-    let mut gateway = pingora_proxy::http_proxy_service_with_name(&server.configuration, Gateway::new(Arc::new(state)), "argo-bridge");
+    let mut gateway = pingora_proxy::http_proxy_service_with_name(
+        &server.configuration,
+        Gateway::new(Arc::new(state)),
+        "argo-bridge",
+    );
     gateway.add_tcp(&listen);
     server.add_service(gateway);
     if let Some((mock_listen, options)) = mock {
@@ -166,14 +183,22 @@ impl Flags {
         let mut pairs = Vec::new();
         let mut iter = args.iter();
         while let Some(arg) = iter.next() {
-            let name = arg.strip_prefix("--").ok_or_else(|| format!("unexpected argument `{arg}`\n{USAGE}"))?;
-            let value = iter.next().ok_or_else(|| format!("--{name} needs a value"))?;
+            let name = arg
+                .strip_prefix("--")
+                .ok_or_else(|| format!("unexpected argument `{arg}`\n{USAGE}"))?;
+            let value = iter
+                .next()
+                .ok_or_else(|| format!("--{name} needs a value"))?;
             pairs.push((name.to_string(), value.clone()));
         }
         Ok(Flags(pairs))
     }
 
     fn value(&self, name: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.0
+            .iter()
+            .rev()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 }

@@ -28,7 +28,10 @@ pub struct MockOptions {
 
 impl Default for MockOptions {
     fn default() -> Self {
-        MockOptions { fragment_delay: Duration::from_millis(20), fragment_bytes: 8 }
+        MockOptions {
+            fragment_delay: Duration::from_millis(20),
+            fragment_bytes: 8,
+        }
     }
 }
 
@@ -98,13 +101,24 @@ enum Route {
 /// What the mock will send back.
 #[derive(Debug, PartialEq)]
 pub enum Answer {
-    Json { status: u16, body: Vec<u8>, retry_after: Option<String> },
-    Stream { fragments: Vec<Bytes>, pause: Duration, cut_after: Option<usize> },
+    Json {
+        status: u16,
+        body: Vec<u8>,
+        retry_after: Option<String>,
+    },
+    Stream {
+        fragments: Vec<Bytes>,
+        pause: Duration,
+        cut_after: Option<usize>,
+    },
 }
 
 impl MockArgo {
     pub fn new(options: MockOptions) -> Self {
-        MockArgo { options, stats: Stats::default() }
+        MockArgo {
+            options,
+            stats: Stats::default(),
+        }
     }
 
     /// Decides the answer for one request. Pure, so it is unit-tested directly.
@@ -117,7 +131,8 @@ impl MockArgo {
 
     fn try_answer(&self, path: &str, body: &[u8]) -> Result<(Answer, Duration), (u16, String)> {
         let route = route(path).ok_or((404, format!("no such endpoint: {path}")))?;
-        let request: Value = serde_json::from_slice(body).map_err(|e| (400, format!("invalid JSON: {e}")))?;
+        let request: Value =
+            serde_json::from_slice(body).map_err(|e| (400, format!("invalid JSON: {e}")))?;
         let user = request.get("user").and_then(Value::as_str).unwrap_or("");
         let model = request.get("model").and_then(Value::as_str).unwrap_or("");
         if user.is_empty() {
@@ -129,8 +144,18 @@ impl MockArgo {
         let directive = directive_in(&request, &route)?;
         let delay = Duration::from_millis(directive.delay_ms.unwrap_or(0));
         if let Some(status) = directive.status {
-            let body = directive.body.clone().unwrap_or_else(|| json!({"error": "mock failure"}).to_string());
-            return Ok((Answer::Json { status, body: body.into_bytes(), retry_after: directive.retry_after }, delay));
+            let body = directive
+                .body
+                .clone()
+                .unwrap_or_else(|| json!({"error": "mock failure"}).to_string());
+            return Ok((
+                Answer::Json {
+                    status,
+                    body: body.into_bytes(),
+                    retry_after: directive.retry_after,
+                },
+                delay,
+            ));
         }
         let answer = match route {
             Route::Embed => embed(model, &request)?,
@@ -140,18 +165,40 @@ impl MockArgo {
         Ok((answer, delay))
     }
 
-    fn stream(&self, model: &str, request: &Value, raw: &[u8], directive: &Directive) -> Result<Answer, (u16, String)> {
+    fn stream(
+        &self,
+        model: &str,
+        request: &Value,
+        raw: &[u8],
+        directive: &Directive,
+    ) -> Result<Answer, (u16, String)> {
         check_chat_shape(request)?;
         let fragments: Vec<Bytes> = match &directive.fragments {
-            Some(fragments) => fragments.iter().map(|f| Bytes::copy_from_slice(f.as_bytes())).collect(),
+            Some(fragments) => fragments
+                .iter()
+                .map(|f| Bytes::copy_from_slice(f.as_bytes()))
+                .collect(),
             None => {
                 let text = reply_text(model, request, raw, directive);
-                let size = directive.fragment_bytes.unwrap_or(self.options.fragment_bytes).max(1);
-                text.as_bytes().chunks(size).map(Bytes::copy_from_slice).collect()
+                let size = directive
+                    .fragment_bytes
+                    .unwrap_or(self.options.fragment_bytes)
+                    .max(1);
+                text.as_bytes()
+                    .chunks(size)
+                    .map(Bytes::copy_from_slice)
+                    .collect()
             }
         };
-        let pause = directive.fragment_delay_ms.map(Duration::from_millis).unwrap_or(self.options.fragment_delay);
-        Ok(Answer::Stream { fragments, pause, cut_after: directive.cut_after })
+        let pause = directive
+            .fragment_delay_ms
+            .map(Duration::from_millis)
+            .unwrap_or(self.options.fragment_delay);
+        Ok(Answer::Stream {
+            fragments,
+            pause,
+            cut_after: directive.cut_after,
+        })
     }
 }
 
@@ -168,7 +215,11 @@ fn route(path: &str) -> Option<Route> {
 }
 
 fn error(status: u16, message: &str) -> Answer {
-    Answer::Json { status, body: json!({"error": message}).to_string().into_bytes(), retry_after: None }
+    Answer::Json {
+        status,
+        body: json!({"error": message}).to_string().into_bytes(),
+        retry_after: None,
+    }
 }
 
 /// The directive is the JSON after `#mock ` in the last user message (chat) or first prompt (embed).
@@ -178,25 +229,36 @@ fn directive_in(request: &Value, route: &Route) -> Result<Directive, (u16, Strin
         _ => last_user_text(request),
     };
     match text.and_then(|text| text.find("#mock ").map(|at| &text[at + 6..])) {
-        Some(json) => serde_json::from_str(json.trim()).map_err(|e| (400, format!("bad #mock directive: {e}"))),
+        Some(json) => serde_json::from_str(json.trim())
+            .map_err(|e| (400, format!("bad #mock directive: {e}"))),
         None => Ok(Directive::default()),
     }
 }
 
 fn last_user_text(request: &Value) -> Option<&str> {
     if let Some(messages) = request.get("messages").and_then(Value::as_array) {
-        return messages.iter().rev().find(|m| m["role"] == "user").and_then(|m| match &m["content"] {
-            Value::String(text) => Some(text.as_str()),
-            Value::Array(parts) => parts.iter().rev().find_map(|part| part["text"].as_str()),
-            _ => None,
-        });
+        return messages
+            .iter()
+            .rev()
+            .find(|m| m["role"] == "user")
+            .and_then(|m| match &m["content"] {
+                Value::String(text) => Some(text.as_str()),
+                Value::Array(parts) => parts.iter().rev().find_map(|part| part["text"].as_str()),
+                _ => None,
+            });
     }
     request.pointer("/prompt/0").and_then(Value::as_str)
 }
 
 fn check_chat_shape(request: &Value) -> Result<(), (u16, String)> {
-    let has_messages = request.get("messages").and_then(Value::as_array).is_some_and(|m| !m.is_empty());
-    let has_prompt = request.get("prompt").and_then(Value::as_array).is_some_and(|p| !p.is_empty());
+    let has_messages = request
+        .get("messages")
+        .and_then(Value::as_array)
+        .is_some_and(|m| !m.is_empty());
+    let has_prompt = request
+        .get("prompt")
+        .and_then(Value::as_array)
+        .is_some_and(|p| !p.is_empty());
     if has_messages || has_prompt {
         Ok(())
     } else {
@@ -211,17 +273,30 @@ fn reply_text(model: &str, request: &Value, raw: &[u8], directive: &Directive) -
     if let Some(reply) = &directive.reply {
         return reply.clone();
     }
-    let said: String = last_user_text(request).unwrap_or("").chars().take(200).collect();
+    let said: String = last_user_text(request)
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect();
     format!("Hello from mock Argo ({model}). You said: {said}")
 }
 
-fn chat(model: &str, request: &Value, raw: &[u8], directive: &Directive) -> Result<Answer, (u16, String)> {
+fn chat(
+    model: &str,
+    request: &Value,
+    raw: &[u8],
+    directive: &Directive,
+) -> Result<Answer, (u16, String)> {
     check_chat_shape(request)?;
     let response = match &directive.response {
         Some(response) => response.clone(),
         None => Value::String(reply_text(model, request, raw, directive)),
     };
-    Ok(Answer::Json { status: 200, body: json!({ "response": response }).to_string().into_bytes(), retry_after: None })
+    Ok(Answer::Json {
+        status: 200,
+        body: json!({ "response": response }).to_string().into_bytes(),
+        retry_after: None,
+    })
 }
 
 fn embed(model: &str, request: &Value) -> Result<Answer, (u16, String)> {
@@ -230,23 +305,34 @@ fn embed(model: &str, request: &Value) -> Result<Answer, (u16, String)> {
         "v3large" => 3072,
         _ => return Err((400, format!("model {model} is not an embedding model"))),
     };
-    let prompts = request.get("prompt").and_then(Value::as_array).ok_or((400, "`prompt` must be a list".to_string()))?;
+    let prompts = request
+        .get("prompt")
+        .and_then(Value::as_array)
+        .ok_or((400, "`prompt` must be a list".to_string()))?;
     let mut body = String::with_capacity(prompts.len() * dimensions * 12 + 16);
     body.push_str("{\"embedding\":[");
     for (index, prompt) in prompts.iter().enumerate() {
-        let text = prompt.as_str().ok_or((400, "`prompt` entries must be strings".to_string()))?;
+        let text = prompt
+            .as_str()
+            .ok_or((400, "`prompt` entries must be strings".to_string()))?;
         if index > 0 {
             body.push(',');
         }
         push_vector(&mut body, text, dimensions);
     }
     body.push_str("]}");
-    Ok(Answer::Json { status: 200, body: body.into_bytes(), retry_after: None })
+    Ok(Answer::Json {
+        status: 200,
+        body: body.into_bytes(),
+        retry_after: None,
+    })
 }
 
 /// A unit vector derived from the text, so equal texts embed equally.
 fn push_vector(out: &mut String, text: &str, dimensions: usize) {
-    let mut state = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3)) | 1;
+    let mut state = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    }) | 1;
     let scale = 1.0 / (dimensions as f32).sqrt();
     out.push('[');
     for i in 0..dimensions {
@@ -264,7 +350,11 @@ fn push_vector(out: &mut String, text: &str, dimensions: usize) {
 
 #[async_trait]
 impl HttpServerApp for MockArgo {
-    async fn process_new_http(self: &Arc<Self>, mut session: ServerSession, _shutdown: &ShutdownWatch) -> Option<ReusedHttpStream> {
+    async fn process_new_http(
+        self: &Arc<Self>,
+        mut session: ServerSession,
+        _shutdown: &ShutdownWatch,
+    ) -> Option<ReusedHttpStream> {
         if !matches!(session.read_request().await, Ok(true)) {
             return None;
         }
@@ -278,7 +368,14 @@ impl HttpServerApp for MockArgo {
             }
         }
         let (answer, delay) = if path.ends_with("/__mock/stats") {
-            (Answer::Json { status: 200, body: self.stats.to_json(), retry_after: None }, Duration::ZERO)
+            (
+                Answer::Json {
+                    status: 200,
+                    body: self.stats.to_json(),
+                    retry_after: None,
+                },
+                Duration::ZERO,
+            )
         } else {
             self.stats.requests.fetch_add(1, Ordering::SeqCst);
             self.answer(&path, &body)
@@ -287,11 +384,30 @@ impl HttpServerApp for MockArgo {
             tokio::time::sleep(delay).await;
         }
         let completed = match answer {
-            Answer::Json { status, body, retry_after } => write_json(&mut session, status, body, retry_after).await,
-            Answer::Stream { fragments, pause, cut_after } => {
+            Answer::Json {
+                status,
+                body,
+                retry_after,
+            } => write_json(&mut session, status, body, retry_after).await,
+            Answer::Stream {
+                fragments,
+                pause,
+                cut_after,
+            } => {
                 self.stats.streams_started.fetch_add(1, Ordering::SeqCst);
-                let completed = write_stream(&mut session, fragments, pause, cut_after, &self.stats.fragments_sent).await;
-                let outcome = if completed { &self.stats.streams_completed } else { &self.stats.streams_aborted };
+                let completed = write_stream(
+                    &mut session,
+                    fragments,
+                    pause,
+                    cut_after,
+                    &self.stats.fragments_sent,
+                )
+                .await;
+                let outcome = if completed {
+                    &self.stats.streams_completed
+                } else {
+                    &self.stats.streams_aborted
+                };
                 outcome.fetch_add(1, Ordering::SeqCst);
                 completed
             }
@@ -300,14 +416,28 @@ impl HttpServerApp for MockArgo {
             return None;
         }
         let settings = HttpPersistentSettings::for_session(&session);
-        session.finish().await.ok().flatten().map(|stream| ReusedHttpStream::from_reusable_stream(stream, settings))
+        session
+            .finish()
+            .await
+            .ok()
+            .flatten()
+            .map(|stream| ReusedHttpStream::from_reusable_stream(stream, settings))
     }
 }
 
-async fn write_json(session: &mut ServerSession, status: u16, body: Vec<u8>, retry_after: Option<String>) -> bool {
+async fn write_json(
+    session: &mut ServerSession,
+    status: u16,
+    body: Vec<u8>,
+    retry_after: Option<String>,
+) -> bool {
     let result = async {
         let mut header = ResponseHeader::build(status, Some(3))?;
-        let content_type = if body.first() == Some(&b'{') { "application/json" } else { "text/plain" };
+        let content_type = if body.first() == Some(&b'{') {
+            "application/json"
+        } else {
+            "text/plain"
+        };
         header.insert_header("Content-Type", content_type)?;
         header.insert_header("Content-Length", body.len().to_string())?;
         if let Some(seconds) = retry_after {
@@ -320,7 +450,13 @@ async fn write_json(session: &mut ServerSession, status: u16, body: Vec<u8>, ret
     result.is_ok()
 }
 
-async fn write_stream(session: &mut ServerSession, fragments: Vec<Bytes>, pause: Duration, cut_after: Option<usize>, sent: &AtomicU64) -> bool {
+async fn write_stream(
+    session: &mut ServerSession,
+    fragments: Vec<Bytes>,
+    pause: Duration,
+    cut_after: Option<usize>,
+    sent: &AtomicU64,
+) -> bool {
     let result = async {
         let mut header = ResponseHeader::build(200, Some(2))?;
         header.insert_header("Content-Type", "text/plain; charset=utf-8")?;
@@ -350,7 +486,10 @@ mod tests {
     const CHAT: &str = "/argoapi/api/v1/resource/chat/";
 
     fn mock() -> MockArgo {
-        MockArgo::new(MockOptions { fragment_delay: Duration::from_millis(5), fragment_bytes: 4 })
+        MockArgo::new(MockOptions {
+            fragment_delay: Duration::from_millis(5),
+            fragment_bytes: 4,
+        })
     }
 
     fn json_answer(answer: Answer) -> (u16, Value) {
@@ -363,40 +502,102 @@ mod tests {
     #[test]
     fn chat_requires_user_model_and_messages() {
         let mock = mock();
-        for body in [r#"{"model":"gpt4o","messages":[{"role":"user","content":"hi"}]}"#, r#"{"user":"u","messages":[]}"#, r#"{"user":"u","model":"gpt4o"}"#, "nope"] {
-            assert_eq!(json_answer(mock.answer(CHAT, body.as_bytes()).0).0, 400, "{body}");
+        for body in [
+            r#"{"model":"gpt4o","messages":[{"role":"user","content":"hi"}]}"#,
+            r#"{"user":"u","messages":[]}"#,
+            r#"{"user":"u","model":"gpt4o"}"#,
+            "nope",
+        ] {
+            assert_eq!(
+                json_answer(mock.answer(CHAT, body.as_bytes()).0).0,
+                400,
+                "{body}"
+            );
         }
-        let (status, json) = json_answer(mock.answer(CHAT, br#"{"user":"u","model":"gpt4o","messages":[{"role":"user","content":"hi"}]}"#).0);
+        let (status, json) = json_answer(
+            mock.answer(
+                CHAT,
+                br#"{"user":"u","model":"gpt4o","messages":[{"role":"user","content":"hi"}]}"#,
+            )
+            .0,
+        );
         assert_eq!(status, 200);
-        assert_eq!(json["response"], "Hello from mock Argo (gpt4o). You said: hi");
+        assert_eq!(
+            json["response"],
+            "Hello from mock Argo (gpt4o). You said: hi"
+        );
     }
 
     #[test]
     fn directives_script_errors_replies_and_streams() {
         let mock = mock();
-        let body = |directive: &str| format!(r#"{{"user":"u","model":"m","messages":[{{"role":"user","content":"x #mock {}"}}]}}"#, directive.replace('"', "\\\""));
+        let body = |directive: &str| {
+            format!(
+                r#"{{"user":"u","model":"m","messages":[{{"role":"user","content":"x #mock {}"}}]}}"#,
+                directive.replace('"', "\\\"")
+            )
+        };
         let (answer, _) = mock.answer(CHAT, body(r#"{"status":429,"retry_after":"3"}"#).as_bytes());
-        assert!(matches!(answer, Answer::Json { status: 429, retry_after: Some(ref s), .. } if s == "3"));
-        let (status, json) = json_answer(mock.answer(CHAT, body(r#"{"reply":"scripted"}"#).as_bytes()).0);
+        assert!(
+            matches!(answer, Answer::Json { status: 429, retry_after: Some(ref s), .. } if s == "3")
+        );
+        let (status, json) = json_answer(
+            mock.answer(CHAT, body(r#"{"reply":"scripted"}"#).as_bytes())
+                .0,
+        );
         assert_eq!((status, json["response"].as_str()), (200, Some("scripted")));
-        let (answer, _) = mock.answer("/api/v1/resource/streamchat/", body(r#"{"reply":"héllo","fragment_bytes":2}"#).as_bytes());
-        let Answer::Stream { fragments, pause, .. } = answer else { panic!("expected a stream") };
+        let (answer, _) = mock.answer(
+            "/api/v1/resource/streamchat/",
+            body(r#"{"reply":"héllo","fragment_bytes":2}"#).as_bytes(),
+        );
+        let Answer::Stream {
+            fragments, pause, ..
+        } = answer
+        else {
+            panic!("expected a stream")
+        };
         assert_eq!(fragments.concat(), "héllo".as_bytes());
-        assert!(std::str::from_utf8(&fragments[0]).is_err() || std::str::from_utf8(&fragments[1]).is_err());
+        assert!(
+            std::str::from_utf8(&fragments[0]).is_err()
+                || std::str::from_utf8(&fragments[1]).is_err()
+        );
         assert_eq!(pause, Duration::from_millis(5));
     }
 
     #[test]
     fn embed_returns_one_deterministic_unit_vector_per_prompt() {
-        let (status, json) = json_answer(mock().answer("/api/v1/resource/embed/", br#"{"user":"u","model":"v3small","prompt":["a","b","a"]}"#).0);
+        let (status, json) = json_answer(
+            mock()
+                .answer(
+                    "/api/v1/resource/embed/",
+                    br#"{"user":"u","model":"v3small","prompt":["a","b","a"]}"#,
+                )
+                .0,
+        );
         assert_eq!(status, 200);
         let vectors = json["embedding"].as_array().unwrap();
         assert_eq!(vectors.len(), 3);
         assert_eq!(vectors[0].as_array().unwrap().len(), 1536);
         assert_eq!(vectors[0], vectors[2]);
         assert_ne!(vectors[0], vectors[1]);
-        let norm: f64 = vectors[1].as_array().unwrap().iter().map(|x| x.as_f64().unwrap().powi(2)).sum();
+        let norm: f64 = vectors[1]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap().powi(2))
+            .sum();
         assert!((norm - 1.0).abs() < 1e-3);
-        assert_eq!(json_answer(mock().answer("/api/v1/resource/embed/", br#"{"user":"u","model":"gpt4o","prompt":["a"]}"#).0).0, 400);
+        assert_eq!(
+            json_answer(
+                mock()
+                    .answer(
+                        "/api/v1/resource/embed/",
+                        br#"{"user":"u","model":"gpt4o","prompt":["a"]}"#
+                    )
+                    .0
+            )
+            .0,
+            400
+        );
     }
 }

@@ -42,7 +42,10 @@ async fn send(session: &mut Session, events: Vec<u8>, end: bool) -> bool {
     if events.is_empty() && !end {
         return true;
     }
-    session.write_response_body(Some(Bytes::from(events)), end).await.is_ok()
+    session
+        .write_response_body(Some(Bytes::from(events)), end)
+        .await
+        .is_ok()
 }
 
 /// Sends `body` to Argo's `streamchat` and relays each fragment, translated, as it arrives.
@@ -58,7 +61,9 @@ pub async fn relay(
     labels: [&str; 2],
 ) -> Result<Ending, ApiError> {
     let started = Instant::now();
-    let mut exchange = upstream.send(env, Endpoint::StreamChat, Bytes::from(body)).await?;
+    let mut exchange = upstream
+        .send(env, Endpoint::StreamChat, Bytes::from(body))
+        .await?;
     if !exchange.is_success() {
         return Err(upstream.reject(exchange).await);
     }
@@ -81,7 +86,9 @@ pub async fn relay(
             Ok(Some(fragment)) => {
                 if first_fragment {
                     first_fragment = false;
-                    metrics::TIME_TO_FIRST_TOKEN.with_label_values(&labels).observe(started.elapsed().as_secs_f64());
+                    metrics::TIME_TO_FIRST_TOKEN
+                        .with_label_values(&labels)
+                        .observe(started.elapsed().as_secs_f64());
                 }
                 if !send(session, translator.feed(&fragment), false).await {
                     return Ok(Ending::ClientGone);
@@ -90,7 +97,11 @@ pub async fn relay(
             Ok(None) => {
                 upstream.release(exchange).await;
                 let delivered = send(session, translator.finish(), true).await;
-                return Ok(if delivered { Ending::Complete } else { Ending::ClientGone });
+                return Ok(if delivered {
+                    Ending::Complete
+                } else {
+                    Ending::ClientGone
+                });
             }
             Err(error) => {
                 send(session, translator.fail(&error), true).await;
@@ -101,7 +112,11 @@ pub async fn relay(
 }
 
 /// Sends a complete, already rendered event stream.
-pub async fn send_synthesized(session: &mut Session, request_id: &str, events: Vec<u8>) -> Result<(), ApiError> {
+pub async fn send_synthesized(
+    session: &mut Session,
+    request_id: &str,
+    events: Vec<u8>,
+) -> Result<(), ApiError> {
     write_sse_header(session, request_id).await?;
     send(session, events, true).await;
     Ok(())

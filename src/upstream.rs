@@ -39,7 +39,11 @@ impl Upstream {
         if !config.ca_file.is_empty() {
             options.ca_file = Some(config.ca_file.clone());
         }
-        Upstream { connector: Connector::new(Some(options)), config: config.clone(), environments: environments.clone() }
+        Upstream {
+            connector: Connector::new(Some(options)),
+            config: config.clone(),
+            environments: environments.clone(),
+        }
     }
 
     fn peer(&self, env: &ArgoEnv) -> HttpPeer {
@@ -56,23 +60,36 @@ impl Upstream {
     /// Sends `body` to `endpoint` of the model's environment and reads the response header.
     /// A pooled connection that turns out to be dead is retried once on a fresh one: nothing
     /// reached Argo, so the retry is safe.
-    pub async fn send(&self, env_name: &str, endpoint: Endpoint, body: Bytes) -> Result<Exchange, ApiError> {
-        let env = self
-            .environments
-            .get(env_name)
-            .ok_or_else(|| ApiError::internal(format!("model environment `{env_name}` is not configured")))?;
+    pub async fn send(
+        &self,
+        env_name: &str,
+        endpoint: Endpoint,
+        body: Bytes,
+    ) -> Result<Exchange, ApiError> {
+        let env = self.environments.get(env_name).ok_or_else(|| {
+            ApiError::internal(format!("model environment `{env_name}` is not configured"))
+        })?;
         let peer = self.peer(env);
         let path = format!("{}{}", env.base_path, endpoint.path());
         let mut attempts_left = 2;
         loop {
             attempts_left -= 1;
-            let (mut session, reused) =
-                self.connector.get_http_session(&peer).await.map_err(|e| self.map_error(&e, env_name))?;
+            let (mut session, reused) = self
+                .connector
+                .get_http_session(&peer)
+                .await
+                .map_err(|e| self.map_error(&e, env_name))?;
             // The connector leaves per-read timeouts to the caller.
             session.set_read_timeout(Some(self.config.read_timeout()));
             session.set_write_timeout(Some(self.config.write_timeout()));
             match exchange(&mut session, &path, &env.host, body.clone()).await {
-                Ok(()) => return Ok(Exchange { session, peer, env: env_name.to_string() }),
+                Ok(()) => {
+                    return Ok(Exchange {
+                        session,
+                        peer,
+                        env: env_name.to_string(),
+                    })
+                }
                 Err(e) if reused && attempts_left > 0 && is_stale_connection(&e) => {
                     log::debug!("pooled connection to Argo {env_name} was stale, retrying: {e}");
                 }
@@ -82,7 +99,12 @@ impl Upstream {
     }
 
     /// One buffered round trip: the 2xx body, or the error the client should see.
-    pub async fn buffered(&self, env: &str, endpoint: Endpoint, body: Bytes) -> Result<Vec<u8>, ApiError> {
+    pub async fn buffered(
+        &self,
+        env: &str,
+        endpoint: Endpoint,
+        body: Bytes,
+    ) -> Result<Vec<u8>, ApiError> {
         let mut exchange = self.send(env, endpoint, body).await?;
         if !exchange.is_success() {
             return Err(self.reject(exchange).await);
@@ -107,7 +129,13 @@ impl Upstream {
     /// Returns a fully read connection to the pool; anything else is closed.
     pub async fn release(&self, mut exchange: Exchange) {
         if exchange.session.response_done() {
-            self.connector.release_http_session(exchange.session, &exchange.peer, Some(self.config.idle_timeout())).await;
+            self.connector
+                .release_http_session(
+                    exchange.session,
+                    &exchange.peer,
+                    Some(self.config.idle_timeout()),
+                )
+                .await;
         } else {
             exchange.session.shutdown().await;
         }
@@ -138,13 +166,21 @@ impl Upstream {
     }
 }
 
-async fn exchange(session: &mut HttpSession, path: &str, host: &str, body: Bytes) -> pingora_error::Result<()> {
+async fn exchange(
+    session: &mut HttpSession,
+    path: &str,
+    host: &str,
+    body: Bytes,
+) -> pingora_error::Result<()> {
     let mut request = RequestHeader::build("POST", path.as_bytes(), Some(4))?;
     request.insert_header("Host", host)?;
     request.insert_header("Content-Type", "application/json")?;
     request.insert_header("Accept", "application/json, text/plain")?;
     request.insert_header("Content-Length", body.len().to_string())?;
-    request.insert_header("User-Agent", concat!("argo-bridge/", env!("CARGO_PKG_VERSION")))?;
+    request.insert_header(
+        "User-Agent",
+        concat!("argo-bridge/", env!("CARGO_PKG_VERSION")),
+    )?;
     session.write_request_header(Box::new(request)).await?;
     session.write_request_body(body, true).await?;
     session.finish_request_body().await?;
@@ -154,7 +190,10 @@ async fn exchange(session: &mut HttpSession, path: &str, host: &str, body: Bytes
 fn is_stale_connection(error: &Error) -> bool {
     matches!(
         error.etype(),
-        ErrorType::ConnectionClosed | ErrorType::ReadError | ErrorType::WriteError | ErrorType::H1Error
+        ErrorType::ConnectionClosed
+            | ErrorType::ReadError
+            | ErrorType::WriteError
+            | ErrorType::H1Error
     )
 }
 
@@ -164,16 +203,27 @@ impl Exchange {
     }
 
     pub fn status(&self) -> u16 {
-        self.session.response_header().map(|header| header.status.as_u16()).unwrap_or(502)
+        self.session
+            .response_header()
+            .map(|header| header.status.as_u16())
+            .unwrap_or(502)
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.session.response_header()?.headers.get(name)?.to_str().ok()
+        self.session
+            .response_header()?
+            .headers
+            .get(name)?
+            .to_str()
+            .ok()
     }
 
     /// The next piece of the body; `None` at the end.
     pub async fn next_chunk(&mut self, upstream: &Upstream) -> Result<Option<Bytes>, ApiError> {
-        self.session.read_response_body().await.map_err(|e| upstream.map_error(&e, &self.env))
+        self.session
+            .read_response_body()
+            .await
+            .map_err(|e| upstream.map_error(&e, &self.env))
     }
 
     /// The whole body, bounded.
@@ -181,7 +231,9 @@ impl Exchange {
         let mut body = Vec::new();
         while let Some(chunk) = self.next_chunk(upstream).await? {
             if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-                return Err(ApiError::bad_gateway("Argo's answer is larger than the gateway accepts"));
+                return Err(ApiError::bad_gateway(
+                    "Argo's answer is larger than the gateway accepts",
+                ));
             }
             body.extend_from_slice(&chunk);
         }

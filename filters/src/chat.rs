@@ -12,7 +12,10 @@ use crate::usage::{estimate_tokens, Usage, REPLY_PRIMING_TOKENS, TOKENS_PER_MESS
 /// Checks what serde's types cannot: value ranges and combinations.
 pub fn validate(request: &ChatRequest) -> Result<(), ApiError> {
     if request.messages.is_empty() {
-        return Err(ApiError::invalid("messages", "`messages` must contain at least one message"));
+        return Err(ApiError::invalid(
+            "messages",
+            "`messages` must contain at least one message",
+        ));
     }
     check_sampling(request.temperature, request.top_p, request.n)?;
     for (index, message) in request.messages.iter().enumerate() {
@@ -27,19 +30,32 @@ pub fn validate(request: &ChatRequest) -> Result<(), ApiError> {
 }
 
 /// Shared by chat and legacy completions.
-pub fn check_sampling(temperature: Option<f64>, top_p: Option<f64>, n: Option<u64>) -> Result<(), ApiError> {
+pub fn check_sampling(
+    temperature: Option<f64>,
+    top_p: Option<f64>,
+    n: Option<u64>,
+) -> Result<(), ApiError> {
     if let Some(temperature) = temperature {
         if !(0.0..=2.0).contains(&temperature) {
-            return Err(ApiError::invalid("temperature", "`temperature` must be between 0 and 2"));
+            return Err(ApiError::invalid(
+                "temperature",
+                "`temperature` must be between 0 and 2",
+            ));
         }
     }
     if let Some(top_p) = top_p {
         if !(0.0..=1.0).contains(&top_p) {
-            return Err(ApiError::invalid("top_p", "`top_p` must be between 0 and 1"));
+            return Err(ApiError::invalid(
+                "top_p",
+                "`top_p` must be between 0 and 1",
+            ));
         }
     }
     if n.is_some_and(|n| n != 1) {
-        return Err(ApiError::invalid("n", "Only `n: 1` is supported: Argo returns one choice per request"));
+        return Err(ApiError::invalid(
+            "n",
+            "Only `n: 1` is supported: Argo returns one choice per request",
+        ));
     }
     Ok(())
 }
@@ -57,11 +73,17 @@ pub fn require_chat_model(model: &ModelSpec) -> Result<(), ApiError> {
 
 /// Builds the Argo chat body for `user`. The result serves both `chat` and `streamchat`.
 pub fn to_argo(request: &ChatRequest, model: &ModelSpec, user: &str) -> Result<Vec<u8>, ApiError> {
-    let has_tools = request.tools.as_ref().is_some_and(|tools| !tools.is_empty());
+    let has_tools = request
+        .tools
+        .as_ref()
+        .is_some_and(|tools| !tools.is_empty());
     if has_tools && model.tools != ToolMode::Native {
         return Err(ApiError::invalid(
             "tools",
-            format!("Tool calling is not available for `{}` through this gateway yet", model.name),
+            format!(
+                "Tool calling is not available for `{}` through this gateway yet",
+                model.name
+            ),
         ));
     }
     let messages = request
@@ -70,7 +92,11 @@ pub fn to_argo(request: &ChatRequest, model: &ModelSpec, user: &str) -> Result<V
         .map(to_argo_message)
         .collect::<Vec<_>>();
     let (max_tokens, max_completion_tokens) = token_limit(request, model);
-    let (temperature, top_p) = if model.reasoning { (None, None) } else { (request.temperature, request.top_p) };
+    let (temperature, top_p) = if model.reasoning {
+        (None, None)
+    } else {
+        (request.temperature, request.top_p)
+    };
     let body = argo::ChatRequest {
         user,
         model: &model.argo_id,
@@ -84,7 +110,8 @@ pub fn to_argo(request: &ChatRequest, model: &ModelSpec, user: &str) -> Result<V
         tool_choice: has_tools.then(|| request.tool_choice.clone()).flatten(),
         parallel_tool_calls: has_tools.then_some(request.parallel_tool_calls).flatten(),
     };
-    serde_json::to_vec(&body).map_err(|err| ApiError::internal(format!("could not encode Argo request: {err}")))
+    serde_json::to_vec(&body)
+        .map_err(|err| ApiError::internal(format!("could not encode Argo request: {err}")))
 }
 
 /// Reasoning models take `max_completion_tokens`; the others take `max_tokens`. Clients send
@@ -122,7 +149,9 @@ pub fn estimate_prompt_tokens(request: &ChatRequest) -> u64 {
     let per_message: u64 = request
         .messages
         .iter()
-        .map(|message| TOKENS_PER_MESSAGE + message.content.texts().map(estimate_tokens).sum::<u64>())
+        .map(|message| {
+            TOKENS_PER_MESSAGE + message.content.texts().map(estimate_tokens).sum::<u64>()
+        })
         .sum();
     per_message + REPLY_PRIMING_TOKENS
 }
@@ -145,7 +174,11 @@ impl Reply {
 
     pub fn completion_tokens(&self) -> u64 {
         let text = self.content.as_deref().map(estimate_tokens).unwrap_or(0);
-        let calls: u64 = self.tool_calls.iter().map(|call| estimate_tokens(&call.to_string())).sum();
+        let calls: u64 = self
+            .tool_calls
+            .iter()
+            .map(|call| estimate_tokens(&call.to_string()))
+            .sum();
         text + calls
     }
 }
@@ -264,10 +297,16 @@ mod tests {
         );
         assert_eq!(argo["user"], "alice");
         assert_eq!(argo["model"], "gpt4o");
-        assert_eq!(argo["messages"][0], serde_json::json!({"role":"system","content":"Be brief."}));
+        assert_eq!(
+            argo["messages"][0],
+            serde_json::json!({"role":"system","content":"Be brief."})
+        );
         assert_eq!(argo["messages"][1]["content"], "Hello\nworld");
         assert_eq!(argo["stop"], serde_json::json!(["END"]));
-        assert_eq!((argo["temperature"].as_f64(), argo["top_p"].as_f64()), (Some(0.2), Some(0.9)));
+        assert_eq!(
+            (argo["temperature"].as_f64(), argo["top_p"].as_f64()),
+            (Some(0.2), Some(0.9))
+        );
         assert_eq!(argo["max_tokens"], 50);
         assert!(argo.get("max_completion_tokens").is_none());
         assert!(argo.get("presence_penalty").is_none());
@@ -291,29 +330,57 @@ mod tests {
             &model("gpt4o", false),
         );
         assert_eq!(argo["messages"][0]["content"][1]["type"], "image_url");
-        assert_eq!(argo["messages"][0]["content"][1]["image_url"]["url"], "data:image/png;base64,AAAA");
+        assert_eq!(
+            argo["messages"][0]["content"][1]["image_url"]["url"],
+            "data:image/png;base64,AAAA"
+        );
     }
 
     #[test]
     fn invalid_requests_name_the_field() {
         let cases = [
             (r#"{"model":"m","messages":[]}"#, "messages"),
-            (r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":3}"#, "temperature"),
-            (r#"{"model":"m","messages":[{"role":"user","content":"x"}],"n":2}"#, "n"),
-            (r#"{"model":"m","messages":[{"role":"tool","content":"x"}]}"#, "messages[0].tool_call_id"),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":3}"#,
+                "temperature",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"n":2}"#,
+                "n",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"tool","content":"x"}]}"#,
+                "messages[0].tool_call_id",
+            ),
         ];
         for (body, param) in cases {
             let request: ChatRequest = parse_request(body.as_bytes()).unwrap();
-            assert_eq!(validate(&request).unwrap_err().param.as_deref(), Some(param), "{body}");
+            assert_eq!(
+                validate(&request).unwrap_err().param.as_deref(),
+                Some(param),
+                "{body}"
+            );
         }
         let type_errors = [
-            (r#"{"model":"m","messages":[{"role":"wizard","content":"x"}]}"#, "messages[0].role"),
-            (r#"{"model":"m","messages":[{"role":"user","content":5}]}"#, "messages[0].content"),
-            (r#"{"model":"m","messages":[{"role":"user","content":[{"type":"video"}]}]}"#, "messages[0].content[0].type"),
+            (
+                r#"{"model":"m","messages":[{"role":"wizard","content":"x"}]}"#,
+                "messages[0].role",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":5}]}"#,
+                "messages[0].content",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":[{"type":"video"}]}]}"#,
+                "messages[0].content[0].type",
+            ),
             (r#"{"model":7,"messages":[]}"#, "model"),
             (r#"{"messages":[]}"#, "model"),
             (r#"{"model":"m","messages":"hi"}"#, "messages"),
-            (r#"{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":-1}"#, "max_tokens"),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":-1}"#,
+                "max_tokens",
+            ),
         ];
         for (body, param) in type_errors {
             let err = parse_request::<ChatRequest>(body.as_bytes()).unwrap_err();
@@ -324,7 +391,11 @@ mod tests {
     #[test]
     fn argo_text_answer_becomes_chat_completion() {
         let reply = parse_argo_reply(br#"{"response":"Hi there"}"#).unwrap();
-        let meta = ResponseMeta { id: "chatcmpl-1".into(), created: 42, model: "GPT-4o".into() };
+        let meta = ResponseMeta {
+            id: "chatcmpl-1".into(),
+            created: 42,
+            model: "GPT-4o".into(),
+        };
         let json: Value = serde_json::from_slice(&completion_json(&reply, &meta, 10)).unwrap();
         assert_eq!(json["object"], "chat.completion");
         assert_eq!(json["model"], "GPT-4o");
@@ -339,7 +410,12 @@ mod tests {
 
     #[test]
     fn bad_argo_answers_are_bad_gateway() {
-        for body in [&b"not json"[..], br#"{"response":null}"#, br#"{"other":1}"#, br#"{"response":[1]}"#] {
+        for body in [
+            &b"not json"[..],
+            br#"{"response":null}"#,
+            br#"{"other":1}"#,
+            br#"{"response":[1]}"#,
+        ] {
             assert_eq!(parse_argo_reply(body).unwrap_err().status, 502, "{body:?}");
         }
     }
@@ -348,6 +424,9 @@ mod tests {
     fn embedding_models_are_refused_for_chat() {
         let mut embedding = model("v3small", false);
         embedding.kind = Kind::Embedding;
-        assert_eq!(require_chat_model(&embedding).unwrap_err().param.as_deref(), Some("model"));
+        assert_eq!(
+            require_chat_model(&embedding).unwrap_err().param.as_deref(),
+            Some("model")
+        );
     }
 }

@@ -17,23 +17,44 @@ pub fn prompts(request: &CompletionRequest) -> Result<Vec<&str>, ApiError> {
         Prompt::One(text) => vec![text.as_str()],
         Prompt::Many(texts) => texts.iter().map(String::as_str).collect(),
         Prompt::Tokens(_) | Prompt::TokenLists(_) => {
-            return Err(ApiError::invalid("prompt", "Token-id prompts are not supported; send the prompt as text"))
+            return Err(ApiError::invalid(
+                "prompt",
+                "Token-id prompts are not supported; send the prompt as text",
+            ))
         }
     };
     if prompts.is_empty() {
-        return Err(ApiError::invalid("prompt", "`prompt` must not be an empty list"));
+        return Err(ApiError::invalid(
+            "prompt",
+            "`prompt` must not be an empty list",
+        ));
     }
     if request.stream == Some(true) && prompts.len() > 1 {
-        return Err(ApiError::invalid("prompt", "Streaming takes a single prompt"));
+        return Err(ApiError::invalid(
+            "prompt",
+            "Streaming takes a single prompt",
+        ));
     }
     Ok(prompts)
 }
 
 /// The Argo chat body for one prompt.
-pub fn to_argo(request: &CompletionRequest, prompt: &str, model: &ModelSpec, user: &str) -> Result<Vec<u8>, ApiError> {
-    let (max_tokens, max_completion_tokens) =
-        if model.reasoning { (None, request.max_tokens) } else { (request.max_tokens, None) };
-    let (temperature, top_p) = if model.reasoning { (None, None) } else { (request.temperature, request.top_p) };
+pub fn to_argo(
+    request: &CompletionRequest,
+    prompt: &str,
+    model: &ModelSpec,
+    user: &str,
+) -> Result<Vec<u8>, ApiError> {
+    let (max_tokens, max_completion_tokens) = if model.reasoning {
+        (None, request.max_tokens)
+    } else {
+        (request.max_tokens, None)
+    };
+    let (temperature, top_p) = if model.reasoning {
+        (None, None)
+    } else {
+        (request.temperature, request.top_p)
+    };
     let body = argo::ChatRequest {
         user,
         model: &model.argo_id,
@@ -52,7 +73,8 @@ pub fn to_argo(request: &CompletionRequest, prompt: &str, model: &ModelSpec, use
         tool_choice: None,
         parallel_tool_calls: None,
     };
-    serde_json::to_vec(&body).map_err(|err| ApiError::internal(format!("could not encode Argo request: {err}")))
+    serde_json::to_vec(&body)
+        .map_err(|err| ApiError::internal(format!("could not encode Argo request: {err}")))
 }
 
 #[derive(Serialize)]
@@ -74,7 +96,12 @@ struct Choice {
 }
 
 /// Renders the `text_completion` object: one choice per (prompt, reply) pair, in order.
-pub fn completion_json(request: &CompletionRequest, prompts: &[&str], replies: &[Reply], meta: &ResponseMeta) -> Vec<u8> {
+pub fn completion_json(
+    request: &CompletionRequest,
+    prompts: &[&str],
+    replies: &[Reply],
+    meta: &ResponseMeta,
+) -> Vec<u8> {
     let echo = request.echo == Some(true);
     let choices = prompts
         .iter()
@@ -83,7 +110,11 @@ pub fn completion_json(request: &CompletionRequest, prompts: &[&str], replies: &
         .map(|(index, (prompt, reply))| {
             let answer = reply.content.as_deref().unwrap_or("");
             Choice {
-                text: if echo { format!("{prompt}{answer}") } else { answer.to_string() },
+                text: if echo {
+                    format!("{prompt}{answer}")
+                } else {
+                    answer.to_string()
+                },
                 index,
                 logprobs: None,
                 finish_reason: "stop",
@@ -127,13 +158,22 @@ mod tests {
 
     #[test]
     fn each_prompt_is_one_argo_user_turn() {
-        let request: CompletionRequest =
-            parse_request(br#"{"model":"gpt-4o","prompt":["Say A","Say B"],"max_tokens":5,"stop":["\n"]}"#).unwrap();
+        let request: CompletionRequest = parse_request(
+            br#"{"model":"gpt-4o","prompt":["Say A","Say B"],"max_tokens":5,"stop":["\n"]}"#,
+        )
+        .unwrap();
         let texts = prompts(&request).unwrap();
         assert_eq!(texts, ["Say A", "Say B"]);
-        let argo: Value = serde_json::from_slice(&to_argo(&request, texts[1], &gpt4o(), "bob").unwrap()).unwrap();
-        assert_eq!(argo["messages"], serde_json::json!([{"role":"user","content":"Say B"}]));
-        assert_eq!((argo["user"].as_str(), argo["max_tokens"].as_u64()), (Some("bob"), Some(5)));
+        let argo: Value =
+            serde_json::from_slice(&to_argo(&request, texts[1], &gpt4o(), "bob").unwrap()).unwrap();
+        assert_eq!(
+            argo["messages"],
+            serde_json::json!([{"role":"user","content":"Say B"}])
+        );
+        assert_eq!(
+            (argo["user"].as_str(), argo["max_tokens"].as_u64()),
+            (Some("bob"), Some(5))
+        );
         assert_eq!(argo["stop"], serde_json::json!(["\n"]));
     }
 
@@ -146,23 +186,46 @@ mod tests {
             br#"{"model":"m","prompt":["a","b"],"stream":true}"#,
         ] {
             let request: CompletionRequest = parse_request(body).unwrap();
-            assert_eq!(prompts(&request).unwrap_err().param.as_deref(), Some("prompt"));
+            assert_eq!(
+                prompts(&request).unwrap_err().param.as_deref(),
+                Some("prompt")
+            );
         }
     }
 
     #[test]
     fn replies_become_ordered_choices_with_echo() {
-        let request: CompletionRequest = parse_request(br#"{"model":"gpt-4o","prompt":["1+1=","2+2="],"echo":true}"#).unwrap();
+        let request: CompletionRequest =
+            parse_request(br#"{"model":"gpt-4o","prompt":["1+1=","2+2="],"echo":true}"#).unwrap();
         let replies = [
-            Reply { content: Some("2".into()), tool_calls: vec![] },
-            Reply { content: Some("4".into()), tool_calls: vec![] },
+            Reply {
+                content: Some("2".into()),
+                tool_calls: vec![],
+            },
+            Reply {
+                content: Some("4".into()),
+                tool_calls: vec![],
+            },
         ];
-        let meta = ResponseMeta { id: "cmpl-1".into(), created: 1, model: "gpt-4o".into() };
-        let json: Value = serde_json::from_slice(&completion_json(&request, &["1+1=", "2+2="], &replies, &meta)).unwrap();
+        let meta = ResponseMeta {
+            id: "cmpl-1".into(),
+            created: 1,
+            model: "gpt-4o".into(),
+        };
+        let json: Value = serde_json::from_slice(&completion_json(
+            &request,
+            &["1+1=", "2+2="],
+            &replies,
+            &meta,
+        ))
+        .unwrap();
         assert_eq!(json["object"], "text_completion");
         assert_eq!(json["choices"][0]["text"], "1+1=2");
         assert_eq!(json["choices"][1]["text"], "2+2=4");
         assert_eq!(json["choices"][1]["index"], 1);
-        assert_eq!(json["usage"]["total_tokens"], json["usage"]["prompt_tokens"].as_u64().unwrap() + 2);
+        assert_eq!(
+            json["usage"]["total_tokens"],
+            json["usage"]["prompt_tokens"].as_u64().unwrap() + 2
+        );
     }
 }

@@ -14,38 +14,61 @@ use crate::usage::estimate_tokens;
 pub const MAX_INPUTS: usize = 2048;
 
 /// Validates the request against the model and returns the texts to embed.
-pub fn inputs<'r>(request: &'r EmbeddingRequest, model: &ModelSpec) -> Result<&'r [String], ApiError> {
+pub fn inputs<'r>(
+    request: &'r EmbeddingRequest,
+    model: &ModelSpec,
+) -> Result<&'r [String], ApiError> {
     if model.kind != Kind::Embedding {
         return Err(ApiError::invalid(
             "model",
-            format!("`{}` is a chat model; use an embedding model such as text-embedding-3-small", model.name),
+            format!(
+                "`{}` is a chat model; use an embedding model such as text-embedding-3-small",
+                model.name
+            ),
         ));
     }
     let texts: &[String] = match &request.input {
         Prompt::One(text) => std::slice::from_ref(text),
         Prompt::Many(texts) => texts,
         Prompt::Tokens(_) | Prompt::TokenLists(_) => {
-            return Err(ApiError::invalid("input", "Token-id input is not supported; send the input as text"))
+            return Err(ApiError::invalid(
+                "input",
+                "Token-id input is not supported; send the input as text",
+            ))
         }
     };
     if texts.is_empty() || texts.len() > MAX_INPUTS {
-        return Err(ApiError::invalid("input", format!("`input` must hold 1 to {MAX_INPUTS} texts")));
+        return Err(ApiError::invalid(
+            "input",
+            format!("`input` must hold 1 to {MAX_INPUTS} texts"),
+        ));
     }
     if let Some(index) = texts.iter().position(|text| text.is_empty()) {
-        return Err(ApiError::invalid(format!("input[{index}]"), "Input texts must not be empty"));
+        return Err(ApiError::invalid(
+            format!("input[{index}]"),
+            "Input texts must not be empty",
+        ));
     }
     if let Some(dimensions) = request.dimensions {
         let widest = model.dimensions.unwrap_or(usize::MAX);
         if dimensions == 0 || dimensions > widest {
-            return Err(ApiError::invalid("dimensions", format!("`dimensions` must be between 1 and {widest}")));
+            return Err(ApiError::invalid(
+                "dimensions",
+                format!("`dimensions` must be between 1 and {widest}"),
+            ));
         }
     }
     Ok(texts)
 }
 
 pub fn to_argo(texts: &[String], model: &ModelSpec, user: &str) -> Result<Vec<u8>, ApiError> {
-    let body = argo::EmbedRequest { user, model: &model.argo_id, prompt: texts };
-    serde_json::to_vec(&body).map_err(|err| ApiError::internal(format!("could not encode Argo request: {err}")))
+    let body = argo::EmbedRequest {
+        user,
+        model: &model.argo_id,
+        prompt: texts,
+    };
+    serde_json::to_vec(&body)
+        .map_err(|err| ApiError::internal(format!("could not encode Argo request: {err}")))
 }
 
 pub fn estimate_input_tokens(texts: &[String]) -> u64 {
@@ -85,8 +108,9 @@ pub struct Output<'a> {
 /// Translates Argo's `{"embedding": [[...], ...]}`. Plain float output copies the vectors' JSON
 /// through untouched; base64 and `dimensions` decode them.
 pub fn translate(body: &[u8], output: &Output) -> Result<Vec<u8>, ApiError> {
-    let parsed: argo::EmbedResponse = serde_json::from_slice(body)
-        .map_err(|_| ApiError::bad_gateway("Argo returned an embedding answer that is not valid JSON"))?;
+    let parsed: argo::EmbedResponse = serde_json::from_slice(body).map_err(|_| {
+        ApiError::bad_gateway("Argo returned an embedding answer that is not valid JSON")
+    })?;
     if parsed.embedding.len() != output.expected_vectors {
         return Err(ApiError::bad_gateway(format!(
             "Argo returned {} vectors for {} inputs",
@@ -96,9 +120,15 @@ pub fn translate(body: &[u8], output: &Output) -> Result<Vec<u8>, ApiError> {
     }
     match (output.format, output.dimensions) {
         (EncodingFormat::Float, None) => Ok(render(output, parsed.embedding)),
-        (EncodingFormat::Float, Some(_)) => Ok(render(output, decode_all(&parsed.embedding, output.dimensions)?)),
+        (EncodingFormat::Float, Some(_)) => Ok(render(
+            output,
+            decode_all(&parsed.embedding, output.dimensions)?,
+        )),
         (EncodingFormat::Base64, _) => {
-            let encoded = decode_all(&parsed.embedding, output.dimensions)?.iter().map(|vector| to_base64(vector)).collect();
+            let encoded = decode_all(&parsed.embedding, output.dimensions)?
+                .iter()
+                .map(|vector| to_base64(vector))
+                .collect();
             Ok(render::<String>(output, encoded))
         }
     }
@@ -108,13 +138,20 @@ fn render<E: Serialize>(output: &Output, vectors: Vec<E>) -> Vec<u8> {
     let data = vectors
         .into_iter()
         .enumerate()
-        .map(|(index, embedding)| Embedding { object: "embedding", index, embedding })
+        .map(|(index, embedding)| Embedding {
+            object: "embedding",
+            index,
+            embedding,
+        })
         .collect();
     let list = EmbeddingList {
         object: "list",
         data,
         model: output.model,
-        usage: EmbeddingUsage { prompt_tokens: output.prompt_tokens, total_tokens: output.prompt_tokens },
+        usage: EmbeddingUsage {
+            prompt_tokens: output.prompt_tokens,
+            total_tokens: output.prompt_tokens,
+        },
     };
     serde_json::to_vec(&list).unwrap_or_default()
 }
@@ -122,8 +159,9 @@ fn render<E: Serialize>(output: &Output, vectors: Vec<E>) -> Vec<u8> {
 fn decode_all(raw: &[&RawValue], dimensions: Option<usize>) -> Result<Vec<Vec<f32>>, ApiError> {
     raw.iter()
         .map(|vector| {
-            let floats: Vec<f32> = serde_json::from_str(vector.get())
-                .map_err(|_| ApiError::bad_gateway("Argo returned an embedding that is not a list of numbers"))?;
+            let floats: Vec<f32> = serde_json::from_str(vector.get()).map_err(|_| {
+                ApiError::bad_gateway("Argo returned an embedding that is not a list of numbers")
+            })?;
             Ok(match dimensions {
                 Some(dimensions) => shorten(floats, dimensions),
                 None => floats,
@@ -171,33 +209,58 @@ mod tests {
     }
 
     fn output(format: EncodingFormat, dimensions: Option<usize>) -> Output<'static> {
-        Output { model: "text-embedding-3-small", format, dimensions, expected_vectors: 2, prompt_tokens: 3 }
+        Output {
+            model: "text-embedding-3-small",
+            format,
+            dimensions,
+            expected_vectors: 2,
+            prompt_tokens: 3,
+        }
     }
 
     const ARGO: &[u8] = br#"{"embedding":[[0.5,-0.25,3e-2,0.0],[1,2,3,4]]}"#;
 
     #[test]
     fn float_vectors_pass_through_in_order() {
-        let json: Value = serde_json::from_slice(&translate(ARGO, &output(EncodingFormat::Float, None)).unwrap()).unwrap();
+        let json: Value =
+            serde_json::from_slice(&translate(ARGO, &output(EncodingFormat::Float, None)).unwrap())
+                .unwrap();
         assert_eq!(json["object"], "list");
-        assert_eq!(json["data"][0]["embedding"], serde_json::json!([0.5, -0.25, 0.03, 0.0]));
+        assert_eq!(
+            json["data"][0]["embedding"],
+            serde_json::json!([0.5, -0.25, 0.03, 0.0])
+        );
         assert_eq!(json["data"][1]["index"], 1);
-        assert_eq!(json["usage"], serde_json::json!({"prompt_tokens":3,"total_tokens":3}));
+        assert_eq!(
+            json["usage"],
+            serde_json::json!({"prompt_tokens":3,"total_tokens":3})
+        );
     }
 
     #[test]
     fn base64_is_little_endian_f32() {
-        let json: Value = serde_json::from_slice(&translate(ARGO, &output(EncodingFormat::Base64, None)).unwrap()).unwrap();
-        let bytes = base64::engine::general_purpose::STANDARD.decode(json["data"][1]["embedding"].as_str().unwrap()).unwrap();
-        let floats: Vec<f32> = bytes.chunks(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let json: Value = serde_json::from_slice(
+            &translate(ARGO, &output(EncodingFormat::Base64, None)).unwrap(),
+        )
+        .unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(json["data"][1]["embedding"].as_str().unwrap())
+            .unwrap();
+        let floats: Vec<f32> = bytes
+            .chunks(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
         assert_eq!(floats, [1.0, 2.0, 3.0, 4.0]);
     }
 
     #[test]
     fn dimensions_truncate_and_renormalise() {
-        let json: Value =
-            serde_json::from_slice(&translate(ARGO, &output(EncodingFormat::Float, Some(2))).unwrap()).unwrap();
-        let second: Vec<f64> = serde_json::from_value(json["data"][1]["embedding"].clone()).unwrap();
+        let json: Value = serde_json::from_slice(
+            &translate(ARGO, &output(EncodingFormat::Float, Some(2))).unwrap(),
+        )
+        .unwrap();
+        let second: Vec<f64> =
+            serde_json::from_value(json["data"][1]["embedding"].clone()).unwrap();
         assert_eq!(second.len(), 2);
         assert!((second[0] - 1.0 / 5f64.sqrt()).abs() < 1e-6);
     }
@@ -205,8 +268,21 @@ mod tests {
     #[test]
     fn wrong_vector_count_or_shape_is_bad_gateway() {
         let one = output(EncodingFormat::Float, None);
-        assert_eq!(translate(br#"{"embedding":[[1]]}"#, &one).unwrap_err().status, 502);
-        assert_eq!(translate(br#"{"embedding":[["a"],[1]]}"#, &output(EncodingFormat::Base64, None)).unwrap_err().status, 502);
+        assert_eq!(
+            translate(br#"{"embedding":[[1]]}"#, &one)
+                .unwrap_err()
+                .status,
+            502
+        );
+        assert_eq!(
+            translate(
+                br#"{"embedding":[["a"],[1]]}"#,
+                &output(EncodingFormat::Base64, None)
+            )
+            .unwrap_err()
+            .status,
+            502
+        );
         assert_eq!(translate(b"<html>", &one).unwrap_err().status, 502);
     }
 
@@ -221,11 +297,22 @@ mod tests {
         ];
         for (body, param) in cases {
             let request: EmbeddingRequest = parse_request(body.as_bytes()).unwrap();
-            assert_eq!(inputs(&request, &model).unwrap_err().param.as_deref(), Some(param), "{body}");
+            assert_eq!(
+                inputs(&request, &model).unwrap_err().param.as_deref(),
+                Some(param),
+                "{body}"
+            );
         }
-        let request: EmbeddingRequest = parse_request(br#"{"model":"m","input":["a","b"]}"#).unwrap();
+        let request: EmbeddingRequest =
+            parse_request(br#"{"model":"m","input":["a","b"]}"#).unwrap();
         assert_eq!(inputs(&request, &model).unwrap(), ["a", "b"]);
-        let argo: Value = serde_json::from_slice(&to_argo(inputs(&request, &model).unwrap(), &model, "carol").unwrap()).unwrap();
-        assert_eq!(argo, serde_json::json!({"user":"carol","model":"v3small","prompt":["a","b"]}));
+        let argo: Value = serde_json::from_slice(
+            &to_argo(inputs(&request, &model).unwrap(), &model, "carol").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            argo,
+            serde_json::json!({"user":"carol","model":"v3small","prompt":["a","b"]})
+        );
     }
 }

@@ -30,7 +30,14 @@ struct Body<'a> {
 
 impl ApiError {
     pub fn new(status: u16, kind: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into(), kind, param: None, code: None, retry_after: None }
+        ApiError {
+            status,
+            message: message.into(),
+            kind,
+            param: None,
+            code: None,
+            retry_after: None,
+        }
     }
 
     pub fn with_param(mut self, param: impl Into<String>) -> Self {
@@ -73,7 +80,10 @@ impl ApiError {
         Self::new(
             405,
             "invalid_request_error",
-            format!("Method {method} is not allowed on {}", truncate_for_message(path)),
+            format!(
+                "Method {method} is not allowed on {}",
+                truncate_for_message(path)
+            ),
         )
         .with_code("method_not_allowed")
     }
@@ -159,14 +169,20 @@ pub fn from_argo_status(status: u16, body: &[u8], retry_after: Option<&str>) -> 
     match status {
         429 => {
             let mut error = ApiError::rate_limited(match retry_after {
-                Some(seconds) => format!("Argo is rate limiting requests; retry after {seconds} s. {detail}"),
+                Some(seconds) => {
+                    format!("Argo is rate limiting requests; retry after {seconds} s. {detail}")
+                }
                 None => format!("Argo is rate limiting requests; retry shortly. {detail}"),
             });
             error.retry_after = retry_after.map(str::to_string);
             error
         }
-        400 | 413 | 422 => ApiError::new(400, "invalid_request_error", format!("Argo rejected the request: {detail}"))
-            .with_code("upstream_rejected"),
+        400 | 413 | 422 => ApiError::new(
+            400,
+            "invalid_request_error",
+            format!("Argo rejected the request: {detail}"),
+        )
+        .with_code("upstream_rejected"),
         504 => ApiError::gateway_timeout(format!("Argo timed out (504): {detail}")),
         _ => ApiError::bad_gateway(format!("Argo answered with status {status}: {detail}")),
     }
@@ -176,13 +192,20 @@ pub fn from_argo_status(status: u16, body: &[u8], retry_after: Option<&str>) -> 
 /// or plain text).
 fn argo_error_detail(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
-    let from_json = serde_json::from_slice::<serde_json::Value>(body).ok().and_then(|json| {
-        ["error", "detail", "message"].iter().find_map(|key| match json.get(key)? {
-            serde_json::Value::String(message) => Some(message.clone()),
-            serde_json::Value::Object(inner) => inner.get("message").and_then(|m| m.as_str()).map(str::to_string),
-            other => Some(other.to_string()),
-        })
-    });
+    let from_json = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|json| {
+            ["error", "detail", "message"]
+                .iter()
+                .find_map(|key| match json.get(key)? {
+                    serde_json::Value::String(message) => Some(message.clone()),
+                    serde_json::Value::Object(inner) => inner
+                        .get("message")
+                        .and_then(|m| m.as_str())
+                        .map(str::to_string),
+                    other => Some(other.to_string()),
+                })
+        });
     let detail = from_json.unwrap_or_else(|| text.trim().to_string());
     let detail: String = detail.chars().filter(|c| !c.is_control()).collect();
     if detail.is_empty() {
@@ -207,12 +230,17 @@ mod argo_status_tests {
     fn argo_statuses_map_to_actionable_errors() {
         let limited = from_argo_status(429, b"slow down", Some("7"));
         assert_eq!((limited.status, limited.kind), (429, "rate_limit_error"));
-        assert!(limited.message.contains("retry after 7 s") && limited.message.contains("slow down"));
+        assert!(
+            limited.message.contains("retry after 7 s") && limited.message.contains("slow down")
+        );
         assert_eq!(limited.retry_after.as_deref(), Some("7"));
         let rejected = from_argo_status(400, br#"{"error":"prompt too long"}"#, None);
         assert_eq!(rejected.status, 400);
         assert!(rejected.message.ends_with("prompt too long"));
-        assert_eq!(from_argo_status(503, b"<html>busy</html>", None).status, 502);
+        assert_eq!(
+            from_argo_status(503, b"<html>busy</html>", None).status,
+            502
+        );
         assert_eq!(from_argo_status(504, b"", None).status, 504);
         assert!(from_argo_status(500, &[b'x'; 10_000], None).message.len() < 400);
     }

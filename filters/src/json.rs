@@ -8,7 +8,10 @@ use crate::error::ApiError;
 /// carry the JSON path of the field (`messages[2].content`) in `param`.
 pub fn parse_request<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::invalid("body", "Request body is empty; send a JSON object"));
+        return Err(ApiError::invalid(
+            "body",
+            "Request body is empty; send a JSON object",
+        ));
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(path_error)?;
@@ -30,7 +33,10 @@ fn path_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
         Some(field) => format!("{path}.{field}"),
         None => path,
     };
-    ApiError::invalid(param.clone(), format!("Invalid request: `{param}`: {detail}"))
+    ApiError::invalid(
+        param.clone(),
+        format!("Invalid request: `{param}`: {detail}"),
+    )
 }
 
 fn missing_field(detail: &str) -> Option<&str> {
@@ -65,7 +71,9 @@ mod tests {
 
     #[test]
     fn wrong_type_names_the_nested_field() {
-        let err = parse_request::<Outer>(br#"{"model":"m","items":[{"weight":1},{"weight":"heavy"}]}"#).unwrap_err();
+        let err =
+            parse_request::<Outer>(br#"{"model":"m","items":[{"weight":1},{"weight":"heavy"}]}"#)
+                .unwrap_err();
         assert_eq!(err.status, 400);
         assert_eq!(err.param.as_deref(), Some("items[1].weight"));
         assert!(err.message.contains("invalid type"), "{}", err.message);
@@ -81,15 +89,30 @@ mod tests {
 
     #[test]
     fn syntax_errors_trailing_garbage_and_empty_bodies_are_rejected() {
-        for body in [&b"{\"model\": "[..], br#"{"model":"m","items":[]} x"#, b"", b"  \n", b"\xff\xfe"] {
+        for body in [
+            &b"{\"model\": "[..],
+            br#"{"model":"m","items":[]} x"#,
+            b"",
+            b"  \n",
+            b"\xff\xfe",
+        ] {
             let err = parse_request::<Outer>(body).unwrap_err();
-            assert_eq!((err.status, err.param.as_deref()), (400, Some("body")), "{body:?}");
+            assert_eq!(
+                (err.status, err.param.as_deref()),
+                (400, Some("body")),
+                "{body:?}"
+            );
         }
     }
 
     #[test]
     fn deep_nesting_is_an_error_not_a_stack_overflow() {
         let body = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-        assert_eq!(parse_request::<serde_json::Value>(body.as_bytes()).unwrap_err().status, 400);
+        assert_eq!(
+            parse_request::<serde_json::Value>(body.as_bytes())
+                .unwrap_err()
+                .status,
+            400
+        );
     }
 }

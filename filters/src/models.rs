@@ -82,8 +82,15 @@ pub struct ModelTable {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TableError {
-    Duplicate { key: String, first: String, second: String },
-    EmptyField { model: String, field: &'static str },
+    Duplicate {
+        key: String,
+        first: String,
+        second: String,
+    },
+    EmptyField {
+        model: String,
+        field: &'static str,
+    },
 }
 
 impl std::fmt::Display for TableError {
@@ -104,12 +111,21 @@ impl ModelTable {
     pub fn new(models: Vec<ModelSpec>) -> Result<Self, TableError> {
         let mut index = HashMap::new();
         for (position, model) in models.iter().enumerate() {
-            for (field, value) in [("name", &model.name), ("argo_id", &model.argo_id), ("env", &model.env)] {
+            for (field, value) in [
+                ("name", &model.name),
+                ("argo_id", &model.argo_id),
+                ("env", &model.env),
+            ] {
                 if value.trim().is_empty() {
-                    return Err(TableError::EmptyField { model: model.name.clone(), field });
+                    return Err(TableError::EmptyField {
+                        model: model.name.clone(),
+                        field,
+                    });
                 }
             }
-            let spellings = [&model.name, &model.argo_id].into_iter().chain(model.aliases.iter());
+            let spellings = [&model.name, &model.argo_id]
+                .into_iter()
+                .chain(model.aliases.iter());
             for spelling in spellings {
                 let key = normalize(spelling).to_ascii_lowercase();
                 match index.get(&key) {
@@ -131,7 +147,8 @@ impl ModelTable {
     }
 
     pub fn resolve(&self, requested: &str) -> Option<&ModelSpec> {
-        self.position(requested).map(|position| &self.models[position])
+        self.position(requested)
+            .map(|position| &self.models[position])
     }
 
     /// Where `requested` sits in [`ModelTable::models`].
@@ -184,9 +201,24 @@ mod tests {
 
     #[test]
     fn every_spelling_resolves_to_the_same_model() {
-        let table = ModelTable::new(vec![spec("claude-opus-4.5", "claudeopus45", &["claude-4.5-opus"])]).unwrap();
-        for spelling in ["claude-opus-4.5", "claudeopus45", "argo:claude-4.5-opus", "ARGO:Claude-Opus-4.5", " claudeOPUS45 "] {
-            assert_eq!(table.resolve(spelling).map(|m| m.argo_id.as_str()), Some("claudeopus45"), "{spelling}");
+        let table = ModelTable::new(vec![spec(
+            "claude-opus-4.5",
+            "claudeopus45",
+            &["claude-4.5-opus"],
+        )])
+        .unwrap();
+        for spelling in [
+            "claude-opus-4.5",
+            "claudeopus45",
+            "argo:claude-4.5-opus",
+            "ARGO:Claude-Opus-4.5",
+            " claudeOPUS45 ",
+        ] {
+            assert_eq!(
+                table.resolve(spelling).map(|m| m.argo_id.as_str()),
+                Some("claudeopus45"),
+                "{spelling}"
+            );
         }
         assert!(table.resolve("claude-opus-9").is_none());
         assert!(table.resolve("argo:").is_none());
@@ -194,14 +226,27 @@ mod tests {
 
     #[test]
     fn duplicate_names_are_rejected_with_both_models_named() {
-        let err = ModelTable::new(vec![spec("gpt-4o", "gpt4o", &[]), spec("gpt-4o-2", "GPT4O", &[])]).unwrap_err();
+        let err = ModelTable::new(vec![
+            spec("gpt-4o", "gpt4o", &[]),
+            spec("gpt-4o-2", "GPT4O", &[]),
+        ])
+        .unwrap_err();
         let message = err.to_string();
-        assert!(message.contains("gpt-4o") && message.contains("gpt-4o-2"), "{message}");
+        assert!(
+            message.contains("gpt-4o") && message.contains("gpt-4o-2"),
+            "{message}"
+        );
     }
 
     #[test]
     fn empty_fields_are_rejected() {
         let err = ModelTable::new(vec![spec("gpt-4o", " ", &[])]).unwrap_err();
-        assert_eq!(err, TableError::EmptyField { model: "gpt-4o".into(), field: "argo_id" });
+        assert_eq!(
+            err,
+            TableError::EmptyField {
+                model: "gpt-4o".into(),
+                field: "argo_id"
+            }
+        );
     }
 }

@@ -107,10 +107,12 @@ impl Content {
             Content::Text(text) => (Some(text), &[]),
             Content::Parts(parts) => (None, parts),
         };
-        single.into_iter().chain(parts.iter().filter_map(|part| match part {
-            ContentPart::Text { text } => Some(text.as_str()),
-            ContentPart::ImageUrl { .. } => None,
-        }))
+        single
+            .into_iter()
+            .chain(parts.iter().filter_map(|part| match part {
+                ContentPart::Text { text } => Some(text.as_str()),
+                ContentPart::ImageUrl { .. } => None,
+            }))
     }
 }
 

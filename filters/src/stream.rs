@@ -40,7 +40,11 @@ impl SseEncoder {
             meta.created,
             json_string(&meta.model)
         );
-        SseEncoder { kind, head, include_usage }
+        SseEncoder {
+            kind,
+            head,
+            include_usage,
+        }
     }
 
     /// The opening chat event: the assistant role with empty content, as OpenAI sends it.
@@ -55,7 +59,9 @@ impl SseEncoder {
             return;
         }
         match self.kind {
-            StreamKind::Chat => self.choice_event(out, &format!("{{\"content\":{}}}", json_string(text)), None),
+            StreamKind::Chat => {
+                self.choice_event(out, &format!("{{\"content\":{}}}", json_string(text)), None)
+            }
             StreamKind::Completion => self.completion_event(out, text, None),
         }
     }
@@ -100,7 +106,9 @@ impl SseEncoder {
     }
 
     fn choice_event(&self, out: &mut Vec<u8>, delta: &str, finish_reason: Option<&str>) {
-        let finish = finish_reason.map(json_string).unwrap_or_else(|| "null".into());
+        let finish = finish_reason
+            .map(json_string)
+            .unwrap_or_else(|| "null".into());
         self.event(
             out,
             &format!("\"system_fingerprint\":null,\"choices\":[{{\"index\":0,\"delta\":{delta},\"logprobs\":null,\"finish_reason\":{finish}}}]{}}}", self.usage_null()),
@@ -108,7 +116,9 @@ impl SseEncoder {
     }
 
     fn completion_event(&self, out: &mut Vec<u8>, text: &str, finish_reason: Option<&str>) {
-        let finish = finish_reason.map(json_string).unwrap_or_else(|| "null".into());
+        let finish = finish_reason
+            .map(json_string)
+            .unwrap_or_else(|| "null".into());
         self.event(
             out,
             &format!("\"choices\":[{{\"text\":{},\"index\":0,\"logprobs\":null,\"finish_reason\":{finish}}}]{}}}", json_string(text), self.usage_null()),
@@ -202,7 +212,13 @@ pub struct TextStream {
 
 impl TextStream {
     pub fn new(encoder: SseEncoder, prompt_tokens: u64) -> Self {
-        TextStream { encoder, joiner: Utf8Joiner::default(), counter: TokenCounter::default(), prompt_tokens, started: false }
+        TextStream {
+            encoder,
+            joiner: Utf8Joiner::default(),
+            counter: TokenCounter::default(),
+            prompt_tokens,
+            started: false,
+        }
     }
 
     /// The opening event(s), sent as soon as Argo has accepted the request.
@@ -252,14 +268,24 @@ mod tests {
     use super::*;
 
     fn meta() -> ResponseMeta {
-        ResponseMeta { id: "chatcmpl-abc".into(), created: 1700000000, model: "gpt-4o".into() }
+        ResponseMeta {
+            id: "chatcmpl-abc".into(),
+            created: 1700000000,
+            model: "gpt-4o".into(),
+        }
     }
 
     /// Parses SSE text into its `data:` payloads.
     fn events(sse: &[u8]) -> Vec<String> {
         let text = std::str::from_utf8(sse).expect("SSE is UTF-8");
-        assert!(text.is_empty() || text.ends_with("\n\n"), "events end with a blank line: {text:?}");
-        text.split("\n\n").filter(|e| !e.is_empty()).map(|e| e.strip_prefix("data: ").expect("data line").to_string()).collect()
+        assert!(
+            text.is_empty() || text.ends_with("\n\n"),
+            "events end with a blank line: {text:?}"
+        );
+        text.split("\n\n")
+            .filter(|e| !e.is_empty())
+            .map(|e| e.strip_prefix("data: ").expect("data line").to_string())
+            .collect()
     }
 
     fn json(event: &str) -> Value {
@@ -267,7 +293,10 @@ mod tests {
     }
 
     fn chat_stream(include_usage: bool) -> TextStream {
-        TextStream::new(SseEncoder::new(StreamKind::Chat, &meta(), include_usage), 10)
+        TextStream::new(
+            SseEncoder::new(StreamKind::Chat, &meta(), include_usage),
+            10,
+        )
     }
 
     #[test]
@@ -281,11 +310,20 @@ mod tests {
         let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|e| json(e)).collect();
         assert_eq!(chunks.len(), 4);
         for chunk in &chunks {
-            assert_eq!((chunk["id"].as_str(), chunk["object"].as_str()), (Some("chatcmpl-abc"), Some("chat.completion.chunk")));
-            assert_eq!((chunk["created"].as_u64(), chunk["model"].as_str()), (Some(1700000000), Some("gpt-4o")));
+            assert_eq!(
+                (chunk["id"].as_str(), chunk["object"].as_str()),
+                (Some("chatcmpl-abc"), Some("chat.completion.chunk"))
+            );
+            assert_eq!(
+                (chunk["created"].as_u64(), chunk["model"].as_str()),
+                (Some(1700000000), Some("gpt-4o"))
+            );
             assert!(chunk.get("usage").is_none());
         }
-        assert_eq!(chunks[0]["choices"][0]["delta"], serde_json::json!({"role":"assistant","content":""}));
+        assert_eq!(
+            chunks[0]["choices"][0]["delta"],
+            serde_json::json!({"role":"assistant","content":""})
+        );
         assert_eq!(chunks[1]["choices"][0]["delta"]["content"], "Hel");
         assert_eq!(chunks[2]["choices"][0]["delta"]["content"], "lo");
         assert!(chunks[2]["choices"][0]["finish_reason"].is_null());
@@ -301,7 +339,10 @@ mod tests {
         let events = events(&sse);
         let usage_event = json(&events[events.len() - 2]);
         assert_eq!(usage_event["choices"], serde_json::json!([]));
-        assert_eq!(usage_event["usage"], serde_json::json!({"prompt_tokens":10,"completion_tokens":2,"total_tokens":12}));
+        assert_eq!(
+            usage_event["usage"],
+            serde_json::json!({"prompt_tokens":10,"completion_tokens":2,"total_tokens":12})
+        );
         assert!(json(&events[1])["usage"].is_null());
     }
 
@@ -323,8 +364,14 @@ mod tests {
         let mut stream = chat_stream(false);
         stream.start();
         assert!(stream.feed(b"").is_empty());
-        assert!(stream.feed(&[0xe4, 0xb8]).is_empty(), "half a character waits");
-        assert_eq!(json(&events(&stream.feed(&[0x96]))[0])["choices"][0]["delta"]["content"], "世");
+        assert!(
+            stream.feed(&[0xe4, 0xb8]).is_empty(),
+            "half a character waits"
+        );
+        assert_eq!(
+            json(&events(&stream.feed(&[0x96]))[0])["choices"][0]["delta"]["content"],
+            "世"
+        );
     }
 
     #[test]
@@ -337,7 +384,11 @@ mod tests {
 
     #[test]
     fn completion_stream_uses_text_completion_objects() {
-        let meta = ResponseMeta { id: "cmpl-1".into(), created: 5, model: "gpt-4o".into() };
+        let meta = ResponseMeta {
+            id: "cmpl-1".into(),
+            created: 5,
+            model: "gpt-4o".into(),
+        };
         let mut stream = TextStream::new(SseEncoder::new(StreamKind::Completion, &meta, false), 1);
         let mut sse = stream.start();
         sse.extend(stream.feed(b"Hi"));
@@ -345,7 +396,13 @@ mod tests {
         let events = events(&sse);
         assert_eq!(events.len(), 3, "no role event for completions: {events:?}");
         let first = json(&events[0]);
-        assert_eq!((first["object"].as_str(), first["choices"][0]["text"].as_str()), (Some("text_completion"), Some("Hi")));
+        assert_eq!(
+            (
+                first["object"].as_str(),
+                first["choices"][0]["text"].as_str()
+            ),
+            (Some("text_completion"), Some("Hi"))
+        );
         assert_eq!(json(&events[1])["choices"][0]["finish_reason"], "stop");
     }
 
@@ -365,13 +422,21 @@ mod tests {
     fn tool_call_deltas_carry_index_id_name_then_arguments() {
         let encoder = SseEncoder::new(StreamKind::Chat, &meta(), false);
         let mut out = Vec::new();
-        let calls = [serde_json::json!({"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}})];
+        let calls = [
+            serde_json::json!({"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}),
+        ];
         encoder.tool_calls(&mut out, &calls);
         let events = events(&out);
         let opening = &json(&events[0])["choices"][0]["delta"]["tool_calls"][0];
-        assert_eq!((opening["index"].as_u64(), opening["id"].as_str()), (Some(0), Some("call_1")));
+        assert_eq!(
+            (opening["index"].as_u64(), opening["id"].as_str()),
+            (Some(0), Some("call_1"))
+        );
         assert_eq!(opening["function"]["name"], "get_weather");
-        assert_eq!(json(&events[1])["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"], "{\"city\":\"Paris\"}");
+        assert_eq!(
+            json(&events[1])["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"],
+            "{\"city\":\"Paris\"}"
+        );
     }
 }
 
@@ -395,18 +460,26 @@ mod synthesize_tests {
 
     #[test]
     fn synthesized_stream_carries_text_tool_calls_and_finish_reason() {
-        let meta = ResponseMeta { id: "chatcmpl-s".into(), created: 1, model: "gpt-4o".into() };
+        let meta = ResponseMeta {
+            id: "chatcmpl-s".into(),
+            created: 1,
+            model: "gpt-4o".into(),
+        };
         let encoder = SseEncoder::new(StreamKind::Chat, &meta, true);
         let reply = Reply {
             content: Some("Let me check.".into()),
-            tool_calls: vec![serde_json::json!({"id":"call_9","type":"function","function":{"name":"f","arguments":"{}"}})],
+            tool_calls: vec![
+                serde_json::json!({"id":"call_9","type":"function","function":{"name":"f","arguments":"{}"}}),
+            ],
         };
         let sse = String::from_utf8(synthesize(&encoder, &reply, Usage::new(3, 4))).unwrap();
         let events: Vec<&str> = sse.split("\n\n").filter(|e| !e.is_empty()).collect();
         assert!(events[0].contains(r#""role":"assistant""#));
         assert!(events[1].contains(r#""content":"Let me check.""#));
         assert!(events[2].contains(r#""id":"call_9""#));
-        assert!(events.iter().any(|e| e.contains(r#""finish_reason":"tool_calls""#)));
+        assert!(events
+            .iter()
+            .any(|e| e.contains(r#""finish_reason":"tool_calls""#)));
         assert!(events[events.len() - 2].contains(r#""total_tokens":7"#));
         assert_eq!(events[events.len() - 1], "data: [DONE]");
     }

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -21,7 +21,10 @@ pub fn repo_root() -> PathBuf {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).map(|addr| addr.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("free port")
 }
 
 /// A child process killed on drop.
@@ -43,7 +46,10 @@ impl Process {
 pub fn wait_for_port(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listening on port {port}");
+        assert!(
+            Instant::now() < deadline,
+            "nothing listening on port {port}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -72,7 +78,10 @@ pub fn start_gateway(argo_base: &str, env: &[(&str, &str)]) -> (Process, u16) {
         .current_dir(repo_root())
         .env("ARGO_BRIDGE_LISTEN", format!("127.0.0.1:{port}"))
         .env("ARGO_BRIDGE_THREADS", "2")
-        .env("ARGO_BRIDGE_TOKENS", format!("{TOKEN}={USER},test-token-bob=bob"))
+        .env(
+            "ARGO_BRIDGE_TOKENS",
+            format!("{TOKEN}={USER},test-token-bob=bob"),
+        )
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -102,16 +111,36 @@ impl Stack {
 
     pub fn start_with(mock_args: &[&str], gateway_env: &[(&str, &str)]) -> Stack {
         let (mock, mock_port) = start_mock(mock_args);
-        let (gateway, gateway_port) = start_gateway(&format!("http://127.0.0.1:{mock_port}/argoapi"), gateway_env);
-        Stack { gateway_port, mock_port, _gateway: gateway, _mock: mock }
+        let (gateway, gateway_port) = start_gateway(
+            &format!("http://127.0.0.1:{mock_port}/argoapi"),
+            gateway_env,
+        );
+        Stack {
+            gateway_port,
+            mock_port,
+            _gateway: gateway,
+            _mock: mock,
+        }
     }
 
     pub fn post(&self, path: &str, body: &str) -> Response {
-        request(self.gateway_port, "POST", path, &[("Authorization", &format!("Bearer {TOKEN}"))], body.as_bytes())
+        request(
+            self.gateway_port,
+            "POST",
+            path,
+            &[("Authorization", &format!("Bearer {TOKEN}"))],
+            body.as_bytes(),
+        )
     }
 
     pub fn get(&self, path: &str) -> Response {
-        request(self.gateway_port, "GET", path, &[("Authorization", &format!("Bearer {TOKEN}"))], b"")
+        request(
+            self.gateway_port,
+            "GET",
+            path,
+            &[("Authorization", &format!("Bearer {TOKEN}"))],
+            b"",
+        )
     }
 }
 
@@ -124,11 +153,15 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     pub fn text(&self) -> String {
@@ -150,11 +183,20 @@ impl Response {
 
 /// One HTTP/1.1 request on a fresh connection (`Connection: close`), response read whole and
 /// de-chunked.
-pub fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+pub fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+    {
         head.push_str("Content-Type: application/json\r\n");
     }
     for (name, value) in headers {
@@ -169,7 +211,11 @@ pub fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], bo
 pub fn read_head(reader: &mut impl BufRead) -> (u16, Vec<(String, String)>) {
     let mut line = String::new();
     reader.read_line(&mut line).expect("status line");
-    let status = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("bad status line {line:?}"));
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {line:?}"));
     let mut headers = Vec::new();
     loop {
         line.clear();
@@ -187,7 +233,12 @@ pub fn read_head(reader: &mut impl BufRead) -> (u16, Vec<(String, String)>) {
 
 pub fn read_response(reader: &mut impl BufRead) -> Response {
     let (status, headers) = read_head(reader);
-    let header = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
     let mut body = Vec::new();
     if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         while let Some(chunk) = read_chunk(reader) {
@@ -199,7 +250,11 @@ pub fn read_response(reader: &mut impl BufRead) -> Response {
     } else {
         let _ = reader.read_to_end(&mut body);
     }
-    Response { status, headers, body }
+    Response {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// One chunk of a chunked body; `None` at the terminating chunk or a cut connection.
