@@ -6,12 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use argo_filters::argo::Endpoint;
+use argo_filters::chat::ToolReplies;
 use argo_filters::json::parse_request;
 use argo_filters::models::{Family, ModelSpec};
 use argo_filters::openai::{
     ChatRequest, CompletionRequest, EmbeddingRequest, EncodingFormat, ResponseMeta, StreamOptions,
 };
 use argo_filters::stream::{synthesize, SseEncoder, StreamKind, TextStream};
+use argo_filters::tools::prompt::ToolScanner;
 use argo_filters::usage::Usage;
 use argo_filters::{chat, completions, embeddings, ApiError};
 use async_trait::async_trait;
@@ -293,20 +295,22 @@ impl Gateway {
         let argo_body = chat::to_argo(&request, model, &user)?;
         let prompt_tokens = chat::estimate_prompt_tokens(&request);
         let meta = response_meta("chatcmpl", &request.model);
+        let spec = chat::tool_spec(&request)?;
+        let tool_replies = ToolReplies::for_request(spec.as_ref(), model);
         if request.stream == Some(true) {
             let encoder = SseEncoder::new(
                 StreamKind::Chat,
                 &meta,
                 wants_usage(&request.stream_options),
             );
-            // Argo's streamchat takes no tools: such requests, and models it cannot stream, get
-            // a stream synthesized from the buffered answer.
-            let argo_can_stream = model.stream && request.tools.as_ref().is_none_or(Vec::is_empty);
-            if !argo_can_stream {
+            // Argo's streamchat takes no native tools: such requests, and models it cannot
+            // stream, get a stream synthesized from the buffered answer.
+            let native_tools = spec.is_some() && tool_replies == ToolReplies::Native;
+            if !model.stream || native_tools {
                 let answer = self
                     .call(ctx, &model.env, Endpoint::Chat, argo_body)
                     .await?;
-                let reply = chat::parse_argo_reply(&answer)?;
+                let reply = chat::parse_argo_reply(&answer, &tool_replies, &meta.id)?;
                 let usage = Usage::new(prompt_tokens, reply.completion_tokens());
                 count_tokens(&model.name, usage.prompt_tokens, usage.completion_tokens);
                 ctx.stream_outcome = "synthesized";
@@ -317,21 +321,17 @@ impl Gateway {
                 )
                 .await;
             }
+            let mut translator = TextStream::new(encoder, prompt_tokens);
+            if let ToolReplies::Prompt { names } = tool_replies {
+                translator = translator.with_tool_scanner(ToolScanner::new(names, &meta.id));
+            }
             let env = model.env.clone();
-            return self
-                .relay(
-                    session,
-                    ctx,
-                    &env,
-                    argo_body,
-                    TextStream::new(encoder, prompt_tokens),
-                )
-                .await;
+            return self.relay(session, ctx, &env, argo_body, translator).await;
         }
         let answer = self
             .call(ctx, &model.env, Endpoint::Chat, argo_body)
             .await?;
-        let reply = chat::parse_argo_reply(&answer)?;
+        let reply = chat::parse_argo_reply(&answer, &tool_replies, &meta.id)?;
         count_tokens(&model.name, prompt_tokens, reply.completion_tokens());
         let json = chat::completion_json(&reply, &meta, prompt_tokens);
         self.reply(session, ctx, 200, json).await
@@ -368,15 +368,19 @@ impl Gateway {
                 )
                 .await;
         }
+        let meta = response_meta("cmpl", &request.model);
         let mut replies = Vec::with_capacity(prompts.len());
         for prompt in &prompts {
             let argo_body = completions::to_argo(&request, prompt, model, &user)?;
             let answer = self
                 .call(ctx, &model.env, Endpoint::Chat, argo_body)
                 .await?;
-            replies.push(chat::parse_argo_reply(&answer)?);
+            replies.push(chat::parse_argo_reply(
+                &answer,
+                &ToolReplies::Native,
+                &meta.id,
+            )?);
         }
-        let meta = response_meta("cmpl", &request.model);
         let json = completions::completion_json(&request, &prompts, &replies, &meta);
         self.reply(session, ctx, 200, json).await
     }

@@ -5,8 +5,9 @@ use serde_json::Value;
 
 use crate::argo;
 use crate::error::ApiError;
-use crate::models::{Kind, ModelSpec, ToolMode};
+use crate::models::{Family, Kind, ModelSpec, ToolMode};
 use crate::openai::{ChatMessage, ChatRequest, Content, ResponseMeta, Role};
+use crate::tools::{self, anthropic, prompt, ToolChoice, ToolSpec};
 use crate::usage::{estimate_tokens, Usage, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE};
 
 /// Checks what serde's types cannot: value ranges and combinations.
@@ -18,7 +19,21 @@ pub fn validate(request: &ChatRequest) -> Result<(), ApiError> {
         ));
     }
     check_sampling(request.temperature, request.top_p, request.n)?;
+    tool_spec(request)?;
     for (index, message) in request.messages.iter().enumerate() {
+        for (position, call) in message.tool_calls.iter().flatten().enumerate() {
+            let named = call
+                .get("function")
+                .and_then(|f| f.get("name"))
+                .and_then(Value::as_str)
+                .is_some();
+            if !named || !call.get("id").is_some_and(Value::is_string) {
+                return Err(ApiError::invalid(
+                    format!("messages[{index}].tool_calls[{position}]"),
+                    "Tool calls need an `id` and a `function` with a `name`",
+                ));
+            }
+        }
         if message.role == Role::Tool && message.tool_call_id.is_none() {
             return Err(ApiError::invalid(
                 format!("messages[{index}].tool_call_id"),
@@ -71,26 +86,73 @@ pub fn require_chat_model(model: &ModelSpec) -> Result<(), ApiError> {
     }
 }
 
+/// The request's tools, validated (`None` without tools).
+pub fn tool_spec(request: &ChatRequest) -> Result<Option<ToolSpec>, ApiError> {
+    ToolSpec::from_request(
+        request.tools.as_deref(),
+        request.tool_choice.as_ref(),
+        request.parallel_tool_calls,
+    )
+}
+
+/// How tool calls come back in Argo's answer to this request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToolReplies {
+    /// In the answer's structure (`tool_calls` or `tool_use` blocks), if at all.
+    Native,
+    /// As tagged blocks in the text, naming one of these tools.
+    Prompt { names: Vec<String> },
+}
+
+impl ToolReplies {
+    pub fn for_request(spec: Option<&ToolSpec>, model: &ModelSpec) -> Self {
+        match spec {
+            Some(spec) if model.tools == ToolMode::Prompt && spec.choice != ToolChoice::None => {
+                ToolReplies::Prompt {
+                    names: spec.names(),
+                }
+            }
+            _ => ToolReplies::Native,
+        }
+    }
+}
+
 /// Builds the Argo chat body for `user`. The result serves both `chat` and `streamchat`.
 pub fn to_argo(request: &ChatRequest, model: &ModelSpec, user: &str) -> Result<Vec<u8>, ApiError> {
-    let has_tools = request
-        .tools
-        .as_ref()
-        .is_some_and(|tools| !tools.is_empty());
-    if has_tools && model.tools != ToolMode::Native {
+    let spec = tool_spec(request)?;
+    if spec.is_some() && model.tools == ToolMode::None {
         return Err(ApiError::invalid(
             "tools",
-            format!(
-                "Tool calling is not available for `{}` through this gateway yet",
-                model.name
-            ),
+            format!("`{}` cannot call tools", model.name),
         ));
     }
-    let messages = request
-        .messages
-        .iter()
-        .map(to_argo_message)
-        .collect::<Vec<_>>();
+    let (messages, tools, tool_choice) = match (model.tools, model.family) {
+        (ToolMode::Prompt, _) => (
+            prompt::messages(&request.messages, spec.as_ref(), to_argo_message),
+            None,
+            None,
+        ),
+        (_, Family::Anthropic) => {
+            let (tools, choice) = spec.as_ref().map(anthropic::tools).unzip();
+            (
+                anthropic::messages(&request.messages, to_argo_message),
+                tools,
+                choice.flatten(),
+            )
+        }
+        _ => {
+            let messages = request.messages.iter().map(to_argo_message).collect();
+            let tools = spec
+                .as_ref()
+                .map(|_| Value::Array(request.tools.clone().unwrap_or_default()));
+            (
+                messages,
+                tools,
+                spec.as_ref().and(request.tool_choice.clone()),
+            )
+        }
+    };
+    let native_tools = tools.is_some();
     let (max_tokens, max_completion_tokens) = token_limit(request, model);
     let (temperature, top_p) = if model.reasoning {
         (None, None)
@@ -106,9 +168,11 @@ pub fn to_argo(request: &ChatRequest, model: &ModelSpec, user: &str) -> Result<V
         top_p,
         max_tokens,
         max_completion_tokens,
-        tools: has_tools.then(|| Value::Array(request.tools.clone().unwrap_or_default())),
-        tool_choice: has_tools.then(|| request.tool_choice.clone()).flatten(),
-        parallel_tool_calls: has_tools.then_some(request.parallel_tool_calls).flatten(),
+        tools,
+        tool_choice,
+        parallel_tool_calls: request
+            .parallel_tool_calls
+            .filter(|_| native_tools && model.family == Family::Openai),
     };
     serde_json::to_vec(&body)
         .map_err(|err| ApiError::internal(format!("could not encode Argo request: {err}")))
@@ -140,7 +204,10 @@ fn to_argo_message(message: &ChatMessage) -> argo::Message<'_> {
     argo::Message {
         role,
         content,
-        tool_calls: message.tool_calls.as_deref(),
+        tool_calls: message
+            .tool_calls
+            .as_deref()
+            .filter(|calls| !calls.is_empty()),
         tool_call_id: message.tool_call_id.as_deref(),
     }
 }
@@ -183,28 +250,88 @@ impl Reply {
     }
 }
 
-/// Reads Argo's chat answer body.
-pub fn parse_argo_reply(body: &[u8]) -> Result<Reply, ApiError> {
+/// Reads Argo's chat answer body. `response` is text, or with native tools an object with
+/// `content` and `tool_calls` (OpenAI calls or Anthropic `tool_use` blocks), or a list of
+/// Anthropic content blocks.
+pub fn parse_argo_reply(
+    body: &[u8],
+    tools: &ToolReplies,
+    response_id: &str,
+) -> Result<Reply, ApiError> {
     let parsed: argo::ChatResponse = serde_json::from_slice(body)
         .map_err(|_| ApiError::bad_gateway("Argo returned a chat answer that is not valid JSON"))?;
-    match parsed.response {
-        Some(Value::String(text)) => Ok(Reply { content: Some(text), tool_calls: Vec::new() }),
+    let reply = match parsed.response {
+        Some(Value::String(text)) => Reply { content: Some(text), tool_calls: Vec::new() },
         Some(Value::Object(mut object)) => {
-            let content = match object.remove("content") {
-                Some(Value::String(text)) => Some(text),
-                _ => None,
+            let (mut content, mut calls) = match object.remove("content") {
+                Some(Value::Array(blocks)) => split_blocks(blocks),
+                Some(Value::String(text)) => (Some(text), Vec::new()),
+                _ => (None, Vec::new()),
             };
-            let tool_calls = match object.remove("tool_calls") {
-                Some(Value::Array(calls)) => calls,
-                _ => Vec::new(),
-            };
-            Ok(Reply { content, tool_calls })
+            if let Some(Value::Array(more)) = object.remove("tool_calls") {
+                calls.extend(more);
+            }
+            if content.as_deref().is_some_and(str::is_empty) {
+                content = None;
+            }
+            Reply { content, tool_calls: normalize_calls(&calls, response_id) }
         }
-        Some(Value::Null) | None => Err(ApiError::bad_gateway(
-            "Argo returned no `response`; the model produced no answer, try again or change the request",
-        )),
-        Some(_) => Err(ApiError::bad_gateway("Argo returned a `response` of an unexpected type")),
+        Some(Value::Array(blocks)) => {
+            let (content, calls) = split_blocks(blocks);
+            Reply { content, tool_calls: normalize_calls(&calls, response_id) }
+        }
+        Some(Value::Null) | None => {
+            return Err(ApiError::bad_gateway(
+                "Argo returned no `response`; the model produced no answer, try again or change the request",
+            ))
+        }
+        Some(_) => return Err(ApiError::bad_gateway("Argo returned a `response` of an unexpected type")),
+    };
+    if reply.content.is_none() && reply.tool_calls.is_empty() {
+        return Err(ApiError::bad_gateway(
+            "Argo returned an answer with neither text nor tool calls",
+        ));
     }
+    Ok(match (tools, reply.content) {
+        (ToolReplies::Prompt { names }, Some(text)) if reply.tool_calls.is_empty() => {
+            let (content, tool_calls) = prompt::extract(&text, names.clone(), response_id);
+            Reply {
+                content,
+                tool_calls,
+            }
+        }
+        (_, content) => Reply {
+            content,
+            tool_calls: reply.tool_calls,
+        },
+    })
+}
+
+/// Anthropic content blocks -> (joined text, tool_use blocks).
+fn split_blocks(blocks: Vec<Value>) -> (Option<String>, Vec<Value>) {
+    let mut text = String::new();
+    let mut calls = Vec::new();
+    for block in blocks {
+        match block.get("type").and_then(Value::as_str) {
+            Some("text") => text.push_str(
+                block
+                    .get("text")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            ),
+            Some("tool_use") => calls.push(block),
+            _ => {}
+        }
+    }
+    ((!text.is_empty()).then_some(text), calls)
+}
+
+fn normalize_calls(calls: &[Value], response_id: &str) -> Vec<Value> {
+    calls
+        .iter()
+        .enumerate()
+        .filter_map(|(index, call)| tools::normalize_call(call, response_id, index))
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -263,7 +390,6 @@ pub fn completion_json(reply: &Reply, meta: &ResponseMeta, prompt_tokens: u64) -
 mod tests {
     use super::*;
     use crate::json::parse_request;
-    use crate::models::Family;
 
     fn model(argo_id: &str, reasoning: bool) -> ModelSpec {
         ModelSpec {
@@ -390,7 +516,12 @@ mod tests {
 
     #[test]
     fn argo_text_answer_becomes_chat_completion() {
-        let reply = parse_argo_reply(br#"{"response":"Hi there"}"#).unwrap();
+        let reply = parse_argo_reply(
+            br#"{"response":"Hi there"}"#,
+            &ToolReplies::Native,
+            "chatcmpl-1",
+        )
+        .unwrap();
         let meta = ResponseMeta {
             id: "chatcmpl-1".into(),
             created: 42,
@@ -416,8 +547,146 @@ mod tests {
             br#"{"other":1}"#,
             br#"{"response":[1]}"#,
         ] {
-            assert_eq!(parse_argo_reply(body).unwrap_err().status, 502, "{body:?}");
+            assert_eq!(
+                parse_argo_reply(body, &ToolReplies::Native, "r")
+                    .unwrap_err()
+                    .status,
+                502,
+                "{body:?}"
+            );
         }
+    }
+
+    fn family_model(family: Family, tools: ToolMode) -> ModelSpec {
+        ModelSpec {
+            family,
+            tools,
+            ..model("m", false)
+        }
+    }
+
+    const WEATHER_TURN: &str = r#"{"model":"m","tool_choice":"required","parallel_tool_calls":false,
+        "tools":[{"type":"function","function":{"name":"get_weather","description":"Weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}],
+        "messages":[{"role":"user","content":"Weather in Paris?"},
+          {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},
+          {"role":"tool","tool_call_id":"call_1","content":"18C"}]}"#;
+
+    #[test]
+    fn openai_models_get_tools_natively() {
+        let argo = rewrite(
+            WEATHER_TURN,
+            &family_model(Family::Openai, ToolMode::Native),
+        );
+        assert_eq!(argo["tools"][0]["function"]["name"], "get_weather");
+        assert_eq!(
+            (
+                argo["tool_choice"].as_str(),
+                argo["parallel_tool_calls"].as_bool()
+            ),
+            (Some("required"), Some(false))
+        );
+        assert_eq!(argo["messages"][1]["tool_calls"][0]["id"], "call_1");
+        assert_eq!(
+            argo["messages"][2],
+            serde_json::json!({"role":"tool","content":"18C","tool_call_id":"call_1"})
+        );
+    }
+
+    #[test]
+    fn claude_models_get_anthropic_tools_and_blocks() {
+        let argo = rewrite(
+            WEATHER_TURN,
+            &family_model(Family::Anthropic, ToolMode::Native),
+        );
+        assert_eq!(
+            argo["tools"][0]["input_schema"]["properties"]["city"]["type"],
+            "string"
+        );
+        assert_eq!(
+            argo["tool_choice"],
+            serde_json::json!({"type":"any","disable_parallel_tool_use":true})
+        );
+        assert!(argo.get("parallel_tool_calls").is_none());
+        assert_eq!(argo["messages"][1]["content"][0]["type"], "tool_use");
+        assert_eq!(argo["messages"][2]["content"][0]["type"], "tool_result");
+    }
+
+    #[test]
+    fn gemini_models_get_tools_in_the_prompt() {
+        let argo = rewrite(
+            WEATHER_TURN,
+            &family_model(Family::Google, ToolMode::Prompt),
+        );
+        assert!(argo.get("tools").is_none() && argo.get("tool_choice").is_none());
+        assert_eq!(argo["messages"][0]["role"], "system");
+        assert!(argo["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("get_weather"));
+        assert!(argo["messages"][2]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("<tool_call>"));
+        assert!(argo["messages"][3]["content"]
+            .as_str()
+            .unwrap()
+            .contains("18C"));
+    }
+
+    #[test]
+    fn tool_calls_in_every_answer_shape_become_openai_calls() {
+        let prompt = ToolReplies::Prompt {
+            names: vec!["get_weather".into()],
+        };
+        let cases: [(&[u8], &ToolReplies); 4] = [
+            (br#"{"response":{"content":"","tool_calls":[{"id":"call_x","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]}}"#, &ToolReplies::Native),
+            (br#"{"response":{"content":null,"tool_calls":[{"type":"tool_use","id":"call_x","name":"get_weather","input":{"city":"Paris"}}]}}"#, &ToolReplies::Native),
+            (br#"{"response":[{"type":"text","text":"Checking."},{"type":"tool_use","id":"call_x","name":"get_weather","input":{"city":"Paris"}}]}"#, &ToolReplies::Native),
+            (br#"{"response":"Checking.\n<tool_call>{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\"}}</tool_call>"}"#, &prompt),
+        ];
+        for (body, tools) in cases {
+            let reply = parse_argo_reply(body, tools, "chatcmpl-x").unwrap();
+            assert_eq!(
+                reply.tool_calls.len(),
+                1,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+            assert!(reply.tool_calls[0]["id"]
+                .as_str()
+                .unwrap()
+                .starts_with("call_x"));
+            assert_eq!(
+                reply.tool_calls[0]["function"]["arguments"],
+                r#"{"city":"Paris"}"#
+            );
+            assert_eq!(reply.finish_reason(), "tool_calls");
+            assert!(reply.content.is_none() || reply.content.as_deref() == Some("Checking."));
+        }
+        let plain = parse_argo_reply(
+            br#"{"response":"<tool_call>{\"name\":\"get_weather\"}</tool_call>"}"#,
+            &ToolReplies::Native,
+            "r",
+        )
+        .unwrap();
+        assert!(
+            plain.tool_calls.is_empty(),
+            "native models' text is never parsed for tags"
+        );
+    }
+
+    #[test]
+    fn malformed_history_tool_calls_are_400() {
+        let request: ChatRequest = parse_request(br#"{"model":"m","messages":[{"role":"assistant","tool_calls":[{"type":"function"}]}]}"#).unwrap();
+        assert_eq!(
+            validate(&request).unwrap_err().param.as_deref(),
+            Some("messages[0].tool_calls[0]")
+        );
+        let request: ChatRequest = parse_request(br#"{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{}}]}"#).unwrap();
+        assert_eq!(
+            validate(&request).unwrap_err().param.as_deref(),
+            Some("tools[0].function.name")
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod json;
 pub mod models;
 pub mod openai;
 pub mod stream;
+pub mod tools;
 pub mod usage;
 
 pub use error::ApiError;

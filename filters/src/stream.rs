@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::openai::ResponseMeta;
+use crate::tools::prompt::{Piece, ToolScanner};
 use crate::usage::{TokenCounter, Usage};
 
 /// Which OpenAI object the stream carries.
@@ -66,20 +67,18 @@ impl SseEncoder {
         }
     }
 
-    /// OpenAI-style `tool_calls` deltas: for each call, one event with index, id, type and name
-    /// (arguments empty), then one with the arguments.
-    pub fn tool_calls(&self, out: &mut Vec<u8>, calls: &[Value]) {
-        for (index, call) in calls.iter().enumerate() {
-            let function = &call["function"];
-            let opening = serde_json::json!({"tool_calls": [{
-                "index": index, "id": call["id"], "type": "function",
-                "function": {"name": function["name"], "arguments": ""}}]});
-            self.choice_event(out, &opening.to_string(), None);
-            let arguments = function["arguments"].as_str().unwrap_or("");
-            if !arguments.is_empty() {
-                let delta = serde_json::json!({"tool_calls": [{"index": index, "function": {"arguments": arguments}}]});
-                self.choice_event(out, &delta.to_string(), None);
-            }
+    /// OpenAI-style `tool_calls` deltas for the `index`-th call of the answer: one event with
+    /// index, id, type and name (arguments empty), then the arguments in fragments.
+    pub fn tool_call(&self, out: &mut Vec<u8>, index: usize, call: &Value) {
+        let function = &call["function"];
+        let opening = serde_json::json!({"tool_calls": [{
+            "index": index, "id": call["id"], "type": "function",
+            "function": {"name": function["name"], "arguments": ""}}]});
+        self.choice_event(out, &opening.to_string(), None);
+        let arguments = function["arguments"].as_str().unwrap_or("");
+        for fragment in fragments(arguments, ARGUMENT_FRAGMENT_CHARS) {
+            let delta = serde_json::json!({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]});
+            self.choice_event(out, &delta.to_string(), None);
         }
     }
 
@@ -140,6 +139,26 @@ impl SseEncoder {
         out.extend_from_slice(tail.as_bytes());
         out.extend_from_slice(b"\n\n");
     }
+}
+
+/// Argument deltas are cut to about this many characters, as OpenAI streams them.
+const ARGUMENT_FRAGMENT_CHARS: usize = 32;
+
+fn fragments(text: &str, chars: usize) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let cut = rest
+            .char_indices()
+            .nth(chars)
+            .map(|(at, _)| at)
+            .unwrap_or(rest.len());
+        let (head, tail) = rest.split_at(cut);
+        rest = tail;
+        Some(head)
+    })
 }
 
 fn json_string(text: &str) -> String {
@@ -208,6 +227,8 @@ pub struct TextStream {
     counter: TokenCounter,
     prompt_tokens: u64,
     started: bool,
+    /// For prompt-based tools: lifts tool-call blocks out of the text as they stream.
+    scanner: Option<ToolScanner>,
 }
 
 impl TextStream {
@@ -218,7 +239,14 @@ impl TextStream {
             counter: TokenCounter::default(),
             prompt_tokens,
             started: false,
+            scanner: None,
         }
+    }
+
+    /// A stream whose text may carry prompt-based tool calls.
+    pub fn with_tool_scanner(mut self, scanner: ToolScanner) -> Self {
+        self.scanner = Some(scanner);
+        self
     }
 
     /// The opening event(s), sent as soon as Argo has accepted the request.
@@ -236,8 +264,7 @@ impl TextStream {
     pub fn feed(&mut self, fragment: &[u8]) -> Vec<u8> {
         let mut out = self.start();
         let text = self.joiner.push(fragment);
-        self.counter.add(&text);
-        self.encoder.text(&mut out, &text);
+        self.emit(&mut out, &text, false);
         out
     }
 
@@ -245,10 +272,41 @@ impl TextStream {
     pub fn finish(&mut self) -> Vec<u8> {
         let mut out = self.start();
         let rest = self.joiner.finish();
-        self.counter.add(&rest);
-        self.encoder.text(&mut out, &rest);
-        self.encoder.finish(&mut out, "stop", self.usage());
+        self.emit(&mut out, &rest, true);
+        let finish_reason = if self
+            .scanner
+            .as_ref()
+            .is_some_and(|scanner| scanner.calls() > 0)
+        {
+            "tool_calls"
+        } else {
+            "stop"
+        };
+        self.encoder.finish(&mut out, finish_reason, self.usage());
         out
+    }
+
+    fn emit(&mut self, out: &mut Vec<u8>, text: &str, last: bool) {
+        self.counter.add(text);
+        let Some(scanner) = self.scanner.as_mut() else {
+            self.encoder.text(out, text);
+            return;
+        };
+        let before = scanner.calls();
+        let mut pieces = scanner.push(text);
+        if last {
+            pieces.extend(scanner.finish());
+        }
+        let mut index = before;
+        for piece in pieces {
+            match piece {
+                Piece::Text(text) => self.encoder.text(out, &text),
+                Piece::Call(call) => {
+                    self.encoder.tool_call(out, index, &call);
+                    index += 1;
+                }
+            }
+        }
     }
 
     /// The upstream failed after the stream started.
@@ -425,7 +483,7 @@ mod tests {
         let calls = [
             serde_json::json!({"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}),
         ];
-        encoder.tool_calls(&mut out, &calls);
+        encoder.tool_call(&mut out, 0, &calls[0]);
         let events = events(&out);
         let opening = &json(&events[0])["choices"][0]["delta"]["tool_calls"][0];
         assert_eq!(
@@ -448,7 +506,9 @@ pub fn synthesize(encoder: &SseEncoder, reply: &crate::chat::Reply, usage: Usage
     if let Some(content) = &reply.content {
         encoder.text(&mut out, content);
     }
-    encoder.tool_calls(&mut out, &reply.tool_calls);
+    for (index, call) in reply.tool_calls.iter().enumerate() {
+        encoder.tool_call(&mut out, index, call);
+    }
     encoder.finish(&mut out, reply.finish_reason(), usage);
     out
 }

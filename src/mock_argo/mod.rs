@@ -5,6 +5,8 @@
 //! streamchat, `{"embedding": [[...]]}` for embed. A test scripts one answer by ending the last
 //! user message with `#mock {json}`; see [`Directive`].
 
+mod tools;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,6 +91,8 @@ pub struct Directive {
     pub fragment_delay_ms: Option<u64>,
     /// Drop the connection after this many fragments, without ending the chunked body.
     pub cut_after: Option<usize>,
+    /// Play a tool-calling model: call this tool, then answer with its result.
+    pub tool_call: Option<tools::ScriptedCall>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -173,13 +177,24 @@ impl MockArgo {
         directive: &Directive,
     ) -> Result<Answer, (u16, String)> {
         check_chat_shape(request)?;
+        if request.get("tools").is_some() {
+            return Err((400, "streamchat does not take tools".into()));
+        }
         let fragments: Vec<Bytes> = match &directive.fragments {
             Some(fragments) => fragments
                 .iter()
                 .map(|f| Bytes::copy_from_slice(f.as_bytes()))
                 .collect(),
             None => {
-                let text = reply_text(model, request, raw, directive);
+                let text = match &directive.tool_call {
+                    Some(call) => match tools::answer(model, request, call)? {
+                        tools::Said::Text(text) => text,
+                        tools::Said::Structured(_) => {
+                            return Err((400, "streamchat cannot answer with tool calls".into()))
+                        }
+                    },
+                    None => reply_text(model, request, raw, directive),
+                };
                 let size = directive
                     .fragment_bytes
                     .unwrap_or(self.options.fragment_bytes)
@@ -223,16 +238,33 @@ fn error(status: u16, message: &str) -> Answer {
 }
 
 /// The directive is the JSON after `#mock ` in the last user message (chat) or first prompt (embed).
+/// The directive is in the newest user text that has one (later turns may be tool results).
 fn directive_in(request: &Value, route: &Route) -> Result<Directive, (u16, String)> {
     let text = match route {
         Route::Embed => request.pointer("/prompt/0").and_then(Value::as_str),
-        _ => last_user_text(request),
+        _ => user_texts(request).find(|text| text.contains("#mock ")),
     };
     match text.and_then(|text| text.find("#mock ").map(|at| &text[at + 6..])) {
         Some(json) => serde_json::from_str(json.trim())
             .map_err(|e| (400, format!("bad #mock directive: {e}"))),
         None => Ok(Directive::default()),
     }
+}
+
+fn user_texts(request: &Value) -> impl Iterator<Item = &str> {
+    let messages = request
+        .get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .rev();
+    messages
+        .filter(|m| m["role"] == "user")
+        .filter_map(|m| match &m["content"] {
+            Value::String(text) => Some(text.as_str()),
+            Value::Array(parts) => parts.iter().rev().find_map(|part| part["text"].as_str()),
+            _ => None,
+        })
 }
 
 fn last_user_text(request: &Value) -> Option<&str> {
@@ -288,9 +320,13 @@ fn chat(
     directive: &Directive,
 ) -> Result<Answer, (u16, String)> {
     check_chat_shape(request)?;
-    let response = match &directive.response {
-        Some(response) => response.clone(),
-        None => Value::String(reply_text(model, request, raw, directive)),
+    let response = match (&directive.response, &directive.tool_call) {
+        (Some(response), _) => response.clone(),
+        (None, Some(call)) => match tools::answer(model, request, call)? {
+            tools::Said::Structured(response) => response,
+            tools::Said::Text(text) => Value::String(text),
+        },
+        (None, None) => Value::String(reply_text(model, request, raw, directive)),
     };
     Ok(Answer::Json {
         status: 200,
