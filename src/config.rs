@@ -39,6 +39,14 @@ pub struct UpstreamConfig {
     pub pool_size: usize,
     #[serde(default)]
     pub ca_file: String,
+    /// Bound on a whole buffered (non-streaming) round trip.
+    #[serde(default = "defaults::total_timeout_ms")]
+    pub total_timeout_ms: u64,
+    /// Retries of connect failures (nothing reached Argo), with exponential backoff.
+    #[serde(default = "defaults::retries")]
+    pub retries: u32,
+    #[serde(default = "defaults::retry_backoff_ms")]
+    pub retry_backoff_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -90,6 +98,15 @@ mod defaults {
     pub fn idle_timeout_ms() -> u64 {
         60_000
     }
+    pub fn total_timeout_ms() -> u64 {
+        900_000
+    }
+    pub fn retries() -> u32 {
+        2
+    }
+    pub fn retry_backoff_ms() -> u64 {
+        100
+    }
     pub fn pool_size() -> usize {
         128
     }
@@ -135,6 +152,12 @@ impl UpstreamConfig {
     }
     pub fn write_timeout(&self) -> Duration {
         Duration::from_millis(self.write_timeout_ms)
+    }
+    pub fn total_timeout(&self) -> Duration {
+        Duration::from_millis(self.total_timeout_ms)
+    }
+    pub fn retry_backoff(&self) -> Duration {
+        Duration::from_millis(self.retry_backoff_ms)
     }
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_millis(self.idle_timeout_ms)
@@ -192,15 +215,35 @@ pub fn apply_env(
             .parse()
             .map_err(|_| err("ARGO_BRIDGE_THREADS", "must be a whole number"))?;
     }
-    if let Some(ms) = env("ARGO_BRIDGE_CONNECT_TIMEOUT_MS") {
-        config.upstream.connect_timeout_ms = ms
-            .parse()
-            .map_err(|_| err("ARGO_BRIDGE_CONNECT_TIMEOUT_MS", "must be a whole number"))?;
+    let numbers: [(&str, &mut u64); 4] = [
+        (
+            "ARGO_BRIDGE_CONNECT_TIMEOUT_MS",
+            &mut config.upstream.connect_timeout_ms,
+        ),
+        (
+            "ARGO_BRIDGE_READ_TIMEOUT_MS",
+            &mut config.upstream.read_timeout_ms,
+        ),
+        (
+            "ARGO_BRIDGE_TOTAL_TIMEOUT_MS",
+            &mut config.upstream.total_timeout_ms,
+        ),
+        (
+            "ARGO_BRIDGE_CLIENT_BODY_TIMEOUT_MS",
+            &mut config.limits.client_body_timeout_ms,
+        ),
+    ];
+    for (key, field) in numbers {
+        if let Some(value) = env(key) {
+            *field = value
+                .parse()
+                .map_err(|_| err(key, "must be a whole number"))?;
+        }
     }
-    if let Some(ms) = env("ARGO_BRIDGE_READ_TIMEOUT_MS") {
-        config.upstream.read_timeout_ms = ms
+    if let Some(retries) = env("ARGO_BRIDGE_RETRIES") {
+        config.upstream.retries = retries
             .parse()
-            .map_err(|_| err("ARGO_BRIDGE_READ_TIMEOUT_MS", "must be a whole number"))?;
+            .map_err(|_| err("ARGO_BRIDGE_RETRIES", "must be a whole number"))?;
     }
     if let Some(limit) = env("ARGO_BRIDGE_MAX_BODY_BYTES") {
         config.limits.max_body_bytes = limit

@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::auth::Auth;
 use crate::config::Settings;
-use crate::http::{read_body, send_error, send_json};
+use crate::http::{read_body, require_json, send_error, send_json};
 use crate::metrics;
 use crate::streaming::{self, Ending};
 use crate::upstream::Upstream;
@@ -99,6 +99,7 @@ impl ProxyHttp for Gateway {
         metrics::IN_FLIGHT.dec();
         if let Err(error) = outcome {
             ctx.status = error.status;
+            count_upstream_error(&error);
             if session.response_written().is_none() {
                 send_error(session, &error, &ctx.request_id).await;
             }
@@ -197,6 +198,17 @@ impl Gateway {
         Ok(())
     }
 
+    /// The start of every API request: who is asking, then a bounded JSON body parsed into `T`.
+    async fn accept<T: serde::de::DeserializeOwned>(
+        &self,
+        session: &mut Session,
+    ) -> Result<(String, T), ApiError> {
+        let user = self.authenticate(session)?;
+        require_json(session)?;
+        let body = read_body(session, self.state.settings.limits.max_body_bytes).await?;
+        Ok((user, parse_request(&body)?))
+    }
+
     fn authenticate(&self, session: &Session) -> Result<String, ApiError> {
         let header = session
             .req_header()
@@ -286,9 +298,7 @@ impl Gateway {
     }
 
     async fn chat(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), ApiError> {
-        let user = self.authenticate(session)?;
-        let body = read_body(session, self.state.settings.limits.max_body_bytes).await?;
-        let request: ChatRequest = parse_request(&body)?;
+        let (user, request): (String, ChatRequest) = self.accept(session).await?;
         let model = self.resolve(ctx, &request.model)?;
         chat::require_chat_model(model)?;
         chat::validate(&request)?;
@@ -342,9 +352,7 @@ impl Gateway {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<(), ApiError> {
-        let user = self.authenticate(session)?;
-        let body = read_body(session, self.state.settings.limits.max_body_bytes).await?;
-        let request: CompletionRequest = parse_request(&body)?;
+        let (user, request): (String, CompletionRequest) = self.accept(session).await?;
         let model = self.resolve(ctx, &request.model)?;
         chat::require_chat_model(model)?;
         let prompts = completions::prompts(&request)?;
@@ -390,9 +398,7 @@ impl Gateway {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<(), ApiError> {
-        let user = self.authenticate(session)?;
-        let body = read_body(session, self.state.settings.limits.max_body_bytes).await?;
-        let request: EmbeddingRequest = parse_request(&body)?;
+        let (user, request): (String, EmbeddingRequest) = self.accept(session).await?;
         let model = self.resolve(ctx, &request.model)?;
         let texts = embeddings::inputs(&request, model)?;
         let argo_body = embeddings::to_argo(texts, model, &user)?;
@@ -441,17 +447,10 @@ impl Gateway {
             Ok(Ending::Complete) => "complete",
             Ok(Ending::ClientGone) => "client_gone",
             Ok(Ending::UpstreamFailed(error)) => {
-                metrics::UPSTREAM_ERRORS
-                    .with_label_values(&[upstream_error_kind(&error)])
-                    .inc();
+                count_upstream_error(&error);
                 "upstream_failed"
             }
-            Err(error) => {
-                metrics::UPSTREAM_ERRORS
-                    .with_label_values(&[upstream_error_kind(&error)])
-                    .inc();
-                return Err(error);
-            }
+            Err(error) => return Err(error),
         };
         Ok(())
     }
@@ -472,11 +471,6 @@ impl Gateway {
         metrics::UPSTREAM_DURATION
             .with_label_values(&[ctx.endpoint, self.model_label(ctx)])
             .observe(elapsed.as_secs_f64());
-        if let Err(error) = &result {
-            metrics::UPSTREAM_ERRORS
-                .with_label_values(&[upstream_error_kind(error)])
-                .inc();
-        }
         result
     }
 }
@@ -485,12 +479,10 @@ fn wants_usage(options: &Option<StreamOptions>) -> bool {
     options.as_ref().and_then(|options| options.include_usage) == Some(true)
 }
 
-fn upstream_error_kind(error: &ApiError) -> &'static str {
-    match error.status {
-        429 => "rate_limited",
-        504 => "timeout",
-        400 => "rejected",
-        _ => "bad_gateway",
+/// Upstream failures carry `upstream_*` codes, a fixed set that labels the metric.
+fn count_upstream_error(error: &ApiError) {
+    if let Some(code) = error.code.filter(|code| code.starts_with("upstream_")) {
+        metrics::UPSTREAM_ERRORS.with_label_values(&[code]).inc();
     }
 }
 

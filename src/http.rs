@@ -30,14 +30,57 @@ pub async fn read_body(session: &mut Session, limit: usize) -> Result<Bytes, Api
             Ok(None) => return Ok(body.freeze()),
             Err(e) => {
                 session.set_keepalive(None);
-                return Err(ApiError::new(
-                    400,
-                    "invalid_request_error",
-                    format!("Could not read the request body: {}", e.etype().as_str()),
-                )
-                .with_code("body_read_error"));
+                return Err(body_read_error(&e));
             }
         }
+    }
+}
+
+fn body_read_error(error: &pingora_error::Error) -> ApiError {
+    if error.etype() == &pingora_error::ErrorType::ReadTimedout {
+        ApiError::new(
+            408,
+            "invalid_request_error",
+            "The request body arrived too slowly",
+        )
+        .with_code("request_timeout")
+    } else {
+        ApiError::new(
+            400,
+            "invalid_request_error",
+            format!(
+                "Could not read the request body: {}",
+                error.etype().as_str()
+            ),
+        )
+        .with_code("body_read_error")
+    }
+}
+
+/// Only JSON bodies are accepted; saying so up front beats a confusing parse error.
+pub fn require_json(session: &Session) -> Result<(), ApiError> {
+    let content_type = session
+        .req_header()
+        .headers
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if media_type == "application/json" || media_type.ends_with("+json") {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            415,
+            "invalid_request_error",
+            "Send the request body as JSON with `Content-Type: application/json`",
+        )
+        .with_param("Content-Type")
+        .with_code("unsupported_media_type"))
     }
 }
 

@@ -60,6 +60,15 @@ pub static UPSTREAM_ERRORS: Lazy<IntCounterVec> = Lazy::new(|| {
     .expect("metric registers once")
 });
 
+pub static UPSTREAM_RETRIES: Lazy<IntCounterVec> = Lazy::new(|| {
+    register_int_counter_vec!(
+        "argo_bridge_upstream_retries_total",
+        "Argo requests retried because nothing reached Argo, by reason",
+        &["reason"]
+    )
+    .expect("metric registers once")
+});
+
 pub static IN_FLIGHT: Lazy<IntGauge> = Lazy::new(|| {
     register_int_gauge!(
         "argo_bridge_in_flight_requests",

@@ -16,6 +16,7 @@ use pingora_error::{Error, ErrorType};
 use pingora_http::RequestHeader;
 
 use crate::config::{ArgoEnv, UpstreamConfig};
+use crate::metrics;
 
 /// Ceiling on a buffered (non-streaming) Argo answer: large embedding batches are big.
 const MAX_ANSWER_BYTES: usize = 256 * 1024 * 1024;
@@ -58,8 +59,10 @@ impl Upstream {
     }
 
     /// Sends `body` to `endpoint` of the model's environment and reads the response header.
-    /// A pooled connection that turns out to be dead is retried once on a fresh one: nothing
-    /// reached Argo, so the retry is safe.
+    ///
+    /// Retried, because nothing reached Argo: connect failures (up to `upstream.retries` times,
+    /// with exponential backoff) and a pooled connection found dead on first use (once, at
+    /// once). Nothing is retried once Argo may have seen the request.
     pub async fn send(
         &self,
         env_name: &str,
@@ -71,47 +74,94 @@ impl Upstream {
         })?;
         let peer = self.peer(env);
         let path = format!("{}{}", env.base_path, endpoint.path());
-        let mut attempts_left = 2;
+        let mut connect_retries = 0;
+        let mut stale_retry_used = false;
         loop {
-            attempts_left -= 1;
-            let (mut session, reused) = self
-                .connector
-                .get_http_session(&peer)
-                .await
-                .map_err(|e| self.map_error(&e, env_name))?;
-            // The connector leaves per-read timeouts to the caller.
-            session.set_read_timeout(Some(self.config.read_timeout()));
-            session.set_write_timeout(Some(self.config.write_timeout()));
-            match exchange(&mut session, &path, &env.host, body.clone()).await {
-                Ok(()) => {
+            let failure = match self.try_send(&peer, &path, &env.host, body.clone()).await {
+                Ok(session) => {
                     return Ok(Exchange {
                         session,
                         peer,
                         env: env_name.to_string(),
                     })
                 }
-                Err(e) if reused && attempts_left > 0 && is_stale_connection(&e) => {
+                Err(failure) => failure,
+            };
+            match failure {
+                Failure::Connect(e) if connect_retries < self.config.retries => {
+                    let backoff = self.config.retry_backoff() * 2u32.pow(connect_retries);
+                    connect_retries += 1;
+                    metrics::UPSTREAM_RETRIES
+                        .with_label_values(&["connect"])
+                        .inc();
+                    log::warn!("connecting to Argo {env_name} failed ({}), retry {connect_retries} in {backoff:?}", e.etype().as_str());
+                    tokio::time::sleep(backoff).await;
+                }
+                Failure::Stale(e) if !stale_retry_used => {
+                    stale_retry_used = true;
+                    metrics::UPSTREAM_RETRIES
+                        .with_label_values(&["stale_connection"])
+                        .inc();
                     log::debug!("pooled connection to Argo {env_name} was stale, retrying: {e}");
                 }
-                Err(e) => return Err(self.map_error(&e, env_name)),
+                Failure::Connect(e) | Failure::Stale(e) | Failure::Other(e) => {
+                    return Err(self.map_error(&e, env_name))
+                }
             }
         }
     }
 
+    async fn try_send(
+        &self,
+        peer: &HttpPeer,
+        path: &str,
+        host: &str,
+        body: Bytes,
+    ) -> Result<HttpSession, Failure> {
+        let (mut session, reused) = self.connector.get_http_session(peer).await.map_err(|e| {
+            if is_connect_failure(&e) {
+                Failure::Connect(e)
+            } else {
+                Failure::Other(e)
+            }
+        })?;
+        // The connector leaves per-read timeouts to the caller.
+        session.set_read_timeout(Some(self.config.read_timeout()));
+        session.set_write_timeout(Some(self.config.write_timeout()));
+        match exchange(&mut session, path, host, body).await {
+            Ok(()) => Ok(session),
+            Err(e) if reused && is_stale_connection(&e) => Err(Failure::Stale(e)),
+            Err(e) => Err(Failure::Other(e)),
+        }
+    }
+
     /// One buffered round trip: the 2xx body, or the error the client should see.
+    /// Bounded by `upstream.total_timeout_ms`, so a slow drip cannot hold a request forever.
     pub async fn buffered(
         &self,
         env: &str,
         endpoint: Endpoint,
         body: Bytes,
     ) -> Result<Vec<u8>, ApiError> {
-        let mut exchange = self.send(env, endpoint, body).await?;
-        if !exchange.is_success() {
-            return Err(self.reject(exchange).await);
-        }
-        let answer = exchange.read_to_end(self).await;
-        self.release(exchange).await;
-        answer
+        let round_trip = async {
+            let mut exchange = self.send(env, endpoint, body).await?;
+            if !exchange.is_success() {
+                return Err(self.reject(exchange).await);
+            }
+            let answer = exchange.read_to_end(self).await;
+            self.release(exchange).await;
+            answer
+        };
+        let limit = self.config.total_timeout();
+        tokio::time::timeout(limit, round_trip)
+            .await
+            .unwrap_or_else(|_| {
+                Err(ApiError::gateway_timeout(format!(
+                    "Argo ({env}) did not finish answering within {:.0}s; try a shorter request",
+                    limit.as_secs_f64()
+                ))
+                .with_code("upstream_total_timeout"))
+            })
     }
 
     /// Reads a non-2xx answer and maps it to the client's error (429 keeps its Retry-After).
@@ -147,21 +197,26 @@ impl Upstream {
             ErrorType::ConnectTimedout | ErrorType::TLSHandshakeTimedout => ApiError::gateway_timeout(format!(
                 "Argo ({env}) did not accept a connection within {:.1}s; try again later",
                 seconds(self.config.connect_timeout())
-            )),
+            ))
+            .with_code("upstream_connect_timeout"),
             ErrorType::ReadTimedout => ApiError::gateway_timeout(format!(
                 "Argo ({env}) sent nothing for {:.0}s; the model may be overloaded, try again or shorten the request",
                 seconds(self.config.read_timeout())
             )),
             ErrorType::WriteTimedout => {
                 ApiError::gateway_timeout(format!("Argo ({env}) stopped accepting the request body; try again later"))
+                    .with_code("upstream_write_timeout")
             }
             ErrorType::ConnectRefused | ErrorType::ConnectNoRoute | ErrorType::ConnectError => {
                 ApiError::bad_gateway(format!("Could not connect to Argo ({env}); it may be down, try again later"))
+                    .with_code("upstream_unreachable")
             }
             ErrorType::TLSHandshakeFailure | ErrorType::InvalidCert | ErrorType::HandshakeError => {
                 ApiError::bad_gateway(format!("TLS with Argo ({env}) failed; ask the gateway operator to check its CA bundle"))
+                    .with_code("upstream_tls_error")
             }
-            _ => ApiError::bad_gateway(format!("The connection to Argo ({env}) failed mid-request; try again")),
+            _ => ApiError::bad_gateway(format!("The connection to Argo ({env}) broke off mid-answer; try again"))
+                .with_code("upstream_cut_off"),
         }
     }
 }
@@ -185,6 +240,26 @@ async fn exchange(
     session.write_request_body(body, true).await?;
     session.finish_request_body().await?;
     session.read_response_header().await
+}
+
+/// Why an attempt failed, which decides whether it may be retried.
+enum Failure {
+    /// No connection was made: nothing reached Argo.
+    Connect(Box<Error>),
+    /// A pooled connection was dead on first use.
+    Stale(Box<Error>),
+    Other(Box<Error>),
+}
+
+fn is_connect_failure(error: &Error) -> bool {
+    matches!(
+        error.etype(),
+        ErrorType::ConnectTimedout
+            | ErrorType::ConnectRefused
+            | ErrorType::ConnectNoRoute
+            | ErrorType::ConnectError
+            | ErrorType::TLSHandshakeTimedout
+    )
 }
 
 fn is_stale_connection(error: &Error) -> bool {

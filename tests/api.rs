@@ -187,7 +187,7 @@ fn chunked_uploads_over_the_limit_are_413() {
     use std::io::{BufReader, Write};
     let stack = Stack::start_with(&[], &[("ARGO_BRIDGE_MAX_BODY_BYTES", "10000")]);
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", stack.gateway_port)).unwrap();
-    let head = format!("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n");
+    let head = format!("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
     stream.write_all(head.as_bytes()).unwrap();
     for _ in 0..5 {
         let chunk = "c".repeat(4000);

@@ -258,8 +258,9 @@ pub fn parse_argo_reply(
     tools: &ToolReplies,
     response_id: &str,
 ) -> Result<Reply, ApiError> {
-    let parsed: argo::ChatResponse = serde_json::from_slice(body)
-        .map_err(|_| ApiError::bad_gateway("Argo returned a chat answer that is not valid JSON"))?;
+    let parsed: argo::ChatResponse = serde_json::from_slice(body).map_err(|_| {
+        ApiError::invalid_answer("Argo returned a chat answer that is not valid JSON")
+    })?;
     let reply = match parsed.response {
         Some(Value::String(text)) => Reply { content: Some(text), tool_calls: Vec::new() },
         Some(Value::Object(mut object)) => {
@@ -281,14 +282,14 @@ pub fn parse_argo_reply(
             Reply { content, tool_calls: normalize_calls(&calls, response_id) }
         }
         Some(Value::Null) | None => {
-            return Err(ApiError::bad_gateway(
+            return Err(ApiError::invalid_answer(
                 "Argo returned no `response`; the model produced no answer, try again or change the request",
             ))
         }
-        Some(_) => return Err(ApiError::bad_gateway("Argo returned a `response` of an unexpected type")),
+        Some(_) => return Err(ApiError::invalid_answer("Argo returned a `response` of an unexpected type")),
     };
     if reply.content.is_none() && reply.tool_calls.is_empty() {
-        return Err(ApiError::bad_gateway(
+        return Err(ApiError::invalid_answer(
             "Argo returned an answer with neither text nor tool calls",
         ));
     }

@@ -109,10 +109,10 @@ pub struct Output<'a> {
 /// through untouched; base64 and `dimensions` decode them.
 pub fn translate(body: &[u8], output: &Output) -> Result<Vec<u8>, ApiError> {
     let parsed: argo::EmbedResponse = serde_json::from_slice(body).map_err(|_| {
-        ApiError::bad_gateway("Argo returned an embedding answer that is not valid JSON")
+        ApiError::invalid_answer("Argo returned an embedding answer that is not valid JSON")
     })?;
     if parsed.embedding.len() != output.expected_vectors {
-        return Err(ApiError::bad_gateway(format!(
+        return Err(ApiError::invalid_answer(format!(
             "Argo returned {} vectors for {} inputs",
             parsed.embedding.len(),
             output.expected_vectors
@@ -160,7 +160,7 @@ fn decode_all(raw: &[&RawValue], dimensions: Option<usize>) -> Result<Vec<Vec<f3
     raw.iter()
         .map(|vector| {
             let floats: Vec<f32> = serde_json::from_str(vector.get()).map_err(|_| {
-                ApiError::bad_gateway("Argo returned an embedding that is not a list of numbers")
+                ApiError::invalid_answer("Argo returned an embedding that is not a list of numbers")
             })?;
             Ok(match dimensions {
                 Some(dimensions) => shorten(floats, dimensions),

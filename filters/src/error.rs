@@ -102,6 +102,11 @@ impl ApiError {
         Self::new(502, "upstream_error", message).with_code("bad_gateway")
     }
 
+    /// Argo answered 2xx, but with something the gateway cannot translate.
+    pub fn invalid_answer(message: impl Into<String>) -> Self {
+        Self::bad_gateway(message).with_code("upstream_invalid_answer")
+    }
+
     pub fn gateway_timeout(message: impl Into<String>) -> Self {
         Self::new(504, "upstream_error", message).with_code("upstream_timeout")
     }
@@ -175,7 +180,7 @@ pub fn from_argo_status(status: u16, body: &[u8], retry_after: Option<&str>) -> 
                 None => format!("Argo is rate limiting requests; retry shortly. {detail}"),
             });
             error.retry_after = retry_after.map(str::to_string);
-            error
+            error.with_code("upstream_rate_limited")
         }
         400 | 413 | 422 => ApiError::new(
             400,
@@ -184,7 +189,8 @@ pub fn from_argo_status(status: u16, body: &[u8], retry_after: Option<&str>) -> 
         )
         .with_code("upstream_rejected"),
         504 => ApiError::gateway_timeout(format!("Argo timed out (504): {detail}")),
-        _ => ApiError::bad_gateway(format!("Argo answered with status {status}: {detail}")),
+        _ => ApiError::bad_gateway(format!("Argo answered with status {status}: {detail}"))
+            .with_code("upstream_bad_status"),
     }
 }
 

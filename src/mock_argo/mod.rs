@@ -91,6 +91,11 @@ pub struct Directive {
     pub fragment_delay_ms: Option<u64>,
     /// Drop the connection after this many fragments, without ending the chunked body.
     pub cut_after: Option<usize>,
+    /// Promise more body than is sent, then close: a body cut off mid-answer.
+    #[serde(default)]
+    pub truncate: bool,
+    /// Send a JSON answer one byte at a time, this many milliseconds apart.
+    pub drip_ms: Option<u64>,
     /// Play a tool-calling model: call this tool, then answer with its result.
     pub tool_call: Option<tools::ScriptedCall>,
 }
@@ -115,6 +120,14 @@ pub enum Answer {
         pause: Duration,
         cut_after: Option<usize>,
     },
+    /// A 200 JSON answer delivered badly.
+    Faulty { body: Vec<u8>, fault: Fault },
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Fault {
+    Truncate,
+    Drip(Duration),
 }
 
 impl MockArgo {
@@ -166,7 +179,7 @@ impl MockArgo {
             Route::Chat => chat(model, &request, body, &directive)?,
             Route::StreamChat => self.stream(model, &request, body, &directive)?,
         };
-        Ok((answer, delay))
+        Ok((with_fault(answer, &directive), delay))
     }
 
     fn stream(
@@ -214,6 +227,20 @@ impl MockArgo {
             pause,
             cut_after: directive.cut_after,
         })
+    }
+}
+
+fn with_fault(answer: Answer, directive: &Directive) -> Answer {
+    let fault = match (directive.truncate, directive.drip_ms) {
+        (true, _) => Fault::Truncate,
+        (false, Some(ms)) => Fault::Drip(Duration::from_millis(ms)),
+        (false, None) => return answer,
+    };
+    match answer {
+        Answer::Json {
+            status: 200, body, ..
+        } => Answer::Faulty { body, fault },
+        other => other,
     }
 }
 
@@ -425,6 +452,7 @@ impl HttpServerApp for MockArgo {
                 body,
                 retry_after,
             } => write_json(&mut session, status, body, retry_after).await,
+            Answer::Faulty { body, fault } => write_faulty(&mut session, body, fault).await,
             Answer::Stream {
                 fragments,
                 pause,
@@ -484,6 +512,34 @@ async fn write_json(
     }
     .await;
     result.is_ok()
+}
+
+/// Returns `false`: a faulty answer never leaves the connection reusable.
+async fn write_faulty(session: &mut ServerSession, body: Vec<u8>, fault: Fault) -> bool {
+    let promised = match fault {
+        Fault::Truncate => body.len() * 2,
+        Fault::Drip(_) => body.len(),
+    };
+    let _ = async {
+        let mut header = ResponseHeader::build(200, Some(2))?;
+        header.insert_header("Content-Type", "application/json")?;
+        header.insert_header("Content-Length", promised.to_string())?;
+        session.write_response_header(Box::new(header)).await?;
+        match fault {
+            Fault::Truncate => session.write_response_body(Bytes::from(body), false).await,
+            Fault::Drip(pause) => {
+                for byte in body {
+                    session
+                        .write_response_body(Bytes::from(vec![byte]), false)
+                        .await?;
+                    tokio::time::sleep(pause).await;
+                }
+                Ok(())
+            }
+        }
+    }
+    .await;
+    false
 }
 
 async fn write_stream(
