@@ -20,7 +20,29 @@ pub struct Config {
     pub auth: AuthConfig,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub cors: CorsConfig,
+    #[serde(default)]
+    pub tls: TlsConfig,
     pub models: Vec<ModelSpec>,
+}
+
+/// Browser origins allowed to call the API (CORS); empty means CORS is off.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsConfig {
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+}
+
+/// TLS on the listener; both empty means plain HTTP (TLS ends at a load balancer).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    #[serde(default)]
+    pub cert_file: String,
+    #[serde(default)]
+    pub key_file: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -73,6 +95,15 @@ pub struct Limits {
     pub keepalive_timeout_s: u64,
     #[serde(default = "defaults::client_body_timeout_ms")]
     pub client_body_timeout_ms: u64,
+    /// Per-user token bucket: sustained requests per minute (0: no limit).
+    #[serde(default)]
+    pub per_user_requests_per_minute: u32,
+    /// Per-user bucket size: requests allowed in a burst (0: same as the per-minute rate).
+    #[serde(default)]
+    pub per_user_burst: u32,
+    /// Per-user cap on requests in flight (0: no cap).
+    #[serde(default)]
+    pub per_user_max_concurrent: u32,
 }
 
 impl Default for Limits {
@@ -81,6 +112,9 @@ impl Default for Limits {
             max_body_bytes: defaults::max_body_bytes(),
             keepalive_timeout_s: defaults::keepalive_timeout_s(),
             client_body_timeout_ms: defaults::client_body_timeout_ms(),
+            per_user_requests_per_minute: 0,
+            per_user_burst: 0,
+            per_user_max_concurrent: 0,
         }
     }
 }
@@ -140,6 +174,8 @@ pub struct Settings {
     pub environments: BTreeMap<String, ArgoEnv>,
     pub auth: AuthConfig,
     pub limits: Limits,
+    pub cors: CorsConfig,
+    pub tls: TlsConfig,
     pub models: ModelTable,
 }
 
@@ -240,6 +276,29 @@ pub fn apply_env(
                 .map_err(|_| err(key, "must be a whole number"))?;
         }
     }
+    let limits: [(&str, &mut u32); 3] = [
+        ("ARGO_BRIDGE_RATE_LIMIT_RPM", &mut config.limits.per_user_requests_per_minute),
+        ("ARGO_BRIDGE_RATE_LIMIT_BURST", &mut config.limits.per_user_burst),
+        ("ARGO_BRIDGE_MAX_CONCURRENT_PER_USER", &mut config.limits.per_user_max_concurrent),
+    ];
+    for (key, field) in limits {
+        if let Some(value) = env(key) {
+            *field = value.parse().map_err(|_| err(key, "must be a whole number"))?;
+        }
+    }
+    if let Some(origins) = env("ARGO_BRIDGE_CORS_ORIGINS") {
+        config.cors.allowed_origins = origins.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_string).collect();
+    }
+    let paths: [(&str, &mut String); 3] = [
+        ("ARGO_BRIDGE_TLS_CERT", &mut config.tls.cert_file),
+        ("ARGO_BRIDGE_TLS_KEY", &mut config.tls.key_file),
+        ("ARGO_BRIDGE_CA_FILE", &mut config.upstream.ca_file),
+    ];
+    for (key, field) in paths {
+        if let Some(value) = env(key) {
+            *field = value;
+        }
+    }
     if let Some(retries) = env("ARGO_BRIDGE_RETRIES") {
         config.upstream.retries = retries
             .parse()
@@ -331,6 +390,14 @@ pub fn validate(config: Config) -> Result<Settings, ConfigError> {
             "auth.tokens is empty: every request will be refused until tokens are configured"
         );
     }
+    if config.tls.cert_file.is_empty() != config.tls.key_file.is_empty() {
+        return Err(err("tls", "set both `cert_file` and `key_file`, or neither"));
+    }
+    for (field, path) in [("tls.cert_file", &config.tls.cert_file), ("tls.key_file", &config.tls.key_file), ("upstream.ca_file", &config.upstream.ca_file)] {
+        if !path.is_empty() && !std::path::Path::new(path).is_file() {
+            return Err(err(field, format!("`{path}` is not a readable file")));
+        }
+    }
     if config.limits.max_body_bytes == 0 {
         return Err(err("limits.max_body_bytes", "must be greater than 0"));
     }
@@ -348,6 +415,8 @@ pub fn validate(config: Config) -> Result<Settings, ConfigError> {
         environments,
         auth: config.auth,
         limits: config.limits,
+        cors: config.cors,
+        tls: config.tls,
         models,
     })
 }
@@ -377,11 +446,13 @@ fn parse_base_url(url: &str) -> Result<ArgoEnv, String> {
     }
     let default_port = if tls { 443 } else { 80 };
     let (host, port) = split_host_port(authority, default_port)?;
-    let addr = (host.as_str(), port)
+    // IPv4 first: `localhost` often resolves to ::1 first while services listen on 127.0.0.1.
+    let mut addrs: Vec<SocketAddr> = (host.as_str(), port)
         .to_socket_addrs()
-        .ok()
-        .and_then(|mut addrs| addrs.next())
-        .ok_or_else(|| format!("cannot resolve host `{host}`"))?;
+        .map_err(|_| format!("cannot resolve host `{host}`"))?
+        .collect();
+    addrs.sort_by_key(|addr| !addr.is_ipv4());
+    let addr = *addrs.first().ok_or_else(|| format!("cannot resolve host `{host}`"))?;
     Ok(ArgoEnv {
         tls,
         host,
