@@ -136,8 +136,8 @@ impl ProxyHttp for Gateway {
             upstream: ctx.timing.upstream(),
             overhead: ctx.timing.overhead(),
         };
-        metrics::observe(&record);
         record.log();
+        metrics::observe(&record);
     }
 }
 
