@@ -7,6 +7,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub const TOKEN: &str = "test-token-alice";
@@ -367,4 +370,77 @@ pub fn chat_with_directive(model: &str, directive: &str) -> String {
         "messages": [{"role": "user", "content": format!("test #mock {directive}")}],
     })
     .to_string()
+}
+
+/// Client threads sending chat requests, one connection each, until stopped.
+pub struct Traffic {
+    stop: Arc<AtomicBool>,
+    outcomes: Arc<Mutex<Vec<Result<u16, String>>>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Traffic {
+    pub fn start(port: u16, threads: usize) -> Traffic {
+        let stop = Arc::new(AtomicBool::new(false));
+        let outcomes = Arc::new(Mutex::new(Vec::new()));
+        let threads = (0..threads)
+            .map(|_| {
+                let (stop, outcomes) = (stop.clone(), outcomes.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::SeqCst) {
+                        let outcome = send_one(port);
+                        outcomes.lock().unwrap().push(outcome);
+                    }
+                })
+            })
+            .collect();
+        Traffic {
+            stop,
+            outcomes,
+            threads,
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.outcomes.lock().unwrap().len()
+    }
+
+    pub fn wait_for_more(&self, more: usize) {
+        let target = self.count() + more;
+        wait_until(Duration::from_secs(15), "more traffic", || {
+            (self.count() >= target).then_some(())
+        });
+    }
+
+    pub fn finish(self) -> Vec<Result<u16, String>> {
+        self.stop.store(true, Ordering::SeqCst);
+        for thread in self.threads {
+            thread.join().unwrap();
+        }
+        Arc::try_unwrap(self.outcomes)
+            .map(|outcomes| outcomes.into_inner().unwrap())
+            .unwrap_or_default()
+    }
+}
+
+/// One request; `Err` for anything but a complete response.
+pub fn send_one(port: u16) -> Result<u16, String> {
+    let outcome = std::panic::catch_unwind(|| {
+        let response = request(
+            port,
+            "POST",
+            "/v1/chat/completions",
+            &[("Authorization", &format!("Bearer {TOKEN}"))],
+            chat_with_directive("gpt-4o", r#"{"delay_ms":20}"#).as_bytes(),
+        );
+        let object = serde_json::from_slice::<serde_json::Value>(&response.body)
+            .map(|json| json["object"].clone())
+            .unwrap_or_default();
+        (response.status, object)
+    });
+    match outcome {
+        Ok((200, object)) if object == "chat.completion" => Ok(200),
+        Ok((status, _)) => Err(format!("status {status}")),
+        Err(_) => Err("connection failed".into()),
+    }
 }
