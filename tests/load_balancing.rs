@@ -9,22 +9,6 @@ use std::time::Duration;
 
 use common::*;
 
-/// `deploy/nginx.conf` with the compose service names and port replaced by loopback ports.
-pub fn nginx_conf_on_loopback(replicas: &[u16], listen: u16) -> String {
-    let shipped = std::fs::read_to_string(repo_root().join("deploy/nginx.conf")).unwrap();
-    let mut conf = shipped.replace("listen 8080;", &format!("listen 127.0.0.1:{listen};"));
-    for (index, port) in replicas.iter().enumerate() {
-        let name = format!("gateway-{}:8080", index + 1);
-        assert!(conf.contains(&name), "deploy/nginx.conf lacks {name}");
-        conf = conf.replace(&name, &format!("127.0.0.1:{port}"));
-    }
-    assert!(
-        !conf.contains("gateway-"),
-        "more replicas in deploy/nginx.conf than started"
-    );
-    conf
-}
-
 fn start_nginx(conf: &Path, dir: &TempDir) -> Process {
     let globals = format!("daemon off; pid {};", dir.path("nginx.pid").display());
     Process::spawn(

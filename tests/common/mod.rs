@@ -444,3 +444,19 @@ pub fn send_one(port: u16) -> Result<u16, String> {
         Err(_) => Err("connection failed".into()),
     }
 }
+
+/// `deploy/nginx.conf` with the compose service names and port replaced by loopback ports.
+pub fn nginx_conf_on_loopback(replicas: &[u16], listen: u16) -> String {
+    let shipped = std::fs::read_to_string(repo_root().join("deploy/nginx.conf")).unwrap();
+    let mut conf = shipped.replace("listen 8080;", &format!("listen 127.0.0.1:{listen};"));
+    for (index, port) in replicas.iter().enumerate() {
+        let name = format!("gateway-{}:8080", index + 1);
+        assert!(conf.contains(&name), "deploy/nginx.conf lacks {name}");
+        conf = conf.replace(&name, &format!("127.0.0.1:{port}"));
+    }
+    assert!(
+        !conf.contains("gateway-"),
+        "more replicas in deploy/nginx.conf than started"
+    );
+    conf
+}
