@@ -10,7 +10,11 @@ use std::time::Duration;
 use common::*;
 
 fn start_nginx(conf: &Path, dir: &TempDir) -> Process {
-    let globals = format!("daemon off; pid {};", dir.path("nginx.pid").display());
+    // One process: killing it on drop leaves no orphaned worker behind.
+    let globals = format!(
+        "daemon off; master_process off; pid {};",
+        dir.path("nginx.pid").display()
+    );
     Process::spawn(
         Command::new(tool("nginx"))
             .args(["-e", "stderr", "-c"])
