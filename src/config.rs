@@ -24,6 +24,10 @@ pub struct Config {
     pub cors: CorsConfig,
     #[serde(default)]
     pub tls: TlsConfig,
+    #[serde(default)]
+    pub admin: AdminConfig,
+    #[serde(default)]
+    pub shutdown: ShutdownConfig,
     pub models: Vec<ModelSpec>,
 }
 
@@ -43,6 +47,45 @@ pub struct TlsConfig {
     pub cert_file: String,
     #[serde(default)]
     pub key_file: String,
+}
+
+/// The optional admin listener: `/metrics`, `/health` and `/ready` away from the API port.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Empty: no admin listener.
+    #[serde(default)]
+    pub listen: String,
+}
+
+/// Graceful shutdown and Pingora's zero-downtime upgrade.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// After SIGTERM (or the hand-over of a SIGQUIT upgrade), in-flight requests and open
+    /// streams get at most this long to finish; the process exits as soon as none is left.
+    #[serde(default = "defaults::grace_period_s")]
+    pub grace_period_s: u64,
+    /// Then Pingora's runtimes get this long to stop.
+    #[serde(default = "defaults::graceful_shutdown_timeout_s")]
+    pub graceful_shutdown_timeout_s: u64,
+    /// Unix socket through which an old process hands its listeners to a new one (`--upgrade`).
+    #[serde(default = "defaults::upgrade_sock")]
+    pub upgrade_sock: String,
+    /// Where the process id is written at start; empty: nowhere.
+    #[serde(default)]
+    pub pid_file: String,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        ShutdownConfig {
+            grace_period_s: defaults::grace_period_s(),
+            graceful_shutdown_timeout_s: defaults::graceful_shutdown_timeout_s(),
+            upgrade_sock: defaults::upgrade_sock(),
+            pid_file: String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -153,6 +196,15 @@ mod defaults {
     pub fn client_body_timeout_ms() -> u64 {
         30_000
     }
+    pub fn grace_period_s() -> u64 {
+        30
+    }
+    pub fn graceful_shutdown_timeout_s() -> u64 {
+        5
+    }
+    pub fn upgrade_sock() -> String {
+        "/tmp/argo-bridge-upgrade.sock".into()
+    }
 }
 
 /// One Argo environment, its URL taken apart and its address resolved at start.
@@ -176,6 +228,8 @@ pub struct Settings {
     pub limits: Limits,
     pub cors: CorsConfig,
     pub tls: TlsConfig,
+    pub admin: AdminConfig,
+    pub shutdown: ShutdownConfig,
     pub models: ModelTable,
 }
 
@@ -251,6 +305,20 @@ pub fn apply_env(
             .parse()
             .map_err(|_| err("ARGO_BRIDGE_THREADS", "must be a whole number"))?;
     }
+    if let Some(listen) = env("ARGO_BRIDGE_ADMIN_LISTEN") {
+        config.admin.listen = listen;
+    }
+    if let Some(seconds) = env("ARGO_BRIDGE_GRACE_PERIOD_S") {
+        config.shutdown.grace_period_s = seconds
+            .parse()
+            .map_err(|_| err("ARGO_BRIDGE_GRACE_PERIOD_S", "must be a whole number"))?;
+    }
+    if let Some(path) = env("ARGO_BRIDGE_UPGRADE_SOCK") {
+        config.shutdown.upgrade_sock = path;
+    }
+    if let Some(path) = env("ARGO_BRIDGE_PID_FILE") {
+        config.shutdown.pid_file = path;
+    }
     let numbers: [(&str, &mut u64); 4] = [
         (
             "ARGO_BRIDGE_CONNECT_TIMEOUT_MS",
@@ -277,17 +345,33 @@ pub fn apply_env(
         }
     }
     let limits: [(&str, &mut u32); 3] = [
-        ("ARGO_BRIDGE_RATE_LIMIT_RPM", &mut config.limits.per_user_requests_per_minute),
-        ("ARGO_BRIDGE_RATE_LIMIT_BURST", &mut config.limits.per_user_burst),
-        ("ARGO_BRIDGE_MAX_CONCURRENT_PER_USER", &mut config.limits.per_user_max_concurrent),
+        (
+            "ARGO_BRIDGE_RATE_LIMIT_RPM",
+            &mut config.limits.per_user_requests_per_minute,
+        ),
+        (
+            "ARGO_BRIDGE_RATE_LIMIT_BURST",
+            &mut config.limits.per_user_burst,
+        ),
+        (
+            "ARGO_BRIDGE_MAX_CONCURRENT_PER_USER",
+            &mut config.limits.per_user_max_concurrent,
+        ),
     ];
     for (key, field) in limits {
         if let Some(value) = env(key) {
-            *field = value.parse().map_err(|_| err(key, "must be a whole number"))?;
+            *field = value
+                .parse()
+                .map_err(|_| err(key, "must be a whole number"))?;
         }
     }
     if let Some(origins) = env("ARGO_BRIDGE_CORS_ORIGINS") {
-        config.cors.allowed_origins = origins.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_string).collect();
+        config.cors.allowed_origins = origins
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_string)
+            .collect();
     }
     let paths: [(&str, &mut String); 3] = [
         ("ARGO_BRIDGE_TLS_CERT", &mut config.tls.cert_file),
@@ -358,6 +442,18 @@ pub fn validate(config: Config) -> Result<Settings, ConfigError> {
             format!("`{}` is not an address like 0.0.0.0:8080", config.listen),
         ));
     }
+    if !config.admin.listen.is_empty() && config.admin.listen.parse::<SocketAddr>().is_err() {
+        return Err(err(
+            "admin.listen",
+            format!(
+                "`{}` is not an address like 0.0.0.0:9090",
+                config.admin.listen
+            ),
+        ));
+    }
+    if config.admin.listen == config.listen {
+        return Err(err("admin.listen", "must differ from `listen`"));
+    }
     let mut environments = BTreeMap::new();
     for (name, url) in &config.upstream.environments {
         let env = parse_base_url(url)
@@ -391,9 +487,16 @@ pub fn validate(config: Config) -> Result<Settings, ConfigError> {
         );
     }
     if config.tls.cert_file.is_empty() != config.tls.key_file.is_empty() {
-        return Err(err("tls", "set both `cert_file` and `key_file`, or neither"));
+        return Err(err(
+            "tls",
+            "set both `cert_file` and `key_file`, or neither",
+        ));
     }
-    for (field, path) in [("tls.cert_file", &config.tls.cert_file), ("tls.key_file", &config.tls.key_file), ("upstream.ca_file", &config.upstream.ca_file)] {
+    for (field, path) in [
+        ("tls.cert_file", &config.tls.cert_file),
+        ("tls.key_file", &config.tls.key_file),
+        ("upstream.ca_file", &config.upstream.ca_file),
+    ] {
         if !path.is_empty() && !std::path::Path::new(path).is_file() {
             return Err(err(field, format!("`{path}` is not a readable file")));
         }
@@ -417,6 +520,8 @@ pub fn validate(config: Config) -> Result<Settings, ConfigError> {
         limits: config.limits,
         cors: config.cors,
         tls: config.tls,
+        admin: config.admin,
+        shutdown: config.shutdown,
         models,
     })
 }
@@ -452,7 +557,9 @@ fn parse_base_url(url: &str) -> Result<ArgoEnv, String> {
         .map_err(|_| format!("cannot resolve host `{host}`"))?
         .collect();
     addrs.sort_by_key(|addr| !addr.is_ipv4());
-    let addr = *addrs.first().ok_or_else(|| format!("cannot resolve host `{host}`"))?;
+    let addr = *addrs
+        .first()
+        .ok_or_else(|| format!("cannot resolve host `{host}`"))?;
     Ok(ArgoEnv {
         tls,
         host,
@@ -574,6 +681,29 @@ mod tests {
             (false, 7001, "/base")
         );
         assert_eq!(settings.auth.tokens["secret-token-2"], "bob");
+        assert!(settings.admin.listen.is_empty());
+        assert_eq!(settings.shutdown.grace_period_s, 30);
+    }
+
+    #[test]
+    fn environment_sets_the_admin_listener_and_shutdown() {
+        let mut config = shipped();
+        for url in config.upstream.environments.values_mut() {
+            *url = "http://127.0.0.1:9".into();
+        }
+        let env = |key: &str| match key {
+            "ARGO_BRIDGE_ADMIN_LISTEN" => Some("127.0.0.1:9102".to_string()),
+            "ARGO_BRIDGE_GRACE_PERIOD_S" => Some("7".to_string()),
+            "ARGO_BRIDGE_UPGRADE_SOCK" => Some("/run/x.sock".to_string()),
+            _ => None,
+        };
+        apply_env(&mut config, &env).unwrap();
+        let settings = validate(config.clone()).unwrap();
+        assert_eq!(settings.admin.listen, "127.0.0.1:9102");
+        assert_eq!(settings.shutdown.grace_period_s, 7);
+        assert_eq!(settings.shutdown.upgrade_sock, "/run/x.sock");
+        config.admin.listen = "nowhere".into();
+        assert!(validate(config).unwrap_err().0.contains("admin.listen"));
     }
 
     #[test]

@@ -25,11 +25,15 @@ use pingora_proxy::{ProxyHttp, Session};
 use rand::Rng;
 use serde::Serialize;
 
+use crate::access_log::AccessRecord;
+use crate::admin::{self, METRICS_CONTENT_TYPE};
 use crate::auth::Auth;
 use crate::config::Settings;
+use crate::drain::OpenRequest;
 use crate::http::{read_body, require_json, send_error, send_json};
 use crate::metrics;
 use crate::streaming::{self, Ending};
+use crate::timing::{Timing, OVERHEAD_HEADER};
 use crate::upstream::Upstream;
 
 pub struct State {
@@ -50,16 +54,16 @@ impl Gateway {
 
 /// Per-request facts for metrics and the access log. Nothing here identifies the user.
 pub struct RequestCtx {
-    started: Instant,
+    timing: Timing,
     request_id: String,
     endpoint: &'static str,
     /// Position of the resolved model in the table: its canonical name is the metrics label,
     /// so the label set stays bounded whatever clients send.
     model: Option<usize>,
-    upstream_time: Duration,
     status: u16,
     /// How a stream ended, for the access log.
     stream_outcome: &'static str,
+    _open: OpenRequest,
 }
 
 #[async_trait]
@@ -68,13 +72,13 @@ impl ProxyHttp for Gateway {
 
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx {
-            started: Instant::now(),
+            timing: Timing::start(),
             request_id: new_id("req"),
             endpoint: "other",
             model: None,
-            upstream_time: Duration::ZERO,
             status: 0,
             stream_outcome: "-",
+            _open: OpenRequest::new(),
         }
     }
 
@@ -101,7 +105,8 @@ impl ProxyHttp for Gateway {
             ctx.status = error.status;
             count_upstream_error(&error);
             if session.response_written().is_none() {
-                send_error(session, &error, &ctx.request_id).await;
+                let overhead = [(OVERHEAD_HEADER, ctx.timing.response_head())];
+                send_error(session, &error, &ctx.request_id, &overhead).await;
             }
         }
         Ok(true)
@@ -123,25 +128,19 @@ impl ProxyHttp for Gateway {
             .response_written()
             .map(|header| header.status.as_u16())
             .unwrap_or(ctx.status);
-        let elapsed = ctx.started.elapsed();
-        let model = self.model_label(ctx);
-        let status_label = status.to_string();
-        metrics::REQUESTS
-            .with_label_values(&[ctx.endpoint, model, &status_label])
-            .inc();
-        metrics::REQUEST_DURATION
-            .with_label_values(&[ctx.endpoint, model])
-            .observe(elapsed.as_secs_f64());
-        log::info!(
-            "request_id={} endpoint={} model={} status={} stream={} duration_ms={:.2} upstream_ms={:.2}",
-            ctx.request_id,
-            ctx.endpoint,
-            if model.is_empty() { "-" } else { model },
+        let record = AccessRecord {
+            request_id: &ctx.request_id,
+            method: session.req_header().method.as_str(),
+            endpoint: ctx.endpoint,
+            model: self.model_label(ctx),
             status,
-            ctx.stream_outcome,
-            elapsed.as_secs_f64() * 1e3,
-            ctx.upstream_time.as_secs_f64() * 1e3,
-        );
+            stream: ctx.stream_outcome,
+            duration: ctx.timing.elapsed(),
+            upstream: ctx.timing.upstream(),
+            overhead: ctx.timing.overhead(),
+        };
+        record.log();
+        metrics::observe(&record);
     }
 }
 
@@ -194,7 +193,8 @@ impl Gateway {
         body: Vec<u8>,
     ) -> Result<(), ApiError> {
         ctx.status = status;
-        send_json(session, status, body, &ctx.request_id, &[]).await;
+        let overhead = [(OVERHEAD_HEADER, ctx.timing.response_head())];
+        send_json(session, status, body, &ctx.request_id, &overhead).await;
         Ok(())
     }
 
@@ -233,36 +233,19 @@ impl Gateway {
             .unwrap_or("")
     }
 
-    /// Ready when every environment the model table needs is configured and resolved.
     async fn ready(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), ApiError> {
-        let settings = &self.state.settings;
-        let missing: Vec<&str> = settings
-            .models
-            .environments()
-            .filter(|env| !settings.environments.contains_key(*env))
-            .collect();
-        if missing.is_empty() {
-            let body =
-                serde_json::json!({"status": "ready", "models": settings.models.models().len()});
-            self.reply(session, ctx, 200, body.to_string().into_bytes())
-                .await
-        } else {
-            Err(ApiError::new(
-                503,
-                "server_error",
-                "Some model environments are not configured",
-            )
-            .with_code("not_ready"))
-        }
+        let body = admin::readiness(&self.state.settings)?;
+        self.reply(session, ctx, 200, body).await
     }
 
     async fn metrics(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), ApiError> {
         ctx.status = 200;
         let body = metrics::render();
         let result = async {
-            let mut header = pingora_http::ResponseHeader::build(200, Some(2))?;
-            header.insert_header("Content-Type", "text/plain; version=0.0.4")?;
+            let mut header = pingora_http::ResponseHeader::build(200, Some(3))?;
+            header.insert_header("Content-Type", METRICS_CONTENT_TYPE)?;
             header.insert_header("Content-Length", body.len().to_string())?;
+            header.insert_header(OVERHEAD_HEADER, ctx.timing.response_head())?;
             session
                 .write_response_header(Box::new(header), false)
                 .await?;
@@ -327,6 +310,7 @@ impl Gateway {
                 return streaming::send_synthesized(
                     session,
                     &ctx.request_id,
+                    &ctx.timing.response_head(),
                     synthesize(&encoder, &reply, usage),
                 )
                 .await;
@@ -428,19 +412,27 @@ impl Gateway {
         mut translator: TextStream,
     ) -> Result<(), ApiError> {
         let started = Instant::now();
+        let upstream_before = ctx.timing.upstream();
         let model = self.model_label(ctx).to_string();
         let labels = [ctx.endpoint, model.as_str()];
         let ending = streaming::relay(
             &self.state.upstream,
             session,
             &ctx.request_id,
+            &mut ctx.timing,
             env,
             body,
             &mut translator,
             labels,
         )
         .await;
-        ctx.upstream_time += started.elapsed();
+        // The relay counted Argo's wait for its response head; the whole stream is Argo's time.
+        let streamed = started.elapsed();
+        ctx.timing
+            .add_upstream((upstream_before + streamed).saturating_sub(ctx.timing.upstream()));
+        metrics::UPSTREAM_DURATION
+            .with_label_values(&labels)
+            .observe(streamed.as_secs_f64());
         let usage = translator.usage();
         count_tokens(&model, usage.prompt_tokens, usage.completion_tokens);
         ctx.stream_outcome = match ending {
@@ -467,7 +459,7 @@ impl Gateway {
         let started = Instant::now();
         let result = upstream.buffered(env, endpoint, Bytes::from(body)).await;
         let elapsed = started.elapsed();
-        ctx.upstream_time += elapsed;
+        ctx.timing.add_upstream(elapsed);
         metrics::UPSTREAM_DURATION
             .with_label_values(&[ctx.endpoint, self.model_label(ctx)])
             .observe(elapsed.as_secs_f64());

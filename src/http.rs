@@ -117,8 +117,13 @@ pub async fn send_json(
     }
 }
 
-pub async fn send_error(session: &mut Session, error: &ApiError, request_id: &str) {
-    let mut extra = Vec::new();
+pub async fn send_error(
+    session: &mut Session,
+    error: &ApiError,
+    request_id: &str,
+    headers: &[(&'static str, String)],
+) {
+    let mut extra = headers.to_vec();
     if error.status == 401 {
         extra.push(("WWW-Authenticate", "Bearer".to_string()));
     }

@@ -1,12 +1,16 @@
 //! argo-bridge: an OpenAI-compatible gateway in front of Argonne's Argo LLM service.
 
+mod access_log;
+mod admin;
 mod auth;
 mod config;
+mod drain;
 mod gateway;
 mod http;
 mod metrics;
 mod mock_argo;
 mod streaming;
+mod timing;
 mod upstream;
 
 use std::sync::Arc;
@@ -14,14 +18,19 @@ use std::time::Duration;
 
 use pingora_core::server::configuration::{Opt, ServerConf};
 use pingora_core::server::Server;
+use pingora_core::services::background::background_service;
 use pingora_core::services::listening::Service;
 
-use crate::config::Settings;
+use crate::access_log::Format;
+use crate::config::{Settings, ShutdownConfig};
 use crate::gateway::{Gateway, State};
 use crate::mock_argo::{MockArgo, MockOptions};
 
 const USAGE: &str = "usage:
-  argo-bridge [run] [--config PATH]       serve (config: PATH, $ARGO_BRIDGE_CONFIG or conf/argo-bridge.yaml)
+  argo-bridge [run] [--config PATH] [--upgrade]
+                                          serve (config: PATH, $ARGO_BRIDGE_CONFIG or conf/argo-bridge.yaml);
+                                          --upgrade takes the listeners over from a running
+                                          instance once it gets SIGQUIT (shutdown.upgrade_sock)
   argo-bridge demo [--port P] [--mock-port M] [--config PATH]
                                           serve with the built-in mock Argo on loopback
   argo-bridge mock-argo --listen ADDR [--fragment-delay-ms N] [--fragment-bytes N]
@@ -29,7 +38,12 @@ const USAGE: &str = "usage:
   argo-bridge check-config [--config PATH]  validate the configuration and exit";
 
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let format = Format::from_env(std::env::var("ARGO_BRIDGE_LOG_FORMAT").ok().as_deref())
+        .unwrap_or_else(|message| {
+            eprintln!("argo-bridge: {message}");
+            std::process::exit(2);
+        });
+    access_log::init_logger(format);
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Err(message) = run(&args) {
         eprintln!("argo-bridge: {message}");
@@ -44,7 +58,11 @@ fn run(args: &[String]) -> Result<(), String> {
     };
     let flags = Flags::parse(rest)?;
     match command {
-        "run" => serve(load(&flags, &|key| std::env::var(key).ok())?, None),
+        "run" => serve(
+            load(&flags, &|key| std::env::var(key).ok())?,
+            None,
+            flags.is_set("upgrade"),
+        ),
         "check-config" => {
             let settings = load(&flags, &|key| std::env::var(key).ok())?;
             println!(
@@ -91,7 +109,7 @@ fn demo(flags: &Flags) -> Result<(), String> {
     };
     let settings = load(flags, &env)?;
     print_demo_instructions(port);
-    serve(settings, Some((mock_listen, mock_options(flags)?)))
+    serve(settings, Some((mock_listen, mock_options(flags)?)), false)
 }
 
 fn print_demo_instructions(port: &str) {
@@ -129,19 +147,39 @@ fn mock_options(flags: &Flags) -> Result<MockOptions, String> {
     Ok(options)
 }
 
-fn server_conf(threads: usize) -> ServerConf {
+fn server_conf(threads: usize, shutdown: &ShutdownConfig) -> ServerConf {
     ServerConf {
         threads,
-        grace_period_seconds: Some(1),
-        graceful_shutdown_timeout_seconds: Some(30),
+        grace_period_seconds: Some(shutdown.grace_period_s),
+        graceful_shutdown_timeout_seconds: Some(shutdown.graceful_shutdown_timeout_s),
+        upgrade_sock: shutdown.upgrade_sock.clone(),
+        pid_file: shutdown.pid_file.clone(),
         ..ServerConf::default()
     }
 }
 
-fn serve(settings: Settings, mock: Option<(String, MockOptions)>) -> Result<(), String> {
-    let mut server = Server::new_with_opt_and_conf(Opt::default(), server_conf(settings.threads));
+fn serve(
+    settings: Settings,
+    mock: Option<(String, MockOptions)>,
+    upgrade: bool,
+) -> Result<(), String> {
+    let opt = Opt {
+        upgrade,
+        ..Opt::default()
+    };
+    let conf = server_conf(settings.threads, &settings.shutdown);
+    let mut server = Server::new_with_opt_and_conf(opt, conf);
+    // With --upgrade this blocks until the running instance hands its listeners over.
     server.bootstrap();
+    write_pid_file(&settings.shutdown.pid_file)?;
+    metrics::init();
     let listen = settings.listen.clone();
+    if !settings.admin.listen.is_empty() {
+        let admin_settings = Arc::new(settings.clone());
+        server.add_service(admin::service(&settings.admin.listen, admin_settings));
+        log::info!("admin endpoints on {}", settings.admin.listen);
+    }
+    server.add_service(background_service("drain", drain::DrainWatcher));
     let state = State {
         auth: auth::Auth::new(&settings.auth),
         upstream: upstream::Upstream::new(&settings.upstream, &settings.environments),
@@ -168,14 +206,30 @@ fn mock_service(listen: &str, options: MockOptions) -> Service<MockArgo> {
 }
 
 fn serve_mock_only(listen: &str, options: MockOptions) -> Result<(), String> {
-    let mut server = Server::new_with_opt_and_conf(Opt::default(), server_conf(1));
+    let shutdown = ShutdownConfig {
+        grace_period_s: 1,
+        ..ShutdownConfig::default()
+    };
+    let conf = server_conf(1, &shutdown);
+    let mut server = Server::new_with_opt_and_conf(Opt::default(), conf);
     server.bootstrap();
     server.add_service(mock_service(listen, options));
     log::info!("mock Argo listening on {listen}");
     server.run_forever()
 }
 
-/// `--name value` pairs.
+fn write_pid_file(path: &str) -> Result<(), String> {
+    if path.is_empty() {
+        return Ok(());
+    }
+    std::fs::write(path, format!("{}\n", std::process::id()))
+        .map_err(|e| format!("cannot write pid file {path}: {e}"))
+}
+
+/// Flags that take no value.
+const SWITCHES: &[&str] = &["upgrade"];
+
+/// `--name value` pairs, and `--switch` alone.
 struct Flags(Vec<(String, String)>);
 
 impl Flags {
@@ -186,12 +240,20 @@ impl Flags {
             let name = arg
                 .strip_prefix("--")
                 .ok_or_else(|| format!("unexpected argument `{arg}`\n{USAGE}"))?;
+            if SWITCHES.contains(&name) {
+                pairs.push((name.to_string(), String::new()));
+                continue;
+            }
             let value = iter
                 .next()
                 .ok_or_else(|| format!("--{name} needs a value"))?;
             pairs.push((name.to_string(), value.clone()));
         }
         Ok(Flags(pairs))
+    }
+
+    fn is_set(&self, name: &str) -> bool {
+        self.value(name).is_some()
     }
 
     fn value(&self, name: &str) -> Option<&str> {

@@ -3,9 +3,11 @@
 
 use once_cell::sync::Lazy;
 use prometheus::{
-    register_histogram_vec, register_int_counter_vec, register_int_gauge, Encoder, HistogramVec,
-    IntCounterVec, IntGauge, TextEncoder,
+    register_histogram_vec, register_int_counter_vec, register_int_gauge, register_int_gauge_vec,
+    Encoder, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, TextEncoder,
 };
+
+use crate::access_log::AccessRecord;
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -27,6 +29,32 @@ pub static REQUEST_DURATION: Lazy<HistogramVec> = Lazy::new(|| {
         "Time from request to last response byte",
         &["endpoint", "model"],
         LATENCY_BUCKETS.to_vec()
+    )
+    .expect("metric registers once")
+});
+
+/// The gateway's own time is small: finer buckets than the end-to-end ones.
+const OVERHEAD_BUCKETS: &[f64] = &[
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0,
+];
+
+/// See `timing::Timing` for what counts as overhead.
+pub static OVERHEAD: Lazy<HistogramVec> = Lazy::new(|| {
+    register_histogram_vec!(
+        "argo_bridge_overhead_seconds",
+        "Gateway time up to the response head, minus the time spent waiting on Argo before it",
+        &["endpoint"],
+        OVERHEAD_BUCKETS.to_vec()
+    )
+    .expect("metric registers once")
+});
+
+pub static BUILD_INFO: Lazy<IntGaugeVec> = Lazy::new(|| {
+    register_int_gauge_vec!(
+        "argo_bridge_build_info",
+        "Always 1; the version label names the running build",
+        &["version"]
     )
     .expect("metric registers once")
 });
@@ -85,6 +113,37 @@ pub static TOKENS: Lazy<IntCounterVec> = Lazy::new(|| {
     )
     .expect("metric registers once")
 });
+
+/// Registers every metric up front so that a scrape shows them before the first request. The
+/// `process` feature of the prometheus crate adds `process_*` (CPU, memory, open file
+/// descriptors, threads, start time) to the default registry by itself.
+pub fn init() {
+    BUILD_INFO
+        .with_label_values(&[env!("CARGO_PKG_VERSION")])
+        .set(1);
+    Lazy::force(&REQUESTS);
+    Lazy::force(&REQUEST_DURATION);
+    Lazy::force(&OVERHEAD);
+    Lazy::force(&UPSTREAM_DURATION);
+    Lazy::force(&TIME_TO_FIRST_TOKEN);
+    Lazy::force(&UPSTREAM_ERRORS);
+    Lazy::force(&IN_FLIGHT);
+    Lazy::force(&TOKENS);
+}
+
+/// Records one answered request (called once, from the access-log hook).
+pub fn observe(record: &AccessRecord) {
+    let status = record.status.to_string();
+    REQUESTS
+        .with_label_values(&[record.endpoint, record.model, &status])
+        .inc();
+    REQUEST_DURATION
+        .with_label_values(&[record.endpoint, record.model])
+        .observe(record.duration.as_secs_f64());
+    OVERHEAD
+        .with_label_values(&[record.endpoint])
+        .observe(record.overhead.as_secs_f64());
+}
 
 pub fn render() -> Vec<u8> {
     let mut out = Vec::new();

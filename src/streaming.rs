@@ -11,6 +11,7 @@ use pingora_http::ResponseHeader;
 use pingora_proxy::Session;
 
 use crate::metrics;
+use crate::timing::{Timing, OVERHEAD_HEADER};
 use crate::upstream::Upstream;
 
 /// Why a live stream ended.
@@ -23,14 +24,19 @@ pub enum Ending {
     ClientGone,
 }
 
-pub async fn write_sse_header(session: &mut Session, request_id: &str) -> Result<(), ApiError> {
+pub async fn write_sse_header(
+    session: &mut Session,
+    request_id: &str,
+    overhead_ms: &str,
+) -> Result<(), ApiError> {
     let result = async {
-        let mut header = ResponseHeader::build(200, Some(5))?;
+        let mut header = ResponseHeader::build(200, Some(6))?;
         header.insert_header("Content-Type", "text/event-stream")?;
         header.insert_header("Cache-Control", "no-cache")?;
         header.insert_header("Transfer-Encoding", "chunked")?;
         header.insert_header("X-Accel-Buffering", "no")?;
         header.insert_header("x-request-id", request_id)?;
+        header.insert_header(OVERHEAD_HEADER, overhead_ms)?;
         session.write_response_header(Box::new(header), false).await
     }
     .await;
@@ -51,10 +57,12 @@ async fn send(session: &mut Session, events: Vec<u8>, end: bool) -> bool {
 /// Sends `body` to Argo's `streamchat` and relays each fragment, translated, as it arrives.
 /// Errors before the first byte are returned for a normal error response; after that they
 /// end the stream with an error event.
+#[allow(clippy::too_many_arguments)] // each is a distinct piece of the request's state
 pub async fn relay(
     upstream: &Upstream,
     session: &mut Session,
     request_id: &str,
+    timing: &mut Timing,
     env: &str,
     body: Vec<u8>,
     translator: &mut TextStream,
@@ -64,10 +72,11 @@ pub async fn relay(
     let mut exchange = upstream
         .send(env, Endpoint::StreamChat, Bytes::from(body))
         .await?;
+    timing.add_upstream(started.elapsed());
     if !exchange.is_success() {
         return Err(upstream.reject(exchange).await);
     }
-    write_sse_header(session, request_id).await?;
+    write_sse_header(session, request_id, &timing.response_head()).await?;
     // A client that closes its side mid-stream is gone: stop reading from Argo at once.
     session.set_abort_on_close(true);
     if !send(session, translator.start(), false).await {
@@ -115,9 +124,10 @@ pub async fn relay(
 pub async fn send_synthesized(
     session: &mut Session,
     request_id: &str,
+    overhead_ms: &str,
     events: Vec<u8>,
 ) -> Result<(), ApiError> {
-    write_sse_header(session, request_id).await?;
+    write_sse_header(session, request_id, overhead_ms).await?;
     send(session, events, true).await;
     Ok(())
 }

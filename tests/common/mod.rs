@@ -5,8 +5,11 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub const TOKEN: &str = "test-token-alice";
@@ -38,9 +41,85 @@ impl Drop for Process {
 }
 
 impl Process {
+    pub fn spawn(command: &mut Command) -> Process {
+        Process(command.spawn().expect("start child process"))
+    }
+
     pub fn id(&self) -> u32 {
         self.0.id()
     }
+
+    /// Sends a signal by name (`TERM`, `QUIT`, `KILL`).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Waits at most `limit` for the process to exit.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.0.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+/// Polls `check` until it returns `Some`, failing with `what` after `limit`.
+pub fn wait_until<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A scratch directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!(
+            "argo-bridge-{label}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Finds a system tool that `.ci/install` provides, also in the sbin directories.
+pub fn tool(name: &str) -> PathBuf {
+    let path = std::env::var("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/bin", "/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| panic!("`{name}` is not installed: run `bash .ci/install`"))
 }
 
 pub fn wait_for_port(port: u16) {
@@ -73,6 +152,13 @@ pub fn start_mock(extra: &[&str]) -> (Process, u16) {
 /// The gateway with every Argo environment pointed at `argo_base`.
 pub fn start_gateway(argo_base: &str, env: &[(&str, &str)]) -> (Process, u16) {
     let port = free_port();
+    let process = Process::spawn(&mut gateway_command(argo_base, port, env));
+    wait_for_port(port);
+    (process, port)
+}
+
+/// The gateway's command line, listening on `port`, logging nowhere (see `log_to`).
+pub fn gateway_command(argo_base: &str, port: u16, env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(binary());
     command
         .current_dir(repo_root())
@@ -91,9 +177,18 @@ pub fn start_gateway(argo_base: &str, env: &[(&str, &str)]) -> (Process, u16) {
     for (key, value) in env {
         command.env(key, value);
     }
-    let process = Process(command.spawn().expect("start gateway"));
-    wait_for_port(port);
-    (process, port)
+    command
+}
+
+/// Sends the command's stderr (where the logs go) to a file.
+pub fn log_to(command: &mut Command, path: &Path) {
+    let file = std::fs::File::create(path).expect("create log file");
+    command.stderr(Stdio::from(file));
+}
+
+/// The API base URL of a mock Argo on `port`.
+pub fn argo_base(port: u16) -> String {
+    format!("http://127.0.0.1:{port}/argoapi")
 }
 
 /// Mock Argo plus gateway in front of it.
@@ -275,4 +370,93 @@ pub fn chat_with_directive(model: &str, directive: &str) -> String {
         "messages": [{"role": "user", "content": format!("test #mock {directive}")}],
     })
     .to_string()
+}
+
+/// Client threads sending chat requests, one connection each, until stopped.
+pub struct Traffic {
+    stop: Arc<AtomicBool>,
+    outcomes: Arc<Mutex<Vec<Result<u16, String>>>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Traffic {
+    pub fn start(port: u16, threads: usize) -> Traffic {
+        let stop = Arc::new(AtomicBool::new(false));
+        let outcomes = Arc::new(Mutex::new(Vec::new()));
+        let threads = (0..threads)
+            .map(|_| {
+                let (stop, outcomes) = (stop.clone(), outcomes.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::SeqCst) {
+                        let outcome = send_one(port);
+                        outcomes.lock().unwrap().push(outcome);
+                    }
+                })
+            })
+            .collect();
+        Traffic {
+            stop,
+            outcomes,
+            threads,
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.outcomes.lock().unwrap().len()
+    }
+
+    pub fn wait_for_more(&self, more: usize) {
+        let target = self.count() + more;
+        wait_until(Duration::from_secs(15), "more traffic", || {
+            (self.count() >= target).then_some(())
+        });
+    }
+
+    pub fn finish(self) -> Vec<Result<u16, String>> {
+        self.stop.store(true, Ordering::SeqCst);
+        for thread in self.threads {
+            thread.join().unwrap();
+        }
+        Arc::try_unwrap(self.outcomes)
+            .map(|outcomes| outcomes.into_inner().unwrap())
+            .unwrap_or_default()
+    }
+}
+
+/// One request; `Err` for anything but a complete response.
+pub fn send_one(port: u16) -> Result<u16, String> {
+    let outcome = std::panic::catch_unwind(|| {
+        let response = request(
+            port,
+            "POST",
+            "/v1/chat/completions",
+            &[("Authorization", &format!("Bearer {TOKEN}"))],
+            chat_with_directive("gpt-4o", r#"{"delay_ms":20}"#).as_bytes(),
+        );
+        let object = serde_json::from_slice::<serde_json::Value>(&response.body)
+            .map(|json| json["object"].clone())
+            .unwrap_or_default();
+        (response.status, object)
+    });
+    match outcome {
+        Ok((200, object)) if object == "chat.completion" => Ok(200),
+        Ok((status, _)) => Err(format!("status {status}")),
+        Err(_) => Err("connection failed".into()),
+    }
+}
+
+/// `deploy/nginx.conf` with the compose service names and port replaced by loopback ports.
+pub fn nginx_conf_on_loopback(replicas: &[u16], listen: u16) -> String {
+    let shipped = std::fs::read_to_string(repo_root().join("deploy/nginx.conf")).unwrap();
+    let mut conf = shipped.replace("listen 8080;", &format!("listen 127.0.0.1:{listen};"));
+    for (index, port) in replicas.iter().enumerate() {
+        let name = format!("gateway-{}:8080", index + 1);
+        assert!(conf.contains(&name), "deploy/nginx.conf lacks {name}");
+        conf = conf.replace(&name, &format!("127.0.0.1:{port}"));
+    }
+    assert!(
+        !conf.contains("gateway-"),
+        "more replicas in deploy/nginx.conf than started"
+    );
+    conf
 }

@@ -1,0 +1,61 @@
+//! Early exit once drained. On SIGTERM (or after a SIGQUIT upgrade hands the listeners over)
+//! Pingora stops accepting, then sleeps the whole grace period before stopping its runtimes,
+//! which cancels whatever still runs. This watcher ends the process as soon as no request is
+//! open any more, so a drain takes as long as the slowest open request, never the full grace
+//! period when nothing is left.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use pingora_core::server::ShutdownWatch;
+use pingora_core::services::background::BackgroundService;
+
+static OPEN: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one request from its parsed head until its context is dropped, which Pingora does
+/// only after the response has been finished and flushed.
+pub struct OpenRequest(());
+
+impl OpenRequest {
+    pub fn new() -> Self {
+        OPEN.fetch_add(1, Ordering::SeqCst);
+        OpenRequest(())
+    }
+}
+
+impl Drop for OpenRequest {
+    fn drop(&mut self) {
+        OPEN.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+pub struct DrainWatcher;
+
+/// A connection accepted just before the shutdown may still be sending its request head:
+/// the count must stay at zero this long before the process exits.
+const SETTLE: Duration = Duration::from_millis(250);
+const POLL: Duration = Duration::from_millis(50);
+
+#[async_trait]
+impl BackgroundService for DrainWatcher {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        while !*shutdown.borrow() {
+            if shutdown.changed().await.is_err() {
+                return;
+            }
+        }
+        log::info!("draining: {} open requests", OPEN.load(Ordering::SeqCst));
+        let mut idle_for = Duration::ZERO;
+        while idle_for < SETTLE {
+            tokio::time::sleep(POLL).await;
+            idle_for = if OPEN.load(Ordering::SeqCst) == 0 {
+                idle_for + POLL
+            } else {
+                Duration::ZERO
+            };
+        }
+        log::info!("drained: every request finished, exiting");
+        std::process::exit(0);
+    }
+}
