@@ -19,6 +19,8 @@ use argo_filters::{chat, completions, embeddings, ApiError};
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::Method;
+use pingora_core::modules::http::compression::ResponseCompressionBuilder;
+use pingora_core::modules::http::HttpModules;
 use pingora_core::upstreams::peer::HttpPeer;
 use pingora_error::{Error, ErrorType};
 use pingora_proxy::{ProxyHttp, Session};
@@ -29,8 +31,10 @@ use crate::access_log::AccessRecord;
 use crate::admin::{self, METRICS_CONTENT_TYPE};
 use crate::auth::Auth;
 use crate::config::Settings;
+use crate::cors::{self, AllowList};
 use crate::drain::OpenRequest;
 use crate::http::{read_body, require_json, send_error, send_json};
+use crate::limits::{Permit, UserLimits};
 use crate::metrics;
 use crate::streaming::{self, Ending};
 use crate::timing::{Timing, OVERHEAD_HEADER};
@@ -40,6 +44,8 @@ pub struct State {
     pub settings: Settings,
     pub auth: Auth,
     pub upstream: Upstream,
+    pub limits: Arc<UserLimits>,
+    pub cors: AllowList,
 }
 
 pub struct Gateway {
@@ -64,6 +70,8 @@ pub struct RequestCtx {
     /// How a stream ended, for the access log.
     stream_outcome: &'static str,
     _open: OpenRequest,
+    /// The user's rate and concurrency slot, released when the request ends.
+    _permit: Option<Permit>,
 }
 
 #[async_trait]
@@ -79,6 +87,14 @@ impl ProxyHttp for Gateway {
             status: 0,
             stream_outcome: "-",
             _open: OpenRequest::new(),
+            _permit: None,
+        }
+    }
+
+    fn init_downstream_modules(&self, modules: &mut HttpModules) {
+        modules.add_module(ResponseCompressionBuilder::enable(0));
+        if !self.state.cors.is_empty() {
+            modules.add_module(Box::new(self.state.cors.clone()));
         }
     }
 
@@ -154,6 +170,9 @@ impl Gateway {
             .filter(|rest| rest.starts_with('/'))
             .unwrap_or(&full_path);
         ctx.endpoint = endpoint_label(path);
+        if method == Method::OPTIONS && ctx.endpoint != "other" {
+            return self.preflight(session, ctx).await;
+        }
         let allowed = match ctx.endpoint {
             "chat" | "completions" | "embeddings" => Method::POST,
             "other" => {
@@ -198,12 +217,40 @@ impl Gateway {
         Ok(())
     }
 
-    /// The start of every API request: who is asking, then a bounded JSON body parsed into `T`.
+    /// A CORS preflight: allowed origins get the methods and headers they may use.
+    async fn preflight(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), ApiError> {
+        let header = |name: &str| {
+            session
+                .req_header()
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let allowed = header("origin").is_some_and(|origin| self.state.cors.allows(&origin));
+        if !allowed {
+            return Err(ApiError::new(
+                403,
+                "invalid_request_error",
+                "This origin may not call the API from a browser",
+            )
+            .with_code("origin_not_allowed"));
+        }
+        ctx.status = 204;
+        let headers = cors::preflight_headers(header("access-control-request-headers").as_deref());
+        send_json(session, 204, Vec::new(), &ctx.request_id, &headers).await;
+        Ok(())
+    }
+
+    /// The start of every API request: who is asking, within their limits, then a bounded
+    /// JSON body parsed into `T`.
     async fn accept<T: serde::de::DeserializeOwned>(
         &self,
         session: &mut Session,
+        ctx: &mut RequestCtx,
     ) -> Result<(String, T), ApiError> {
         let user = self.authenticate(session)?;
+        ctx._permit = self.state.limits.admit(&user)?;
         require_json(session)?;
         let body = read_body(session, self.state.settings.limits.max_body_bytes).await?;
         Ok((user, parse_request(&body)?))
@@ -281,7 +328,7 @@ impl Gateway {
     }
 
     async fn chat(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), ApiError> {
-        let (user, request): (String, ChatRequest) = self.accept(session).await?;
+        let (user, request): (String, ChatRequest) = self.accept(session, ctx).await?;
         let model = self.resolve(ctx, &request.model)?;
         chat::require_chat_model(model)?;
         chat::validate(&request)?;
@@ -336,7 +383,7 @@ impl Gateway {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<(), ApiError> {
-        let (user, request): (String, CompletionRequest) = self.accept(session).await?;
+        let (user, request): (String, CompletionRequest) = self.accept(session, ctx).await?;
         let model = self.resolve(ctx, &request.model)?;
         chat::require_chat_model(model)?;
         let prompts = completions::prompts(&request)?;
@@ -382,7 +429,7 @@ impl Gateway {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<(), ApiError> {
-        let (user, request): (String, EmbeddingRequest) = self.accept(session).await?;
+        let (user, request): (String, EmbeddingRequest) = self.accept(session, ctx).await?;
         let model = self.resolve(ctx, &request.model)?;
         let texts = embeddings::inputs(&request, model)?;
         let argo_body = embeddings::to_argo(texts, model, &user)?;

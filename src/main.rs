@@ -4,9 +4,11 @@ mod access_log;
 mod admin;
 mod auth;
 mod config;
+mod cors;
 mod drain;
 mod gateway;
 mod http;
+mod limits;
 mod metrics;
 mod mock_argo;
 mod streaming;
@@ -33,7 +35,7 @@ const USAGE: &str = "usage:
                                           instance once it gets SIGQUIT (shutdown.upgrade_sock)
   argo-bridge demo [--port P] [--mock-port M] [--config PATH]
                                           serve with the built-in mock Argo on loopback
-  argo-bridge mock-argo --listen ADDR [--fragment-delay-ms N] [--fragment-bytes N]
+  argo-bridge mock-argo --listen ADDR [--fragment-delay-ms N] [--fragment-bytes N] [--tls-cert PEM --tls-key PEM]
                                           run only the mock Argo
   argo-bridge check-config [--config PATH]  validate the configuration and exit";
 
@@ -77,7 +79,8 @@ fn run(args: &[String]) -> Result<(), String> {
             let listen = flags
                 .value("listen")
                 .ok_or("mock-argo needs --listen ADDR")?;
-            serve_mock_only(listen, mock_options(&flags)?)
+            let tls = flags.value("tls-cert").zip(flags.value("tls-key"));
+            serve_mock_only(listen, mock_options(&flags)?, tls)
         }
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
@@ -180,9 +183,12 @@ fn serve(
         log::info!("admin endpoints on {}", settings.admin.listen);
     }
     server.add_service(background_service("drain", drain::DrainWatcher));
+    let tls = settings.tls.clone();
     let state = State {
         auth: auth::Auth::new(&settings.auth),
         upstream: upstream::Upstream::new(&settings.upstream, &settings.environments),
+        limits: limits::UserLimits::new(&settings.limits),
+        cors: cors::AllowList::new(&settings.cors.allowed_origins),
         settings,
     };
     let mut gateway = pingora_proxy::http_proxy_service_with_name(
@@ -190,7 +196,13 @@ fn serve(
         Gateway::new(Arc::new(state)),
         "argo-bridge",
     );
-    gateway.add_tcp(&listen);
+    if tls.cert_file.is_empty() {
+        gateway.add_tcp(&listen);
+    } else {
+        gateway
+            .add_tls(&listen, &tls.cert_file, &tls.key_file)
+            .map_err(|e| format!("cannot serve TLS on {listen}: {e}"))?;
+    }
     server.add_service(gateway);
     if let Some((mock_listen, options)) = mock {
         server.add_service(mock_service(&mock_listen, options));
@@ -205,7 +217,11 @@ fn mock_service(listen: &str, options: MockOptions) -> Service<MockArgo> {
     service
 }
 
-fn serve_mock_only(listen: &str, options: MockOptions) -> Result<(), String> {
+fn serve_mock_only(
+    listen: &str,
+    options: MockOptions,
+    tls: Option<(&str, &str)>,
+) -> Result<(), String> {
     let shutdown = ShutdownConfig {
         grace_period_s: 1,
         ..ShutdownConfig::default()
@@ -213,7 +229,17 @@ fn serve_mock_only(listen: &str, options: MockOptions) -> Result<(), String> {
     let conf = server_conf(1, &shutdown);
     let mut server = Server::new_with_opt_and_conf(Opt::default(), conf);
     server.bootstrap();
-    server.add_service(mock_service(listen, options));
+    let service = match tls {
+        None => mock_service(listen, options),
+        Some((cert, key)) => {
+            let mut service = Service::new("mock-argo".to_string(), MockArgo::new(options));
+            service
+                .add_tls(listen, cert, key)
+                .map_err(|e| format!("cannot serve TLS on {listen}: {e}"))?;
+            service
+        }
+    };
+    server.add_service(service);
     log::info!("mock Argo listening on {listen}");
     server.run_forever()
 }
