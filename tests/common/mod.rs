@@ -298,8 +298,11 @@ pub fn request(
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("write head");
-    let _ = stream.write_all(body);
+    // One write: head and body in two would meet Nagle's algorithm and delayed ACKs.
+    let mut message = head.into_bytes();
+    message.extend_from_slice(body);
+    let _ = stream.set_nodelay(true);
+    let _ = stream.write_all(&message);
     read_response(&mut BufReader::new(stream))
 }
 
