@@ -33,7 +33,7 @@ use crate::auth::Auth;
 use crate::config::Settings;
 use crate::cors::{self, AllowList};
 use crate::drain::OpenRequest;
-use crate::http::{read_body, require_json, send_error, send_json};
+use crate::http::{read_body, require_json, send_body, send_error, send_json};
 use crate::limits::{Permit, UserLimits};
 use crate::metrics;
 use crate::streaming::{self, Ending};
@@ -287,21 +287,18 @@ impl Gateway {
 
     async fn metrics(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), ApiError> {
         ctx.status = 200;
+        let overhead = [(OVERHEAD_HEADER, ctx.timing.response_head())];
         let body = metrics::render();
-        let result = async {
-            let mut header = pingora_http::ResponseHeader::build(200, Some(3))?;
-            header.insert_header("Content-Type", METRICS_CONTENT_TYPE)?;
-            header.insert_header("Content-Length", body.len().to_string())?;
-            header.insert_header(OVERHEAD_HEADER, ctx.timing.response_head())?;
-            session
-                .write_response_header(Box::new(header), false)
-                .await?;
-            session
-                .write_response_body(Some(Bytes::from(body)), true)
-                .await
-        }
+        send_body(
+            session,
+            200,
+            METRICS_CONTENT_TYPE,
+            body,
+            &ctx.request_id,
+            &overhead,
+        )
         .await;
-        result.map_err(|e| ApiError::internal(format!("could not write metrics: {e}")))
+        Ok(())
     }
 
     async fn models(

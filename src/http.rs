@@ -96,9 +96,21 @@ pub async fn send_json(
     request_id: &str,
     extra: &[(&'static str, String)],
 ) {
+    send_body(session, status, "application/json", body, request_id, extra).await
+}
+
+/// A whole response with a known length. A client gone before the end is only logged.
+pub async fn send_body(
+    session: &mut Session,
+    status: u16,
+    content_type: &str,
+    body: Vec<u8>,
+    request_id: &str,
+    extra: &[(&'static str, String)],
+) {
     let result = async {
         let mut header = ResponseHeader::build(status, Some(4 + extra.len()))?;
-        header.insert_header("Content-Type", "application/json")?;
+        header.insert_header("Content-Type", content_type)?;
         header.insert_header("Content-Length", body.len().to_string())?;
         header.insert_header("x-request-id", request_id)?;
         for (name, value) in extra {

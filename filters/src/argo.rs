@@ -50,6 +50,43 @@ pub struct ChatRequest<'a> {
     pub parallel_tool_calls: Option<bool>,
 }
 
+impl<'a> ChatRequest<'a> {
+    pub fn new(user: &'a str, model: &'a str, messages: Vec<Message<'a>>) -> Self {
+        ChatRequest {
+            user,
+            model,
+            messages,
+            stop: None,
+            temperature: None,
+            top_p: None,
+            max_tokens: None,
+            max_completion_tokens: None,
+            tools: None,
+            tool_choice: None,
+            parallel_tool_calls: None,
+        }
+    }
+
+    /// Sampling as the model takes it: reasoning models get the token limit as
+    /// `max_completion_tokens` and no temperature/top_p; the others get `max_tokens`.
+    pub fn sampling(
+        mut self,
+        reasoning: bool,
+        limit: Option<u64>,
+        temperature: Option<f64>,
+        top_p: Option<f64>,
+    ) -> Self {
+        if reasoning {
+            self.max_completion_tokens = limit;
+        } else {
+            self.max_tokens = limit;
+            self.temperature = temperature;
+            self.top_p = top_p;
+        }
+        self
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Message<'a> {
     pub role: &'static str,

@@ -153,40 +153,21 @@ pub fn to_argo(request: &ChatRequest, model: &ModelSpec, user: &str) -> Result<V
         }
     };
     let native_tools = tools.is_some();
-    let (max_tokens, max_completion_tokens) = token_limit(request, model);
-    let (temperature, top_p) = if model.reasoning {
-        (None, None)
-    } else {
-        (request.temperature, request.top_p)
-    };
-    let body = argo::ChatRequest {
-        user,
-        model: &model.argo_id,
-        messages,
-        stop: request.stop.clone().map(|stop| stop.into_list()),
-        temperature,
-        top_p,
-        max_tokens,
-        max_completion_tokens,
-        tools,
-        tool_choice,
-        parallel_tool_calls: request
-            .parallel_tool_calls
-            .filter(|_| native_tools && model.family == Family::Openai),
-    };
+    let limit = request.max_completion_tokens.or(request.max_tokens);
+    let mut body = argo::ChatRequest::new(user, &model.argo_id, messages).sampling(
+        model.reasoning,
+        limit,
+        request.temperature,
+        request.top_p,
+    );
+    body.stop = request.stop.clone().map(|stop| stop.into_list());
+    body.tools = tools;
+    body.tool_choice = tool_choice;
+    body.parallel_tool_calls = request
+        .parallel_tool_calls
+        .filter(|_| native_tools && model.family == Family::Openai);
     serde_json::to_vec(&body)
         .map_err(|err| ApiError::internal(format!("could not encode Argo request: {err}")))
-}
-
-/// Reasoning models take `max_completion_tokens`; the others take `max_tokens`. Clients send
-/// either, so the one given is put where the model wants it.
-fn token_limit(request: &ChatRequest, model: &ModelSpec) -> (Option<u64>, Option<u64>) {
-    let limit = request.max_completion_tokens.or(request.max_tokens);
-    if model.reasoning {
-        (None, limit)
-    } else {
-        (limit, None)
-    }
 }
 
 fn to_argo_message(message: &ChatMessage) -> argo::Message<'_> {

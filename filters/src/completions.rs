@@ -45,34 +45,19 @@ pub fn to_argo(
     model: &ModelSpec,
     user: &str,
 ) -> Result<Vec<u8>, ApiError> {
-    let (max_tokens, max_completion_tokens) = if model.reasoning {
-        (None, request.max_tokens)
-    } else {
-        (request.max_tokens, None)
+    let message = argo::Message {
+        role: "user",
+        content: argo::MessageContent::Text(prompt.into()),
+        tool_calls: None,
+        tool_call_id: None,
     };
-    let (temperature, top_p) = if model.reasoning {
-        (None, None)
-    } else {
-        (request.temperature, request.top_p)
-    };
-    let body = argo::ChatRequest {
-        user,
-        model: &model.argo_id,
-        messages: vec![argo::Message {
-            role: "user",
-            content: argo::MessageContent::Text(prompt.into()),
-            tool_calls: None,
-            tool_call_id: None,
-        }],
-        stop: request.stop.clone().map(|stop| stop.into_list()),
-        temperature,
-        top_p,
-        max_tokens,
-        max_completion_tokens,
-        tools: None,
-        tool_choice: None,
-        parallel_tool_calls: None,
-    };
+    let mut body = argo::ChatRequest::new(user, &model.argo_id, vec![message]).sampling(
+        model.reasoning,
+        request.max_tokens,
+        request.temperature,
+        request.top_p,
+    );
+    body.stop = request.stop.clone().map(|stop| stop.into_list());
     serde_json::to_vec(&body)
         .map_err(|err| ApiError::internal(format!("could not encode Argo request: {err}")))
 }
