@@ -463,3 +463,12 @@ pub fn nginx_conf_on_loopback(replicas: &[u16], listen: u16) -> String {
     );
     conf
 }
+
+/// The gateway's metrics once they contain `needle`. Requests are counted after their response
+/// is finished, so a scrape right after a response may not see it yet.
+pub fn metrics_containing(port: u16, needle: &str) -> String {
+    wait_until(Duration::from_secs(5), needle, || {
+        let metrics = request(port, "GET", "/metrics", &[], b"").text();
+        metrics.contains(needle).then_some(metrics)
+    })
+}
