@@ -45,6 +45,10 @@ impl Process {
         Process(command.spawn().expect("start child process"))
     }
 
+    pub fn from_child(child: Child) -> Process {
+        Process(child)
+    }
+
     pub fn id(&self) -> u32 {
         self.0.id()
     }
