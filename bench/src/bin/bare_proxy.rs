@@ -2,11 +2,16 @@
 //! (path, headers and body), to one upstream over Pingora's pooled connections, and the answer
 //! comes back unchanged. What argo-bridge adds on top of this is its overhead.
 //!
-//! usage: bare-proxy --listen ADDR --upstream ADDR [--threads N]
+//! usage: bare-proxy --listen ADDR --upstream ADDR [--threads N] [--l4-read-buffer BYTES]
+//!
+//! `--l4-read-buffer` overrides Pingora's 64 KiB per-connection read buffer (for experiments;
+//! the baseline keeps Pingora's default).
 
 use std::net::SocketAddr;
 
 use async_trait::async_trait;
+use pingora_core::listeners::ListenerConfig;
+use pingora_core::protocols::l4::stream::L4BufferSettings;
 use pingora_core::server::configuration::{Opt, ServerConf};
 use pingora_core::server::Server;
 use pingora_core::upstreams::peer::HttpPeer;
@@ -35,6 +40,7 @@ struct Args {
     listen: String,
     upstream: SocketAddr,
     threads: usize,
+    l4_read_buffer: Option<usize>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -54,10 +60,14 @@ fn parse_args() -> Result<Args, String> {
         Some(n) => n.parse().map_err(|e| format!("--threads: {e}"))?,
         None => 1,
     };
+    let l4_read_buffer = value("--l4-read-buffer")
+        .map(|n| n.parse().map_err(|e| format!("--l4-read-buffer: {e}")))
+        .transpose()?;
     Ok(Args {
         listen,
         upstream,
         threads,
+        l4_read_buffer,
     })
 }
 
@@ -65,7 +75,7 @@ fn main() {
     let args = match parse_args() {
         Ok(args) => args,
         Err(message) => {
-            eprintln!("bare-proxy: {message}\nusage: bare-proxy --listen ADDR --upstream ADDR [--threads N]");
+            eprintln!("bare-proxy: {message}\nusage: bare-proxy --listen ADDR --upstream ADDR [--threads N] [--l4-read-buffer BYTES]");
             std::process::exit(2);
         }
     };
@@ -83,7 +93,11 @@ fn main() {
             upstream: args.upstream,
         },
     );
-    proxy.add_tcp(&args.listen);
+    let mut listener = ListenerConfig::tcp(args.listen.as_str());
+    if let Some(bytes) = args.l4_read_buffer {
+        listener = listener.l4_buffer(L4BufferSettings::default().read(bytes));
+    }
+    proxy.add_listener(listener);
     server.add_service(proxy);
     server.run_forever()
 }
