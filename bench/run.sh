@@ -126,7 +126,7 @@ write_report() {
 
 profile_gateway() {
   local data="$out/perf-$profile.data"
-  perf record -F 999 -g -p "$gateway_pid" -o "$data" -- sleep $((seconds + warmup + 1)) >/dev/null 2>&1 &
+  perf record -F 999 --call-graph dwarf,16384 -p "$gateway_pid" -o "$data" -- sleep $((seconds + warmup + 1)) >/dev/null 2>&1 &
   local perf_pid=$!
   suite --out "$out/profile-$profile.jsonl" --workloads "$profile" --targets gateway \
     --concurrency 16 --paced-concurrency "" --hold 0
