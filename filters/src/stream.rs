@@ -295,10 +295,18 @@ impl TextStream {
     /// character).
     pub fn feed(&mut self, fragment: &[u8]) -> Vec<u8> {
         let mut out = self.start();
+        self.feed_into(&mut out, fragment);
+        out
+    }
+
+    /// [`Self::feed`], appending to `out`: fragments that arrived together become one write.
+    pub fn feed_into(&mut self, out: &mut Vec<u8>, fragment: &[u8]) {
+        if !self.started {
+            out.extend(self.start());
+        }
         out.reserve(self.encoder.text_overhead() + fragment.len() + fragment.len() / 8);
         let text = self.joiner.push(fragment);
-        self.emit(&mut out, &text, false);
-        out
+        self.emit(out, &text, false);
     }
 
     /// The upstream ended normally.
@@ -441,6 +449,21 @@ mod tests {
             completion.completion_event(&mut general, text, None);
             assert_eq!(String::from_utf8(fast), String::from_utf8(general));
         }
+    }
+
+    #[test]
+    fn fragments_fed_into_one_buffer_equal_separate_feeds() {
+        let fragments: [&[u8]; 4] = [b"Hel", b"lo \xe4\xb8", b"\x96!", b""];
+        let mut separate = chat_stream(false);
+        let mut joined = chat_stream(false);
+        let mut expected = Vec::new();
+        let mut batched = Vec::new();
+        for fragment in fragments {
+            expected.extend(separate.feed(fragment));
+            joined.feed_into(&mut batched, fragment);
+        }
+        assert_eq!(String::from_utf8(batched), String::from_utf8(expected));
+        assert_eq!(joined.usage(), separate.usage());
     }
 
     #[test]
