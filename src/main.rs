@@ -18,6 +18,9 @@ mod upstream;
 use std::sync::Arc;
 use std::time::Duration;
 
+use pingora_core::listeners::tls::TlsSettings;
+use pingora_core::listeners::ListenerConfig;
+use pingora_core::protocols::l4::stream::L4BufferSettings;
 use pingora_core::server::configuration::{Opt, ServerConf};
 use pingora_core::server::Server;
 use pingora_core::services::background::background_service;
@@ -196,19 +199,26 @@ fn serve(
         Gateway::new(Arc::new(state)),
         "argo-bridge",
     );
-    if tls.cert_file.is_empty() {
-        gateway.add_tcp(&listen);
-    } else {
-        gateway
-            .add_tls(&listen, &tls.cert_file, &tls.key_file)
+    let mut endpoint = listener(&listen);
+    if !tls.cert_file.is_empty() {
+        let settings = TlsSettings::intermediate(&tls.cert_file, &tls.key_file)
             .map_err(|e| format!("cannot serve TLS on {listen}: {e}"))?;
+        endpoint = endpoint.tls(settings);
     }
+    gateway.add_listener(endpoint);
     server.add_service(gateway);
     if let Some((mock_listen, options)) = mock {
         server.add_service(mock_service(&mock_listen, options));
     }
     log::info!("argo-bridge listening on {listen}");
     server.run_forever()
+}
+
+/// The gateway's listener without Pingora's per-connection 64 KiB read buffer: requests are read
+/// into header and body buffers of their own, so that buffer only added a copy per request and,
+/// zero-filled, up to 64 KiB of resident memory per open connection (per open stream).
+fn listener(listen: &str) -> ListenerConfig {
+    ListenerConfig::tcp(listen).l4_buffer(L4BufferSettings::default().read(0))
 }
 
 fn mock_service(listen: &str, options: MockOptions) -> Service<MockArgo> {

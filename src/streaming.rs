@@ -1,6 +1,9 @@
 //! Server-sent events to the client: live translation of Argo's `streamchat`, or a stream
 //! synthesized from a buffered answer when Argo cannot stream the request.
 
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use argo_filters::argo::Endpoint;
@@ -12,7 +15,7 @@ use pingora_proxy::Session;
 
 use crate::metrics;
 use crate::timing::{Timing, OVERHEAD_HEADER};
-use crate::upstream::Upstream;
+use crate::upstream::{Exchange, Upstream};
 
 /// Why a live stream ended.
 pub enum Ending {
@@ -83,13 +86,17 @@ pub async fn relay(
         return Ok(Ending::ClientGone);
     }
     let mut first_fragment = true;
+    let mut pending = None;
     loop {
-        let next = tokio::select! {
-            chunk = exchange.next_chunk(upstream) => chunk,
-            _ = session.downstream_session.read_body_or_idle(true) => {
-                // Dropping the exchange closes the Argo connection instead of pooling it.
-                return Ok(Ending::ClientGone);
-            }
+        let next = match pending.take() {
+            Some(next) => next,
+            None => tokio::select! {
+                chunk = exchange.next_chunk(upstream) => chunk,
+                _ = session.downstream_session.read_body_or_idle(true) => {
+                    // Dropping the exchange closes the Argo connection instead of pooling it.
+                    return Ok(Ending::ClientGone);
+                }
+            },
         };
         match next {
             Ok(Some(fragment)) => {
@@ -99,7 +106,9 @@ pub async fn relay(
                         .with_label_values(&labels)
                         .observe(started.elapsed().as_secs_f64());
                 }
-                if !send(session, translator.feed(&fragment), false).await {
+                let mut events = translator.feed(&fragment);
+                pending = coalesce_ready(&mut exchange, upstream, translator, &mut events);
+                if !send(session, events, false).await {
                     return Ok(Ending::ClientGone);
                 }
             }
@@ -117,6 +126,40 @@ pub async fn relay(
                 return Ok(Ending::UpstreamFailed(error));
             }
         }
+    }
+}
+
+/// Upper bound on the events gathered into one write.
+const COALESCE_BYTES: usize = 64 * 1024;
+
+/// Translates the fragments Argo sent in the same burst, already read and buffered, into
+/// `events`, so that they reach the client in one write instead of one write (and syscall) each.
+/// Never waits: a fragment that has not arrived stays for the next turn of the relay loop. The
+/// first outcome that is not a fragment (end of stream, error) is returned for the loop to handle.
+fn coalesce_ready(
+    exchange: &mut Exchange,
+    upstream: &Upstream,
+    translator: &mut TextStream,
+    events: &mut Vec<u8>,
+) -> Option<Result<Option<Bytes>, ApiError>> {
+    while events.len() < COALESCE_BYTES {
+        match poll_once(exchange.next_chunk(upstream))? {
+            Ok(Some(fragment)) => translator.feed_into(events, &fragment),
+            other => return Some(other),
+        }
+    }
+    None
+}
+
+/// Polls `future` once; `None` if it would have to wait. Pingora's body reads keep their state
+/// in the session, so dropping a pending read loses nothing (the relay already does so in
+/// `select!`).
+fn poll_once<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = pin!(future);
+    let mut context = Context::from_waker(Waker::noop());
+    match future.as_mut().poll(&mut context) {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
     }
 }
 

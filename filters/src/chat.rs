@@ -166,8 +166,17 @@ pub fn to_argo(request: &ChatRequest, model: &ModelSpec, user: &str) -> Result<V
     body.parallel_tool_calls = request
         .parallel_tool_calls
         .filter(|_| native_tools && model.family == Family::Openai);
-    serde_json::to_vec(&body)
-        .map_err(|err| ApiError::internal(format!("could not encode Argo request: {err}")))
+    // Sized for the message texts, so a long prompt is written without regrowing the buffer.
+    let texts: usize = request
+        .messages
+        .iter()
+        .flat_map(|message| message.content.texts())
+        .map(str::len)
+        .sum();
+    let mut out = Vec::with_capacity(texts + texts / 16 + 256 + 64 * request.messages.len());
+    serde_json::to_writer(&mut out, &body)
+        .map_err(|err| ApiError::internal(format!("could not encode Argo request: {err}")))?;
+    Ok(out)
 }
 
 fn to_argo_message(message: &ChatMessage) -> argo::Message<'_> {
@@ -365,7 +374,12 @@ pub fn completion_json(reply: &Reply, meta: &ResponseMeta, prompt_tokens: u64) -
         usage: Usage::new(prompt_tokens, reply.completion_tokens()),
         system_fingerprint: None,
     };
-    serde_json::to_vec(&completion).unwrap_or_default()
+    let content = reply.content.as_deref().map_or(0, str::len);
+    let mut out = Vec::with_capacity(content + content / 16 + 384);
+    if serde_json::to_writer(&mut out, &completion).is_err() {
+        out.clear();
+    }
+    out
 }
 
 #[cfg(test)]

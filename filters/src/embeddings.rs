@@ -118,23 +118,26 @@ pub fn translate(body: &[u8], output: &Output) -> Result<Vec<u8>, ApiError> {
             output.expected_vectors
         )));
     }
+    // The answer is about as long as Argo's, plus a few dozen bytes per vector.
+    let capacity = body.len() + 64 * parsed.embedding.len() + 256;
     match (output.format, output.dimensions) {
-        (EncodingFormat::Float, None) => Ok(render(output, parsed.embedding)),
+        (EncodingFormat::Float, None) => Ok(render(output, parsed.embedding, capacity)),
         (EncodingFormat::Float, Some(_)) => Ok(render(
             output,
             decode_all(&parsed.embedding, output.dimensions)?,
+            capacity,
         )),
         (EncodingFormat::Base64, _) => {
             let encoded = decode_all(&parsed.embedding, output.dimensions)?
                 .iter()
                 .map(|vector| to_base64(vector))
                 .collect();
-            Ok(render::<String>(output, encoded))
+            Ok(render::<String>(output, encoded, capacity))
         }
     }
 }
 
-fn render<E: Serialize>(output: &Output, vectors: Vec<E>) -> Vec<u8> {
+fn render<E: Serialize>(output: &Output, vectors: Vec<E>, capacity: usize) -> Vec<u8> {
     let data = vectors
         .into_iter()
         .enumerate()
@@ -153,7 +156,11 @@ fn render<E: Serialize>(output: &Output, vectors: Vec<E>) -> Vec<u8> {
             total_tokens: output.prompt_tokens,
         },
     };
-    serde_json::to_vec(&list).unwrap_or_default()
+    let mut out = Vec::with_capacity(capacity);
+    if serde_json::to_writer(&mut out, &list).is_err() {
+        out.clear();
+    }
+    out
 }
 
 fn decode_all(raw: &[&RawValue], dimensions: Option<usize>) -> Result<Vec<Vec<f32>>, ApiError> {

@@ -5,6 +5,8 @@
 //! Argo's fragment boundaries split. [`TextStream`] puts them together as a state machine fed byte
 //! chunks: each call returns the SSE bytes to send now, never waiting for more input.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -27,6 +29,10 @@ pub struct SseEncoder {
     /// `{"id":..,"object":..,"created":..,"model":..,` — shared by every event.
     head: String,
     include_usage: bool,
+    /// A text event is `text_open`, the text as a JSON string, then `text_close`: both rendered
+    /// once, so a streamed fragment costs one escape pass and no allocation of its own.
+    text_open: String,
+    text_close: String,
 }
 
 impl SseEncoder {
@@ -41,11 +47,29 @@ impl SseEncoder {
             meta.created,
             json_string(&meta.model)
         );
+        let usage_null = if include_usage { ",\"usage\":null" } else { "" };
+        let (text_open, text_close) = match kind {
+            StreamKind::Chat => (
+                format!("data: {head}\"system_fingerprint\":null,\"choices\":[{{\"index\":0,\"delta\":{{\"content\":"),
+                format!("}},\"logprobs\":null,\"finish_reason\":null}}]{usage_null}}}\n\n"),
+            ),
+            StreamKind::Completion => (
+                format!("data: {head}\"choices\":[{{\"text\":"),
+                format!(",\"index\":0,\"logprobs\":null,\"finish_reason\":null}}]{usage_null}}}\n\n"),
+            ),
+        };
         SseEncoder {
             kind,
             head,
             include_usage,
+            text_open,
+            text_close,
         }
+    }
+
+    /// Bytes a text event adds around its (escaped) text.
+    pub fn text_overhead(&self) -> usize {
+        self.text_open.len() + self.text_close.len() + 2
     }
 
     /// The opening chat event: the assistant role with empty content, as OpenAI sends it.
@@ -59,12 +83,10 @@ impl SseEncoder {
         if text.is_empty() {
             return;
         }
-        match self.kind {
-            StreamKind::Chat => {
-                self.choice_event(out, &format!("{{\"content\":{}}}", json_string(text)), None)
-            }
-            StreamKind::Completion => self.completion_event(out, text, None),
-        }
+        out.reserve(self.text_overhead() + text.len());
+        out.extend_from_slice(self.text_open.as_bytes());
+        push_json_string(out, text);
+        out.extend_from_slice(self.text_close.as_bytes());
     }
 
     /// OpenAI-style `tool_calls` deltas for the `index`-th call of the answer: one event with
@@ -161,6 +183,14 @@ fn fragments(text: &str, chars: usize) -> impl Iterator<Item = &str> {
     })
 }
 
+/// Appends `text` as a JSON string literal.
+fn push_json_string(out: &mut Vec<u8>, text: &str) {
+    // Serialising a str into a Vec cannot fail.
+    if serde_json::to_writer(&mut *out, text).is_err() {
+        out.extend_from_slice(b"\"\"");
+    }
+}
+
 fn json_string(text: &str) -> String {
     #[derive(Serialize)]
     struct Text<'a>(&'a str);
@@ -175,10 +205,12 @@ pub struct Utf8Joiner {
 }
 
 impl Utf8Joiner {
-    pub fn push(&mut self, bytes: &[u8]) -> String {
+    /// The text completed by `bytes`, borrowed from them in the common case of a fragment of
+    /// whole characters.
+    pub fn push<'a>(&mut self, bytes: &'a [u8]) -> Cow<'a, str> {
         if self.pending.is_empty() {
             if let Ok(text) = std::str::from_utf8(bytes) {
-                return text.to_string();
+                return Cow::Borrowed(text);
             }
         }
         self.pending.extend_from_slice(bytes);
@@ -208,7 +240,7 @@ impl Utf8Joiner {
             }
         }
         self.pending = rest.to_vec();
-        text
+        Cow::Owned(text)
     }
 
     /// At end of stream an incomplete character cannot complete any more.
@@ -263,9 +295,18 @@ impl TextStream {
     /// character).
     pub fn feed(&mut self, fragment: &[u8]) -> Vec<u8> {
         let mut out = self.start();
-        let text = self.joiner.push(fragment);
-        self.emit(&mut out, &text, false);
+        self.feed_into(&mut out, fragment);
         out
+    }
+
+    /// [`Self::feed`], appending to `out`: fragments that arrived together become one write.
+    pub fn feed_into(&mut self, out: &mut Vec<u8>, fragment: &[u8]) {
+        if !self.started {
+            out.extend(self.start());
+        }
+        out.reserve(self.encoder.text_overhead() + fragment.len() + fragment.len() / 8);
+        let text = self.joiner.push(fragment);
+        self.emit(out, &text, false);
     }
 
     /// The upstream ended normally.
@@ -387,6 +428,42 @@ mod tests {
         assert!(chunks[2]["choices"][0]["finish_reason"].is_null());
         assert_eq!(chunks[3]["choices"][0]["delta"], serde_json::json!({}));
         assert_eq!(chunks[3]["choices"][0]["finish_reason"], "stop");
+    }
+
+    #[test]
+    fn prerendered_text_events_equal_the_general_event_rendering() {
+        let text = "say \"hi\"\n\t🎉 </script>";
+        for include_usage in [false, true] {
+            let chat = SseEncoder::new(StreamKind::Chat, &meta(), include_usage);
+            let (mut fast, mut general) = (Vec::new(), Vec::new());
+            chat.text(&mut fast, text);
+            chat.choice_event(
+                &mut general,
+                &format!("{{\"content\":{}}}", json_string(text)),
+                None,
+            );
+            assert_eq!(String::from_utf8(fast), String::from_utf8(general));
+            let completion = SseEncoder::new(StreamKind::Completion, &meta(), include_usage);
+            let (mut fast, mut general) = (Vec::new(), Vec::new());
+            completion.text(&mut fast, text);
+            completion.completion_event(&mut general, text, None);
+            assert_eq!(String::from_utf8(fast), String::from_utf8(general));
+        }
+    }
+
+    #[test]
+    fn fragments_fed_into_one_buffer_equal_separate_feeds() {
+        let fragments: [&[u8]; 4] = [b"Hel", b"lo \xe4\xb8", b"\x96!", b""];
+        let mut separate = chat_stream(false);
+        let mut joined = chat_stream(false);
+        let mut expected = Vec::new();
+        let mut batched = Vec::new();
+        for fragment in fragments {
+            expected.extend(separate.feed(fragment));
+            joined.feed_into(&mut batched, fragment);
+        }
+        assert_eq!(String::from_utf8(batched), String::from_utf8(expected));
+        assert_eq!(joined.usage(), separate.usage());
     }
 
     #[test]

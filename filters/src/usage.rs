@@ -26,9 +26,9 @@ pub const TOKENS_PER_MESSAGE: u64 = 4;
 pub const REPLY_PRIMING_TOKENS: u64 = 3;
 
 pub fn estimate_tokens(text: &str) -> u64 {
-    let ascii = text.bytes().filter(u8::is_ascii).count() as u64;
-    let other = text.chars().filter(|c| !c.is_ascii()).count() as u64;
-    ascii.div_ceil(4) + other
+    let mut counter = TokenCounter::default();
+    counter.add(text);
+    counter.tokens()
 }
 
 /// Incremental counter for streamed output, where text arrives in pieces.
@@ -39,14 +39,16 @@ pub struct TokenCounter {
 }
 
 impl TokenCounter {
+    /// One pass over the bytes, no UTF-8 decoding: in valid UTF-8 every non-ASCII character has
+    /// exactly one lead byte (`0b11xx_xxxx`), so counting bytes counts characters.
     pub fn add(&mut self, text: &str) {
-        for c in text.chars() {
-            if c.is_ascii() {
-                self.ascii_bytes += 1;
-            } else {
-                self.other_chars += 1;
-            }
+        let (mut ascii, mut leads) = (0u64, 0u64);
+        for &byte in text.as_bytes() {
+            ascii += u64::from(byte < 0x80);
+            leads += u64::from(byte >= 0xc0);
         }
+        self.ascii_bytes += ascii;
+        self.other_chars += leads;
     }
 
     pub fn tokens(&self) -> u64 {
@@ -64,6 +66,22 @@ mod tests {
         assert_eq!(estimate_tokens("abcd"), 1);
         assert_eq!(estimate_tokens("abcde"), 2);
         assert_eq!(estimate_tokens("日本語"), 3);
+    }
+
+    #[test]
+    fn byte_counting_matches_character_counting() {
+        for text in [
+            "",
+            "plain ascii",
+            "héllo wörld",
+            "日本語",
+            "🎉 mixed ✓ text ä",
+            "\u{7f}\u{80}\u{7ff}\u{800}\u{ffff}\u{10000}",
+        ] {
+            let ascii = text.chars().filter(char::is_ascii).count() as u64;
+            let other = text.chars().filter(|c| !c.is_ascii()).count() as u64;
+            assert_eq!(estimate_tokens(text), ascii.div_ceil(4) + other, "{text:?}");
+        }
     }
 
     #[test]

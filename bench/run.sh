@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# The whole benchmark in one command: builds release binaries, starts the mock Argo, a bare
+# Pingora proxy and argo-bridge on loopback (pinned with taskset), runs every workload against
+# all three, and writes bench/results.md (raw data: bench/results.jsonl). Every process it starts
+# is killed on exit; every run is bounded in time.
+#
+#   bash bench/run.sh                  the full suite
+#   bash bench/run.sh --profile chat   perf profile of the gateway under one workload
+#                                      (chat, embeddings, stream) -> bench/out/profile-WORKLOAD.txt
+#
+# Knobs (environment): BENCH_SECONDS (5, measured seconds per run), BENCH_WARMUP (1),
+# BENCH_CONCURRENCY (1,16,64,256), BENCH_PACED_CONCURRENCY (1,64), BENCH_PACE_MS (10),
+# BENCH_HOLD_STREAMS (10000), BENCH_PORT_BASE (18180), BENCH_RUST_LOG (gateway log level, info),
+# BENCH_TIMEOUT (1800, seconds for the whole suite).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=${BENCH_SECONDS:-5}
+warmup=${BENCH_WARMUP:-1}
+concurrency=${BENCH_CONCURRENCY:-1,16,64,256}
+paced_concurrency=${BENCH_PACED_CONCURRENCY:-1,64}
+pace_ms=${BENCH_PACE_MS:-10}
+hold=${BENCH_HOLD_STREAMS:-10000}
+port_base=${BENCH_PORT_BASE:-18180}
+gateway_log=${BENCH_RUST_LOG:-info}
+suite_timeout=${BENCH_TIMEOUT:-1800}
+profile=""
+if [ "${1:-}" = "--profile" ]; then
+  profile=${2:?"--profile needs a workload: chat, embeddings or stream"}
+fi
+
+mock_port=$((port_base + 1))
+bare_port=$((port_base + 2))
+gateway_port=$((port_base + 3))
+out=bench/out
+mkdir -p "$out"
+
+install_tools() {
+  local packages=()
+  command -v cmake >/dev/null 2>&1 || packages+=(cmake)
+  command -v taskset >/dev/null 2>&1 || packages+=(util-linux)
+  if [ -n "$profile" ] && ! command -v perf >/dev/null 2>&1; then packages+=(linux-perf); fi
+  if [ ${#packages[@]} -gt 0 ]; then
+    echo "bench: installing ${packages[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
+  fi
+}
+
+# System under test on one core, the mock Argo and the load generator on the other.
+cpus=$(nproc)
+sut_cpu=0
+load_cpu=$((cpus > 1 ? 1 : 0))
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+  sleep 1
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_for_port() {
+  for _ in $(seq 1 200); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "bench: nothing listening on port $1" >&2
+  return 1
+}
+
+refuse_busy_port() {
+  if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+    echo "bench: port $1 is already in use; set BENCH_PORT_BASE" >&2
+    exit 1
+  fi
+}
+
+start_stack() {
+  for port in $mock_port $bare_port $gateway_port; do refuse_busy_port "$port"; done
+  RUST_LOG=warn taskset -c "$load_cpu" target/release/argo-bridge mock-argo \
+    --listen "127.0.0.1:$mock_port" --fragment-delay-ms 0 >"$out/mock.log" 2>&1 &
+  mock_pid=$!
+  pids+=("$mock_pid")
+  RUST_LOG=warn taskset -c "$sut_cpu" target/release/bare-proxy \
+    --listen "127.0.0.1:$bare_port" --upstream "127.0.0.1:$mock_port" --threads 1 >"$out/bare.log" 2>&1 &
+  bare_pid=$!
+  pids+=("$bare_pid")
+  local argo="http://127.0.0.1:$mock_port/argoapi"
+  # The access log goes to /dev/null: it is formatted and written as in production.
+  ARGO_BRIDGE_LISTEN="127.0.0.1:$gateway_port" ARGO_BRIDGE_THREADS=1 \
+    ARGO_BRIDGE_TOKENS="bench-token=bench" ARGO_BRIDGE_AUTH_MODE=tokens \
+    ARGO_BRIDGE_ARGO_PROD_URL="$argo" ARGO_BRIDGE_ARGO_DEV_URL="$argo" ARGO_BRIDGE_ARGO_TEST_URL="$argo" \
+    RUST_LOG="$gateway_log" taskset -c "$sut_cpu" target/release/argo-bridge run >/dev/null 2>&1 &
+  gateway_pid=$!
+  pids+=("$gateway_pid")
+  for port in $mock_port $bare_port $gateway_port; do wait_for_port "$port"; done
+}
+
+suite() {
+  timeout --signal=INT "$suite_timeout" taskset -c "$load_cpu" target/release/loadgen suite \
+    --floor "127.0.0.1:$mock_port@$mock_pid" --bare "127.0.0.1:$bare_port@$bare_pid" \
+    --gateway "127.0.0.1:$gateway_port@$gateway_pid" \
+    --seconds "$seconds" --warmup "$warmup" --concurrency "$concurrency" \
+    --paced-concurrency "$paced_concurrency" --pace-ms "$pace_ms" --hold "$hold" "$@"
+}
+
+write_report() {
+  local load_after
+  load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+  {
+    echo "<!-- written by bench/run.sh; raw data in bench/results.jsonl -->"
+    echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') at commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
+      "on $(nproc) × $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)," \
+      "load average before / after: $load_before / $load_after."
+    echo "Gateway and bare proxy: 1 worker thread each, pinned to CPU $sut_cpu;" \
+      "mock Argo (1 thread) and load generator pinned to CPU $load_cpu." \
+      "${seconds}s measured after ${warmup}s warm-up per row; paced streams: one 8-byte token every ${pace_ms} ms;" \
+      "open-file limit $fd_limit."
+    echo
+    target/release/loadgen report "$out/results.jsonl"
+  } >bench/results.md
+  cp "$out/results.jsonl" bench/results.jsonl
+}
+
+profile_gateway() {
+  local data="$out/perf-$profile.data"
+  perf record -F 999 --call-graph dwarf,16384 -p "$gateway_pid" -o "$data" -- sleep $((seconds + warmup + 1)) >/dev/null 2>&1 &
+  local perf_pid=$!
+  suite --out "$out/profile-$profile.jsonl" --workloads "$profile" --targets gateway \
+    --concurrency 16 --paced-concurrency "" --hold 0
+  wait "$perf_pid" || true
+  perf report -i "$data" --stdio --no-children --percent-limit 0.5 >"$out/profile-$profile.txt" 2>/dev/null
+  echo "bench: profile in $out/profile-$profile.txt"
+}
+
+install_tools
+cargo build --release -p argo-bridge -p argo-bench
+# Each held stream costs the gateway two sockets (client and Argo side): raise the descriptor
+# limit as far as this machine allows, and hold fewer streams if it cannot reach 2 × N.
+want_fds=$((2 * hold + 200))
+[ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -ge "$want_fds" ] || ulimit -Hn "$want_fds" 2>/dev/null || true
+fd_limit=$(ulimit -Hn)
+[ "$fd_limit" = unlimited ] && fd_limit=$want_fds
+ulimit -n "$fd_limit"
+if [ "$fd_limit" -lt "$want_fds" ]; then
+  hold=$(((fd_limit - 200) / 2))
+  echo "bench: the open-file limit is $fd_limit and cannot be raised here: holding $hold streams, not ${BENCH_HOLD_STREAMS:-10000}"
+fi
+start_stack
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+if [ -n "$profile" ]; then
+  profile_gateway
+  exit 0
+fi
+rm -f "$out/results.jsonl"
+suite --out "$out/results.jsonl"
+write_report
+echo "bench: wrote bench/results.md"

@@ -1,0 +1,10 @@
+//! Benchmark harness for argo-bridge: a minimal HTTP/1.1 load generator for loopback, the
+//! scenario suite that compares the mock Argo (floor), a bare Pingora proxy (baseline) and the
+//! gateway, and the markdown report.
+
+pub mod http;
+pub mod procfs;
+pub mod report;
+pub mod run;
+pub mod stats;
+pub mod suite;

@@ -1,0 +1,249 @@
+//! The two kinds of measurement: a closed loop at fixed concurrency (keep-alive connections, each
+//! sending its next request when the last answer is complete) and holding many streams open.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::http::{Conn, Outcome, Request, ResponseParser};
+use crate::stats::micros;
+
+/// Every token of a scripted answer starts with this, so arrivals can be timed in any framing.
+pub const MARKER: &[u8] = b"Tq";
+
+/// What one target is asked, and what a correct answer holds.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub addr: SocketAddr,
+    pub request: Request,
+    /// Markers a complete, correct answer carries (0: not checked).
+    pub markers: usize,
+}
+
+impl Job {
+    fn accepts(&self, outcome: &Outcome) -> bool {
+        outcome.status == 200 && (self.markers == 0 || outcome.markers == self.markers)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct LoadSpec {
+    pub concurrency: usize,
+    pub warmup: Duration,
+    pub measure: Duration,
+    /// Longest a single round trip may take before it counts as an error.
+    pub request_timeout: Duration,
+}
+
+/// Raw samples of one run, in microseconds.
+#[derive(Debug, Default)]
+pub struct Samples {
+    pub ok: u64,
+    pub errors: u64,
+    pub latency: Vec<u32>,
+    /// Request sent -> first token.
+    pub ttft: Vec<u32>,
+    /// Between consecutive tokens of one answer.
+    pub gap: Vec<u32>,
+}
+
+impl Samples {
+    fn merge(&mut self, other: Samples) {
+        self.ok += other.ok;
+        self.errors += other.errors;
+        self.latency.extend(other.latency);
+        self.ttft.extend(other.ttft);
+        self.gap.extend(other.gap);
+    }
+
+    fn record(&mut self, sent: Instant, done: Instant, arrivals: &[Instant]) {
+        self.ok += 1;
+        self.latency.push(micros(done - sent));
+        if let Some(first) = arrivals.first() {
+            self.ttft.push(micros(*first - sent));
+        }
+        self.gap
+            .extend(arrivals.windows(2).map(|pair| micros(pair[1] - pair[0])));
+    }
+}
+
+/// A closed loop: `concurrency` connections for warmup + measure; only requests sent after the
+/// warmup count.
+pub async fn closed_loop(job: Arc<Job>, spec: LoadSpec) -> Samples {
+    let start = Instant::now();
+    let record_from = start + spec.warmup;
+    let deadline = record_from + spec.measure;
+    let mut workers = JoinSet::new();
+    for _ in 0..spec.concurrency {
+        workers.spawn(worker(job.clone(), spec, record_from, deadline));
+    }
+    let mut samples = Samples::default();
+    while let Some(result) = workers.join_next().await {
+        if let Ok(worker_samples) = result {
+            samples.merge(worker_samples);
+        }
+    }
+    samples
+}
+
+async fn worker(job: Arc<Job>, spec: LoadSpec, record_from: Instant, deadline: Instant) -> Samples {
+    let mut samples = Samples::default();
+    let mut conn: Option<Conn> = None;
+    let mut arrivals = Vec::new();
+    while Instant::now() < deadline {
+        let mut open = match conn.take() {
+            Some(open) => open,
+            None => match Conn::connect(job.addr).await {
+                Ok(open) => open,
+                Err(_) => {
+                    samples.errors += 1;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        arrivals.clear();
+        let sent = Instant::now();
+        let round_trip = async {
+            open.send(&job.request).await?;
+            open.read_response(MARKER, &mut arrivals).await
+        };
+        let result = tokio::time::timeout(spec.request_timeout, round_trip).await;
+        let done = Instant::now();
+        let counted = sent >= record_from;
+        match result {
+            Ok(Ok(outcome)) if job.accepts(&outcome) => {
+                if counted {
+                    samples.record(sent, done, &arrivals);
+                }
+                if outcome.keep_alive {
+                    conn = Some(open);
+                }
+            }
+            Ok(Ok(outcome)) => {
+                samples.errors += u64::from(counted);
+                if outcome.keep_alive {
+                    conn = Some(open);
+                }
+            }
+            _ => samples.errors += u64::from(counted),
+        }
+    }
+    samples
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct HoldSpec {
+    pub streams: usize,
+    /// New connections per second while opening.
+    pub ramp_per_second: usize,
+    /// Longest wait for every stream's first token.
+    pub open_timeout: Duration,
+    /// Pause with all streams open before sampling memory.
+    pub settle: Duration,
+}
+
+/// Streams that had their first token and were still open when sampled.
+pub struct Held {
+    pub open: usize,
+    pub failed: usize,
+}
+
+/// Opens `spec.streams` streams, waits until they all produce a token (or the timeout), waits
+/// `settle`, calls `sample` while they are all open, then closes them.
+pub async fn hold_streams<T>(
+    job: Arc<Job>,
+    spec: HoldSpec,
+    sample: impl FnOnce() -> T,
+) -> (Held, T) {
+    let open = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let (release, released) = watch::channel(false);
+    let mut streams = JoinSet::new();
+    let batch = 50;
+    let pause = Duration::from_secs_f64(batch as f64 / spec.ramp_per_second.max(1) as f64);
+    for index in 0..spec.streams {
+        streams.spawn(hold_one(
+            job.clone(),
+            open.clone(),
+            failed.clone(),
+            released.clone(),
+        ));
+        if index % batch == batch - 1 {
+            tokio::time::sleep(pause).await;
+        }
+    }
+    let deadline = Instant::now() + spec.open_timeout;
+    while open.load(Ordering::SeqCst) + failed.load(Ordering::SeqCst) < spec.streams
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(spec.settle).await;
+    let held = Held {
+        open: open.load(Ordering::SeqCst),
+        failed: failed.load(Ordering::SeqCst),
+    };
+    let sampled = sample();
+    let _ = release.send(true);
+    let drain = async { while streams.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(30), drain)
+        .await
+        .is_err()
+    {
+        streams.abort_all();
+    }
+    (held, sampled)
+}
+
+async fn hold_one(
+    job: Arc<Job>,
+    open: Arc<AtomicUsize>,
+    failed: Arc<AtomicUsize>,
+    mut released: watch::Receiver<bool>,
+) {
+    let mut parser = ResponseParser::new(MARKER);
+    let mut arrivals = Vec::new();
+    let first_token = async {
+        let mut conn = Conn::connect(job.addr).await?;
+        conn.send(&job.request).await?;
+        while parser.markers() == 0 {
+            if conn.advance(&mut parser, &mut arrivals).await?.is_some() {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        Ok::<Conn, std::io::Error>(conn)
+    };
+    let mut conn = tokio::select! {
+        result = first_token => match result {
+            Ok(conn) => conn,
+            Err(_) => {
+                failed.fetch_add(1, Ordering::SeqCst);
+                return;
+            }
+        },
+        _ = released.wait_for(|released| *released) => return,
+    };
+    open.fetch_add(1, Ordering::SeqCst);
+    // Keep reading, as a client would, until released; a stream that ends first is not held.
+    let rest = async {
+        loop {
+            arrivals.clear();
+            match conn.advance(&mut parser, &mut arrivals).await {
+                Ok(None) => continue,
+                _ => return,
+            }
+        }
+    };
+    tokio::select! {
+        _ = rest => {
+            open.fetch_sub(1, Ordering::SeqCst);
+            failed.fetch_add(1, Ordering::SeqCst);
+        }
+        _ = released.wait_for(|released| *released) => {}
+    }
+}

@@ -1,0 +1,155 @@
+//! Microbenchmarks of the per-request work in `argo-filters`, by message size:
+//! request rewrite (OpenAI -> Argo), response translation (Argo -> OpenAI), stream fragment
+//! translation (Argo text fragment -> SSE event) and embeddings. `cargo bench -p argo-filters`.
+
+use std::hint::black_box;
+
+use argo_filters::chat::{self, ToolReplies};
+use argo_filters::embeddings::{self, Output};
+use argo_filters::json::parse_request;
+use argo_filters::models::{Family, Kind, ModelSpec, ToolMode};
+use argo_filters::openai::{ChatRequest, EncodingFormat, ResponseMeta};
+use argo_filters::stream::{SseEncoder, StreamKind, TextStream};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use serde_json::json;
+
+const SIZES: [usize; 4] = [100, 1_000, 10_000, 100_000];
+
+fn model(kind: Kind) -> ModelSpec {
+    ModelSpec {
+        name: "gpt-4o".into(),
+        argo_id: "gpt4o".into(),
+        env: "prod".into(),
+        family: Family::Openai,
+        kind,
+        aliases: vec![],
+        stream: true,
+        tools: ToolMode::Native,
+        reasoning: false,
+        dimensions: Some(1536),
+    }
+}
+
+fn meta() -> ResponseMeta {
+    ResponseMeta {
+        id: "chatcmpl-0123456789abcdef01234567".into(),
+        created: 1_700_000_000,
+        model: "gpt-4o".into(),
+    }
+}
+
+/// English-like text with a quote and a newline now and then, so escaping is exercised.
+fn text(bytes: usize) -> String {
+    let sentence = "The gateway translates \"requests\" and answers.\n";
+    sentence.repeat(bytes / sentence.len() + 1)[..bytes].to_string()
+}
+
+/// A chat request whose user message is `bytes` long, after a short system prompt.
+fn chat_body(bytes: usize) -> Vec<u8> {
+    json!({
+        "model": "gpt-4o",
+        "temperature": 0.2,
+        "max_tokens": 512,
+        "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": text(bytes)},
+        ],
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// What the gateway does with a chat request before calling Argo.
+fn request_rewrite(c: &mut Criterion) {
+    let model = model(Kind::Chat);
+    let mut group = c.benchmark_group("request_rewrite");
+    for size in SIZES {
+        let body = chat_body(size);
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(size), &body, |b, body| {
+            b.iter(|| {
+                let request: ChatRequest = parse_request(black_box(body)).unwrap();
+                chat::validate(&request).unwrap();
+                let spec = chat::tool_spec(&request).unwrap();
+                let prompt_tokens = chat::estimate_prompt_tokens(&request);
+                let argo = chat::to_argo(&request, &model, "alice").unwrap();
+                black_box((argo, prompt_tokens, spec))
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Argo's answer -> `chat.completion`.
+fn response_translation(c: &mut Criterion) {
+    let meta = meta();
+    let mut group = c.benchmark_group("response_translation");
+    for size in SIZES {
+        let answer = json!({ "response": text(size) }).to_string().into_bytes();
+        group.throughput(Throughput::Bytes(answer.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(size), &answer, |b, answer| {
+            b.iter(|| {
+                let reply =
+                    chat::parse_argo_reply(black_box(answer), &ToolReplies::Native, &meta.id)
+                        .unwrap();
+                black_box(chat::completion_json(&reply, &meta, 42))
+            })
+        });
+    }
+    group.finish();
+}
+
+/// One streamed fragment -> its SSE event, per fragment size.
+fn stream_fragment(c: &mut Criterion) {
+    let mut group = c.benchmark_group("stream_fragment");
+    for size in [8, 64, 512, 4096] {
+        let fragment = text(size).into_bytes();
+        let encoder = SseEncoder::new(StreamKind::Chat, &meta(), false);
+        let mut stream = TextStream::new(encoder, 10);
+        stream.start();
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_with_input(
+            BenchmarkId::from_parameter(size),
+            &fragment,
+            |b, fragment| b.iter(|| black_box(stream.feed(black_box(fragment)))),
+        );
+    }
+    group.finish();
+}
+
+/// Argo's vectors -> OpenAI's embedding list, for one to 64 vectors of 1536 floats.
+fn embeddings_translation(c: &mut Criterion) {
+    let mut group = c.benchmark_group("embeddings");
+    for vectors in [1, 16, 64] {
+        let vector: Vec<f32> = (0..1536).map(|i| (i as f32 * 0.37).sin() / 39.2).collect();
+        let answer = json!({ "embedding": vec![vector; vectors] })
+            .to_string()
+            .into_bytes();
+        group.throughput(Throughput::Bytes(answer.len() as u64));
+        for (name, format) in [
+            ("float", EncodingFormat::Float),
+            ("base64", EncodingFormat::Base64),
+        ] {
+            let output = Output {
+                model: "text-embedding-3-small",
+                format,
+                dimensions: None,
+                expected_vectors: vectors,
+                prompt_tokens: 10,
+            };
+            group.bench_with_input(BenchmarkId::new(name, vectors), &answer, |b, answer| {
+                b.iter(|| black_box(embeddings::translate(black_box(answer), &output).unwrap()))
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    request_rewrite,
+    response_translation,
+    stream_fragment,
+    embeddings_translation
+);
+criterion_main!(benches);
