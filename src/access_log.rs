@@ -119,7 +119,11 @@ pub fn init_logger(format: Format) {
             }
         });
     }
+    builder.target(env_logger::Target::Pipe(Box::new(
+        crate::log_writer::BatchedStderr,
+    )));
     builder.init();
+    crate::log_writer::start_flusher();
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod drain;
 mod gateway;
 mod http;
 mod limits;
+mod log_writer;
 mod metrics;
 mod mock_argo;
 mod streaming;

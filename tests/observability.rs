@@ -391,6 +391,9 @@ fn rust_log_sets_the_level_and_can_silence_the_access_log() {
             )
             .then_some(())
     });
+    // Log lines are written in batches every 100 ms: give the request's line, were there one,
+    // time to reach the file.
+    std::thread::sleep(Duration::from_millis(300));
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("listening on"), "info lines stay: {text}");
     assert!(!text.contains(answered.header("x-request-id").unwrap()));
