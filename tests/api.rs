@@ -378,15 +378,7 @@ fn upstream_failures_map_to_502_504_and_429() {
 fn unreachable_argo_is_502_without_leaking_its_address() {
     let closed = free_port();
     let (_gateway, port) = start_gateway(&format!("http://127.0.0.1:{closed}/argoapi"), &[]);
-    let body =
-        json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}).to_string();
-    let response = request(
-        port,
-        "POST",
-        "/v1/chat/completions",
-        &[("Authorization", &format!("Bearer {TOKEN}"))],
-        body.as_bytes(),
-    );
+    let response = post_hello(port);
     let error = response.expect_error(502);
     assert!(
         !response.text().contains(&closed.to_string()),

@@ -26,17 +26,7 @@ fn assert_still_serving(stack: &Stack) {
 fn connect_failures_are_retried_with_backoff_then_502() {
     let closed = free_port();
     let (_gateway, port) = start_gateway(&format!("http://127.0.0.1:{closed}/argoapi"), &[]);
-    let body =
-        json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}).to_string();
-    let auth = format!("Bearer {TOKEN}");
-    let error = request(
-        port,
-        "POST",
-        "/v1/chat/completions",
-        &[("Authorization", &auth)],
-        body.as_bytes(),
-    )
-    .expect_error(502);
+    let error = post_hello(port).expect_error(502);
     assert_eq!(error["code"], "upstream_unreachable");
     let metrics = request(port, "GET", "/metrics", &[], b"").text();
     assert!(
@@ -74,17 +64,7 @@ fn connect_timeout_is_504() {
             ("ARGO_BRIDGE_RETRIES", "0"),
         ],
     );
-    let body =
-        json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}).to_string();
-    let auth = format!("Bearer {TOKEN}");
-    let error = request(
-        port,
-        "POST",
-        "/v1/chat/completions",
-        &[("Authorization", &auth)],
-        body.as_bytes(),
-    )
-    .expect_error(504);
+    let error = post_hello(port).expect_error(504);
     assert_eq!(error["code"], "upstream_connect_timeout");
 }
 

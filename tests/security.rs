@@ -288,28 +288,12 @@ fn argo_over_tls_is_verified_against_the_configured_ca() {
     );
     wait_for_port(mock_port);
     let base = format!("https://localhost:{mock_port}/argoapi");
-    let body =
-        json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hello"}]}).to_string();
-    let auth = format!("Bearer {TOKEN}");
-
     let (_trusting, port) = start_gateway(&base, &[("ARGO_BRIDGE_CA_FILE", &pki.path("ca.pem"))]);
-    let answer = request(
-        port,
-        "POST",
-        "/v1/chat/completions",
-        &[("Authorization", &auth)],
-        body.as_bytes(),
-    );
+    let answer = post_hello(port);
     assert_eq!(answer.status, 200, "{}", answer.text());
 
     let (_default_roots, port) = start_gateway(&base, &[("ARGO_BRIDGE_RETRIES", "0")]);
-    let refused = request(
-        port,
-        "POST",
-        "/v1/chat/completions",
-        &[("Authorization", &auth)],
-        body.as_bytes(),
-    );
+    let refused = post_hello(port);
     assert_eq!(refused.expect_error(502)["code"], "upstream_tls_error");
 }
 

@@ -223,13 +223,7 @@ impl Stack {
     }
 
     pub fn post(&self, path: &str, body: &str) -> Response {
-        request(
-            self.gateway_port,
-            "POST",
-            path,
-            &[("Authorization", &format!("Bearer {TOKEN}"))],
-            body.as_bytes(),
-        )
+        post_as_alice(self.gateway_port, path, body)
     }
 
     pub fn get(&self, path: &str) -> Response {
@@ -475,4 +469,23 @@ pub fn metrics_containing(port: u16, needle: &str) -> String {
         let metrics = request(port, "GET", "/metrics", &[], b"").text();
         metrics.contains(needle).then_some(metrics)
     })
+}
+
+/// A POST as the test user to a gateway on `port`.
+pub fn post_as_alice(port: u16, path: &str, body: &str) -> Response {
+    let auth = format!("Bearer {TOKEN}");
+    request(
+        port,
+        "POST",
+        path,
+        &[("Authorization", &auth)],
+        body.as_bytes(),
+    )
+}
+
+/// The smallest chat request, as the test user.
+pub fn post_hello(port: u16) -> Response {
+    let body =
+        serde_json::json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]});
+    post_as_alice(port, "/v1/chat/completions", &body.to_string())
 }
