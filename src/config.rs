@@ -293,78 +293,89 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
     })
 }
 
+fn set_text(env: &dyn Fn(&str) -> Option<String>, key: &str, field: &mut String) {
+    if let Some(value) = env(key) {
+        *field = value;
+    }
+}
+
+fn set_number<T: std::str::FromStr>(
+    env: &dyn Fn(&str) -> Option<String>,
+    key: &str,
+    field: &mut T,
+) -> Result<(), ConfigError> {
+    if let Some(value) = env(key) {
+        *field = value
+            .parse()
+            .map_err(|_| err(key, "must be a whole number"))?;
+    }
+    Ok(())
+}
+
 pub fn apply_env(
     config: &mut Config,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(), ConfigError> {
-    if let Some(listen) = env("ARGO_BRIDGE_LISTEN") {
-        config.listen = listen;
-    }
-    if let Some(threads) = env("ARGO_BRIDGE_THREADS") {
-        config.threads = threads
-            .parse()
-            .map_err(|_| err("ARGO_BRIDGE_THREADS", "must be a whole number"))?;
-    }
-    if let Some(listen) = env("ARGO_BRIDGE_ADMIN_LISTEN") {
-        config.admin.listen = listen;
-    }
-    if let Some(seconds) = env("ARGO_BRIDGE_GRACE_PERIOD_S") {
-        config.shutdown.grace_period_s = seconds
-            .parse()
-            .map_err(|_| err("ARGO_BRIDGE_GRACE_PERIOD_S", "must be a whole number"))?;
-    }
-    if let Some(path) = env("ARGO_BRIDGE_UPGRADE_SOCK") {
-        config.shutdown.upgrade_sock = path;
-    }
-    if let Some(path) = env("ARGO_BRIDGE_PID_FILE") {
-        config.shutdown.pid_file = path;
-    }
-    let numbers: [(&str, &mut u64); 4] = [
-        (
-            "ARGO_BRIDGE_CONNECT_TIMEOUT_MS",
-            &mut config.upstream.connect_timeout_ms,
-        ),
-        (
-            "ARGO_BRIDGE_READ_TIMEOUT_MS",
-            &mut config.upstream.read_timeout_ms,
-        ),
-        (
-            "ARGO_BRIDGE_TOTAL_TIMEOUT_MS",
-            &mut config.upstream.total_timeout_ms,
-        ),
-        (
-            "ARGO_BRIDGE_CLIENT_BODY_TIMEOUT_MS",
-            &mut config.limits.client_body_timeout_ms,
-        ),
-    ];
-    for (key, field) in numbers {
-        if let Some(value) = env(key) {
-            *field = value
-                .parse()
-                .map_err(|_| err(key, "must be a whole number"))?;
-        }
-    }
-    let limits: [(&str, &mut u32); 3] = [
-        (
-            "ARGO_BRIDGE_RATE_LIMIT_RPM",
-            &mut config.limits.per_user_requests_per_minute,
-        ),
-        (
-            "ARGO_BRIDGE_RATE_LIMIT_BURST",
-            &mut config.limits.per_user_burst,
-        ),
-        (
-            "ARGO_BRIDGE_MAX_CONCURRENT_PER_USER",
-            &mut config.limits.per_user_max_concurrent,
-        ),
-    ];
-    for (key, field) in limits {
-        if let Some(value) = env(key) {
-            *field = value
-                .parse()
-                .map_err(|_| err(key, "must be a whole number"))?;
-        }
-    }
+    set_text(env, "ARGO_BRIDGE_LISTEN", &mut config.listen);
+    set_text(env, "ARGO_BRIDGE_ADMIN_LISTEN", &mut config.admin.listen);
+    set_text(
+        env,
+        "ARGO_BRIDGE_UPGRADE_SOCK",
+        &mut config.shutdown.upgrade_sock,
+    );
+    set_text(env, "ARGO_BRIDGE_PID_FILE", &mut config.shutdown.pid_file);
+    set_text(env, "ARGO_BRIDGE_TLS_CERT", &mut config.tls.cert_file);
+    set_text(env, "ARGO_BRIDGE_TLS_KEY", &mut config.tls.key_file);
+    set_text(env, "ARGO_BRIDGE_CA_FILE", &mut config.upstream.ca_file);
+    set_number(env, "ARGO_BRIDGE_THREADS", &mut config.threads)?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_GRACE_PERIOD_S",
+        &mut config.shutdown.grace_period_s,
+    )?;
+    let upstream = &mut config.upstream;
+    set_number(
+        env,
+        "ARGO_BRIDGE_CONNECT_TIMEOUT_MS",
+        &mut upstream.connect_timeout_ms,
+    )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_READ_TIMEOUT_MS",
+        &mut upstream.read_timeout_ms,
+    )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_TOTAL_TIMEOUT_MS",
+        &mut upstream.total_timeout_ms,
+    )?;
+    set_number(env, "ARGO_BRIDGE_RETRIES", &mut upstream.retries)?;
+    let limits = &mut config.limits;
+    set_number(
+        env,
+        "ARGO_BRIDGE_CLIENT_BODY_TIMEOUT_MS",
+        &mut limits.client_body_timeout_ms,
+    )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_MAX_BODY_BYTES",
+        &mut limits.max_body_bytes,
+    )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_RATE_LIMIT_RPM",
+        &mut limits.per_user_requests_per_minute,
+    )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_RATE_LIMIT_BURST",
+        &mut limits.per_user_burst,
+    )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_MAX_CONCURRENT_PER_USER",
+        &mut limits.per_user_max_concurrent,
+    )?;
     if let Some(origins) = env("ARGO_BRIDGE_CORS_ORIGINS") {
         config.cors.allowed_origins = origins
             .split(',')
@@ -372,26 +383,6 @@ pub fn apply_env(
             .filter(|o| !o.is_empty())
             .map(str::to_string)
             .collect();
-    }
-    let paths: [(&str, &mut String); 3] = [
-        ("ARGO_BRIDGE_TLS_CERT", &mut config.tls.cert_file),
-        ("ARGO_BRIDGE_TLS_KEY", &mut config.tls.key_file),
-        ("ARGO_BRIDGE_CA_FILE", &mut config.upstream.ca_file),
-    ];
-    for (key, field) in paths {
-        if let Some(value) = env(key) {
-            *field = value;
-        }
-    }
-    if let Some(retries) = env("ARGO_BRIDGE_RETRIES") {
-        config.upstream.retries = retries
-            .parse()
-            .map_err(|_| err("ARGO_BRIDGE_RETRIES", "must be a whole number"))?;
-    }
-    if let Some(limit) = env("ARGO_BRIDGE_MAX_BODY_BYTES") {
-        config.limits.max_body_bytes = limit
-            .parse()
-            .map_err(|_| err("ARGO_BRIDGE_MAX_BODY_BYTES", "must be a whole number"))?;
     }
     let names: Vec<String> = config.upstream.environments.keys().cloned().collect();
     for name in names {
