@@ -17,7 +17,6 @@ use argo_filters::tools::prompt::ToolScanner;
 use argo_filters::usage::Usage;
 use argo_filters::{chat, completions, embeddings, ApiError};
 use async_trait::async_trait;
-use bytes::Bytes;
 use http::Method;
 use pingora_core::modules::http::compression::ResponseCompressionBuilder;
 use pingora_core::modules::http::HttpModules;
@@ -501,7 +500,7 @@ impl Gateway {
     ) -> Result<Vec<u8>, ApiError> {
         let upstream = &self.state.upstream;
         let started = Instant::now();
-        let result = upstream.buffered(env, endpoint, Bytes::from(body)).await;
+        let result = upstream.buffered(env, endpoint, &body).await;
         let elapsed = started.elapsed();
         ctx.timing.add_upstream(elapsed);
         metrics::UPSTREAM_DURATION

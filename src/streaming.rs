@@ -72,9 +72,7 @@ pub async fn relay(
     labels: [&str; 2],
 ) -> Result<Ending, ApiError> {
     let started = Instant::now();
-    let mut exchange = upstream
-        .send(env, Endpoint::StreamChat, Bytes::from(body))
-        .await?;
+    let mut exchange = upstream.send(env, Endpoint::StreamChat, &body).await?;
     timing.add_upstream(started.elapsed());
     if !exchange.is_success() {
         return Err(upstream.reject(exchange).await);
@@ -113,7 +111,7 @@ pub async fn relay(
                 }
             }
             Ok(None) => {
-                upstream.release(exchange).await;
+                upstream.release(exchange);
                 let delivered = send(session, translator.finish(), true).await;
                 return Ok(if delivered {
                     Ending::Complete

@@ -1,5 +1,9 @@
-//! The Argo client: Pingora's pooled connector, explicit timeouts, and errors mapped to what a
-//! client can act on (502 unreachable or broken, 504 too slow).
+//! The Argo client: Pingora's pooled transport connector (TCP or TLS), a lean HTTP/1.1
+//! exchange on top (one write per request, small read buffers), explicit timeouts, and errors
+//! mapped to what a client can act on (502 unreachable or broken, 504 too slow).
+
+mod connection;
+mod wire;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -8,28 +12,27 @@ use argo_filters::argo::Endpoint;
 use argo_filters::error::from_argo_status;
 use argo_filters::ApiError;
 use bytes::Bytes;
-use pingora_core::connectors::http::Connector;
-use pingora_core::connectors::ConnectorOptions;
-use pingora_core::protocols::http::client::HttpSession;
-use pingora_core::upstreams::peer::HttpPeer;
+use pingora_core::connectors::{ConnectorOptions, TransportConnector};
+use pingora_core::upstreams::peer::{HttpPeer, Peer};
 use pingora_error::{Error, ErrorType};
-use pingora_http::RequestHeader;
+use pingora_timeout::fast_timeout::fast_timeout;
 
 use crate::config::{ArgoEnv, UpstreamConfig};
 use crate::metrics;
+use connection::{Connection, Timeouts};
 
 /// Ceiling on a buffered (non-streaming) Argo answer: large embedding batches are big.
 const MAX_ANSWER_BYTES: usize = 256 * 1024 * 1024;
 
 pub struct Upstream {
-    connector: Connector,
+    connector: TransportConnector,
     config: UpstreamConfig,
     environments: BTreeMap<String, ArgoEnv>,
 }
 
 /// One request in flight to Argo, response header already read.
 pub struct Exchange {
-    session: HttpSession,
+    connection: Connection,
     peer: HttpPeer,
     pub env: String,
 }
@@ -41,7 +44,7 @@ impl Upstream {
             options.ca_file = Some(config.ca_file.clone());
         }
         Upstream {
-            connector: Connector::new(Some(options)),
+            connector: TransportConnector::new(Some(options)),
             config: config.clone(),
             environments: environments.clone(),
         }
@@ -67,20 +70,21 @@ impl Upstream {
         &self,
         env_name: &str,
         endpoint: Endpoint,
-        body: Bytes,
+        body: &[u8],
     ) -> Result<Exchange, ApiError> {
         let env = self.environments.get(env_name).ok_or_else(|| {
             ApiError::internal(format!("model environment `{env_name}` is not configured"))
         })?;
         let peer = self.peer(env);
         let path = format!("{}{}", env.base_path, endpoint.path());
+        let request = wire::encode_request(&path, &env.host, body);
         let mut connect_retries = 0;
         let mut stale_retry_used = false;
         loop {
-            let failure = match self.try_send(&peer, &path, &env.host, body.clone()).await {
-                Ok(session) => {
+            let failure = match self.try_send(&peer, &request).await {
+                Ok(connection) => {
                     return Ok(Exchange {
-                        session,
+                        connection,
                         peer,
                         env: env_name.to_string(),
                     })
@@ -111,25 +115,20 @@ impl Upstream {
         }
     }
 
-    async fn try_send(
-        &self,
-        peer: &HttpPeer,
-        path: &str,
-        host: &str,
-        body: Bytes,
-    ) -> Result<HttpSession, Failure> {
-        let (mut session, reused) = self.connector.get_http_session(peer).await.map_err(|e| {
+    async fn try_send(&self, peer: &HttpPeer, request: &[u8]) -> Result<Connection, Failure> {
+        let (stream, reused) = self.connector.get_stream(peer).await.map_err(|e| {
             if is_connect_failure(&e) {
                 Failure::Connect(e)
             } else {
                 Failure::Other(e)
             }
         })?;
-        // The connector leaves per-read timeouts to the caller.
-        session.set_read_timeout(Some(self.config.read_timeout()));
-        session.set_write_timeout(Some(self.config.write_timeout()));
-        match exchange(&mut session, path, host, body).await {
-            Ok(()) => Ok(session),
+        let timeouts = Timeouts {
+            read: self.config.read_timeout(),
+            write: self.config.write_timeout(),
+        };
+        match Connection::exchange(stream, request, timeouts).await {
+            Ok(connection) => Ok(connection),
             Err(e) if reused && is_stale_connection(&e) => Err(Failure::Stale(e)),
             Err(e) => Err(Failure::Other(e)),
         }
@@ -141,7 +140,7 @@ impl Upstream {
         &self,
         env: &str,
         endpoint: Endpoint,
-        body: Bytes,
+        body: &[u8],
     ) -> Result<Vec<u8>, ApiError> {
         let round_trip = async {
             let mut exchange = self.send(env, endpoint, body).await?;
@@ -149,11 +148,11 @@ impl Upstream {
                 return Err(self.reject(exchange).await);
             }
             let answer = exchange.read_to_end(self).await;
-            self.release(exchange).await;
+            self.release(exchange);
             answer
         };
         let limit = self.config.total_timeout();
-        tokio::time::timeout(limit, round_trip)
+        fast_timeout(limit, round_trip)
             .await
             .unwrap_or_else(|_| {
                 Err(ApiError::gateway_timeout(format!(
@@ -167,27 +166,23 @@ impl Upstream {
     /// Reads a non-2xx answer and maps it to the client's error (429 keeps its Retry-After).
     pub async fn reject(&self, mut exchange: Exchange) -> ApiError {
         let status = exchange.status();
-        let retry_after = exchange.header("retry-after").map(str::to_string);
+        let retry_after = exchange.retry_after().map(str::to_string);
         let answer = exchange.read_to_end(self).await;
-        self.release(exchange).await;
+        self.release(exchange);
         match answer {
             Ok(body) => from_argo_status(status, &body, retry_after.as_deref()),
             Err(error) => error,
         }
     }
 
-    /// Returns a fully read connection to the pool; anything else is closed.
-    pub async fn release(&self, mut exchange: Exchange) {
-        if exchange.session.response_done() {
-            self.connector
-                .release_http_session(
-                    exchange.session,
-                    &exchange.peer,
-                    Some(self.config.idle_timeout()),
-                )
-                .await;
-        } else {
-            exchange.session.shutdown().await;
+    /// Returns a fully read connection to the pool; anything else is closed (dropped).
+    pub fn release(&self, exchange: Exchange) {
+        if exchange.connection.is_reusable() {
+            self.connector.release_stream(
+                exchange.connection.into_stream(),
+                exchange.peer.reuse_hash(),
+                Some(self.config.idle_timeout()),
+            );
         }
     }
 
@@ -215,31 +210,14 @@ impl Upstream {
                 ApiError::bad_gateway(format!("TLS with Argo ({env}) failed; ask the gateway operator to check its CA bundle"))
                     .with_code("upstream_tls_error")
             }
+            ErrorType::InvalidHTTPHeader => ApiError::invalid_answer(format!(
+                "Argo ({env}) sent an answer that is not valid HTTP ({}); try again, and report it if it persists",
+                error.context.as_ref().map(ToString::to_string).unwrap_or_default()
+            )),
             _ => ApiError::bad_gateway(format!("The connection to Argo ({env}) broke off mid-answer; try again"))
                 .with_code("upstream_cut_off"),
         }
     }
-}
-
-async fn exchange(
-    session: &mut HttpSession,
-    path: &str,
-    host: &str,
-    body: Bytes,
-) -> pingora_error::Result<()> {
-    let mut request = RequestHeader::build("POST", path.as_bytes(), Some(4))?;
-    request.insert_header("Host", host)?;
-    request.insert_header("Content-Type", "application/json")?;
-    request.insert_header("Accept", "application/json, text/plain")?;
-    request.insert_header("Content-Length", body.len().to_string())?;
-    request.insert_header(
-        "User-Agent",
-        concat!("argo-bridge/", env!("CARGO_PKG_VERSION")),
-    )?;
-    session.write_request_header(Box::new(request)).await?;
-    session.write_request_body(body, true).await?;
-    session.finish_request_body().await?;
-    session.read_response_header().await
 }
 
 /// Why an attempt failed, which decides whether it may be retried.
@@ -268,7 +246,7 @@ fn is_stale_connection(error: &Error) -> bool {
         ErrorType::ConnectionClosed
             | ErrorType::ReadError
             | ErrorType::WriteError
-            | ErrorType::H1Error
+            | ErrorType::InvalidHTTPHeader
     )
 }
 
@@ -278,25 +256,17 @@ impl Exchange {
     }
 
     pub fn status(&self) -> u16 {
-        self.session
-            .response_header()
-            .map(|header| header.status.as_u16())
-            .unwrap_or(502)
+        self.connection.head().status
     }
 
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.session
-            .response_header()?
-            .headers
-            .get(name)?
-            .to_str()
-            .ok()
+    pub fn retry_after(&self) -> Option<&str> {
+        self.connection.head().retry_after.as_deref()
     }
 
     /// The next piece of the body; `None` at the end.
     pub async fn next_chunk(&mut self, upstream: &Upstream) -> Result<Option<Bytes>, ApiError> {
-        self.session
-            .read_response_body()
+        self.connection
+            .next_chunk()
             .await
             .map_err(|e| upstream.map_error(&e, &self.env))
     }
