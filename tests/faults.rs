@@ -40,6 +40,22 @@ fn connect_failures_are_retried_with_backoff_then_502() {
 }
 
 #[test]
+fn pooled_connections_to_a_restarted_argo_are_replaced_not_failed() {
+    let (mock, mock_port) = start_mock(&[]);
+    let (_gateway, port) = start_gateway(&argo_base(mock_port), &[]);
+    for _ in 0..3 {
+        assert_eq!(post_hello(port).status, 200);
+    }
+    // The gateway now holds idle pooled connections to a process that is gone.
+    drop(mock);
+    let _restarted = start_mock_on(mock_port, &[]);
+    for attempt in 0..6 {
+        let answer = post_hello(port);
+        assert_eq!(answer.status, 200, "attempt {attempt}: {}", answer.text());
+    }
+}
+
+#[test]
 fn connect_timeout_is_504() {
     // A listener whose accept queue is full: further SYNs go unanswered.
     let listener =

@@ -139,6 +139,11 @@ pub fn wait_for_port(port: u16) {
 
 pub fn start_mock(extra: &[&str]) -> (Process, u16) {
     let port = free_port();
+    (start_mock_on(port, extra), port)
+}
+
+/// A mock Argo on a given port, for example to restart one where the gateway expects it.
+pub fn start_mock_on(port: u16, extra: &[&str]) -> Process {
     let listen = format!("127.0.0.1:{port}");
     let child = Command::new(binary())
         .args(["mock-argo", "--listen", &listen])
@@ -150,7 +155,7 @@ pub fn start_mock(extra: &[&str]) -> (Process, u16) {
         .expect("start mock Argo");
     let process = Process(child);
     wait_for_port(port);
-    (process, port)
+    process
 }
 
 /// The gateway with every Argo environment pointed at `argo_base`.
