@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The whole benchmark in one command: builds release binaries, starts the mock Argo, a bare
-# Pingora proxy and argo-bridge on loopback (pinned with taskset), runs every workload against
-# all three, and writes bench/results.md (raw data: bench/results.jsonl). Every process it starts
-# is killed on exit; every run is bounded in time.
+# Pingora proxy, Pingora alone (answering streams itself, for the memory floor) and argo-bridge
+# on loopback (pinned with taskset), runs every workload against them, and writes
+# bench/results.md (raw data: bench/results.jsonl). Every process it starts is killed on exit;
+# every run is bounded in time.
 #
 #   bash bench/run.sh                  the full suite
 #   bash bench/run.sh --profile chat   perf profile of the gateway under one workload
 #                                      (chat, embeddings, stream) -> bench/out/profile-WORKLOAD.txt
+#   bash bench/run.sh --workloads hold --targets pingora,gateway
+#                                      a subset: other arguments go to `loadgen suite`
 #
 # Knobs (environment): BENCH_SECONDS (5, measured seconds per run), BENCH_WARMUP (1),
 # BENCH_CONCURRENCY (1,16,64,256), BENCH_PACED_CONCURRENCY (1,64), BENCH_PACE_MS (10),
@@ -25,13 +28,16 @@ port_base=${BENCH_PORT_BASE:-18180}
 gateway_log=${BENCH_RUST_LOG:-info}
 suite_timeout=${BENCH_TIMEOUT:-1800}
 profile=""
+suite_args=("$@") # anything else goes to `loadgen suite`, e.g. --workloads hold --targets gateway
 if [ "${1:-}" = "--profile" ]; then
   profile=${2:?"--profile needs a workload: chat, embeddings or stream"}
+  suite_args=()
 fi
 
 mock_port=$((port_base + 1))
 bare_port=$((port_base + 2))
 gateway_port=$((port_base + 3))
+alone_port=$((port_base + 4))
 out=bench/out
 mkdir -p "$out"
 
@@ -78,7 +84,7 @@ refuse_busy_port() {
 }
 
 start_stack() {
-  for port in $mock_port $bare_port $gateway_port; do refuse_busy_port "$port"; done
+  for port in $mock_port $bare_port $gateway_port $alone_port; do refuse_busy_port "$port"; done
   RUST_LOG=warn taskset -c "$load_cpu" target/release/argo-bridge mock-argo \
     --listen "127.0.0.1:$mock_port" --fragment-delay-ms 0 >"$out/mock.log" 2>&1 &
   mock_pid=$!
@@ -87,6 +93,11 @@ start_stack() {
     --listen "127.0.0.1:$bare_port" --upstream "127.0.0.1:$mock_port" --threads 1 >"$out/bare.log" 2>&1 &
   bare_pid=$!
   pids+=("$bare_pid")
+  # Pingora alone, answering streams itself: the floor of memory per open stream.
+  RUST_LOG=warn taskset -c "$sut_cpu" target/release/bare-proxy --answer-locally \
+    --listen "127.0.0.1:$alone_port" --upstream "127.0.0.1:$mock_port" --threads 1 >"$out/alone.log" 2>&1 &
+  alone_pid=$!
+  pids+=("$alone_pid")
   local argo="http://127.0.0.1:$mock_port/argoapi"
   # The access log goes to /dev/null: it is formatted and written as in production.
   ARGO_BRIDGE_LISTEN="127.0.0.1:$gateway_port" ARGO_BRIDGE_THREADS=1 \
@@ -95,15 +106,15 @@ start_stack() {
     RUST_LOG="$gateway_log" taskset -c "$sut_cpu" target/release/argo-bridge run >/dev/null 2>&1 &
   gateway_pid=$!
   pids+=("$gateway_pid")
-  for port in $mock_port $bare_port $gateway_port; do wait_for_port "$port"; done
+  for port in $mock_port $bare_port $gateway_port $alone_port; do wait_for_port "$port"; done
 }
 
 suite() {
   timeout --signal=INT "$suite_timeout" taskset -c "$load_cpu" target/release/loadgen suite \
     --floor "127.0.0.1:$mock_port@$mock_pid" --bare "127.0.0.1:$bare_port@$bare_pid" \
-    --gateway "127.0.0.1:$gateway_port@$gateway_pid" \
+    --gateway "127.0.0.1:$gateway_port@$gateway_pid" --pingora-alone "127.0.0.1:$alone_port@$alone_pid" \
     --seconds "$seconds" --warmup "$warmup" --concurrency "$concurrency" \
-    --paced-concurrency "$paced_concurrency" --pace-ms "$pace_ms" --hold "$hold" "$@"
+    --paced-concurrency "$paced_concurrency" --pace-ms "$pace_ms" --hold "$hold" "$@" "${suite_args[@]}"
 }
 
 write_report() {

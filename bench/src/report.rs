@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::suite::{Record, TARGETS};
+use crate::suite::{Record, MEMORY_TARGETS, TARGETS};
 
 pub fn parse(jsonl: &str) -> Result<Vec<Record>, String> {
     jsonl
@@ -145,10 +145,19 @@ fn targets(out: &mut String, results: &Results) {
     );
     let _ = writeln!(
         out,
-        "| RSS with {held} concurrent streams open | {} MiB | < 300 MiB for 10,000 | {} |\n",
+        "| RSS with {held} concurrent streams open | {} MiB | < 300 MiB for 10,000 | {} |",
         mib(hold_rss),
         verdict(hold_rss.map(|kib| held >= 10_000 && kib < 300 * 1024))
     );
+    if let Some(alone) = results.of_kind("hold", "pingora") {
+        let _ = writeln!(
+            out,
+            "| the same for Pingora alone, answering {} streams itself (no upstream, no translation): the framework's floor | {} MiB | – | – |",
+            alone.held.unwrap_or(0),
+            mib(alone.rss_kib)
+        );
+    }
+    out.push('\n');
 }
 
 fn latency_c1(out: &mut String, results: &Results) {
@@ -310,8 +319,11 @@ fn memory(out: &mut String, results: &Results) {
         out,
         "| process | idle MiB | peak MiB (whole run) | streams held | MiB before / while holding | KiB per held stream |\n|---|---|---|---|---|---|"
     );
-    for target in TARGETS {
+    for target in MEMORY_TARGETS {
         let idle = results.of_kind("idle", target).and_then(|r| r.rss_kib);
+        if idle.is_none() && results.of_kind("hold", target).is_none() {
+            continue;
+        }
         let peak = results.of_kind("peak", target).and_then(|r| r.peak_rss_kib);
         let hold = results.of_kind("hold", target);
         let held = hold.and_then(|r| r.held);
@@ -322,6 +334,7 @@ fn memory(out: &mut String, results: &Results) {
         });
         let name = match target {
             "floor" => "mock Argo",
+            "pingora" => "Pingora alone (answers itself)",
             "bare" => "bare Pingora",
             _ => "argo-bridge",
         };
@@ -383,6 +396,14 @@ mod tests {
                 rss_kib: Some(110_000),
                 ..Record::default()
             },
+            Record {
+                kind: "hold".into(),
+                target: "pingora".into(),
+                held: Some(10_000),
+                rss_before_kib: Some(5_000),
+                rss_kib: Some(55_000),
+                ..Record::default()
+            },
         ];
         let text = render(&records);
         assert!(text.contains("| +60 µs | < 100 µs | yes |"), "{text}");
@@ -392,6 +413,14 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("| 10.0 |"), "10 KiB per stream: {text}");
+        assert!(
+            text.contains("Pingora alone, answering 10000 streams itself (no upstream, no translation): the framework's floor | 53.7 MiB |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| Pingora alone (answers itself) | – | – | 10000 | 4.9 / 53.7 | 5.0 |"),
+            "{text}"
+        );
         assert!(
             text.contains("| chat | 64 | – | 10000 | 6000 | 60% |"),
             "{text}"

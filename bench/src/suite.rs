@@ -15,6 +15,9 @@ use crate::stats::Spread;
 
 /// The mock Argo alone; the bare Pingora pass-through; argo-bridge.
 pub const TARGETS: [&str; 3] = ["floor", "bare", "gateway"];
+/// Targets whose memory is reported: also `pingora`, a Pingora service that answers streams
+/// itself (no upstream), only used to hold streams.
+pub const MEMORY_TARGETS: [&str; 4] = ["floor", "pingora", "bare", "gateway"];
 
 pub const TOKEN: &str = "bench-token";
 const ARGO_CHAT_MODEL: &str = "gpt4o";
@@ -34,6 +37,8 @@ pub struct SuiteConfig {
     pub floor: Endpoint,
     pub bare: Endpoint,
     pub gateway: Endpoint,
+    /// `bare-proxy --answer-locally`, when given.
+    pub pingora_alone: Option<Endpoint>,
     pub warmup: Duration,
     pub measure: Duration,
     pub concurrency: Vec<usize>,
@@ -47,17 +52,23 @@ pub struct SuiteConfig {
 }
 
 impl SuiteConfig {
-    fn endpoint(&self, target: &str) -> Endpoint {
+    fn endpoint(&self, target: &str) -> Option<Endpoint> {
         match target {
-            "floor" => self.floor,
-            "bare" => self.bare,
-            _ => self.gateway,
+            "floor" => Some(self.floor),
+            "bare" => Some(self.bare),
+            "pingora" => self.pingora_alone,
+            _ => Some(self.gateway),
         }
+    }
+
+    fn pid(&self, target: &str) -> Option<u32> {
+        self.endpoint(target)?.pid
     }
 
     fn wants(&self, workload: &str, target: &str) -> bool {
         (self.workloads.is_empty() || self.workloads.iter().any(|w| w == workload))
             && (self.targets.is_empty() || self.targets.iter().any(|t| t == target))
+            && self.endpoint(target).is_some()
     }
 }
 
@@ -109,7 +120,9 @@ impl Workload {
             "gateway" => self.openai.clone(),
             _ => self.argo.clone(),
         };
-        job.addr = config.endpoint(target).addr;
+        if let Some(endpoint) = config.endpoint(target) {
+            job.addr = endpoint.addr;
+        }
         job
     }
 }
@@ -186,7 +199,7 @@ pub const PACED_TOKENS: usize = 20;
 
 /// Runs everything the config selects, handing each record to `emit` as it completes.
 pub async fn run(config: &SuiteConfig, emit: &mut dyn FnMut(Record)) {
-    for target in TARGETS {
+    for target in MEMORY_TARGETS {
         if let Some(record) = idle_record(config, target) {
             emit(record);
         }
@@ -208,13 +221,13 @@ pub async fn run(config: &SuiteConfig, emit: &mut dyn FnMut(Record)) {
     if config.hold_streams > 0 {
         // Long, slow streams: each stays open well past the time needed to open them all.
         let held = chat("hold", 120, Some(1000));
-        for target in ["bare", "gateway"] {
+        for target in ["pingora", "bare", "gateway"] {
             if config.wants("hold", target) {
                 emit(hold(config, &held, target).await);
             }
         }
     }
-    for target in TARGETS {
+    for target in MEMORY_TARGETS {
         if let Some(record) = peak_record(config, target) {
             emit(record);
         }
@@ -235,7 +248,7 @@ async fn run_targets(
 }
 
 fn idle_record(config: &SuiteConfig, target: &str) -> Option<Record> {
-    let (rss, _) = procfs::rss_kib(config.endpoint(target).pid?)?;
+    let (rss, _) = procfs::rss_kib(config.pid(target)?)?;
     Some(Record {
         kind: "idle".into(),
         target: target.into(),
@@ -245,7 +258,7 @@ fn idle_record(config: &SuiteConfig, target: &str) -> Option<Record> {
 }
 
 fn peak_record(config: &SuiteConfig, target: &str) -> Option<Record> {
-    let (rss, peak) = procfs::rss_kib(config.endpoint(target).pid?)?;
+    let (rss, peak) = procfs::rss_kib(config.pid(target)?)?;
     Some(Record {
         kind: "peak".into(),
         target: target.into(),
@@ -287,7 +300,7 @@ async fn load(
         measure: config.measure,
         request_timeout: Duration::from_secs(10),
     };
-    let pid = config.endpoint(target).pid;
+    let pid = config.pid(target);
     let mock_pid = config.floor.pid.filter(|_| target != "floor");
     let job = Arc::new(workload.job(target, config));
     let run = tokio::spawn(closed_loop(job, spec));
@@ -319,7 +332,7 @@ async fn load(
 }
 
 async fn hold(config: &SuiteConfig, workload: &Workload, target: &str) -> Record {
-    let pid = config.endpoint(target).pid;
+    let pid = config.pid(target);
     let rss_before = pid.and_then(procfs::rss_kib).map(|(now, _)| now);
     let spec = HoldSpec {
         streams: config.hold_streams,

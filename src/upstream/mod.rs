@@ -152,15 +152,13 @@ impl Upstream {
             answer
         };
         let limit = self.config.total_timeout();
-        fast_timeout(limit, round_trip)
-            .await
-            .unwrap_or_else(|_| {
-                Err(ApiError::gateway_timeout(format!(
-                    "Argo ({env}) did not finish answering within {:.0}s; try a shorter request",
-                    limit.as_secs_f64()
-                ))
-                .with_code("upstream_total_timeout"))
-            })
+        fast_timeout(limit, round_trip).await.unwrap_or_else(|_| {
+            Err(ApiError::gateway_timeout(format!(
+                "Argo ({env}) did not finish answering within {:.0}s; try a shorter request",
+                limit.as_secs_f64()
+            ))
+            .with_code("upstream_total_timeout"))
+        })
     }
 
     /// Reads a non-2xx answer and maps it to the client's error (429 keeps its Retry-After).

@@ -2,6 +2,7 @@
 //!
 //! usage:
 //!   loadgen suite --floor ADDR[@PID] --bare ADDR[@PID] --gateway ADDR[@PID] --out FILE
+//!                 [--pingora-alone ADDR[@PID]]
 //!                 [--seconds S] [--warmup S] [--concurrency 1,16,64,256] [--paced-concurrency 1,64]
 //!                 [--pace-ms MS] [--hold N] [--workloads chat,embeddings,...] [--targets gateway,...]
 //!   loadgen report FILE
@@ -14,9 +15,9 @@ use argo_bench::{report, suite};
 
 const USAGE: &str = "usage:
   loadgen suite --floor ADDR[@PID] --bare ADDR[@PID] --gateway ADDR[@PID] --out FILE
-                [--seconds S] [--warmup S] [--concurrency 1,16,64,256] [--paced-concurrency 1,64]
+                [--pingora-alone ADDR[@PID]] [--seconds S] [--warmup S] [--concurrency 1,16,64,256] [--paced-concurrency 1,64]
                 [--pace-ms MS] [--hold N] [--workloads chat,embeddings,stream,stream_paced,hold]
-                [--targets floor,bare,gateway]
+                [--targets floor,pingora,bare,gateway]
   loadgen report FILE";
 
 fn main() {
@@ -80,6 +81,10 @@ fn run_suite(args: &[String]) -> Result<(), String> {
         floor: flags.endpoint("--floor")?,
         bare: flags.endpoint("--bare")?,
         gateway: flags.endpoint("--gateway")?,
+        pingora_alone: flags
+            .value("--pingora-alone")
+            .map(|_| flags.endpoint("--pingora-alone"))
+            .transpose()?,
         warmup: Duration::from_secs_f64(flags.number("--warmup", 1.0)?),
         measure: Duration::from_secs_f64(flags.number("--seconds", 5.0)?),
         concurrency: flags.list("--concurrency", "1,16,64,256")?,
