@@ -149,9 +149,9 @@ fn coalesce_ready(
     None
 }
 
-/// Polls `future` once; `None` if it would have to wait. Pingora's body reads keep their state
-/// in the session, so dropping a pending read loses nothing (the relay already does so in
-/// `select!`).
+/// Polls `future` once; `None` if it would have to wait. Reads of Argo's answer keep their state
+/// in the connection (`Connection::next_chunk` is cancel-safe), so dropping a pending read loses
+/// nothing (the relay already does so in `select!`).
 fn poll_once<F: Future>(future: F) -> Option<F::Output> {
     let mut future = pin!(future);
     let mut context = Context::from_waker(Waker::noop());

@@ -348,6 +348,34 @@ mod tests {
         }
     }
 
+    /// `pieces` as a chunked body, each chunk with or without an extension.
+    fn chunked(pieces: &[Vec<u8>], extensions: bool) -> Vec<u8> {
+        let mut wire = Vec::new();
+        for piece in pieces.iter().filter(|piece| !piece.is_empty()) {
+            let extension = if extensions { ";name=value" } else { "" };
+            wire.extend_from_slice(format!("{:x}{extension}\r\n", piece.len()).as_bytes());
+            wire.extend_from_slice(piece);
+            wire.extend_from_slice(b"\r\n");
+        }
+        wire.extend_from_slice(b"0\r\n\r\n");
+        wire
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_body_decodes_whole_however_it_is_split(
+            pieces in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..300), 0..8),
+            step in 1usize..64,
+            extensions in proptest::bool::ANY,
+        ) {
+            let payload = pieces.concat();
+            let wire = chunked(&pieces, extensions);
+            proptest::prop_assert_eq!(decode_in_steps(Framing::Chunked, &wire, step), (payload.clone(), true));
+            let length = Framing::Length(payload.len() as u64);
+            proptest::prop_assert_eq!(decode_in_steps(length, &payload, step), (payload.clone(), true));
+        }
+    }
+
     #[test]
     fn length_bodies_stop_at_their_length() {
         let mut buf = BytesMut::from(&b"abcdefNEXT"[..]);
