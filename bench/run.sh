@@ -14,7 +14,8 @@
 # Knobs (environment): BENCH_SECONDS (5, measured seconds per run), BENCH_WARMUP (1),
 # BENCH_CONCURRENCY (1,16,64,256), BENCH_PACED_CONCURRENCY (1,64), BENCH_PACE_MS (10),
 # BENCH_HOLD_STREAMS (10000), BENCH_PORT_BASE (18180), BENCH_RUST_LOG (gateway log level, info),
-# BENCH_TIMEOUT (1800, seconds for the whole suite).
+# BENCH_TIMEOUT (1800, seconds for the whole suite), BENCH_MICRO (1: also run the criterion
+# microbenchmarks of argo-filters and add them to the report; 0: skip them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,7 @@ hold=${BENCH_HOLD_STREAMS:-10000}
 port_base=${BENCH_PORT_BASE:-18180}
 gateway_log=${BENCH_RUST_LOG:-info}
 suite_timeout=${BENCH_TIMEOUT:-1800}
+micro=${BENCH_MICRO:-1}
 profile=""
 suite_args=("$@") # anything else goes to `loadgen suite`, e.g. --workloads hold --targets gateway
 if [ "${1:-}" = "--profile" ]; then
@@ -168,4 +170,10 @@ fi
 rm -f "$out/results.jsonl"
 suite --out "$out/results.jsonl"
 write_report
+if [ "$micro" = 1 ]; then
+  # Criterion on the system-under-test core, after the servers have gone idle.
+  taskset -c "$sut_cpu" cargo bench -p argo-filters --bench translate -- \
+    --warm-up-time 1 --measurement-time 3 >"$out/micro.log" 2>&1
+  { echo; target/release/loadgen micro-report target/criterion; } >>bench/results.md
+fi
 echo "bench: wrote bench/results.md"

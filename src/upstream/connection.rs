@@ -77,13 +77,12 @@ impl Connection {
                 Decoded::Done => return Ok(None),
                 Decoded::NeedMore => {}
             }
-            let read = read(
-                &mut self.stream,
-                &mut self.buf,
-                self.read_size,
-                self.read_timeout,
-            )
-            .await?;
+            // A large answer of known length is read in big steps from the start.
+            let expected = self.body.expected_bytes().unwrap_or(0);
+            let size = usize::try_from(expected)
+                .unwrap_or(MAX_READ_BYTES)
+                .clamp(self.read_size, MAX_READ_BYTES);
+            let read = read(&mut self.stream, &mut self.buf, size, self.read_timeout).await?;
             if read == 0 {
                 self.body
                     .end_of_input()

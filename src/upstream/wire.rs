@@ -163,6 +163,15 @@ impl BodyDecoder {
         self.state == State::Done
     }
 
+    /// Payload bytes known to be on their way: the rest of a Content-Length body or of the
+    /// current chunk.
+    pub fn expected_bytes(&self) -> Option<u64> {
+        match self.state {
+            State::Length { remaining } | State::ChunkData { remaining } => Some(remaining),
+            _ => None,
+        }
+    }
+
     /// The next piece of payload in `buf`, consuming what it decodes.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, WireError> {
         loop {
@@ -380,10 +389,12 @@ mod tests {
     fn length_bodies_stop_at_their_length() {
         let mut buf = BytesMut::from(&b"abcdefNEXT"[..]);
         let mut decoder = BodyDecoder::new(Framing::Length(6));
+        assert_eq!(decoder.expected_bytes(), Some(6));
         assert_eq!(
             decoder.decode(&mut buf).unwrap(),
             Decoded::Data(Bytes::from_static(b"abcdef"))
         );
+        assert_eq!(decoder.expected_bytes(), None);
         assert_eq!(decoder.decode(&mut buf).unwrap(), Decoded::Done);
         assert_eq!(&buf[..], b"NEXT");
         assert!(BodyDecoder::new(Framing::Length(0)).is_done());

@@ -6,25 +6,28 @@
 //!                 [--seconds S] [--warmup S] [--concurrency 1,16,64,256] [--paced-concurrency 1,64]
 //!                 [--pace-ms MS] [--hold N] [--workloads chat,embeddings,...] [--targets gateway,...]
 //!   loadgen report FILE
+//!   loadgen micro-report CRITERION_DIR     (criterion's estimates as a markdown table)
 
 use std::io::Write;
 use std::time::Duration;
 
 use argo_bench::suite::{Endpoint, Record, SuiteConfig};
-use argo_bench::{report, suite};
+use argo_bench::{micro, report, suite};
 
 const USAGE: &str = "usage:
   loadgen suite --floor ADDR[@PID] --bare ADDR[@PID] --gateway ADDR[@PID] --out FILE
                 [--pingora-alone ADDR[@PID]] [--seconds S] [--warmup S] [--concurrency 1,16,64,256] [--paced-concurrency 1,64]
                 [--pace-ms MS] [--hold N] [--workloads chat,embeddings,stream,stream_paced,hold]
                 [--targets floor,pingora,bare,gateway]
-  loadgen report FILE";
+  loadgen report FILE
+  loadgen micro-report CRITERION_DIR";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("suite") => run_suite(&args[1..]),
         Some("report") => print_report(&args[1..]),
+        Some("micro-report") => print_micro_report(&args[1..]),
         _ => Err("expected a command".into()),
     };
     if let Err(message) = result {
@@ -150,5 +153,17 @@ fn print_report(args: &[String]) -> Result<(), String> {
     let path = args.first().ok_or("report needs the results file")?;
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
     print!("{}", report::render(&report::parse(&text)?));
+    Ok(())
+}
+
+fn print_micro_report(args: &[String]) -> Result<(), String> {
+    let dir = args
+        .first()
+        .ok_or("micro-report needs criterion's output folder")?;
+    let micros = micro::read(std::path::Path::new(dir))?;
+    if micros.is_empty() {
+        return Err(format!("no criterion results under {dir}"));
+    }
+    print!("{}", micro::render(&micros));
     Ok(())
 }
