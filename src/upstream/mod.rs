@@ -27,13 +27,20 @@ const MAX_ANSWER_BYTES: usize = 256 * 1024 * 1024;
 pub struct Upstream {
     connector: TransportConnector,
     config: UpstreamConfig,
-    environments: BTreeMap<String, ArgoEnv>,
+    /// Per environment name: where Argo is, built once at start.
+    routes: BTreeMap<String, Route>,
+}
+
+struct Route {
+    env: ArgoEnv,
+    peer: HttpPeer,
 }
 
 /// One request in flight to Argo, response header already read.
 pub struct Exchange {
     connection: Connection,
-    peer: HttpPeer,
+    /// The connection pool's key for the connection, to give it back.
+    pool_key: u64,
     pub env: String,
 }
 
@@ -43,22 +50,21 @@ impl Upstream {
         if !config.ca_file.is_empty() {
             options.ca_file = Some(config.ca_file.clone());
         }
+        let routes = environments
+            .iter()
+            .map(|(name, env)| {
+                let route = Route {
+                    env: env.clone(),
+                    peer: peer(env, config),
+                };
+                (name.clone(), route)
+            })
+            .collect();
         Upstream {
             connector: TransportConnector::new(Some(options)),
             config: config.clone(),
-            environments: environments.clone(),
+            routes,
         }
-    }
-
-    fn peer(&self, env: &ArgoEnv) -> HttpPeer {
-        let mut peer = HttpPeer::new(env.addr, env.tls, env.host.clone());
-        let options = &mut peer.options;
-        options.connection_timeout = Some(self.config.connect_timeout());
-        options.total_connection_timeout = Some(self.config.connect_timeout() * 2);
-        options.read_timeout = Some(self.config.read_timeout());
-        options.write_timeout = Some(self.config.write_timeout());
-        options.idle_timeout = Some(self.config.idle_timeout());
-        peer
     }
 
     /// Sends `body` to `endpoint` of the model's environment and reads the response header.
@@ -72,20 +78,19 @@ impl Upstream {
         endpoint: Endpoint,
         body: &[u8],
     ) -> Result<Exchange, ApiError> {
-        let env = self.environments.get(env_name).ok_or_else(|| {
+        let Route { env, peer } = self.routes.get(env_name).ok_or_else(|| {
             ApiError::internal(format!("model environment `{env_name}` is not configured"))
         })?;
-        let peer = self.peer(env);
         let path = format!("{}{}", env.base_path, endpoint.path());
         let request = wire::encode_request(&path, &env.host, body);
         let mut connect_retries = 0;
         let mut stale_retry_used = false;
         loop {
-            let failure = match self.try_send(&peer, &request).await {
+            let failure = match self.try_send(peer, &request).await {
                 Ok(connection) => {
                     return Ok(Exchange {
                         connection,
-                        peer,
+                        pool_key: peer.reuse_hash(),
                         env: env_name.to_string(),
                     })
                 }
@@ -178,7 +183,7 @@ impl Upstream {
         if exchange.connection.is_reusable() {
             self.connector.release_stream(
                 exchange.connection.into_stream(),
-                exchange.peer.reuse_hash(),
+                exchange.pool_key,
                 Some(self.config.idle_timeout()),
             );
         }
@@ -216,6 +221,15 @@ impl Upstream {
                 .with_code("upstream_cut_off"),
         }
     }
+}
+
+/// Argo's address with the connect timeouts the connector applies. Read and write timeouts are
+/// the exchange's own (`Timeouts`); idle expiry is set when a connection goes back to the pool.
+fn peer(env: &ArgoEnv, config: &UpstreamConfig) -> HttpPeer {
+    let mut peer = HttpPeer::new(env.addr, env.tls, env.host.clone());
+    peer.options.connection_timeout = Some(config.connect_timeout());
+    peer.options.total_connection_timeout = Some(config.connect_timeout() * 2);
+    peer
 }
 
 /// Why an attempt failed, which decides whether it may be retried.
