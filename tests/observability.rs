@@ -120,17 +120,38 @@ fn percent_encode(text: &str) -> String {
         .collect()
 }
 
+/// Mock Argo and a gateway with its admin listener on a port of its own.
+struct GatewayWithAdmin {
+    port: u16,
+    admin_port: u16,
+    _gateway: Process,
+    _mock: Process,
+}
+
+impl GatewayWithAdmin {
+    fn start() -> Self {
+        let (mock, mock_port) = start_mock(&[]);
+        let admin_port = free_port();
+        let admin = format!("127.0.0.1:{admin_port}");
+        let (gateway, port) = start_gateway(
+            &argo_base(mock_port),
+            &[("ARGO_BRIDGE_ADMIN_LISTEN", admin.as_str())],
+        );
+        wait_for_port(admin_port);
+        GatewayWithAdmin {
+            port,
+            admin_port,
+            _gateway: gateway,
+            _mock: mock,
+        }
+    }
+}
+
 #[test]
 fn a_real_prometheus_scrapes_the_admin_listener() {
-    let (_mock, mock_port) = start_mock(&[]);
-    let admin_port = free_port();
-    let admin = format!("127.0.0.1:{admin_port}");
-    let (_gateway, port) = start_gateway(
-        &argo_base(mock_port),
-        &[("ARGO_BRIDGE_ADMIN_LISTEN", admin.as_str())],
-    );
-    wait_for_port(admin_port);
-    let prometheus = Prometheus::start(&[admin]);
+    let gateway = GatewayWithAdmin::start();
+    let (port, admin_port) = (gateway.port, gateway.admin_port);
+    let prometheus = Prometheus::start(&[format!("127.0.0.1:{admin_port}")]);
     for n in 0..3 {
         assert_eq!(
             post(port, "/v1/chat/completions", &chat(&format!("hi {n}"))).status,
@@ -171,14 +192,8 @@ fn a_real_prometheus_scrapes_the_admin_listener() {
 
 #[test]
 fn the_admin_listener_serves_only_metrics_health_and_ready() {
-    let (_mock, mock_port) = start_mock(&[]);
-    let admin_port = free_port();
-    let admin = format!("127.0.0.1:{admin_port}");
-    let (_gateway, port) = start_gateway(
-        &argo_base(mock_port),
-        &[("ARGO_BRIDGE_ADMIN_LISTEN", admin.as_str())],
-    );
-    wait_for_port(admin_port);
+    let gateway = GatewayWithAdmin::start();
+    let (port, admin_port) = (gateway.port, gateway.admin_port);
 
     let metrics = get(admin_port, "/metrics");
     assert_eq!(metrics.status, 200);
