@@ -308,15 +308,10 @@ fn dockerfile_builds_with_cmake_and_runs_as_a_non_root_user() {
 #[test]
 fn prometheus_config_passes_promtool_and_scrapes_every_replica() {
     let path = repo_root().join("deploy/prometheus.yml");
-    let output = Command::new(tool("promtool"))
-        .args(["check", "config"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    run_ok(
+        Command::new(tool("promtool"))
+            .args(["check", "config"])
+            .arg(&path),
     );
     let config = yaml("deploy/prometheus.yml");
     let targets: BTreeSet<String> = config["scrape_configs"][0]["static_configs"][0]["targets"]
@@ -342,16 +337,11 @@ fn nginx_config_passes_nginx_t_and_balances_every_replica() {
     let conf = nginx_conf_on_loopback(&ports, 18_080);
     let dir = TempDir::new("nginx-t");
     std::fs::write(dir.path("nginx.conf"), conf).unwrap();
-    let output = Command::new(tool("nginx"))
-        .args(["-t", "-e", "stderr", "-c"])
-        .arg(dir.path("nginx.conf"))
-        .args(["-g", &format!("pid {};", dir.path("nginx.pid").display())])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    run_ok(
+        Command::new(tool("nginx"))
+            .args(["-t", "-e", "stderr", "-c"])
+            .arg(dir.path("nginx.conf"))
+            .args(["-g", &format!("pid {};", dir.path("nginx.pid").display())]),
     );
 }
 
@@ -461,4 +451,14 @@ fn kubernetes_manifests_probe_health_and_readiness_and_take_tokens_from_a_secret
 
 fn file_name(path: &Path) -> String {
     path.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// Runs a checking tool and fails the test with its stderr if it reports a problem.
+fn run_ok(command: &mut Command) {
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
