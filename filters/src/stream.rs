@@ -553,6 +553,43 @@ mod tests {
         assert!(!events.iter().any(|e| e == "[DONE]"));
     }
 
+    fn contents(sse: &[u8]) -> String {
+        events(sse)
+            .iter()
+            .filter(|event| *event != "[DONE]")
+            .filter_map(|event| {
+                json(event)["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_runaway_tool_block_reaches_the_client_as_text_while_streaming() {
+        let cap = 100;
+        let scanner = ToolScanner::new(vec!["f".into()], "chatcmpl-abc").with_max_block_bytes(cap);
+        let mut stream = chat_stream(false).with_tool_scanner(scanner);
+        let text = format!("Hi <tool_call>{}", "y".repeat(1000));
+        let mut before_finish = Vec::new();
+        for fragment in text.as_bytes().chunks(7) {
+            before_finish.extend(stream.feed(fragment));
+        }
+        let streamed = contents(&before_finish);
+        assert!(
+            streamed.len() + cap + 20 >= text.len(),
+            "held back at most the cap and a tag: {} of {}",
+            streamed.len(),
+            text.len()
+        );
+        let mut sse = before_finish;
+        sse.extend(stream.finish());
+        assert_eq!(contents(&sse), text);
+        assert!(events(&sse)
+            .iter()
+            .any(|event| event.contains(r#""finish_reason":"stop""#)));
+    }
+
     #[test]
     fn tool_call_deltas_carry_index_id_name_then_arguments() {
         let encoder = SseEncoder::new(StreamKind::Chat, &meta(), false);

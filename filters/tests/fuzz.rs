@@ -10,7 +10,9 @@ use argo_filters::json::parse_request;
 use argo_filters::models::{Family, Kind, ModelSpec, ToolMode};
 use argo_filters::openai::{ChatRequest, EncodingFormat, ResponseMeta};
 use argo_filters::stream::{SseEncoder, StreamKind, TextStream};
-use argo_filters::tools::prompt::{extract, repair_json, Piece, ToolScanner};
+use argo_filters::tools::prompt::{
+    extract, extract_with_max_block_bytes, repair_json, Piece, ToolScanner,
+};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -220,9 +222,99 @@ proptest! {
     }
 
     #[test]
+    fn capped_tool_scanning_is_split_invariant(
+        parts in prop::collection::vec(scanner_part(), 0..10),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
+        cap in 0usize..48,
+    ) {
+        let text: String = parts.concat();
+        let names = vec!["f".to_string()];
+        let whole = extract_with_max_block_bytes(&text, names.clone(), "chatcmpl-x", cap);
+        let mut scanner = ToolScanner::new(names, "chatcmpl-x").with_max_block_bytes(cap);
+        let pieces = scan_split(&mut scanner, &text, &cuts);
+        prop_assert_eq!(calls_of(&pieces), whole.1.clone());
+        if whole.1.is_empty() {
+            prop_assert_eq!(Some(text_of(&pieces)).filter(|c| !c.is_empty()), whole.0);
+        }
+    }
+
+    /// Blocks naming no declared tool stay text: the client gets exactly what the model
+    /// wrote, whatever the split and whether or not blocks outgrow the cap.
+    #[test]
+    fn text_without_valid_calls_is_released_whole_and_in_order(
+        parts in prop::collection::vec(scanner_part(), 0..10),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
+        cap in prop_oneof![0usize..48, Just(usize::MAX)],
+    ) {
+        let text: String = parts.concat();
+        let mut scanner = ToolScanner::new(vec!["undeclared".into()], "chatcmpl-x").with_max_block_bytes(cap);
+        let pieces = scan_split(&mut scanner, &text, &cuts);
+        prop_assert!(calls_of(&pieces).is_empty());
+        prop_assert_eq!(text_of(&pieces), text);
+    }
+
+    #[test]
     fn json_repair_never_panics_and_keeps_valid_json_valid(text in "\\PC{0,60}", value in json_value()) {
         let _ = repair_json(&text);
         let valid = value.to_string();
         prop_assert_eq!(serde_json::from_str::<Value>(&repair_json(&valid)).ok(), Some(value));
     }
+}
+
+/// Fragments of model text that exercise the tool scanner: tags, partial tags, calls and
+/// multi-byte text.
+fn scanner_part() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "\\PC{0,8}".prop_map(String::from),
+        "[xé ]{0,40}".prop_map(String::from),
+        Just("<tool_call>".to_string()),
+        Just("</tool_call>".to_string()),
+        Just("<tool".to_string()),
+        Just("</tool_".to_string()),
+        Just(r#"{"name":"f","arguments":{"a":1}}"#.to_string()),
+        Just(r#"{"name":"g"}"#.to_string()),
+    ]
+}
+
+/// `text` pushed in pieces cut at `cuts` (moved back to character boundaries), then finished.
+fn scan_split(scanner: &mut ToolScanner, text: &str, cuts: &[prop::sample::Index]) -> Vec<Piece> {
+    let mut points: Vec<usize> = cuts
+        .iter()
+        .map(|cut| {
+            let mut at = cut.index(text.len() + 1);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            at
+        })
+        .collect();
+    points.sort_unstable();
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    for point in points.into_iter().chain([text.len()]) {
+        pieces.extend(scanner.push(&text[start..point]));
+        start = point;
+    }
+    pieces.extend(scanner.finish());
+    pieces
+}
+
+fn calls_of(pieces: &[Piece]) -> Vec<Value> {
+    pieces
+        .iter()
+        .filter_map(|piece| match piece {
+            Piece::Call(call) => Some(call.clone()),
+            Piece::Text(_) => None,
+        })
+        .collect()
+}
+
+fn text_of(pieces: &[Piece]) -> String {
+    pieces
+        .iter()
+        .filter_map(|piece| match piece {
+            Piece::Text(text) => Some(text.as_str()),
+            Piece::Call(_) => None,
+        })
+        .collect()
 }

@@ -127,28 +127,69 @@ pub enum Piece {
     Call(Value),
 }
 
+/// How many bytes a tool block's body (between `<tool_call>` and `</tool_call>`) may hold
+/// unless the scanner is told otherwise.
+pub const DEFAULT_MAX_TOOL_BLOCK_BYTES: usize = 256 * 1024;
+
 /// Finds tool-call blocks in model text as it streams. Only text that may be the start of
 /// `<tool_call>` is held back, and released as soon as it cannot be; a block is withheld until
 /// it closes, then released as a call, or as the original text if it is not a valid call.
+///
+/// A block's body may hold at most `max_block_bytes` (see [`Self::with_max_block_bytes`]).
+/// When it grows past that without closing, the opening tag and the body up to the cap are
+/// released as plain text and scanning goes on outside a block from there, so the client gets
+/// all of the model's text, in order; a `</tool_call>` further on is then plain text too.
+/// Whether a block fits depends only on the text, never on how it was split into fragments.
+///
+/// Every byte is searched once (plus a tag's length of overlap per push), so a push costs
+/// O(its own length) however much is held back.
 #[derive(Debug, Clone)]
 pub struct ToolScanner {
     names: Vec<String>,
     response_id: String,
+    /// Text not yet released; inside a block, the body after the opening tag.
     buffer: String,
+    /// Inside a block, where in `buffer` the next search for the closing tag starts.
+    searched: usize,
     inside: bool,
     calls: usize,
+    max_block_bytes: usize,
+    #[cfg(test)]
+    bytes_searched: usize,
+}
+
+/// What one scanning step leaves: where the unreleased text now starts, and whether the
+/// buffer holds nothing more to decide on until more text arrives.
+struct Step {
+    start: usize,
+    done: bool,
 }
 
 impl ToolScanner {
-    /// `names`: the declared tools; a block naming anything else stays text.
+    /// `names`: the declared tools; a block naming anything else stays text. Blocks may hold
+    /// [`DEFAULT_MAX_TOOL_BLOCK_BYTES`].
     pub fn new(names: Vec<String>, response_id: &str) -> Self {
         ToolScanner {
             names,
             response_id: response_id.to_string(),
             buffer: String::new(),
+            searched: 0,
             inside: false,
             calls: 0,
+            max_block_bytes: DEFAULT_MAX_TOOL_BLOCK_BYTES,
+            #[cfg(test)]
+            bytes_searched: 0,
         }
+    }
+
+    /// The most bytes a block's body may hold before it is released as text.
+    pub fn with_max_block_bytes(mut self, max_block_bytes: usize) -> Self {
+        self.max_block_bytes = max_block_bytes;
+        self
+    }
+
+    pub fn max_block_bytes(&self) -> usize {
+        self.max_block_bytes
     }
 
     pub fn calls(&self) -> usize {
@@ -157,58 +198,167 @@ impl ToolScanner {
 
     pub fn push(&mut self, text: &str) -> Vec<Piece> {
         self.buffer.push_str(text);
-        let mut pieces = Vec::new();
-        loop {
-            if self.inside {
-                let Some(end) = self.buffer.find(CLOSE) else {
-                    break;
-                };
-                let block: String = self.buffer.drain(..end + CLOSE.len()).collect();
-                self.inside = false;
-                pieces.push(self.block(&block[..end]));
-            } else if let Some(start) = self.buffer.find(OPEN) {
-                let before: String = self.buffer.drain(..start + OPEN.len()).collect();
-                push_text(&mut pieces, &before[..start]);
-                self.inside = true;
-            } else {
-                let keep = held_back(&self.buffer);
-                let release: String = self.buffer.drain(..self.buffer.len() - keep).collect();
-                push_text(&mut pieces, &release);
-                break;
-            }
-        }
-        pieces
+        self.scan(false)
     }
 
     /// End of the answer: an unclosed block is tried as a call (models drop the closing tag),
     /// and anything else is released as text.
     pub fn finish(&mut self) -> Vec<Piece> {
-        let rest = std::mem::take(&mut self.buffer);
+        self.scan(true)
+    }
+
+    /// Releases what the buffer decides. The released prefix is dropped once at the end, so
+    /// an answer with many blocks is not shifted once per block.
+    fn scan(&mut self, at_end: bool) -> Vec<Piece> {
         let mut pieces = Vec::new();
-        if self.inside {
-            self.inside = false;
-            pieces.push(self.block(&rest));
-        } else {
-            push_text(&mut pieces, &rest);
+        let mut start = 0;
+        loop {
+            let step = if self.inside {
+                self.scan_block(start, at_end, &mut pieces)
+            } else {
+                self.scan_text(start, at_end, &mut pieces)
+            };
+            start = step.start;
+            if step.done {
+                break;
+            }
         }
+        self.buffer.drain(..start);
+        self.searched = self.searched.saturating_sub(start);
         pieces
     }
 
-    fn block(&mut self, body: &str) -> Piece {
+    /// Outside a block: text up to an opening tag is released; without one, all but a
+    /// possible start of the tag.
+    fn scan_text(&mut self, start: usize, at_end: bool, pieces: &mut Vec<Piece>) -> Step {
+        let end = self.buffer.len();
+        if let Some(open) = self.find(OPEN, start, end) {
+            push_text(pieces, &self.buffer[start..open]);
+            self.inside = true;
+            self.searched = open + OPEN.len();
+            return Step {
+                start: open + OPEN.len(),
+                done: false,
+            };
+        }
+        let keep = if at_end {
+            0
+        } else {
+            held_back(&self.buffer[start..])
+        };
+        push_text(pieces, &self.buffer[start..end - keep]);
+        Step {
+            start: end - keep,
+            done: true,
+        }
+    }
+
+    /// Inside a block whose body starts at `start`: a closing tag within the cap ends it; a
+    /// body past the cap is given up as text.
+    fn scan_block(&mut self, start: usize, at_end: bool, pieces: &mut Vec<Piece>) -> Step {
+        let len = self.buffer.len();
+        // The closing tag may start at most `max_block_bytes` into the body.
+        let latest_close = start.saturating_add(self.max_block_bytes);
+        let window_end = len.min(latest_close.saturating_add(CLOSE.len()));
+        if let Some(close) = self.find(CLOSE, self.searched.max(start), window_end) {
+            let piece = self.block(start, close, CLOSE);
+            pieces.push(piece);
+            self.inside = false;
+            return Step {
+                start: close + CLOSE.len(),
+                done: false,
+            };
+        }
+        let body = len - start;
+        if window_end < len || (at_end && body > self.max_block_bytes) {
+            return self.give_up_block(start, latest_close, pieces);
+        }
+        if at_end {
+            let piece = self.block(start, len, "");
+            pieces.push(piece);
+            self.inside = false;
+            return Step {
+                start: len,
+                done: true,
+            };
+        }
+        // A closing tag split across pushes starts within its length of the end.
+        self.searched = len.saturating_sub(CLOSE.len() - 1).max(start);
+        Step { start, done: true }
+    }
+
+    /// Releases the opening tag and the body up to the cap as text; scanning resumes there.
+    fn give_up_block(&mut self, start: usize, cap: usize, pieces: &mut Vec<Piece>) -> Step {
+        let cut = ceil_char_boundary(&self.buffer, cap);
+        push_text(pieces, OPEN);
+        push_text(pieces, &self.buffer[start..cut]);
+        self.inside = false;
+        Step {
+            start: cut,
+            done: false,
+        }
+    }
+
+    /// The first `tag` starting in `buffer[from..to]` that also ends by `to`.
+    fn find(&mut self, tag: &str, from: usize, to: usize) -> Option<usize> {
+        let from = floor_char_boundary(&self.buffer, from);
+        let to = floor_char_boundary(&self.buffer, to);
+        if from >= to {
+            return None;
+        }
+        let found = self.buffer[from..to].find(tag).map(|at| from + at);
+        #[cfg(test)]
+        {
+            self.bytes_searched += found.map_or(to, |at| at + tag.len()) - from;
+        }
+        found
+    }
+
+    /// The block whose body is `buffer[start..end]`, as a call or as its original text
+    /// (`closing`: the closing tag the model wrote, none for a block cut off by the end).
+    fn block(&mut self, start: usize, end: usize, closing: &str) -> Piece {
+        let body = &self.buffer[start..end];
         match parse_call(body, &self.names) {
             Some((name, arguments)) => {
                 let call = openai_call(call_id(&self.response_id, self.calls), &name, arguments);
                 self.calls += 1;
                 Piece::Call(call)
             }
-            None => Piece::Text(format!("{OPEN}{body}{CLOSE}")),
+            None => Piece::Text(format!("{OPEN}{body}{closing}")),
         }
     }
 }
 
-/// Splits a whole answer into text and calls (the non-streaming path).
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn ceil_char_boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at += 1;
+    }
+    at
+}
+
+/// Splits a whole answer into text and calls (the non-streaming path), with blocks capped at
+/// [`DEFAULT_MAX_TOOL_BLOCK_BYTES`].
 pub fn extract(text: &str, names: Vec<String>, response_id: &str) -> (Option<String>, Vec<Value>) {
-    let mut scanner = ToolScanner::new(names, response_id);
+    extract_with_max_block_bytes(text, names, response_id, DEFAULT_MAX_TOOL_BLOCK_BYTES)
+}
+
+/// [`extract`] with blocks capped at `max_block_bytes` (see [`ToolScanner`]).
+pub fn extract_with_max_block_bytes(
+    text: &str,
+    names: Vec<String>,
+    response_id: &str,
+    max_block_bytes: usize,
+) -> (Option<String>, Vec<Value>) {
+    let mut scanner = ToolScanner::new(names, response_id).with_max_block_bytes(max_block_bytes);
     let mut pieces = scanner.push(text);
     pieces.extend(scanner.finish());
     let mut content = String::new();
@@ -232,17 +382,28 @@ pub fn extract(text: &str, names: Vec<String>, response_id: &str) -> (Option<Str
 fn strip_empty_fences(text: &str) -> String {
     let mut out = text.to_string();
     for fence in ["```json", "```xml", "```tool_call", "```"] {
-        while let Some(start) = out.find(fence) {
-            let after = &out[start + fence.len()..];
-            let Some(close) = after.find("```") else {
-                break;
-            };
-            if !after[..close].trim().is_empty() {
-                break;
-            }
-            out.replace_range(start..start + fence.len() + close + 3, "");
-        }
+        out = strip_leading_empty_fences(&out, fence);
     }
+    out
+}
+
+/// Drops `fence` ... "```" pairs with only whitespace between, from the first one on until
+/// one is not empty. One pass, so a text of many fences is not re-searched once per fence.
+fn strip_leading_empty_fences(text: &str, fence: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(fence) {
+        let after = &rest[start + fence.len()..];
+        let Some(close) = after.find("```") else {
+            break;
+        };
+        if !after[..close].trim().is_empty() {
+            break;
+        }
+        out.push_str(&rest[..start]);
+        rest = &after[close + 3..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -406,8 +567,186 @@ mod tests {
         ] {
             let (content, calls) = extract(text, names(), "chatcmpl-r1");
             assert!(calls.is_empty(), "{text}");
-            assert_eq!(content.as_deref().map(|c| c.trim_end_matches(CLOSE)), Some(text.trim_end_matches(CLOSE)), "{text}");
+            assert_eq!(content.as_deref(), Some(text), "nothing added or lost: {text}");
         }
+    }
+
+    /// Feeds `parts` one push each, then finishes.
+    fn scan_parts<'a>(
+        scanner: &mut ToolScanner,
+        parts: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<Piece> {
+        let mut pieces = Vec::new();
+        for part in parts {
+            pieces.extend(scanner.push(part));
+        }
+        pieces.extend(scanner.finish());
+        pieces
+    }
+
+    fn joined_text(pieces: &[Piece]) -> String {
+        pieces
+            .iter()
+            .filter_map(|piece| match piece {
+                Piece::Text(text) => Some(text.as_str()),
+                Piece::Call(_) => None,
+            })
+            .collect()
+    }
+
+    fn only_calls(pieces: &[Piece]) -> Vec<Value> {
+        pieces
+            .iter()
+            .filter_map(|piece| match piece {
+                Piece::Call(call) => Some(call.clone()),
+                Piece::Text(_) => None,
+            })
+            .collect()
+    }
+
+    /// Splits `text` into `size`-byte pushes, moving each cut on to a character boundary.
+    fn fragments(text: &str, size: usize) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < text.len() {
+            let mut end = (start + size).min(text.len());
+            while !text.is_char_boundary(end) {
+                end += 1;
+            }
+            out.push(&text[start..end]);
+            start = end;
+        }
+        out
+    }
+
+    #[test]
+    fn tags_split_at_any_two_points_are_still_found() {
+        let text =
+            "é <tool_call>{\"name\":\"get_time\",\"arguments\":{\"zone\":\"日本\"}}</tool_call> ok";
+        let expected = vec![call("get_time", r#"{"zone":"日本"}"#, 0)];
+        let cuts: Vec<usize> = (0..=text.len())
+            .filter(|&at| text.is_char_boundary(at))
+            .collect();
+        for (i, &first) in cuts.iter().enumerate() {
+            for &second in &cuts[i..] {
+                let mut scanner = ToolScanner::new(names(), "chatcmpl-r1");
+                let parts = [&text[..first], &text[first..second], &text[second..]];
+                let pieces = scan_parts(&mut scanner, parts);
+                assert_eq!(only_calls(&pieces), expected, "cuts at {first}, {second}");
+                assert_eq!(joined_text(&pieces), "é  ok", "cuts at {first}, {second}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_block_fits_the_cap_by_its_body_length_however_it_is_split() {
+        let body = r#"{"name":"get_time","arguments":{}}"#;
+        let text = format!("a{OPEN}{body}{CLOSE}b");
+        for (cap, fits) in [(body.len(), true), (body.len() - 1, false)] {
+            for at in 0..=text.len() {
+                let mut scanner =
+                    ToolScanner::new(names(), "chatcmpl-r1").with_max_block_bytes(cap);
+                let pieces = scan_parts(&mut scanner, [&text[..at], &text[at..]]);
+                if fits {
+                    assert_eq!(
+                        only_calls(&pieces),
+                        vec![call("get_time", "{}", 0)],
+                        "split {at}"
+                    );
+                    assert_eq!(joined_text(&pieces), "ab");
+                } else {
+                    assert!(only_calls(&pieces).is_empty(), "cap {cap}, split {at}");
+                    assert_eq!(joined_text(&pieces), text, "cap {cap}, split {at}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_unclosed_block_past_the_cap_streams_out_as_text_and_later_blocks_still_count() {
+        let cap = 64;
+        let runaway = format!("before {OPEN}{}", "x".repeat(500));
+        let valid = format!("{OPEN}{{\"name\":\"get_time\",\"arguments\":{{}}}}{CLOSE}");
+        let text = format!("{runaway} middle {valid} after");
+        let mut scanner = ToolScanner::new(names(), "chatcmpl-r1").with_max_block_bytes(cap);
+        let mut pieces = Vec::new();
+        let mut released_before_the_end = 0;
+        for part in fragments(&text, 8) {
+            pieces.extend(scanner.push(part));
+            assert!(
+                scanner.buffer.len() < cap + CLOSE.len(),
+                "held {}",
+                scanner.buffer.len()
+            );
+            if part.contains('x') {
+                released_before_the_end = joined_text(&pieces).len();
+            }
+        }
+        pieces.extend(scanner.finish());
+        assert!(
+            released_before_the_end >= runaway.len() - cap - CLOSE.len() - 8,
+            "the runaway block streams out once past the cap, not at the end"
+        );
+        assert_eq!(only_calls(&pieces), vec![call("get_time", "{}", 0)]);
+        assert_eq!(joined_text(&pieces), format!("{runaway} middle  after"));
+    }
+
+    #[test]
+    fn a_block_cut_off_by_the_end_past_the_cap_is_text() {
+        let body = r#"{"name":"get_time","arguments":{}}"#;
+        for extra in 0..CLOSE.len() + 2 {
+            let text = format!("{OPEN}{body}{}", " ".repeat(extra));
+            let (content, calls) =
+                extract_with_max_block_bytes(&text, names(), "chatcmpl-r1", body.len());
+            if extra == 0 {
+                assert_eq!((content, calls), (None, vec![call("get_time", "{}", 0)]));
+            } else {
+                assert_eq!((content.as_deref(), calls), (Some(text.as_str()), vec![]));
+            }
+        }
+    }
+
+    #[test]
+    fn scanning_a_long_unclosed_block_searches_each_byte_a_bounded_number_of_times() {
+        let total = 2 * 1024 * 1024;
+        let fragment = "abcdefg\n";
+        for cap in [usize::MAX, DEFAULT_MAX_TOOL_BLOCK_BYTES] {
+            let mut scanner = ToolScanner::new(names(), "chatcmpl-r1").with_max_block_bytes(cap);
+            let mut released = joined_text(&scanner.push(OPEN)).len();
+            for _ in 0..total / fragment.len() {
+                released += joined_text(&scanner.push(fragment)).len();
+                assert!(scanner.buffer.len() <= cap.saturating_add(CLOSE.len() + fragment.len()));
+            }
+            // A fragment plus the overlap kept for a split closing tag, per push: linear. The
+            // quadratic scanner searched the whole held block per push, ~total²/16 bytes.
+            let per_push = fragment.len() + CLOSE.len();
+            assert!(
+                scanner.bytes_searched <= total / fragment.len() * per_push + OPEN.len(),
+                "cap {cap}: searched {} bytes for {total} bytes of input",
+                scanner.bytes_searched
+            );
+            released += joined_text(&scanner.finish()).len();
+            assert_eq!(released, OPEN.len() + total, "cap {cap}: nothing lost");
+        }
+    }
+
+    #[test]
+    fn many_blocks_in_one_answer_are_each_searched_once() {
+        let invalid = format!("{OPEN}x{CLOSE}");
+        let text = invalid.repeat(50_000);
+        let mut scanner = ToolScanner::new(names(), "chatcmpl-r1");
+        let pieces = scan_parts(&mut scanner, [text.as_str()]);
+        assert_eq!(joined_text(&pieces), text);
+        assert!(scanner.bytes_searched <= 2 * text.len());
+    }
+
+    #[test]
+    fn empty_fences_around_lifted_calls_are_dropped_in_one_pass() {
+        let call_text = format!("{OPEN}{{\"name\":\"get_time\"}}{CLOSE}");
+        let text = format!("{}{call_text}```json\nkept\n```", "``` ```".repeat(20_000));
+        let (content, calls) = extract(&text, names(), "chatcmpl-r1");
+        assert_eq!(calls, vec![call("get_time", "{}", 0)]);
+        assert_eq!(content.as_deref(), Some("```json\nkept\n```"));
     }
 
     #[test]
