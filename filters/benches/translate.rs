@@ -1,6 +1,7 @@
 //! Microbenchmarks of the per-request work in `argo-filters`, by message size:
 //! request rewrite (OpenAI -> Argo), response translation (Argo -> OpenAI), stream fragment
-//! translation (Argo text fragment -> SSE event) and embeddings. `cargo bench -p argo-filters`.
+//! translation (Argo text fragment -> SSE event), prompt-mode tool scanning and embeddings.
+//! `cargo bench -p argo-filters`.
 
 use std::hint::black_box;
 
@@ -10,6 +11,7 @@ use argo_filters::json::parse_request;
 use argo_filters::models::{Family, Kind, ModelSpec, ToolMode};
 use argo_filters::openai::{ChatRequest, EncodingFormat, ResponseMeta};
 use argo_filters::stream::{SseEncoder, StreamKind, TextStream};
+use argo_filters::tools::prompt::{ToolScanner, OPEN};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use serde_json::json;
 
@@ -117,6 +119,33 @@ fn stream_fragment(c: &mut Criterion) {
     group.finish();
 }
 
+/// A Gemini answer that opens `<tool_call>` and never closes it, streamed in 64-byte
+/// fragments: the worst case for the tool scanner, which must stay linear in the answer.
+fn tool_scanner_unclosed_block(c: &mut Criterion) {
+    let mut group = c.benchmark_group("tool_scanner");
+    let size = 1 << 20;
+    let answer = format!("{OPEN}{}", text(size));
+    group.throughput(Throughput::Bytes(answer.len() as u64));
+    group.bench_with_input(
+        BenchmarkId::new("unclosed_block_64B_fragments", size),
+        &answer,
+        |b, answer| {
+            b.iter(|| {
+                let encoder = SseEncoder::new(StreamKind::Chat, &meta(), false);
+                let scanner = ToolScanner::new(vec!["get_weather".into()], "chatcmpl-bench");
+                let mut stream = TextStream::new(encoder, 10).with_tool_scanner(scanner);
+                let mut sse = stream.start();
+                for fragment in answer.as_bytes().chunks(64) {
+                    stream.feed_into(&mut sse, black_box(fragment));
+                }
+                sse.extend(stream.finish());
+                black_box(sse)
+            })
+        },
+    );
+    group.finish();
+}
+
 /// Argo's vectors -> OpenAI's embedding list, for one to 64 vectors of 1536 floats.
 fn embeddings_translation(c: &mut Criterion) {
     let mut group = c.benchmark_group("embeddings");
@@ -150,6 +179,7 @@ criterion_group!(
     request_rewrite,
     response_translation,
     stream_fragment,
+    tool_scanner_unclosed_block,
     embeddings_translation
 );
 criterion_main!(benches);
