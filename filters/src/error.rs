@@ -169,35 +169,77 @@ mod tests {
 
 /// Maps a non-2xx Argo answer to what the client gets: 429 passes through, Argo refusing the
 /// request itself (400/413/422) stays a client error, everything else is a bad gateway.
+///
+/// Argo's own words reach the client only for 4xx, where they say what to fix, and then
+/// through [`scrub_internal_details`]. For 5xx and other statuses Argo's text may name its
+/// hosts, addresses and code, so the client gets a generic message; the operator finds
+/// Argo's answer by the request id ([`argo_error_detail`] gives it for the log).
 pub fn from_argo_status(status: u16, body: &[u8], retry_after: Option<&str>) -> ApiError {
-    let detail = argo_error_detail(body);
     match status {
-        429 => {
-            let mut error = ApiError::rate_limited(match retry_after {
-                Some(seconds) => {
-                    format!("Argo is rate limiting requests; retry after {seconds} s. {detail}")
-                }
-                None => format!("Argo is rate limiting requests; retry shortly. {detail}"),
-            });
-            error.retry_after = retry_after.map(str::to_string);
-            error.with_code("upstream_rate_limited")
-        }
+        429 => rate_limited_by_argo(body, retry_after),
         400 | 413 | 422 => ApiError::new(
             400,
             "invalid_request_error",
-            format!("Argo rejected the request: {detail}"),
+            format!("Argo rejected the request: {}", client_detail(body)),
         )
         .with_code("upstream_rejected"),
-        504 => ApiError::gateway_timeout(format!("Argo timed out (504): {detail}")),
-        _ => ApiError::bad_gateway(format!("Argo answered with status {status}: {detail}"))
-            .with_code("upstream_bad_status"),
+        504 => ApiError::gateway_timeout(format!(
+            "Argo timed out (HTTP 504); this is on Argo's side, try again later or with a shorter request. {OPERATOR_HINT}"
+        )),
+        400..=499 => ApiError::bad_gateway(format!(
+            "Argo answered with status {status}: {}",
+            client_detail(body)
+        ))
+        .with_code("upstream_bad_status"),
+        500..=599 => ApiError::bad_gateway(format!(
+            "Argo answered with an internal error (HTTP {status}); this is on Argo's side, try again later. {OPERATOR_HINT}"
+        ))
+        .with_code("upstream_bad_status"),
+        _ => ApiError::bad_gateway(format!(
+            "Argo answered with an unexpected status (HTTP {status}); try again later. {OPERATOR_HINT}"
+        ))
+        .with_code("upstream_bad_status"),
+    }
+}
+
+const OPERATOR_HINT: &str =
+    "The request id in the x-request-id header helps the operator find the details.";
+
+fn rate_limited_by_argo(body: &[u8], retry_after: Option<&str>) -> ApiError {
+    let detail = client_detail(body);
+    let mut error = ApiError::rate_limited(match retry_after {
+        Some(seconds) => {
+            format!("Argo is rate limiting requests; retry after {seconds} s. {detail}")
+        }
+        None => format!("Argo is rate limiting requests; retry shortly. {detail}"),
+    });
+    error.retry_after = retry_after.map(str::to_string);
+    error.with_code("upstream_rate_limited")
+}
+
+/// Argo's explanation as a client may see it: scrubbed, one line, short.
+fn client_detail(body: &[u8]) -> String {
+    let detail = printable_detail(&scrub_internal_details(&raw_detail(body)));
+    if detail.is_empty() {
+        "no details given".to_string()
+    } else {
+        detail
     }
 }
 
 /// A short, printable description from an Argo error body (JSON `error`/`detail`/`message`
-/// or plain text).
-fn argo_error_detail(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
+/// or plain text), as Argo wrote it: for the operator's log, not for clients.
+pub fn argo_error_detail(body: &[u8]) -> String {
+    let detail = printable_detail(&raw_detail(body));
+    if detail.is_empty() {
+        "no details given".to_string()
+    } else {
+        detail
+    }
+}
+
+/// The message in an Argo error body, lines intact.
+fn raw_detail(body: &[u8]) -> String {
     let from_json = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|json| {
@@ -212,13 +254,178 @@ fn argo_error_detail(body: &[u8]) -> String {
                     other => Some(other.to_string()),
                 })
         });
-    let detail = from_json.unwrap_or_else(|| text.trim().to_string());
-    let detail: String = detail.chars().filter(|c| !c.is_control()).collect();
-    if detail.is_empty() {
-        "no details given".to_string()
-    } else {
-        truncate_to(&detail, 300)
+    let detail = from_json.unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    head_of(&detail, MAX_DETAIL_BYTES).to_string()
+}
+
+/// Enough of an error body for the 300 characters shown, after stack traces are dropped.
+const MAX_DETAIL_BYTES: usize = 8 * 1024;
+
+/// The first `max` bytes of `text`, cut back to the end of a token so that no address is cut
+/// in half where the scrubber would no longer recognise it.
+fn head_of(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
     }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let head = &text[..cut];
+    head.rfind(|c| !is_token_char(c))
+        .map_or("", |at| &head[..at])
+}
+
+/// Lines joined by a space, control characters dropped, cut to 300 characters.
+fn printable_detail(detail: &str) -> String {
+    let joined = detail
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let printable: String = joined.chars().filter(|c| !c.is_control()).collect();
+    truncate_to(&printable, 300)
+}
+
+/// Removes from an upstream message what would tell a client about the inside of Argo:
+/// stack traces (a Python `Traceback` with its `File "...", line N` frames and code lines,
+/// Java/JavaScript `at pkg.fn(...)` frames), and every IPv4/IPv6 address (with or without
+/// port), URL, and host name in a known public or internal domain, each replaced by
+/// `[redacted]`. Everything else, the part users need to fix a request, is kept.
+pub fn scrub_internal_details(text: &str) -> String {
+    without_stack_traces(text)
+        .lines()
+        .map(redact_addresses)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Drops stack-trace lines. A `Traceback` runs until the first line that is not indented (the
+/// exception itself), which is kept; text before `Traceback` on its line is kept too.
+fn without_stack_traces(text: &str) -> String {
+    let mut kept = Vec::new();
+    let mut in_traceback = false;
+    for line in text.lines() {
+        if in_traceback && (line.starts_with(char::is_whitespace) || line.is_empty()) {
+            continue;
+        }
+        in_traceback = false;
+        if let Some(at) = line.find("Traceback") {
+            kept.push(&line[..at]);
+            in_traceback = true;
+        } else if !is_stack_frame(line.trim()) {
+            kept.push(line);
+        }
+    }
+    kept.join("\n")
+}
+
+/// `File "/app/server.py", line 12, in main`, `at com.example.Server.handle(Server.java:42)`
+/// or `at processTicks (node:internal/process:95:5)`; `at least one (see docs)` is not.
+fn is_stack_frame(line: &str) -> bool {
+    let python = line.starts_with("File \"") && line.contains("\", line ");
+    let jvm_or_js = line.strip_prefix("at ").is_some_and(|frame| {
+        let frame = frame
+            .trim_start_matches("async ")
+            .trim_start_matches("new ");
+        let name = frame.split('(').next().unwrap_or_default().trim();
+        frame.contains('(')
+            && frame.ends_with(')')
+            && !name.is_empty()
+            && !name.contains(char::is_whitespace)
+    });
+    python || jvm_or_js
+}
+
+/// Replaces addresses, URLs and host names in one line by `[redacted]`.
+fn redact_addresses(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(start) = rest.find(is_token_char) {
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let end = rest.find(|c| !is_token_char(c)).unwrap_or(rest.len());
+        let (token, after) = rest.split_at(end);
+        // Sentence punctuation after an address is not part of it.
+        let core = token.trim_end_matches(['.', ',', ':', ';', '!', '?']);
+        if is_internal_detail(core) {
+            out.push_str("[redacted]");
+            out.push_str(&token[core.len()..]);
+        } else {
+            out.push_str(token);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Characters of an address, URL or host name token.
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "._-:/[]%@?=&#~+".contains(c)
+}
+
+fn is_internal_detail(token: &str) -> bool {
+    token.contains("://")
+        || token
+            .split(['/', '@', '=', '?', '&', '#'])
+            .any(|part| is_address(part) || is_host_name(part))
+}
+
+/// An IPv4 or IPv6 address, with or without port (`10.2.3.4:8443`, `[fe80::1]:443`).
+fn is_address(text: &str) -> bool {
+    use std::net::{IpAddr, SocketAddr};
+    let unzoned = text.split('%').next().unwrap_or_default();
+    let unbracketed = unzoned.trim_start_matches('[').trim_end_matches(']');
+    text.parse::<SocketAddr>().is_ok()
+        || unbracketed.parse::<IpAddr>().is_ok()
+        || text.rsplit_once(':').is_some_and(|(host, port)| {
+            host.parse::<std::net::Ipv4Addr>().is_ok() && port.parse::<u16>().is_ok()
+        })
+}
+
+/// A dotted host name (optionally with port) ending in a top-level domain that Argo's
+/// hosts or the sites they talk to use: `argo-worker-7.inside.anl.gov`, `db.svc:5432`.
+/// Dotted words that are not host names (`messages.0.content`, `server.py`) are kept.
+fn is_host_name(text: &str) -> bool {
+    const DOMAINS: [&str; 17] = [
+        "gov",
+        "edu",
+        "com",
+        "net",
+        "org",
+        "io",
+        "ai",
+        "us",
+        "local",
+        "localdomain",
+        "internal",
+        "intranet",
+        "lan",
+        "corp",
+        "home",
+        "arpa",
+        "svc",
+    ];
+    let host = match text.rsplit_once(':') {
+        Some((host, port)) if port.parse::<u16>().is_ok() => host,
+        _ => text,
+    };
+    let labels: Vec<&str> = host.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|label| is_host_label(label))
+        && labels
+            .last()
+            .is_some_and(|tld| DOMAINS.contains(&tld.to_ascii_lowercase().as_str()))
+}
+
+fn is_host_label(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= 63
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 fn truncate_to(text: &str, max_chars: usize) -> String {
@@ -249,5 +456,154 @@ mod argo_status_tests {
         );
         assert_eq!(from_argo_status(504, b"", None).status, 504);
         assert!(from_argo_status(500, &[b'x'; 10_000], None).message.len() < 400);
+        assert!(from_argo_status(400, &[b'x'; 10_000], None).message.len() < 400);
+    }
+
+    const LEAKY_500: &[u8] = b"upstream connect error to 10.2.3.4:8443 (argo-worker-7.inside.anl.gov): Traceback (most recent call last): File \"/app/server.py\", line 12";
+
+    fn assert_leaks_nothing(message: &str) {
+        for secret in [
+            "10.2.3.4",
+            "8443",
+            "argo-worker-7",
+            "inside.anl.gov",
+            "Traceback",
+            "/app/server.py",
+            "line 12",
+        ] {
+            assert!(!message.contains(secret), "{secret:?} leaked: {message}");
+        }
+    }
+
+    #[test]
+    fn server_errors_keep_their_status_and_code_but_not_argos_text() {
+        for (status, client_status, code) in [
+            (500, 502, "upstream_bad_status"),
+            (502, 502, "upstream_bad_status"),
+            (503, 502, "upstream_bad_status"),
+            (504, 504, "upstream_timeout"),
+            (302, 502, "upstream_bad_status"),
+        ] {
+            let error = from_argo_status(status, LEAKY_500, None);
+            assert_eq!((error.status, error.code), (client_status, Some(code)));
+            assert_eq!(error.kind, "upstream_error");
+            assert_leaks_nothing(&error.message);
+            assert!(
+                error.message.contains(&format!("HTTP {status}")),
+                "{}",
+                error.message
+            );
+            assert!(error.message.contains("x-request-id"), "{}", error.message);
+        }
+        let error = from_argo_status(500, LEAKY_500, None);
+        assert_eq!(
+            error.message,
+            "Argo answered with an internal error (HTTP 500); this is on Argo's side, try again later. The request id in the x-request-id header helps the operator find the details."
+        );
+    }
+
+    #[test]
+    fn argo_validation_messages_reach_the_client() {
+        let error = from_argo_status(400, br#"{"error":"max_tokens must be <= 21000"}"#, None);
+        assert_eq!((error.status, error.code), (400, Some("upstream_rejected")));
+        assert_eq!(
+            error.message,
+            "Argo rejected the request: max_tokens must be <= 21000"
+        );
+        let unprocessable = from_argo_status(
+            422,
+            br#"{"detail":"messages.0.content: Input should be a valid string"}"#,
+            None,
+        );
+        assert!(unprocessable
+            .message
+            .ends_with("messages.0.content: Input should be a valid string"));
+        let limited = from_argo_status(429, b"quota of 100 requests per minute exceeded", None);
+        assert!(limited
+            .message
+            .ends_with("quota of 100 requests per minute exceeded"));
+    }
+
+    #[test]
+    fn addresses_and_traces_in_client_errors_are_scrubbed() {
+        let error = from_argo_status(
+            400,
+            br#"{"error":"prompt too long for worker 10.2.3.4:8443 (argo-worker-7.inside.anl.gov)"}"#,
+            None,
+        );
+        assert_eq!(
+            error.message,
+            "Argo rejected the request: prompt too long for worker [redacted] ([redacted])"
+        );
+        let traced = "Invalid model\nTraceback (most recent call last):\n  File \"/app/server.py\", line 12, in handle\n    check(model)\nValueError: unknown model gpt-9";
+        let error = from_argo_status(422, traced.as_bytes(), None);
+        assert_eq!(
+            error.message,
+            "Argo rejected the request: Invalid model ValueError: unknown model gpt-9"
+        );
+        assert_leaks_nothing(&from_argo_status(413, LEAKY_500, None).message);
+        assert_leaks_nothing(&from_argo_status(429, LEAKY_500, Some("3")).message);
+        assert_leaks_nothing(&from_argo_status(403, LEAKY_500, None).message);
+    }
+
+    #[test]
+    fn the_operator_still_gets_argos_own_words() {
+        let detail = argo_error_detail(LEAKY_500);
+        assert!(detail.contains("10.2.3.4:8443") && detail.contains("Traceback"));
+        assert_eq!(argo_error_detail(b"  "), "no details given");
+    }
+
+    #[test]
+    fn scrubbing_redacts_every_kind_of_address() {
+        for (text, scrubbed) in [
+            ("connect to 10.2.3.4 failed", "connect to [redacted] failed"),
+            ("connect to 10.2.3.4:8443.", "connect to [redacted]."),
+            ("peer [fe80::1%eth0]:443 reset", "peer [redacted] reset"),
+            ("peer 2001:db8::7 reset", "peer [redacted] reset"),
+            (
+                "see https://argo.inside/x?y=1, then",
+                "see [redacted], then",
+            ),
+            ("db.svc:5432 refused", "[redacted] refused"),
+            ("host=argo-worker-7.inside.anl.gov", "[redacted]"),
+            ("mail ops@anl.gov", "mail [redacted]"),
+            ("\"url\": \"http://10.0.0.1/v1\"", "\"url\": \"[redacted]\""),
+        ] {
+            assert_eq!(scrub_internal_details(text), scrubbed, "{text}");
+        }
+    }
+
+    #[test]
+    fn scrubbing_keeps_what_only_resembles_an_address() {
+        for text in [
+            "max_tokens must be <= 21000",
+            "messages.0.content is required",
+            "at 12:30:45 the limit of 1.5 requests/s was hit",
+            "gemini-2.5-pro does not take tools, e.g. in server.py",
+            "at least one message is required (see the docs)",
+            "temperature must be in [0, 2]",
+        ] {
+            assert_eq!(scrub_internal_details(text), text);
+        }
+    }
+
+    #[test]
+    fn scrubbing_drops_stack_frames_of_any_language() {
+        let java = "Bad request\n\tat com.example.Server.handle(Server.java:42)\n\tat java.base/java.lang.Thread.run(Thread.java:833)";
+        assert_eq!(scrub_internal_details(java), "Bad request");
+        let node = "TypeError: x is undefined\n    at Object.<anonymous> (/app/index.js:10:5)\n    at processTicks (node:internal/process:95:5)\n    at async Promise.all (index 0)";
+        assert_eq!(scrub_internal_details(node), "TypeError: x is undefined");
+        let python = "Traceback (most recent call last):\n  File \"/app/server.py\", line 12, in <module>\n    main()\nKeyError: 'messages'";
+        assert_eq!(scrub_internal_details(python), "\nKeyError: 'messages'");
+    }
+
+    #[test]
+    fn long_bodies_are_cut_between_tokens_before_scrubbing() {
+        // The address straddles the cut: its first four bytes fall inside.
+        let body = format!("{} 10.2.3.4 end", "x".repeat(MAX_DETAIL_BYTES - 5));
+        assert_eq!(&body[MAX_DETAIL_BYTES - 4..MAX_DETAIL_BYTES], "10.2");
+        let detail = raw_detail(body.as_bytes());
+        assert!(detail.len() <= MAX_DETAIL_BYTES);
+        assert!(!detail.contains("10.2"), "no half address survives the cut");
     }
 }
