@@ -2,7 +2,7 @@
 //! Every error names the field that is wrong.
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use argo_filters::models::{ModelSpec, ModelTable};
@@ -28,6 +28,8 @@ pub struct Config {
     pub admin: AdminConfig,
     #[serde(default)]
     pub shutdown: ShutdownConfig,
+    #[serde(default)]
+    pub trusted_proxies: TrustedProxies,
     pub models: Vec<ModelSpec>,
 }
 
@@ -147,6 +149,45 @@ pub struct Limits {
     /// Per-user cap on requests in flight (0: no cap).
     #[serde(default)]
     pub per_user_max_concurrent: u32,
+    /// The whole request head (request line and headers) must arrive within this long of the
+    /// connection opening, or of its first byte on a reused connection.
+    #[serde(default = "defaults::request_head_timeout_ms")]
+    pub request_head_timeout_ms: u64,
+    /// Largest request head accepted (431 beyond).
+    #[serde(default = "defaults::max_request_head_bytes")]
+    pub max_request_head_bytes: usize,
+    /// Longest request target (414 beyond).
+    #[serde(default = "defaults::max_uri_bytes")]
+    pub max_uri_bytes: usize,
+    /// Connections per client address that have not yet made an authenticated request.
+    #[serde(default = "defaults::max_unauthenticated_connections_per_address")]
+    pub max_unauthenticated_connections_per_address: u32,
+    /// The whole request body must arrive within this long of its head.
+    #[serde(default = "defaults::client_body_total_timeout_ms")]
+    pub client_body_total_timeout_ms: u64,
+    /// Request bodies held in memory at once, over all connections (503 beyond).
+    #[serde(default = "defaults::max_buffered_request_bytes_total")]
+    pub max_buffered_request_bytes_total: usize,
+    /// Prompts in one `/v1/completions` request (each is one Argo call).
+    #[serde(default = "defaults::max_prompts_per_request")]
+    pub max_prompts_per_request: usize,
+    /// Text a prompt-mode tool-call block may hold before it is released as plain text.
+    #[serde(default = "defaults::max_tool_block_bytes")]
+    pub max_tool_block_bytes: usize,
+}
+
+/// Load balancers in front of the gateway, whose word on the client's address is trusted.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedProxies {
+    /// Their addresses or networks (`10.0.0.0/8`, `127.0.0.1`). From these, the client
+    /// address is the one the balancer reports: the PROXY protocol header when
+    /// `proxy_protocol` is on, else the last untrusted `X-Forwarded-For` entry.
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    /// Trusted peers open every connection with a PROXY protocol (v1 or v2) header.
+    #[serde(default)]
+    pub proxy_protocol: bool,
 }
 
 impl Default for Limits {
@@ -158,6 +199,15 @@ impl Default for Limits {
             per_user_requests_per_minute: 0,
             per_user_burst: 0,
             per_user_max_concurrent: 0,
+            request_head_timeout_ms: defaults::request_head_timeout_ms(),
+            max_request_head_bytes: defaults::max_request_head_bytes(),
+            max_uri_bytes: defaults::max_uri_bytes(),
+            max_unauthenticated_connections_per_address:
+                defaults::max_unauthenticated_connections_per_address(),
+            client_body_total_timeout_ms: defaults::client_body_total_timeout_ms(),
+            max_buffered_request_bytes_total: defaults::max_buffered_request_bytes_total(),
+            max_prompts_per_request: defaults::max_prompts_per_request(),
+            max_tool_block_bytes: defaults::max_tool_block_bytes(),
         }
     }
 }
@@ -196,6 +246,30 @@ mod defaults {
     pub fn client_body_timeout_ms() -> u64 {
         30_000
     }
+    pub fn request_head_timeout_ms() -> u64 {
+        15_000
+    }
+    pub fn max_request_head_bytes() -> usize {
+        64 * 1024
+    }
+    pub fn max_uri_bytes() -> usize {
+        8 * 1024
+    }
+    pub fn max_unauthenticated_connections_per_address() -> u32 {
+        256
+    }
+    pub fn client_body_total_timeout_ms() -> u64 {
+        60_000
+    }
+    pub fn max_buffered_request_bytes_total() -> usize {
+        256 * 1024 * 1024
+    }
+    pub fn max_prompts_per_request() -> usize {
+        16
+    }
+    pub fn max_tool_block_bytes() -> usize {
+        256 * 1024
+    }
     pub fn grace_period_s() -> u64 {
         30
     }
@@ -230,6 +304,8 @@ pub struct Settings {
     pub tls: TlsConfig,
     pub admin: AdminConfig,
     pub shutdown: ShutdownConfig,
+    pub trusted_proxies: Vec<IpNet>,
+    pub proxy_protocol: bool,
     pub models: ModelTable,
 }
 
@@ -312,6 +388,14 @@ fn set_number<T: std::str::FromStr>(
     Ok(())
 }
 
+fn split_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 pub fn apply_env(
     config: &mut Config,
     env: &dyn Fn(&str) -> Option<String>,
@@ -376,13 +460,44 @@ pub fn apply_env(
         "ARGO_BRIDGE_MAX_CONCURRENT_PER_USER",
         &mut limits.per_user_max_concurrent,
     )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_REQUEST_HEAD_TIMEOUT_MS",
+        &mut limits.request_head_timeout_ms,
+    )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_MAX_UNAUTHENTICATED_CONNECTIONS",
+        &mut limits.max_unauthenticated_connections_per_address,
+    )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_CLIENT_BODY_TOTAL_TIMEOUT_MS",
+        &mut limits.client_body_total_timeout_ms,
+    )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_MAX_BUFFERED_REQUEST_BYTES",
+        &mut limits.max_buffered_request_bytes_total,
+    )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_MAX_PROMPTS_PER_REQUEST",
+        &mut limits.max_prompts_per_request,
+    )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_MAX_TOOL_BLOCK_BYTES",
+        &mut limits.max_tool_block_bytes,
+    )?;
+    if let Some(addresses) = env("ARGO_BRIDGE_TRUSTED_PROXIES") {
+        config.trusted_proxies.addresses = split_list(&addresses);
+    }
+    if let Some(on) = env("ARGO_BRIDGE_PROXY_PROTOCOL") {
+        config.trusted_proxies.proxy_protocol = matches!(on.trim(), "1" | "true" | "on" | "yes");
+    }
     if let Some(origins) = env("ARGO_BRIDGE_CORS_ORIGINS") {
-        config.cors.allowed_origins = origins
-            .split(',')
-            .map(str::trim)
-            .filter(|o| !o.is_empty())
-            .map(str::to_string)
-            .collect();
+        config.cors.allowed_origins = split_list(&origins);
     }
     let names: Vec<String> = config.upstream.environments.keys().cloned().collect();
     for name in names {
@@ -495,6 +610,26 @@ pub fn validate(config: Config) -> Result<Settings, ConfigError> {
     if config.limits.max_body_bytes == 0 {
         return Err(err("limits.max_body_bytes", "must be greater than 0"));
     }
+    if config.limits.max_buffered_request_bytes_total < config.limits.max_body_bytes {
+        return Err(err(
+            "limits.max_buffered_request_bytes_total",
+            "must be at least limits.max_body_bytes",
+        ));
+    }
+    let trusted_proxies = config
+        .trusted_proxies
+        .addresses
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            IpNet::parse(text).ok_or_else(|| {
+                err(
+                    &format!("trusted_proxies.addresses[{index}]"),
+                    format!("`{text}` is not an address or network like 10.0.0.0/8"),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let threads = if config.threads == 0 {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -513,8 +648,54 @@ pub fn validate(config: Config) -> Result<Settings, ConfigError> {
         tls: config.tls,
         admin: config.admin,
         shutdown: config.shutdown,
+        trusted_proxies,
+        proxy_protocol: config.trusted_proxies.proxy_protocol,
         models,
     })
+}
+
+/// An address or a network in CIDR notation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    network: IpAddr,
+    prefix: u32,
+}
+
+impl IpNet {
+    pub fn parse(text: &str) -> Option<IpNet> {
+        let (address, prefix) = match text.trim().split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix.parse::<u32>().ok()?)),
+            None => (text.trim(), None),
+        };
+        let network: IpAddr = address.parse().ok()?;
+        let bits = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(bits);
+        (prefix <= bits).then_some(IpNet { network, prefix })
+    }
+
+    pub fn contains(&self, address: IpAddr) -> bool {
+        let address = match address {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(address),
+            v4 => v4,
+        };
+        match (self.network, address) {
+            (IpAddr::V4(net), IpAddr::V4(addr)) => same_prefix(
+                u32::from(net).into(),
+                u32::from(addr).into(),
+                self.prefix,
+                32,
+            ),
+            (IpAddr::V6(net), IpAddr::V6(addr)) => {
+                same_prefix(u128::from(net), u128::from(addr), self.prefix, 128)
+            }
+            _ => false,
+        }
+    }
+}
+
+fn same_prefix(a: u128, b: u128, prefix: u32, bits: u32) -> bool {
+    let shift = bits - prefix;
+    shift >= bits || (a >> shift) == (b >> shift)
 }
 
 /// Lab usernames: short, and nothing that could smuggle JSON or headers.
@@ -695,6 +876,25 @@ mod tests {
         assert_eq!(settings.shutdown.upgrade_sock, "/run/x.sock");
         config.admin.listen = "nowhere".into();
         assert!(validate(config).unwrap_err().0.contains("admin.listen"));
+    }
+
+    #[test]
+    fn networks_contain_their_addresses() {
+        let net = IpNet::parse("10.1.0.0/16").unwrap();
+        assert!(net.contains("10.1.200.3".parse().unwrap()));
+        assert!(!net.contains("10.2.0.1".parse().unwrap()));
+        assert!(net.contains("::ffff:10.1.0.9".parse().unwrap()));
+        let one = IpNet::parse("127.0.0.1").unwrap();
+        assert!(one.contains("127.0.0.1".parse().unwrap()));
+        assert!(!one.contains("127.0.0.2".parse().unwrap()));
+        assert!(IpNet::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
+        assert!(IpNet::parse("fd00::/8")
+            .unwrap()
+            .contains("fd12::1".parse().unwrap()));
+        assert_eq!(IpNet::parse("10.0.0.0/33"), None);
+        assert_eq!(IpNet::parse("nonsense"), None);
     }
 
     #[test]

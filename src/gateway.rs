@@ -29,10 +29,12 @@ use serde::Serialize;
 use crate::access_log::AccessRecord;
 use crate::admin::{self, METRICS_CONTENT_TYPE};
 use crate::auth::Auth;
+use crate::budget::MemoryBudget;
 use crate::config::Settings;
 use crate::cors::{self, AllowList};
 use crate::drain::OpenRequest;
-use crate::http::{read_body, require_json, send_body, send_error, send_json};
+use crate::front_door;
+use crate::http::{read_body, require_json, send_body, send_error, send_json, BodyLimits};
 use crate::limits::{Permit, UserLimits};
 use crate::metrics;
 use crate::streaming::{self, Ending};
@@ -45,6 +47,8 @@ pub struct State {
     pub upstream: Upstream,
     pub limits: Arc<UserLimits>,
     pub cors: AllowList,
+    /// Request bodies held in memory at once, over all connections.
+    pub bodies: Arc<MemoryBudget>,
 }
 
 pub struct Gateway {
@@ -103,7 +107,11 @@ impl ProxyHttp for Gateway {
         _ctx: &mut RequestCtx,
     ) -> pingora_error::Result<()> {
         let limits = &self.state.settings.limits;
-        session.set_keepalive(Some(limits.keepalive_timeout_s));
+        if client_keeps_alive(session.req_header()) {
+            session.set_keepalive(Some(limits.keepalive_timeout_s));
+        } else {
+            session.set_keepalive(None);
+        }
         session.set_read_timeout(Some(Duration::from_millis(limits.client_body_timeout_ms)));
         Ok(())
     }
@@ -118,7 +126,7 @@ impl ProxyHttp for Gateway {
         metrics::IN_FLIGHT.dec();
         if let Err(error) = outcome {
             ctx.status = error.status;
-            count_upstream_error(&error);
+            self.record_upstream_failure(ctx, &error);
             if session.response_written().is_none() {
                 let overhead = [(OVERHEAD_HEADER, ctx.timing.response_head())];
                 send_error(session, &error, &ctx.request_id, &overhead).await;
@@ -145,7 +153,7 @@ impl ProxyHttp for Gateway {
             .unwrap_or(ctx.status);
         let record = AccessRecord {
             request_id: &ctx.request_id,
-            method: session.req_header().method.as_str(),
+            method: method_label(&session.req_header().method),
             endpoint: ctx.endpoint,
             model: self.model_label(ctx),
             status,
@@ -183,7 +191,10 @@ impl Gateway {
             _ => Method::GET,
         };
         if method != allowed && !(allowed == Method::GET && method == Method::HEAD) {
-            return Err(ApiError::method_not_allowed(method.as_str(), &full_path));
+            return Err(ApiError::method_not_allowed(
+                method_label(&method),
+                &full_path,
+            ));
         }
         match ctx.endpoint {
             "health" => {
@@ -251,7 +262,14 @@ impl Gateway {
         let user = self.authenticate(session)?;
         ctx._permit = self.state.limits.admit(&user)?;
         require_json(session)?;
-        let body = read_body(session, self.state.settings.limits.max_body_bytes).await?;
+        let limits = &self.state.settings.limits;
+        let body_limits = BodyLimits {
+            max_bytes: limits.max_body_bytes,
+            total_time: Duration::from_millis(limits.client_body_total_timeout_ms),
+            budget: &self.state.bodies,
+        };
+        // The body's reservation ends with this function: once parsed, the raw bytes are gone.
+        let (body, _reservation) = read_body(session, &body_limits).await?;
         Ok((user, parse_request(&body)?))
     }
 
@@ -261,7 +279,9 @@ impl Gateway {
             .headers
             .get("authorization")
             .map(|value| value.as_bytes());
-        self.state.auth.user_for(header)
+        let user = self.state.auth.user_for(header)?;
+        front_door::authenticated();
+        Ok(user)
     }
 
     fn resolve(&self, ctx: &mut RequestCtx, requested: &str) -> Result<&ModelSpec, ApiError> {
@@ -344,7 +364,7 @@ impl Gateway {
             let native_tools = spec.is_some() && tool_replies == ToolReplies::Native;
             if !model.stream || native_tools {
                 let answer = self
-                    .call(ctx, &model.env, Endpoint::Chat, argo_body)
+                    .call(session, ctx, &model.env, Endpoint::Chat, argo_body)
                     .await?;
                 let reply = chat::parse_argo_reply(&answer, &tool_replies, &meta.id)?;
                 let usage = Usage::new(prompt_tokens, reply.completion_tokens());
@@ -360,13 +380,15 @@ impl Gateway {
             }
             let mut translator = TextStream::new(encoder, prompt_tokens);
             if let ToolReplies::Prompt { names } = tool_replies {
-                translator = translator.with_tool_scanner(ToolScanner::new(names, &meta.id));
+                let scanner = ToolScanner::new(names, &meta.id)
+                    .with_max_block_bytes(self.state.settings.limits.max_tool_block_bytes);
+                translator = translator.with_tool_scanner(scanner);
             }
             let env = model.env.clone();
             return self.relay(session, ctx, &env, argo_body, translator).await;
         }
         let answer = self
-            .call(ctx, &model.env, Endpoint::Chat, argo_body)
+            .call(session, ctx, &model.env, Endpoint::Chat, argo_body)
             .await?;
         let reply = chat::parse_argo_reply(&answer, &tool_replies, &meta.id)?;
         count_tokens(&model.name, prompt_tokens, reply.completion_tokens());
@@ -383,6 +405,14 @@ impl Gateway {
         let model = self.resolve(ctx, &request.model)?;
         chat::require_chat_model(model)?;
         let prompts = completions::prompts(&request)?;
+        let most = self.state.settings.limits.max_prompts_per_request;
+        if prompts.len() > most {
+            return Err(ApiError::invalid(
+                "prompt",
+                format!("Send at most {most} prompts in one request (each is one call to Argo)"),
+            )
+            .with_code("too_many_prompts"));
+        }
         if request.stream == Some(true) {
             let argo_body = completions::to_argo(&request, prompts[0], model, &user)?;
             let meta = response_meta("cmpl", &request.model);
@@ -404,11 +434,14 @@ impl Gateway {
                 .await;
         }
         let meta = response_meta("cmpl", &request.model);
+        // The admission paid for the first call; every further one is paid before any is made.
+        let further_calls = u32::try_from(prompts.len().saturating_sub(1)).unwrap_or(u32::MAX);
+        self.state.limits.charge(&user, further_calls)?;
         let mut replies = Vec::with_capacity(prompts.len());
         for prompt in &prompts {
             let argo_body = completions::to_argo(&request, prompt, model, &user)?;
             let answer = self
-                .call(ctx, &model.env, Endpoint::Chat, argo_body)
+                .call(session, ctx, &model.env, Endpoint::Chat, argo_body)
                 .await?;
             replies.push(chat::parse_argo_reply(
                 &answer,
@@ -430,7 +463,7 @@ impl Gateway {
         let texts = embeddings::inputs(&request, model)?;
         let argo_body = embeddings::to_argo(texts, model, &user)?;
         let answer = self
-            .call(ctx, &model.env, Endpoint::Embed, argo_body)
+            .call(session, ctx, &model.env, Endpoint::Embed, argo_body)
             .await?;
         let prompt_tokens = embeddings::estimate_input_tokens(texts);
         count_tokens(&model.name, prompt_tokens, 0);
@@ -482,7 +515,7 @@ impl Gateway {
             Ok(Ending::Complete) => "complete",
             Ok(Ending::ClientGone) => "client_gone",
             Ok(Ending::UpstreamFailed(error)) => {
-                count_upstream_error(&error);
+                self.record_upstream_failure(ctx, &error);
                 "upstream_failed"
             }
             Err(error) => return Err(error),
@@ -490,9 +523,29 @@ impl Gateway {
         Ok(())
     }
 
+    /// A request's final Argo failure: counted by kind (the `upstream_*` codes, a fixed set),
+    /// and logged once for the operator with what caused it.
+    fn record_upstream_failure(&self, ctx: &RequestCtx, error: &ApiError) {
+        let Some(kind) = error.code.filter(|code| code.starts_with("upstream_")) else {
+            return;
+        };
+        metrics::UPSTREAM_ERRORS.with_label_values(&[kind]).inc();
+        let env = ctx
+            .model
+            .map(|position| self.state.settings.models.models()[position].env.as_str())
+            .unwrap_or("-");
+        log::warn!(
+            "request {} failed at Argo ({env}): {kind}: {}",
+            ctx.request_id,
+            error.message
+        );
+    }
+
     /// One buffered Argo round trip: 2xx bodies are returned, anything else mapped to an error.
+    /// A client that leaves meanwhile ends it at once (the Argo connection is dropped).
     async fn call(
         &self,
+        session: &mut Session,
         ctx: &mut RequestCtx,
         env: &str,
         endpoint: Endpoint,
@@ -500,7 +553,8 @@ impl Gateway {
     ) -> Result<Vec<u8>, ApiError> {
         let upstream = &self.state.upstream;
         let started = Instant::now();
-        let result = upstream.buffered(env, endpoint, &body).await;
+        let result =
+            streaming::unless_client_leaves(session, upstream.buffered(env, endpoint, &body)).await;
         let elapsed = started.elapsed();
         ctx.timing.add_upstream(elapsed);
         metrics::UPSTREAM_DURATION
@@ -514,13 +568,6 @@ fn wants_usage(options: &Option<StreamOptions>) -> bool {
     options.as_ref().and_then(|options| options.include_usage) == Some(true)
 }
 
-/// Upstream failures carry `upstream_*` codes, a fixed set that labels the metric.
-fn count_upstream_error(error: &ApiError) {
-    if let Some(code) = error.code.filter(|code| code.starts_with("upstream_")) {
-        metrics::UPSTREAM_ERRORS.with_label_values(&[code]).inc();
-    }
-}
-
 fn count_tokens(model: &str, prompt: u64, completion: u64) {
     metrics::TOKENS
         .with_label_values(&[model, "prompt"])
@@ -528,6 +575,37 @@ fn count_tokens(model: &str, prompt: u64, completion: u64) {
     metrics::TOKENS
         .with_label_values(&[model, "completion"])
         .inc_by(completion);
+}
+
+/// HTTP/1.1 keeps a connection unless told to close; HTTP/1.0 only when asked to keep it.
+fn client_keeps_alive(header: &pingora_http::RequestHeader) -> bool {
+    let connection = header
+        .headers
+        .get("connection")
+        .map(|value| value.as_bytes().to_ascii_lowercase());
+    let says = |word: &[u8]| {
+        connection.as_ref().is_some_and(|value| {
+            value
+                .split(|&b| b == b',')
+                .any(|token| token.trim_ascii() == word)
+        })
+    };
+    match header.version {
+        http::Version::HTTP_10 | http::Version::HTTP_09 => says(b"keep-alive"),
+        _ => !says(b"close"),
+    }
+}
+
+/// The method for logs and messages: the standard ones by name, anything else as `OTHER`, so
+/// that a client cannot write what it likes (or megabytes of it) into them.
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "TRACE", "CONNECT",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|known| *known == method.as_str())
+        .unwrap_or("OTHER")
 }
 
 fn endpoint_label(path: &str) -> &'static str {

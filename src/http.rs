@@ -1,22 +1,62 @@
 //! Downstream helpers: bounded body reads and JSON responses.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use argo_filters::ApiError;
 use bytes::{Bytes, BytesMut};
 use pingora_http::ResponseHeader;
 use pingora_proxy::Session;
+use pingora_timeout::fast_timeout::fast_timeout;
 
-/// Reads the whole request body, refusing it with 413 as soon as it passes `limit`.
-pub async fn read_body(session: &mut Session, limit: usize) -> Result<Bytes, ApiError> {
+use crate::budget::{MemoryBudget, Reservation};
+
+/// What bounds a request body: its size, its total time, and the process-wide budget of
+/// bodies held in memory.
+pub struct BodyLimits<'a> {
+    pub max_bytes: usize,
+    pub total_time: Duration,
+    pub budget: &'a Arc<MemoryBudget>,
+}
+
+/// Reads the whole request body within `limits`: 413 past the size, 408 past the time, 503
+/// (with Retry-After) when the process already holds its budget of bodies. The reservation
+/// travels with the body; dropping it gives the bytes back to the budget.
+pub async fn read_body(
+    session: &mut Session,
+    limits: &BodyLimits<'_>,
+) -> Result<(Bytes, Reservation), ApiError> {
     let declared = session
         .req_header()
         .headers
         .get("content-length")
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse::<usize>().ok());
-    if declared.is_some_and(|length| length > limit) {
+    if declared.is_some_and(|length| length > limits.max_bytes) {
         refuse_rest_of_body(session);
-        return Err(ApiError::body_too_large(limit));
+        return Err(ApiError::body_too_large(limits.max_bytes));
     }
+    let Some(mut reservation) = limits.budget.reserve(declared.unwrap_or(0)) else {
+        refuse_rest_of_body(session);
+        return Err(bodies_over_budget());
+    };
+    let read = read_chunks(session, limits.max_bytes, declared, &mut reservation);
+    match fast_timeout(limits.total_time, read).await {
+        Ok(Ok(body)) => Ok((body, reservation)),
+        Ok(Err(error)) => Err(error),
+        Err(_) => {
+            session.set_keepalive(None);
+            Err(body_too_slow())
+        }
+    }
+}
+
+async fn read_chunks(
+    session: &mut Session,
+    limit: usize,
+    declared: Option<usize>,
+    reservation: &mut Reservation,
+) -> Result<Bytes, ApiError> {
     let mut body = BytesMut::with_capacity(declared.unwrap_or(8 * 1024));
     loop {
         match session.read_request_body().await {
@@ -24,6 +64,11 @@ pub async fn read_body(session: &mut Session, limit: usize) -> Result<Bytes, Api
                 if body.len() + chunk.len() > limit {
                     refuse_rest_of_body(session);
                     return Err(ApiError::body_too_large(limit));
+                }
+                let unreserved = (body.len() + chunk.len()).saturating_sub(reservation.bytes());
+                if !reservation.grow(unreserved) {
+                    refuse_rest_of_body(session);
+                    return Err(bodies_over_budget());
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -36,14 +81,29 @@ pub async fn read_body(session: &mut Session, limit: usize) -> Result<Bytes, Api
     }
 }
 
+fn bodies_over_budget() -> ApiError {
+    let mut error = ApiError::new(
+        503,
+        "server_error",
+        "The gateway is holding as many request bodies as it may; retry in a moment",
+    )
+    .with_code("server_busy");
+    error.retry_after = Some("1".into());
+    error
+}
+
+fn body_too_slow() -> ApiError {
+    ApiError::new(
+        408,
+        "invalid_request_error",
+        "The request body did not arrive in time",
+    )
+    .with_code("request_timeout")
+}
+
 fn body_read_error(error: &pingora_error::Error) -> ApiError {
     if error.etype() == &pingora_error::ErrorType::ReadTimedout {
-        ApiError::new(
-            408,
-            "invalid_request_error",
-            "The request body arrived too slowly",
-        )
-        .with_code("request_timeout")
+        body_too_slow()
     } else {
         ApiError::new(
             400,
@@ -57,8 +117,22 @@ fn body_read_error(error: &pingora_error::Error) -> ApiError {
     }
 }
 
-/// Only JSON bodies are accepted; saying so up front beats a confusing parse error.
+/// Only uncompressed JSON bodies are accepted; saying so up front beats a confusing parse error.
 pub fn require_json(session: &Session) -> Result<(), ApiError> {
+    let encoding = session
+        .req_header()
+        .headers
+        .get("content-encoding")
+        .map(|value| value.as_bytes().trim_ascii());
+    if encoding.is_some_and(|encoding| !encoding.eq_ignore_ascii_case(b"identity")) {
+        return Err(ApiError::new(
+            415,
+            "invalid_request_error",
+            "Send the request body uncompressed: `Content-Encoding` is not supported",
+        )
+        .with_param("Content-Encoding")
+        .with_code("unsupported_media_type"));
+    }
     let content_type = session
         .req_header()
         .headers

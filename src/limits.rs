@@ -66,34 +66,16 @@ impl UserLimits {
         if users.len() > PRUNE_ABOVE {
             users.retain(|_, state| state.in_flight > 0 || state.tokens_at(now, self) < self.burst);
         }
-        let state = users.entry(user.to_string()).or_insert(UserState {
-            tokens: self.burst,
-            refilled: now,
-            in_flight: 0,
-        });
+        let state = users
+            .entry(user.to_string())
+            .or_insert_with(|| UserState::full(self.burst, now));
         if self.max_concurrent > 0 && state.in_flight >= self.max_concurrent {
             return Err(too_many(
                 format!("You have {} requests in flight, the most this gateway allows per user; wait for one to finish", self.max_concurrent),
                 1,
             ));
         }
-        if self.refill_per_second > 0.0 {
-            state.tokens = state.tokens_at(now, self);
-            state.refilled = now;
-            if state.tokens < 1.0 {
-                let wait = ((1.0 - state.tokens) / self.refill_per_second)
-                    .ceil()
-                    .max(1.0) as u64;
-                return Err(too_many(
-                    format!(
-                        "Rate limit of {:.0} requests per minute reached",
-                        self.refill_per_second * 60.0
-                    ),
-                    wait,
-                ));
-            }
-            state.tokens -= 1.0;
-        }
+        self.take_tokens(state, now, 1.0)?;
         state.in_flight += 1;
         Ok(Some(Permit {
             limits: Arc::clone(self),
@@ -102,7 +84,57 @@ impl UserLimits {
     }
 }
 
+impl UserLimits {
+    /// Counts `calls` more Argo calls for a request already admitted (a request that fans out
+    /// into several calls spends one rate token per call), all or none; 429 when the user has
+    /// not that many left.
+    pub fn charge(&self, user: &str, calls: u32) -> Result<(), ApiError> {
+        if self.refill_per_second <= 0.0 {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let mut users = self
+            .users
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let state = users
+            .entry(user.to_string())
+            .or_insert_with(|| UserState::full(self.burst, now));
+        self.take_tokens(state, now, f64::from(calls))
+    }
+
+    fn take_tokens(&self, state: &mut UserState, now: Instant, count: f64) -> Result<(), ApiError> {
+        if self.refill_per_second <= 0.0 {
+            return Ok(());
+        }
+        state.tokens = state.tokens_at(now, self);
+        state.refilled = now;
+        if state.tokens < count {
+            let wait = ((count - state.tokens) / self.refill_per_second)
+                .ceil()
+                .max(1.0) as u64;
+            return Err(too_many(
+                format!(
+                    "Rate limit of {:.0} requests (Argo calls) per minute reached",
+                    self.refill_per_second * 60.0
+                ),
+                wait,
+            ));
+        }
+        state.tokens -= count;
+        Ok(())
+    }
+}
+
 impl UserState {
+    fn full(burst: f64, now: Instant) -> Self {
+        UserState {
+            tokens: burst,
+            refilled: now,
+            in_flight: 0,
+        }
+    }
+
     fn tokens_at(&self, now: Instant, limits: &UserLimits) -> f64 {
         let elapsed = now.duration_since(self.refilled).as_secs_f64();
         (self.tokens + elapsed * limits.refill_per_second).min(limits.burst)
@@ -166,6 +198,19 @@ mod tests {
         assert_eq!(limits.admit("alice").err().unwrap().status, 429);
         drop(first);
         assert!(limits.admit("alice").unwrap().is_some());
+    }
+
+    #[test]
+    fn further_calls_of_an_admitted_request_spend_rate_tokens() {
+        let limits = limits(60, 3, 0);
+        let _permit = limits.admit("alice").unwrap();
+        assert_eq!(limits.charge("alice", 3).err().unwrap().status, 429);
+        assert!(
+            limits.charge("alice", 2).is_ok(),
+            "a refused charge takes nothing"
+        );
+        assert_eq!(limits.charge("alice", 1).err().unwrap().status, 429);
+        assert_eq!(limits.admit("alice").err().unwrap().status, 429);
     }
 
     #[test]

@@ -1,64 +1,83 @@
-//! Log lines are gathered in memory and written to stderr in batches: a busy gateway then makes
-//! one write per batch instead of one per request. A batch goes out when it holds 64 KiB, every
-//! 100 ms, and before the process exits.
+//! Log lines are queued in memory and written to stderr by one writer thread, in batches: a
+//! busy gateway makes one write per batch instead of one per request, and a worker thread never
+//! waits on stderr (a slow log reader or a full pipe). A batch goes out when it holds 64 KiB,
+//! every 100 ms, and before the process exits. The queue is bounded: when the writer falls
+//! behind by more than 8 MiB, new lines are dropped and counted
+//! (`argo_bridge_log_lines_dropped_total`).
 
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
+
+use crate::metrics;
 
 const FLUSH_AT_BYTES: usize = 64 * 1024;
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
+const MAX_QUEUED_BYTES: usize = 8 * 1024 * 1024;
 
-static PENDING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+static QUEUE: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+static FULL_BATCH: Condvar = Condvar::new();
 
 /// The `env_logger` target.
 pub struct BatchedStderr;
 
 impl Write for BatchedStderr {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let mut pending = PENDING
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        pending.extend_from_slice(bytes);
-        if pending.len() >= FLUSH_AT_BYTES {
-            write_out(&mut pending);
+        let mut queue = lock_queue();
+        if queue.len() + bytes.len() > MAX_QUEUED_BYTES {
+            drop(queue);
+            metrics::LOG_LINES_DROPPED.inc();
+            return Ok(bytes.len());
+        }
+        queue.extend_from_slice(bytes);
+        if queue.len() >= FLUSH_AT_BYTES {
+            FULL_BATCH.notify_one();
         }
         Ok(bytes.len())
     }
 
-    /// `env_logger` flushes after every record; batching is the point, so the flusher decides.
+    /// `env_logger` flushes after every record; batching is the point, so the writer decides.
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
 }
 
-/// Writes out what is pending; call before exiting.
-pub fn flush() {
-    let mut pending = PENDING
+fn lock_queue() -> MutexGuard<'static, Vec<u8>> {
+    QUEUE
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    write_out(&mut pending);
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Starts the thread that writes batches out every [`FLUSH_EVERY`].
+/// Writes out what is queued; call before exiting.
+pub fn flush() {
+    let batch = std::mem::take(&mut *lock_queue());
+    write_out(&batch);
+}
+
+/// Starts the thread that writes batches out, when one is full or every [`FLUSH_EVERY`].
 pub fn start_flusher() {
     let spawned = std::thread::Builder::new()
-        .name("log-flusher".into())
+        .name("log-writer".into())
         .spawn(|| loop {
-            std::thread::sleep(FLUSH_EVERY);
-            flush();
+            let batch = {
+                let queue = lock_queue();
+                let (mut queue, _) = FULL_BATCH
+                    .wait_timeout_while(queue, FLUSH_EVERY, |queue| queue.len() < FLUSH_AT_BYTES)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                std::mem::take(&mut *queue)
+            };
+            write_out(&batch);
         });
     if let Err(e) = spawned {
-        eprintln!("argo-bridge: cannot start the log flusher ({e}); logs may be delayed");
+        eprintln!("argo-bridge: cannot start the log writer ({e}); logs may be delayed");
     }
 }
 
-fn write_out(pending: &mut Vec<u8>) {
-    if pending.is_empty() {
+fn write_out(batch: &[u8]) {
+    if batch.is_empty() {
         return;
     }
     let mut stderr = std::io::stderr().lock();
-    let _ = stderr.write_all(pending);
+    let _ = stderr.write_all(batch);
     let _ = stderr.flush();
-    pending.clear();
 }

@@ -3,15 +3,18 @@
 mod access_log;
 mod admin;
 mod auth;
+mod budget;
 mod config;
 mod cors;
 mod drain;
+mod front_door;
 mod gateway;
 mod http;
 mod limits;
 mod log_writer;
 mod metrics;
 mod mock_argo;
+mod proxy_protocol;
 mod streaming;
 mod timing;
 mod upstream;
@@ -29,6 +32,7 @@ use pingora_core::services::listening::Service;
 
 use crate::access_log::Format;
 use crate::config::{Settings, ShutdownConfig};
+use crate::front_door::FrontDoor;
 use crate::gateway::{Gateway, State};
 use crate::mock_argo::{MockArgo, MockOptions};
 
@@ -175,6 +179,12 @@ fn serve(
         ..Opt::default()
     };
     let conf = server_conf(settings.threads, &settings.shutdown);
+    if !upgrade {
+        // Pingora binds in its service threads, where a failure only panics that thread and
+        // leaves the process up without an API: fail the start here instead.
+        check_bindable(&settings.listen, "listen")?;
+        check_bindable(&settings.admin.listen, "admin.listen")?;
+    }
     let mut server = Server::new_with_opt_and_conf(opt, conf);
     // With --upgrade this blocks until the running instance hands its listeners over.
     server.bootstrap();
@@ -188,18 +198,23 @@ fn serve(
     }
     server.add_service(background_service("drain", drain::DrainWatcher));
     let tls = settings.tls.clone();
+    let front_settings = settings.clone();
     let state = State {
         auth: auth::Auth::new(&settings.auth),
         upstream: upstream::Upstream::new(&settings.upstream, &settings.environments),
         limits: limits::UserLimits::new(&settings.limits),
         cors: cors::AllowList::new(&settings.cors.allowed_origins),
+        bodies: budget::MemoryBudget::new(
+            settings.limits.max_buffered_request_bytes_total,
+            metrics::BUFFERED_REQUEST_BYTES.clone(),
+        ),
         settings,
     };
-    let mut gateway = pingora_proxy::http_proxy_service_with_name(
-        &server.configuration,
-        Gateway::new(Arc::new(state)),
-        "argo-bridge",
+    let front_door = FrontDoor::new(
+        pingora_proxy::http_proxy(&server.configuration, Gateway::new(Arc::new(state))),
+        &front_settings,
     );
+    let mut gateway = Service::new("argo-bridge".to_string(), front_door);
     let mut endpoint = listener(&listen);
     if !tls.cert_file.is_empty() {
         let settings = TlsSettings::intermediate(&tls.cert_file, &tls.key_file)
@@ -253,6 +268,16 @@ fn serve_mock_only(
     server.add_service(service);
     log::info!("mock Argo listening on {listen}");
     server.run_forever()
+}
+
+/// Binds `address` once and lets it go, so that a taken port fails the start with its reason.
+fn check_bindable(address: &str, field: &str) -> Result<(), String> {
+    if address.is_empty() {
+        return Ok(());
+    }
+    std::net::TcpListener::bind(address)
+        .map(drop)
+        .map_err(|e| format!("cannot listen on {address} ({field}): {e}"))
 }
 
 fn write_pid_file(path: &str) -> Result<(), String> {

@@ -114,6 +114,31 @@ pub static TOKENS: Lazy<IntCounterVec> = Lazy::new(|| {
     .expect("metric registers once")
 });
 
+pub static REFUSED_CONNECTIONS: Lazy<IntCounterVec> = Lazy::new(|| {
+    register_int_counter_vec!(
+        "argo_bridge_refused_connections_total",
+        "Connections answered by the front door before any request was served, by reason",
+        &["reason"]
+    )
+    .expect("metric registers once")
+});
+
+pub static BUFFERED_REQUEST_BYTES: Lazy<IntGauge> = Lazy::new(|| {
+    register_int_gauge!(
+        "argo_bridge_buffered_request_bytes",
+        "Bytes of request bodies reserved in memory now"
+    )
+    .expect("metric registers once")
+});
+
+pub static LOG_LINES_DROPPED: Lazy<prometheus::IntCounter> = Lazy::new(|| {
+    prometheus::register_int_counter!(
+        "argo_bridge_log_lines_dropped_total",
+        "Log lines dropped because the log writer fell behind"
+    )
+    .expect("metric registers once")
+});
+
 /// Registers every metric up front so that a scrape shows them before the first request. The
 /// `process` feature of the prometheus crate adds `process_*` (CPU, memory, open file
 /// descriptors, threads, start time) to the default registry by itself.
@@ -129,6 +154,9 @@ pub fn init() {
     Lazy::force(&UPSTREAM_ERRORS);
     Lazy::force(&IN_FLIGHT);
     Lazy::force(&TOKENS);
+    Lazy::force(&REFUSED_CONNECTIONS);
+    Lazy::force(&BUFFERED_REQUEST_BYTES);
+    Lazy::force(&LOG_LINES_DROPPED);
 }
 
 /// Records one answered request (called once, from the access-log hook).

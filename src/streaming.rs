@@ -72,26 +72,29 @@ pub async fn relay(
     labels: [&str; 2],
 ) -> Result<Ending, ApiError> {
     let started = Instant::now();
-    let mut exchange = upstream.send(env, Endpoint::StreamChat, &body).await?;
+    let mut exchange =
+        unless_client_leaves(session, upstream.send(env, Endpoint::StreamChat, &body)).await?;
     timing.add_upstream(started.elapsed());
     if !exchange.is_success() {
         return Err(upstream.reject(exchange).await);
     }
     write_sse_header(session, request_id, &timing.response_head()).await?;
-    // A client that closes its side mid-stream is gone: stop reading from Argo at once.
-    session.set_abort_on_close(true);
     if !send(session, translator.start(), false).await {
         return Ok(Ending::ClientGone);
     }
     let mut first_fragment = true;
     let mut pending = None;
     loop {
+        // However fast Argo sends, other requests on this thread get their turn.
+        tokio::task::consume_budget().await;
         let next = match pending.take() {
             Some(next) => next,
             None => tokio::select! {
                 chunk = exchange.next_chunk(upstream) => chunk,
                 _ = session.downstream_session.read_body_or_idle(true) => {
-                    // Dropping the exchange closes the Argo connection instead of pooling it.
+                    // The client closed its side; if it only half-closed, it still reads: end
+                    // the stream properly. Dropping the exchange closes the Argo connection.
+                    send(session, translator.fail(&client_closed()), true).await;
                     return Ok(Ending::ClientGone);
                 }
             },
@@ -125,6 +128,29 @@ pub async fn relay(
             }
         }
     }
+}
+
+/// Runs `work` (a call to Argo) unless the client leaves first: then it is dropped, which
+/// closes its Argo connection, and the client gets `client_closed()` (499) should it still read.
+pub async fn unless_client_leaves<T>(
+    session: &mut Session,
+    work: impl Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    session.set_abort_on_close(true);
+    tokio::select! {
+        result = work => result,
+        _ = session.downstream_session.read_body_or_idle(true) => Err(client_closed()),
+    }
+}
+
+/// The client closed its side of the connection before the answer was complete.
+pub fn client_closed() -> ApiError {
+    ApiError::new(
+        499,
+        "invalid_request_error",
+        "The client closed its side of the connection before the answer was complete",
+    )
+    .with_code("client_closed")
 }
 
 /// Upper bound on the events gathered into one write.

@@ -91,6 +91,9 @@ pub struct Directive {
     pub fragment_delay_ms: Option<u64>,
     /// Drop the connection after this many fragments, without ending the chunked body.
     pub cut_after: Option<usize>,
+    /// After the fragments, send this one over and over until the gateway goes away: an
+    /// answer that never ends.
+    pub then_forever: Option<String>,
     /// Promise more body than is sent, then close: a body cut off mid-answer.
     #[serde(default)]
     pub truncate: bool,
@@ -119,6 +122,7 @@ pub enum Answer {
         fragments: Vec<Bytes>,
         pause: Duration,
         cut_after: Option<usize>,
+        forever: Option<Bytes>,
     },
     /// A 200 JSON answer delivered badly.
     Faulty { body: Vec<u8>, fault: Fault },
@@ -226,6 +230,10 @@ impl MockArgo {
             fragments,
             pause,
             cut_after: directive.cut_after,
+            forever: directive
+                .then_forever
+                .as_ref()
+                .map(|fragment| Bytes::copy_from_slice(fragment.as_bytes())),
         })
     }
 }
@@ -457,8 +465,13 @@ impl HttpServerApp for MockArgo {
                 fragments,
                 pause,
                 cut_after,
+                forever,
             } => {
                 self.stats.streams_started.fetch_add(1, Ordering::SeqCst);
+                let fragments = Fragments {
+                    listed: fragments,
+                    forever,
+                };
                 let completed = write_stream(
                     &mut session,
                     fragments,
@@ -542,9 +555,22 @@ async fn write_faulty(session: &mut ServerSession, body: Vec<u8>, fault: Fault) 
     false
 }
 
+/// A stream's fragments: the listed ones, then, if set, one fragment repeated without end.
+struct Fragments {
+    listed: Vec<Bytes>,
+    forever: Option<Bytes>,
+}
+
+impl Fragments {
+    fn into_iter(self) -> impl Iterator<Item = Bytes> {
+        let forever = self.forever.into_iter().flat_map(std::iter::repeat);
+        self.listed.into_iter().chain(forever)
+    }
+}
+
 async fn write_stream(
     session: &mut ServerSession,
-    fragments: Vec<Bytes>,
+    fragments: Fragments,
     pause: Duration,
     cut_after: Option<usize>,
     sent: &AtomicU64,

@@ -1,0 +1,689 @@
+//! The front door: every HTTP/1 connection passes here before Pingora parses a request.
+//!
+//! Pingora bounds each read of a request head, not the whole head, and answers malformed heads
+//! with an empty 400; a client sending one byte a second could hold a connection and its buffer
+//! forever. So the gateway reads each request head itself, within a deadline and a size limit,
+//! checks it, and answers what it refuses in the OpenAI error envelope. A head that passes is
+//! handed to Pingora as already-read bytes (`set_pipelined_prefix`), which parses it without
+//! another read. It also caps the connections each client address holds open without having
+//! made an authenticated request, taking the address a trusted load balancer reports.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use argo_filters::ApiError;
+use async_trait::async_trait;
+use bytes::BytesMut;
+use pingora_core::apps::{HttpServerApp, ServerApp};
+use pingora_core::protocols::http::ServerSession;
+use pingora_core::protocols::{Stream, ALPN};
+use pingora_core::server::ShutdownWatch;
+use pingora_proxy::HttpProxy;
+use pingora_timeout::fast_timeout::fast_timeout;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::config::{IpNet, Limits, Settings};
+use crate::gateway::{new_id, Gateway};
+use crate::metrics;
+use crate::proxy_protocol;
+
+/// Headers beyond this many are refused (431).
+const MAX_HEADERS: usize = 128;
+const READ_CHUNK: usize = 4 * 1024;
+
+pub struct FrontDoor {
+    proxy: Arc<HttpProxy<Gateway>>,
+    rules: Rules,
+    unauthenticated: Arc<AddressCounts>,
+}
+
+/// What the front door enforces, from the settings.
+struct Rules {
+    head_timeout: Duration,
+    keepalive_timeout: Duration,
+    max_head_bytes: usize,
+    max_uri_bytes: usize,
+    trusted_proxies: Vec<IpNet>,
+    proxy_protocol: bool,
+}
+
+impl FrontDoor {
+    pub fn new(proxy: HttpProxy<Gateway>, settings: &Settings) -> Self {
+        let limits: &Limits = &settings.limits;
+        FrontDoor {
+            proxy: Arc::new(proxy),
+            rules: Rules {
+                head_timeout: Duration::from_millis(limits.request_head_timeout_ms),
+                keepalive_timeout: Duration::from_secs(limits.keepalive_timeout_s),
+                max_head_bytes: limits.max_request_head_bytes,
+                max_uri_bytes: limits.max_uri_bytes,
+                trusted_proxies: settings.trusted_proxies.clone(),
+                proxy_protocol: settings.proxy_protocol,
+            },
+            unauthenticated: Arc::new(AddressCounts::new(
+                limits.max_unauthenticated_connections_per_address,
+            )),
+        }
+    }
+
+    fn is_trusted(&self, address: IpAddr) -> bool {
+        self.rules
+            .trusted_proxies
+            .iter()
+            .any(|net| net.contains(address))
+    }
+
+    /// The connection's own ticket: the peer's address, or the one a trusted balancer sent in a
+    /// PROXY protocol header. `None` for a trusted balancer without it: its clients are counted
+    /// per request, by `X-Forwarded-For`.
+    async fn connection_ticket(
+        &self,
+        stream: &mut Stream,
+        buf: &mut BytesMut,
+        peer: Option<IpAddr>,
+        deadline: Instant,
+    ) -> Result<Option<AddressTicket>, Refusal> {
+        let Some(peer) = peer else {
+            return Ok(None);
+        };
+        let client = if !self.is_trusted(peer) {
+            peer
+        } else if self.rules.proxy_protocol {
+            read_proxy_header(stream, buf, deadline)
+                .await?
+                .unwrap_or(peer)
+        } else {
+            return Ok(None);
+        };
+        self.unauthenticated
+            .admit(client)
+            .map(Some)
+            .ok_or_else(Refusal::too_many_connections)
+    }
+
+    /// Behind a trusted balancer without the PROXY protocol: the client is the last address
+    /// in `X-Forwarded-For` that is not itself a trusted proxy.
+    fn forwarded_client(&self, head: &Head) -> Option<IpAddr> {
+        head.forwarded_for
+            .iter()
+            .rev()
+            .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
+            .find(|address| !self.is_trusted(*address))
+    }
+
+    /// Serves one connection: a request head read and checked here, then Pingora answers it;
+    /// again for each request the connection carries.
+    async fn serve(&self, mut stream: Stream, shutdown: &ShutdownWatch) {
+        let opened = Instant::now();
+        let peer = peer_address(&stream);
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        let slot = Arc::new(Mutex::new(None));
+        match self
+            .connection_ticket(
+                &mut stream,
+                &mut buf,
+                peer,
+                opened + self.rules.head_timeout,
+            )
+            .await
+        {
+            Ok(ticket) => *lock(&slot) = ticket,
+            Err(refusal) => return refuse(stream, refusal).await,
+        }
+        let connection_trusted = peer.is_some_and(|peer| self.is_trusted(peer));
+        let mut reused = None;
+        loop {
+            let head = match self
+                .next_head(&mut stream, &mut buf, reused.is_none(), opened, shutdown)
+                .await
+            {
+                Ok(Some(head)) => head,
+                Ok(None) => return,
+                Err(refusal) => return refuse(stream, refusal).await,
+            };
+            if connection_trusted && !self.rules.proxy_protocol {
+                let client = self.forwarded_client(&head);
+                match client.map(|client| self.unauthenticated.admit(client)) {
+                    Some(None) => return refuse(stream, Refusal::too_many_connections()).await,
+                    Some(ticket) => *lock(&slot) = ticket,
+                    None => {}
+                }
+            }
+            if head.expects_continue && buf.len() == head.length {
+                if let Err(e) = send_continue(&mut stream).await {
+                    log::debug!("client left before 100 Continue: {e}");
+                    return;
+                }
+            }
+            let mut session = ServerSession::new_http1(stream);
+            match reused.take() {
+                Some(Some(settings)) => {
+                    pingora_core::apps::HttpPersistentSettings::apply_to_session(
+                        settings,
+                        &mut session,
+                    )
+                }
+                _ => session.set_keepalive(Some(self.rules.keepalive_timeout.as_secs())),
+            }
+            if *shutdown.borrow() {
+                session.set_keepalive(None);
+            }
+            session.set_pipelined_prefix(std::mem::take(&mut buf));
+            let answered = UNAUTHENTICATED
+                .scope(slot.clone(), self.proxy.process_new_http(session, shutdown))
+                .await;
+            let Some(next) = answered else { return };
+            let (next_stream, settings) = next.consume();
+            stream = next_stream;
+            reused = Some(settings);
+        }
+    }
+
+    /// The next request head, read whole within the deadline and checked. `None` when the
+    /// client closed an idle connection or the keep-alive time ran out.
+    async fn next_head(
+        &self,
+        stream: &mut Stream,
+        buf: &mut BytesMut,
+        first: bool,
+        opened: Instant,
+        shutdown: &ShutdownWatch,
+    ) -> Result<Option<Head>, Refusal> {
+        let deadline = if first {
+            opened + self.rules.head_timeout
+        } else if buf.is_empty() {
+            match wait_for_request(stream, buf, self.rules.keepalive_timeout, shutdown).await {
+                true => Instant::now() + self.rules.head_timeout,
+                false => return Ok(None),
+            }
+        } else {
+            Instant::now() + self.rules.head_timeout
+        };
+        let mut scanned = 0;
+        loop {
+            if let Some(end) = head_end(buf, &mut scanned) {
+                return Head::parse(&buf[..end], &self.rules).map(Some);
+            }
+            if buf.len() > self.rules.max_head_bytes {
+                return Err(Refusal::head_too_large(self.rules.max_head_bytes));
+            }
+            match read_until(stream, buf, deadline).await {
+                Ok(0) if buf.is_empty() => return Ok(None),
+                Ok(0) => return Err(Refusal::silent()),
+                Ok(_) => {}
+                Err(ReadFailure::TimedOut) if buf.is_empty() && first => {
+                    return Err(Refusal::head_timeout())
+                }
+                Err(ReadFailure::TimedOut) => return Err(Refusal::head_timeout()),
+                Err(ReadFailure::Broken) => return Err(Refusal::silent()),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ServerApp for FrontDoor {
+    async fn process_new(
+        self: &Arc<Self>,
+        stream: Stream,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        if matches!(stream.selected_alpn_proto(), Some(ALPN::H2)) {
+            // HTTP/2 frames its own requests; Pingora's HTTP/2 server bounds them.
+            return ServerApp::process_new(&self.proxy, stream, shutdown).await;
+        }
+        self.serve(stream, shutdown).await;
+        None
+    }
+
+    async fn cleanup(&self) {
+        self.proxy.http_cleanup().await;
+    }
+}
+
+tokio::task_local! {
+    /// The running connection's place in its client address's count of unauthenticated
+    /// connections, for `authenticated` to give up.
+    static UNAUTHENTICATED: Arc<Mutex<Option<AddressTicket>>>;
+}
+
+/// Called once a request on this connection has presented a valid token: the connection no
+/// longer counts against its address's cap.
+pub fn authenticated() {
+    let _ = UNAUTHENTICATED.try_with(|slot| lock(slot).take());
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Open, not yet authenticated connections per client address.
+struct AddressCounts {
+    cap: u32,
+    counts: Mutex<HashMap<IpAddr, u32>>,
+}
+
+/// One counted connection; dropping it frees the place.
+pub struct AddressTicket {
+    counts: Arc<AddressCounts>,
+    address: IpAddr,
+}
+
+impl AddressCounts {
+    fn new(cap: u32) -> Self {
+        AddressCounts {
+            cap,
+            counts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A place for one more connection from `address`, or `None` when it holds the cap.
+    fn admit(self: &Arc<Self>, address: IpAddr) -> Option<AddressTicket> {
+        let mut counts = lock(&self.counts);
+        let count = counts.entry(address).or_insert(0);
+        if self.cap > 0 && *count >= self.cap {
+            return None;
+        }
+        *count += 1;
+        Some(AddressTicket {
+            counts: self.clone(),
+            address,
+        })
+    }
+}
+
+impl Drop for AddressTicket {
+    fn drop(&mut self) {
+        let mut counts = lock(&self.counts.counts);
+        if let Some(count) = counts.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.address);
+            }
+        }
+    }
+}
+
+fn peer_address(stream: &Stream) -> Option<IpAddr> {
+    let digest = stream.get_socket_digest()?;
+    let address = digest.peer_addr()?.as_inet()?.ip();
+    Some(match address {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(address),
+        v4 => v4,
+    })
+}
+
+/// The facts of a checked request head that the front door acts on.
+struct Head {
+    length: usize,
+    expects_continue: bool,
+    forwarded_for: Vec<String>,
+}
+
+impl Head {
+    fn parse(bytes: &[u8], rules: &Rules) -> Result<Head, Refusal> {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut request = httparse::Request::new(&mut headers);
+        let length = match request.parse(bytes) {
+            Ok(httparse::Status::Complete(length)) => length,
+            Ok(httparse::Status::Partial) => {
+                return Err(Refusal::malformed("the request head is incomplete"))
+            }
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(Refusal::new(
+                    431,
+                    "request_header_fields_too_large",
+                    format!("The request has more than {MAX_HEADERS} headers"),
+                ))
+            }
+            Err(e) => return Err(Refusal::malformed(&format!("{e}"))),
+        };
+        let method = request.method.unwrap_or("");
+        if method.eq_ignore_ascii_case("CONNECT") {
+            return Err(Refusal::new(
+                405,
+                "method_not_allowed",
+                "CONNECT is not supported: this is an API gateway, not a forward proxy".into(),
+            ));
+        }
+        if request.path.unwrap_or("").len() > rules.max_uri_bytes {
+            return Err(Refusal::new(
+                414,
+                "uri_too_long",
+                format!(
+                    "The request target is longer than {} bytes",
+                    rules.max_uri_bytes
+                ),
+            ));
+        }
+        check_framing(request.headers)?;
+        if named(request.headers, "host").count() > 1 {
+            return Err(Refusal::malformed(
+                "the request has more than one Host header",
+            ));
+        }
+        let expects_continue = request.version == Some(1)
+            && named(request.headers, "expect")
+                .any(|value| value.trim_ascii().eq_ignore_ascii_case(b"100-continue"));
+        let forwarded_for = named(request.headers, "x-forwarded-for")
+            .flat_map(|value| {
+                String::from_utf8_lossy(value)
+                    .split(',')
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        Ok(Head {
+            length,
+            expects_continue,
+            forwarded_for,
+        })
+    }
+}
+
+/// Request smuggling hides in disagreeing framing: one Content-Length of digits, or
+/// `Transfer-Encoding: chunked` alone, nothing else.
+fn check_framing(headers: &[httparse::Header]) -> Result<(), Refusal> {
+    let lengths: Vec<&[u8]> = named(headers, "content-length").collect();
+    let valid_length = |value: &&[u8]| {
+        let value = value.trim_ascii();
+        !value.is_empty() && value.len() <= 18 && value.iter().all(u8::is_ascii_digit)
+    };
+    if !lengths.iter().all(valid_length)
+        || lengths
+            .windows(2)
+            .any(|pair| pair[0].trim_ascii() != pair[1].trim_ascii())
+    {
+        return Err(Refusal::malformed(
+            "Content-Length must be one whole number",
+        ));
+    }
+    let encodings: Vec<&[u8]> = named(headers, "transfer-encoding").collect();
+    if encodings.is_empty() {
+        return Ok(());
+    }
+    if !lengths.is_empty() {
+        return Err(Refusal::malformed(
+            "send either Content-Length or Transfer-Encoding, not both",
+        ));
+    }
+    if encodings.len() > 1 || !encodings[0].trim_ascii().eq_ignore_ascii_case(b"chunked") {
+        return Err(Refusal::malformed(
+            "the only Transfer-Encoding accepted is `chunked`",
+        ));
+    }
+    Ok(())
+}
+
+/// The values of the headers called `name`.
+fn named<'h>(
+    headers: &'h [httparse::Header<'h>],
+    name: &'static str,
+) -> impl Iterator<Item = &'h [u8]> {
+    headers
+        .iter()
+        .filter(move |header| header.name.eq_ignore_ascii_case(name))
+        .map(|header| header.value)
+}
+
+/// Where the head ends (past its blank line), scanning only bytes not scanned before.
+fn head_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
+    let from = scanned.saturating_sub(3);
+    let found = buf[from..]
+        .windows(2)
+        .enumerate()
+        .find_map(|(offset, pair)| {
+            let at = from + offset;
+            match pair {
+                b"\n\n" => Some(at + 2),
+                b"\n\r" if buf.get(at + 2) == Some(&b'\n') => Some(at + 3),
+                _ => None,
+            }
+        });
+    *scanned = buf.len();
+    found
+}
+
+async fn send_continue(stream: &mut Stream) -> std::io::Result<()> {
+    stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
+    stream.flush().await
+}
+
+enum ReadFailure {
+    TimedOut,
+    Broken,
+}
+
+/// One read into `buf`, bounded by `deadline`; the number of bytes read.
+async fn read_until(
+    stream: &mut Stream,
+    buf: &mut BytesMut,
+    deadline: Instant,
+) -> Result<usize, ReadFailure> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(ReadFailure::TimedOut);
+    }
+    buf.reserve(READ_CHUNK);
+    match fast_timeout(left, stream.read_buf(buf)).await {
+        Ok(Ok(read)) => Ok(read),
+        Ok(Err(_)) => Err(ReadFailure::Broken),
+        Err(_) => Err(ReadFailure::TimedOut),
+    }
+}
+
+/// Waits on an idle keep-alive connection for the first byte of the next request; `false` when
+/// the client closed it, the keep-alive time ran out, or the server is shutting down.
+async fn wait_for_request(
+    stream: &mut Stream,
+    buf: &mut BytesMut,
+    keepalive: Duration,
+    shutdown: &ShutdownWatch,
+) -> bool {
+    if *shutdown.borrow() {
+        return false;
+    }
+    let mut shutdown = shutdown.clone();
+    tokio::select! {
+        read = read_until(stream, buf, Instant::now() + keepalive) => matches!(read, Ok(read) if read > 0),
+        _ = shutdown.changed() => false,
+    }
+}
+
+/// The PROXY protocol header a trusted balancer sends first: the client's address, `None`
+/// for a LOCAL (health check) connection.
+async fn read_proxy_header(
+    stream: &mut Stream,
+    buf: &mut BytesMut,
+    deadline: Instant,
+) -> Result<Option<IpAddr>, Refusal> {
+    loop {
+        match proxy_protocol::parse(buf) {
+            proxy_protocol::Parsed::Done { length, source } => {
+                let _ = buf.split_to(length);
+                return Ok(source);
+            }
+            proxy_protocol::Parsed::Invalid(reason) => {
+                return Err(Refusal::malformed(&format!(
+                    "invalid PROXY protocol header: {reason}"
+                )))
+            }
+            proxy_protocol::Parsed::NeedMore => {}
+        }
+        match read_until(stream, buf, deadline).await {
+            Ok(0) | Err(ReadFailure::Broken) => return Err(Refusal::silent()),
+            Ok(_) => {}
+            Err(ReadFailure::TimedOut) => return Err(Refusal::head_timeout()),
+        }
+    }
+}
+
+/// A connection the front door turns away: the status and error it gets, or nothing at all
+/// when the client is already gone.
+struct Refusal(Option<ApiError>);
+
+impl Refusal {
+    fn new(status: u16, code: &'static str, message: String) -> Self {
+        Refusal(Some(
+            ApiError::new(status, "invalid_request_error", message).with_code(code),
+        ))
+    }
+
+    fn malformed(reason: &str) -> Self {
+        Self::new(
+            400,
+            "malformed_request",
+            format!("The request is not valid HTTP/1.1: {reason}"),
+        )
+    }
+
+    fn head_too_large(limit: usize) -> Self {
+        Self::new(
+            431,
+            "request_header_fields_too_large",
+            format!("The request head is larger than {limit} bytes"),
+        )
+    }
+
+    fn head_timeout() -> Self {
+        Self::new(
+            408,
+            "request_timeout",
+            "The request head did not arrive in time".into(),
+        )
+    }
+
+    fn too_many_connections() -> Self {
+        let mut error = ApiError::rate_limited(
+            "Too many connections from your address have not yet made an authenticated request; close some and retry",
+        )
+        .with_code("too_many_connections");
+        error.retry_after = Some("1".into());
+        Refusal(Some(error))
+    }
+
+    fn silent() -> Self {
+        Refusal(None)
+    }
+}
+
+/// Answers a refused connection in the OpenAI error envelope, then closes it.
+async fn refuse(mut stream: Stream, refusal: Refusal) {
+    let Some(error) = refusal.0 else { return };
+    metrics::REFUSED_CONNECTIONS
+        .with_label_values(&[error.code.unwrap_or("refused")])
+        .inc();
+    let body = error.to_json();
+    let reason = http::StatusCode::from_u16(error.status)
+        .ok()
+        .and_then(|status| status.canonical_reason())
+        .unwrap_or("Error");
+    let retry_after = error
+        .retry_after
+        .as_deref()
+        .map(|seconds| format!("Retry-After: {seconds}\r\n"))
+        .unwrap_or_default();
+    let mut response = format!(
+        "HTTP/1.1 {} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\nx-request-id: {}\r\n{retry_after}\r\n",
+        error.status,
+        body.len(),
+        new_id("req"),
+    )
+    .into_bytes();
+    response.extend_from_slice(&body);
+    let written = async {
+        stream.write_all(&response).await?;
+        stream.flush().await?;
+        stream.shutdown().await
+    };
+    if let Err(e) = fast_timeout(Duration::from_secs(5), written)
+        .await
+        .unwrap_or(Ok(()))
+    {
+        log::debug!("refused connection closed before its answer: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> Rules {
+        Rules {
+            head_timeout: Duration::from_secs(1),
+            keepalive_timeout: Duration::from_secs(1),
+            max_head_bytes: 1024,
+            max_uri_bytes: 64,
+            trusted_proxies: Vec::new(),
+            proxy_protocol: false,
+        }
+    }
+
+    fn status_of(head: &str) -> Option<u16> {
+        Head::parse(head.as_bytes(), &rules())
+            .err()
+            .and_then(|refusal| refusal.0)
+            .map(|error| error.status)
+    }
+
+    #[test]
+    fn head_end_is_found_however_the_bytes_arrive() {
+        let head = b"POST / HTTP/1.1\r\nHost: x\r\n\r\nbody";
+        for split in 0..head.len() {
+            let mut buf = head[..split].to_vec();
+            let mut scanned = 0;
+            let mut found = head_end(&buf, &mut scanned);
+            if found.is_none() {
+                buf.extend_from_slice(&head[split..]);
+                found = head_end(&buf, &mut scanned);
+            }
+            assert_eq!(found, Some(head.len() - 4), "split at {split}");
+        }
+        let mut scanned = 0;
+        assert_eq!(
+            head_end(b"GET / HTTP/1.1\nHost: x\n\n", &mut scanned),
+            Some(24)
+        );
+    }
+
+    #[test]
+    fn heads_that_smuggle_or_overflow_are_refused() {
+        let ok = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n";
+        assert_eq!(status_of(ok), None);
+        let cases = [
+            ("CONNECT x:443 HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+            (&format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(100)), 414),
+            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n", 400),
+            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 400),
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400),
+            ("GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400),
+            ("GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n", 400),
+            ("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n", 400),
+        ];
+        for (head, status) in cases {
+            assert_eq!(status_of(head), Some(status), "{head:?}");
+        }
+        let many: String = (0..200).map(|i| format!("X-{i}: v\r\n")).collect();
+        assert_eq!(
+            status_of(&format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n")),
+            Some(431)
+        );
+    }
+
+    #[test]
+    fn addresses_are_capped_until_tickets_drop() {
+        let counts = Arc::new(AddressCounts::new(2));
+        let address: IpAddr = "10.0.0.1".parse().unwrap();
+        let first = counts.admit(address).unwrap();
+        let _second = counts.admit(address).unwrap();
+        assert!(counts.admit(address).is_none());
+        assert!(counts.admit("10.0.0.2".parse().unwrap()).is_some());
+        drop(first);
+        assert!(counts.admit(address).is_some());
+    }
+}
