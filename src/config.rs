@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-use argo_filters::models::{ModelSpec, ModelTable};
+use argo_filters::models::{ModelSpec, ModelTable, RetiredModel};
 use serde::Deserialize;
 
 pub const DEFAULT_PATH: &str = "conf/argo-bridge.yaml";
@@ -31,6 +31,8 @@ pub struct Config {
     #[serde(default)]
     pub trusted_proxies: TrustedProxies,
     pub models: Vec<ModelSpec>,
+    #[serde(default)]
+    pub retired_models: Vec<RetiredModel>,
 }
 
 /// Browser origins allowed to call the API (CORS); empty means CORS is off.
@@ -577,8 +579,9 @@ pub fn validate(config: Config) -> Result<Settings, ConfigError> {
             ));
         }
     }
-    let models =
-        ModelTable::new(config.models).map_err(|e| ConfigError(format!("config field {e}")))?;
+    let models = ModelTable::new(config.models)
+        .and_then(|table| table.with_retired(config.retired_models))
+        .map_err(|e| ConfigError(format!("config field {e}")))?;
     for (token, user) in &config.auth.tokens {
         if token.len() < 8 || !is_username(user) {
             return Err(err(
@@ -778,38 +781,39 @@ mod tests {
         }
         let settings = validate(config).unwrap();
         let expected = [
-            ("gpt-3.5-turbo", "gpt35"),
-            ("gpt-4", "gpt4"),
-            ("gpt-4-turbo", "gpt4turbo"),
             ("gpt-4o", "gpt4o"),
-            ("claude-sonnet-4", "claudesonnet4"),
-            ("claude-opus-4", "claudeopus4"),
-            ("claude-sonnet-3.7", "claudesonnet37"),
-            ("gemini-2.5-pro", "gemini25pro"),
-            ("gemini-2.5-flash", "gemini25flash"),
-            ("text-embedding-3-small", "v3small"),
-            ("text-embedding-3-large", "v3large"),
-            ("text-embedding-ada-002", "ada002"),
             ("gpt-4.1", "gpt41"),
             ("gpt-4.1-mini", "gpt41mini"),
             ("gpt-4.1-nano", "gpt41nano"),
             ("o1", "gpto1"),
             ("o3", "gpto3"),
             ("o3-mini", "gpto3mini"),
+            ("gpt-o3-mini", "gpto3mini"),
             ("o4-mini", "gpto4mini"),
             ("gpt-5", "gpt5"),
             ("gpt-5-mini", "gpt5mini"),
             ("gpt-5-nano", "gpt5nano"),
             ("gpt-5.1", "gpt51"),
-            ("claude-opus-4.1", "claudeopus41"),
+            ("gpt-5.2", "gpt52"),
+            ("gpt-5.4", "gpt54"),
+            ("gpt-5.4-nano", "gpt54nano"),
+            ("gpt-5.5", "gpt55"),
+            ("gemini-2.5-pro", "gemini25pro"),
+            ("gemini-2.5-flash", "gemini25flash"),
+            ("gemini-3.5-flash", "gemini35flash"),
+            ("gemini-3.1-flash-lite", "gemini31flashlite"),
+            ("claude-opus-4.7", "claudeopus47"),
+            ("claude-opus-4.6", "claudeopus46"),
             ("claude-opus-4.5", "claudeopus45"),
             ("claude-4.5-opus", "claudeopus45"),
-            ("claude-opus-4.6", "claudeopus46"),
-            ("claude-sonnet-4.5", "claudesonnet45"),
+            ("claude-opus-4.1", "claudeopus41"),
             ("claude-sonnet-4.6", "claudesonnet46"),
+            ("claude-sonnet-4.5", "claudesonnet45"),
             ("claude-haiku-4.5", "claudehaiku45"),
             ("claude-4.5-haiku", "claudehaiku45"),
-            ("gemini-3.5-flash", "gemini35flash"),
+            ("text-embedding-3-small", "v3small"),
+            ("text-embedding-3-large", "v3large"),
+            ("text-embedding-ada-002", "ada002"),
         ];
         for (name, argo_id) in expected {
             for spelling in [
@@ -824,12 +828,24 @@ mod tests {
                 assert_eq!(model.argo_id, argo_id);
             }
         }
+        assert_eq!(settings.models.models().len(), expected.len() - 3);
         assert_eq!(settings.models.resolve("gpt-4o").unwrap().env, "prod");
         assert_eq!(
-            settings.models.resolve("claude-sonnet-4").unwrap().env,
+            settings.models.resolve("claude-sonnet-4.5").unwrap().env,
             "dev"
         );
         assert!(settings.models.resolve("o3").unwrap().reasoning);
+        for retired in [
+            "gpt-4",
+            "gpt35",
+            "claude-sonnet-4",
+            "o1-mini",
+            "gpt-4o-latest",
+        ] {
+            let error = settings.models.lookup(retired).unwrap_err();
+            assert_eq!(error.status, 404, "{retired}");
+            assert!(error.message.contains("retired"), "{}", error.message);
+        }
     }
 
     #[test]

@@ -286,9 +286,7 @@ impl Gateway {
 
     fn resolve(&self, ctx: &mut RequestCtx, requested: &str) -> Result<&ModelSpec, ApiError> {
         let table = &self.state.settings.models;
-        let position = table
-            .position(requested)
-            .ok_or_else(|| ApiError::model_not_found(requested))?;
+        let position = table.locate(requested)?;
         ctx.model = Some(position);
         Ok(&table.models()[position])
     }
@@ -329,9 +327,7 @@ impl Gateway {
         let table = &self.state.settings.models;
         let body = match id {
             Some(id) => {
-                let model = table
-                    .resolve(id)
-                    .ok_or_else(|| ApiError::model_not_found(id))?;
+                let model = table.lookup(id)?;
                 serde_json::to_vec(&ModelObject::from(model))
             }
             None => {
@@ -348,8 +344,9 @@ impl Gateway {
         let model = self.resolve(ctx, &request.model)?;
         chat::require_chat_model(model)?;
         chat::validate(&request)?;
-        let argo_body = chat::to_argo(&request, model, &user)?;
-        let prompt_tokens = chat::estimate_prompt_tokens(&request);
+        let endpoint = chat::argo_endpoint(&request, model)?;
+        let argo_body = chat::to_argo(&request, model, &user, endpoint)?;
+        let prompt_tokens = chat::count_prompt_tokens(&request, model);
         let meta = response_meta("chatcmpl", &request.model);
         let spec = chat::tool_spec(&request)?;
         let tool_replies = ToolReplies::for_request(spec.as_ref(), model);
@@ -361,13 +358,12 @@ impl Gateway {
             );
             // Argo's streamchat takes no native tools: such requests, and models it cannot
             // stream, get a stream synthesized from the buffered answer.
-            let native_tools = spec.is_some() && tool_replies == ToolReplies::Native;
-            if !model.stream || native_tools {
+            if endpoint == Endpoint::Chat {
                 let answer = self
                     .call(session, ctx, &model.env, Endpoint::Chat, argo_body)
                     .await?;
                 let reply = chat::parse_argo_reply(&answer, &tool_replies, &meta.id)?;
-                let usage = Usage::new(prompt_tokens, reply.completion_tokens());
+                let usage = Usage::new(prompt_tokens, reply.completion_tokens(model.tokenizer()));
                 count_tokens(&model.name, usage.prompt_tokens, usage.completion_tokens);
                 ctx.stream_outcome = "synthesized";
                 return streaming::send_synthesized(
@@ -378,7 +374,7 @@ impl Gateway {
                 )
                 .await;
             }
-            let mut translator = TextStream::new(encoder, prompt_tokens);
+            let mut translator = TextStream::new(encoder, prompt_tokens, model.tokenizer());
             if let ToolReplies::Prompt { names } = tool_replies {
                 let scanner = ToolScanner::new(names, &meta.id)
                     .with_max_block_bytes(self.state.settings.limits.max_tool_block_bytes);
@@ -391,8 +387,9 @@ impl Gateway {
             .call(session, ctx, &model.env, Endpoint::Chat, argo_body)
             .await?;
         let reply = chat::parse_argo_reply(&answer, &tool_replies, &meta.id)?;
-        count_tokens(&model.name, prompt_tokens, reply.completion_tokens());
-        let json = chat::completion_json(&reply, &meta, prompt_tokens);
+        let usage = Usage::new(prompt_tokens, reply.completion_tokens(model.tokenizer()));
+        count_tokens(&model.name, usage.prompt_tokens, usage.completion_tokens);
+        let json = chat::completion_json(&reply, &meta, usage);
         self.reply(session, ctx, 200, json).await
     }
 
@@ -414,14 +411,15 @@ impl Gateway {
             .with_code("too_many_prompts"));
         }
         if request.stream == Some(true) {
-            let argo_body = completions::to_argo(&request, prompts[0], model, &user)?;
+            let argo_body =
+                completions::to_argo(&request, prompts[0], model, &user, Endpoint::StreamChat)?;
             let meta = response_meta("cmpl", &request.model);
             let encoder = SseEncoder::new(
                 StreamKind::Completion,
                 &meta,
                 wants_usage(&request.stream_options),
             );
-            let prompt_tokens = argo_filters::usage::estimate_tokens(prompts[0]);
+            let prompt_tokens = model.tokenizer().count(prompts[0]);
             let env = model.env.clone();
             return self
                 .relay(
@@ -429,7 +427,7 @@ impl Gateway {
                     ctx,
                     &env,
                     argo_body,
-                    TextStream::new(encoder, prompt_tokens),
+                    TextStream::new(encoder, prompt_tokens, model.tokenizer()),
                 )
                 .await;
         }
@@ -439,17 +437,18 @@ impl Gateway {
         self.state.limits.charge(&user, further_calls)?;
         let mut replies = Vec::with_capacity(prompts.len());
         for prompt in &prompts {
-            let argo_body = completions::to_argo(&request, prompt, model, &user)?;
+            let argo_body = completions::to_argo(&request, prompt, model, &user, Endpoint::Chat)?;
             let answer = self
                 .call(session, ctx, &model.env, Endpoint::Chat, argo_body)
                 .await?;
             replies.push(chat::parse_argo_reply(
                 &answer,
-                &ToolReplies::Native,
+                &ToolReplies::None,
                 &meta.id,
             )?);
         }
-        let json = completions::completion_json(&request, &prompts, &replies, &meta);
+        let json =
+            completions::completion_json(&request, &prompts, &replies, &meta, model.tokenizer());
         self.reply(session, ctx, 200, json).await
     }
 
@@ -461,11 +460,15 @@ impl Gateway {
         let (user, request): (String, EmbeddingRequest) = self.accept(session, ctx).await?;
         let model = self.resolve(ctx, &request.model)?;
         let texts = embeddings::inputs(&request, model)?;
-        let argo_body = embeddings::to_argo(texts, model, &user)?;
-        let answer = self
-            .call(session, ctx, &model.env, Endpoint::Embed, argo_body)
-            .await?;
-        let prompt_tokens = embeddings::estimate_input_tokens(texts);
+        // One Argo call per batch of the model's `inputs_per_call` texts.
+        let mut answers = Vec::new();
+        for argo_body in embeddings::to_argo(texts, model, &user)? {
+            let answer = self
+                .call(session, ctx, &model.env, Endpoint::Embed, argo_body)
+                .await?;
+            answers.push(answer);
+        }
+        let prompt_tokens = embeddings::count_input_tokens(texts, model);
         count_tokens(&model.name, prompt_tokens, 0);
         let output = embeddings::Output {
             model: &request.model,
@@ -474,7 +477,7 @@ impl Gateway {
             expected_vectors: texts.len(),
             prompt_tokens,
         };
-        let json = embeddings::translate(&answer, &output)?;
+        let json = embeddings::translate(&answers, &output)?;
         self.reply(session, ctx, 200, json).await
     }
 

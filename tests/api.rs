@@ -29,7 +29,7 @@ fn models_are_listed_and_looked_up_by_any_spelling() {
         .collect();
     for id in [
         "gpt-4o",
-        "claude-sonnet-4",
+        "claude-sonnet-4.5",
         "gemini-2.5-pro",
         "text-embedding-3-small",
         "o3",
@@ -152,7 +152,9 @@ fn reasoning_models_get_their_token_parameter() {
         ),
         (Some("gpto3"), Some(99))
     );
-    assert!(seen.get("max_tokens").is_none() && seen.get("temperature").is_none());
+    assert!(seen.get("max_tokens").is_none());
+    // argo-proxy's probe of prod: the o-series takes temperature (and top_p) on Argo.
+    assert_eq!(seen["temperature"], 0.5);
 }
 
 #[test]
@@ -262,7 +264,7 @@ fn legacy_completions_return_one_choice_per_prompt() {
     let many = stack
         .post(
             "/v1/completions",
-            r#"{"model":"claude-sonnet-4","prompt":["A","B"]}"#,
+            r#"{"model":"claude-sonnet-4.5","prompt":["A","B"]}"#,
         )
         .json();
     let texts: Vec<&str> = many["choices"]
@@ -274,8 +276,8 @@ fn legacy_completions_return_one_choice_per_prompt() {
     assert_eq!(
         texts,
         [
-            "Hello from mock Argo (claudesonnet4). You said: A",
-            "Hello from mock Argo (claudesonnet4). You said: B"
+            "Hello from mock Argo (claudesonnet45). You said: A",
+            "Hello from mock Argo (claudesonnet45). You said: B"
         ]
     );
     stack

@@ -27,7 +27,7 @@ fn body_for(index: usize) -> (&'static str, String) {
     match index % 10 {
         0 => ("/v1/chat/completions", r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"stream #mock {\"fragment_bytes\":8,\"fragment_delay_ms\":0}"}]}"#.to_string()),
         1 => ("/v1/embeddings", r#"{"model":"text-embedding-3-small","input":"soak","encoding_format":"base64"}"#.to_string()),
-        _ => ("/v1/chat/completions", format!(r#"{{"model":"claude-sonnet-4","messages":[{{"role":"user","content":"request {index}"}}]}}"#)),
+        _ => ("/v1/chat/completions", format!(r#"{{"model":"claude-sonnet-4.5","messages":[{{"role":"user","content":"request {index}"}}]}}"#)),
     }
 }
 

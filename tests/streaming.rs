@@ -156,7 +156,7 @@ fn include_usage_ends_with_a_usage_chunk() {
         stack.gateway_port,
         "/v1/chat/completions",
         &chat_stream_body(
-            "claude-sonnet-4",
+            "claude-sonnet-4.5",
             r#"{"reply":"twelve chars","fragment_delay_ms":0}"#,
             true,
         ),

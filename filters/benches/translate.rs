@@ -5,13 +5,15 @@
 
 use std::hint::black_box;
 
+use argo_filters::argo::Endpoint;
 use argo_filters::chat::{self, ToolReplies};
 use argo_filters::embeddings::{self, Output};
 use argo_filters::json::parse_request;
-use argo_filters::models::{Family, Kind, ModelSpec, ToolMode};
+use argo_filters::models::{Family, Kind, ModelSpec};
 use argo_filters::openai::{ChatRequest, EncodingFormat, ResponseMeta};
 use argo_filters::stream::{SseEncoder, StreamKind, TextStream};
 use argo_filters::tools::prompt::{ToolScanner, OPEN};
+use argo_filters::usage::{Tokenizer, Usage};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use serde_json::json;
 
@@ -19,16 +21,8 @@ const SIZES: [usize; 4] = [100, 1_000, 10_000, 100_000];
 
 fn model(kind: Kind) -> ModelSpec {
     ModelSpec {
-        name: "gpt-4o".into(),
-        argo_id: "gpt4o".into(),
-        env: "prod".into(),
-        family: Family::Openai,
-        kind,
-        aliases: vec![],
-        stream: true,
-        tools: ToolMode::Native,
-        reasoning: false,
         dimensions: Some(1536),
+        ..ModelSpec::new("gpt-4o", "gpt4o", Family::Openai, kind)
     }
 }
 
@@ -73,8 +67,8 @@ fn request_rewrite(c: &mut Criterion) {
                 let request: ChatRequest = parse_request(black_box(body)).unwrap();
                 chat::validate(&request).unwrap();
                 let spec = chat::tool_spec(&request).unwrap();
-                let prompt_tokens = chat::estimate_prompt_tokens(&request);
-                let argo = chat::to_argo(&request, &model, "alice").unwrap();
+                let prompt_tokens = chat::count_prompt_tokens(&request, &model);
+                let argo = chat::to_argo(&request, &model, "alice", Endpoint::Chat).unwrap();
                 black_box((argo, prompt_tokens, spec))
             })
         });
@@ -85,6 +79,7 @@ fn request_rewrite(c: &mut Criterion) {
 /// Argo's answer -> `chat.completion`.
 fn response_translation(c: &mut Criterion) {
     let meta = meta();
+    let tokenizer = model(Kind::Chat).tokenizer();
     let mut group = c.benchmark_group("response_translation");
     for size in SIZES {
         let answer = json!({ "response": text(size) }).to_string().into_bytes();
@@ -94,7 +89,8 @@ fn response_translation(c: &mut Criterion) {
                 let reply =
                     chat::parse_argo_reply(black_box(answer), &ToolReplies::Native, &meta.id)
                         .unwrap();
-                black_box(chat::completion_json(&reply, &meta, 42))
+                let usage = Usage::new(42, reply.completion_tokens(tokenizer));
+                black_box(chat::completion_json(&reply, &meta, usage))
             })
         });
     }
@@ -107,7 +103,7 @@ fn stream_fragment(c: &mut Criterion) {
     for size in [8, 64, 512, 4096] {
         let fragment = text(size).into_bytes();
         let encoder = SseEncoder::new(StreamKind::Chat, &meta(), false);
-        let mut stream = TextStream::new(encoder, 10);
+        let mut stream = TextStream::new(encoder, 10, Tokenizer::O200kBase);
         stream.start();
         group.throughput(Throughput::Bytes(size as u64));
         group.bench_with_input(
@@ -133,7 +129,8 @@ fn tool_scanner_unclosed_block(c: &mut Criterion) {
             b.iter(|| {
                 let encoder = SseEncoder::new(StreamKind::Chat, &meta(), false);
                 let scanner = ToolScanner::new(vec!["get_weather".into()], "chatcmpl-bench");
-                let mut stream = TextStream::new(encoder, 10).with_tool_scanner(scanner);
+                let mut stream =
+                    TextStream::new(encoder, 10, Tokenizer::O200kBase).with_tool_scanner(scanner);
                 let mut sse = stream.start();
                 for fragment in answer.as_bytes().chunks(64) {
                     stream.feed_into(&mut sse, black_box(fragment));
@@ -167,7 +164,12 @@ fn embeddings_translation(c: &mut Criterion) {
                 prompt_tokens: 10,
             };
             group.bench_with_input(BenchmarkId::new(name, vectors), &answer, |b, answer| {
-                b.iter(|| black_box(embeddings::translate(black_box(answer), &output).unwrap()))
+                b.iter(|| {
+                    black_box(
+                        embeddings::translate(std::slice::from_ref(black_box(answer)), &output)
+                            .unwrap(),
+                    )
+                })
             });
         }
     }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::models::ModelSpec;
 use crate::openai::ContentPart;
 
 /// Which Argo endpoint a translated request goes to.
@@ -46,8 +47,6 @@ pub struct ChatRequest<'a> {
     pub tools: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parallel_tool_calls: Option<bool>,
 }
 
 impl<'a> ChatRequest<'a> {
@@ -63,28 +62,29 @@ impl<'a> ChatRequest<'a> {
             max_completion_tokens: None,
             tools: None,
             tool_choice: None,
-            parallel_tool_calls: None,
         }
     }
 
-    /// Sampling as the model takes it: reasoning models get the token limit as
-    /// `max_completion_tokens` and no temperature/top_p; the others get `max_tokens`.
-    pub fn sampling(
-        mut self,
-        reasoning: bool,
-        limit: Option<u64>,
-        temperature: Option<f64>,
-        top_p: Option<f64>,
-    ) -> Self {
-        if reasoning {
-            self.max_completion_tokens = limit;
+    /// The token limit and sampling, already fitted to the model ([`ModelSpec::fit`]).
+    /// Reasoning models get the limit as `max_completion_tokens`, the others as `max_tokens`.
+    pub fn with_params(mut self, model: &ModelSpec, params: Params) -> Self {
+        if model.reasoning {
+            self.max_completion_tokens = params.limit;
         } else {
-            self.max_tokens = limit;
-            self.temperature = temperature;
-            self.top_p = top_p;
+            self.max_tokens = params.limit;
         }
+        self.temperature = params.temperature;
+        self.top_p = params.top_p;
         self
     }
+}
+
+/// What a client asked for of the token limit and sampling.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Params {
+    pub limit: Option<u64>,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]

@@ -3,12 +3,12 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::argo;
+use crate::argo::{self, Endpoint};
 use crate::error::ApiError;
 use crate::models::{Family, Kind, ModelSpec, ToolMode};
 use crate::openai::{ChatMessage, ChatRequest, Content, ResponseMeta, Role};
-use crate::tools::{self, anthropic, prompt, ToolChoice, ToolSpec};
-use crate::usage::{estimate_tokens, Usage, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE};
+use crate::tools::{self, anthropic, leaked, prompt, ToolChoice, ToolSpec};
+use crate::usage::{Tokenizer, Usage, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE};
 
 /// Checks what serde's types cannot: value ranges and combinations.
 pub fn validate(request: &ChatRequest) -> Result<(), ApiError> {
@@ -98,7 +98,10 @@ pub fn tool_spec(request: &ChatRequest) -> Result<Option<ToolSpec>, ApiError> {
 /// How tool calls come back in Argo's answer to this request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ToolReplies {
-    /// In the answer's structure (`tool_calls` or `tool_use` blocks), if at all.
+    /// The request declared no tools: the answer is text.
+    None,
+    /// In the answer's structure (`tool_calls` or `tool_use` blocks), if at all; Claude's calls
+    /// may also leak into the text.
     Native,
     /// As tagged blocks in the text, naming one of these tools.
     Prompt { names: Vec<String> },
@@ -107,18 +110,41 @@ pub enum ToolReplies {
 impl ToolReplies {
     pub fn for_request(spec: Option<&ToolSpec>, model: &ModelSpec) -> Self {
         match spec {
+            None => ToolReplies::None,
             Some(spec) if model.tools == ToolMode::Prompt && spec.choice != ToolChoice::None => {
                 ToolReplies::Prompt {
                     names: spec.names(),
                 }
             }
-            _ => ToolReplies::Native,
+            Some(_) => ToolReplies::Native,
         }
     }
 }
 
-/// Builds the Argo chat body for `user`. The result serves both `chat` and `streamchat`.
-pub fn to_argo(request: &ChatRequest, model: &ModelSpec, user: &str) -> Result<Vec<u8>, ApiError> {
+/// Which Argo endpoint serves the request: `streamchat` for streams it can carry, `chat` for the
+/// rest. Streams of models `streamchat` does not serve, and of requests with native tools
+/// (`streamchat` takes none), are synthesized from a `chat` answer.
+pub fn argo_endpoint(request: &ChatRequest, model: &ModelSpec) -> Result<Endpoint, ApiError> {
+    let spec = tool_spec(request)?;
+    let native_tools = ToolReplies::for_request(spec.as_ref(), model) == ToolReplies::Native;
+    Ok(match request.stream {
+        Some(true) if model.stream && !native_tools => Endpoint::StreamChat,
+        _ => Endpoint::Chat,
+    })
+}
+
+/// The user turn argo-proxy appends to Claude and Gemini conversations that lack one
+/// (`ensure_user_message_exists` in its legacy `utils/input_handle.py`).
+pub const CONTINUE_TURN: &str = "[continue]";
+
+/// Builds the Argo chat body for `user`, for `endpoint` (`chat` or `streamchat`): the model
+/// table's parameter rules decide what of the token limit and sampling Argo receives.
+pub fn to_argo(
+    request: &ChatRequest,
+    model: &ModelSpec,
+    user: &str,
+    endpoint: Endpoint,
+) -> Result<Vec<u8>, ApiError> {
     let spec = tool_spec(request)?;
     if spec.is_some() && model.tools == ToolMode::None {
         return Err(ApiError::invalid(
@@ -126,7 +152,7 @@ pub fn to_argo(request: &ChatRequest, model: &ModelSpec, user: &str) -> Result<V
             format!("`{}` cannot call tools", model.name),
         ));
     }
-    let (messages, tools, tool_choice) = match (model.tools, model.family) {
+    let (mut messages, tools, tool_choice) = match (model.tools, model.family) {
         (ToolMode::Prompt, _) => (
             prompt::messages(&request.messages, spec.as_ref(), to_argo_message),
             None,
@@ -152,20 +178,20 @@ pub fn to_argo(request: &ChatRequest, model: &ModelSpec, user: &str) -> Result<V
             )
         }
     };
-    let native_tools = tools.is_some();
-    let limit = request.max_completion_tokens.or(request.max_tokens);
-    let mut body = argo::ChatRequest::new(user, &model.argo_id, messages).sampling(
-        model.reasoning,
-        limit,
-        request.temperature,
-        request.top_p,
-    );
+    end_with_user_turn(&mut messages, model.family);
+    let params = argo::Params {
+        limit: request.max_completion_tokens.or(request.max_tokens),
+        temperature: request.temperature,
+        top_p: request.top_p,
+    };
+    let mut body = argo::ChatRequest::new(user, &model.argo_id, messages)
+        .with_params(model, model.fit(params, endpoint));
     body.stop = request.stop.clone().map(|stop| stop.into_list());
+    // `parallel_tool_calls` is never sent: both the original bridge and argo-proxy strip it for
+    // Argo (argo-proxy's legacy `tool_calls/input_handle.py`); Claude's own form of it stays in
+    // its `tool_choice`.
     body.tools = tools;
     body.tool_choice = tool_choice;
-    body.parallel_tool_calls = request
-        .parallel_tool_calls
-        .filter(|_| native_tools && model.family == Family::Openai);
     // Sized for the message texts, so a long prompt is written without regrowing the buffer.
     let texts: usize = request
         .messages
@@ -177,6 +203,22 @@ pub fn to_argo(request: &ChatRequest, model: &ModelSpec, user: &str) -> Result<V
     serde_json::to_writer(&mut out, &body)
         .map_err(|err| ApiError::internal(format!("could not encode Argo request: {err}")))?;
     Ok(out)
+}
+
+/// Claude and Gemini answer a conversation whose last turn is the user's; one that ends
+/// otherwise (an assistant turn, or system messages only) gets [`CONTINUE_TURN`] appended.
+/// argo-proxy appends it only when no user turn exists at all; a conversation ending with the
+/// assistant is what Gemini refuses and newer Claude models no longer take as a prefill.
+fn end_with_user_turn(messages: &mut Vec<argo::Message<'_>>, family: Family) {
+    if family == Family::Openai || messages.last().is_some_and(|last| last.role == "user") {
+        return;
+    }
+    messages.push(argo::Message {
+        role: "user",
+        content: argo::MessageContent::Text(CONTINUE_TURN.into()),
+        tool_calls: None,
+        tool_call_id: None,
+    });
 }
 
 fn to_argo_message(message: &ChatMessage) -> argo::Message<'_> {
@@ -202,15 +244,32 @@ fn to_argo_message(message: &ChatMessage) -> argo::Message<'_> {
     }
 }
 
-pub fn estimate_prompt_tokens(request: &ChatRequest) -> u64 {
+/// Prompt tokens as the model's tokenizer counts them: each message's text and tool calls, the
+/// tool definitions, and OpenAI's framing per message.
+pub fn count_prompt_tokens(request: &ChatRequest, model: &ModelSpec) -> u64 {
+    let tokenizer = model.tokenizer();
     let per_message: u64 = request
         .messages
         .iter()
         .map(|message| {
-            TOKENS_PER_MESSAGE + message.content.texts().map(estimate_tokens).sum::<u64>()
+            let text: u64 = message
+                .content
+                .texts()
+                .map(|text| tokenizer.count(text))
+                .sum();
+            let calls: u64 = message
+                .tool_calls
+                .iter()
+                .flatten()
+                .map(|call| tokenizer.count(&call.to_string()))
+                .sum();
+            TOKENS_PER_MESSAGE + text + calls
         })
         .sum();
-    per_message + REPLY_PRIMING_TOKENS
+    let tools = request.tools.as_ref().map_or(0, |tools| {
+        tokenizer.count(&serde_json::to_string(tools).unwrap_or_default())
+    });
+    per_message + tools + REPLY_PRIMING_TOKENS
 }
 
 /// The assistant's answer in neutral form, whatever shape Argo used.
@@ -229,20 +288,24 @@ impl Reply {
         }
     }
 
-    pub fn completion_tokens(&self) -> u64 {
-        let text = self.content.as_deref().map(estimate_tokens).unwrap_or(0);
+    pub fn completion_tokens(&self, tokenizer: Tokenizer) -> u64 {
+        let text = self
+            .content
+            .as_deref()
+            .map_or(0, |text| tokenizer.count(text));
         let calls: u64 = self
             .tool_calls
             .iter()
-            .map(|call| estimate_tokens(&call.to_string()))
+            .map(|call| tokenizer.count(&call.to_string()))
             .sum();
         text + calls
     }
 }
 
 /// Reads Argo's chat answer body. `response` is text, or with native tools an object with
-/// `content` and `tool_calls` (OpenAI calls or Anthropic `tool_use` blocks), or a list of
-/// Anthropic content blocks.
+/// `content` and `tool_calls` (a list or a single call: OpenAI calls, Anthropic `tool_use`
+/// blocks or Gemini entries), or a list of Anthropic content blocks. Claude calls leaked into
+/// the text are lifted out; an unregistered user's authentication notice is an error.
 pub fn parse_argo_reply(
     body: &[u8],
     tools: &ToolReplies,
@@ -251,33 +314,10 @@ pub fn parse_argo_reply(
     let parsed: argo::ChatResponse = serde_json::from_slice(body).map_err(|_| {
         ApiError::invalid_answer("Argo returned a chat answer that is not valid JSON")
     })?;
-    let reply = match parsed.response {
-        Some(Value::String(text)) => Reply { content: Some(text), tool_calls: Vec::new() },
-        Some(Value::Object(mut object)) => {
-            let (mut content, mut calls) = match object.remove("content") {
-                Some(Value::Array(blocks)) => split_blocks(blocks),
-                Some(Value::String(text)) => (Some(text), Vec::new()),
-                _ => (None, Vec::new()),
-            };
-            if let Some(Value::Array(more)) = object.remove("tool_calls") {
-                calls.extend(more);
-            }
-            if content.as_deref().is_some_and(str::is_empty) {
-                content = None;
-            }
-            Reply { content, tool_calls: normalize_calls(&calls, response_id) }
-        }
-        Some(Value::Array(blocks)) => {
-            let (content, calls) = split_blocks(blocks);
-            Reply { content, tool_calls: normalize_calls(&calls, response_id) }
-        }
-        Some(Value::Null) | None => {
-            return Err(ApiError::invalid_answer(
-                "Argo returned no `response`; the model produced no answer, try again or change the request",
-            ))
-        }
-        Some(_) => return Err(ApiError::invalid_answer("Argo returned a `response` of an unexpected type")),
-    };
+    let reply = read_response(parsed.response, response_id)?;
+    if reply.content.as_deref().is_some_and(is_auth_notice) {
+        return Err(ApiError::argo_user_not_registered());
+    }
     if reply.content.is_none() && reply.tool_calls.is_empty() {
         return Err(ApiError::invalid_answer(
             "Argo returned an answer with neither text nor tool calls",
@@ -291,11 +331,81 @@ pub fn parse_argo_reply(
                 tool_calls,
             }
         }
+        (ToolReplies::Native, Some(text)) if leaked::may_contain(&text) => {
+            lift_leaked_calls(text, reply.tool_calls, response_id)
+        }
         (_, content) => Reply {
             content,
             tool_calls: reply.tool_calls,
         },
     })
+}
+
+/// Argo's answer to a username it does not know: HTTP 200 with this notice as the text.
+/// argo-proxy detects it the same way (`contains_argo_auth_warning` in `utils/misc.py`).
+pub const AUTH_NOTICE: &str = "AUTHENTICATION NOTICE FROM ARGO";
+
+pub fn is_auth_notice(text: &str) -> bool {
+    text.contains(AUTH_NOTICE)
+}
+
+fn read_response(response: Option<Value>, response_id: &str) -> Result<Reply, ApiError> {
+    match response {
+        Some(Value::String(text)) => Ok(Reply {
+            content: Some(text),
+            tool_calls: Vec::new(),
+        }),
+        Some(Value::Object(mut object)) => {
+            let (mut content, mut calls) = match object.remove("content") {
+                Some(Value::Array(blocks)) => split_blocks(blocks),
+                Some(Value::String(text)) => (Some(text), Vec::new()),
+                _ => (None, Vec::new()),
+            };
+            match object.remove("tool_calls") {
+                Some(Value::Array(more)) => calls.extend(more),
+                Some(one @ Value::Object(_)) => calls.push(one),
+                _ => {}
+            }
+            if content.as_deref().is_some_and(str::is_empty) {
+                content = None;
+            }
+            Ok(Reply {
+                content,
+                tool_calls: normalize_calls(&calls, response_id, 0),
+            })
+        }
+        Some(Value::Array(blocks)) => {
+            let (content, calls) = split_blocks(blocks);
+            Ok(Reply {
+                content,
+                tool_calls: normalize_calls(&calls, response_id, 0),
+            })
+        }
+        Some(Value::Null) | None => Err(ApiError::invalid_answer(
+            "Argo returned no `response`; the model produced no answer, try again or change the request",
+        )),
+        Some(_) => Err(ApiError::invalid_answer(
+            "Argo returned a `response` of an unexpected type",
+        )),
+    }
+}
+
+/// Claude calls written into the text join the structured ones; the text keeps the rest.
+fn lift_leaked_calls(text: String, mut tool_calls: Vec<Value>, response_id: &str) -> Reply {
+    let (leaked, rest) = leaked::extract(&text);
+    if leaked.is_empty() {
+        return Reply {
+            content: Some(text),
+            tool_calls,
+        };
+    }
+    let known = tool_calls.len();
+    tool_calls.extend(normalize_calls(&leaked, response_id, known));
+    let rest = rest.trim();
+    Reply {
+        content: (!rest.is_empty()).then(|| rest.to_string()),
+        tool_calls,
+    }
 }
 
 /// Anthropic content blocks -> (joined text, tool_use blocks).
@@ -317,11 +427,12 @@ fn split_blocks(blocks: Vec<Value>) -> (Option<String>, Vec<Value>) {
     ((!text.is_empty()).then_some(text), calls)
 }
 
-fn normalize_calls(calls: &[Value], response_id: &str) -> Vec<Value> {
+/// `first_index` numbers the ids made for calls that have none, after calls already read.
+fn normalize_calls(calls: &[Value], response_id: &str, first_index: usize) -> Vec<Value> {
     calls
         .iter()
         .enumerate()
-        .filter_map(|(index, call)| tools::normalize_call(call, response_id, index))
+        .filter_map(|(index, call)| tools::normalize_call(call, response_id, first_index + index))
         .collect()
 }
 
@@ -354,7 +465,7 @@ struct AssistantMessage<'a> {
 }
 
 /// Renders a `chat.completion` object.
-pub fn completion_json(reply: &Reply, meta: &ResponseMeta, prompt_tokens: u64) -> Vec<u8> {
+pub fn completion_json(reply: &Reply, meta: &ResponseMeta, usage: Usage) -> Vec<u8> {
     let completion = ChatCompletion {
         id: &meta.id,
         object: "chat.completion",
@@ -371,7 +482,7 @@ pub fn completion_json(reply: &Reply, meta: &ResponseMeta, prompt_tokens: u64) -
             logprobs: None,
             finish_reason: reply.finish_reason(),
         }],
-        usage: Usage::new(prompt_tokens, reply.completion_tokens()),
+        usage,
         system_fingerprint: None,
     };
     let content = reply.content.as_deref().map_or(0, str::len);
@@ -386,26 +497,24 @@ pub fn completion_json(reply: &Reply, meta: &ResponseMeta, prompt_tokens: u64) -
 mod tests {
     use super::*;
     use crate::json::parse_request;
+    use crate::models::Sampling;
 
     fn model(argo_id: &str, reasoning: bool) -> ModelSpec {
         ModelSpec {
-            name: format!("openai-{argo_id}"),
-            argo_id: argo_id.into(),
-            env: "prod".into(),
-            family: Family::Openai,
-            kind: Kind::Chat,
-            aliases: vec![],
-            stream: true,
-            tools: ToolMode::Native,
             reasoning,
-            dimensions: None,
+            ..ModelSpec::new(
+                &format!("openai-{argo_id}"),
+                argo_id,
+                Family::Openai,
+                Kind::Chat,
+            )
         }
     }
 
     fn rewrite(body: &str, model: &ModelSpec) -> Value {
         let request: ChatRequest = parse_request(body.as_bytes()).unwrap();
         validate(&request).unwrap();
-        serde_json::from_slice(&to_argo(&request, model, "alice").unwrap()).unwrap()
+        serde_json::from_slice(&to_argo(&request, model, "alice", Endpoint::Chat).unwrap()).unwrap()
     }
 
     #[test]
@@ -435,13 +544,144 @@ mod tests {
     }
 
     #[test]
-    fn reasoning_models_get_max_completion_tokens_and_no_sampling() {
+    fn reasoning_models_get_max_completion_tokens() {
         let argo = rewrite(
             r#"{"model":"o3","temperature":0.5,"max_tokens":77,"messages":[{"role":"user","content":"hi"}]}"#,
             &model("gpto3", true),
         );
         assert_eq!(argo["max_completion_tokens"], 77);
-        assert!(argo.get("max_tokens").is_none() && argo.get("temperature").is_none());
+        assert!(argo.get("max_tokens").is_none());
+        assert_eq!(
+            argo["temperature"], 0.5,
+            "the o-series takes sampling on Argo"
+        );
+    }
+
+    fn claude(sampling: Sampling) -> ModelSpec {
+        ModelSpec {
+            sampling,
+            max_tokens_cap: Some(21_000),
+            ..ModelSpec::new(
+                "claude-sonnet-4.5",
+                "claudesonnet45",
+                Family::Anthropic,
+                Kind::Chat,
+            )
+        }
+    }
+
+    fn argo_for(body: &str, model: &ModelSpec, endpoint: Endpoint) -> Value {
+        let request: ChatRequest = parse_request(body.as_bytes()).unwrap();
+        serde_json::from_slice(&to_argo(&request, model, "alice", endpoint).unwrap()).unwrap()
+    }
+
+    const BOTH_SAMPLINGS: &str = r#"{"model":"m","temperature":0.3,"top_p":0.8,"max_tokens":50000,
+        "messages":[{"role":"user","content":"hi"}]}"#;
+
+    #[test]
+    fn claude_gets_one_sampling_parameter_and_a_capped_limit_without_streaming() {
+        let argo = argo_for(BOTH_SAMPLINGS, &claude(Sampling::OneOf), Endpoint::Chat);
+        assert_eq!(
+            (argo["temperature"].as_f64(), argo.get("top_p")),
+            (Some(0.3), None)
+        );
+        assert_eq!(argo["max_tokens"], 21_000);
+        let streamed = argo_for(
+            BOTH_SAMPLINGS,
+            &claude(Sampling::OneOf),
+            Endpoint::StreamChat,
+        );
+        assert_eq!(streamed["max_tokens"], 50_000, "streams are not capped");
+        let top_p_only = argo_for(
+            r#"{"model":"m","top_p":0.8,"max_tokens":10,"messages":[{"role":"user","content":"hi"}]}"#,
+            &claude(Sampling::OneOf),
+            Endpoint::Chat,
+        );
+        assert_eq!(
+            (top_p_only.get("temperature"), top_p_only["top_p"].as_f64()),
+            (None, Some(0.8))
+        );
+        assert_eq!(top_p_only["max_tokens"], 10);
+    }
+
+    #[test]
+    fn sampling_rules_any_and_none() {
+        let any = argo_for(BOTH_SAMPLINGS, &claude(Sampling::Any), Endpoint::Chat);
+        assert_eq!(
+            (any["temperature"].as_f64(), any["top_p"].as_f64()),
+            (Some(0.3), Some(0.8))
+        );
+        let none = argo_for(BOTH_SAMPLINGS, &claude(Sampling::None), Endpoint::Chat);
+        assert!(none.get("temperature").is_none() && none.get("top_p").is_none());
+        let gpt5 = ModelSpec {
+            sampling: Sampling::None,
+            ..model("gpt5", true)
+        };
+        let argo = argo_for(BOTH_SAMPLINGS, &gpt5, Endpoint::Chat);
+        assert!(argo.get("temperature").is_none() && argo.get("top_p").is_none());
+        assert_eq!(argo["max_completion_tokens"], 50_000, "no cap for gpt-5");
+    }
+
+    #[test]
+    fn claude_and_gemini_conversations_end_with_a_user_turn() {
+        let body = r#"{"model":"m","messages":[{"role":"system","content":"Be brief."},
+            {"role":"user","content":"Write a haiku."},{"role":"assistant","content":"Autumn moon"}]}"#;
+        for model in [
+            claude(Sampling::Any),
+            family_model(Family::Google, ToolMode::Prompt),
+        ] {
+            let messages = argo_for(body, &model, Endpoint::Chat)["messages"].clone();
+            let last = messages.as_array().unwrap().last().unwrap().clone();
+            assert_eq!(
+                last,
+                serde_json::json!({"role": "user", "content": CONTINUE_TURN})
+            );
+            assert_eq!(
+                messages[messages.as_array().unwrap().len() - 2]["role"],
+                "assistant"
+            );
+        }
+        let openai = argo_for(body, &model("gpt4o", false), Endpoint::Chat);
+        assert_eq!(openai["messages"].as_array().unwrap().len(), 3);
+        let system_only = argo_for(
+            r#"{"model":"m","messages":[{"role":"system","content":"Say hi."}]}"#,
+            &claude(Sampling::Any),
+            Endpoint::Chat,
+        );
+        assert_eq!(system_only["messages"][1]["content"], CONTINUE_TURN);
+        let ends_with_user = argo_for(
+            r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#,
+            &claude(Sampling::Any),
+            Endpoint::Chat,
+        );
+        assert_eq!(ends_with_user["messages"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn streams_use_streamchat_unless_native_tools_or_the_model_forbid() {
+        let endpoint = |body: &str, model: &ModelSpec| {
+            argo_endpoint(&parse_request(body.as_bytes()).unwrap(), model).unwrap()
+        };
+        let plain = r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+        let tools = r#"{"model":"m","stream":true,"tools":[{"type":"function","function":{"name":"f"}}],
+            "messages":[{"role":"user","content":"hi"}]}"#;
+        let gpt = model("gpt4o", false);
+        let gemini = family_model(Family::Google, ToolMode::Prompt);
+        assert_eq!(endpoint(plain, &gpt), Endpoint::StreamChat);
+        assert_eq!(endpoint(tools, &gpt), Endpoint::Chat);
+        assert_eq!(endpoint(tools, &gemini), Endpoint::StreamChat);
+        let no_stream = ModelSpec {
+            stream: false,
+            ..gpt.clone()
+        };
+        assert_eq!(endpoint(plain, &no_stream), Endpoint::Chat);
+        assert_eq!(
+            endpoint(
+                r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#,
+                &gpt
+            ),
+            Endpoint::Chat
+        );
     }
 
     #[test]
@@ -523,7 +763,8 @@ mod tests {
             created: 42,
             model: "GPT-4o".into(),
         };
-        let json: Value = serde_json::from_slice(&completion_json(&reply, &meta, 10)).unwrap();
+        let json: Value =
+            serde_json::from_slice(&completion_json(&reply, &meta, Usage::new(10, 2))).unwrap();
         assert_eq!(json["object"], "chat.completion");
         assert_eq!(json["model"], "GPT-4o");
         assert_eq!(json["choices"][0]["message"]["content"], "Hi there");
@@ -574,12 +815,10 @@ mod tests {
             &family_model(Family::Openai, ToolMode::Native),
         );
         assert_eq!(argo["tools"][0]["function"]["name"], "get_weather");
-        assert_eq!(
-            (
-                argo["tool_choice"].as_str(),
-                argo["parallel_tool_calls"].as_bool()
-            ),
-            (Some("required"), Some(false))
+        assert_eq!(argo["tool_choice"], "required");
+        assert!(
+            argo.get("parallel_tool_calls").is_none(),
+            "both peers strip it for Argo"
         );
         assert_eq!(argo["messages"][1]["tool_calls"][0]["id"], "call_1");
         assert_eq!(
@@ -693,5 +932,119 @@ mod tests {
             require_chat_model(&embedding).unwrap_err().param.as_deref(),
             Some("model")
         );
+    }
+
+    #[test]
+    fn tool_call_shapes_argo_really_sends_become_openai_calls() {
+        // Argo's answer, the calls expected as (id, name), the text left.
+        type Case<'a> = (&'a [u8], &'a [(&'a str, &'a str)], Option<&'a str>);
+        let cases: [Case; 4] = [
+            // Gemini: entries with a null id and `args`.
+            (
+                br#"{"response":{"content":"","tool_calls":[{"id":null,"name":"get_weather","args":{"city":"Paris"}},{"id":null,"name":"get_time","args":{}}]}}"#,
+                &[("call_r1_0", "get_weather"), ("call_r1_1", "get_time")],
+                None,
+            ),
+            // `tool_calls` as one object, not a list.
+            (
+                br#"{"response":{"content":"Checking.","tool_calls":{"id":"toolu_1","type":"tool_use","name":"get_weather","input":{"city":"Paris"}}}}"#,
+                &[("toolu_1", "get_weather")],
+                Some("Checking."),
+            ),
+            // Claude's call leaked into the text as a Python dict.
+            (
+                br#"{"response":"Let me check.{'id': 'toolu_vrtx_01X', 'input': {'city': 'Paris'}, 'name': 'get_weather', 'type': 'tool_use'}"}"#,
+                &[("toolu_vrtx_01X", "get_weather")],
+                Some("Let me check."),
+            ),
+            // A leaked call next to a structured one.
+            (
+                br#"{"response":{"content":"{'id': 'toolu_2', 'input': {'city': 'Rome'}, 'name': 'get_weather', 'type': 'tool_use'}","tool_calls":[{"id":"toolu_1","type":"tool_use","name":"get_weather","input":{"city":"Paris"}}]}}"#,
+                &[("toolu_1", "get_weather"), ("toolu_2", "get_weather")],
+                None,
+            ),
+        ];
+        for (body, expected, content) in cases {
+            let reply = parse_argo_reply(body, &ToolReplies::Native, "chatcmpl-r1").unwrap();
+            let calls: Vec<(&str, &str)> = reply
+                .tool_calls
+                .iter()
+                .map(|call| {
+                    (
+                        call["id"].as_str().unwrap(),
+                        call["function"]["name"].as_str().unwrap(),
+                    )
+                })
+                .collect();
+            assert_eq!(calls, expected, "{}", String::from_utf8_lossy(body));
+            assert_eq!(reply.content.as_deref(), content);
+            assert!(reply.tool_calls[0]["function"]["arguments"]
+                .as_str()
+                .unwrap()
+                .starts_with('{'));
+            assert_eq!(reply.finish_reason(), "tool_calls");
+        }
+    }
+
+    #[test]
+    fn leaked_text_is_left_alone_without_tools() {
+        let body = br#"{"response":"Here is a repr: {'id': 'toolu_1', 'input': {}, 'name': 'f', 'type': 'tool_use'}"}"#;
+        let reply = parse_argo_reply(body, &ToolReplies::None, "r").unwrap();
+        assert!(reply.tool_calls.is_empty());
+        assert!(reply.content.unwrap().contains("toolu_1"));
+    }
+
+    #[test]
+    fn an_authentication_notice_is_403_not_an_answer() {
+        let body = br#"{"response":"\u26a0\ufe0f **IMPORTANT AUTHENTICATION NOTICE FROM ARGO** \u26a0\ufe0f Your username is not registered."}"#;
+        for tools in [ToolReplies::None, ToolReplies::Native] {
+            let error = parse_argo_reply(body, &tools, "r").unwrap_err();
+            assert_eq!(
+                (error.status, error.code),
+                (403, Some("argo_user_not_registered"))
+            );
+        }
+    }
+
+    #[test]
+    fn usage_is_counted_with_the_model_tokenizer() {
+        let request: ChatRequest =
+            parse_request(br#"{"model":"m","messages":[{"role":"user","content":"hello world"}]}"#)
+                .unwrap();
+        let gpt = model("gpt4o", false);
+        assert_eq!(gpt.tokenizer(), Tokenizer::O200kBase);
+        assert_eq!(
+            count_prompt_tokens(&request, &gpt),
+            TOKENS_PER_MESSAGE + 2 + REPLY_PRIMING_TOKENS
+        );
+        let gemini = family_model(Family::Google, ToolMode::Prompt);
+        assert_eq!(gemini.tokenizer(), Tokenizer::Estimate);
+        assert_eq!(
+            count_prompt_tokens(&request, &gemini),
+            TOKENS_PER_MESSAGE + 3 + REPLY_PRIMING_TOKENS
+        );
+        let with_tools: ChatRequest = parse_request(WEATHER_TURN.as_bytes()).unwrap();
+        let text_only: u64 = with_tools
+            .messages
+            .iter()
+            .map(|message| {
+                TOKENS_PER_MESSAGE
+                    + message
+                        .content
+                        .texts()
+                        .map(|text| gpt.tokenizer().count(text))
+                        .sum::<u64>()
+            })
+            .sum();
+        assert!(
+            count_prompt_tokens(&with_tools, &gpt) > text_only + REPLY_PRIMING_TOKENS + 10,
+            "tool definitions and calls count too"
+        );
+        let reply = Reply {
+            content: Some("hello world".into()),
+            tool_calls: vec![],
+        };
+        assert_eq!(reply.completion_tokens(Tokenizer::O200kBase), 2);
+        assert_eq!(reply.completion_tokens(Tokenizer::Estimate), 3);
     }
 }

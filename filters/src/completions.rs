@@ -3,12 +3,12 @@
 
 use serde::Serialize;
 
-use crate::argo;
+use crate::argo::{self, Endpoint};
 use crate::chat::{check_sampling, Reply};
 use crate::error::ApiError;
 use crate::models::ModelSpec;
 use crate::openai::{CompletionRequest, Prompt, ResponseMeta};
-use crate::usage::{estimate_tokens, Usage};
+use crate::usage::{Tokenizer, Usage};
 
 /// The prompts as texts, with the request's own checks applied.
 pub fn prompts(request: &CompletionRequest) -> Result<Vec<&str>, ApiError> {
@@ -38,12 +38,14 @@ pub fn prompts(request: &CompletionRequest) -> Result<Vec<&str>, ApiError> {
     Ok(prompts)
 }
 
-/// The Argo chat body for one prompt.
+/// The Argo chat body for one prompt, for `endpoint` (`chat` or `streamchat`), with the model
+/// table's parameter rules applied.
 pub fn to_argo(
     request: &CompletionRequest,
     prompt: &str,
     model: &ModelSpec,
     user: &str,
+    endpoint: Endpoint,
 ) -> Result<Vec<u8>, ApiError> {
     let message = argo::Message {
         role: "user",
@@ -51,12 +53,13 @@ pub fn to_argo(
         tool_calls: None,
         tool_call_id: None,
     };
-    let mut body = argo::ChatRequest::new(user, &model.argo_id, vec![message]).sampling(
-        model.reasoning,
-        request.max_tokens,
-        request.temperature,
-        request.top_p,
-    );
+    let params = argo::Params {
+        limit: request.max_tokens,
+        temperature: request.temperature,
+        top_p: request.top_p,
+    };
+    let mut body = argo::ChatRequest::new(user, &model.argo_id, vec![message])
+        .with_params(model, model.fit(params, endpoint));
     body.stop = request.stop.clone().map(|stop| stop.into_list());
     serde_json::to_vec(&body)
         .map_err(|err| ApiError::internal(format!("could not encode Argo request: {err}")))
@@ -80,12 +83,14 @@ struct Choice {
     finish_reason: &'static str,
 }
 
-/// Renders the `text_completion` object: one choice per (prompt, reply) pair, in order.
+/// Renders the `text_completion` object: one choice per (prompt, reply) pair, in order, with
+/// usage counted by `tokenizer`.
 pub fn completion_json(
     request: &CompletionRequest,
     prompts: &[&str],
     replies: &[Reply],
     meta: &ResponseMeta,
+    tokenizer: Tokenizer,
 ) -> Vec<u8> {
     let echo = request.echo == Some(true);
     let choices = prompts
@@ -106,8 +111,11 @@ pub fn completion_json(
             }
         })
         .collect();
-    let prompt_tokens = prompts.iter().map(|prompt| estimate_tokens(prompt)).sum();
-    let completion_tokens = replies.iter().map(Reply::completion_tokens).sum();
+    let prompt_tokens = prompts.iter().map(|prompt| tokenizer.count(prompt)).sum();
+    let completion_tokens = replies
+        .iter()
+        .map(|reply| reply.completion_tokens(tokenizer))
+        .sum();
     let completion = TextCompletion {
         id: &meta.id,
         object: "text_completion",
@@ -123,22 +131,11 @@ pub fn completion_json(
 mod tests {
     use super::*;
     use crate::json::parse_request;
-    use crate::models::{Family, Kind, ToolMode};
+    use crate::models::{Family, Kind};
     use serde_json::Value;
 
     fn gpt4o() -> ModelSpec {
-        ModelSpec {
-            name: "gpt-4o".into(),
-            argo_id: "gpt4o".into(),
-            env: "prod".into(),
-            family: Family::Openai,
-            kind: Kind::Chat,
-            aliases: vec![],
-            stream: true,
-            tools: ToolMode::Native,
-            reasoning: false,
-            dimensions: None,
-        }
+        ModelSpec::new("gpt-4o", "gpt4o", Family::Openai, Kind::Chat)
     }
 
     #[test]
@@ -149,8 +146,10 @@ mod tests {
         .unwrap();
         let texts = prompts(&request).unwrap();
         assert_eq!(texts, ["Say A", "Say B"]);
-        let argo: Value =
-            serde_json::from_slice(&to_argo(&request, texts[1], &gpt4o(), "bob").unwrap()).unwrap();
+        let argo: Value = serde_json::from_slice(
+            &to_argo(&request, texts[1], &gpt4o(), "bob", Endpoint::Chat).unwrap(),
+        )
+        .unwrap();
         assert_eq!(
             argo["messages"],
             serde_json::json!([{"role":"user","content":"Say B"}])
@@ -202,6 +201,7 @@ mod tests {
             &["1+1=", "2+2="],
             &replies,
             &meta,
+            Tokenizer::O200kBase,
         ))
         .unwrap();
         assert_eq!(json["object"], "text_completion");

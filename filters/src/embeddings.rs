@@ -8,7 +8,6 @@ use crate::argo;
 use crate::error::ApiError;
 use crate::models::{Kind, ModelSpec};
 use crate::openai::{EmbeddingRequest, EncodingFormat, Prompt};
-use crate::usage::estimate_tokens;
 
 /// OpenAI's own limit on inputs per request.
 pub const MAX_INPUTS: usize = 2048;
@@ -61,18 +60,25 @@ pub fn inputs<'r>(
     Ok(texts)
 }
 
-pub fn to_argo(texts: &[String], model: &ModelSpec, user: &str) -> Result<Vec<u8>, ApiError> {
-    let body = argo::EmbedRequest {
-        user,
-        model: &model.argo_id,
-        prompt: texts,
-    };
-    serde_json::to_vec(&body)
-        .map_err(|err| ApiError::internal(format!("could not encode Argo request: {err}")))
+/// The Argo embed bodies for `texts`: one per batch of the model's `inputs_per_call`, in order.
+pub fn to_argo(texts: &[String], model: &ModelSpec, user: &str) -> Result<Vec<Vec<u8>>, ApiError> {
+    texts
+        .chunks(model.inputs_per_call())
+        .map(|batch| {
+            let body = argo::EmbedRequest {
+                user,
+                model: &model.argo_id,
+                prompt: batch,
+            };
+            serde_json::to_vec(&body)
+                .map_err(|err| ApiError::internal(format!("could not encode Argo request: {err}")))
+        })
+        .collect()
 }
 
-pub fn estimate_input_tokens(texts: &[String]) -> u64 {
-    texts.iter().map(|text| estimate_tokens(text)).sum()
+pub fn count_input_tokens(texts: &[String], model: &ModelSpec) -> u64 {
+    let tokenizer = model.tokenizer();
+    texts.iter().map(|text| tokenizer.count(text)).sum()
 }
 
 #[derive(Serialize)]
@@ -105,36 +111,56 @@ pub struct Output<'a> {
     pub prompt_tokens: u64,
 }
 
-/// Translates Argo's `{"embedding": [[...], ...]}`. Plain float output copies the vectors' JSON
-/// through untouched; base64 and `dimensions` decode them.
-pub fn translate(body: &[u8], output: &Output) -> Result<Vec<u8>, ApiError> {
-    let parsed: argo::EmbedResponse = serde_json::from_slice(body).map_err(|_| {
-        ApiError::invalid_answer("Argo returned an embedding answer that is not valid JSON")
-    })?;
-    if parsed.embedding.len() != output.expected_vectors {
+/// Translates Argo's `{"embedding": [[...], ...]}` answers, one per batch sent, in order.
+/// Plain float output copies the vectors' JSON through untouched; base64 and `dimensions`
+/// decode them.
+pub fn translate(answers: &[Vec<u8>], output: &Output) -> Result<Vec<u8>, ApiError> {
+    let mut vectors = Vec::with_capacity(output.expected_vectors);
+    for body in answers {
+        vectors.extend(read_vectors(body)?);
+    }
+    if vectors.len() != output.expected_vectors {
         return Err(ApiError::invalid_answer(format!(
             "Argo returned {} vectors for {} inputs",
-            parsed.embedding.len(),
+            vectors.len(),
             output.expected_vectors
         )));
     }
+    let body_bytes: usize = answers.iter().map(Vec::len).sum();
     // The answer is about as long as Argo's, plus a few dozen bytes per vector.
-    let capacity = body.len() + 64 * parsed.embedding.len() + 256;
+    let capacity = body_bytes + 64 * vectors.len() + 256;
     match (output.format, output.dimensions) {
-        (EncodingFormat::Float, None) => Ok(render(output, parsed.embedding, capacity)),
+        (EncodingFormat::Float, None) => Ok(render(output, vectors, capacity)),
         (EncodingFormat::Float, Some(_)) => Ok(render(
             output,
-            decode_all(&parsed.embedding, output.dimensions)?,
+            decode_all(&vectors, output.dimensions)?,
             capacity,
         )),
         (EncodingFormat::Base64, _) => {
-            let encoded = decode_all(&parsed.embedding, output.dimensions)?
+            let encoded = decode_all(&vectors, output.dimensions)?
                 .iter()
                 .map(|vector| to_base64(vector))
                 .collect();
             Ok(render::<String>(output, encoded, capacity))
         }
     }
+}
+
+/// One answer's vectors. An answer that is not an embedding list may be Argo's authentication
+/// notice for an unregistered user (looked for only then, so large answers cost nothing more).
+fn read_vectors(body: &[u8]) -> Result<Vec<&RawValue>, ApiError> {
+    match serde_json::from_slice::<argo::EmbedResponse>(body) {
+        Ok(parsed) => Ok(parsed.embedding),
+        Err(_) if contains_auth_notice(body) => Err(ApiError::argo_user_not_registered()),
+        Err(_) => Err(ApiError::invalid_answer(
+            "Argo returned an embedding answer that is not valid JSON",
+        )),
+    }
+}
+
+fn contains_auth_notice(body: &[u8]) -> bool {
+    let notice = crate::chat::AUTH_NOTICE.as_bytes();
+    body.windows(notice.len()).any(|window| window == notice)
 }
 
 fn render<E: Serialize>(output: &Output, vectors: Vec<E>, capacity: usize) -> Vec<u8> {
@@ -197,21 +223,18 @@ fn to_base64(vector: &[f32]) -> String {
 mod tests {
     use super::*;
     use crate::json::parse_request;
-    use crate::models::{Family, ToolMode};
+    use crate::models::{Family, DEFAULT_INPUTS_PER_CALL};
     use serde_json::Value;
 
     fn v3small() -> ModelSpec {
         ModelSpec {
-            name: "text-embedding-3-small".into(),
-            argo_id: "v3small".into(),
-            env: "prod".into(),
-            family: Family::Openai,
-            kind: Kind::Embedding,
-            aliases: vec![],
-            stream: false,
-            tools: ToolMode::None,
-            reasoning: false,
             dimensions: Some(4),
+            ..ModelSpec::new(
+                "text-embedding-3-small",
+                "v3small",
+                Family::Openai,
+                Kind::Embedding,
+            )
         }
     }
 
@@ -225,13 +248,18 @@ mod tests {
         }
     }
 
+    fn one(body: &[u8]) -> Vec<Vec<u8>> {
+        vec![body.to_vec()]
+    }
+
     const ARGO: &[u8] = br#"{"embedding":[[0.5,-0.25,3e-2,0.0],[1,2,3,4]]}"#;
 
     #[test]
     fn float_vectors_pass_through_in_order() {
-        let json: Value =
-            serde_json::from_slice(&translate(ARGO, &output(EncodingFormat::Float, None)).unwrap())
-                .unwrap();
+        let json: Value = serde_json::from_slice(
+            &translate(&one(ARGO), &output(EncodingFormat::Float, None)).unwrap(),
+        )
+        .unwrap();
         assert_eq!(json["object"], "list");
         assert_eq!(
             json["data"][0]["embedding"],
@@ -247,7 +275,7 @@ mod tests {
     #[test]
     fn base64_is_little_endian_f32() {
         let json: Value = serde_json::from_slice(
-            &translate(ARGO, &output(EncodingFormat::Base64, None)).unwrap(),
+            &translate(&one(ARGO), &output(EncodingFormat::Base64, None)).unwrap(),
         )
         .unwrap();
         let bytes = base64::engine::general_purpose::STANDARD
@@ -263,7 +291,7 @@ mod tests {
     #[test]
     fn dimensions_truncate_and_renormalise() {
         let json: Value = serde_json::from_slice(
-            &translate(ARGO, &output(EncodingFormat::Float, Some(2))).unwrap(),
+            &translate(&one(ARGO), &output(EncodingFormat::Float, Some(2))).unwrap(),
         )
         .unwrap();
         let second: Vec<f64> =
@@ -274,23 +302,23 @@ mod tests {
 
     #[test]
     fn wrong_vector_count_or_shape_is_bad_gateway() {
-        let one = output(EncodingFormat::Float, None);
+        let single = output(EncodingFormat::Float, None);
         assert_eq!(
-            translate(br#"{"embedding":[[1]]}"#, &one)
+            translate(&one(br#"{"embedding":[[1]]}"#), &single)
                 .unwrap_err()
                 .status,
             502
         );
         assert_eq!(
             translate(
-                br#"{"embedding":[["a"],[1]]}"#,
+                &one(br#"{"embedding":[["a"],[1]]}"#),
                 &output(EncodingFormat::Base64, None)
             )
             .unwrap_err()
             .status,
             502
         );
-        assert_eq!(translate(b"<html>", &one).unwrap_err().status, 502);
+        assert_eq!(translate(&one(b"<html>"), &single).unwrap_err().status, 502);
     }
 
     #[test]
@@ -314,12 +342,57 @@ mod tests {
             parse_request(br#"{"model":"m","input":["a","b"]}"#).unwrap();
         assert_eq!(inputs(&request, &model).unwrap(), ["a", "b"]);
         let argo: Value = serde_json::from_slice(
-            &to_argo(inputs(&request, &model).unwrap(), &model, "carol").unwrap(),
+            &to_argo(inputs(&request, &model).unwrap(), &model, "carol").unwrap()[0],
         )
         .unwrap();
         assert_eq!(
             argo,
             serde_json::json!({"user":"carol","model":"v3small","prompt":["a","b"]})
+        );
+    }
+
+    #[test]
+    fn inputs_go_in_batches_and_answers_join_in_order() {
+        let model = ModelSpec {
+            inputs_per_call: Some(2),
+            ..v3small()
+        };
+        let texts: Vec<String> = ["a", "b", "c", "d", "e"].map(String::from).to_vec();
+        let bodies = to_argo(&texts, &model, "dave").unwrap();
+        let prompts: Vec<Value> = bodies
+            .iter()
+            .map(|body| serde_json::from_slice::<Value>(body).unwrap()["prompt"].clone())
+            .collect();
+        assert_eq!(
+            prompts,
+            [
+                serde_json::json!(["a", "b"]),
+                serde_json::json!(["c", "d"]),
+                serde_json::json!(["e"])
+            ]
+        );
+        let answers = vec![
+            br#"{"embedding":[[1,0,0,0],[2,0,0,0]]}"#.to_vec(),
+            br#"{"embedding":[[3,0,0,0]]}"#.to_vec(),
+        ];
+        let mut output = output(EncodingFormat::Float, None);
+        output.expected_vectors = 3;
+        let json: Value = serde_json::from_slice(&translate(&answers, &output).unwrap()).unwrap();
+        let firsts: Vec<f64> = (0..3)
+            .map(|i| json["data"][i]["embedding"][0].as_f64().unwrap())
+            .collect();
+        assert_eq!(firsts, [1.0, 2.0, 3.0]);
+        assert_eq!(json["data"][2]["index"], 2);
+        assert_eq!(v3small().inputs_per_call(), DEFAULT_INPUTS_PER_CALL);
+    }
+
+    #[test]
+    fn an_authentication_notice_is_403() {
+        let notice = br#"{"response":"IMPORTANT AUTHENTICATION NOTICE FROM ARGO: register first"}"#;
+        let error = translate(&one(notice), &output(EncodingFormat::Float, None)).unwrap_err();
+        assert_eq!(
+            (error.status, error.code),
+            (403, Some("argo_user_not_registered"))
         );
     }
 }

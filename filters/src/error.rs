@@ -115,6 +115,17 @@ impl ApiError {
         Self::new(429, "rate_limit_error", message).with_code("rate_limit_exceeded")
     }
 
+    /// Argo answered with its authentication notice instead of a reply: the username the
+    /// client's token maps to is not registered with Argo. argo-proxy answers 403 too.
+    pub fn argo_user_not_registered() -> Self {
+        Self::new(
+            403,
+            "permission_error",
+            "Argo does not know the username this API key maps to: it answered with an authentication notice instead of a reply. Ask the operator to register the username with Argo or to correct the token table.",
+        )
+        .with_code("argo_user_not_registered")
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(500, "server_error", message).with_code("internal_error")
     }

@@ -1,8 +1,13 @@
-//! The model table: client-facing names and aliases -> Argo id, environment, family, capabilities.
+//! The model table: client-facing names and aliases -> Argo id, environment, family, capabilities,
+//! the parameter rules Argo enforces per model, and the retired names with their successors.
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
+
+use crate::argo::{Endpoint, Params};
+use crate::error::{truncate_for_message, ApiError};
+use crate::usage::Tokenizer;
 
 /// The vendor a model comes from; it decides request shape and tool-calling strategy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -32,6 +37,23 @@ pub enum ToolMode {
     None,
 }
 
+/// Which of `temperature` and `top_p` Argo lets through for a model. The gateway adjusts the
+/// request to fit instead of letting Argo answer 400.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sampling {
+    /// Both, alone or together.
+    #[default]
+    Any,
+    /// One at a time: when a client sends both, `temperature` is kept and `top_p` dropped, as
+    /// argo-proxy's probe findings prescribe (`tools/argo_probe_out/findings_summary.md`,
+    /// "`_enforce_sampling_xor` ... drop top_p if both present").
+    OneOf,
+    /// Neither: both are dropped. Also used for the GPT-5 family, which takes only the default
+    /// temperature (1), so leaving it out changes nothing.
+    None,
+}
+
 /// One row of the model table, as written in `conf/`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -52,13 +74,31 @@ pub struct ModelSpec {
     pub stream: bool,
     #[serde(default = "default_tools")]
     pub tools: ToolMode,
-    /// Reasoning models take `max_completion_tokens` and reject temperature/top_p.
+    /// Reasoning models get the token limit as `max_completion_tokens`.
     #[serde(default)]
     pub reasoning: bool,
     /// Embedding width, for `dimensions` checks.
     #[serde(default)]
     pub dimensions: Option<usize>,
+    /// Largest token limit Argo's non-streaming chat takes for this model; a larger one is
+    /// lowered to it. Streaming calls are not capped.
+    #[serde(default)]
+    pub max_tokens_cap: Option<u64>,
+    /// Which sampling parameters reach Argo.
+    #[serde(default)]
+    pub sampling: Sampling,
+    /// How usage is counted; by default a real tokenizer for OpenAI models (`o200k_base` for
+    /// chat, `cl100k_base` for embeddings) and the byte estimate for the others.
+    #[serde(default)]
+    pub tokenizer: Option<Tokenizer>,
+    /// Embedding models: most texts in one Argo call; longer inputs are sent in batches.
+    #[serde(default)]
+    pub inputs_per_call: Option<usize>,
 }
+
+/// The original bridge sends embeddings in batches of 16 (`_get_embeddings_from_argo`,
+/// `BATCH_SIZE = 16`). No recording shows Argo refusing more: the figure is an assumption.
+pub const DEFAULT_INPUTS_PER_CALL: usize = 16;
 
 fn default_kind() -> Kind {
     Kind::Chat
@@ -72,12 +112,93 @@ fn default_tools() -> ToolMode {
     ToolMode::Native
 }
 
+impl ModelSpec {
+    /// A row with every optional column at its default.
+    pub fn new(name: &str, argo_id: &str, family: Family, kind: Kind) -> Self {
+        ModelSpec {
+            name: name.into(),
+            argo_id: argo_id.into(),
+            env: "prod".into(),
+            family,
+            kind,
+            aliases: Vec::new(),
+            stream: kind == Kind::Chat,
+            tools: match kind {
+                Kind::Chat => ToolMode::Native,
+                Kind::Embedding => ToolMode::None,
+            },
+            reasoning: false,
+            dimensions: None,
+            max_tokens_cap: None,
+            sampling: Sampling::Any,
+            tokenizer: None,
+            inputs_per_call: None,
+        }
+    }
+
+    /// The tokenizer usage is counted with.
+    pub fn tokenizer(&self) -> Tokenizer {
+        self.tokenizer.unwrap_or(match (self.family, self.kind) {
+            (Family::Openai, Kind::Chat) => Tokenizer::O200kBase,
+            (Family::Openai, Kind::Embedding) => Tokenizer::Cl100kBase,
+            _ => Tokenizer::Estimate,
+        })
+    }
+
+    /// The request's token limit and sampling, adjusted to what Argo takes for this model on
+    /// `endpoint`, so that Argo never has to refuse them.
+    pub fn fit(&self, params: Params, endpoint: Endpoint) -> Params {
+        let limit = match (self.max_tokens_cap, endpoint) {
+            (Some(cap), Endpoint::Chat) => params.limit.map(|limit| limit.min(cap)),
+            _ => params.limit,
+        };
+        let (temperature, top_p) = match (self.sampling, params.temperature, params.top_p) {
+            (Sampling::Any, temperature, top_p) => (temperature, top_p),
+            (Sampling::OneOf, Some(temperature), Some(_)) => (Some(temperature), None),
+            (Sampling::OneOf, temperature, top_p) => (temperature, top_p),
+            (Sampling::None, _, _) => (None, None),
+        };
+        Params {
+            limit,
+            temperature,
+            top_p,
+        }
+    }
+
+    pub fn inputs_per_call(&self) -> usize {
+        self.inputs_per_call
+            .unwrap_or(DEFAULT_INPUTS_PER_CALL)
+            .max(1)
+    }
+}
+
+/// A name Argo no longer serves, and what to use instead.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetiredModel {
+    pub name: String,
+    /// Other spellings, e.g. the old Argo id (`gpt4`) and the original bridge's names.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// Names of current models to suggest; each must be in the table.
+    pub successors: Vec<String>,
+}
+
+/// What a spelling leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    Live(usize),
+    Retired(usize),
+}
+
 /// Lookup by any accepted spelling: Argo id, OpenAI-style name, an alias, each with or without
-/// an `argo:` prefix, case-insensitively.
+/// an `argo:` prefix, case-insensitively. Retired names are known too, so that a client gets told
+/// what replaced them.
 #[derive(Debug, Clone, Default)]
 pub struct ModelTable {
     models: Vec<ModelSpec>,
-    index: HashMap<String, usize>,
+    retired: Vec<RetiredModel>,
+    index: HashMap<String, Entry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +212,10 @@ pub enum TableError {
         model: String,
         field: &'static str,
     },
+    UnknownSuccessor {
+        retired: String,
+        successor: String,
+    },
 }
 
 impl std::fmt::Display for TableError {
@@ -103,14 +228,23 @@ impl std::fmt::Display for TableError {
             TableError::EmptyField { model, field } => {
                 write!(f, "models: `{model}` has an empty `{field}`")
             }
+            TableError::UnknownSuccessor { retired, successor } => write!(
+                f,
+                "retired_models: `{retired}` names the successor `{successor}`, which is not in `models`"
+            ),
         }
     }
 }
 
 impl ModelTable {
     pub fn new(models: Vec<ModelSpec>) -> Result<Self, TableError> {
-        let mut index = HashMap::new();
-        for (position, model) in models.iter().enumerate() {
+        let mut table = ModelTable {
+            models,
+            retired: Vec::new(),
+            index: HashMap::new(),
+        };
+        for position in 0..table.models.len() {
+            let model = &table.models[position];
             for (field, value) in [
                 ("name", &model.name),
                 ("argo_id", &model.argo_id),
@@ -123,40 +257,108 @@ impl ModelTable {
                     });
                 }
             }
-            let spellings = [&model.name, &model.argo_id]
+            let spellings: Vec<String> = [&model.name, &model.argo_id]
                 .into_iter()
-                .chain(model.aliases.iter());
-            for spelling in spellings {
-                let key = normalize(spelling).to_ascii_lowercase();
-                match index.get(&key) {
-                    Some(&other) if other != position => {
-                        let first: &ModelSpec = &models[other];
-                        return Err(TableError::Duplicate {
-                            key,
-                            first: first.name.clone(),
-                            second: model.name.clone(),
-                        });
-                    }
-                    _ => {
-                        index.insert(key, position);
-                    }
+                .chain(model.aliases.iter())
+                .cloned()
+                .collect();
+            table.claim(&spellings, Entry::Live(position))?;
+        }
+        Ok(table)
+    }
+
+    /// Adds the retired names. Their successors must be current models.
+    pub fn with_retired(mut self, retired: Vec<RetiredModel>) -> Result<Self, TableError> {
+        for model in retired {
+            if model.name.trim().is_empty() {
+                return Err(TableError::EmptyField {
+                    model: model.name.clone(),
+                    field: "name",
+                });
+            }
+            let unknown = model
+                .successors
+                .iter()
+                .find(|successor| self.position(successor).is_none());
+            if let Some(successor) = unknown {
+                return Err(TableError::UnknownSuccessor {
+                    retired: model.name.clone(),
+                    successor: successor.clone(),
+                });
+            }
+            let spellings: Vec<String> = std::iter::once(&model.name)
+                .chain(model.aliases.iter())
+                .cloned()
+                .collect();
+            self.claim(&spellings, Entry::Retired(self.retired.len()))?;
+            self.retired.push(model);
+        }
+        Ok(self)
+    }
+
+    fn claim(&mut self, spellings: &[String], entry: Entry) -> Result<(), TableError> {
+        for spelling in spellings {
+            let key = normalize(spelling).to_ascii_lowercase();
+            match self.index.get(&key) {
+                Some(&other) if other != entry => {
+                    return Err(TableError::Duplicate {
+                        key,
+                        first: self.entry_name(other).to_string(),
+                        second: spellings.first().cloned().unwrap_or_default(),
+                    });
+                }
+                _ => {
+                    self.index.insert(key, entry);
                 }
             }
         }
-        Ok(ModelTable { models, index })
+        Ok(())
     }
 
+    fn entry_name(&self, entry: Entry) -> &str {
+        match entry {
+            Entry::Live(position) => &self.models[position].name,
+            Entry::Retired(position) => &self.retired[position].name,
+        }
+    }
+
+    fn entry(&self, requested: &str) -> Option<Entry> {
+        let key = normalize(requested);
+        match self.index.get(key) {
+            Some(&entry) => Some(entry),
+            None => self.index.get(&key.to_ascii_lowercase()).copied(),
+        }
+    }
+
+    /// The current model a client's name stands for. Unknown names are `model_not_found`;
+    /// retired ones too, with their successors named.
+    pub fn lookup(&self, requested: &str) -> Result<&ModelSpec, ApiError> {
+        self.locate(requested)
+            .map(|position| &self.models[position])
+    }
+
+    /// [`ModelTable::lookup`], as the model's position in [`ModelTable::models`].
+    pub fn locate(&self, requested: &str) -> Result<usize, ApiError> {
+        match self.entry(requested) {
+            Some(Entry::Live(position)) => Ok(position),
+            Some(Entry::Retired(position)) => {
+                Err(retired_error(requested, &self.retired[position]))
+            }
+            None => Err(ApiError::model_not_found(requested)),
+        }
+    }
+
+    /// A current model only; retired and unknown names are both `None`.
     pub fn resolve(&self, requested: &str) -> Option<&ModelSpec> {
         self.position(requested)
             .map(|position| &self.models[position])
     }
 
-    /// Where `requested` sits in [`ModelTable::models`].
+    /// Where a current model sits in [`ModelTable::models`].
     pub fn position(&self, requested: &str) -> Option<usize> {
-        let key = normalize(requested);
-        match self.index.get(key) {
-            Some(&position) => Some(position),
-            None => self.index.get(&key.to_ascii_lowercase()).copied(),
+        match self.entry(requested)? {
+            Entry::Live(position) => Some(position),
+            Entry::Retired(_) => None,
         }
     }
 
@@ -164,9 +366,28 @@ impl ModelTable {
         &self.models
     }
 
+    pub fn retired(&self) -> &[RetiredModel] {
+        &self.retired
+    }
+
     pub fn environments(&self) -> impl Iterator<Item = &str> {
         self.models.iter().map(|model| model.env.as_str())
     }
+}
+
+fn retired_error(requested: &str, retired: &RetiredModel) -> ApiError {
+    let successors = retired
+        .successors
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let mut error = ApiError::model_not_found(requested);
+    error.message = format!(
+        "The model `{}` has been retired by Argo; use {successors} instead. GET /v1/models lists the available models.",
+        truncate_for_message(requested)
+    );
+    error
 }
 
 /// Strips a leading `argo:` (any case) and surrounding spaces. Index keys are also lower-cased;
@@ -186,16 +407,8 @@ mod tests {
 
     fn spec(name: &str, argo_id: &str, aliases: &[&str]) -> ModelSpec {
         ModelSpec {
-            name: name.into(),
-            argo_id: argo_id.into(),
-            env: "prod".into(),
-            family: Family::Openai,
-            kind: Kind::Chat,
             aliases: aliases.iter().map(|alias| alias.to_string()).collect(),
-            stream: true,
-            tools: ToolMode::Native,
-            reasoning: false,
-            dimensions: None,
+            ..ModelSpec::new(name, argo_id, Family::Openai, Kind::Chat)
         }
     }
 
@@ -247,6 +460,223 @@ mod tests {
                 model: "gpt-4o".into(),
                 field: "argo_id"
             }
+        );
+    }
+
+    fn retired(name: &str, aliases: &[&str], successors: &[&str]) -> RetiredModel {
+        RetiredModel {
+            name: name.into(),
+            aliases: aliases.iter().map(|alias| alias.to_string()).collect(),
+            successors: successors.iter().map(|name| name.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn retired_names_are_404_naming_their_successors() {
+        let table = ModelTable::new(vec![
+            spec("gpt-4o", "gpt4o", &[]),
+            spec("gpt-4.1", "gpt41", &[]),
+        ])
+        .unwrap()
+        .with_retired(vec![retired("gpt-4", &["gpt4"], &["gpt-4o", "gpt-4.1"])])
+        .unwrap();
+        for spelling in ["gpt-4", "argo:GPT4", " gpt4 "] {
+            let error = table.lookup(spelling).unwrap_err();
+            assert_eq!((error.status, error.code), (404, Some("model_not_found")));
+            assert!(
+                error.message.contains("`gpt-4o` or `gpt-4.1`")
+                    && error.message.contains("retired"),
+                "{}",
+                error.message
+            );
+            assert!(table.resolve(spelling).is_none());
+        }
+        assert_eq!(table.lookup("gpt4o").unwrap().name, "gpt-4o");
+        assert_eq!(table.locate("gpt-4.1").unwrap(), 1);
+        let unknown = table.lookup("gpt-9").unwrap_err();
+        assert!(unknown.message.contains("does not exist"));
+    }
+
+    #[test]
+    fn retired_entries_must_name_live_successors_and_not_clash() {
+        let live = || ModelTable::new(vec![spec("gpt-4o", "gpt4o", &[])]).unwrap();
+        assert_eq!(
+            live()
+                .with_retired(vec![retired("gpt-4", &[], &["gpt-5"])])
+                .unwrap_err(),
+            TableError::UnknownSuccessor {
+                retired: "gpt-4".into(),
+                successor: "gpt-5".into()
+            }
+        );
+        assert!(matches!(
+            live().with_retired(vec![retired("old", &["gpt4o"], &["gpt-4o"])]),
+            Err(TableError::Duplicate { .. })
+        ));
+        assert!(matches!(
+            live().with_retired(vec![
+                retired("a", &["x"], &["gpt-4o"]),
+                retired("b", &["X"], &["gpt-4o"])
+            ]),
+            Err(TableError::Duplicate { .. })
+        ));
+    }
+
+    #[test]
+    fn fit_caps_only_non_streaming_calls_and_applies_sampling_rules() {
+        let asked = Params {
+            limit: Some(50_000),
+            temperature: Some(0.2),
+            top_p: Some(0.9),
+        };
+        let claude = ModelSpec {
+            max_tokens_cap: Some(21_000),
+            sampling: Sampling::OneOf,
+            ..ModelSpec::new("c", "c", Family::Anthropic, Kind::Chat)
+        };
+        assert_eq!(
+            claude.fit(asked, Endpoint::Chat),
+            Params {
+                limit: Some(21_000),
+                temperature: Some(0.2),
+                top_p: None
+            }
+        );
+        assert_eq!(claude.fit(asked, Endpoint::StreamChat).limit, Some(50_000));
+        let small = Params {
+            limit: Some(100),
+            ..asked
+        };
+        assert_eq!(claude.fit(small, Endpoint::Chat).limit, Some(100));
+        let plain = ModelSpec::new("g", "g", Family::Openai, Kind::Chat);
+        assert_eq!(plain.fit(asked, Endpoint::Chat), asked);
+    }
+
+    /// The shipped table, as the gateway loads it from `conf/argo-bridge.yaml`.
+    fn shipped_table() -> ModelTable {
+        #[derive(Deserialize)]
+        struct Shipped {
+            models: Vec<ModelSpec>,
+            retired_models: Vec<RetiredModel>,
+        }
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../conf/argo-bridge.yaml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let shipped: Shipped = serde_yaml::from_str(&text).unwrap();
+        ModelTable::new(shipped.models)
+            .and_then(|table| table.with_retired(shipped.retired_models))
+            .unwrap()
+    }
+
+    #[test]
+    fn every_name_the_original_bridge_accepted_routes_or_names_successors() {
+        let table = shipped_table();
+        // argo_bridge.py: MODEL_MAPPING and EMBEDDING_MODEL_MAPPING, name -> the Argo id it sent.
+        let routed = [
+            ("gpt-4o", "gpt4o"),
+            ("gpt4o", "gpt4o"),
+            ("gpt-4o-mini", "gpt4o"),
+            ("o3-mini", "gpto3mini"),
+            ("o3mini", "gpto3mini"),
+            ("gpto3mini", "gpto3mini"),
+            ("gpto4mini", "gpto4mini"),
+            ("o4-mini", "gpto4mini"),
+            ("o4mini", "gpto4mini"),
+            ("gpto1", "gpto1"),
+            ("o1", "gpto1"),
+            ("o3", "gpto3"),
+            ("gpto3", "gpto3"),
+            ("gpt41", "gpt41"),
+            ("gpt41mini", "gpt41mini"),
+            ("gpt41nano", "gpt41nano"),
+            ("gpt5", "gpt5"),
+            ("gpt5mini", "gpt5mini"),
+            ("gpt5nano", "gpt5nano"),
+            ("gemini25pro", "gemini25pro"),
+            ("gemini25flash", "gemini25flash"),
+            ("claudeopus41", "claudeopus41"),
+            ("claudesonnet45", "claudesonnet45"),
+            ("claudehaiku45", "claudehaiku45"),
+            ("text-embedding-3-small", "v3small"),
+            ("v3small", "v3small"),
+            ("text-embedding-3-large", "v3large"),
+            ("v3large", "v3large"),
+            ("text-embedding-ada-002", "ada002"),
+            ("ada002", "ada002"),
+        ];
+        for (name, argo_id) in routed {
+            assert_eq!(
+                table.lookup(name).map(|m| m.argo_id.as_str()),
+                Ok(argo_id),
+                "{name}"
+            );
+        }
+        let retired = [
+            ("gpt35", "`gpt-4.1-mini`"),
+            ("gpt-3.5", "`gpt-4.1-mini`"),
+            ("gpt35large", "`gpt-4.1-mini`"),
+            ("gpt4", "`gpt-4o` or `gpt-4.1`"),
+            ("gpt-4", "`gpt-4o` or `gpt-4.1`"),
+            ("gpt4large", "`gpt-4o`"),
+            ("gpt4turbo", "`gpt-4o`"),
+            ("gpt-4-turbo", "`gpt-4o`"),
+            ("gpt4olatest", "`gpt-4o`"),
+            ("gpt-4o-latest", "`gpt-4o`"),
+            ("gpto1preview", "`o1`"),
+            ("o1-preview", "`o1`"),
+            ("o1-mini", "`o3-mini`"),
+            ("gpto1mini", "`o3-mini`"),
+            ("o1mini", "`o3-mini`"),
+            ("claudeopus4", "`claude-opus-4.1`"),
+            ("claudesonnet4", "`claude-sonnet-4.5`"),
+            ("claudesonnet37", "`claude-sonnet-4.5`"),
+            ("claudesonnet35v2", "`claude-sonnet-4.5`"),
+        ];
+        for (name, successor) in retired {
+            let error = table.lookup(name).unwrap_err();
+            assert_eq!(error.status, 404, "{name}");
+            assert!(
+                error.message.contains(successor),
+                "{name}: {}",
+                error.message
+            );
+        }
+    }
+
+    #[test]
+    fn shipped_rules_follow_the_probe() {
+        let table = shipped_table();
+        let rule = |name: &str| {
+            let model = table.lookup(name).unwrap();
+            (model.sampling, model.max_tokens_cap)
+        };
+        assert_eq!(rule("claudeopus47"), (Sampling::None, Some(21_000)));
+        assert_eq!(rule("claudeopus41"), (Sampling::Any, Some(21_000)));
+        for one_of in [
+            "claudeopus46",
+            "claudeopus45",
+            "claudesonnet46",
+            "claudesonnet45",
+            "claudehaiku45",
+        ] {
+            assert_eq!(rule(one_of), (Sampling::OneOf, Some(21_000)), "{one_of}");
+        }
+        for gpt5 in ["gpt5", "gpt5mini", "gpt55"] {
+            assert_eq!(rule(gpt5), (Sampling::None, None), "{gpt5}");
+        }
+        for free in ["gpt4o", "gpto3", "gpt41", "gemini25pro"] {
+            assert_eq!(rule(free), (Sampling::Any, None), "{free}");
+        }
+        assert_eq!(
+            table.lookup("v3large").unwrap().tokenizer(),
+            Tokenizer::Cl100kBase
+        );
+        assert_eq!(
+            table.lookup("gpt-5").unwrap().tokenizer(),
+            Tokenizer::O200kBase
+        );
+        assert_eq!(
+            table.lookup("claude-4.5-opus").unwrap().tokenizer(),
+            Tokenizer::Estimate
         );
     }
 }

@@ -1,7 +1,16 @@
-//! Token usage estimation. Argo returns no usage, so the gateway estimates it the same way for
-//! every model: about four ASCII bytes per token, one token per non-ASCII character.
+//! Token usage. Argo returns none, so the gateway counts it.
+//!
+//! OpenAI models are counted with OpenAI's own tokenizer (tiktoken's BPE tables, embedded in the
+//! binary): `o200k_base` for gpt-4o, gpt-4.1, the o-series and gpt-5, `cl100k_base` for the
+//! embedding models, as argo-proxy maps them (`TIKTOKEN_ENCODING_PREFIX_MAPPING` in its
+//! `models.py`). Claude and Gemini use tokenizers that are not public, so their usage is an
+//! estimate: about four ASCII bytes per token, one token per non-ASCII character. (argo-proxy
+//! counts those with `cl100k_base`, which is no closer to their real tokenizers.)
 
-use serde::Serialize;
+use std::sync::LazyLock;
+
+use serde::{Deserialize, Serialize};
+use tiktoken_rs::CoreBPE;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Usage {
@@ -25,23 +34,125 @@ pub const TOKENS_PER_MESSAGE: u64 = 4;
 /// Tokens that prime the assistant's reply.
 pub const REPLY_PRIMING_TOKENS: u64 = 3;
 
-pub fn estimate_tokens(text: &str) -> u64 {
-    let mut counter = TokenCounter::default();
-    counter.add(text);
-    counter.tokens()
+/// How a model's text is counted (the model table's `tokenizer` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tokenizer {
+    /// gpt-4o, gpt-4.1, o-series, gpt-5.
+    O200kBase,
+    /// The embedding models (and older GPT-4 / 3.5).
+    Cl100kBase,
+    /// The byte estimate, for models whose tokenizer is not public (Claude, Gemini).
+    Estimate,
 }
 
-/// Incremental counter for streamed output, where text arrives in pieces.
-#[derive(Debug, Default, Clone, Copy)]
+/// Built on first use (loading a table takes tens of milliseconds), then shared by all threads.
+/// `None` only if the embedded table failed to load; counting then falls back to the estimate.
+static O200K_BASE: LazyLock<Option<CoreBPE>> = LazyLock::new(|| tiktoken_rs::o200k_base().ok());
+static CL100K_BASE: LazyLock<Option<CoreBPE>> = LazyLock::new(|| tiktoken_rs::cl100k_base().ok());
+
+impl Tokenizer {
+    fn bpe(self) -> Option<&'static CoreBPE> {
+        match self {
+            Tokenizer::O200kBase => O200K_BASE.as_ref(),
+            Tokenizer::Cl100kBase => CL100K_BASE.as_ref(),
+            Tokenizer::Estimate => None,
+        }
+    }
+
+    /// Tokens in `text`. Special-token text (`<|endoftext|>`) counts as ordinary text.
+    pub fn count(self, text: &str) -> u64 {
+        match self.bpe() {
+            Some(bpe) if !text.is_empty() => bpe.encode_ordinary(text).len() as u64,
+            Some(_) => 0,
+            None => estimate_tokens(text),
+        }
+    }
+
+    /// Loads the tables now, so that the first request does not pay for it.
+    pub fn warm_up() {
+        LazyLock::force(&O200K_BASE);
+        LazyLock::force(&CL100K_BASE);
+    }
+}
+
+pub fn estimate_tokens(text: &str) -> u64 {
+    let mut estimate = ByteEstimate::default();
+    estimate.add(text);
+    estimate.tokens()
+}
+
+/// Text held back by a streaming counter before it is counted whole anyway: a run this long
+/// without a space (CJK text, base64) would otherwise grow without bound.
+const MAX_HELD_BYTES: usize = 1024;
+
+/// Incremental counter for streamed output, where text arrives in pieces. A BPE counter holds
+/// back the text after the last space, since a word split across two fragments is fewer tokens
+/// whole than its halves counted apart.
+#[derive(Debug, Clone)]
 pub struct TokenCounter {
+    tokenizer: Tokenizer,
+    counted: u64,
+    held: String,
+    estimate: ByteEstimate,
+}
+
+impl TokenCounter {
+    pub fn new(tokenizer: Tokenizer) -> Self {
+        TokenCounter {
+            tokenizer,
+            counted: 0,
+            held: String::new(),
+            estimate: ByteEstimate::default(),
+        }
+    }
+
+    pub fn add(&mut self, text: &str) {
+        if self.tokenizer.bpe().is_none() {
+            self.estimate.add(text);
+            return;
+        }
+        self.held.push_str(text);
+        let cut = if self.held.len() > MAX_HELD_BYTES {
+            self.held.len()
+        } else {
+            word_boundary(&self.held)
+        };
+        if cut > 0 {
+            self.counted += self.tokenizer.count(&self.held[..cut]);
+            self.held.drain(..cut);
+        }
+    }
+
+    pub fn tokens(&self) -> u64 {
+        match self.tokenizer.bpe() {
+            Some(_) => self.counted + self.tokenizer.count(&self.held),
+            None => self.estimate.tokens(),
+        }
+    }
+}
+
+/// Where the last word of `text` starts: before its last space that follows a non-space, where
+/// tiktoken's pre-tokenizer splits too (`" word"` is one piece). 0 when there is none.
+fn word_boundary(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    (1..bytes.len())
+        .rev()
+        .find(|&at| bytes[at] == b' ' && !bytes[at - 1].is_ascii_whitespace())
+        .unwrap_or(0)
+}
+
+/// The estimate: about four ASCII bytes per token, one token per non-ASCII character.
+#[derive(Debug, Default, Clone, Copy)]
+struct ByteEstimate {
     ascii_bytes: u64,
     other_chars: u64,
 }
 
-impl TokenCounter {
+impl ByteEstimate {
     /// One pass over the bytes, no UTF-8 decoding: in valid UTF-8 every non-ASCII character has
     /// exactly one lead byte (`0b11xx_xxxx`), so counting bytes counts characters.
-    pub fn add(&mut self, text: &str) {
+    fn add(&mut self, text: &str) {
         let (mut ascii, mut leads) = (0u64, 0u64);
         for &byte in text.as_bytes() {
             ascii += u64::from(byte < 0x80);
@@ -51,7 +162,7 @@ impl TokenCounter {
         self.other_chars += leads;
     }
 
-    pub fn tokens(&self) -> u64 {
+    fn tokens(&self) -> u64 {
         self.ascii_bytes.div_ceil(4) + self.other_chars
     }
 }
@@ -66,6 +177,7 @@ mod tests {
         assert_eq!(estimate_tokens("abcd"), 1);
         assert_eq!(estimate_tokens("abcde"), 2);
         assert_eq!(estimate_tokens("日本語"), 3);
+        assert_eq!(Tokenizer::Estimate.count("abcde"), 2);
     }
 
     #[test]
@@ -85,12 +197,57 @@ mod tests {
     }
 
     #[test]
-    fn counter_matches_one_shot_estimate_across_pieces() {
-        let text = "Hello, wörld! 日本語 is fine.";
-        let mut counter = TokenCounter::default();
-        for piece in ["Hello, w", "örld! 日", "本語 is fine."] {
-            counter.add(piece);
+    fn openai_tokenizers_count_real_tokens() {
+        // The example in OpenAI's cookbook ("How to count tokens with tiktoken").
+        assert_eq!(Tokenizer::Cl100kBase.count("tiktoken is great!"), 6);
+        for tokenizer in [Tokenizer::O200kBase, Tokenizer::Cl100kBase] {
+            assert_eq!(tokenizer.count(""), 0);
+            assert_eq!(tokenizer.count("hello world"), 2, "{tokenizer:?}");
+            assert!(
+                tokenizer.count("<|endoftext|>") > 1,
+                "special tokens are plain text"
+            );
         }
-        assert_eq!(counter.tokens(), estimate_tokens(text));
+        // o200k_base has a larger vocabulary: non-English text takes fewer tokens.
+        let hindi = "नमस्ते, आप कैसे हैं? मैं ठीक हूँ, धन्यवाद।";
+        assert!(Tokenizer::O200kBase.count(hindi) < Tokenizer::Cl100kBase.count(hindi));
+    }
+
+    #[test]
+    fn streamed_counts_match_one_shot_counts_however_split() {
+        let text = "The gateway translates requests, and answers; tokenization is exact. 日本語のテキストも。";
+        for tokenizer in [
+            Tokenizer::O200kBase,
+            Tokenizer::Cl100kBase,
+            Tokenizer::Estimate,
+        ] {
+            for size in [1, 3, 7, 64] {
+                let mut counter = TokenCounter::new(tokenizer);
+                let mut rest = text;
+                while !rest.is_empty() {
+                    let mut at = size.min(rest.len());
+                    while !rest.is_char_boundary(at) {
+                        at += 1;
+                    }
+                    counter.add(&rest[..at]);
+                    rest = &rest[at..];
+                }
+                assert_eq!(
+                    counter.tokens(),
+                    tokenizer.count(text),
+                    "{tokenizer:?} by {size}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_run_without_spaces_is_not_held_forever() {
+        let mut counter = TokenCounter::new(Tokenizer::O200kBase);
+        for _ in 0..100 {
+            counter.add("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=");
+        }
+        assert!(counter.held.len() <= MAX_HELD_BYTES);
+        assert!(counter.tokens() > 100);
     }
 }

@@ -4,30 +4,26 @@
 //! CI runs the default case count; for a longer run:
 //! `PROPTEST_CASES=200000 cargo test --release -p argo-filters --test fuzz`.
 
+use argo_filters::argo::Endpoint;
 use argo_filters::chat::{self, ToolReplies};
 use argo_filters::embeddings;
 use argo_filters::json::parse_request;
-use argo_filters::models::{Family, Kind, ModelSpec, ToolMode};
+use argo_filters::models::{Family, Kind, ModelSpec, Sampling, ToolMode};
 use argo_filters::openai::{ChatRequest, EncodingFormat, ResponseMeta};
 use argo_filters::stream::{SseEncoder, StreamKind, TextStream};
 use argo_filters::tools::prompt::{
     extract, extract_with_max_block_bytes, repair_json, Piece, ToolScanner,
 };
+use argo_filters::usage::{Tokenizer, Usage};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
 fn model(family: Family, tools: ToolMode) -> ModelSpec {
     ModelSpec {
-        name: "m".into(),
-        argo_id: "m".into(),
-        env: "prod".into(),
-        family,
-        kind: Kind::Chat,
-        aliases: vec![],
-        stream: true,
         tools,
-        reasoning: false,
-        dimensions: None,
+        sampling: Sampling::OneOf,
+        max_tokens_cap: Some(21_000),
+        ..ModelSpec::new("m", "m", family, Kind::Chat)
     }
 }
 
@@ -120,9 +116,15 @@ proptest! {
         if let Ok(parsed) = parse_request::<ChatRequest>(body.as_bytes()) {
             if chat::validate(&parsed).is_ok() {
                 for (family, tools) in [(Family::Openai, ToolMode::Native), (Family::Anthropic, ToolMode::Native), (Family::Google, ToolMode::Prompt)] {
-                    let argo = chat::to_argo(&parsed, &model(family, tools), "user");
-                    if let Ok(argo) = argo {
-                        prop_assert!(serde_json::from_slice::<Value>(&argo).is_ok());
+                    for endpoint in [Endpoint::Chat, Endpoint::StreamChat] {
+                        if let Ok(argo) = chat::to_argo(&parsed, &model(family, tools), "user", endpoint) {
+                            let argo: Value = serde_json::from_slice(&argo).unwrap();
+                            prop_assert!(argo.get("parallel_tool_calls").is_none());
+                            prop_assert!(argo.get("temperature").is_none() || argo.get("top_p").is_none());
+                            if family != Family::Openai {
+                                prop_assert_eq!(argo["messages"].as_array().and_then(|m| m.last()).map(|m| &m["role"]), Some(&json!("user")));
+                            }
+                        }
                     }
                 }
             }
@@ -133,9 +135,10 @@ proptest! {
     fn answer_parsing_never_panics(response in json_value(), raw in prop::collection::vec(any::<u8>(), 0..256)) {
         let prompt = ToolReplies::Prompt { names: vec!["f".into()] };
         let body = json!({"response": response}).to_string();
-        for tools in [&ToolReplies::Native, &prompt] {
+        for tools in [&ToolReplies::None, &ToolReplies::Native, &prompt] {
             if let Ok(reply) = chat::parse_argo_reply(body.as_bytes(), tools, "chatcmpl-x") {
-                let rendered: Value = serde_json::from_slice(&chat::completion_json(&reply, &meta(), 1)).unwrap();
+                let usage = Usage::new(1, reply.completion_tokens(Tokenizer::O200kBase));
+                let rendered: Value = serde_json::from_slice(&chat::completion_json(&reply, &meta(), usage)).unwrap();
                 prop_assert_eq!(&rendered["object"], "chat.completion");
                 for call in &reply.tool_calls {
                     prop_assert!(call["function"]["arguments"].is_string());
@@ -149,14 +152,14 @@ proptest! {
     fn embedding_translation_never_panics(raw in prop::collection::vec(any::<u8>(), 0..256), vectors in json_value()) {
         for format in [EncodingFormat::Float, EncodingFormat::Base64] {
             let output = embeddings::Output { model: "m", format, dimensions: Some(2), expected_vectors: 1, prompt_tokens: 1 };
-            let _ = embeddings::translate(&raw, &output);
-            let _ = embeddings::translate(json!({"embedding": vectors}).to_string().as_bytes(), &output);
+            let _ = embeddings::translate(std::slice::from_ref(&raw), &output);
+            let _ = embeddings::translate(&[json!({"embedding": vectors}).to_string().into_bytes(), raw.clone()], &output);
         }
     }
 
     #[test]
     fn streams_of_any_bytes_give_valid_sse(chunks in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..16), 0..16), scan in any::<bool>()) {
-        let mut stream = TextStream::new(SseEncoder::new(StreamKind::Chat, &meta(), true), 1);
+        let mut stream = TextStream::new(SseEncoder::new(StreamKind::Chat, &meta(), true), 1, Tokenizer::O200kBase);
         if scan {
             stream = stream.with_tool_scanner(ToolScanner::new(vec!["f".into()], "chatcmpl-x"));
         }
@@ -174,7 +177,7 @@ proptest! {
         let bytes = text.as_bytes();
         let mut points: Vec<usize> = cuts.iter().map(|cut| cut.index(bytes.len() + 1)).collect();
         points.sort_unstable();
-        let mut stream = TextStream::new(SseEncoder::new(StreamKind::Chat, &meta(), false), 1);
+        let mut stream = TextStream::new(SseEncoder::new(StreamKind::Chat, &meta(), false), 1, Tokenizer::O200kBase);
         let mut sse = Vec::new();
         let mut start = 0;
         for point in points.into_iter().chain([bytes.len()]) {

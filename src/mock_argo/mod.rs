@@ -2,9 +2,13 @@
 //!
 //! It checks requests the way Argo does (user, model, messages or prompt) and answers in Argo's
 //! shapes: `{"response": text}` for chat, a chunked `text/plain` stream of raw fragments for
-//! streamchat, `{"embedding": [[...]]}` for embed. A test scripts one answer by ending the last
-//! user message with `#mock {json}`; see [`Directive`].
+//! streamchat, `{"embedding": [[...]]}` for embed. It refuses what real Argo refuses (see
+//! [`rules`]): retired models, parameters a model does not take, Claude's long non-streaming
+//! answers, large embed batches; and it greets unregistered users (`unregistered*`) with Argo's
+//! authentication notice. A test scripts one answer by ending the last user message with
+//! `#mock {json}`; see [`Directive`].
 
+pub mod rules;
 mod tools;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -162,6 +166,18 @@ impl MockArgo {
         if model.is_empty() {
             return Err((400, "`model` is required".into()));
         }
+        if rules::is_unregistered(user) {
+            return Ok((
+                self.auth_notice(&route, model, &request, body),
+                Duration::ZERO,
+            ));
+        }
+        if let Err((status, body)) = check_rules(&route, model, &request) {
+            return Ok((
+                json_answer(status, body.to_string().into_bytes()),
+                Duration::ZERO,
+            ));
+        }
         let directive = directive_in(&request, &route)?;
         let delay = Duration::from_millis(directive.delay_ms.unwrap_or(0));
         if let Some(status) = directive.status {
@@ -184,6 +200,30 @@ impl MockArgo {
             Route::StreamChat => self.stream(model, &request, body, &directive)?,
         };
         Ok((with_fault(answer, &directive), delay))
+    }
+
+    /// Argo's answer to a username it does not know: 200, with its notice where the reply goes
+    /// (first, in a stream, before the reply's text).
+    fn auth_notice(&self, route: &Route, model: &str, request: &Value, raw: &[u8]) -> Answer {
+        let notice = json!({ "response": rules::AUTH_NOTICE }).to_string();
+        if *route != Route::StreamChat {
+            return json_answer(200, notice.into_bytes());
+        }
+        let text = format!(
+            "{}\n\n{}",
+            rules::AUTH_NOTICE,
+            reply_text(model, request, raw, &Directive::default())
+        );
+        Answer::Stream {
+            fragments: text
+                .as_bytes()
+                .chunks(self.options.fragment_bytes.max(1))
+                .map(Bytes::copy_from_slice)
+                .collect(),
+            pause: self.options.fragment_delay,
+            cut_after: None,
+            forever: None,
+        }
     }
 
     fn stream(
@@ -235,6 +275,32 @@ impl MockArgo {
                 .as_ref()
                 .map(|fragment| Bytes::copy_from_slice(fragment.as_bytes())),
         })
+    }
+}
+
+/// What real Argo refuses before it looks at the conversation.
+fn check_rules(route: &Route, model: &str, request: &Value) -> Result<(), rules::Refusal> {
+    match route {
+        Route::Embed => {
+            let prompts = request
+                .get("prompt")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            rules::check_embed_batch(prompts)
+        }
+        Route::Chat | Route::StreamChat if !rules::is_chat_model(model) => {
+            Err(rules::unknown_model(model))
+        }
+        Route::Chat => rules::check_parameters(model, request, false),
+        Route::StreamChat => rules::check_parameters(model, request, true),
+    }
+}
+
+fn json_answer(status: u16, body: Vec<u8>) -> Answer {
+    Answer::Json {
+        status,
+        body,
+        retry_after: None,
     }
 }
 
@@ -651,7 +717,7 @@ mod tests {
         let mock = mock();
         let body = |directive: &str| {
             format!(
-                r#"{{"user":"u","model":"m","messages":[{{"role":"user","content":"x #mock {}"}}]}}"#,
+                r#"{{"user":"u","model":"gpt4o","messages":[{{"role":"user","content":"x #mock {}"}}]}}"#,
                 directive.replace('"', "\\\"")
             )
         };
@@ -716,6 +782,149 @@ mod tests {
             )
             .0,
             400
+        );
+    }
+
+    fn chat_body(user: &str, model: &str, extra: Value) -> Vec<u8> {
+        let mut body = json!({"user": user, "model": model,
+            "messages": [{"role": "user", "content": "hi"}]});
+        for (key, value) in extra.as_object().unwrap() {
+            body[key] = value.clone();
+        }
+        body.to_string().into_bytes()
+    }
+
+    const STREAMCHAT: &str = "/api/v1/resource/streamchat/";
+
+    #[test]
+    fn unregistered_users_get_the_notice_with_status_200() {
+        let mock = mock();
+        let body = chat_body("unregistered-alice", "gpt4o", json!({}));
+        let (status, json) = json_answer(mock.answer(CHAT, &body).0);
+        assert_eq!(status, 200);
+        assert!(json["response"]
+            .as_str()
+            .unwrap()
+            .contains("AUTHENTICATION NOTICE FROM ARGO"));
+        let Answer::Stream { fragments, .. } = mock.answer(STREAMCHAT, &body).0 else {
+            panic!("expected a stream")
+        };
+        let streamed = String::from_utf8(fragments.concat()).unwrap();
+        assert!(streamed.starts_with(rules::AUTH_NOTICE), "{streamed}");
+        let embed = br#"{"user":"unregistered-bob","model":"v3small","prompt":["a"]}"#;
+        let (status, json) = json_answer(mock.answer("/api/v1/resource/embed/", embed).0);
+        assert_eq!(status, 200);
+        assert!(json.get("embedding").is_none());
+        assert!(json["response"]
+            .as_str()
+            .unwrap()
+            .contains("AUTHENTICATION NOTICE FROM ARGO"));
+    }
+
+    #[test]
+    fn parameters_real_argo_refuses_are_400_with_its_words() {
+        let mock = mock();
+        let refused = [
+            (
+                "claudesonnet45",
+                json!({"max_tokens": 21_001}),
+                "streaming is required",
+            ),
+            (
+                "claudesonnet45",
+                json!({"temperature": 0.5, "top_p": 0.9}),
+                "cannot both be specified",
+            ),
+            (
+                "claudehaiku45",
+                json!({"temperature": 0.5, "top_p": 0.9}),
+                "cannot both be specified",
+            ),
+            (
+                "claudeopus47",
+                json!({"temperature": 0.5}),
+                "`temperature` is deprecated",
+            ),
+            (
+                "claudeopus47",
+                json!({"top_p": 0.5}),
+                "`top_p` is deprecated",
+            ),
+            ("gpt5", json!({"temperature": 0.5}), "does not support 0.5"),
+            ("gpt55", json!({"top_p": 0.9}), "'top_p' is not supported"),
+        ];
+        for (model, extra, words) in refused {
+            let (status, json) =
+                json_answer(mock.answer(CHAT, &chat_body("u", model, extra.clone())).0);
+            assert_eq!(status, 400, "{model} {extra}");
+            assert!(json.to_string().contains(words), "{model} {extra}: {json}");
+        }
+        let accepted = [
+            (
+                "claudesonnet45",
+                json!({"max_tokens": 21_000, "temperature": 0.5}),
+            ),
+            ("claudeopus41", json!({"temperature": 0.5, "top_p": 0.9})),
+            ("claudeopus47", json!({"max_tokens": 64})),
+            ("gpt5", json!({"temperature": 1.0, "max_tokens": 64})),
+            ("gpto3", json!({"temperature": 0.2, "top_p": 0.9})),
+        ];
+        for (model, extra) in accepted {
+            let (status, _) =
+                json_answer(mock.answer(CHAT, &chat_body("u", model, extra.clone())).0);
+            assert_eq!(status, 200, "{model} {extra}");
+        }
+        let long_stream = chat_body("u", "claudesonnet45", json!({"max_tokens": 50_000}));
+        assert!(matches!(
+            mock.answer(STREAMCHAT, &long_stream).0,
+            Answer::Stream { .. }
+        ));
+    }
+
+    #[test]
+    fn retired_models_and_large_embed_batches_are_refused() {
+        let mock = mock();
+        for model in ["gpt4", "gpt35", "claudesonnet4", "gpto1mini", "v3small"] {
+            let (status, json) =
+                json_answer(mock.answer(CHAT, &chat_body("u", model, json!({}))).0);
+            assert_eq!(status, 400, "{model}");
+            assert!(json["error"].as_str().unwrap().contains(model));
+        }
+        let prompts: Vec<String> = (0..17).map(|i| format!("t{i}")).collect();
+        let body = json!({"user": "u", "model": "v3small", "prompt": prompts}).to_string();
+        let (status, _) = json_answer(mock.answer("/api/v1/resource/embed/", body.as_bytes()).0);
+        assert_eq!(status, 400);
+        let body = json!({"user": "u", "model": "v3small", "prompt": &prompts[..16]}).to_string();
+        let (status, json) = json_answer(mock.answer("/api/v1/resource/embed/", body.as_bytes()).0);
+        assert_eq!(
+            (status, json["embedding"].as_array().unwrap().len()),
+            (200, 16)
+        );
+    }
+
+    #[test]
+    fn tool_call_directives_answer_in_the_other_real_shapes() {
+        let mock = mock();
+        let ask = |model: &str, shape: &str, tools: Value| {
+            let directive = format!(
+                r#"#mock {{"tool_call":{{"name":"get_weather","arguments":{{"city":"Paris","now":true}},"shape":"{shape}"}}}}"#
+            );
+            let body = json!({"user": "u", "model": model, "tools": tools,
+                "messages": [{"role": "system", "content": "get_weather"}, {"role": "user", "content": directive}]});
+            json_answer(mock.answer(CHAT, body.to_string().as_bytes()).0)
+        };
+        let claude_tools = json!([{"name": "get_weather", "input_schema": {"type": "object"}}]);
+        let (_, gemini) = ask("gemini25pro", "gemini", Value::Null);
+        assert_eq!(
+            gemini["response"]["tool_calls"][0],
+            json!({"id": null, "name": "get_weather", "args": {"city": "Paris", "now": true}})
+        );
+        let (_, single) = ask("claudesonnet45", "single_object", claude_tools.clone());
+        assert_eq!(single["response"]["tool_calls"]["type"], "tool_use");
+        let (_, leaked) = ask("claudesonnet45", "leaked", claude_tools);
+        assert_eq!(
+            leaked["response"]["content"],
+            "I will look that up.{'id': 'toolu_mock_1', 'input': {'city': 'Paris', 'now': True}, 'name': 'get_weather', 'type': 'tool_use'}"
         );
     }
 }

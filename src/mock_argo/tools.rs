@@ -11,6 +11,22 @@ pub struct ScriptedCall {
     pub name: String,
     #[serde(default)]
     pub arguments: Value,
+    /// Answer the call in one of the other shapes real Argo uses instead of the family's usual one.
+    #[serde(default)]
+    pub shape: Option<Shape>,
+}
+
+/// Tool-call shapes seen from Argo's `chat` endpoint besides each family's usual one.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shape {
+    /// Gemini's entries: `{"id": null, "name", "args"}` (the original bridge and argo-proxy
+    /// both parse these, `_process_google_native`).
+    Gemini,
+    /// The family's call as one object instead of a list under `tool_calls`.
+    SingleObject,
+    /// Claude's call written into the text as a Python dict (argo-proxy's `leaked_tool_parser.py`).
+    Leaked,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,6 +64,11 @@ pub fn answer(model: &str, request: &Value, call: &ScriptedCall) -> Result<Said,
     } else {
         call.arguments.clone()
     };
+    if let Some(shape) = call.shape {
+        return Ok(Said::Structured(shaped(
+            shape, family, &call.name, arguments,
+        )));
+    }
     Ok(match family {
         Family::Openai => Said::Structured(json!({"content": null, "tool_calls": [{
             "id": "call_mock_1", "type": "function",
@@ -59,6 +80,44 @@ pub fn answer(model: &str, request: &Value, call: &ScriptedCall) -> Result<Said,
             json!({"name": call.name, "arguments": arguments})
         )),
     })
+}
+
+fn shaped(shape: Shape, family: Family, name: &str, arguments: Value) -> Value {
+    match shape {
+        Shape::Gemini => json!({"content": "", "tool_calls": [
+            {"id": null, "name": name, "args": arguments}]}),
+        Shape::SingleObject if family == Family::Anthropic => json!({"content": "", "tool_calls":
+            {"type": "tool_use", "id": "toolu_mock_1", "name": name, "input": arguments}}),
+        Shape::SingleObject => json!({"content": null, "tool_calls": {"id": "call_mock_1",
+            "type": "function", "function": {"name": name, "arguments": arguments.to_string()}}}),
+        Shape::Leaked => json!({"content": format!(
+            "I will look that up.{{'id': 'toolu_mock_1', 'input': {}, 'name': {}, 'type': 'tool_use'}}",
+            python_repr(&arguments),
+            python_repr(&json!(name))
+        ), "tool_calls": []}),
+    }
+}
+
+/// A JSON value as Python's `repr` writes the same dict: single quotes, `True`, `None`.
+fn python_repr(value: &Value) -> String {
+    match value {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(number) => number.to_string(),
+        Value::String(text) => format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'")),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(python_repr).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Object(map) => {
+            let entries: Vec<String> = map
+                .iter()
+                .map(|(key, value)| format!("'{key}': {}", python_repr(value)))
+                .collect();
+            format!("{{{}}}", entries.join(", "))
+        }
+    }
 }
 
 /// Argo takes OpenAI tools for GPT models and Anthropic tools for Claude; Gemini gets none

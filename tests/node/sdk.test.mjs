@@ -59,7 +59,7 @@ after(() => children.forEach((child) => child.kill("SIGKILL")));
 
 test("streams chat with content, finish_reason and usage", async () => {
   const stream = await client.chat.completions.create({
-    model: "claude-sonnet-4",
+    model: "claude-sonnet-4.5",
     stream: true,
     stream_options: { include_usage: true },
     messages: [{ role: "user", content: '#mock {"reply": "Node streams ✓ fine", "fragment_bytes": 2, "fragment_delay_ms": 1}' }],

@@ -8,7 +8,7 @@ import pytest
 
 def test_lists_and_retrieves_models(client):
     ids = {model.id for model in client.models.list()}
-    assert {"gpt-4o", "claude-sonnet-4", "gemini-2.5-pro", "text-embedding-3-small"} <= ids
+    assert {"gpt-4o", "claude-sonnet-4.5", "gemini-2.5-pro", "text-embedding-3-small"} <= ids
     assert client.models.retrieve("argo:gpt-4o").id == "gpt-4o"
 
 
@@ -29,7 +29,7 @@ def test_chat_completion(client):
 
 def test_chat_user_is_the_mapped_lab_user(client):
     completion = client.chat.completions.create(
-        model="claude-sonnet-4",
+        model="claude-sonnet-4.5",
         user="someone-else",
         messages=[{"role": "user", "content": '#mock {"echo_request": true}'}],
     )

@@ -9,7 +9,7 @@ from weather_tools import WEATHER_TOOL, weather_conversation
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
-@pytest.mark.parametrize("model", ["gpt-4o", "claude-sonnet-4", "gemini-2.5-pro"])
+@pytest.mark.parametrize("model", ["gpt-4o", "claude-sonnet-4.5", "gemini-2.5-pro"])
 def test_weather_tool_conversation(client, model, stream):
     assert weather_conversation(client, model, stream) == "The tool said: 18C and sunny"
 

@@ -75,7 +75,7 @@ def main():
     parser.add_argument("--api-key", default="demo-token")
     args = parser.parse_args()
     client = OpenAI(base_url=args.base_url, api_key=args.api_key)
-    for model in ("gpt-4o", "claude-sonnet-4", "gemini-2.5-pro"):
+    for model in ("gpt-4o", "claude-sonnet-4.5", "gemini-2.5-pro"):
         for stream in (False, True):
             answer = weather_conversation(client, model, stream)
             print(f"{model:18} stream={stream!s:5} ok: {answer}")

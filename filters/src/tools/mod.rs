@@ -6,6 +6,7 @@
 //! back as OpenAI `tool_calls` whatever the family.
 
 pub mod anthropic;
+pub mod leaked;
 pub mod prompt;
 
 use serde_json::{json, Map, Value};
@@ -194,32 +195,31 @@ pub fn openai_call(id: String, name: &str, arguments: String) -> Value {
 }
 
 /// Brings one tool call from an Argo answer into OpenAI's shape: OpenAI calls are tidied
-/// (arguments as a JSON string, an id if missing), Anthropic `tool_use` blocks converted.
-/// Anything else is `None`.
+/// (arguments as a JSON string, an id if missing), Anthropic `tool_use` blocks and Gemini's
+/// `{"id": null, "name", "args"}` entries (seen by the original bridge and argo-proxy, their
+/// `_process_google_native`) converted. Anything else is `None`.
 pub fn normalize_call(call: &Value, response_id: &str, index: usize) -> Option<Value> {
-    let id = |call: &Value| {
-        call.get("id")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| call_id(response_id, index))
-    };
+    let id = call
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| call_id(response_id, index));
     if let Some(function) = call.get("function") {
         let name = function.get("name")?.as_str()?;
         return Some(openai_call(
-            id(call),
+            id,
             name,
             arguments_string(function.get("arguments")),
         ));
     }
-    if call.get("type").and_then(Value::as_str) == Some("tool_use") || call.get("input").is_some() {
-        let name = call.get("name")?.as_str()?;
-        return Some(openai_call(
-            id(call),
-            name,
-            arguments_string(call.get("input")),
-        ));
-    }
-    None
+    let name = call.get("name")?.as_str()?;
+    let arguments = ["input", "args", "arguments"]
+        .iter()
+        .find_map(|field| call.get(*field));
+    let is_call =
+        arguments.is_some() || call.get("type").and_then(Value::as_str) == Some("tool_use");
+    is_call.then(|| openai_call(id, name, arguments_string(arguments)))
 }
 
 /// OpenAI sends arguments as a string holding JSON; models and Anthropic send objects.
@@ -347,6 +347,25 @@ mod tests {
             "call_r9_3"
         );
         assert!(normalize_call(&json!({"type": "text", "text": "hi"}), "r", 0).is_none());
+        assert!(normalize_call(&json!({"name": "just a name"}), "r", 0).is_none());
+    }
+
+    #[test]
+    fn gemini_entries_without_ids_become_openai_calls() {
+        let gemini = json!({"id": null, "name": "get_weather", "args": {"city": "Paris"}});
+        assert_eq!(
+            normalize_call(&gemini, "chatcmpl-g7", 1).unwrap(),
+            openai_call(
+                "call_g7_1".into(),
+                "get_weather",
+                r#"{"city":"Paris"}"#.into()
+            )
+        );
+        let bare = json!({"name": "f", "arguments": "{\"x\":1}"});
+        assert_eq!(
+            normalize_call(&bare, "chatcmpl-g7", 0).unwrap()["function"]["arguments"],
+            r#"{"x":1}"#
+        );
     }
 
     #[test]
