@@ -190,6 +190,8 @@ fn serve(
     server.bootstrap();
     write_pid_file(&settings.shutdown.pid_file)?;
     metrics::init();
+    // The tokenizers' tables take a moment to build: done now, not on the first request.
+    std::thread::spawn(argo_filters::usage::Tokenizer::warm_up);
     let listen = settings.listen.clone();
     if !settings.admin.listen.is_empty() {
         let admin_settings = Arc::new(settings.clone());
