@@ -22,6 +22,8 @@ mod upstream;
 use std::sync::Arc;
 use std::time::Duration;
 
+use argo_filters::usage::Tokenizer;
+
 use pingora_core::listeners::tls::TlsSettings;
 use pingora_core::listeners::ListenerConfig;
 use pingora_core::protocols::l4::stream::L4BufferSettings;
@@ -191,7 +193,8 @@ fn serve(
     write_pid_file(&settings.shutdown.pid_file)?;
     metrics::init();
     // The tokenizers' tables take a moment to build: done now, not on the first request.
-    std::thread::spawn(argo_filters::usage::Tokenizer::warm_up);
+    let tokenizers = settings.models.tokenizers();
+    std::thread::spawn(move || tokenizers.into_iter().for_each(Tokenizer::load));
     let listen = settings.listen.clone();
     if !settings.admin.listen.is_empty() {
         let admin_settings = Arc::new(settings.clone());

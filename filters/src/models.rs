@@ -370,6 +370,17 @@ impl ModelTable {
         &self.retired
     }
 
+    /// The tokenizers the table's models count with, each once.
+    pub fn tokenizers(&self) -> Vec<Tokenizer> {
+        let mut used: Vec<Tokenizer> = Vec::new();
+        for tokenizer in self.models.iter().map(ModelSpec::tokenizer) {
+            if !used.contains(&tokenizer) {
+                used.push(tokenizer);
+            }
+        }
+        used
+    }
+
     pub fn environments(&self) -> impl Iterator<Item = &str> {
         self.models.iter().map(|model| model.env.as_str())
     }
@@ -677,6 +688,14 @@ mod tests {
         assert_eq!(
             table.lookup("claude-4.5-opus").unwrap().tokenizer(),
             Tokenizer::Estimate
+        );
+        assert_eq!(
+            table.tokenizers(),
+            [
+                Tokenizer::O200kBase,
+                Tokenizer::Estimate,
+                Tokenizer::Cl100kBase
+            ]
         );
     }
 }

@@ -50,7 +50,7 @@ pub enum Tokenizer {
     Estimate,
 }
 
-/// Built on first use (loading a table takes tens of milliseconds), then shared by all threads.
+/// Built on first use (see [`Tokenizer::load`]), then shared by all threads.
 /// `None` only if the embedded table failed to load; counting then falls back to the estimate.
 static O200K_BASE: LazyLock<Option<CoreBPE>> = LazyLock::new(|| tiktoken_rs::o200k_base().ok());
 static CL100K_BASE: LazyLock<Option<CoreBPE>> = LazyLock::new(|| tiktoken_rs::cl100k_base().ok());
@@ -73,10 +73,10 @@ impl Tokenizer {
         }
     }
 
-    /// Loads the tables now, so that the first request does not pay for it.
-    pub fn warm_up() {
-        LazyLock::force(&O200K_BASE);
-        LazyLock::force(&CL100K_BASE);
+    /// Builds the table now, so that the first request does not wait for it (about 0.6 s and
+    /// 46 MB for `o200k_base`, 0.3 s and 24 MB for `cl100k_base`).
+    pub fn load(self) {
+        self.bpe();
     }
 }
 
