@@ -35,7 +35,7 @@ def test_chat_user_is_the_mapped_lab_user(client):
     )
     seen = json.loads(completion.choices[0].message.content)
     assert seen["user"] == "alice"
-    assert seen["model"] == "claudesonnet4"
+    assert seen["model"] == "claudesonnet45"
 
 
 def test_legacy_completion(client):
