@@ -618,3 +618,31 @@ fn compressed_bodies_are_refused_with_415() {
     );
     assert_eq!(answer.expect_error(415)["param"], "Content-Encoding");
 }
+
+/// The access log never blocks a worker thread: with stderr a pipe nobody reads (it fills at
+/// 64 KiB), requests are still answered.
+#[test]
+fn a_stalled_log_reader_does_not_stall_requests() {
+    let (_mock, mock_port) = start_mock(&[]);
+    let port = free_port();
+    let mut command = gateway_command(&argo_base(mock_port), port, &[]);
+    command.env("RUST_LOG", "info").stderr(Stdio::piped());
+    let mut process = command.spawn().unwrap();
+    let _unread_stderr = process.stderr.take();
+    let _gateway = Process::from_child(process);
+    wait_for_port(port);
+    let stream = connect(port);
+    stream.set_read_timeout(Some(SOON)).unwrap();
+    let mut reader = BufReader::new(&stream);
+    for _ in 0..2_000 {
+        (&stream)
+            .write_all(
+                format!(
+                    "GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+        assert_eq!(read_response(&mut reader).status, 200);
+    }
+}
