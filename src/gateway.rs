@@ -9,6 +9,7 @@ use argo_filters::argo::Endpoint;
 use argo_filters::chat::ToolReplies;
 use argo_filters::json::parse_request;
 use argo_filters::models::{Family, ModelSpec};
+use argo_filters::notice;
 use argo_filters::openai::{
     ChatRequest, CompletionRequest, EmbeddingRequest, EncodingFormat, ResponseMeta, StreamOptions,
 };
@@ -554,7 +555,12 @@ impl Gateway {
         let upstream = &self.state.upstream;
         let started = Instant::now();
         let result =
-            streaming::unless_client_leaves(session, upstream.buffered(env, endpoint, &body)).await;
+            streaming::unless_client_leaves(session, upstream.buffered(env, endpoint, &body))
+                .await
+                .and_then(|answer| match notice::is_notice(&answer) {
+                    true => Err(notice::unregistered_user()),
+                    false => Ok(answer),
+                });
         let elapsed = started.elapsed();
         ctx.timing.add_upstream(elapsed);
         metrics::UPSTREAM_DURATION
