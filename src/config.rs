@@ -112,6 +112,10 @@ pub struct UpstreamConfig {
     pub retries: u32,
     #[serde(default = "defaults::retry_backoff_ms")]
     pub retry_backoff_ms: u64,
+    /// Bound on the wait for Argo's (final) response head once the request is written,
+    /// streaming or not; interim (1xx) heads do not extend it.
+    #[serde(default = "defaults::head_timeout_ms")]
+    pub head_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -184,6 +188,9 @@ mod defaults {
     pub fn retry_backoff_ms() -> u64 {
         100
     }
+    pub fn head_timeout_ms() -> u64 {
+        read_timeout_ms()
+    }
     pub fn pool_size() -> usize {
         128
     }
@@ -251,6 +258,9 @@ impl UpstreamConfig {
     }
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_millis(self.idle_timeout_ms)
+    }
+    pub fn head_timeout(&self) -> Duration {
+        Duration::from_millis(self.head_timeout_ms)
     }
 }
 
@@ -348,6 +358,11 @@ pub fn apply_env(
         env,
         "ARGO_BRIDGE_TOTAL_TIMEOUT_MS",
         &mut upstream.total_timeout_ms,
+    )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_HEAD_TIMEOUT_MS",
+        &mut upstream.head_timeout_ms,
     )?;
     set_number(env, "ARGO_BRIDGE_RETRIES", &mut upstream.retries)?;
     let limits = &mut config.limits;
