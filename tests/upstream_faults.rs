@@ -1,12 +1,12 @@
 //! Argo misbehaving at the HTTP level, played by a fake Argo written here (raw HTTP over a std
 //! listener) that counts what it receives: a request is never delivered twice, interim answers
-//! cannot hang a request, and a broken Retry-After is dropped.
+//! cannot hang a request, a broken Retry-After is dropped, and buffered answers share a budget.
 
 mod common;
 
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -312,4 +312,67 @@ fn a_retry_after_that_is_not_seconds_is_dropped() {
         response.expect_error(429);
         assert_eq!(response.header("retry-after"), None, "{content}");
     }
+}
+
+const MIB: usize = 1024 * 1024;
+
+/// A chat answer of about `bytes` bytes.
+fn chat_answer_of(bytes: usize) -> String {
+    json_answer(
+        200,
+        &format!(r#"{{"response":"{}"}}"#, "a".repeat(bytes - 20)),
+    )
+}
+
+#[test]
+fn buffered_answers_over_the_global_budget_get_503_while_others_are_served() {
+    let released = Arc::new(AtomicBool::new(false));
+    let holding = Arc::new(AtomicBool::new(false));
+    let (release, hold) = (released.clone(), holding.clone());
+    let argo = FakeArgo::start(move |stream, received| {
+        let content = received.body.as_str();
+        if content.contains("hold") {
+            // Half of a 3 MiB answer, the rest once the test says so.
+            let answer = chat_answer_of(3 * MIB);
+            let (first, rest) = answer.as_bytes().split_at(answer.len() / 2);
+            let _ = stream.write_all(first);
+            hold.store(true, Ordering::SeqCst);
+            while !release.load(Ordering::SeqCst) {
+                thread::sleep(Duration::from_millis(10));
+            }
+            let _ = stream.write_all(rest);
+        } else if content.contains("three") {
+            let _ = stream.write_all(chat_answer_of(3 * MIB).as_bytes());
+        } else if content.contains("eight") {
+            let _ = stream.write_all(chat_answer_of(8 * MIB).as_bytes());
+        } else {
+            return answer_normally(stream, received);
+        }
+        After::KeepAlive
+    });
+    let budget = (4 * MIB).to_string();
+    let (_gateway, port) = argo.gateway(&[("ARGO_BRIDGE_MAX_BUFFERED_ANSWERS_BYTES", &budget)]);
+    let ask = move |content: &str| {
+        let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": content}]});
+        post_as_alice(port, "/v1/chat/completions", &body.to_string())
+    };
+    let over_budget = |response: Response| {
+        let start: String = response.text().chars().take(300).collect();
+        assert_eq!(response.status, 503, "{start}");
+        let error = response.expect_error(503);
+        assert_eq!(error["code"], "upstream_answers_over_budget");
+        assert_eq!(response.header("retry-after"), Some("1"));
+    };
+
+    over_budget(ask("eight"));
+    let held = thread::spawn(move || ask("hold"));
+    wait_until(Duration::from_secs(10), "the held answer", || {
+        holding.load(Ordering::SeqCst).then_some(())
+    });
+    over_budget(ask("three"));
+    assert_eq!(ask("small").status, 200);
+    released.store(true, Ordering::SeqCst);
+    let held = held.join().unwrap();
+    assert_eq!(held.status, 200, "{}", held.text());
+    assert_eq!(ask("three").status, 200, "the budget is free again");
 }

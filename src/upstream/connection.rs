@@ -11,7 +11,7 @@ use pingora_error::{Error, ErrorType, Result};
 use pingora_timeout::fast_timeout::fast_timeout;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::wire::{parse_head, BodyDecoder, Decoded, ResponseHead, WireError};
+use super::wire::{parse_head, BodyDecoder, Decoded, Framing, ResponseHead, WireError};
 
 /// First read size: a whole Argo response head, or a stream fragment, fits.
 const FIRST_READ_BYTES: usize = 4 * 1024;
@@ -77,6 +77,14 @@ impl Connection {
 
     pub fn head(&self) -> &ResponseHead {
         &self.head
+    }
+
+    /// The body's length, if the head announced it.
+    pub fn announced_length(&self) -> Option<u64> {
+        match self.head.framing {
+            Framing::Length(length) => Some(length),
+            Framing::Chunked | Framing::UntilClose => None,
+        }
     }
 
     /// The next piece of the body; `None` at its end. Cancel-safe: dropping a pending call loses

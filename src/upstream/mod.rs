@@ -1,11 +1,14 @@
 //! The Argo client: Pingora's pooled transport connector (TCP or TLS), a lean HTTP/1.1
 //! exchange on top (one write per request, small read buffers), explicit timeouts, and errors
-//! mapped to what a client can act on (502 unreachable or broken, 504 too slow).
+//! mapped to what a client can act on (502 unreachable or broken, 503 too many large answers
+//! held at once, 504 too slow).
 
+mod budget;
 mod connection;
 mod wire;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use argo_filters::argo::Endpoint;
@@ -19,10 +22,10 @@ use pingora_timeout::fast_timeout::fast_timeout;
 
 use crate::config::{ArgoEnv, UpstreamConfig};
 use crate::metrics;
+use budget::AnswerBudget;
+pub use budget::BufferedAnswer;
 use connection::{Connection, Timeouts, HEAD_TIMEDOUT};
 
-/// Ceiling on a buffered (non-streaming) Argo answer: large embedding batches are big.
-const MAX_ANSWER_BYTES: usize = 256 * 1024 * 1024;
 /// Most of an Argo error body kept in an error's cause.
 const MAX_CAUSE_BODY_BYTES: usize = 2 * 1024;
 
@@ -31,6 +34,8 @@ pub struct Upstream {
     config: UpstreamConfig,
     /// Per environment name: where Argo is, built once at start.
     routes: BTreeMap<String, Route>,
+    /// Shared by every buffered answer of this process.
+    answer_budget: Arc<AnswerBudget>,
 }
 
 struct Route {
@@ -66,6 +71,7 @@ impl Upstream {
             connector: TransportConnector::new(Some(options)),
             config: config.clone(),
             routes,
+            answer_budget: AnswerBudget::new(config.max_buffered_answer_bytes_total),
         }
     }
 
@@ -153,14 +159,15 @@ impl Upstream {
             .map_err(Failure::Other)
     }
 
-    /// One buffered round trip: the 2xx body, or the error the client should see.
+    /// One buffered round trip: the 2xx body (holding its share of the budget for buffered
+    /// answers until it is dropped), or the error the client should see.
     /// Bounded by `upstream.total_timeout_ms`, so a slow drip cannot hold a request forever.
     pub async fn buffered(
         &self,
         env: &str,
         endpoint: Endpoint,
         body: &[u8],
-    ) -> Result<Vec<u8>, ApiError> {
+    ) -> Result<BufferedAnswer, ApiError> {
         let round_trip = async {
             let mut exchange = self.send(env, endpoint, body).await?;
             if !exchange.is_success() {
@@ -251,6 +258,30 @@ impl Upstream {
                 .with_code("upstream_cut_off"),
         }
     }
+
+    fn answer_too_large(&self, env: &str) -> ApiError {
+        ApiError::bad_gateway("Argo's answer is larger than the gateway accepts").with_cause(
+            format!(
+                "Argo {env}: answer over upstream.max_answer_bytes ({} bytes)",
+                self.config.max_answer_bytes
+            ),
+        )
+    }
+
+    fn answers_over_budget(&self, env: &str) -> ApiError {
+        let mut error = ApiError::new(
+            503,
+            "server_error",
+            "The gateway is holding too many large Argo answers right now; retry in a moment",
+        )
+        .with_code("upstream_answers_over_budget")
+        .with_cause(format!(
+            "Argo {env}: buffered answers would exceed upstream.max_buffered_answer_bytes_total ({} bytes)",
+            self.config.max_buffered_answer_bytes_total
+        ));
+        error.retry_after = Some("1".to_string());
+        error
+    }
 }
 
 /// The operator's view of a non-2xx answer: its status and the start of its body.
@@ -312,18 +343,28 @@ impl Exchange {
             .map_err(|e| upstream.map_error(&e, &self.env))
     }
 
-    /// The whole body, bounded.
-    pub async fn read_to_end(&mut self, upstream: &Upstream) -> Result<Vec<u8>, ApiError> {
-        let mut body = Vec::new();
-        while let Some(chunk) = self.next_chunk(upstream).await? {
-            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-                return Err(ApiError::bad_gateway(
-                    "Argo's answer is larger than the gateway accepts",
-                ));
+    /// The whole body, within `upstream.max_answer_bytes` and the process-wide budget for
+    /// buffered answers. An announced length is reserved before anything is read.
+    pub async fn read_to_end(&mut self, upstream: &Upstream) -> Result<BufferedAnswer, ApiError> {
+        let ceiling = upstream.config.max_answer_bytes;
+        let mut answer = BufferedAnswer::new(upstream.answer_budget.clone());
+        if let Some(length) = self.connection.announced_length() {
+            match usize::try_from(length) {
+                Ok(length) if length <= ceiling => answer
+                    .reserve_total(length)
+                    .map_err(|_| upstream.answers_over_budget(&self.env))?,
+                _ => return Err(upstream.answer_too_large(&self.env)),
             }
-            body.extend_from_slice(&chunk);
         }
-        Ok(body)
+        while let Some(chunk) = self.next_chunk(upstream).await? {
+            if answer.len() + chunk.len() > ceiling {
+                return Err(upstream.answer_too_large(&self.env));
+            }
+            answer
+                .append(&chunk, ceiling)
+                .map_err(|_| upstream.answers_over_budget(&self.env))?;
+        }
+        Ok(answer)
     }
 }
 
