@@ -114,6 +114,16 @@ pub struct UpstreamConfig {
     pub retries: u32,
     #[serde(default = "defaults::retry_backoff_ms")]
     pub retry_backoff_ms: u64,
+    /// Bound on the wait for Argo's (final) response head once the request is written,
+    /// streaming or not; interim (1xx) heads do not extend it.
+    #[serde(default = "defaults::head_timeout_ms")]
+    pub head_timeout_ms: u64,
+    /// Ceiling on one buffered (non-streaming) Argo answer.
+    #[serde(default = "defaults::max_answer_bytes")]
+    pub max_answer_bytes: usize,
+    /// Ceiling on the bytes of all buffered Argo answers held at once, in this process.
+    #[serde(default = "defaults::max_buffered_answer_bytes_total")]
+    pub max_buffered_answer_bytes_total: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -234,6 +244,15 @@ mod defaults {
     pub fn retry_backoff_ms() -> u64 {
         100
     }
+    pub fn head_timeout_ms() -> u64 {
+        read_timeout_ms()
+    }
+    pub fn max_answer_bytes() -> usize {
+        256 * 1024 * 1024
+    }
+    pub fn max_buffered_answer_bytes_total() -> usize {
+        512 * 1024 * 1024
+    }
     pub fn pool_size() -> usize {
         128
     }
@@ -327,6 +346,9 @@ impl UpstreamConfig {
     }
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_millis(self.idle_timeout_ms)
+    }
+    pub fn head_timeout(&self) -> Duration {
+        Duration::from_millis(self.head_timeout_ms)
     }
 }
 
@@ -433,7 +455,22 @@ pub fn apply_env(
         "ARGO_BRIDGE_TOTAL_TIMEOUT_MS",
         &mut upstream.total_timeout_ms,
     )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_HEAD_TIMEOUT_MS",
+        &mut upstream.head_timeout_ms,
+    )?;
     set_number(env, "ARGO_BRIDGE_RETRIES", &mut upstream.retries)?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_MAX_ANSWER_BYTES",
+        &mut upstream.max_answer_bytes,
+    )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_MAX_BUFFERED_ANSWERS_BYTES",
+        &mut upstream.max_buffered_answer_bytes_total,
+    )?;
     let limits = &mut config.limits;
     set_number(
         env,

@@ -551,7 +551,7 @@ impl Gateway {
         env: &str,
         endpoint: Endpoint,
         body: Vec<u8>,
-    ) -> Result<Vec<u8>, ApiError> {
+    ) -> Result<crate::upstream::BufferedAnswer, ApiError> {
         let upstream = &self.state.upstream;
         let started = Instant::now();
         let result =

@@ -12,6 +12,9 @@ pub struct ApiError {
     pub code: Option<&'static str>,
     /// Seconds for a `Retry-After` header (429s).
     pub retry_after: Option<String>,
+    /// What went wrong, for the operator's log; never sent to the client. Boxed so that
+    /// `Result<_, ApiError>` stays under clippy's `result_large_err` threshold (128 bytes).
+    pub cause: Option<Box<String>>,
 }
 
 #[derive(Serialize)]
@@ -37,7 +40,13 @@ impl ApiError {
             param: None,
             code: None,
             retry_after: None,
+            cause: None,
         }
+    }
+
+    pub fn with_cause(mut self, cause: impl Into<String>) -> Self {
+        self.cause = Some(Box::new(cause.into()));
+        self
     }
 
     pub fn with_param(mut self, param: impl Into<String>) -> Self {
