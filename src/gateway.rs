@@ -535,10 +535,10 @@ impl Gateway {
             .model
             .map(|position| self.state.settings.models.models()[position].env.as_str())
             .unwrap_or("-");
+        let cause = error.cause.as_deref().unwrap_or(&error.message);
         log::warn!(
-            "request {} failed at Argo ({env}): {kind}: {}",
-            ctx.request_id,
-            error.message
+            "request {} failed at Argo ({env}): {kind}: {cause}",
+            ctx.request_id
         );
     }
 

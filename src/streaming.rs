@@ -75,11 +75,14 @@ pub async fn relay(
     let started = Instant::now();
     let mut exchange =
         unless_client_leaves(session, upstream.send(env, Endpoint::StreamChat, &body)).await?;
-    timing.add_upstream(started.elapsed());
     if !exchange.is_success() {
+        timing.add_upstream(started.elapsed());
         return Err(upstream.reject(exchange).await);
     }
-    let opening = read_opening(session, upstream, &mut exchange).await?;
+    let opening = read_opening(session, upstream, &mut exchange).await;
+    // Waiting for the opening fragments is Argo's time, not the gateway's overhead.
+    timing.add_upstream(started.elapsed());
+    let opening = opening?;
     write_sse_header(session, request_id, &timing.response_head()).await?;
     if !send(session, translator.start(), false).await {
         return Ok(Ending::ClientGone);

@@ -646,3 +646,69 @@ fn a_stalled_log_reader_does_not_stall_requests() {
         assert_eq!(read_response(&mut reader).status, 200);
     }
 }
+
+/// Attack 8: Argo's internals (hosts, addresses, stack traces) in a 5xx stay in the operator's
+/// log, with the request id; the client gets a message it can act on. Argo's 4xx validation
+/// messages still reach the user, scrubbed of addresses.
+#[test]
+fn upstream_internals_stay_in_the_operators_log() {
+    let (_mock, mock_port) = start_mock(&[]);
+    let dir = TempDir::new("internals");
+    let log = dir.path("gateway.log");
+    let port = free_port();
+    let mut command = gateway_command(&argo_base(mock_port), port, &[]);
+    command.env("RUST_LOG", "warn");
+    log_to(&mut command, &log);
+    let _gateway = Process::spawn(&mut command);
+    wait_for_port(port);
+    let internals = "upstream connect error to 10.2.3.4:8443 (argo-worker-7.inside.anl.gov): Traceback (most recent call last):\n  File \"/app/server.py\", line 12";
+    let directive = json!({"status": 500, "body": internals}).to_string();
+    let answer = post_as_alice(
+        port,
+        "/v1/chat/completions",
+        &chat_with_directive("gpt-4o", &directive),
+    );
+    let error = answer.expect_error(502);
+    assert_eq!(error["code"], "upstream_bad_status");
+    for secret in [
+        "10.2.3.4",
+        "argo-worker-7",
+        "inside.anl.gov",
+        "Traceback",
+        "/app/server.py",
+    ] {
+        assert!(
+            !answer.text().contains(secret),
+            "the client sees {secret}: {}",
+            answer.text()
+        );
+    }
+    let request_id = answer.header("x-request-id").unwrap().to_string();
+    let logged = wait_until(SOON, "the failure in the log", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.lines()
+            .find(|line| line.contains(&request_id))
+            .map(str::to_string)
+    });
+    assert!(
+        logged.contains("WARN") && logged.contains("10.2.3.4:8443"),
+        "{logged}"
+    );
+    assert!(
+        logged.contains("upstream_bad_status") && logged.contains("prod"),
+        "{logged}"
+    );
+
+    let rejected = json!({"status": 400, "body": "{\"error\":\"max_tokens must be <= 21000 (see http://10.9.9.9/docs)\"}"}).to_string();
+    let answer = post_as_alice(
+        port,
+        "/v1/chat/completions",
+        &chat_with_directive("gpt-4o", &rejected),
+    );
+    let message = answer.expect_error(400)["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("max_tokens must be <= 21000"), "{message}");
+    assert!(!message.contains("10.9.9.9"), "{message}");
+}

@@ -9,12 +9,12 @@ use crate::ApiError;
 
 pub const MARKER: &str = "AUTHENTICATION NOTICE FROM ARGO";
 
-/// How the notice may open a streamed answer; while the text so far could still be one of
-/// these, a stream is held back so that nothing of a notice reaches the client as content.
-const OPENINGS: [&str; 3] = [
+/// How the notice opens a streamed answer (upper case, as recorded); while the text so far is
+/// the start of one of these, a stream is held back so that nothing of a notice reaches the
+/// client as content. Any other start is streamed at once.
+const OPENINGS: [&str; 2] = [
     "⚠️ **IMPORTANT AUTHENTICATION NOTICE FROM ARGO",
     "**IMPORTANT AUTHENTICATION NOTICE FROM ARGO",
-    "IMPORTANT AUTHENTICATION NOTICE FROM ARGO",
 ];
 
 /// The notice replaces the whole answer, so only an answer's start is searched: a long answer
@@ -38,18 +38,16 @@ pub enum StreamStart {
     Undecided,
 }
 
-/// Classifies the first `bytes` of a stream (the stream's end counts as `Answer` unless the
-/// bytes already are the notice).
+/// Classifies the first `bytes` of a stream: the notice when they contain it anywhere (as
+/// argo-proxy checks the first chunk), undecided while they could still open with it.
 pub fn stream_start(bytes: &[u8]) -> StreamStart {
     if is_notice(bytes) {
         return StreamStart::Notice;
     }
     let text = trim_start(bytes);
-    let could_open = text.is_empty()
-        || OPENINGS.iter().chain([&MARKER]).any(|opening| {
-            let opening = opening.as_bytes();
-            text.len() < opening.len() && opening[..text.len()].eq_ignore_ascii_case(text)
-        });
+    let could_open = OPENINGS
+        .iter()
+        .any(|opening| opening.as_bytes().starts_with(text));
     if could_open {
         StreamStart::Undecided
     } else {
@@ -117,10 +115,14 @@ mod tests {
         }
         assert_eq!(stream_start(b"Hel"), StreamStart::Answer);
         assert_eq!(stream_start(b"  "), StreamStart::Undecided);
+        assert_eq!(stream_start(b"a"), StreamStart::Answer);
+        assert_eq!(stream_start(b"**"), StreamStart::Undecided);
         assert_eq!(stream_start(b"**Important: "), StreamStart::Answer);
+        assert_eq!(stream_start(b"**Summary**"), StreamStart::Answer);
         assert_eq!(
-            stream_start(b"authentication notice"),
-            StreamStart::Undecided
+            stream_start(b"Note: authentication notice from Argo"),
+            StreamStart::Notice,
+            "anywhere in the first bytes"
         );
     }
 

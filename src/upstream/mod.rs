@@ -20,9 +20,9 @@ use pingora_core::upstreams::peer::{HttpPeer, Peer};
 use pingora_error::{Error, ErrorType};
 use pingora_timeout::fast_timeout::fast_timeout;
 
+use crate::budget::MemoryBudget;
 use crate::config::{ArgoEnv, UpstreamConfig};
 use crate::metrics;
-use budget::AnswerBudget;
 pub use budget::BufferedAnswer;
 use connection::{Connection, Timeouts, HEAD_TIMEDOUT};
 
@@ -35,7 +35,7 @@ pub struct Upstream {
     /// Per environment name: where Argo is, built once at start.
     routes: BTreeMap<String, Route>,
     /// Shared by every buffered answer of this process.
-    answer_budget: Arc<AnswerBudget>,
+    answer_budget: Arc<MemoryBudget>,
 }
 
 struct Route {
@@ -71,7 +71,10 @@ impl Upstream {
             connector: TransportConnector::new(Some(options)),
             config: config.clone(),
             routes,
-            answer_budget: AnswerBudget::new(config.max_buffered_answer_bytes_total),
+            answer_budget: MemoryBudget::new(
+                config.max_buffered_answer_bytes_total,
+                metrics::BUFFERED_ANSWER_BYTES.clone(),
+            ),
         }
     }
 
@@ -347,7 +350,7 @@ impl Exchange {
     /// buffered answers. An announced length is reserved before anything is read.
     pub async fn read_to_end(&mut self, upstream: &Upstream) -> Result<BufferedAnswer, ApiError> {
         let ceiling = upstream.config.max_answer_bytes;
-        let mut answer = BufferedAnswer::new(upstream.answer_budget.clone());
+        let mut answer = BufferedAnswer::new(&upstream.answer_budget);
         if let Some(length) = self.connection.announced_length() {
             match usize::try_from(length) {
                 Ok(length) if length <= ceiling => answer
