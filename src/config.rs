@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
+use argo_filters::argo::Endpoint;
 use argo_filters::models::{ModelSpec, ModelTable};
 use serde::Deserialize;
 
@@ -124,6 +125,18 @@ pub struct UpstreamConfig {
     /// Ceiling on the bytes of all buffered Argo answers held at once, in this process.
     #[serde(default = "defaults::max_buffered_answer_bytes_total")]
     pub max_buffered_answer_bytes_total: usize,
+    /// The environment that serves every `streamchat` call, whatever the model's own: the
+    /// original bridge sends all streams to dev ("streaming is currently available via the dev
+    /// endpoint only"). Empty: the model's environment.
+    #[serde(default = "defaults::streaming_env")]
+    pub streaming_env: String,
+    /// The environment that serves every embedding call (the original bridge uses prod).
+    /// Empty: the model's environment.
+    #[serde(default = "defaults::embeddings_env")]
+    pub embeddings_env: String,
+    /// Texts per embedding call; larger requests are split into calls made at once.
+    #[serde(default = "defaults::embed_batch_size")]
+    pub embed_batch_size: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -265,6 +278,15 @@ mod defaults {
     pub fn client_body_timeout_ms() -> u64 {
         30_000
     }
+    pub fn streaming_env() -> String {
+        "dev".into()
+    }
+    pub fn embeddings_env() -> String {
+        "prod".into()
+    }
+    pub fn embed_batch_size() -> usize {
+        16
+    }
     pub fn request_head_timeout_ms() -> u64 {
         15_000
     }
@@ -329,6 +351,20 @@ pub struct Settings {
 }
 
 impl UpstreamConfig {
+    /// Where a call of this kind goes for a model of `model_env`.
+    pub fn env_for<'a>(&'a self, endpoint: Endpoint, model_env: &'a str) -> &'a str {
+        let routed = match endpoint {
+            Endpoint::StreamChat => self.streaming_env.as_str(),
+            Endpoint::Embed => self.embeddings_env.as_str(),
+            Endpoint::Chat => "",
+        };
+        if routed.is_empty() {
+            model_env
+        } else {
+            routed
+        }
+    }
+
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_millis(self.connect_timeout_ms)
     }
@@ -461,6 +497,21 @@ pub fn apply_env(
         &mut upstream.head_timeout_ms,
     )?;
     set_number(env, "ARGO_BRIDGE_RETRIES", &mut upstream.retries)?;
+    set_text(
+        env,
+        "ARGO_BRIDGE_STREAMING_ENV",
+        &mut upstream.streaming_env,
+    );
+    set_text(
+        env,
+        "ARGO_BRIDGE_EMBEDDINGS_ENV",
+        &mut upstream.embeddings_env,
+    );
+    set_number(
+        env,
+        "ARGO_BRIDGE_EMBED_BATCH_SIZE",
+        &mut upstream.embed_batch_size,
+    )?;
     set_number(
         env,
         "ARGO_BRIDGE_MAX_ANSWER_BYTES",
@@ -602,6 +653,20 @@ pub fn validate(config: Config) -> Result<Settings, ConfigError> {
         let env = parse_base_url(url)
             .map_err(|message| err(&format!("upstream.environments.{name}"), message))?;
         environments.insert(name.clone(), env);
+    }
+    for (field, name) in [
+        ("upstream.streaming_env", &config.upstream.streaming_env),
+        ("upstream.embeddings_env", &config.upstream.embeddings_env),
+    ] {
+        if !name.is_empty() && !environments.contains_key(name) {
+            return Err(err(
+                field,
+                format!("`{name}` is not one of upstream.environments"),
+            ));
+        }
+    }
+    if config.upstream.embed_batch_size == 0 {
+        return Err(err("upstream.embed_batch_size", "must be at least 1"));
     }
     for (index, model) in config.models.iter().enumerate() {
         if !environments.contains_key(&model.env) {

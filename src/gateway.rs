@@ -18,6 +18,7 @@ use argo_filters::tools::prompt::ToolScanner;
 use argo_filters::usage::Usage;
 use argo_filters::{chat, completions, embeddings, ApiError};
 use async_trait::async_trait;
+use futures::future::try_join_all;
 use http::Method;
 use pingora_core::modules::http::compression::ResponseCompressionBuilder;
 use pingora_core::modules::http::HttpModules;
@@ -40,7 +41,7 @@ use crate::limits::{Permit, UserLimits};
 use crate::metrics;
 use crate::streaming::{self, Ending};
 use crate::timing::{Timing, OVERHEAD_HEADER};
-use crate::upstream::Upstream;
+use crate::upstream::{BufferedAnswer, Upstream};
 
 pub struct State {
     pub settings: Settings,
@@ -385,7 +386,12 @@ impl Gateway {
                     .with_max_block_bytes(self.state.settings.limits.max_tool_block_bytes);
                 translator = translator.with_tool_scanner(scanner);
             }
-            let env = model.env.clone();
+            let env = self
+                .state
+                .settings
+                .upstream
+                .env_for(Endpoint::StreamChat, &model.env)
+                .to_string();
             return self.relay(session, ctx, &env, argo_body, translator).await;
         }
         let answer = self
@@ -423,7 +429,12 @@ impl Gateway {
                 wants_usage(&request.stream_options),
             );
             let prompt_tokens = argo_filters::usage::estimate_tokens(prompts[0]);
-            let env = model.env.clone();
+            let env = self
+                .state
+                .settings
+                .upstream
+                .env_for(Endpoint::StreamChat, &model.env)
+                .to_string();
             return self
                 .relay(
                     session,
@@ -462,9 +473,13 @@ impl Gateway {
         let (user, request): (String, EmbeddingRequest) = self.accept(session, ctx).await?;
         let model = self.resolve(ctx, &request.model)?;
         let texts = embeddings::inputs(&request, model)?;
-        let argo_body = embeddings::to_argo(texts, model, &user)?;
-        let answer = self
-            .call(session, ctx, &model.env, Endpoint::Embed, argo_body)
+        let batch_size = self.state.settings.upstream.embed_batch_size;
+        let bodies = texts
+            .chunks(batch_size)
+            .map(|batch| embeddings::to_argo(batch, model, &user))
+            .collect::<Result<Vec<_>, _>>()?;
+        let answers = self
+            .call_all(session, ctx, &model.env, Endpoint::Embed, bodies)
             .await?;
         let prompt_tokens = embeddings::estimate_input_tokens(texts);
         count_tokens(&model.name, prompt_tokens, 0);
@@ -475,7 +490,8 @@ impl Gateway {
             expected_vectors: texts.len(),
             prompt_tokens,
         };
-        let json = embeddings::translate(&answer, &output)?;
+        let answers: Vec<&[u8]> = answers.iter().map(|answer| &answer[..]).collect();
+        let json = embeddings::translate_batches(&answers, &output)?;
         self.reply(session, ctx, 200, json).await
     }
 
@@ -551,16 +567,36 @@ impl Gateway {
         env: &str,
         endpoint: Endpoint,
         body: Vec<u8>,
-    ) -> Result<crate::upstream::BufferedAnswer, ApiError> {
+    ) -> Result<BufferedAnswer, ApiError> {
+        let mut answers = self
+            .call_all(session, ctx, env, endpoint, vec![body])
+            .await?;
+        answers
+            .pop()
+            .ok_or_else(|| ApiError::internal("no answer for one call"))
+    }
+
+    /// Buffered Argo round trips made at once, answers in the order of `bodies`; the first
+    /// failure fails them all (the others are dropped with their connections).
+    async fn call_all(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        env: &str,
+        endpoint: Endpoint,
+        bodies: Vec<Vec<u8>>,
+    ) -> Result<Vec<BufferedAnswer>, ApiError> {
         let upstream = &self.state.upstream;
+        let env = self.state.settings.upstream.env_for(endpoint, env);
         let started = Instant::now();
-        let result =
-            streaming::unless_client_leaves(session, upstream.buffered(env, endpoint, &body))
-                .await
-                .and_then(|answer| match notice::is_notice(&answer) {
-                    true => Err(notice::unregistered_user()),
-                    false => Ok(answer),
-                });
+        let calls = bodies.iter().map(|body| async move {
+            let answer = upstream.buffered(env, endpoint, body).await?;
+            match notice::is_notice(&answer) {
+                true => Err(notice::unregistered_user()),
+                false => Ok(answer),
+            }
+        });
+        let result = streaming::unless_client_leaves(session, try_join_all(calls)).await;
         let elapsed = started.elapsed();
         ctx.timing.add_upstream(elapsed);
         metrics::UPSTREAM_DURATION

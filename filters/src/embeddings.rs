@@ -108,27 +108,38 @@ pub struct Output<'a> {
 /// Translates Argo's `{"embedding": [[...], ...]}`. Plain float output copies the vectors' JSON
 /// through untouched; base64 and `dimensions` decode them.
 pub fn translate(body: &[u8], output: &Output) -> Result<Vec<u8>, ApiError> {
-    let parsed: argo::EmbedResponse = serde_json::from_slice(body).map_err(|_| {
-        ApiError::invalid_answer("Argo returned an embedding answer that is not valid JSON")
-    })?;
-    if parsed.embedding.len() != output.expected_vectors {
+    translate_batches(&[body], output)
+}
+
+/// Argo's answers to the batches of one request (in the order of the inputs) -> one OpenAI
+/// answer with every vector in order.
+pub fn translate_batches(bodies: &[&[u8]], output: &Output) -> Result<Vec<u8>, ApiError> {
+    let mut vectors = Vec::with_capacity(output.expected_vectors);
+    for body in bodies {
+        let parsed: argo::EmbedResponse = serde_json::from_slice(body).map_err(|_| {
+            ApiError::invalid_answer("Argo returned an embedding answer that is not valid JSON")
+        })?;
+        vectors.extend(parsed.embedding);
+    }
+    if vectors.len() != output.expected_vectors {
         return Err(ApiError::invalid_answer(format!(
             "Argo returned {} vectors for {} inputs",
-            parsed.embedding.len(),
+            vectors.len(),
             output.expected_vectors
         )));
     }
+    let body_bytes: usize = bodies.iter().map(|body| body.len()).sum();
     // The answer is about as long as Argo's, plus a few dozen bytes per vector.
-    let capacity = body.len() + 64 * parsed.embedding.len() + 256;
+    let capacity = body_bytes + 64 * vectors.len() + 256;
     match (output.format, output.dimensions) {
-        (EncodingFormat::Float, None) => Ok(render(output, parsed.embedding, capacity)),
+        (EncodingFormat::Float, None) => Ok(render(output, vectors, capacity)),
         (EncodingFormat::Float, Some(_)) => Ok(render(
             output,
-            decode_all(&parsed.embedding, output.dimensions)?,
+            decode_all(&vectors, output.dimensions)?,
             capacity,
         )),
         (EncodingFormat::Base64, _) => {
-            let encoded = decode_all(&parsed.embedding, output.dimensions)?
+            let encoded = decode_all(&vectors, output.dimensions)?
                 .iter()
                 .map(|vector| to_base64(vector))
                 .collect();
@@ -136,7 +147,6 @@ pub fn translate(body: &[u8], output: &Output) -> Result<Vec<u8>, ApiError> {
         }
     }
 }
-
 fn render<E: Serialize>(output: &Output, vectors: Vec<E>, capacity: usize) -> Vec<u8> {
     let data = vectors
         .into_iter()
@@ -241,6 +251,35 @@ mod tests {
         assert_eq!(
             json["usage"],
             serde_json::json!({"prompt_tokens":3,"total_tokens":3})
+        );
+    }
+
+    #[test]
+    fn batches_join_in_order_and_must_add_up() {
+        let first: &[u8] = br#"{"embedding":[[1.0,0.0]]}"#;
+        let second: &[u8] = br#"{"embedding":[[0.0,1.0],[0.5,0.5]]}"#;
+        let mut wanted = output(EncodingFormat::Float, None);
+        wanted.expected_vectors = 3;
+        let json: Value =
+            serde_json::from_slice(&translate_batches(&[first, second], &wanted).unwrap()).unwrap();
+        let vectors: Vec<&Value> = json["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| &d["embedding"])
+            .collect();
+        assert_eq!(
+            vectors,
+            [
+                &serde_json::json!([1.0, 0.0]),
+                &serde_json::json!([0.0, 1.0]),
+                &serde_json::json!([0.5, 0.5])
+            ]
+        );
+        assert_eq!(json["data"][2]["index"], 2);
+        assert_eq!(
+            translate_batches(&[first], &wanted).unwrap_err().status,
+            502
         );
     }
 
