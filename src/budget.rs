@@ -1,4 +1,5 @@
-//! A process-wide budget of bytes held in memory for one purpose (request bodies being read),
+//! A process-wide budget of bytes held in memory for one purpose (request bodies being read,
+//! buffered Argo answers),
 //! so that many slow or large requests together cannot exhaust the machine: past the budget a
 //! request is refused at once instead of every request slowing down.
 
@@ -28,12 +29,23 @@ impl MemoryBudget {
         })
     }
 
-    /// Reserves `bytes`, or `None` when that would pass the limit.
-    pub fn reserve(self: &Arc<Self>, bytes: usize) -> Option<Reservation> {
-        let mut reservation = Reservation {
+    /// A reservation of nothing yet, to grow.
+    pub fn empty_reservation(self: &Arc<Self>) -> Reservation {
+        Reservation {
             budget: self.clone(),
             bytes: 0,
-        };
+        }
+    }
+
+    /// Bytes reserved now.
+    #[cfg(test)]
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Acquire)
+    }
+
+    /// Reserves `bytes`, or `None` when that would pass the limit.
+    pub fn reserve(self: &Arc<Self>, bytes: usize) -> Option<Reservation> {
+        let mut reservation = self.empty_reservation();
         reservation.grow(bytes).then_some(reservation)
     }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
+use argo_filters::argo::Endpoint;
 use argo_filters::models::{ModelSpec, ModelTable, RetiredModel};
 use serde::Deserialize;
 
@@ -116,6 +117,28 @@ pub struct UpstreamConfig {
     pub retries: u32,
     #[serde(default = "defaults::retry_backoff_ms")]
     pub retry_backoff_ms: u64,
+    /// Bound on the wait for Argo's (final) response head once the request is written,
+    /// streaming or not; interim (1xx) heads do not extend it.
+    #[serde(default = "defaults::head_timeout_ms")]
+    pub head_timeout_ms: u64,
+    /// Ceiling on one buffered (non-streaming) Argo answer.
+    #[serde(default = "defaults::max_answer_bytes")]
+    pub max_answer_bytes: usize,
+    /// Ceiling on the bytes of all buffered Argo answers held at once, in this process.
+    #[serde(default = "defaults::max_buffered_answer_bytes_total")]
+    pub max_buffered_answer_bytes_total: usize,
+    /// The environment that serves every `streamchat` call, whatever the model's own: the
+    /// original bridge sends all streams to dev ("streaming is currently available via the dev
+    /// endpoint only"). Empty: the model's environment.
+    #[serde(default = "defaults::streaming_env")]
+    pub streaming_env: String,
+    /// The environment that serves every embedding call (the original bridge uses prod).
+    /// Empty: the model's environment.
+    #[serde(default = "defaults::embeddings_env")]
+    pub embeddings_env: String,
+    /// Texts per embedding call; larger requests are split into calls made at once.
+    #[serde(default = "defaults::embed_batch_size")]
+    pub embed_batch_size: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -236,6 +259,15 @@ mod defaults {
     pub fn retry_backoff_ms() -> u64 {
         100
     }
+    pub fn head_timeout_ms() -> u64 {
+        read_timeout_ms()
+    }
+    pub fn max_answer_bytes() -> usize {
+        256 * 1024 * 1024
+    }
+    pub fn max_buffered_answer_bytes_total() -> usize {
+        512 * 1024 * 1024
+    }
     pub fn pool_size() -> usize {
         128
     }
@@ -247,6 +279,15 @@ mod defaults {
     }
     pub fn client_body_timeout_ms() -> u64 {
         30_000
+    }
+    pub fn streaming_env() -> String {
+        "dev".into()
+    }
+    pub fn embeddings_env() -> String {
+        "prod".into()
+    }
+    pub fn embed_batch_size() -> usize {
+        16
     }
     pub fn request_head_timeout_ms() -> u64 {
         15_000
@@ -312,6 +353,20 @@ pub struct Settings {
 }
 
 impl UpstreamConfig {
+    /// Where a call of this kind goes for a model of `model_env`.
+    pub fn env_for<'a>(&'a self, endpoint: Endpoint, model_env: &'a str) -> &'a str {
+        let routed = match endpoint {
+            Endpoint::StreamChat => self.streaming_env.as_str(),
+            Endpoint::Embed => self.embeddings_env.as_str(),
+            Endpoint::Chat => "",
+        };
+        if routed.is_empty() {
+            model_env
+        } else {
+            routed
+        }
+    }
+
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_millis(self.connect_timeout_ms)
     }
@@ -329,6 +384,9 @@ impl UpstreamConfig {
     }
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_millis(self.idle_timeout_ms)
+    }
+    pub fn head_timeout(&self) -> Duration {
+        Duration::from_millis(self.head_timeout_ms)
     }
 }
 
@@ -435,7 +493,37 @@ pub fn apply_env(
         "ARGO_BRIDGE_TOTAL_TIMEOUT_MS",
         &mut upstream.total_timeout_ms,
     )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_HEAD_TIMEOUT_MS",
+        &mut upstream.head_timeout_ms,
+    )?;
     set_number(env, "ARGO_BRIDGE_RETRIES", &mut upstream.retries)?;
+    set_text(
+        env,
+        "ARGO_BRIDGE_STREAMING_ENV",
+        &mut upstream.streaming_env,
+    );
+    set_text(
+        env,
+        "ARGO_BRIDGE_EMBEDDINGS_ENV",
+        &mut upstream.embeddings_env,
+    );
+    set_number(
+        env,
+        "ARGO_BRIDGE_EMBED_BATCH_SIZE",
+        &mut upstream.embed_batch_size,
+    )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_MAX_ANSWER_BYTES",
+        &mut upstream.max_answer_bytes,
+    )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_MAX_BUFFERED_ANSWERS_BYTES",
+        &mut upstream.max_buffered_answer_bytes_total,
+    )?;
     let limits = &mut config.limits;
     set_number(
         env,
@@ -567,6 +655,20 @@ pub fn validate(config: Config) -> Result<Settings, ConfigError> {
         let env = parse_base_url(url)
             .map_err(|message| err(&format!("upstream.environments.{name}"), message))?;
         environments.insert(name.clone(), env);
+    }
+    for (field, name) in [
+        ("upstream.streaming_env", &config.upstream.streaming_env),
+        ("upstream.embeddings_env", &config.upstream.embeddings_env),
+    ] {
+        if !name.is_empty() && !environments.contains_key(name) {
+            return Err(err(
+                field,
+                format!("`{name}` is not one of upstream.environments"),
+            ));
+        }
+    }
+    if config.upstream.embed_batch_size == 0 {
+        return Err(err("upstream.embed_batch_size", "must be at least 1"));
     }
     for (index, model) in config.models.iter().enumerate() {
         if !environments.contains_key(&model.env) {

@@ -9,6 +9,7 @@ use argo_filters::argo::Endpoint;
 use argo_filters::chat::ToolReplies;
 use argo_filters::json::parse_request;
 use argo_filters::models::{Family, ModelSpec};
+use argo_filters::notice;
 use argo_filters::openai::{
     ChatRequest, CompletionRequest, EmbeddingRequest, EncodingFormat, ResponseMeta, StreamOptions,
 };
@@ -17,6 +18,7 @@ use argo_filters::tools::prompt::ToolScanner;
 use argo_filters::usage::Usage;
 use argo_filters::{chat, completions, embeddings, ApiError};
 use async_trait::async_trait;
+use futures::future::try_join_all;
 use http::Method;
 use pingora_core::modules::http::compression::ResponseCompressionBuilder;
 use pingora_core::modules::http::HttpModules;
@@ -39,7 +41,7 @@ use crate::limits::{Permit, UserLimits};
 use crate::metrics;
 use crate::streaming::{self, Ending};
 use crate::timing::{Timing, OVERHEAD_HEADER};
-use crate::upstream::Upstream;
+use crate::upstream::{BufferedAnswer, Upstream};
 
 pub struct State {
     pub settings: Settings,
@@ -380,7 +382,12 @@ impl Gateway {
                     .with_max_block_bytes(self.state.settings.limits.max_tool_block_bytes);
                 translator = translator.with_tool_scanner(scanner);
             }
-            let env = model.env.clone();
+            let env = self
+                .state
+                .settings
+                .upstream
+                .env_for(Endpoint::StreamChat, &model.env)
+                .to_string();
             return self.relay(session, ctx, &env, argo_body, translator).await;
         }
         let answer = self
@@ -420,7 +427,12 @@ impl Gateway {
                 wants_usage(&request.stream_options),
             );
             let prompt_tokens = model.tokenizer().count(prompts[0]);
-            let env = model.env.clone();
+            let env = self
+                .state
+                .settings
+                .upstream
+                .env_for(Endpoint::StreamChat, &model.env)
+                .to_string();
             return self
                 .relay(
                     session,
@@ -460,14 +472,14 @@ impl Gateway {
         let (user, request): (String, EmbeddingRequest) = self.accept(session, ctx).await?;
         let model = self.resolve(ctx, &request.model)?;
         let texts = embeddings::inputs(&request, model)?;
-        // One Argo call per batch of the model's `inputs_per_call` texts.
-        let mut answers = Vec::new();
-        for argo_body in embeddings::to_argo(texts, model, &user)? {
-            let answer = self
-                .call(session, ctx, &model.env, Endpoint::Embed, argo_body)
-                .await?;
-            answers.push(answer);
-        }
+        let batch_size = self.state.settings.upstream.embed_batch_size;
+        let bodies = texts
+            .chunks(batch_size)
+            .map(|batch| embeddings::to_argo(batch, model, &user))
+            .collect::<Result<Vec<_>, _>>()?;
+        let answers = self
+            .call_all(session, ctx, &model.env, Endpoint::Embed, bodies)
+            .await?;
         let prompt_tokens = embeddings::count_input_tokens(texts, model);
         count_tokens(&model.name, prompt_tokens, 0);
         let output = embeddings::Output {
@@ -477,7 +489,8 @@ impl Gateway {
             expected_vectors: texts.len(),
             prompt_tokens,
         };
-        let json = embeddings::translate(&answers, &output)?;
+        let answers: Vec<&[u8]> = answers.iter().map(|answer| &answer[..]).collect();
+        let json = embeddings::translate_batches(&answers, &output)?;
         self.reply(session, ctx, 200, json).await
     }
 
@@ -537,10 +550,10 @@ impl Gateway {
             .model
             .map(|position| self.state.settings.models.models()[position].env.as_str())
             .unwrap_or("-");
+        let cause = error.cause.as_deref().unwrap_or(&error.message);
         log::warn!(
-            "request {} failed at Argo ({env}): {kind}: {}",
-            ctx.request_id,
-            error.message
+            "request {} failed at Argo ({env}): {kind}: {cause}",
+            ctx.request_id
         );
     }
 
@@ -553,11 +566,36 @@ impl Gateway {
         env: &str,
         endpoint: Endpoint,
         body: Vec<u8>,
-    ) -> Result<Vec<u8>, ApiError> {
+    ) -> Result<BufferedAnswer, ApiError> {
+        let mut answers = self
+            .call_all(session, ctx, env, endpoint, vec![body])
+            .await?;
+        answers
+            .pop()
+            .ok_or_else(|| ApiError::internal("no answer for one call"))
+    }
+
+    /// Buffered Argo round trips made at once, answers in the order of `bodies`; the first
+    /// failure fails them all (the others are dropped with their connections).
+    async fn call_all(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        env: &str,
+        endpoint: Endpoint,
+        bodies: Vec<Vec<u8>>,
+    ) -> Result<Vec<BufferedAnswer>, ApiError> {
         let upstream = &self.state.upstream;
+        let env = self.state.settings.upstream.env_for(endpoint, env);
         let started = Instant::now();
-        let result =
-            streaming::unless_client_leaves(session, upstream.buffered(env, endpoint, &body)).await;
+        let calls = bodies.iter().map(|body| async move {
+            let answer = upstream.buffered(env, endpoint, body).await?;
+            match notice::is_notice(&answer) {
+                true => Err(notice::unregistered_user()),
+                false => Ok(answer),
+            }
+        });
+        let result = streaming::unless_client_leaves(session, try_join_all(calls)).await;
         let elapsed = started.elapsed();
         ctx.timing.add_upstream(elapsed);
         metrics::UPSTREAM_DURATION

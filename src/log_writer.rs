@@ -81,3 +81,22 @@ fn write_out(batch: &[u8]) {
     let _ = stderr.write_all(batch);
     let _ = stderr.flush();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_past_the_queue_bound_are_dropped_and_counted() {
+        let line = [b'x'; 1024];
+        let dropped_before = metrics::LOG_LINES_DROPPED.get();
+        let mut writer = BatchedStderr;
+        // No writer thread runs in unit tests: nothing drains the queue.
+        for _ in 0..(MAX_QUEUED_BYTES / line.len() + 10) {
+            assert_eq!(writer.write(&line).unwrap(), line.len());
+        }
+        assert!(lock_queue().len() <= MAX_QUEUED_BYTES);
+        assert!(metrics::LOG_LINES_DROPPED.get() >= dropped_before + 10);
+        lock_queue().clear();
+    }
+}

@@ -131,6 +131,14 @@ pub static BUFFERED_REQUEST_BYTES: Lazy<IntGauge> = Lazy::new(|| {
     .expect("metric registers once")
 });
 
+pub static BUFFERED_ANSWER_BYTES: Lazy<IntGauge> = Lazy::new(|| {
+    register_int_gauge!(
+        "argo_bridge_buffered_answer_bytes",
+        "Bytes of buffered Argo answers reserved in memory now"
+    )
+    .expect("metric registers once")
+});
+
 pub static LOG_LINES_DROPPED: Lazy<prometheus::IntCounter> = Lazy::new(|| {
     prometheus::register_int_counter!(
         "argo_bridge_log_lines_dropped_total",
@@ -156,6 +164,7 @@ pub fn init() {
     Lazy::force(&TOKENS);
     Lazy::force(&REFUSED_CONNECTIONS);
     Lazy::force(&BUFFERED_REQUEST_BYTES);
+    Lazy::force(&BUFFERED_ANSWER_BYTES);
     Lazy::force(&LOG_LINES_DROPPED);
 }
 

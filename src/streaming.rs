@@ -7,9 +7,10 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use argo_filters::argo::Endpoint;
+use argo_filters::notice::{self, StreamStart};
 use argo_filters::stream::TextStream;
 use argo_filters::ApiError;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use pingora_http::ResponseHeader;
 use pingora_proxy::Session;
 
@@ -74,16 +75,20 @@ pub async fn relay(
     let started = Instant::now();
     let mut exchange =
         unless_client_leaves(session, upstream.send(env, Endpoint::StreamChat, &body)).await?;
-    timing.add_upstream(started.elapsed());
     if !exchange.is_success() {
+        timing.add_upstream(started.elapsed());
         return Err(upstream.reject(exchange).await);
     }
+    let opening = read_opening(session, upstream, &mut exchange).await;
+    // Waiting for the opening fragments is Argo's time, not the gateway's overhead.
+    timing.add_upstream(started.elapsed());
+    let opening = opening?;
     write_sse_header(session, request_id, &timing.response_head()).await?;
     if !send(session, translator.start(), false).await {
         return Ok(Ending::ClientGone);
     }
     let mut first_fragment = true;
-    let mut pending = None;
+    let mut pending = Some(Ok(Some(opening)));
     loop {
         // However fast Argo sends, other requests on this thread get their turn.
         tokio::task::consume_budget().await;
@@ -126,6 +131,28 @@ pub async fn relay(
                 send(session, translator.fail(&error), true).await;
                 return Ok(Ending::UpstreamFailed(error));
             }
+        }
+    }
+}
+
+/// The stream's first bytes, read until they show whether Argo sent its notice for a username
+/// it does not know instead of an answer: held back until then, so that nothing of a notice
+/// reaches the client as content. An answer starts streaming with its first fragment.
+async fn read_opening(
+    session: &mut Session,
+    upstream: &Upstream,
+    exchange: &mut Exchange,
+) -> Result<Bytes, ApiError> {
+    let mut held = BytesMut::new();
+    loop {
+        match notice::stream_start(&held) {
+            StreamStart::Notice => return Err(notice::unregistered_user()),
+            StreamStart::Answer => return Ok(held.freeze()),
+            StreamStart::Undecided => {}
+        }
+        match unless_client_leaves(session, exchange.next_chunk(upstream)).await? {
+            Some(chunk) => held.extend_from_slice(&chunk),
+            None => return Ok(held.freeze()),
         }
     }
 }

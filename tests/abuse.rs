@@ -618,3 +618,97 @@ fn compressed_bodies_are_refused_with_415() {
     );
     assert_eq!(answer.expect_error(415)["param"], "Content-Encoding");
 }
+
+/// The access log never blocks a worker thread: with stderr a pipe nobody reads (it fills at
+/// 64 KiB), requests are still answered.
+#[test]
+fn a_stalled_log_reader_does_not_stall_requests() {
+    let (_mock, mock_port) = start_mock(&[]);
+    let port = free_port();
+    let mut command = gateway_command(&argo_base(mock_port), port, &[]);
+    command.env("RUST_LOG", "info").stderr(Stdio::piped());
+    let mut process = command.spawn().unwrap();
+    let _unread_stderr = process.stderr.take();
+    let _gateway = Process::from_child(process);
+    wait_for_port(port);
+    let stream = connect(port);
+    stream.set_read_timeout(Some(SOON)).unwrap();
+    let mut reader = BufReader::new(&stream);
+    for _ in 0..2_000 {
+        (&stream)
+            .write_all(
+                format!(
+                    "GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+        assert_eq!(read_response(&mut reader).status, 200);
+    }
+}
+
+/// Attack 8: Argo's internals (hosts, addresses, stack traces) in a 5xx stay in the operator's
+/// log, with the request id; the client gets a message it can act on. Argo's 4xx validation
+/// messages still reach the user, scrubbed of addresses.
+#[test]
+fn upstream_internals_stay_in_the_operators_log() {
+    let (_mock, mock_port) = start_mock(&[]);
+    let dir = TempDir::new("internals");
+    let log = dir.path("gateway.log");
+    let port = free_port();
+    let mut command = gateway_command(&argo_base(mock_port), port, &[]);
+    command.env("RUST_LOG", "warn");
+    log_to(&mut command, &log);
+    let _gateway = Process::spawn(&mut command);
+    wait_for_port(port);
+    let internals = "upstream connect error to 10.2.3.4:8443 (argo-worker-7.inside.anl.gov): Traceback (most recent call last):\n  File \"/app/server.py\", line 12";
+    let directive = json!({"status": 500, "body": internals}).to_string();
+    let answer = post_as_alice(
+        port,
+        "/v1/chat/completions",
+        &chat_with_directive("gpt-4o", &directive),
+    );
+    let error = answer.expect_error(502);
+    assert_eq!(error["code"], "upstream_bad_status");
+    for secret in [
+        "10.2.3.4",
+        "argo-worker-7",
+        "inside.anl.gov",
+        "Traceback",
+        "/app/server.py",
+    ] {
+        assert!(
+            !answer.text().contains(secret),
+            "the client sees {secret}: {}",
+            answer.text()
+        );
+    }
+    let request_id = answer.header("x-request-id").unwrap().to_string();
+    let logged = wait_until(SOON, "the failure in the log", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.lines()
+            .find(|line| line.contains(&request_id))
+            .map(str::to_string)
+    });
+    assert!(
+        logged.contains("WARN") && logged.contains("10.2.3.4:8443"),
+        "{logged}"
+    );
+    assert!(
+        logged.contains("upstream_bad_status") && logged.contains("prod"),
+        "{logged}"
+    );
+
+    let rejected = json!({"status": 400, "body": "{\"error\":\"max_tokens must be <= 21000 (see http://10.9.9.9/docs)\"}"}).to_string();
+    let answer = post_as_alice(
+        port,
+        "/v1/chat/completions",
+        &chat_with_directive("gpt-4o", &rejected),
+    );
+    let message = answer.expect_error(400)["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("max_tokens must be <= 21000"), "{message}");
+    assert!(!message.contains("10.9.9.9"), "{message}");
+}

@@ -305,7 +305,7 @@ impl Reply {
 /// Reads Argo's chat answer body. `response` is text, or with native tools an object with
 /// `content` and `tool_calls` (a list or a single call: OpenAI calls, Anthropic `tool_use`
 /// blocks or Gemini entries), or a list of Anthropic content blocks. Claude calls leaked into
-/// the text are lifted out; an unregistered user's authentication notice is an error.
+/// the text are lifted out.
 pub fn parse_argo_reply(
     body: &[u8],
     tools: &ToolReplies,
@@ -315,9 +315,6 @@ pub fn parse_argo_reply(
         ApiError::invalid_answer("Argo returned a chat answer that is not valid JSON")
     })?;
     let reply = read_response(parsed.response, response_id)?;
-    if reply.content.as_deref().is_some_and(is_auth_notice) {
-        return Err(ApiError::argo_user_not_registered());
-    }
     if reply.content.is_none() && reply.tool_calls.is_empty() {
         return Err(ApiError::invalid_answer(
             "Argo returned an answer with neither text nor tool calls",
@@ -339,14 +336,6 @@ pub fn parse_argo_reply(
             tool_calls: reply.tool_calls,
         },
     })
-}
-
-/// Argo's answer to a username it does not know: HTTP 200 with this notice as the text.
-/// argo-proxy detects it the same way (`contains_argo_auth_warning` in `utils/misc.py`).
-pub const AUTH_NOTICE: &str = "AUTHENTICATION NOTICE FROM ARGO";
-
-pub fn is_auth_notice(text: &str) -> bool {
-    text.contains(AUTH_NOTICE)
 }
 
 fn read_response(response: Option<Value>, response_id: &str) -> Result<Reply, ApiError> {
@@ -992,18 +981,6 @@ mod tests {
         let reply = parse_argo_reply(body, &ToolReplies::None, "r").unwrap();
         assert!(reply.tool_calls.is_empty());
         assert!(reply.content.unwrap().contains("toolu_1"));
-    }
-
-    #[test]
-    fn an_authentication_notice_is_403_not_an_answer() {
-        let body = br#"{"response":"\u26a0\ufe0f **IMPORTANT AUTHENTICATION NOTICE FROM ARGO** \u26a0\ufe0f Your username is not registered."}"#;
-        for tools in [ToolReplies::None, ToolReplies::Native] {
-            let error = parse_argo_reply(body, &tools, "r").unwrap_err();
-            assert_eq!(
-                (error.status, error.code),
-                (403, Some("argo_user_not_registered"))
-            );
-        }
     }
 
     #[test]

@@ -60,20 +60,14 @@ pub fn inputs<'r>(
     Ok(texts)
 }
 
-/// The Argo embed bodies for `texts`: one per batch of the model's `inputs_per_call`, in order.
-pub fn to_argo(texts: &[String], model: &ModelSpec, user: &str) -> Result<Vec<Vec<u8>>, ApiError> {
-    texts
-        .chunks(model.inputs_per_call())
-        .map(|batch| {
-            let body = argo::EmbedRequest {
-                user,
-                model: &model.argo_id,
-                prompt: batch,
-            };
-            serde_json::to_vec(&body)
-                .map_err(|err| ApiError::internal(format!("could not encode Argo request: {err}")))
-        })
-        .collect()
+pub fn to_argo(texts: &[String], model: &ModelSpec, user: &str) -> Result<Vec<u8>, ApiError> {
+    let body = argo::EmbedRequest {
+        user,
+        model: &model.argo_id,
+        prompt: texts,
+    };
+    serde_json::to_vec(&body)
+        .map_err(|err| ApiError::internal(format!("could not encode Argo request: {err}")))
 }
 
 pub fn count_input_tokens(texts: &[String], model: &ModelSpec) -> u64 {
@@ -111,13 +105,21 @@ pub struct Output<'a> {
     pub prompt_tokens: u64,
 }
 
-/// Translates Argo's `{"embedding": [[...], ...]}` answers, one per batch sent, in order.
-/// Plain float output copies the vectors' JSON through untouched; base64 and `dimensions`
-/// decode them.
-pub fn translate(answers: &[Vec<u8>], output: &Output) -> Result<Vec<u8>, ApiError> {
+/// Translates Argo's `{"embedding": [[...], ...]}`. Plain float output copies the vectors' JSON
+/// through untouched; base64 and `dimensions` decode them.
+pub fn translate(body: &[u8], output: &Output) -> Result<Vec<u8>, ApiError> {
+    translate_batches(&[body], output)
+}
+
+/// Argo's answers to the batches of one request (in the order of the inputs) -> one OpenAI
+/// answer with every vector in order.
+pub fn translate_batches(bodies: &[&[u8]], output: &Output) -> Result<Vec<u8>, ApiError> {
     let mut vectors = Vec::with_capacity(output.expected_vectors);
-    for body in answers {
-        vectors.extend(read_vectors(body)?);
+    for body in bodies {
+        let parsed: argo::EmbedResponse = serde_json::from_slice(body).map_err(|_| {
+            ApiError::invalid_answer("Argo returned an embedding answer that is not valid JSON")
+        })?;
+        vectors.extend(parsed.embedding);
     }
     if vectors.len() != output.expected_vectors {
         return Err(ApiError::invalid_answer(format!(
@@ -126,7 +128,7 @@ pub fn translate(answers: &[Vec<u8>], output: &Output) -> Result<Vec<u8>, ApiErr
             output.expected_vectors
         )));
     }
-    let body_bytes: usize = answers.iter().map(Vec::len).sum();
+    let body_bytes: usize = bodies.iter().map(|body| body.len()).sum();
     // The answer is about as long as Argo's, plus a few dozen bytes per vector.
     let capacity = body_bytes + 64 * vectors.len() + 256;
     match (output.format, output.dimensions) {
@@ -145,24 +147,6 @@ pub fn translate(answers: &[Vec<u8>], output: &Output) -> Result<Vec<u8>, ApiErr
         }
     }
 }
-
-/// One answer's vectors. An answer that is not an embedding list may be Argo's authentication
-/// notice for an unregistered user (looked for only then, so large answers cost nothing more).
-fn read_vectors(body: &[u8]) -> Result<Vec<&RawValue>, ApiError> {
-    match serde_json::from_slice::<argo::EmbedResponse>(body) {
-        Ok(parsed) => Ok(parsed.embedding),
-        Err(_) if contains_auth_notice(body) => Err(ApiError::argo_user_not_registered()),
-        Err(_) => Err(ApiError::invalid_answer(
-            "Argo returned an embedding answer that is not valid JSON",
-        )),
-    }
-}
-
-fn contains_auth_notice(body: &[u8]) -> bool {
-    let notice = crate::chat::AUTH_NOTICE.as_bytes();
-    body.windows(notice.len()).any(|window| window == notice)
-}
-
 fn render<E: Serialize>(output: &Output, vectors: Vec<E>, capacity: usize) -> Vec<u8> {
     let data = vectors
         .into_iter()
@@ -223,7 +207,7 @@ fn to_base64(vector: &[f32]) -> String {
 mod tests {
     use super::*;
     use crate::json::parse_request;
-    use crate::models::{Family, DEFAULT_INPUTS_PER_CALL};
+    use crate::models::Family;
     use serde_json::Value;
 
     fn v3small() -> ModelSpec {
@@ -248,18 +232,13 @@ mod tests {
         }
     }
 
-    fn one(body: &[u8]) -> Vec<Vec<u8>> {
-        vec![body.to_vec()]
-    }
-
     const ARGO: &[u8] = br#"{"embedding":[[0.5,-0.25,3e-2,0.0],[1,2,3,4]]}"#;
 
     #[test]
     fn float_vectors_pass_through_in_order() {
-        let json: Value = serde_json::from_slice(
-            &translate(&one(ARGO), &output(EncodingFormat::Float, None)).unwrap(),
-        )
-        .unwrap();
+        let json: Value =
+            serde_json::from_slice(&translate(ARGO, &output(EncodingFormat::Float, None)).unwrap())
+                .unwrap();
         assert_eq!(json["object"], "list");
         assert_eq!(
             json["data"][0]["embedding"],
@@ -273,9 +252,38 @@ mod tests {
     }
 
     #[test]
+    fn batches_join_in_order_and_must_add_up() {
+        let first: &[u8] = br#"{"embedding":[[1.0,0.0]]}"#;
+        let second: &[u8] = br#"{"embedding":[[0.0,1.0],[0.5,0.5]]}"#;
+        let mut wanted = output(EncodingFormat::Float, None);
+        wanted.expected_vectors = 3;
+        let json: Value =
+            serde_json::from_slice(&translate_batches(&[first, second], &wanted).unwrap()).unwrap();
+        let vectors: Vec<&Value> = json["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| &d["embedding"])
+            .collect();
+        assert_eq!(
+            vectors,
+            [
+                &serde_json::json!([1.0, 0.0]),
+                &serde_json::json!([0.0, 1.0]),
+                &serde_json::json!([0.5, 0.5])
+            ]
+        );
+        assert_eq!(json["data"][2]["index"], 2);
+        assert_eq!(
+            translate_batches(&[first], &wanted).unwrap_err().status,
+            502
+        );
+    }
+
+    #[test]
     fn base64_is_little_endian_f32() {
         let json: Value = serde_json::from_slice(
-            &translate(&one(ARGO), &output(EncodingFormat::Base64, None)).unwrap(),
+            &translate(ARGO, &output(EncodingFormat::Base64, None)).unwrap(),
         )
         .unwrap();
         let bytes = base64::engine::general_purpose::STANDARD
@@ -291,7 +299,7 @@ mod tests {
     #[test]
     fn dimensions_truncate_and_renormalise() {
         let json: Value = serde_json::from_slice(
-            &translate(&one(ARGO), &output(EncodingFormat::Float, Some(2))).unwrap(),
+            &translate(ARGO, &output(EncodingFormat::Float, Some(2))).unwrap(),
         )
         .unwrap();
         let second: Vec<f64> =
@@ -302,23 +310,23 @@ mod tests {
 
     #[test]
     fn wrong_vector_count_or_shape_is_bad_gateway() {
-        let single = output(EncodingFormat::Float, None);
+        let one = output(EncodingFormat::Float, None);
         assert_eq!(
-            translate(&one(br#"{"embedding":[[1]]}"#), &single)
+            translate(br#"{"embedding":[[1]]}"#, &one)
                 .unwrap_err()
                 .status,
             502
         );
         assert_eq!(
             translate(
-                &one(br#"{"embedding":[["a"],[1]]}"#),
+                br#"{"embedding":[["a"],[1]]}"#,
                 &output(EncodingFormat::Base64, None)
             )
             .unwrap_err()
             .status,
             502
         );
-        assert_eq!(translate(&one(b"<html>"), &single).unwrap_err().status, 502);
+        assert_eq!(translate(b"<html>", &one).unwrap_err().status, 502);
     }
 
     #[test]
@@ -342,57 +350,12 @@ mod tests {
             parse_request(br#"{"model":"m","input":["a","b"]}"#).unwrap();
         assert_eq!(inputs(&request, &model).unwrap(), ["a", "b"]);
         let argo: Value = serde_json::from_slice(
-            &to_argo(inputs(&request, &model).unwrap(), &model, "carol").unwrap()[0],
+            &to_argo(inputs(&request, &model).unwrap(), &model, "carol").unwrap(),
         )
         .unwrap();
         assert_eq!(
             argo,
             serde_json::json!({"user":"carol","model":"v3small","prompt":["a","b"]})
-        );
-    }
-
-    #[test]
-    fn inputs_go_in_batches_and_answers_join_in_order() {
-        let model = ModelSpec {
-            inputs_per_call: Some(2),
-            ..v3small()
-        };
-        let texts: Vec<String> = ["a", "b", "c", "d", "e"].map(String::from).to_vec();
-        let bodies = to_argo(&texts, &model, "dave").unwrap();
-        let prompts: Vec<Value> = bodies
-            .iter()
-            .map(|body| serde_json::from_slice::<Value>(body).unwrap()["prompt"].clone())
-            .collect();
-        assert_eq!(
-            prompts,
-            [
-                serde_json::json!(["a", "b"]),
-                serde_json::json!(["c", "d"]),
-                serde_json::json!(["e"])
-            ]
-        );
-        let answers = vec![
-            br#"{"embedding":[[1,0,0,0],[2,0,0,0]]}"#.to_vec(),
-            br#"{"embedding":[[3,0,0,0]]}"#.to_vec(),
-        ];
-        let mut output = output(EncodingFormat::Float, None);
-        output.expected_vectors = 3;
-        let json: Value = serde_json::from_slice(&translate(&answers, &output).unwrap()).unwrap();
-        let firsts: Vec<f64> = (0..3)
-            .map(|i| json["data"][i]["embedding"][0].as_f64().unwrap())
-            .collect();
-        assert_eq!(firsts, [1.0, 2.0, 3.0]);
-        assert_eq!(json["data"][2]["index"], 2);
-        assert_eq!(v3small().inputs_per_call(), DEFAULT_INPUTS_PER_CALL);
-    }
-
-    #[test]
-    fn an_authentication_notice_is_403() {
-        let notice = br#"{"response":"IMPORTANT AUTHENTICATION NOTICE FROM ARGO: register first"}"#;
-        let error = translate(&one(notice), &output(EncodingFormat::Float, None)).unwrap_err();
-        assert_eq!(
-            (error.status, error.code),
-            (403, Some("argo_user_not_registered"))
         );
     }
 }

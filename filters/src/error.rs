@@ -12,6 +12,9 @@ pub struct ApiError {
     pub code: Option<&'static str>,
     /// Seconds for a `Retry-After` header (429s).
     pub retry_after: Option<String>,
+    /// What went wrong, for the operator's log; never sent to the client. Boxed so that
+    /// `Result<_, ApiError>` stays under clippy's `result_large_err` threshold (128 bytes).
+    pub cause: Option<Box<String>>,
 }
 
 #[derive(Serialize)]
@@ -37,7 +40,13 @@ impl ApiError {
             param: None,
             code: None,
             retry_after: None,
+            cause: None,
         }
+    }
+
+    pub fn with_cause(mut self, cause: impl Into<String>) -> Self {
+        self.cause = Some(Box::new(cause.into()));
+        self
     }
 
     pub fn with_param(mut self, param: impl Into<String>) -> Self {
@@ -113,17 +122,6 @@ impl ApiError {
 
     pub fn rate_limited(message: impl Into<String>) -> Self {
         Self::new(429, "rate_limit_error", message).with_code("rate_limit_exceeded")
-    }
-
-    /// Argo answered with its authentication notice instead of a reply: the username the
-    /// client's token maps to is not registered with Argo. argo-proxy answers 403 too.
-    pub fn argo_user_not_registered() -> Self {
-        Self::new(
-            403,
-            "permission_error",
-            "Argo does not know the username this API key maps to: it answered with an authentication notice instead of a reply. Ask the operator to register the username with Argo or to correct the token table.",
-        )
-        .with_code("argo_user_not_registered")
     }
 
     pub fn internal(message: impl Into<String>) -> Self {

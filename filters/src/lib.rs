@@ -9,6 +9,7 @@ pub mod embeddings;
 pub mod error;
 pub mod json;
 pub mod models;
+pub mod notice;
 pub mod openai;
 pub mod stream;
 pub mod tools;

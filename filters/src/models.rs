@@ -91,14 +91,7 @@ pub struct ModelSpec {
     /// chat, `cl100k_base` for embeddings) and the byte estimate for the others.
     #[serde(default)]
     pub tokenizer: Option<Tokenizer>,
-    /// Embedding models: most texts in one Argo call; longer inputs are sent in batches.
-    #[serde(default)]
-    pub inputs_per_call: Option<usize>,
 }
-
-/// The original bridge sends embeddings in batches of 16 (`_get_embeddings_from_argo`,
-/// `BATCH_SIZE = 16`). No recording shows Argo refusing more: the figure is an assumption.
-pub const DEFAULT_INPUTS_PER_CALL: usize = 16;
 
 fn default_kind() -> Kind {
     Kind::Chat
@@ -132,7 +125,6 @@ impl ModelSpec {
             max_tokens_cap: None,
             sampling: Sampling::Any,
             tokenizer: None,
-            inputs_per_call: None,
         }
     }
 
@@ -163,12 +155,6 @@ impl ModelSpec {
             temperature,
             top_p,
         }
-    }
-
-    pub fn inputs_per_call(&self) -> usize {
-        self.inputs_per_call
-            .unwrap_or(DEFAULT_INPUTS_PER_CALL)
-            .max(1)
     }
 }
 

@@ -10,7 +10,6 @@ use std::borrow::Cow;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::chat::is_auth_notice;
 use crate::error::ApiError;
 use crate::openai::ResponseMeta;
 use crate::tools::prompt::{Piece, ToolScanner};
@@ -262,29 +261,6 @@ pub struct TextStream {
     started: bool,
     /// For prompt-based tools: lifts tool-call blocks out of the text as they stream.
     scanner: Option<ToolScanner>,
-    screen: Screen,
-}
-
-/// The start of a stream is watched for Argo's authentication notice, which an unregistered
-/// user gets in place of a reply. It opens with a warning sign (as argo-proxy's tests quote it:
-/// "⚠️ **IMPORTANT AUTHENTICATION NOTICE FROM ARGO** ⚠️"), so only a stream that starts with one
-/// is held back, for at most [`MAX_SCREENED_BYTES`]; any other passes at once.
-#[derive(Debug, Clone)]
-enum Screen {
-    Watching(String),
-    Passed,
-    /// The notice came: the client got an error event and nothing more.
-    Refused,
-}
-
-const NOTICE_SIGN: char = '\u{26a0}';
-const MAX_SCREENED_BYTES: usize = 128;
-
-/// What the screen lets through of a piece of text.
-enum Screened<'t> {
-    Pass(Cow<'t, str>),
-    Hold,
-    Notice,
 }
 
 impl TextStream {
@@ -297,7 +273,6 @@ impl TextStream {
             prompt_tokens,
             started: false,
             scanner: None,
-            screen: Screen::Watching(String::new()),
         }
     }
 
@@ -332,25 +307,13 @@ impl TextStream {
         }
         out.reserve(self.encoder.text_overhead() + fragment.len() + fragment.len() / 8);
         let text = self.joiner.push(fragment);
-        match self.screen(text, false) {
-            Screened::Pass(text) => self.emit(out, &text, false),
-            Screened::Hold => {}
-            Screened::Notice => self.refuse(out),
-        }
+        self.emit(out, &text, false);
     }
 
     /// The upstream ended normally.
     pub fn finish(&mut self) -> Vec<u8> {
         let mut out = self.start();
         let rest = self.joiner.finish();
-        let rest = match self.screen(rest.into(), true) {
-            Screened::Pass(rest) => rest,
-            Screened::Hold => return out,
-            Screened::Notice => {
-                self.refuse(&mut out);
-                return out;
-            }
-        };
         self.emit(&mut out, &rest, true);
         let finish_reason = if self
             .scanner
@@ -363,38 +326,6 @@ impl TextStream {
         };
         self.encoder.finish(&mut out, finish_reason, self.usage());
         out
-    }
-
-    fn screen<'t>(&mut self, text: Cow<'t, str>, last: bool) -> Screened<'t> {
-        let held = match &mut self.screen {
-            Screen::Passed => return Screened::Pass(text),
-            Screen::Refused => return Screened::Hold,
-            Screen::Watching(held) => held,
-        };
-        if held.is_empty() && !text.trim_start().starts_with(NOTICE_SIGN) && !text.trim().is_empty()
-        {
-            self.screen = Screen::Passed;
-            return Screened::Pass(text);
-        }
-        held.push_str(&text);
-        if is_auth_notice(held) {
-            self.screen = Screen::Refused;
-            return Screened::Notice;
-        }
-        let start = held.trim_start();
-        let may_be_notice =
-            start.is_empty() || (start.starts_with(NOTICE_SIGN) && held.len() < MAX_SCREENED_BYTES);
-        if may_be_notice && !last {
-            return Screened::Hold;
-        }
-        let held = std::mem::take(held);
-        self.screen = Screen::Passed;
-        Screened::Pass(Cow::Owned(held))
-    }
-
-    fn refuse(&mut self, out: &mut Vec<u8>) {
-        self.encoder
-            .error(out, &ApiError::argo_user_not_registered());
     }
 
     fn emit(&mut self, out: &mut Vec<u8>, text: &str, last: bool) {
@@ -684,64 +615,6 @@ mod tests {
             json(&events[1])["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"],
             "{\"city\":\"Paris\"}"
         );
-    }
-
-    fn streamed(stream: &mut TextStream, text: &str, size: usize) -> Vec<Value> {
-        let mut sse = stream.start();
-        for piece in text.as_bytes().chunks(size) {
-            sse.extend(stream.feed(piece));
-        }
-        sse.extend(stream.finish());
-        events(&sse)
-            .iter()
-            .filter(|event| *event != "[DONE]")
-            .map(|event| json(event))
-            .collect()
-    }
-
-    fn streamed_content(chunks: &[Value]) -> String {
-        chunks
-            .iter()
-            .filter_map(|chunk| chunk["choices"][0]["delta"]["content"].as_str())
-            .collect()
-    }
-
-    #[test]
-    fn an_authentication_notice_ends_the_stream_with_a_403_event() {
-        let notice = "\u{26a0}\u{fe0f} **IMPORTANT AUTHENTICATION NOTICE FROM ARGO** \u{26a0}\u{fe0f}\n\nRegister first.\n\nHello from the model.";
-        for size in [1, 4, 1000] {
-            let mut stream = chat_stream(true);
-            let chunks = streamed(&mut stream, notice, size);
-            assert_eq!(
-                streamed_content(&chunks),
-                "",
-                "by {size}: nothing of it reaches the client"
-            );
-            let error = chunks.last().unwrap();
-            assert_eq!(error["error"]["code"], "argo_user_not_registered");
-            assert!(chunks
-                .iter()
-                .all(|chunk| chunk.get("usage").is_none_or(Value::is_null)));
-        }
-    }
-
-    #[test]
-    fn text_that_only_starts_with_a_warning_sign_is_held_briefly_then_sent_whole() {
-        let short = "\u{26a0}\u{fe0f} Careful: this is fine.";
-        let long = format!("\u{26a0}\u{fe0f} {}", "Careful. ".repeat(30));
-        for text in [short, long.as_str(), "  plain start", " "] {
-            let mut stream = chat_stream(false);
-            assert_eq!(streamed_content(&streamed(&mut stream, text, 3)), text);
-        }
-        let mut stream = chat_stream(false);
-        stream.start();
-        assert!(
-            !stream.feed(b"Hello").is_empty(),
-            "ordinary text is not held back"
-        );
-        let mut warned = chat_stream(false);
-        warned.start();
-        assert!(warned.feed("\u{26a0}\u{fe0f} Car".as_bytes()).is_empty());
     }
 }
 

@@ -152,8 +152,9 @@ proptest! {
     fn embedding_translation_never_panics(raw in prop::collection::vec(any::<u8>(), 0..256), vectors in json_value()) {
         for format in [EncodingFormat::Float, EncodingFormat::Base64] {
             let output = embeddings::Output { model: "m", format, dimensions: Some(2), expected_vectors: 1, prompt_tokens: 1 };
-            let _ = embeddings::translate(std::slice::from_ref(&raw), &output);
-            let _ = embeddings::translate(&[json!({"embedding": vectors}).to_string().into_bytes(), raw.clone()], &output);
+            let _ = embeddings::translate(&raw, &output);
+            let batch = json!({"embedding": vectors}).to_string();
+            let _ = embeddings::translate_batches(&[batch.as_bytes(), &raw[..]], &output);
         }
     }
 

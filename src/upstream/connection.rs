@@ -11,17 +11,25 @@ use pingora_error::{Error, ErrorType, Result};
 use pingora_timeout::fast_timeout::fast_timeout;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::wire::{parse_head, BodyDecoder, Decoded, ResponseHead, WireError};
+use super::wire::{parse_head, BodyDecoder, Decoded, Framing, ResponseHead, WireError};
 
 /// First read size: a whole Argo response head, or a stream fragment, fits.
 const FIRST_READ_BYTES: usize = 4 * 1024;
 /// Reads double up to this size while each one fills the buffer (large buffered answers).
 const MAX_READ_BYTES: usize = 64 * 1024;
 
+/// Longest run of informational (1xx) heads accepted before the final one.
+const MAX_INTERIM_HEADS: usize = 8;
+
+/// The head phase took longer than `upstream.head_timeout_ms`.
+pub const HEAD_TIMEDOUT: ErrorType = ErrorType::Custom("UpstreamHeadTimedout");
+
 #[derive(Clone, Copy)]
 pub struct Timeouts {
+    /// Longest silence while reading.
     pub read: Duration,
-    pub write: Duration,
+    /// Longest wait, from the end of the request, for the final response head.
+    pub head: Duration,
 }
 
 /// A request sent and its response head read; the body is read with [`Connection::next_chunk`].
@@ -34,38 +42,49 @@ pub struct Connection {
     read_size: usize,
 }
 
+/// Writes the whole request. An error means Argo cannot have received all of it.
+pub async fn send_request(stream: &mut Stream, request: &[u8], limit: Duration) -> Result<()> {
+    let write = async {
+        stream.write_all(request).await?;
+        stream.flush().await
+    };
+    match fast_timeout(limit, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Error::e_because(ErrorType::WriteError, "sending the request to Argo", e),
+        Err(_) => Error::e_explain(ErrorType::WriteTimedout, "sending the request to Argo"),
+    }
+}
+
 impl Connection {
-    /// Writes `request` and reads the response head, skipping informational (1xx) heads.
-    pub async fn exchange(mut stream: Stream, request: &[u8], timeouts: Timeouts) -> Result<Self> {
-        write_all(&mut stream, request, timeouts.write).await?;
+    /// Reads the final response head of a request sent on `stream`, skipping at most
+    /// [`MAX_INTERIM_HEADS`] informational (1xx) heads, all within `timeouts.head`.
+    pub async fn read_head(mut stream: Stream, timeouts: Timeouts) -> Result<Self> {
         let mut buf = BytesMut::new();
-        loop {
-            if let Some((head, length)) = parse_head(&buf).map_err(invalid_answer)? {
-                buf.advance(length);
-                if head.is_informational() {
-                    continue;
-                }
-                return Ok(Connection {
-                    stream,
-                    body: BodyDecoder::new(head.framing),
-                    head,
-                    buf,
-                    read_timeout: timeouts.read,
-                    read_size: FIRST_READ_BYTES,
-                });
-            }
-            let read = read(&mut stream, &mut buf, FIRST_READ_BYTES, timeouts.read).await?;
-            if read == 0 {
-                return Error::e_explain(
-                    ErrorType::ConnectionClosed,
-                    "Argo closed the connection before answering",
-                );
-            }
-        }
+        let final_head = read_final_head(&mut stream, &mut buf, timeouts.read);
+        let head = match fast_timeout(timeouts.head, final_head).await {
+            Ok(head) => head?,
+            Err(_) => return Error::e_explain(HEAD_TIMEDOUT, "waiting for Argo's response head"),
+        };
+        Ok(Connection {
+            stream,
+            body: BodyDecoder::new(head.framing),
+            head,
+            buf,
+            read_timeout: timeouts.read,
+            read_size: FIRST_READ_BYTES,
+        })
     }
 
     pub fn head(&self) -> &ResponseHead {
         &self.head
+    }
+
+    /// The body's length, if the head announced it.
+    pub fn announced_length(&self) -> Option<u64> {
+        match self.head.framing {
+            Framing::Length(length) => Some(length),
+            Framing::Chunked | Framing::UntilClose => None,
+        }
     }
 
     /// The next piece of the body; `None` at its end. Cancel-safe: dropping a pending call loses
@@ -104,15 +123,34 @@ impl Connection {
     }
 }
 
-async fn write_all(stream: &mut Stream, bytes: &[u8], limit: Duration) -> Result<()> {
-    let write = async {
-        stream.write_all(bytes).await?;
-        stream.flush().await
-    };
-    match fast_timeout(limit, write).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Error::e_because(ErrorType::WriteError, "sending the request to Argo", e),
-        Err(_) => Error::e_explain(ErrorType::WriteTimedout, "sending the request to Argo"),
+async fn read_final_head(
+    stream: &mut Stream,
+    buf: &mut BytesMut,
+    read_timeout: Duration,
+) -> Result<ResponseHead> {
+    let mut interim_heads = 0;
+    loop {
+        if let Some((head, length)) = parse_head(buf).map_err(invalid_answer)? {
+            buf.advance(length);
+            if !head.is_informational() {
+                return Ok(head);
+            }
+            interim_heads += 1;
+            if interim_heads > MAX_INTERIM_HEADS {
+                return Error::e_explain(
+                    ErrorType::InvalidHTTPHeader,
+                    format!("more than {MAX_INTERIM_HEADS} interim (1xx) response heads"),
+                );
+            }
+            continue;
+        }
+        let read = read(stream, buf, FIRST_READ_BYTES, read_timeout).await?;
+        if read == 0 {
+            return Error::e_explain(
+                ErrorType::ConnectionClosed,
+                "Argo closed the connection before answering",
+            );
+        }
     }
 }
 

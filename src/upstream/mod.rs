@@ -1,11 +1,14 @@
 //! The Argo client: Pingora's pooled transport connector (TCP or TLS), a lean HTTP/1.1
 //! exchange on top (one write per request, small read buffers), explicit timeouts, and errors
-//! mapped to what a client can act on (502 unreachable or broken, 504 too slow).
+//! mapped to what a client can act on (502 unreachable or broken, 503 too many large answers
+//! held at once, 504 too slow).
 
+mod budget;
 mod connection;
 mod wire;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use argo_filters::argo::Endpoint;
@@ -17,18 +20,22 @@ use pingora_core::upstreams::peer::{HttpPeer, Peer};
 use pingora_error::{Error, ErrorType};
 use pingora_timeout::fast_timeout::fast_timeout;
 
+use crate::budget::MemoryBudget;
 use crate::config::{ArgoEnv, UpstreamConfig};
 use crate::metrics;
-use connection::{Connection, Timeouts};
+pub use budget::BufferedAnswer;
+use connection::{Connection, Timeouts, HEAD_TIMEDOUT};
 
-/// Ceiling on a buffered (non-streaming) Argo answer: large embedding batches are big.
-const MAX_ANSWER_BYTES: usize = 256 * 1024 * 1024;
+/// Most of an Argo error body kept in an error's cause.
+const MAX_CAUSE_BODY_BYTES: usize = 2 * 1024;
 
 pub struct Upstream {
     connector: TransportConnector,
     config: UpstreamConfig,
     /// Per environment name: where Argo is, built once at start.
     routes: BTreeMap<String, Route>,
+    /// Shared by every buffered answer of this process.
+    answer_budget: Arc<MemoryBudget>,
 }
 
 struct Route {
@@ -64,14 +71,19 @@ impl Upstream {
             connector: TransportConnector::new(Some(options)),
             config: config.clone(),
             routes,
+            answer_budget: MemoryBudget::new(
+                config.max_buffered_answer_bytes_total,
+                metrics::BUFFERED_ANSWER_BYTES.clone(),
+            ),
         }
     }
 
-    /// Sends `body` to `endpoint` of the model's environment and reads the response header.
+    /// Sends `body` to `endpoint` of the model's environment and reads the response head.
     ///
-    /// Retried, because nothing reached Argo: connect failures (up to `upstream.retries` times,
-    /// with exponential backoff) and a pooled connection found dead on first use (once, at
-    /// once). Nothing is retried once Argo may have seen the request.
+    /// Retried, because Argo cannot have received the whole request: connect failures (up to
+    /// `upstream.retries` times, with exponential backoff) and a pooled connection that broke
+    /// while the request was being written (once, at once). Once the request is written it is
+    /// never sent again, whatever happens next: a POST must not reach Argo twice.
     pub async fn send(
         &self,
         env_name: &str,
@@ -111,7 +123,9 @@ impl Upstream {
                     metrics::UPSTREAM_RETRIES
                         .with_label_values(&["stale_connection"])
                         .inc();
-                    log::debug!("pooled connection to Argo {env_name} was stale, retrying: {e}");
+                    log::debug!(
+                        "pooled connection to Argo {env_name} broke while sending, retrying: {e}"
+                    );
                 }
                 Failure::Connect(e) | Failure::Stale(e) | Failure::Other(e) => {
                     return Err(self.map_error(&e, env_name))
@@ -120,33 +134,43 @@ impl Upstream {
         }
     }
 
+    /// One attempt. A pooled connection that Argo closed while it was idle never gets here:
+    /// Pingora's `get_stream` polls a pooled connection once before handing it out and drops
+    /// it on end of stream, an error or unexpected bytes (`test_reusable_stream`), then takes
+    /// another or connects.
     async fn try_send(&self, peer: &HttpPeer, request: &[u8]) -> Result<Connection, Failure> {
-        let (stream, reused) = self.connector.get_stream(peer).await.map_err(|e| {
+        let (mut stream, reused) = self.connector.get_stream(peer).await.map_err(|e| {
             if is_connect_failure(&e) {
                 Failure::Connect(e)
             } else {
                 Failure::Other(e)
             }
         })?;
+        match connection::send_request(&mut stream, request, self.config.write_timeout()).await {
+            Ok(()) => {}
+            Err(e) if reused && e.etype() == &ErrorType::WriteError => {
+                return Err(Failure::Stale(e))
+            }
+            Err(e) => return Err(Failure::Other(e)),
+        }
         let timeouts = Timeouts {
             read: self.config.read_timeout(),
-            write: self.config.write_timeout(),
+            head: self.config.head_timeout(),
         };
-        match Connection::exchange(stream, request, timeouts).await {
-            Ok(connection) => Ok(connection),
-            Err(e) if reused && is_stale_connection(&e) => Err(Failure::Stale(e)),
-            Err(e) => Err(Failure::Other(e)),
-        }
+        Connection::read_head(stream, timeouts)
+            .await
+            .map_err(Failure::Other)
     }
 
-    /// One buffered round trip: the 2xx body, or the error the client should see.
+    /// One buffered round trip: the 2xx body (holding its share of the budget for buffered
+    /// answers until it is dropped), or the error the client should see.
     /// Bounded by `upstream.total_timeout_ms`, so a slow drip cannot hold a request forever.
     pub async fn buffered(
         &self,
         env: &str,
         endpoint: Endpoint,
         body: &[u8],
-    ) -> Result<Vec<u8>, ApiError> {
+    ) -> Result<BufferedAnswer, ApiError> {
         let round_trip = async {
             let mut exchange = self.send(env, endpoint, body).await?;
             if !exchange.is_success() {
@@ -162,7 +186,11 @@ impl Upstream {
                 "Argo ({env}) did not finish answering within {:.0}s; try a shorter request",
                 limit.as_secs_f64()
             ))
-            .with_code("upstream_total_timeout"))
+            .with_code("upstream_total_timeout")
+            .with_cause(format!(
+                "Argo {env}: round trip over upstream.total_timeout_ms ({} ms)",
+                self.config.total_timeout_ms
+            )))
         })
     }
 
@@ -173,7 +201,8 @@ impl Upstream {
         let answer = exchange.read_to_end(self).await;
         self.release(exchange);
         match answer {
-            Ok(body) => from_argo_status(status, &body, retry_after.as_deref()),
+            Ok(body) => from_argo_status(status, &body, retry_after.as_deref())
+                .with_cause(rejection_cause(status, &body)),
             Err(error) => error,
         }
     }
@@ -189,7 +218,13 @@ impl Upstream {
         }
     }
 
+    /// The client's error for a failed exchange; its cause keeps the whole error chain.
     pub fn map_error(&self, error: &Error, env: &str) -> ApiError {
+        self.describe(error, env)
+            .with_cause(format!("Argo {env}: {error}"))
+    }
+
+    fn describe(&self, error: &Error, env: &str) -> ApiError {
         let seconds = |d: Duration| d.as_secs_f64();
         match error.etype() {
             ErrorType::ConnectTimedout | ErrorType::TLSHandshakeTimedout => ApiError::gateway_timeout(format!(
@@ -201,6 +236,11 @@ impl Upstream {
                 "Argo ({env}) sent nothing for {:.0}s; the model may be overloaded, try again or shorten the request",
                 seconds(self.config.read_timeout())
             )),
+            etype if etype == &HEAD_TIMEDOUT => ApiError::gateway_timeout(format!(
+                "Argo ({env}) did not start answering within {:.1}s; the model may be overloaded, try again later or shorten the request",
+                seconds(self.config.head_timeout())
+            ))
+            .with_code("upstream_head_timeout"),
             ErrorType::WriteTimedout => {
                 ApiError::gateway_timeout(format!("Argo ({env}) stopped accepting the request body; try again later"))
                     .with_code("upstream_write_timeout")
@@ -221,10 +261,43 @@ impl Upstream {
                 .with_code("upstream_cut_off"),
         }
     }
+
+    fn answer_too_large(&self, env: &str) -> ApiError {
+        ApiError::bad_gateway("Argo's answer is larger than the gateway accepts").with_cause(
+            format!(
+                "Argo {env}: answer over upstream.max_answer_bytes ({} bytes)",
+                self.config.max_answer_bytes
+            ),
+        )
+    }
+
+    fn answers_over_budget(&self, env: &str) -> ApiError {
+        let mut error = ApiError::new(
+            503,
+            "server_error",
+            "The gateway is holding too many large Argo answers right now; retry in a moment",
+        )
+        .with_code("upstream_answers_over_budget")
+        .with_cause(format!(
+            "Argo {env}: buffered answers would exceed upstream.max_buffered_answer_bytes_total ({} bytes)",
+            self.config.max_buffered_answer_bytes_total
+        ));
+        error.retry_after = Some("1".to_string());
+        error
+    }
 }
 
-/// Argo's address with the connect timeouts the connector applies. Read and write timeouts are
-/// the exchange's own (`Timeouts`); idle expiry is set when a connection goes back to the pool.
+/// The operator's view of a non-2xx answer: its status and the start of its body.
+fn rejection_cause(status: u16, body: &[u8]) -> String {
+    let shown = &body[..body.len().min(MAX_CAUSE_BODY_BYTES)];
+    format!(
+        "Argo answered HTTP {status}: {}",
+        String::from_utf8_lossy(shown)
+    )
+}
+
+/// Argo's address with the connect timeouts the connector applies. Write, head and read
+/// timeouts are the exchange's own; idle expiry is set when a connection goes back to the pool.
 fn peer(env: &ArgoEnv, config: &UpstreamConfig) -> HttpPeer {
     let mut peer = HttpPeer::new(env.addr, env.tls, env.host.clone());
     peer.options.connection_timeout = Some(config.connect_timeout());
@@ -236,7 +309,7 @@ fn peer(env: &ArgoEnv, config: &UpstreamConfig) -> HttpPeer {
 enum Failure {
     /// No connection was made: nothing reached Argo.
     Connect(Box<Error>),
-    /// A pooled connection was dead on first use.
+    /// A pooled connection broke while the request was written: Argo did not get all of it.
     Stale(Box<Error>),
     Other(Box<Error>),
 }
@@ -249,16 +322,6 @@ fn is_connect_failure(error: &Error) -> bool {
             | ErrorType::ConnectNoRoute
             | ErrorType::ConnectError
             | ErrorType::TLSHandshakeTimedout
-    )
-}
-
-fn is_stale_connection(error: &Error) -> bool {
-    matches!(
-        error.etype(),
-        ErrorType::ConnectionClosed
-            | ErrorType::ReadError
-            | ErrorType::WriteError
-            | ErrorType::InvalidHTTPHeader
     )
 }
 
@@ -283,17 +346,75 @@ impl Exchange {
             .map_err(|e| upstream.map_error(&e, &self.env))
     }
 
-    /// The whole body, bounded.
-    pub async fn read_to_end(&mut self, upstream: &Upstream) -> Result<Vec<u8>, ApiError> {
-        let mut body = Vec::new();
-        while let Some(chunk) = self.next_chunk(upstream).await? {
-            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-                return Err(ApiError::bad_gateway(
-                    "Argo's answer is larger than the gateway accepts",
-                ));
+    /// The whole body, within `upstream.max_answer_bytes` and the process-wide budget for
+    /// buffered answers. An announced length is reserved before anything is read.
+    pub async fn read_to_end(&mut self, upstream: &Upstream) -> Result<BufferedAnswer, ApiError> {
+        let ceiling = upstream.config.max_answer_bytes;
+        let mut answer = BufferedAnswer::new(&upstream.answer_budget);
+        if let Some(length) = self.connection.announced_length() {
+            match usize::try_from(length) {
+                Ok(length) if length <= ceiling => answer
+                    .reserve_total(length)
+                    .map_err(|_| upstream.answers_over_budget(&self.env))?,
+                _ => return Err(upstream.answer_too_large(&self.env)),
             }
-            body.extend_from_slice(&chunk);
         }
-        Ok(body)
+        while let Some(chunk) = self.next_chunk(upstream).await? {
+            if answer.len() + chunk.len() > ceiling {
+                return Err(upstream.answer_too_large(&self.env));
+            }
+            answer
+                .append(&chunk, ceiling)
+                .map_err(|_| upstream.answers_over_budget(&self.env))?;
+        }
+        Ok(answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upstream() -> Upstream {
+        let config: UpstreamConfig = serde_yaml::from_str("environments: {}").unwrap();
+        Upstream::new(&config, &BTreeMap::new())
+    }
+
+    #[test]
+    fn mapped_errors_keep_the_whole_chain_as_their_cause() {
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        let error = Error::because(ErrorType::ReadError, "reading Argo's answer", reset);
+        let mapped = upstream().map_error(&error, "prod");
+        assert_eq!(
+            (mapped.status, mapped.code),
+            (502, Some("upstream_cut_off"))
+        );
+        let cause = mapped.cause.unwrap_or_default();
+        assert!(cause.starts_with("Argo prod: "), "{cause}");
+        assert!(cause.contains("reading Argo's answer"), "{cause}");
+        assert!(cause.contains("reset by peer"), "{cause}");
+    }
+
+    #[test]
+    fn a_head_timeout_is_504_with_its_own_code() {
+        let error = Error::explain(HEAD_TIMEDOUT, "waiting for Argo's response head");
+        let mapped = upstream().map_error(&error, "dev");
+        assert_eq!(
+            (mapped.status, mapped.code),
+            (504, Some("upstream_head_timeout"))
+        );
+        assert!(mapped.message.contains("did not start answering"));
+    }
+
+    #[test]
+    fn rejection_causes_keep_the_status_and_at_most_2_kib_of_the_body() {
+        let long = rejection_cause(500, &[b'x'; 5000]);
+        let prefix = "Argo answered HTTP 500: ";
+        assert!(long.starts_with(prefix));
+        assert_eq!(long.len(), prefix.len() + MAX_CAUSE_BODY_BYTES);
+        assert_eq!(
+            rejection_cause(503, b"\xffbusy"),
+            "Argo answered HTTP 503: \u{fffd}busy"
+        );
     }
 }

@@ -87,8 +87,12 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, WireError
     let mut content_length = None;
     let mut chunked = false;
     for header in response.headers.iter() {
-        let value = std::str::from_utf8(header.value).unwrap_or("").trim();
         let name = header.name;
+        if name.eq_ignore_ascii_case("retry-after") {
+            head.retry_after = retry_after_seconds(header.value);
+            continue;
+        }
+        let value = std::str::from_utf8(header.value).unwrap_or("").trim();
         if name.eq_ignore_ascii_case("content-length") {
             match value.parse::<u64>() {
                 Ok(n) if content_length.is_none_or(|seen| seen == n) => content_length = Some(n),
@@ -103,8 +107,6 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, WireError
             head.keep_alive &= !value
                 .split(',')
                 .any(|token| token.trim().eq_ignore_ascii_case("close"));
-        } else if name.eq_ignore_ascii_case("retry-after") {
-            head.retry_after = Some(value.to_string());
         }
     }
     head.framing = if head.is_informational() || status == 204 || status == 304 {
@@ -119,6 +121,14 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, WireError
         head.keep_alive = false;
     }
     Ok(Some((head, length)))
+}
+
+/// A Retry-After in seconds, passed on to the client; anything else (an HTTP date, text,
+/// bytes that are not UTF-8) is dropped.
+fn retry_after_seconds(value: &[u8]) -> Option<String> {
+    let value = value.trim_ascii();
+    let plain_seconds = (1..=10).contains(&value.len()) && value.iter().all(u8::is_ascii_digit);
+    plain_seconds.then(|| String::from_utf8_lossy(value).into_owned())
 }
 
 /// Where the decoder is in the body.
@@ -326,6 +336,36 @@ mod tests {
         let old = head("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n");
         assert!(!old.keep_alive);
         assert!(head("HTTP/1.1 100 Continue\r\n\r\n").is_informational());
+    }
+
+    #[test]
+    fn only_a_retry_after_in_seconds_is_kept() {
+        let retry_after = |value: &[u8]| {
+            let text = [
+                b"HTTP/1.1 429 Busy\r\nRetry-After:".as_slice(),
+                value,
+                b"\r\n\r\n",
+            ]
+            .concat();
+            parse_head(&text).unwrap().unwrap().0.retry_after
+        };
+        assert_eq!(retry_after(b" 7 ").as_deref(), Some("7"));
+        assert_eq!(retry_after(b"3600000000").as_deref(), Some("3600000000"));
+        for dropped in [
+            b"\xff\xfe".as_slice(),
+            b"",
+            b"Wed, 21 Oct 2015 07:28:00 GMT",
+            b"-1",
+            b"1.5",
+            b"12345678901",
+        ] {
+            assert_eq!(
+                retry_after(dropped),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(dropped)
+            );
+        }
     }
 
     #[test]

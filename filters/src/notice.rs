@@ -1,0 +1,135 @@
+//! Argo's answer to a username it does not know: HTTP 200 with a text containing
+//! `AUTHENTICATION NOTICE FROM ARGO` (in a chat answer, the first streamed fragments, or instead
+//! of embeddings). It is not an answer; argo-proxy (`utils/misc.py`,
+//! `contains_argo_auth_warning`, and `endpoints/dispatch.py`) turns it into a 403, matching the
+//! phrase case-insensitively anywhere in a buffered answer or in the first streamed chunk. Its
+//! recorded form opens with `⚠️ **IMPORTANT AUTHENTICATION NOTICE FROM ARGO** ⚠️`.
+
+use crate::ApiError;
+
+pub const MARKER: &str = "AUTHENTICATION NOTICE FROM ARGO";
+
+/// How the notice opens a streamed answer (upper case, as recorded); while the text so far is
+/// the start of one of these, a stream is held back so that nothing of a notice reaches the
+/// client as content. Any other start is streamed at once.
+const OPENINGS: [&str; 2] = [
+    "⚠️ **IMPORTANT AUTHENTICATION NOTICE FROM ARGO",
+    "**IMPORTANT AUTHENTICATION NOTICE FROM ARGO",
+];
+
+/// The notice replaces the whole answer, so only an answer's start is searched: a long answer
+/// (a large embedding batch) costs nothing, and one that merely quotes the phrase late passes.
+const SEARCHED_BYTES: usize = 4096;
+
+/// Whether `answer` (a buffered body) carries the notice.
+pub fn is_notice(answer: &[u8]) -> bool {
+    let start = &answer[..answer.len().min(SEARCHED_BYTES)];
+    contains_ignore_case(start, MARKER.as_bytes())
+}
+
+/// What the first bytes of a streamed answer say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamStart {
+    /// The notice: answer 403 instead of a stream.
+    Notice,
+    /// Not a notice: stream it.
+    Answer,
+    /// Too little to tell: wait for more.
+    Undecided,
+}
+
+/// Classifies the first `bytes` of a stream: the notice when they contain it anywhere (as
+/// argo-proxy checks the first chunk), undecided while they could still open with it.
+pub fn stream_start(bytes: &[u8]) -> StreamStart {
+    if is_notice(bytes) {
+        return StreamStart::Notice;
+    }
+    let text = trim_start(bytes);
+    let could_open = OPENINGS
+        .iter()
+        .any(|opening| opening.as_bytes().starts_with(text));
+    if could_open {
+        StreamStart::Undecided
+    } else {
+        StreamStart::Answer
+    }
+}
+
+/// The error the client gets instead of the notice.
+pub fn unregistered_user() -> ApiError {
+    ApiError::new(
+        403,
+        "permission_denied",
+        "Argo does not know the lab username your API key maps to. Register with Argo (or ask \
+         the gateway operator to check which username your key maps to), then retry.",
+    )
+    .with_code("upstream_user_not_registered")
+}
+
+fn trim_start(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    &bytes[start..]
+}
+
+fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window.eq_ignore_ascii_case(needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RECORDED: &str =
+        "⚠️ **IMPORTANT AUTHENTICATION NOTICE FROM ARGO** ⚠️ Your username is not registered.";
+
+    #[test]
+    fn buffered_answers_are_checked_anywhere_case_insensitively() {
+        assert!(is_notice(RECORDED.as_bytes()));
+        assert!(is_notice(
+            br#"{"response":"some text authentication notice from argo end"}"#
+        ));
+        assert!(!is_notice(b"Hello world"));
+        assert!(!is_notice(b""));
+        let late = format!("{}{RECORDED}", "x".repeat(SEARCHED_BYTES));
+        assert!(
+            !is_notice(late.as_bytes()),
+            "only the start of an answer is searched"
+        );
+    }
+
+    #[test]
+    fn a_stream_is_held_only_while_it_could_open_with_the_notice() {
+        for split in 0..RECORDED.len() {
+            let verdict = stream_start(&RECORDED.as_bytes()[..split]);
+            let expected = if split >= RECORDED.find("ARGO").unwrap() + 4 {
+                StreamStart::Notice
+            } else {
+                StreamStart::Undecided
+            };
+            assert_eq!(verdict, expected, "after {split} bytes");
+        }
+        assert_eq!(stream_start(b"Hel"), StreamStart::Answer);
+        assert_eq!(stream_start(b"  "), StreamStart::Undecided);
+        assert_eq!(stream_start(b"a"), StreamStart::Answer);
+        assert_eq!(stream_start(b"**"), StreamStart::Undecided);
+        assert_eq!(stream_start(b"**Important: "), StreamStart::Answer);
+        assert_eq!(stream_start(b"**Summary**"), StreamStart::Answer);
+        assert_eq!(
+            stream_start(b"Note: authentication notice from Argo"),
+            StreamStart::Notice,
+            "anywhere in the first bytes"
+        );
+    }
+
+    #[test]
+    fn the_error_is_a_403_that_says_what_to_do() {
+        let error = unregistered_user();
+        assert_eq!(error.status, 403);
+        assert!(error.message.contains("Register with Argo"));
+    }
+}
