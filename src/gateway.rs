@@ -652,7 +652,8 @@ fn method_label(method: &Method) -> &'static str {
 
 fn endpoint_label(path: &str) -> &'static str {
     match path {
-        "/chat/completions" => "chat",
+        // `/api/chat/completions`: a path of the original bridge, for its clients.
+        "/chat/completions" | "/api/chat/completions" => "chat",
         "/completions" => "completions",
         "/embeddings" => "embeddings",
         "/models" => "models",
