@@ -7,7 +7,12 @@ use crate::config::{is_username, AuthConfig, AuthMode};
 pub struct Auth {
     mode: AuthMode,
     tokens: Vec<(Vec<u8>, String)>,
+    /// Serves requests with no token or the token `noop` (the original bridge's `--username`).
+    default_user: Option<String>,
 }
+
+/// The token the original bridge's clients send when they have none.
+const NO_TOKEN: &[u8] = b"noop";
 
 impl Auth {
     pub fn new(config: &AuthConfig) -> Self {
@@ -19,12 +24,19 @@ impl Auth {
         Auth {
             mode: config.mode,
             tokens,
+            default_user: Some(config.default_user.clone()).filter(|user| !user.is_empty()),
         }
     }
 
     /// The username for an `Authorization` header value.
     pub fn user_for(&self, authorization: Option<&[u8]>) -> Result<String, ApiError> {
-        let token = authorization.and_then(bearer_token).ok_or_else(|| {
+        let token = authorization.and_then(bearer_token);
+        if let Some(user) = &self.default_user {
+            if token.is_none_or(|token| token == NO_TOKEN) {
+                return Ok(user.clone());
+            }
+        }
+        let token = token.ok_or_else(|| {
             ApiError::unauthorized(
                 "Missing bearer token: send `Authorization: Bearer <your token>`",
             )
@@ -81,7 +93,35 @@ mod tests {
 
     fn auth(mode: AuthMode) -> Auth {
         let tokens = BTreeMap::from([("sk-alice-123456".to_string(), "alice".to_string())]);
-        Auth::new(&AuthConfig { mode, tokens })
+        Auth::new(&AuthConfig {
+            mode,
+            tokens,
+            default_user: String::new(),
+        })
+    }
+
+    #[test]
+    fn a_default_user_serves_requests_without_a_token_or_with_noop() {
+        let tokens = BTreeMap::from([("sk-alice-123456".to_string(), "alice".to_string())]);
+        let auth = Auth::new(&AuthConfig {
+            mode: AuthMode::Tokens,
+            tokens,
+            default_user: "labuser".into(),
+        });
+        assert_eq!(auth.user_for(None).unwrap(), "labuser");
+        assert_eq!(auth.user_for(Some(b"Bearer noop")).unwrap(), "labuser");
+        assert_eq!(auth.user_for(Some(b"Basic xyz")).unwrap(), "labuser");
+        assert_eq!(
+            auth.user_for(Some(b"Bearer sk-alice-123456")).unwrap(),
+            "alice"
+        );
+        assert_eq!(
+            auth.user_for(Some(b"Bearer wrong-token-1"))
+                .unwrap_err()
+                .status,
+            401,
+            "a wrong token is still refused"
+        );
     }
 
     #[test]

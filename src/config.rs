@@ -154,6 +154,10 @@ pub struct AuthConfig {
     pub mode: AuthMode,
     #[serde(default)]
     pub tokens: BTreeMap<String, String>,
+    /// Opt-in: requests with no token, or the token `noop`, are served as this lab user (the
+    /// original bridge's `--username`). Empty: every request needs a valid token.
+    #[serde(default)]
+    pub default_user: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -448,6 +452,14 @@ fn set_number<T: std::str::FromStr>(
     Ok(())
 }
 
+/// `address` (`host:port`) with another port.
+fn with_port(address: &str, port: u16) -> String {
+    match address.rsplit_once(':') {
+        Some((host, _)) => format!("{host}:{port}"),
+        None => format!("{address}:{port}"),
+    }
+}
+
 fn split_list(text: &str) -> Vec<String> {
     text.split(',')
         .map(str::trim)
@@ -461,6 +473,13 @@ pub fn apply_env(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(), ConfigError> {
     set_text(env, "ARGO_BRIDGE_LISTEN", &mut config.listen);
+    if let Some(port) = env("ARGO_BRIDGE_PORT") {
+        let port: u16 = port
+            .trim()
+            .parse()
+            .map_err(|_| err("ARGO_BRIDGE_PORT", "must be a port number"))?;
+        config.listen = with_port(&config.listen, port);
+    }
     set_text(env, "ARGO_BRIDGE_ADMIN_LISTEN", &mut config.admin.listen);
     set_text(
         env,
@@ -598,6 +617,11 @@ pub fn apply_env(
             config.upstream.environments.insert(name, url);
         }
     }
+    set_text(
+        env,
+        "ARGO_BRIDGE_DEFAULT_USER",
+        &mut config.auth.default_user,
+    );
     if let Some(mode) = env("ARGO_BRIDGE_AUTH_MODE") {
         config.auth.mode = match mode.as_str() {
             "tokens" => AuthMode::Tokens,
@@ -692,7 +716,19 @@ pub fn validate(config: Config) -> Result<Settings, ConfigError> {
             ));
         }
     }
-    if config.auth.mode == AuthMode::Tokens && config.auth.tokens.is_empty() {
+    if !config.auth.default_user.is_empty() {
+        if !is_username(&config.auth.default_user) {
+            return Err(err("auth.default_user", "must be a plain lab username"));
+        }
+        log::warn!(
+            "auth.default_user is set: requests with no token (or the token `noop`) are served \
+             as the configured default user; use this only where every client may act as that user"
+        );
+    }
+    if config.auth.mode == AuthMode::Tokens
+        && config.auth.tokens.is_empty()
+        && config.auth.default_user.is_empty()
+    {
         log::warn!(
             "auth.tokens is empty: every request will be refused until tokens are configured"
         );

@@ -382,12 +382,7 @@ impl Gateway {
                     .with_max_block_bytes(self.state.settings.limits.max_tool_block_bytes);
                 translator = translator.with_tool_scanner(scanner);
             }
-            let env = self
-                .state
-                .settings
-                .upstream
-                .env_for(Endpoint::StreamChat, &model.env)
-                .to_string();
+            let env = model.env.clone();
             return self.relay(session, ctx, &env, argo_body, translator).await;
         }
         let answer = self
@@ -427,12 +422,7 @@ impl Gateway {
                 wants_usage(&request.stream_options),
             );
             let prompt_tokens = model.tokenizer().count(prompts[0]);
-            let env = self
-                .state
-                .settings
-                .upstream
-                .env_for(Endpoint::StreamChat, &model.env)
-                .to_string();
+            let env = model.env.clone();
             return self
                 .relay(
                     session,
@@ -494,15 +484,21 @@ impl Gateway {
         self.reply(session, ctx, 200, json).await
     }
 
-    /// A live stream from Argo's `streamchat`, translated fragment by fragment.
+    /// A live stream from Argo's `streamchat` (in the streaming environment, else the model's
+    /// `model_env`), translated fragment by fragment.
     async fn relay(
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
-        env: &str,
+        model_env: &str,
         body: Vec<u8>,
         mut translator: TextStream,
     ) -> Result<(), ApiError> {
+        let env = self
+            .state
+            .settings
+            .upstream
+            .env_for(Endpoint::StreamChat, model_env);
         let started = Instant::now();
         let upstream_before = ctx.timing.upstream();
         let model = self.model_label(ctx).to_string();
@@ -651,7 +647,8 @@ fn method_label(method: &Method) -> &'static str {
 
 fn endpoint_label(path: &str) -> &'static str {
     match path {
-        "/chat/completions" => "chat",
+        // `/api/chat/completions`: a path of the original bridge, for its clients.
+        "/chat/completions" | "/api/chat/completions" => "chat",
         "/completions" => "completions",
         "/embeddings" => "embeddings",
         "/models" => "models",

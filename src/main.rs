@@ -15,6 +15,7 @@ mod log_writer;
 mod metrics;
 mod mock_argo;
 mod proxy_protocol;
+mod startup_check;
 mod streaming;
 mod timing;
 mod upstream;
@@ -39,8 +40,10 @@ use crate::gateway::{Gateway, State};
 use crate::mock_argo::{MockArgo, MockOptions};
 
 const USAGE: &str = "usage:
-  argo-bridge [run] [--config PATH] [--upgrade]
+  argo-bridge [run] [--config PATH] [--port N] [--username U] [--upgrade]
                                           serve (config: PATH, $ARGO_BRIDGE_CONFIG or conf/argo-bridge.yaml);
+                                          --port N: listen on port N; --username U: serve requests
+                                          with no token (or `noop`) as lab user U (auth.default_user);
                                           --upgrade takes the listeners over from a running
                                           instance once it gets SIGQUIT (shutdown.upgrade_sock)
   argo-bridge demo [--port P] [--mock-port M] [--config PATH]
@@ -71,7 +74,9 @@ fn run(args: &[String]) -> Result<(), String> {
     let flags = Flags::parse(rest)?;
     match command {
         "run" => serve(
-            load(&flags, &|key| std::env::var(key).ok())?,
+            load(&flags, &|key| {
+                flags.env_override(key).or_else(|| std::env::var(key).ok())
+            })?,
             None,
             flags.is_set("upgrade"),
         ),
@@ -231,6 +236,7 @@ fn serve(
     if let Some((mock_listen, options)) = mock {
         server.add_service(mock_service(&mock_listen, options));
     }
+    startup_check::start(&front_settings);
     log::info!("argo-bridge listening on {listen}");
     server.run_forever()
 }
@@ -317,6 +323,17 @@ impl Flags {
             pairs.push((name.to_string(), value.clone()));
         }
         Ok(Flags(pairs))
+    }
+
+    /// The original bridge's short forms: `--port N` and `--username U` stand for the
+    /// environment variables `ARGO_BRIDGE_PORT` and `ARGO_BRIDGE_DEFAULT_USER`.
+    fn env_override(&self, key: &str) -> Option<String> {
+        let flag = match key {
+            "ARGO_BRIDGE_PORT" => "port",
+            "ARGO_BRIDGE_DEFAULT_USER" => "username",
+            _ => return None,
+        };
+        self.value(flag).map(str::to_string)
     }
 
     fn is_set(&self, name: &str) -> bool {

@@ -26,6 +26,14 @@ fn response_on(stream: &TcpStream) -> Response {
     read_response(&mut BufReader::new(stream))
 }
 
+/// Writes a whole POST as the test user on `stream`.
+fn send_post(stream: &TcpStream, path: &str, body: &str) {
+    let head = post_head(path, body.len(), "");
+    (&*stream)
+        .write_all(format!("{head}{body}").as_bytes())
+        .unwrap();
+}
+
 fn mock_stats(port: u16) -> Value {
     request(port, "GET", "/argoapi/__mock/stats", &[], b"").json()
 }
@@ -86,15 +94,7 @@ fn an_endless_tool_block_is_released_as_text_and_stops_when_the_client_leaves() 
     })
     .to_string();
     let stream = connect(gateway.port);
-    (&stream)
-        .write_all(
-            format!(
-                "{}{body}",
-                post_head("/v1/chat/completions", body.len(), "")
-            )
-            .as_bytes(),
-        )
-        .unwrap();
+    send_post(&stream, "/v1/chat/completions", &body);
     let mut reader = BufReader::new(&stream);
     let (status, _) = read_head(&mut reader);
     assert_eq!(status, 200);
@@ -177,9 +177,7 @@ fn completions_prompts_are_capped_charged_and_stop_with_the_client() {
     let slow = vec![r#"slow #mock {"delay_ms":400}"#.to_string(); 16];
     let body = json!({"model": "gpt-4o", "prompt": slow}).to_string();
     let stream = connect(unlimited.port);
-    (&stream)
-        .write_all(format!("{}{body}", post_head("/v1/completions", body.len(), "")).as_bytes())
-        .unwrap();
+    send_post(&stream, "/v1/completions", &body);
     std::thread::sleep(Duration::from_millis(900));
     drop(stream);
     std::thread::sleep(Duration::from_millis(600));
@@ -252,10 +250,7 @@ fn unauthenticated_connections_are_capped_per_client_address() {
     // A connection that authenticates no longer counts.
     let body =
         json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}).to_string();
-    let head = post_head("/v1/chat/completions", body.len(), "");
-    (&idle[0])
-        .write_all(format!("{head}{body}").as_bytes())
-        .unwrap();
+    send_post(&idle[0], "/v1/chat/completions", &body);
     assert_eq!(response_on(&idle[0]).status, 200);
     assert_eq!(post_hello(gateway.port).status, 200);
     drop(idle);
@@ -303,18 +298,13 @@ fn unauthenticated_connections_are_capped_per_client_address() {
         "too_many_connections"
     );
     let other = from("192.0.2.2");
-    let head = post_head("/v1/chat/completions", body.len(), "");
-    (&other)
-        .write_all(format!("{head}{body}").as_bytes())
-        .unwrap();
+    send_post(&other, "/v1/chat/completions", &body);
     assert_eq!(
         response_on(&other).status,
         200,
         "another client has its own count"
     );
-    (&second)
-        .write_all(format!("{head}{body}").as_bytes())
-        .unwrap();
+    send_post(&second, "/v1/chat/completions", &body);
     assert_eq!(response_on(&second).status, 200);
 }
 
@@ -408,15 +398,7 @@ fn a_client_leaving_before_argo_answers_is_noticed() {
         })
         .to_string();
         let client = connect(gateway.port);
-        (&client)
-            .write_all(
-                format!(
-                    "{}{body}",
-                    post_head("/v1/chat/completions", body.len(), "")
-                )
-                .as_bytes(),
-            )
-            .unwrap();
+        send_post(&client, "/v1/chat/completions", &body);
         std::thread::sleep(Duration::from_millis(300));
         drop(client);
     }
@@ -573,15 +555,7 @@ fn a_half_closed_client_gets_a_stream_that_ends() {
     })
     .to_string();
     let stream = connect(gateway.port);
-    (&stream)
-        .write_all(
-            format!(
-                "{}{body}",
-                post_head("/v1/chat/completions", body.len(), "")
-            )
-            .as_bytes(),
-        )
-        .unwrap();
+    send_post(&stream, "/v1/chat/completions", &body);
     stream.shutdown(Shutdown::Write).unwrap();
     let mut raw = Vec::new();
     let _ = (&stream).read_to_end(&mut raw);

@@ -1,0 +1,66 @@
+//! A connection check at start, like the original bridge's `check_argo_connection`: one line per
+//! environment and endpoint saying whether Argo is reachable. It never stops the start (Argo
+//! may come up later) and runs beside it, so a slow network does not delay serving.
+
+use std::net::TcpStream;
+use std::time::Duration;
+
+use argo_filters::argo::Endpoint;
+
+use crate::config::{ArgoEnv, Settings};
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+const ENDPOINTS: [(Endpoint, &str); 3] = [
+    (Endpoint::Chat, "chat"),
+    (Endpoint::Embed, "embed"),
+    (Endpoint::StreamChat, "streamchat"),
+];
+
+/// Starts the check in its own thread; its lines go to the log.
+pub fn start(settings: &Settings) {
+    let environments: Vec<(String, ArgoEnv)> = settings
+        .environments
+        .iter()
+        .map(|(name, env)| (name.clone(), env.clone()))
+        .collect();
+    let spawned = std::thread::Builder::new()
+        .name("argo-check".into())
+        .spawn(move || check(&environments));
+    if let Err(e) = spawned {
+        log::warn!("cannot start the Argo connection check: {e}");
+    }
+}
+
+fn check(environments: &[(String, ArgoEnv)]) {
+    let mut all_reachable = true;
+    for (name, env) in environments {
+        // The endpoints of one environment share its host: one connection attempt tells for all.
+        let reached = TcpStream::connect_timeout(&env.addr, TIMEOUT).map(drop);
+        for (endpoint, label) in ENDPOINTS {
+            let url = url(env, endpoint);
+            match &reached {
+                Ok(()) => log::info!("Argo {name} {label} endpoint ({url}) reachable"),
+                Err(e) => log::warn!("Argo {name} {label} endpoint ({url}) unreachable: {e}"),
+            }
+        }
+        all_reachable &= reached.is_ok();
+    }
+    if all_reachable {
+        log::info!("all Argo environments reachable");
+    } else {
+        log::warn!(
+            "some Argo environments are unreachable: requests to them will fail until they answer"
+        );
+    }
+}
+
+fn url(env: &ArgoEnv, endpoint: Endpoint) -> String {
+    let scheme = if env.tls { "https" } else { "http" };
+    format!(
+        "{scheme}://{}:{}{}{}",
+        env.host,
+        env.addr.port(),
+        env.base_path,
+        endpoint.path()
+    )
+}
