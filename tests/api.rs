@@ -7,13 +7,7 @@ use serde_json::{json, Value};
 
 /// The request body the mock Argo received, as echoed back in the answer text.
 fn argo_saw(stack: &Stack, request: Value) -> Value {
-    let response = stack.post("/v1/chat/completions", &request.to_string());
-    assert_eq!(response.status, 200, "{}", response.text());
-    let echoed = response.json()["choices"][0]["message"]["content"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    serde_json::from_str(&echoed).unwrap()
+    echoed_argo_request(&stack.post("/v1/chat/completions", &request.to_string()))
 }
 
 #[test]

@@ -8,17 +8,14 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
-/// What Argo received, as the mock echoes it.
+/// The user Argo received, as the mock echoes its request.
 fn argo_user(response: &Response) -> String {
-    assert_eq!(response.status, 200, "{}", response.text());
-    let echoed = response.json()["choices"][0]["message"]["content"]
+    echoed_argo_request(response)["user"]
         .as_str()
         .unwrap()
-        .to_string();
-    let argo_request: Value = serde_json::from_str(&echoed).unwrap();
-    argo_request["user"].as_str().unwrap().to_string()
+        .to_string()
 }
 
 fn echo_chat() -> String {

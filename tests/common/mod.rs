@@ -494,3 +494,14 @@ pub fn post_hello(port: u16) -> Response {
         serde_json::json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]});
     post_as_alice(port, "/v1/chat/completions", &body.to_string())
 }
+
+/// The request Argo received, from the answer to a chat whose directive is
+/// `#mock {"echo_request": true}`.
+pub fn echoed_argo_request(response: &Response) -> serde_json::Value {
+    assert_eq!(response.status, 200, "{}", response.text());
+    let echoed = response.json()["choices"][0]["message"]["content"]
+        .as_str()
+        .expect("the answer carries the echoed request")
+        .to_string();
+    serde_json::from_str(&echoed).expect("the echoed request is JSON")
+}
