@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use argo_filters::ApiError;
 use async_trait::async_trait;
 use bytes::BytesMut;
-use pingora_core::apps::{HttpServerApp, ServerApp};
+use pingora_core::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
 use pingora_core::protocols::http::ServerSession;
 use pingora_core::protocols::{Stream, ALPN};
 use pingora_core::server::ShutdownWatch;
@@ -133,7 +133,8 @@ impl FrontDoor {
             Err(refusal) => return refuse(stream, refusal).await,
         }
         let connection_trusted = peer.is_some_and(|peer| self.is_trusted(peer));
-        let mut reused = None;
+        // Per request after the first: what Pingora hands over with the kept-alive connection.
+        let mut reused: Option<Option<HttpPersistentSettings>> = None;
         loop {
             let head = match self
                 .next_head(&mut stream, &mut buf, reused.is_none(), opened, shutdown)
@@ -159,12 +160,7 @@ impl FrontDoor {
             }
             let mut session = ServerSession::new_http1(stream);
             match reused.take() {
-                Some(Some(settings)) => {
-                    pingora_core::apps::HttpPersistentSettings::apply_to_session(
-                        settings,
-                        &mut session,
-                    )
-                }
+                Some(Some(settings)) => settings.apply_to_session(&mut session),
                 _ => session.set_keepalive(Some(self.rules.keepalive_timeout.as_secs())),
             }
             if *shutdown.borrow() {
@@ -213,9 +209,6 @@ impl FrontDoor {
                 Ok(0) if buf.is_empty() => return Ok(None),
                 Ok(0) => return Err(Refusal::silent()),
                 Ok(_) => {}
-                Err(ReadFailure::TimedOut) if buf.is_empty() && first => {
-                    return Err(Refusal::head_timeout())
-                }
                 Err(ReadFailure::TimedOut) => return Err(Refusal::head_timeout()),
                 Err(ReadFailure::Broken) => return Err(Refusal::silent()),
             }
