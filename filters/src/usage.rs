@@ -1,20 +1,20 @@
 //! Token usage. Argo returns none, so the gateway counts it.
 //!
 //! OpenAI models are counted with OpenAI's own tokenizer (tiktoken's BPE tables, embedded in the
-//! binary): `o200k_base` for gpt-4o, gpt-4.1, the o-series and gpt-5, `cl100k_base` for the
+//! binary and counted by the `bpe-openai` crate, whose counts a test checks against tiktoken's): `o200k_base` for gpt-4o, gpt-4.1, the o-series and gpt-5, `cl100k_base` for the
 //! embedding models, as argo-proxy maps them (`TIKTOKEN_ENCODING_PREFIX_MAPPING` in its
 //! `models.py`). Claude and Gemini use tokenizers that are not public, so their usage is an
 //! estimate: about four ASCII bytes per token, one token per non-ASCII character. (argo-proxy
 //! counts those with `cl100k_base`, which is no closer to their real tokenizers.)
 //!
-//! Exact BPE costs about 50 µs per KB of text on one core, so a text longer than
+//! Exact BPE still costs tens of µs per KB of text on one core, so a text longer than
 //! [`EXACT_COUNT_BYTES`] is counted exactly over its first and last halves of that and scaled
 //! by its length: a 4 MiB prompt then costs about 2 ms instead of 200 ms of a worker thread.
 
 use std::sync::LazyLock;
 
+use bpe_openai::Tokenizer as Bpe;
 use serde::{Deserialize, Serialize};
-use tiktoken_rs::CoreBPE;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Usage {
@@ -50,16 +50,17 @@ pub enum Tokenizer {
     Estimate,
 }
 
-/// Built on first use (see [`Tokenizer::load`]), then shared by all threads.
-/// `None` only if the embedded table failed to load; counting then falls back to the estimate.
-static O200K_BASE: LazyLock<Option<CoreBPE>> = LazyLock::new(|| tiktoken_rs::o200k_base().ok());
-static CL100K_BASE: LazyLock<Option<CoreBPE>> = LazyLock::new(|| tiktoken_rs::cl100k_base().ok());
+/// OpenAI's BPE tables counted by the `bpe-openai` crate, which gives tiktoken's counts (a unit
+/// test compares them) without its backtracking pre-tokenizer, the larger part of tiktoken's
+/// cost on short texts. Built on first use (see [`Tokenizer::load`]), then shared.
+static O200K_BASE: LazyLock<&'static Bpe> = LazyLock::new(bpe_openai::o200k_base);
+static CL100K_BASE: LazyLock<&'static Bpe> = LazyLock::new(bpe_openai::cl100k_base);
 
 impl Tokenizer {
-    fn bpe(self) -> Option<&'static CoreBPE> {
+    fn bpe(self) -> Option<&'static Bpe> {
         match self {
-            Tokenizer::O200kBase => O200K_BASE.as_ref(),
-            Tokenizer::Cl100kBase => CL100K_BASE.as_ref(),
+            Tokenizer::O200kBase => Some(*O200K_BASE),
+            Tokenizer::Cl100kBase => Some(*CL100K_BASE),
             Tokenizer::Estimate => None,
         }
     }
@@ -67,7 +68,7 @@ impl Tokenizer {
     /// Tokens in `text`. Special-token text (`<|endoftext|>`) counts as ordinary text.
     pub fn count(self, text: &str) -> u64 {
         match self.bpe() {
-            Some(bpe) if text.len() <= EXACT_COUNT_BYTES => bpe.encode_ordinary(text).len() as u64,
+            Some(bpe) if text.len() <= EXACT_COUNT_BYTES => bpe.count(text) as u64,
             Some(bpe) => sampled_count(bpe, text),
             None => estimate_tokens(text),
         }
@@ -84,7 +85,7 @@ impl Tokenizer {
 pub const EXACT_COUNT_BYTES: usize = 32 * 1024;
 
 /// The tokens of the text's first and last `EXACT_COUNT_BYTES / 2`, scaled by its length.
-fn sampled_count(bpe: &CoreBPE, text: &str) -> u64 {
+fn sampled_count(bpe: &Bpe, text: &str) -> u64 {
     let half = EXACT_COUNT_BYTES / 2;
     let mut head_end = half;
     while !text.is_char_boundary(head_end) {
@@ -95,7 +96,7 @@ fn sampled_count(bpe: &CoreBPE, text: &str) -> u64 {
         tail_start += 1;
     }
     let (head, tail) = (&text[..head_end], &text[tail_start..]);
-    let tokens = (bpe.encode_ordinary(head).len() + bpe.encode_ordinary(tail).len()) as u128;
+    let tokens = (bpe.count(head) + bpe.count(tail)) as u128;
     let sampled = (head.len() + tail.len()).max(1) as u128;
     u64::try_from(tokens * text.len() as u128 / sampled).unwrap_or(u64::MAX)
 }
@@ -265,6 +266,53 @@ mod tests {
         }
     }
 
+    static TIKTOKEN_O200K: LazyLock<tiktoken_rs::CoreBPE> =
+        LazyLock::new(|| tiktoken_rs::o200k_base().unwrap());
+    static TIKTOKEN_CL100K: LazyLock<tiktoken_rs::CoreBPE> =
+        LazyLock::new(|| tiktoken_rs::cl100k_base().unwrap());
+
+    /// tiktoken itself, the reference for exact counts.
+    fn tiktoken(tokenizer: Tokenizer) -> &'static tiktoken_rs::CoreBPE {
+        match tokenizer {
+            Tokenizer::O200kBase => &TIKTOKEN_O200K,
+            _ => &TIKTOKEN_CL100K,
+        }
+    }
+
+    #[test]
+    fn counts_equal_tiktokens() {
+        let texts = [
+            "a few words",
+            "Hello, world!  Two  spaces, trailing space ",
+            "numbers 1234567 and code `fn main() { println!(\"hi\"); }`\n\n\tindented",
+            "Non-English: 日本語のテキスト, Ελληνικά, русский текст, emoji 🎉🎉",
+            "it's they're we've I'll CAPITALS MiXeD\r\n\r\nlines   \n  ",
+            "<|endoftext|> is ordinary text here",
+        ];
+        for tokenizer in [Tokenizer::O200kBase, Tokenizer::Cl100kBase] {
+            let reference = tiktoken(tokenizer);
+            for text in texts {
+                assert_eq!(
+                    tokenizer.count(text),
+                    reference.encode_ordinary(text).len() as u64,
+                    "{tokenizer:?}: {text:?}"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_counts_as_tiktoken_counts_it(text in "[ a-zA-Z0-9'.,;!?\\n\\r\\t日本語éß🎉-]{0,200}") {
+            for tokenizer in [Tokenizer::O200kBase, Tokenizer::Cl100kBase] {
+                proptest::prop_assert_eq!(
+                    tokenizer.count(&text),
+                    tiktoken(tokenizer).encode_ordinary(&text).len() as u64
+                );
+            }
+        }
+    }
+
     #[test]
     fn long_texts_are_sampled_close_to_their_exact_count() {
         let text = "Tokenizers split words; numbers like 12345 and code `fn main() {}` too. \
@@ -272,23 +320,13 @@ mod tests {
             .repeat(2_000);
         assert!(text.len() > 4 * EXACT_COUNT_BYTES);
         for tokenizer in [Tokenizer::O200kBase, Tokenizer::Cl100kBase] {
-            let bpe = tokenizer.bpe().unwrap();
-            let exact = bpe.encode_ordinary(&text).len() as f64;
+            let exact = tiktoken(tokenizer).encode_ordinary(&text).len() as f64;
             let counted = tokenizer.count(&text) as f64;
             assert!(
                 (counted - exact).abs() / exact < 0.01,
                 "{tokenizer:?}: {counted} vs {exact}"
             );
         }
-        let short = "a few words";
-        assert_eq!(
-            Tokenizer::O200kBase.count(short),
-            Tokenizer::O200kBase
-                .bpe()
-                .unwrap()
-                .encode_ordinary(short)
-                .len() as u64
-        );
     }
 
     #[test]
