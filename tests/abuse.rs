@@ -360,15 +360,8 @@ fn slow_bodies_have_a_deadline_and_share_a_budget() {
 /// Attack 6: Nothing a client sends is echoed or logged at length.
 #[test]
 fn client_values_are_bounded_in_answers_and_logs() {
-    let (_mock, mock_port) = start_mock(&[]);
-    let dir = TempDir::new("flood");
-    let log = dir.path("gateway.log");
-    let port = free_port();
-    let mut command = gateway_command(&argo_base(mock_port), port, &[]);
-    command.env("RUST_LOG", "info");
-    log_to(&mut command, &log);
-    let _gateway = Process::spawn(&mut command);
-    wait_for_port(port);
+    let gateway = LoggedGateway::start("flood", "info");
+    let (port, log) = (gateway.port, &gateway.log);
     let method = "FLOOD".repeat(12_000);
     let answer = request(port, &method, "/v1/chat/completions", &[], b"");
     let error = answer.expect_error(405);
@@ -379,7 +372,7 @@ fn client_values_are_bounded_in_answers_and_logs() {
     assert!(answer.body.len() < 1024);
     metrics_containing(port, "status=\"405\"");
     std::thread::sleep(Duration::from_millis(300));
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = std::fs::read_to_string(log).unwrap();
     assert!(text.len() < 16 * 1024, "{} bytes of log", text.len());
     assert!(!text.contains("FLOODFLOOD") && !text.contains("XXXX"));
     assert!(text.contains("method=OTHER"), "{text}");
@@ -626,15 +619,8 @@ fn a_stalled_log_reader_does_not_stall_requests() {
 /// messages still reach the user, scrubbed of addresses.
 #[test]
 fn upstream_internals_stay_in_the_operators_log() {
-    let (_mock, mock_port) = start_mock(&[]);
-    let dir = TempDir::new("internals");
-    let log = dir.path("gateway.log");
-    let port = free_port();
-    let mut command = gateway_command(&argo_base(mock_port), port, &[]);
-    command.env("RUST_LOG", "warn");
-    log_to(&mut command, &log);
-    let _gateway = Process::spawn(&mut command);
-    wait_for_port(port);
+    let gateway = LoggedGateway::start("internals", "warn");
+    let (port, log) = (gateway.port, &gateway.log);
     let internals = "upstream connect error to 10.2.3.4:8443 (argo-worker-7.inside.anl.gov): Traceback (most recent call last):\n  File \"/app/server.py\", line 12";
     let directive = json!({"status": 500, "body": internals}).to_string();
     let answer = post_as_alice(
@@ -659,7 +645,7 @@ fn upstream_internals_stay_in_the_operators_log() {
     }
     let request_id = answer.header("x-request-id").unwrap().to_string();
     let logged = wait_until(SOON, "the failure in the log", || {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let text = std::fs::read_to_string(log).unwrap_or_default();
         text.lines()
             .find(|line| line.contains(&request_id))
             .map(str::to_string)

@@ -386,15 +386,8 @@ fn json_log_format_writes_one_object_per_line() {
 
 #[test]
 fn rust_log_sets_the_level_and_can_silence_the_access_log() {
-    let (_mock, mock_port) = start_mock(&[]);
-    let dir = TempDir::new("access-off");
-    let log = dir.path("gateway.log");
-    let port = free_port();
-    let mut command = gateway_command(&argo_base(mock_port), port, &[]);
-    command.env("RUST_LOG", "info,access=off");
-    log_to(&mut command, &log);
-    let _gateway = Process::spawn(&mut command);
-    wait_for_port(port);
+    let gateway = LoggedGateway::start("access-off", "info,access=off");
+    let (port, log) = (gateway.port, &gateway.log);
     let answered = post(port, "/v1/chat/completions", &chat("hi"));
     assert_eq!(answered.status, 200);
     // Wait for a later line than the request's: the metrics show the request was logged.
@@ -409,7 +402,7 @@ fn rust_log_sets_the_level_and_can_silence_the_access_log() {
     // Log lines are written in batches every 100 ms: give the request's line, were there one,
     // time to reach the file.
     std::thread::sleep(Duration::from_millis(300));
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = std::fs::read_to_string(log).unwrap();
     assert!(text.contains("listening on"), "info lines stay: {text}");
     assert!(!text.contains(answered.header("x-request-id").unwrap()));
 }

@@ -505,3 +505,33 @@ pub fn echoed_argo_request(response: &Response) -> serde_json::Value {
         .to_string();
     serde_json::from_str(&echoed).expect("the echoed request is JSON")
 }
+
+/// A mock Argo and a gateway in front of it whose log (at `rust_log`) goes to a file.
+pub struct LoggedGateway {
+    pub port: u16,
+    pub log: PathBuf,
+    _gateway: Process,
+    _mock: Process,
+    _dir: TempDir,
+}
+
+impl LoggedGateway {
+    pub fn start(label: &str, rust_log: &str) -> LoggedGateway {
+        let (mock, mock_port) = start_mock(&[]);
+        let dir = TempDir::new(label);
+        let log = dir.path("gateway.log");
+        let port = free_port();
+        let mut command = gateway_command(&argo_base(mock_port), port, &[]);
+        command.env("RUST_LOG", rust_log);
+        log_to(&mut command, &log);
+        let gateway = Process::spawn(&mut command);
+        wait_for_port(port);
+        LoggedGateway {
+            port,
+            log,
+            _gateway: gateway,
+            _mock: mock,
+            _dir: dir,
+        }
+    }
+}
