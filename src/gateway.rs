@@ -128,7 +128,7 @@ impl ProxyHttp for Gateway {
         metrics::IN_FLIGHT.dec();
         if let Err(error) = outcome {
             ctx.status = error.status;
-            self.record_upstream_failure(ctx, &error);
+            record_upstream_failure(ctx, &error);
             if session.response_written().is_none() {
                 let overhead = [(OVERHEAD_HEADER, ctx.timing.response_head())];
                 send_error(session, &error, &ctx.request_id, &overhead).await;
@@ -527,30 +527,12 @@ impl Gateway {
             Ok(Ending::Complete) => "complete",
             Ok(Ending::ClientGone) => "client_gone",
             Ok(Ending::UpstreamFailed(error)) => {
-                self.record_upstream_failure(ctx, &error);
+                record_upstream_failure(ctx, &error);
                 "upstream_failed"
             }
             Err(error) => return Err(error),
         };
         Ok(())
-    }
-
-    /// A request's final Argo failure: counted by kind (the `upstream_*` codes, a fixed set),
-    /// and logged once for the operator with what caused it.
-    fn record_upstream_failure(&self, ctx: &RequestCtx, error: &ApiError) {
-        let Some(kind) = error.code.filter(|code| code.starts_with("upstream_")) else {
-            return;
-        };
-        metrics::UPSTREAM_ERRORS.with_label_values(&[kind]).inc();
-        let env = ctx
-            .model
-            .map(|position| self.state.settings.models.models()[position].env.as_str())
-            .unwrap_or("-");
-        let cause = error.cause.as_deref().unwrap_or(&error.message);
-        log::warn!(
-            "request {} failed at Argo ({env}): {kind}: {cause}",
-            ctx.request_id
-        );
     }
 
     /// One buffered Argo round trip: 2xx bodies are returned, anything else mapped to an error.
@@ -603,6 +585,18 @@ impl Gateway {
 
 fn wants_usage(options: &Option<StreamOptions>) -> bool {
     options.as_ref().and_then(|options| options.include_usage) == Some(true)
+}
+
+/// A request's final Argo failure: counted by kind (the `upstream_*` codes, a fixed set),
+/// and logged once for the operator with what caused it (the cause names the environment
+/// the call went to, which for streams and embeddings need not be the model's).
+fn record_upstream_failure(ctx: &RequestCtx, error: &ApiError) {
+    let Some(kind) = error.code.filter(|code| code.starts_with("upstream_")) else {
+        return;
+    };
+    metrics::UPSTREAM_ERRORS.with_label_values(&[kind]).inc();
+    let cause = error.cause.as_deref().unwrap_or(&error.message);
+    log::warn!("request {} failed at Argo: {kind}: {cause}", ctx.request_id);
 }
 
 fn count_tokens(model: &str, prompt: u64, completion: u64) {

@@ -199,10 +199,11 @@ impl Upstream {
         let status = exchange.status();
         let retry_after = exchange.retry_after().map(str::to_string);
         let answer = exchange.read_to_end(self).await;
+        let env = exchange.env.clone();
         self.release(exchange);
         match answer {
             Ok(body) => from_argo_status(status, &body, retry_after.as_deref())
-                .with_cause(rejection_cause(status, &body)),
+                .with_cause(rejection_cause(&env, status, &body)),
             Err(error) => error,
         }
     }
@@ -287,11 +288,11 @@ impl Upstream {
     }
 }
 
-/// The operator's view of a non-2xx answer: its status and the start of its body.
-fn rejection_cause(status: u16, body: &[u8]) -> String {
+/// The operator's view of a non-2xx answer: where, its status and the start of its body.
+fn rejection_cause(env: &str, status: u16, body: &[u8]) -> String {
     let shown = &body[..body.len().min(MAX_CAUSE_BODY_BYTES)];
     format!(
-        "Argo answered HTTP {status}: {}",
+        "Argo {env} answered HTTP {status}: {}",
         String::from_utf8_lossy(shown)
     )
 }
@@ -408,13 +409,13 @@ mod tests {
 
     #[test]
     fn rejection_causes_keep_the_status_and_at_most_2_kib_of_the_body() {
-        let long = rejection_cause(500, &[b'x'; 5000]);
-        let prefix = "Argo answered HTTP 500: ";
+        let long = rejection_cause("prod", 500, &[b'x'; 5000]);
+        let prefix = "Argo prod answered HTTP 500: ";
         assert!(long.starts_with(prefix));
         assert_eq!(long.len(), prefix.len() + MAX_CAUSE_BODY_BYTES);
         assert_eq!(
-            rejection_cause(503, b"\xffbusy"),
-            "Argo answered HTTP 503: \u{fffd}busy"
+            rejection_cause("dev", 503, b"\xffbusy"),
+            "Argo dev answered HTTP 503: \u{fffd}busy"
         );
     }
 }
