@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use argo_filters::argo::Endpoint;
-use argo_filters::models::{ModelSpec, ModelTable, RetiredModel};
+use argo_filters::models::{ModelSpec, ModelTable, RetiredModel, UpstreamApi};
 use serde::Deserialize;
 
 pub const DEFAULT_PATH: &str = "conf/argo-bridge.yaml";
@@ -139,6 +139,10 @@ pub struct UpstreamConfig {
     /// Texts per embedding call; larger requests are split into calls made at once.
     #[serde(default = "defaults::embed_batch_size")]
     pub embed_batch_size: usize,
+    /// Per environment, the Argo API that serves models whose row names none (`native` when
+    /// the environment is not listed).
+    #[serde(default)]
+    pub default_api: BTreeMap<String, UpstreamApi>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -655,7 +659,7 @@ pub fn apply_env(
     Ok(())
 }
 
-pub fn validate(config: Config) -> Result<Settings, ConfigError> {
+pub fn validate(mut config: Config) -> Result<Settings, ConfigError> {
     if config.listen.parse::<SocketAddr>().is_err() {
         return Err(err(
             "listen",
@@ -693,6 +697,20 @@ pub fn validate(config: Config) -> Result<Settings, ConfigError> {
     }
     if config.upstream.embed_batch_size == 0 {
         return Err(err("upstream.embed_batch_size", "must be at least 1"));
+    }
+    for name in config.upstream.default_api.keys() {
+        if !environments.contains_key(name) {
+            return Err(err(
+                "upstream.default_api",
+                format!("`{name}` is not one of upstream.environments"),
+            ));
+        }
+    }
+    for model in &mut config.models {
+        if model.upstream.is_none() {
+            let default = config.upstream.default_api.get(&model.env).copied();
+            model.upstream = Some(default.unwrap_or_default());
+        }
     }
     for (index, model) in config.models.iter().enumerate() {
         if !environments.contains_key(&model.env) {

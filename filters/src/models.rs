@@ -54,6 +54,30 @@ pub enum Sampling {
     None,
 }
 
+/// Which of Argo's APIs serves a model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamApi {
+    /// `{base}/v1/messages` for Claude, `{base}/v1/chat/completions` for the rest,
+    /// `{base}/v1/embeddings`: live SSE with tools, real usage.
+    #[default]
+    Native,
+    /// The legacy `{base}/api/v1/resource/{chat,streamchat,embed}/` endpoints.
+    Resource,
+}
+
+/// Extended thinking a model takes on Argo's native Anthropic endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Thinking {
+    /// No `thinking` is sent.
+    #[default]
+    None,
+    /// Only `{"type": "adaptive"}`, without a budget (probe: opus 4.6/4.7, sonnet 4.6; `enabled`
+    /// and any `budget_tokens` are refused).
+    Adaptive,
+}
+
 /// One row of the model table, as written in `conf/`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -91,6 +115,20 @@ pub struct ModelSpec {
     /// chat, `cl100k_base` for embeddings) and the byte estimate for the others.
     #[serde(default)]
     pub tokenizer: Option<Tokenizer>,
+    /// The Argo API that serves the model; unset, the environment's default
+    /// (`upstream.default_api`), filled in when the configuration is loaded.
+    #[serde(default)]
+    pub upstream: Option<UpstreamApi>,
+    /// The token limit sent when the client gives none, for models that need one (Argo's
+    /// Anthropic endpoint refuses a request without `max_tokens`).
+    #[serde(default)]
+    pub default_max_tokens: Option<u64>,
+    #[serde(default)]
+    pub thinking: Thinking,
+    /// The `output_config.effort` levels the model takes on the Anthropic endpoint; a client's
+    /// `reasoning_effort` outside them is not sent.
+    #[serde(default)]
+    pub efforts: Vec<String>,
 }
 
 fn default_kind() -> Kind {
@@ -125,7 +163,16 @@ impl ModelSpec {
             max_tokens_cap: None,
             sampling: Sampling::Any,
             tokenizer: None,
+            upstream: None,
+            default_max_tokens: None,
+            thinking: Thinking::None,
+            efforts: Vec::new(),
         }
+    }
+
+    /// The Argo API serving the model.
+    pub fn api(&self) -> UpstreamApi {
+        self.upstream.unwrap_or_default()
     }
 
     /// The tokenizer usage is counted with.
