@@ -11,8 +11,10 @@ use pingora_core::apps::http_app::ServeHttp;
 use pingora_core::protocols::http::ServerSession;
 use pingora_core::services::listening::Service;
 
+use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::metrics;
+use crate::upstream::Upstream;
 
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 
@@ -36,10 +38,30 @@ pub fn readiness(settings: &Settings) -> Result<Vec<u8>, ApiError> {
 
 pub struct AdminApp {
     settings: Arc<Settings>,
+    catalog: Arc<Catalog>,
+    /// Its own connections to Argo, for refreshing the model list on request.
+    upstream: Upstream,
 }
 
-pub fn service(listen: &str, settings: Arc<Settings>) -> Service<AdminApp> {
-    let mut service = Service::new("argo-bridge admin".to_string(), AdminApp { settings });
+impl AdminApp {
+    pub fn new(settings: Arc<Settings>, catalog: Arc<Catalog>, upstream: Upstream) -> Self {
+        AdminApp {
+            settings,
+            catalog,
+            upstream,
+        }
+    }
+
+    /// `POST /models/refresh`: reads Argo's model lists now.
+    async fn refresh_models(&self) -> (u16, Vec<u8>) {
+        let refreshed = self.catalog.refresh(&self.upstream, &self.settings).await;
+        let body = serde_json::json!({"models": refreshed.models, "failed": refreshed.failed});
+        (200, body.to_string().into_bytes())
+    }
+}
+
+pub fn service(listen: &str, app: AdminApp) -> Service<AdminApp> {
+    let mut service = Service::new("argo-bridge admin".to_string(), app);
     service.add_tcp(listen);
     service
 }
@@ -47,8 +69,13 @@ pub fn service(listen: &str, settings: Arc<Settings>) -> Service<AdminApp> {
 #[async_trait]
 impl ServeHttp for AdminApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
-        let path = session.req_header().uri.path();
-        let (status, content_type, body) = match path {
+        let path = session.req_header().uri.path().to_string();
+        let method = session.req_header().method.clone();
+        let (status, content_type, body) = match path.as_str() {
+            "/models/refresh" if method == http::Method::POST => {
+                let (status, body) = self.refresh_models().await;
+                (status, "application/json", body)
+            }
             "/metrics" => (200, METRICS_CONTENT_TYPE, metrics::render()),
             "/health" | "/healthz" => (200, "application/json", br#"{"status":"ok"}"#.to_vec()),
             "/ready" | "/readyz" => match readiness(&self.settings) {
@@ -56,7 +83,9 @@ impl ServeHttp for AdminApp {
                 Err(error) => (error.status, "application/json", error.to_json()),
             },
             _ => {
-                let error = ApiError::not_found("The admin port serves /metrics, /health, /ready");
+                let error = ApiError::not_found(
+                    "The admin port serves /metrics, /health, /ready and POST /models/refresh",
+                );
                 (404, "application/json", error.to_json())
             }
         };

@@ -6,6 +6,8 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use argo_filters::argo::Endpoint;
+
+use crate::upstream::Api;
 use argo_filters::models::{ModelSpec, ModelTable, RetiredModel, UpstreamApi};
 use serde::Deserialize;
 
@@ -143,6 +145,13 @@ pub struct UpstreamConfig {
     /// the environment is not listed).
     #[serde(default)]
     pub default_api: BTreeMap<String, UpstreamApi>,
+    /// Argo's model lists are read at start and this often (seconds); 0: never, the table only.
+    #[serde(default = "defaults::model_refresh_interval_s")]
+    pub model_refresh_interval_s: u64,
+    /// The username the model list is read as (`Authorization: Bearer`); empty: no credentials,
+    /// as argo-proxy reads it.
+    #[serde(default)]
+    pub model_list_user: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -288,6 +297,10 @@ mod defaults {
     pub fn client_body_timeout_ms() -> u64 {
         30_000
     }
+    pub fn model_refresh_interval_s() -> u64 {
+        600
+    }
+
     pub fn streaming_env() -> String {
         "dev".into()
     }
@@ -361,12 +374,13 @@ pub struct Settings {
 }
 
 impl UpstreamConfig {
-    /// Where a call of this kind goes for a model of `model_env`.
-    pub fn env_for<'a>(&'a self, endpoint: Endpoint, model_env: &'a str) -> &'a str {
-        let routed = match endpoint {
-            Endpoint::StreamChat => self.streaming_env.as_str(),
-            Endpoint::Embed => self.embeddings_env.as_str(),
-            Endpoint::Chat => "",
+    /// Where a call to `api` goes for a model of `model_env`. `streaming_env` concerns only the
+    /// resource API's `streamchat`: the native endpoints stream in every environment.
+    pub fn env_for<'a>(&'a self, api: Api, model_env: &'a str) -> &'a str {
+        let routed = match api {
+            Api::Resource(Endpoint::StreamChat) => self.streaming_env.as_str(),
+            Api::Resource(Endpoint::Embed) | Api::Embeddings => self.embeddings_env.as_str(),
+            _ => "",
         };
         if routed.is_empty() {
             model_env
@@ -537,6 +551,30 @@ pub fn apply_env(
         "ARGO_BRIDGE_EMBED_BATCH_SIZE",
         &mut upstream.embed_batch_size,
     )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_MODEL_REFRESH_INTERVAL_S",
+        &mut upstream.model_refresh_interval_s,
+    )?;
+    set_text(
+        env,
+        "ARGO_BRIDGE_MODEL_LIST_USER",
+        &mut upstream.model_list_user,
+    );
+    if let Some(api) = env("ARGO_BRIDGE_UPSTREAM_API") {
+        let api = match api.trim() {
+            "native" => UpstreamApi::Native,
+            "resource" => UpstreamApi::Resource,
+            _ => {
+                return Err(err(
+                    "ARGO_BRIDGE_UPSTREAM_API",
+                    "must be native or resource",
+                ))
+            }
+        };
+        let names: Vec<String> = upstream.environments.keys().cloned().collect();
+        upstream.default_api = names.into_iter().map(|name| (name, api)).collect();
+    }
     set_number(
         env,
         "ARGO_BRIDGE_MAX_ANSWER_BYTES",

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use argo_filters::argo::Endpoint;
 use argo_filters::chat::ToolReplies;
 use argo_filters::json::parse_request;
-use argo_filters::models::{Family, ModelSpec};
+use argo_filters::models::{Family, ModelSpec, ModelTable};
 use argo_filters::notice;
 use argo_filters::openai::{
     ChatRequest, CompletionRequest, EmbeddingRequest, EncodingFormat, ResponseMeta, StreamOptions,
@@ -32,6 +32,7 @@ use crate::access_log::AccessRecord;
 use crate::admin::{self, METRICS_CONTENT_TYPE};
 use crate::auth::Auth;
 use crate::budget::MemoryBudget;
+use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::cors::{self, AllowList};
 use crate::drain::OpenRequest;
@@ -41,7 +42,7 @@ use crate::limits::{Permit, UserLimits};
 use crate::metrics;
 use crate::streaming::{self, Ending};
 use crate::timing::{Timing, OVERHEAD_HEADER};
-use crate::upstream::{BufferedAnswer, Upstream};
+use crate::upstream::{Api, BufferedAnswer, Call, Upstream};
 
 pub struct State {
     pub settings: Settings,
@@ -51,6 +52,8 @@ pub struct State {
     pub cors: AllowList,
     /// Request bodies held in memory at once, over all connections.
     pub bodies: Arc<MemoryBudget>,
+    /// The model table served: the configured one merged with Argo's live lists.
+    pub catalog: Arc<Catalog>,
 }
 
 pub struct Gateway {
@@ -68,9 +71,9 @@ pub struct RequestCtx {
     timing: Timing,
     request_id: String,
     endpoint: &'static str,
-    /// Position of the resolved model in the table: its canonical name is the metrics label,
-    /// so the label set stays bounded whatever clients send.
-    model: Option<usize>,
+    /// The resolved model: its canonical name is the metrics label, so the label set stays
+    /// bounded whatever clients send.
+    model: Option<Resolved>,
     status: u16,
     /// How a stream ended, for the access log.
     stream_outcome: &'static str,
@@ -286,17 +289,17 @@ impl Gateway {
         Ok(user)
     }
 
-    fn resolve(&self, ctx: &mut RequestCtx, requested: &str) -> Result<&ModelSpec, ApiError> {
-        let table = &self.state.settings.models;
+    /// The model a client's name stands for, in the table served now (configured and live).
+    fn resolve(&self, ctx: &mut RequestCtx, requested: &str) -> Result<Resolved, ApiError> {
+        let table = self.state.catalog.current();
         let position = table.locate(requested)?;
-        ctx.model = Some(position);
-        Ok(&table.models()[position])
+        let resolved = Resolved { table, position };
+        ctx.model = Some(resolved.clone());
+        Ok(resolved)
     }
 
-    fn model_label(&self, ctx: &RequestCtx) -> &str {
-        ctx.model
-            .map(|position| self.state.settings.models.models()[position].name.as_str())
-            .unwrap_or("")
+    fn model_label<'a>(&self, ctx: &'a RequestCtx) -> &'a str {
+        ctx.model.as_ref().map_or("", |model| model.name.as_str())
     }
 
     async fn ready(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), ApiError> {
@@ -326,7 +329,7 @@ impl Gateway {
         ctx: &mut RequestCtx,
         id: Option<&str>,
     ) -> Result<(), ApiError> {
-        let table = &self.state.settings.models;
+        let table = self.state.catalog.current();
         let body = match id {
             Some(id) => {
                 let model = table.lookup(id)?;
@@ -343,7 +346,7 @@ impl Gateway {
 
     async fn chat(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), ApiError> {
         let (user, request): (String, ChatRequest) = self.accept(session, ctx).await?;
-        let model = self.resolve(ctx, &request.model)?;
+        let model = &*self.resolve(ctx, &request.model)?;
         chat::require_chat_model(model)?;
         chat::validate(&request)?;
         let endpoint = chat::argo_endpoint(&request, model)?;
@@ -362,7 +365,13 @@ impl Gateway {
             // stream, get a stream synthesized from the buffered answer.
             if endpoint == Endpoint::Chat {
                 let answer = self
-                    .call(session, ctx, &model.env, Endpoint::Chat, argo_body)
+                    .call(
+                        session,
+                        ctx,
+                        &model.env,
+                        resource(Endpoint::Chat, &user),
+                        argo_body,
+                    )
                     .await?;
                 let reply = chat::parse_argo_reply(&answer, &tool_replies, &meta.id)?;
                 let usage = Usage::new(prompt_tokens, reply.completion_tokens(model.tokenizer()));
@@ -383,10 +392,19 @@ impl Gateway {
                 translator = translator.with_tool_scanner(scanner);
             }
             let env = model.env.clone();
-            return self.relay(session, ctx, &env, argo_body, translator).await;
+            let call = resource(Endpoint::StreamChat, &user);
+            return self
+                .relay(session, ctx, &env, call, argo_body, translator)
+                .await;
         }
         let answer = self
-            .call(session, ctx, &model.env, Endpoint::Chat, argo_body)
+            .call(
+                session,
+                ctx,
+                &model.env,
+                resource(Endpoint::Chat, &user),
+                argo_body,
+            )
             .await?;
         let reply = chat::parse_argo_reply(&answer, &tool_replies, &meta.id)?;
         let usage = Usage::new(prompt_tokens, reply.completion_tokens(model.tokenizer()));
@@ -401,7 +419,7 @@ impl Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<(), ApiError> {
         let (user, request): (String, CompletionRequest) = self.accept(session, ctx).await?;
-        let model = self.resolve(ctx, &request.model)?;
+        let model = &*self.resolve(ctx, &request.model)?;
         chat::require_chat_model(model)?;
         let prompts = completions::prompts(&request)?;
         let most = self.state.settings.limits.max_prompts_per_request;
@@ -428,6 +446,7 @@ impl Gateway {
                     session,
                     ctx,
                     &env,
+                    resource(Endpoint::StreamChat, &user),
                     argo_body,
                     TextStream::new(encoder, prompt_tokens, model.tokenizer()),
                 )
@@ -441,7 +460,13 @@ impl Gateway {
         for prompt in &prompts {
             let argo_body = completions::to_argo(&request, prompt, model, &user, Endpoint::Chat)?;
             let answer = self
-                .call(session, ctx, &model.env, Endpoint::Chat, argo_body)
+                .call(
+                    session,
+                    ctx,
+                    &model.env,
+                    resource(Endpoint::Chat, &user),
+                    argo_body,
+                )
                 .await?;
             replies.push(chat::parse_argo_reply(
                 &answer,
@@ -460,7 +485,7 @@ impl Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<(), ApiError> {
         let (user, request): (String, EmbeddingRequest) = self.accept(session, ctx).await?;
-        let model = self.resolve(ctx, &request.model)?;
+        let model = &*self.resolve(ctx, &request.model)?;
         let texts = embeddings::inputs(&request, model)?;
         let batch_size = self.state.settings.upstream.embed_batch_size;
         let bodies = texts
@@ -468,7 +493,13 @@ impl Gateway {
             .map(|batch| embeddings::to_argo(batch, model, &user))
             .collect::<Result<Vec<_>, _>>()?;
         let answers = self
-            .call_all(session, ctx, &model.env, Endpoint::Embed, bodies)
+            .call_all(
+                session,
+                ctx,
+                &model.env,
+                resource(Endpoint::Embed, &user),
+                bodies,
+            )
             .await?;
         let prompt_tokens = embeddings::count_input_tokens(texts, model);
         count_tokens(&model.name, prompt_tokens, 0);
@@ -491,14 +522,11 @@ impl Gateway {
         session: &mut Session,
         ctx: &mut RequestCtx,
         model_env: &str,
+        call: Call<'_>,
         body: Vec<u8>,
         mut translator: TextStream,
     ) -> Result<(), ApiError> {
-        let env = self
-            .state
-            .settings
-            .upstream
-            .env_for(Endpoint::StreamChat, model_env);
+        let env = self.state.settings.upstream.env_for(call.api, model_env);
         let started = Instant::now();
         let upstream_before = ctx.timing.upstream();
         let model = self.model_label(ctx).to_string();
@@ -509,6 +537,7 @@ impl Gateway {
             &ctx.request_id,
             &mut ctx.timing,
             env,
+            &call,
             body,
             &mut translator,
             labels,
@@ -542,12 +571,10 @@ impl Gateway {
         session: &mut Session,
         ctx: &mut RequestCtx,
         env: &str,
-        endpoint: Endpoint,
+        call: Call<'_>,
         body: Vec<u8>,
     ) -> Result<BufferedAnswer, ApiError> {
-        let mut answers = self
-            .call_all(session, ctx, env, endpoint, vec![body])
-            .await?;
+        let mut answers = self.call_all(session, ctx, env, call, vec![body]).await?;
         answers
             .pop()
             .ok_or_else(|| ApiError::internal("no answer for one call"))
@@ -560,14 +587,15 @@ impl Gateway {
         session: &mut Session,
         ctx: &mut RequestCtx,
         env: &str,
-        endpoint: Endpoint,
+        call: Call<'_>,
         bodies: Vec<Vec<u8>>,
     ) -> Result<Vec<BufferedAnswer>, ApiError> {
         let upstream = &self.state.upstream;
-        let env = self.state.settings.upstream.env_for(endpoint, env);
+        let env = self.state.settings.upstream.env_for(call.api, env);
         let started = Instant::now();
+        let call = &call;
         let calls = bodies.iter().map(|body| async move {
-            let answer = upstream.buffered(env, endpoint, body).await?;
+            let answer = upstream.buffered(env, call, body).await?;
             match notice::is_notice(&answer) {
                 true => Err(notice::unregistered_user()),
                 false => Ok(answer),
@@ -581,6 +609,10 @@ impl Gateway {
             .observe(elapsed.as_secs_f64());
         result
     }
+}
+
+fn resource(endpoint: Endpoint, user: &str) -> Call<'_> {
+    Call::new(Api::Resource(endpoint), user)
 }
 
 fn wants_usage(options: &Option<StreamOptions>) -> bool {
@@ -695,6 +727,22 @@ fn response_meta(prefix: &str, model: &str) -> ResponseMeta {
         id: new_id(prefix),
         created: unix_now(),
         model: model.to_string(),
+    }
+}
+
+/// A model of the table a request resolved against (kept whole: the live table may change
+/// while the request runs).
+#[derive(Clone)]
+struct Resolved {
+    table: Arc<ModelTable>,
+    position: usize,
+}
+
+impl std::ops::Deref for Resolved {
+    type Target = ModelSpec;
+
+    fn deref(&self) -> &ModelSpec {
+        &self.table.models()[self.position]
     }
 }
 

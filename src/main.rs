@@ -4,6 +4,7 @@ mod access_log;
 mod admin;
 mod auth;
 mod budget;
+mod catalog;
 mod config;
 mod cors;
 mod drain;
@@ -201,11 +202,30 @@ fn serve(
     let tokenizers = settings.models.tokenizers();
     std::thread::spawn(move || tokenizers.into_iter().for_each(Tokenizer::load));
     let listen = settings.listen.clone();
+    let shared_settings = Arc::new(settings.clone());
+    let catalog = Arc::new(catalog::Catalog::new(settings.models.clone()));
+    // The model list has connections of its own and no retries: a failed read waits for the
+    // next refresh, and the retry metrics stay about requests.
+    let list_reads = config::UpstreamConfig {
+        retries: 0,
+        ..settings.upstream.clone()
+    };
+    let own_upstream = || upstream::Upstream::new(&list_reads, &settings.environments);
     if !settings.admin.listen.is_empty() {
-        let admin_settings = Arc::new(settings.clone());
-        server.add_service(admin::service(&settings.admin.listen, admin_settings));
+        let admin = admin::AdminApp::new(
+            Arc::clone(&shared_settings),
+            Arc::clone(&catalog),
+            own_upstream(),
+        );
+        server.add_service(admin::service(&settings.admin.listen, admin));
         log::info!("admin endpoints on {}", settings.admin.listen);
     }
+    let refresher = catalog::Refresher {
+        catalog: Arc::clone(&catalog),
+        upstream: own_upstream(),
+        settings: shared_settings,
+    };
+    server.add_service(background_service("model list", refresher));
     server.add_service(background_service("drain", drain::DrainWatcher));
     let tls = settings.tls.clone();
     let front_settings = settings.clone();
@@ -218,6 +238,7 @@ fn serve(
             settings.limits.max_buffered_request_bytes_total,
             metrics::BUFFERED_REQUEST_BYTES.clone(),
         ),
+        catalog,
         settings,
     };
     let front_door = FrontDoor::new(

@@ -50,6 +50,23 @@ pub static OVERHEAD: Lazy<HistogramVec> = Lazy::new(|| {
     .expect("metric registers once")
 });
 
+pub static MODELS_SERVED: Lazy<IntGauge> = Lazy::new(|| {
+    register_int_gauge!(
+        "argo_bridge_models",
+        "Models served: the configured table merged with Argo's live lists"
+    )
+    .expect("metric registers once")
+});
+
+pub static MODEL_REFRESH_FAILURES: Lazy<IntCounterVec> = Lazy::new(|| {
+    register_int_counter_vec!(
+        "argo_bridge_model_refresh_failures_total",
+        "Reads of an Argo environment's model list that failed (the last list is kept)",
+        &["env"]
+    )
+    .expect("metric registers once")
+});
+
 pub static BUILD_INFO: Lazy<IntGaugeVec> = Lazy::new(|| {
     register_int_gauge_vec!(
         "argo_bridge_build_info",
@@ -166,6 +183,8 @@ pub fn init() {
     Lazy::force(&BUFFERED_REQUEST_BYTES);
     Lazy::force(&BUFFERED_ANSWER_BYTES);
     Lazy::force(&LOG_LINES_DROPPED);
+    Lazy::force(&MODELS_SERVED);
+    Lazy::force(&MODEL_REFRESH_FAILURES);
 }
 
 /// Records one answered request (called once, from the access-log hook).

@@ -6,7 +6,6 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use argo_filters::argo::Endpoint;
 use argo_filters::notice::{self, StreamStart};
 use argo_filters::stream::TextStream;
 use argo_filters::ApiError;
@@ -16,7 +15,7 @@ use pingora_proxy::Session;
 
 use crate::metrics;
 use crate::timing::{Timing, OVERHEAD_HEADER};
-use crate::upstream::{Exchange, Upstream};
+use crate::upstream::{Call, Exchange, Upstream};
 
 /// Why a live stream ended.
 pub enum Ending {
@@ -58,7 +57,7 @@ async fn send(session: &mut Session, events: Vec<u8>, end: bool) -> bool {
         .is_ok()
 }
 
-/// Sends `body` to Argo's `streamchat` and relays each fragment, translated, as it arrives.
+/// Sends `body` to Argo as `call` (a streaming one) and relays each fragment, translated, as it arrives.
 /// Errors before the first byte are returned for a normal error response; after that they
 /// end the stream with an error event.
 #[allow(clippy::too_many_arguments)] // each is a distinct piece of the request's state
@@ -68,13 +67,13 @@ pub async fn relay(
     request_id: &str,
     timing: &mut Timing,
     env: &str,
+    call: &Call<'_>,
     body: Vec<u8>,
     translator: &mut TextStream,
     labels: [&str; 2],
 ) -> Result<Ending, ApiError> {
     let started = Instant::now();
-    let mut exchange =
-        unless_client_leaves(session, upstream.send(env, Endpoint::StreamChat, &body)).await?;
+    let mut exchange = unless_client_leaves(session, upstream.send(env, call, &body)).await?;
     if !exchange.is_success() {
         timing.add_upstream(started.elapsed());
         return Err(upstream.reject(exchange).await);

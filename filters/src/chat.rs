@@ -255,19 +255,19 @@ pub fn count_prompt_tokens(request: &ChatRequest, model: &ModelSpec) -> u64 {
             let text: u64 = message
                 .content
                 .texts()
-                .map(|text| tokenizer.count(text))
+                .map(|text| tokenizer.count_recurring(text))
                 .sum();
             let calls: u64 = message
                 .tool_calls
                 .iter()
                 .flatten()
-                .map(|call| tokenizer.count(&call.to_string()))
+                .map(|call| tokenizer.count_recurring(&call.to_string()))
                 .sum();
             TOKENS_PER_MESSAGE + text + calls
         })
         .sum();
     let tools = request.tools.as_ref().map_or(0, |tools| {
-        tokenizer.count(&serde_json::to_string(tools).unwrap_or_default())
+        tokenizer.count_recurring(&serde_json::to_string(tools).unwrap_or_default())
     });
     per_message + tools + REPLY_PRIMING_TOKENS
 }

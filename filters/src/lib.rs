@@ -8,6 +8,7 @@ pub mod completions;
 pub mod embeddings;
 pub mod error;
 pub mod json;
+pub mod live_models;
 pub mod models;
 pub mod notice;
 pub mod openai;

@@ -403,6 +403,11 @@ impl ModelTable {
         &self.retired
     }
 
+    /// Whether `requested` names a retired model.
+    pub fn is_retired(&self, requested: &str) -> bool {
+        matches!(self.entry(requested), Some(Entry::Retired(_)))
+    }
+
     /// The tokenizers the table's models count with, each once.
     pub fn tokenizers(&self) -> Vec<Tokenizer> {
         let mut used: Vec<Tokenizer> = Vec::new();

@@ -4,6 +4,7 @@
 //! held at once, 504 too slow).
 
 mod budget;
+mod call;
 mod connection;
 mod wire;
 
@@ -11,7 +12,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use argo_filters::argo::Endpoint;
 use argo_filters::error::from_argo_status;
 use argo_filters::ApiError;
 use bytes::Bytes;
@@ -24,6 +24,7 @@ use crate::budget::MemoryBudget;
 use crate::config::{ArgoEnv, UpstreamConfig};
 use crate::metrics;
 pub use budget::BufferedAnswer;
+pub use call::{Api, Call};
 use connection::{Connection, Timeouts, HEAD_TIMEDOUT};
 
 /// Most of an Argo error body kept in an error's cause.
@@ -78,7 +79,7 @@ impl Upstream {
         }
     }
 
-    /// Sends `body` to `endpoint` of the model's environment and reads the response head.
+    /// Sends `body` as `call` to the environment `env_name` and reads the response head.
     ///
     /// Retried, because Argo cannot have received the whole request: connect failures (up to
     /// `upstream.retries` times, with exponential backoff) and a pooled connection that broke
@@ -87,14 +88,14 @@ impl Upstream {
     pub async fn send(
         &self,
         env_name: &str,
-        endpoint: Endpoint,
+        call: &Call<'_>,
         body: &[u8],
     ) -> Result<Exchange, ApiError> {
         let Route { env, peer } = self.routes.get(env_name).ok_or_else(|| {
             ApiError::internal(format!("model environment `{env_name}` is not configured"))
         })?;
-        let path = format!("{}{}", env.base_path, endpoint.path());
-        let request = wire::encode_request(&path, &env.host, body);
+        let path = format!("{}{}", env.base_path, call.path());
+        let request = wire::encode_request(call.method(), &path, &env.host, &call.headers(), body);
         let mut connect_retries = 0;
         let mut stale_retry_used = false;
         loop {
@@ -168,11 +169,11 @@ impl Upstream {
     pub async fn buffered(
         &self,
         env: &str,
-        endpoint: Endpoint,
+        call: &Call<'_>,
         body: &[u8],
     ) -> Result<BufferedAnswer, ApiError> {
         let round_trip = async {
-            let mut exchange = self.send(env, endpoint, body).await?;
+            let mut exchange = self.send(env, call, body).await?;
             if !exchange.is_success() {
                 return Err(self.reject(exchange).await);
             }

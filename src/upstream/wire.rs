@@ -26,15 +26,39 @@ fn invalid<T>(message: impl Into<String>) -> Result<T, WireError> {
     Err(WireError(message.into()))
 }
 
-/// A POST with a JSON body, head and body in one buffer.
-pub fn encode_request(path: &str, host: &str, body: &[u8]) -> Vec<u8> {
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
-         Accept: application/json, text/plain\r\nContent-Length: {}\r\n\
-         User-Agent: argo-bridge/{}\r\n\r\n",
-        body.len(),
-        env!("CARGO_PKG_VERSION")
-    );
+/// A request with a JSON body (none for GET), head and body in one buffer. `headers` are the
+/// call's own (auth, Accept); values are the gateway's, never a client's.
+pub fn encode_request(
+    method: &str,
+    path: &str,
+    host: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> Vec<u8> {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n");
+    if method != "GET" {
+        head.push_str("Content-Type: application/json\r\n");
+    }
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("accept"))
+    {
+        head.push_str("Accept: application/json, text/plain\r\n");
+    }
+    for (name, value) in headers {
+        head.push_str(name);
+        head.push_str(": ");
+        head.push_str(value);
+        head.push_str("\r\n");
+    }
+    if method != "GET" || !body.is_empty() {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str(concat!(
+        "User-Agent: argo-bridge/",
+        env!("CARGO_PKG_VERSION"),
+        "\r\n\r\n"
+    ));
     let mut request = Vec::with_capacity(head.len() + body.len());
     request.extend_from_slice(head.as_bytes());
     request.extend_from_slice(body);
@@ -306,11 +330,40 @@ mod tests {
 
     #[test]
     fn the_request_is_one_buffer_with_an_exact_length() {
-        let request = encode_request("/api/v1/resource/chat/", "argo.example", b"{\"a\":1}");
+        let request = encode_request(
+            "POST",
+            "/api/v1/resource/chat/",
+            "argo.example",
+            &[],
+            b"{\"a\":1}",
+        );
         let text = String::from_utf8(request).unwrap();
         assert!(text.starts_with("POST /api/v1/resource/chat/ HTTP/1.1\r\nHost: argo.example\r\n"));
         assert!(text.contains("\r\nContent-Length: 7\r\n"));
+        assert!(text.contains("\r\nAccept: application/json, text/plain\r\n"));
         assert!(text.ends_with("\r\n\r\n{\"a\":1}"));
+    }
+
+    #[test]
+    fn native_requests_carry_their_headers_and_gets_have_no_body() {
+        let headers = [
+            ("Authorization", "Bearer alice".to_string()),
+            ("Accept", "text/event-stream".to_string()),
+        ];
+        let text = String::from_utf8(encode_request(
+            "POST",
+            "/v1/chat/completions",
+            "h",
+            &headers,
+            b"{}",
+        ))
+        .unwrap();
+        assert!(text.contains("\r\nAuthorization: Bearer alice\r\n"));
+        assert!(text.contains("\r\nAccept: text/event-stream\r\n"));
+        assert!(!text.contains("application/json, text/plain"));
+        let get = String::from_utf8(encode_request("GET", "/v1/models", "h", &[], b"")).unwrap();
+        assert!(get.starts_with("GET /v1/models HTTP/1.1\r\n"));
+        assert!(!get.contains("Content-Length") && !get.contains("Content-Type"));
     }
 
     #[test]

@@ -1,0 +1,187 @@
+//! Argo's live model list (`GET {base}/v1/models`) merged into the model table.
+//!
+//! Argo lists entries in two shapes (argo-proxy's `models.py`, `Model`): the current
+//! `{"id": "GPT-4o", "internal_id": "gpt4o", ...}` and the older `{"id": "gpt4o",
+//! "model_name": "GPT-4o"}`. The table wins wherever it knows a model; a model only Argo lists
+//! is added with what its id tells: the family from its prefix (argo-proxy's
+//! `_classify_model_family`), embeddings from `ada*`, `v3*`, `*embed*`, and the client name
+//! from the display name as argo-proxy forms it ("Claude Opus 4.8" -> `claude-opus-4.8`).
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::models::{Family, Kind, ModelSpec, ModelTable, TableError, ToolMode, UpstreamApi};
+
+/// One model Argo lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveModel {
+    /// Argo's compact id (`gpt4o`).
+    pub argo_id: String,
+    /// The display name (`GPT-4o`), when Argo gives one.
+    pub display: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    id: Option<String>,
+    internal_id: Option<String>,
+    model_name: Option<String>,
+}
+
+/// Reads a model list: `{"data": [...]}` (OpenAI's list) or a bare array, entries of either
+/// shape. Entries without an id are skipped; a body that is no list at all is an error.
+pub fn parse(body: &[u8]) -> Result<Vec<LiveModel>, String> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("the model list is not JSON: {e}"))?;
+    let entries = match value {
+        Value::Array(entries) => entries,
+        Value::Object(mut object) => match object.remove("data") {
+            Some(Value::Array(entries)) => entries,
+            _ => return Err("the model list has no `data` array".into()),
+        },
+        _ => return Err("the model list is neither an object nor an array".into()),
+    };
+    Ok(entries
+        .into_iter()
+        .filter_map(|entry| serde_json::from_value::<Entry>(entry).ok())
+        .filter_map(
+            |entry| match (entry.internal_id, entry.model_name, entry.id) {
+                (Some(argo_id), _, display) => Some(LiveModel { argo_id, display }),
+                (None, display, Some(argo_id)) => Some(LiveModel { argo_id, display }),
+                _ => None,
+            },
+        )
+        .filter(|model| !model.argo_id.trim().is_empty())
+        .collect())
+}
+
+/// `table` plus the models of `live` it does not know, each served from `env` over `api`.
+/// Names the table already claims stay the table's.
+pub fn merge(
+    table: &ModelTable,
+    live: &[LiveModel],
+    env: &str,
+    api: UpstreamApi,
+) -> Result<ModelTable, TableError> {
+    let mut models = table.models().to_vec();
+    let mut known = table.clone();
+    for model in live {
+        if known.resolve(&model.argo_id).is_some() || known.is_retired(&model.argo_id) {
+            continue;
+        }
+        let spec = infer(model, env, api, &known);
+        models.push(spec);
+        known = ModelTable::new(models.clone())?;
+    }
+    ModelTable::new(models)?.with_retired(table.retired().to_vec())
+}
+
+/// A row for a model only Argo knows.
+fn infer(model: &LiveModel, env: &str, api: UpstreamApi, known: &ModelTable) -> ModelSpec {
+    let id = model.argo_id.to_ascii_lowercase();
+    let family = if id.starts_with("claude") {
+        Family::Anthropic
+    } else if id.starts_with("gemini") {
+        Family::Google
+    } else {
+        Family::Openai
+    };
+    let embedding = id.starts_with("ada") || id.starts_with("v3") || id.contains("embed");
+    let kind = if embedding {
+        Kind::Embedding
+    } else {
+        Kind::Chat
+    };
+    let display = model
+        .display
+        .as_deref()
+        .map(|display| display.trim().replace(' ', "-").to_ascii_lowercase())
+        .filter(|name| {
+            !name.is_empty() && known.resolve(name).is_none() && !known.is_retired(name)
+        });
+    let mut spec = ModelSpec::new(
+        display.as_deref().unwrap_or(&model.argo_id),
+        &model.argo_id,
+        family,
+        kind,
+    );
+    spec.env = env.to_string();
+    spec.upstream = Some(api);
+    if family == Family::Google && api == UpstreamApi::Resource {
+        // Gemini takes tools only in the prompt on the resource endpoint (as the table's rows).
+        spec.tools = ToolMode::Prompt;
+    }
+    if family == Family::Anthropic {
+        spec.default_max_tokens = Some(DEFAULT_MAX_TOKENS);
+    }
+    spec
+}
+
+/// The `max_tokens` a new Claude model gets when the client sends none (the table's value).
+const DEFAULT_MAX_TOKENS: u64 = 16384;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> ModelTable {
+        let mut gpt = ModelSpec::new("gpt-4o", "gpt4o", Family::Openai, Kind::Chat);
+        gpt.aliases = vec!["gpt-4o-mini".into()];
+        ModelTable::new(vec![gpt]).unwrap()
+    }
+
+    #[test]
+    fn both_entry_shapes_are_read() {
+        let current = br#"{"object":"list","data":[{"id":"GPT-4o","internal_id":"gpt4o","owned_by":"argo"},{"id":"Claude Opus 4.8","internal_id":"claudeopus48"}]}"#;
+        let older = br#"{"data":[{"id":"gpt4o","model_name":"GPT-4o"},{"nothing":1}]}"#;
+        assert_eq!(
+            parse(current).unwrap(),
+            vec![
+                LiveModel {
+                    argo_id: "gpt4o".into(),
+                    display: Some("GPT-4o".into())
+                },
+                LiveModel {
+                    argo_id: "claudeopus48".into(),
+                    display: Some("Claude Opus 4.8".into())
+                },
+            ]
+        );
+        assert_eq!(
+            parse(older).unwrap(),
+            vec![LiveModel {
+                argo_id: "gpt4o".into(),
+                display: Some("GPT-4o".into())
+            }]
+        );
+        assert!(parse(b"<html>").is_err());
+        assert!(parse(br#"{"error":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn the_table_wins_and_new_models_are_inferred() {
+        let live = parse(
+            br#"{"data":[{"id":"GPT-4o (latest)","internal_id":"gpt4o"},
+            {"id":"Claude Opus 4.8","internal_id":"claudeopus48"},
+            {"id":"Gemini 4 Pro","internal_id":"gemini4pro"},
+            {"id":"text-embedding-4","internal_id":"v4embed"},
+            {"id":"GPT-4o-mini","internal_id":"gpt4omini"}]}"#,
+        )
+        .unwrap();
+        let merged = merge(&table(), &live, "dev", UpstreamApi::Native).unwrap();
+        let gpt = merged.resolve("gpt4o").unwrap();
+        assert_eq!((gpt.name.as_str(), gpt.env.as_str()), ("gpt-4o", "prod"));
+        let claude = merged.resolve("claude-opus-4.8").unwrap();
+        assert_eq!(
+            (claude.argo_id.as_str(), claude.family, claude.env.as_str()),
+            ("claudeopus48", Family::Anthropic, "dev")
+        );
+        assert_eq!(claude.default_max_tokens, Some(DEFAULT_MAX_TOKENS));
+        assert_eq!(merged.resolve("gemini4pro").unwrap().family, Family::Google);
+        assert_eq!(merged.resolve("v4embed").unwrap().kind, Kind::Embedding);
+        // `gpt-4o-mini` is the table's alias of gpt-4o: the new model keeps its Argo id as name.
+        assert_eq!(merged.resolve("gpt-4o-mini").unwrap().argo_id, "gpt4o");
+        assert_eq!(merged.resolve("gpt4omini").unwrap().name, "gpt4omini");
+        assert_eq!(merged.models().len(), 5);
+    }
+}
