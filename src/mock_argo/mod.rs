@@ -1,14 +1,28 @@
-//! A mock of Argo's resource API for tests, benchmarks and demo mode.
+//! A mock of Argo for tests, benchmarks and demo mode: its legacy resource API and its native
+//! endpoints.
 //!
-//! It checks requests the way Argo does (user, model, messages or prompt) and answers in Argo's
-//! shapes: `{"response": text}` for chat, a chunked `text/plain` stream of raw fragments for
-//! streamchat, `{"embedding": [[...]]}` for embed. It refuses what real Argo refuses (see
-//! [`rules`]): retired models, parameters a model does not take, Claude's long non-streaming
-//! answers, large embed batches; and it greets unregistered users (`unregistered*`) with Argo's
-//! authentication notice. A test scripts one answer by ending the last user message with
-//! `#mock {json}`; see [`Directive`].
+//! Resource endpoints (`{base}/api/v1/resource/...`): it checks requests the way Argo does
+//! (user, model, messages or prompt) and answers in Argo's shapes: `{"response": text}` for
+//! chat, a chunked `text/plain` stream of raw fragments for streamchat, `{"embedding": [[...]]}`
+//! for embed.
+//!
+//! Native endpoints (`{base}/v1/chat/completions`, `/v1/messages`, `/v1/embeddings`,
+//! `/v1/models`; see [`native`]): OpenAI's and Anthropic's shapes and SSE streams, with the
+//! auth headers Argo takes (the username as bearer token or `x-api-key`).
+//!
+//! On both it refuses what real Argo refuses (see [`rules`]): retired models, parameters a
+//! model does not take, Claude's long non-streaming answers, large embed batches; and it greets
+//! unregistered users (`unregistered*`) with Argo's authentication notice, with HTTP 200. A
+//! test scripts one answer by ending the last user message with `#mock {json}`; see
+//! [`Directive`].
+//!
+//! Test hooks: `GET /__mock/stats` (what Argo saw, see [`Stats`]) and `POST /__mock/models`
+//! (the model list, see [`models::ModelList::hook`]), under any prefix.
 
+pub mod models;
+mod native;
 pub mod rules;
+mod sse;
 mod tools;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,45 +58,157 @@ impl Default for MockOptions {
 pub struct MockArgo {
     options: MockOptions,
     stats: Stats,
+    models: models::ModelList,
+    /// Numbers the ids of native answers.
+    serial: AtomicU64,
 }
 
-/// Counters served at `GET /__mock/stats`, so tests can see what Argo saw.
+/// Counters served at `GET /__mock/stats`, so tests can see what Argo saw:
+/// `{"requests", "streams_started", "streams_completed", "streams_aborted", "fragments_sent",
+/// "endpoints": {"chat", "streamchat", "embed", "chat_completions", "messages", "embeddings",
+/// "models", "other"}}`. Streams count both the resource streams and the native SSE ones; a
+/// stream is aborted when the client went away or a `cut_after` directive cut it.
 #[derive(Debug, Default)]
-struct Stats {
+pub struct Stats {
     requests: AtomicU64,
     streams_started: AtomicU64,
     streams_completed: AtomicU64,
     streams_aborted: AtomicU64,
     fragments_sent: AtomicU64,
+    endpoints: [AtomicU64; Endpoint::ALL.len()],
+}
+
+/// The endpoints the stats count requests of.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Endpoint {
+    Chat,
+    StreamChat,
+    Embed,
+    ChatCompletions,
+    Messages,
+    Embeddings,
+    Models,
+    Other,
+}
+
+impl Endpoint {
+    const ALL: [Endpoint; 8] = [
+        Endpoint::Chat,
+        Endpoint::StreamChat,
+        Endpoint::Embed,
+        Endpoint::ChatCompletions,
+        Endpoint::Messages,
+        Endpoint::Embeddings,
+        Endpoint::Models,
+        Endpoint::Other,
+    ];
+
+    fn of(path: &str) -> Endpoint {
+        match route(path) {
+            Some(Route::Chat) => Endpoint::Chat,
+            Some(Route::StreamChat) => Endpoint::StreamChat,
+            Some(Route::Embed) => Endpoint::Embed,
+            None if path.ends_with("/v1/chat/completions") => Endpoint::ChatCompletions,
+            None if path.ends_with("/v1/messages") => Endpoint::Messages,
+            None if path.ends_with("/v1/embeddings") => Endpoint::Embeddings,
+            None if path.ends_with("/v1/models") => Endpoint::Models,
+            None => Endpoint::Other,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Endpoint::Chat => "chat",
+            Endpoint::StreamChat => "streamchat",
+            Endpoint::Embed => "embed",
+            Endpoint::ChatCompletions => "chat_completions",
+            Endpoint::Messages => "messages",
+            Endpoint::Embeddings => "embeddings",
+            Endpoint::Models => "models",
+            Endpoint::Other => "other",
+        }
+    }
 }
 
 impl Stats {
     fn to_json(&self) -> Vec<u8> {
         let load = |counter: &AtomicU64| counter.load(Ordering::SeqCst);
+        let endpoints: serde_json::Map<String, Value> = Endpoint::ALL
+            .iter()
+            .zip(&self.endpoints)
+            .map(|(endpoint, count)| (endpoint.name().to_string(), json!(load(count))))
+            .collect();
         json!({
             "requests": load(&self.requests),
             "streams_started": load(&self.streams_started),
             "streams_completed": load(&self.streams_completed),
             "streams_aborted": load(&self.streams_aborted),
             "fragments_sent": load(&self.fragments_sent),
+            "endpoints": endpoints,
         })
         .to_string()
         .into_bytes()
     }
+
+    /// `requests` counts calls of a model, not the gateway's reads of the model list.
+    fn count(&self, endpoint: Endpoint) {
+        if endpoint != Endpoint::Models {
+            self.requests.fetch_add(1, Ordering::SeqCst);
+        }
+        if let Some(index) = Endpoint::ALL.iter().position(|e| *e == endpoint) {
+            self.endpoints[index].fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// One request as the mock read it.
+#[derive(Debug, Clone, Default)]
+pub struct MockRequest {
+    pub method: String,
+    /// The URI's path, without the query.
+    pub path: String,
+    /// Header names in lowercase.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl MockRequest {
+    /// The first value of a header (`name` in lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
 }
 
 /// One scripted answer. Every field is optional.
+///
+/// On the resource endpoints the directive is in the last user message that has one (chat)
+/// or in the first prompt (embed); on the native ones in the last user text that has one
+/// (a string `content`, or the last `text` part of a list), or in the first `input` of an
+/// embeddings request.
+///
+/// On the native endpoints a "fragment" is one content delta: an OpenAI chunk with
+/// `delta.content` (or a tool call's start or `function.arguments` piece), an Anthropic
+/// `content_block_delta` (`text_delta`, `thinking_delta`, `input_json_delta`). Fragments never
+/// split a UTF-8 character there.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Directive {
-    /// The answer text.
+    /// The answer text (with `tool_call` on a native endpoint: text said before the calls).
     pub reply: Option<String>,
-    /// Answer with the request body Argo received, as text.
+    /// Answer with the request Argo received, as text. Resource endpoints: the raw body.
+    /// Native endpoints: the JSON text of `{"method", "path", "headers": {"authorization",
+    /// "x-api-key", "anthropic-version", "anthropic-beta", "accept", "accept-encoding",
+    /// "content-type"} (each a string or null), "body": <the request's JSON body>}`.
     #[serde(default)]
     pub echo_request: bool,
-    /// Use this JSON value as `response` verbatim (tool-call shapes).
+    /// Resource chat: use this JSON value as `response` verbatim (tool-call shapes). Native
+    /// endpoints: answer 200 with this JSON value as the whole body.
     pub response: Option<Value>,
-    /// Answer with this status and `body` instead.
+    /// Answer with this status and `body` instead (native default body: the dialect's error
+    /// envelope with the message `mock failure`).
     pub status: Option<u16>,
     pub body: Option<String>,
     pub retry_after: Option<String>,
@@ -90,25 +216,47 @@ pub struct Directive {
     pub delay_ms: Option<u64>,
     /// Streamed fragments, exactly as given.
     pub fragments: Option<Vec<String>>,
-    /// Split the reply into pieces of this many bytes (may split UTF-8 characters).
+    /// Split the reply into pieces of this many bytes (resource streams may split UTF-8
+    /// characters, native ones do not).
     pub fragment_bytes: Option<usize>,
     pub fragment_delay_ms: Option<u64>,
     /// Drop the connection after this many fragments, without ending the chunked body.
     pub cut_after: Option<usize>,
     /// After the fragments, send this one over and over until the gateway goes away: an
-    /// answer that never ends.
+    /// answer that never ends (native: a content delta with this text, repeated).
     pub then_forever: Option<String>,
     /// Promise more body than is sent, then close: a body cut off mid-answer.
     #[serde(default)]
     pub truncate: bool,
     /// Send a JSON answer one byte at a time, this many milliseconds apart.
     pub drip_ms: Option<u64>,
-    /// Play a tool-calling model: call this tool, then answer with its result.
-    pub tool_call: Option<tools::ScriptedCall>,
+    /// Play a tool-calling model: call this tool (`{"name", "arguments", "shape"}`), then,
+    /// once the conversation ends with its result, answer `The tool said: RESULT`. Native
+    /// endpoints also take a list of calls made at once (results joined with `; `) and
+    /// ignore `shape`.
+    pub tool_call: Option<tools::ScriptedCalls>,
+    /// Native, Claude on `/v1/messages` only: a thinking block with this text comes first
+    /// (whatever the request's `thinking`; without it, adaptive thinking on opus46 and
+    /// sonnet46 gives a short mock thinking block, as the probe saw).
+    pub thinking: Option<String>,
+    /// Native streams: after the fragments, an error event instead of the stream's end:
+    /// Anthropic `event: error` with `{"type": "error", "error": {"type": "overloaded_error",
+    /// "message"}}`, OpenAI `data: {"error": {"message", "type": "server_error", "code":
+    /// "stream_error"}}`; then the body ends (no finish chunk, `[DONE]` or `message_stop`).
+    pub stream_error: Option<String>,
+    /// Native streams: a keep-alive before every fragment (Anthropic `event: ping`, OpenAI an
+    /// SSE comment `: ping`). Anthropic streams always have one ping after the first block
+    /// starts.
+    #[serde(default)]
+    pub pings: bool,
+    /// Native: report this many prompt tokens read from cache (Anthropic
+    /// `cache_read_input_tokens`; OpenAI `prompt_tokens_details.cached_tokens`, also counted
+    /// in `prompt_tokens`).
+    pub cache_read_tokens: Option<u64>,
 }
 
 #[derive(Debug, PartialEq)]
-enum Route {
+pub(crate) enum Route {
     Chat,
     StreamChat,
     Embed,
@@ -117,6 +265,12 @@ enum Route {
 /// What the mock will send back.
 #[derive(Debug, PartialEq)]
 pub enum Answer {
+    /// A native stream: `text/event-stream`, chunked, one chunk per step.
+    Sse {
+        steps: Vec<sse::Step>,
+        pause: Duration,
+        cut_after: Option<usize>,
+    },
     Json {
         status: u16,
         body: Vec<u8>,
@@ -143,6 +297,21 @@ impl MockArgo {
         MockArgo {
             options,
             stats: Stats::default(),
+            models: models::ModelList::default(),
+            serial: AtomicU64::new(0),
+        }
+    }
+
+    /// Decides the answer for one request, native or resource, and counts it.
+    pub fn respond(&self, request: &MockRequest) -> (Answer, Duration) {
+        let endpoint = Endpoint::of(&request.path);
+        self.stats.count(endpoint);
+        match endpoint {
+            Endpoint::ChatCompletions => self.chat_completions(request),
+            Endpoint::Messages => self.messages(request),
+            Endpoint::Embeddings => self.embeddings(request),
+            Endpoint::Models => self.model_list(request),
+            _ => self.answer(&request.path, &request.body),
         }
     }
 
@@ -244,7 +413,7 @@ impl MockArgo {
                 .collect(),
             None => {
                 let text = match &directive.tool_call {
-                    Some(call) => match tools::answer(model, request, call)? {
+                    Some(calls) => match tools::answer(model, request, calls.single()?)? {
                         tools::Said::Text(text) => text,
                         tools::Said::Structured(_) => {
                             return Err((400, "streamchat cannot answer with tool calls".into()))
@@ -304,7 +473,7 @@ fn json_answer(status: u16, body: Vec<u8>) -> Answer {
     }
 }
 
-fn with_fault(answer: Answer, directive: &Directive) -> Answer {
+pub(crate) fn with_fault(answer: Answer, directive: &Directive) -> Answer {
     let fault = match (directive.truncate, directive.drip_ms) {
         (true, _) => Fault::Truncate,
         (false, Some(ms)) => Fault::Drip(Duration::from_millis(ms)),
@@ -345,6 +514,11 @@ fn directive_in(request: &Value, route: &Route) -> Result<Directive, (u16, Strin
         Route::Embed => request.pointer("/prompt/0").and_then(Value::as_str),
         _ => user_texts(request).find(|text| text.contains("#mock ")),
     };
+    parse_directive(text)
+}
+
+/// The directive after `#mock ` in `text`, or none.
+fn parse_directive(text: Option<&str>) -> Result<Directive, (u16, String)> {
     match text.and_then(|text| text.find("#mock ").map(|at| &text[at + 6..])) {
         Some(json) => serde_json::from_str(json.trim())
             .map_err(|e| (400, format!("bad #mock directive: {e}"))),
@@ -423,7 +597,7 @@ fn chat(
     check_chat_shape(request)?;
     let response = match (&directive.response, &directive.tool_call) {
         (Some(response), _) => response.clone(),
-        (None, Some(call)) => match tools::answer(model, request, call)? {
+        (None, Some(calls)) => match tools::answer(model, request, calls.single()?)? {
             tools::Said::Structured(response) => response,
             tools::Said::Text(text) => Value::String(text),
         },
@@ -467,22 +641,32 @@ fn embed(model: &str, request: &Value) -> Result<Answer, (u16, String)> {
 
 /// A unit vector derived from the text, so equal texts embed equally.
 fn push_vector(out: &mut String, text: &str, dimensions: usize) {
+    out.push('[');
+    for (i, value) in unit_vector(text, dimensions).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&format!("{value:.6}"));
+    }
+    out.push(']');
+}
+
+/// The components of the text's unit vector: each is plus or minus `1/sqrt(dimensions)`.
+fn unit_vector(text: &str, dimensions: usize) -> impl Iterator<Item = f32> {
     let mut state = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
     }) | 1;
     let scale = 1.0 / (dimensions as f32).sqrt();
-    out.push('[');
-    for i in 0..dimensions {
+    (0..dimensions).map(move |_| {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        let sign = if state & 1 == 0 { scale } else { -scale };
-        if i > 0 {
-            out.push(',');
+        if state & 1 == 0 {
+            scale
+        } else {
+            -scale
         }
-        out.push_str(&format!("{sign:.6}"));
-    }
-    out.push(']');
+    })
 }
 
 #[async_trait]
@@ -495,9 +679,17 @@ impl HttpServerApp for MockArgo {
         if !matches!(session.read_request().await, Ok(true)) {
             return None;
         }
-        let path = session.req_header().uri.path().to_string();
-        // `requests` counts calls of a model (POSTs), not the gateway's reads of the model list.
-        let calls_a_model = session.req_header().method == http::Method::POST;
+        let header = session.req_header();
+        let path = header.uri.path().to_string();
+        let method = header.method.as_str().to_string();
+        let headers: Vec<(String, String)> = header
+            .headers
+            .iter()
+            .filter_map(|(name, value)| {
+                let value = value.to_str().ok()?;
+                Some((name.as_str().to_ascii_lowercase(), value.to_string()))
+            })
+            .collect();
         let mut body = BytesMut::new();
         loop {
             match session.read_request_body().await {
@@ -515,11 +707,23 @@ impl HttpServerApp for MockArgo {
                 },
                 Duration::ZERO,
             )
+        } else if path.ends_with("/__mock/models") {
+            let (status, json) = self.models.hook(&body);
+            (
+                Answer::Json {
+                    status,
+                    body: json.to_string().into_bytes(),
+                    retry_after: None,
+                },
+                Duration::ZERO,
+            )
         } else {
-            if calls_a_model {
-                self.stats.requests.fetch_add(1, Ordering::SeqCst);
-            }
-            self.answer(&path, &body)
+            self.respond(&MockRequest {
+                method,
+                path,
+                headers,
+                body: body.to_vec(),
+            })
         };
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
@@ -531,6 +735,28 @@ impl HttpServerApp for MockArgo {
                 retry_after,
             } => write_json(&mut session, status, body, retry_after).await,
             Answer::Faulty { body, fault } => write_faulty(&mut session, body, fault).await,
+            Answer::Sse {
+                steps,
+                pause,
+                cut_after,
+            } => {
+                self.stats.streams_started.fetch_add(1, Ordering::SeqCst);
+                let completed = write_sse(
+                    &mut session,
+                    steps,
+                    pause,
+                    cut_after,
+                    &self.stats.fragments_sent,
+                )
+                .await;
+                let outcome = if completed {
+                    &self.stats.streams_completed
+                } else {
+                    &self.stats.streams_aborted
+                };
+                outcome.fetch_add(1, Ordering::SeqCst);
+                completed
+            }
             Answer::Stream {
                 fragments,
                 pause,
@@ -659,6 +885,53 @@ async fn write_stream(
             }
             session.write_response_body(fragment, false).await?;
             sent.fetch_add(1, Ordering::SeqCst);
+        }
+        session.finish_body().await?;
+        Ok::<bool, Box<pingora_error::Error>>(true)
+    }
+    .await;
+    matches!(result, Ok(true))
+}
+
+/// Writes a native stream: each step one chunk; paced steps after the pause (but the first),
+/// counted, and cut by `cut_after`; a `Forever` step repeated until the client goes away.
+async fn write_sse(
+    session: &mut ServerSession,
+    steps: Vec<sse::Step>,
+    pause: Duration,
+    cut_after: Option<usize>,
+    sent: &AtomicU64,
+) -> bool {
+    let result = async {
+        let mut header = ResponseHeader::build(200, Some(3))?;
+        header.insert_header("Content-Type", "text/event-stream")?;
+        header.insert_header("Cache-Control", "no-cache")?;
+        header.insert_header("Transfer-Encoding", "chunked")?;
+        session.write_response_header(Box::new(header)).await?;
+        let mut paced = 0;
+        for step in steps {
+            let (bytes, repeat) = match step {
+                sse::Step::Now(bytes) => {
+                    session.write_response_body(bytes, false).await?;
+                    continue;
+                }
+                sse::Step::Paced(bytes) => (bytes, false),
+                sse::Step::Forever(bytes) => (bytes, true),
+            };
+            loop {
+                if cut_after == Some(paced) {
+                    return Ok(false);
+                }
+                if paced > 0 && !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
+                session.write_response_body(bytes.clone(), false).await?;
+                sent.fetch_add(1, Ordering::SeqCst);
+                paced += 1;
+                if !repeat {
+                    break;
+                }
+            }
         }
         session.finish_body().await?;
         Ok::<bool, Box<pingora_error::Error>>(true)

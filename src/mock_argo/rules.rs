@@ -167,7 +167,8 @@ pub fn check_embed_batch(prompts: usize) -> Result<(), Refusal> {
 
 /// Anthropic's envelope around the upstream message, as the probe recorded it.
 fn anthropic_error(message: String) -> Refusal {
-    let inner = format!("{{'type': 'error', 'error': {{'type': 'invalid_request_error', 'message': '{message}'}}, 'request_id': 'req_mock'}}");
+    let message = python_str(&message);
+    let inner = format!("{{'type': 'error', 'error': {{'type': 'invalid_request_error', 'message': {message}}}, 'request_id': 'req_mock'}}");
     (
         400,
         json!({"type": "error", "error": {"type": "invalid_request_error",
@@ -177,10 +178,269 @@ fn anthropic_error(message: String) -> Refusal {
 
 /// OpenAI's envelope around the upstream message, as the probe recorded it.
 fn openai_error(message: String, param: &str, code: &str) -> Refusal {
-    let inner = format!("{{'error': {{'message': \"{message}\", 'type': 'invalid_request_error', 'param': '{param}', 'code': '{code}'}}}}");
+    let message = python_str(&message);
+    let inner = format!("{{'error': {{'message': {message}, 'type': 'invalid_request_error', 'param': '{param}', 'code': '{code}'}}}}");
     (
         400,
         json!({"error": {"message": format!("Error code: 400 - {inner}"),
             "type": "BadRequestError", "code": "internal_error"}}),
     )
+}
+
+/// A string as Python's `repr` writes it (how Argo quotes the upstream's message): in single
+/// quotes, or in double quotes when it holds a single quote and no double quote.
+fn python_str(text: &str) -> String {
+    if text.contains('\'') && !text.contains('"') {
+        format!("\"{}\"", text.replace('\\', "\\\\"))
+    } else {
+        format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+}
+
+/// Claude models that take `thinking: {"type": "adaptive"}` (probe); the others know only
+/// `disabled` and `enabled`.
+const ADAPTIVE_THINKING: &[&str] = &["claudeopus47", "claudeopus46", "claudesonnet46"];
+
+pub fn is_claude(model: &str) -> bool {
+    model.starts_with("claude")
+}
+
+pub fn takes_adaptive_thinking(model: &str) -> bool {
+    ADAPTIVE_THINKING.contains(&model)
+}
+
+/// The rules real Argo enforces on `POST /v1/messages` (probe, prod, June 2026): `max_tokens`
+/// required, the sampling rules and long non-streaming answers as on chat, then `thinking`
+/// and `output_config.effort`.
+pub fn check_messages(model: &str, request: &Value, streaming: bool) -> Result<(), Refusal> {
+    if request.get("max_tokens").is_none_or(Value::is_null) {
+        // Recorded verbatim: Argo's own refusal, without the upstream wrapper.
+        return Err(anthropic_plain(
+            400,
+            "invalid_request_error",
+            "max_tokens is required",
+        ));
+    }
+    check_parameters(model, request, streaming)?;
+    check_thinking(model, request)?;
+    check_effort(model, request)
+}
+
+fn check_thinking(model: &str, request: &Value) -> Result<(), Refusal> {
+    let Some(thinking) = request.get("thinking").filter(|t| !t.is_null()) else {
+        return Ok(());
+    };
+    let kind = thinking["type"].as_str().unwrap_or_default();
+    let adaptive_model = takes_adaptive_thinking(model);
+    let tags = if adaptive_model {
+        "'adaptive', 'disabled', 'enabled'"
+    } else {
+        "'disabled', 'enabled'"
+    };
+    match kind {
+        "disabled" => Ok(()),
+        "adaptive" if adaptive_model => match thinking
+            .as_object()
+            .and_then(|fields| fields.keys().find(|key| *key != "type"))
+        {
+            // Recorded for `budget_tokens`.
+            Some(extra) => Err(anthropic_error(format!(
+                "thinking.adaptive.{extra}: Extra inputs are not permitted"
+            ))),
+            None => Ok(()),
+        },
+        "enabled" if model == "claudeopus47" => Err(anthropic_error(
+            "\"thinking.type.enabled\" is not supported for this model. Use \"thinking.type.adaptive\" and \"output_config.effort\" to control thinking behavior.".into(),
+        )),
+        "enabled" => {
+            let budget = thinking.get("budget_tokens").and_then(Value::as_u64);
+            let max_tokens = request.get("max_tokens").and_then(Value::as_u64);
+            match (budget, max_tokens) {
+                (None, _) => Err(anthropic_error(
+                    "thinking.enabled.budget_tokens: Field required (mock text)".into(),
+                )),
+                (Some(budget), Some(max_tokens)) if max_tokens <= budget => Err(anthropic_error(
+                    "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size".into(),
+                )),
+                // The probe only sent `enabled` with a budget above `max_tokens` (the refusal
+                // above); argo-api.md reads it as "only adaptive thinking", and the mock holds
+                // the gateway to that with a text of its own.
+                _ => Err(anthropic_error(
+                    "\"thinking.type.enabled\" is refused by the mock: Argo takes only \"thinking.type.adaptive\" (mock text)".into(),
+                )),
+            }
+        }
+        // Recorded for `adaptive` on models without it.
+        _ => Err(anthropic_error(format!(
+            "thinking: Input tag '{kind}' found using 'type' does not match any of the expected tags: {tags}"
+        ))),
+    }
+}
+
+fn check_effort(model: &str, request: &Value) -> Result<(), Refusal> {
+    let Some(effort) = request
+        .pointer("/output_config/effort")
+        .filter(|effort| !effort.is_null())
+    else {
+        return Ok(());
+    };
+    // Recorded: opus47 takes these five and says so; the other models took low, medium, high,
+    // none and minimal (xhigh and max were not probed on them, so the mock refuses them).
+    let (levels, list) = if model == "claudeopus47" {
+        (
+            ["low", "medium", "high", "xhigh", "max"],
+            "'low', 'medium', 'high', 'xhigh' or 'max'",
+        )
+    } else {
+        (
+            ["low", "medium", "high", "none", "minimal"],
+            "'low', 'medium', 'high', 'none' or 'minimal'",
+        )
+    };
+    if effort
+        .as_str()
+        .is_some_and(|effort| levels.contains(&effort))
+    {
+        Ok(())
+    } else {
+        Err(anthropic_error(format!(
+            "output_config.effort: Input should be {list}"
+        )))
+    }
+}
+
+/// Anthropic's error body for refusals Argo makes itself (no upstream wrapper).
+pub fn anthropic_plain(status: u16, kind: &str, message: &str) -> Refusal {
+    (
+        status,
+        json!({"type": "error", "error": {"type": kind, "message": message}}),
+    )
+}
+
+/// OpenAI's error body, in the fields Argo's recorded ones have (`message`, `type`, `code`).
+pub fn openai_plain(status: u16, message: &str, kind: &str, code: &str) -> Refusal {
+    (
+        status,
+        json!({"error": {"message": message, "type": kind, "code": code}}),
+    )
+}
+
+/// A refusal put in OpenAI's envelope, for Claude on `/v1/chat/completions` (how Argo words
+/// Claude's refusals there is not recorded: the upstream message in Argo's OpenAI wrapper).
+pub fn as_openai((status, body): Refusal) -> Refusal {
+    match body.pointer("/error/message").and_then(Value::as_str) {
+        Some(message) if body["type"] == "error" => (
+            status,
+            json!({"error": {"message": message, "type": "BadRequestError", "code": "internal_error"}}),
+        ),
+        _ => (status, body),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(model: &str, extra: Value) -> Option<String> {
+        let mut request = json!({"model": model, "max_tokens": 64,
+            "messages": [{"role": "user", "content": "ping"}]});
+        for (key, value) in extra.as_object().unwrap() {
+            request[key] = value.clone();
+        }
+        check_messages(model, &request, false)
+            .err()
+            .map(|(status, body)| {
+                assert_eq!(status, 400);
+                assert_eq!(body["type"], "error");
+                body["error"]["message"].as_str().unwrap().to_string()
+            })
+    }
+
+    /// The probe's variants, with their recorded outcome.
+    #[test]
+    fn messages_rules_follow_the_probe() {
+        let adaptive = json!({"thinking": {"type": "adaptive"}});
+        let with_budget = json!({"thinking": {"type": "adaptive", "budget_tokens": 1024}});
+        let enabled = json!({"thinking": {"type": "enabled", "budget_tokens": 1024}});
+        let combo = json!({"thinking": {"type": "adaptive"}, "output_config": {"effort": "high"}});
+        for model in ["claudeopus47", "claudeopus46", "claudesonnet46"] {
+            assert_eq!(refusal(model, adaptive.clone()), None, "{model}");
+            assert_eq!(refusal(model, combo.clone()), None, "{model}");
+            assert!(refusal(model, with_budget.clone())
+                .unwrap()
+                .contains("'thinking.adaptive.budget_tokens: Extra inputs are not permitted'"));
+        }
+        for model in [
+            "claudeopus45",
+            "claudeopus41",
+            "claudesonnet45",
+            "claudehaiku45",
+        ] {
+            let words = "Input tag 'adaptive' found using 'type' does not match any of the expected tags: 'disabled', 'enabled'\"";
+            assert!(
+                refusal(model, adaptive.clone()).unwrap().contains(words),
+                "{model}"
+            );
+            assert!(
+                refusal(model, combo.clone()).unwrap().contains(words),
+                "{model}"
+            );
+            for effort in ["low", "medium", "high", "none", "minimal"] {
+                let extra = json!({"output_config": {"effort": effort}});
+                assert_eq!(refusal(model, extra), None, "{model} {effort}");
+            }
+        }
+        for model in [
+            "claudeopus46",
+            "claudeopus45",
+            "claudesonnet45",
+            "claudehaiku45",
+        ] {
+            assert!(refusal(model, enabled.clone())
+                .unwrap()
+                .contains("`max_tokens` must be greater than `thinking.budget_tokens`"));
+        }
+        assert!(refusal("claudeopus47", enabled)
+            .unwrap()
+            .contains("'\"thinking.type.enabled\" is not supported for this model."));
+        for effort in ["none", "minimal"] {
+            assert!(refusal("claudeopus47", json!({"output_config": {"effort": effort}}))
+                .unwrap()
+                .contains("\"output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'\""));
+        }
+        for effort in ["xhigh", "max"] {
+            assert_eq!(
+                refusal("claudeopus47", json!({"output_config": {"effort": effort}})),
+                None
+            );
+        }
+        for model in ["claudeopus47", "claudehaiku45"] {
+            assert_eq!(
+                refusal(model, json!({"thinking": {"type": "disabled"}})),
+                None
+            );
+        }
+        let request = json!({"model": "claudehaiku45", "messages": []});
+        assert_eq!(
+            check_messages("claudehaiku45", &request, true)
+                .unwrap_err()
+                .1,
+            json!({"type": "error", "error": {"type": "invalid_request_error", "message": "max_tokens is required"}})
+        );
+    }
+
+    #[test]
+    fn claude_refusals_can_wear_the_openai_envelope() {
+        let (status, body) = as_openai(anthropic_error(
+            "`top_p` is deprecated for this model.".into(),
+        ));
+        assert_eq!(status, 400);
+        assert_eq!(body["error"]["type"], "BadRequestError");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`top_p` is deprecated"));
+        assert_eq!(python_str("it's"), "\"it's\"");
+        assert_eq!(python_str("say \"it's\""), "'say \"it\\'s\"'");
+    }
 }

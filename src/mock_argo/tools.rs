@@ -5,6 +5,34 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+/// `tool_call` in a directive: one call, or a list of calls made at once (native endpoints only).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ScriptedCalls {
+    One(ScriptedCall),
+    Many(Vec<ScriptedCall>),
+}
+
+impl ScriptedCalls {
+    pub fn calls(&self) -> &[ScriptedCall] {
+        match self {
+            ScriptedCalls::One(call) => std::slice::from_ref(call),
+            ScriptedCalls::Many(calls) => calls,
+        }
+    }
+
+    /// The one call the resource endpoints script.
+    pub fn single(&self) -> Result<&ScriptedCall, (u16, String)> {
+        match self.calls() {
+            [call] => Ok(call),
+            _ => Err((
+                400,
+                "the resource endpoints script exactly one tool call".into(),
+            )),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptedCall {
@@ -185,5 +213,242 @@ fn tool_result(family: Family, request: &Value) -> Option<String> {
             let close = body.find("</tool_result>")?;
             Some(body[open_end..close].trim().to_string())
         }
+    }
+}
+
+/// Which native endpoint a request came to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Dialect {
+    /// `/v1/chat/completions`: OpenAI tools (`{"type": "function", "function": {"name"}}`),
+    /// results in `role: tool` messages. Gemini takes them too (argo-proxy sends every
+    /// non-Claude model there with OpenAI tools).
+    OpenAi,
+    /// `/v1/messages`: Anthropic tools (`{"name", "input_schema"}`), results in `tool_result`
+    /// blocks of a user message.
+    Anthropic,
+}
+
+/// A call the model makes on a native endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NativeCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: Value,
+}
+
+/// What the model says on a native endpoint's turn.
+#[derive(Debug, PartialEq)]
+pub enum NativeSaid {
+    Calls(Vec<NativeCall>),
+    Text(String),
+}
+
+/// One turn of a scripted tool conversation on a native endpoint: the calls, or, once the
+/// conversation ends with their results, text quoting them (`The tool said: RESULT`, several
+/// results joined with `; `). Claude on `/v1/chat/completions` leaks its calls into the text
+/// (argo-api.md: the reason argo-proxy sends Claude to `/v1/messages`).
+pub fn native_answer(
+    dialect: Dialect,
+    model: &str,
+    request: &Value,
+    calls: &[ScriptedCall],
+) -> Result<NativeSaid, (u16, String)> {
+    for call in calls {
+        check_native_tools(dialect, request, &call.name)?;
+    }
+    let results = native_tool_results(dialect, request);
+    if !results.is_empty() {
+        return Ok(NativeSaid::Text(format!(
+            "The tool said: {}",
+            results.join("; ")
+        )));
+    }
+    let arguments = |call: &ScriptedCall| {
+        if call.arguments.is_null() {
+            json!({})
+        } else {
+            call.arguments.clone()
+        }
+    };
+    if dialect == Dialect::OpenAi && family(model) == Family::Anthropic {
+        let leaked: String = calls
+            .iter()
+            .enumerate()
+            .map(|(index, call)| {
+                format!(
+                    "{{'id': 'toolu_mock_{}', 'input': {}, 'name': {}, 'type': 'tool_use'}}",
+                    index + 1,
+                    python_repr(&arguments(call)),
+                    python_repr(&json!(call.name))
+                )
+            })
+            .collect();
+        return Ok(NativeSaid::Text(format!("I will look that up.{leaked}")));
+    }
+    let prefix = match dialect {
+        Dialect::OpenAi => "call_mock_",
+        Dialect::Anthropic => "toolu_mock_",
+    };
+    Ok(NativeSaid::Calls(
+        calls
+            .iter()
+            .enumerate()
+            .map(|(index, call)| NativeCall {
+                id: format!("{prefix}{}", index + 1),
+                name: call.name.clone(),
+                arguments: arguments(call),
+            })
+            .collect(),
+    ))
+}
+
+fn check_native_tools(dialect: Dialect, request: &Value, name: &str) -> Result<(), (u16, String)> {
+    let tools = request.get("tools").and_then(Value::as_array);
+    let declared = |key: &str| {
+        tools.is_some_and(|tools| {
+            tools
+                .iter()
+                .any(|tool| tool.pointer(key).and_then(Value::as_str) == Some(name))
+        })
+    };
+    let ok = match dialect {
+        Dialect::OpenAi => declared("/function/name"),
+        Dialect::Anthropic => {
+            declared("/name")
+                && tools.is_some_and(|tools| {
+                    tools.iter().all(|tool| tool.get("input_schema").is_some())
+                })
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        let shape = match dialect {
+            Dialect::OpenAi => "{\"type\": \"function\", \"function\": {\"name\", \"parameters\"}}",
+            Dialect::Anthropic => "{\"name\", \"input_schema\"}",
+        };
+        Err((
+            400,
+            format!(
+                "the scripted tool `{name}` is not among the request's tools in the shape {shape}"
+            ),
+        ))
+    }
+}
+
+/// The results the conversation ends with: OpenAI's trailing `role: tool` messages, or the
+/// `tool_result` blocks of Anthropic's last (user) message.
+fn native_tool_results(dialect: Dialect, request: &Value) -> Vec<String> {
+    let all: Vec<&Value> = messages(request).collect();
+    match dialect {
+        Dialect::OpenAi => {
+            let mut results: Vec<String> = all
+                .iter()
+                .rev()
+                .take_while(|message| message["role"] == "tool")
+                .map(|message| content_text(&message["content"]))
+                .collect();
+            results.reverse();
+            results
+        }
+        Dialect::Anthropic => all
+            .last()
+            .filter(|message| message["role"] == "user")
+            .and_then(|message| message["content"].as_array())
+            .into_iter()
+            .flatten()
+            .filter(|block| block["type"] == "tool_result")
+            .map(|block| content_text(&block["content"]))
+            .collect(),
+    }
+}
+
+/// Text of a string content or of a list of `{"type": "text", "text"}` parts.
+fn content_text(content: &Value) -> String {
+    match content {
+        Value::String(text) => text.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|part| part["text"].as_str())
+            .collect(),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod native_tests {
+    use super::*;
+
+    fn call(name: &str) -> ScriptedCall {
+        ScriptedCall {
+            name: name.into(),
+            arguments: json!({"city": "Paris"}),
+            shape: None,
+        }
+    }
+
+    #[test]
+    fn openai_turns_call_then_quote_the_results() {
+        let tools = json!([{"type": "function", "function": {"name": "get_weather", "parameters": {}}},
+            {"type": "function", "function": {"name": "get_time", "parameters": {}}}]);
+        let mut request = json!({"tools": tools, "messages": [{"role": "user", "content": "q"}]});
+        let calls = [call("get_weather"), call("get_time")];
+        let NativeSaid::Calls(made) =
+            native_answer(Dialect::OpenAi, "gpt4o", &request, &calls).unwrap()
+        else {
+            panic!("expected calls")
+        };
+        assert_eq!(made[1].id, "call_mock_2");
+        assert_eq!(made[0].arguments, json!({"city": "Paris"}));
+        request["messages"] = json!([{"role": "user", "content": "q"},
+            {"role": "assistant", "content": null, "tool_calls": []},
+            {"role": "tool", "tool_call_id": "call_mock_1", "content": "18C"},
+            {"role": "tool", "tool_call_id": "call_mock_2", "content": [{"type": "text", "text": "noon"}]}]);
+        assert_eq!(
+            native_answer(Dialect::OpenAi, "gemini25pro", &request, &calls).unwrap(),
+            NativeSaid::Text("The tool said: 18C; noon".into())
+        );
+        let leaked = native_answer(
+            Dialect::OpenAi,
+            "claudesonnet45",
+            &json!({"tools": tools}),
+            &calls[..1],
+        );
+        assert_eq!(
+            leaked.unwrap(),
+            NativeSaid::Text("I will look that up.{'id': 'toolu_mock_1', 'input': {'city': 'Paris'}, 'name': 'get_weather', 'type': 'tool_use'}".into())
+        );
+        let anthropic_tools = json!({"tools": [{"name": "get_weather", "input_schema": {}}]});
+        assert_eq!(
+            native_answer(Dialect::OpenAi, "gpt4o", &anthropic_tools, &calls[..1])
+                .unwrap_err()
+                .0,
+            400
+        );
+    }
+
+    #[test]
+    fn anthropic_turns_call_then_quote_the_results() {
+        let tools = json!([{"name": "get_weather", "input_schema": {"type": "object"}}]);
+        let mut request = json!({"tools": tools, "messages": [{"role": "user", "content": "q"}]});
+        let calls = [call("get_weather")];
+        let NativeSaid::Calls(made) =
+            native_answer(Dialect::Anthropic, "claudesonnet45", &request, &calls).unwrap()
+        else {
+            panic!("expected calls")
+        };
+        assert_eq!(made[0].id, "toolu_mock_1");
+        request["messages"] = json!([{"role": "user", "content": "q"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_mock_1", "name": "get_weather", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_mock_1", "content": "18C and sunny"}]}]);
+        assert_eq!(
+            native_answer(Dialect::Anthropic, "claudesonnet45", &request, &calls).unwrap(),
+            NativeSaid::Text("The tool said: 18C and sunny".into())
+        );
+        let openai_tools =
+            json!({"tools": [{"type": "function", "function": {"name": "get_weather"}}]});
+        assert!(
+            native_answer(Dialect::Anthropic, "claudesonnet45", &openai_tools, &calls).is_err()
+        );
     }
 }
