@@ -191,6 +191,22 @@ pub struct Limits {
     /// Per-user cap on requests in flight (0: no cap).
     #[serde(default)]
     pub per_user_max_concurrent: u32,
+    /// Redis shared by every instance, so the per-user figures above hold across all of them
+    /// (`redis://host:6379/0`, `redis://:password@host`, `unix:///run/redis.sock`). Empty: each
+    /// instance keeps its own counts.
+    #[serde(default)]
+    pub redis_url: String,
+    /// Longest wait for Redis on one check; past it the request is judged by this instance's
+    /// own limits.
+    #[serde(default = "defaults::redis_timeout_ms")]
+    pub redis_timeout_ms: u64,
+    /// Prefix of every key the limits keep in Redis.
+    #[serde(default = "defaults::redis_key_prefix")]
+    pub redis_key_prefix: String,
+    /// How long a concurrency slot held in Redis outlives its instance: a live instance renews
+    /// its slots every third of this, so the slots of a crashed one free themselves after it.
+    #[serde(default = "defaults::redis_slot_lease_ms")]
+    pub redis_slot_lease_ms: u64,
     /// The whole request head (request line and headers) must arrive within this long of the
     /// connection opening, or of its first byte on a reused connection.
     #[serde(default = "defaults::request_head_timeout_ms")]
@@ -241,6 +257,10 @@ impl Default for Limits {
             per_user_requests_per_minute: 0,
             per_user_burst: 0,
             per_user_max_concurrent: 0,
+            redis_url: String::new(),
+            redis_timeout_ms: defaults::redis_timeout_ms(),
+            redis_key_prefix: defaults::redis_key_prefix(),
+            redis_slot_lease_ms: defaults::redis_slot_lease_ms(),
             request_head_timeout_ms: defaults::request_head_timeout_ms(),
             max_request_head_bytes: defaults::max_request_head_bytes(),
             max_uri_bytes: defaults::max_uri_bytes(),
@@ -255,6 +275,15 @@ impl Default for Limits {
 }
 
 mod defaults {
+    pub fn redis_timeout_ms() -> u64 {
+        50
+    }
+    pub fn redis_key_prefix() -> String {
+        "argo-bridge:limits:".to_string()
+    }
+    pub fn redis_slot_lease_ms() -> u64 {
+        30_000
+    }
     pub fn connect_timeout_ms() -> u64 {
         5_000
     }
@@ -611,6 +640,22 @@ pub fn apply_env(
         "ARGO_BRIDGE_MAX_CONCURRENT_PER_USER",
         &mut limits.per_user_max_concurrent,
     )?;
+    set_text(env, "ARGO_BRIDGE_REDIS_URL", &mut limits.redis_url);
+    set_number(
+        env,
+        "ARGO_BRIDGE_REDIS_TIMEOUT_MS",
+        &mut limits.redis_timeout_ms,
+    )?;
+    set_text(
+        env,
+        "ARGO_BRIDGE_REDIS_KEY_PREFIX",
+        &mut limits.redis_key_prefix,
+    );
+    set_number(
+        env,
+        "ARGO_BRIDGE_REDIS_SLOT_LEASE_MS",
+        &mut limits.redis_slot_lease_ms,
+    )?;
     set_number(
         env,
         "ARGO_BRIDGE_REQUEST_HEAD_TIMEOUT_MS",
@@ -813,6 +858,7 @@ pub fn validate(mut config: Config) -> Result<Settings, ConfigError> {
             "must be at least limits.max_body_bytes",
         ));
     }
+    crate::limits::check_redis(&config.limits).map_err(|(field, message)| err(field, message))?;
     let trusted_proxies = config
         .trusted_proxies
         .addresses
@@ -1065,6 +1111,38 @@ mod tests {
         assert_eq!(settings.auth.tokens["secret-token-2"], "bob");
         assert!(settings.admin.listen.is_empty());
         assert_eq!(settings.shutdown.grace_period_s, 30);
+    }
+
+    #[test]
+    fn shared_limits_are_off_by_default_and_set_by_the_environment() {
+        let mut config = shipped();
+        for url in config.upstream.environments.values_mut() {
+            *url = "http://127.0.0.1:9".into();
+        }
+        let limits = validate(config.clone()).unwrap().limits;
+        assert!(limits.redis_url.is_empty());
+        assert_eq!(limits.redis_timeout_ms, 50);
+        assert_eq!(limits.redis_key_prefix, "argo-bridge:limits:");
+        assert_eq!(limits.redis_slot_lease_ms, 30_000);
+        let env = |key: &str| match key {
+            "ARGO_BRIDGE_REDIS_URL" => Some("redis://127.0.0.1:6379/2".to_string()),
+            "ARGO_BRIDGE_REDIS_TIMEOUT_MS" => Some("20".to_string()),
+            "ARGO_BRIDGE_REDIS_KEY_PREFIX" => Some("lab:".to_string()),
+            "ARGO_BRIDGE_REDIS_SLOT_LEASE_MS" => Some("5000".to_string()),
+            "ARGO_BRIDGE_RATE_LIMIT_RPM" => Some("30".to_string()),
+            _ => None,
+        };
+        apply_env(&mut config, &env).unwrap();
+        let limits = validate(config.clone()).unwrap().limits;
+        assert_eq!(limits.redis_url, "redis://127.0.0.1:6379/2");
+        assert_eq!(limits.redis_timeout_ms, 20);
+        assert_eq!(limits.redis_key_prefix, "lab:");
+        assert_eq!(limits.redis_slot_lease_ms, 5000);
+        assert_eq!(limits.per_user_requests_per_minute, 30);
+        config.limits.redis_url = "mysql://:secret@db".into();
+        let error = validate(config).unwrap_err().to_string();
+        assert!(error.contains("limits.redis_url"), "{error}");
+        assert!(!error.contains("secret"), "{error}");
     }
 
     #[test]

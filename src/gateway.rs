@@ -265,7 +265,7 @@ impl Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<(String, T), ApiError> {
         let user = self.authenticate(session)?;
-        ctx._permit = self.state.limits.admit(&user)?;
+        ctx._permit = self.state.limits.admit(&user).await?;
         require_json(session)?;
         let limits = &self.state.settings.limits;
         let body_limits = BodyLimits {
@@ -455,7 +455,7 @@ impl Gateway {
         let meta = response_meta("cmpl", &request.model);
         // The admission paid for the first call; every further one is paid before any is made.
         let further_calls = u32::try_from(prompts.len().saturating_sub(1)).unwrap_or(u32::MAX);
-        self.state.limits.charge(&user, further_calls)?;
+        self.state.limits.charge(&user, further_calls).await?;
         let mut replies = Vec::with_capacity(prompts.len());
         for prompt in &prompts {
             let argo_body = completions::to_argo(&request, prompt, model, &user, Endpoint::Chat)?;

@@ -229,10 +229,14 @@ fn serve(
     server.add_service(background_service("drain", drain::DrainWatcher));
     let tls = settings.tls.clone();
     let front_settings = settings.clone();
+    let limits = limits::UserLimits::new(&settings.limits);
+    if let Some(upkeep) = limits.upkeep() {
+        server.add_service(background_service("shared limits", upkeep));
+    }
     let state = State {
         auth: auth::Auth::new(&settings.auth),
         upstream: upstream::Upstream::new(&settings.upstream, &settings.environments),
-        limits: limits::UserLimits::new(&settings.limits),
+        limits,
         cors: cors::AllowList::new(&settings.cors.allowed_origins),
         bodies: budget::MemoryBudget::new(
             settings.limits.max_buffered_request_bytes_total,

@@ -164,6 +164,16 @@ pub static LOG_LINES_DROPPED: Lazy<prometheus::IntCounter> = Lazy::new(|| {
     .expect("metric registers once")
 });
 
+pub static LIMIT_BACKEND_FALLBACKS: Lazy<IntCounterVec> = Lazy::new(|| {
+    register_int_counter_vec!(
+        "argo_bridge_limit_backend_fallbacks_total",
+        "Per-user limit checks judged by this instance alone because the shared (Redis) backend \
+         could not answer, by reason",
+        &["reason"]
+    )
+    .expect("metric registers once")
+});
+
 /// Registers every metric up front so that a scrape shows them before the first request. The
 /// `process` feature of the prometheus crate adds `process_*` (CPU, memory, open file
 /// descriptors, threads, start time) to the default registry by itself.
@@ -185,6 +195,9 @@ pub fn init() {
     Lazy::force(&LOG_LINES_DROPPED);
     Lazy::force(&MODELS_SERVED);
     Lazy::force(&MODEL_REFRESH_FAILURES);
+    for reason in ["unavailable", "timeout", "error"] {
+        LIMIT_BACKEND_FALLBACKS.with_label_values(&[reason]);
+    }
 }
 
 /// Records one answered request (called once, from the access-log hook).
