@@ -11,6 +11,8 @@ pub mod client;
 pub mod completions;
 pub mod embeddings;
 pub mod error;
+#[cfg(test)]
+mod fixtures;
 pub mod hub;
 pub mod json;
 pub mod models;

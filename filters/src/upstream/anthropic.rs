@@ -662,3 +662,490 @@ fn is_empty_object(json: &str) -> bool {
         .and_then(|rest| rest.strip_suffix('}'))
         .is_some_and(|inside| inside.trim().is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::openai_chat;
+    use crate::fixtures::{self, assert_split_invariant, claude, decode, split, ANTHROPIC_STREAM};
+    use crate::models::Sampling;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn rewrite(body: Value, model: &ModelSpec, stream: bool) -> Value {
+        let (conversation, _) = openai_chat::read_request(body.to_string().as_bytes()).unwrap();
+        serde_json::from_slice(&request_body(&conversation, model, "alice", stream).unwrap())
+            .unwrap()
+    }
+
+    fn user(content: &str) -> Value {
+        json!({"role": "user", "content": content})
+    }
+
+    #[test]
+    fn identity_is_the_gateways_user_and_the_model_argos_id() {
+        let body = rewrite(
+            json!({"model": "claude-sonnet-4.6", "user": "mallory", "metadata": {"user_id": "mallory"},
+                "messages": [user("hi")]}),
+            &claude(),
+            true,
+        );
+        assert_eq!(body["model"], "claudesonnet46");
+        assert_eq!(body["user"], "alice");
+        assert_eq!(body["metadata"], json!({"user_id": "alice"}));
+        assert_eq!(body["stream"], true);
+        assert_eq!(
+            body["messages"],
+            json!([{"role": "user", "content": [{"type": "text", "text": "hi"}]}])
+        );
+        let unstreamed = rewrite(
+            json!({"model": "m", "messages": [user("hi")]}),
+            &claude(),
+            false,
+        );
+        assert!(unstreamed.get("stream").is_none());
+    }
+
+    #[test]
+    fn system_and_developer_messages_become_the_top_level_system() {
+        let body = rewrite(
+            json!({"model": "m", "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "developer", "content": [{"type": "text", "text": "Answer in French."}]},
+                user("hi"),
+                {"role": "system", "content": "Late rule."}]}),
+            &claude(),
+            true,
+        );
+        assert_eq!(
+            body["system"],
+            "Be brief.\n\nAnswer in French.\n\nLate rule."
+        );
+        assert_eq!(body["messages"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn images_become_base64_or_url_sources() {
+        let body = rewrite(
+            json!({"model": "m", "messages": [{"role": "user", "content": [
+                {"type": "text", "text": "Compare"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo=", "detail": "high"}},
+                {"type": "image_url", "image_url": {"url": "https://example.org/cat.jpg"}}]}]}),
+            &claude(),
+            true,
+        );
+        assert_eq!(
+            body["messages"][0]["content"],
+            json!([
+                {"type": "text", "text": "Compare"},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
+                {"type": "image", "source": {"type": "url", "url": "https://example.org/cat.jpg"}}
+            ])
+        );
+    }
+
+    const WEATHER: &str = r#"{"model":"m","tool_choice":"required","parallel_tool_calls":false,
+        "tools":[{"type":"function","function":{"name":"get_weather","description":"Weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}},
+                 {"type":"function","function":{"name":"get_time"}}],
+        "messages":[{"role":"user","content":"Weather and time in Paris?"},
+          {"role":"assistant","content":"Checking.","tool_calls":[
+            {"id":"toolu_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}},
+            {"id":"toolu_2","type":"function","function":{"name":"get_time","arguments":""}}]},
+          {"role":"tool","tool_call_id":"toolu_1","content":"18C"},
+          {"role":"tool","tool_call_id":"toolu_2","content":[{"type":"text","text":"14:00"}]},
+          {"role":"user","content":"Thanks. And Rome?"}]}"#;
+
+    #[test]
+    fn tools_calls_and_results_take_anthropic_shape() {
+        let body = rewrite(serde_json::from_str(WEATHER).unwrap(), &claude(), true);
+        assert_eq!(
+            body["tools"],
+            json!([
+                {"name": "get_weather", "description": "Weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}},
+                {"name": "get_time", "input_schema": {"type": "object", "properties": {}}}
+            ])
+        );
+        assert_eq!(
+            body["tool_choice"],
+            json!({"type": "any", "disable_parallel_tool_use": true})
+        );
+        let messages = body["messages"].as_array().unwrap();
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert_eq!(
+            messages[1],
+            json!({"role": "assistant", "content": [
+                {"type": "text", "text": "Checking."},
+                {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}},
+                {"type": "tool_use", "id": "toolu_2", "name": "get_time", "input": {}}]})
+        );
+        assert_eq!(
+            messages[2],
+            json!({"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "18C"},
+                {"type": "tool_result", "tool_use_id": "toolu_2", "content": "14:00"},
+                {"type": "text", "text": "Thanks. And Rome?"}]}),
+            "tool results and the next user turn merge, results first"
+        );
+        assert!(body.get("parallel_tool_calls").is_none());
+    }
+
+    #[test]
+    fn tool_choices_map_to_anthropics() {
+        let choice = |choice: Value, parallel: Option<bool>| {
+            let mut request = json!({"model": "m", "messages": [user("hi")], "tool_choice": choice,
+                "tools": [{"type": "function", "function": {"name": "f"}}]});
+            if let Some(parallel) = parallel {
+                request["parallel_tool_calls"] = parallel.into();
+            }
+            rewrite(request, &claude(), true)["tool_choice"].clone()
+        };
+        assert_eq!(choice(json!("auto"), None), json!({"type": "auto"}));
+        assert_eq!(choice(json!("none"), Some(false)), json!({"type": "none"}));
+        assert_eq!(
+            choice(
+                json!({"type": "function", "function": {"name": "f"}}),
+                Some(true)
+            ),
+            json!({"type": "tool", "name": "f"})
+        );
+        assert_eq!(
+            choice(json!("auto"), Some(false)),
+            json!({"type": "auto", "disable_parallel_tool_use": true})
+        );
+    }
+
+    #[test]
+    fn consecutive_turns_of_one_role_merge_and_the_last_turn_is_the_users() {
+        let body = rewrite(
+            json!({"model": "m", "messages": [user("one"), user("two"),
+                {"role": "assistant", "content": "three"}, {"role": "assistant", "content": ""},
+                {"role": "assistant", "content": "four"}]}),
+            &claude(),
+            true,
+        );
+        assert_eq!(
+            body["messages"],
+            json!([
+                {"role": "user", "content": [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}]},
+                {"role": "assistant", "content": [{"type": "text", "text": "three"}, {"type": "text", "text": "four"}]},
+                {"role": "user", "content": [{"type": "text", "text": CONTINUE_TURN}]}
+            ])
+        );
+        let system_only = rewrite(
+            json!({"model": "m", "messages": [{"role": "system", "content": "Say hi."}]}),
+            &claude(),
+            true,
+        );
+        assert_eq!(
+            system_only["messages"],
+            json!([{"role": "user", "content": [{"type": "text", "text": CONTINUE_TURN}]}])
+        );
+    }
+
+    #[test]
+    fn max_tokens_comes_from_the_client_the_table_or_a_constant_and_is_capped_unstreamed() {
+        let limit = |request: Value, model: &ModelSpec, stream: bool| {
+            rewrite(request, model, stream)["max_tokens"].as_u64()
+        };
+        let asked =
+            |key: &str, value: u64| json!({"model": "m", "messages": [user("hi")], key: value});
+        assert_eq!(limit(asked("max_tokens", 50), &claude(), true), Some(50));
+        assert_eq!(
+            limit(asked("max_completion_tokens", 60_000), &claude(), true),
+            Some(60_000)
+        );
+        assert_eq!(
+            limit(asked("max_completion_tokens", 60_000), &claude(), false),
+            Some(21_000)
+        );
+        let plain = json!({"model": "m", "messages": [user("hi")]});
+        assert_eq!(limit(plain.clone(), &claude(), true), Some(16_384));
+        let bare = ModelSpec {
+            default_max_tokens: None,
+            ..claude()
+        };
+        assert_eq!(limit(plain, &bare, true), Some(DEFAULT_MAX_TOKENS));
+    }
+
+    #[test]
+    fn sampling_follows_the_model_table() {
+        let both =
+            json!({"model": "m", "messages": [user("hi")], "temperature": 0.3, "top_p": 0.8});
+        let sampled = |sampling: Sampling| {
+            let body = rewrite(
+                both.clone(),
+                &ModelSpec {
+                    sampling,
+                    ..claude()
+                },
+                true,
+            );
+            (body["temperature"].as_f64(), body["top_p"].as_f64())
+        };
+        assert_eq!(sampled(Sampling::Any), (Some(0.3), Some(0.8)));
+        assert_eq!(sampled(Sampling::OneOf), (Some(0.3), None));
+        assert_eq!(sampled(Sampling::None), (None, None));
+        let top_p_only = rewrite(
+            json!({"model": "m", "messages": [user("hi")], "top_p": 0.8}),
+            &claude(),
+            true,
+        );
+        assert_eq!(top_p_only["top_p"], 0.8);
+    }
+
+    #[test]
+    fn effort_becomes_output_config_and_adaptive_thinking_where_the_model_takes_them() {
+        let effort = |effort: &str, model: &ModelSpec| {
+            let body = rewrite(
+                json!({"model": "m", "messages": [user("hi")], "reasoning_effort": effort, "temperature": 0.2}),
+                model,
+                true,
+            );
+            (
+                body.get("output_config").cloned(),
+                body.get("thinking").cloned(),
+                body.get("temperature").cloned(),
+            )
+        };
+        assert_eq!(
+            effort("high", &claude()),
+            (
+                Some(json!({"effort": "high"})),
+                Some(json!({"type": "adaptive"})),
+                None
+            ),
+            "thinking takes no temperature but the default"
+        );
+        assert_eq!(
+            effort("minimal", &claude()),
+            (None, Some(json!({"type": "adaptive"})), None),
+            "a level the model does not take is not sent"
+        );
+        let no_thinking = ModelSpec {
+            thinking: Thinking::None,
+            ..claude()
+        };
+        assert_eq!(
+            effort("low", &no_thinking),
+            (Some(json!({"effort": "low"})), None, Some(json!(0.2)))
+        );
+        let plain = rewrite(
+            json!({"model": "m", "messages": [user("hi")]}),
+            &claude(),
+            true,
+        );
+        assert!(plain.get("thinking").is_none() && plain.get("output_config").is_none());
+        let forced = rewrite(
+            json!({"model": "m", "messages": [user("hi")], "reasoning_effort": "high", "tool_choice": "required",
+                "tools": [{"type": "function", "function": {"name": "f"}}]}),
+            &claude(),
+            true,
+        );
+        assert!(
+            forced.get("thinking").is_none(),
+            "Anthropic refuses thinking with forced tool use"
+        );
+        assert!(!forced.to_string().contains("budget_tokens"));
+    }
+
+    #[test]
+    fn stop_sequences_and_openai_only_fields() {
+        let body = rewrite(
+            json!({"model": "m", "messages": [user("hi")], "stop": ["END", "STOP"], "seed": 7,
+                "response_format": {"type": "json_object"}, "n": 1}),
+            &claude(),
+            true,
+        );
+        assert_eq!(body["stop_sequences"], json!(["END", "STOP"]));
+        for openai_only in ["seed", "response_format", "n", "stop"] {
+            assert!(body.get(openai_only).is_none(), "{openai_only}");
+        }
+    }
+
+    #[test]
+    fn answers_read_text_thinking_calls_stop_reason_and_usage() {
+        let answer = read_answer(br#"{"id":"msg_vrtx_01","type":"message","role":"assistant","model":"claude-sonnet-4-6",
+            "content":[{"type":"thinking","thinking":"Weather needs a tool.","signature":"EvUB"},
+                {"type":"text","text":"Checking."},
+                {"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Paris"}}],
+            "stop_reason":"tool_use",
+            "usage":{"cache_creation":{"ephemeral_1h_input_tokens":0},"cache_creation_input_tokens":5,"cache_read_input_tokens":100,"input_tokens":13,"output_tokens":20}}"#).unwrap();
+        assert_eq!(
+            answer.content,
+            vec![
+                Part::Thinking {
+                    text: "Weather needs a tool.".into(),
+                    signature: Some("EvUB".into())
+                },
+                Part::Text("Checking.".into()),
+                Part::tool_call("toolu_1", "get_weather", r#"{"city":"Paris"}"#),
+            ]
+        );
+        assert_eq!(answer.finish, Finish::ToolCalls);
+        assert_eq!(
+            answer.usage,
+            Some(Usage {
+                input_tokens: 118,
+                output_tokens: 20,
+                cached_input_tokens: Some(100)
+            })
+        );
+        for (reason, finish) in [
+            ("end_turn", Finish::Stop),
+            ("stop_sequence", Finish::Stop),
+            ("max_tokens", Finish::Length),
+            ("refusal", Finish::ContentFilter),
+        ] {
+            let body = json!({"content": [{"type": "text", "text": "x"}], "stop_reason": reason});
+            assert_eq!(
+                read_answer(body.to_string().as_bytes()).unwrap().finish,
+                finish
+            );
+        }
+    }
+
+    #[test]
+    fn errors_notices_and_garbage_are_errors() {
+        let overloaded = read_answer(
+            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (overloaded.status, overloaded.code),
+            (503, Some("upstream_overloaded"))
+        );
+        let rejected = read_answer(br#"{"type":"error","error":{"type":"invalid_request_error","message":"Error code: 400 - max_tokens: must be at most 64000"}}"#).unwrap_err();
+        assert_eq!(rejected.status, 400);
+        assert!(rejected
+            .message
+            .contains("max_tokens: must be at most 64000"));
+        let notice = json!({"content": [{"type": "text", "text": fixtures::NOTICE}], "stop_reason": "end_turn"});
+        assert_eq!(
+            read_answer(notice.to_string().as_bytes()).unwrap_err().code,
+            Some("upstream_user_not_registered")
+        );
+        assert_eq!(read_answer(b"<html>").unwrap_err().status, 502);
+        assert_eq!(read_answer(br#"{"content":[]}"#).unwrap_err().status, 502);
+    }
+
+    #[test]
+    fn the_stream_becomes_events() {
+        let events = decode(SseDecoder::new(), &[ANTHROPIC_STREAM.as_bytes()]);
+        assert_eq!(
+            events,
+            vec![
+                Event::ThinkingDelta("The user wants the weather.".into()),
+                Event::ThinkingSignature("EvUBCl0IDRACGAIqQFpN".into()),
+                Event::TextDelta("Let me check \"Paris\" 🌦️".into()),
+                Event::TextDelta(" for you.".into()),
+                Event::ToolCallStart {
+                    index: 0,
+                    id: "toolu_vrtx_01T1x1fJ34qAmk2tNTrN7Up6".into(),
+                    name: "get_weather".into()
+                },
+                Event::ToolCallArguments {
+                    index: 0,
+                    fragment: "{\"city\": ".into()
+                },
+                Event::ToolCallArguments {
+                    index: 0,
+                    fragment: "\"Paris\"}".into()
+                },
+                Event::Finish(Finish::ToolCalls),
+                Event::Usage(Usage {
+                    input_tokens: 572,
+                    output_tokens: 89,
+                    cached_input_tokens: Some(100)
+                }),
+            ]
+        );
+    }
+
+    fn stream_of(events: &[Value]) -> String {
+        events
+            .iter()
+            .map(|data| {
+                format!(
+                    "event: {}\ndata: {data}\n\n",
+                    data["type"].as_str().unwrap()
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn calls_without_input_get_empty_arguments_and_whole_inputs_are_taken() {
+        let stream = stream_of(&[
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "toolu_a", "name": "now", "input": {}}}),
+            json!({"type": "content_block_stop", "index": 0}),
+            json!({"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "toolu_b", "name": "f", "input": {"x": 1}}}),
+            json!({"type": "content_block_stop", "index": 1}),
+            json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 3}}),
+        ]);
+        let events = decode(SseDecoder::new(), &[stream.as_bytes()]);
+        assert_eq!(
+            events[..4],
+            [
+                Event::ToolCallStart {
+                    index: 0,
+                    id: "toolu_a".into(),
+                    name: "now".into()
+                },
+                Event::ToolCallArguments {
+                    index: 0,
+                    fragment: "{}".into()
+                },
+                Event::ToolCallStart {
+                    index: 1,
+                    id: "toolu_b".into(),
+                    name: "f".into()
+                },
+                Event::ToolCallArguments {
+                    index: 1,
+                    fragment: "{\"x\":1}".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn an_error_event_ends_the_stream_and_a_cut_stream_is_an_error() {
+        let stream = stream_of(&[
+            json!({"type": "message_start", "message": {"usage": {"input_tokens": 3}}}),
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}}),
+            json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "ignored"}}),
+        ]);
+        let events = decode(SseDecoder::new(), &[stream.as_bytes()]);
+        assert_eq!(events.len(), 2, "{events:?}");
+        let Event::Error(error) = &events[1] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(error.status, 503);
+        assert!(error.message.contains("retry"));
+        let cut = &ANTHROPIC_STREAM[..ANTHROPIC_STREAM.find("event: message_delta").unwrap()];
+        let events = decode(SseDecoder::new(), &[cut.as_bytes()]);
+        assert!(
+            matches!(events.last(), Some(Event::Error(error)) if error.code == Some("upstream_truncated"))
+        );
+        let without_stop =
+            &ANTHROPIC_STREAM[..ANTHROPIC_STREAM.find("event: message_stop").unwrap()];
+        assert!(!matches!(
+            decode(SseDecoder::new(), &[without_stop.as_bytes()]).last(),
+            Some(Event::Error(_))
+        ));
+    }
+
+    #[test]
+    fn the_stream_decodes_alike_split_at_every_byte() {
+        assert_split_invariant(SseDecoder::new, ANTHROPIC_STREAM.as_bytes());
+    }
+
+    proptest! {
+        #[test]
+        fn the_stream_decodes_alike_however_split(cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12)) {
+            let stream = ANTHROPIC_STREAM.as_bytes();
+            prop_assert_eq!(decode(SseDecoder::new(), &split(stream, &cuts)), decode(SseDecoder::new(), &[stream]));
+        }
+    }
+}

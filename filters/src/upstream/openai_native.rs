@@ -574,3 +574,374 @@ pub fn read_embeddings(bodies: &[&[u8]], output: &Output) -> Result<(Vec<u8>, u6
     }
     embeddings::translate_native_batches(bodies, output)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::openai_chat;
+    use crate::embeddings::Output;
+    use crate::fixtures::{self, assert_split_invariant, decode, gpt, split, OPENAI_STREAM};
+    use crate::models::{Family, Kind, Sampling};
+    use crate::openai::EncodingFormat;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn rewrite(body: &Value, model: &ModelSpec) -> Value {
+        let (conversation, _) = openai_chat::read_request(body.to_string().as_bytes()).unwrap();
+        serde_json::from_slice(&request_body(&conversation, model, "alice").unwrap()).unwrap()
+    }
+
+    /// A request using every field OpenAI's chat API documents that the gateway takes.
+    fn everything() -> Value {
+        json!({
+            "model": "gpt-4o",
+            "messages": [
+                {"role": "developer", "content": "Be brief."},
+                {"role": "system", "content": "You are helpful.", "name": "rules"},
+                {"role": "user", "name": "bob", "content": [
+                    {"type": "text", "text": "What is this?"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA", "detail": "low"}}]},
+                {"role": "user", "content": [{"type": "text", "text": "One"}, {"type": "text", "text": "Two"}]},
+                {"role": "assistant", "content": null, "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "18C"},
+                {"role": "assistant", "content": "It is 18C."},
+                {"role": "user", "content": "Thanks"}
+            ],
+            "tools": [{"type": "function", "function": {"name": "get_weather", "description": "Weather now",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}, "strict": true}}],
+            "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+            "parallel_tool_calls": false,
+            "temperature": 0.3,
+            "top_p": 0.9,
+            "max_tokens": 100,
+            "stop": ["END"],
+            "reasoning_effort": "low",
+            "stream": true,
+            "stream_options": {"include_usage": true},
+            "n": 1,
+            "seed": 42,
+            "response_format": {"type": "json_object"},
+            "logprobs": true,
+            "top_logprobs": 2,
+            "presence_penalty": 0.5,
+            "frequency_penalty": 0.25,
+            "logit_bias": {"50256": -100},
+            "metadata": {"run": "7"},
+            "store": false,
+            "service_tier": "auto",
+            "modalities": ["text"],
+            "prediction": {"type": "content", "content": "x"},
+            "web_search_options": {},
+            "user": "mallory"
+        })
+    }
+
+    #[test]
+    fn an_openai_request_keeps_every_field_through_the_hub() {
+        let original = everything();
+        let rewritten = rewrite(&original, &gpt());
+        let mut expected = original.clone();
+        expected["model"] = json!("gpt4o");
+        expected["user"] = json!("alice");
+        assert_eq!(rewritten, expected);
+    }
+
+    proptest! {
+        /// Any selection of the fields and messages above comes back as sent; what the client
+        /// left out stays out.
+        #[test]
+        fn any_request_keeps_its_content_through_the_hub(
+            fields in prop::collection::vec(any::<bool>(), 32),
+            messages in prop::collection::vec(any::<bool>(), 8),
+        ) {
+            let everything = everything();
+            let mut request = serde_json::Map::new();
+            for ((key, value), keep) in everything.as_object().unwrap().iter().zip(&fields) {
+                if *keep && !matches!(key.as_str(), "model" | "messages" | "user") {
+                    request.insert(key.clone(), value.clone());
+                }
+            }
+            let kept: Vec<Value> = everything["messages"].as_array().unwrap().iter().zip(&messages)
+                .filter(|(_, keep)| **keep).map(|(message, _)| message.clone()).collect();
+            prop_assume!(!kept.is_empty());
+            if !request.contains_key("tools") {
+                // A named choice without tools is the client's error (400).
+                request.remove("tool_choice");
+            }
+            request.insert("model".into(), json!("gpt-4o"));
+            request.insert("messages".into(), Value::Array(kept));
+            let request = Value::Object(request);
+            let mut expected = request.clone();
+            expected["model"] = json!("gpt4o");
+            expected["user"] = json!("alice");
+            let expected = expected.as_object_mut().unwrap();
+            if !expected.contains_key("tools") {
+                expected.remove("parallel_tool_calls");
+            }
+            if expected.contains_key("stream") {
+                expected.insert("stream_options".into(), json!({"include_usage": true}));
+            } else {
+                expected.remove("stream_options");
+            }
+            prop_assert_eq!(rewrite(&request, &gpt()), Value::Object(expected.clone()));
+        }
+    }
+
+    #[test]
+    fn parameter_rules_and_usage_reporting_apply() {
+        let gpt5 = ModelSpec {
+            sampling: Sampling::None,
+            reasoning: true,
+            ..ModelSpec::new("gpt-5", "gpt5", Family::Openai, Kind::Chat)
+        };
+        let body = rewrite(
+            &json!({"model": "gpt-5", "messages": [{"role": "user", "content": "hi"}],
+                "temperature": 0.2, "top_p": 0.5, "max_tokens": 64, "stream": true}),
+            &gpt5,
+        );
+        assert!(body.get("temperature").is_none() && body.get("top_p").is_none());
+        assert_eq!(body["max_completion_tokens"], 64);
+        assert!(body.get("max_tokens").is_none());
+        assert_eq!(
+            body["stream_options"],
+            json!({"include_usage": true}),
+            "the gateway always wants usage"
+        );
+        let one_of = ModelSpec {
+            sampling: Sampling::OneOf,
+            ..gpt()
+        };
+        let body = rewrite(
+            &json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.2, "top_p": 0.5}),
+            &one_of,
+        );
+        assert_eq!(
+            (body["temperature"].as_f64(), body.get("top_p")),
+            (Some(0.2), None)
+        );
+    }
+
+    #[test]
+    fn extra_fields_of_another_dialect_are_not_passed() {
+        let (mut conversation, _) = openai_chat::read_request(
+            br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"seed":1}"#,
+        )
+        .unwrap();
+        conversation.origin = Dialect::AnthropicMessages;
+        conversation.extra.insert("top_k".into(), json!(5));
+        let body: Value =
+            serde_json::from_slice(&request_body(&conversation, &gpt(), "alice").unwrap()).unwrap();
+        assert!(body.get("seed").is_none() && body.get("top_k").is_none());
+    }
+
+    #[test]
+    fn answers_read_text_reasoning_calls_and_usage() {
+        let answer = read_answer(br#"{"id":"chatcmpl-Di0k","object":"chat.completion","created":1,"model":"gpt-4o-2024-11-20",
+            "choices":[{"finish_reason":"tool_calls","index":0,"logprobs":null,"message":{"content":"Checking.","refusal":null,"role":"assistant",
+              "reasoning_content":"Needs a tool.","tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}},
+                {"type":"function","function":{"name":"get_time","arguments":{"zone":"CET"}}}]},"content_filter_results":{}}],
+            "usage":{"prompt_tokens":175,"completion_tokens":16,"total_tokens":191,"prompt_tokens_details":{"cached_tokens":128}}}"#).unwrap();
+        assert_eq!(
+            answer.content,
+            vec![
+                Part::Thinking {
+                    text: "Needs a tool.".into(),
+                    signature: None
+                },
+                Part::Text("Checking.".into()),
+                Part::tool_call("call_1", "get_weather", r#"{"city":"Paris"}"#),
+                Part::tool_call("call_Di0k_1", "get_time", r#"{"zone":"CET"}"#),
+            ]
+        );
+        assert_eq!(answer.finish, Finish::ToolCalls);
+        assert_eq!(
+            answer.usage,
+            Some(Usage {
+                input_tokens: 175,
+                output_tokens: 16,
+                cached_input_tokens: Some(128)
+            })
+        );
+        let length =
+            read_answer(br#"{"choices":[{"finish_reason":"length","message":{"content":""}}]}"#)
+                .unwrap();
+        assert_eq!((length.finish, length.usage), (Finish::Length, None));
+    }
+
+    #[test]
+    fn error_bodies_notices_and_garbage_are_errors() {
+        let rejected = read_answer(br#"{"error":{"message":"Error code: 400 - {'error': {'message': \"Unsupported value: 'temperature' does not support 0.0 with this model.\"}}","type":"invalid_request_error","code":"internal_error"}}"#).unwrap_err();
+        assert_eq!(rejected.status, 400);
+        assert!(
+            rejected.message.contains("temperature"),
+            "{}",
+            rejected.message
+        );
+        let notice = json!({"choices": [{"message": {"content": fixtures::NOTICE}, "finish_reason": "stop"}]});
+        assert_eq!(
+            read_answer(notice.to_string().as_bytes())
+                .unwrap_err()
+                .status,
+            403
+        );
+        assert_eq!(read_answer(br#"{"choices":[]}"#).unwrap_err().status, 502);
+        assert_eq!(read_answer(b"not json").unwrap_err().status, 502);
+    }
+
+    #[test]
+    fn the_stream_becomes_events() {
+        assert_eq!(
+            decode(SseDecoder::new(), &[OPENAI_STREAM.as_bytes()]),
+            vec![
+                Event::TextDelta("Pong! 😊 \"quoted\"".into()),
+                Event::ToolCallStart {
+                    index: 0,
+                    id: "call_y0po4Ztyj41x7Led1gGoTCs1".into(),
+                    name: "get_weather".into()
+                },
+                Event::ToolCallArguments {
+                    index: 0,
+                    fragment: "{\"city\":".into()
+                },
+                Event::ToolCallArguments {
+                    index: 0,
+                    fragment: "\"Paris\"}".into()
+                },
+                Event::Finish(Finish::ToolCalls),
+                Event::Usage(Usage {
+                    input_tokens: 175,
+                    output_tokens: 16,
+                    cached_input_tokens: Some(128)
+                }),
+            ]
+        );
+    }
+
+    #[test]
+    fn reasoning_parallel_calls_errors_and_cut_streams() {
+        let stream = concat!(
+            "data: {\"id\":\"chatcmpl-9\",\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"Hmm.\"}}]}\n\n",
+            "data: {\"id\":\"chatcmpl-9\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}},{\"index\":1,\"id\":\"call_b\",\"function\":{\"name\":\"g\",\"arguments\":\"{\\\"a\\\"\"}}]}}]}\n\n",
+            "data: {\"id\":\"chatcmpl-9\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":\":1}\"}}]}}]}\n\n",
+            "data: {\"error\":{\"message\":\"The server had an error\",\"type\":\"server_error\"}}\n\n",
+            "data: {\"id\":\"chatcmpl-9\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ignored\"}}]}\n\n",
+        );
+        let events = decode(SseDecoder::new(), &[stream.as_bytes()]);
+        assert_eq!(
+            events[..6],
+            [
+                Event::ThinkingDelta("Hmm.".into()),
+                Event::ToolCallStart {
+                    index: 0,
+                    id: "call_9_0".into(),
+                    name: "f".into()
+                },
+                Event::ToolCallArguments {
+                    index: 0,
+                    fragment: "{}".into()
+                },
+                Event::ToolCallStart {
+                    index: 1,
+                    id: "call_b".into(),
+                    name: "g".into()
+                },
+                Event::ToolCallArguments {
+                    index: 1,
+                    fragment: "{\"a\"".into()
+                },
+                Event::ToolCallArguments {
+                    index: 1,
+                    fragment: ":1}".into()
+                },
+            ]
+        );
+        assert!(matches!(&events[6], Event::Error(error) if error.status == 502));
+        assert_eq!(events.len(), 7);
+        let cut = &OPENAI_STREAM[..OPENAI_STREAM
+            .find("\"finish_reason\":\"tool_calls\"")
+            .unwrap()
+            - 100];
+        let cut = &cut[..cut.rfind("\n\n").unwrap() + 2];
+        assert!(matches!(
+            decode(SseDecoder::new(), &[cut.as_bytes()]).last(),
+            Some(Event::Error(error)) if error.code == Some("upstream_truncated")
+        ));
+        let no_done = &OPENAI_STREAM[..OPENAI_STREAM.find("data: [DONE]").unwrap()];
+        assert!(!matches!(
+            decode(SseDecoder::new(), &[no_done.as_bytes()]).last(),
+            Some(Event::Error(_))
+        ));
+    }
+
+    #[test]
+    fn the_stream_decodes_alike_split_at_every_byte() {
+        assert_split_invariant(SseDecoder::new, OPENAI_STREAM.as_bytes());
+    }
+
+    proptest! {
+        #[test]
+        fn the_stream_decodes_alike_however_split(cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12)) {
+            let stream = OPENAI_STREAM.as_bytes();
+            prop_assert_eq!(decode(SseDecoder::new(), &split(stream, &cuts)), decode(SseDecoder::new(), &[stream]));
+        }
+    }
+
+    #[test]
+    fn embeddings_go_up_as_input_and_come_back_in_the_clients_shape() {
+        let model = ModelSpec::new(
+            "text-embedding-3-small",
+            "v3small",
+            Family::Openai,
+            Kind::Embedding,
+        );
+        let body: Value = serde_json::from_slice(
+            &embeddings_request(&["a".into(), "b".into()], &model, "carol").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            body,
+            json!({"model": "v3small", "input": ["a", "b"], "user": "carol"})
+        );
+        let first: &[u8] = br#"{"object":"list","data":[{"object":"embedding","index":1,"embedding":[0.0,1.0]},{"object":"embedding","index":0,"embedding":[1.0,0.0]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":2,"total_tokens":2}}"#;
+        let second: &[u8] = br#"{"data":[{"index":0,"embedding":[0.5,0.5]}],"usage":{"prompt_tokens":1,"total_tokens":1}}"#;
+        let output = Output {
+            model: "text-embedding-3-small",
+            format: EncodingFormat::Float,
+            dimensions: None,
+            expected_vectors: 3,
+            prompt_tokens: 99,
+        };
+        let (json, prompt_tokens) = read_embeddings(&[first, second], &output).unwrap();
+        let json: Value = serde_json::from_slice(&json).unwrap();
+        let vectors: Vec<&Value> = json["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| &d["embedding"])
+            .collect();
+        assert_eq!(
+            vectors,
+            [&json!([1.0, 0.0]), &json!([0.0, 1.0]), &json!([0.5, 0.5])]
+        );
+        assert_eq!(
+            (prompt_tokens, &json["usage"]["prompt_tokens"]),
+            (3, &json!(3))
+        );
+        assert_eq!(json["model"], "text-embedding-3-small");
+        let unreported: &[u8] = br#"{"data":[{"index":0,"embedding":[1.0]}]}"#;
+        let one = Output {
+            expected_vectors: 1,
+            ..output
+        };
+        assert_eq!(read_embeddings(&[unreported], &one).unwrap().1, 99);
+        assert_eq!(read_embeddings(&[first], &output).unwrap_err().status, 502);
+        let notice = format!("{{\"detail\":\"{}\"}}", fixtures::NOTICE);
+        assert_eq!(
+            read_embeddings(&[notice.as_bytes()], &one)
+                .unwrap_err()
+                .status,
+            403
+        );
+    }
+}

@@ -540,3 +540,346 @@ fn string_member<'a>(json: &'a [u8], opening: &[u8]) -> Option<&'a str> {
     let end = string_end(json, quote)?;
     std::str::from_utf8(&json[quote + 1..end - 1]).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{self, gpt, meta, split, sse_payloads, streamed_text, OPENAI_STREAM};
+    use crate::models::{Family, Kind, Sampling};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    const CLIENT: &str = r#"{"model":"gpt-4o","user":"mallory","messages":[{"role":"user","content":"Say \"hi\" 🎉"}],
+        "temperature":0.2,"top_p":0.5,"seed":7,"response_format":{"type":"json_object"},"logit_bias":{"50256":-100},
+        "max_completion_tokens":50000,"stream":true,"stream_options":{"include_obfuscation":false}}"#;
+
+    fn relayed(body: &str, model: &ModelSpec) -> Value {
+        let request = read_request(body.as_bytes()).unwrap();
+        serde_json::from_slice(&request.request_body(model, "alice").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_request_changes_only_model_user_rules_and_usage_reporting() {
+        let request = read_request(CLIENT.as_bytes()).unwrap();
+        assert_eq!(
+            (request.model(), request.stream(), request.include_usage()),
+            ("gpt-4o", true, false)
+        );
+        let body = request.request_body(&gpt(), "alice").unwrap();
+        let text = std::str::from_utf8(&body).unwrap();
+        for verbatim in [
+            r#""messages":[{"role":"user","content":"Say \"hi\" 🎉"}]"#,
+            r#""response_format":{"type":"json_object"}"#,
+            r#""logit_bias":{"50256":-100}"#,
+        ] {
+            assert!(text.contains(verbatim), "{verbatim} in {text}");
+        }
+        let mut expected: Value = serde_json::from_str(CLIENT).unwrap();
+        expected["model"] = json!("gpt4o");
+        expected["user"] = json!("alice");
+        expected["stream_options"] = json!({"include_obfuscation": false, "include_usage": true});
+        assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), expected);
+    }
+
+    #[test]
+    fn the_model_tables_rules_apply() {
+        let gpt5 = ModelSpec {
+            sampling: Sampling::None,
+            ..ModelSpec::new("gpt-5", "gpt5", Family::Openai, Kind::Chat)
+        };
+        let body = relayed(CLIENT, &gpt5);
+        assert!(body.get("temperature").is_none() && body.get("top_p").is_none());
+        let one_of = ModelSpec {
+            sampling: Sampling::OneOf,
+            max_tokens_cap: Some(21_000),
+            ..gpt()
+        };
+        let body = relayed(CLIENT, &one_of);
+        assert_eq!(
+            (body["temperature"].as_f64(), body.get("top_p")),
+            (Some(0.2), None)
+        );
+        assert_eq!(
+            body["max_completion_tokens"], 50_000,
+            "streams are not capped"
+        );
+        let unstreamed = CLIENT.replace(r#""stream":true"#, r#""stream":false"#);
+        let body = relayed(&unstreamed, &one_of);
+        assert_eq!(body["max_completion_tokens"], 21_000);
+        assert_eq!(
+            body["stream_options"],
+            json!({"include_obfuscation": false}),
+            "no usage asked for without a stream"
+        );
+    }
+
+    #[test]
+    fn invalid_requests_are_refused_as_on_every_path() {
+        for (body, param) in [
+            (r#"{"model":"m","messages":[]}"#, "messages"),
+            (
+                r#"{"model":"m","messages":[{"role":"wizard","content":"x"}]}"#,
+                "messages[0].role",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":3}"#,
+                "temperature",
+            ),
+            (r#"{"messages":[]}"#, "model"),
+        ] {
+            assert_eq!(
+                read_request(body.as_bytes()).unwrap_err().param.as_deref(),
+                Some(param),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn answers_come_back_under_the_gateways_id_and_the_clients_model() {
+        let argo = br#"{"id":"chatcmpl-Di0kgsx0a5t8Idr00p6QvaaBA5eiE","choices":[{"finish_reason":"stop","index":0,"logprobs":null,"message":{"content":"Pong!","role":"assistant"}}],"created":1779381799,"model":"gpt-4o-2024-11-20","object":"chat.completion","usage":{"completion_tokens":10,"prompt_tokens":8,"total_tokens":18,"prompt_tokens_details":{"cached_tokens":0}}}"#;
+        let (body, usage) = relay_answer(argo, &meta()).unwrap();
+        let answer: Value = serde_json::from_slice(&body).unwrap();
+        let mut expected: Value = serde_json::from_slice(argo).unwrap();
+        expected["id"] = json!("chatcmpl-gw123");
+        expected["model"] = json!("claude-sonnet-4.6");
+        assert_eq!(answer, expected);
+        assert_eq!(
+            usage,
+            Some(Usage {
+                input_tokens: 8,
+                output_tokens: 10,
+                cached_input_tokens: Some(0)
+            })
+        );
+        let error = br#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#;
+        assert_eq!(relay_answer(error, &meta()).unwrap_err().status, 429);
+        let notice = json!({"choices": [{"message": {"content": fixtures::NOTICE}}]}).to_string();
+        assert_eq!(
+            relay_answer(notice.as_bytes(), &meta()).unwrap_err().status,
+            403
+        );
+        assert_eq!(relay_answer(b"[1]", &meta()).unwrap_err().status, 502);
+        assert_eq!(
+            relay_answer(br#"{"id":"x"}"#, &meta()).unwrap_err().status,
+            502
+        );
+    }
+
+    /// The whole client stream for `pieces`, and the translation after it.
+    fn relay(pieces: &[&[u8]], include_usage: bool) -> (Vec<u8>, StreamTranslation) {
+        let mut translation = stream(&meta(), include_usage);
+        let mut out = translation.start();
+        for piece in pieces {
+            translation.feed_into(&mut out, piece).unwrap();
+        }
+        out.extend(translation.finish().unwrap());
+        (out, translation)
+    }
+
+    #[test]
+    fn the_stream_is_relayed_under_the_gateways_identity() {
+        let (out, translation) = relay(&[OPENAI_STREAM.as_bytes()], false);
+        let payloads = sse_payloads(&out);
+        assert_eq!(
+            payloads.len(),
+            7,
+            "filter and usage chunks dropped: {payloads:?}"
+        );
+        assert_eq!(payloads[0]["choices"][0]["delta"]["role"], "assistant");
+        assert_eq!(payloads.last().unwrap(), "[DONE]");
+        for chunk in &payloads[..6] {
+            assert_eq!(chunk["id"], "chatcmpl-gw123");
+            assert_eq!(chunk["model"], "claude-sonnet-4.6");
+            assert_eq!(
+                chunk["system_fingerprint"], "fp_ee1d74bde0",
+                "the rest is Argo's"
+            );
+            assert_eq!(chunk["created"], 1779381799);
+        }
+        assert_eq!(streamed_text(&payloads).0, "Pong! 😊 \"quoted\"");
+        assert_eq!(payloads[5]["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(
+            translation.usage(),
+            Usage {
+                input_tokens: 175,
+                output_tokens: 16,
+                cached_input_tokens: Some(128)
+            }
+        );
+        assert!(translation.usage_reported() && translation.failure().is_none());
+        let (out, _) = relay(&[OPENAI_STREAM.as_bytes()], true);
+        let payloads = sse_payloads(&out);
+        let usage = &payloads[payloads.len() - 2];
+        assert_eq!(
+            (
+                usage["id"].as_str(),
+                usage["usage"]["prompt_tokens_details"]["cached_tokens"].as_u64()
+            ),
+            (Some("chatcmpl-gw123"), Some(128))
+        );
+    }
+
+    #[test]
+    fn without_argos_usage_a_client_that_asked_gets_the_count() {
+        let without = OPENAI_STREAM.replace(
+            &OPENAI_STREAM[OPENAI_STREAM.find("data: {\"id\":\"chatcmpl-Di0kgsx0a5t8Idr00p6QvaaBA5eiE\",\"object\":\"chat.completion.chunk\",\"created\":1779381799,\"model\":\"gpt-4o-2024-11-20\",\"system_fingerprint\":\"fp_ee1d74bde0\",\"choices\":[],").unwrap()..OPENAI_STREAM.find("data: [DONE]").unwrap()],
+            "",
+        );
+        let (out, translation) = relay(&[without.as_bytes()], true);
+        assert!(!translation.usage_reported());
+        let payloads = sse_payloads(&out);
+        let usage = &payloads[payloads.len() - 2]["usage"];
+        assert!(usage["completion_tokens"].as_u64().unwrap() > 0, "{usage}");
+    }
+
+    #[test]
+    fn the_opening_is_held_until_it_cannot_be_the_notice() {
+        let mut translation = stream(&meta(), false);
+        let chunks: Vec<&str> = OPENAI_STREAM.split_inclusive("\n\n").collect();
+        let mut out = translation.start();
+        translation
+            .feed_into(&mut out, chunks[0].as_bytes())
+            .unwrap();
+        translation
+            .feed_into(&mut out, chunks[1].as_bytes())
+            .unwrap();
+        assert!(
+            out.is_empty() && !translation.decided(),
+            "the role chunk waits"
+        );
+        translation
+            .feed_into(&mut out, chunks[2].as_bytes())
+            .unwrap();
+        assert!(translation.decided());
+        let payloads = sse_payloads(&out);
+        assert_eq!(payloads.len(), 2);
+        assert_eq!(payloads[0]["choices"][0]["delta"]["role"], "assistant");
+    }
+
+    fn content_chunk(text: &str) -> String {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "chatcmpl-1", "model": "gpt-4o", "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]})
+        )
+    }
+
+    #[test]
+    fn the_notice_is_an_error_and_nothing_of_it_is_sent() {
+        let (head, tail) = fixtures::NOTICE.split_at(20);
+        let mut translation = stream(&meta(), false);
+        let mut out = translation.start();
+        translation
+            .feed_into(&mut out, content_chunk("").as_bytes())
+            .unwrap();
+        translation
+            .feed_into(&mut out, content_chunk(head).as_bytes())
+            .unwrap();
+        let error = translation
+            .feed_into(&mut out, content_chunk(tail).as_bytes())
+            .unwrap_err();
+        assert_eq!(error.code, Some("upstream_user_not_registered"));
+        assert!(out.is_empty());
+        assert!(translation.finish().unwrap().is_empty());
+        let mut plain = stream(&meta(), false);
+        let error = plain
+            .feed_into(&mut Vec::new(), fixtures::NOTICE.as_bytes())
+            .unwrap_err();
+        assert_eq!(
+            error.status, 403,
+            "a notice outside any event is caught too"
+        );
+    }
+
+    #[test]
+    fn upstream_errors_end_the_stream_or_replace_it() {
+        let error = b"data: {\"error\":{\"message\":\"The server had an error\",\"type\":\"server_error\"}}\n\n";
+        let mut early = stream(&meta(), false);
+        assert_eq!(
+            early.feed_into(&mut Vec::new(), error).unwrap_err().status,
+            502
+        );
+        let mut late = stream(&meta(), false);
+        let mut out = Vec::new();
+        late.feed_into(&mut out, content_chunk("Hello").as_bytes())
+            .unwrap();
+        late.feed_into(&mut out, error).unwrap();
+        late.feed_into(&mut out, content_chunk("ignored").as_bytes())
+            .unwrap();
+        out.extend(late.finish().unwrap());
+        let payloads = sse_payloads(&out);
+        assert_eq!(payloads.len(), 2);
+        assert_eq!(payloads[1]["error"]["type"], "upstream_error");
+        assert!(late.failure().is_some());
+        let mut cut = stream(&meta(), false);
+        let mut out = Vec::new();
+        cut.feed_into(&mut out, content_chunk("Hello").as_bytes())
+            .unwrap();
+        out.extend(cut.finish().unwrap());
+        let payloads = sse_payloads(&out);
+        assert_eq!(
+            payloads.last().unwrap()["error"]["code"],
+            "upstream_truncated"
+        );
+    }
+
+    fn relayed_whole(pieces: &[&[u8]]) -> Vec<u8> {
+        relay(pieces, true).0
+    }
+
+    #[test]
+    fn the_stream_relays_alike_split_at_every_byte() {
+        let stream = OPENAI_STREAM.as_bytes();
+        let whole = relayed_whole(&[stream]);
+        for at in 0..=stream.len() {
+            assert_eq!(
+                relayed_whole(&[&stream[..at], &stream[at..]]),
+                whole,
+                "split at {at}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_stream_relays_alike_however_split(cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12)) {
+            let stream = OPENAI_STREAM.as_bytes();
+            prop_assert_eq!(relayed_whole(&split(stream, &cuts)), relayed_whole(&[stream]));
+        }
+
+        #[test]
+        fn the_member_scan_agrees_with_serde(value in prop::collection::btree_map("[a-z\"\\\\]{0,4}", prop_oneof![
+            Just(json!(null)), Just(json!("x\"}]")), Just(json!([1, {"a": "]"}])), Just(json!({"b": [true, "{"]})), Just(json!(-1.5e3))], 0..6)) {
+            let object: serde_json::Map<String, Value> = value.into_iter().collect();
+            let json = serde_json::to_vec_pretty(&Value::Object(object.clone())).unwrap();
+            let mut scanned = serde_json::Map::new();
+            let walked = walk_object(&json, |key, span| {
+                let key: String = serde_json::from_slice(&[b"\"", key, b"\""].concat()).unwrap();
+                scanned.insert(key, serde_json::from_slice(&json[span]).unwrap());
+            });
+            prop_assert!(walked);
+            prop_assert_eq!(scanned, object);
+        }
+    }
+
+    #[test]
+    fn the_member_scan_refuses_what_is_not_an_object() {
+        for json in [
+            &b""[..],
+            b"[]",
+            b"{",
+            b"{\"a\":}",
+            b"{\"a\" 1}",
+            b"{\"a\":1,}",
+            b"{\"a\":1} x",
+            b"{\"a\":\"x}",
+        ] {
+            assert!(
+                !walk_object(json, |_, _| {}),
+                "{}",
+                String::from_utf8_lossy(json)
+            );
+        }
+        assert!(walk_object(b" { } ", |_, _| {}));
+    }
+}
