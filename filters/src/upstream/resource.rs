@@ -357,3 +357,127 @@ impl Decoder for TextDecoder {
         }));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{decode, gpt, split};
+    use crate::hub::{Dialect, Role};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn scanning() -> TextDecoder {
+        TextDecoder::with_tool_scanner(ToolScanner::new(vec!["f".into()], "chatcmpl-r1"))
+    }
+
+    #[test]
+    fn text_and_prompt_calls_become_events() {
+        let text = "Héllo <tool_call>{\"name\":\"f\",\"arguments\":{\"a\":1}}</tool_call>";
+        assert_eq!(
+            decode(scanning(), &[text.as_bytes()]),
+            vec![
+                Event::TextDelta("Héllo ".into()),
+                Event::ToolCallStart {
+                    index: 0,
+                    id: "call_r1_0".into(),
+                    name: "f".into()
+                },
+                Event::ToolCallArguments {
+                    index: 0,
+                    fragment: "{\"a\":1}".into()
+                },
+                Event::Finish(Finish::ToolCalls),
+            ]
+        );
+        assert_eq!(
+            decode(TextDecoder::new(), &[b"caf\xc3", b"\xa9"]),
+            vec![
+                Event::TextDelta("caf".into()),
+                Event::TextDelta("é".into()),
+                Event::Finish(Finish::Stop)
+            ]
+        );
+    }
+
+    /// Text deltas merged, so that only what the events say is compared, not where they split.
+    fn merged(events: Vec<Event>) -> Vec<Event> {
+        let mut out: Vec<Event> = Vec::new();
+        for event in events {
+            match (out.last_mut(), event) {
+                (Some(Event::TextDelta(text)), Event::TextDelta(more)) => text.push_str(&more),
+                (_, event) => out.push(event),
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn the_text_decodes_alike_however_split(
+            parts in prop::collection::vec(prop_oneof![
+                "\\PC{0,8}".prop_map(String::from),
+                Just("<tool_call>".to_string()),
+                Just("</tool_call>".to_string()),
+                Just(r#"{"name":"f","arguments":{"a":1}}"#.to_string()),
+            ], 0..8),
+            cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+        ) {
+            let text = parts.concat();
+            let bytes = text.as_bytes();
+            prop_assert_eq!(
+                merged(decode(scanning(), &split(bytes, &cuts))),
+                merged(decode(scanning(), &[bytes]))
+            );
+            prop_assert_eq!(
+                merged(decode(TextDecoder::new(), &split(bytes, &cuts))),
+                merged(decode(TextDecoder::new(), &[bytes]))
+            );
+        }
+    }
+
+    #[test]
+    fn a_turn_of_several_results_becomes_one_tool_message_each() {
+        let mut conversation = Conversation::new(
+            Dialect::AnthropicMessages,
+            vec![
+                Message::text(Role::User, "Weather?"),
+                Message::new(
+                    Role::Assistant,
+                    vec![
+                        Part::tool_call("a", "f", "{}"),
+                        Part::tool_call("b", "f", "{}"),
+                    ],
+                ),
+                Message::new(
+                    Role::Tool,
+                    vec![
+                        Part::ToolResult {
+                            call_id: "a".into(),
+                            content: "1".into(),
+                            is_error: false,
+                        },
+                        Part::ToolResult {
+                            call_id: "b".into(),
+                            content: "2".into(),
+                            is_error: true,
+                        },
+                    ],
+                ),
+            ],
+        );
+        conversation.extra.insert("top_k".into(), json!(3));
+        let body: Value = serde_json::from_slice(
+            &request_body(&conversation, &gpt(), "alice", Endpoint::Chat).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            body["messages"][2],
+            json!({"role": "tool", "content": "1", "tool_call_id": "a"})
+        );
+        assert_eq!(body["messages"][3]["tool_call_id"], "b");
+        assert!(
+            body.get("top_k").is_none(),
+            "the resource API takes no extras"
+        );
+    }
+}
