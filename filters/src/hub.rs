@@ -89,7 +89,8 @@ impl Conversation {
                             id,
                             name,
                             arguments,
-                        } => tokenizer.count_recurring(&openai_call_json(id, name, arguments).to_string()),
+                        } => tokenizer
+                            .count_recurring(&openai_call_json(id, name, arguments).to_string()),
                         Part::Image { .. } | Part::Thinking { .. } => 0,
                     })
                     .sum();
