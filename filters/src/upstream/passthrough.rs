@@ -75,11 +75,12 @@ impl ClientRequest<'_> {
     pub fn request_body(&self, model: &ModelSpec, user: &str) -> Result<Vec<u8>, ApiError> {
         let request = &self.request;
         let mut asked = Conversation::new(Dialect::OpenAiChat, Vec::new());
-        asked.max_tokens = request.max_completion_tokens.or(request.max_tokens);
         asked.temperature = request.temperature;
         asked.top_p = request.top_p;
         let stream = self.stream();
         let fitted = fitted(&asked, model, stream);
+        // As `ModelSpec::fit` caps the limit, for each limit field the client wrote.
+        let cap = model.max_tokens_cap.filter(|_| !stream);
         let mut out = Vec::with_capacity(self.body.len() + 128);
         out.push(b'{');
         let mut stream_options = None;
@@ -93,9 +94,7 @@ impl ClientRequest<'_> {
                 }
                 b"temperature" if fitted.temperature.is_none() => None,
                 b"top_p" if fitted.top_p.is_none() => None,
-                b"max_tokens" | b"max_completion_tokens" if fitted.limit != asked.max_tokens => {
-                    fitted.limit.map(|limit| limit.to_string().into_bytes())
-                }
+                b"max_tokens" | b"max_completion_tokens" => Some(capped(raw, cap)),
                 _ => Some(raw.to_vec()),
             };
             if let Some(value) = kept {
@@ -122,6 +121,17 @@ impl ClientRequest<'_> {
         }
         out.push(b'}');
         Ok(out)
+    }
+}
+
+/// A token limit as written, or `cap` when it is larger.
+fn capped(raw: &[u8], cap: Option<u64>) -> Vec<u8> {
+    let limit = std::str::from_utf8(raw)
+        .ok()
+        .and_then(|text| text.parse::<u64>().ok());
+    match (limit, cap) {
+        (Some(limit), Some(cap)) if limit > cap => cap.to_string().into_bytes(),
+        _ => raw.to_vec(),
     }
 }
 
@@ -619,9 +629,10 @@ mod tests {
             body["max_completion_tokens"], 50_000,
             "streams are not capped"
         );
-        let unstreamed = CLIENT.replace(r#""stream":true"#, r#""stream":false"#);
+        let unstreamed = CLIENT.replace(r#""stream":true"#, r#""stream":false,"max_tokens":100"#);
         let body = relayed(&unstreamed, &one_of);
         assert_eq!(body["max_completion_tokens"], 21_000);
+        assert_eq!(body["max_tokens"], 100, "each limit is capped on its own");
         assert_eq!(
             body["stream_options"],
             json!({"include_obfuscation": false}),
