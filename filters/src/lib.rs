@@ -6,6 +6,7 @@
 //! for streams.
 
 pub mod argo;
+mod bytes;
 pub mod chat;
 pub mod client;
 pub mod completions;

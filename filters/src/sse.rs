@@ -2,6 +2,8 @@
 //! chunks split anywhere, it hands over each complete event's type and data. Lines end in LF,
 //! CRLF or CR; `:` lines are comments; `id` and `retry` are ignored.
 
+use crate::bytes::find2;
+
 /// Splits a byte stream into events.
 #[derive(Debug, Default, Clone)]
 pub struct SseParser {
@@ -27,7 +29,7 @@ impl SseParser {
                 rest = tail;
             }
         }
-        while let Some(end) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+        while let Some(end) = find2(rest, b'\n', b'\r') {
             let (segment, tail) = rest.split_at(end);
             rest = match tail {
                 [b'\r', b'\n', after @ ..] => after,

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::hub::{self, Answer, Event, Finish, Part};
+use crate::hub::{self, Event, Finish};
 use crate::openai::ResponseMeta;
 use crate::tools::prompt::ToolScanner;
 use crate::translate::{Encoder, StreamTranslation};
@@ -696,32 +696,7 @@ mod tests {
 /// A whole stream built from a non-streaming answer, for requests Argo cannot stream (tools, or
 /// models whose `streamchat` is unavailable): every client that asks for a stream gets one.
 pub fn synthesize(encoder: &SseEncoder, reply: &crate::chat::Reply, usage: Usage) -> Vec<u8> {
-    replay(encoder, &reply.answer(), &usage.into())
-}
-
-/// A whole stream of `answer`, written by `encoder`.
-pub fn replay(encoder: &SseEncoder, answer: &Answer, usage: &hub::Usage) -> Vec<u8> {
-    let mut out = Vec::new();
-    encoder.role(&mut out);
-    let mut calls = 0;
-    for part in &answer.content {
-        match part {
-            Part::Text(text) => encoder.text(&mut out, text),
-            Part::Thinking { text, .. } => encoder.reasoning(&mut out, text),
-            Part::ToolCall {
-                id,
-                name,
-                arguments,
-            } => {
-                encoder.tool_call_start(&mut out, calls, id, name);
-                encoder.tool_call_arguments(&mut out, calls, arguments);
-                calls += 1;
-            }
-            Part::Image { .. } | Part::ToolResult { .. } => {}
-        }
-    }
-    encoder.close(&mut out, answer.finish.openai(), usage);
-    out
+    crate::translate::replay(&mut encoder.clone(), &reply.answer(), usage.into())
 }
 
 #[cfg(test)]

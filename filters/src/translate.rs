@@ -8,7 +8,7 @@
 use std::fmt::Debug;
 
 use crate::error::ApiError;
-use crate::hub::{Aggregator, Answer, Event, Finish, Usage};
+use crate::hub::{Aggregator, Answer, Event, Finish, Part, Usage};
 use crate::notice::{self, StreamStart};
 use crate::usage::{TokenCounter, Tokenizer};
 
@@ -464,6 +464,48 @@ impl Collector {
     }
 }
 
+/// A whole stream of a buffered `answer`, written by `encoder`: for a client that asked for a
+/// stream of an upstream call that could not stream.
+pub fn replay(encoder: &mut dyn Encoder, answer: &Answer, usage: Usage) -> Vec<u8> {
+    let mut out = Vec::new();
+    encoder.start(&mut out);
+    let mut calls = 0;
+    for part in &answer.content {
+        let events = match part {
+            Part::Text(text) => vec![Event::TextDelta(text.clone())],
+            Part::Thinking { text, signature } => {
+                let mut events = vec![Event::ThinkingDelta(text.clone())];
+                events.extend(signature.clone().map(Event::ThinkingSignature));
+                events
+            }
+            Part::ToolCall {
+                id,
+                name,
+                arguments,
+            } => {
+                calls += 1;
+                vec![
+                    Event::ToolCallStart {
+                        index: calls - 1,
+                        id: id.clone(),
+                        name: name.clone(),
+                    },
+                    Event::ToolCallArguments {
+                        index: calls - 1,
+                        fragment: arguments.clone(),
+                    },
+                ]
+            }
+            Part::Image { .. } | Part::ToolResult { .. } => Vec::new(),
+        };
+        for event in &events {
+            encoder.event(&mut out, event);
+        }
+    }
+    encoder.finish(&mut out, answer.finish, usage);
+    out
+}
+
 /// Feeds `chunks` to a [`Collector`] over `decoder`.
 pub fn collect<'a>(
     decoder: impl Decoder + 'static,
@@ -483,7 +525,6 @@ mod tests {
     use crate::fixtures::{
         self, meta, split, sse_payloads, streamed_text, ANTHROPIC_STREAM, OPENAI_STREAM,
     };
-    use crate::hub::Part;
     use crate::upstream::{anthropic, openai_native, resource};
     use proptest::prelude::*;
     use serde_json::{json, Value};
@@ -749,6 +790,34 @@ mod tests {
                 .code,
             Some("upstream_truncated")
         );
+    }
+
+    #[test]
+    fn a_buffered_answer_replays_as_a_stream() {
+        let answer = Answer {
+            content: vec![
+                Part::Thinking {
+                    text: "Hmm.".into(),
+                    signature: Some("sig".into()),
+                },
+                Part::Text("Checking.".into()),
+                Part::tool_call("call_1", "f", "{\"a\":1}"),
+            ],
+            finish: Finish::ToolCalls,
+            usage: None,
+        };
+        let mut encoder = openai_chat::encoder(&meta(), true);
+        let payloads = sse_payloads(&replay(&mut encoder, &answer, Usage::new(5, 6)));
+        assert_eq!(
+            streamed_text(&payloads),
+            ("Checking.".to_string(), "Hmm.".to_string())
+        );
+        let n = payloads.len();
+        assert_eq!(payloads[n - 3]["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(payloads[n - 2]["usage"]["total_tokens"], 11);
+        assert!(payloads
+            .iter()
+            .any(|chunk| chunk["choices"][0]["delta"]["tool_calls"][0]["id"] == "call_1"));
     }
 
     proptest! {

@@ -308,7 +308,7 @@ struct WireChoice {
 struct WireAnswerMessage {
     #[serde(default)]
     content: Option<String>,
-    #[serde(default)]
+    #[serde(default, alias = "reasoning")]
     reasoning_content: Option<String>,
     #[serde(default)]
     refusal: Option<String>,
@@ -387,41 +387,41 @@ pub fn read_answer(body: &[u8]) -> Result<Answer, ApiError> {
 
 /// One `data:` payload of an OpenAI chat stream.
 #[derive(Deserialize)]
-pub(crate) struct Chunk {
+struct Chunk {
     #[serde(default)]
     id: Option<String>,
     #[serde(default)]
-    pub(crate) choices: Vec<ChunkChoice>,
+    choices: Vec<ChunkChoice>,
     #[serde(default)]
-    pub(crate) usage: Option<WireUsage>,
+    usage: Option<WireUsage>,
     #[serde(default)]
-    pub(crate) error: Option<WireError>,
+    error: Option<WireError>,
 }
 
 #[derive(Deserialize)]
-pub(crate) struct ChunkChoice {
+struct ChunkChoice {
     #[serde(default)]
     index: u32,
     #[serde(default)]
-    pub(crate) delta: ChunkDelta,
+    delta: ChunkDelta,
     #[serde(default)]
-    pub(crate) finish_reason: Option<String>,
+    finish_reason: Option<String>,
 }
 
 #[derive(Default, Deserialize)]
-pub(crate) struct ChunkDelta {
+struct ChunkDelta {
     #[serde(default)]
-    pub(crate) content: Option<String>,
-    #[serde(default)]
+    content: Option<String>,
+    #[serde(default, alias = "reasoning")]
     reasoning_content: Option<String>,
     #[serde(default)]
     refusal: Option<String>,
     #[serde(default)]
-    pub(crate) tool_calls: Option<Vec<ChunkCall>>,
+    tool_calls: Option<Vec<ChunkCall>>,
 }
 
 #[derive(Deserialize)]
-pub(crate) struct ChunkCall {
+struct ChunkCall {
     #[serde(default)]
     index: Option<u64>,
     #[serde(default)]

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use super::openai_native::{WireError, WireUsage};
 use super::{fitted, truncated};
+use crate::bytes::{find2, find_structural};
 use crate::client::openai_chat;
 use crate::error::ApiError;
 use crate::hub::{Conversation, Dialect, Finish, Usage};
@@ -74,11 +75,12 @@ impl ClientRequest<'_> {
     pub fn request_body(&self, model: &ModelSpec, user: &str) -> Result<Vec<u8>, ApiError> {
         let request = &self.request;
         let mut asked = Conversation::new(Dialect::OpenAiChat, Vec::new());
-        asked.max_tokens = request.max_completion_tokens.or(request.max_tokens);
         asked.temperature = request.temperature;
         asked.top_p = request.top_p;
         let stream = self.stream();
         let fitted = fitted(&asked, model, stream);
+        // As `ModelSpec::fit` caps the limit, for each limit field the client wrote.
+        let cap = model.max_tokens_cap.filter(|_| !stream);
         let mut out = Vec::with_capacity(self.body.len() + 128);
         out.push(b'{');
         let mut stream_options = None;
@@ -92,9 +94,7 @@ impl ClientRequest<'_> {
                 }
                 b"temperature" if fitted.temperature.is_none() => None,
                 b"top_p" if fitted.top_p.is_none() => None,
-                b"max_tokens" | b"max_completion_tokens" if fitted.limit != asked.max_tokens => {
-                    fitted.limit.map(|limit| limit.to_string().into_bytes())
-                }
+                b"max_tokens" | b"max_completion_tokens" => Some(capped(raw, cap)),
                 _ => Some(raw.to_vec()),
             };
             if let Some(value) = kept {
@@ -121,6 +121,17 @@ impl ClientRequest<'_> {
         }
         out.push(b'}');
         Ok(out)
+    }
+}
+
+/// A token limit as written, or `cap` when it is larger.
+fn capped(raw: &[u8], cap: Option<u64>) -> Vec<u8> {
+    let limit = std::str::from_utf8(raw)
+        .ok()
+        .and_then(|text| text.parse::<u64>().ok());
+    match (limit, cap) {
+        (Some(limit), Some(cap)) if limit > cap => cap.to_string().into_bytes(),
+        _ => raw.to_vec(),
     }
 }
 
@@ -317,11 +328,10 @@ impl RelayState {
 
     /// What the choices say for the notice check, the count and the end of the answer.
     fn watch(&mut self, choices: &[u8], state: &mut StreamState) -> Result<(), ApiError> {
-        if contains(choices, b"\"finish_reason\":\"") {
-            self.finished = true;
-        }
+        let choice = FirstChoice::of(choices);
+        self.finished |= choice.finished;
         if state.guard.decided() {
-            if let Some(text) = string_member(choices, b"\"content\":\"") {
+            if let Some(text) = choice.content {
                 state.count(text);
             }
             return Ok(());
@@ -339,6 +349,35 @@ impl RelayState {
             }
         }
         Ok(())
+    }
+}
+
+/// What the relay reads of a chunk's first choice, found by the member scan.
+#[derive(Debug, Default)]
+struct FirstChoice<'a> {
+    /// `delta.content` as written (JSON escapes left in: good enough for a count).
+    content: Option<&'a str>,
+    /// It has a `finish_reason`.
+    finished: bool,
+}
+
+impl<'a> FirstChoice<'a> {
+    fn of(choices: &'a [u8]) -> Self {
+        let mut choice = FirstChoice::default();
+        let mut delta = None;
+        walk_object_at(choices, 1, |key, span| match key {
+            b"delta" => delta = Some(&choices[span]),
+            b"finish_reason" => choice.finished = &choices[span] != b"null",
+            _ => {}
+        });
+        if let Some(delta) = delta {
+            walk_object(delta, |key, span| {
+                if key == b"content" && span.len() >= 2 && delta[span.start] == b'"' {
+                    choice.content = std::str::from_utf8(&delta[span.start + 1..span.end - 1]).ok();
+                }
+            });
+        }
+        choice
     }
 }
 
@@ -427,37 +466,42 @@ impl Members {
 /// Calls `member(key, value span)` for each top-level member of the JSON object `json` (the
 /// key as written between its quotes); `false` when `json` is not an object. Values are
 /// skipped, not checked: a caller that needs them valid parses them.
-fn walk_object(json: &[u8], mut member: impl FnMut(&[u8], Range<usize>)) -> bool {
-    let mut at = skip_space(json, 0);
+fn walk_object(json: &[u8], member: impl FnMut(&[u8], Range<usize>)) -> bool {
+    walk_object_at(json, 0, member).is_some_and(|end| skip_space(json, end) == json.len())
+}
+
+/// [`walk_object`] for the object starting at `at` (after spaces); where it ends.
+fn walk_object_at(
+    json: &[u8],
+    at: usize,
+    mut member: impl FnMut(&[u8], Range<usize>),
+) -> Option<usize> {
+    let mut at = skip_space(json, at);
     if json.get(at) != Some(&b'{') {
-        return false;
+        return None;
     }
     at = skip_space(json, at + 1);
     if json.get(at) == Some(&b'}') {
-        return skip_space(json, at + 1) == json.len();
+        return Some(at + 1);
     }
     loop {
         if json.get(at) != Some(&b'"') {
-            return false;
+            return None;
         }
-        let Some(key_end) = string_end(json, at) else {
-            return false;
-        };
+        let key_end = string_end(json, at)?;
         let key = &json[at + 1..key_end - 1];
         at = skip_space(json, key_end);
         if json.get(at) != Some(&b':') {
-            return false;
+            return None;
         }
         let start = skip_space(json, at + 1);
-        let Some(end) = value_end(json, start) else {
-            return false;
-        };
+        let end = value_end(json, start)?;
         member(key, start..end);
         at = skip_space(json, end);
         match json.get(at) {
             Some(b',') => at = skip_space(json, at + 1),
-            Some(b'}') => return skip_space(json, at + 1) == json.len(),
-            _ => return false,
+            Some(b'}') => return Some(at + 1),
+            _ => return None,
         }
     }
 }
@@ -472,14 +516,13 @@ fn skip_space(json: &[u8], mut at: usize) -> usize {
 /// Where the string opening at `at` ends (after its closing quote).
 fn string_end(json: &[u8], at: usize) -> Option<usize> {
     let mut index = at + 1;
-    while let Some(&byte) = json.get(index) {
-        match byte {
-            b'\\' => index += 2,
-            b'"' => return Some(index + 1),
-            _ => index += 1,
+    loop {
+        index += find2(json.get(index..)?, b'"', b'\\')?;
+        if json[index] == b'"' {
+            return Some(index + 1);
         }
+        index += 2;
     }
-    None
 }
 
 /// Where the value starting at `at` ends.
@@ -489,8 +532,9 @@ fn value_end(json: &[u8], at: usize) -> Option<usize> {
         b'{' | b'[' => {
             let mut depth = 0usize;
             let mut index = at;
-            while let Some(&byte) = json.get(index) {
-                match byte {
+            loop {
+                index += find_structural(json.get(index..)?)?;
+                match json[index] {
                     b'"' => {
                         index = string_end(json, index)?;
                         continue;
@@ -506,7 +550,6 @@ fn value_end(json: &[u8], at: usize) -> Option<usize> {
                 }
                 index += 1;
             }
-            None
         }
         _ => {
             let end = json[at..]
@@ -522,23 +565,6 @@ fn is_empty_array(json: &[u8]) -> bool {
     json.strip_prefix(b"[")
         .and_then(|rest| rest.strip_suffix(b"]"))
         .is_some_and(|inside| inside.trim_ascii().is_empty())
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle)
-}
-
-/// The text of the first string member that `opening` (`"key":"`) starts, as written (JSON
-/// escapes left in: good enough for an estimate).
-fn string_member<'a>(json: &'a [u8], opening: &[u8]) -> Option<&'a str> {
-    let at = json
-        .windows(opening.len())
-        .position(|window| window == opening)?;
-    let quote = at + opening.len() - 1;
-    let end = string_end(json, quote)?;
-    std::str::from_utf8(&json[quote + 1..end - 1]).ok()
 }
 
 #[cfg(test)]
@@ -603,9 +629,10 @@ mod tests {
             body["max_completion_tokens"], 50_000,
             "streams are not capped"
         );
-        let unstreamed = CLIENT.replace(r#""stream":true"#, r#""stream":false"#);
+        let unstreamed = CLIENT.replace(r#""stream":true"#, r#""stream":false,"max_tokens":100"#);
         let body = relayed(&unstreamed, &one_of);
         assert_eq!(body["max_completion_tokens"], 21_000);
+        assert_eq!(body["max_tokens"], 100, "each limit is capped on its own");
         assert_eq!(
             body["stream_options"],
             json!({"include_obfuscation": false}),
