@@ -612,8 +612,8 @@ impl Gateway {
         let bodies = texts
             .chunks(batch_size)
             .map(|batch| match native {
-                true => openai_native::embeddings_request(batch, &model, &user),
-                false => embeddings::to_argo(batch, &model, &user),
+                true => openai_native::embeddings_request(batch, model, &user),
+                false => embeddings::to_argo(batch, model, &user),
             })
             .collect::<Result<Vec<_>, _>>()?;
         let call = match native {
@@ -623,7 +623,7 @@ impl Gateway {
         let answers = self
             .call_all(session, ctx, &model.env, call, bodies)
             .await?;
-        let counted = embeddings::count_input_tokens(texts, &model);
+        let counted = embeddings::count_input_tokens(texts, model);
         let output = embeddings::Output {
             model: &request.model,
             format: request.encoding_format.unwrap_or(EncodingFormat::Float),
