@@ -369,7 +369,6 @@ impl Gateway {
         let client = passthrough::read_request(&body)?;
         let model = self.resolve(ctx, client.model())?;
         chat::require_chat_model(&model)?;
-        chat::validate(client.request())?;
         let meta = response_meta("chatcmpl", client.model());
         match (model.api(), model.family) {
             (UpstreamApi::Native, Family::Anthropic) => {
@@ -474,33 +473,8 @@ impl Gateway {
         let prompt_tokens = chat::count_prompt_tokens(&request, model);
         let spec = chat::tool_spec(&request)?;
         let tool_replies = ToolReplies::for_request(spec.as_ref(), model);
-        if request.stream == Some(true) {
-            let include_usage = wants_usage(&request.stream_options);
-            // Argo's streamchat takes no native tools: such requests, and models it cannot
-            // stream, get a stream synthesized from the buffered answer.
-            if endpoint == Endpoint::Chat {
-                let answer = self
-                    .call(
-                        session,
-                        ctx,
-                        &model.env,
-                        resource(Endpoint::Chat, user),
-                        argo_body,
-                    )
-                    .await?;
-                let reply = chat::parse_argo_reply(&answer, &tool_replies, &meta.id)?;
-                let usage = Usage::new(prompt_tokens, reply.completion_tokens(model.tokenizer()));
-                count_tokens(&model.name, usage.prompt_tokens, usage.completion_tokens);
-                ctx.stream_outcome = "synthesized";
-                let encoder = SseEncoder::new(StreamKind::Chat, &meta, include_usage);
-                return streaming::send_synthesized(
-                    session,
-                    &ctx.request_id,
-                    &ctx.timing.response_head(),
-                    synthesize(&encoder, &reply, usage),
-                )
-                .await;
-            }
+        let include_usage = wants_usage(&request.stream_options);
+        if endpoint == Endpoint::StreamChat {
             let decoder = match tool_replies {
                 ToolReplies::Prompt { names } => TextDecoder::with_tool_scanner(
                     ToolScanner::new(names, &meta.id)
@@ -516,18 +490,24 @@ impl Gateway {
                 .relay(session, ctx, &model.env, call, argo_body, translator)
                 .await;
         }
-        let answer = self
-            .call(
-                session,
-                ctx,
-                &model.env,
-                resource(Endpoint::Chat, user),
-                argo_body,
-            )
-            .await?;
+        let call = resource(Endpoint::Chat, user);
+        let answer = self.call(session, ctx, &model.env, call, argo_body).await?;
         let reply = chat::parse_argo_reply(&answer, &tool_replies, &meta.id)?;
         let usage = Usage::new(prompt_tokens, reply.completion_tokens(model.tokenizer()));
         count_tokens(&model.name, usage.prompt_tokens, usage.completion_tokens);
+        if request.stream == Some(true) {
+            // Argo's streamchat takes no native tools: such requests, and models it cannot
+            // stream, get a stream synthesized from the buffered answer.
+            ctx.stream_outcome = "synthesized";
+            let encoder = SseEncoder::new(StreamKind::Chat, &meta, include_usage);
+            return streaming::send_synthesized(
+                session,
+                &ctx.request_id,
+                &ctx.timing.response_head(),
+                synthesize(&encoder, &reply, usage),
+            )
+            .await;
+        }
         let json = chat::completion_json(&reply, &meta, usage);
         self.reply(session, ctx, 200, json).await
     }
