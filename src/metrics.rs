@@ -177,8 +177,8 @@ pub static LIMIT_BACKEND_FALLBACKS: Lazy<IntCounterVec> = Lazy::new(|| {
 pub static UPSTREAM_UP: Lazy<IntGaugeVec> = Lazy::new(|| {
     register_int_gauge_vec!(
         "argo_bridge_upstream_up",
-        "1 when the Argo environment answered the last readiness probe (GET /v1/models, any \
-         status below 500), else 0",
+        "1 when the Argo environment answered the last readiness probe (GET /v1/models; a \
+         failed connection, a timeout, 502, 503 and 504 are 0)",
         &["env"]
     )
     .expect("metric registers once")

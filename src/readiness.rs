@@ -1,8 +1,9 @@
 //! Readiness that tells the truth: every `readiness.probe_interval_ms` each configured Argo
 //! environment gets a light probe, `GET {base}/v1/models` (no prompt, nothing billed), bounded by
-//! `readiness.probe_timeout_ms`. An environment is up when it answers with any HTTP status below
-//! 500: a 4xx still proves that Argo itself answered. A connection failure, a timeout or a 5xx
-//! (what a proxy in front of a dead Argo says) counts as down.
+//! `readiness.probe_timeout_ms`. An environment is down when the connection fails, the probe times
+//! out, or the answer is 502, 503 or 504: what a proxy in front of a dead Argo says, or Argo
+//! when it is unavailable. Any other HTTP answer, a 4xx or even a 500, is up: Argo's application
+//! answered, and one broken model list must not drain every instance at once.
 //!
 //! `/ready` (API and admin port) is 200 while at least one environment is up, and 503
 //! `not_ready` while none is, or before the first round of probes has finished, so that a load
@@ -152,7 +153,12 @@ fn error_answer(error: &ApiError, statuses: &BTreeMap<&str, &str>) -> Answer {
     }
 }
 
-/// One probe: `Ok` when the environment answered with a status below 500 in time.
+/// Whether a probe's answer says that Argo is up (see the module's comment).
+fn answered_up(status: u16) -> bool {
+    !matches!(status, 502..=504)
+}
+
+/// One probe: `Ok` when the environment answered in time with a status that says it is up.
 async fn probe(
     upstream: &Upstream,
     env: &str,
@@ -175,9 +181,9 @@ async fn probe(
             // Read (and drop) the error body; it is not logged.
             drop(upstream.reject(exchange).await);
         }
-        match status {
-            500.. => Err(format!("GET /v1/models answered {status}")),
-            _ => Ok(()),
+        match answered_up(status) {
+            true => Ok(()),
+            false => Err(format!("GET /v1/models answered {status}")),
         }
     };
     tokio::time::timeout(timeout, attempt)
@@ -214,6 +220,21 @@ impl BackgroundService for Prober {
                 _ = tokio::time::sleep(every) => {}
                 _ = shutdown.changed() => return,
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gateway_errors_are_down_and_any_other_answer_is_up() {
+        for status in [200, 204, 301, 400, 401, 403, 404, 429, 500, 501, 505] {
+            assert!(answered_up(status), "{status}");
+        }
+        for status in [502, 503, 504] {
+            assert!(!answered_up(status), "{status}");
         }
     }
 }

@@ -142,3 +142,27 @@ fn one_environment_that_answers_is_enough() {
     assert_eq!(body["environments"]["prod"], "up", "{body}");
     metrics_containing(port, r#"argo_bridge_upstream_up{env="test"} 0"#);
 }
+
+#[test]
+fn a_503_from_argo_is_down_and_the_next_good_answer_is_up() {
+    let (_mock, mock_port) = start_mock(&[]);
+    let instance = start(&argo_base(mock_port));
+    wait_ready(&instance, 200);
+    let hook = |fail: bool| {
+        let body = serde_json::json!({ "fail": fail }).to_string();
+        let answer = request(
+            mock_port,
+            "POST",
+            "/argoapi/__mock/models",
+            &[],
+            body.as_bytes(),
+        );
+        assert_eq!(answer.status, 200, "{}", answer.text());
+    };
+    // What a proxy says when the Argo behind it is gone.
+    hook(true);
+    let (_, body) = wait_ready(&instance, 503);
+    assert_eq!(body["environments"]["dev"], "down", "{body}");
+    hook(false);
+    wait_ready(&instance, 200);
+}
