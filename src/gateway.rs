@@ -7,17 +7,23 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use argo_filters::argo::Endpoint;
 use argo_filters::chat::ToolReplies;
+use argo_filters::client::openai_chat;
+use argo_filters::hub::{self, Conversation};
 use argo_filters::json::parse_request;
-use argo_filters::models::{Family, ModelSpec, ModelTable};
+use argo_filters::models::{Family, ModelSpec, ModelTable, UpstreamApi};
 use argo_filters::notice;
 use argo_filters::openai::{
     ChatRequest, CompletionRequest, EmbeddingRequest, EncodingFormat, ResponseMeta, StreamOptions,
 };
-use argo_filters::stream::{synthesize, SseEncoder, StreamKind, TextStream};
+use argo_filters::stream::{synthesize, SseEncoder, StreamKind};
 use argo_filters::tools::prompt::ToolScanner;
+use argo_filters::translate::{self, StreamTranslation};
+use argo_filters::upstream::resource::TextDecoder;
+use argo_filters::upstream::{anthropic, openai_native, passthrough};
 use argo_filters::usage::Usage;
 use argo_filters::{chat, completions, embeddings, ApiError};
 use async_trait::async_trait;
+use bytes::Bytes;
 use futures::future::try_join_all;
 use http::Method;
 use pingora_core::modules::http::compression::ResponseCompressionBuilder;
@@ -31,7 +37,7 @@ use serde::Serialize;
 use crate::access_log::AccessRecord;
 use crate::admin::{self, METRICS_CONTENT_TYPE};
 use crate::auth::Auth;
-use crate::budget::MemoryBudget;
+use crate::budget::{MemoryBudget, Reservation};
 use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::cors::{self, AllowList};
@@ -267,6 +273,18 @@ impl Gateway {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<(String, T), ApiError> {
+        // The body's reservation ends with this function: once parsed, the raw bytes are gone.
+        let (user, body, _reservation) = self.accept_body(session, ctx).await?;
+        Ok((user, parse_request(&body)?))
+    }
+
+    /// [`Self::accept`], with the body as read and its share of the request-body budget, for
+    /// a handler that copies most of it to Argo.
+    async fn accept_body(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<(String, Bytes, Reservation), ApiError> {
         let user = self.authenticate(session)?;
         ctx._permit = self.state.limits.admit(&user).await?;
         require_json(session)?;
@@ -276,9 +294,8 @@ impl Gateway {
             total_time: Duration::from_millis(limits.client_body_total_timeout_ms),
             budget: &self.state.bodies,
         };
-        // The body's reservation ends with this function: once parsed, the raw bytes are gone.
-        let (body, _reservation) = read_body(session, &body_limits).await?;
-        Ok((user, parse_request(&body)?))
+        let (body, reservation) = read_body(session, &body_limits).await?;
+        Ok((user, body, reservation))
     }
 
     fn authenticate(&self, session: &Session) -> Result<String, ApiError> {
@@ -350,71 +367,153 @@ impl Gateway {
         self.reply(session, ctx, 200, body).await
     }
 
+    /// `/v1/chat/completions`: the model picks the upstream (its table row or its environment's
+    /// default): Argo's native Anthropic endpoint for Claude, its native OpenAI endpoint for the
+    /// rest, or the legacy resource endpoints.
     async fn chat(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), ApiError> {
-        let (user, request): (String, ChatRequest) = self.accept(session, ctx).await?;
-        let model = &*self.resolve(ctx, &request.model)?;
-        chat::require_chat_model(model)?;
-        chat::validate(&request)?;
-        let endpoint = chat::argo_endpoint(&request, model)?;
-        let argo_body = chat::to_argo(&request, model, &user, endpoint)?;
-        let prompt_tokens = chat::count_prompt_tokens(&request, model);
-        let meta = response_meta("chatcmpl", &request.model);
-        let spec = chat::tool_spec(&request)?;
-        let tool_replies = ToolReplies::for_request(spec.as_ref(), model);
-        if request.stream == Some(true) {
-            let encoder = SseEncoder::new(
-                StreamKind::Chat,
-                &meta,
-                wants_usage(&request.stream_options),
-            );
-            // Argo's streamchat takes no native tools: such requests, and models it cannot
-            // stream, get a stream synthesized from the buffered answer.
-            if endpoint == Endpoint::Chat {
-                let answer = self
-                    .call(
-                        session,
-                        ctx,
-                        &model.env,
-                        resource(Endpoint::Chat, &user),
-                        argo_body,
-                    )
-                    .await?;
-                let reply = chat::parse_argo_reply(&answer, &tool_replies, &meta.id)?;
-                let usage = Usage::new(prompt_tokens, reply.completion_tokens(model.tokenizer()));
-                count_tokens(&model.name, usage.prompt_tokens, usage.completion_tokens);
-                ctx.stream_outcome = "synthesized";
-                return streaming::send_synthesized(
+        let (user, body, reservation) = self.accept_body(session, ctx).await?;
+        let client = passthrough::read_request(&body)?;
+        let model = self.resolve(ctx, client.model())?;
+        chat::require_chat_model(&model)?;
+        let meta = response_meta("chatcmpl", client.model());
+        match (model.api(), model.family) {
+            (UpstreamApi::Native, Family::Anthropic) => {
+                let conversation = client.conversation()?;
+                let include_usage = client.include_usage();
+                let stream = client.stream();
+                drop(reservation);
+                self.chat_anthropic(
                     session,
-                    &ctx.request_id,
-                    &ctx.timing.response_head(),
-                    synthesize(&encoder, &reply, usage),
+                    ctx,
+                    &user,
+                    &model,
+                    conversation,
+                    stream,
+                    include_usage,
+                    meta,
                 )
-                .await;
+                .await
             }
-            let mut translator = TextStream::new(encoder, prompt_tokens, model.tokenizer());
-            if let ToolReplies::Prompt { names } = tool_replies {
-                let scanner = ToolScanner::new(names, &meta.id)
-                    .with_max_block_bytes(self.state.settings.limits.max_tool_block_bytes);
-                translator = translator.with_tool_scanner(scanner);
+            (UpstreamApi::Native, _) => {
+                let argo_body = client.request_body(&model, &user)?;
+                let stream = client.stream();
+                let include_usage = client.include_usage();
+                drop(reservation);
+                let call = Call::new(Api::OpenAiChat { stream }, &user);
+                if stream {
+                    let translator = passthrough::stream(&meta, include_usage);
+                    return self
+                        .relay(session, ctx, &model.env, call, argo_body, translator)
+                        .await;
+                }
+                let answer = self.call(session, ctx, &model.env, call, argo_body).await?;
+                let (json, usage) = passthrough::relay_answer(&answer, &meta)?;
+                if let Some(usage) = usage {
+                    count_tokens(&model.name, usage.input_tokens, usage.output_tokens);
+                }
+                self.reply(session, ctx, 200, json).await
             }
-            let env = model.env.clone();
-            let call = resource(Endpoint::StreamChat, &user);
+            (UpstreamApi::Resource, _) => {
+                let request = client.request().clone();
+                drop(reservation);
+                self.chat_resource(session, ctx, &user, &model, request, meta)
+                    .await
+            }
+        }
+    }
+
+    /// Claude over `/v1/messages`, always streamed upstream: Argo refuses long Claude answers
+    /// unless streamed, so a client that wants one answer gets the stream collected.
+    #[allow(clippy::too_many_arguments)] // each is a distinct piece of the request's state
+    async fn chat_anthropic(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        user: &str,
+        model: &ModelSpec,
+        conversation: Conversation,
+        stream: bool,
+        include_usage: bool,
+        meta: ResponseMeta,
+    ) -> Result<(), ApiError> {
+        let argo_body = anthropic::request_body(&conversation, model, user, true)?;
+        let call = Call::new(Api::AnthropicMessages { stream: true }, user);
+        if stream {
+            let translator = StreamTranslation::new(
+                anthropic::SseDecoder::new(),
+                openai_chat::encoder(&meta, include_usage),
+            )
+            .counting(
+                conversation.prompt_tokens(model.tokenizer()),
+                model.tokenizer(),
+            );
             return self
-                .relay(session, ctx, &env, call, argo_body, translator)
+                .relay(session, ctx, &model.env, call, argo_body, translator)
                 .await;
         }
-        let answer = self
-            .call(
-                session,
-                ctx,
-                &model.env,
-                resource(Endpoint::Chat, &user),
-                argo_body,
+        let events = self.call(session, ctx, &model.env, call, argo_body).await?;
+        let answer = translate::collect(anthropic::SseDecoder::new(), [&events[..]])?;
+        let usage = answer.usage.unwrap_or_else(|| {
+            hub::Usage::new(
+                conversation.prompt_tokens(model.tokenizer()),
+                answer.completion_tokens(model.tokenizer()),
             )
-            .await?;
+        });
+        count_tokens(&model.name, usage.input_tokens, usage.output_tokens);
+        let json = openai_chat::answer_json(&answer, &meta, &usage);
+        self.reply(session, ctx, 200, json).await
+    }
+
+    /// The legacy resource endpoints: `chat`, or `streamchat` for streams it can carry.
+    async fn chat_resource(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        user: &str,
+        model: &ModelSpec,
+        request: ChatRequest,
+        meta: ResponseMeta,
+    ) -> Result<(), ApiError> {
+        let endpoint = chat::argo_endpoint(&request, model)?;
+        let argo_body = chat::to_argo(&request, model, user, endpoint)?;
+        let prompt_tokens = chat::count_prompt_tokens(&request, model);
+        let spec = chat::tool_spec(&request)?;
+        let tool_replies = ToolReplies::for_request(spec.as_ref(), model);
+        let include_usage = wants_usage(&request.stream_options);
+        if endpoint == Endpoint::StreamChat {
+            let decoder = match tool_replies {
+                ToolReplies::Prompt { names } => TextDecoder::with_tool_scanner(
+                    ToolScanner::new(names, &meta.id)
+                        .with_max_block_bytes(self.state.settings.limits.max_tool_block_bytes),
+                ),
+                _ => TextDecoder::new(),
+            };
+            let translator =
+                StreamTranslation::new(decoder, openai_chat::encoder(&meta, include_usage))
+                    .counting(prompt_tokens, model.tokenizer());
+            let call = resource(Endpoint::StreamChat, user);
+            return self
+                .relay(session, ctx, &model.env, call, argo_body, translator)
+                .await;
+        }
+        let call = resource(Endpoint::Chat, user);
+        let answer = self.call(session, ctx, &model.env, call, argo_body).await?;
         let reply = chat::parse_argo_reply(&answer, &tool_replies, &meta.id)?;
         let usage = Usage::new(prompt_tokens, reply.completion_tokens(model.tokenizer()));
         count_tokens(&model.name, usage.prompt_tokens, usage.completion_tokens);
+        if request.stream == Some(true) {
+            // Argo's streamchat takes no native tools: such requests, and models it cannot
+            // stream, get a stream synthesized from the buffered answer.
+            ctx.stream_outcome = "synthesized";
+            let encoder = SseEncoder::new(StreamKind::Chat, &meta, include_usage);
+            return streaming::send_synthesized(
+                session,
+                &ctx.request_id,
+                &ctx.timing.response_head(),
+                synthesize(&encoder, &reply, usage),
+            )
+            .await;
+        }
         let json = chat::completion_json(&reply, &meta, usage);
         self.reply(session, ctx, 200, json).await
     }
@@ -454,7 +553,8 @@ impl Gateway {
                     &env,
                     resource(Endpoint::StreamChat, &user),
                     argo_body,
-                    TextStream::new(encoder, prompt_tokens, model.tokenizer()),
+                    StreamTranslation::new(TextDecoder::new(), encoder)
+                        .counting(prompt_tokens, model.tokenizer()),
                 )
                 .await;
         }
@@ -494,30 +594,35 @@ impl Gateway {
         let model = &*self.resolve(ctx, &request.model)?;
         let texts = embeddings::inputs(&request, model)?;
         let batch_size = self.state.settings.upstream.embed_batch_size;
+        let native = model.api() == UpstreamApi::Native;
         let bodies = texts
             .chunks(batch_size)
-            .map(|batch| embeddings::to_argo(batch, model, &user))
+            .map(|batch| match native {
+                true => openai_native::embeddings_request(batch, model, &user),
+                false => embeddings::to_argo(batch, model, &user),
+            })
             .collect::<Result<Vec<_>, _>>()?;
+        let call = match native {
+            true => Call::new(Api::Embeddings, &user),
+            false => resource(Endpoint::Embed, &user),
+        };
         let answers = self
-            .call_all(
-                session,
-                ctx,
-                &model.env,
-                resource(Endpoint::Embed, &user),
-                bodies,
-            )
+            .call_all(session, ctx, &model.env, call, bodies)
             .await?;
-        let prompt_tokens = embeddings::count_input_tokens(texts, model);
-        count_tokens(&model.name, prompt_tokens, 0);
+        let counted = embeddings::count_input_tokens(texts, model);
         let output = embeddings::Output {
             model: &request.model,
             format: request.encoding_format.unwrap_or(EncodingFormat::Float),
             dimensions: request.dimensions,
             expected_vectors: texts.len(),
-            prompt_tokens,
+            prompt_tokens: counted,
         };
         let answers: Vec<&[u8]> = answers.iter().map(|answer| &answer[..]).collect();
-        let json = embeddings::translate_batches(&answers, &output)?;
+        let (json, prompt_tokens) = match native {
+            true => openai_native::read_embeddings(&answers, &output)?,
+            false => (embeddings::translate_batches(&answers, &output)?, counted),
+        };
+        count_tokens(&model.name, prompt_tokens, 0);
         self.reply(session, ctx, 200, json).await
     }
 
@@ -530,7 +635,7 @@ impl Gateway {
         model_env: &str,
         call: Call<'_>,
         body: Vec<u8>,
-        mut translator: TextStream,
+        mut translator: StreamTranslation,
     ) -> Result<(), ApiError> {
         let env = self.state.settings.upstream.env_for(call.api, model_env);
         let started = Instant::now();
@@ -557,7 +662,7 @@ impl Gateway {
             .with_label_values(&labels)
             .observe(streamed.as_secs_f64());
         let usage = translator.usage();
-        count_tokens(&model, usage.prompt_tokens, usage.completion_tokens);
+        count_tokens(&model, usage.input_tokens, usage.output_tokens);
         ctx.stream_outcome = match ending {
             Ok(Ending::Complete) => "complete",
             Ok(Ending::ClientGone) => "client_gone",

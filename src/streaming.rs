@@ -6,10 +6,9 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use argo_filters::notice::{self, StreamStart};
-use argo_filters::stream::TextStream;
+use argo_filters::translate::StreamTranslation;
 use argo_filters::ApiError;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use pingora_http::ResponseHeader;
 use pingora_proxy::Session;
 
@@ -57,9 +56,10 @@ async fn send(session: &mut Session, events: Vec<u8>, end: bool) -> bool {
         .is_ok()
 }
 
-/// Sends `body` to Argo as `call` (a streaming one) and relays each fragment, translated, as it arrives.
-/// Errors before the first byte are returned for a normal error response; after that they
-/// end the stream with an error event.
+/// Sends `body` to Argo as `call` (a streaming one) and relays each piece, translated, as it
+/// arrives. Errors before the stream is known to be an answer (Argo's refusal, its notice for
+/// an unknown username, a failure before the first event) are returned for a normal error
+/// response; after that they end the stream with an error event.
 #[allow(clippy::too_many_arguments)] // each is a distinct piece of the request's state
 pub async fn relay(
     upstream: &Upstream,
@@ -69,7 +69,7 @@ pub async fn relay(
     env: &str,
     call: &Call<'_>,
     body: Vec<u8>,
-    translator: &mut TextStream,
+    translator: &mut StreamTranslation,
     labels: [&str; 2],
 ) -> Result<Ending, ApiError> {
     let started = Instant::now();
@@ -78,80 +78,107 @@ pub async fn relay(
         timing.add_upstream(started.elapsed());
         return Err(upstream.reject(exchange).await);
     }
-    let opening = read_opening(session, upstream, &mut exchange).await;
-    // Waiting for the opening fragments is Argo's time, not the gateway's overhead.
+    let opening = read_opening(session, upstream, &mut exchange, translator).await;
+    // Waiting for the opening is Argo's time, not the gateway's overhead.
     timing.add_upstream(started.elapsed());
-    let opening = opening?;
+    let (opening, ended) = opening?;
+    metrics::TIME_TO_FIRST_TOKEN
+        .with_label_values(&labels)
+        .observe(started.elapsed().as_secs_f64());
     write_sse_header(session, request_id, &timing.response_head()).await?;
-    if !send(session, translator.start(), false).await {
+    if ended {
+        upstream.release(exchange);
+        return Ok(finished(send(session, opening, true).await, translator));
+    }
+    if !send(session, opening, false).await {
         return Ok(Ending::ClientGone);
     }
-    let mut first_fragment = true;
-    let mut pending = Some(Ok(Some(opening)));
     loop {
         // However fast Argo sends, other requests on this thread get their turn.
         tokio::task::consume_budget().await;
-        let next = match pending.take() {
-            Some(next) => next,
-            None => tokio::select! {
-                chunk = exchange.next_chunk(upstream) => chunk,
-                _ = session.downstream_session.read_body_or_idle(true) => {
-                    // The client closed its side; if it only half-closed, it still reads: end
-                    // the stream properly. Dropping the exchange closes the Argo connection.
-                    send(session, translator.fail(&client_closed()), true).await;
-                    return Ok(Ending::ClientGone);
-                }
-            },
+        let next = tokio::select! {
+            chunk = exchange.next_chunk(upstream) => chunk,
+            _ = session.downstream_session.read_body_or_idle(true) => {
+                // The client closed its side; if it only half-closed, it still reads: end
+                // the stream properly. Dropping the exchange closes the Argo connection.
+                send(session, translator.fail(&client_closed()), true).await;
+                return Ok(Ending::ClientGone);
+            }
         };
         match next {
             Ok(Some(fragment)) => {
-                if first_fragment {
-                    first_fragment = false;
-                    metrics::TIME_TO_FIRST_TOKEN
-                        .with_label_values(&labels)
-                        .observe(started.elapsed().as_secs_f64());
+                let mut events = Vec::new();
+                // After the opening, a translation error is an event in `events`, not an `Err`.
+                let _ = translator.feed_into(&mut events, &fragment);
+                let after = coalesce_ready(&mut exchange, upstream, translator, &mut events);
+                if translator.failure().is_some() {
+                    let failure = translator.failure().cloned();
+                    send(session, events, true).await;
+                    return Ok(failure.map_or(Ending::Complete, Ending::UpstreamFailed));
                 }
-                let mut events = translator.feed(&fragment);
-                pending = coalesce_ready(&mut exchange, upstream, translator, &mut events);
                 if !send(session, events, false).await {
                     return Ok(Ending::ClientGone);
                 }
+                if let Some(after) = after {
+                    return end(session, upstream, exchange, translator, after).await;
+                }
             }
-            Ok(None) => {
-                upstream.release(exchange);
-                let delivered = send(session, translator.finish(), true).await;
-                return Ok(if delivered {
-                    Ending::Complete
-                } else {
-                    Ending::ClientGone
-                });
-            }
-            Err(error) => {
-                send(session, translator.fail(&error), true).await;
-                return Ok(Ending::UpstreamFailed(error));
-            }
+            other => return end(session, upstream, exchange, translator, other).await,
         }
     }
 }
 
-/// The stream's first bytes, read until they show whether Argo sent its notice for a username
-/// it does not know instead of an answer: held back until then, so that nothing of a notice
-/// reaches the client as content. An answer starts streaming with its first fragment.
+/// The stream's end: Argo finished (`Ok(None)`) or failed.
+async fn end(
+    session: &mut Session,
+    upstream: &Upstream,
+    exchange: Exchange,
+    translator: &mut StreamTranslation,
+    outcome: Result<Option<Bytes>, ApiError>,
+) -> Result<Ending, ApiError> {
+    match outcome {
+        Ok(_) => {
+            upstream.release(exchange);
+            let closing = translator.finish().unwrap_or_default();
+            Ok(finished(send(session, closing, true).await, translator))
+        }
+        Err(error) => {
+            send(session, translator.fail(&error), true).await;
+            Ok(Ending::UpstreamFailed(error))
+        }
+    }
+}
+
+/// How a stream whose closing events were written ended.
+fn finished(delivered: bool, translator: &StreamTranslation) -> Ending {
+    match (delivered, translator.failure()) {
+        (false, _) => Ending::ClientGone,
+        (true, Some(failure)) => Ending::UpstreamFailed(failure.clone()),
+        (true, None) => Ending::Complete,
+    }
+}
+
+/// Reads and translates the stream's first pieces until the translation knows they are an
+/// answer and not Argo's notice for a username it does not know: held back until then, so that
+/// nothing of a notice reaches the client as content. Returns the events to send first and
+/// whether the stream already ended.
 async fn read_opening(
     session: &mut Session,
     upstream: &Upstream,
     exchange: &mut Exchange,
-) -> Result<Bytes, ApiError> {
-    let mut held = BytesMut::new();
+    translator: &mut StreamTranslation,
+) -> Result<(Vec<u8>, bool), ApiError> {
+    let mut out = translator.start();
     loop {
-        match notice::stream_start(&held) {
-            StreamStart::Notice => return Err(notice::unregistered_user()),
-            StreamStart::Answer => return Ok(held.freeze()),
-            StreamStart::Undecided => {}
-        }
         match unless_client_leaves(session, exchange.next_chunk(upstream)).await? {
-            Some(chunk) => held.extend_from_slice(&chunk),
-            None => return Ok(held.freeze()),
+            Some(chunk) => translator.feed_into(&mut out, &chunk)?,
+            None => {
+                out.extend(translator.finish()?);
+                return Ok((out, true));
+            }
+        }
+        if translator.decided() {
+            return Ok((out, false));
         }
     }
 }
@@ -189,12 +216,14 @@ const COALESCE_BYTES: usize = 64 * 1024;
 fn coalesce_ready(
     exchange: &mut Exchange,
     upstream: &Upstream,
-    translator: &mut TextStream,
+    translator: &mut StreamTranslation,
     events: &mut Vec<u8>,
 ) -> Option<Result<Option<Bytes>, ApiError>> {
-    while events.len() < COALESCE_BYTES {
+    while events.len() < COALESCE_BYTES && translator.failure().is_none() {
         match poll_once(exchange.next_chunk(upstream))? {
-            Ok(Some(fragment)) => translator.feed_into(events, &fragment),
+            Ok(Some(fragment)) => {
+                let _ = translator.feed_into(events, &fragment);
+            }
             other => return Some(other),
         }
     }

@@ -1,9 +1,9 @@
-//! Runs the Python black-box suite (official `openai` SDK, pytest) against the binary cargo built.
+//! Runs the Python black-box suite (official `openai` SDK, pytest) against the binary cargo
+//! built, once per upstream mode: Argo's native endpoints and its legacy resource endpoints.
 
 use std::process::Command;
 
-#[test]
-fn official_python_sdk_suite_passes() {
+fn python_suite_passes(upstream_api: &str) {
     let root = env!("CARGO_MANIFEST_DIR");
     let status = Command::new("python3")
         .args([
@@ -16,10 +16,21 @@ fn official_python_sdk_suite_passes() {
         ])
         .current_dir(root)
         .env("ARGO_BRIDGE_BIN", env!("CARGO_BIN_EXE_argo-bridge"))
+        .env("ARGO_BRIDGE_UPSTREAM_API", upstream_api)
         .status()
         .expect("python3 must be installed (see .ci/install)");
     assert!(
         status.success(),
-        "the Python SDK suite failed (output above)"
+        "the Python SDK suite failed against the {upstream_api} upstream (output above)"
     );
+}
+
+#[test]
+fn official_python_sdk_suite_passes_over_native_endpoints() {
+    python_suite_passes("native");
+}
+
+#[test]
+fn official_python_sdk_suite_passes_over_resource_endpoints() {
+    python_suite_passes("resource");
 }

@@ -9,27 +9,71 @@ use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// A fully rendered request, sent as is on every round trip.
+/// A fully rendered request, sent as is on every round trip. Its parts are kept for other
+/// clients (wrk) that render it themselves.
 #[derive(Debug, Clone)]
-pub struct Request(Vec<u8>);
+pub struct Request {
+    bytes: Vec<u8>,
+    method: &'static str,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
 
 impl Request {
     pub fn post(path: &str, headers: &[(&str, &str)], body: &[u8]) -> Request {
-        let mut head = format!(
-            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
-        );
+        Request::render("POST", path, headers, body)
+    }
+
+    pub fn get(path: &str) -> Request {
+        Request::render("GET", path, &[], b"")
+    }
+
+    fn render(method: &'static str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Request {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+        if method == "POST" {
+            head.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
         for (name, value) in headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         head.push_str("\r\n");
         let mut bytes = head.into_bytes();
         bytes.extend_from_slice(body);
-        Request(bytes)
+        Request {
+            bytes,
+            method,
+            path: path.to_string(),
+            headers: headers
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
+            body: body.to_vec(),
+        }
     }
 
     pub fn bytes(&self) -> &[u8] {
-        &self.0
+        &self.bytes
+    }
+
+    pub fn method(&self) -> &str {
+        self.method
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The headers beyond Host, Content-Type and Content-Length.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    pub fn body(&self) -> &[u8] {
+        &self.body
     }
 }
 
@@ -63,6 +107,8 @@ pub struct ResponseParser {
     markers: usize,
     /// The body's last `marker.len() - 1` bytes, for markers split across reads.
     carry: Vec<u8>,
+    /// The whole body (de-chunked), when asked to keep it.
+    body: Option<Vec<u8>>,
 }
 
 impl ResponseParser {
@@ -74,7 +120,21 @@ impl ResponseParser {
             keep_alive: true,
             markers: 0,
             carry: Vec::new(),
+            body: None,
         }
+    }
+
+    /// A parser that also keeps the body, for [`ResponseParser::take_body`].
+    pub fn keeping_body(marker: &'static [u8]) -> Self {
+        ResponseParser {
+            body: Some(Vec::new()),
+            ..ResponseParser::new(marker)
+        }
+    }
+
+    /// The body read so far (empty unless made with [`ResponseParser::keeping_body`]).
+    pub fn take_body(&mut self) -> Vec<u8> {
+        self.body.take().unwrap_or_default()
     }
 
     pub fn markers(&self) -> usize {
@@ -192,6 +252,9 @@ impl ResponseParser {
     }
 
     fn scan(&mut self, data: &[u8]) {
+        if let Some(body) = &mut self.body {
+            body.extend_from_slice(data);
+        }
         let keep = self.marker.len().saturating_sub(1);
         self.carry.extend_from_slice(data);
         self.markers += count(&self.carry, self.marker);
@@ -257,6 +320,19 @@ impl Conn {
         loop {
             if let Some(outcome) = self.advance(&mut parser, arrivals).await? {
                 return Ok(outcome);
+            }
+        }
+    }
+
+    /// Sends `request` and reads the whole answer, body included (for small answers: probes
+    /// and the mock's counters).
+    pub async fn fetch(&mut self, request: &Request) -> io::Result<(Outcome, Vec<u8>)> {
+        self.send(request).await?;
+        let mut parser = ResponseParser::keeping_body(crate::run::MARKER);
+        let mut arrivals = Vec::new();
+        loop {
+            if let Some(outcome) = self.advance(&mut parser, &mut arrivals).await? {
+                return Ok((outcome, parser.take_body()));
             }
         }
     }
@@ -352,5 +428,24 @@ mod tests {
         assert!(text.contains("Content-Length: 2\r\n"));
         assert!(text.contains("Authorization: Bearer t\r\n"));
         assert!(text.ends_with("\r\n\r\n{}"));
+        assert_eq!(request.path(), "/p");
+        assert_eq!(request.method(), "POST");
+        assert_eq!(
+            request.headers(),
+            [("Authorization".into(), "Bearer t".into())]
+        );
+        assert_eq!(request.body(), b"{}");
+        let get = String::from_utf8(Request::get("/s").bytes().to_vec()).unwrap();
+        assert_eq!(get, "GET /s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    }
+
+    #[test]
+    fn a_kept_body_is_de_chunked() {
+        let response = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nTq1 \r\n3\r\n{x}\r\n0\r\n\r\n";
+        let mut parser = ResponseParser::keeping_body(b"Tq");
+        let mut buf = response.to_vec();
+        let outcome = parser.feed(&mut buf).unwrap().expect("complete");
+        assert_eq!(outcome.markers, 1);
+        assert_eq!(parser.take_body(), b"Tq1 {x}");
     }
 }

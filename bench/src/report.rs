@@ -1,9 +1,10 @@
 //! Renders the results file (one JSON [`Record`] per line) as markdown tables, with the issue's
-//! targets checked as ratios against the bare Pingora baseline.
+//! targets checked as ratios against the bare Pingora baseline. A row whose requests all failed,
+//! or whose answers came from the wrong Argo endpoint, shows as errors, never as figures.
 
 use std::fmt::Write;
 
-use crate::suite::{Record, MEMORY_TARGETS, TARGETS};
+use crate::suite::{Record, TARGETS};
 
 pub fn parse(jsonl: &str) -> Result<Vec<Record>, String> {
     jsonl
@@ -16,9 +17,34 @@ pub fn parse(jsonl: &str) -> Result<Vec<Record>, String> {
         .collect()
 }
 
+/// Closed-loop workloads of the load generator, in report order.
+const LOAD_WORKLOADS: [&str; 7] = [
+    "chat",
+    "embeddings",
+    "stream",
+    "stream_paced",
+    "chat_native",
+    "stream_native",
+    "stream_claude",
+];
+/// Workloads driven by wrk, and the Argo API their gateway uses.
+const WRK_WORKLOADS: [(&str, &str); 4] = [
+    ("chat", "resource"),
+    ("stream", "resource"),
+    ("chat_native", "native"),
+    ("stream_native", "native"),
+];
+
 struct Results<'a>(&'a [Record]);
 
 impl<'a> Results<'a> {
+    fn find(&self, kind: &str, workload: &str, target: &str) -> Option<&'a Record> {
+        self.0
+            .iter()
+            .rev()
+            .find(|r| r.kind == kind && r.workload == workload && r.target == target)
+    }
+
     fn load(&self, workload: &str, target: &str, concurrency: usize) -> Option<&'a Record> {
         self.0.iter().rev().find(|r| {
             r.kind == "load"
@@ -26,6 +52,18 @@ impl<'a> Results<'a> {
                 && r.target == target
                 && r.concurrency == concurrency
         })
+    }
+
+    fn wrk(&self, workload: &str, target: &str) -> Option<&'a Record> {
+        self.find("wrk", workload, target)
+    }
+
+    /// The hold run of `target` in the first of `workloads` that has one (Pingora alone and
+    /// the bare proxy hold streams once, in either hold workload).
+    fn hold(&self, workloads: &[&str], target: &str) -> Option<&'a Record> {
+        workloads
+            .iter()
+            .find_map(|workload| self.find("hold", workload, target))
     }
 
     fn of_kind(&self, kind: &str, target: &str) -> Option<&'a Record> {
@@ -48,6 +86,11 @@ impl<'a> Results<'a> {
     }
 }
 
+/// The record, unless its figures cannot stand.
+fn usable(record: Option<&Record>) -> Option<&Record> {
+    record.filter(|r| r.failure().is_none())
+}
+
 fn us(value: Option<u32>) -> String {
     value.map_or("–".into(), |v| v.to_string())
 }
@@ -64,12 +107,42 @@ fn signed(value: Option<i64>) -> String {
     value.map_or("–".into(), |v| format!("{v:+}"))
 }
 
+/// A cell: the value from a usable record, `error` for a failed one, `–` for none.
+fn cell(record: Option<&Record>, value: impl Fn(&Record) -> String) -> String {
+    match record {
+        Some(r) if r.failure().is_some() => "error".into(),
+        Some(r) => value(r),
+        None => "–".into(),
+    }
+}
+
+/// What went wrong in these records, by target: ` (gateway: every request failed: status
+/// 502; bare: 3 errors, timeout)`, or nothing.
 fn errors_note(records: &[Option<&Record>]) -> String {
-    let errors: u64 = records.iter().flatten().map(|r| r.errors).sum();
-    if errors > 0 {
-        format!(" ({errors} errors)")
-    } else {
+    let notes: Vec<String> = records
+        .iter()
+        .flatten()
+        .filter_map(|r| {
+            if let Some(why) = r.failure() {
+                Some(format!("{}: {why}", r.target))
+            } else if r.errors > 0 {
+                Some(format!(
+                    "{}: {} errors{}",
+                    r.target,
+                    r.errors,
+                    r.error_sample
+                        .as_ref()
+                        .map_or(String::new(), |why| format!(", {why}"))
+                ))
+            } else {
+                None
+            }
+        })
+        .collect();
+    if notes.is_empty() {
         String::new()
+    } else {
+        format!(" ({})", notes.join("; ").replace('|', "/"))
     }
 }
 
@@ -81,75 +154,136 @@ pub fn render(records: &[Record]) -> String {
     throughput(&mut out, &results);
     streaming(&mut out, &results);
     cpu(&mut out, &results);
+    wrk(&mut out, &results);
     memory(&mut out, &results);
     out
 }
 
-fn verdict(met: Option<bool>) -> &'static str {
-    match met {
-        Some(true) => "yes",
-        Some(false) => "**no**",
-        None => "not measured",
-    }
+/// A measured target: its value and whether the goal is met, or why it could not be measured.
+enum Measure {
+    Value(String, Option<bool>),
+    Failed(String),
 }
 
-fn targets(out: &mut String, results: &Results) {
-    let chat_c1 = (
-        results.load("chat", "gateway", 1),
-        results.load("chat", "bare", 1),
-    );
-    let added_p50 = added(
-        chat_c1.0.and_then(|r| r.latency.p50),
-        chat_c1.1.and_then(|r| r.latency.p50),
-    );
-    let worst_ratio = results
-        .concurrencies("chat")
+/// The first failure among `records`, as `target: why`.
+fn failure_of(records: &[Option<&Record>]) -> Option<String> {
+    records
+        .iter()
+        .flatten()
+        .find_map(|r| r.failure().map(|why| format!("{}: {why}", r.target)))
+}
+
+fn target_row(out: &mut String, what: &str, measure: Measure, goal: &str) {
+    let (measured, met) = match measure {
+        Measure::Value(text, met) => (
+            text,
+            match met {
+                Some(true) => "yes",
+                Some(false) => "**no**",
+                None => "not measured",
+            },
+        ),
+        Measure::Failed(why) => (format!("errors ({})", why.replace('|', "/")), "**errors**"),
+    };
+    let _ = writeln!(out, "| {what} | {measured} | {goal} | {met} |");
+}
+
+/// Added p50 (of `field`) at c=1 of the gateway over bare Pingora, against `limit` µs.
+fn added_at_c1(
+    results: &Results,
+    workload: &str,
+    field: fn(&Record) -> Option<u32>,
+    limit: i64,
+) -> Measure {
+    let gateway = results.load(workload, "gateway", 1);
+    let bare = results.load(workload, "bare", 1);
+    if let Some(why) = failure_of(&[gateway, bare]) {
+        return Measure::Failed(why);
+    }
+    let value = added(gateway.and_then(field), bare.and_then(field));
+    Measure::Value(format!("{} µs", signed(value)), value.map(|v| v < limit))
+}
+
+/// The worst gateway / bare throughput ratio at c > 1, against `goal`.
+fn worst_ratio(results: &Results, workload: &str, goal: f64) -> Measure {
+    let levels: Vec<usize> = results
+        .concurrencies(workload)
         .into_iter()
         .filter(|&c| c > 1)
+        .collect();
+    let records: Vec<Option<&Record>> = levels
+        .iter()
+        .flat_map(|&c| {
+            [
+                results.load(workload, "gateway", c),
+                results.load(workload, "bare", c),
+            ]
+        })
+        .collect();
+    if let Some(why) = failure_of(&records) {
+        return Measure::Failed(why);
+    }
+    let worst = levels
+        .into_iter()
         .filter_map(|c| {
-            let gateway = results.load("chat", "gateway", c)?.rps;
-            let bare = results.load("chat", "bare", c)?.rps;
+            let gateway = results.load(workload, "gateway", c)?.rps;
+            let bare = results.load(workload, "bare", c)?.rps;
             (bare > 0.0).then(|| (gateway / bare, c))
         })
         .min_by(|a, b| a.0.total_cmp(&b.0));
-    let ttft = added(
-        results
-            .load("stream_paced", "gateway", 1)
-            .and_then(|r| r.ttft.p50),
-        results
-            .load("stream_paced", "bare", 1)
-            .and_then(|r| r.ttft.p50),
-    );
-    let hold = results.of_kind("hold", "gateway");
-    let hold_rss = hold.and_then(|r| r.rss_kib);
-    let held = hold.and_then(|r| r.held).unwrap_or(0);
+    Measure::Value(
+        worst.map_or("–".into(), |(ratio, c)| {
+            format!("{:.0}% (c={c})", ratio * 100.0)
+        }),
+        worst.map(|(ratio, _)| ratio >= goal),
+    )
+}
+
+/// KiB of RSS per held stream.
+fn per_stream_kib(record: &Record) -> Option<f64> {
+    let grown = record.rss_kib?.saturating_sub(record.rss_before_kib?);
+    let held = record.held.filter(|&held| held > 0)?;
+    Some(grown as f64 / held as f64)
+}
+
+fn targets(out: &mut String, results: &Results) {
     let _ = writeln!(out, "### Targets\n");
     let _ = writeln!(out, "| target | measured | goal | met |\n|---|---|---|---|");
-    let _ = writeln!(
+    target_row(
         out,
-        "| added p50 latency at c=1, non-streaming chat, over bare Pingora | {} µs | < 100 µs | {} |",
-        signed(added_p50),
-        verdict(added_p50.map(|v| v < 100))
+        "added p50 latency at c=1, non-streaming chat, over bare Pingora",
+        added_at_c1(results, "chat", |r| r.latency.p50, 100),
+        "< 100 µs",
     );
-    let _ = writeln!(
+    target_row(
         out,
-        "| non-streaming chat throughput, gateway / bare Pingora (worst of c>1) | {} | ≥ 70% | {} |",
-        worst_ratio.map_or("–".into(), |(ratio, c)| format!("{:.0}% (c={c})", ratio * 100.0)),
-        verdict(worst_ratio.map(|(ratio, _)| ratio >= 0.7))
+        "non-streaming chat throughput, gateway / bare Pingora (worst of c>1)",
+        worst_ratio(results, "chat", 0.7),
+        "≥ 70%",
     );
-    let _ = writeln!(
+    target_row(
         out,
-        "| streaming: added time to first token (p50, paced, c=1) over bare Pingora | {} µs | < 1000 µs | {} |",
-        signed(ttft),
-        verdict(ttft.map(|v| v < 1000))
+        "streaming: added time to first token (p50, paced, c=1) over bare Pingora",
+        added_at_c1(results, "stream_paced", |r| r.ttft.p50, 1000),
+        "< 1000 µs",
     );
-    let _ = writeln!(
+    let hold = results.hold(&["hold"], "gateway");
+    let hold_rss = usable(hold).and_then(|r| r.rss_kib);
+    let held = hold.and_then(|r| r.held).unwrap_or(0);
+    target_row(
         out,
-        "| RSS with {held} concurrent streams open | {} MiB | < 300 MiB for 10,000 | {} |",
-        mib(hold_rss),
-        verdict(hold_rss.map(|kib| held >= 10_000 && kib < 300 * 1024))
+        &format!("RSS with {held} concurrent streams open"),
+        match hold.and_then(Record::failure) {
+            Some(why) => Measure::Failed(format!("gateway: {why}")),
+            None => Measure::Value(
+                format!("{} MiB", mib(hold_rss)),
+                hold_rss.map(|kib| held >= 10_000 && kib < 300 * 1024),
+            ),
+        },
+        "< 300 MiB for 10,000",
     );
-    if let Some(alone) = results.of_kind("hold", "pingora") {
+    let alone = results.hold(&["hold", "hold_native"], "pingora");
+    if let Some(alone) = alone {
         let _ = writeln!(
             out,
             "| the same for Pingora alone, answering {} streams itself (no upstream, no translation): the framework's floor | {} MiB | – | – |",
@@ -157,7 +291,105 @@ fn targets(out: &mut String, results: &Results) {
             mib(alone.rss_kib)
         );
     }
+    if results
+        .0
+        .iter()
+        .any(|r| r.workload.ends_with("_native") || r.workload == "stream_claude")
+    {
+        native_targets(out, results, alone);
+    }
+    for (workload, api) in [("chat", "resource"), ("chat_native", "native")] {
+        let gateway = results.wrk(workload, "gateway");
+        let bare = results.wrk(workload, "bare");
+        if gateway.is_none() && bare.is_none() {
+            continue;
+        }
+        let measure = match failure_of(&[gateway, bare]) {
+            Some(why) => Measure::Failed(why),
+            None => {
+                let ratio = gateway
+                    .zip(bare)
+                    .filter(|(_, b)| b.rps > 0.0)
+                    .map(|(g, b)| g.rps / b.rps);
+                Measure::Value(
+                    ratio.map_or("–".into(), |r| format!("{:.0}%", r * 100.0)),
+                    ratio.map(|r| r >= 0.95),
+                )
+            }
+        };
+        let c = gateway.or(bare).map_or(0, |r| r.concurrency);
+        target_row(
+            out,
+            &format!("wrk (c={c}): non-streaming chat req/s, {api} gateway / bare Pingora"),
+            measure,
+            "≥ 95%",
+        );
+    }
     out.push('\n');
+}
+
+fn native_targets(out: &mut String, results: &Results, alone: Option<&Record>) {
+    target_row(
+        out,
+        "native upstream: added p50 latency at c=1, non-streaming chat (chat_native), over bare Pingora",
+        added_at_c1(results, "chat_native", |r| r.latency.p50, 100),
+        "< 100 µs",
+    );
+    target_row(
+        out,
+        "native upstream: non-streaming chat throughput, gateway / bare Pingora (worst of c>1)",
+        worst_ratio(results, "chat_native", 0.7),
+        "≥ 70%",
+    );
+    for (workload, what) in [
+        ("stream_native", "OpenAI SSE relayed (stream_native)"),
+        (
+            "stream_claude",
+            "Claude's Anthropic SSE as OpenAI chunks (stream_claude)",
+        ),
+    ] {
+        target_row(
+            out,
+            &format!(
+                "native upstream, {what}: added time to first token (p50, c=1) over bare Pingora"
+            ),
+            added_at_c1(results, workload, |r| r.ttft.p50, 1000),
+            "< 1000 µs",
+        );
+        target_row(
+            out,
+            &format!("native upstream, {what}: throughput, gateway / bare Pingora (worst of c>1)"),
+            worst_ratio(results, workload, 0.7),
+            "≥ 70%",
+        );
+    }
+    let hold = results.hold(&["hold_native"], "gateway");
+    let measure = match failure_of(&[hold, alone]) {
+        Some(why) => Measure::Failed(why),
+        None => {
+            let gateway = hold.and_then(per_stream_kib);
+            let floor = alone.and_then(per_stream_kib);
+            match (gateway, floor) {
+                (Some(g), Some(p)) => Measure::Value(
+                    format!("{g:.1} KiB vs {p:.1} KiB ({:+.1})", g - p),
+                    Some(g <= p + 8.0),
+                ),
+                _ => Measure::Value(
+                    format!("{} KiB", gateway.map_or("–".into(), |g| format!("{g:.1}"))),
+                    None,
+                ),
+            }
+        }
+    };
+    target_row(
+        out,
+        &format!(
+            "native upstream: RSS per held stream ({} streams), gateway vs Pingora alone",
+            hold.and_then(|r| r.held).unwrap_or(0)
+        ),
+        measure,
+        "≤ Pingora alone + 8 KiB",
+    );
 }
 
 fn latency_c1(out: &mut String, results: &Results) {
@@ -166,18 +398,17 @@ fn latency_c1(out: &mut String, results: &Results) {
         out,
         "| workload | floor p50 / p99 | bare p50 / p99 | gateway p50 / p99 | added p50 / p99 vs bare | added p50 vs floor |\n|---|---|---|---|---|---|"
     );
-    for workload in ["chat", "embeddings", "stream", "stream_paced"] {
+    for workload in LOAD_WORKLOADS {
         let [floor, bare, gateway] = TARGETS.map(|t| results.load(workload, t, 1));
         if gateway.is_none() && bare.is_none() {
             continue;
         }
         let pair = |r: Option<&Record>| {
-            format!(
-                "{} / {}",
-                us(r.and_then(|r| r.latency.p50)),
-                us(r.and_then(|r| r.latency.p99))
-            )
+            cell(r, |r| {
+                format!("{} / {}", us(r.latency.p50), us(r.latency.p99))
+            })
         };
+        let [floor_ok, bare_ok, gateway_ok] = [floor, bare, gateway].map(usable);
         let p = |r: Option<&Record>, f: fn(&Record) -> Option<u32>| r.and_then(f);
         let _ = writeln!(
             out,
@@ -187,16 +418,16 @@ fn latency_c1(out: &mut String, results: &Results) {
             pair(bare),
             pair(gateway),
             signed(added(
-                p(gateway, |r| r.latency.p50),
-                p(bare, |r| r.latency.p50)
+                p(gateway_ok, |r| r.latency.p50),
+                p(bare_ok, |r| r.latency.p50)
             )),
             signed(added(
-                p(gateway, |r| r.latency.p99),
-                p(bare, |r| r.latency.p99)
+                p(gateway_ok, |r| r.latency.p99),
+                p(bare_ok, |r| r.latency.p99)
             )),
             signed(added(
-                p(gateway, |r| r.latency.p50),
-                p(floor, |r| r.latency.p50)
+                p(gateway_ok, |r| r.latency.p50),
+                p(floor_ok, |r| r.latency.p50)
             )),
         );
     }
@@ -209,19 +440,19 @@ fn throughput(out: &mut String, results: &Results) {
         out,
         "| workload | c | floor req/s | bare req/s | gateway req/s | gateway / bare | floor p99 µs | bare p99 µs | gateway p99 µs |\n|---|---|---|---|---|---|---|---|---|"
     );
-    for workload in ["chat", "embeddings", "stream"] {
+    for workload in LOAD_WORKLOADS.into_iter().filter(|w| *w != "stream_paced") {
         for c in results
             .concurrencies(workload)
             .into_iter()
             .filter(|&c| c > 1)
         {
             let [floor, bare, gateway] = TARGETS.map(|t| results.load(workload, t, c));
-            let rps = |r: Option<&Record>| r.map_or("–".into(), |r| format!("{:.0}", r.rps));
-            let ratio = match (gateway, bare) {
+            let rps = |r: Option<&Record>| cell(r, |r| format!("{:.0}", r.rps));
+            let ratio = match (usable(gateway), usable(bare)) {
                 (Some(g), Some(b)) if b.rps > 0.0 => format!("{:.0}%", g.rps / b.rps * 100.0),
                 _ => "–".into(),
             };
-            let p99 = |r: Option<&Record>| us(r.and_then(|r| r.latency.p99));
+            let p99 = |r: Option<&Record>| cell(r, |r| us(r.latency.p99));
             let _ = writeln!(
                 out,
                 "| {workload}{} | {c} | {} | {} | {} | {ratio} | {} | {} | {} |",
@@ -247,28 +478,29 @@ fn streaming(out: &mut String, results: &Results) {
         out,
         "| workload | c | target | TTFT p50 | TTFT p99 | gap p50 | gap p99 | added TTFT p50 vs bare | added gap p99 vs bare |\n|---|---|---|---|---|---|---|---|---|"
     );
-    for workload in ["stream_paced", "stream"] {
+    for workload in ["stream_paced", "stream", "stream_native", "stream_claude"] {
         for c in results.concurrencies(workload) {
-            let bare = results.load(workload, "bare", c);
+            let bare = usable(results.load(workload, "bare", c));
             for target in TARGETS {
                 let Some(record) = results.load(workload, target, c) else {
                     continue;
                 };
                 let vs_bare = |f: fn(&Record) -> Option<u32>| {
                     if target == "gateway" {
-                        signed(added(f(record), bare.and_then(f)))
+                        signed(added(usable(Some(record)).and_then(f), bare.and_then(f)))
                     } else {
                         String::new()
                     }
                 };
+                let value = |f: fn(&Record) -> Option<u32>| cell(Some(record), |r| us(f(r)));
                 let _ = writeln!(
                     out,
                     "| {workload}{} | {c} | {target} | {} | {} | {} | {} | {} | {} |",
                     errors_note(&[Some(record)]),
-                    us(record.ttft.p50),
-                    us(record.ttft.p99),
-                    us(record.gap.p50),
-                    us(record.gap.p99),
+                    value(|r| r.ttft.p50),
+                    value(|r| r.ttft.p99),
+                    value(|r| r.gap.p50),
+                    value(|r| r.gap.p99),
                     vs_bare(|r| r.ttft.p50),
                     vs_bare(|r| r.gap.p99),
                 );
@@ -276,6 +508,10 @@ fn streaming(out: &mut String, results: &Results) {
         }
     }
     out.push('\n');
+}
+
+fn cpu_cell(value: Option<f64>) -> String {
+    value.map_or("–".into(), |v| format!("{v:.1}"))
 }
 
 fn cpu(out: &mut String, results: &Results) {
@@ -287,16 +523,20 @@ fn cpu(out: &mut String, results: &Results) {
         out,
         "| workload | floor: mock | bare: proxy (+ mock) | gateway: gateway (+ mock) | gateway / bare |\n|---|---|---|---|---|"
     );
-    let cpu = |r: Option<&Record>| r.and_then(|r| r.cpu_us_per_request);
-    let fmt = |value: Option<f64>| value.map_or("–".into(), |v| format!("{v:.1}"));
-    for workload in ["chat", "embeddings", "stream"] {
+    let cpu = |r: Option<&Record>| usable(r).and_then(|r| r.cpu_us_per_request);
+    for workload in LOAD_WORKLOADS.into_iter().filter(|w| *w != "stream_paced") {
         let [floor, bare, gateway] = TARGETS.map(|t| results.load(workload, t, c));
+        if floor.is_none() && bare.is_none() && gateway.is_none() {
+            continue;
+        }
         let with_mock = |r: Option<&Record>| {
-            format!(
-                "{} (+ {})",
-                fmt(cpu(r)),
-                fmt(r.and_then(|r| r.mock_cpu_us_per_request))
-            )
+            cell(r, |r| {
+                format!(
+                    "{} (+ {})",
+                    cpu_cell(r.cpu_us_per_request),
+                    cpu_cell(r.mock_cpu_us_per_request)
+                )
+            })
         };
         let ratio = match (cpu(gateway), cpu(bare)) {
             (Some(g), Some(b)) if b > 0.0 => format!("{:.1}×", g / b),
@@ -304,10 +544,70 @@ fn cpu(out: &mut String, results: &Results) {
         };
         let _ = writeln!(
             out,
-            "| {workload} | {} | {} | {} | {ratio} |",
-            fmt(cpu(floor)),
+            "| {workload}{} | {} | {} | {} | {ratio} |",
+            errors_note(&[floor, bare, gateway]),
+            cell(floor, |r| cpu_cell(r.cpu_us_per_request)),
             with_mock(bare),
             with_mock(gateway)
+        );
+    }
+    out.push('\n');
+}
+
+fn wrk(out: &mut String, results: &Results) {
+    if !results.0.iter().any(|r| r.kind == "wrk") {
+        return;
+    }
+    let c = results
+        .0
+        .iter()
+        .find(|r| r.kind == "wrk")
+        .map_or(0, |r| r.concurrency);
+    let _ = writeln!(out, "### wrk (1 thread, {c} keep-alive connections)\n");
+    let _ = writeln!(
+        out,
+        "The same short chat (a ~150-byte body, four tokens back) posted by wrk, pinned like the load generator; \
+         CPU per request of the proxy under test, from /proc. Goal for non-streaming chat: gateway ≥ 95% of bare Pingora's req/s.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| workload | gateway upstream | bare req/s | bare p50 / p99 µs | bare CPU µs/req | gateway req/s | gateway p50 / p99 µs | gateway CPU µs/req | gateway / bare req/s | gateway / bare CPU |\n|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for (workload, api) in WRK_WORKLOADS {
+        let bare = results.wrk(workload, "bare");
+        let gateway = results.wrk(workload, "gateway");
+        if bare.is_none() && gateway.is_none() {
+            continue;
+        }
+        let rps = |r: Option<&Record>| cell(r, |r| format!("{:.0}", r.rps));
+        let latency = |r: Option<&Record>| {
+            cell(r, |r| {
+                format!("{} / {}", us(r.latency.p50), us(r.latency.p99))
+            })
+        };
+        let cpu = |r: Option<&Record>| cell(r, |r| cpu_cell(r.cpu_us_per_request));
+        let (g, b) = (usable(gateway), usable(bare));
+        let ratio = match (g, b) {
+            (Some(g), Some(b)) if b.rps > 0.0 => format!("{:.0}%", g.rps / b.rps * 100.0),
+            _ => "–".into(),
+        };
+        let cpu_ratio = match (
+            g.and_then(|r| r.cpu_us_per_request),
+            b.and_then(|r| r.cpu_us_per_request),
+        ) {
+            (Some(g), Some(b)) if b > 0.0 => format!("{:.2}×", g / b),
+            _ => "–".into(),
+        };
+        let _ = writeln!(
+            out,
+            "| {workload}{} | {api} | {} | {} | {} | {} | {} | {} | {ratio} | {cpu_ratio} |",
+            errors_note(&[bare, gateway]),
+            rps(bare),
+            latency(bare),
+            cpu(bare),
+            rps(gateway),
+            latency(gateway),
+            cpu(gateway),
         );
     }
     out.push('\n');
@@ -319,28 +619,41 @@ fn memory(out: &mut String, results: &Results) {
         out,
         "| process | idle MiB | peak MiB (whole run) | streams held | MiB before / while holding | KiB per held stream |\n|---|---|---|---|---|---|"
     );
-    for target in MEMORY_TARGETS {
-        let idle = results.of_kind("idle", target).and_then(|r| r.rss_kib);
-        if idle.is_none() && results.of_kind("hold", target).is_none() {
+    // Process (its idle/peak target), and its hold run (workloads, target).
+    let rows: [(&str, &str, &[&str], &str); 5] = [
+        ("mock Argo", "floor", &[], ""),
+        (
+            "Pingora alone (answers itself)",
+            "pingora",
+            &["hold", "hold_native"],
+            "pingora",
+        ),
+        ("bare Pingora", "bare", &["hold", "hold_native"], "bare"),
+        ("argo-bridge", "gateway", &["hold"], "gateway"),
+        (
+            "argo-bridge, native upstream",
+            "gateway_native",
+            &["hold_native"],
+            "gateway",
+        ),
+    ];
+    for (name, process, hold_workloads, hold_target) in rows {
+        let idle = results.of_kind("idle", process).and_then(|r| r.rss_kib);
+        let hold = results.hold(hold_workloads, hold_target);
+        if idle.is_none() && hold.is_none() {
             continue;
         }
-        let peak = results.of_kind("peak", target).and_then(|r| r.peak_rss_kib);
-        let hold = results.of_kind("hold", target);
+        let peak = results
+            .of_kind("peak", process)
+            .and_then(|r| r.peak_rss_kib);
         let held = hold.and_then(|r| r.held);
-        let per_stream = hold.and_then(|r| {
-            let grown = r.rss_kib?.saturating_sub(r.rss_before_kib?);
-            let held = r.held.filter(|&held| held > 0)?;
-            Some(format!("{:.1}", grown as f64 / held as f64))
-        });
-        let name = match target {
-            "floor" => "mock Argo",
-            "pingora" => "Pingora alone (answers itself)",
-            "bare" => "bare Pingora",
-            _ => "argo-bridge",
-        };
+        let per_stream = usable(hold)
+            .and_then(per_stream_kib)
+            .map(|kib| format!("{kib:.1}"));
         let _ = writeln!(
             out,
-            "| {name} | {} | {} | {} | {} | {} |",
+            "| {name}{} | {} | {} | {} | {} | {} |",
+            errors_note(&[hold]),
             mib(idle),
             mib(peak),
             held.map_or("–".into(), |h| format!(
@@ -390,6 +703,7 @@ mod tests {
             load("chat", "gateway", 64, 6000.0, 1500),
             Record {
                 kind: "hold".into(),
+                workload: "hold".into(),
                 target: "gateway".into(),
                 held: Some(10_000),
                 rss_before_kib: Some(10_000),
@@ -398,6 +712,7 @@ mod tests {
             },
             Record {
                 kind: "hold".into(),
+                workload: "hold".into(),
                 target: "pingora".into(),
                 held: Some(10_000),
                 rss_before_kib: Some(5_000),
@@ -423,6 +738,126 @@ mod tests {
         );
         assert!(
             text.contains("| chat | 64 | – | 10000 | 6000 | 60% |"),
+            "{text}"
+        );
+    }
+
+    fn failed(workload: &str, target: &str, c: usize, why: &str) -> Record {
+        Record {
+            kind: "load".into(),
+            workload: workload.into(),
+            target: target.into(),
+            concurrency: c,
+            errors: 50,
+            error_sample: Some(why.into()),
+            ..Record::default()
+        }
+    }
+
+    #[test]
+    fn failed_gateway_rows_show_as_errors_not_figures() {
+        let mut wrong = load("chat_native", "gateway", 16, 9000.0, 50);
+        wrong.mismatch = Some(
+            "wrong Argo endpoint: 100 answers, the mock's chat_completions served 0 (chat +100)"
+                .into(),
+        );
+        let records = vec![
+            load("chat_native", "floor", 1, 9000.0, 40),
+            load("chat_native", "bare", 1, 5000.0, 100),
+            failed("chat_native", "gateway", 1, "status 502"),
+            load("chat_native", "bare", 16, 10000.0, 1000),
+            wrong,
+        ];
+        let text = render(&records);
+        assert!(
+            text.contains("| native upstream: added p50 latency at c=1, non-streaming chat (chat_native), over bare Pingora | errors (gateway: every request failed: status 502) | < 100 µs | **errors** |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| errors (gateway: wrong Argo endpoint: 100 answers, the mock's chat_completions served 0 (chat +100)) | ≥ 70% | **errors** |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| chat_native (gateway: every request failed: status 502) | 40 / 80 | 100 / 200 | error | – / – | – |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| 16 | – | 10000 | error | – |"),
+            "a row from the wrong endpoint is no figure: {text}"
+        );
+        assert!(!text.contains("9000 |"), "{text}");
+    }
+
+    #[test]
+    fn native_hold_is_checked_against_pingora_alone_plus_8_kib() {
+        let hold = |workload: &str, target: &str, before: u64, after: u64| Record {
+            kind: "hold".into(),
+            workload: workload.into(),
+            target: target.into(),
+            held: Some(1000),
+            rss_before_kib: Some(before),
+            rss_kib: Some(after),
+            ..Record::default()
+        };
+        let records = vec![
+            load("chat_native", "bare", 1, 5000.0, 100),
+            hold("hold", "pingora", 1000, 47_000),
+            hold("hold_native", "gateway", 20_000, 72_000),
+            Record {
+                kind: "idle".into(),
+                target: "gateway_native".into(),
+                rss_kib: Some(25_600),
+                ..Record::default()
+            },
+        ];
+        let text = render(&records);
+        assert!(
+            text.contains("| native upstream: RSS per held stream (1000 streams), gateway vs Pingora alone | 52.0 KiB vs 46.0 KiB (+6.0) | ≤ Pingora alone + 8 KiB | yes |"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "| argo-bridge, native upstream | 25.0 | – | 1000 | 19.5 / 70.3 | 52.0 |"
+            ),
+            "{text}"
+        );
+    }
+
+    fn wrk(workload: &str, target: &str, rps: f64, cpu: f64) -> Record {
+        Record {
+            kind: "wrk".into(),
+            cpu_us_per_request: Some(cpu),
+            ..load(workload, target, 32, rps, 90)
+        }
+    }
+
+    #[test]
+    fn wrk_section_compares_gateway_with_bare() {
+        let mut native = wrk("chat_native", "gateway", 0.0, 0.0);
+        native.ok = 0;
+        native.errors = 1;
+        native.error_sample = Some("probe: status 404: {}".into());
+        let records = vec![
+            wrk("chat", "bare", 11070.0, 89.0),
+            wrk("chat", "gateway", 8830.0, 115.0),
+            wrk("chat_native", "bare", 11000.0, 90.0),
+            native,
+        ];
+        let text = render(&records);
+        assert!(
+            text.contains("| wrk (c=32): non-streaming chat req/s, resource gateway / bare Pingora | 80% | ≥ 95% | **no** |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| chat | resource | 11070 | 90 / 180 | 89.0 | 8830 | 90 / 180 | 115.0 | 80% | 1.29× |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| chat_native (gateway: every request failed: probe: status 404: {}) | native | 11000 | 90 / 180 | 90.0 | error | error | error | – | – |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("non-streaming chat req/s, native gateway / bare Pingora | errors (gateway: every request failed: probe: status 404: {}) | ≥ 95% | **errors** |"),
             "{text}"
         );
     }

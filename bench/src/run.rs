@@ -26,7 +26,36 @@ pub struct Job {
 
 impl Job {
     fn accepts(&self, outcome: &Outcome) -> bool {
-        outcome.status == 200 && (self.markers == 0 || outcome.markers == self.markers)
+        self.judge(outcome).is_ok()
+    }
+
+    /// Why an answer is not a correct one.
+    pub fn judge(&self, outcome: &Outcome) -> Result<(), String> {
+        if outcome.status != 200 {
+            Err(format!("status {}", outcome.status))
+        } else if self.markers != 0 && outcome.markers != self.markers {
+            Err(format!("{} tokens, not {}", outcome.markers, self.markers))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// One request on a new connection: `Ok` when the answer is a correct one, else why not
+    /// (with the start of the answer's body).
+    pub async fn probe(&self, timeout: Duration) -> Result<(), String> {
+        let round_trip = async {
+            let mut conn = Conn::connect(self.addr).await?;
+            conn.fetch(&self.request).await
+        };
+        match tokio::time::timeout(timeout, round_trip).await {
+            Err(_) => Err("timeout".into()),
+            Ok(Err(error)) => Err(error.to_string()),
+            Ok(Ok((outcome, body))) => self.judge(&outcome).map_err(|why| {
+                let text = String::from_utf8_lossy(&body);
+                let start: String = text.chars().take(160).collect();
+                format!("{why}: {}", start.trim())
+            }),
+        }
     }
 }
 
@@ -49,6 +78,8 @@ pub struct Samples {
     pub ttft: Vec<u32>,
     /// Between consecutive tokens of one answer.
     pub gap: Vec<u32>,
+    /// What went wrong with the first counted error.
+    pub first_error: Option<String>,
 }
 
 impl Samples {
@@ -58,6 +89,18 @@ impl Samples {
         self.latency.extend(other.latency);
         self.ttft.extend(other.ttft);
         self.gap.extend(other.gap);
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+
+    fn error(&mut self, counted: bool, why: impl FnOnce() -> String) {
+        if counted {
+            self.errors += 1;
+            if self.first_error.is_none() {
+                self.first_error = Some(why());
+            }
+        }
     }
 
     fn record(&mut self, sent: Instant, done: Instant, arrivals: &[Instant]) {
@@ -99,8 +142,10 @@ async fn worker(job: Arc<Job>, spec: LoadSpec, record_from: Instant, deadline: I
             Some(open) => open,
             None => match Conn::connect(job.addr).await {
                 Ok(open) => open,
-                Err(_) => {
-                    samples.errors += 1;
+                Err(error) => {
+                    samples.error(Instant::now() >= record_from, || {
+                        format!("connect: {error}")
+                    });
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 }
@@ -125,12 +170,13 @@ async fn worker(job: Arc<Job>, spec: LoadSpec, record_from: Instant, deadline: I
                 }
             }
             Ok(Ok(outcome)) => {
-                samples.errors += u64::from(counted);
+                samples.error(counted, || job.judge(&outcome).err().unwrap_or_default());
                 if outcome.keep_alive {
                     conn = Some(open);
                 }
             }
-            _ => samples.errors += u64::from(counted),
+            Ok(Err(error)) => samples.error(counted, || error.to_string()),
+            Err(_) => samples.error(counted, || "timeout".into()),
         }
     }
     samples

@@ -9,19 +9,30 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::http::Request;
+use crate::mock::{self, Counts};
 use crate::procfs;
 use crate::run::{closed_loop, hold_streams, HoldSpec, Job, LoadSpec};
 use crate::stats::Spread;
+use crate::wrk::{self, WrkConfig};
 
-/// The mock Argo alone; the bare Pingora pass-through; argo-bridge.
+/// The mock Argo alone; the bare Pingora pass-through; argo-bridge (for the native workloads,
+/// the second argo-bridge, whose upstream is Argo's native API).
 pub const TARGETS: [&str; 3] = ["floor", "bare", "gateway"];
-/// Targets whose memory is reported: also `pingora`, a Pingora service that answers streams
-/// itself (no upstream), only used to hold streams.
-pub const MEMORY_TARGETS: [&str; 4] = ["floor", "pingora", "bare", "gateway"];
+/// Processes whose memory is reported: also `pingora`, a Pingora service that answers streams
+/// itself (no upstream), only used to hold streams, and `gateway_native`, the second gateway.
+pub const MEMORY_TARGETS: [&str; 5] = ["floor", "pingora", "bare", "gateway", "gateway_native"];
 
 pub const TOKEN: &str = "bench-token";
+/// The lab user the token maps to, which the native endpoints take as the credential.
+pub const USER: &str = "bench";
 const ARGO_CHAT_MODEL: &str = "gpt4o";
 const CHAT_MODEL: &str = "gpt-4o";
+const ARGO_CLAUDE_MODEL: &str = "claudesonnet45";
+const CLAUDE_MODEL: &str = "claude-sonnet-4.5";
+/// What the gateway sends as `max_tokens` to /v1/messages when the client names none (the
+/// model table's `default_max_tokens` for Claude Sonnet 4.5).
+const CLAUDE_MAX_TOKENS: u64 = 16_384;
+const ANTHROPIC_VERSION: &str = "2023-06-01";
 const EMBED_MODEL: &str = "text-embedding-3-small";
 const ARGO_EMBED_MODEL: &str = "v3small";
 
@@ -37,6 +48,9 @@ pub struct SuiteConfig {
     pub floor: Endpoint,
     pub bare: Endpoint,
     pub gateway: Endpoint,
+    /// argo-bridge with `ARGO_BRIDGE_UPSTREAM_API=native`, when given: the gateway of the
+    /// native workloads (which are skipped for the gateway without it).
+    pub gateway_native: Option<Endpoint>,
     /// `bare-proxy --answer-locally`, when given.
     pub pingora_alone: Option<Endpoint>,
     pub warmup: Duration,
@@ -45,6 +59,8 @@ pub struct SuiteConfig {
     pub paced_concurrency: Vec<usize>,
     pub pace_ms: u64,
     pub hold_streams: usize,
+    /// wrk, when it is to drive the `wrk` workload too.
+    pub wrk: Option<WrkConfig>,
     /// Run only these workloads (all when empty).
     pub workloads: Vec<String>,
     /// Run only these targets (all when empty).
@@ -57,6 +73,7 @@ impl SuiteConfig {
             "floor" => Some(self.floor),
             "bare" => Some(self.bare),
             "pingora" => self.pingora_alone,
+            "gateway_native" => self.gateway_native,
             _ => Some(self.gateway),
         }
     }
@@ -65,17 +82,21 @@ impl SuiteConfig {
         self.endpoint(target)?.pid
     }
 
-    fn wants(&self, workload: &str, target: &str) -> bool {
+    fn selects(&self, workload: &str, target: &str) -> bool {
         (self.workloads.is_empty() || self.workloads.iter().any(|w| w == workload))
             && (self.targets.is_empty() || self.targets.iter().any(|t| t == target))
-            && self.endpoint(target).is_some()
+    }
+
+    fn wants(&self, workload: &Workload, target: &str) -> bool {
+        self.selects(workload.name, target) && workload.endpoint(target, self).is_some()
     }
 }
 
 /// One measurement, as written to the results file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Record {
-    /// `load` (closed loop), `hold` (open streams) or `idle` (memory before any load).
+    /// `load` (closed loop), `wrk` (closed loop driven by wrk), `hold` (open streams), `idle`
+    /// (memory before any load) or `peak`.
     pub kind: String,
     pub workload: String,
     pub target: String,
@@ -97,11 +118,49 @@ pub struct Record {
     pub rss_before_kib: Option<u64>,
     pub held: Option<usize>,
     pub failed: Option<usize>,
+    /// What went wrong with the first error (status, timeout, a wrong answer...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_sample: Option<String>,
+    /// Set when the mock's counters show the answers did not come from the workload's Argo
+    /// endpoint: the row's figures measure something else and count as errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mismatch: Option<String>,
+}
+
+impl Record {
+    /// Why the row's figures cannot stand: nothing answered correctly, or the answers came
+    /// from the wrong Argo endpoint.
+    pub fn failure(&self) -> Option<String> {
+        if let Some(mismatch) = &self.mismatch {
+            return Some(mismatch.clone());
+        }
+        let answered = match self.kind.as_str() {
+            "hold" => self.held.unwrap_or(0) as u64,
+            _ => self.ok,
+        };
+        (answered == 0 && (self.errors > 0 || self.failed.unwrap_or(0) > 0)).then(|| {
+            match &self.error_sample {
+                Some(why) => format!("every request failed: {why}"),
+                None => "every request failed".into(),
+            }
+        })
+    }
 }
 
 /// `n` tokens of 8 bytes, each starting with the marker: `Tq00001 Tq00002 ...`.
 pub fn reply(tokens: usize) -> String {
     (1..=tokens).map(|i| format!("Tq{i:05} ")).collect()
+}
+
+/// Which Argo API a workload is about, and so what floor and bare are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// The legacy `/api/v1/resource/` endpoints.
+    Resource,
+    /// `/v1/chat/completions` (GPT models).
+    NativeOpenAi,
+    /// `/v1/messages` (Claude).
+    NativeAnthropic,
 }
 
 /// A workload: what each target is sent. Floor and bare get Argo's own request at Argo's path
@@ -112,15 +171,26 @@ pub struct Workload {
     pub name: &'static str,
     pub argo: Job,
     pub openai: Job,
+    /// Served by the native gateway (`--gateway-native`) instead of the resource one.
+    pub native: bool,
+    /// The mock's endpoint (its `/__mock/stats` name) every answer must come from.
+    pub upstream: &'static str,
 }
 
 impl Workload {
+    fn endpoint(&self, target: &str, config: &SuiteConfig) -> Option<Endpoint> {
+        match target {
+            "gateway" if self.native => config.gateway_native,
+            _ => config.endpoint(target),
+        }
+    }
+
     fn job(&self, target: &str, config: &SuiteConfig) -> Job {
         let mut job = match target {
             "gateway" => self.openai.clone(),
             _ => self.argo.clone(),
         };
-        if let Some(endpoint) = config.endpoint(target) {
+        if let Some(endpoint) = self.endpoint(target, config) {
             job.addr = endpoint.addr;
         }
         job
@@ -131,48 +201,123 @@ fn user_text(directive: serde_json::Value) -> String {
     format!("Benchmark request, please answer as scripted. #mock {directive}")
 }
 
-fn argo_job(path: &str, body: serde_json::Value, markers: usize) -> Job {
+fn job(path: &str, headers: &[(&str, &str)], body: serde_json::Value, markers: usize) -> Job {
     Job {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        request: Request::post(path, &[], body.to_string().as_bytes()),
+        request: Request::post(path, headers, body.to_string().as_bytes()),
         markers,
     }
+}
+
+fn argo_job(path: &str, body: serde_json::Value, markers: usize) -> Job {
+    job(path, &[], body, markers)
 }
 
 fn openai_job(path: &str, body: serde_json::Value, markers: usize) -> Job {
     let auth = format!("Bearer {TOKEN}");
-    Job {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        request: Request::post(
-            path,
-            &[("Authorization", auth.as_str())],
-            body.to_string().as_bytes(),
+    job(path, &[("Authorization", auth.as_str())], body, markers)
+}
+
+/// What the gateway sends to Argo's native endpoints: the username as the credential, and for
+/// streams the event-stream `Accept` headers.
+fn native_job(api: Api, body: serde_json::Value, stream: bool, markers: usize) -> Job {
+    let bearer = format!("Bearer {USER}");
+    let (path, mut headers) = match api {
+        Api::NativeAnthropic => (
+            "/argoapi/v1/messages",
+            vec![
+                ("x-api-key", USER),
+                ("anthropic-version", ANTHROPIC_VERSION),
+            ],
         ),
-        markers,
+        _ => (
+            "/argoapi/v1/chat/completions",
+            vec![("Authorization", bearer.as_str())],
+        ),
+    };
+    if stream {
+        headers.extend([
+            ("Accept", "text/event-stream"),
+            ("Accept-Encoding", "identity"),
+        ]);
+    }
+    job(path, &headers, body, markers)
+}
+
+/// A chat workload on `api`: `messages` asked of the GPT model (Claude on /v1/messages),
+/// streamed or not, answered with `markers` tokens.
+fn chat_on(
+    name: &'static str,
+    api: Api,
+    messages: serde_json::Value,
+    stream: bool,
+    markers: usize,
+) -> Workload {
+    let (model, argo, upstream) = match api {
+        Api::Resource => {
+            let path = match stream {
+                true => "/argoapi/api/v1/resource/streamchat/",
+                false => "/argoapi/api/v1/resource/chat/",
+            };
+            let body = json!({"user": USER, "model": ARGO_CHAT_MODEL, "messages": messages});
+            let upstream = if stream { "streamchat" } else { "chat" };
+            (CHAT_MODEL, argo_job(path, body, markers), upstream)
+        }
+        Api::NativeOpenAi => {
+            let mut body = json!({"user": USER, "model": ARGO_CHAT_MODEL, "messages": messages, "stream": stream});
+            if stream {
+                body["stream_options"] = json!({"include_usage": true});
+            }
+            (
+                CHAT_MODEL,
+                native_job(api, body, stream, markers),
+                "chat_completions",
+            )
+        }
+        Api::NativeAnthropic => {
+            let body = json!({"model": ARGO_CLAUDE_MODEL, "max_tokens": CLAUDE_MAX_TOKENS,
+                "messages": messages, "stream": stream});
+            (
+                CLAUDE_MODEL,
+                native_job(api, body, stream, markers),
+                "messages",
+            )
+        }
+    };
+    Workload {
+        name,
+        argo,
+        openai: openai_job(
+            "/v1/chat/completions",
+            json!({"model": model, "messages": messages, "stream": stream}),
+            markers,
+        ),
+        native: api != Api::Resource,
+        upstream,
     }
 }
 
 /// Chat with a scripted answer of `tokens` tokens, streamed at `pace_ms` per token or not.
-pub fn chat(name: &'static str, tokens: usize, stream: Option<u64>) -> Workload {
+pub fn chat_with(name: &'static str, api: Api, tokens: usize, stream: Option<u64>) -> Workload {
     let directive = json!({"reply": reply(tokens), "fragment_bytes": 8, "fragment_delay_ms": stream.unwrap_or(0)});
     let messages = json!([{"role": "user", "content": user_text(directive)}]);
-    let argo_path = match stream {
-        Some(_) => "/argoapi/api/v1/resource/streamchat/",
-        None => "/argoapi/api/v1/resource/chat/",
-    };
-    Workload {
-        name,
-        argo: argo_job(
-            argo_path,
-            json!({"user": "bench", "model": ARGO_CHAT_MODEL, "messages": messages}),
-            tokens,
-        ),
-        openai: openai_job(
-            "/v1/chat/completions",
-            json!({"model": CHAT_MODEL, "messages": messages, "stream": stream.is_some()}),
-            tokens,
-        ),
-    }
+    chat_on(name, api, messages, stream.is_some(), tokens)
+}
+
+/// Chat on the resource API with a scripted answer of `tokens` tokens.
+pub fn chat(name: &'static str, tokens: usize, stream: Option<u64>) -> Workload {
+    chat_with(name, Api::Resource, tokens, stream)
+}
+
+/// Tokens of the wrk workloads' answers.
+pub const WRK_TOKENS: usize = 4;
+
+/// The wrk workloads: a short chat (a ~150-byte OpenAI body) answered with four tokens, as the
+/// peers measured by wrk are asked.
+pub fn wrk_chat(name: &'static str, api: Api, stream: bool) -> Workload {
+    let directive = json!({"reply": reply(WRK_TOKENS)});
+    let messages = json!([{"role": "user", "content": format!("Short benchmark question. #mock {directive}")}]);
+    chat_on(name, api, messages, stream, WRK_TOKENS)
 }
 
 /// One text embedded into one 1536-float vector.
@@ -182,7 +327,7 @@ pub fn embeddings() -> Workload {
         name: "embeddings",
         argo: argo_job(
             "/argoapi/api/v1/resource/embed/",
-            json!({"user": "bench", "model": ARGO_EMBED_MODEL, "prompt": [text]}),
+            json!({"user": USER, "model": ARGO_EMBED_MODEL, "prompt": [text]}),
             0,
         ),
         openai: openai_job(
@@ -190,12 +335,45 @@ pub fn embeddings() -> Workload {
             json!({"model": EMBED_MODEL, "input": text}),
             0,
         ),
+        native: false,
+        upstream: "embed",
     }
 }
 
 pub const CHAT_TOKENS: usize = 25;
 pub const STREAM_TOKENS: usize = 32;
 pub const PACED_TOKENS: usize = 20;
+/// Tokens and pause (ms) of a held stream: each stays open well past the time needed to open
+/// them all.
+const HOLD_TOKENS: usize = 120;
+const HOLD_PACE_MS: u64 = 1000;
+
+/// The workloads measured under closed-loop load, in order.
+pub fn fast_workloads() -> Vec<Workload> {
+    vec![
+        chat("chat", CHAT_TOKENS, None),
+        embeddings(),
+        chat("stream", STREAM_TOKENS, Some(0)),
+        chat_with("chat_native", Api::NativeOpenAi, CHAT_TOKENS, None),
+        chat_with("stream_native", Api::NativeOpenAi, STREAM_TOKENS, Some(0)),
+        chat_with(
+            "stream_claude",
+            Api::NativeAnthropic,
+            STREAM_TOKENS,
+            Some(0),
+        ),
+    ]
+}
+
+/// The workloads wrk drives: chat and stream, on the resource and the native gateway.
+pub fn wrk_workloads() -> Vec<Workload> {
+    vec![
+        wrk_chat("chat", Api::Resource, false),
+        wrk_chat("stream", Api::Resource, true),
+        wrk_chat("chat_native", Api::NativeOpenAi, false),
+        wrk_chat("stream_native", Api::NativeOpenAi, true),
+    ]
+}
 
 /// Runs everything the config selects, handing each record to `emit` as it completes.
 pub async fn run(config: &SuiteConfig, emit: &mut dyn FnMut(Record)) {
@@ -204,12 +382,7 @@ pub async fn run(config: &SuiteConfig, emit: &mut dyn FnMut(Record)) {
             emit(record);
         }
     }
-    let fast = [
-        chat("chat", CHAT_TOKENS, None),
-        embeddings(),
-        chat("stream", STREAM_TOKENS, Some(0)),
-    ];
-    for workload in &fast {
+    for workload in &fast_workloads() {
         for &concurrency in &config.concurrency {
             run_targets(config, workload, concurrency, emit).await;
         }
@@ -218,12 +391,34 @@ pub async fn run(config: &SuiteConfig, emit: &mut dyn FnMut(Record)) {
     for &concurrency in &config.paced_concurrency {
         run_targets(config, &paced, concurrency, emit).await;
     }
+    if let Some(wrk) = &config.wrk {
+        for workload in &wrk_workloads() {
+            for target in ["bare", "gateway"] {
+                if config.selects("wrk", target) && workload.endpoint(target, config).is_some() {
+                    emit(wrk_run(config, wrk, workload, target).await);
+                }
+            }
+        }
+    }
     if config.hold_streams > 0 {
-        // Long, slow streams: each stays open well past the time needed to open them all.
-        let held = chat("hold", 120, Some(1000));
+        let held = chat("hold", HOLD_TOKENS, Some(HOLD_PACE_MS));
         for target in ["pingora", "bare", "gateway"] {
-            if config.wants("hold", target) {
+            if config.wants(&held, target) {
                 emit(hold(config, &held, target).await);
+            }
+        }
+        // Pingora alone and the bare proxy are measured once: a process that has held streams
+        // keeps the memory, so a second run of the same process would show no growth.
+        let held_native = chat_with(
+            "hold_native",
+            Api::NativeOpenAi,
+            HOLD_TOKENS,
+            Some(HOLD_PACE_MS),
+        );
+        for target in ["pingora", "bare", "gateway"] {
+            let measured = target != "gateway" && config.wants(&held, target);
+            if config.wants(&held_native, target) && !measured {
+                emit(hold(config, &held_native, target).await);
             }
         }
     }
@@ -241,9 +436,29 @@ async fn run_targets(
     emit: &mut dyn FnMut(Record),
 ) {
     for target in TARGETS {
-        if config.wants(workload.name, target) {
+        if config.wants(workload, target) {
             emit(load(config, workload, target, concurrency).await);
         }
+    }
+}
+
+/// The mock's counters before a run, to check afterwards where its answers came from.
+struct UpstreamCheck {
+    mock: SocketAddr,
+    before: Option<Counts>,
+}
+
+impl UpstreamCheck {
+    async fn start(config: &SuiteConfig) -> Self {
+        UpstreamCheck {
+            mock: config.floor.addr,
+            before: mock::endpoint_counts(config.floor.addr).await,
+        }
+    }
+
+    async fn finish(self, workload: &Workload, answered: u64) -> Option<String> {
+        let after = mock::endpoint_counts(self.mock).await?;
+        mock::check(self.before.as_ref()?, &after, workload.upstream, answered)
     }
 }
 
@@ -300,9 +515,10 @@ async fn load(
         measure: config.measure,
         request_timeout: Duration::from_secs(10),
     };
-    let pid = config.pid(target);
+    let pid = workload.endpoint(target, config).and_then(|e| e.pid);
     let mock_pid = config.floor.pid.filter(|_| target != "floor");
     let job = Arc::new(workload.job(target, config));
+    let check = UpstreamCheck::start(config).await;
     let run = tokio::spawn(closed_loop(job, spec));
     tokio::time::sleep(config.warmup).await;
     let (cpu, mock_cpu) = (CpuWatch::start(pid), CpuWatch::start(mock_pid));
@@ -311,6 +527,7 @@ async fn load(
     let seconds = window.elapsed().as_secs_f64();
     let mut samples = run.await.unwrap_or_default();
     let rss = pid.and_then(procfs::rss_kib);
+    let mismatch = check.finish(workload, samples.ok).await;
     Record {
         kind: "load".into(),
         workload: workload.name.into(),
@@ -327,12 +544,87 @@ async fn load(
         mock_cpu_us_per_request: mock_cpu.per_request(samples.ok),
         rss_kib: rss.map(|(now, _)| now),
         peak_rss_kib: rss.map(|(_, peak)| peak),
+        error_sample: samples.first_error,
+        mismatch,
         ..Record::default()
     }
 }
 
+/// One wrk run (after a probe and a warm-up run): wrk's rate and percentiles, the target's CPU
+/// per answer from /proc, the mock's counters checked like the load generator's.
+async fn wrk_run(
+    config: &SuiteConfig,
+    wrk: &WrkConfig,
+    workload: &Workload,
+    target: &str,
+) -> Record {
+    let mut record = Record {
+        kind: "wrk".into(),
+        workload: workload.name.into(),
+        target: target.into(),
+        concurrency: wrk.connections,
+        ..Record::default()
+    };
+    let job = workload.job(target, config);
+    if let Err(why) = job.probe(Duration::from_secs(10)).await {
+        record.errors = 1;
+        record.error_sample = Some(format!("probe: {why}"));
+        return record;
+    }
+    let name = format!("{}-{target}", workload.name);
+    let warmup = config.warmup.as_secs_f64().ceil() as u64;
+    let seconds = config.measure.as_secs_f64().ceil().max(1.0) as u64;
+    let run_wrk = |seconds: u64| {
+        let (wrk, job, name) = (wrk.clone(), job.clone(), name.clone());
+        tokio::task::spawn_blocking(move || wrk::run(&wrk, &job, &name, seconds))
+    };
+    if warmup > 0 {
+        let _ = run_wrk(warmup).await;
+    }
+    let pid = workload.endpoint(target, config).and_then(|e| e.pid);
+    let mock_pid = config.floor.pid;
+    let check = UpstreamCheck::start(config).await;
+    let (cpu, mock_cpu) = (CpuWatch::start(pid), CpuWatch::start(mock_pid));
+    let result = run_wrk(seconds)
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|result| result);
+    let result = match result {
+        Ok(result) => result,
+        Err(why) => {
+            record.errors = 1;
+            record.error_sample = Some(why);
+            return record;
+        }
+    };
+    let ok = result.requests.saturating_sub(result.non_2xx);
+    record.seconds = result.seconds;
+    record.ok = ok;
+    record.errors = result.non_2xx + result.socket_errors;
+    record.rps = match record.errors {
+        0 => result.rps,
+        _ if result.seconds > 0.0 => ok as f64 / result.seconds,
+        _ => 0.0,
+    };
+    record.latency = result.latency;
+    record.cpu_us_per_request = cpu.per_request(ok);
+    record.mock_cpu_us_per_request = mock_cpu.per_request(ok);
+    let rss = pid.and_then(procfs::rss_kib);
+    record.rss_kib = rss.map(|(now, _)| now);
+    record.peak_rss_kib = rss.map(|(_, peak)| peak);
+    record.error_sample = if result.non_2xx > 0 {
+        Some(format!("{} answers not 2xx", result.non_2xx))
+    } else if result.socket_errors > 0 {
+        Some(result.socket_detail.clone())
+    } else {
+        None
+    };
+    record.mismatch = check.finish(workload, ok).await;
+    record
+}
+
 async fn hold(config: &SuiteConfig, workload: &Workload, target: &str) -> Record {
-    let pid = config.pid(target);
+    let pid = workload.endpoint(target, config).and_then(|e| e.pid);
     let rss_before = pid.and_then(procfs::rss_kib).map(|(now, _)| now);
     let spec = HoldSpec {
         streams: config.hold_streams,
@@ -341,7 +633,16 @@ async fn hold(config: &SuiteConfig, workload: &Workload, target: &str) -> Record
         settle: Duration::from_secs(2),
     };
     let job = Arc::new(workload.job(target, config));
+    // Pingora alone answers by itself: the mock sees none of its streams.
+    let check = match target {
+        "pingora" => None,
+        _ => Some(UpstreamCheck::start(config).await),
+    };
     let (held, rss) = hold_streams(job, spec, || pid.and_then(procfs::rss_kib)).await;
+    let mismatch = match check {
+        Some(check) => check.finish(workload, held.open as u64).await,
+        None => None,
+    };
     Record {
         kind: "hold".into(),
         workload: workload.name.into(),
@@ -352,6 +653,7 @@ async fn hold(config: &SuiteConfig, workload: &Workload, target: &str) -> Record
         rss_before_kib: rss_before,
         held: Some(held.open),
         failed: Some(held.failed),
+        mismatch,
         ..Record::default()
     }
 }
@@ -381,5 +683,125 @@ mod tests {
         }
         assert!(openai.contains("\"stream\":true"));
         assert_eq!(workload.openai.markers, 4);
+        assert_eq!((workload.native, workload.upstream), (false, "streamchat"));
+    }
+
+    fn text(job: &Job) -> String {
+        String::from_utf8(job.request.bytes().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn native_floor_and_bare_requests_carry_the_native_credentials() {
+        let gpt = chat_with("stream_native", Api::NativeOpenAi, 4, Some(0));
+        let argo = text(&gpt.argo);
+        assert!(
+            argo.starts_with("POST /argoapi/v1/chat/completions "),
+            "{argo}"
+        );
+        assert!(
+            argo.contains("\r\nAuthorization: Bearer bench\r\n"),
+            "{argo}"
+        );
+        assert!(argo.contains("\r\nAccept: text/event-stream\r\n"), "{argo}");
+        assert!(argo.contains("\"user\":\"bench\""), "{argo}");
+        assert!(argo.contains("\"include_usage\":true"), "{argo}");
+        assert!(argo.contains("\"model\":\"gpt4o\""), "{argo}");
+        assert!(text(&gpt.openai).contains("Bearer bench-token"));
+        assert_eq!((gpt.native, gpt.upstream), (true, "chat_completions"));
+
+        let claude = chat_with("stream_claude", Api::NativeAnthropic, 4, Some(0));
+        let argo = text(&claude.argo);
+        assert!(argo.starts_with("POST /argoapi/v1/messages "), "{argo}");
+        assert!(argo.contains("\r\nx-api-key: bench\r\n"), "{argo}");
+        assert!(
+            argo.contains("\r\nanthropic-version: 2023-06-01\r\n"),
+            "{argo}"
+        );
+        assert!(argo.contains("\"max_tokens\":16384"), "{argo}");
+        assert!(!argo.contains("Authorization"), "{argo}");
+        let openai = text(&claude.openai);
+        assert!(
+            openai.contains("\"model\":\"claude-sonnet-4.5\""),
+            "{openai}"
+        );
+        assert_eq!(claude.upstream, "messages");
+
+        let chat = chat_with("chat_native", Api::NativeOpenAi, 4, None);
+        assert!(!text(&chat.argo).contains("Accept"));
+        assert!(text(&chat.argo).contains("\"stream\":false"));
+    }
+
+    #[test]
+    fn wrk_bodies_are_short_chats() {
+        for workload in wrk_workloads() {
+            let length = workload.openai.request.body().len();
+            assert!(
+                (130..=170).contains(&length),
+                "{}: {length} bytes",
+                workload.name
+            );
+            assert_eq!(workload.openai.markers, WRK_TOKENS);
+        }
+    }
+
+    fn endpoint(port: u16) -> Endpoint {
+        Endpoint {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            pid: Some(u32::from(port)),
+        }
+    }
+
+    #[test]
+    fn native_workloads_go_to_the_native_gateway_and_need_it() {
+        let mut config = SuiteConfig {
+            floor: endpoint(1),
+            bare: endpoint(2),
+            gateway: endpoint(3),
+            gateway_native: Some(endpoint(5)),
+            pingora_alone: None,
+            warmup: Duration::ZERO,
+            measure: Duration::ZERO,
+            concurrency: vec![1],
+            paced_concurrency: vec![],
+            pace_ms: 10,
+            hold_streams: 0,
+            wrk: None,
+            workloads: vec![],
+            targets: vec![],
+        };
+        let native = chat_with("chat_native", Api::NativeOpenAi, 1, None);
+        let resource = chat("chat", 1, None);
+        assert_eq!(native.job("gateway", &config).addr.port(), 5);
+        assert_eq!(native.job("bare", &config).addr.port(), 2);
+        assert_eq!(resource.job("gateway", &config).addr.port(), 3);
+        config.gateway_native = None;
+        assert!(!config.wants(&native, "gateway"));
+        assert!(config.wants(&native, "floor"));
+        assert!(config.wants(&resource, "gateway"));
+    }
+
+    #[test]
+    fn a_row_fails_without_a_correct_answer_or_from_the_wrong_endpoint() {
+        let mut record = Record {
+            kind: "load".into(),
+            errors: 3,
+            error_sample: Some("status 502".into()),
+            ..Record::default()
+        };
+        assert_eq!(
+            record.failure().as_deref(),
+            Some("every request failed: status 502")
+        );
+        record.ok = 10;
+        assert_eq!(record.failure(), None);
+        record.mismatch = Some("wrong Argo endpoint".into());
+        assert_eq!(record.failure().as_deref(), Some("wrong Argo endpoint"));
+        let hold = Record {
+            kind: "hold".into(),
+            held: Some(0),
+            failed: Some(5),
+            ..Record::default()
+        };
+        assert!(hold.failure().is_some());
     }
 }

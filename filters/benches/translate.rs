@@ -1,18 +1,23 @@
 //! Microbenchmarks of the per-request work in `argo-filters`, by message size:
 //! request rewrite (OpenAI -> Argo), response translation (Argo -> OpenAI), stream fragment
-//! translation (Argo text fragment -> SSE event), prompt-mode tool scanning and embeddings.
+//! translation (Argo text fragment -> SSE event), prompt-mode tool scanning, embeddings, and on
+//! Argo's native endpoints: Claude's SSE -> OpenAI chunks, the OpenAI SSE pass-through, and an
+//! OpenAI request -> an Anthropic request.
 //! `cargo bench -p argo-filters`.
 
 use std::hint::black_box;
 
 use argo_filters::argo::Endpoint;
 use argo_filters::chat::{self, ToolReplies};
+use argo_filters::client::openai_chat;
 use argo_filters::embeddings::{self, Output};
 use argo_filters::json::parse_request;
 use argo_filters::models::{Family, Kind, ModelSpec};
 use argo_filters::openai::{ChatRequest, EncodingFormat, ResponseMeta};
 use argo_filters::stream::{SseEncoder, StreamKind, TextStream};
 use argo_filters::tools::prompt::{ToolScanner, OPEN};
+use argo_filters::translate::StreamTranslation;
+use argo_filters::upstream::{anthropic, passthrough};
 use argo_filters::usage::{Tokenizer, Usage};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use serde_json::json;
@@ -171,12 +176,131 @@ fn embeddings_translation(c: &mut Criterion) {
     group.finish();
 }
 
+fn claude() -> ModelSpec {
+    ModelSpec {
+        default_max_tokens: Some(16_384),
+        ..ModelSpec::new(
+            "claude-sonnet-4.6",
+            "claudesonnet46",
+            Family::Anthropic,
+            Kind::Chat,
+        )
+    }
+}
+
+/// Claude's answer of `bytes` as Argo's `/v1/messages` streams it, in deltas of about 24 bytes
+/// (Claude's usual size).
+fn anthropic_stream(bytes: usize) -> Vec<u8> {
+    let mut stream = String::from(
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_vrtx_01\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-6\",\"content\":[],\"stop_reason\":null,\"usage\":{\"input_tokens\":472,\"output_tokens\":2}}}\n\n\
+         event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+    );
+    let answer = text(bytes);
+    let mut rest = answer.as_str();
+    while !rest.is_empty() {
+        let (delta, tail) = rest.split_at(rest.len().min(24));
+        rest = tail;
+        let data = json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": delta}});
+        stream.push_str(&format!("event: content_block_delta\ndata: {data}\n\n"));
+    }
+    stream.push_str(
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n\
+         event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":89}}\n\n\
+         event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+    );
+    stream.into_bytes()
+}
+
+/// An answer of `bytes` as Argo's `/v1/chat/completions` streams it (deltas of about 16 bytes,
+/// usage last).
+fn openai_stream(bytes: usize) -> Vec<u8> {
+    let head = r#""id":"chatcmpl-Di0kgsx0a5t8Idr00p6QvaaBA5eiE","object":"chat.completion.chunk","created":1779381799,"model":"gpt-4o-2024-11-20","system_fingerprint":"fp_ee1d74bde0""#;
+    let mut stream = format!(
+        "data: {{{head},\"choices\":[{{\"index\":0,\"delta\":{{\"role\":\"assistant\",\"content\":\"\"}},\"logprobs\":null,\"finish_reason\":null}}],\"usage\":null}}\n\n"
+    );
+    let answer = text(bytes);
+    let mut rest = answer.as_str();
+    while !rest.is_empty() {
+        let (delta, tail) = rest.split_at(rest.len().min(16));
+        rest = tail;
+        let content = json!(delta);
+        stream.push_str(&format!(
+            "data: {{{head},\"choices\":[{{\"index\":0,\"delta\":{{\"content\":{content}}},\"logprobs\":null,\"finish_reason\":null}}],\"usage\":null}}\n\n"
+        ));
+    }
+    stream.push_str(&format!(
+        "data: {{{head},\"choices\":[{{\"index\":0,\"delta\":{{}},\"logprobs\":null,\"finish_reason\":\"stop\"}}],\"usage\":null}}\n\n\
+         data: {{{head},\"choices\":[],\"usage\":{{\"prompt_tokens\":175,\"completion_tokens\":16,\"total_tokens\":191}}}}\n\ndata: [DONE]\n\n"
+    ));
+    stream.into_bytes()
+}
+
+/// Feeds `stream` in network-sized pieces; the bytes the client gets.
+fn relay(mut translation: StreamTranslation, stream: &[u8]) -> Vec<u8> {
+    let mut out = translation.start();
+    for piece in stream.chunks(1400) {
+        translation.feed_into(&mut out, black_box(piece)).unwrap();
+    }
+    out.extend(translation.finish().unwrap());
+    out
+}
+
+/// A whole streamed answer from Argo's native endpoints to an OpenAI client, by answer size:
+/// Claude's SSE through the hub, and OpenAI's SSE passed through.
+fn native_streams(c: &mut Criterion) {
+    let mut group = c.benchmark_group("native_stream");
+    for size in [1_000, 10_000, 100_000] {
+        let stream = anthropic_stream(size);
+        group.throughput(Throughput::Bytes(stream.len() as u64));
+        group.bench_with_input(
+            BenchmarkId::new("anthropic_to_openai", size),
+            &stream,
+            |b, stream| {
+                b.iter(|| {
+                    let translation = StreamTranslation::new(
+                        anthropic::SseDecoder::new(),
+                        openai_chat::encoder(&meta(), true),
+                    );
+                    black_box(relay(translation, stream))
+                })
+            },
+        );
+        let stream = openai_stream(size);
+        group.throughput(Throughput::Bytes(stream.len() as u64));
+        group.bench_with_input(
+            BenchmarkId::new("openai_passthrough", size),
+            &stream,
+            |b, stream| b.iter(|| black_box(relay(passthrough::stream(&meta(), false), stream))),
+        );
+    }
+    group.finish();
+}
+
+/// An OpenAI chat request -> Argo's Anthropic request, by message size.
+fn request_to_anthropic(c: &mut Criterion) {
+    let model = claude();
+    let mut group = c.benchmark_group("request_to_anthropic");
+    for size in SIZES {
+        let body = chat_body(size);
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(size), &body, |b, body| {
+            b.iter(|| {
+                let (conversation, _) = openai_chat::read_request(black_box(body)).unwrap();
+                black_box(anthropic::request_body(&conversation, &model, "alice", true).unwrap())
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     request_rewrite,
     response_translation,
     stream_fragment,
     tool_scanner_unclosed_block,
-    embeddings_translation
+    embeddings_translation,
+    native_streams,
+    request_to_anthropic
 );
 criterion_main!(benches);

@@ -1,14 +1,20 @@
-//! `/v1/chat/completions`: OpenAI request -> Argo chat request; Argo answer -> `chat.completion`.
+//! `/v1/chat/completions` on Argo's resource API: OpenAI request -> Argo chat request; Argo
+//! answer -> `chat.completion`. The translation itself goes through the hub
+//! ([`crate::client::openai_chat`], [`crate::upstream::resource`]); these are the entry points
+//! the gateway used before it spoke the hub.
 
-use serde::Serialize;
 use serde_json::Value;
 
-use crate::argo::{self, Endpoint};
+use crate::argo::Endpoint;
+use crate::client::openai_chat;
 use crate::error::ApiError;
-use crate::models::{Family, Kind, ModelSpec, ToolMode};
-use crate::openai::{ChatMessage, ChatRequest, Content, ResponseMeta, Role};
-use crate::tools::{self, anthropic, leaked, prompt, ToolChoice, ToolSpec};
-use crate::usage::{Tokenizer, Usage, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE};
+use crate::hub::{openai_call_json, Answer, Conversation, Finish, Part};
+use crate::models::{Kind, ModelSpec};
+use crate::openai::{ChatRequest, ResponseMeta, Role};
+use crate::tools::ToolSpec;
+use crate::upstream::resource;
+pub use crate::upstream::resource::ToolReplies;
+use crate::usage::{Tokenizer, Usage};
 
 /// Checks what serde's types cannot: value ranges and combinations.
 pub fn validate(request: &ChatRequest) -> Result<(), ApiError> {
@@ -95,35 +101,8 @@ pub fn tool_spec(request: &ChatRequest) -> Result<Option<ToolSpec>, ApiError> {
     )
 }
 
-/// How tool calls come back in Argo's answer to this request.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ToolReplies {
-    /// The request declared no tools: the answer is text.
-    None,
-    /// In the answer's structure (`tool_calls` or `tool_use` blocks), if at all; Claude's calls
-    /// may also leak into the text.
-    Native,
-    /// As tagged blocks in the text, naming one of these tools.
-    Prompt { names: Vec<String> },
-}
-
-impl ToolReplies {
-    pub fn for_request(spec: Option<&ToolSpec>, model: &ModelSpec) -> Self {
-        match spec {
-            None => ToolReplies::None,
-            Some(spec) if model.tools == ToolMode::Prompt && spec.choice != ToolChoice::None => {
-                ToolReplies::Prompt {
-                    names: spec.names(),
-                }
-            }
-            Some(_) => ToolReplies::Native,
-        }
-    }
-}
-
 /// Which Argo endpoint serves the request: `streamchat` for streams it can carry, `chat` for the
-/// rest. Streams of models `streamchat` does not serve, and of requests with native tools
-/// (`streamchat` takes none), are synthesized from a `chat` answer.
+/// rest (see [`resource::endpoint`]).
 pub fn argo_endpoint(request: &ChatRequest, model: &ModelSpec) -> Result<Endpoint, ApiError> {
     let spec = tool_spec(request)?;
     let native_tools = ToolReplies::for_request(spec.as_ref(), model) == ToolReplies::Native;
@@ -137,139 +116,27 @@ pub fn argo_endpoint(request: &ChatRequest, model: &ModelSpec) -> Result<Endpoin
 /// (`ensure_user_message_exists` in its legacy `utils/input_handle.py`).
 pub const CONTINUE_TURN: &str = "[continue]";
 
-/// Builds the Argo chat body for `user`, for `endpoint` (`chat` or `streamchat`): the model
-/// table's parameter rules decide what of the token limit and sampling Argo receives.
+fn conversation(request: &ChatRequest) -> Result<Conversation, ApiError> {
+    openai_chat::conversation(request.clone())
+}
+
+/// Builds the Argo chat body for `user`, for `endpoint` (`chat` or `streamchat`): see
+/// [`resource::request_body`].
 pub fn to_argo(
     request: &ChatRequest,
     model: &ModelSpec,
     user: &str,
     endpoint: Endpoint,
 ) -> Result<Vec<u8>, ApiError> {
-    let spec = tool_spec(request)?;
-    if spec.is_some() && model.tools == ToolMode::None {
-        return Err(ApiError::invalid(
-            "tools",
-            format!("`{}` cannot call tools", model.name),
-        ));
-    }
-    let (mut messages, tools, tool_choice) = match (model.tools, model.family) {
-        (ToolMode::Prompt, _) => (
-            prompt::messages(&request.messages, spec.as_ref(), to_argo_message),
-            None,
-            None,
-        ),
-        (_, Family::Anthropic) => {
-            let (tools, choice) = spec.as_ref().map(anthropic::tools).unzip();
-            (
-                anthropic::messages(&request.messages, to_argo_message),
-                tools,
-                choice.flatten(),
-            )
-        }
-        _ => {
-            let messages = request.messages.iter().map(to_argo_message).collect();
-            let tools = spec
-                .as_ref()
-                .map(|_| Value::Array(request.tools.clone().unwrap_or_default()));
-            (
-                messages,
-                tools,
-                spec.as_ref().and(request.tool_choice.clone()),
-            )
-        }
-    };
-    end_with_user_turn(&mut messages, model.family);
-    let params = argo::Params {
-        limit: request.max_completion_tokens.or(request.max_tokens),
-        temperature: request.temperature,
-        top_p: request.top_p,
-    };
-    let mut body = argo::ChatRequest::new(user, &model.argo_id, messages)
-        .with_params(model, model.fit(params, endpoint));
-    body.stop = request.stop.clone().map(|stop| stop.into_list());
-    // `parallel_tool_calls` is never sent: both the original bridge and argo-proxy strip it for
-    // Argo (argo-proxy's legacy `tool_calls/input_handle.py`); Claude's own form of it stays in
-    // its `tool_choice`.
-    body.tools = tools;
-    body.tool_choice = tool_choice;
-    // Sized for the message texts, so a long prompt is written without regrowing the buffer.
-    let texts: usize = request
-        .messages
-        .iter()
-        .flat_map(|message| message.content.texts())
-        .map(str::len)
-        .sum();
-    let mut out = Vec::with_capacity(texts + texts / 16 + 256 + 64 * request.messages.len());
-    serde_json::to_writer(&mut out, &body)
-        .map_err(|err| ApiError::internal(format!("could not encode Argo request: {err}")))?;
-    Ok(out)
-}
-
-/// Claude and Gemini answer a conversation whose last turn is the user's; one that ends
-/// otherwise (an assistant turn, or system messages only) gets [`CONTINUE_TURN`] appended.
-/// argo-proxy appends it only when no user turn exists at all; a conversation ending with the
-/// assistant is what Gemini refuses and newer Claude models no longer take as a prefill.
-fn end_with_user_turn(messages: &mut Vec<argo::Message<'_>>, family: Family) {
-    if family == Family::Openai || messages.last().is_some_and(|last| last.role == "user") {
-        return;
-    }
-    messages.push(argo::Message {
-        role: "user",
-        content: argo::MessageContent::Text(CONTINUE_TURN.into()),
-        tool_calls: None,
-        tool_call_id: None,
-    });
-}
-
-fn to_argo_message(message: &ChatMessage) -> argo::Message<'_> {
-    let role = match message.role {
-        Role::System | Role::Developer => "system",
-        Role::User => "user",
-        Role::Assistant => "assistant",
-        Role::Tool | Role::Function => "tool",
-    };
-    let content = match (&message.content, message.content.joined_text()) {
-        (_, Some(text)) => argo::MessageContent::Text(text),
-        (Content::Parts(parts), None) => argo::MessageContent::Parts(parts),
-        (_, None) => argo::MessageContent::Text("".into()),
-    };
-    argo::Message {
-        role,
-        content,
-        tool_calls: message
-            .tool_calls
-            .as_deref()
-            .filter(|calls| !calls.is_empty()),
-        tool_call_id: message.tool_call_id.as_deref(),
-    }
+    resource::request_body(&conversation(request)?, model, user, endpoint)
 }
 
 /// Prompt tokens as the model's tokenizer counts them: each message's text and tool calls, the
 /// tool definitions, and OpenAI's framing per message.
 pub fn count_prompt_tokens(request: &ChatRequest, model: &ModelSpec) -> u64 {
-    let tokenizer = model.tokenizer();
-    let per_message: u64 = request
-        .messages
-        .iter()
-        .map(|message| {
-            let text: u64 = message
-                .content
-                .texts()
-                .map(|text| tokenizer.count_recurring(text))
-                .sum();
-            let calls: u64 = message
-                .tool_calls
-                .iter()
-                .flatten()
-                .map(|call| tokenizer.count_recurring(&call.to_string()))
-                .sum();
-            TOKENS_PER_MESSAGE + text + calls
-        })
-        .sum();
-    let tools = request.tools.as_ref().map_or(0, |tools| {
-        tokenizer.count_recurring(&serde_json::to_string(tools).unwrap_or_default())
-    });
-    per_message + tools + REPLY_PRIMING_TOKENS
+    conversation(request).map_or(0, |conversation| {
+        conversation.prompt_tokens(model.tokenizer())
+    })
 }
 
 /// The assistant's answer in neutral form, whatever shape Argo used.
@@ -289,204 +156,62 @@ impl Reply {
     }
 
     pub fn completion_tokens(&self, tokenizer: Tokenizer) -> u64 {
-        let text = self
-            .content
-            .as_deref()
-            .map_or(0, |text| tokenizer.count(text));
-        let calls: u64 = self
-            .tool_calls
-            .iter()
-            .map(|call| tokenizer.count(&call.to_string()))
-            .sum();
-        text + calls
+        self.answer().completion_tokens(tokenizer)
+    }
+
+    /// The reply as the hub's answer: text first, then the calls.
+    pub fn answer(&self) -> Answer {
+        let mut content: Vec<Part> = self.content.clone().map(Part::Text).into_iter().collect();
+        content.extend(self.tool_calls.iter().map(|call| {
+            let function = &call["function"];
+            Part::tool_call(
+                call["id"].as_str().unwrap_or_default(),
+                function["name"].as_str().unwrap_or_default(),
+                function["arguments"].as_str().unwrap_or("{}"),
+            )
+        }));
+        Answer {
+            content,
+            finish: if self.tool_calls.is_empty() {
+                Finish::Stop
+            } else {
+                Finish::ToolCalls
+            },
+            usage: None,
+        }
+    }
+
+    pub fn from_answer(answer: &Answer) -> Self {
+        Reply {
+            content: answer.text().map(|text| text.into_owned()),
+            tool_calls: answer
+                .tool_calls()
+                .map(|(id, name, arguments)| openai_call_json(id, name, arguments))
+                .collect(),
+        }
     }
 }
 
-/// Reads Argo's chat answer body. `response` is text, or with native tools an object with
-/// `content` and `tool_calls` (a list or a single call: OpenAI calls, Anthropic `tool_use`
-/// blocks or Gemini entries), or a list of Anthropic content blocks. Claude calls leaked into
-/// the text are lifted out.
+/// Reads Argo's chat answer body: see [`resource::read_answer`].
 pub fn parse_argo_reply(
     body: &[u8],
     tools: &ToolReplies,
     response_id: &str,
 ) -> Result<Reply, ApiError> {
-    let parsed: argo::ChatResponse = serde_json::from_slice(body).map_err(|_| {
-        ApiError::invalid_answer("Argo returned a chat answer that is not valid JSON")
-    })?;
-    let reply = read_response(parsed.response, response_id)?;
-    if reply.content.is_none() && reply.tool_calls.is_empty() {
-        return Err(ApiError::invalid_answer(
-            "Argo returned an answer with neither text nor tool calls",
-        ));
-    }
-    Ok(match (tools, reply.content) {
-        (ToolReplies::Prompt { names }, Some(text)) if reply.tool_calls.is_empty() => {
-            let (content, tool_calls) = prompt::extract(&text, names.clone(), response_id);
-            Reply {
-                content,
-                tool_calls,
-            }
-        }
-        (ToolReplies::Native, Some(text)) if leaked::may_contain(&text) => {
-            lift_leaked_calls(text, reply.tool_calls, response_id)
-        }
-        (_, content) => Reply {
-            content,
-            tool_calls: reply.tool_calls,
-        },
-    })
-}
-
-fn read_response(response: Option<Value>, response_id: &str) -> Result<Reply, ApiError> {
-    match response {
-        Some(Value::String(text)) => Ok(Reply {
-            content: Some(text),
-            tool_calls: Vec::new(),
-        }),
-        Some(Value::Object(mut object)) => {
-            let (mut content, mut calls) = match object.remove("content") {
-                Some(Value::Array(blocks)) => split_blocks(blocks),
-                Some(Value::String(text)) => (Some(text), Vec::new()),
-                _ => (None, Vec::new()),
-            };
-            match object.remove("tool_calls") {
-                Some(Value::Array(more)) => calls.extend(more),
-                Some(one @ Value::Object(_)) => calls.push(one),
-                _ => {}
-            }
-            if content.as_deref().is_some_and(str::is_empty) {
-                content = None;
-            }
-            Ok(Reply {
-                content,
-                tool_calls: normalize_calls(&calls, response_id, 0),
-            })
-        }
-        Some(Value::Array(blocks)) => {
-            let (content, calls) = split_blocks(blocks);
-            Ok(Reply {
-                content,
-                tool_calls: normalize_calls(&calls, response_id, 0),
-            })
-        }
-        Some(Value::Null) | None => Err(ApiError::invalid_answer(
-            "Argo returned no `response`; the model produced no answer, try again or change the request",
-        )),
-        Some(_) => Err(ApiError::invalid_answer(
-            "Argo returned a `response` of an unexpected type",
-        )),
-    }
-}
-
-/// Claude calls written into the text join the structured ones; the text keeps the rest.
-fn lift_leaked_calls(text: String, mut tool_calls: Vec<Value>, response_id: &str) -> Reply {
-    let (leaked, rest) = leaked::extract(&text);
-    if leaked.is_empty() {
-        return Reply {
-            content: Some(text),
-            tool_calls,
-        };
-    }
-    let known = tool_calls.len();
-    tool_calls.extend(normalize_calls(&leaked, response_id, known));
-    let rest = rest.trim();
-    Reply {
-        content: (!rest.is_empty()).then(|| rest.to_string()),
-        tool_calls,
-    }
-}
-
-/// Anthropic content blocks -> (joined text, tool_use blocks).
-fn split_blocks(blocks: Vec<Value>) -> (Option<String>, Vec<Value>) {
-    let mut text = String::new();
-    let mut calls = Vec::new();
-    for block in blocks {
-        match block.get("type").and_then(Value::as_str) {
-            Some("text") => text.push_str(
-                block
-                    .get("text")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default(),
-            ),
-            Some("tool_use") => calls.push(block),
-            _ => {}
-        }
-    }
-    ((!text.is_empty()).then_some(text), calls)
-}
-
-/// `first_index` numbers the ids made for calls that have none, after calls already read.
-fn normalize_calls(calls: &[Value], response_id: &str, first_index: usize) -> Vec<Value> {
-    calls
-        .iter()
-        .enumerate()
-        .filter_map(|(index, call)| tools::normalize_call(call, response_id, first_index + index))
-        .collect()
-}
-
-#[derive(Serialize)]
-struct ChatCompletion<'a> {
-    id: &'a str,
-    object: &'static str,
-    created: u64,
-    model: &'a str,
-    choices: [Choice<'a>; 1],
-    usage: Usage,
-    system_fingerprint: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct Choice<'a> {
-    index: u32,
-    message: AssistantMessage<'a>,
-    logprobs: Option<()>,
-    finish_reason: &'static str,
-}
-
-#[derive(Serialize)]
-struct AssistantMessage<'a> {
-    role: &'static str,
-    content: Option<&'a str>,
-    refusal: Option<&'a str>,
-    #[serde(skip_serializing_if = "<[Value]>::is_empty")]
-    tool_calls: &'a [Value],
+    resource::read_answer(body, tools, response_id).map(|answer| Reply::from_answer(&answer))
 }
 
 /// Renders a `chat.completion` object.
 pub fn completion_json(reply: &Reply, meta: &ResponseMeta, usage: Usage) -> Vec<u8> {
-    let completion = ChatCompletion {
-        id: &meta.id,
-        object: "chat.completion",
-        created: meta.created,
-        model: &meta.model,
-        choices: [Choice {
-            index: 0,
-            message: AssistantMessage {
-                role: "assistant",
-                content: reply.content.as_deref(),
-                refusal: None,
-                tool_calls: &reply.tool_calls,
-            },
-            logprobs: None,
-            finish_reason: reply.finish_reason(),
-        }],
-        usage,
-        system_fingerprint: None,
-    };
-    let content = reply.content.as_deref().map_or(0, str::len);
-    let mut out = Vec::with_capacity(content + content / 16 + 384);
-    if serde_json::to_writer(&mut out, &completion).is_err() {
-        out.clear();
-    }
-    out
+    openai_chat::answer_json(&reply.answer(), meta, &usage.into())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::json::parse_request;
-    use crate::models::Sampling;
+    use crate::models::{Family, Sampling, ToolMode};
+    use crate::usage::{REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE};
 
     fn model(argo_id: &str, reasoning: bool) -> ModelSpec {
         ModelSpec {

@@ -47,12 +47,7 @@ pub fn to_argo(
     user: &str,
     endpoint: Endpoint,
 ) -> Result<Vec<u8>, ApiError> {
-    let message = argo::Message {
-        role: "user",
-        content: argo::MessageContent::Text(prompt.into()),
-        tool_calls: None,
-        tool_call_id: None,
-    };
+    let message = argo::Message::text("user", prompt);
     let params = argo::Params {
         limit: request.max_tokens,
         temperature: request.temperature,

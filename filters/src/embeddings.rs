@@ -1,7 +1,7 @@
 //! `/v1/embeddings`: text inputs -> Argo `embed`; vectors -> OpenAI list, as floats or base64.
 
 use base64::Engine;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::argo;
@@ -97,6 +97,7 @@ struct EmbeddingUsage {
 }
 
 /// What the client asked for, applied to Argo's vectors.
+#[derive(Debug, Clone, Copy)]
 pub struct Output<'a> {
     pub model: &'a str,
     pub format: EncodingFormat,
@@ -116,11 +117,68 @@ pub fn translate(body: &[u8], output: &Output) -> Result<Vec<u8>, ApiError> {
 pub fn translate_batches(bodies: &[&[u8]], output: &Output) -> Result<Vec<u8>, ApiError> {
     let mut vectors = Vec::with_capacity(output.expected_vectors);
     for body in bodies {
-        let parsed: argo::EmbedResponse = serde_json::from_slice(body).map_err(|_| {
-            ApiError::invalid_answer("Argo returned an embedding answer that is not valid JSON")
-        })?;
+        let parsed: argo::EmbedResponse = serde_json::from_slice(body).map_err(|_| not_json())?;
         vectors.extend(parsed.embedding);
     }
+    respond(vectors, bodies, output)
+}
+
+/// Argo's native embedding answers `{"data": [{"index", "embedding"}], "usage"}` to the
+/// batches of one request -> one OpenAI answer, and its prompt tokens: as Argo reported them
+/// when every batch did, else `output.prompt_tokens`.
+pub fn translate_native_batches(
+    bodies: &[&[u8]],
+    output: &Output,
+) -> Result<(Vec<u8>, u64), ApiError> {
+    let mut vectors = Vec::with_capacity(output.expected_vectors);
+    let mut reported = Some(0u64);
+    for body in bodies {
+        let mut parsed: NativeEmbeddings = serde_json::from_slice(body).map_err(|_| not_json())?;
+        parsed.data.sort_by_key(|embedding| embedding.index);
+        vectors.extend(parsed.data.into_iter().map(|embedding| embedding.embedding));
+        reported = reported
+            .zip(parsed.usage.map(|usage| usage.prompt_tokens))
+            .map(|(sum, tokens)| sum + tokens);
+    }
+    let prompt_tokens = reported.unwrap_or(output.prompt_tokens);
+    let output = Output {
+        prompt_tokens,
+        ..*output
+    };
+    Ok((respond(vectors, bodies, &output)?, prompt_tokens))
+}
+
+#[derive(Deserialize)]
+struct NativeEmbeddings<'a> {
+    #[serde(borrow)]
+    data: Vec<NativeEmbedding<'a>>,
+    #[serde(default)]
+    usage: Option<NativeUsage>,
+}
+
+#[derive(Deserialize)]
+struct NativeEmbedding<'a> {
+    #[serde(default)]
+    index: usize,
+    #[serde(borrow)]
+    embedding: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct NativeUsage {
+    prompt_tokens: u64,
+}
+
+fn not_json() -> ApiError {
+    ApiError::invalid_answer("Argo returned an embedding answer that is not valid JSON")
+}
+
+/// The vectors of every batch, checked and rendered as the client asked.
+fn respond(
+    vectors: Vec<&RawValue>,
+    bodies: &[&[u8]],
+    output: &Output,
+) -> Result<Vec<u8>, ApiError> {
     if vectors.len() != output.expected_vectors {
         return Err(ApiError::invalid_answer(format!(
             "Argo returned {} vectors for {} inputs",
@@ -147,6 +205,7 @@ pub fn translate_batches(bodies: &[&[u8]], output: &Output) -> Result<Vec<u8>, A
         }
     }
 }
+
 fn render<E: Serialize>(output: &Output, vectors: Vec<E>, capacity: usize) -> Vec<u8> {
     let data = vectors
         .into_iter()

@@ -19,7 +19,7 @@ const OPENINGS: [&str; 2] = [
 
 /// The notice replaces the whole answer, so only an answer's start is searched: a long answer
 /// (a large embedding batch) costs nothing, and one that merely quotes the phrase late passes.
-const SEARCHED_BYTES: usize = 4096;
+pub const SEARCHED_BYTES: usize = 4096;
 
 /// Whether `answer` (a buffered body) carries the notice.
 pub fn is_notice(answer: &[u8]) -> bool {

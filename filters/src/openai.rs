@@ -1,11 +1,12 @@
-//! The OpenAI request shapes the gateway accepts. Unknown fields are ignored, as OpenAI's own
-//! SDKs send many that Argo has no use for.
+//! The OpenAI request shapes the gateway accepts. Unknown fields are ignored (chat keeps them
+//! for Argo's native OpenAI endpoint), as OpenAI's own SDKs send many that Argo's resource API
+//! has no use for.
 
 use std::fmt;
 
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ChatRequest {
@@ -33,6 +34,11 @@ pub struct ChatRequest {
     pub tool_choice: Option<Value>,
     #[serde(default)]
     pub parallel_tool_calls: Option<bool>,
+    #[serde(default)]
+    pub reasoning_effort: Option<String>,
+    /// Every other field, for an upstream that speaks OpenAI's dialect.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -230,4 +236,29 @@ pub struct ResponseMeta {
     pub created: u64,
     /// The model name exactly as the client sent it.
     pub model: String,
+}
+
+/// A tool call in OpenAI's shape: `{"id", "type": "function", "function": {"name", "arguments"}}`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct OpenAiCall<'a> {
+    pub id: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: OpenAiFunction<'a>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct OpenAiFunction<'a> {
+    pub name: &'a str,
+    pub arguments: &'a str,
+}
+
+impl<'a> OpenAiCall<'a> {
+    pub fn new(id: &'a str, name: &'a str, arguments: &'a str) -> Self {
+        OpenAiCall {
+            id,
+            kind: "function",
+            function: OpenAiFunction { name, arguments },
+        }
+    }
 }

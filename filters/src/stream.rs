@@ -1,9 +1,10 @@
-//! Streaming translation: Argo's raw `text/plain` fragments -> OpenAI SSE events.
+//! Streaming translation into OpenAI's SSE format.
 //!
 //! [`SseEncoder`] renders events for one response (`chat.completion.chunk` or `text_completion`),
-//! with the response's id, created and model fixed. [`Utf8Joiner`] repairs UTF-8 characters that
-//! Argo's fragment boundaries split. [`TextStream`] puts them together as a state machine fed byte
-//! chunks: each call returns the SSE bytes to send now, never waiting for more input.
+//! with the response's id, created and model fixed: it is the hub's [`Encoder`] for OpenAI
+//! clients. [`Utf8Joiner`] repairs UTF-8 characters that Argo's fragment boundaries split.
+//! [`TextStream`] translates Argo's `streamchat` text as a state machine fed byte chunks: each
+//! call returns the SSE bytes to send now, never waiting for more input.
 
 use std::borrow::Cow;
 
@@ -11,9 +12,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::hub::{self, Event, Finish};
 use crate::openai::ResponseMeta;
-use crate::tools::prompt::{Piece, ToolScanner};
-use crate::usage::{TokenCounter, Tokenizer, Usage};
+use crate::tools::prompt::ToolScanner;
+use crate::translate::{Encoder, StreamTranslation};
+use crate::upstream::resource::TextDecoder;
+use crate::usage::{Tokenizer, Usage};
 
 /// Which OpenAI object the stream carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +37,8 @@ pub struct SseEncoder {
     /// once, so a streamed fragment costs one escape pass and no allocation of its own.
     text_open: String,
     text_close: String,
+    /// As `text_open`, for `reasoning_content` deltas.
+    reasoning_open: String,
 }
 
 impl SseEncoder {
@@ -48,18 +54,24 @@ impl SseEncoder {
             json_string(&meta.model)
         );
         let usage_null = if include_usage { ",\"usage\":null" } else { "" };
+        let delta_open = |field: &str| {
+            format!("data: {head}\"system_fingerprint\":null,\"choices\":[{{\"index\":0,\"delta\":{{\"{field}\":")
+        };
         let (text_open, text_close) = match kind {
             StreamKind::Chat => (
-                format!("data: {head}\"system_fingerprint\":null,\"choices\":[{{\"index\":0,\"delta\":{{\"content\":"),
+                delta_open("content"),
                 format!("}},\"logprobs\":null,\"finish_reason\":null}}]{usage_null}}}\n\n"),
             ),
             StreamKind::Completion => (
                 format!("data: {head}\"choices\":[{{\"text\":"),
-                format!(",\"index\":0,\"logprobs\":null,\"finish_reason\":null}}]{usage_null}}}\n\n"),
+                format!(
+                    ",\"index\":0,\"logprobs\":null,\"finish_reason\":null}}]{usage_null}}}\n\n"
+                ),
             ),
         };
         SseEncoder {
             kind,
+            reasoning_open: delta_open("reasoning_content"),
             head,
             include_usage,
             text_open,
@@ -80,11 +92,22 @@ impl SseEncoder {
     }
 
     pub fn text(&self, out: &mut Vec<u8>, text: &str) {
+        self.prerendered(out, &self.text_open, text);
+    }
+
+    /// A `reasoning_content` delta (chat only), where OpenAI-compatible servers stream thinking.
+    pub fn reasoning(&self, out: &mut Vec<u8>, text: &str) {
+        if self.kind == StreamKind::Chat {
+            self.prerendered(out, &self.reasoning_open, text);
+        }
+    }
+
+    fn prerendered(&self, out: &mut Vec<u8>, open: &str, text: &str) {
         if text.is_empty() {
             return;
         }
-        out.reserve(self.text_overhead() + text.len());
-        out.extend_from_slice(self.text_open.as_bytes());
+        out.reserve(open.len() + self.text_close.len() + 2 + text.len());
+        out.extend_from_slice(open.as_bytes());
         push_json_string(out, text);
         out.extend_from_slice(self.text_close.as_bytes());
     }
@@ -93,11 +116,32 @@ impl SseEncoder {
     /// index, id, type and name (arguments empty), then the arguments in fragments.
     pub fn tool_call(&self, out: &mut Vec<u8>, index: usize, call: &Value) {
         let function = &call["function"];
-        let opening = serde_json::json!({"tool_calls": [{
-            "index": index, "id": call["id"], "type": "function",
-            "function": {"name": function["name"], "arguments": ""}}]});
-        self.choice_event(out, &opening.to_string(), None);
+        self.tool_call_start(
+            out,
+            index,
+            call["id"].as_str().unwrap_or_default(),
+            function["name"].as_str().unwrap_or_default(),
+        );
         let arguments = function["arguments"].as_str().unwrap_or("");
+        self.tool_call_arguments(out, index, arguments);
+    }
+
+    /// The event that opens the `index`-th call (chat only).
+    pub fn tool_call_start(&self, out: &mut Vec<u8>, index: usize, id: &str, name: &str) {
+        if self.kind != StreamKind::Chat {
+            return;
+        }
+        let opening = serde_json::json!({"tool_calls": [{
+            "index": index, "id": id, "type": "function",
+            "function": {"name": name, "arguments": ""}}]});
+        self.choice_event(out, &opening.to_string(), None);
+    }
+
+    /// Argument deltas of the `index`-th call, cut to about [`ARGUMENT_FRAGMENT_CHARS`].
+    pub fn tool_call_arguments(&self, out: &mut Vec<u8>, index: usize, arguments: &str) {
+        if self.kind != StreamKind::Chat {
+            return;
+        }
         for fragment in fragments(arguments, ARGUMENT_FRAGMENT_CHARS) {
             let delta = serde_json::json!({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]});
             self.choice_event(out, &delta.to_string(), None);
@@ -107,12 +151,18 @@ impl SseEncoder {
     /// The closing events: an empty delta with `finish_reason`, the usage event if asked for,
     /// then `[DONE]`.
     pub fn finish(&self, out: &mut Vec<u8>, finish_reason: &str, usage: Usage) {
+        self.close(out, finish_reason, &hub::Usage::from(usage));
+    }
+
+    /// [`Self::finish`] with the hub's usage (cached prompt tokens included when known).
+    pub fn close(&self, out: &mut Vec<u8>, finish_reason: &str, usage: &hub::Usage) {
         match self.kind {
             StreamKind::Chat => self.choice_event(out, "{}", Some(finish_reason)),
             StreamKind::Completion => self.completion_event(out, "", Some(finish_reason)),
         }
         if self.include_usage {
-            let usage = serde_json::to_string(&usage).unwrap_or_else(|_| "null".into());
+            let usage =
+                serde_json::to_string(&OpenAiUsage::from(usage)).unwrap_or_else(|_| "null".into());
             self.event(out, &format!("\"choices\":[],\"usage\":{usage}}}"));
         }
         out.extend_from_slice(b"data: [DONE]\n\n");
@@ -121,9 +171,7 @@ impl SseEncoder {
     /// An error after the stream started: one event with OpenAI's error envelope, which the
     /// SDKs raise as an exception. The stream ends after it.
     pub fn error(&self, out: &mut Vec<u8>, error: &ApiError) {
-        out.extend_from_slice(b"data: ");
-        out.extend_from_slice(&error.to_json());
-        out.extend_from_slice(b"\n\n");
+        error_event(out, error);
     }
 
     fn choice_event(&self, out: &mut Vec<u8>, delta: &str, finish_reason: Option<&str>) {
@@ -163,8 +211,69 @@ impl SseEncoder {
     }
 }
 
+impl Encoder for SseEncoder {
+    fn start(&mut self, out: &mut Vec<u8>) {
+        self.role(out);
+    }
+
+    fn event(&mut self, out: &mut Vec<u8>, event: &Event) {
+        match event {
+            Event::TextDelta(text) => self.text(out, text),
+            Event::ThinkingDelta(text) => self.reasoning(out, text),
+            Event::ToolCallStart { index, id, name } => self.tool_call_start(out, *index, id, name),
+            Event::ToolCallArguments { index, fragment } => {
+                self.tool_call_arguments(out, *index, fragment)
+            }
+            Event::ThinkingSignature(_) | Event::Finish(_) | Event::Usage(_) | Event::Error(_) => {}
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>, finish: Finish, usage: hub::Usage) {
+        self.close(out, finish.openai(), &usage);
+    }
+
+    fn error(&mut self, out: &mut Vec<u8>, error: &ApiError) {
+        error_event(out, error);
+    }
+}
+
+/// OpenAI's `usage` object.
+#[derive(Debug, Serialize)]
+pub(crate) struct OpenAiUsage {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt_tokens_details: Option<PromptTokensDetails>,
+}
+
+#[derive(Debug, Serialize)]
+struct PromptTokensDetails {
+    cached_tokens: u64,
+}
+
+impl From<&hub::Usage> for OpenAiUsage {
+    fn from(usage: &hub::Usage) -> Self {
+        OpenAiUsage {
+            prompt_tokens: usage.input_tokens,
+            completion_tokens: usage.output_tokens,
+            total_tokens: usage.input_tokens + usage.output_tokens,
+            prompt_tokens_details: usage
+                .cached_input_tokens
+                .map(|cached_tokens| PromptTokensDetails { cached_tokens }),
+        }
+    }
+}
+
+/// OpenAI's error event: `data: {"error": {...}}`.
+pub(crate) fn error_event(out: &mut Vec<u8>, error: &ApiError) {
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(&error.to_json());
+    out.extend_from_slice(b"\n\n");
+}
+
 /// Argument deltas are cut to about this many characters, as OpenAI streams them.
-const ARGUMENT_FRAGMENT_CHARS: usize = 32;
+pub const ARGUMENT_FRAGMENT_CHARS: usize = 32;
 
 fn fragments(text: &str, chars: usize) -> impl Iterator<Item = &str> {
     let mut rest = text;
@@ -184,14 +293,14 @@ fn fragments(text: &str, chars: usize) -> impl Iterator<Item = &str> {
 }
 
 /// Appends `text` as a JSON string literal.
-fn push_json_string(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn push_json_string(out: &mut Vec<u8>, text: &str) {
     // Serialising a str into a Vec cannot fail.
     if serde_json::to_writer(&mut *out, text).is_err() {
         out.extend_from_slice(b"\"\"");
     }
 }
 
-fn json_string(text: &str) -> String {
+pub(crate) fn json_string(text: &str) -> String {
     #[derive(Serialize)]
     struct Text<'a>(&'a str);
     serde_json::to_string(&Text(text)).unwrap_or_else(|_| "\"\"".into())
@@ -203,7 +312,6 @@ fn json_string(text: &str) -> String {
 pub struct Utf8Joiner {
     pending: Vec<u8>,
 }
-
 impl Utf8Joiner {
     /// The text completed by `bytes`, borrowed from them in the common case of a fragment of
     /// whole characters.
@@ -251,45 +359,53 @@ impl Utf8Joiner {
     }
 }
 
-/// Argo `streamchat` bytes in, OpenAI SSE bytes out.
-#[derive(Debug, Clone)]
+/// Argo `streamchat` bytes in, OpenAI SSE bytes out: Argo's resource text through the hub.
+#[derive(Debug)]
 pub struct TextStream {
+    translation: StreamTranslation,
     encoder: SseEncoder,
-    joiner: Utf8Joiner,
-    counter: TokenCounter,
     prompt_tokens: u64,
-    started: bool,
-    /// For prompt-based tools: lifts tool-call blocks out of the text as they stream.
-    scanner: Option<ToolScanner>,
+    tokenizer: Tokenizer,
 }
 
 impl TextStream {
     /// `tokenizer` counts the completion's tokens as they stream.
     pub fn new(encoder: SseEncoder, prompt_tokens: u64, tokenizer: Tokenizer) -> Self {
+        let translation = Self::translation(TextDecoder::new(), &encoder, prompt_tokens, tokenizer);
         TextStream {
+            translation,
             encoder,
-            joiner: Utf8Joiner::default(),
-            counter: TokenCounter::new(tokenizer),
             prompt_tokens,
-            started: false,
-            scanner: None,
+            tokenizer,
         }
+    }
+
+    fn translation(
+        decoder: TextDecoder,
+        encoder: &SseEncoder,
+        prompt_tokens: u64,
+        tokenizer: Tokenizer,
+    ) -> StreamTranslation {
+        // The relay checks the opening for Argo's notice itself.
+        StreamTranslation::new(decoder, encoder.clone())
+            .counting(prompt_tokens, tokenizer)
+            .unguarded()
     }
 
     /// A stream whose text may carry prompt-based tool calls.
     pub fn with_tool_scanner(mut self, scanner: ToolScanner) -> Self {
-        self.scanner = Some(scanner);
+        self.translation = Self::translation(
+            TextDecoder::with_tool_scanner(scanner),
+            &self.encoder,
+            self.prompt_tokens,
+            self.tokenizer,
+        );
         self
     }
 
     /// The opening event(s), sent as soon as Argo has accepted the request.
     pub fn start(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        if !self.started {
-            self.started = true;
-            self.encoder.role(&mut out);
-        }
-        out
+        self.translation.start()
     }
 
     /// One upstream fragment; the events to send now (empty when the fragment held no whole
@@ -302,64 +418,23 @@ impl TextStream {
 
     /// [`Self::feed`], appending to `out`: fragments that arrived together become one write.
     pub fn feed_into(&mut self, out: &mut Vec<u8>, fragment: &[u8]) {
-        if !self.started {
-            out.extend(self.start());
-        }
         out.reserve(self.encoder.text_overhead() + fragment.len() + fragment.len() / 8);
-        let text = self.joiner.push(fragment);
-        self.emit(out, &text, false);
+        // Unguarded, with a decoder that reports no errors: nothing to refuse.
+        let _ = self.translation.feed_into(out, fragment);
     }
 
     /// The upstream ended normally.
     pub fn finish(&mut self) -> Vec<u8> {
-        let mut out = self.start();
-        let rest = self.joiner.finish();
-        self.emit(&mut out, &rest, true);
-        let finish_reason = if self
-            .scanner
-            .as_ref()
-            .is_some_and(|scanner| scanner.calls() > 0)
-        {
-            "tool_calls"
-        } else {
-            "stop"
-        };
-        self.encoder.finish(&mut out, finish_reason, self.usage());
-        out
-    }
-
-    fn emit(&mut self, out: &mut Vec<u8>, text: &str, last: bool) {
-        self.counter.add(text);
-        let Some(scanner) = self.scanner.as_mut() else {
-            self.encoder.text(out, text);
-            return;
-        };
-        let before = scanner.calls();
-        let mut pieces = scanner.push(text);
-        if last {
-            pieces.extend(scanner.finish());
-        }
-        let mut index = before;
-        for piece in pieces {
-            match piece {
-                Piece::Text(text) => self.encoder.text(out, &text),
-                Piece::Call(call) => {
-                    self.encoder.tool_call(out, index, &call);
-                    index += 1;
-                }
-            }
-        }
+        self.translation.finish().unwrap_or_default()
     }
 
     /// The upstream failed after the stream started.
     pub fn fail(&mut self, error: &ApiError) -> Vec<u8> {
-        let mut out = self.start();
-        self.encoder.error(&mut out, error);
-        out
+        self.translation.fail(error)
     }
 
     pub fn usage(&self) -> Usage {
-        Usage::new(self.prompt_tokens, self.counter.tokens())
+        self.translation.usage().into()
     }
 }
 
@@ -621,16 +696,7 @@ mod tests {
 /// A whole stream built from a non-streaming answer, for requests Argo cannot stream (tools, or
 /// models whose `streamchat` is unavailable): every client that asks for a stream gets one.
 pub fn synthesize(encoder: &SseEncoder, reply: &crate::chat::Reply, usage: Usage) -> Vec<u8> {
-    let mut out = Vec::new();
-    encoder.role(&mut out);
-    if let Some(content) = &reply.content {
-        encoder.text(&mut out, content);
-    }
-    for (index, call) in reply.tool_calls.iter().enumerate() {
-        encoder.tool_call(&mut out, index, call);
-    }
-    encoder.finish(&mut out, reply.finish_reason(), usage);
-    out
+    crate::translate::replay(&mut encoder.clone(), &reply.answer(), usage.into())
 }
 
 #[cfg(test)]

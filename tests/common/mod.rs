@@ -178,6 +178,10 @@ pub fn gateway_command(argo_base: &str, port: u16, env: &[(&str, &str)]) -> Comm
             format!("{TOKEN}={USER},test-token-bob=bob"),
         )
         .env("RUST_LOG", "warn")
+        // These suites were written for Argo's resource API and check its wire details; the
+        // native API (the shipped default) has its own (`native.rs`), and the SDK suites run
+        // against both. A test may set ARGO_BRIDGE_UPSTREAM_API itself.
+        .env("ARGO_BRIDGE_UPSTREAM_API", "resource")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     for name in ["PROD", "DEV", "TEST"] {

@@ -33,7 +33,9 @@ def test_chat_user_is_the_mapped_lab_user(client):
         user="someone-else",
         messages=[{"role": "user", "content": '#mock {"echo_request": true}'}],
     )
-    seen = json.loads(completion.choices[0].message.content)
+    echoed = json.loads(completion.choices[0].message.content)
+    # The native endpoints echo the whole request (headers too), the resource ones its body.
+    seen = echoed.get("body", echoed)
     assert seen["user"] == "alice"
     assert seen["model"] == "claudesonnet45"
 

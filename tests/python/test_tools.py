@@ -1,6 +1,7 @@
 """Tool calling through the official SDK for every model family, streaming and not."""
 
 import json
+import os
 
 import openai
 import pytest
@@ -14,6 +15,10 @@ def test_weather_tool_conversation(client, model, stream):
     assert weather_conversation(client, model, stream) == "The tool said: 18C and sunny"
 
 
+@pytest.mark.skipif(
+    os.environ.get("ARGO_BRIDGE_UPSTREAM_API") == "native",
+    reason="tools in the prompt are how Argo's resource endpoint serves Gemini; the native one takes them as tools",
+)
 def test_gemini_prompt_tool_call_streams_text_before_the_call(client):
     """The text before the tag streams as content; the tagged block becomes a tool call."""
     stream = client.chat.completions.create(

@@ -2,7 +2,8 @@
 //!
 //! usage:
 //!   loadgen suite --floor ADDR[@PID] --bare ADDR[@PID] --gateway ADDR[@PID] --out FILE
-//!                 [--pingora-alone ADDR[@PID]]
+//!                 [--pingora-alone ADDR[@PID]] [--gateway-native ADDR[@PID]]
+//!                 [--wrk PROGRAM --wrk-script bench/wrk.lua [--wrk-connections 32] [--wrk-threads 1]]
 //!                 [--seconds S] [--warmup S] [--concurrency 1,16,64,256] [--paced-concurrency 1,64]
 //!                 [--pace-ms MS] [--hold N] [--workloads chat,embeddings,...] [--targets gateway,...]
 //!   loadgen report FILE
@@ -12,12 +13,16 @@ use std::io::Write;
 use std::time::Duration;
 
 use argo_bench::suite::{Endpoint, Record, SuiteConfig};
+use argo_bench::wrk::WrkConfig;
 use argo_bench::{micro, report, suite};
 
 const USAGE: &str = "usage:
   loadgen suite --floor ADDR[@PID] --bare ADDR[@PID] --gateway ADDR[@PID] --out FILE
-                [--pingora-alone ADDR[@PID]] [--seconds S] [--warmup S] [--concurrency 1,16,64,256] [--paced-concurrency 1,64]
-                [--pace-ms MS] [--hold N] [--workloads chat,embeddings,stream,stream_paced,hold]
+                [--pingora-alone ADDR[@PID]] [--gateway-native ADDR[@PID]]
+                [--wrk PROGRAM --wrk-script FILE [--wrk-connections 32] [--wrk-threads 1]]
+                [--seconds S] [--warmup S] [--concurrency 1,16,64,256] [--paced-concurrency 1,64]
+                [--pace-ms MS] [--hold N]
+                [--workloads chat,embeddings,stream,chat_native,stream_native,stream_claude,stream_paced,wrk,hold,hold_native]
                 [--targets floor,pingora,bare,gateway]
   loadgen report FILE
   loadgen micro-report CRITERION_DIR";
@@ -39,8 +44,10 @@ fn main() {
 struct Flags<'a>(&'a [String]);
 
 impl<'a> Flags<'a> {
+    /// The flag's value; the last one wins, so arguments given to bench/run.sh override its
+    /// defaults.
     fn value(&self, name: &str) -> Option<&'a str> {
-        let at = self.0.iter().position(|arg| arg == name)?;
+        let at = self.0.iter().rposition(|arg| arg == name)?;
         self.0.get(at + 1).map(String::as_str)
     }
 
@@ -64,6 +71,10 @@ impl<'a> Flags<'a> {
             .collect()
     }
 
+    fn optional_endpoint(&self, name: &str) -> Result<Option<Endpoint>, String> {
+        self.value(name).map(|_| self.endpoint(name)).transpose()
+    }
+
     fn endpoint(&self, name: &str) -> Result<Endpoint, String> {
         let value = self.required(name)?;
         let (addr, pid) = match value.split_once('@') {
@@ -84,20 +95,27 @@ fn run_suite(args: &[String]) -> Result<(), String> {
         floor: flags.endpoint("--floor")?,
         bare: flags.endpoint("--bare")?,
         gateway: flags.endpoint("--gateway")?,
-        pingora_alone: flags
-            .value("--pingora-alone")
-            .map(|_| flags.endpoint("--pingora-alone"))
-            .transpose()?,
+        gateway_native: flags.optional_endpoint("--gateway-native")?,
+        pingora_alone: flags.optional_endpoint("--pingora-alone")?,
         warmup: Duration::from_secs_f64(flags.number("--warmup", 1.0)?),
         measure: Duration::from_secs_f64(flags.number("--seconds", 5.0)?),
         concurrency: flags.list("--concurrency", "1,16,64,256")?,
         paced_concurrency: flags.list("--paced-concurrency", "1,64")?,
         pace_ms: flags.number("--pace-ms", 10)?,
         hold_streams: flags.number("--hold", 10_000)?,
+        wrk: wrk_config(&flags)?,
         workloads: flags.list("--workloads", "")?,
         targets: flags.list("--targets", "")?,
     };
     let path = flags.required("--out")?;
+    let scratch = std::path::Path::new(path)
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let config = SuiteConfig {
+        wrk: config.wrk.map(|wrk| WrkConfig { scratch, ..wrk }),
+        ..config
+    };
     let mut out = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -116,11 +134,35 @@ fn run_suite(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// wrk, when `--wrk` names it and it runs.
+fn wrk_config(flags: &Flags) -> Result<Option<WrkConfig>, String> {
+    let Some(program) = flags.value("--wrk") else {
+        return Ok(None);
+    };
+    let program = std::path::PathBuf::from(program);
+    if !argo_bench::wrk::available(&program) {
+        eprintln!("loadgen: {} does not run: no wrk rows", program.display());
+        return Ok(None);
+    }
+    Ok(Some(WrkConfig {
+        program,
+        script: flags.required("--wrk-script")?.into(),
+        threads: flags.number("--wrk-threads", 1)?,
+        connections: flags.number("--wrk-connections", 32)?,
+        scratch: std::path::PathBuf::new(),
+    }))
+}
+
 /// One progress line per measurement.
 fn summary(record: &Record) -> String {
-    match record.kind.as_str() {
-        "load" => format!(
-            "{:<13} {:<8} c={:<4} {:>8.0} req/s  p50 {:>6} µs  p99 {:>6} µs  ttft p50 {:>6}  gap p99 {:>6}  cpu {:>6.1} µs/req  errors {}",
+    let trouble = match record.failure().or_else(|| record.error_sample.clone()) {
+        Some(why) => format!("  ({why})"),
+        None => String::new(),
+    };
+    let line = match record.kind.as_str() {
+        "load" | "wrk" => format!(
+            "{:<4} {:<13} {:<8} c={:<4} {:>8.0} req/s  p50 {:>6} µs  p99 {:>6} µs  ttft p50 {:>6}  gap p99 {:>6}  cpu {:>6.1} µs/req  errors {}",
+            record.kind,
             record.workload,
             record.target,
             record.concurrency,
@@ -133,7 +175,8 @@ fn summary(record: &Record) -> String {
             record.errors
         ),
         "hold" => format!(
-            "hold          {:<8} held {} failed {}  RSS {} -> {} KiB",
+            "hold {:<13} {:<8} held {} failed {}  RSS {} -> {} KiB",
+            record.workload,
             record.target,
             record.held.unwrap_or(0),
             record.failed.unwrap_or(0),
@@ -146,7 +189,8 @@ fn summary(record: &Record) -> String {
             record.rss_kib.unwrap_or(0),
             record.peak_rss_kib.unwrap_or(0)
         ),
-    }
+    };
+    line + &trouble
 }
 
 fn print_report(args: &[String]) -> Result<(), String> {

@@ -1,11 +1,13 @@
-//! Claude models through Argo: OpenAI tools <-> Anthropic `tools`/`input_schema`,
-//! assistant `tool_calls` -> `tool_use` blocks, `role: tool` results -> `tool_result` blocks.
+//! Claude models through Argo's resource API: OpenAI tools <-> Anthropic `tools`/`input_schema`,
+//! assistant tool calls -> `tool_use` blocks, tool results -> `tool_result` blocks.
 
 use serde_json::{json, Value};
 
-use super::{arguments_object, ToolChoice, ToolSpec};
-use crate::argo::{Message, MessageContent};
-use crate::openai::{ChatMessage, Role};
+use super::{ToolChoice, ToolSpec};
+use crate::argo::{Message as WireMessage, MessageContent};
+use crate::hub::{Message, Part, Role};
+use crate::upstream::anthropic::Block;
+use crate::upstream::resource::push_plain;
 
 /// Anthropic's `tools` and `tool_choice` for the request.
 pub fn tools(spec: &ToolSpec) -> (Value, Option<Value>) {
@@ -13,7 +15,7 @@ pub fn tools(spec: &ToolSpec) -> (Value, Option<Value>) {
         .tools
         .iter()
         .map(|tool| {
-            let mut entry = json!({"name": tool.name, "input_schema": tool.parameters});
+            let mut entry = json!({"name": tool.name, "input_schema": tool.schema()});
             if let Some(description) = &tool.description {
                 entry["description"] = json!(description);
             }
@@ -24,7 +26,7 @@ pub fn tools(spec: &ToolSpec) -> (Value, Option<Value>) {
         ToolChoice::Auto => json!({"type": "auto"}),
         ToolChoice::None => json!({"type": "none"}),
         ToolChoice::Required => json!({"type": "any"}),
-        ToolChoice::Function(name) => json!({"type": "tool", "name": name}),
+        ToolChoice::Named(name) => json!({"type": "tool", "name": name}),
     };
     if !spec.parallel && spec.choice != ToolChoice::None {
         choice["disable_parallel_tool_use"] = json!(true);
@@ -32,70 +34,57 @@ pub fn tools(spec: &ToolSpec) -> (Value, Option<Value>) {
     (Value::Array(tools), Some(choice))
 }
 
-/// The conversation in Anthropic's shape. Consecutive tool results merge into one user turn,
-/// as Anthropic requires; other messages go through `plain`.
-pub fn messages<'a>(
-    messages: &'a [ChatMessage],
-    plain: impl Fn(&'a ChatMessage) -> Message<'a>,
-) -> Vec<Message<'a>> {
-    let mut out: Vec<Message<'a>> = Vec::with_capacity(messages.len());
+/// The conversation in the shape Argo's resource API takes for Claude: tool traffic as
+/// Anthropic blocks, consecutive tool results merged into one user turn as Anthropic requires,
+/// other messages as for any model.
+pub fn messages(messages: &[Message]) -> Vec<WireMessage<'_>> {
+    let mut out: Vec<WireMessage> = Vec::with_capacity(messages.len());
     for message in messages {
         match message.role {
-            Role::Tool | Role::Function => {
-                let block = tool_result(message);
-                match out.last_mut() {
-                    Some(Message {
-                        role: "user",
-                        content: MessageContent::Blocks(blocks),
-                        ..
-                    }) if is_tool_results(blocks) => blocks.push(block),
-                    _ => out.push(Message {
-                        role: "user",
-                        content: MessageContent::Blocks(vec![block]),
-                        tool_calls: None,
-                        tool_call_id: None,
-                    }),
+            Role::Tool => {
+                for block in message.content.iter().filter_map(tool_result) {
+                    match out.last_mut() {
+                        Some(WireMessage {
+                            role: "user",
+                            content: MessageContent::Blocks(blocks),
+                            ..
+                        }) if blocks.iter().all(Block::is_tool_result) => blocks.push(block),
+                        _ => out.push(WireMessage {
+                            content: MessageContent::Blocks(vec![block]),
+                            ..WireMessage::text("user", "")
+                        }),
+                    }
                 }
             }
-            Role::Assistant
-                if message
-                    .tool_calls
-                    .as_ref()
-                    .is_some_and(|calls| !calls.is_empty()) =>
-            {
-                out.push(Message {
-                    role: "assistant",
-                    content: MessageContent::Blocks(tool_use_blocks(message)),
-                    tool_calls: None,
-                    tool_call_id: None,
-                })
-            }
-            _ => out.push(plain(message)),
+            Role::Assistant if message.has_tool_calls() => out.push(WireMessage {
+                content: MessageContent::Blocks(tool_use_blocks(message)),
+                ..WireMessage::text("assistant", "")
+            }),
+            _ => push_plain(&mut out, message),
         }
     }
     out
 }
 
-fn is_tool_results(blocks: &[Value]) -> bool {
-    blocks.iter().all(|block| block["type"] == "tool_result")
+fn tool_result(part: &Part) -> Option<Block<'_>> {
+    matches!(part, Part::ToolResult { .. })
+        .then(|| Block::of(part))
+        .flatten()
 }
 
-fn tool_result(message: &ChatMessage) -> Value {
-    let text = message.content.texts().collect::<Vec<_>>().join("\n");
-    json!({"type": "tool_result", "tool_use_id": message.tool_call_id.as_deref().unwrap_or_default(), "content": text})
-}
-
-fn tool_use_blocks(message: &ChatMessage) -> Vec<Value> {
-    let text = message.content.texts().collect::<Vec<_>>().join("\n");
+fn tool_use_blocks(message: &Message) -> Vec<Block<'_>> {
+    let text = message.joined_text("\n");
     let mut blocks = Vec::new();
     if !text.trim().is_empty() {
-        blocks.push(json!({"type": "text", "text": text}));
+        blocks.push(Block::Text { text: text.into() });
     }
-    for call in message.tool_calls.iter().flatten() {
-        let function = &call["function"];
-        let arguments = super::arguments_string(function.get("arguments"));
-        blocks.push(json!({"type": "tool_use", "id": call["id"], "name": function["name"], "input": arguments_object(&arguments)}));
-    }
+    blocks.extend(
+        message
+            .content
+            .iter()
+            .filter(|part| matches!(part, Part::ToolCall { .. }))
+            .filter_map(Block::of),
+    );
     blocks
 }
 
@@ -111,6 +100,7 @@ mod tests {
                 name: "get_weather".into(),
                 description: Some("Weather now".into()),
                 parameters: json!({"type": "object", "properties": {"city": {"type": "string"}}}),
+                strict: None,
             }],
             choice,
             parallel,
@@ -130,7 +120,7 @@ mod tests {
             Some(json!({"type": "any", "disable_parallel_tool_use": true}))
         );
         assert_eq!(
-            super::tools(&spec(ToolChoice::Function("get_weather".into()), true)).1,
+            super::tools(&spec(ToolChoice::Named("get_weather".into()), true)).1,
             Some(json!({"type": "tool", "name": "get_weather"}))
         );
         assert_eq!(
@@ -152,15 +142,8 @@ mod tests {
                 {"role":"user","content":"Thanks"}]}"#,
         )
         .unwrap();
-        fn plain(message: &ChatMessage) -> Message<'_> {
-            Message {
-                role: "user",
-                content: MessageContent::Text(message.content.joined_text().unwrap_or_default()),
-                tool_calls: None,
-                tool_call_id: None,
-            }
-        }
-        let converted = serde_json::to_value(messages(&request.messages, plain)).unwrap();
+        let conversation = crate::client::openai_chat::conversation(request).unwrap();
+        let converted = serde_json::to_value(messages(&conversation.messages)).unwrap();
         assert_eq!(
             converted.as_array().unwrap().len(),
             4,

@@ -1,9 +1,9 @@
 //! Tool calling across model families.
 //!
-//! Clients always speak OpenAI's shape. Requests are rewritten per family: OpenAI models take
-//! tools natively, Claude models take Anthropic's shape ([`anthropic`]), Gemini models get the
-//! tools described in the system prompt and answer with tagged JSON ([`prompt`]). Answers come
-//! back as OpenAI `tool_calls` whatever the family.
+//! On Argo's resource API requests are rewritten per family: OpenAI models take tools
+//! natively, Claude models take Anthropic's shape ([`anthropic`]), Gemini models get the tools
+//! described in the system prompt and answer with tagged JSON ([`prompt`]). Answers come back
+//! as OpenAI `tool_calls` whatever the family.
 
 pub mod anthropic;
 pub mod leaked;
@@ -12,24 +12,12 @@ pub mod prompt;
 use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
-
-/// A validated `{"type": "function", "function": {...}}` tool.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FunctionTool {
-    pub name: String,
-    pub description: Option<String>,
-    /// JSON Schema of the arguments (an object schema).
-    pub parameters: Value,
-}
+use crate::hub::Conversation;
 
 /// OpenAI's `tool_choice`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ToolChoice {
-    Auto,
-    None,
-    Required,
-    Function(String),
-}
+pub use crate::hub::ToolChoice;
+/// A validated `{"type": "function", "function": {...}}` tool.
+pub use crate::hub::ToolDef as FunctionTool;
 
 /// Everything a request says about tools, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,6 +71,15 @@ impl ToolSpec {
         }))
     }
 
+    /// The tools a conversation offers; `None` when it offers none.
+    pub fn of(conversation: &Conversation) -> Option<Self> {
+        conversation.offers_tools().then(|| ToolSpec {
+            tools: conversation.tools.clone(),
+            choice: conversation.tool_choice.clone().unwrap_or(ToolChoice::Auto),
+            parallel: conversation.parallel_tool_calls.unwrap_or(true),
+        })
+    }
+
     pub fn names(&self) -> Vec<String> {
         self.tools.iter().map(|tool| tool.name.clone()).collect()
     }
@@ -129,7 +126,7 @@ fn parse_tool(index: usize, tool: &Value) -> Result<FunctionTool, ApiError> {
         }
     };
     let parameters = match function.get("parameters") {
-        None | Some(Value::Null) => json!({"type": "object", "properties": {}}),
+        None | Some(Value::Null) => Value::Null,
         Some(schema @ Value::Object(_)) => schema.clone(),
         Some(_) => {
             return Err(ApiError::invalid(
@@ -142,6 +139,7 @@ fn parse_tool(index: usize, tool: &Value) -> Result<FunctionTool, ApiError> {
         name: name.to_string(),
         description,
         parameters,
+        strict: function.get("strict").and_then(Value::as_bool),
     })
 }
 
@@ -176,7 +174,7 @@ fn parse_choice(choice: Option<&Value>, tools: &[FunctionTool]) -> Result<ToolCh
                     format!("`tool_choice` names `{name}`, which is not in `tools`"),
                 ));
             }
-            Ok(ToolChoice::Function(name.to_string()))
+            Ok(ToolChoice::Named(name.to_string()))
         }
         Some(_) => Err(invalid()),
     }
@@ -191,7 +189,7 @@ pub fn call_id(response_id: &str, index: usize) -> String {
 
 /// An OpenAI tool call object.
 pub fn openai_call(id: String, name: &str, arguments: String) -> Value {
-    json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments}})
+    crate::hub::openai_call_json(&id, name, &arguments)
 }
 
 /// Brings one tool call from an Argo answer into OpenAI's shape: OpenAI calls are tidied
@@ -260,7 +258,7 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(spec.tools[0].name, "get_weather");
-        assert_eq!(spec.choice, ToolChoice::Function("get_weather".into()));
+        assert_eq!(spec.choice, ToolChoice::Named("get_weather".into()));
         assert!(!spec.parallel);
         for (choice, expected) in [
             ("auto", ToolChoice::Auto),

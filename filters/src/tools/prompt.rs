@@ -9,9 +9,10 @@ use std::borrow::Cow;
 
 use serde_json::{json, Value};
 
-use super::{arguments_object, arguments_string, call_id, openai_call, ToolChoice, ToolSpec};
-use crate::argo::{Message, MessageContent};
-use crate::openai::{ChatMessage, Role};
+use super::{arguments_object, call_id, openai_call, ToolChoice, ToolSpec};
+use crate::argo::{Message as WireMessage, MessageContent};
+use crate::hub::{Message, Part, Role};
+use crate::upstream::resource::push_plain;
 
 pub const OPEN: &str = "<tool_call>";
 pub const CLOSE: &str = "</tool_call>";
@@ -30,7 +31,7 @@ pub fn system_prompt(spec: &ToolSpec) -> String {
                 .to_string()
         }
         ToolChoice::Required => "You MUST call at least one tool in this reply.".to_string(),
-        ToolChoice::Function(name) => format!("You MUST call the tool `{name}` in this reply."),
+        ToolChoice::Named(name) => format!("You MUST call the tool `{name}` in this reply."),
     };
     let how_many = if spec.parallel {
         "You may call several tools in one reply: write one block per call."
@@ -47,27 +48,26 @@ pub fn system_prompt(spec: &ToolSpec) -> String {
 }
 
 /// The conversation with tool traffic rendered as text, the tool prompt added to the system
-/// message (or a new one first). `plain` renders ordinary messages.
-pub fn messages<'a>(
-    messages: &'a [ChatMessage],
-    spec: Option<&ToolSpec>,
-    plain: impl Fn(&'a ChatMessage) -> Message<'a>,
-) -> Vec<Message<'a>> {
-    let mut out: Vec<Message<'a>> = messages
-        .iter()
-        .map(|message| match message.role {
-            Role::Tool | Role::Function => text_message("user", tool_result_text(message)),
-            Role::Assistant
-                if message
-                    .tool_calls
-                    .as_ref()
-                    .is_some_and(|calls| !calls.is_empty()) =>
-            {
-                text_message("assistant", assistant_call_text(message))
+/// message (or a new one first).
+pub fn messages<'a>(messages: &'a [Message], spec: Option<&ToolSpec>) -> Vec<WireMessage<'a>> {
+    let mut out: Vec<WireMessage<'a>> = Vec::with_capacity(messages.len() + 1);
+    for message in messages {
+        match message.role {
+            Role::Tool => out.extend(message.content.iter().filter_map(|part| match part {
+                Part::ToolResult {
+                    call_id, content, ..
+                } => Some(WireMessage::text(
+                    "user",
+                    tool_result_text(call_id, message.name.as_deref(), content),
+                )),
+                _ => None,
+            })),
+            Role::Assistant if message.has_tool_calls() => {
+                out.push(WireMessage::text("assistant", assistant_call_text(message)))
             }
-            _ => plain(message),
-        })
-        .collect();
+            _ => push_plain(&mut out, message),
+        }
+    }
     if let Some(spec) = spec.filter(|spec| spec.choice != ToolChoice::None) {
         let prompt = system_prompt(spec);
         match out.iter_mut().find(|message| message.role == "system") {
@@ -80,38 +80,29 @@ pub fn messages<'a>(
                     format!("{existing}\n\n{prompt}").trim().to_string(),
                 ));
             }
-            None => out.insert(0, text_message("system", prompt)),
+            None => out.insert(0, WireMessage::text("system", prompt)),
         }
     }
     out
 }
 
-fn text_message<'a>(role: &'static str, text: String) -> Message<'a> {
-    Message {
-        role,
-        content: MessageContent::Text(Cow::Owned(text)),
-        tool_calls: None,
-        tool_call_id: None,
-    }
-}
-
-fn tool_result_text(message: &ChatMessage) -> String {
-    let text = message.content.texts().collect::<Vec<_>>().join("\n");
-    let id = message.tool_call_id.as_deref().unwrap_or_default();
-    let name = message
-        .name
-        .as_deref()
+fn tool_result_text(call_id: &str, name: Option<&str>, text: &str) -> String {
+    let name = name
         .map(|name| format!(" name=\"{name}\""))
         .unwrap_or_default();
-    format!("<tool_result tool_call_id=\"{id}\"{name}>\n{text}\n</tool_result>")
+    format!("<tool_result tool_call_id=\"{call_id}\"{name}>\n{text}\n</tool_result>")
 }
 
-fn assistant_call_text(message: &ChatMessage) -> String {
-    let mut text = message.content.texts().collect::<Vec<_>>().join("\n");
-    for call in message.tool_calls.iter().flatten() {
-        let function = &call["function"];
-        let arguments = arguments_object(&arguments_string(function.get("arguments")));
-        let rendered = json!({"name": function["name"], "arguments": arguments});
+fn assistant_call_text(message: &Message) -> String {
+    let mut text = message.joined_text("\n");
+    for part in &message.content {
+        let Part::ToolCall {
+            name, arguments, ..
+        } = part
+        else {
+            continue;
+        };
+        let rendered = json!({"name": name, "arguments": arguments_object(arguments)});
         if !text.is_empty() {
             text.push('\n');
         }
@@ -829,8 +820,9 @@ mod tests {
                 name: "get_weather".into(),
                 description: Some("Weather now".into()),
                 parameters: json!({"type": "object"}),
+                strict: None,
             }],
-            choice: ToolChoice::Function("get_weather".into()),
+            choice: ToolChoice::Named("get_weather".into()),
             parallel: false,
         };
         let prompt = system_prompt(&spec);
@@ -856,26 +848,13 @@ mod tests {
                 name: "get_weather".into(),
                 description: None,
                 parameters: json!({"type": "object"}),
+                strict: None,
             }],
             choice: ToolChoice::Auto,
             parallel: true,
         };
-        fn plain(message: &ChatMessage) -> Message<'_> {
-            text_message(
-                if message.role == Role::System {
-                    "system"
-                } else {
-                    "user"
-                },
-                message
-                    .content
-                    .joined_text()
-                    .unwrap_or_default()
-                    .into_owned(),
-            )
-        }
-        let rendered =
-            serde_json::to_value(messages(&request.messages, Some(&spec), plain)).unwrap();
+        let conversation = crate::client::openai_chat::conversation(request).unwrap();
+        let rendered = serde_json::to_value(messages(&conversation.messages, Some(&spec))).unwrap();
         assert!(rendered[0]["content"]
             .as_str()
             .unwrap()

@@ -1,0 +1,523 @@
+//! The OpenAI chat client spoke: `/v1/chat/completions` bodies into a [`Conversation`];
+//! [`Answer`]s out as `chat.completion` JSON, [`Event`](crate::hub::Event)s as
+//! `chat.completion.chunk` SSE ([`SseEncoder`]).
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::chat;
+use crate::error::ApiError;
+use crate::hub::Usage;
+use crate::hub::{Answer, Conversation, Dialect, Message, Part, Role, ToolChoice};
+use crate::json::parse_request;
+use crate::openai::{self, ChatMessage, ChatRequest, Content, ContentPart, ResponseMeta};
+use crate::stream::OpenAiUsage;
+pub use crate::stream::{SseEncoder, StreamKind};
+use crate::tools::{self, ToolSpec};
+
+/// Parses and validates a chat body: 400s name the offending field.
+pub fn parse(body: &[u8]) -> Result<ChatRequest, ApiError> {
+    let request: ChatRequest = parse_request(body)?;
+    chat::validate(&request)?;
+    Ok(request)
+}
+
+/// A chat body as a conversation, and the model name the client asked for.
+pub fn read_request(body: &[u8]) -> Result<(Conversation, String), ApiError> {
+    let mut request = parse(body)?;
+    let model = std::mem::take(&mut request.model);
+    Ok((conversation(request)?, model))
+}
+
+/// A validated request ([`parse`]) as a conversation. Fields the hub has no slot for stay in
+/// `extra` (the client's own `user` does not: Argo's user is always the gateway's).
+pub fn conversation(request: ChatRequest) -> Result<Conversation, ApiError> {
+    let spec = ToolSpec::from_request(
+        request.tools.as_deref(),
+        request.tool_choice.as_ref(),
+        request.parallel_tool_calls,
+    )?;
+    let tool_choice = match (&spec, &request.tool_choice) {
+        (_, None | Some(Value::Null)) => None,
+        (Some(spec), Some(_)) => Some(spec.choice.clone()),
+        // Without tools only "none" and "auto" get past `ToolSpec::from_request`.
+        (None, Some(choice)) => Some(match choice.as_str() {
+            Some("none") => ToolChoice::None,
+            _ => ToolChoice::Auto,
+        }),
+    };
+    let messages = request
+        .messages
+        .into_iter()
+        .enumerate()
+        .map(|(index, message)| read_message(index, message))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut extra = request.extra;
+    extra.remove("user");
+    if let Some(n) = request.n {
+        extra.insert("n".into(), n.into());
+    }
+    let mut conversation = Conversation::new(Dialect::OpenAiChat, messages);
+    conversation.tools = spec.map(|spec| spec.tools).unwrap_or_default();
+    conversation.tool_choice = tool_choice;
+    conversation.parallel_tool_calls = request.parallel_tool_calls;
+    conversation.max_tokens = request.max_completion_tokens.or(request.max_tokens);
+    conversation.temperature = request.temperature;
+    conversation.top_p = request.top_p;
+    conversation.stop = request
+        .stop
+        .map(openai::Stop::into_list)
+        .unwrap_or_default();
+    conversation.reasoning_effort = request.reasoning_effort;
+    conversation.stream = request.stream == Some(true);
+    conversation.include_usage = request
+        .stream_options
+        .and_then(|options| options.include_usage)
+        == Some(true);
+    conversation.extra = extra;
+    Ok(conversation)
+}
+
+fn read_message(index: usize, message: ChatMessage) -> Result<Message, ApiError> {
+    let role = match message.role {
+        openai::Role::System => Role::System,
+        openai::Role::Developer => Role::Developer,
+        openai::Role::User => Role::User,
+        openai::Role::Assistant => Role::Assistant,
+        openai::Role::Tool | openai::Role::Function => Role::Tool,
+    };
+    let content = if role == Role::Tool {
+        let content = message.content.texts().collect::<Vec<_>>().join("\n");
+        let call_id = message
+            .tool_call_id
+            .or_else(|| message.name.clone())
+            .unwrap_or_default();
+        vec![Part::ToolResult {
+            call_id,
+            content,
+            is_error: false,
+        }]
+    } else {
+        let mut parts = read_content(index, message.content)?;
+        for call in message.tool_calls.iter().flatten() {
+            let function = &call["function"];
+            parts.push(Part::tool_call(
+                call["id"].as_str().unwrap_or_default(),
+                function["name"].as_str().unwrap_or_default(),
+                tools::arguments_string(function.get("arguments")),
+            ));
+        }
+        parts
+    };
+    Ok(Message {
+        role,
+        content,
+        name: message.name,
+    })
+}
+
+fn read_content(index: usize, content: Content) -> Result<Vec<Part>, ApiError> {
+    match content {
+        Content::Empty => Ok(Vec::new()),
+        Content::Text(text) => Ok(vec![Part::Text(text)]),
+        Content::Parts(parts) => parts
+            .into_iter()
+            .enumerate()
+            .map(|(position, part)| match part {
+                ContentPart::Text { text } => Ok(Part::Text(text)),
+                ContentPart::ImageUrl { image_url } => {
+                    let url = image_url
+                        .get("url")
+                        .or(Some(&image_url))
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| {
+                            ApiError::invalid(
+                                format!("messages[{index}].content[{position}].image_url.url"),
+                                "An image part needs an `image_url` with a `url`",
+                            )
+                        })?;
+                    Ok(Part::Image {
+                        url: url.to_string(),
+                        detail: image_url
+                            .get("detail")
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
+                    })
+                }
+            })
+            .collect(),
+    }
+}
+
+#[derive(Serialize)]
+struct ChatCompletion<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: [Choice<'a>; 1],
+    usage: OpenAiUsage,
+    system_fingerprint: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Choice<'a> {
+    index: u32,
+    message: AssistantMessage<'a>,
+    logprobs: Option<()>,
+    finish_reason: &'static str,
+}
+
+#[derive(Serialize)]
+struct AssistantMessage<'a> {
+    role: &'static str,
+    content: Option<Cow<'a, str>>,
+    refusal: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<ToolCall<'a>>,
+}
+
+#[derive(Serialize)]
+struct ToolCall<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: Function<'a>,
+}
+
+#[derive(Serialize)]
+struct Function<'a> {
+    name: &'a str,
+    arguments: &'a str,
+}
+
+/// Renders a `chat.completion` object: text as `content`, thinking as `reasoning_content`.
+pub fn answer_json(answer: &Answer, meta: &ResponseMeta, usage: &Usage) -> Vec<u8> {
+    let content = answer.text();
+    let size = content.as_deref().map_or(0, str::len);
+    let completion = ChatCompletion {
+        id: &meta.id,
+        object: "chat.completion",
+        created: meta.created,
+        model: &meta.model,
+        choices: [Choice {
+            index: 0,
+            message: AssistantMessage {
+                role: "assistant",
+                content,
+                refusal: None,
+                reasoning_content: answer.thinking(),
+                tool_calls: answer
+                    .tool_calls()
+                    .map(|(id, name, arguments)| ToolCall {
+                        id,
+                        kind: "function",
+                        function: Function { name, arguments },
+                    })
+                    .collect(),
+            },
+            logprobs: None,
+            finish_reason: answer.finish.openai(),
+        }],
+        usage: OpenAiUsage::from(usage),
+        system_fingerprint: None,
+    };
+    let mut out = Vec::with_capacity(size + size / 16 + 384);
+    if serde_json::to_writer(&mut out, &completion).is_err() {
+        out.clear();
+    }
+    out
+}
+
+/// The chunk encoder for a chat stream.
+pub fn encoder(meta: &ResponseMeta, include_usage: bool) -> SseEncoder {
+    SseEncoder::new(StreamKind::Chat, meta, include_usage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{meta, sse_payloads};
+    use crate::hub::{Event, Finish, ToolDef};
+    use crate::translate::Encoder;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn read(body: Value) -> Conversation {
+        let (conversation, model) = read_request(body.to_string().as_bytes()).unwrap();
+        assert_eq!(model, "gpt-4o");
+        conversation
+    }
+
+    #[test]
+    fn messages_of_every_role_and_shape_are_read() {
+        let conversation = read(json!({"model": "gpt-4o", "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "developer", "content": [{"type": "text", "text": "French."}]},
+            {"role": "user", "name": "bob", "content": [{"type": "text", "text": "What is this?"},
+                {"type": "image_url", "image_url": {"url": "https://example.org/cat.jpg", "detail": "low"}}]},
+            {"role": "assistant", "content": "Checking.", "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "look", "arguments": {"at": "cat"}}}]},
+            {"role": "tool", "tool_call_id": "call_1", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "cat"}]},
+            {"role": "function", "name": "look", "content": "old style"},
+            {"role": "assistant", "content": null}]}));
+        assert_eq!(
+            conversation.messages,
+            vec![
+                Message::text(Role::System, "Be brief."),
+                Message::text(Role::Developer, "French."),
+                Message {
+                    role: Role::User,
+                    content: vec![
+                        Part::Text("What is this?".into()),
+                        Part::Image {
+                            url: "https://example.org/cat.jpg".into(),
+                            detail: Some("low".into())
+                        }
+                    ],
+                    name: Some("bob".into()),
+                },
+                Message::new(
+                    Role::Assistant,
+                    vec![
+                        Part::Text("Checking.".into()),
+                        Part::tool_call("call_1", "look", r#"{"at":"cat"}"#)
+                    ]
+                ),
+                Message::new(
+                    Role::Tool,
+                    vec![Part::ToolResult {
+                        call_id: "call_1".into(),
+                        content: "a\ncat".into(),
+                        is_error: false
+                    }]
+                ),
+                Message {
+                    role: Role::Tool,
+                    content: vec![Part::ToolResult {
+                        call_id: "look".into(),
+                        content: "old style".into(),
+                        is_error: false
+                    }],
+                    name: Some("look".into()),
+                },
+                Message::new(Role::Assistant, vec![]),
+            ]
+        );
+    }
+
+    #[test]
+    fn parameters_tools_and_unknown_fields_are_read() {
+        let conversation = read(
+            json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}],
+            "tools": [{"type": "function", "function": {"name": "f", "description": "F", "parameters": {"type": "object"}, "strict": true}}],
+            "tool_choice": "required", "parallel_tool_calls": false,
+            "max_tokens": 10, "max_completion_tokens": 20, "temperature": 0.5, "top_p": 0.9, "stop": "END",
+            "reasoning_effort": "high", "stream": true, "stream_options": {"include_usage": true},
+            "n": 1, "seed": 3, "user": "mallory"}),
+        );
+        assert_eq!(
+            conversation.tools,
+            vec![ToolDef {
+                name: "f".into(),
+                description: Some("F".into()),
+                parameters: json!({"type": "object"}),
+                strict: Some(true)
+            }]
+        );
+        assert_eq!(conversation.tool_choice, Some(ToolChoice::Required));
+        assert_eq!(conversation.parallel_tool_calls, Some(false));
+        assert_eq!(
+            conversation.max_tokens,
+            Some(20),
+            "max_completion_tokens wins"
+        );
+        assert_eq!(
+            (conversation.temperature, conversation.top_p),
+            (Some(0.5), Some(0.9))
+        );
+        assert_eq!(conversation.stop, ["END"]);
+        assert_eq!(conversation.reasoning_effort.as_deref(), Some("high"));
+        assert!(conversation.stream && conversation.include_usage);
+        assert_eq!(
+            Value::Object(conversation.extra),
+            json!({"n": 1, "seed": 3}),
+            "the client's user is never kept"
+        );
+        let bare = read(
+            json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "tool_choice": "none"}),
+        );
+        assert_eq!(bare.tool_choice, Some(ToolChoice::None));
+        assert!(!bare.stream && !bare.include_usage && bare.tools.is_empty());
+    }
+
+    #[test]
+    fn invalid_requests_name_the_field() {
+        for (body, param) in [
+            (json!({"model": "m", "messages": []}), "messages"),
+            (
+                json!({"model": "m", "messages": [{"role": "tool", "content": "x"}]}),
+                "messages[0].tool_call_id",
+            ),
+            (
+                json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]}),
+                "messages[0].content[0].image_url.url",
+            ),
+            (
+                json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "top_p": 2}),
+                "top_p",
+            ),
+            (
+                json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "tool_choice": "required"}),
+                "tool_choice",
+            ),
+            (
+                json!({"model": "m", "messages": [{"role": "user", "content": 1}]}),
+                "messages[0].content",
+            ),
+        ] {
+            let error = read_request(body.to_string().as_bytes()).unwrap_err();
+            assert_eq!(
+                (error.status, error.param.as_deref()),
+                (400, Some(param)),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn answers_render_as_chat_completions() {
+        let answer = Answer {
+            content: vec![
+                Part::Thinking {
+                    text: "Hmm.".into(),
+                    signature: Some("sig".into()),
+                },
+                Part::Text("Let me ".into()),
+                Part::Text("check.".into()),
+                Part::tool_call("call_1", "f", "{}"),
+            ],
+            finish: Finish::ToolCalls,
+            usage: None,
+        };
+        let usage = Usage {
+            input_tokens: 10,
+            output_tokens: 5,
+            cached_input_tokens: Some(4),
+        };
+        let json: Value = serde_json::from_slice(&answer_json(&answer, &meta(), &usage)).unwrap();
+        assert_eq!(
+            json,
+            json!({"id": "chatcmpl-gw123", "object": "chat.completion", "created": 1_700_000_000,
+                "model": "claude-sonnet-4.6", "system_fingerprint": null,
+                "choices": [{"index": 0, "logprobs": null, "finish_reason": "tool_calls",
+                    "message": {"role": "assistant", "content": "Let me check.", "refusal": null,
+                        "reasoning_content": "Hmm.",
+                        "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15,
+                    "prompt_tokens_details": {"cached_tokens": 4}}})
+        );
+        let calls_only = Answer {
+            content: vec![Part::tool_call("call_1", "f", "{}")],
+            finish: Finish::ToolCalls,
+            usage: None,
+        };
+        let json: Value =
+            serde_json::from_slice(&answer_json(&calls_only, &meta(), &Usage::new(1, 1))).unwrap();
+        assert!(json["choices"][0]["message"]["content"].is_null());
+        assert!(json["usage"].get("prompt_tokens_details").is_none());
+    }
+
+    /// Canonical event sequences as decoders produce them: calls begin in order, arguments
+    /// only for begun calls.
+    fn events() -> impl Strategy<Value = Vec<Event>> {
+        prop::collection::vec((0u8..5, "\\PC{0,6}", any::<prop::sample::Index>()), 0..24).prop_map(
+            |steps| {
+                let mut events = Vec::new();
+                let mut calls = 0;
+                for (kind, text, pick) in steps {
+                    events.push(match kind {
+                        0 => Event::TextDelta(text),
+                        1 => Event::ThinkingDelta(text),
+                        2 => {
+                            calls += 1;
+                            Event::ToolCallStart {
+                                index: calls - 1,
+                                id: format!("call_{calls}"),
+                                name: format!("f{text}"),
+                            }
+                        }
+                        3 if calls > 0 => Event::ToolCallArguments {
+                            index: pick.index(calls),
+                            fragment: text,
+                        },
+                        _ => Event::ThinkingSignature(text),
+                    });
+                }
+                events
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn any_event_sequence_gives_a_valid_chunk_stream(events in events(), include_usage in any::<bool>(), finish in 0u8..4) {
+            let mut encoder = encoder(&meta(), include_usage);
+            let mut out = Vec::new();
+            encoder.start(&mut out);
+            for event in &events {
+                encoder.event(&mut out, event);
+            }
+            let finish = [Finish::Stop, Finish::Length, Finish::ToolCalls, Finish::ContentFilter][finish as usize];
+            Encoder::finish(&mut encoder, &mut out, finish, Usage::new(3, 4));
+            let payloads = sse_payloads(&out);
+            prop_assert_eq!(&payloads[0]["choices"][0]["delta"]["role"], "assistant");
+            prop_assert_eq!(payloads.last().unwrap(), "[DONE]");
+            let chunks = &payloads[..payloads.len() - 1];
+            let mut calls: Vec<(String, String, String)> = Vec::new();
+            let mut finishes = 0;
+            for (position, chunk) in chunks.iter().enumerate() {
+                prop_assert_eq!(&chunk["id"], "chatcmpl-gw123");
+                prop_assert_eq!(&chunk["object"], "chat.completion.chunk");
+                if chunk["choices"] == json!([]) {
+                    prop_assert!(include_usage && position == chunks.len() - 1);
+                    prop_assert_eq!(&chunk["usage"]["total_tokens"], 7);
+                    continue;
+                }
+                let choice = &chunk["choices"][0];
+                if !choice["finish_reason"].is_null() {
+                    finishes += 1;
+                    prop_assert_eq!(&choice["finish_reason"], finish.openai());
+                }
+                for call in choice["delta"]["tool_calls"].as_array().into_iter().flatten() {
+                    let index = call["index"].as_u64().unwrap() as usize;
+                    let fragment = call["function"]["arguments"].as_str().unwrap();
+                    if index == calls.len() {
+                        prop_assert_eq!(&call["type"], "function");
+                        calls.push((call["id"].as_str().unwrap().into(), call["function"]["name"].as_str().unwrap().into(), fragment.into()));
+                    } else {
+                        prop_assert!(index < calls.len(), "arguments of a call that did not begin");
+                        prop_assert!(call.get("id").is_none() && call["function"].get("name").is_none());
+                        calls[index].2.push_str(fragment);
+                    }
+                }
+            }
+            prop_assert_eq!(finishes, 1);
+            let mut expected: Vec<(String, String, String)> = Vec::new();
+            for event in &events {
+                match event {
+                    Event::ToolCallStart { id, name, .. } => expected.push((id.clone(), name.clone(), String::new())),
+                    Event::ToolCallArguments { index, fragment } => expected[*index].2.push_str(fragment),
+                    _ => {}
+                }
+            }
+            prop_assert_eq!(calls, expected);
+            let texts: String = events.iter().filter_map(|event| match event { Event::TextDelta(text) => Some(text.as_str()), _ => None }).collect();
+            prop_assert_eq!(crate::fixtures::streamed_text(&payloads).0, texts);
+        }
+    }
+}

@@ -1,0 +1,833 @@
+//! Stream translation: an upstream [`Decoder`] (bytes -> [`Event`]s) paired with a client
+//! [`Encoder`] (events -> bytes), driven as one [`StreamTranslation`] by the relay whatever the
+//! pairing; and the [`Collector`] that folds a streamed upstream answer into one [`Answer`].
+//!
+//! Both hold back the start of a stream until it is known not to be Argo's notice for an
+//! unregistered username (see [`crate::notice`]), so that nothing of a notice reaches the client.
+
+use std::fmt::Debug;
+
+use crate::error::ApiError;
+use crate::hub::{Aggregator, Answer, Event, Finish, Part, Usage};
+use crate::notice::{self, StreamStart};
+use crate::usage::{TokenCounter, Tokenizer};
+
+/// Reads an upstream stream into events, sans-IO: fed byte chunks split anywhere, it gives
+/// the same events as fed the stream whole.
+pub trait Decoder: Debug + Send {
+    /// Appends the events `bytes` complete.
+    fn feed(&mut self, bytes: &[u8], events: &mut Vec<Event>);
+
+    /// The upstream ended: appends what was still held, then [`Event::Error`] when the stream
+    /// ended before the answer did.
+    fn finish(&mut self, events: &mut Vec<Event>);
+}
+
+/// Writes events in a client's streaming format.
+pub trait Encoder: Debug + Send {
+    /// The opening events.
+    fn start(&mut self, out: &mut Vec<u8>);
+
+    /// A content event: text, thinking or a tool call. The stream translation keeps
+    /// [`Event::Finish`], [`Event::Usage`] and [`Event::Error`] for [`Self::finish`] and
+    /// [`Self::error`].
+    fn event(&mut self, out: &mut Vec<u8>, event: &Event);
+
+    /// The closing events of a complete answer.
+    fn finish(&mut self, out: &mut Vec<u8>, finish: Finish, usage: Usage);
+
+    /// An error after the stream started; nothing follows it.
+    fn error(&mut self, out: &mut Vec<u8>, error: &ApiError);
+}
+
+/// Holds a stream's opening back until it is known not to be Argo's notice: while the text so
+/// far could open the notice ([`notice::stream_start`]), or while the upstream has sent
+/// nothing the decoder understands (a notice in no dialect at all, checked on the raw bytes).
+#[derive(Debug, Default)]
+pub(crate) struct NoticeGuard {
+    decided: bool,
+    opening: String,
+    raw: Vec<u8>,
+    /// Output produced before the decision.
+    held: Vec<u8>,
+}
+
+impl NoticeGuard {
+    fn settled() -> Self {
+        NoticeGuard {
+            decided: true,
+            ..NoticeGuard::default()
+        }
+    }
+
+    /// Text the upstream sent; the notice is an error.
+    pub(crate) fn text(&mut self, text: &str) -> Result<(), ApiError> {
+        if self.decided || text.is_empty() {
+            return Ok(());
+        }
+        self.opening.push_str(text);
+        match notice::stream_start(self.opening.as_bytes()) {
+            StreamStart::Notice => Err(notice::unregistered_user()),
+            StreamStart::Answer => {
+                self.decide();
+                Ok(())
+            }
+            StreamStart::Undecided => Ok(()),
+        }
+    }
+
+    pub(crate) fn decided(&self) -> bool {
+        self.decided
+    }
+
+    /// Content that is not text (thinking, a tool call): no notice.
+    pub(crate) fn content(&mut self) {
+        self.decide();
+    }
+
+    /// Upstream bytes that left the stream undecided.
+    pub(crate) fn raw(&mut self, bytes: &[u8]) -> Result<(), ApiError> {
+        if self.decided || self.raw.len() >= notice::SEARCHED_BYTES {
+            return Ok(());
+        }
+        let room = notice::SEARCHED_BYTES - self.raw.len();
+        self.raw.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        if notice::is_notice(&self.raw) {
+            return Err(notice::unregistered_user());
+        }
+        Ok(())
+    }
+
+    fn decide(&mut self) {
+        self.decided = true;
+        self.opening = String::new();
+        self.raw = Vec::new();
+    }
+
+    /// Where output goes now: `out` once decided, held back before.
+    pub(crate) fn sink<'a>(&'a mut self, out: &'a mut Vec<u8>) -> &'a mut Vec<u8> {
+        if self.decided {
+            if !self.held.is_empty() {
+                out.append(&mut self.held);
+            }
+            out
+        } else {
+            &mut self.held
+        }
+    }
+}
+
+/// What every stream translation tracks besides its engine.
+#[derive(Debug)]
+pub(crate) struct StreamState {
+    pub(crate) guard: NoticeGuard,
+    started: bool,
+    /// An error or the end was sent: later input is ignored.
+    ended: bool,
+    failure: Option<ApiError>,
+    finish: Option<Finish>,
+    reported: Option<Usage>,
+    counter: TokenCounter,
+    prompt_tokens: u64,
+}
+
+impl StreamState {
+    /// Counts generated text, for when the upstream reports no usage.
+    pub(crate) fn count(&mut self, text: &str) {
+        self.counter.add(text);
+    }
+
+    pub(crate) fn report(&mut self, usage: Usage) {
+        self.reported = Some(usage);
+    }
+
+    /// An error the upstream reported: returned while nothing was sent (the client gets an
+    /// error response), else written by `write` as the stream's last event.
+    pub(crate) fn upstream_error(
+        &mut self,
+        out: &mut Vec<u8>,
+        error: ApiError,
+        write: impl FnOnce(&mut Vec<u8>, &ApiError),
+    ) -> Result<(), ApiError> {
+        if !self.guard.decided {
+            return Err(error);
+        }
+        write(self.guard.sink(out), &error);
+        self.failure = Some(error);
+        self.ended = true;
+        Ok(())
+    }
+
+    fn usage(&self) -> Usage {
+        self.reported
+            .unwrap_or_else(|| Usage::new(self.prompt_tokens, self.counter.tokens()))
+    }
+}
+
+/// How a stream is translated: decoding and encoding through the hub, or relaying an upstream
+/// of the client's own dialect with least rewriting.
+pub(crate) trait Engine: Debug + Send {
+    fn start(&mut self, out: &mut Vec<u8>);
+    fn feed(
+        &mut self,
+        state: &mut StreamState,
+        out: &mut Vec<u8>,
+        bytes: &[u8],
+    ) -> Result<(), ApiError>;
+    /// The upstream ended normally: what is still held (an error when it was cut short).
+    fn drain(&mut self, state: &mut StreamState, out: &mut Vec<u8>) -> Result<(), ApiError>;
+    fn finish(&mut self, out: &mut Vec<u8>, finish: Finish, usage: Usage);
+    fn error(&mut self, out: &mut Vec<u8>, error: &ApiError);
+}
+
+/// Upstream bytes in, client bytes out, for any pairing of upstream dialect and client format.
+#[derive(Debug)]
+pub struct StreamTranslation {
+    engine: Box<dyn Engine>,
+    state: StreamState,
+}
+
+impl StreamTranslation {
+    /// Events decoded from the upstream by `decoder`, written for the client by `encoder`.
+    pub fn new(decoder: impl Decoder + 'static, encoder: impl Encoder + 'static) -> Self {
+        Self::with_engine(Box::new(HubEngine {
+            decoder: Box::new(decoder),
+            encoder: Box::new(encoder),
+            events: Vec::new(),
+        }))
+    }
+
+    pub(crate) fn with_engine(engine: Box<dyn Engine>) -> Self {
+        StreamTranslation {
+            engine,
+            state: StreamState {
+                guard: NoticeGuard::default(),
+                started: false,
+                ended: false,
+                failure: None,
+                finish: None,
+                reported: None,
+                counter: TokenCounter::new(Tokenizer::Estimate),
+                prompt_tokens: 0,
+            },
+        }
+    }
+
+    /// How usage is counted when the upstream reports none: `prompt_tokens`, and the generated
+    /// text by `tokenizer`. By default the prompt counts 0 and the output is estimated.
+    pub fn counting(mut self, prompt_tokens: u64, tokenizer: Tokenizer) -> Self {
+        self.state.prompt_tokens = prompt_tokens;
+        self.state.counter = TokenCounter::new(tokenizer);
+        self
+    }
+
+    /// No notice check: for a caller that checked the opening itself.
+    pub fn unguarded(mut self) -> Self {
+        self.state.guard = NoticeGuard::settled();
+        self
+    }
+
+    /// The opening events, unless already sent by [`Self::feed_into`].
+    pub fn start(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.start_into(&mut out);
+        out
+    }
+
+    fn start_into(&mut self, out: &mut Vec<u8>) {
+        if !self.state.started {
+            self.state.started = true;
+            self.engine.start(self.state.guard.sink(out));
+        }
+    }
+
+    /// Translates upstream `bytes`, appending what the client gets now to `out`. `Err` only
+    /// before anything reached `out`: the notice, or an upstream error before any answer; the
+    /// client should get it as an error response instead of a stream.
+    pub fn feed_into(&mut self, out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), ApiError> {
+        if self.state.ended {
+            return Ok(());
+        }
+        self.start_into(out);
+        let fed = self.engine.feed(&mut self.state, out, bytes);
+        let checked = fed.and_then(|()| self.state.guard.raw(bytes));
+        self.settle(checked)
+    }
+
+    /// Whether the stream is known not to be the notice: until then nothing is written to the
+    /// client (hold the response head too).
+    pub fn decided(&self) -> bool {
+        self.state.guard.decided
+    }
+
+    /// The upstream ended normally: the closing events (an error event if the upstream cut its
+    /// answer short). `Err` as for [`Self::feed_into`].
+    pub fn finish(&mut self) -> Result<Vec<u8>, ApiError> {
+        let mut out = Vec::new();
+        if self.state.ended {
+            return Ok(out);
+        }
+        self.start_into(&mut out);
+        let drained = self.engine.drain(&mut self.state, &mut out);
+        self.settle(drained)?;
+        if self.state.ended {
+            return Ok(out);
+        }
+        self.state.guard.decide();
+        self.state.ended = true;
+        let usage = self.state.usage();
+        let finish = self.state.finish.unwrap_or(Finish::Stop);
+        self.engine
+            .finish(self.state.guard.sink(&mut out), finish, usage);
+        Ok(out)
+    }
+
+    /// The upstream failed (connection lost, timeout) after the stream started: one error event.
+    pub fn fail(&mut self, error: &ApiError) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.state.ended {
+            return out;
+        }
+        self.start_into(&mut out);
+        self.end_with(&mut out, error.clone());
+        out
+    }
+
+    /// Usage as the upstream reported it, else as counted.
+    pub fn usage(&self) -> Usage {
+        self.state.usage()
+    }
+
+    /// Whether the usage is the upstream's own report.
+    pub fn usage_reported(&self) -> bool {
+        self.state.reported.is_some()
+    }
+
+    /// The error the stream ended with, if it did not end normally.
+    pub fn failure(&self) -> Option<&ApiError> {
+        self.state.failure.as_ref()
+    }
+
+    /// A failed step: before the decision the error is returned (nothing was sent); after,
+    /// the stream ends with it as an error event.
+    fn settle(&mut self, result: Result<(), ApiError>) -> Result<(), ApiError> {
+        let Err(error) = result else {
+            return Ok(());
+        };
+        if self.state.guard.decided {
+            return Ok(());
+        }
+        self.state.ended = true;
+        self.state.failure = Some(error.clone());
+        Err(error)
+    }
+
+    fn end_with(&mut self, out: &mut Vec<u8>, error: ApiError) {
+        self.state.guard.decide();
+        self.engine.error(self.state.guard.sink(out), &error);
+        self.state.failure = Some(error);
+        self.state.ended = true;
+    }
+}
+
+/// Decodes, then encodes, through the hub's events.
+#[derive(Debug)]
+struct HubEngine {
+    decoder: Box<dyn Decoder>,
+    encoder: Box<dyn Encoder>,
+    events: Vec<Event>,
+}
+
+impl HubEngine {
+    fn emit(&mut self, state: &mut StreamState, out: &mut Vec<u8>) -> Result<(), ApiError> {
+        let mut events = std::mem::take(&mut self.events);
+        let mut result = Ok(());
+        for event in events.drain(..) {
+            if state.ended {
+                break;
+            }
+            match &event {
+                Event::TextDelta(text) => {
+                    state.count(text);
+                    if let Err(error) = state.guard.text(text) {
+                        result = Err(error);
+                        break;
+                    }
+                }
+                Event::ThinkingDelta(text) | Event::ToolCallArguments { fragment: text, .. } => {
+                    state.count(text);
+                    state.guard.content();
+                }
+                Event::ToolCallStart { name, .. } => {
+                    state.count(name);
+                    state.guard.content();
+                }
+                Event::ThinkingSignature(_) => state.guard.content(),
+                Event::Finish(finish) => {
+                    state.finish = Some(*finish);
+                    continue;
+                }
+                Event::Usage(usage) => {
+                    state.report(*usage);
+                    continue;
+                }
+                Event::Error(error) => {
+                    let encoder = &mut self.encoder;
+                    if let Err(error) = state
+                        .upstream_error(out, error.clone(), |out, error| encoder.error(out, error))
+                    {
+                        result = Err(error);
+                        break;
+                    }
+                    continue;
+                }
+            }
+            self.encoder.event(state.guard.sink(out), &event);
+        }
+        self.events = events;
+        result
+    }
+}
+
+impl Engine for HubEngine {
+    fn start(&mut self, out: &mut Vec<u8>) {
+        self.encoder.start(out);
+    }
+
+    fn feed(
+        &mut self,
+        state: &mut StreamState,
+        out: &mut Vec<u8>,
+        bytes: &[u8],
+    ) -> Result<(), ApiError> {
+        self.decoder.feed(bytes, &mut self.events);
+        self.emit(state, out)
+    }
+
+    fn drain(&mut self, state: &mut StreamState, out: &mut Vec<u8>) -> Result<(), ApiError> {
+        self.decoder.finish(&mut self.events);
+        self.emit(state, out)
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>, finish: Finish, usage: Usage) {
+        self.encoder.finish(out, finish, usage);
+    }
+
+    fn error(&mut self, out: &mut Vec<u8>, error: &ApiError) {
+        self.encoder.error(out, error);
+    }
+}
+
+/// Folds a streamed upstream answer into one [`Answer`], for a client that asked for no stream
+/// (Argo refuses long Claude answers unless streamed). The notice is an error here too.
+#[derive(Debug)]
+pub struct Collector {
+    decoder: Box<dyn Decoder>,
+    aggregator: Aggregator,
+    guard: NoticeGuard,
+    events: Vec<Event>,
+}
+
+impl Collector {
+    pub fn new(decoder: impl Decoder + 'static) -> Self {
+        Collector {
+            decoder: Box::new(decoder),
+            aggregator: Aggregator::default(),
+            guard: NoticeGuard::default(),
+            events: Vec::new(),
+        }
+    }
+
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), ApiError> {
+        self.decoder.feed(bytes, &mut self.events);
+        self.fold()?;
+        self.guard.raw(bytes)
+    }
+
+    /// The upstream ended normally: the answer, or the error the stream carried.
+    pub fn finish(mut self) -> Result<Answer, ApiError> {
+        self.decoder.finish(&mut self.events);
+        self.fold()?;
+        self.aggregator.finish()
+    }
+
+    fn fold(&mut self) -> Result<(), ApiError> {
+        for event in self.events.drain(..) {
+            match &event {
+                Event::TextDelta(text) => self.guard.text(text)?,
+                Event::Finish(_) | Event::Usage(_) | Event::Error(_) => {}
+                _ => self.guard.content(),
+            }
+            self.aggregator.push(event);
+        }
+        Ok(())
+    }
+}
+
+/// A whole stream of a buffered `answer`, written by `encoder`: for a client that asked for a
+/// stream of an upstream call that could not stream.
+pub fn replay(encoder: &mut dyn Encoder, answer: &Answer, usage: Usage) -> Vec<u8> {
+    let mut out = Vec::new();
+    encoder.start(&mut out);
+    let mut calls = 0;
+    for part in &answer.content {
+        let events = match part {
+            Part::Text(text) => vec![Event::TextDelta(text.clone())],
+            Part::Thinking { text, signature } => {
+                let mut events = vec![Event::ThinkingDelta(text.clone())];
+                events.extend(signature.clone().map(Event::ThinkingSignature));
+                events
+            }
+            Part::ToolCall {
+                id,
+                name,
+                arguments,
+            } => {
+                calls += 1;
+                vec![
+                    Event::ToolCallStart {
+                        index: calls - 1,
+                        id: id.clone(),
+                        name: name.clone(),
+                    },
+                    Event::ToolCallArguments {
+                        index: calls - 1,
+                        fragment: arguments.clone(),
+                    },
+                ]
+            }
+            Part::Image { .. } | Part::ToolResult { .. } => Vec::new(),
+        };
+        for event in &events {
+            encoder.event(&mut out, event);
+        }
+    }
+    encoder.finish(&mut out, answer.finish, usage);
+    out
+}
+
+/// Feeds `chunks` to a [`Collector`] over `decoder`.
+pub fn collect<'a>(
+    decoder: impl Decoder + 'static,
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<Answer, ApiError> {
+    let mut collector = Collector::new(decoder);
+    for chunk in chunks {
+        collector.feed(chunk)?;
+    }
+    collector.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::openai_chat;
+    use crate::fixtures::{
+        self, meta, split, sse_payloads, streamed_text, ANTHROPIC_STREAM, OPENAI_STREAM,
+    };
+    use crate::upstream::{anthropic, openai_native, resource};
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    fn claude_to_openai(include_usage: bool) -> StreamTranslation {
+        StreamTranslation::new(
+            anthropic::SseDecoder::new(),
+            openai_chat::encoder(&meta(), include_usage),
+        )
+    }
+
+    fn run(mut translation: StreamTranslation, pieces: &[&[u8]]) -> (Vec<u8>, StreamTranslation) {
+        let mut out = translation.start();
+        for piece in pieces {
+            translation.feed_into(&mut out, piece).unwrap();
+        }
+        out.extend(translation.finish().unwrap());
+        (out, translation)
+    }
+
+    #[test]
+    fn claudes_stream_becomes_openai_chunks() {
+        let (out, translation) = run(claude_to_openai(true), &[ANTHROPIC_STREAM.as_bytes()]);
+        let payloads = sse_payloads(&out);
+        assert_eq!(
+            payloads[0]["choices"][0]["delta"],
+            json!({"role": "assistant", "content": ""})
+        );
+        for chunk in &payloads[..payloads.len() - 1] {
+            assert_eq!(
+                (chunk["id"].as_str(), chunk["model"].as_str()),
+                (Some("chatcmpl-gw123"), Some("claude-sonnet-4.6"))
+            );
+        }
+        let (text, reasoning) = streamed_text(&payloads);
+        assert_eq!(text, "Let me check \"Paris\" 🌦️ for you.");
+        assert_eq!(reasoning, "The user wants the weather.");
+        let calls: Vec<&Value> = payloads
+            .iter()
+            .filter_map(|chunk| chunk["choices"][0]["delta"]["tool_calls"].get(0))
+            .collect();
+        assert_eq!(
+            calls[0],
+            &json!({"index": 0, "id": "toolu_vrtx_01T1x1fJ34qAmk2tNTrN7Up6", "type": "function",
+                "function": {"name": "get_weather", "arguments": ""}})
+        );
+        let arguments: String = calls[1..]
+            .iter()
+            .map(|call| {
+                assert_eq!(call["index"], 0);
+                assert!(call.get("id").is_none());
+                call["function"]["arguments"].as_str().unwrap()
+            })
+            .collect();
+        assert_eq!(arguments, "{\"city\": \"Paris\"}");
+        let n = payloads.len();
+        assert_eq!(payloads[n - 3]["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(
+            payloads[n - 2]["usage"],
+            json!({"prompt_tokens": 572, "completion_tokens": 89, "total_tokens": 661,
+                "prompt_tokens_details": {"cached_tokens": 100}})
+        );
+        assert_eq!(payloads[n - 1], "[DONE]");
+        assert_eq!(translation.usage().input_tokens, 572);
+        assert!(translation.usage_reported());
+    }
+
+    #[test]
+    fn without_include_usage_there_is_no_usage_chunk() {
+        let (out, _) = run(claude_to_openai(false), &[ANTHROPIC_STREAM.as_bytes()]);
+        assert!(sse_payloads(&out)
+            .iter()
+            .all(|chunk| chunk.get("usage").is_none()));
+    }
+
+    fn text_event(text: &str) -> String {
+        format!(
+            "event: content_block_delta\ndata: {}\n\n",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}})
+        )
+    }
+
+    const START: &str = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":9}}}\n\nevent: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n";
+
+    #[test]
+    fn the_notice_in_the_first_text_deltas_is_an_error_and_nothing_is_sent() {
+        let mut translation = claude_to_openai(true);
+        let mut out = translation.start();
+        translation.feed_into(&mut out, START.as_bytes()).unwrap();
+        for piece in ["⚠️ **IMP", "ORTANT AUTHENTICATION NOT"] {
+            translation
+                .feed_into(&mut out, text_event(piece).as_bytes())
+                .unwrap();
+            assert!(!translation.decided());
+        }
+        let error = translation
+            .feed_into(&mut out, text_event("ICE FROM ARGO** ⚠️").as_bytes())
+            .unwrap_err();
+        assert_eq!(error.code, Some("upstream_user_not_registered"));
+        assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+        assert!(translation.failure().is_some());
+        assert!(translation.finish().unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_opening_that_only_resembles_the_notice_is_released_whole() {
+        let mut translation = claude_to_openai(false);
+        let mut out = translation.start();
+        translation.feed_into(&mut out, START.as_bytes()).unwrap();
+        translation
+            .feed_into(&mut out, text_event("**").as_bytes())
+            .unwrap();
+        assert!(out.is_empty() && !translation.decided());
+        translation
+            .feed_into(&mut out, text_event("Summary**").as_bytes())
+            .unwrap();
+        assert!(translation.decided());
+        let payloads = sse_payloads(&out);
+        assert_eq!(payloads[0]["choices"][0]["delta"]["role"], "assistant");
+        assert_eq!(streamed_text(&payloads).0, "**Summary**");
+    }
+
+    #[test]
+    fn thinking_or_a_tool_call_decides_at_once() {
+        let mut translation = claude_to_openai(false);
+        let mut out = Vec::new();
+        let thinking = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"Hmm\"}}\n\n";
+        translation
+            .feed_into(&mut out, thinking.as_bytes())
+            .unwrap();
+        assert!(translation.decided());
+        assert_eq!(streamed_text(&sse_payloads(&out)).1, "Hmm");
+    }
+
+    #[test]
+    fn an_upstream_error_before_any_answer_is_an_error_response() {
+        let overloaded = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+        let mut translation = claude_to_openai(false);
+        let mut out = translation.start();
+        translation.feed_into(&mut out, START.as_bytes()).unwrap();
+        let error = translation
+            .feed_into(&mut out, overloaded.as_bytes())
+            .unwrap_err();
+        assert_eq!(error.status, 503);
+        assert!(out.is_empty());
+        let mut empty = claude_to_openai(false);
+        assert_eq!(empty.finish().unwrap_err().code, Some("upstream_truncated"));
+    }
+
+    #[test]
+    fn after_the_answer_started_errors_are_the_last_event() {
+        let overloaded = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+        let stream = format!(
+            "{START}{}{overloaded}{}",
+            text_event("Hi"),
+            text_event("late")
+        );
+        let (out, translation) = run(claude_to_openai(true), &[stream.as_bytes()]);
+        let payloads = sse_payloads(&out);
+        assert_eq!(streamed_text(&payloads).0, "Hi");
+        assert_eq!(
+            payloads.last().unwrap()["error"]["code"],
+            "upstream_overloaded"
+        );
+        assert!(!payloads.contains(&json!("[DONE]")));
+        assert_eq!(translation.failure().map(|error| error.status), Some(503));
+        let mut cut = claude_to_openai(false);
+        let mut out = Vec::new();
+        cut.feed_into(&mut out, format!("{START}{}", text_event("Hi")).as_bytes())
+            .unwrap();
+        let ending = sse_payloads(&cut.finish().unwrap());
+        assert_eq!(ending[0]["error"]["code"], "upstream_truncated");
+        let mut dropped = claude_to_openai(false);
+        dropped
+            .feed_into(
+                &mut Vec::new(),
+                format!("{START}{}", text_event("Hi")).as_bytes(),
+            )
+            .unwrap();
+        let failed = sse_payloads(&dropped.fail(&ApiError::gateway_timeout("Argo went quiet")));
+        assert_eq!(failed.len(), 1);
+        assert!(dropped.fail(&ApiError::internal("twice")).is_empty());
+    }
+
+    #[test]
+    fn usage_is_counted_when_the_upstream_reports_none() {
+        let stream = format!(
+            "{START}{}event: message_delta\ndata: {{\"type\":\"message_delta\",\"delta\":{{\"stop_reason\":\"end_turn\"}}}}\n\n",
+            text_event("abcdefgh")
+        );
+        let (_, translation) = run(
+            claude_to_openai(false).counting(42, Tokenizer::Estimate),
+            &[stream.as_bytes()],
+        );
+        assert!(!translation.usage_reported());
+        assert_eq!(translation.usage(), Usage::new(42, 2));
+    }
+
+    #[test]
+    fn openai_sse_through_the_hub_gives_openai_chunks() {
+        let translation = StreamTranslation::new(
+            openai_native::SseDecoder::new(),
+            openai_chat::encoder(&meta(), false),
+        );
+        let (out, _) = run(translation, &[OPENAI_STREAM.as_bytes()]);
+        let payloads = sse_payloads(&out);
+        assert_eq!(streamed_text(&payloads).0, "Pong! 😊 \"quoted\"");
+        assert_eq!(payloads.last().unwrap(), "[DONE]");
+    }
+
+    #[test]
+    fn resource_text_with_prompt_tools_streams_calls() {
+        let scanner = crate::tools::prompt::ToolScanner::new(vec!["f".into()], "chatcmpl-gw123");
+        let translation = StreamTranslation::new(
+            resource::TextDecoder::with_tool_scanner(scanner),
+            openai_chat::encoder(&meta(), false),
+        );
+        let text = "Sure. <tool_call>{\"name\":\"f\",\"arguments\":{\"a\":1}}</tool_call>";
+        let (out, _) = run(translation, &[&text.as_bytes()[..9], &text.as_bytes()[9..]]);
+        let payloads = sse_payloads(&out);
+        assert_eq!(streamed_text(&payloads).0, "Sure. ");
+        assert!(out.windows(8).any(|window| window == b"call_gw1"));
+        assert_eq!(
+            payloads[payloads.len() - 2]["choices"][0]["finish_reason"],
+            "tool_calls"
+        );
+    }
+
+    #[test]
+    fn a_streamed_upstream_collects_into_one_answer() {
+        let answer = collect(
+            anthropic::SseDecoder::new(),
+            ANTHROPIC_STREAM.as_bytes().chunks(7),
+        )
+        .unwrap();
+        assert_eq!(
+            answer.content,
+            vec![
+                Part::Thinking {
+                    text: "The user wants the weather.".into(),
+                    signature: Some("EvUBCl0IDRACGAIqQFpN".into())
+                },
+                Part::Text("Let me check \"Paris\" 🌦️ for you.".into()),
+                Part::tool_call(
+                    "toolu_vrtx_01T1x1fJ34qAmk2tNTrN7Up6",
+                    "get_weather",
+                    "{\"city\": \"Paris\"}"
+                ),
+            ]
+        );
+        assert_eq!(answer.finish, Finish::ToolCalls);
+        assert_eq!(answer.usage.map(|usage| usage.output_tokens), Some(89));
+        let notice = format!("{START}{}", text_event(fixtures::NOTICE));
+        assert_eq!(
+            collect(anthropic::SseDecoder::new(), [notice.as_bytes()])
+                .unwrap_err()
+                .status,
+            403
+        );
+        assert_eq!(
+            collect(anthropic::SseDecoder::new(), [&b""[..]])
+                .unwrap_err()
+                .code,
+            Some("upstream_truncated")
+        );
+    }
+
+    #[test]
+    fn a_buffered_answer_replays_as_a_stream() {
+        let answer = Answer {
+            content: vec![
+                Part::Thinking {
+                    text: "Hmm.".into(),
+                    signature: Some("sig".into()),
+                },
+                Part::Text("Checking.".into()),
+                Part::tool_call("call_1", "f", "{\"a\":1}"),
+            ],
+            finish: Finish::ToolCalls,
+            usage: None,
+        };
+        let mut encoder = openai_chat::encoder(&meta(), true);
+        let payloads = sse_payloads(&replay(&mut encoder, &answer, Usage::new(5, 6)));
+        assert_eq!(
+            streamed_text(&payloads),
+            ("Checking.".to_string(), "Hmm.".to_string())
+        );
+        let n = payloads.len();
+        assert_eq!(payloads[n - 3]["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(payloads[n - 2]["usage"]["total_tokens"], 11);
+        assert!(payloads
+            .iter()
+            .any(|chunk| chunk["choices"][0]["delta"]["tool_calls"][0]["id"] == "call_1"));
+    }
+
+    proptest! {
+        #[test]
+        fn claudes_stream_translates_alike_however_split(cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12)) {
+            let stream = ANTHROPIC_STREAM.as_bytes();
+            prop_assert_eq!(
+                run(claude_to_openai(true), &split(stream, &cuts)).0,
+                run(claude_to_openai(true), &[stream]).0
+            );
+        }
+    }
+}

@@ -1,0 +1,1151 @@
+//! Argo's native Anthropic endpoint (`POST {base}/v1/messages`), which serves the Claude
+//! family: a [`Conversation`] as a Messages request; answers and SSE streams into the hub.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::{body_capacity, encode, fitted, truncated, upstream_error, Extra};
+use crate::chat::CONTINUE_TURN;
+use crate::error::ApiError;
+use crate::hub::{
+    data_url, Answer, Conversation, Dialect, Event, Finish, Part, Role, ToolChoice, Usage,
+};
+use crate::models::{ModelSpec, Thinking};
+use crate::notice;
+use crate::sse::SseParser;
+use crate::tools::{self, arguments_object, ToolSpec};
+use crate::translate::Decoder;
+
+/// Path below the environment's base URL.
+pub const PATH: &str = "/v1/messages";
+
+/// The token limit sent when neither the client nor the model table gives one: Anthropic
+/// requires `max_tokens`.
+pub const DEFAULT_MAX_TOKENS: u64 = 4096;
+
+/// A content block of a Messages request, borrowed from the conversation.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Block<'a> {
+    Text {
+        text: Cow<'a, str>,
+    },
+    Image {
+        source: ImageSource<'a>,
+    },
+    Thinking {
+        thinking: &'a str,
+        signature: &'a str,
+    },
+    ToolUse {
+        id: &'a str,
+        name: &'a str,
+        input: Value,
+    },
+    ToolResult {
+        tool_use_id: &'a str,
+        content: &'a str,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        is_error: bool,
+    },
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ImageSource<'a> {
+    Base64 { media_type: &'a str, data: &'a str },
+    Url { url: &'a str },
+}
+
+impl<'a> Block<'a> {
+    /// The block for a part; `None` for what Anthropic would refuse: empty text, and thinking
+    /// without the signature that proves it is Claude's own.
+    pub fn of(part: &'a Part) -> Option<Self> {
+        Some(match part {
+            Part::Text(text) if text.trim().is_empty() => return None,
+            Part::Text(text) => Block::Text { text: text.into() },
+            Part::Image { url, .. } => Block::Image {
+                source: match data_url(url) {
+                    Some((media_type, data)) => ImageSource::Base64 { media_type, data },
+                    None => ImageSource::Url { url },
+                },
+            },
+            Part::ToolCall {
+                id,
+                name,
+                arguments,
+            } => Block::ToolUse {
+                id,
+                name,
+                input: arguments_object(arguments),
+            },
+            Part::ToolResult {
+                call_id,
+                content,
+                is_error,
+            } => Block::ToolResult {
+                tool_use_id: call_id,
+                content,
+                is_error: *is_error,
+            },
+            Part::Thinking {
+                text,
+                signature: Some(signature),
+            } => Block::Thinking {
+                thinking: text,
+                signature,
+            },
+            Part::Thinking {
+                signature: None, ..
+            } => return None,
+        })
+    }
+
+    pub(crate) fn is_tool_result(&self) -> bool {
+        matches!(self, Block::ToolResult { .. })
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Turn<'a> {
+    role: &'static str,
+    content: Vec<Block<'a>>,
+}
+
+#[derive(Serialize)]
+struct Request<'a> {
+    model: &'a str,
+    max_tokens: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system: Option<String>,
+    messages: Vec<Turn<'a>>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    stop_sequences: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_config: Option<Value>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stream: bool,
+    user: &'a str,
+    metadata: Metadata<'a>,
+    #[serde(flatten)]
+    extra: Extra<'a>,
+}
+
+#[derive(Serialize)]
+struct Metadata<'a> {
+    user_id: &'a str,
+}
+
+/// The fields [`request_body`] writes; an Anthropic client's extra fields cannot replace them.
+const WRITTEN: [&str; 15] = [
+    "model",
+    "max_tokens",
+    "system",
+    "messages",
+    "stop_sequences",
+    "temperature",
+    "top_p",
+    "tools",
+    "tool_choice",
+    "thinking",
+    "output_config",
+    "stream",
+    "user",
+    "metadata",
+    "top_k",
+];
+
+/// The Messages request for `user` (Argo's identity: never the client's), with the model
+/// table's rules applied: `max_tokens` always set (capped unless `stream`), sampling fitted,
+/// `reasoning_effort` as `output_config.effort` when the model takes that level, and adaptive
+/// thinking for models that have it when an effort was asked (not with forced tool use, which
+/// Anthropic refuses with thinking; sampling Anthropic refuses with thinking is dropped).
+pub fn request_body(
+    conversation: &Conversation,
+    model: &ModelSpec,
+    user: &str,
+    stream: bool,
+) -> Result<Vec<u8>, ApiError> {
+    let (system, messages) = turns(conversation);
+    let mut params = fitted(conversation, model, stream);
+    let limit = params
+        .limit
+        .or(model.default_max_tokens)
+        .unwrap_or(DEFAULT_MAX_TOKENS);
+    let limit = match (stream, model.max_tokens_cap) {
+        (false, Some(cap)) => limit.min(cap),
+        _ => limit,
+    };
+    let spec = ToolSpec::of(conversation);
+    let (tools, tool_choice) = spec.as_ref().map(tools::anthropic::tools).unzip();
+    let effort = conversation.reasoning_effort.as_deref();
+    let output_config = effort
+        .filter(|effort| model.efforts.iter().any(|taken| taken == effort))
+        .map(|effort| serde_json::json!({ "effort": effort }));
+    let forced_tool = spec
+        .as_ref()
+        .is_some_and(|spec| matches!(spec.choice, ToolChoice::Required | ToolChoice::Named(_)));
+    let thinks = model.thinking == Thinking::Adaptive
+        && effort.is_some_and(|effort| effort != "none")
+        && !forced_tool;
+    if thinks {
+        params.temperature = params.temperature.filter(|&temperature| temperature == 1.0);
+        params.top_p = params.top_p.filter(|&top_p| top_p >= 0.95);
+    }
+    let request = Request {
+        model: &model.argo_id,
+        max_tokens: limit,
+        system,
+        messages,
+        stop_sequences: &conversation.stop,
+        temperature: params.temperature,
+        top_p: params.top_p,
+        tools,
+        tool_choice: tool_choice.flatten(),
+        thinking: thinks.then(|| serde_json::json!({"type": "adaptive"})),
+        output_config,
+        stream,
+        user,
+        metadata: Metadata { user_id: user },
+        extra: Extra::new(conversation, Dialect::AnthropicMessages, &WRITTEN),
+    };
+    encode(&request, body_capacity(conversation))
+}
+
+/// System and developer messages become the top-level `system`; the rest alternate user and
+/// assistant turns as Anthropic requires (consecutive turns of one role merged, tool results
+/// first in their user turn), ending with a user turn.
+fn turns(conversation: &Conversation) -> (Option<String>, Vec<Turn<'_>>) {
+    let mut system: Vec<&str> = Vec::new();
+    let mut turns: Vec<Turn> = Vec::with_capacity(conversation.messages.len() + 1);
+    for message in &conversation.messages {
+        let role = match message.role {
+            Role::System | Role::Developer => {
+                system.extend(message.texts().filter(|text| !text.trim().is_empty()));
+                continue;
+            }
+            Role::User | Role::Tool => "user",
+            Role::Assistant => "assistant",
+        };
+        let mut blocks: Vec<Block> = message.content.iter().filter_map(Block::of).collect();
+        if blocks.is_empty() {
+            continue;
+        }
+        match turns.last_mut() {
+            Some(turn) if turn.role == role => {
+                if blocks.iter().all(Block::is_tool_result) {
+                    let at = turn
+                        .content
+                        .iter()
+                        .take_while(|block| block.is_tool_result())
+                        .count();
+                    turn.content.splice(at..at, blocks);
+                } else {
+                    turn.content.append(&mut blocks);
+                }
+            }
+            _ => turns.push(Turn {
+                role,
+                content: blocks,
+            }),
+        }
+    }
+    if turns.last().is_none_or(|turn| turn.role != "user") {
+        turns.push(Turn {
+            role: "user",
+            content: vec![Block::Text {
+                text: CONTINUE_TURN.into(),
+            }],
+        });
+    }
+    let system = (!system.is_empty()).then(|| system.join("\n\n"));
+    (system, turns)
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+struct WireUsage {
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    cache_read_input_tokens: Option<u64>,
+    cache_creation_input_tokens: Option<u64>,
+}
+
+impl WireUsage {
+    /// Later reports replace what they name.
+    fn merge(&mut self, later: WireUsage) {
+        self.input_tokens = later.input_tokens.or(self.input_tokens);
+        self.output_tokens = later.output_tokens.or(self.output_tokens);
+        self.cache_read_input_tokens = later
+            .cache_read_input_tokens
+            .or(self.cache_read_input_tokens);
+        self.cache_creation_input_tokens = later
+            .cache_creation_input_tokens
+            .or(self.cache_creation_input_tokens);
+    }
+
+    /// Anthropic counts cache reads and writes apart from `input_tokens`; the hub's input is
+    /// the whole prompt, as OpenAI's `prompt_tokens`.
+    fn hub(self) -> Usage {
+        let read = self.cache_read_input_tokens;
+        Usage {
+            input_tokens: self.input_tokens.unwrap_or(0)
+                + read.unwrap_or(0)
+                + self.cache_creation_input_tokens.unwrap_or(0),
+            output_tokens: self.output_tokens.unwrap_or(0),
+            cached_input_tokens: read,
+        }
+    }
+}
+
+fn finish_of(stop_reason: &str) -> Finish {
+    match stop_reason {
+        "max_tokens" | "model_context_window_exceeded" => Finish::Length,
+        "tool_use" => Finish::ToolCalls,
+        "refusal" => Finish::ContentFilter,
+        _ => Finish::Stop,
+    }
+}
+
+#[derive(Deserialize)]
+struct WireError {
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default)]
+    message: String,
+}
+
+impl WireError {
+    fn api_error(&self) -> ApiError {
+        upstream_error(&self.kind, &self.message)
+    }
+}
+
+#[derive(Deserialize)]
+struct WireAnswer {
+    #[serde(default)]
+    content: Vec<WireBlock>,
+    #[serde(default)]
+    stop_reason: Option<String>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+    #[serde(default)]
+    error: Option<WireError>,
+}
+
+#[derive(Deserialize)]
+struct WireBlock {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    input: Option<Value>,
+    #[serde(default)]
+    thinking: Option<String>,
+    #[serde(default)]
+    signature: Option<String>,
+}
+
+/// Reads a Messages answer: text, thinking and `tool_use` blocks in order, the stop reason and
+/// usage. Argo's notice and an error body are errors.
+pub fn read_answer(body: &[u8]) -> Result<Answer, ApiError> {
+    if notice::is_notice(body) {
+        return Err(notice::unregistered_user());
+    }
+    let answer: WireAnswer = serde_json::from_slice(body).map_err(|_| {
+        ApiError::invalid_answer("Argo returned a Claude answer that is not valid JSON")
+    })?;
+    if let Some(error) = &answer.error {
+        return Err(error.api_error());
+    }
+    let content: Vec<Part> = answer
+        .content
+        .into_iter()
+        .filter_map(|block| match block.kind.as_str() {
+            "text" => block.text.map(Part::Text),
+            "thinking" => Some(Part::Thinking {
+                text: block.thinking.unwrap_or_default(),
+                signature: block.signature,
+            }),
+            "tool_use" => Some(Part::tool_call(
+                block.id.unwrap_or_default(),
+                block.name.unwrap_or_default(),
+                tools::arguments_string(block.input.as_ref()),
+            )),
+            _ => None,
+        })
+        .collect();
+    if content.is_empty() && answer.stop_reason.is_none() {
+        return Err(ApiError::invalid_answer(
+            "Argo returned a Claude answer with no content",
+        ));
+    }
+    Ok(Answer {
+        content,
+        finish: answer
+            .stop_reason
+            .as_deref()
+            .map_or(Finish::Stop, finish_of),
+        usage: answer.usage.map(WireUsage::hub),
+    })
+}
+
+/// One `data:` payload of Anthropic's stream. Flat: every event type's fields, optional.
+#[derive(Deserialize)]
+struct Data<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default)]
+    index: usize,
+    #[serde(default)]
+    delta: Option<Delta>,
+    #[serde(default, borrow)]
+    content_block: Option<StartBlock<'a>>,
+    #[serde(default)]
+    message: Option<MessageStart>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+    #[serde(default)]
+    error: Option<WireError>,
+}
+
+/// `content_block_delta`'s and `message_delta`'s `delta`.
+#[derive(Deserialize)]
+struct Delta {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    partial_json: Option<String>,
+    #[serde(default)]
+    thinking: Option<String>,
+    #[serde(default)]
+    signature: Option<String>,
+    #[serde(default)]
+    stop_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct StartBlock<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default, borrow)]
+    input: Option<&'a RawValue>,
+    #[serde(default)]
+    thinking: Option<String>,
+    #[serde(default)]
+    signature: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct MessageStart {
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+/// Anthropic's SSE stream into events.
+#[derive(Debug, Default)]
+pub struct SseDecoder {
+    parser: SseParser,
+    state: StreamState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpenBlock {
+    Text,
+    Thinking,
+    /// The `call`-th call of the answer; whether any argument text came.
+    Tool {
+        call: usize,
+        arguments: bool,
+    },
+    Other,
+}
+
+#[derive(Debug, Default)]
+struct StreamState {
+    /// Open content blocks by their index.
+    blocks: Vec<(usize, OpenBlock)>,
+    calls: usize,
+    usage: WireUsage,
+    finished: bool,
+    /// `message_stop` or `error` came: nothing more is read.
+    ended: bool,
+}
+
+impl SseDecoder {
+    pub fn new() -> Self {
+        SseDecoder::default()
+    }
+}
+
+impl Decoder for SseDecoder {
+    fn feed(&mut self, bytes: &[u8], events: &mut Vec<Event>) {
+        let state = &mut self.state;
+        self.parser.feed(bytes, |_, data| state.data(data, events));
+    }
+
+    fn finish(&mut self, events: &mut Vec<Event>) {
+        let state = &mut self.state;
+        self.parser.finish(|_, data| state.data(data, events));
+        if !state.ended && !state.finished {
+            state.ended = true;
+            events.push(Event::Error(truncated()));
+        }
+    }
+}
+
+impl StreamState {
+    fn data(&mut self, data: &[u8], events: &mut Vec<Event>) {
+        if self.ended {
+            return;
+        }
+        // What is not JSON, or not an event this decoder knows, carries nothing for the hub.
+        let Ok(data) = serde_json::from_slice::<Data>(data) else {
+            return;
+        };
+        match data.kind.as_ref() {
+            "message_start" => {
+                if let Some(usage) = data.message.and_then(|message| message.usage) {
+                    self.usage.merge(usage);
+                }
+            }
+            "content_block_start" => {
+                if let Some(block) = data.content_block {
+                    let open = self.start_block(block, events);
+                    self.blocks.push((data.index, open));
+                }
+            }
+            "content_block_delta" => {
+                if let Some(delta) = data.delta {
+                    self.delta(data.index, delta, events);
+                }
+            }
+            "content_block_stop" => {
+                let position = self
+                    .blocks
+                    .iter()
+                    .position(|(index, _)| *index == data.index);
+                if let Some(position) = position {
+                    if let (
+                        _,
+                        OpenBlock::Tool {
+                            call,
+                            arguments: false,
+                        },
+                    ) = self.blocks.swap_remove(position)
+                    {
+                        // A call without arguments: OpenAI clients parse the arguments text.
+                        events.push(Event::ToolCallArguments {
+                            index: call,
+                            fragment: "{}".into(),
+                        });
+                    }
+                }
+            }
+            "message_delta" => {
+                if let Some(reason) = data.delta.and_then(|delta| delta.stop_reason) {
+                    self.finished = true;
+                    events.push(Event::Finish(finish_of(&reason)));
+                }
+                if let Some(usage) = data.usage {
+                    self.usage.merge(usage);
+                    events.push(Event::Usage(self.usage.hub()));
+                }
+            }
+            "message_stop" => self.ended = true,
+            "error" => {
+                self.ended = true;
+                let error = data.error.map_or_else(
+                    || upstream_error("error", "no details given"),
+                    |error| error.api_error(),
+                );
+                events.push(Event::Error(error));
+            }
+            _ => {}
+        }
+    }
+
+    fn start_block(&mut self, block: StartBlock, events: &mut Vec<Event>) -> OpenBlock {
+        match block.kind.as_ref() {
+            "text" => {
+                push_text(events, Event::TextDelta, block.text);
+                OpenBlock::Text
+            }
+            "thinking" => {
+                push_text(events, Event::ThinkingDelta, block.thinking);
+                push_text(events, Event::ThinkingSignature, block.signature);
+                OpenBlock::Thinking
+            }
+            "tool_use" => {
+                let call = self.calls;
+                self.calls += 1;
+                events.push(Event::ToolCallStart {
+                    index: call,
+                    id: block.id.unwrap_or_default(),
+                    name: block.name.unwrap_or_default(),
+                });
+                // Some servers send the whole input here instead of as deltas.
+                let input = block.input.map(RawValue::get).unwrap_or("{}");
+                let arguments = !is_empty_object(input);
+                if arguments {
+                    events.push(Event::ToolCallArguments {
+                        index: call,
+                        fragment: input.to_string(),
+                    });
+                }
+                OpenBlock::Tool { call, arguments }
+            }
+            _ => OpenBlock::Other,
+        }
+    }
+
+    fn delta(&mut self, index: usize, delta: Delta, events: &mut Vec<Event>) {
+        let open = self
+            .blocks
+            .iter_mut()
+            .find(|(open, _)| *open == index)
+            .map(|(_, block)| block);
+        match (delta.kind.as_deref(), open) {
+            (Some("text_delta"), _) => push_text(events, Event::TextDelta, delta.text),
+            (Some("thinking_delta"), _) => push_text(events, Event::ThinkingDelta, delta.thinking),
+            (Some("signature_delta"), _) => {
+                push_text(events, Event::ThinkingSignature, delta.signature)
+            }
+            (Some("input_json_delta"), Some(OpenBlock::Tool { call, arguments })) => {
+                if let Some(fragment) = delta.partial_json.filter(|json| !json.is_empty()) {
+                    *arguments = true;
+                    events.push(Event::ToolCallArguments {
+                        index: *call,
+                        fragment,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn push_text(events: &mut Vec<Event>, event: fn(String) -> Event, text: Option<String>) {
+    if let Some(text) = text.filter(|text| !text.is_empty()) {
+        events.push(event(text));
+    }
+}
+
+fn is_empty_object(json: &str) -> bool {
+    json.trim()
+        .strip_prefix('{')
+        .and_then(|rest| rest.strip_suffix('}'))
+        .is_some_and(|inside| inside.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::openai_chat;
+    use crate::fixtures::{self, assert_split_invariant, claude, decode, split, ANTHROPIC_STREAM};
+    use crate::models::Sampling;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn rewrite(body: Value, model: &ModelSpec, stream: bool) -> Value {
+        let (conversation, _) = openai_chat::read_request(body.to_string().as_bytes()).unwrap();
+        serde_json::from_slice(&request_body(&conversation, model, "alice", stream).unwrap())
+            .unwrap()
+    }
+
+    fn user(content: &str) -> Value {
+        json!({"role": "user", "content": content})
+    }
+
+    #[test]
+    fn identity_is_the_gateways_user_and_the_model_argos_id() {
+        let body = rewrite(
+            json!({"model": "claude-sonnet-4.6", "user": "mallory", "metadata": {"user_id": "mallory"},
+                "messages": [user("hi")]}),
+            &claude(),
+            true,
+        );
+        assert_eq!(body["model"], "claudesonnet46");
+        assert_eq!(body["user"], "alice");
+        assert_eq!(body["metadata"], json!({"user_id": "alice"}));
+        assert_eq!(body["stream"], true);
+        assert_eq!(
+            body["messages"],
+            json!([{"role": "user", "content": [{"type": "text", "text": "hi"}]}])
+        );
+        let unstreamed = rewrite(
+            json!({"model": "m", "messages": [user("hi")]}),
+            &claude(),
+            false,
+        );
+        assert!(unstreamed.get("stream").is_none());
+    }
+
+    #[test]
+    fn system_and_developer_messages_become_the_top_level_system() {
+        let body = rewrite(
+            json!({"model": "m", "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "developer", "content": [{"type": "text", "text": "Answer in French."}]},
+                user("hi"),
+                {"role": "system", "content": "Late rule."}]}),
+            &claude(),
+            true,
+        );
+        assert_eq!(
+            body["system"],
+            "Be brief.\n\nAnswer in French.\n\nLate rule."
+        );
+        assert_eq!(body["messages"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn images_become_base64_or_url_sources() {
+        let body = rewrite(
+            json!({"model": "m", "messages": [{"role": "user", "content": [
+                {"type": "text", "text": "Compare"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo=", "detail": "high"}},
+                {"type": "image_url", "image_url": {"url": "https://example.org/cat.jpg"}}]}]}),
+            &claude(),
+            true,
+        );
+        assert_eq!(
+            body["messages"][0]["content"],
+            json!([
+                {"type": "text", "text": "Compare"},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
+                {"type": "image", "source": {"type": "url", "url": "https://example.org/cat.jpg"}}
+            ])
+        );
+    }
+
+    const WEATHER: &str = r#"{"model":"m","tool_choice":"required","parallel_tool_calls":false,
+        "tools":[{"type":"function","function":{"name":"get_weather","description":"Weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}},
+                 {"type":"function","function":{"name":"get_time"}}],
+        "messages":[{"role":"user","content":"Weather and time in Paris?"},
+          {"role":"assistant","content":"Checking.","tool_calls":[
+            {"id":"toolu_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}},
+            {"id":"toolu_2","type":"function","function":{"name":"get_time","arguments":""}}]},
+          {"role":"tool","tool_call_id":"toolu_1","content":"18C"},
+          {"role":"tool","tool_call_id":"toolu_2","content":[{"type":"text","text":"14:00"}]},
+          {"role":"user","content":"Thanks. And Rome?"}]}"#;
+
+    #[test]
+    fn tools_calls_and_results_take_anthropic_shape() {
+        let body = rewrite(serde_json::from_str(WEATHER).unwrap(), &claude(), true);
+        assert_eq!(
+            body["tools"],
+            json!([
+                {"name": "get_weather", "description": "Weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}},
+                {"name": "get_time", "input_schema": {"type": "object", "properties": {}}}
+            ])
+        );
+        assert_eq!(
+            body["tool_choice"],
+            json!({"type": "any", "disable_parallel_tool_use": true})
+        );
+        let messages = body["messages"].as_array().unwrap();
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert_eq!(
+            messages[1],
+            json!({"role": "assistant", "content": [
+                {"type": "text", "text": "Checking."},
+                {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}},
+                {"type": "tool_use", "id": "toolu_2", "name": "get_time", "input": {}}]})
+        );
+        assert_eq!(
+            messages[2],
+            json!({"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "18C"},
+                {"type": "tool_result", "tool_use_id": "toolu_2", "content": "14:00"},
+                {"type": "text", "text": "Thanks. And Rome?"}]}),
+            "tool results and the next user turn merge, results first"
+        );
+        assert!(body.get("parallel_tool_calls").is_none());
+    }
+
+    #[test]
+    fn tool_choices_map_to_anthropics() {
+        let choice = |choice: Value, parallel: Option<bool>| {
+            let mut request = json!({"model": "m", "messages": [user("hi")], "tool_choice": choice,
+                "tools": [{"type": "function", "function": {"name": "f"}}]});
+            if let Some(parallel) = parallel {
+                request["parallel_tool_calls"] = parallel.into();
+            }
+            rewrite(request, &claude(), true)["tool_choice"].clone()
+        };
+        assert_eq!(choice(json!("auto"), None), json!({"type": "auto"}));
+        assert_eq!(choice(json!("none"), Some(false)), json!({"type": "none"}));
+        assert_eq!(
+            choice(
+                json!({"type": "function", "function": {"name": "f"}}),
+                Some(true)
+            ),
+            json!({"type": "tool", "name": "f"})
+        );
+        assert_eq!(
+            choice(json!("auto"), Some(false)),
+            json!({"type": "auto", "disable_parallel_tool_use": true})
+        );
+    }
+
+    #[test]
+    fn consecutive_turns_of_one_role_merge_and_the_last_turn_is_the_users() {
+        let body = rewrite(
+            json!({"model": "m", "messages": [user("one"), user("two"),
+                {"role": "assistant", "content": "three"}, {"role": "assistant", "content": ""},
+                {"role": "assistant", "content": "four"}]}),
+            &claude(),
+            true,
+        );
+        assert_eq!(
+            body["messages"],
+            json!([
+                {"role": "user", "content": [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}]},
+                {"role": "assistant", "content": [{"type": "text", "text": "three"}, {"type": "text", "text": "four"}]},
+                {"role": "user", "content": [{"type": "text", "text": CONTINUE_TURN}]}
+            ])
+        );
+        let system_only = rewrite(
+            json!({"model": "m", "messages": [{"role": "system", "content": "Say hi."}]}),
+            &claude(),
+            true,
+        );
+        assert_eq!(
+            system_only["messages"],
+            json!([{"role": "user", "content": [{"type": "text", "text": CONTINUE_TURN}]}])
+        );
+    }
+
+    #[test]
+    fn max_tokens_comes_from_the_client_the_table_or_a_constant_and_is_capped_unstreamed() {
+        let limit = |request: Value, model: &ModelSpec, stream: bool| {
+            rewrite(request, model, stream)["max_tokens"].as_u64()
+        };
+        let asked =
+            |key: &str, value: u64| json!({"model": "m", "messages": [user("hi")], key: value});
+        assert_eq!(limit(asked("max_tokens", 50), &claude(), true), Some(50));
+        assert_eq!(
+            limit(asked("max_completion_tokens", 60_000), &claude(), true),
+            Some(60_000)
+        );
+        assert_eq!(
+            limit(asked("max_completion_tokens", 60_000), &claude(), false),
+            Some(21_000)
+        );
+        let plain = json!({"model": "m", "messages": [user("hi")]});
+        assert_eq!(limit(plain.clone(), &claude(), true), Some(16_384));
+        let bare = ModelSpec {
+            default_max_tokens: None,
+            ..claude()
+        };
+        assert_eq!(limit(plain, &bare, true), Some(DEFAULT_MAX_TOKENS));
+    }
+
+    #[test]
+    fn sampling_follows_the_model_table() {
+        let both =
+            json!({"model": "m", "messages": [user("hi")], "temperature": 0.3, "top_p": 0.8});
+        let sampled = |sampling: Sampling| {
+            let body = rewrite(
+                both.clone(),
+                &ModelSpec {
+                    sampling,
+                    ..claude()
+                },
+                true,
+            );
+            (body["temperature"].as_f64(), body["top_p"].as_f64())
+        };
+        assert_eq!(sampled(Sampling::Any), (Some(0.3), Some(0.8)));
+        assert_eq!(sampled(Sampling::OneOf), (Some(0.3), None));
+        assert_eq!(sampled(Sampling::None), (None, None));
+        let top_p_only = rewrite(
+            json!({"model": "m", "messages": [user("hi")], "top_p": 0.8}),
+            &claude(),
+            true,
+        );
+        assert_eq!(top_p_only["top_p"], 0.8);
+    }
+
+    #[test]
+    fn effort_becomes_output_config_and_adaptive_thinking_where_the_model_takes_them() {
+        let effort = |effort: &str, model: &ModelSpec| {
+            let body = rewrite(
+                json!({"model": "m", "messages": [user("hi")], "reasoning_effort": effort, "temperature": 0.2}),
+                model,
+                true,
+            );
+            (
+                body.get("output_config").cloned(),
+                body.get("thinking").cloned(),
+                body.get("temperature").cloned(),
+            )
+        };
+        assert_eq!(
+            effort("high", &claude()),
+            (
+                Some(json!({"effort": "high"})),
+                Some(json!({"type": "adaptive"})),
+                None
+            ),
+            "thinking takes no temperature but the default"
+        );
+        assert_eq!(
+            effort("minimal", &claude()),
+            (None, Some(json!({"type": "adaptive"})), None),
+            "a level the model does not take is not sent"
+        );
+        let no_thinking = ModelSpec {
+            thinking: Thinking::None,
+            ..claude()
+        };
+        assert_eq!(
+            effort("low", &no_thinking),
+            (Some(json!({"effort": "low"})), None, Some(json!(0.2)))
+        );
+        let plain = rewrite(
+            json!({"model": "m", "messages": [user("hi")]}),
+            &claude(),
+            true,
+        );
+        assert!(plain.get("thinking").is_none() && plain.get("output_config").is_none());
+        let forced = rewrite(
+            json!({"model": "m", "messages": [user("hi")], "reasoning_effort": "high", "tool_choice": "required",
+                "tools": [{"type": "function", "function": {"name": "f"}}]}),
+            &claude(),
+            true,
+        );
+        assert!(
+            forced.get("thinking").is_none(),
+            "Anthropic refuses thinking with forced tool use"
+        );
+        assert!(!forced.to_string().contains("budget_tokens"));
+    }
+
+    #[test]
+    fn stop_sequences_and_openai_only_fields() {
+        let body = rewrite(
+            json!({"model": "m", "messages": [user("hi")], "stop": ["END", "STOP"], "seed": 7,
+                "response_format": {"type": "json_object"}, "n": 1}),
+            &claude(),
+            true,
+        );
+        assert_eq!(body["stop_sequences"], json!(["END", "STOP"]));
+        for openai_only in ["seed", "response_format", "n", "stop"] {
+            assert!(body.get(openai_only).is_none(), "{openai_only}");
+        }
+    }
+
+    #[test]
+    fn answers_read_text_thinking_calls_stop_reason_and_usage() {
+        let answer = read_answer(br#"{"id":"msg_vrtx_01","type":"message","role":"assistant","model":"claude-sonnet-4-6",
+            "content":[{"type":"thinking","thinking":"Weather needs a tool.","signature":"EvUB"},
+                {"type":"text","text":"Checking."},
+                {"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Paris"}}],
+            "stop_reason":"tool_use",
+            "usage":{"cache_creation":{"ephemeral_1h_input_tokens":0},"cache_creation_input_tokens":5,"cache_read_input_tokens":100,"input_tokens":13,"output_tokens":20}}"#).unwrap();
+        assert_eq!(
+            answer.content,
+            vec![
+                Part::Thinking {
+                    text: "Weather needs a tool.".into(),
+                    signature: Some("EvUB".into())
+                },
+                Part::Text("Checking.".into()),
+                Part::tool_call("toolu_1", "get_weather", r#"{"city":"Paris"}"#),
+            ]
+        );
+        assert_eq!(answer.finish, Finish::ToolCalls);
+        assert_eq!(
+            answer.usage,
+            Some(Usage {
+                input_tokens: 118,
+                output_tokens: 20,
+                cached_input_tokens: Some(100)
+            })
+        );
+        for (reason, finish) in [
+            ("end_turn", Finish::Stop),
+            ("stop_sequence", Finish::Stop),
+            ("max_tokens", Finish::Length),
+            ("refusal", Finish::ContentFilter),
+        ] {
+            let body = json!({"content": [{"type": "text", "text": "x"}], "stop_reason": reason});
+            assert_eq!(
+                read_answer(body.to_string().as_bytes()).unwrap().finish,
+                finish
+            );
+        }
+    }
+
+    #[test]
+    fn errors_notices_and_garbage_are_errors() {
+        let overloaded = read_answer(
+            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (overloaded.status, overloaded.code),
+            (503, Some("upstream_overloaded"))
+        );
+        let rejected = read_answer(br#"{"type":"error","error":{"type":"invalid_request_error","message":"Error code: 400 - max_tokens: must be at most 64000"}}"#).unwrap_err();
+        assert_eq!(rejected.status, 400);
+        assert!(rejected
+            .message
+            .contains("max_tokens: must be at most 64000"));
+        let notice = json!({"content": [{"type": "text", "text": fixtures::NOTICE}], "stop_reason": "end_turn"});
+        assert_eq!(
+            read_answer(notice.to_string().as_bytes()).unwrap_err().code,
+            Some("upstream_user_not_registered")
+        );
+        assert_eq!(read_answer(b"<html>").unwrap_err().status, 502);
+        assert_eq!(read_answer(br#"{"content":[]}"#).unwrap_err().status, 502);
+    }
+
+    #[test]
+    fn the_stream_becomes_events() {
+        let events = decode(SseDecoder::new(), &[ANTHROPIC_STREAM.as_bytes()]);
+        assert_eq!(
+            events,
+            vec![
+                Event::ThinkingDelta("The user wants the weather.".into()),
+                Event::ThinkingSignature("EvUBCl0IDRACGAIqQFpN".into()),
+                Event::TextDelta("Let me check \"Paris\" 🌦️".into()),
+                Event::TextDelta(" for you.".into()),
+                Event::ToolCallStart {
+                    index: 0,
+                    id: "toolu_vrtx_01T1x1fJ34qAmk2tNTrN7Up6".into(),
+                    name: "get_weather".into()
+                },
+                Event::ToolCallArguments {
+                    index: 0,
+                    fragment: "{\"city\": ".into()
+                },
+                Event::ToolCallArguments {
+                    index: 0,
+                    fragment: "\"Paris\"}".into()
+                },
+                Event::Finish(Finish::ToolCalls),
+                Event::Usage(Usage {
+                    input_tokens: 572,
+                    output_tokens: 89,
+                    cached_input_tokens: Some(100)
+                }),
+            ]
+        );
+    }
+
+    fn stream_of(events: &[Value]) -> String {
+        events
+            .iter()
+            .map(|data| {
+                format!(
+                    "event: {}\ndata: {data}\n\n",
+                    data["type"].as_str().unwrap()
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn calls_without_input_get_empty_arguments_and_whole_inputs_are_taken() {
+        let stream = stream_of(&[
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "toolu_a", "name": "now", "input": {}}}),
+            json!({"type": "content_block_stop", "index": 0}),
+            json!({"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "toolu_b", "name": "f", "input": {"x": 1}}}),
+            json!({"type": "content_block_stop", "index": 1}),
+            json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 3}}),
+        ]);
+        let events = decode(SseDecoder::new(), &[stream.as_bytes()]);
+        assert_eq!(
+            events[..4],
+            [
+                Event::ToolCallStart {
+                    index: 0,
+                    id: "toolu_a".into(),
+                    name: "now".into()
+                },
+                Event::ToolCallArguments {
+                    index: 0,
+                    fragment: "{}".into()
+                },
+                Event::ToolCallStart {
+                    index: 1,
+                    id: "toolu_b".into(),
+                    name: "f".into()
+                },
+                Event::ToolCallArguments {
+                    index: 1,
+                    fragment: "{\"x\":1}".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn an_error_event_ends_the_stream_and_a_cut_stream_is_an_error() {
+        let stream = stream_of(&[
+            json!({"type": "message_start", "message": {"usage": {"input_tokens": 3}}}),
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}}),
+            json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "ignored"}}),
+        ]);
+        let events = decode(SseDecoder::new(), &[stream.as_bytes()]);
+        assert_eq!(events.len(), 2, "{events:?}");
+        let Event::Error(error) = &events[1] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(error.status, 503);
+        assert!(error.message.contains("retry"));
+        let cut = &ANTHROPIC_STREAM[..ANTHROPIC_STREAM.find("event: message_delta").unwrap()];
+        let events = decode(SseDecoder::new(), &[cut.as_bytes()]);
+        assert!(
+            matches!(events.last(), Some(Event::Error(error)) if error.code == Some("upstream_truncated"))
+        );
+        let without_stop =
+            &ANTHROPIC_STREAM[..ANTHROPIC_STREAM.find("event: message_stop").unwrap()];
+        assert!(!matches!(
+            decode(SseDecoder::new(), &[without_stop.as_bytes()]).last(),
+            Some(Event::Error(_))
+        ));
+    }
+
+    #[test]
+    fn the_stream_decodes_alike_split_at_every_byte() {
+        assert_split_invariant(SseDecoder::new, ANTHROPIC_STREAM.as_bytes());
+    }
+
+    proptest! {
+        #[test]
+        fn the_stream_decodes_alike_however_split(cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12)) {
+            let stream = ANTHROPIC_STREAM.as_bytes();
+            prop_assert_eq!(decode(SseDecoder::new(), &split(stream, &cuts)), decode(SseDecoder::new(), &[stream]));
+        }
+    }
+}

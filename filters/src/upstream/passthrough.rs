@@ -1,0 +1,912 @@
+//! OpenAI chat clients on Argo's native OpenAI endpoint: the same dialect on both sides, so the
+//! client's JSON goes up and Argo's JSON and SSE come back with the least rewriting. Only the
+//! model, the user, the model table's parameter rules and usage reporting change on the way
+//! up; on the way down the response id and model become the gateway's and the client's, the
+//! usage chunk the gateway asked for is dropped unless the client asked too, and the opening is
+//! held back until it is known not to be Argo's notice. Nothing is parsed into the hub: top-level
+//! members are found by a scan of the bytes and the rest is copied.
+
+use std::ops::Range;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::openai_native::{WireError, WireUsage};
+use super::{fitted, truncated};
+use crate::bytes::{find2, find_structural};
+use crate::client::openai_chat;
+use crate::error::ApiError;
+use crate::hub::{Conversation, Dialect, Finish, Usage};
+use crate::models::ModelSpec;
+use crate::notice;
+use crate::openai::{ChatRequest, ResponseMeta};
+use crate::sse::SseParser;
+use crate::stream::{error_event, json_string, OpenAiUsage};
+use crate::translate::{Engine, StreamState, StreamTranslation};
+
+/// A client's chat body, validated as any chat body ([`openai_chat::parse`]).
+#[derive(Debug)]
+pub struct ClientRequest<'a> {
+    body: &'a [u8],
+    request: ChatRequest,
+}
+
+/// Reads and validates the client's body; 400s name the offending field.
+pub fn read_request(body: &[u8]) -> Result<ClientRequest<'_>, ApiError> {
+    Ok(ClientRequest {
+        body,
+        request: openai_chat::parse(body)?,
+    })
+}
+
+impl ClientRequest<'_> {
+    /// The model the client asked for.
+    pub fn model(&self) -> &str {
+        &self.request.model
+    }
+
+    pub fn stream(&self) -> bool {
+        self.request.stream == Some(true)
+    }
+
+    /// Whether the client asked for the usage chunk of a stream.
+    pub fn include_usage(&self) -> bool {
+        self.request
+            .stream_options
+            .as_ref()
+            .and_then(|options| options.include_usage)
+            == Some(true)
+    }
+
+    /// The parsed request.
+    pub fn request(&self) -> &ChatRequest {
+        &self.request
+    }
+
+    /// The request as a conversation, for a caller that needs the hub after all (counting
+    /// the prompt when Argo reports no usage).
+    pub fn conversation(&self) -> Result<Conversation, ApiError> {
+        openai_chat::conversation(self.request.clone())
+    }
+
+    /// Argo's request: the client's body with `model` the Argo id, `user` the gateway's user,
+    /// sampling and limit fitted to the model, and usage asked for when it streams. Every
+    /// other member is copied as the client wrote it.
+    pub fn request_body(&self, model: &ModelSpec, user: &str) -> Result<Vec<u8>, ApiError> {
+        let request = &self.request;
+        let mut asked = Conversation::new(Dialect::OpenAiChat, Vec::new());
+        asked.temperature = request.temperature;
+        asked.top_p = request.top_p;
+        let stream = self.stream();
+        let fitted = fitted(&asked, model, stream);
+        // As `ModelSpec::fit` caps the limit, for each limit field the client wrote.
+        let cap = model.max_tokens_cap.filter(|_| !stream);
+        let mut out = Vec::with_capacity(self.body.len() + 128);
+        out.push(b'{');
+        let mut stream_options = None;
+        let walked = walk_object(self.body, |key, value| {
+            let raw = &self.body[value];
+            let kept: Option<Vec<u8>> = match key {
+                b"model" | b"user" => None,
+                b"stream_options" => {
+                    stream_options = Some(raw);
+                    None
+                }
+                b"temperature" if fitted.temperature.is_none() => None,
+                b"top_p" if fitted.top_p.is_none() => None,
+                b"max_tokens" | b"max_completion_tokens" => Some(capped(raw, cap)),
+                _ => Some(raw.to_vec()),
+            };
+            if let Some(value) = kept {
+                member(&mut out, key, &value);
+            }
+        });
+        if !walked {
+            return Err(ApiError::invalid("body", "Invalid JSON body"));
+        }
+        member(&mut out, b"model", json_string(&model.argo_id).as_bytes());
+        member(&mut out, b"user", json_string(user).as_bytes());
+        if stream {
+            let mut options = stream_options
+                .and_then(|raw| serde_json::from_slice::<Map<String, Value>>(raw).ok())
+                .unwrap_or_default();
+            options.insert("include_usage".into(), Value::Bool(true));
+            member(
+                &mut out,
+                b"stream_options",
+                Value::Object(options).to_string().as_bytes(),
+            );
+        } else if let Some(raw) = stream_options {
+            member(&mut out, b"stream_options", raw);
+        }
+        out.push(b'}');
+        Ok(out)
+    }
+}
+
+/// A token limit as written, or `cap` when it is larger.
+fn capped(raw: &[u8], cap: Option<u64>) -> Vec<u8> {
+    let limit = std::str::from_utf8(raw)
+        .ok()
+        .and_then(|text| text.parse::<u64>().ok());
+    match (limit, cap) {
+        (Some(limit), Some(cap)) if limit > cap => cap.to_string().into_bytes(),
+        _ => raw.to_vec(),
+    }
+}
+
+/// Appends `"key":value` to an object being written.
+fn member(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
+    if out.last() != Some(&b'{') {
+        out.push(b',');
+    }
+    out.push(b'"');
+    out.extend_from_slice(key);
+    out.extend_from_slice(b"\":");
+    out.extend_from_slice(value);
+}
+
+/// Argo's `chat.completion` for the client: the response id and model are the gateway's and
+/// the client's; the usage Argo reported comes back for the gateway. Argo's notice and an
+/// error body are errors.
+pub fn relay_answer(
+    body: &[u8],
+    meta: &ResponseMeta,
+) -> Result<(Vec<u8>, Option<Usage>), ApiError> {
+    if notice::is_notice(body) {
+        return Err(notice::unregistered_user());
+    }
+    let members = Members::of(body).ok_or_else(|| {
+        ApiError::invalid_answer("Argo returned a chat answer that is not valid JSON")
+    })?;
+    if let Some(error) = members.error(body) {
+        return Err(error);
+    }
+    if members.choices.is_none() {
+        return Err(ApiError::invalid_answer(
+            "Argo returned a chat answer without choices",
+        ));
+    }
+    let usage = members.usage(body);
+    let mut out = Vec::with_capacity(body.len() + meta.id.len() + meta.model.len());
+    members.rewrite(body, &Identity::new(meta), &mut out);
+    Ok((out, usage))
+}
+
+/// The translation of Argo's chat stream for a client of the same dialect.
+pub fn stream(meta: &ResponseMeta, include_usage: bool) -> StreamTranslation {
+    StreamTranslation::with_engine(Box::new(Relay {
+        parser: SseParser::default(),
+        events: RelayState {
+            identity: Identity::new(meta),
+            include_usage,
+            usage_sent: false,
+            finished: false,
+            done: false,
+        },
+    }))
+}
+
+/// The response's id and model as JSON strings, and its creation time.
+#[derive(Debug)]
+struct Identity {
+    id: String,
+    model: String,
+    created: u64,
+}
+
+impl Identity {
+    fn new(meta: &ResponseMeta) -> Self {
+        Identity {
+            id: json_string(&meta.id),
+            model: json_string(&meta.model),
+            created: meta.created,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Relay {
+    parser: SseParser,
+    events: RelayState,
+}
+
+#[derive(Debug)]
+struct RelayState {
+    identity: Identity,
+    include_usage: bool,
+    usage_sent: bool,
+    finished: bool,
+    /// `[DONE]` or an error came: nothing more is relayed.
+    done: bool,
+}
+
+impl Engine for Relay {
+    fn start(&mut self, _out: &mut Vec<u8>) {}
+
+    fn feed(
+        &mut self,
+        state: &mut StreamState,
+        out: &mut Vec<u8>,
+        bytes: &[u8],
+    ) -> Result<(), ApiError> {
+        let events = &mut self.events;
+        let mut result = Ok(());
+        self.parser.feed(bytes, |_, data| {
+            if result.is_ok() {
+                result = events.data(data, state, out);
+            }
+        });
+        result
+    }
+
+    fn drain(&mut self, state: &mut StreamState, out: &mut Vec<u8>) -> Result<(), ApiError> {
+        let events = &mut self.events;
+        let mut result = Ok(());
+        self.parser.finish(|_, data| {
+            if result.is_ok() {
+                result = events.data(data, state, out);
+            }
+        });
+        result?;
+        if !events.done && !events.finished {
+            events.done = true;
+            return state.upstream_error(out, truncated(), error_event);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>, _finish: Finish, usage: Usage) {
+        let events = &self.events;
+        if events.include_usage && !events.usage_sent {
+            // Argo sent none: the client gets the gateway's count.
+            let identity = &events.identity;
+            let usage =
+                serde_json::to_string(&OpenAiUsage::from(&usage)).unwrap_or_else(|_| "null".into());
+            out.extend_from_slice(
+                format!(
+                    "data: {{\"id\":{},\"object\":\"chat.completion.chunk\",\"created\":{},\"model\":{},\"choices\":[],\"usage\":{usage}}}\n\n",
+                    identity.id, identity.created, identity.model
+                )
+                .as_bytes(),
+            );
+        }
+        out.extend_from_slice(b"data: [DONE]\n\n");
+    }
+
+    fn error(&mut self, out: &mut Vec<u8>, error: &ApiError) {
+        error_event(out, error);
+    }
+}
+
+impl RelayState {
+    fn data(
+        &mut self,
+        data: &[u8],
+        state: &mut StreamState,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ApiError> {
+        if self.done {
+            return Ok(());
+        }
+        let data = data.trim_ascii();
+        if data == b"[DONE]" {
+            self.done = true;
+            return Ok(());
+        }
+        // What is not a JSON object is no chunk the client could use.
+        let Some(members) = Members::of(data) else {
+            return Ok(());
+        };
+        if let Some(error) = members.error(data) {
+            self.done = true;
+            return state.upstream_error(out, error, error_event);
+        }
+        let usage = members.usage(data);
+        if let Some(usage) = usage {
+            state.report(usage);
+        }
+        let choices = members.choices.clone().map(|span| &data[span]);
+        let no_choices = choices.is_none_or(is_empty_array);
+        if no_choices {
+            // Azure's prompt-filter chunk, or the usage chunk only the gateway asked for.
+            if usage.is_none() || !self.include_usage {
+                return Ok(());
+            }
+            self.usage_sent = true;
+        }
+        if let Some(choices) = choices {
+            self.watch(choices, state)?;
+        }
+        let sink = state.guard.sink(out);
+        sink.reserve(data.len() + self.identity.model.len() + 8);
+        sink.extend_from_slice(b"data: ");
+        members.rewrite(data, &self.identity, sink);
+        sink.extend_from_slice(b"\n\n");
+        Ok(())
+    }
+
+    /// What the choices say for the notice check, the count and the end of the answer.
+    fn watch(&mut self, choices: &[u8], state: &mut StreamState) -> Result<(), ApiError> {
+        let choice = FirstChoice::of(choices);
+        self.finished |= choice.finished;
+        if state.guard.decided() {
+            if let Some(text) = choice.content {
+                state.count(text);
+            }
+            return Ok(());
+        }
+        let Ok(choices) = serde_json::from_slice::<Vec<ChunkChoiceOnly>>(choices) else {
+            return Ok(());
+        };
+        for choice in choices {
+            if let Some(text) = &choice.delta.content {
+                state.count(text);
+                state.guard.text(text)?;
+            }
+            if choice.delta.tool_calls.is_some() || choice.finish_reason.is_some() {
+                state.guard.content();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the relay reads of a chunk's first choice, found by the member scan.
+#[derive(Debug, Default)]
+struct FirstChoice<'a> {
+    /// `delta.content` as written (JSON escapes left in: good enough for a count).
+    content: Option<&'a str>,
+    /// It has a `finish_reason`.
+    finished: bool,
+}
+
+impl<'a> FirstChoice<'a> {
+    fn of(choices: &'a [u8]) -> Self {
+        let mut choice = FirstChoice::default();
+        let mut delta = None;
+        walk_object_at(choices, 1, |key, span| match key {
+            b"delta" => delta = Some(&choices[span]),
+            b"finish_reason" => choice.finished = &choices[span] != b"null",
+            _ => {}
+        });
+        if let Some(delta) = delta {
+            walk_object(delta, |key, span| {
+                if key == b"content" && span.len() >= 2 && delta[span.start] == b'"' {
+                    choice.content = std::str::from_utf8(&delta[span.start + 1..span.end - 1]).ok();
+                }
+            });
+        }
+        choice
+    }
+}
+
+/// A choice of a chunk, read only while the opening is undecided.
+#[derive(Deserialize)]
+struct ChunkChoiceOnly {
+    #[serde(default)]
+    delta: ChunkDeltaOnly,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+struct ChunkDeltaOnly {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<serde::de::IgnoredAny>,
+}
+
+/// The top-level members of an answer or chunk that the relay reads or rewrites.
+#[derive(Debug, Default)]
+struct Members {
+    id: Option<Range<usize>>,
+    model: Option<Range<usize>>,
+    choices: Option<Range<usize>>,
+    usage: Option<Range<usize>>,
+    error: Option<Range<usize>>,
+}
+
+impl Members {
+    fn of(json: &[u8]) -> Option<Self> {
+        let mut members = Members::default();
+        let walked = walk_object(json, |key, value| {
+            let slot = match key {
+                b"id" => &mut members.id,
+                b"model" => &mut members.model,
+                b"choices" => &mut members.choices,
+                b"usage" => &mut members.usage,
+                b"error" => &mut members.error,
+                _ => return,
+            };
+            *slot = Some(value);
+        });
+        walked.then_some(members)
+    }
+
+    fn present<'a>(json: &'a [u8], span: &Option<Range<usize>>) -> Option<&'a [u8]> {
+        span.clone()
+            .map(|span| &json[span])
+            .filter(|value| *value != b"null")
+    }
+
+    fn error(&self, json: &[u8]) -> Option<ApiError> {
+        let raw = Self::present(json, &self.error)?;
+        let error = serde_json::from_slice::<WireError>(raw).unwrap_or_default();
+        Some(error.api_error())
+    }
+
+    fn usage(&self, json: &[u8]) -> Option<Usage> {
+        let raw = Self::present(json, &self.usage)?;
+        serde_json::from_slice::<WireUsage>(raw)
+            .ok()
+            .map(Usage::from)
+    }
+
+    /// `json` with the id and model replaced by `identity`'s.
+    fn rewrite(&self, json: &[u8], identity: &Identity, out: &mut Vec<u8>) {
+        let mut replacements: [(Option<Range<usize>>, &str); 2] = [
+            (self.id.clone(), &identity.id),
+            (self.model.clone(), &identity.model),
+        ];
+        replacements.sort_by_key(|(span, _)| span.as_ref().map_or(0, |span| span.start));
+        let mut copied = 0;
+        for (span, value) in replacements {
+            if let Some(span) = span {
+                out.extend_from_slice(&json[copied..span.start]);
+                out.extend_from_slice(value.as_bytes());
+                copied = span.end;
+            }
+        }
+        out.extend_from_slice(&json[copied..]);
+    }
+}
+
+/// Calls `member(key, value span)` for each top-level member of the JSON object `json` (the
+/// key as written between its quotes); `false` when `json` is not an object. Values are
+/// skipped, not checked: a caller that needs them valid parses them.
+fn walk_object(json: &[u8], member: impl FnMut(&[u8], Range<usize>)) -> bool {
+    walk_object_at(json, 0, member).is_some_and(|end| skip_space(json, end) == json.len())
+}
+
+/// [`walk_object`] for the object starting at `at` (after spaces); where it ends.
+fn walk_object_at(
+    json: &[u8],
+    at: usize,
+    mut member: impl FnMut(&[u8], Range<usize>),
+) -> Option<usize> {
+    let mut at = skip_space(json, at);
+    if json.get(at) != Some(&b'{') {
+        return None;
+    }
+    at = skip_space(json, at + 1);
+    if json.get(at) == Some(&b'}') {
+        return Some(at + 1);
+    }
+    loop {
+        if json.get(at) != Some(&b'"') {
+            return None;
+        }
+        let key_end = string_end(json, at)?;
+        let key = &json[at + 1..key_end - 1];
+        at = skip_space(json, key_end);
+        if json.get(at) != Some(&b':') {
+            return None;
+        }
+        let start = skip_space(json, at + 1);
+        let end = value_end(json, start)?;
+        member(key, start..end);
+        at = skip_space(json, end);
+        match json.get(at) {
+            Some(b',') => at = skip_space(json, at + 1),
+            Some(b'}') => return Some(at + 1),
+            _ => return None,
+        }
+    }
+}
+
+fn skip_space(json: &[u8], mut at: usize) -> usize {
+    while json.get(at).is_some_and(u8::is_ascii_whitespace) {
+        at += 1;
+    }
+    at
+}
+
+/// Where the string opening at `at` ends (after its closing quote).
+fn string_end(json: &[u8], at: usize) -> Option<usize> {
+    let mut index = at + 1;
+    loop {
+        index += find2(json.get(index..)?, b'"', b'\\')?;
+        if json[index] == b'"' {
+            return Some(index + 1);
+        }
+        index += 2;
+    }
+}
+
+/// Where the value starting at `at` ends.
+fn value_end(json: &[u8], at: usize) -> Option<usize> {
+    match json.get(at)? {
+        b'"' => string_end(json, at),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut index = at;
+            loop {
+                index += find_structural(json.get(index..)?)?;
+                match json[index] {
+                    b'"' => {
+                        index = string_end(json, index)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.checked_sub(1)?;
+                        if depth == 0 {
+                            return Some(index + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                index += 1;
+            }
+        }
+        _ => {
+            let end = json[at..]
+                .iter()
+                .position(|byte| matches!(byte, b',' | b'}' | b']') || byte.is_ascii_whitespace())
+                .map_or(json.len(), |offset| at + offset);
+            (end > at).then_some(end)
+        }
+    }
+}
+
+fn is_empty_array(json: &[u8]) -> bool {
+    json.strip_prefix(b"[")
+        .and_then(|rest| rest.strip_suffix(b"]"))
+        .is_some_and(|inside| inside.trim_ascii().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{self, gpt, meta, split, sse_payloads, streamed_text, OPENAI_STREAM};
+    use crate::models::{Family, Kind, Sampling};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    const CLIENT: &str = r#"{"model":"gpt-4o","user":"mallory","messages":[{"role":"user","content":"Say \"hi\" 🎉"}],
+        "temperature":0.2,"top_p":0.5,"seed":7,"response_format":{"type":"json_object"},"logit_bias":{"50256":-100},
+        "max_completion_tokens":50000,"stream":true,"stream_options":{"include_obfuscation":false}}"#;
+
+    fn relayed(body: &str, model: &ModelSpec) -> Value {
+        let request = read_request(body.as_bytes()).unwrap();
+        serde_json::from_slice(&request.request_body(model, "alice").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_request_changes_only_model_user_rules_and_usage_reporting() {
+        let request = read_request(CLIENT.as_bytes()).unwrap();
+        assert_eq!(
+            (request.model(), request.stream(), request.include_usage()),
+            ("gpt-4o", true, false)
+        );
+        let body = request.request_body(&gpt(), "alice").unwrap();
+        let text = std::str::from_utf8(&body).unwrap();
+        for verbatim in [
+            r#""messages":[{"role":"user","content":"Say \"hi\" 🎉"}]"#,
+            r#""response_format":{"type":"json_object"}"#,
+            r#""logit_bias":{"50256":-100}"#,
+        ] {
+            assert!(text.contains(verbatim), "{verbatim} in {text}");
+        }
+        let mut expected: Value = serde_json::from_str(CLIENT).unwrap();
+        expected["model"] = json!("gpt4o");
+        expected["user"] = json!("alice");
+        expected["stream_options"] = json!({"include_obfuscation": false, "include_usage": true});
+        assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), expected);
+    }
+
+    #[test]
+    fn the_model_tables_rules_apply() {
+        let gpt5 = ModelSpec {
+            sampling: Sampling::None,
+            ..ModelSpec::new("gpt-5", "gpt5", Family::Openai, Kind::Chat)
+        };
+        let body = relayed(CLIENT, &gpt5);
+        assert!(body.get("temperature").is_none() && body.get("top_p").is_none());
+        let one_of = ModelSpec {
+            sampling: Sampling::OneOf,
+            max_tokens_cap: Some(21_000),
+            ..gpt()
+        };
+        let body = relayed(CLIENT, &one_of);
+        assert_eq!(
+            (body["temperature"].as_f64(), body.get("top_p")),
+            (Some(0.2), None)
+        );
+        assert_eq!(
+            body["max_completion_tokens"], 50_000,
+            "streams are not capped"
+        );
+        let unstreamed = CLIENT.replace(r#""stream":true"#, r#""stream":false,"max_tokens":100"#);
+        let body = relayed(&unstreamed, &one_of);
+        assert_eq!(body["max_completion_tokens"], 21_000);
+        assert_eq!(body["max_tokens"], 100, "each limit is capped on its own");
+        assert_eq!(
+            body["stream_options"],
+            json!({"include_obfuscation": false}),
+            "no usage asked for without a stream"
+        );
+    }
+
+    #[test]
+    fn invalid_requests_are_refused_as_on_every_path() {
+        for (body, param) in [
+            (r#"{"model":"m","messages":[]}"#, "messages"),
+            (
+                r#"{"model":"m","messages":[{"role":"wizard","content":"x"}]}"#,
+                "messages[0].role",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":3}"#,
+                "temperature",
+            ),
+            (r#"{"messages":[]}"#, "model"),
+        ] {
+            assert_eq!(
+                read_request(body.as_bytes()).unwrap_err().param.as_deref(),
+                Some(param),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn answers_come_back_under_the_gateways_id_and_the_clients_model() {
+        let argo = br#"{"id":"chatcmpl-Di0kgsx0a5t8Idr00p6QvaaBA5eiE","choices":[{"finish_reason":"stop","index":0,"logprobs":null,"message":{"content":"Pong!","role":"assistant"}}],"created":1779381799,"model":"gpt-4o-2024-11-20","object":"chat.completion","usage":{"completion_tokens":10,"prompt_tokens":8,"total_tokens":18,"prompt_tokens_details":{"cached_tokens":0}}}"#;
+        let (body, usage) = relay_answer(argo, &meta()).unwrap();
+        let answer: Value = serde_json::from_slice(&body).unwrap();
+        let mut expected: Value = serde_json::from_slice(argo).unwrap();
+        expected["id"] = json!("chatcmpl-gw123");
+        expected["model"] = json!("claude-sonnet-4.6");
+        assert_eq!(answer, expected);
+        assert_eq!(
+            usage,
+            Some(Usage {
+                input_tokens: 8,
+                output_tokens: 10,
+                cached_input_tokens: Some(0)
+            })
+        );
+        let error = br#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#;
+        assert_eq!(relay_answer(error, &meta()).unwrap_err().status, 429);
+        let notice = json!({"choices": [{"message": {"content": fixtures::NOTICE}}]}).to_string();
+        assert_eq!(
+            relay_answer(notice.as_bytes(), &meta()).unwrap_err().status,
+            403
+        );
+        assert_eq!(relay_answer(b"[1]", &meta()).unwrap_err().status, 502);
+        assert_eq!(
+            relay_answer(br#"{"id":"x"}"#, &meta()).unwrap_err().status,
+            502
+        );
+    }
+
+    /// The whole client stream for `pieces`, and the translation after it.
+    fn relay(pieces: &[&[u8]], include_usage: bool) -> (Vec<u8>, StreamTranslation) {
+        let mut translation = stream(&meta(), include_usage);
+        let mut out = translation.start();
+        for piece in pieces {
+            translation.feed_into(&mut out, piece).unwrap();
+        }
+        out.extend(translation.finish().unwrap());
+        (out, translation)
+    }
+
+    #[test]
+    fn the_stream_is_relayed_under_the_gateways_identity() {
+        let (out, translation) = relay(&[OPENAI_STREAM.as_bytes()], false);
+        let payloads = sse_payloads(&out);
+        assert_eq!(
+            payloads.len(),
+            7,
+            "filter and usage chunks dropped: {payloads:?}"
+        );
+        assert_eq!(payloads[0]["choices"][0]["delta"]["role"], "assistant");
+        assert_eq!(payloads.last().unwrap(), "[DONE]");
+        for chunk in &payloads[..6] {
+            assert_eq!(chunk["id"], "chatcmpl-gw123");
+            assert_eq!(chunk["model"], "claude-sonnet-4.6");
+            assert_eq!(
+                chunk["system_fingerprint"], "fp_ee1d74bde0",
+                "the rest is Argo's"
+            );
+            assert_eq!(chunk["created"], 1779381799);
+        }
+        assert_eq!(streamed_text(&payloads).0, "Pong! 😊 \"quoted\"");
+        assert_eq!(payloads[5]["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(
+            translation.usage(),
+            Usage {
+                input_tokens: 175,
+                output_tokens: 16,
+                cached_input_tokens: Some(128)
+            }
+        );
+        assert!(translation.usage_reported() && translation.failure().is_none());
+        let (out, _) = relay(&[OPENAI_STREAM.as_bytes()], true);
+        let payloads = sse_payloads(&out);
+        let usage = &payloads[payloads.len() - 2];
+        assert_eq!(
+            (
+                usage["id"].as_str(),
+                usage["usage"]["prompt_tokens_details"]["cached_tokens"].as_u64()
+            ),
+            (Some("chatcmpl-gw123"), Some(128))
+        );
+    }
+
+    #[test]
+    fn without_argos_usage_a_client_that_asked_gets_the_count() {
+        let without = OPENAI_STREAM.replace(
+            &OPENAI_STREAM[OPENAI_STREAM.find("data: {\"id\":\"chatcmpl-Di0kgsx0a5t8Idr00p6QvaaBA5eiE\",\"object\":\"chat.completion.chunk\",\"created\":1779381799,\"model\":\"gpt-4o-2024-11-20\",\"system_fingerprint\":\"fp_ee1d74bde0\",\"choices\":[],").unwrap()..OPENAI_STREAM.find("data: [DONE]").unwrap()],
+            "",
+        );
+        let (out, translation) = relay(&[without.as_bytes()], true);
+        assert!(!translation.usage_reported());
+        let payloads = sse_payloads(&out);
+        let usage = &payloads[payloads.len() - 2]["usage"];
+        assert!(usage["completion_tokens"].as_u64().unwrap() > 0, "{usage}");
+    }
+
+    #[test]
+    fn the_opening_is_held_until_it_cannot_be_the_notice() {
+        let mut translation = stream(&meta(), false);
+        let chunks: Vec<&str> = OPENAI_STREAM.split_inclusive("\n\n").collect();
+        let mut out = translation.start();
+        translation
+            .feed_into(&mut out, chunks[0].as_bytes())
+            .unwrap();
+        translation
+            .feed_into(&mut out, chunks[1].as_bytes())
+            .unwrap();
+        assert!(
+            out.is_empty() && !translation.decided(),
+            "the role chunk waits"
+        );
+        translation
+            .feed_into(&mut out, chunks[2].as_bytes())
+            .unwrap();
+        assert!(translation.decided());
+        let payloads = sse_payloads(&out);
+        assert_eq!(payloads.len(), 2);
+        assert_eq!(payloads[0]["choices"][0]["delta"]["role"], "assistant");
+    }
+
+    fn content_chunk(text: &str) -> String {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "chatcmpl-1", "model": "gpt-4o", "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]})
+        )
+    }
+
+    #[test]
+    fn the_notice_is_an_error_and_nothing_of_it_is_sent() {
+        let (head, tail) = fixtures::NOTICE.split_at(20);
+        let mut translation = stream(&meta(), false);
+        let mut out = translation.start();
+        translation
+            .feed_into(&mut out, content_chunk("").as_bytes())
+            .unwrap();
+        translation
+            .feed_into(&mut out, content_chunk(head).as_bytes())
+            .unwrap();
+        let error = translation
+            .feed_into(&mut out, content_chunk(tail).as_bytes())
+            .unwrap_err();
+        assert_eq!(error.code, Some("upstream_user_not_registered"));
+        assert!(out.is_empty());
+        assert!(translation.finish().unwrap().is_empty());
+        let mut plain = stream(&meta(), false);
+        let error = plain
+            .feed_into(&mut Vec::new(), fixtures::NOTICE.as_bytes())
+            .unwrap_err();
+        assert_eq!(
+            error.status, 403,
+            "a notice outside any event is caught too"
+        );
+    }
+
+    #[test]
+    fn upstream_errors_end_the_stream_or_replace_it() {
+        let error = b"data: {\"error\":{\"message\":\"The server had an error\",\"type\":\"server_error\"}}\n\n";
+        let mut early = stream(&meta(), false);
+        assert_eq!(
+            early.feed_into(&mut Vec::new(), error).unwrap_err().status,
+            502
+        );
+        let mut late = stream(&meta(), false);
+        let mut out = Vec::new();
+        late.feed_into(&mut out, content_chunk("Hello").as_bytes())
+            .unwrap();
+        late.feed_into(&mut out, error).unwrap();
+        late.feed_into(&mut out, content_chunk("ignored").as_bytes())
+            .unwrap();
+        out.extend(late.finish().unwrap());
+        let payloads = sse_payloads(&out);
+        assert_eq!(payloads.len(), 2);
+        assert_eq!(payloads[1]["error"]["type"], "upstream_error");
+        assert!(late.failure().is_some());
+        let mut cut = stream(&meta(), false);
+        let mut out = Vec::new();
+        cut.feed_into(&mut out, content_chunk("Hello").as_bytes())
+            .unwrap();
+        out.extend(cut.finish().unwrap());
+        let payloads = sse_payloads(&out);
+        assert_eq!(
+            payloads.last().unwrap()["error"]["code"],
+            "upstream_truncated"
+        );
+    }
+
+    fn relayed_whole(pieces: &[&[u8]]) -> Vec<u8> {
+        relay(pieces, true).0
+    }
+
+    #[test]
+    fn the_stream_relays_alike_split_at_every_byte() {
+        let stream = OPENAI_STREAM.as_bytes();
+        let whole = relayed_whole(&[stream]);
+        for at in 0..=stream.len() {
+            assert_eq!(
+                relayed_whole(&[&stream[..at], &stream[at..]]),
+                whole,
+                "split at {at}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_stream_relays_alike_however_split(cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12)) {
+            let stream = OPENAI_STREAM.as_bytes();
+            prop_assert_eq!(relayed_whole(&split(stream, &cuts)), relayed_whole(&[stream]));
+        }
+
+        #[test]
+        fn the_member_scan_agrees_with_serde(value in prop::collection::btree_map("[a-z\"\\\\]{0,4}", prop_oneof![
+            Just(json!(null)), Just(json!("x\"}]")), Just(json!([1, {"a": "]"}])), Just(json!({"b": [true, "{"]})), Just(json!(-1.5e3))], 0..6)) {
+            let object: serde_json::Map<String, Value> = value.into_iter().collect();
+            let json = serde_json::to_vec_pretty(&Value::Object(object.clone())).unwrap();
+            let mut scanned = serde_json::Map::new();
+            let walked = walk_object(&json, |key, span| {
+                let key: String = serde_json::from_slice(&[b"\"", key, b"\""].concat()).unwrap();
+                scanned.insert(key, serde_json::from_slice(&json[span]).unwrap());
+            });
+            prop_assert!(walked);
+            prop_assert_eq!(scanned, object);
+        }
+    }
+
+    #[test]
+    fn the_member_scan_refuses_what_is_not_an_object() {
+        for json in [
+            &b""[..],
+            b"[]",
+            b"{",
+            b"{\"a\":}",
+            b"{\"a\" 1}",
+            b"{\"a\":1,}",
+            b"{\"a\":1} x",
+            b"{\"a\":\"x}",
+        ] {
+            assert!(
+                !walk_object(json, |_, _| {}),
+                "{}",
+                String::from_utf8_lossy(json)
+            );
+        }
+        assert!(walk_object(b" { } ", |_, _| {}));
+    }
+}

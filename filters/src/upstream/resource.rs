@@ -1,0 +1,483 @@
+//! Argo's legacy resource API (`/api/v1/resource/{chat,streamchat}/`): a [`Conversation`] as
+//! a resource chat body (tools natively for OpenAI models, as Anthropic blocks for Claude, in
+//! the prompt for Gemini); the answer, in any of the shapes Argo uses, and `streamchat`'s raw
+//! text into the hub. Argo reports no usage here: the gateway counts it.
+
+use serde_json::Value;
+
+use super::body_capacity;
+use super::openai_native::{push_message, tool_choice_json, Style};
+use crate::argo::{self, Endpoint};
+use crate::chat::CONTINUE_TURN;
+use crate::error::ApiError;
+use crate::hub::{Answer, Conversation, Event, Finish, Message, Part};
+use crate::models::{Family, ModelSpec, ToolMode};
+use crate::stream::Utf8Joiner;
+use crate::tools::prompt::{self, Piece, ToolScanner};
+use crate::tools::{self, anthropic, leaked, ToolChoice, ToolSpec};
+use crate::translate::Decoder;
+
+/// How tool calls come back in Argo's answer to a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToolReplies {
+    /// The request declared no tools: the answer is text.
+    None,
+    /// In the answer's structure (`tool_calls` or `tool_use` blocks), if at all; Claude's calls
+    /// may also leak into the text.
+    Native,
+    /// As tagged blocks in the text, naming one of these tools.
+    Prompt { names: Vec<String> },
+}
+
+impl ToolReplies {
+    pub fn for_request(spec: Option<&ToolSpec>, model: &ModelSpec) -> Self {
+        match spec {
+            None => ToolReplies::None,
+            Some(spec) if model.tools == ToolMode::Prompt && spec.choice != ToolChoice::None => {
+                ToolReplies::Prompt {
+                    names: spec.names(),
+                }
+            }
+            Some(_) => ToolReplies::Native,
+        }
+    }
+
+    pub fn for_conversation(conversation: &Conversation, model: &ModelSpec) -> Self {
+        Self::for_request(ToolSpec::of(conversation).as_ref(), model)
+    }
+}
+
+/// Which Argo endpoint serves a request: `streamchat` for streams it can carry, `chat` for the
+/// rest. Streams of models `streamchat` does not serve, and of requests with native tools
+/// (`streamchat` takes none), are synthesized from a `chat` answer.
+pub fn endpoint(conversation: &Conversation, model: &ModelSpec) -> Endpoint {
+    let native_tools = ToolReplies::for_conversation(conversation, model) == ToolReplies::Native;
+    if conversation.stream && model.stream && !native_tools {
+        Endpoint::StreamChat
+    } else {
+        Endpoint::Chat
+    }
+}
+
+/// How the resource API takes OpenAI-shaped messages: `developer` as `system`, text parts
+/// joined.
+const STYLE: Style = Style {
+    developer: false,
+    join_text: true,
+    names: false,
+    null_content: false,
+};
+
+/// Appends `message` as the resource API takes a message without tool traffic.
+pub(crate) fn push_plain<'a>(out: &mut Vec<argo::Message<'a>>, message: &'a Message) {
+    push_message(out, message, STYLE);
+}
+
+/// The resource chat body for `user`, for `endpoint` (`chat` or `streamchat`): the model
+/// table's parameter rules decide what of the token limit and sampling Argo receives.
+pub fn request_body(
+    conversation: &Conversation,
+    model: &ModelSpec,
+    user: &str,
+    endpoint: Endpoint,
+) -> Result<Vec<u8>, ApiError> {
+    let spec = ToolSpec::of(conversation);
+    if spec.is_some() && model.tools == ToolMode::None {
+        return Err(ApiError::invalid(
+            "tools",
+            format!("`{}` cannot call tools", model.name),
+        ));
+    }
+    let (mut messages, tools, tool_choice) = match (model.tools, model.family) {
+        (ToolMode::Prompt, _) => (
+            prompt::messages(&conversation.messages, spec.as_ref()),
+            None,
+            None,
+        ),
+        (_, Family::Anthropic) => {
+            let (tools, choice) = spec.as_ref().map(anthropic::tools).unzip();
+            (
+                anthropic::messages(&conversation.messages),
+                tools,
+                choice.flatten(),
+            )
+        }
+        _ => {
+            let mut messages = Vec::with_capacity(conversation.messages.len());
+            for message in &conversation.messages {
+                push_plain(&mut messages, message);
+            }
+            let tools = spec.as_ref().map(|spec| {
+                Value::Array(spec.tools.iter().map(|tool| tool.openai_json()).collect())
+            });
+            let choice = conversation
+                .tool_choice
+                .as_ref()
+                .filter(|_| spec.is_some())
+                .map(tool_choice_json);
+            (messages, tools, choice)
+        }
+    };
+    end_with_user_turn(&mut messages, model.family);
+    let params = argo::Params {
+        limit: conversation.max_tokens,
+        temperature: conversation.temperature,
+        top_p: conversation.top_p,
+    };
+    let mut body = argo::ChatRequest::new(user, &model.argo_id, messages)
+        .with_params(model, model.fit(params, endpoint));
+    body.stop = (!conversation.stop.is_empty()).then(|| conversation.stop.clone());
+    // `parallel_tool_calls` is never sent: both the original bridge and argo-proxy strip it for
+    // Argo (argo-proxy's legacy `tool_calls/input_handle.py`); Claude's own form of it stays in
+    // its `tool_choice`.
+    body.tools = tools;
+    body.tool_choice = tool_choice;
+    let mut out = Vec::with_capacity(body_capacity(conversation));
+    serde_json::to_writer(&mut out, &body)
+        .map_err(|err| ApiError::internal(format!("could not encode Argo request: {err}")))?;
+    Ok(out)
+}
+
+/// Claude and Gemini answer a conversation whose last turn is the user's; one that ends
+/// otherwise (an assistant turn, or system messages only) gets [`CONTINUE_TURN`] appended.
+/// argo-proxy appends it only when no user turn exists at all; a conversation ending with the
+/// assistant is what Gemini refuses and newer Claude models no longer take as a prefill.
+fn end_with_user_turn(messages: &mut Vec<argo::Message<'_>>, family: Family) {
+    if family == Family::Openai || messages.last().is_some_and(|last| last.role == "user") {
+        return;
+    }
+    messages.push(argo::Message::text("user", CONTINUE_TURN));
+}
+
+/// Reads Argo's chat answer body. `response` is text, or with native tools an object with
+/// `content` and `tool_calls` (a list or a single call: OpenAI calls, Anthropic `tool_use`
+/// blocks or Gemini entries), or a list of Anthropic content blocks. Claude calls leaked into
+/// the text are lifted out; with prompt tools, tagged calls are.
+pub fn read_answer(
+    body: &[u8],
+    tools: &ToolReplies,
+    response_id: &str,
+) -> Result<Answer, ApiError> {
+    let parsed: argo::ChatResponse = serde_json::from_slice(body).map_err(|_| {
+        ApiError::invalid_answer("Argo returned a chat answer that is not valid JSON")
+    })?;
+    let (content, calls) = read_response(parsed.response, response_id)?;
+    if content.is_none() && calls.is_empty() {
+        return Err(ApiError::invalid_answer(
+            "Argo returned an answer with neither text nor tool calls",
+        ));
+    }
+    let (content, calls) = match (tools, content) {
+        (ToolReplies::Prompt { names }, Some(text)) if calls.is_empty() => {
+            prompt::extract(&text, names.clone(), response_id)
+        }
+        (ToolReplies::Native, Some(text)) if leaked::may_contain(&text) => {
+            lift_leaked_calls(text, calls, response_id)
+        }
+        (_, content) => (content, calls),
+    };
+    Ok(answer(content, &calls))
+}
+
+/// An answer of `content` and OpenAI-shaped `calls`.
+fn answer(content: Option<String>, calls: &[Value]) -> Answer {
+    let mut parts: Vec<Part> = content.map(Part::Text).into_iter().collect();
+    parts.extend(calls.iter().map(call_part));
+    Answer {
+        finish: if calls.is_empty() {
+            Finish::Stop
+        } else {
+            Finish::ToolCalls
+        },
+        content: parts,
+        usage: None,
+    }
+}
+
+/// An OpenAI call (`tools::openai_call`'s shape) as a part.
+fn call_part(call: &Value) -> Part {
+    let function = &call["function"];
+    Part::tool_call(
+        call["id"].as_str().unwrap_or_default(),
+        function["name"].as_str().unwrap_or_default(),
+        function["arguments"].as_str().unwrap_or("{}"),
+    )
+}
+
+fn read_response(
+    response: Option<Value>,
+    response_id: &str,
+) -> Result<(Option<String>, Vec<Value>), ApiError> {
+    match response {
+        Some(Value::String(text)) => Ok((Some(text), Vec::new())),
+        Some(Value::Object(mut object)) => {
+            let (mut content, mut calls) = match object.remove("content") {
+                Some(Value::Array(blocks)) => split_blocks(blocks),
+                Some(Value::String(text)) => (Some(text), Vec::new()),
+                _ => (None, Vec::new()),
+            };
+            match object.remove("tool_calls") {
+                Some(Value::Array(more)) => calls.extend(more),
+                Some(one @ Value::Object(_)) => calls.push(one),
+                _ => {}
+            }
+            if content.as_deref().is_some_and(str::is_empty) {
+                content = None;
+            }
+            Ok((content, normalize_calls(&calls, response_id, 0)))
+        }
+        Some(Value::Array(blocks)) => {
+            let (content, calls) = split_blocks(blocks);
+            Ok((content, normalize_calls(&calls, response_id, 0)))
+        }
+        Some(Value::Null) | None => Err(ApiError::invalid_answer(
+            "Argo returned no `response`; the model produced no answer, try again or change the request",
+        )),
+        Some(_) => Err(ApiError::invalid_answer(
+            "Argo returned a `response` of an unexpected type",
+        )),
+    }
+}
+
+/// Claude calls written into the text join the structured ones; the text keeps the rest.
+fn lift_leaked_calls(
+    text: String,
+    mut tool_calls: Vec<Value>,
+    response_id: &str,
+) -> (Option<String>, Vec<Value>) {
+    let (leaked, rest) = leaked::extract(&text);
+    if leaked.is_empty() {
+        return (Some(text), tool_calls);
+    }
+    let known = tool_calls.len();
+    tool_calls.extend(normalize_calls(&leaked, response_id, known));
+    let rest = rest.trim();
+    ((!rest.is_empty()).then(|| rest.to_string()), tool_calls)
+}
+
+/// Anthropic content blocks -> (joined text, tool_use blocks).
+fn split_blocks(blocks: Vec<Value>) -> (Option<String>, Vec<Value>) {
+    let mut text = String::new();
+    let mut calls = Vec::new();
+    for block in blocks {
+        match block.get("type").and_then(Value::as_str) {
+            Some("text") => text.push_str(
+                block
+                    .get("text")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            ),
+            Some("tool_use") => calls.push(block),
+            _ => {}
+        }
+    }
+    ((!text.is_empty()).then_some(text), calls)
+}
+
+/// `first_index` numbers the ids made for calls that have none, after calls already read.
+fn normalize_calls(calls: &[Value], response_id: &str, first_index: usize) -> Vec<Value> {
+    calls
+        .iter()
+        .enumerate()
+        .filter_map(|(index, call)| tools::normalize_call(call, response_id, first_index + index))
+        .collect()
+}
+
+/// `streamchat`'s raw text into events: UTF-8 characters split between fragments joined, and
+/// with prompt tools, tagged calls lifted out as they stream. Argo sends no usage.
+#[derive(Debug, Default)]
+pub struct TextDecoder {
+    joiner: Utf8Joiner,
+    scanner: Option<ToolScanner>,
+    calls: usize,
+}
+
+impl TextDecoder {
+    pub fn new() -> Self {
+        TextDecoder::default()
+    }
+
+    /// A decoder for text that may carry prompt-based tool calls.
+    pub fn with_tool_scanner(scanner: ToolScanner) -> Self {
+        TextDecoder {
+            scanner: Some(scanner),
+            ..TextDecoder::default()
+        }
+    }
+
+    fn emit(&mut self, text: &str, last: bool, events: &mut Vec<Event>) {
+        let Some(scanner) = self.scanner.as_mut() else {
+            if !text.is_empty() {
+                events.push(Event::TextDelta(text.to_string()));
+            }
+            return;
+        };
+        let mut pieces = scanner.push(text);
+        if last {
+            pieces.extend(scanner.finish());
+        }
+        for piece in pieces {
+            match piece {
+                Piece::Text(text) => events.push(Event::TextDelta(text)),
+                Piece::Call(call) => {
+                    let Part::ToolCall {
+                        id,
+                        name,
+                        arguments,
+                    } = call_part(&call)
+                    else {
+                        continue;
+                    };
+                    let index = self.calls;
+                    self.calls += 1;
+                    events.push(Event::ToolCallStart { index, id, name });
+                    events.push(Event::ToolCallArguments {
+                        index,
+                        fragment: arguments,
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl Decoder for TextDecoder {
+    fn feed(&mut self, bytes: &[u8], events: &mut Vec<Event>) {
+        let text = self.joiner.push(bytes);
+        self.emit(&text, false, events);
+    }
+
+    fn finish(&mut self, events: &mut Vec<Event>) {
+        let rest = self.joiner.finish();
+        self.emit(&rest, true, events);
+        events.push(Event::Finish(if self.calls > 0 {
+            Finish::ToolCalls
+        } else {
+            Finish::Stop
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{decode, gpt, split};
+    use crate::hub::{Dialect, Role};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn scanning() -> TextDecoder {
+        TextDecoder::with_tool_scanner(ToolScanner::new(vec!["f".into()], "chatcmpl-r1"))
+    }
+
+    #[test]
+    fn text_and_prompt_calls_become_events() {
+        let text = "Héllo <tool_call>{\"name\":\"f\",\"arguments\":{\"a\":1}}</tool_call>";
+        assert_eq!(
+            decode(scanning(), &[text.as_bytes()]),
+            vec![
+                Event::TextDelta("Héllo ".into()),
+                Event::ToolCallStart {
+                    index: 0,
+                    id: "call_r1_0".into(),
+                    name: "f".into()
+                },
+                Event::ToolCallArguments {
+                    index: 0,
+                    fragment: "{\"a\":1}".into()
+                },
+                Event::Finish(Finish::ToolCalls),
+            ]
+        );
+        assert_eq!(
+            decode(TextDecoder::new(), &[b"caf\xc3", b"\xa9"]),
+            vec![
+                Event::TextDelta("caf".into()),
+                Event::TextDelta("é".into()),
+                Event::Finish(Finish::Stop)
+            ]
+        );
+    }
+
+    /// Text deltas merged, so that only what the events say is compared, not where they split.
+    fn merged(events: Vec<Event>) -> Vec<Event> {
+        let mut out: Vec<Event> = Vec::new();
+        for event in events {
+            match (out.last_mut(), event) {
+                (Some(Event::TextDelta(text)), Event::TextDelta(more)) => text.push_str(&more),
+                (_, event) => out.push(event),
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn the_text_decodes_alike_however_split(
+            parts in prop::collection::vec(prop_oneof![
+                "\\PC{0,8}".prop_map(String::from),
+                Just("<tool_call>".to_string()),
+                Just("</tool_call>".to_string()),
+                Just(r#"{"name":"f","arguments":{"a":1}}"#.to_string()),
+            ], 0..8),
+            cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+        ) {
+            let text = parts.concat();
+            let bytes = text.as_bytes();
+            prop_assert_eq!(
+                merged(decode(scanning(), &split(bytes, &cuts))),
+                merged(decode(scanning(), &[bytes]))
+            );
+            prop_assert_eq!(
+                merged(decode(TextDecoder::new(), &split(bytes, &cuts))),
+                merged(decode(TextDecoder::new(), &[bytes]))
+            );
+        }
+    }
+
+    #[test]
+    fn a_turn_of_several_results_becomes_one_tool_message_each() {
+        let mut conversation = Conversation::new(
+            Dialect::AnthropicMessages,
+            vec![
+                Message::text(Role::User, "Weather?"),
+                Message::new(
+                    Role::Assistant,
+                    vec![
+                        Part::tool_call("a", "f", "{}"),
+                        Part::tool_call("b", "f", "{}"),
+                    ],
+                ),
+                Message::new(
+                    Role::Tool,
+                    vec![
+                        Part::ToolResult {
+                            call_id: "a".into(),
+                            content: "1".into(),
+                            is_error: false,
+                        },
+                        Part::ToolResult {
+                            call_id: "b".into(),
+                            content: "2".into(),
+                            is_error: true,
+                        },
+                    ],
+                ),
+            ],
+        );
+        conversation.extra.insert("top_k".into(), json!(3));
+        let body: Value = serde_json::from_slice(
+            &request_body(&conversation, &gpt(), "alice", Endpoint::Chat).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            body["messages"][2],
+            json!({"role": "tool", "content": "1", "tool_call_id": "a"})
+        );
+        assert_eq!(body["messages"][3]["tool_call_id"], "b");
+        assert!(
+            body.get("top_k").is_none(),
+            "the resource API takes no extras"
+        );
+    }
+}
