@@ -1,11 +1,12 @@
 //! `deploy/Dockerfile` builds. Docker cannot run here, so this does what its build stage does
 //! without it: a clean directory gets exactly the files that stage's `COPY` lines name (read
 //! from the Dockerfile, so a crate it forgets fails here), then cargo loads the workspace and the
-//! stage's own `RUN cargo ...` command runs there. The build reuses this test's target directory
-//! and its downloaded crates (offline). The staged directory is always the same one, emptied
-//! first, and the copies keep their files' times, so cargo finds its last staged build fresh
-//! while the sources are unchanged: seconds, once the image's dependency set (which differs a
-//! little from the tests' set) has been compiled into the target directory.
+//! stage's own `RUN cargo ...` command runs there, offline, in this test's target directory.
+//! Cargo names a workspace's own crates by their path within the workspace, so the staged crates
+//! are the repository's, and the copies keep their files' times: the build reuses what is
+//! already compiled for the same features and is fresh in a second. Where the image's features
+//! differ from the build that ran the tests (`cargo test --workspace` unifies the features of
+//! every member and their dev-dependencies), the first run compiles those crates once more.
 //!
 //! In its own test binary: the staged build re-links `target/release/argo-bridge`, which the
 //! other tests of one binary would be running meanwhile.
@@ -213,7 +214,7 @@ fn run_in(dir: &Path, command: &str) {
         .stderr(Stdio::from(out))
         .spawn()
         .unwrap();
-    // The first staged build in a fresh target directory compiles the image's dependency set.
+    // In a fresh target directory the image's feature set may need compiling: give it time.
     let deadline = Instant::now() + Duration::from_secs(40 * 60);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
