@@ -1,6 +1,6 @@
 //! The optional admin listener (`admin.listen`): `/metrics`, `/health` and `/ready` on their own
-//! port, for scrapers and probes that should not reach the API port. Also the readiness check
-//! that both listeners share.
+//! port, for scrapers and probes that should not reach the API port. Also who may read
+//! `/metrics`, on either listener.
 
 use std::sync::Arc;
 
@@ -11,43 +11,58 @@ use pingora_core::apps::http_app::ServeHttp;
 use pingora_core::protocols::http::ServerSession;
 use pingora_core::services::listening::Service;
 
+use crate::auth;
 use crate::catalog::Catalog;
-use crate::config::Settings;
+use crate::config::{AdminConfig, Settings};
 use crate::metrics;
+use crate::readiness::Readiness;
 use crate::upstream::Upstream;
 
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 
-/// Ready when every environment the model table needs is configured and resolved.
-pub fn readiness(settings: &Settings) -> Result<Vec<u8>, ApiError> {
-    let missing = settings
-        .models
-        .environments()
-        .any(|env| !settings.environments.contains_key(env));
-    if missing {
-        return Err(ApiError::new(
-            503,
-            "server_error",
-            "Some model environments are not configured",
-        )
-        .with_code("not_ready"));
+/// Whether `/metrics` may be served on this port to a request with this `Authorization`
+/// header: with an admin listener only there (404 on the API port, in the OpenAI error
+/// envelope), and only with `admin.metrics_token` as bearer token when one is set (401, the
+/// token compared in constant time).
+pub fn metrics_access(
+    admin: &AdminConfig,
+    on_admin_port: bool,
+    authorization: Option<&[u8]>,
+) -> Result<(), ApiError> {
+    if !on_admin_port && !admin.listen.is_empty() {
+        return Err(ApiError::not_found("Unknown path /metrics"));
     }
-    let body = serde_json::json!({"status": "ready", "models": settings.models.models().len()});
-    Ok(body.to_string().into_bytes())
+    if admin.metrics_token.is_empty() {
+        return Ok(());
+    }
+    let token = authorization.and_then(auth::bearer_token);
+    match token.is_some_and(|token| auth::constant_time_eq(token, admin.metrics_token.as_bytes())) {
+        true => Ok(()),
+        false => Err(ApiError::unauthorized(
+            "/metrics needs `Authorization: Bearer <metrics token>`",
+        )),
+    }
 }
 
 pub struct AdminApp {
     settings: Arc<Settings>,
     catalog: Arc<Catalog>,
+    readiness: Arc<Readiness>,
     /// Its own connections to Argo, for refreshing the model list on request.
     upstream: Upstream,
 }
 
 impl AdminApp {
-    pub fn new(settings: Arc<Settings>, catalog: Arc<Catalog>, upstream: Upstream) -> Self {
+    pub fn new(
+        settings: Arc<Settings>,
+        catalog: Arc<Catalog>,
+        readiness: Arc<Readiness>,
+        upstream: Upstream,
+    ) -> Self {
         AdminApp {
             settings,
             catalog,
+            readiness,
             upstream,
         }
     }
@@ -76,12 +91,22 @@ impl ServeHttp for AdminApp {
                 let (status, body) = self.refresh_models().await;
                 (status, "application/json", body)
             }
-            "/metrics" => (200, METRICS_CONTENT_TYPE, metrics::render()),
+            "/metrics" => {
+                let authorization = session
+                    .req_header()
+                    .headers
+                    .get("authorization")
+                    .map(|value| value.as_bytes());
+                match metrics_access(&self.settings.admin, true, authorization) {
+                    Ok(()) => (200, METRICS_CONTENT_TYPE, metrics::render()),
+                    Err(error) => (error.status, "application/json", error.to_json()),
+                }
+            }
             "/health" | "/healthz" => (200, "application/json", br#"{"status":"ok"}"#.to_vec()),
-            "/ready" | "/readyz" => match readiness(&self.settings) {
-                Ok(body) => (200, "application/json", body),
-                Err(error) => (error.status, "application/json", error.to_json()),
-            },
+            "/ready" | "/readyz" => {
+                let answer = self.readiness.answer(&self.settings);
+                (answer.status, "application/json", answer.body)
+            }
             _ => {
                 let error = ApiError::not_found(
                     "The admin port serves /metrics, /health, /ready and POST /models/refresh",
@@ -96,5 +121,47 @@ impl ServeHttp for AdminApp {
             .header("Content-Length", length)
             .body(body)
             .unwrap_or_else(|_| Response::new(Vec::new()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admin(listen: &str, token: &str) -> AdminConfig {
+        AdminConfig {
+            listen: listen.into(),
+            metrics_token: token.into(),
+        }
+    }
+
+    #[test]
+    fn metrics_stay_off_the_api_port_when_an_admin_listener_serves_them() {
+        let open = admin("", "");
+        assert!(metrics_access(&open, false, None).is_ok());
+        let separate = admin("127.0.0.1:9090", "");
+        assert_eq!(
+            metrics_access(&separate, false, None).unwrap_err().status,
+            404
+        );
+        assert!(metrics_access(&separate, true, None).is_ok());
+    }
+
+    #[test]
+    fn a_metrics_token_is_required_as_bearer_token() {
+        let guarded = admin("", "scrape-secret-1");
+        for wrong in [
+            None,
+            Some(&b"Bearer scrape-secret-2"[..]),
+            Some(b"Bearer scrape-secret-11"),
+            Some(b"Basic scrape-secret-1"),
+            Some(b"scrape-secret-1"),
+        ] {
+            let error = metrics_access(&guarded, false, wrong).unwrap_err();
+            assert_eq!(error.status, 401, "{wrong:?}");
+            assert!(!error.message.contains("scrape-secret"));
+        }
+        assert!(metrics_access(&guarded, false, Some(b"Bearer scrape-secret-1")).is_ok());
+        assert!(metrics_access(&guarded, false, Some(b"bearer  scrape-secret-1 ")).is_ok());
     }
 }

@@ -69,7 +69,7 @@ impl Auth {
     }
 }
 
-fn bearer_token(header: &[u8]) -> Option<&[u8]> {
+pub(crate) fn bearer_token(header: &[u8]) -> Option<&[u8]> {
     let header = header.trim_ascii();
     let scheme = header.get(..7)?;
     if !scheme.eq_ignore_ascii_case(b"bearer ") {
@@ -79,7 +79,7 @@ fn bearer_token(header: &[u8]) -> Option<&[u8]> {
     (!token.is_empty()).then_some(token)
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

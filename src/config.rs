@@ -30,6 +30,8 @@ pub struct Config {
     #[serde(default)]
     pub admin: AdminConfig,
     #[serde(default)]
+    pub readiness: ReadinessConfig,
+    #[serde(default)]
     pub shutdown: ShutdownConfig,
     #[serde(default)]
     pub trusted_proxies: TrustedProxies,
@@ -60,9 +62,34 @@ pub struct TlsConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
-    /// Empty: no admin listener.
+    /// Empty: no admin listener. Set: `/metrics` is served there only (404 on the API port).
     #[serde(default)]
     pub listen: String,
+    /// Non-empty: `/metrics` wants `Authorization: Bearer <this>` (401 otherwise).
+    #[serde(default)]
+    pub metrics_token: String,
+}
+
+/// The probes behind `/ready` (see `readiness`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadinessConfig {
+    /// Each Argo environment gets `GET {base}/v1/models` this often; 0: no probes, and `/ready`
+    /// checks only the configuration.
+    #[serde(default = "defaults::probe_interval_ms")]
+    pub probe_interval_ms: u64,
+    /// A probe not answered within this long counts as down.
+    #[serde(default = "defaults::probe_timeout_ms")]
+    pub probe_timeout_ms: u64,
+}
+
+impl Default for ReadinessConfig {
+    fn default() -> Self {
+        ReadinessConfig {
+            probe_interval_ms: defaults::probe_interval_ms(),
+            probe_timeout_ms: defaults::probe_timeout_ms(),
+        }
+    }
 }
 
 /// Graceful shutdown and Pingora's zero-downtime upgrade.
@@ -372,6 +399,12 @@ mod defaults {
     pub fn upgrade_sock() -> String {
         "/tmp/argo-bridge-upgrade.sock".into()
     }
+    pub fn probe_interval_ms() -> u64 {
+        5_000
+    }
+    pub fn probe_timeout_ms() -> u64 {
+        2_000
+    }
 }
 
 /// One Argo environment, its URL taken apart and its address resolved at start.
@@ -396,6 +429,7 @@ pub struct Settings {
     pub cors: CorsConfig,
     pub tls: TlsConfig,
     pub admin: AdminConfig,
+    pub readiness: ReadinessConfig,
     pub shutdown: ShutdownConfig,
     pub trusted_proxies: Vec<IpNet>,
     pub proxy_protocol: bool,
@@ -528,6 +562,23 @@ pub fn apply_env(
         config.listen = with_port(&config.listen, port);
     }
     set_text(env, "ARGO_BRIDGE_ADMIN_LISTEN", &mut config.admin.listen);
+    // The original bridge's name, then ours.
+    set_text(env, "METRICS_TOKEN", &mut config.admin.metrics_token);
+    set_text(
+        env,
+        "ARGO_BRIDGE_METRICS_TOKEN",
+        &mut config.admin.metrics_token,
+    );
+    set_number(
+        env,
+        "ARGO_BRIDGE_READINESS_PROBE_INTERVAL_MS",
+        &mut config.readiness.probe_interval_ms,
+    )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_READINESS_PROBE_TIMEOUT_MS",
+        &mut config.readiness.probe_timeout_ms,
+    )?;
     set_text(
         env,
         "ARGO_BRIDGE_UPGRADE_SOCK",
@@ -761,6 +812,9 @@ pub fn validate(mut config: Config) -> Result<Settings, ConfigError> {
     if config.admin.listen == config.listen {
         return Err(err("admin.listen", "must differ from `listen`"));
     }
+    if config.readiness.probe_interval_ms > 0 && config.readiness.probe_timeout_ms == 0 {
+        return Err(err("readiness.probe_timeout_ms", "must be greater than 0"));
+    }
     let mut environments = BTreeMap::new();
     for (name, url) in &config.upstream.environments {
         let env = parse_base_url(url)
@@ -890,6 +944,7 @@ pub fn validate(mut config: Config) -> Result<Settings, ConfigError> {
         cors: config.cors,
         tls: config.tls,
         admin: config.admin,
+        readiness: config.readiness,
         shutdown: config.shutdown,
         trusted_proxies,
         proxy_protocol: config.trusted_proxies.proxy_protocol,
@@ -1164,6 +1219,37 @@ mod tests {
         assert_eq!(settings.shutdown.upgrade_sock, "/run/x.sock");
         config.admin.listen = "nowhere".into();
         assert!(validate(config).unwrap_err().0.contains("admin.listen"));
+    }
+
+    #[test]
+    fn readiness_probes_and_the_metrics_token_come_from_file_or_environment() {
+        let mut config = shipped();
+        for url in config.upstream.environments.values_mut() {
+            *url = "http://127.0.0.1:9".into();
+        }
+        let settings = validate(config.clone()).unwrap();
+        assert_eq!(settings.readiness.probe_interval_ms, 5_000);
+        assert_eq!(settings.readiness.probe_timeout_ms, 2_000);
+        assert!(settings.admin.metrics_token.is_empty());
+        let original = |key: &str| (key == "METRICS_TOKEN").then(|| "from-the-original".into());
+        let mut with_original = config.clone();
+        apply_env(&mut with_original, &original).unwrap();
+        assert_eq!(with_original.admin.metrics_token, "from-the-original");
+        let env = |key: &str| match key {
+            "METRICS_TOKEN" => Some("from-the-original".to_string()),
+            "ARGO_BRIDGE_METRICS_TOKEN" => Some("ours-wins".to_string()),
+            "ARGO_BRIDGE_READINESS_PROBE_INTERVAL_MS" => Some("250".to_string()),
+            "ARGO_BRIDGE_READINESS_PROBE_TIMEOUT_MS" => Some("100".to_string()),
+            _ => None,
+        };
+        apply_env(&mut config, &env).unwrap();
+        let settings = validate(config.clone()).unwrap();
+        assert_eq!(settings.admin.metrics_token, "ours-wins");
+        assert_eq!(settings.readiness.probe_interval_ms, 250);
+        assert_eq!(settings.readiness.probe_timeout_ms, 100);
+        config.readiness.probe_timeout_ms = 0;
+        let error = validate(config).unwrap_err().to_string();
+        assert!(error.contains("readiness.probe_timeout_ms"), "{error}");
     }
 
     #[test]

@@ -46,6 +46,7 @@ use crate::front_door;
 use crate::http::{read_body, require_json, send_body, send_error, send_json, BodyLimits};
 use crate::limits::{Permit, UserLimits};
 use crate::metrics;
+use crate::readiness::Readiness;
 use crate::streaming::{self, Ending};
 use crate::timing::{Timing, OVERHEAD_HEADER};
 use crate::upstream::{Api, BufferedAnswer, Call, Upstream};
@@ -60,6 +61,8 @@ pub struct State {
     pub bodies: Arc<MemoryBudget>,
     /// The model table served: the configured one merged with Argo's live lists.
     pub catalog: Arc<Catalog>,
+    /// What the readiness probes found.
+    pub readiness: Arc<Readiness>,
 }
 
 pub struct Gateway {
@@ -320,11 +323,14 @@ impl Gateway {
     }
 
     async fn ready(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), ApiError> {
-        let body = admin::readiness(&self.state.settings)?;
-        self.reply(session, ctx, 200, body).await
+        let answer = self.state.readiness.answer(&self.state.settings);
+        self.reply(session, ctx, answer.status, answer.body).await
     }
 
     async fn metrics(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), ApiError> {
+        let authorization = session.req_header().headers.get("authorization");
+        let authorization = authorization.map(|value| value.as_bytes());
+        admin::metrics_access(&self.state.settings.admin, false, authorization)?;
         ctx.status = 200;
         let overhead = [(OVERHEAD_HEADER, ctx.timing.response_head())];
         let body = metrics::render();

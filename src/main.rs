@@ -16,6 +16,7 @@ mod log_writer;
 mod metrics;
 mod mock_argo;
 mod proxy_protocol;
+mod readiness;
 mod startup_check;
 mod streaming;
 mod timing;
@@ -211,10 +212,12 @@ fn serve(
         ..settings.upstream.clone()
     };
     let own_upstream = || upstream::Upstream::new(&list_reads, &settings.environments);
+    let readiness = readiness::Readiness::new(&settings);
     if !settings.admin.listen.is_empty() {
         let admin = admin::AdminApp::new(
             Arc::clone(&shared_settings),
             Arc::clone(&catalog),
+            Arc::clone(&readiness),
             own_upstream(),
         );
         server.add_service(admin::service(&settings.admin.listen, admin));
@@ -223,9 +226,22 @@ fn serve(
     let refresher = catalog::Refresher {
         catalog: Arc::clone(&catalog),
         upstream: own_upstream(),
-        settings: shared_settings,
+        settings: Arc::clone(&shared_settings),
     };
     server.add_service(background_service("model list", refresher));
+    // Probes get connections of their own too, and give up within the probe timeout.
+    let probes = config::UpstreamConfig {
+        retries: 0,
+        connect_timeout_ms: (settings.upstream.connect_timeout_ms)
+            .min(settings.readiness.probe_timeout_ms.max(1)),
+        ..settings.upstream.clone()
+    };
+    let prober = readiness::Prober {
+        readiness: Arc::clone(&readiness),
+        upstream: upstream::Upstream::new(&probes, &settings.environments),
+        settings: shared_settings,
+    };
+    server.add_service(background_service("readiness probes", prober));
     server.add_service(background_service("drain", drain::DrainWatcher));
     let tls = settings.tls.clone();
     let front_settings = settings.clone();
@@ -243,6 +259,7 @@ fn serve(
             metrics::BUFFERED_REQUEST_BYTES.clone(),
         ),
         catalog,
+        readiness,
         settings,
     };
     let front_door = FrontDoor::new(

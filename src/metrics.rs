@@ -174,6 +174,16 @@ pub static LIMIT_BACKEND_FALLBACKS: Lazy<IntCounterVec> = Lazy::new(|| {
     .expect("metric registers once")
 });
 
+pub static UPSTREAM_UP: Lazy<IntGaugeVec> = Lazy::new(|| {
+    register_int_gauge_vec!(
+        "argo_bridge_upstream_up",
+        "1 when the Argo environment answered the last readiness probe (GET /v1/models; a \
+         failed connection, a timeout, 502, 503 and 504 are 0)",
+        &["env"]
+    )
+    .expect("metric registers once")
+});
+
 /// Registers every metric up front so that a scrape shows them before the first request. The
 /// `process` feature of the prometheus crate adds `process_*` (CPU, memory, open file
 /// descriptors, threads, start time) to the default registry by itself.
@@ -195,6 +205,7 @@ pub fn init() {
     Lazy::force(&LOG_LINES_DROPPED);
     Lazy::force(&MODELS_SERVED);
     Lazy::force(&MODEL_REFRESH_FAILURES);
+    Lazy::force(&UPSTREAM_UP);
     for reason in ["unavailable", "timeout", "error"] {
         LIMIT_BACKEND_FALLBACKS.with_label_values(&[reason]);
     }

@@ -55,11 +55,12 @@ fn health_ready_and_metrics_are_served_locally() {
         (health.status, health.json()["status"].as_str()),
         (200, Some("ok"))
     );
-    let ready = request(stack.gateway_port, "GET", "/ready", &[], b"");
-    assert_eq!(
-        (ready.status, ready.json()["status"].as_str()),
-        (200, Some("ready"))
-    );
+    // Ready once the first readiness probes have reached the mock Argo.
+    let ready = wait_until(std::time::Duration::from_secs(10), "/ready", || {
+        let ready = request(stack.gateway_port, "GET", "/ready", &[], b"");
+        (ready.status == 200).then_some(ready)
+    });
+    assert_eq!(ready.json()["status"].as_str(), Some("ready"));
     stack.post(
         "/v1/chat/completions",
         &json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}).to_string(),

@@ -385,8 +385,11 @@ fn kubernetes_manifests_probe_health_and_readiness_and_take_tokens_from_a_secret
     let container = &pod["spec"]["containers"][0];
     let liveness = &container["livenessProbe"]["httpGet"];
     let readiness = &container["readinessProbe"]["httpGet"];
+    // Liveness never asks Argo; readiness is the gateway's own probes of Argo.
     assert_eq!(liveness["path"], "/health");
     assert_eq!(readiness["path"], "/ready");
+    assert_eq!(liveness["port"], "admin");
+    assert_eq!(readiness["port"], "admin");
     assert_eq!(named_port(container, "admin"), 9090);
     assert!(container["resources"]["requests"]["cpu"].is_string());
     assert!(container["resources"]["limits"]["memory"].is_string());
@@ -409,6 +412,28 @@ fn kubernetes_manifests_probe_health_and_readiness_and_take_tokens_from_a_secret
         .as_str()
         .unwrap()
         .ends_with(":9090"));
+    // The gateway probes Argo at least as often as the kubelet asks, and answers within the
+    // kubelet's timeout (it reads the last probe's outcome, never waits for one).
+    let ms = |key: &str| -> u64 {
+        config["data"][key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{key} in the ConfigMap"))
+            .parse()
+            .unwrap()
+    };
+    let period_ms = container["readinessProbe"]["periodSeconds"]
+        .as_u64()
+        .unwrap()
+        * 1000;
+    assert!(ms("ARGO_BRIDGE_READINESS_PROBE_INTERVAL_MS") <= period_ms);
+    assert!(
+        ms("ARGO_BRIDGE_READINESS_PROBE_TIMEOUT_MS")
+            < ms("ARGO_BRIDGE_READINESS_PROBE_INTERVAL_MS")
+    );
+    assert!(
+        config["data"].get("ARGO_BRIDGE_METRICS_TOKEN").is_none(),
+        "a metrics token belongs in the Secret"
+    );
 
     // The pod outlives the drain.
     let grace: u64 = config["data"]["ARGO_BRIDGE_GRACE_PERIOD_S"]

@@ -43,10 +43,18 @@ struct Prometheus {
 
 impl Prometheus {
     fn start(targets: &[String]) -> Prometheus {
+        Self::start_with_token(targets, None)
+    }
+
+    /// Scraping with `Authorization: Bearer <token>` when one is given.
+    fn start_with_token(targets: &[String], token: Option<&str>) -> Prometheus {
         let dir = TempDir::new("prometheus");
         let targets: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
+        let authorization = token
+            .map(|token| format!("    authorization:\n      credentials: '{token}'\n"))
+            .unwrap_or_default();
         let config = format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: argo-bridge\n    static_configs:\n      - targets: [{}]\n",
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: argo-bridge\n{authorization}    static_configs:\n      - targets: [{}]\n",
             targets.join(", ")
         );
         std::fs::write(dir.path("prometheus.yml"), config).unwrap();
@@ -138,6 +146,10 @@ impl GatewayWithAdmin {
             &[("ARGO_BRIDGE_ADMIN_LISTEN", admin.as_str())],
         );
         wait_for_port(admin_port);
+        // Ready once the first readiness probes have reached the mock Argo.
+        wait_until(WAIT, "/ready", || {
+            (get(admin_port, "/ready").status == 200).then_some(())
+        });
         GatewayWithAdmin {
             port,
             admin_port,
@@ -218,9 +230,35 @@ fn the_admin_listener_serves_only_metrics_health_and_ready() {
     assert_eq!(get(admin_port, "/ready").json()["status"], "ready");
     get(admin_port, "/v1/models").expect_error(404);
     post(admin_port, "/v1/chat/completions", &chat("hi")).expect_error(404);
-    // The API listener keeps serving them too.
-    assert_eq!(get(port, "/metrics").status, 200);
+    // The API listener keeps serving the probes, but not the metrics.
+    get(port, "/metrics").expect_error(404);
     assert_eq!(get(port, "/ready").status, 200);
+    assert_eq!(get(port, "/health").status, 200);
+}
+
+#[test]
+fn a_real_prometheus_scrapes_with_the_metrics_token() {
+    let token = "prometheus-scrape-token-42";
+    let (_mock, mock_port) = start_mock(&[]);
+    let admin_port = free_port();
+    let admin = format!("127.0.0.1:{admin_port}");
+    let (_gateway, _port) = start_gateway(
+        &argo_base(mock_port),
+        &[
+            ("ARGO_BRIDGE_ADMIN_LISTEN", admin.as_str()),
+            ("ARGO_BRIDGE_METRICS_TOKEN", token),
+        ],
+    );
+    wait_for_port(admin_port);
+    get(admin_port, "/metrics").expect_error(401);
+    let targets = [format!("127.0.0.1:{admin_port}")];
+    let prometheus = Prometheus::start_with_token(&targets, Some(token));
+    prometheus.wait_for_value("up", 1.0);
+    let build = prometheus.query("argo_bridge_build_info").unwrap();
+    assert_eq!(value_of(&build), Some(1.0));
+    // Without the token the target is down.
+    let refused = Prometheus::start(&targets);
+    refused.wait_for_value("up", 0.0);
 }
 
 /// The access-log line for `request_id`, once it has been written.
