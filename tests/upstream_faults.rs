@@ -68,11 +68,12 @@ impl FakeArgo {
         self.requests.load(Ordering::SeqCst)
     }
 
-    /// A gateway in front of this fake, which serves no model list: the gateway reads none, so
-    /// that the fake counts only the requests under test.
+    /// A gateway in front of this fake, which serves no model list: the gateway neither reads
+    /// it nor probes it for readiness, so that the fake counts only the requests under test.
     fn gateway(&self, env: &[(&str, &str)]) -> (Process, u16) {
         let mut env = env.to_vec();
         env.push(("ARGO_BRIDGE_MODEL_REFRESH_INTERVAL_S", "0"));
+        env.push(("ARGO_BRIDGE_READINESS_PROBE_INTERVAL_MS", "0"));
         start_gateway(&self.base(), &env)
     }
 }
