@@ -10,10 +10,14 @@ use argo_filters::argo::Endpoint;
 use crate::config::{ArgoEnv, Settings};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
-const ENDPOINTS: [(Endpoint, &str); 3] = [
-    (Endpoint::Chat, "chat"),
-    (Endpoint::Embed, "embed"),
-    (Endpoint::StreamChat, "streamchat"),
+/// Argo's endpoints by the name the log gives them: the resource API's, then the native API's.
+const ENDPOINTS: [(&str, &str); 6] = [
+    ("chat", Endpoint::Chat.path()),
+    ("embed", Endpoint::Embed.path()),
+    ("streamchat", Endpoint::StreamChat.path()),
+    ("native chat", "/v1/chat/completions"),
+    ("native messages", "/v1/messages"),
+    ("native embeddings", "/v1/embeddings"),
 ];
 
 /// Starts the check in its own thread; its lines go to the log.
@@ -36,8 +40,8 @@ fn check(environments: &[(String, ArgoEnv)]) {
     for (name, env) in environments {
         // The endpoints of one environment share its host: one connection attempt tells for all.
         let reached = TcpStream::connect_timeout(&env.addr, TIMEOUT).map(drop);
-        for (endpoint, label) in ENDPOINTS {
-            let url = url(env, endpoint);
+        for (label, path) in ENDPOINTS {
+            let url = url(env, path);
             match &reached {
                 Ok(()) => log::info!("Argo {name} {label} endpoint ({url}) reachable"),
                 Err(e) => log::warn!("Argo {name} {label} endpoint ({url}) unreachable: {e}"),
@@ -54,13 +58,13 @@ fn check(environments: &[(String, ArgoEnv)]) {
     }
 }
 
-fn url(env: &ArgoEnv, endpoint: Endpoint) -> String {
+fn url(env: &ArgoEnv, path: &str) -> String {
     let scheme = if env.tls { "https" } else { "http" };
     format!(
         "{scheme}://{}:{}{}{}",
         env.host,
         env.addr.port(),
         env.base_path,
-        endpoint.path()
+        path
     )
 }

@@ -21,7 +21,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// Path below the environment's base URL.
-    pub fn path(self) -> &'static str {
+    pub const fn path(self) -> &'static str {
         match self {
             Endpoint::Chat => "/api/v1/resource/chat/",
             Endpoint::StreamChat => "/api/v1/resource/streamchat/",

@@ -23,7 +23,8 @@ impl SseParser {
     /// empty when the event named none.
     pub fn feed(&mut self, bytes: &[u8], mut on_event: impl FnMut(&[u8], &[u8])) {
         let mut rest = bytes;
-        if self.after_cr {
+        // An empty chunk says nothing about the byte after a CR: keep waiting for it.
+        if self.after_cr && !rest.is_empty() {
             self.after_cr = false;
             if let [b'\n', tail @ ..] = rest {
                 rest = tail;
@@ -133,6 +134,14 @@ pub(crate) mod tests {
                 (String::new(), "line one\nline two".into()),
                 (String::new(), "[DONE]".into()),
             ]
+        );
+    }
+
+    #[test]
+    fn an_empty_chunk_between_cr_and_lf_does_not_end_the_event() {
+        assert_eq!(
+            parse_pieces(&[b"data:x\r", b"", b"\ndata:x\n\n"]),
+            vec![(String::new(), "x\nx".into())]
         );
     }
 
