@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::{body_capacity, encode, fitted, truncated, upstream_error, Extra};
+use super::{
+    body_capacity, encode, feed_sse, finish_sse, fitted, upstream_error, Extra, SseDialect,
+};
 use crate::chat::CONTINUE_TURN;
 use crate::error::ApiError;
 use crate::hub::{
@@ -505,17 +507,25 @@ impl SseDecoder {
 
 impl Decoder for SseDecoder {
     fn feed(&mut self, bytes: &[u8], events: &mut Vec<Event>) {
-        let state = &mut self.state;
-        self.parser.feed(bytes, |_, data| state.data(data, events));
+        feed_sse(&mut self.parser, &mut self.state, bytes, events);
     }
 
     fn finish(&mut self, events: &mut Vec<Event>) {
-        let state = &mut self.state;
-        self.parser.finish(|_, data| state.data(data, events));
-        if !state.ended && !state.finished {
-            state.ended = true;
-            events.push(Event::Error(truncated()));
-        }
+        finish_sse(&mut self.parser, &mut self.state, events);
+    }
+}
+
+impl SseDialect for StreamState {
+    fn data(&mut self, data: &[u8], events: &mut Vec<Event>) {
+        StreamState::data(self, data, events);
+    }
+
+    fn over(&self) -> bool {
+        self.ended || self.finished
+    }
+
+    fn end(&mut self) {
+        self.ended = true;
     }
 }
 

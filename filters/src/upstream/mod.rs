@@ -12,8 +12,9 @@ use serde_json::Value;
 
 use crate::argo::{Endpoint, Params};
 use crate::error::{from_argo_status, ApiError};
-use crate::hub::{Conversation, Dialect};
+use crate::hub::{Conversation, Dialect, Event};
 use crate::models::ModelSpec;
+use crate::sse::SseParser;
 
 /// The token limit and sampling the model takes (see [`ModelSpec::fit`]); the limit is capped
 /// as on Argo's non-streaming chat unless the upstream call streams.
@@ -106,6 +107,40 @@ pub(crate) fn upstream_error(kind: &str, message: &str) -> ApiError {
 }
 
 /// The upstream's stream ended before the answer did.
+/// What an SSE dialect makes of each event's data; framing and the end of the stream are
+/// shared by [`feed_sse`] and [`finish_sse`].
+pub(crate) trait SseDialect {
+    fn data(&mut self, data: &[u8], events: &mut Vec<Event>);
+    /// The answer finished, or the stream ended (`[DONE]`, `message_stop`, an error).
+    fn over(&self) -> bool;
+    /// Nothing more is read.
+    fn end(&mut self);
+}
+
+/// [`crate::translate::Decoder::feed`] for an SSE dialect.
+pub(crate) fn feed_sse(
+    parser: &mut SseParser,
+    state: &mut impl SseDialect,
+    bytes: &[u8],
+    events: &mut Vec<Event>,
+) {
+    parser.feed(bytes, |_, data| state.data(data, events));
+}
+
+/// [`crate::translate::Decoder::finish`] for an SSE dialect: a stream that stopped before its
+/// answer ended is an error.
+pub(crate) fn finish_sse(
+    parser: &mut SseParser,
+    state: &mut impl SseDialect,
+    events: &mut Vec<Event>,
+) {
+    parser.finish(|_, data| state.data(data, events));
+    if !state.over() {
+        state.end();
+        events.push(Event::Error(truncated()));
+    }
+}
+
 pub(crate) fn truncated() -> ApiError {
     ApiError::bad_gateway("Argo's stream ended before the answer was complete; try again.")
         .with_code("upstream_truncated")
