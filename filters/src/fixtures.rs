@@ -163,3 +163,35 @@ pub fn streamed_text(payloads: &[Value]) -> (String, String) {
     };
     (field("content"), field("reasoning_content"))
 }
+
+/// Canonical event sequences as decoders produce them: calls begin in order, arguments
+/// only for begun calls.
+pub fn canonical_events() -> impl Strategy<Value = Vec<Event>> {
+    prop::collection::vec((0u8..5, "\\PC{0,6}", any::<prop::sample::Index>()), 0..24).prop_map(
+        |steps| {
+            let mut events = Vec::new();
+            let mut calls = 0;
+            for (kind, text, pick) in steps {
+                events.push(match kind {
+                    0 => Event::TextDelta(text),
+                    1 => Event::ThinkingDelta(text),
+                    2 => {
+                        calls += 1;
+                        Event::ToolCallStart {
+                            index: calls - 1,
+                            id: format!("call_{calls}"),
+                            name: format!("f{text}"),
+                        }
+                    }
+                    3 if calls > 0 => Event::ToolCallArguments {
+                        index: pick.index(calls),
+                        fragment: text,
+                    },
+                    _ => Event::ThinkingSignature(text),
+                });
+            }
+            events
+        },
+    )
+}
+

@@ -241,7 +241,7 @@ pub fn encoder(meta: &ResponseMeta, include_usage: bool) -> SseEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{meta, sse_payloads};
+    use crate::fixtures::{canonical_events, meta, sse_payloads};
     use crate::hub::{Event, Finish, ToolDef};
     use crate::translate::Encoder;
     use proptest::prelude::*;
@@ -432,40 +432,9 @@ mod tests {
         assert!(json["usage"].get("prompt_tokens_details").is_none());
     }
 
-    /// Canonical event sequences as decoders produce them: calls begin in order, arguments
-    /// only for begun calls.
-    fn events() -> impl Strategy<Value = Vec<Event>> {
-        prop::collection::vec((0u8..5, "\\PC{0,6}", any::<prop::sample::Index>()), 0..24).prop_map(
-            |steps| {
-                let mut events = Vec::new();
-                let mut calls = 0;
-                for (kind, text, pick) in steps {
-                    events.push(match kind {
-                        0 => Event::TextDelta(text),
-                        1 => Event::ThinkingDelta(text),
-                        2 => {
-                            calls += 1;
-                            Event::ToolCallStart {
-                                index: calls - 1,
-                                id: format!("call_{calls}"),
-                                name: format!("f{text}"),
-                            }
-                        }
-                        3 if calls > 0 => Event::ToolCallArguments {
-                            index: pick.index(calls),
-                            fragment: text,
-                        },
-                        _ => Event::ThinkingSignature(text),
-                    });
-                }
-                events
-            },
-        )
-    }
-
     proptest! {
         #[test]
-        fn any_event_sequence_gives_a_valid_chunk_stream(events in events(), include_usage in any::<bool>(), finish in 0u8..4) {
+        fn any_event_sequence_gives_a_valid_chunk_stream(events in canonical_events(), include_usage in any::<bool>(), finish in 0u8..4) {
             let mut encoder = encoder(&meta(), include_usage);
             let mut out = Vec::new();
             encoder.start(&mut out);
