@@ -37,6 +37,8 @@ pub struct AccessRecord<'a> {
     pub request_id: &'a str,
     pub method: &'a str,
     pub endpoint: &'a str,
+    /// The client's API format (`openai`, `anthropic`, `responses`, `google`).
+    pub client: &'a str,
     pub model: &'a str,
     pub status: u16,
     /// `-` for buffered answers, else how the stream ended.
@@ -69,10 +71,11 @@ impl AccessRecord<'_> {
 
     fn text(&self) -> String {
         format!(
-            "request_id={} method={} endpoint={} model={} status={} stream={} duration_ms={} upstream_ms={} overhead_ms={}",
+            "request_id={} method={} endpoint={} client={} model={} status={} stream={} duration_ms={} upstream_ms={} overhead_ms={}",
             self.request_id,
             self.method,
             self.endpoint,
+            self.client,
             if self.model.is_empty() { "-" } else { self.model },
             self.status,
             self.stream,
@@ -135,6 +138,7 @@ mod tests {
             request_id: "req-1",
             method: "POST",
             endpoint: "chat",
+            client: "openai",
             model: "gpt-4o",
             status: 200,
             stream: "complete",
@@ -148,7 +152,7 @@ mod tests {
     fn text_line_has_every_field() {
         assert_eq!(
             record().text(),
-            "request_id=req-1 method=POST endpoint=chat model=gpt-4o status=200 stream=complete duration_ms=12.345 upstream_ms=10.000 overhead_ms=2.345"
+            "request_id=req-1 method=POST endpoint=chat client=openai model=gpt-4o status=200 stream=complete duration_ms=12.345 upstream_ms=10.000 overhead_ms=2.345"
         );
     }
 

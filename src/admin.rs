@@ -16,6 +16,7 @@ use crate::catalog::Catalog;
 use crate::config::{AdminConfig, Settings};
 use crate::metrics;
 use crate::readiness::Readiness;
+use crate::routes::{self, Handler, Listener};
 use crate::upstream::Upstream;
 
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4";
@@ -86,12 +87,13 @@ impl ServeHttp for AdminApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
         let path = session.req_header().uri.path().to_string();
         let method = session.req_header().method.clone();
-        let (status, content_type, body) = match path.as_str() {
-            "/models/refresh" if method == http::Method::POST => {
+        let handler = routes::find(Listener::Admin, &method, &path).map(|matched| matched.handler);
+        let (status, content_type, body) = match handler {
+            Ok(Handler::RefreshModels) => {
                 let (status, body) = self.refresh_models().await;
                 (status, "application/json", body)
             }
-            "/metrics" => {
+            Ok(Handler::Metrics) => {
                 let authorization = session
                     .req_header()
                     .headers
@@ -102,17 +104,17 @@ impl ServeHttp for AdminApp {
                     Err(error) => (error.status, "application/json", error.to_json()),
                 }
             }
-            "/health" | "/healthz" => (200, "application/json", br#"{"status":"ok"}"#.to_vec()),
-            "/ready" | "/readyz" => {
+            Ok(Handler::Ready) => {
                 let answer = self.readiness.answer(&self.settings);
                 (answer.status, "application/json", answer.body)
             }
-            _ => {
-                let error = ApiError::not_found(
-                    "The admin port serves /metrics, /health, /ready and POST /models/refresh",
-                );
-                (404, "application/json", error.to_json())
-            }
+            // `/health`: the one other route of the admin listener.
+            Ok(_) => (200, "application/json", br#"{"status":"ok"}"#.to_vec()),
+            Err(unmatched) => (
+                unmatched.error.status,
+                "application/json",
+                unmatched.error.to_json(),
+            ),
         };
         let length = body.len();
         Response::builder()

@@ -30,17 +30,22 @@ impl Auth {
 
     /// The username for an `Authorization` header value.
     pub fn user_for(&self, authorization: Option<&[u8]>) -> Result<String, ApiError> {
-        let token = authorization.and_then(bearer_token);
+        self.user_for_token(
+            authorization.and_then(bearer_token),
+            "Missing bearer token: send `Authorization: Bearer <your token>`",
+        )
+    }
+
+    /// The user of a token however the client sent it (a bearer token, Anthropic's
+    /// `x-api-key`, Google's `x-goog-api-key`); `missing` tells a client without one how to
+    /// send it.
+    pub fn user_for_token(&self, token: Option<&[u8]>, missing: &str) -> Result<String, ApiError> {
         if let Some(user) = &self.default_user {
             if token.is_none_or(|token| token == NO_TOKEN) {
                 return Ok(user.clone());
             }
         }
-        let token = token.ok_or_else(|| {
-            ApiError::unauthorized(
-                "Missing bearer token: send `Authorization: Bearer <your token>`",
-            )
-        })?;
+        let token = token.ok_or_else(|| ApiError::unauthorized(missing))?;
         match self.mode {
             AuthMode::TokenIsUsername => std::str::from_utf8(token)
                 .ok()

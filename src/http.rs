@@ -206,6 +206,7 @@ pub async fn send_body(
 pub async fn send_error(
     session: &mut Session,
     error: &ApiError,
+    body: Vec<u8>,
     request_id: &str,
     headers: &[(&'static str, String)],
 ) {
@@ -216,5 +217,5 @@ pub async fn send_error(
     if let Some(seconds) = &error.retry_after {
         extra.push(("Retry-After", seconds.clone()));
     }
-    send_json(session, error.status, error.to_json(), request_id, &extra).await;
+    send_json(session, error.status, body, request_id, &extra).await;
 }

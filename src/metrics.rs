@@ -17,8 +17,8 @@ const LATENCY_BUCKETS: &[f64] = &[
 pub static REQUESTS: Lazy<IntCounterVec> = Lazy::new(|| {
     register_int_counter_vec!(
         "argo_bridge_requests_total",
-        "Requests answered, by endpoint, model and status",
-        &["endpoint", "model", "status"]
+        "Requests answered, by endpoint, client format, model and status",
+        &["endpoint", "client", "model", "status"]
     )
     .expect("metric registers once")
 });
@@ -215,7 +215,7 @@ pub fn init() {
 pub fn observe(record: &AccessRecord) {
     let status = record.status.to_string();
     REQUESTS
-        .with_label_values(&[record.endpoint, record.model, &status])
+        .with_label_values(&[record.endpoint, record.client, record.model, &status])
         .inc();
     REQUEST_DURATION
         .with_label_values(&[record.endpoint, record.model])

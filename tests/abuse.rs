@@ -397,7 +397,7 @@ fn a_client_leaving_before_argo_answers_is_noticed() {
     }
     let metrics = metrics_containing(gateway.port, "status=\"499\"} 2");
     assert!(metrics.contains(
-        "argo_bridge_requests_total{endpoint=\"chat\",model=\"gpt-4o\",status=\"499\"} 2"
+        "argo_bridge_requests_total{client=\"openai\",endpoint=\"chat\",model=\"gpt-4o\",status=\"499\"} 2"
     ));
 }
 

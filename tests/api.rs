@@ -65,7 +65,7 @@ fn health_ready_and_metrics_are_served_locally() {
         "/v1/chat/completions",
         &json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}).to_string(),
     );
-    let counted = r#"argo_bridge_requests_total{endpoint="chat",model="gpt-4o",status="200"} 1"#;
+    let counted = r#"argo_bridge_requests_total{client="openai",endpoint="chat",model="gpt-4o",status="200"} 1"#;
     metrics_containing(stack.gateway_port, counted);
 }
 

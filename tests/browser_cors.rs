@@ -97,11 +97,13 @@ fn a_notebook_page_on_an_allowed_origin_calls_the_gateway_and_others_cannot() {
     assert_eq!(chat_calls_at_argo(stack.mock_port), 2);
     let metrics = metrics_containing(
         stack.gateway_port,
-        r#"argo_bridge_requests_total{endpoint="chat",model="",status="403"} 3"#,
+        r#"argo_bridge_requests_total{client="openai",endpoint="chat",model="",status="403"} 3"#,
     );
     let answered: u64 = metrics
         .lines()
-        .filter(|line| line.starts_with("argo_bridge_requests_total{endpoint=\"chat\""))
+        .filter(|line| {
+            line.starts_with("argo_bridge_requests_total{client=\"openai\",endpoint=\"chat\"")
+        })
         .filter(|line| line.contains("status=\"200\""))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
         .sum();

@@ -139,7 +139,7 @@ fn exported_metric_names() -> BTreeSet<String> {
     // The last request's metrics are recorded after its response: wait for them.
     let body = wait_until(std::time::Duration::from_secs(10), "metrics", || {
         let text = stack.get("/metrics").text();
-        text.contains("argo_bridge_requests_total{endpoint=\"embeddings\"")
+        text.contains("argo_bridge_requests_total{client=\"openai\",endpoint=\"embeddings\"")
             .then_some(text)
     });
     body.lines()

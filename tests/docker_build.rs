@@ -255,6 +255,7 @@ fn the_dockerfile_builds_from_exactly_what_it_copies() {
         std::fs::remove_dir_all(&root).unwrap();
     }
     std::fs::create_dir_all(&root).unwrap();
+    let _staged = Staged(root.clone());
     let mut workdir = "/".to_string();
     let mut cargo_runs = Vec::new();
     for (keyword, args) in &builder.body {
@@ -300,6 +301,18 @@ fn the_dockerfile_builds_from_exactly_what_it_copies() {
             let status = Command::new(&path).arg("help").output().unwrap().status;
             assert!(status.success(), "{} help", path.display());
         }
+    }
+}
+
+/// The staged sources, removed when the test ends however it ends. The staged build leaves
+/// cargo's fingerprints naming these copies; once they are gone, the next build in the
+/// repository sees its own sources again (while they lay here unchanged, cargo took every
+/// later edit of the repository's crates for fresh).
+struct Staged(PathBuf);
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -29,7 +29,9 @@ fn chat_requests_served(port: u16) -> u64 {
     let metrics = request(port, "GET", "/metrics", &[], b"").text();
     metrics
         .lines()
-        .filter(|line| line.starts_with("argo_bridge_requests_total{endpoint=\"chat\""))
+        .filter(|line| {
+            line.starts_with("argo_bridge_requests_total{client=\"openai\",endpoint=\"chat\"")
+        })
         .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
 }

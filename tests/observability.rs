@@ -433,7 +433,7 @@ fn rust_log_sets_the_level_and_can_silence_the_access_log() {
         get(port, "/metrics")
             .text()
             .contains(
-                "argo_bridge_requests_total{endpoint=\"chat\",model=\"gpt-4o\",status=\"200\"} 1",
+                "argo_bridge_requests_total{client=\"openai\",endpoint=\"chat\",model=\"gpt-4o\",status=\"200\"} 1",
             )
             .then_some(())
     });

@@ -194,4 +194,3 @@ pub fn canonical_events() -> impl Strategy<Value = Vec<Event>> {
         },
     )
 }
-

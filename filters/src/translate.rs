@@ -40,6 +40,25 @@ pub trait Encoder: Debug + Send {
     fn error(&mut self, out: &mut Vec<u8>, error: &ApiError);
 }
 
+/// A client encoder chosen at run time.
+impl<E: Encoder + ?Sized> Encoder for Box<E> {
+    fn start(&mut self, out: &mut Vec<u8>) {
+        (**self).start(out);
+    }
+
+    fn event(&mut self, out: &mut Vec<u8>, event: &Event) {
+        (**self).event(out, event);
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>, finish: Finish, usage: Usage) {
+        (**self).finish(out, finish, usage);
+    }
+
+    fn error(&mut self, out: &mut Vec<u8>, error: &ApiError) {
+        (**self).error(out, error);
+    }
+}
+
 /// Holds a stream's opening back until it is known not to be Argo's notice: while the text so
 /// far could open the notice ([`notice::stream_start`]), or while the upstream has sent
 /// nothing the decoder understands (a notice in no dialect at all, checked on the raw bytes).

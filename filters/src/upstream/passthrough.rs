@@ -69,6 +69,11 @@ impl ClientRequest<'_> {
         openai_chat::conversation(self.request.clone())
     }
 
+    /// [`Self::conversation`], the request consumed.
+    pub fn into_conversation(self) -> Result<Conversation, ApiError> {
+        openai_chat::conversation(self.request)
+    }
+
     /// Argo's request: the client's body with `model` the Argo id, `user` the gateway's user,
     /// sampling and limit fitted to the model, and usage asked for when it streams. Every
     /// other member is copied as the client wrote it.

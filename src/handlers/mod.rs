@@ -1,0 +1,22 @@
+//! One module per client format, each as small as the `argo_filters::client` spoke it calls:
+//! read the request, resolve the model, hand the conversation to [`conversation`], which picks
+//! the upstream. The plumbing they share (admission, body, Argo calls, replies) is in
+//! [`crate::gateway`].
+
+pub(crate) mod conversation;
+mod embeddings;
+mod models;
+mod openai;
+
+use argo_filters::ApiError;
+
+use crate::routes::ClientFormat;
+
+/// `error` in the envelope of the client's API.
+pub fn error_body(format: ClientFormat, error: &ApiError) -> Vec<u8> {
+    match format {
+        ClientFormat::OpenAi | ClientFormat::Responses => error.to_json(),
+        // Replaced by the Anthropic and Google spokes' envelopes once they land.
+        ClientFormat::Anthropic | ClientFormat::Google => error.to_json(),
+    }
+}

@@ -1,0 +1,468 @@
+//! The one route table: (listener, method, path) -> handler, for the API and admin listeners
+//! alike. Each handler belongs to one client format, which decides the error envelope a
+//! request gets, and names one endpoint, the label of its metrics and access-log lines.
+
+use argo_filters::error::truncate_for_message;
+use argo_filters::ApiError;
+use http::Method;
+
+/// What answers a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handler {
+    Health,
+    Ready,
+    Metrics,
+    /// Admin: read Argo's model lists now.
+    RefreshModels,
+    ListModels,
+    GetModel,
+    ChatCompletions,
+    Completions,
+    Embeddings,
+    /// Anthropic Messages.
+    Messages,
+    CountTokens,
+    /// OpenAI Responses.
+    Responses,
+    /// Google GenAI, model from the URL.
+    GenerateContent,
+    StreamGenerateContent,
+    GoogleCountTokens,
+}
+
+/// The API a client speaks: its errors come in that API's envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientFormat {
+    OpenAi,
+    Anthropic,
+    Responses,
+    Google,
+}
+
+impl ClientFormat {
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            ClientFormat::OpenAi => "openai",
+            ClientFormat::Anthropic => "anthropic",
+            ClientFormat::Responses => "responses",
+            ClientFormat::Google => "google",
+        }
+    }
+}
+
+impl Handler {
+    pub fn client_format(self) -> ClientFormat {
+        match self {
+            Handler::Messages | Handler::CountTokens => ClientFormat::Anthropic,
+            Handler::Responses => ClientFormat::Responses,
+            Handler::GenerateContent
+            | Handler::StreamGenerateContent
+            | Handler::GoogleCountTokens => ClientFormat::Google,
+            _ => ClientFormat::OpenAi,
+        }
+    }
+
+    /// The endpoint label of metrics and the access log.
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            Handler::Health => "health",
+            Handler::Ready => "ready",
+            Handler::Metrics => "metrics",
+            Handler::RefreshModels => "models_refresh",
+            Handler::ListModels | Handler::GetModel => "models",
+            Handler::ChatCompletions => "chat",
+            Handler::Completions => "completions",
+            Handler::Embeddings => "embeddings",
+            Handler::Messages => "messages",
+            Handler::CountTokens | Handler::GoogleCountTokens => "count_tokens",
+            Handler::Responses => "responses",
+            Handler::GenerateContent | Handler::StreamGenerateContent => "generate_content",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    Api,
+    Admin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Get,
+    Post,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Pattern {
+    Exact(&'static str),
+    /// `/models/{id}`.
+    ModelId,
+    /// `/models/{model}:{action}` (Google's custom method syntax).
+    ModelAction(&'static str),
+}
+
+struct Route {
+    verb: Verb,
+    pattern: Pattern,
+    handler: Handler,
+    api: bool,
+    admin: bool,
+}
+
+const fn route(verb: Verb, pattern: Pattern, handler: Handler, api: bool, admin: bool) -> Route {
+    Route {
+        verb,
+        pattern,
+        handler,
+        api,
+        admin,
+    }
+}
+
+use Pattern::{Exact, ModelAction, ModelId};
+use Verb::{Get, Post};
+
+/// Paths as they are after the version prefix (`/v1`, or `/v1beta` for Google) is taken off:
+/// clients are configured with base URLs with and without it.
+const ROUTES: &[Route] = &[
+    route(Get, Exact("/health"), Handler::Health, true, true),
+    route(Get, Exact("/healthz"), Handler::Health, true, true),
+    route(Get, Exact("/ready"), Handler::Ready, true, true),
+    route(Get, Exact("/readyz"), Handler::Ready, true, true),
+    route(Get, Exact("/metrics"), Handler::Metrics, true, true),
+    route(
+        Post,
+        Exact("/models/refresh"),
+        Handler::RefreshModels,
+        false,
+        true,
+    ),
+    route(Get, Exact("/models"), Handler::ListModels, true, false),
+    route(
+        Post,
+        ModelAction("generateContent"),
+        Handler::GenerateContent,
+        true,
+        false,
+    ),
+    route(
+        Post,
+        ModelAction("streamGenerateContent"),
+        Handler::StreamGenerateContent,
+        true,
+        false,
+    ),
+    route(
+        Post,
+        ModelAction("countTokens"),
+        Handler::GoogleCountTokens,
+        true,
+        false,
+    ),
+    route(Get, ModelId, Handler::GetModel, true, false),
+    route(
+        Post,
+        Exact("/chat/completions"),
+        Handler::ChatCompletions,
+        true,
+        false,
+    ),
+    // A path of the original Python bridge, for its clients.
+    route(
+        Post,
+        Exact("/api/chat/completions"),
+        Handler::ChatCompletions,
+        true,
+        false,
+    ),
+    route(
+        Post,
+        Exact("/completions"),
+        Handler::Completions,
+        true,
+        false,
+    ),
+    route(Post, Exact("/embeddings"), Handler::Embeddings, true, false),
+    route(Post, Exact("/messages"), Handler::Messages, true, false),
+    route(
+        Post,
+        Exact("/messages/count_tokens"),
+        Handler::CountTokens,
+        true,
+        false,
+    ),
+    route(Post, Exact("/responses"), Handler::Responses, true, false),
+];
+
+/// A request the table matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched {
+    pub handler: Handler,
+    /// The model named by the path (`/models/{id}`, Google's `/models/{model}:action`),
+    /// percent-decoded.
+    pub model: Option<String>,
+    /// A CORS preflight (`OPTIONS`) for this route.
+    pub preflight: bool,
+}
+
+/// The route for a request. Unknown paths are 404, known paths with another method 405, in
+/// the client format the path's prefix suggests.
+pub fn find(listener: Listener, method: &Method, full_path: &str) -> Result<Matched, Unmatched> {
+    let path = strip_version(full_path);
+    let mut known_path = None;
+    for route in ROUTES {
+        let served = match listener {
+            Listener::Api => route.api,
+            Listener::Admin => route.admin,
+        };
+        let Some(model) = served.then(|| route.pattern.matches(path)).flatten() else {
+            continue;
+        };
+        known_path.get_or_insert(route.handler);
+        let preflight = *method == Method::OPTIONS && listener == Listener::Api;
+        let allowed = match route.verb {
+            Get => *method == Method::GET || *method == Method::HEAD,
+            Post => *method == Method::POST,
+        };
+        if allowed || preflight {
+            return Ok(Matched {
+                handler: route.handler,
+                model,
+                preflight,
+            });
+        }
+    }
+    let format = known_path.map_or_else(|| format_of_path(path), Handler::client_format);
+    let error = match known_path {
+        Some(_) => ApiError::method_not_allowed(method_label(method), full_path),
+        None if listener == Listener::Admin => ApiError::not_found(
+            "The admin port serves /metrics, /health, /ready and POST /models/refresh",
+        ),
+        None => ApiError::not_found(format!("Unknown path {}", truncate_for_message(full_path))),
+    };
+    Err(Unmatched {
+        error: Box::new(error),
+        format,
+    })
+}
+
+/// A request no route takes, with the format its error is written in.
+#[derive(Debug)]
+pub struct Unmatched {
+    pub error: Box<ApiError>,
+    pub format: ClientFormat,
+}
+
+impl Pattern {
+    /// `Some(model named by the path)` when the path matches.
+    fn matches(self, path: &str) -> Option<Option<String>> {
+        match self {
+            Exact(exact) => (path == exact).then_some(None),
+            ModelId => {
+                let id = path.strip_prefix("/models/").filter(|id| !id.is_empty())?;
+                Some(Some(percent_decode(id)))
+            }
+            ModelAction(action) => {
+                let (model, named) = path.strip_prefix("/models/")?.rsplit_once(':')?;
+                (named == action && !model.is_empty()).then(|| Some(percent_decode(model)))
+            }
+        }
+    }
+}
+
+fn strip_version(path: &str) -> &str {
+    ["/v1beta", "/v1"]
+        .into_iter()
+        .find_map(|prefix| {
+            path.strip_prefix(prefix)
+                .filter(|rest| rest.starts_with('/'))
+        })
+        .unwrap_or(path)
+}
+
+/// For a path no route knows: the format its client most likely speaks.
+fn format_of_path(path: &str) -> ClientFormat {
+    if path.starts_with("/messages") {
+        ClientFormat::Anthropic
+    } else if path.starts_with("/responses") {
+        ClientFormat::Responses
+    } else if path.starts_with("/models/") && path.contains(':') {
+        ClientFormat::Google
+    } else {
+        ClientFormat::OpenAi
+    }
+}
+
+/// The method for logs and messages: the standard ones by name, anything else as `OTHER`, so
+/// that a client cannot write what it likes (or megabytes of it) into them.
+pub fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "TRACE", "CONNECT",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|known| *known == method.as_str())
+        .unwrap_or("OTHER")
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let decoded = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match decoded {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(method: Method, path: &str) -> Result<Matched, Unmatched> {
+        find(Listener::Api, &method, path)
+    }
+
+    fn handler(method: Method, path: &str) -> Handler {
+        api(method, path).unwrap().handler
+    }
+
+    #[test]
+    fn every_client_format_is_routed_with_and_without_its_version_prefix() {
+        for prefix in ["", "/v1"] {
+            let at = |path: &str| format!("{prefix}{path}");
+            assert_eq!(
+                handler(Method::POST, &at("/chat/completions")),
+                Handler::ChatCompletions
+            );
+            assert_eq!(handler(Method::POST, &at("/messages")), Handler::Messages);
+            assert_eq!(
+                handler(Method::POST, &at("/messages/count_tokens")),
+                Handler::CountTokens
+            );
+            assert_eq!(handler(Method::POST, &at("/responses")), Handler::Responses);
+            assert_eq!(handler(Method::GET, &at("/models")), Handler::ListModels);
+        }
+        assert_eq!(
+            handler(Method::POST, "/api/chat/completions"),
+            Handler::ChatCompletions
+        );
+        for prefix in ["/v1beta", "/v1", ""] {
+            let google = api(
+                Method::POST,
+                &format!("{prefix}/models/gemini-2.5-pro:streamGenerateContent"),
+            )
+            .unwrap();
+            assert_eq!(google.handler, Handler::StreamGenerateContent);
+            assert_eq!(google.model.as_deref(), Some("gemini-2.5-pro"));
+        }
+        assert_eq!(
+            handler(Method::POST, "/v1beta/models/gemini25flash:generateContent"),
+            Handler::GenerateContent
+        );
+        assert_eq!(
+            handler(Method::POST, "/v1beta/models/gemini25flash:countTokens"),
+            Handler::GoogleCountTokens
+        );
+    }
+
+    #[test]
+    fn a_model_path_is_a_model_lookup_unless_it_names_a_google_action() {
+        let model = api(Method::GET, "/v1/models/gpt%2D4o").unwrap();
+        assert_eq!(model.handler, Handler::GetModel);
+        assert_eq!(model.model.as_deref(), Some("gpt-4o"));
+        let unknown_action = api(Method::POST, "/v1beta/models/gemini:embedContent").unwrap_err();
+        assert_eq!(unknown_action.error.status, 405);
+        assert_eq!(unknown_action.format, ClientFormat::OpenAi);
+        assert_eq!(
+            api(Method::POST, "/v1/models/:generateContent")
+                .unwrap_err()
+                .error
+                .status,
+            405
+        );
+    }
+
+    #[test]
+    fn unknown_paths_and_methods_are_refused_in_the_paths_format() {
+        let unknown = api(Method::POST, "/v1/messages/batches").unwrap_err();
+        assert_eq!(
+            (unknown.error.status, unknown.format),
+            (404, ClientFormat::Anthropic)
+        );
+        let wrong_method = api(Method::GET, "/v1/responses").unwrap_err();
+        assert_eq!(
+            (wrong_method.error.status, wrong_method.format),
+            (405, ClientFormat::Responses)
+        );
+        assert_eq!(
+            api(Method::DELETE, "/health").unwrap_err().error.status,
+            405
+        );
+        assert_eq!(handler(Method::HEAD, "/health"), Handler::Health);
+        let preflight = api(Method::OPTIONS, "/v1/messages").unwrap();
+        assert!(preflight.preflight && preflight.handler == Handler::Messages);
+        assert_eq!(
+            api(Method::OPTIONS, "/nowhere").unwrap_err().error.status,
+            404
+        );
+    }
+
+    #[test]
+    fn each_listener_serves_only_its_routes() {
+        let admin = |method: Method, path: &str| find(Listener::Admin, &method, path);
+        assert_eq!(
+            admin(Method::GET, "/metrics").unwrap().handler,
+            Handler::Metrics
+        );
+        assert_eq!(
+            admin(Method::POST, "/models/refresh").unwrap().handler,
+            Handler::RefreshModels
+        );
+        assert_eq!(
+            admin(Method::GET, "/ready").unwrap().handler,
+            Handler::Ready
+        );
+        assert_eq!(
+            admin(Method::POST, "/v1/chat/completions")
+                .unwrap_err()
+                .error
+                .status,
+            404
+        );
+        assert!(!admin(Method::OPTIONS, "/metrics").is_ok_and(|m| m.preflight));
+        assert_eq!(
+            api(Method::POST, "/models/refresh")
+                .unwrap_err()
+                .error
+                .status,
+            405
+        );
+    }
+
+    #[test]
+    fn every_handler_names_an_endpoint_and_a_format() {
+        assert_eq!(Handler::GenerateContent.client_format().label(), "google");
+        assert_eq!(Handler::CountTokens.endpoint(), "count_tokens");
+        assert_eq!(
+            Handler::ChatCompletions.client_format(),
+            ClientFormat::OpenAi
+        );
+    }
+}
