@@ -38,6 +38,10 @@ pub struct Conversation {
     pub reasoning_effort: Option<String>,
     pub stream: bool,
     pub include_usage: bool,
+    /// The structured-output format asked for, as OpenAI chat's `response_format` JSON
+    /// (`{"type": "json_schema", "json_schema": {...}}`). Only the OpenAI upstream writes it;
+    /// Anthropic's and the resource API have no such parameter.
+    pub response_format: Option<Value>,
     /// The client's fields the hub has no slot for, passed on to an upstream of its dialect.
     pub extra: Map<String, Value>,
 }
@@ -57,6 +61,7 @@ impl Conversation {
             reasoning_effort: None,
             stream: false,
             include_usage: false,
+            response_format: None,
             extra: Map::new(),
         }
     }

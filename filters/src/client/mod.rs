@@ -3,3 +3,4 @@
 //! (a request reader, an answer writer and an [`Encoder`](crate::translate::Encoder)).
 
 pub mod openai_chat;
+pub mod openai_responses;

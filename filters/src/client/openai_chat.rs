@@ -56,6 +56,7 @@ pub fn conversation(request: ChatRequest) -> Result<Conversation, ApiError> {
         .collect::<Result<Vec<_>, _>>()?;
     let mut extra = request.extra;
     extra.remove("user");
+    let response_format = extra.remove("response_format");
     if let Some(n) = request.n {
         extra.insert("n".into(), n.into());
     }
@@ -76,6 +77,7 @@ pub fn conversation(request: ChatRequest) -> Result<Conversation, ApiError> {
         .stream_options
         .and_then(|options| options.include_usage)
         == Some(true);
+    conversation.response_format = response_format;
     conversation.extra = extra;
     Ok(conversation)
 }
@@ -318,7 +320,7 @@ mod tests {
             "tool_choice": "required", "parallel_tool_calls": false,
             "max_tokens": 10, "max_completion_tokens": 20, "temperature": 0.5, "top_p": 0.9, "stop": "END",
             "reasoning_effort": "high", "stream": true, "stream_options": {"include_usage": true},
-            "n": 1, "seed": 3, "user": "mallory"}),
+            "n": 1, "seed": 3, "user": "mallory", "response_format": {"type": "json_object"}}),
         );
         assert_eq!(
             conversation.tools,
@@ -344,9 +346,13 @@ mod tests {
         assert_eq!(conversation.reasoning_effort.as_deref(), Some("high"));
         assert!(conversation.stream && conversation.include_usage);
         assert_eq!(
+            conversation.response_format,
+            Some(json!({"type": "json_object"}))
+        );
+        assert_eq!(
             Value::Object(conversation.extra),
             json!({"n": 1, "seed": 3}),
-            "the client's user is never kept"
+            "the client's user is never kept; the response format has its own slot"
         );
         let bare = read(
             json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "tool_choice": "none"}),

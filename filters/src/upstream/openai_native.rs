@@ -145,6 +145,8 @@ struct Request<'a> {
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_options: Option<StreamOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<&'a Value>,
     #[serde(flatten)]
     extra: Extra<'a>,
 }
@@ -155,7 +157,7 @@ struct StreamOptions {
 }
 
 /// The fields [`request_body`] writes; a client's extra fields cannot replace them.
-const WRITTEN: [&str; 15] = [
+const WRITTEN: [&str; 16] = [
     "model",
     "messages",
     "user",
@@ -171,6 +173,7 @@ const WRITTEN: [&str; 15] = [
     "stream",
     "stream_options",
     "functions",
+    "response_format",
 ];
 
 /// The chat request for `user` (Argo's identity: never the client's), with the model table's
@@ -220,6 +223,7 @@ pub fn request_body(
         stream_options: conversation.stream.then_some(StreamOptions {
             include_usage: true,
         }),
+        response_format: conversation.response_format.as_ref(),
         extra: Extra::new(conversation, Dialect::OpenAiChat, &WRITTEN),
     };
     encode(&request, body_capacity(conversation))

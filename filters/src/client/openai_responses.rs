@@ -1,0 +1,2583 @@
+//! The OpenAI Responses client spoke: `POST /v1/responses` bodies (as Codex CLI and the
+//! `openai` SDKs' `responses.create` send them) into a [`Conversation`]; [`Answer`]s out as a
+//! `response` object, [`Event`]s as the Responses SSE event sequence ([`ResponsesEncoder`]).
+//!
+//! The gateway is stateless: everything that needs responses or prompts stored on the server
+//! (`previous_response_id`, `store: true`, `background`, `conversation`, `prompt`, item
+//! references) is refused with a 400 that says to send the whole conversation with
+//! `store: false`, as Codex CLI does. Only `function` tools can be served; hosted tools
+//! (`web_search`, `file_search`, ...) and `custom` tools are refused by name.
+//!
+//! Reasoning round-trips: thinking is written as a `reasoning` item whose summary is the
+//! thinking text and whose `encrypted_content` is Anthropic's signature, so that a client
+//! sending the item back (Codex does, with `include: ["reasoning.encrypted_content"]`) gives
+//! Claude its signed thinking block again. Reasoning items read back become
+//! [`Part::Thinking`]; upstreams drop unsigned thinking.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::chat;
+use crate::error::ApiError;
+use crate::hub::{
+    Answer, Conversation, Dialect, Event, Finish, Message, Part, Role, ToolChoice, ToolDef, Usage,
+};
+use crate::json::parse_request;
+use crate::openai::ResponseMeta;
+use crate::tools;
+use crate::translate::Encoder;
+
+/// The request fields read; every other field is ignored.
+#[derive(Deserialize)]
+struct Request {
+    model: String,
+    #[serde(default)]
+    input: Option<Value>,
+    #[serde(default)]
+    instructions: Option<String>,
+    #[serde(default)]
+    tools: Option<Vec<Value>>,
+    #[serde(default)]
+    tool_choice: Option<Value>,
+    #[serde(default)]
+    parallel_tool_calls: Option<bool>,
+    #[serde(default)]
+    max_output_tokens: Option<u64>,
+    #[serde(default)]
+    temperature: Option<f64>,
+    #[serde(default)]
+    top_p: Option<f64>,
+    #[serde(default)]
+    reasoning: Option<ReasoningConfig>,
+    #[serde(default)]
+    stream: Option<bool>,
+    #[serde(default)]
+    text: Option<TextConfig>,
+    #[serde(default)]
+    previous_response_id: Option<Value>,
+    #[serde(default)]
+    store: Option<bool>,
+    #[serde(default)]
+    background: Option<bool>,
+    #[serde(default)]
+    conversation: Option<Value>,
+    #[serde(default)]
+    prompt: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct ReasoningConfig {
+    #[serde(default)]
+    effort: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TextConfig {
+    #[serde(default)]
+    format: Option<Value>,
+}
+
+/// A Responses body as a conversation, and the model name the client asked for.
+/// `instructions` become a system message first: every upstream takes `system`, while Argo's
+/// OpenAI endpoint also serves models that may not know `developer`.
+pub fn read_request(body: &[u8]) -> Result<(Conversation, String), ApiError> {
+    let request: Request = parse_request(body)?;
+    refuse_stored_state(&request)?;
+    chat::check_sampling(request.temperature, request.top_p, None)?;
+    let mut messages = Vec::new();
+    if let Some(instructions) = request
+        .instructions
+        .as_deref()
+        .filter(|text| !text.is_empty())
+    {
+        messages.push(Message::text(Role::System, instructions));
+    }
+    messages.extend(read_input(request.input.as_ref())?);
+    let mut tools = read_tools(request.tools.as_deref().unwrap_or_default())?;
+    let tool_choice = read_tool_choice(request.tool_choice.as_ref(), &mut tools)?;
+    let mut conversation = Conversation::new(Dialect::OpenAiResponses, messages);
+    conversation.tools = tools;
+    conversation.tool_choice = tool_choice;
+    conversation.parallel_tool_calls = request.parallel_tool_calls;
+    conversation.max_tokens = request.max_output_tokens;
+    conversation.temperature = request.temperature;
+    conversation.top_p = request.top_p;
+    conversation.reasoning_effort = request.reasoning.and_then(|reasoning| reasoning.effort);
+    conversation.stream = request.stream == Some(true);
+    // The final event of every stream carries the usage.
+    conversation.include_usage = true;
+    conversation.response_format = response_format(request.text.and_then(|text| text.format))?;
+    Ok((conversation, request.model))
+}
+
+const STATELESS: &str = "This gateway is stateless: it stores no responses. Send the whole conversation in `input` each turn, with `store: false` (as Codex CLI does).";
+
+/// What needs responses, conversations or prompts stored on the server.
+fn refuse_stored_state(request: &Request) -> Result<(), ApiError> {
+    let stored = [
+        (
+            request.previous_response_id.is_some(),
+            "previous_response_id",
+            "`previous_response_id` refers to a stored response.",
+        ),
+        (
+            request.store == Some(true),
+            "store",
+            "`store: true` asks for the response to be stored.",
+        ),
+        (
+            request.background == Some(true),
+            "background",
+            "`background: true` needs a stored response to poll.",
+        ),
+        (
+            request.conversation.is_some(),
+            "conversation",
+            "`conversation` refers to a stored conversation.",
+        ),
+        (
+            request.prompt.is_some(),
+            "prompt",
+            "`prompt` refers to a prompt template stored on OpenAI's platform; send the instructions themselves.",
+        ),
+    ];
+    match stored.into_iter().find(|(asked, ..)| *asked) {
+        Some((_, param, why)) => Err(ApiError::invalid(param, format!("{why} {STATELESS}"))),
+        None => Ok(()),
+    }
+}
+
+/// What one input item adds to the conversation.
+enum Piece {
+    /// A user, system or developer message.
+    Turn(Message),
+    /// Assistant content (a message, a call, reasoning): consecutive pieces make one turn.
+    Assistant(Vec<Part>),
+    /// A call's output; its images follow the run of outputs as a user message.
+    Output { result: Part, images: Vec<Part> },
+}
+
+fn read_input(input: Option<&Value>) -> Result<Vec<Message>, ApiError> {
+    let items = match input {
+        Some(Value::String(text)) => return Ok(vec![Message::text(Role::User, text.as_str())]),
+        Some(Value::Array(items)) if !items.is_empty() => items,
+        Some(Value::Array(_)) => {
+            return Err(ApiError::invalid(
+                "input",
+                "`input` must contain at least one item",
+            ))
+        }
+        None | Some(Value::Null) => {
+            return Err(ApiError::invalid(
+                "input",
+                format!("`input` is required. {STATELESS}"),
+            ))
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "input",
+                "`input` must be a string or a list of items",
+            ))
+        }
+    };
+    let mut messages: Vec<Message> = Vec::with_capacity(items.len());
+    let mut images: Vec<Part> = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        let piece = read_item(index, item)?;
+        if !matches!(piece, Piece::Output { .. }) {
+            flush_images(&mut messages, &mut images);
+        }
+        match piece {
+            Piece::Turn(message) => messages.push(message),
+            Piece::Assistant(mut parts) => match messages.last_mut() {
+                Some(last) if last.role == Role::Assistant => last.content.append(&mut parts),
+                _ => messages.push(Message::new(Role::Assistant, parts)),
+            },
+            Piece::Output {
+                result,
+                images: more,
+            } => {
+                messages.push(Message::new(Role::Tool, vec![result]));
+                images.extend(more);
+            }
+        }
+    }
+    flush_images(&mut messages, &mut images);
+    Ok(messages)
+}
+
+/// Images from call outputs, as a user message after the outputs: the hub's tool results are
+/// text, and a user turn between a call's outputs would break OpenAI's pairing of calls and
+/// results.
+fn flush_images(messages: &mut Vec<Message>, images: &mut Vec<Part>) {
+    if !images.is_empty() {
+        messages.push(Message::new(Role::User, std::mem::take(images)));
+    }
+}
+
+fn read_item(index: usize, item: &Value) -> Result<Piece, ApiError> {
+    let path = format!("input[{index}]");
+    let object = item
+        .as_object()
+        .ok_or_else(|| ApiError::invalid(&path, "Each input item must be an object"))?;
+    let kind = match object.get("type") {
+        None | Some(Value::Null) if object.contains_key("role") => "message",
+        None | Some(Value::Null) => "item_reference",
+        Some(Value::String(kind)) => kind.as_str(),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                format!("{path}.type"),
+                "`type` must be a string",
+            ))
+        }
+    };
+    match kind {
+        "message" => read_message(&path, object),
+        "function_call" => Ok(Piece::Assistant(vec![read_call(&path, object)?])),
+        "function_call_output" => read_call_output(&path, object),
+        "reasoning" => Ok(Piece::Assistant(vec![read_reasoning(&path, object)?])),
+        "item_reference" => Err(ApiError::invalid(
+            format!("{path}.id"),
+            format!("Item references point at stored items. {STATELESS}"),
+        )),
+        other => Err(ApiError::invalid(
+            format!("{path}.type"),
+            format!(
+                "Input items of type `{other}` cannot be served: the gateway takes messages, `function_call`, `function_call_output` and `reasoning` items"
+            ),
+        )),
+    }
+}
+
+fn string<'a>(object: &'a Map<String, Value>, path: &str, key: &str) -> Result<&'a str, ApiError> {
+    object.get(key).and_then(Value::as_str).ok_or_else(|| {
+        ApiError::invalid(format!("{path}.{key}"), format!("`{key}` must be a string"))
+    })
+}
+
+fn read_message(path: &str, object: &Map<String, Value>) -> Result<Piece, ApiError> {
+    let role = match string(object, path, "role")? {
+        "user" => Role::User,
+        "assistant" => Role::Assistant,
+        "system" => Role::System,
+        "developer" => Role::Developer,
+        other => {
+            return Err(ApiError::invalid(
+                format!("{path}.role"),
+                format!("Unknown role `{other}`: use user, assistant, system or developer"),
+            ))
+        }
+    };
+    let parts = match object.get("content") {
+        Some(Value::String(text)) => vec![Part::Text(text.clone())],
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .enumerate()
+            .map(|(position, part)| read_part(&format!("{path}.content[{position}]"), part))
+            .collect::<Result<_, _>>()?,
+        _ => {
+            return Err(ApiError::invalid(
+                format!("{path}.content"),
+                "`content` must be a string or a list of content parts",
+            ))
+        }
+    };
+    Ok(match role {
+        Role::Assistant => Piece::Assistant(parts),
+        role => Piece::Turn(Message::new(role, parts)),
+    })
+}
+
+fn read_part(path: &str, part: &Value) -> Result<Part, ApiError> {
+    let object = part
+        .as_object()
+        .ok_or_else(|| ApiError::invalid(path, "Each content part must be an object"))?;
+    match object.get("type").and_then(Value::as_str) {
+        Some("input_text" | "output_text" | "text") => {
+            Ok(Part::Text(string(object, path, "text")?.to_string()))
+        }
+        Some("refusal") => Ok(Part::Text(string(object, path, "refusal")?.to_string())),
+        Some("input_image") => read_image(path, object),
+        Some("input_file") => Err(ApiError::invalid(
+            format!("{path}.type"),
+            "Files cannot be served: Argo takes text and images only. Send the file's text as `input_text`",
+        )),
+        Some(other) => Err(ApiError::invalid(
+            format!("{path}.type"),
+            format!("Content parts of type `{other}` cannot be served: use `input_text` or `input_image`"),
+        )),
+        None => Err(ApiError::invalid(
+            format!("{path}.type"),
+            "Each content part needs a `type`",
+        )),
+    }
+}
+
+fn read_image(path: &str, object: &Map<String, Value>) -> Result<Part, ApiError> {
+    let Some(url) = object.get("image_url").and_then(Value::as_str) else {
+        let message = if object.get("file_id").is_some_and(|id| !id.is_null()) {
+            "Images by `file_id` need OpenAI's Files API, which the gateway does not have: send the image as a data URL or an http(s) URL in `image_url`"
+        } else {
+            "An `input_image` needs an `image_url` (a data URL or an http(s) URL)"
+        };
+        return Err(ApiError::invalid(format!("{path}.image_url"), message));
+    };
+    Ok(Part::Image {
+        url: url.to_string(),
+        detail: object
+            .get("detail")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    })
+}
+
+fn read_call(path: &str, object: &Map<String, Value>) -> Result<Part, ApiError> {
+    Ok(Part::tool_call(
+        string(object, path, "call_id")?,
+        string(object, path, "name")?,
+        tools::arguments_string(object.get("arguments")),
+    ))
+}
+
+fn read_call_output(path: &str, object: &Map<String, Value>) -> Result<Piece, ApiError> {
+    let call_id = string(object, path, "call_id")?.to_string();
+    let (content, images) = match object.get("output") {
+        Some(Value::String(text)) => (text.clone(), Vec::new()),
+        Some(Value::Array(parts)) => {
+            let parts = parts
+                .iter()
+                .enumerate()
+                .map(|(position, part)| read_part(&format!("{path}.output[{position}]"), part))
+                .collect::<Result<Vec<_>, _>>()?;
+            let (texts, images): (Vec<Part>, Vec<Part>) = parts
+                .into_iter()
+                .partition(|part| matches!(part, Part::Text(_)));
+            let texts: Vec<String> = texts
+                .into_iter()
+                .filter_map(|part| match part {
+                    Part::Text(text) => Some(text),
+                    _ => None,
+                })
+                .collect();
+            (texts.join("\n"), images)
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                format!("{path}.output"),
+                "`output` must be a string or a list of content parts",
+            ))
+        }
+    };
+    Ok(Piece::Output {
+        result: Part::ToolResult {
+            call_id,
+            content,
+            is_error: false,
+        },
+        images,
+    })
+}
+
+/// A reasoning item as thinking: the summary (else the reasoning text) and the encrypted
+/// content as the signature, which is what this gateway wrote there.
+fn read_reasoning(path: &str, object: &Map<String, Value>) -> Result<Part, ApiError> {
+    let texts = |key: &str| -> Vec<&str> {
+        object
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|part| part.get("text").and_then(Value::as_str))
+            .collect()
+    };
+    let summary = texts("summary");
+    let text = if summary.is_empty() {
+        texts("content").concat()
+    } else {
+        summary.join("\n\n")
+    };
+    let signature = match object.get("encrypted_content") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(signature)) => Some(signature.clone()),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                format!("{path}.encrypted_content"),
+                "`encrypted_content` must be a string",
+            ))
+        }
+    };
+    Ok(Part::Thinking { text, signature })
+}
+
+fn read_tools(tools: &[Value]) -> Result<Vec<ToolDef>, ApiError> {
+    let mut defs: Vec<ToolDef> = Vec::with_capacity(tools.len());
+    for (index, tool) in tools.iter().enumerate() {
+        let def = read_tool(index, tool)?;
+        if defs.iter().any(|earlier| earlier.name == def.name) {
+            return Err(ApiError::invalid(
+                format!("tools[{index}].name"),
+                format!("Tool name `{}` is declared twice", def.name),
+            ));
+        }
+        defs.push(def);
+    }
+    Ok(defs)
+}
+
+fn read_tool(index: usize, tool: &Value) -> Result<ToolDef, ApiError> {
+    let path = format!("tools[{index}]");
+    let object = tool
+        .as_object()
+        .ok_or_else(|| ApiError::invalid(&path, "Each tool must be an object"))?;
+    match object.get("type").and_then(Value::as_str) {
+        Some("function") => {}
+        Some(kind) => {
+            return Err(ApiError::invalid(
+                format!("{path}.type"),
+                unserved_tool(kind),
+            ))
+        }
+        None => {
+            return Err(ApiError::invalid(
+                format!("{path}.type"),
+                "Each tool needs a `type`",
+            ))
+        }
+    }
+    let name = object
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|name| is_valid_name(name))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                format!("{path}.name"),
+                "Function names must be 1-64 letters, digits, `_` or `-`",
+            )
+        })?;
+    let description = match object.get("description") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => Some(text.clone()),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                format!("{path}.description"),
+                "`description` must be a string",
+            ))
+        }
+    };
+    let parameters = match object.get("parameters") {
+        None | Some(Value::Null) => Value::Null,
+        Some(schema @ Value::Object(_)) => schema.clone(),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                format!("{path}.parameters"),
+                "`parameters` must be a JSON Schema object",
+            ))
+        }
+    };
+    Ok(ToolDef {
+        name: name.to_string(),
+        description,
+        parameters,
+        strict: object.get("strict").and_then(Value::as_bool),
+    })
+}
+
+/// Why a tool of type `kind` is refused.
+fn unserved_tool(kind: &str) -> String {
+    let hint = match kind {
+        "web_search" | "web_search_preview" => {
+            " (Codex CLI sends `web_search` unless `web_search = \"disabled\"` is set in its config.toml)"
+        }
+        _ => "",
+    };
+    format!(
+        "Tools of type `{kind}` cannot be served: Argo runs no hosted tools and the gateway offers the model only `function` tools{hint}"
+    )
+}
+
+fn is_valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// `tool_choice`; `allowed_tools` narrows `tools` to the functions it names.
+fn read_tool_choice(
+    choice: Option<&Value>,
+    tools: &mut Vec<ToolDef>,
+) -> Result<Option<ToolChoice>, ApiError> {
+    let invalid = || {
+        ApiError::invalid(
+            "tool_choice",
+            "`tool_choice` must be \"auto\", \"none\", \"required\", {\"type\": \"function\", \"name\": ...} or {\"type\": \"allowed_tools\", ...}",
+        )
+    };
+    let choice = match choice {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(mode)) => mode_choice(mode).ok_or_else(invalid)?,
+        Some(Value::Object(object)) => match object.get("type").and_then(Value::as_str) {
+            Some("function") => {
+                let name = object
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .ok_or_else(invalid)?;
+                if !tools.iter().any(|tool| tool.name == name) {
+                    return Err(ApiError::invalid(
+                        "tool_choice.name",
+                        format!("`tool_choice` names `{name}`, which is not in `tools`"),
+                    ));
+                }
+                ToolChoice::Named(name.to_string())
+            }
+            Some("allowed_tools") => allowed_tools(object, tools)?,
+            Some(kind) => return Err(ApiError::invalid("tool_choice.type", unserved_tool(kind))),
+            None => return Err(invalid()),
+        },
+        Some(_) => return Err(invalid()),
+    };
+    if tools.is_empty() && matches!(choice, ToolChoice::Required | ToolChoice::Named(_)) {
+        return Err(ApiError::invalid(
+            "tool_choice",
+            "`tool_choice` needs `tools`",
+        ));
+    }
+    Ok(Some(choice))
+}
+
+fn mode_choice(mode: &str) -> Option<ToolChoice> {
+    match mode {
+        "auto" => Some(ToolChoice::Auto),
+        "none" => Some(ToolChoice::None),
+        "required" => Some(ToolChoice::Required),
+        _ => None,
+    }
+}
+
+fn allowed_tools(
+    object: &Map<String, Value>,
+    tools: &mut Vec<ToolDef>,
+) -> Result<ToolChoice, ApiError> {
+    let mode = object.get("mode").and_then(Value::as_str).unwrap_or("auto");
+    let choice = mode_choice(mode)
+        .filter(|choice| *choice != ToolChoice::None)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "tool_choice.mode",
+                "`mode` must be \"auto\" or \"required\"",
+            )
+        })?;
+    let allowed = object
+        .get("tools")
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "tool_choice.tools",
+                "`allowed_tools` needs a list of `tools`",
+            )
+        })?;
+    let mut names = Vec::with_capacity(allowed.len());
+    for (index, tool) in allowed.iter().enumerate() {
+        match tool.get("type").and_then(Value::as_str) {
+            Some("function") => {}
+            kind => {
+                return Err(ApiError::invalid(
+                    format!("tool_choice.tools[{index}].type"),
+                    unserved_tool(kind.unwrap_or("none")),
+                ))
+            }
+        }
+        let name = tool.get("name").and_then(Value::as_str).ok_or_else(|| {
+            ApiError::invalid(
+                format!("tool_choice.tools[{index}].name"),
+                "`name` must be a string",
+            )
+        })?;
+        names.push(name);
+    }
+    tools.retain(|tool| names.contains(&tool.name.as_str()));
+    Ok(choice)
+}
+
+/// `text.format` as OpenAI chat's `response_format`; plain text is the default (`None`).
+fn response_format(format: Option<Value>) -> Result<Option<Value>, ApiError> {
+    let Some(Value::Object(mut format)) = format else {
+        return match format {
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => Err(ApiError::invalid(
+                "text.format",
+                "`text.format` must be an object",
+            )),
+        };
+    };
+    match format.get("type").and_then(Value::as_str) {
+        Some("text") => Ok(None),
+        Some("json_object") => Ok(Some(serde_json::json!({"type": "json_object"}))),
+        Some("json_schema") => {
+            format.remove("type");
+            if !format.get("name").is_some_and(Value::is_string) {
+                return Err(ApiError::invalid(
+                    "text.format.name",
+                    "A `json_schema` format needs a `name`",
+                ));
+            }
+            if !format.get("schema").is_some_and(Value::is_object) {
+                return Err(ApiError::invalid(
+                    "text.format.schema",
+                    "A `json_schema` format needs a `schema` object",
+                ));
+            }
+            Ok(Some(
+                serde_json::json!({"type": "json_schema", "json_schema": format}),
+            ))
+        }
+        _ => Err(ApiError::invalid(
+            "text.format.type",
+            "`text.format.type` must be \"text\", \"json_object\" or \"json_schema\"",
+        )),
+    }
+}
+
+/// One output item of a response.
+#[derive(Debug, Clone, PartialEq)]
+enum Item {
+    Reasoning {
+        text: String,
+        signature: Option<String>,
+    },
+    Message {
+        text: String,
+    },
+    Call {
+        call_id: String,
+        name: String,
+        arguments: String,
+    },
+}
+
+/// An item with its id, and whether it is done (streams).
+#[derive(Debug, Clone)]
+struct Slot {
+    id: String,
+    item: Item,
+    done: bool,
+}
+
+impl Slot {
+    /// The `position`-th item of response `response_id`: ids unique per response.
+    fn new(response_id: &str, position: usize, item: Item) -> Self {
+        let prefix = match item {
+            Item::Reasoning { .. } => "rs",
+            Item::Message { .. } => "msg",
+            Item::Call { .. } => "fc",
+        };
+        let suffix = response_id
+            .strip_prefix("resp")
+            .map(|rest| rest.trim_start_matches(['-', '_']))
+            .filter(|rest| !rest.is_empty())
+            .unwrap_or(response_id);
+        Slot {
+            id: format!("{prefix}_{suffix}_{position}"),
+            item,
+            done: false,
+        }
+    }
+
+    /// The item's JSON: whole, or as just added (no content yet).
+    fn wire(&self, status: &'static str, whole: bool) -> WireItem<'_> {
+        let id = self.id.as_str();
+        match &self.item {
+            Item::Reasoning { text, signature } => WireItem::Reasoning {
+                id,
+                summary: (whole && !text.is_empty())
+                    .then(|| SummaryText::new(text))
+                    .into_iter()
+                    .collect(),
+                encrypted_content: signature
+                    .as_deref()
+                    .filter(|signature| whole && !signature.is_empty()),
+                status,
+            },
+            Item::Message { text } => WireItem::Message {
+                id,
+                role: "assistant",
+                status,
+                content: whole.then(|| OutputText::new(text)).into_iter().collect(),
+            },
+            Item::Call {
+                call_id,
+                name,
+                arguments,
+            } => WireItem::FunctionCall {
+                id,
+                call_id,
+                name,
+                arguments: if whole { arguments } else { "" },
+                status,
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum WireItem<'a> {
+    Reasoning {
+        id: &'a str,
+        summary: Vec<SummaryText<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        encrypted_content: Option<&'a str>,
+        status: &'static str,
+    },
+    Message {
+        id: &'a str,
+        role: &'static str,
+        status: &'static str,
+        content: Vec<OutputText<'a>>,
+    },
+    FunctionCall {
+        id: &'a str,
+        call_id: &'a str,
+        name: &'a str,
+        arguments: &'a str,
+        status: &'static str,
+    },
+}
+
+#[derive(Serialize)]
+struct SummaryText<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: &'a str,
+}
+
+impl<'a> SummaryText<'a> {
+    fn new(text: &'a str) -> Self {
+        SummaryText {
+            kind: "summary_text",
+            text,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct OutputText<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: &'a str,
+    annotations: [(); 0],
+}
+
+impl<'a> OutputText<'a> {
+    fn new(text: &'a str) -> Self {
+        OutputText {
+            kind: "output_text",
+            text,
+            annotations: [],
+        }
+    }
+}
+
+/// The `response` object. Request parameters it echoes in OpenAI's API (tools, sampling,
+/// instructions) are left at their defaults: the answer writer does not see the request.
+#[derive(Serialize)]
+struct ResponseObject<'a> {
+    id: &'a str,
+    object: &'static str,
+    created_at: u64,
+    status: &'static str,
+    background: bool,
+    error: Option<FailedError<'a>>,
+    incomplete_details: Option<Incomplete>,
+    instructions: Option<()>,
+    max_output_tokens: Option<()>,
+    model: &'a str,
+    output: Vec<WireItem<'a>>,
+    parallel_tool_calls: bool,
+    previous_response_id: Option<()>,
+    reasoning: Option<()>,
+    store: bool,
+    temperature: Option<()>,
+    tool_choice: &'static str,
+    tools: [(); 0],
+    top_p: Option<()>,
+    truncation: &'static str,
+    usage: Option<ResponseUsage>,
+    user: Option<()>,
+    metadata: Map<String, Value>,
+}
+
+#[derive(Serialize)]
+struct FailedError<'a> {
+    code: &'static str,
+    message: &'a str,
+}
+
+#[derive(Serialize)]
+struct Incomplete {
+    reason: &'static str,
+}
+
+#[derive(Serialize)]
+struct ResponseUsage {
+    input_tokens: u64,
+    input_tokens_details: InputDetails,
+    output_tokens: u64,
+    output_tokens_details: OutputDetails,
+    total_tokens: u64,
+}
+
+#[derive(Serialize)]
+struct InputDetails {
+    cached_tokens: u64,
+}
+
+#[derive(Serialize)]
+struct OutputDetails {
+    /// The hub does not count reasoning apart from the output.
+    reasoning_tokens: u64,
+}
+
+impl From<&Usage> for ResponseUsage {
+    fn from(usage: &Usage) -> Self {
+        ResponseUsage {
+            input_tokens: usage.input_tokens,
+            input_tokens_details: InputDetails {
+                cached_tokens: usage.cached_input_tokens.unwrap_or(0),
+            },
+            output_tokens: usage.output_tokens,
+            output_tokens_details: OutputDetails {
+                reasoning_tokens: 0,
+            },
+            total_tokens: usage.input_tokens + usage.output_tokens,
+        }
+    }
+}
+
+/// How a response ended, as the response object says it.
+#[derive(Clone, Copy)]
+enum Outcome<'a> {
+    InProgress,
+    Finished(Finish, &'a Usage),
+    Failed(&'a ApiError),
+}
+
+impl Outcome<'_> {
+    fn status(self) -> &'static str {
+        match self {
+            Outcome::InProgress => "in_progress",
+            Outcome::Finished(Finish::Stop | Finish::ToolCalls, _) => "completed",
+            Outcome::Finished(Finish::Length | Finish::ContentFilter, _) => "incomplete",
+            Outcome::Failed(_) => "failed",
+        }
+    }
+}
+
+fn response_object<'a>(
+    meta: &'a ResponseMeta,
+    slots: &'a [Slot],
+    outcome: Outcome<'a>,
+) -> ResponseObject<'a> {
+    let item_status = |slot: &Slot| match outcome {
+        Outcome::Failed(_) if !slot.done => "incomplete",
+        _ => "completed",
+    };
+    let (error, incomplete_details, usage) = match outcome {
+        Outcome::InProgress => (None, None, None),
+        Outcome::Finished(finish, usage) => {
+            let reason = match finish {
+                Finish::Length => Some("max_output_tokens"),
+                Finish::ContentFilter => Some("content_filter"),
+                Finish::Stop | Finish::ToolCalls => None,
+            };
+            (
+                None,
+                reason.map(|reason| Incomplete { reason }),
+                Some(ResponseUsage::from(usage)),
+            )
+        }
+        Outcome::Failed(error) => (
+            Some(FailedError {
+                code: failed_code(error),
+                message: &error.message,
+            }),
+            None,
+            None,
+        ),
+    };
+    ResponseObject {
+        id: &meta.id,
+        object: "response",
+        created_at: meta.created,
+        status: outcome.status(),
+        background: false,
+        error,
+        incomplete_details,
+        instructions: None,
+        max_output_tokens: None,
+        model: &meta.model,
+        output: match outcome {
+            Outcome::InProgress => Vec::new(),
+            _ => slots
+                .iter()
+                .map(|slot| slot.wire(item_status(slot), true))
+                .collect(),
+        },
+        parallel_tool_calls: true,
+        previous_response_id: None,
+        reasoning: None,
+        store: false,
+        temperature: None,
+        tool_choice: "auto",
+        tools: [],
+        top_p: None,
+        truncation: "disabled",
+        usage,
+        user: None,
+        metadata: Map::new(),
+    }
+}
+
+/// The `code` of a failed response's `error`, from the codes OpenAI documents there: clients
+/// such as Codex retry `rate_limit_exceeded` after a delay.
+fn failed_code(error: &ApiError) -> &'static str {
+    match error.status {
+        429 => "rate_limit_exceeded",
+        _ => "server_error",
+    }
+}
+
+/// The answer's parts as output items: each thinking part a reasoning item, consecutive text
+/// parts one message, each call a function call.
+fn answer_slots(meta: &ResponseMeta, answer: &Answer) -> Vec<Slot> {
+    let mut slots: Vec<Slot> = Vec::with_capacity(answer.content.len());
+    for part in &answer.content {
+        let item = match part {
+            Part::Text(more) => {
+                if let Some(Slot {
+                    item: Item::Message { text },
+                    ..
+                }) = slots.last_mut()
+                {
+                    text.push_str(more);
+                    continue;
+                }
+                Item::Message { text: more.clone() }
+            }
+            Part::Thinking { text, signature } => Item::Reasoning {
+                text: text.clone(),
+                signature: signature.clone(),
+            },
+            Part::ToolCall {
+                id,
+                name,
+                arguments,
+            } => Item::Call {
+                call_id: id.clone(),
+                name: name.clone(),
+                arguments: arguments.clone(),
+            },
+            Part::Image { .. } | Part::ToolResult { .. } => continue,
+        };
+        slots.push(Slot::new(&meta.id, slots.len(), item));
+    }
+    slots
+}
+
+/// Renders the `response` object: text as a `message` item, thinking as `reasoning` items,
+/// calls as `function_call` items; `incomplete` when the answer was cut short.
+pub fn answer_json(answer: &Answer, meta: &ResponseMeta, usage: &Usage) -> Vec<u8> {
+    let slots = answer_slots(meta, answer);
+    let response = response_object(meta, &slots, Outcome::Finished(answer.finish, usage));
+    serde_json::to_vec(&response).unwrap_or_default()
+}
+
+/// OpenAI's error envelope, which the Responses API uses too.
+pub fn error_json(error: &ApiError) -> Vec<u8> {
+    error.to_json()
+}
+
+/// The encoder for a Responses stream.
+pub fn encoder(meta: &ResponseMeta) -> ResponsesEncoder {
+    ResponsesEncoder {
+        meta: meta.clone(),
+        sequence: 0,
+        slots: Vec::new(),
+        open: None,
+        calls: Vec::new(),
+    }
+}
+
+/// Writes events as the Responses API streams them: `response.created` and
+/// `response.in_progress`; then per output item `response.output_item.added`, its deltas and
+/// `response.output_item.done`; then `response.completed` (or `response.incomplete`) with the
+/// whole response. Every event has an `event:` line and a `sequence_number` from 0.
+///
+/// A message or reasoning item is done when another item begins. A call stays open until the
+/// end, because the hub may still send arguments for any call already begun; in the usual
+/// stream the calls come last, so nothing waits.
+#[derive(Debug)]
+pub struct ResponsesEncoder {
+    meta: ResponseMeta,
+    sequence: u64,
+    slots: Vec<Slot>,
+    /// The message or reasoning item text or thinking goes to: the latest item, not done.
+    open: Option<usize>,
+    /// Where the `index`-th call sits in `slots`.
+    calls: Vec<usize>,
+}
+
+#[derive(Serialize)]
+struct Envelope<'a, T> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    sequence_number: u64,
+    #[serde(flatten)]
+    body: T,
+}
+
+#[derive(Serialize)]
+struct ResponseBody<'a> {
+    response: ResponseObject<'a>,
+}
+
+#[derive(Serialize)]
+struct ItemBody<'a> {
+    output_index: usize,
+    item: WireItem<'a>,
+}
+
+/// The item an event is about.
+#[derive(Clone, Copy, Serialize)]
+struct Target<'a> {
+    item_id: &'a str,
+    output_index: usize,
+}
+
+#[derive(Serialize)]
+struct PartBody<'a, P> {
+    #[serde(flatten)]
+    target: Target<'a>,
+    content_index: usize,
+    part: P,
+}
+
+#[derive(Serialize)]
+struct TextDelta<'a> {
+    #[serde(flatten)]
+    target: Target<'a>,
+    content_index: usize,
+    delta: &'a str,
+    logprobs: [(); 0],
+}
+
+#[derive(Serialize)]
+struct TextDone<'a> {
+    #[serde(flatten)]
+    target: Target<'a>,
+    content_index: usize,
+    text: &'a str,
+    logprobs: [(); 0],
+}
+
+#[derive(Serialize)]
+struct SummaryPart<'a, P> {
+    #[serde(flatten)]
+    target: Target<'a>,
+    summary_index: usize,
+    part: P,
+}
+
+#[derive(Serialize)]
+struct SummaryDelta<'a> {
+    #[serde(flatten)]
+    target: Target<'a>,
+    summary_index: usize,
+    delta: &'a str,
+}
+
+#[derive(Serialize)]
+struct SummaryDone<'a> {
+    #[serde(flatten)]
+    target: Target<'a>,
+    summary_index: usize,
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+struct ArgumentsDelta<'a> {
+    #[serde(flatten)]
+    target: Target<'a>,
+    delta: &'a str,
+}
+
+#[derive(Serialize)]
+struct ArgumentsDone<'a> {
+    #[serde(flatten)]
+    target: Target<'a>,
+    name: &'a str,
+    arguments: &'a str,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: Option<&'a str>,
+    message: &'a str,
+    param: Option<&'a str>,
+}
+
+/// Writes one SSE event of type `kind`, numbered `sequence` (then advanced).
+fn emit(out: &mut Vec<u8>, sequence: &mut u64, kind: &str, body: impl Serialize) {
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    let envelope = Envelope {
+        kind,
+        sequence_number: *sequence,
+        body,
+    };
+    if serde_json::to_writer(&mut *out, &envelope).is_err() {
+        out.extend_from_slice(b"{}");
+    }
+    out.extend_from_slice(b"\n\n");
+    *sequence += 1;
+}
+
+impl ResponsesEncoder {
+    fn emit(&mut self, out: &mut Vec<u8>, kind: &str, body: impl Serialize) {
+        emit(out, &mut self.sequence, kind, body);
+    }
+
+    fn emit_response(&mut self, out: &mut Vec<u8>, kind: &str, outcome: Outcome) {
+        let response = response_object(&self.meta, &self.slots, outcome);
+        emit(out, &mut self.sequence, kind, ResponseBody { response });
+    }
+
+    /// Begins a new item (the open message or reasoning item is done first).
+    fn add(&mut self, out: &mut Vec<u8>, item: Item) -> usize {
+        if let Some(open) = self.open.take() {
+            self.close(out, open);
+        }
+        let position = self.slots.len();
+        self.slots.push(Slot::new(&self.meta.id, position, item));
+        let slot = &self.slots[position];
+        emit(
+            out,
+            &mut self.sequence,
+            "response.output_item.added",
+            ItemBody {
+                output_index: position,
+                item: slot.wire("in_progress", false),
+            },
+        );
+        position
+    }
+
+    fn text(&mut self, out: &mut Vec<u8>, delta: &str) {
+        let position = match self.open {
+            Some(open) if matches!(self.slots[open].item, Item::Message { .. }) => open,
+            _ => self.open_message(out),
+        };
+        if let Item::Message { text } = &mut self.slots[position].item {
+            text.push_str(delta);
+        }
+        if delta.is_empty() {
+            return;
+        }
+        let body = TextDelta {
+            target: target(&self.slots, position),
+            content_index: 0,
+            delta,
+            logprobs: [],
+        };
+        emit(out, &mut self.sequence, "response.output_text.delta", body);
+    }
+
+    fn open_message(&mut self, out: &mut Vec<u8>) -> usize {
+        let position = self.add(
+            out,
+            Item::Message {
+                text: String::new(),
+            },
+        );
+        self.open = Some(position);
+        let body = PartBody {
+            target: target(&self.slots, position),
+            content_index: 0,
+            part: OutputText::new(""),
+        };
+        emit(out, &mut self.sequence, "response.content_part.added", body);
+        position
+    }
+
+    fn thinking(&mut self, out: &mut Vec<u8>, delta: &str) {
+        let position = self.open_reasoning(out);
+        let Item::Reasoning { text, .. } = &mut self.slots[position].item else {
+            return;
+        };
+        if delta.is_empty() {
+            return;
+        }
+        let first = text.is_empty();
+        text.push_str(delta);
+        let target = target(&self.slots, position);
+        if first {
+            let body = SummaryPart {
+                target,
+                summary_index: 0,
+                part: SummaryText::new(""),
+            };
+            emit(
+                out,
+                &mut self.sequence,
+                "response.reasoning_summary_part.added",
+                body,
+            );
+        }
+        let body = SummaryDelta {
+            target,
+            summary_index: 0,
+            delta,
+        };
+        emit(
+            out,
+            &mut self.sequence,
+            "response.reasoning_summary_text.delta",
+            body,
+        );
+    }
+
+    fn signature(&mut self, out: &mut Vec<u8>, more: &str) {
+        let position = self.open_reasoning(out);
+        if let Item::Reasoning { signature, .. } = &mut self.slots[position].item {
+            signature.get_or_insert_with(String::new).push_str(more);
+        }
+    }
+
+    /// The open reasoning item, begun if the latest item is something else.
+    fn open_reasoning(&mut self, out: &mut Vec<u8>) -> usize {
+        match self.open {
+            Some(open) if matches!(self.slots[open].item, Item::Reasoning { .. }) => open,
+            _ => {
+                let position = self.add(
+                    out,
+                    Item::Reasoning {
+                        text: String::new(),
+                        signature: None,
+                    },
+                );
+                self.open = Some(position);
+                position
+            }
+        }
+    }
+
+    fn call_start(&mut self, out: &mut Vec<u8>, index: usize, id: &str, name: &str) {
+        let position = self.add(
+            out,
+            Item::Call {
+                call_id: id.to_string(),
+                name: name.to_string(),
+                arguments: String::new(),
+            },
+        );
+        if self.calls.len() <= index {
+            self.calls.resize(index + 1, usize::MAX);
+        }
+        self.calls[index] = position;
+    }
+
+    fn arguments(&mut self, out: &mut Vec<u8>, index: usize, fragment: &str) {
+        let Some(&position) = self.calls.get(index) else {
+            return;
+        };
+        let Some(Slot {
+            item: Item::Call { arguments, .. },
+            ..
+        }) = self.slots.get_mut(position)
+        else {
+            return;
+        };
+        arguments.push_str(fragment);
+        if fragment.is_empty() {
+            return;
+        }
+        let body = ArgumentsDelta {
+            target: target(&self.slots, position),
+            delta: fragment,
+        };
+        emit(
+            out,
+            &mut self.sequence,
+            "response.function_call_arguments.delta",
+            body,
+        );
+    }
+
+    /// The closing events of the item at `position`.
+    fn close(&mut self, out: &mut Vec<u8>, position: usize) {
+        let slot = &self.slots[position];
+        let target = Target {
+            item_id: &slot.id,
+            output_index: position,
+        };
+        let sequence = &mut self.sequence;
+        match &slot.item {
+            Item::Message { text } => close_message(out, sequence, target, text),
+            Item::Reasoning { text, .. } if !text.is_empty() => {
+                close_summary(out, sequence, target, text)
+            }
+            Item::Reasoning { .. } => {}
+            Item::Call {
+                name, arguments, ..
+            } => {
+                let body = ArgumentsDone {
+                    target,
+                    name,
+                    arguments,
+                };
+                emit(out, sequence, "response.function_call_arguments.done", body);
+            }
+        }
+        let body = ItemBody {
+            output_index: position,
+            item: slot.wire("completed", true),
+        };
+        emit(out, sequence, "response.output_item.done", body);
+        self.slots[position].done = true;
+    }
+}
+
+fn target(slots: &[Slot], position: usize) -> Target<'_> {
+    Target {
+        item_id: &slots[position].id,
+        output_index: position,
+    }
+}
+
+fn close_message(out: &mut Vec<u8>, sequence: &mut u64, target: Target, text: &str) {
+    let done = TextDone {
+        target,
+        content_index: 0,
+        text,
+        logprobs: [],
+    };
+    emit(out, sequence, "response.output_text.done", done);
+    let part = PartBody {
+        target,
+        content_index: 0,
+        part: OutputText::new(text),
+    };
+    emit(out, sequence, "response.content_part.done", part);
+}
+
+fn close_summary(out: &mut Vec<u8>, sequence: &mut u64, target: Target, text: &str) {
+    let done = SummaryDone {
+        target,
+        summary_index: 0,
+        text,
+    };
+    emit(out, sequence, "response.reasoning_summary_text.done", done);
+    let part = SummaryPart {
+        target,
+        summary_index: 0,
+        part: SummaryText::new(text),
+    };
+    emit(out, sequence, "response.reasoning_summary_part.done", part);
+}
+
+impl Encoder for ResponsesEncoder {
+    fn start(&mut self, out: &mut Vec<u8>) {
+        self.emit_response(out, "response.created", Outcome::InProgress);
+        self.emit_response(out, "response.in_progress", Outcome::InProgress);
+    }
+
+    fn event(&mut self, out: &mut Vec<u8>, event: &Event) {
+        match event {
+            Event::TextDelta(delta) => self.text(out, delta),
+            Event::ThinkingDelta(delta) => self.thinking(out, delta),
+            Event::ThinkingSignature(more) => self.signature(out, more),
+            Event::ToolCallStart { index, id, name } => self.call_start(out, *index, id, name),
+            Event::ToolCallArguments { index, fragment } => self.arguments(out, *index, fragment),
+            Event::Finish(_) | Event::Usage(_) | Event::Error(_) => {}
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>, finish: Finish, usage: Usage) {
+        self.open = None;
+        for position in 0..self.slots.len() {
+            if !self.slots[position].done {
+                self.close(out, position);
+            }
+        }
+        let outcome = Outcome::Finished(finish, &usage);
+        let kind = match outcome.status() {
+            "completed" => "response.completed",
+            _ => "response.incomplete",
+        };
+        self.emit_response(out, kind, outcome);
+    }
+
+    /// An `error` event (as the SDKs type it), then `response.failed`, which is what Codex
+    /// reads: its `error.code` says whether to retry.
+    fn error(&mut self, out: &mut Vec<u8>, error: &ApiError) {
+        let body = ErrorBody {
+            code: error.code,
+            message: &error.message,
+            param: error.param.as_deref(),
+        };
+        self.emit(out, "error", body);
+        self.emit_response(out, "response.failed", Outcome::Failed(error));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{self, canonical_events, split, ANTHROPIC_STREAM, OPENAI_STREAM};
+    use crate::hub::Aggregator;
+    use crate::translate::{replay, Decoder, StreamTranslation};
+    use crate::upstream::{anthropic, openai_native, resource};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn meta() -> ResponseMeta {
+        ResponseMeta {
+            id: "resp-gw123".into(),
+            ..fixtures::meta()
+        }
+    }
+
+    fn read(body: Value) -> Conversation {
+        let (conversation, model) = read_request(body.to_string().as_bytes()).unwrap();
+        assert_eq!(model, "gpt-5");
+        assert_eq!(conversation.origin, Dialect::OpenAiResponses);
+        conversation
+    }
+
+    fn read_error(body: Value) -> ApiError {
+        read_request(body.to_string().as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn a_string_input_is_one_user_message_after_the_instructions() {
+        let conversation =
+            read(json!({"model": "gpt-5", "input": "Hello", "instructions": "Be brief."}));
+        assert_eq!(
+            conversation.messages,
+            vec![
+                Message::text(Role::System, "Be brief."),
+                Message::text(Role::User, "Hello")
+            ]
+        );
+        assert!(!conversation.stream && conversation.include_usage);
+        assert!(conversation.tools.is_empty() && conversation.tool_choice.is_none());
+        assert!(conversation.response_format.is_none() && conversation.extra.is_empty());
+        let bare = read(json!({"model": "gpt-5", "input": "Hi", "instructions": ""}));
+        assert_eq!(bare.messages, vec![Message::text(Role::User, "Hi")]);
+    }
+
+    #[test]
+    fn items_of_every_kind_are_read_and_assistant_items_join_one_turn() {
+        let conversation = read(json!({"model": "gpt-5", "input": [
+            {"role": "system", "content": "Rules."},
+            {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "French."}]},
+            {"role": "user", "content": [
+                {"type": "input_text", "text": "What is this?"},
+                {"type": "input_image", "image_url": "https://example.org/cat.jpg", "detail": "low"},
+                {"type": "input_image", "image_url": "data:image/png;base64,AAAA"}]},
+            {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "A cat."}], "encrypted_content": "sig"},
+            {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
+                "content": [{"type": "output_text", "text": "Checking.", "annotations": []}, {"type": "refusal", "refusal": "No."}]},
+            {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "look", "arguments": "{\"at\":\"cat\"}"},
+            {"type": "function_call", "call_id": "call_2", "name": "zoom", "arguments": {"level": 2}},
+            {"type": "function_call_output", "call_id": "call_1", "output": "a cat"},
+            {"type": "function_call_output", "call_id": "call_2", "output": [
+                {"type": "input_text", "text": "zoomed"}, {"type": "input_text", "text": "in"},
+                {"type": "input_image", "image_url": "data:image/png;base64,BBBB"}]},
+            {"type": "reasoning", "summary": [], "content": [{"type": "reasoning_text", "text": "Raw."}]},
+            {"role": "assistant", "content": "It is a cat."},
+            {"role": "user", "content": "Thanks"}]}));
+        let result = |call_id: &str, content: &str| {
+            Message::new(
+                Role::Tool,
+                vec![Part::ToolResult {
+                    call_id: call_id.into(),
+                    content: content.into(),
+                    is_error: false,
+                }],
+            )
+        };
+        assert_eq!(
+            conversation.messages,
+            vec![
+                Message::text(Role::System, "Rules."),
+                Message::text(Role::Developer, "French."),
+                Message::new(
+                    Role::User,
+                    vec![
+                        Part::Text("What is this?".into()),
+                        Part::Image {
+                            url: "https://example.org/cat.jpg".into(),
+                            detail: Some("low".into())
+                        },
+                        Part::Image {
+                            url: "data:image/png;base64,AAAA".into(),
+                            detail: None
+                        },
+                    ]
+                ),
+                Message::new(
+                    Role::Assistant,
+                    vec![
+                        Part::Thinking {
+                            text: "A cat.".into(),
+                            signature: Some("sig".into())
+                        },
+                        Part::Text("Checking.".into()),
+                        Part::Text("No.".into()),
+                        Part::tool_call("call_1", "look", r#"{"at":"cat"}"#),
+                        Part::tool_call("call_2", "zoom", r#"{"level":2}"#),
+                    ]
+                ),
+                result("call_1", "a cat"),
+                result("call_2", "zoomed\nin"),
+                Message::new(
+                    Role::User,
+                    vec![Part::Image {
+                        url: "data:image/png;base64,BBBB".into(),
+                        detail: None
+                    }]
+                ),
+                Message::new(
+                    Role::Assistant,
+                    vec![
+                        Part::Thinking {
+                            text: "Raw.".into(),
+                            signature: None
+                        },
+                        Part::Text("It is a cat.".into()),
+                    ]
+                ),
+                Message::text(Role::User, "Thanks"),
+            ]
+        );
+    }
+
+    /// What Codex CLI sends each turn: its instructions, the whole conversation (developer and
+    /// user context messages, reasoning with its encrypted content, calls and outputs), function
+    /// tools, `store: false`, `include`, a cache key.
+    #[test]
+    fn a_codex_turn_is_read_whole() {
+        let conversation = read(json!({
+            "model": "gpt-5",
+            "instructions": "You are Codex, a coding agent.",
+            "input": [
+                {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "<permissions instructions>"}]},
+                {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "<environment_context>cwd</environment_context>"}]},
+                {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "list the files"}]},
+                {"type": "reasoning", "summary": [{"type": "summary_text", "text": "**Listing**"}], "content": null, "encrypted_content": "EvUB"},
+                {"type": "function_call", "name": "shell", "arguments": "{\"command\":[\"ls\"]}", "call_id": "toolu_1"},
+                {"type": "function_call_output", "call_id": "toolu_1", "output": "a.txt\nb.txt"},
+                {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Two files."}]},
+                {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "thanks"}]}
+            ],
+            "tools": [{"type": "function", "name": "shell", "description": "Runs a command", "strict": false,
+                "parameters": {"type": "object", "properties": {"command": {"type": "array", "items": {"type": "string"}}},
+                    "required": ["command"], "additionalProperties": false}}],
+            "tool_choice": "auto",
+            "parallel_tool_calls": false,
+            "reasoning": {"effort": "medium", "summary": "auto"},
+            "store": false,
+            "stream": true,
+            "include": ["reasoning.encrypted_content"],
+            "prompt_cache_key": "019a2b"
+        }));
+        assert_eq!(conversation.messages.len(), 8);
+        assert_eq!(
+            conversation.messages[0],
+            Message::text(Role::System, "You are Codex, a coding agent.")
+        );
+        assert_eq!(
+            conversation.messages[4].content,
+            vec![
+                Part::Thinking {
+                    text: "**Listing**".into(),
+                    signature: Some("EvUB".into())
+                },
+                Part::tool_call("toolu_1", "shell", r#"{"command":["ls"]}"#),
+            ]
+        );
+        assert_eq!(conversation.messages[5].role, Role::Tool);
+        assert_eq!(conversation.tools[0].name, "shell");
+        assert_eq!(conversation.tools[0].strict, Some(false));
+        assert_eq!(conversation.tool_choice, Some(ToolChoice::Auto));
+        assert_eq!(conversation.parallel_tool_calls, Some(false));
+        assert_eq!(conversation.reasoning_effort.as_deref(), Some("medium"));
+        assert!(conversation.stream && conversation.extra.is_empty());
+    }
+
+    #[test]
+    fn parameters_tools_and_formats_are_read_and_unknown_fields_ignored() {
+        let conversation = read(json!({"model": "gpt-5", "input": "hi",
+            "tools": [{"type": "function", "name": "f", "description": "F", "parameters": {"type": "object"}, "strict": true},
+                {"type": "function", "name": "g"}],
+            "tool_choice": {"type": "function", "name": "g"}, "parallel_tool_calls": true,
+            "max_output_tokens": 100, "temperature": 0.5, "top_p": 0.9, "reasoning": {"effort": "high"},
+            "text": {"format": {"type": "json_schema", "name": "answer", "strict": true,
+                "schema": {"type": "object", "properties": {"a": {"type": "string"}}}}, "verbosity": "low"},
+            "previous_response_id": null, "truncation": "auto", "metadata": {"run": "7"}, "user": "mallory",
+            "service_tier": "auto", "top_logprobs": 2, "max_tool_calls": 3}));
+        assert_eq!(
+            conversation.tools,
+            vec![
+                ToolDef {
+                    name: "f".into(),
+                    description: Some("F".into()),
+                    parameters: json!({"type": "object"}),
+                    strict: Some(true)
+                },
+                ToolDef {
+                    name: "g".into(),
+                    description: None,
+                    parameters: Value::Null,
+                    strict: None
+                },
+            ]
+        );
+        assert_eq!(
+            conversation.tool_choice,
+            Some(ToolChoice::Named("g".into()))
+        );
+        assert_eq!(conversation.parallel_tool_calls, Some(true));
+        assert_eq!(conversation.max_tokens, Some(100));
+        assert_eq!(
+            (conversation.temperature, conversation.top_p),
+            (Some(0.5), Some(0.9))
+        );
+        assert_eq!(conversation.reasoning_effort.as_deref(), Some("high"));
+        assert_eq!(
+            conversation.response_format,
+            Some(
+                json!({"type": "json_schema", "json_schema": {"name": "answer", "strict": true,
+                "schema": {"type": "object", "properties": {"a": {"type": "string"}}}}})
+            )
+        );
+        assert!(conversation.extra.is_empty() && conversation.stop.is_empty());
+    }
+
+    #[test]
+    fn tool_choice_takes_every_mode_and_allowed_tools_narrows_the_tools() {
+        let tools = json!([{"type": "function", "name": "f"}, {"type": "function", "name": "g"}]);
+        for (choice, expected) in [
+            (json!("auto"), ToolChoice::Auto),
+            (json!("none"), ToolChoice::None),
+            (json!("required"), ToolChoice::Required),
+        ] {
+            let conversation = read(
+                json!({"model": "gpt-5", "input": "hi", "tools": tools, "tool_choice": choice}),
+            );
+            assert_eq!(conversation.tool_choice, Some(expected));
+            assert_eq!(conversation.tools.len(), 2);
+        }
+        let allowed = read(json!({"model": "gpt-5", "input": "hi", "tools": tools,
+            "tool_choice": {"type": "allowed_tools", "mode": "required", "tools": [{"type": "function", "name": "g"}]}}));
+        assert_eq!(allowed.tool_choice, Some(ToolChoice::Required));
+        assert_eq!(allowed.tools.len(), 1);
+        assert_eq!(allowed.tools[0].name, "g");
+        let without_tools = read(json!({"model": "gpt-5", "input": "hi", "tool_choice": "none"}));
+        assert_eq!(without_tools.tool_choice, Some(ToolChoice::None));
+    }
+
+    #[test]
+    fn text_formats_become_chat_response_formats() {
+        let format = |format: Value| {
+            read(json!({"model": "gpt-5", "input": "hi", "text": {"format": format}}))
+                .response_format
+        };
+        assert_eq!(format(json!({"type": "text"})), None);
+        assert_eq!(format(Value::Null), None);
+        assert_eq!(
+            format(json!({"type": "json_object"})),
+            Some(json!({"type": "json_object"}))
+        );
+        assert_eq!(
+            format(
+                json!({"type": "json_schema", "name": "n", "description": "d", "schema": {"type": "object"}})
+            ),
+            Some(
+                json!({"type": "json_schema", "json_schema": {"name": "n", "description": "d", "schema": {"type": "object"}}})
+            )
+        );
+    }
+
+    /// The hub's `response_format` reaches Argo's OpenAI endpoint only.
+    #[test]
+    fn the_response_format_goes_up_to_openai_and_not_to_anthropic() {
+        let conversation = read(json!({"model": "gpt-5", "input": "hi",
+            "text": {"format": {"type": "json_schema", "name": "n", "schema": {"type": "object"}}}}));
+        let openai: Value = serde_json::from_slice(
+            &openai_native::request_body(&conversation, &fixtures::gpt(), "alice").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            openai["response_format"],
+            json!({"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "object"}}})
+        );
+        let claude: Value = serde_json::from_slice(
+            &anthropic::request_body(&conversation, &fixtures::claude(), "alice", false).unwrap(),
+        )
+        .unwrap();
+        assert!(claude.get("response_format").is_none());
+        let plain = read(json!({"model": "gpt-5", "input": "hi"}));
+        let openai: Value = serde_json::from_slice(
+            &openai_native::request_body(&plain, &fixtures::gpt(), "alice").unwrap(),
+        )
+        .unwrap();
+        assert!(openai.get("response_format").is_none());
+    }
+
+    #[test]
+    fn stored_state_is_refused_with_the_stateless_advice() {
+        for (field, value) in [
+            ("previous_response_id", json!("resp_1")),
+            ("store", json!(true)),
+            ("background", json!(true)),
+            ("conversation", json!("conv_1")),
+            ("prompt", json!({"id": "pmpt_1"})),
+        ] {
+            let mut body = json!({"model": "gpt-5", "input": "hi"});
+            body[field] = value;
+            let error = read_error(body);
+            assert_eq!(
+                (error.status, error.param.as_deref()),
+                (400, Some(field)),
+                "{field}"
+            );
+            assert!(error.message.contains("store: false"), "{}", error.message);
+        }
+        for store in [json!(false), Value::Null] {
+            read(json!({"model": "gpt-5", "input": "hi", "store": store, "background": false}));
+        }
+    }
+
+    #[test]
+    fn what_cannot_be_served_is_refused_naming_the_field() {
+        let hi = json!([{"role": "user", "content": "hi"}]);
+        for (body, param) in [
+            (json!({"model": "gpt-5"}), "input"),
+            (json!({"model": "gpt-5", "input": []}), "input"),
+            (json!({"model": "gpt-5", "input": 3}), "input"),
+            (json!({"input": "hi"}), "model"),
+            (
+                json!({"model": "gpt-5", "input": [{"type": "item_reference", "id": "msg_1"}]}),
+                "input[0].id",
+            ),
+            (
+                json!({"model": "gpt-5", "input": [{"id": "msg_1"}]}),
+                "input[0].id",
+            ),
+            (
+                json!({"model": "gpt-5", "input": [{"type": "local_shell_call", "call_id": "c"}]}),
+                "input[0].type",
+            ),
+            (
+                json!({"model": "gpt-5", "input": [{"type": 7}]}),
+                "input[0].type",
+            ),
+            (json!({"model": "gpt-5", "input": ["hi"]}), "input[0]"),
+            (
+                json!({"model": "gpt-5", "input": [{"role": "tool", "content": "x"}]}),
+                "input[0].role",
+            ),
+            (
+                json!({"model": "gpt-5", "input": [{"role": "user", "content": 1}]}),
+                "input[0].content",
+            ),
+            (
+                json!({"model": "gpt-5", "input": [{"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}]}),
+                "input[0].content[0].type",
+            ),
+            (
+                json!({"model": "gpt-5", "input": [{"role": "user", "content": [{"type": "input_audio"}]}]}),
+                "input[0].content[0].type",
+            ),
+            (
+                json!({"model": "gpt-5", "input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file_1"}]}]}),
+                "input[0].content[0].image_url",
+            ),
+            (
+                json!({"model": "gpt-5", "input": [{"role": "user", "content": [{"text": "no type"}]}]}),
+                "input[0].content[0].type",
+            ),
+            (
+                json!({"model": "gpt-5", "input": [{"type": "function_call", "name": "f", "arguments": "{}"}]}),
+                "input[0].call_id",
+            ),
+            (
+                json!({"model": "gpt-5", "input": [{"type": "function_call_output", "call_id": "c"}]}),
+                "input[0].output",
+            ),
+            (
+                json!({"model": "gpt-5", "input": [{"type": "reasoning", "summary": [], "encrypted_content": 5}]}),
+                "input[0].encrypted_content",
+            ),
+            (
+                json!({"model": "gpt-5", "input": hi, "tools": [{"type": "custom", "name": "apply_patch"}]}),
+                "tools[0].type",
+            ),
+            (
+                json!({"model": "gpt-5", "input": hi, "tools": [{"type": "function", "name": "bad name"}]}),
+                "tools[0].name",
+            ),
+            (
+                json!({"model": "gpt-5", "input": hi, "tools": [{"type": "function", "name": "f", "parameters": "x"}]}),
+                "tools[0].parameters",
+            ),
+            (
+                json!({"model": "gpt-5", "input": hi, "tools": [{"type": "function", "name": "f"}, {"type": "function", "name": "f"}]}),
+                "tools[1].name",
+            ),
+            (
+                json!({"model": "gpt-5", "input": hi, "tools": [{"name": "f"}]}),
+                "tools[0].type",
+            ),
+            (
+                json!({"model": "gpt-5", "input": hi, "tool_choice": "required"}),
+                "tool_choice",
+            ),
+            (
+                json!({"model": "gpt-5", "input": hi, "tool_choice": "sometimes"}),
+                "tool_choice",
+            ),
+            (
+                json!({"model": "gpt-5", "input": hi, "tools": [{"type": "function", "name": "f"}], "tool_choice": {"type": "function", "name": "g"}}),
+                "tool_choice.name",
+            ),
+            (
+                json!({"model": "gpt-5", "input": hi, "tools": [{"type": "function", "name": "f"}], "tool_choice": {"type": "file_search"}}),
+                "tool_choice.type",
+            ),
+            (
+                json!({"model": "gpt-5", "input": hi, "tools": [{"type": "function", "name": "f"}], "tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": [{"type": "mcp", "server_label": "s"}]}}),
+                "tool_choice.tools[0].type",
+            ),
+            (
+                json!({"model": "gpt-5", "input": hi, "temperature": 3}),
+                "temperature",
+            ),
+            (json!({"model": "gpt-5", "input": hi, "top_p": -1}), "top_p"),
+            (
+                json!({"model": "gpt-5", "input": hi, "max_output_tokens": "many"}),
+                "max_output_tokens",
+            ),
+            (
+                json!({"model": "gpt-5", "input": hi, "text": {"format": {"type": "json_schema", "schema": {}}}}),
+                "text.format.name",
+            ),
+            (
+                json!({"model": "gpt-5", "input": hi, "text": {"format": {"type": "json_schema", "name": "n"}}}),
+                "text.format.schema",
+            ),
+            (
+                json!({"model": "gpt-5", "input": hi, "text": {"format": {"type": "yaml"}}}),
+                "text.format.type",
+            ),
+            (
+                json!({"model": "gpt-5", "input": hi, "text": {"format": "json"}}),
+                "text.format",
+            ),
+        ] {
+            let error = read_error(body.clone());
+            assert_eq!(
+                (error.status, error.param.as_deref()),
+                (400, Some(param)),
+                "{body}: {}",
+                error.message
+            );
+        }
+    }
+
+    #[test]
+    fn hosted_tools_are_refused_by_name_with_codexs_setting() {
+        let error = read_error(json!({"model": "gpt-5", "input": "hi",
+            "tools": [{"type": "function", "name": "shell"}, {"type": "web_search", "external_web_access": false}]}));
+        assert_eq!(error.param.as_deref(), Some("tools[1].type"));
+        assert!(error.message.contains("`web_search`"));
+        assert!(error.message.contains("web_search = \"disabled\""));
+        for kind in [
+            "file_search",
+            "computer_use_preview",
+            "code_interpreter",
+            "mcp",
+            "image_generation",
+            "local_shell",
+            "shell",
+            "apply_patch",
+            "custom",
+        ] {
+            let error = read_error(
+                json!({"model": "gpt-5", "input": "hi", "tools": [{"type": kind, "name": "x"}]}),
+            );
+            assert!(error.message.contains(&format!("`{kind}`")), "{kind}");
+        }
+    }
+
+    fn usage() -> Usage {
+        Usage {
+            input_tokens: 10,
+            output_tokens: 5,
+            cached_input_tokens: Some(4),
+        }
+    }
+
+    fn answer(content: Vec<Part>, finish: Finish) -> Answer {
+        Answer {
+            content,
+            finish,
+            usage: None,
+        }
+    }
+
+    fn render(answer: &Answer, usage: &Usage) -> Value {
+        serde_json::from_slice(&answer_json(answer, &meta(), usage)).unwrap()
+    }
+
+    #[test]
+    fn answers_render_as_response_objects() {
+        let json = render(
+            &answer(
+                vec![
+                    Part::Thinking {
+                        text: "Hmm.".into(),
+                        signature: Some("sig".into()),
+                    },
+                    Part::Text("Let me ".into()),
+                    Part::Text("check.".into()),
+                    Part::tool_call("call_1", "f", "{\"a\":1}"),
+                    Part::tool_call("call_2", "g", "{}"),
+                ],
+                Finish::ToolCalls,
+            ),
+            &usage(),
+        );
+        assert_eq!(
+            json,
+            json!({"id": "resp-gw123", "object": "response", "created_at": 1_700_000_000,
+                "status": "completed", "background": false, "error": null, "incomplete_details": null,
+                "instructions": null, "max_output_tokens": null, "model": "claude-sonnet-4.6",
+                "output": [
+                    {"type": "reasoning", "id": "rs_gw123_0", "summary": [{"type": "summary_text", "text": "Hmm."}],
+                        "encrypted_content": "sig", "status": "completed"},
+                    {"type": "message", "id": "msg_gw123_1", "role": "assistant", "status": "completed",
+                        "content": [{"type": "output_text", "text": "Let me check.", "annotations": []}]},
+                    {"type": "function_call", "id": "fc_gw123_2", "call_id": "call_1", "name": "f",
+                        "arguments": "{\"a\":1}", "status": "completed"},
+                    {"type": "function_call", "id": "fc_gw123_3", "call_id": "call_2", "name": "g",
+                        "arguments": "{}", "status": "completed"}],
+                "parallel_tool_calls": true, "previous_response_id": null, "reasoning": null,
+                "store": false, "temperature": null, "tool_choice": "auto", "tools": [], "top_p": null,
+                "truncation": "disabled",
+                "usage": {"input_tokens": 10, "input_tokens_details": {"cached_tokens": 4},
+                    "output_tokens": 5, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 15},
+                "user": null, "metadata": {}})
+        );
+    }
+
+    #[test]
+    fn each_finish_gives_its_status() {
+        let text = vec![Part::Text("Hi".into())];
+        for (finish, status, reason) in [
+            (Finish::Stop, "completed", Value::Null),
+            (Finish::ToolCalls, "completed", Value::Null),
+            (
+                Finish::Length,
+                "incomplete",
+                json!({"reason": "max_output_tokens"}),
+            ),
+            (
+                Finish::ContentFilter,
+                "incomplete",
+                json!({"reason": "content_filter"}),
+            ),
+        ] {
+            let json = render(&answer(text.clone(), finish), &Usage::new(1, 2));
+            assert_eq!(json["status"], status);
+            assert_eq!(json["incomplete_details"], reason);
+            assert_eq!(json["output"][0]["content"][0]["text"], "Hi");
+            assert_eq!(
+                json["usage"],
+                json!({"input_tokens": 1, "input_tokens_details": {"cached_tokens": 0},
+                    "output_tokens": 2, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 3})
+            );
+        }
+    }
+
+    #[test]
+    fn unsigned_thinking_and_empty_answers_render_plainly() {
+        let json = render(
+            &answer(
+                vec![
+                    Part::Thinking {
+                        text: "Hmm.".into(),
+                        signature: None,
+                    },
+                    Part::Image {
+                        url: "https://example.org/x.png".into(),
+                        detail: None,
+                    },
+                ],
+                Finish::Stop,
+            ),
+            &Usage::new(1, 1),
+        );
+        assert_eq!(
+            json["output"],
+            json!([{"type": "reasoning", "id": "rs_gw123_0", "status": "completed",
+                "summary": [{"type": "summary_text", "text": "Hmm."}]}])
+        );
+        let empty = render(&answer(vec![], Finish::Stop), &Usage::new(1, 0));
+        assert_eq!(empty["output"], json!([]));
+    }
+
+    #[test]
+    fn errors_use_openais_envelope() {
+        let error = ApiError::invalid("input", "`input` is required");
+        let json: Value = serde_json::from_slice(&error_json(&error)).unwrap();
+        assert_eq!(
+            json,
+            json!({"error": {"message": "`input` is required", "type": "invalid_request_error",
+                "param": "input", "code": null}})
+        );
+    }
+
+    /// The events of a Responses stream; each `event:` line must name its data's `type`.
+    fn parse_events(sse: &[u8]) -> Vec<Value> {
+        let text = std::str::from_utf8(sse).unwrap();
+        assert!(text.ends_with("\n\n"), "{text:?}");
+        text.split("\n\n")
+            .filter(|event| !event.is_empty())
+            .map(|event| {
+                let (name, data) = event.split_once('\n').unwrap();
+                let name = name.strip_prefix("event: ").unwrap();
+                let data: Value =
+                    serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
+                assert_eq!(data["type"], name);
+                data
+            })
+            .collect()
+    }
+
+    /// One output item as the stream has told it so far.
+    struct Streamed {
+        added: Value,
+        /// The message text, summary text or arguments the deltas carried.
+        text: String,
+        part_added: bool,
+        text_done: bool,
+        part_done: bool,
+        done: Option<Value>,
+    }
+
+    /// What a valid stream said.
+    struct Told {
+        events: Vec<Value>,
+        /// The response of the last event.
+        response: Value,
+        text: String,
+        thinking: String,
+    }
+
+    /// Checks `sse` against the Responses streaming rules (as the SDK's accumulator and Codex
+    /// read them): numbering, the opening, each item's lifecycle, and a last event carrying
+    /// every item as it was done.
+    fn check_stream(sse: &[u8]) -> Told {
+        let events = parse_events(sse);
+        for (position, event) in events.iter().enumerate() {
+            assert_eq!(event["sequence_number"], position, "{event}");
+        }
+        for (position, kind) in ["response.created", "response.in_progress"]
+            .iter()
+            .enumerate()
+        {
+            let event = &events[position];
+            assert_eq!(&event["type"], kind);
+            assert_eq!(event["response"]["status"], "in_progress");
+            assert_eq!(event["response"]["output"], json!([]));
+            assert_eq!(event["response"]["id"], "resp-gw123");
+        }
+        let last = events.last().unwrap();
+        let failed = last["type"] == "response.failed";
+        let body = &events[2..events.len() - 1 - usize::from(failed)];
+        let mut items: Vec<Streamed> = Vec::new();
+        let (mut text, mut thinking) = (String::new(), String::new());
+        for event in body {
+            step(&mut items, event, &mut text, &mut thinking);
+        }
+        let response = last["response"].clone();
+        match last["type"].as_str() {
+            Some("response.completed") => assert_eq!(response["status"], "completed"),
+            Some("response.incomplete") => assert_eq!(response["status"], "incomplete"),
+            Some("response.failed") => {
+                assert_eq!(response["status"], "failed");
+                assert_eq!(events[events.len() - 2]["type"], "error");
+            }
+            other => panic!("the stream ends with {other:?}"),
+        }
+        let output = response["output"].as_array().unwrap();
+        assert_eq!(output.len(), items.len());
+        for (item, listed) in items.iter().zip(output) {
+            match &item.done {
+                Some(done) => assert_eq!(done, listed),
+                None => {
+                    assert!(failed, "{} never done", item.added);
+                    assert_eq!(listed["status"], "incomplete");
+                    assert_eq!(listed["id"], item.added["id"]);
+                }
+            }
+        }
+        Told {
+            events,
+            response,
+            text,
+            thinking,
+        }
+    }
+
+    fn step(items: &mut Vec<Streamed>, event: &Value, text: &mut String, thinking: &mut String) {
+        let kind = event["type"].as_str().unwrap();
+        if kind == "response.output_item.added" {
+            assert_eq!(event["output_index"], items.len());
+            let item = &event["item"];
+            assert_eq!(item["status"], "in_progress");
+            assert!(items.iter().all(|other| other.added["id"] != item["id"]));
+            match item["type"].as_str() {
+                Some("message") => assert_eq!(item["content"], json!([])),
+                Some("reasoning") => assert_eq!(item["summary"], json!([])),
+                Some("function_call") => assert_eq!(item["arguments"], ""),
+                other => panic!("item type {other:?}"),
+            }
+            items.push(Streamed {
+                added: item.clone(),
+                text: String::new(),
+                part_added: false,
+                text_done: false,
+                part_done: false,
+                done: None,
+            });
+            return;
+        }
+        let index = event["output_index"].as_u64().unwrap() as usize;
+        let item = &mut items[index];
+        assert!(item.done.is_none(), "{kind} after the item was done");
+        if kind != "response.output_item.done" {
+            assert_eq!(event["item_id"], item.added["id"]);
+        }
+        let item_type = item.added["type"].as_str().unwrap();
+        match (item_type, kind) {
+            ("message", "response.content_part.added") => {
+                assert!(!item.part_added);
+                assert_eq!(event["content_index"], 0);
+                assert_eq!(
+                    event["part"],
+                    json!({"type": "output_text", "text": "", "annotations": []})
+                );
+                item.part_added = true;
+            }
+            ("message", "response.output_text.delta") => {
+                assert!(item.part_added && !item.text_done);
+                assert_eq!(
+                    (&event["content_index"], &event["logprobs"]),
+                    (&json!(0), &json!([]))
+                );
+                let delta = event["delta"].as_str().unwrap();
+                item.text.push_str(delta);
+                text.push_str(delta);
+            }
+            ("message", "response.output_text.done") => {
+                assert!(item.part_added && !item.text_done);
+                assert_eq!(event["text"], item.text.as_str());
+                item.text_done = true;
+            }
+            ("message", "response.content_part.done") => {
+                assert!(item.text_done && !item.part_done);
+                assert_eq!(
+                    event["part"],
+                    json!({"type": "output_text", "text": item.text, "annotations": []})
+                );
+                item.part_done = true;
+            }
+            ("reasoning", "response.reasoning_summary_part.added") => {
+                assert!(!item.part_added);
+                assert_eq!(event["summary_index"], 0);
+                assert_eq!(event["part"], json!({"type": "summary_text", "text": ""}));
+                item.part_added = true;
+            }
+            ("reasoning", "response.reasoning_summary_text.delta") => {
+                assert!(item.part_added && !item.text_done);
+                let delta = event["delta"].as_str().unwrap();
+                assert!(!delta.is_empty());
+                item.text.push_str(delta);
+                thinking.push_str(delta);
+            }
+            ("reasoning", "response.reasoning_summary_text.done") => {
+                assert!(item.part_added && !item.text_done);
+                assert_eq!(event["text"], item.text.as_str());
+                item.text_done = true;
+            }
+            ("reasoning", "response.reasoning_summary_part.done") => {
+                assert!(item.text_done && !item.part_done);
+                assert_eq!(
+                    event["part"],
+                    json!({"type": "summary_text", "text": item.text})
+                );
+                item.part_done = true;
+            }
+            ("function_call", "response.function_call_arguments.delta") => {
+                assert!(!item.text_done);
+                item.text.push_str(event["delta"].as_str().unwrap());
+            }
+            ("function_call", "response.function_call_arguments.done") => {
+                assert!(!item.text_done);
+                assert_eq!(event["arguments"], item.text.as_str());
+                assert_eq!(event["name"], item.added["name"]);
+                item.text_done = true;
+            }
+            (_, "response.output_item.done") => finish_item(item, &event["item"]),
+            _ => panic!("{kind} on a {item_type} item"),
+        }
+    }
+
+    fn finish_item(item: &mut Streamed, done: &Value) {
+        assert_eq!(done["id"], item.added["id"]);
+        assert_eq!(done["type"], item.added["type"]);
+        assert_eq!(done["status"], "completed");
+        match item.added["type"].as_str() {
+            Some("message") => {
+                assert!(item.part_done);
+                assert_eq!(
+                    done["content"],
+                    json!([{"type": "output_text", "text": item.text, "annotations": []}])
+                );
+            }
+            Some("reasoning") => {
+                assert_eq!(item.part_added, item.part_done);
+                let summary = if item.part_done {
+                    json!([{"type": "summary_text", "text": item.text}])
+                } else {
+                    json!([])
+                };
+                assert_eq!(done["summary"], summary);
+            }
+            _ => {
+                assert!(item.text_done);
+                assert_eq!(done["arguments"], item.text.as_str());
+                assert_eq!(done["call_id"], item.added["call_id"]);
+                assert_eq!(done["name"], item.added["name"]);
+            }
+        }
+        item.done = Some(done.clone());
+    }
+
+    const FINISHES: [Finish; 4] = [
+        Finish::Stop,
+        Finish::Length,
+        Finish::ToolCalls,
+        Finish::ContentFilter,
+    ];
+
+    fn encode(events: &[Event], finish: Finish, usage: Usage) -> Vec<u8> {
+        let mut encoder = encoder(&meta());
+        let mut out = Vec::new();
+        encoder.start(&mut out);
+        for event in events {
+            encoder.event(&mut out, event);
+        }
+        Encoder::finish(&mut encoder, &mut out, finish, usage);
+        out
+    }
+
+    proptest! {
+        /// Any event sequence gives a valid stream that delivers every text, thinking,
+        /// signature and argument fragment to its item, and ends with the very response
+        /// `answer_json` writes for the same events folded into an answer.
+        #[test]
+        fn any_event_sequence_gives_a_valid_event_stream(events in canonical_events(), finish in 0usize..4) {
+            let finish = FINISHES[finish];
+            let told = check_stream(&encode(&events, finish, Usage::new(3, 4)));
+            let mut aggregator = Aggregator::default();
+            events.iter().cloned().for_each(|event| aggregator.push(event));
+            let folded = Answer { finish, ..aggregator.finish().unwrap() };
+            let expected: Value = serde_json::from_slice(&answer_json(&folded, &meta(), &Usage::new(3, 4))).unwrap();
+            prop_assert_eq!(&told.response, &expected);
+            let concat = |pick: fn(&Event) -> Option<&str>| events.iter().filter_map(pick).collect::<String>();
+            prop_assert_eq!(told.text, concat(|event| match event { Event::TextDelta(text) => Some(text), _ => None }));
+            prop_assert_eq!(told.thinking, concat(|event| match event { Event::ThinkingDelta(text) => Some(text), _ => None }));
+            let signatures: String = told.response["output"].as_array().unwrap().iter()
+                .filter_map(|item| item["encrypted_content"].as_str()).collect();
+            prop_assert_eq!(signatures, concat(|event| match event { Event::ThinkingSignature(text) => Some(text), _ => None }));
+            let mut calls: Vec<(String, String, String)> = Vec::new();
+            for event in &events {
+                match event {
+                    Event::ToolCallStart { id, name, .. } => calls.push((id.clone(), name.clone(), String::new())),
+                    Event::ToolCallArguments { index, fragment } => calls[*index].2.push_str(fragment),
+                    _ => {}
+                }
+            }
+            let streamed: Vec<(String, String, String)> = told.response["output"].as_array().unwrap().iter()
+                .filter(|item| item["type"] == "function_call")
+                .map(|item| (item["call_id"].as_str().unwrap().into(), item["name"].as_str().unwrap().into(), item["arguments"].as_str().unwrap().into()))
+                .collect();
+            prop_assert_eq!(streamed, calls);
+            let end = if matches!(finish, Finish::Stop | Finish::ToolCalls) { "response.completed" } else { "response.incomplete" };
+            prop_assert_eq!(&told.events.last().unwrap()["type"], end);
+        }
+    }
+
+    #[test]
+    fn text_streams_live_and_items_close_when_the_next_begins() {
+        let mut encoder = encoder(&meta());
+        let mut out = Vec::new();
+        encoder.start(&mut out);
+        encoder.event(&mut out, &Event::ThinkingDelta("Hmm".into()));
+        encoder.event(&mut out, &Event::TextDelta("Hi".into()));
+        let kinds: Vec<String> = parse_events(&out)
+            .iter()
+            .map(|event| event["type"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "response.created",
+                "response.in_progress",
+                "response.output_item.added",
+                "response.reasoning_summary_part.added",
+                "response.reasoning_summary_text.delta",
+                "response.reasoning_summary_text.done",
+                "response.reasoning_summary_part.done",
+                "response.output_item.done",
+                "response.output_item.added",
+                "response.content_part.added",
+                "response.output_text.delta",
+            ]
+        );
+        let delta = parse_events(&out).pop().unwrap();
+        assert_eq!(
+            delta,
+            json!({"type": "response.output_text.delta", "sequence_number": 10,
+                "item_id": "msg_gw123_1", "output_index": 1, "content_index": 0, "delta": "Hi", "logprobs": []})
+        );
+    }
+
+    #[test]
+    fn arguments_for_an_earlier_call_reach_it_while_a_later_one_streams() {
+        let events = [
+            Event::ToolCallStart {
+                index: 0,
+                id: "call_a".into(),
+                name: "f".into(),
+            },
+            Event::ToolCallArguments {
+                index: 0,
+                fragment: "{\"x\":".into(),
+            },
+            Event::ToolCallStart {
+                index: 1,
+                id: "call_b".into(),
+                name: "g".into(),
+            },
+            Event::ToolCallArguments {
+                index: 1,
+                fragment: "{}".into(),
+            },
+            Event::ToolCallArguments {
+                index: 0,
+                fragment: "1}".into(),
+            },
+        ];
+        let told = check_stream(&encode(&events, Finish::ToolCalls, Usage::new(1, 1)));
+        let late = told
+            .events
+            .iter()
+            .rfind(|event| event["type"] == "response.function_call_arguments.delta")
+            .unwrap();
+        assert_eq!(
+            (&late["output_index"], &late["delta"]),
+            (&json!(0), &json!("1}"))
+        );
+        assert_eq!(told.response["output"][0]["arguments"], "{\"x\":1}");
+        assert_eq!(told.response["output"][1]["arguments"], "{}");
+    }
+
+    #[test]
+    fn a_mid_stream_error_is_an_error_event_then_a_failed_response() {
+        let mut encoder = encoder(&meta());
+        let mut out = Vec::new();
+        encoder.start(&mut out);
+        encoder.event(&mut out, &Event::TextDelta("Hi".into()));
+        encoder.event(
+            &mut out,
+            &Event::ToolCallStart {
+                index: 0,
+                id: "call_1".into(),
+                name: "f".into(),
+            },
+        );
+        encoder.error(&mut out, &ApiError::bad_gateway("Argo failed."));
+        let told = check_stream(&out);
+        let n = told.events.len();
+        assert_eq!(
+            told.events[n - 2],
+            json!({"type": "error", "sequence_number": n - 2, "code": "bad_gateway",
+                "message": "Argo failed.", "param": null})
+        );
+        assert_eq!(
+            told.response["error"],
+            json!({"code": "server_error", "message": "Argo failed."})
+        );
+        assert_eq!(told.response["output"][0]["status"], "completed");
+        assert_eq!(told.response["output"][0]["content"][0]["text"], "Hi");
+        assert_eq!(told.response["output"][1]["status"], "incomplete");
+        assert!(told.response["usage"].is_null());
+        let mut limited = encoder_with_start();
+        let mut out = Vec::new();
+        limited.error(&mut out, &ApiError::rate_limited("Slow down."));
+        let events = parse_events(&out);
+        assert_eq!(events[0]["sequence_number"], 2);
+        assert_eq!(
+            events[1]["response"]["error"]["code"],
+            "rate_limit_exceeded"
+        );
+    }
+
+    fn encoder_with_start() -> ResponsesEncoder {
+        let mut encoder = encoder(&meta());
+        encoder.start(&mut Vec::new());
+        encoder
+    }
+
+    fn translate(decoder: impl Decoder + 'static, pieces: &[&[u8]]) -> Vec<u8> {
+        let mut translation = StreamTranslation::new(decoder, encoder(&meta()));
+        let mut out = translation.start();
+        for piece in pieces {
+            translation.feed_into(&mut out, piece).unwrap();
+        }
+        out.extend(translation.finish().unwrap());
+        out
+    }
+
+    #[test]
+    fn claudes_stream_becomes_responses_events() {
+        let told = check_stream(&translate(
+            anthropic::SseDecoder::new(),
+            &[ANTHROPIC_STREAM.as_bytes()],
+        ));
+        assert_eq!(told.events.last().unwrap()["type"], "response.completed");
+        assert_eq!(
+            told.response["output"],
+            json!([
+                {"type": "reasoning", "id": "rs_gw123_0", "status": "completed",
+                    "summary": [{"type": "summary_text", "text": "The user wants the weather."}],
+                    "encrypted_content": "EvUBCl0IDRACGAIqQFpN"},
+                {"type": "message", "id": "msg_gw123_1", "role": "assistant", "status": "completed",
+                    "content": [{"type": "output_text", "text": "Let me check \"Paris\" 🌦️ for you.", "annotations": []}]},
+                {"type": "function_call", "id": "fc_gw123_2", "call_id": "toolu_vrtx_01T1x1fJ34qAmk2tNTrN7Up6",
+                    "name": "get_weather", "arguments": "{\"city\": \"Paris\"}", "status": "completed"}])
+        );
+        assert_eq!(
+            told.response["usage"],
+            json!({"input_tokens": 572, "input_tokens_details": {"cached_tokens": 100},
+                "output_tokens": 89, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 661})
+        );
+    }
+
+    #[test]
+    fn openais_stream_becomes_responses_events() {
+        let told = check_stream(&translate(
+            openai_native::SseDecoder::new(),
+            &[OPENAI_STREAM.as_bytes()],
+        ));
+        assert_eq!(told.text, "Pong! 😊 \"quoted\"");
+        assert_eq!(
+            told.response["output"][1]["call_id"],
+            "call_y0po4Ztyj41x7Led1gGoTCs1"
+        );
+        assert_eq!(
+            told.response["output"][1]["arguments"],
+            "{\"city\":\"Paris\"}"
+        );
+        assert_eq!(
+            told.response["usage"]["input_tokens_details"]["cached_tokens"],
+            128
+        );
+    }
+
+    #[test]
+    fn an_upstream_error_after_the_answer_began_fails_the_response() {
+        let start = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":9}}}\n\nevent: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello there\"}}\n\n";
+        let overloaded = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+        let stream = format!("{start}{overloaded}");
+        let told = check_stream(&translate(
+            anthropic::SseDecoder::new(),
+            &[stream.as_bytes()],
+        ));
+        assert_eq!(told.text, "Hello there");
+        assert_eq!(
+            told.events[told.events.len() - 2]["code"],
+            "upstream_overloaded"
+        );
+        assert_eq!(told.response["status"], "failed");
+        let cut = check_stream(&translate(
+            anthropic::SseDecoder::new(),
+            &[start.as_bytes()],
+        ));
+        assert_eq!(
+            cut.events[cut.events.len() - 2]["code"],
+            "upstream_truncated"
+        );
+    }
+
+    #[test]
+    fn resource_text_with_prompt_tools_streams_calls() {
+        let scanner = crate::tools::prompt::ToolScanner::new(vec!["f".into()], "resp-gw123");
+        let text = "Sure. <tool_call>{\"name\":\"f\",\"arguments\":{\"a\":1}}</tool_call>";
+        let told = check_stream(&translate(
+            resource::TextDecoder::with_tool_scanner(scanner),
+            &[&text.as_bytes()[..9], &text.as_bytes()[9..]],
+        ));
+        assert_eq!(told.text, "Sure. ");
+        assert_eq!(told.response["output"][1]["name"], "f");
+        assert_eq!(told.response["output"][1]["arguments"], "{\"a\":1}");
+    }
+
+    #[test]
+    fn a_buffered_answer_replays_as_the_stream_of_the_same_response() {
+        let answer = answer(
+            vec![
+                Part::Thinking {
+                    text: "Hmm.".into(),
+                    signature: Some("sig".into()),
+                },
+                Part::Text("Checking.".into()),
+                Part::tool_call("call_1", "f", "{\"a\":1}"),
+            ],
+            Finish::ToolCalls,
+        );
+        let told = check_stream(&replay(&mut encoder(&meta()), &answer, usage()));
+        assert_eq!(told.response, render(&answer, &usage()));
+    }
+
+    proptest! {
+        #[test]
+        fn upstream_streams_translate_alike_however_split(cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12)) {
+            let stream = ANTHROPIC_STREAM.as_bytes();
+            let whole = translate(anthropic::SseDecoder::new(), &[stream]);
+            prop_assert_eq!(&translate(anthropic::SseDecoder::new(), &split(stream, &cuts)), &whole);
+            check_stream(&whole);
+            let stream = OPENAI_STREAM.as_bytes();
+            let whole = translate(openai_native::SseDecoder::new(), &[stream]);
+            prop_assert_eq!(&translate(openai_native::SseDecoder::new(), &split(stream, &cuts)), &whole);
+            check_stream(&whole);
+        }
+    }
+}
