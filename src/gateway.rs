@@ -206,10 +206,10 @@ impl Gateway {
             Handler::ChatCompletions => self.chat_completions(session, ctx).await,
             Handler::Completions => self.completions(session, ctx).await,
             Handler::Embeddings => self.embeddings(session, ctx).await,
+            Handler::Responses => self.responses(session, ctx).await,
             // Served once their client spokes land.
             Handler::Messages
             | Handler::CountTokens
-            | Handler::Responses
             | Handler::GenerateContent
             | Handler::StreamGenerateContent
             | Handler::GoogleCountTokens => Err(ApiError::not_found("Not served yet")),

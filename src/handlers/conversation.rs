@@ -4,7 +4,8 @@
 //! the client's format, streamed or whole as the client asked.
 
 use argo_filters::argo::Endpoint;
-use argo_filters::client::openai_chat;
+use argo_filters::chat;
+use argo_filters::client::{openai_chat, openai_responses};
 use argo_filters::hub::{Answer, Conversation, Usage};
 use argo_filters::models::{Family, UpstreamApi};
 use argo_filters::openai::ResponseMeta;
@@ -15,27 +16,38 @@ use argo_filters::upstream::{anthropic, openai_native};
 use argo_filters::ApiError;
 use pingora_proxy::Session;
 
-use crate::gateway::{count_tokens, Gateway, RequestCtx, Resolved};
+use crate::gateway::{count_tokens, response_meta, Gateway, RequestCtx, Resolved};
 use crate::streaming;
 use crate::upstream::{Api, Call};
 
 /// The client format an answer is written in.
 pub(crate) enum Client {
     OpenAiChat { include_usage: bool },
+    Responses,
 }
 
 impl Client {
+    /// The prefix of the ids the gateway gives answers.
+    fn id_prefix(&self) -> &'static str {
+        match self {
+            Client::OpenAiChat { .. } => "chatcmpl",
+            Client::Responses => "resp",
+        }
+    }
+
     fn encoder(&self, meta: &ResponseMeta) -> Box<dyn Encoder> {
         match self {
             Client::OpenAiChat { include_usage } => {
                 Box::new(openai_chat::encoder(meta, *include_usage))
             }
+            Client::Responses => Box::new(openai_responses::encoder(meta)),
         }
     }
 
     fn answer_json(&self, answer: &Answer, meta: &ResponseMeta, usage: &Usage) -> Vec<u8> {
         match self {
             Client::OpenAiChat { .. } => openai_chat::answer_json(answer, meta, usage),
+            Client::Responses => openai_responses::answer_json(answer, meta, usage),
         }
     }
 }
@@ -63,6 +75,31 @@ impl Turn<'_> {
 }
 
 impl Gateway {
+    /// A chat request of a client format read by `read` (the body into the conversation and
+    /// the model name), served by [`Self::converse`].
+    pub(crate) async fn chat_turn(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        client: Client,
+        read: impl FnOnce(&[u8]) -> Result<(Conversation, String), ApiError>,
+    ) -> Result<(), ApiError> {
+        let (user, body, reservation) = self.accept_body(session, ctx).await?;
+        let (conversation, model_name) = read(&body)?;
+        drop(reservation);
+        let model = self.resolve(ctx, &model_name)?;
+        chat::require_chat_model(&model)?;
+        let meta = response_meta(client.id_prefix(), &model_name);
+        let turn = Turn {
+            user: &user,
+            model,
+            conversation,
+            client,
+            meta,
+        };
+        self.converse(session, ctx, turn).await
+    }
+
     pub(crate) async fn converse(
         &self,
         session: &mut Session,

@@ -7,7 +7,9 @@ pub(crate) mod conversation;
 mod embeddings;
 mod models;
 mod openai;
+mod responses;
 
+use argo_filters::client::openai_responses;
 use argo_filters::ApiError;
 
 use crate::routes::ClientFormat;
@@ -15,7 +17,8 @@ use crate::routes::ClientFormat;
 /// `error` in the envelope of the client's API.
 pub fn error_body(format: ClientFormat, error: &ApiError) -> Vec<u8> {
     match format {
-        ClientFormat::OpenAi | ClientFormat::Responses => error.to_json(),
+        ClientFormat::OpenAi => error.to_json(),
+        ClientFormat::Responses => openai_responses::error_json(error),
         // Replaced by the Anthropic and Google spokes' envelopes once they land.
         ClientFormat::Anthropic | ClientFormat::Google => error.to_json(),
     }

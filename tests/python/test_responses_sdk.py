@@ -1,0 +1,72 @@
+"""The official `openai` SDK's Responses API (as Codex CLI uses it) against argo-bridge's
+`/v1/responses`, for a GPT, a Claude and a Gemini model: one answer, a stream, a function-call
+loop with the whole input sent each turn (`store: false`), and the stateless refusals."""
+
+import json
+
+import openai
+import pytest
+
+from weather_tools import QUESTION, TOOL_RESULT, WEATHER_TOOL
+
+MODELS = ["gpt-4o", "claude-sonnet-4.5", "gemini-2.5-pro"]
+WEATHER = {"type": "function", **WEATHER_TOOL["function"]}
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_create_answers_with_output_text_and_usage(client, model):
+    response = client.responses.create(model=model, input="Hello", instructions="Be terse.", store=False)
+    assert response.object == "response" and response.status == "completed"
+    assert response.model == model
+    assert "You said: Hello" in response.output_text
+    assert response.usage.input_tokens > 0 and response.usage.output_tokens > 0
+    assert response.usage.total_tokens == response.usage.input_tokens + response.usage.output_tokens
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_stream_events_build_the_final_response(client, model):
+    events = list(client.responses.create(model=model, input="Hello", stream=True, store=False))
+    kinds = [event.type for event in events]
+    assert kinds[0] == "response.created" and kinds[-1] == "response.completed", kinds
+    assert [event.sequence_number for event in events] == list(range(len(events)))
+    streamed = "".join(event.delta for event in events if event.type == "response.output_text.delta")
+    assert "You said: Hello" in streamed
+    assert events[-1].response.output_text == streamed
+    with client.responses.stream(model=model, input="Hello", store=False) as stream:
+        final = stream.get_final_response()
+    assert final.output_text == streamed
+
+
+def ask(client, model, items, stream):
+    kwargs = dict(model=model, input=items, tools=[WEATHER], store=False)
+    if not stream:
+        return client.responses.create(**kwargs)
+    with client.responses.stream(**kwargs) as events:
+        return events.get_final_response()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("model", MODELS)
+def test_function_call_loop(client, model, stream):
+    items = [{"role": "user", "content": QUESTION}]
+    first = ask(client, model, items, stream)
+    calls = [item for item in first.output if item.type == "function_call"]
+    assert len(calls) == 1 and calls[0].call_id, first.output
+    assert calls[0].name == "get_weather"
+    assert json.loads(calls[0].arguments) == {"city": "Paris"}
+    items += [item.model_dump(exclude_none=True) for item in first.output]
+    items.append({"type": "function_call_output", "call_id": calls[0].call_id, "output": TOOL_RESULT})
+    second = ask(client, model, items, stream)
+    assert not [item for item in second.output if item.type == "function_call"]
+    assert TOOL_RESULT in second.output_text, second.output
+
+
+def test_stored_state_is_refused_with_a_reason(client):
+    with pytest.raises(openai.BadRequestError) as chained:
+        client.responses.create(model="gpt-4o", input="Hi", previous_response_id="resp_123")
+    assert "previous_response_id" in chained.value.message
+    with pytest.raises(openai.BadRequestError) as stored:
+        client.responses.create(model="gpt-4o", input="Hi", store=True)
+    assert "store" in stored.value.message
+    with pytest.raises(openai.NotFoundError):
+        client.responses.create(model="no-such-model", input="Hi", store=False)
