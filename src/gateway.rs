@@ -207,12 +207,13 @@ impl Gateway {
             Handler::Completions => self.completions(session, ctx).await,
             Handler::Embeddings => self.embeddings(session, ctx).await,
             Handler::Responses => self.responses(session, ctx).await,
+            Handler::GenerateContent => self.generate_content(session, ctx, model, false).await,
+            Handler::StreamGenerateContent => {
+                self.generate_content(session, ctx, model, true).await
+            }
+            Handler::GoogleCountTokens => self.count_content_tokens(session, ctx, model).await,
             // Served once their client spokes land.
-            Handler::Messages
-            | Handler::CountTokens
-            | Handler::GenerateContent
-            | Handler::StreamGenerateContent
-            | Handler::GoogleCountTokens => Err(ApiError::not_found("Not served yet")),
+            Handler::Messages | Handler::CountTokens => Err(ApiError::not_found("Not served yet")),
             // The table serves it on the admin listener only.
             Handler::RefreshModels => Err(ApiError::not_found("Unknown path")),
         }

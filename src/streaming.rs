@@ -26,14 +26,15 @@ pub enum Ending {
     ClientGone,
 }
 
-pub async fn write_sse_header(
+pub async fn write_stream_header(
     session: &mut Session,
     request_id: &str,
     overhead_ms: &str,
+    content_type: &'static str,
 ) -> Result<(), ApiError> {
     let result = async {
         let mut header = ResponseHeader::build(200, Some(6))?;
-        header.insert_header("Content-Type", "text/event-stream")?;
+        header.insert_header("Content-Type", content_type)?;
         header.insert_header("Cache-Control", "no-cache")?;
         header.insert_header("Transfer-Encoding", "chunked")?;
         header.insert_header("X-Accel-Buffering", "no")?;
@@ -85,7 +86,8 @@ pub async fn relay(
     metrics::TIME_TO_FIRST_TOKEN
         .with_label_values(&labels)
         .observe(started.elapsed().as_secs_f64());
-    write_sse_header(session, request_id, &timing.response_head()).await?;
+    let content_type = translator.content_type();
+    write_stream_header(session, request_id, &timing.response_head(), content_type).await?;
     if ended {
         upstream.release(exchange);
         return Ok(finished(send(session, opening, true).await, translator));
@@ -248,8 +250,9 @@ pub async fn send_synthesized(
     request_id: &str,
     overhead_ms: &str,
     events: Vec<u8>,
+    content_type: &'static str,
 ) -> Result<(), ApiError> {
-    write_sse_header(session, request_id, overhead_ms).await?;
+    write_stream_header(session, request_id, overhead_ms, content_type).await?;
     send(session, events, true).await;
     Ok(())
 }

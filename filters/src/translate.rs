@@ -38,7 +38,15 @@ pub trait Encoder: Debug + Send {
 
     /// An error after the stream started; nothing follows it.
     fn error(&mut self, out: &mut Vec<u8>, error: &ApiError);
+
+    /// The stream's media type.
+    fn content_type(&self) -> &'static str {
+        EVENT_STREAM
+    }
 }
+
+/// Server-sent events, what every client format streams in but one (Google's JSON array).
+pub const EVENT_STREAM: &str = "text/event-stream";
 
 /// A client encoder chosen at run time.
 impl<E: Encoder + ?Sized> Encoder for Box<E> {
@@ -56,6 +64,10 @@ impl<E: Encoder + ?Sized> Encoder for Box<E> {
 
     fn error(&mut self, out: &mut Vec<u8>, error: &ApiError) {
         (**self).error(out, error);
+    }
+
+    fn content_type(&self) -> &'static str {
+        (**self).content_type()
     }
 }
 
@@ -197,6 +209,9 @@ pub(crate) trait Engine: Debug + Send {
     fn drain(&mut self, state: &mut StreamState, out: &mut Vec<u8>) -> Result<(), ApiError>;
     fn finish(&mut self, out: &mut Vec<u8>, finish: Finish, usage: Usage);
     fn error(&mut self, out: &mut Vec<u8>, error: &ApiError);
+    fn content_type(&self) -> &'static str {
+        EVENT_STREAM
+    }
 }
 
 /// Upstream bytes in, client bytes out, for any pairing of upstream dialect and client format.
@@ -275,6 +290,11 @@ impl StreamTranslation {
 
     /// Whether the stream is known not to be the notice: until then nothing is written to the
     /// client (hold the response head too).
+    /// The media type of the client's stream.
+    pub fn content_type(&self) -> &'static str {
+        self.engine.content_type()
+    }
+
     pub fn decided(&self) -> bool {
         self.state.guard.decided
     }
@@ -411,6 +431,10 @@ impl HubEngine {
 impl Engine for HubEngine {
     fn start(&mut self, out: &mut Vec<u8>) {
         self.encoder.start(out);
+    }
+
+    fn content_type(&self) -> &'static str {
+        self.encoder.content_type()
     }
 
     fn feed(

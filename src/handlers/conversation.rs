@@ -5,6 +5,7 @@
 
 use argo_filters::argo::Endpoint;
 use argo_filters::chat;
+use argo_filters::client::google_genai::{self, Framing};
 use argo_filters::client::{openai_chat, openai_responses};
 use argo_filters::hub::{Answer, Conversation, Usage};
 use argo_filters::models::{Family, UpstreamApi};
@@ -24,6 +25,7 @@ use crate::upstream::{Api, Call};
 pub(crate) enum Client {
     OpenAiChat { include_usage: bool },
     Responses,
+    Google(Framing),
 }
 
 impl Client {
@@ -31,7 +33,7 @@ impl Client {
     fn id_prefix(&self) -> &'static str {
         match self {
             Client::OpenAiChat { .. } => "chatcmpl",
-            Client::Responses => "resp",
+            Client::Responses | Client::Google(_) => "resp",
         }
     }
 
@@ -41,6 +43,7 @@ impl Client {
                 Box::new(openai_chat::encoder(meta, *include_usage))
             }
             Client::Responses => Box::new(openai_responses::encoder(meta)),
+            Client::Google(framing) => Box::new(google_genai::encoder(meta, *framing)),
         }
     }
 
@@ -48,6 +51,7 @@ impl Client {
         match self {
             Client::OpenAiChat { .. } => openai_chat::answer_json(answer, meta, usage),
             Client::Responses => openai_responses::answer_json(answer, meta, usage),
+            Client::Google(_) => google_genai::answer_json(answer, meta, usage),
         }
     }
 }
@@ -98,6 +102,21 @@ impl Gateway {
             meta,
         };
         self.converse(session, ctx, turn).await
+    }
+
+    /// The prompt tokens of a conversation read by `read`, as the tokenizer of `model_name`
+    /// counts them (the count endpoints of Anthropic's and Google's APIs; nothing reaches Argo).
+    pub(crate) async fn count_prompt_tokens(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        model_name: &str,
+        read: impl FnOnce(&[u8]) -> Result<Conversation, ApiError>,
+    ) -> Result<u64, ApiError> {
+        let (_user, body, _reservation) = self.accept_body(session, ctx).await?;
+        let conversation = read(&body)?;
+        let model = self.resolve(ctx, model_name)?;
+        Ok(conversation.prompt_tokens(model.tokenizer()))
     }
 
     pub(crate) async fn converse(
@@ -209,12 +228,14 @@ impl Gateway {
         count_tokens(&turn.model.name, usage.input_tokens, usage.output_tokens);
         if turn.conversation.stream {
             ctx.stream_outcome = "synthesized";
-            let events = translate::replay(&mut *turn.client.encoder(&turn.meta), &answer, usage);
+            let mut encoder = turn.client.encoder(&turn.meta);
+            let events = translate::replay(&mut *encoder, &answer, usage);
             return streaming::send_synthesized(
                 session,
                 &ctx.request_id,
                 &ctx.timing.response_head(),
                 events,
+                encoder.content_type(),
             )
             .await;
         }

@@ -5,11 +5,12 @@
 
 pub(crate) mod conversation;
 mod embeddings;
+mod google;
 mod models;
 mod openai;
 mod responses;
 
-use argo_filters::client::openai_responses;
+use argo_filters::client::{google_genai, openai_responses};
 use argo_filters::ApiError;
 
 use crate::routes::ClientFormat;
@@ -19,7 +20,8 @@ pub fn error_body(format: ClientFormat, error: &ApiError) -> Vec<u8> {
     match format {
         ClientFormat::OpenAi => error.to_json(),
         ClientFormat::Responses => openai_responses::error_json(error),
-        // Replaced by the Anthropic and Google spokes' envelopes once they land.
-        ClientFormat::Anthropic | ClientFormat::Google => error.to_json(),
+        ClientFormat::Google => google_genai::error_json(error),
+        // Replaced by the Anthropic spoke's envelope once it lands.
+        ClientFormat::Anthropic => error.to_json(),
     }
 }

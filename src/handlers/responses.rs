@@ -14,7 +14,12 @@ impl Gateway {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<(), ApiError> {
-        self.chat_turn(session, ctx, Client::Responses, openai_responses::read_request)
-            .await
+        self.chat_turn(
+            session,
+            ctx,
+            Client::Responses,
+            openai_responses::read_request,
+        )
+        .await
     }
 }

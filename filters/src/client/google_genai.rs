@@ -1924,6 +1924,13 @@ impl GenAiEncoder {
 }
 
 impl Encoder for GenAiEncoder {
+    fn content_type(&self) -> &'static str {
+        match self.framing {
+            Framing::Sse => crate::translate::EVENT_STREAM,
+            Framing::JsonArray => "application/json",
+        }
+    }
+
     fn start(&mut self, out: &mut Vec<u8>) {
         if self.framing == Framing::JsonArray {
             out.push(b'[');

@@ -1,0 +1,46 @@
+//! Google's GenAI API (Gemini CLI, the `google-genai` SDKs): `models/{model}:generateContent`,
+//! `:streamGenerateContent` and `:countTokens`, the model named by the path.
+
+use argo_filters::client::google_genai::{self, Framing};
+use argo_filters::ApiError;
+use pingora_proxy::Session;
+
+use super::conversation::Client;
+use crate::gateway::{Gateway, RequestCtx};
+
+impl Gateway {
+    /// A stream is server-sent events with `alt=sse` (what the SDKs ask for), else one JSON
+    /// array written as the answer grows, as Google's REST API does.
+    pub(crate) async fn generate_content(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        model: &str,
+        stream: bool,
+    ) -> Result<(), ApiError> {
+        let query = session.req_header().uri.query().unwrap_or_default();
+        let framing = match query.split('&').any(|pair| pair == "alt=sse") {
+            true => Framing::Sse,
+            false => Framing::JsonArray,
+        };
+        let read = |body: &[u8]| {
+            let conversation = google_genai::read_request(body, model, stream)?;
+            Ok((conversation, model.to_string()))
+        };
+        self.chat_turn(session, ctx, Client::Google(framing), read)
+            .await
+    }
+
+    /// `:countTokens`: the prompt as the model's tokenizer counts it.
+    pub(crate) async fn count_content_tokens(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        model: &str,
+    ) -> Result<(), ApiError> {
+        let read = |body: &[u8]| google_genai::read_count_tokens_request(body, model);
+        let tokens = self.count_prompt_tokens(session, ctx, model, read).await?;
+        let body = google_genai::count_tokens_json(tokens);
+        self.reply(session, ctx, 200, body).await
+    }
+}
