@@ -357,10 +357,14 @@ impl ModelTable {
 
     fn entry(&self, requested: &str) -> Option<Entry> {
         let key = normalize(requested);
-        match self.index.get(key) {
-            Some(&entry) => Some(entry),
-            None => self.index.get(&key.to_ascii_lowercase()).copied(),
+        if let Some(&entry) = self.index.get(key) {
+            return Some(entry);
         }
+        let lower = key.to_ascii_lowercase();
+        self.index
+            .get(&lower)
+            .or_else(|| self.index.get(&anthropic_spelling(&lower)?))
+            .copied()
     }
 
     /// The current model a client's name stands for. Unknown names are `model_not_found`;
@@ -441,6 +445,33 @@ fn retired_error(requested: &str, retired: &RetiredModel) -> ApiError {
 
 /// Strips a leading `argo:` (any case) and surrounding spaces. Index keys are also lower-cased;
 /// lookups try the cheap exact key first.
+/// Anthropic's own ids in the table's spelling: `claude-sonnet-4-5-20250929` (what Claude Code
+/// asks for unless told otherwise) is `claude-sonnet-4.5`: the date and `-latest` dropped, a
+/// dash between version numbers a dot. `None` for other names.
+fn anthropic_spelling(lower: &str) -> Option<String> {
+    let name = lower.strip_prefix("claude-")?;
+    let name = match name.rsplit_once('-') {
+        Some((head, date)) if date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit()) => head,
+        _ => name,
+    };
+    let name = name.strip_suffix("-latest").unwrap_or(name);
+    let bytes = name.as_bytes();
+    let between_numbers = |i: usize| {
+        i > 0 && bytes[i - 1].is_ascii_digit() && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+    };
+    let spelled: String = name
+        .char_indices()
+        .map(|(i, c)| {
+            if c == '-' && between_numbers(i) {
+                '.'
+            } else {
+                c
+            }
+        })
+        .collect();
+    Some(format!("claude-{spelled}"))
+}
+
 fn normalize(name: &str) -> &str {
     let name = name.trim();
     match name.get(..5) {
@@ -475,6 +506,10 @@ mod tests {
             "argo:claude-4.5-opus",
             "ARGO:Claude-Opus-4.5",
             " claudeOPUS45 ",
+            // Anthropic's own ids, as Claude Code sends them.
+            "claude-opus-4-5",
+            "claude-opus-4-5-20251101",
+            "Claude-Opus-4-5-latest",
         ] {
             assert_eq!(
                 table.resolve(spelling).map(|m| m.argo_id.as_str()),
@@ -483,6 +518,8 @@ mod tests {
             );
         }
         assert!(table.resolve("claude-opus-9").is_none());
+        assert!(table.resolve("claude-opus-4-50").is_none());
+        assert!(table.resolve("gpt-4-5").is_none());
         assert!(table.resolve("argo:").is_none());
     }
 
