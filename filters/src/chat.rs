@@ -24,7 +24,9 @@ pub fn validate(request: &ChatRequest) -> Result<(), ApiError> {
             "`messages` must contain at least one message",
         ));
     }
-    check_sampling(request.temperature, request.top_p, request.n)?;
+    // `n` > 1 reaches Argo's native OpenAI endpoint; the hub refuses it for the others
+    // (`client::openai_chat::conversation`).
+    check_sampling(request.temperature, request.top_p, request.n.filter(|&n| n < 1))?;
     tool_spec(request)?;
     for (index, message) in request.messages.iter().enumerate() {
         for (position, call) in message.tool_calls.iter().flatten().enumerate() {
@@ -421,7 +423,7 @@ mod tests {
                 "temperature",
             ),
             (
-                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"n":2}"#,
+                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"n":0}"#,
                 "n",
             ),
             (

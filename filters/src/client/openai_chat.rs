@@ -58,6 +58,12 @@ pub fn conversation(request: ChatRequest) -> Result<Conversation, ApiError> {
     extra.remove("user");
     let response_format = extra.remove("response_format");
     if let Some(n) = request.n {
+        if n > 1 {
+            return Err(ApiError::invalid(
+                "n",
+                "`n` > 1 is served only for models on Argo's native OpenAI endpoint: Argo's Anthropic and resource endpoints return one choice per request",
+            ));
+        }
         extra.insert("n".into(), n.into());
     }
     let mut conversation = Conversation::new(Dialect::OpenAiChat, messages);

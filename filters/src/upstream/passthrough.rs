@@ -646,6 +646,16 @@ mod tests {
     }
 
     #[test]
+    fn several_choices_reach_argo_here_and_are_refused_through_the_hub() {
+        let several = CLIENT.replace(r#""stream":true"#, r#""stream":true,"n":3"#);
+        assert_eq!(relayed(&several, &gpt())["n"], 3);
+        let request = read_request(several.as_bytes()).unwrap();
+        let refused = request.into_conversation().unwrap_err();
+        assert_eq!((refused.status, refused.param.as_deref()), (400, Some("n")));
+        assert!(refused.message.contains("native OpenAI endpoint"));
+    }
+
+    #[test]
     fn invalid_requests_are_refused_as_on_every_path() {
         for (body, param) in [
             (r#"{"model":"m","messages":[]}"#, "messages"),
