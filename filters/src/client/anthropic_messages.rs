@@ -867,7 +867,11 @@ pub fn error_json(error: &ApiError) -> Vec<u8> {
 }
 
 fn error_body(error: &ApiError) -> Value {
-    json!({"type": "error", "error": {"type": error_type(error.status), "message": error.message}})
+    json!({"type": "error", "error": error_object(error)})
+}
+
+fn error_object(error: &ApiError) -> Value {
+    json!({"type": error_type(error.status), "message": error.message})
 }
 
 /// Anthropic's error type for an HTTP status. Anthropic says `overloaded_error` with 529; the
@@ -1016,11 +1020,7 @@ impl Encoder for MessagesEncoder {
         let message = json!({"id": self.id, "type": "message", "role": "assistant",
             "model": self.model, "content": [], "stop_reason": null, "stop_sequence": null,
             "usage": usage_json(&Usage::default())});
-        named(
-            out,
-            "message_start",
-            &json!({"type": "message_start", "message": message}),
-        );
+        named(out, "message_start", &[("message", &message)]);
     }
 
     fn event(&mut self, out: &mut Vec<u8>, event: &Event) {
@@ -1041,15 +1041,17 @@ impl Encoder for MessagesEncoder {
             self.replay(out, held);
         }
         self.blocks.close(out);
-        let delta = json!({"type": "message_delta",
-            "delta": {"stop_reason": stop_reason(finish, self.calls), "stop_sequence": null},
-            "usage": usage_json(&usage)});
-        named(out, "message_delta", &delta);
-        named(out, "message_stop", &json!({"type": "message_stop"}));
+        let delta = json!({"stop_reason": stop_reason(finish, self.calls), "stop_sequence": null});
+        named(
+            out,
+            "message_delta",
+            &[("delta", &delta), ("usage", &usage_json(&usage))],
+        );
+        named(out, "message_stop", &[]);
     }
 
     fn error(&mut self, out: &mut Vec<u8>, error: &ApiError) {
-        named(out, "error", &error_body(error));
+        named(out, "error", &[("error", &error_object(error))]);
     }
 }
 
@@ -1125,9 +1127,11 @@ impl BlockWriter {
 
     fn begin(&mut self, out: &mut Vec<u8>, open: Open, block: Value) {
         self.close(out);
-        let start =
-            json!({"type": "content_block_start", "index": self.begun, "content_block": block});
-        named(out, "content_block_start", &start);
+        named(
+            out,
+            "content_block_start",
+            &[("index", &self.begun.into()), ("content_block", &block)],
+        );
         self.begun += 1;
         self.open = Some(open);
     }
@@ -1141,8 +1145,11 @@ impl BlockWriter {
                 self.delta(out, "signature_delta", "signature", signature);
             }
         }
-        let stop = json!({"type": "content_block_stop", "index": self.begun - 1});
-        named(out, "content_block_stop", &stop);
+        named(
+            out,
+            "content_block_stop",
+            &[("index", &(self.begun - 1).into())],
+        );
     }
 
     /// `content_block_delta` for the open block, written without building a JSON value: it
@@ -1162,13 +1169,21 @@ impl BlockWriter {
     }
 }
 
-/// One SSE event with its `event:` name, as Anthropic's SDKs dispatch on it.
-fn named(out: &mut Vec<u8>, name: &str, data: &Value) {
+/// One SSE event with its `event:` name, which Anthropic's SDKs dispatch on; the data is
+/// `{"type": name, fields...}`, `type` first as in Anthropic's own streams.
+fn named(out: &mut Vec<u8>, name: &str, fields: &[(&str, &Value)]) {
     out.extend_from_slice(b"event: ");
     out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"\ndata: ");
-    out.extend_from_slice(data.to_string().as_bytes());
-    out.extend_from_slice(b"\n\n");
+    out.extend_from_slice(b"\ndata: {\"type\":\"");
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'"');
+    for (key, value) in fields {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        out.extend_from_slice(value.to_string().as_bytes());
+    }
+    out.extend_from_slice(b"}\n\n");
 }
 
 #[cfg(test)]
