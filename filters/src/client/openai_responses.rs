@@ -5,14 +5,22 @@
 //! The gateway is stateless: everything that needs responses or prompts stored on the server
 //! (`previous_response_id`, `store: true`, `background`, `conversation`, `prompt`, item
 //! references) is refused with a 400 that says to send the whole conversation with
-//! `store: false`, as Codex CLI does. Only `function` tools can be served; hosted tools
-//! (`web_search`, `file_search`, ...) and `custom` tools are refused by name.
+//! `store: false`, as Codex CLI does. Argo runs no hosted tools: web search tools are dropped
+//! (the model is not offered search), the others (`file_search`, `code_interpreter`, ...) are
+//! refused by name.
+//!
+//! `custom` tools (freeform input, maybe grammar-constrained: Codex's `apply_patch` for
+//! gpt-5-family models) are offered to the model as functions taking one string `input`
+//! ([`CustomTools`]); the model's calls of them go back as `custom_tool_call` items carrying
+//! that string, and such items read back become calls with `{"input": ...}` arguments.
 //!
 //! Reasoning round-trips: thinking is written as a `reasoning` item whose summary is the
 //! thinking text and whose `encrypted_content` is Anthropic's signature, so that a client
 //! sending the item back (Codex does, with `include: ["reasoning.encrypted_content"]`) gives
 //! Claude its signed thinking block again. Reasoning items read back become
 //! [`Part::Thinking`]; upstreams drop unsigned thinking.
+
+use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -77,10 +85,39 @@ struct TextConfig {
     format: Option<Value>,
 }
 
-/// A Responses body as a conversation, and the model name the client asked for.
+/// The names of a request's `custom` tools. The model is offered each as a function taking
+/// one string `input`; the answer writers ([`answer_json`], [`encoder`]) need the names to give
+/// the model's calls of them back as `custom_tool_call` items carrying that string.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CustomTools {
+    names: Vec<String>,
+}
+
+impl CustomTools {
+    /// Whether `name` is a custom tool.
+    pub fn contains(&self, name: &str) -> bool {
+        self.names.iter().any(|custom| custom == name)
+    }
+
+    /// Whether the request declared no custom tools.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+impl<S: Into<String>> FromIterator<S> for CustomTools {
+    fn from_iter<I: IntoIterator<Item = S>>(names: I) -> Self {
+        CustomTools {
+            names: names.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// A Responses body as a conversation, the model name the client asked for, and which of the
+/// conversation's tools are the client's `custom` tools.
 /// `instructions` become a system message first: every upstream takes `system`, while Argo's
 /// OpenAI endpoint also serves models that may not know `developer`.
-pub fn read_request(body: &[u8]) -> Result<(Conversation, String), ApiError> {
+pub fn read_request(body: &[u8]) -> Result<(Conversation, String, CustomTools), ApiError> {
     let request: Request = parse_request(body)?;
     refuse_stored_state(&request)?;
     chat::check_sampling(request.temperature, request.top_p, None)?;
@@ -93,8 +130,11 @@ pub fn read_request(body: &[u8]) -> Result<(Conversation, String), ApiError> {
         messages.push(Message::text(Role::System, instructions));
     }
     messages.extend(read_input(request.input.as_ref())?);
-    let mut tools = read_tools(request.tools.as_deref().unwrap_or_default())?;
+    let (mut tools, mut custom_tools) = read_tools(request.tools.as_deref().unwrap_or_default())?;
     let tool_choice = read_tool_choice(request.tool_choice.as_ref(), &mut tools)?;
+    custom_tools
+        .names
+        .retain(|name| tools.iter().any(|tool| tool.name == *name));
     let mut conversation = Conversation::new(Dialect::OpenAiResponses, messages);
     conversation.tools = tools;
     conversation.tool_choice = tool_choice;
@@ -107,7 +147,7 @@ pub fn read_request(body: &[u8]) -> Result<(Conversation, String), ApiError> {
     // The final event of every stream carries the usage.
     conversation.include_usage = true;
     conversation.response_format = response_format(request.text.and_then(|text| text.format))?;
-    Ok((conversation, request.model))
+    Ok((conversation, request.model, custom_tools))
 }
 
 const STATELESS: &str = "This gateway is stateless: it stores no responses. Send the whole conversation in `input` each turn, with `store: false` (as Codex CLI does).";
@@ -234,7 +274,8 @@ fn read_item(index: usize, item: &Value) -> Result<Piece, ApiError> {
     match kind {
         "message" => read_message(&path, object),
         "function_call" => Ok(Piece::Assistant(vec![read_call(&path, object)?])),
-        "function_call_output" => read_call_output(&path, object),
+        "custom_tool_call" => Ok(Piece::Assistant(vec![read_custom_call(&path, object)?])),
+        "function_call_output" | "custom_tool_call_output" => read_call_output(&path, object),
         "reasoning" => Ok(Piece::Assistant(vec![read_reasoning(&path, object)?])),
         "item_reference" => Err(ApiError::invalid(
             format!("{path}.id"),
@@ -243,7 +284,7 @@ fn read_item(index: usize, item: &Value) -> Result<Piece, ApiError> {
         other => Err(ApiError::invalid(
             format!("{path}.type"),
             format!(
-                "Input items of type `{other}` cannot be served: the gateway takes messages, `function_call`, `function_call_output` and `reasoning` items"
+                "Input items of type `{other}` cannot be served: the gateway takes messages, `function_call`, `custom_tool_call`, their outputs and `reasoning` items"
             ),
         )),
     }
@@ -339,6 +380,17 @@ fn read_call(path: &str, object: &Map<String, Value>) -> Result<Part, ApiError> 
     ))
 }
 
+/// An earlier call of a custom tool, as the model made it: a function call whose arguments
+/// wrap the input (see [`custom_tool_def`]).
+fn read_custom_call(path: &str, object: &Map<String, Value>) -> Result<Part, ApiError> {
+    let input = string(object, path, "input")?;
+    Ok(Part::tool_call(
+        string(object, path, "call_id")?,
+        string(object, path, "name")?,
+        serde_json::json!({ CUSTOM_INPUT: input }).to_string(),
+    ))
+}
+
 fn read_call_output(path: &str, object: &Map<String, Value>) -> Result<Piece, ApiError> {
     let call_id = string(object, path, "call_id")?.to_string();
     let (content, images) = match object.get("output") {
@@ -409,61 +461,97 @@ fn read_reasoning(path: &str, object: &Map<String, Value>) -> Result<Part, ApiEr
     Ok(Part::Thinking { text, signature })
 }
 
-fn read_tools(tools: &[Value]) -> Result<Vec<ToolDef>, ApiError> {
+fn read_tools(tools: &[Value]) -> Result<(Vec<ToolDef>, CustomTools), ApiError> {
     let mut defs: Vec<ToolDef> = Vec::with_capacity(tools.len());
+    let mut custom = CustomTools::default();
     for (index, tool) in tools.iter().enumerate() {
-        let def = read_tool(index, tool)?;
+        let (def, is_custom) = match read_tool(index, tool)? {
+            Offer::Function(def) => (def, false),
+            Offer::Custom(def) => (def, true),
+            Offer::Nothing => continue,
+        };
         if defs.iter().any(|earlier| earlier.name == def.name) {
             return Err(ApiError::invalid(
                 format!("tools[{index}].name"),
                 format!("Tool name `{}` is declared twice", def.name),
             ));
         }
+        if is_custom {
+            custom.names.push(def.name.clone());
+        }
         defs.push(def);
     }
-    Ok(defs)
+    Ok((defs, custom))
 }
 
-fn read_tool(index: usize, tool: &Value) -> Result<ToolDef, ApiError> {
+/// What one `tools` entry offers the model.
+enum Offer {
+    Function(ToolDef),
+    /// A `custom` tool, as a function ([`custom_tool_def`]).
+    Custom(ToolDef),
+    /// A web search tool ([`is_web_search`]).
+    Nothing,
+}
+
+fn read_tool(index: usize, tool: &Value) -> Result<Offer, ApiError> {
     let path = format!("tools[{index}]");
     let object = tool
         .as_object()
         .ok_or_else(|| ApiError::invalid(&path, "Each tool must be an object"))?;
     match object.get("type").and_then(Value::as_str) {
-        Some("function") => {}
-        Some(kind) => {
-            return Err(ApiError::invalid(
-                format!("{path}.type"),
-                unserved_tool(kind),
-            ))
-        }
-        None => {
-            return Err(ApiError::invalid(
-                format!("{path}.type"),
-                "Each tool needs a `type`",
-            ))
-        }
+        Some("function") => Ok(Offer::Function(function_tool_def(&path, object)?)),
+        Some("custom") => Ok(Offer::Custom(custom_tool_def(&path, object)?)),
+        Some(kind) if is_web_search(kind) => Ok(Offer::Nothing),
+        Some(kind) => Err(ApiError::invalid(
+            format!("{path}.type"),
+            unserved_tool(kind),
+        )),
+        None => Err(ApiError::invalid(
+            format!("{path}.type"),
+            "Each tool needs a `type`",
+        )),
     }
-    let name = object
+}
+
+/// Web search tools are dropped rather than refused: Codex CLI sends one by default
+/// (`{"type": "web_search", "external_web_access": false}`), so refusing it would refuse every
+/// Codex turn, while Argo runs no hosted tools to serve it. Without it the model is simply not
+/// offered search and answers from what it knows, as with search disabled in Codex.
+fn is_web_search(kind: &str) -> bool {
+    matches!(
+        kind,
+        "web_search"
+            | "web_search_2025_08_26"
+            | "web_search_preview"
+            | "web_search_preview_2025_03_11"
+    )
+}
+
+fn tool_name<'a>(path: &str, object: &'a Map<String, Value>) -> Result<&'a str, ApiError> {
+    object
         .get("name")
         .and_then(Value::as_str)
         .filter(|name| is_valid_name(name))
         .ok_or_else(|| {
             ApiError::invalid(
                 format!("{path}.name"),
-                "Function names must be 1-64 letters, digits, `_` or `-`",
+                "Tool names must be 1-64 letters, digits, `_` or `-`",
             )
-        })?;
-    let description = match object.get("description") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(text)) => Some(text.clone()),
-        Some(_) => {
-            return Err(ApiError::invalid(
-                format!("{path}.description"),
-                "`description` must be a string",
-            ))
-        }
-    };
+        })
+}
+
+fn tool_description(path: &str, object: &Map<String, Value>) -> Result<Option<String>, ApiError> {
+    match object.get("description") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(_) => Err(ApiError::invalid(
+            format!("{path}.description"),
+            "`description` must be a string",
+        )),
+    }
+}
+
+fn function_tool_def(path: &str, object: &Map<String, Value>) -> Result<ToolDef, ApiError> {
     let parameters = match object.get("parameters") {
         None | Some(Value::Null) => Value::Null,
         Some(schema @ Value::Object(_)) => schema.clone(),
@@ -475,23 +563,83 @@ fn read_tool(index: usize, tool: &Value) -> Result<ToolDef, ApiError> {
         }
     };
     Ok(ToolDef {
-        name: name.to_string(),
-        description,
+        name: tool_name(path, object)?.to_string(),
+        description: tool_description(path, object)?,
         parameters,
         strict: object.get("strict").and_then(Value::as_bool),
     })
 }
 
+/// The one argument a custom tool's input is wrapped in.
+const CUSTOM_INPUT: &str = "input";
+
+/// A `custom` tool as a function taking one required string `input`, as Codex itself offers
+/// `apply_patch` to models without freeform tools. The description is the tool's, then the
+/// grammar its input must match, if any, so that the model writes what the client parses.
+fn custom_tool_def(path: &str, object: &Map<String, Value>) -> Result<ToolDef, ApiError> {
+    let description = tool_description(path, object)?;
+    let format = custom_format(path, object.get("format"))?;
+    let description = match (description, format) {
+        (Some(description), Some(format)) => Some(format!("{description}\n\n{format}")),
+        (description, None) => description,
+        (None, format) => format,
+    };
+    Ok(ToolDef {
+        name: tool_name(path, object)?.to_string(),
+        description,
+        parameters: serde_json::json!({
+            "type": "object",
+            "properties": {CUSTOM_INPUT: {"type": "string", "description": "The tool's whole input, as plain text"}},
+            "required": [CUSTOM_INPUT],
+            "additionalProperties": false,
+        }),
+        strict: None,
+    })
+}
+
+/// What the model is told of a custom tool's input format: nothing for free text.
+fn custom_format(path: &str, format: Option<&Value>) -> Result<Option<String>, ApiError> {
+    let format = match format {
+        None | Some(Value::Null) => return Ok(None),
+        Some(format) => format,
+    };
+    match format.get("type").and_then(Value::as_str) {
+        Some("text") => Ok(None),
+        Some("grammar") => {
+            let syntax = match format.get("syntax").and_then(Value::as_str) {
+                Some("lark") => "Lark grammar",
+                Some("regex") => "regular expression",
+                _ => {
+                    return Err(ApiError::invalid(
+                        format!("{path}.format.syntax"),
+                        "A grammar's `syntax` must be \"lark\" or \"regex\"",
+                    ))
+                }
+            };
+            let definition = format
+                .get("definition")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        format!("{path}.format.definition"),
+                        "A grammar needs its `definition` as a string",
+                    )
+                })?;
+            Ok(Some(format!(
+                "`{CUSTOM_INPUT}` must match this {syntax}:\n{definition}"
+            )))
+        }
+        _ => Err(ApiError::invalid(
+            format!("{path}.format.type"),
+            "A custom tool's `format.type` must be \"text\" or \"grammar\"",
+        )),
+    }
+}
+
 /// Why a tool of type `kind` is refused.
 fn unserved_tool(kind: &str) -> String {
-    let hint = match kind {
-        "web_search" | "web_search_preview" => {
-            " (Codex CLI sends `web_search` unless `web_search = \"disabled\"` is set in its config.toml)"
-        }
-        _ => "",
-    };
     format!(
-        "Tools of type `{kind}` cannot be served: Argo runs no hosted tools and the gateway offers the model only `function` tools{hint}"
+        "Tools of type `{kind}` cannot be served: Argo runs no hosted tools and the gateway offers the model only `function` and `custom` tools"
     )
 }
 
@@ -502,7 +650,7 @@ fn is_valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// `tool_choice`; `allowed_tools` narrows `tools` to the functions it names.
+/// `tool_choice`; `allowed_tools` narrows `tools` to the functions and custom tools it names.
 fn read_tool_choice(
     choice: Option<&Value>,
     tools: &mut Vec<ToolDef>,
@@ -510,14 +658,14 @@ fn read_tool_choice(
     let invalid = || {
         ApiError::invalid(
             "tool_choice",
-            "`tool_choice` must be \"auto\", \"none\", \"required\", {\"type\": \"function\", \"name\": ...} or {\"type\": \"allowed_tools\", ...}",
+            "`tool_choice` must be \"auto\", \"none\", \"required\", {\"type\": \"function\" or \"custom\", \"name\": ...} or {\"type\": \"allowed_tools\", ...}",
         )
     };
     let choice = match choice {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::String(mode)) => mode_choice(mode).ok_or_else(invalid)?,
         Some(Value::Object(object)) => match object.get("type").and_then(Value::as_str) {
-            Some("function") => {
+            Some("function" | "custom") => {
                 let name = object
                     .get("name")
                     .and_then(Value::as_str)
@@ -531,6 +679,12 @@ fn read_tool_choice(
                 ToolChoice::Named(name.to_string())
             }
             Some("allowed_tools") => allowed_tools(object, tools)?,
+            Some(kind) if is_web_search(kind) => {
+                return Err(ApiError::invalid(
+                    "tool_choice.type",
+                    format!("`tool_choice` forces `{kind}`, which cannot be served: Argo runs no hosted tools, so the gateway offers the model no web search"),
+                ))
+            }
             Some(kind) => return Err(ApiError::invalid("tool_choice.type", unserved_tool(kind))),
             None => return Err(invalid()),
         },
@@ -579,7 +733,9 @@ fn allowed_tools(
     let mut names = Vec::with_capacity(allowed.len());
     for (index, tool) in allowed.iter().enumerate() {
         match tool.get("type").and_then(Value::as_str) {
-            Some("function") => {}
+            Some("function" | "custom") => {}
+            // Not offered (see `is_web_search`): allowing it allows nothing.
+            Some(kind) if is_web_search(kind) => continue,
             kind => {
                 return Err(ApiError::invalid(
                     format!("tool_choice.tools[{index}].type"),
@@ -653,6 +809,45 @@ enum Item {
         name: String,
         arguments: String,
     },
+    /// A call of a custom tool; `arguments` as the model wrote them, wrapping the input.
+    CustomCall {
+        call_id: String,
+        name: String,
+        arguments: String,
+    },
+}
+
+impl Item {
+    /// The call of `name`: a custom call when `name` is a custom tool.
+    fn call(custom_tools: &CustomTools, call_id: &str, name: &str, arguments: &str) -> Self {
+        let custom = custom_tools.contains(name);
+        let (call_id, name, arguments) = (call_id.into(), name.into(), arguments.into());
+        if custom {
+            Item::CustomCall {
+                call_id,
+                name,
+                arguments,
+            }
+        } else {
+            Item::Call {
+                call_id,
+                name,
+                arguments,
+            }
+        }
+    }
+}
+
+/// A custom tool's input from the model's JSON arguments: the string `input` they wrap; else
+/// (the model wrote something else) the arguments text as it is, so nothing it wrote is lost.
+fn custom_input(arguments: &str) -> Cow<'_, str> {
+    match serde_json::from_str::<Map<String, Value>>(arguments) {
+        Ok(mut object) => match object.remove(CUSTOM_INPUT) {
+            Some(Value::String(input)) => Cow::Owned(input),
+            _ => Cow::Borrowed(arguments),
+        },
+        Err(_) => Cow::Borrowed(arguments),
+    }
 }
 
 /// An item with its id, and whether it is done (streams).
@@ -670,6 +865,7 @@ impl Slot {
             Item::Reasoning { .. } => "rs",
             Item::Message { .. } => "msg",
             Item::Call { .. } => "fc",
+            Item::CustomCall { .. } => "ctc",
         };
         let suffix = response_id
             .strip_prefix("resp")
@@ -715,6 +911,21 @@ impl Slot {
                 arguments: if whole { arguments } else { "" },
                 status,
             },
+            Item::CustomCall {
+                call_id,
+                name,
+                arguments,
+            } => WireItem::CustomToolCall {
+                id,
+                call_id,
+                name,
+                input: if whole {
+                    custom_input(arguments)
+                } else {
+                    Cow::Borrowed("")
+                },
+                status,
+            },
         }
     }
 }
@@ -740,6 +951,13 @@ enum WireItem<'a> {
         call_id: &'a str,
         name: &'a str,
         arguments: &'a str,
+        status: &'static str,
+    },
+    CustomToolCall {
+        id: &'a str,
+        call_id: &'a str,
+        name: &'a str,
+        input: Cow<'a, str>,
         status: &'static str,
     },
 }
@@ -948,8 +1166,8 @@ fn failed_code(error: &ApiError) -> &'static str {
 }
 
 /// The answer's parts as output items: each thinking part a reasoning item, consecutive text
-/// parts one message, each call a function call.
-fn answer_slots(meta: &ResponseMeta, answer: &Answer) -> Vec<Slot> {
+/// parts one message, each call a function call or a custom tool call.
+fn answer_slots(meta: &ResponseMeta, answer: &Answer, custom_tools: &CustomTools) -> Vec<Slot> {
     let mut slots: Vec<Slot> = Vec::with_capacity(answer.content.len());
     for part in &answer.content {
         let item = match part {
@@ -972,11 +1190,7 @@ fn answer_slots(meta: &ResponseMeta, answer: &Answer) -> Vec<Slot> {
                 id,
                 name,
                 arguments,
-            } => Item::Call {
-                call_id: id.clone(),
-                name: name.clone(),
-                arguments: arguments.clone(),
-            },
+            } => Item::call(custom_tools, id, name, arguments),
             Part::Image { .. } | Part::ToolResult { .. } => continue,
         };
         slots.push(Slot::new(&meta.id, slots.len(), item));
@@ -985,9 +1199,15 @@ fn answer_slots(meta: &ResponseMeta, answer: &Answer) -> Vec<Slot> {
 }
 
 /// Renders the `response` object: text as a `message` item, thinking as `reasoning` items,
-/// calls as `function_call` items; `incomplete` when the answer was cut short.
-pub fn answer_json(answer: &Answer, meta: &ResponseMeta, usage: &Usage) -> Vec<u8> {
-    let slots = answer_slots(meta, answer);
+/// calls as `function_call` items, or `custom_tool_call` items for `custom_tools`;
+/// `incomplete` when the answer was cut short.
+pub fn answer_json(
+    answer: &Answer,
+    meta: &ResponseMeta,
+    usage: &Usage,
+    custom_tools: &CustomTools,
+) -> Vec<u8> {
+    let slots = answer_slots(meta, answer, custom_tools);
     let response = response_object(meta, &slots, Outcome::Finished(answer.finish, usage));
     serde_json::to_vec(&response).unwrap_or_default()
 }
@@ -997,10 +1217,11 @@ pub fn error_json(error: &ApiError) -> Vec<u8> {
     error.to_json()
 }
 
-/// The encoder for a Responses stream.
-pub fn encoder(meta: &ResponseMeta) -> ResponsesEncoder {
+/// The encoder for a Responses stream; calls of `custom_tools` are written as custom tool calls.
+pub fn encoder(meta: &ResponseMeta, custom_tools: &CustomTools) -> ResponsesEncoder {
     ResponsesEncoder {
         meta: meta.clone(),
+        custom_tools: custom_tools.clone(),
         sequence: 0,
         slots: Vec::new(),
         open: None,
@@ -1016,9 +1237,17 @@ pub fn encoder(meta: &ResponseMeta) -> ResponsesEncoder {
 /// A message or reasoning item is done when another item begins. A call stays open until the
 /// end, because the hub may still send arguments for any call already begun; in the usual
 /// stream the calls come last, so nothing waits.
+///
+/// A custom tool call is added when it begins, in its place among the items, but its input
+/// comes in one delta when it closes: the model's fragments are JSON text wrapping the input,
+/// and turning them into input deltas live would take an incremental JSON string decoder
+/// (escapes split across fragments) that still could not take back deltas already sent when
+/// the arguments turn out not to wrap a string input. Clients act on the whole item
+/// (Codex applies a patch from `response.output_item.done`); only a live preview is lost.
 #[derive(Debug)]
 pub struct ResponsesEncoder {
     meta: ResponseMeta,
+    custom_tools: CustomTools,
     sequence: u64,
     slots: Vec<Slot>,
     /// The message or reasoning item text or thinking goes to: the latest item, not done.
@@ -1045,6 +1274,14 @@ struct ResponseBody<'a> {
 struct ItemBody<'a> {
     output_index: usize,
     item: WireItem<'a>,
+}
+
+/// The whole input of a custom call.
+#[derive(Serialize)]
+struct InputDone<'a> {
+    #[serde(flatten)]
+    target: Target<'a>,
+    input: &'a str,
 }
 
 /// The item an event is about.
@@ -1104,6 +1341,7 @@ struct SummaryDone<'a> {
     text: &'a str,
 }
 
+/// A delta of a call's arguments or of a custom call's input.
 #[derive(Serialize)]
 struct ArgumentsDelta<'a> {
     #[serde(flatten)]
@@ -1273,14 +1511,7 @@ impl ResponsesEncoder {
     }
 
     fn call_start(&mut self, out: &mut Vec<u8>, index: usize, id: &str, name: &str) {
-        let position = self.add(
-            out,
-            Item::Call {
-                call_id: id.to_string(),
-                name: name.to_string(),
-                arguments: String::new(),
-            },
-        );
+        let position = self.add(out, Item::call(&self.custom_tools, id, name, ""));
         if self.calls.len() <= index {
             self.calls.resize(index + 1, usize::MAX);
         }
@@ -1291,15 +1522,22 @@ impl ResponsesEncoder {
         let Some(&position) = self.calls.get(index) else {
             return;
         };
-        let Some(Slot {
-            item: Item::Call { arguments, .. },
-            ..
-        }) = self.slots.get_mut(position)
-        else {
+        let Some(slot) = self.slots.get_mut(position) else {
             return;
         };
-        arguments.push_str(fragment);
-        if fragment.is_empty() {
+        let live = match &mut slot.item {
+            Item::Call { arguments, .. } => {
+                arguments.push_str(fragment);
+                true
+            }
+            // Its input is written whole when it closes (see `ResponsesEncoder`).
+            Item::CustomCall { arguments, .. } => {
+                arguments.push_str(fragment);
+                false
+            }
+            _ => return,
+        };
+        if !live || fragment.is_empty() {
             return;
         }
         let body = ArgumentsDelta {
@@ -1338,6 +1576,9 @@ impl ResponsesEncoder {
                 };
                 emit(out, sequence, "response.function_call_arguments.done", body);
             }
+            Item::CustomCall { arguments, .. } => {
+                close_custom_call(out, sequence, target, &custom_input(arguments))
+            }
         }
         let body = ItemBody {
             output_index: position,
@@ -1369,6 +1610,24 @@ fn close_message(out: &mut Vec<u8>, sequence: &mut u64, target: Target, text: &s
         part: OutputText::new(text),
     };
     emit(out, sequence, "response.content_part.done", part);
+}
+
+/// The whole input of a custom call as one delta (none when empty), then its `done`.
+fn close_custom_call(out: &mut Vec<u8>, sequence: &mut u64, target: Target, input: &str) {
+    if !input.is_empty() {
+        let delta = ArgumentsDelta {
+            target,
+            delta: input,
+        };
+        emit(
+            out,
+            sequence,
+            "response.custom_tool_call_input.delta",
+            delta,
+        );
+    }
+    let done = InputDone { target, input };
+    emit(out, sequence, "response.custom_tool_call_input.done", done);
 }
 
 fn close_summary(out: &mut Vec<u8>, sequence: &mut u64, target: Target, text: &str) {
@@ -1448,11 +1707,24 @@ mod tests {
         }
     }
 
-    fn read(body: Value) -> Conversation {
-        let (conversation, model) = read_request(body.to_string().as_bytes()).unwrap();
+    /// The conversation, and the custom tools.
+    fn read_custom(body: Value) -> (Conversation, CustomTools) {
+        let (conversation, model, custom_tools) =
+            read_request(body.to_string().as_bytes()).unwrap();
         assert_eq!(model, "gpt-5");
         assert_eq!(conversation.origin, Dialect::OpenAiResponses);
+        (conversation, custom_tools)
+    }
+
+    /// The conversation of a request without custom tools.
+    fn read(body: Value) -> Conversation {
+        let (conversation, custom_tools) = read_custom(body);
+        assert!(custom_tools.is_empty());
         conversation
+    }
+
+    fn no_custom() -> CustomTools {
+        CustomTools::default()
     }
 
     fn read_error(body: Value) -> ApiError {
@@ -1566,10 +1838,11 @@ mod tests {
 
     /// What Codex CLI sends each turn: its instructions, the whole conversation (developer and
     /// user context messages, reasoning with its encrypted content, calls and outputs), function
-    /// tools, `store: false`, `include`, a cache key.
+    /// tools, `apply_patch` as a custom tool (gpt-5 family), web search, `store: false`,
+    /// `include`, a cache key.
     #[test]
     fn a_codex_turn_is_read_whole() {
-        let conversation = read(json!({
+        let (conversation, custom_tools) = read_custom(json!({
             "model": "gpt-5",
             "instructions": "You are Codex, a coding agent.",
             "input": [
@@ -1584,7 +1857,10 @@ mod tests {
             ],
             "tools": [{"type": "function", "name": "shell", "description": "Runs a command", "strict": false,
                 "parameters": {"type": "object", "properties": {"command": {"type": "array", "items": {"type": "string"}}},
-                    "required": ["command"], "additionalProperties": false}}],
+                    "required": ["command"], "additionalProperties": false}},
+                {"type": "custom", "name": "apply_patch", "description": "Use the `apply_patch` tool to edit files.",
+                    "format": {"type": "grammar", "syntax": "lark", "definition": LARK}},
+                {"type": "web_search", "external_web_access": false}],
             "tool_choice": "auto",
             "parallel_tool_calls": false,
             "reasoning": {"effort": "medium", "summary": "auto"},
@@ -1611,6 +1887,9 @@ mod tests {
         assert_eq!(conversation.messages[5].role, Role::Tool);
         assert_eq!(conversation.tools[0].name, "shell");
         assert_eq!(conversation.tools[0].strict, Some(false));
+        assert_eq!(conversation.tools.len(), 2);
+        assert_eq!(conversation.tools[1].name, "apply_patch");
+        assert_eq!(custom_tools, CustomTools::from_iter(["apply_patch"]));
         assert_eq!(conversation.tool_choice, Some(ToolChoice::Auto));
         assert_eq!(conversation.parallel_tool_calls, Some(false));
         assert_eq!(conversation.reasoning_effort.as_deref(), Some("medium"));
@@ -1823,8 +2102,48 @@ mod tests {
                 "input[0].encrypted_content",
             ),
             (
-                json!({"model": "gpt-5", "input": hi, "tools": [{"type": "custom", "name": "apply_patch"}]}),
-                "tools[0].type",
+                json!({"model": "gpt-5", "input": [{"type": "custom_tool_call", "call_id": "c", "name": "p"}]}),
+                "input[0].input",
+            ),
+            (
+                json!({"model": "gpt-5", "input": [{"type": "custom_tool_call", "call_id": "c", "input": "x"}]}),
+                "input[0].name",
+            ),
+            (
+                json!({"model": "gpt-5", "input": [{"type": "custom_tool_call_output", "output": "x"}]}),
+                "input[0].call_id",
+            ),
+            (
+                json!({"model": "gpt-5", "input": [{"type": "custom_tool_call_output", "call_id": "c", "output": 1}]}),
+                "input[0].output",
+            ),
+            (
+                json!({"model": "gpt-5", "input": hi, "tools": [{"type": "custom", "name": "apply patch"}]}),
+                "tools[0].name",
+            ),
+            (
+                json!({"model": "gpt-5", "input": hi, "tools": [{"type": "custom", "name": "p", "description": 3}]}),
+                "tools[0].description",
+            ),
+            (
+                json!({"model": "gpt-5", "input": hi, "tools": [{"type": "custom", "name": "p", "format": {"type": "json"}}]}),
+                "tools[0].format.type",
+            ),
+            (
+                json!({"model": "gpt-5", "input": hi, "tools": [{"type": "custom", "name": "p", "format": {"type": "grammar", "syntax": "ebnf", "definition": "x"}}]}),
+                "tools[0].format.syntax",
+            ),
+            (
+                json!({"model": "gpt-5", "input": hi, "tools": [{"type": "custom", "name": "p", "format": {"type": "grammar", "syntax": "lark"}}]}),
+                "tools[0].format.definition",
+            ),
+            (
+                json!({"model": "gpt-5", "input": hi, "tools": [{"type": "function", "name": "p"}, {"type": "custom", "name": "p"}]}),
+                "tools[1].name",
+            ),
+            (
+                json!({"model": "gpt-5", "input": hi, "tools": [{"type": "custom", "name": "p"}], "tool_choice": {"type": "custom", "name": "q"}}),
+                "tool_choice.name",
             ),
             (
                 json!({"model": "gpt-5", "input": hi, "tools": [{"type": "function", "name": "bad name"}]}),
@@ -1899,12 +2218,38 @@ mod tests {
     }
 
     #[test]
-    fn hosted_tools_are_refused_by_name_with_codexs_setting() {
-        let error = read_error(json!({"model": "gpt-5", "input": "hi",
-            "tools": [{"type": "function", "name": "shell"}, {"type": "web_search", "external_web_access": false}]}));
-        assert_eq!(error.param.as_deref(), Some("tools[1].type"));
-        assert!(error.message.contains("`web_search`"));
-        assert!(error.message.contains("web_search = \"disabled\""));
+    fn web_search_tools_are_dropped_and_other_hosted_tools_refused_by_name() {
+        for kind in [
+            "web_search",
+            "web_search_2025_08_26",
+            "web_search_preview",
+            "web_search_preview_2025_03_11",
+        ] {
+            let conversation = read(json!({"model": "gpt-5", "input": "hi",
+                "tools": [{"type": "function", "name": "shell"}, {"type": kind, "external_web_access": false}]}));
+            let names: Vec<&str> = conversation
+                .tools
+                .iter()
+                .map(|tool| tool.name.as_str())
+                .collect();
+            assert_eq!(names, ["shell"], "{kind}");
+        }
+        let only_search = read(json!({"model": "gpt-5", "input": "hi",
+            "tools": [{"type": "web_search"}], "tool_choice": "auto"}));
+        assert!(!only_search.offers_tools());
+        assert_eq!(only_search.tool_choice, Some(ToolChoice::Auto));
+        let allowed = read(json!({"model": "gpt-5", "input": "hi",
+            "tools": [{"type": "function", "name": "f"}, {"type": "web_search"}],
+            "tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": [{"type": "web_search"}, {"type": "function", "name": "f"}]}}));
+        assert_eq!(allowed.tools.len(), 1);
+        let forced = read_error(json!({"model": "gpt-5", "input": "hi",
+            "tools": [{"type": "web_search_preview"}], "tool_choice": {"type": "web_search_preview"}}));
+        assert_eq!(forced.param.as_deref(), Some("tool_choice.type"));
+        assert!(
+            forced.message.contains("`web_search_preview`"),
+            "{}",
+            forced.message
+        );
         for kind in [
             "file_search",
             "computer_use_preview",
@@ -1914,13 +2259,185 @@ mod tests {
             "local_shell",
             "shell",
             "apply_patch",
-            "custom",
         ] {
             let error = read_error(
                 json!({"model": "gpt-5", "input": "hi", "tools": [{"type": kind, "name": "x"}]}),
             );
+            assert_eq!(error.param.as_deref(), Some("tools[0].type"), "{kind}");
             assert!(error.message.contains(&format!("`{kind}`")), "{kind}");
         }
+    }
+
+    /// A grammar as Codex sends one for `apply_patch` (shortened).
+    const LARK: &str = "start: begin_patch hunk+ end_patch\nbegin_patch: \"*** Begin Patch\" LF\nend_patch: \"*** End Patch\" LF?\n%import common.LF";
+
+    /// A patch with what JSON escapes: newlines, quotes, a backslash, a tab, non-ASCII.
+    const PATCH: &str = "*** Begin Patch\n*** Update File: src/a.rs\n@@\n-let s = \"a\\b\";\n+let s = \"\té 🦀\";\n*** End Patch\n";
+
+    fn custom(names: &[&str]) -> CustomTools {
+        names.iter().copied().collect()
+    }
+
+    /// The function schema a custom tool is offered with.
+    fn input_schema() -> Value {
+        json!({"type": "object",
+            "properties": {"input": {"type": "string", "description": "The tool's whole input, as plain text"}},
+            "required": ["input"], "additionalProperties": false})
+    }
+
+    #[test]
+    fn custom_tools_are_offered_as_functions_taking_their_input_as_one_string() {
+        let (conversation, custom_tools) = read_custom(
+            json!({"model": "gpt-5", "input": "hi", "tools": [
+            {"type": "function", "name": "shell", "parameters": {"type": "object"}},
+            {"type": "custom", "name": "apply_patch", "description": "Edits files.",
+                "format": {"type": "grammar", "syntax": "lark", "definition": LARK}},
+            {"type": "custom", "name": "note", "format": {"type": "text"}},
+            {"type": "custom", "name": "digits", "description": "A number.",
+                "format": {"type": "grammar", "syntax": "regex", "definition": "\\d+"}},
+            {"type": "custom", "name": "free", "description": "Anything.", "format": null},
+            {"type": "custom", "name": "grammar_only", "format": {"type": "grammar", "syntax": "regex", "definition": "a|b"}}]}),
+        );
+        assert_eq!(
+            custom_tools,
+            custom(&["apply_patch", "note", "digits", "free", "grammar_only"])
+        );
+        assert!(!custom_tools.contains("shell"));
+        assert_eq!(
+            conversation.tools[1],
+            ToolDef {
+                name: "apply_patch".into(),
+                description: Some(format!(
+                    "Edits files.\n\n`input` must match this Lark grammar:\n{LARK}"
+                )),
+                parameters: input_schema(),
+                strict: None,
+            }
+        );
+        let descriptions: Vec<Option<&str>> = conversation.tools[2..]
+            .iter()
+            .map(|tool| tool.description.as_deref())
+            .collect();
+        assert_eq!(
+            descriptions,
+            [
+                None,
+                Some("A number.\n\n`input` must match this regular expression:\n\\d+"),
+                Some("Anything."),
+                Some("`input` must match this regular expression:\na|b"),
+            ]
+        );
+        assert!(conversation.tools[2..]
+            .iter()
+            .all(|tool| tool.parameters == input_schema()));
+    }
+
+    /// What reaches the model: a function on Argo's OpenAI endpoint, a tool on Claude's.
+    #[test]
+    fn the_model_sees_a_custom_tool_as_a_function_with_one_string_input() {
+        let (conversation, _) = read_custom(json!({"model": "gpt-5", "input": "hi",
+            "tools": [{"type": "custom", "name": "apply_patch", "description": "Edits files.",
+                "format": {"type": "grammar", "syntax": "lark", "definition": LARK}}]}));
+        let description = format!("Edits files.\n\n`input` must match this Lark grammar:\n{LARK}");
+        let openai: Value = serde_json::from_slice(
+            &openai_native::request_body(&conversation, &fixtures::gpt(), "alice").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            openai["tools"],
+            json!([{"type": "function", "function": {"name": "apply_patch",
+                "description": description, "parameters": input_schema()}}])
+        );
+        let claude: Value = serde_json::from_slice(
+            &anthropic::request_body(&conversation, &fixtures::claude(), "alice", false).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claude["tools"][0]["name"], "apply_patch");
+        assert_eq!(claude["tools"][0]["description"], description.as_str());
+        assert_eq!(claude["tools"][0]["input_schema"], input_schema());
+    }
+
+    #[test]
+    fn tool_choice_names_custom_tools_and_allowed_tools_narrows_them() {
+        let tools = json!([{"type": "function", "name": "f"}, {"type": "custom", "name": "apply_patch"},
+            {"type": "custom", "name": "note"}]);
+        let (named, custom_tools) =
+            read_custom(json!({"model": "gpt-5", "input": "hi", "tools": tools,
+            "tool_choice": {"type": "custom", "name": "apply_patch"}}));
+        assert_eq!(
+            named.tool_choice,
+            Some(ToolChoice::Named("apply_patch".into()))
+        );
+        assert_eq!(custom_tools, custom(&["apply_patch", "note"]));
+        let (allowed, custom_tools) = read_custom(
+            json!({"model": "gpt-5", "input": "hi", "tools": tools,
+            "tool_choice": {"type": "allowed_tools", "mode": "required",
+                "tools": [{"type": "custom", "name": "apply_patch"}, {"type": "function", "name": "f"}]}}),
+        );
+        assert_eq!(allowed.tool_choice, Some(ToolChoice::Required));
+        let names: Vec<&str> = allowed
+            .tools
+            .iter()
+            .map(|tool| tool.name.as_str())
+            .collect();
+        assert_eq!(names, ["f", "apply_patch"]);
+        assert_eq!(custom_tools, custom(&["apply_patch"]));
+    }
+
+    #[test]
+    fn custom_tool_calls_and_outputs_are_read_as_calls_wrapping_their_input() {
+        let conversation = read(json!({"model": "gpt-5", "input": [
+            {"role": "user", "content": "fix it"},
+            {"type": "custom_tool_call", "id": "ctc_1", "call_id": "call_1", "name": "apply_patch",
+                "input": PATCH, "status": "completed"},
+            {"type": "function_call", "call_id": "call_2", "name": "shell", "arguments": "{}"},
+            {"type": "custom_tool_call_output", "call_id": "call_1", "output": "Done!"},
+            {"type": "function_call_output", "call_id": "call_2", "output": "ok"},
+            {"type": "custom_tool_call", "call_id": "call_3", "name": "note", "input": ""},
+            {"type": "custom_tool_call_output", "id": "ctco_1", "call_id": "call_3", "output": [
+                {"type": "input_text", "text": "noted"},
+                {"type": "input_image", "image_url": "data:image/png;base64,AAAA"}]}]}));
+        let result = |call_id: &str, content: &str| {
+            Message::new(
+                Role::Tool,
+                vec![Part::ToolResult {
+                    call_id: call_id.into(),
+                    content: content.into(),
+                    is_error: false,
+                }],
+            )
+        };
+        assert_eq!(
+            conversation.messages,
+            vec![
+                Message::text(Role::User, "fix it"),
+                Message::new(
+                    Role::Assistant,
+                    vec![
+                        Part::tool_call(
+                            "call_1",
+                            "apply_patch",
+                            json!({"input": PATCH}).to_string()
+                        ),
+                        Part::tool_call("call_2", "shell", "{}"),
+                    ]
+                ),
+                result("call_1", "Done!"),
+                result("call_2", "ok"),
+                Message::new(
+                    Role::Assistant,
+                    vec![Part::tool_call("call_3", "note", r#"{"input":""}"#)]
+                ),
+                result("call_3", "noted"),
+                Message::new(
+                    Role::User,
+                    vec![Part::Image {
+                        url: "data:image/png;base64,AAAA".into(),
+                        detail: None
+                    }]
+                ),
+            ]
+        );
     }
 
     fn usage() -> Usage {
@@ -1940,7 +2457,11 @@ mod tests {
     }
 
     fn render(answer: &Answer, usage: &Usage) -> Value {
-        serde_json::from_slice(&answer_json(answer, &meta(), usage)).unwrap()
+        render_custom(answer, usage, &no_custom())
+    }
+
+    fn render_custom(answer: &Answer, usage: &Usage, custom_tools: &CustomTools) -> Value {
+        serde_json::from_slice(&answer_json(answer, &meta(), usage, custom_tools)).unwrap()
     }
 
     #[test]
@@ -2038,6 +2559,60 @@ mod tests {
         );
         let empty = render(&answer(vec![], Finish::Stop), &Usage::new(1, 0));
         assert_eq!(empty["output"], json!([]));
+    }
+
+    #[test]
+    fn calls_of_custom_tools_render_as_custom_tool_calls_carrying_the_input() {
+        let json = render_custom(
+            &answer(
+                vec![
+                    Part::Text("Patching.".into()),
+                    Part::tool_call("call_1", "apply_patch", json!({"input": PATCH}).to_string()),
+                    Part::tool_call("call_2", "shell", r#"{"command":["ls"]}"#),
+                    Part::tool_call("call_3", "apply_patch", r#"{"input": "x", "why": "y"}"#),
+                ],
+                Finish::ToolCalls,
+            ),
+            &usage(),
+            &custom(&["apply_patch"]),
+        );
+        assert_eq!(
+            json["output"],
+            json!([
+                {"type": "message", "id": "msg_gw123_0", "role": "assistant", "status": "completed",
+                    "content": [{"type": "output_text", "text": "Patching.", "annotations": []}]},
+                {"type": "custom_tool_call", "id": "ctc_gw123_1", "call_id": "call_1", "name": "apply_patch",
+                    "input": PATCH, "status": "completed"},
+                {"type": "function_call", "id": "fc_gw123_2", "call_id": "call_2", "name": "shell",
+                    "arguments": "{\"command\":[\"ls\"]}", "status": "completed"},
+                {"type": "custom_tool_call", "id": "ctc_gw123_3", "call_id": "call_3", "name": "apply_patch",
+                    "input": "x", "status": "completed"}])
+        );
+    }
+
+    /// When the model's arguments wrap no string `input`, the client gets what it wrote.
+    #[test]
+    fn a_custom_call_without_a_string_input_carries_the_raw_arguments() {
+        for arguments in [
+            "*** Begin Patch",
+            r#"{"input": 5}"#,
+            r#"{"patch": "x"}"#,
+            r#"["x"]"#,
+            r#""x""#,
+            r#"{"input": "cut"#,
+            "",
+        ] {
+            let answer = answer(
+                vec![Part::tool_call("call_1", "apply_patch", arguments)],
+                Finish::ToolCalls,
+            );
+            let custom_tools = custom(&["apply_patch"]);
+            let json = render_custom(&answer, &usage(), &custom_tools);
+            assert_eq!(json["output"][0]["input"], arguments);
+            let mut encoder = encoder(&meta(), &custom_tools);
+            let told = check_stream(&replay(&mut encoder, &answer, usage()));
+            assert_eq!(told.response["output"][0]["input"], arguments);
+        }
     }
 
     #[test]
@@ -2155,6 +2730,7 @@ mod tests {
                 Some("message") => assert_eq!(item["content"], json!([])),
                 Some("reasoning") => assert_eq!(item["summary"], json!([])),
                 Some("function_call") => assert_eq!(item["arguments"], ""),
+                Some("custom_tool_call") => assert_eq!(item["input"], ""),
                 other => panic!("item type {other:?}"),
             }
             items.push(Streamed {
@@ -2243,6 +2819,15 @@ mod tests {
                 assert_eq!(event["name"], item.added["name"]);
                 item.text_done = true;
             }
+            ("custom_tool_call", "response.custom_tool_call_input.delta") => {
+                assert!(!item.text_done);
+                item.text.push_str(event["delta"].as_str().unwrap());
+            }
+            ("custom_tool_call", "response.custom_tool_call_input.done") => {
+                assert!(!item.text_done);
+                assert_eq!(event["input"], item.text.as_str());
+                item.text_done = true;
+            }
             (_, "response.output_item.done") => finish_item(item, &event["item"]),
             _ => panic!("{kind} on a {item_type} item"),
         }
@@ -2269,12 +2854,18 @@ mod tests {
                 };
                 assert_eq!(done["summary"], summary);
             }
-            _ => {
+            Some(kind) => {
                 assert!(item.text_done);
-                assert_eq!(done["arguments"], item.text.as_str());
+                let text = if kind == "custom_tool_call" {
+                    "input"
+                } else {
+                    "arguments"
+                };
+                assert_eq!(done[text], item.text.as_str());
                 assert_eq!(done["call_id"], item.added["call_id"]);
                 assert_eq!(done["name"], item.added["name"]);
             }
+            None => panic!("an item without a type"),
         }
         item.done = Some(done.clone());
     }
@@ -2286,8 +2877,13 @@ mod tests {
         Finish::ContentFilter,
     ];
 
-    fn encode(events: &[Event], finish: Finish, usage: Usage) -> Vec<u8> {
-        let mut encoder = encoder(&meta());
+    fn encode(
+        events: &[Event],
+        finish: Finish,
+        usage: Usage,
+        custom_tools: &CustomTools,
+    ) -> Vec<u8> {
+        let mut encoder = encoder(&meta(), custom_tools);
         let mut out = Vec::new();
         encoder.start(&mut out);
         for event in events {
@@ -2297,18 +2893,33 @@ mod tests {
         out
     }
 
+    /// The names of the calls `events` begin, those whose bit in `mask` is set (cycling).
+    fn picked_names(events: &[Event], mask: u8) -> CustomTools {
+        events
+            .iter()
+            .filter_map(|event| match event {
+                Event::ToolCallStart { index, name, .. } => Some((index, name.as_str())),
+                _ => None,
+            })
+            .filter(|(index, _)| mask >> (*index % 8) & 1 == 1)
+            .map(|(_, name)| name)
+            .collect()
+    }
+
     proptest! {
         /// Any event sequence gives a valid stream that delivers every text, thinking,
         /// signature and argument fragment to its item, and ends with the very response
-        /// `answer_json` writes for the same events folded into an answer.
+        /// `answer_json` writes for the same events folded into an answer. Calls of the tools
+        /// picked as custom are custom tool calls carrying the input their arguments wrap.
         #[test]
-        fn any_event_sequence_gives_a_valid_event_stream(events in canonical_events(), finish in 0usize..4) {
+        fn any_event_sequence_gives_a_valid_event_stream(events in canonical_events(), finish in 0usize..4, mask in any::<u8>()) {
             let finish = FINISHES[finish];
-            let told = check_stream(&encode(&events, finish, Usage::new(3, 4)));
+            let custom_tools = picked_names(&events, mask);
+            let told = check_stream(&encode(&events, finish, Usage::new(3, 4), &custom_tools));
             let mut aggregator = Aggregator::default();
             events.iter().cloned().for_each(|event| aggregator.push(event));
             let folded = Answer { finish, ..aggregator.finish().unwrap() };
-            let expected: Value = serde_json::from_slice(&answer_json(&folded, &meta(), &Usage::new(3, 4))).unwrap();
+            let expected: Value = serde_json::from_slice(&answer_json(&folded, &meta(), &Usage::new(3, 4), &custom_tools)).unwrap();
             prop_assert_eq!(&told.response, &expected);
             let concat = |pick: fn(&Event) -> Option<&str>| events.iter().filter_map(pick).collect::<String>();
             prop_assert_eq!(told.text, concat(|event| match event { Event::TextDelta(text) => Some(text), _ => None }));
@@ -2324,19 +2935,180 @@ mod tests {
                     _ => {}
                 }
             }
-            let streamed: Vec<(String, String, String)> = told.response["output"].as_array().unwrap().iter()
-                .filter(|item| item["type"] == "function_call")
-                .map(|item| (item["call_id"].as_str().unwrap().into(), item["name"].as_str().unwrap().into(), item["arguments"].as_str().unwrap().into()))
+            let expected_calls: Vec<(&str, String, String, String)> = calls.into_iter()
+                .map(|(id, name, arguments)| if custom_tools.contains(&name) {
+                    ("custom_tool_call", id, name, custom_input(&arguments).into_owned())
+                } else {
+                    ("function_call", id, name, arguments)
+                })
                 .collect();
-            prop_assert_eq!(streamed, calls);
+            let streamed: Vec<(&str, String, String, String)> = told.response["output"].as_array().unwrap().iter()
+                .filter_map(|item| {
+                    let (kind, text) = match item["type"].as_str() {
+                        Some("function_call") => ("function_call", &item["arguments"]),
+                        Some("custom_tool_call") => ("custom_tool_call", &item["input"]),
+                        _ => return None,
+                    };
+                    Some((kind, item["call_id"].as_str().unwrap().into(), item["name"].as_str().unwrap().into(), text.as_str().unwrap().into()))
+                })
+                .collect();
+            prop_assert_eq!(streamed, expected_calls);
             let end = if matches!(finish, Finish::Stop | Finish::ToolCalls) { "response.completed" } else { "response.incomplete" };
             prop_assert_eq!(&told.events.last().unwrap()["type"], end);
         }
+
+        /// Whatever the input and however the model's arguments come cut (inside escapes and
+        /// characters too), the custom call's item carries the input, and sent back it reads
+        /// as the very call the model made.
+        #[test]
+        fn a_custom_calls_input_round_trips(input in "\\PC{0,40}|[\"\\\\\n\t\u{1F980}é]{0,8}", cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6)) {
+            let arguments = json!({"input": input}).to_string();
+            let mut events = vec![Event::ToolCallStart { index: 0, id: "call_1".into(), name: "apply_patch".into() }];
+            events.extend(split_text(&arguments, &cuts).into_iter().map(|fragment| Event::ToolCallArguments { index: 0, fragment: fragment.into() }));
+            let custom_tools = custom(&["apply_patch"]);
+            let told = check_stream(&encode(&events, Finish::ToolCalls, Usage::new(1, 1), &custom_tools));
+            let item = &told.response["output"][0];
+            prop_assert_eq!(&item["type"], "custom_tool_call");
+            prop_assert_eq!(item["input"].as_str(), Some(input.as_str()));
+            let (conversation, _) = read_custom(json!({"model": "gpt-5", "input": [item, {"type": "custom_tool_call_output", "call_id": "call_1", "output": "ok"}],
+                "tools": [{"type": "custom", "name": "apply_patch"}]}));
+            prop_assert_eq!(&conversation.messages[0].content, &vec![Part::tool_call("call_1", "apply_patch", arguments)]);
+        }
+    }
+
+    /// `text` cut at `cuts`, each moved back to a character boundary.
+    fn split_text<'a>(text: &'a str, cuts: &[prop::sample::Index]) -> Vec<&'a str> {
+        let mut points: Vec<usize> = cuts
+            .iter()
+            .map(|cut| {
+                let mut point = cut.index(text.len() + 1);
+                while !text.is_char_boundary(point) {
+                    point -= 1;
+                }
+                point
+            })
+            .collect();
+        points.sort_unstable();
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        for point in points.into_iter().chain([text.len()]) {
+            pieces.push(&text[start..point]);
+            start = point;
+        }
+        pieces
+    }
+
+    #[test]
+    fn a_custom_call_is_added_in_place_and_gives_its_whole_input_when_it_closes() {
+        let arguments = json!({"input": PATCH}).to_string();
+        let cut = arguments.find('\\').unwrap() + 1;
+        let events = [
+            Event::TextDelta("Patching.".into()),
+            Event::ToolCallStart {
+                index: 0,
+                id: "call_1".into(),
+                name: "apply_patch".into(),
+            },
+            Event::ToolCallArguments {
+                index: 0,
+                fragment: arguments[..cut].into(),
+            },
+            Event::ToolCallArguments {
+                index: 0,
+                fragment: arguments[cut..].into(),
+            },
+            Event::ToolCallStart {
+                index: 1,
+                id: "call_2".into(),
+                name: "shell".into(),
+            },
+            Event::ToolCallArguments {
+                index: 1,
+                fragment: "{}".into(),
+            },
+        ];
+        let told = check_stream(&encode(
+            &events,
+            Finish::ToolCalls,
+            Usage::new(1, 1),
+            &custom(&["apply_patch"]),
+        ));
+        let kinds: Vec<&str> = told
+            .events
+            .iter()
+            .map(|event| event["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds[7..],
+            [
+                "response.output_item.done",
+                "response.output_item.added",
+                "response.output_item.added",
+                "response.function_call_arguments.delta",
+                "response.custom_tool_call_input.delta",
+                "response.custom_tool_call_input.done",
+                "response.output_item.done",
+                "response.function_call_arguments.done",
+                "response.output_item.done",
+                "response.completed",
+            ]
+        );
+        assert_eq!(
+            told.events[8]["item"],
+            json!({"type": "custom_tool_call", "id": "ctc_gw123_1", "call_id": "call_1",
+                "name": "apply_patch", "input": "", "status": "in_progress"})
+        );
+        assert_eq!(
+            told.events[11],
+            json!({"type": "response.custom_tool_call_input.delta", "sequence_number": 11,
+                "item_id": "ctc_gw123_1", "output_index": 1, "delta": PATCH})
+        );
+        assert_eq!(
+            told.events[12],
+            json!({"type": "response.custom_tool_call_input.done", "sequence_number": 12,
+                "item_id": "ctc_gw123_1", "output_index": 1, "input": PATCH})
+        );
+        assert_eq!(
+            told.events[13]["item"],
+            json!({"type": "custom_tool_call", "id": "ctc_gw123_1", "call_id": "call_1",
+                "name": "apply_patch", "input": PATCH, "status": "completed"})
+        );
+    }
+
+    #[test]
+    fn a_custom_call_cut_off_by_an_error_is_incomplete() {
+        let mut encoder = encoder(&meta(), &custom(&["apply_patch"]));
+        let mut out = Vec::new();
+        encoder.start(&mut out);
+        encoder.event(
+            &mut out,
+            &Event::ToolCallStart {
+                index: 0,
+                id: "call_1".into(),
+                name: "apply_patch".into(),
+            },
+        );
+        encoder.event(
+            &mut out,
+            &Event::ToolCallArguments {
+                index: 0,
+                fragment: r#"{"input": "*** Begin"#.into(),
+            },
+        );
+        encoder.error(&mut out, &ApiError::bad_gateway("Argo failed."));
+        let told = check_stream(&out);
+        assert_eq!(told.response["status"], "failed");
+        assert_eq!(told.response["output"][0]["type"], "custom_tool_call");
+        assert_eq!(told.response["output"][0]["status"], "incomplete");
+        assert!(told
+            .events
+            .iter()
+            .all(|event| event["type"] != "response.custom_tool_call_input.delta"));
     }
 
     #[test]
     fn text_streams_live_and_items_close_when_the_next_begins() {
-        let mut encoder = encoder(&meta());
+        let mut encoder = encoder(&meta(), &no_custom());
         let mut out = Vec::new();
         encoder.start(&mut out);
         encoder.event(&mut out, &Event::ThinkingDelta("Hmm".into()));
@@ -2395,7 +3167,12 @@ mod tests {
                 fragment: "1}".into(),
             },
         ];
-        let told = check_stream(&encode(&events, Finish::ToolCalls, Usage::new(1, 1)));
+        let told = check_stream(&encode(
+            &events,
+            Finish::ToolCalls,
+            Usage::new(1, 1),
+            &no_custom(),
+        ));
         let late = told
             .events
             .iter()
@@ -2411,7 +3188,7 @@ mod tests {
 
     #[test]
     fn a_mid_stream_error_is_an_error_event_then_a_failed_response() {
-        let mut encoder = encoder(&meta());
+        let mut encoder = encoder(&meta(), &no_custom());
         let mut out = Vec::new();
         encoder.start(&mut out);
         encoder.event(&mut out, &Event::TextDelta("Hi".into()));
@@ -2451,13 +3228,21 @@ mod tests {
     }
 
     fn encoder_with_start() -> ResponsesEncoder {
-        let mut encoder = encoder(&meta());
+        let mut encoder = encoder(&meta(), &no_custom());
         encoder.start(&mut Vec::new());
         encoder
     }
 
     fn translate(decoder: impl Decoder + 'static, pieces: &[&[u8]]) -> Vec<u8> {
-        let mut translation = StreamTranslation::new(decoder, encoder(&meta()));
+        translate_custom(decoder, &no_custom(), pieces)
+    }
+
+    fn translate_custom(
+        decoder: impl Decoder + 'static,
+        custom_tools: &CustomTools,
+        pieces: &[&[u8]],
+    ) -> Vec<u8> {
+        let mut translation = StreamTranslation::new(decoder, encoder(&meta(), custom_tools));
         let mut out = translation.start();
         for piece in pieces {
             translation.feed_into(&mut out, piece).unwrap();
@@ -2563,8 +3348,78 @@ mod tests {
             ],
             Finish::ToolCalls,
         );
-        let told = check_stream(&replay(&mut encoder(&meta()), &answer, usage()));
+        let told = check_stream(&replay(
+            &mut encoder(&meta(), &no_custom()),
+            &answer,
+            usage(),
+        ));
         assert_eq!(told.response, render(&answer, &usage()));
+    }
+
+    /// Claude calling `apply_patch` (offered as a function), the arguments cut inside an
+    /// escape.
+    fn claude_patch_stream() -> String {
+        let arguments = json!({"input": PATCH}).to_string();
+        let (escape, accent) = (
+            arguments.find('\\').unwrap() + 1,
+            arguments.find('é').unwrap(),
+        );
+        let pieces = [
+            &arguments[..escape],
+            &arguments[escape..accent],
+            &arguments[accent..],
+        ];
+        let event = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
+        let mut stream = event(
+            "message_start",
+            json!({"type": "message_start", "message": {"usage": {"input_tokens": 30, "output_tokens": 1}}}),
+        );
+        stream += &event(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0,
+                "content_block": {"type": "tool_use", "id": "toolu_1", "name": "apply_patch", "input": {}}}),
+        );
+        for piece in pieces {
+            stream += &event(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0,
+                    "delta": {"type": "input_json_delta", "partial_json": piece}}),
+            );
+        }
+        stream += &event(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        );
+        stream += &event(
+            "message_delta",
+            json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 40}}),
+        );
+        stream + &event("message_stop", json!({"type": "message_stop"}))
+    }
+
+    #[test]
+    fn claudes_call_of_a_custom_tool_becomes_a_custom_tool_call() {
+        let stream = claude_patch_stream();
+        let told = check_stream(&translate_custom(
+            anthropic::SseDecoder::new(),
+            &custom(&["apply_patch"]),
+            &[stream.as_bytes()],
+        ));
+        assert_eq!(
+            told.response["output"],
+            json!([{"type": "custom_tool_call", "id": "ctc_gw123_0", "call_id": "toolu_1",
+                "name": "apply_patch", "input": PATCH, "status": "completed"}])
+        );
+        let fallback = check_stream(&translate_custom(
+            openai_native::SseDecoder::new(),
+            &custom(&["get_weather"]),
+            &[OPENAI_STREAM.as_bytes()],
+        ));
+        assert_eq!(fallback.response["output"][1]["type"], "custom_tool_call");
+        assert_eq!(
+            fallback.response["output"][1]["input"],
+            "{\"city\":\"Paris\"}"
+        );
     }
 
     proptest! {
@@ -2578,6 +3433,12 @@ mod tests {
             let whole = translate(openai_native::SseDecoder::new(), &[stream]);
             prop_assert_eq!(&translate(openai_native::SseDecoder::new(), &split(stream, &cuts)), &whole);
             check_stream(&whole);
+            let patch = claude_patch_stream();
+            let custom_tools = custom(&["apply_patch"]);
+            let whole = translate_custom(anthropic::SseDecoder::new(), &custom_tools, &[patch.as_bytes()]);
+            prop_assert_eq!(&translate_custom(anthropic::SseDecoder::new(), &custom_tools, &split(patch.as_bytes(), &cuts)), &whole);
+            let told = check_stream(&whole);
+            prop_assert_eq!(told.response["output"][0]["input"].as_str(), Some(PATCH));
         }
     }
 }
