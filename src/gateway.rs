@@ -193,7 +193,6 @@ impl Gateway {
             return self.preflight(session, ctx).await;
         }
         let model = matched.model.as_deref().unwrap_or_default();
-        #[allow(clippy::match_same_arms)]
         match matched.handler {
             Handler::Health => {
                 self.reply(session, ctx, 200, br#"{"status":"ok"}"#.to_vec())
@@ -212,8 +211,8 @@ impl Gateway {
                 self.generate_content(session, ctx, model, true).await
             }
             Handler::GoogleCountTokens => self.count_content_tokens(session, ctx, model).await,
-            // Served once their client spokes land.
-            Handler::Messages | Handler::CountTokens => Err(ApiError::not_found("Not served yet")),
+            Handler::Messages => self.messages(session, ctx).await,
+            Handler::CountTokens => self.count_message_tokens(session, ctx).await,
             // The table serves it on the admin listener only.
             Handler::RefreshModels => Err(ApiError::not_found("Unknown path")),
         }

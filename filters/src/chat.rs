@@ -26,7 +26,11 @@ pub fn validate(request: &ChatRequest) -> Result<(), ApiError> {
     }
     // `n` > 1 reaches Argo's native OpenAI endpoint; the hub refuses it for the others
     // (`client::openai_chat::conversation`).
-    check_sampling(request.temperature, request.top_p, request.n.filter(|&n| n < 1))?;
+    check_sampling(
+        request.temperature,
+        request.top_p,
+        request.n.filter(|&n| n < 1),
+    )?;
     tool_spec(request)?;
     for (index, message) in request.messages.iter().enumerate() {
         for (position, call) in message.tool_calls.iter().flatten().enumerate() {

@@ -6,7 +6,8 @@
 use argo_filters::argo::Endpoint;
 use argo_filters::chat;
 use argo_filters::client::google_genai::{self, Framing};
-use argo_filters::client::{openai_chat, openai_responses};
+use argo_filters::client::openai_responses::{self, CustomTools};
+use argo_filters::client::{anthropic_messages, openai_chat};
 use argo_filters::hub::{Answer, Conversation, Usage};
 use argo_filters::models::{Family, UpstreamApi};
 use argo_filters::openai::ResponseMeta;
@@ -23,8 +24,13 @@ use crate::upstream::{Api, Call};
 
 /// The client format an answer is written in.
 pub(crate) enum Client {
-    OpenAiChat { include_usage: bool },
-    Responses,
+    OpenAiChat {
+        include_usage: bool,
+    },
+    Anthropic,
+    /// The request's `custom` tools are offered as functions; their calls go back as custom
+    /// tool calls.
+    Responses(CustomTools),
     Google(Framing),
 }
 
@@ -33,7 +39,8 @@ impl Client {
     fn id_prefix(&self) -> &'static str {
         match self {
             Client::OpenAiChat { .. } => "chatcmpl",
-            Client::Responses | Client::Google(_) => "resp",
+            Client::Anthropic => "msg",
+            Client::Responses(_) | Client::Google(_) => "resp",
         }
     }
 
@@ -42,7 +49,8 @@ impl Client {
             Client::OpenAiChat { include_usage } => {
                 Box::new(openai_chat::encoder(meta, *include_usage))
             }
-            Client::Responses => Box::new(openai_responses::encoder(meta)),
+            Client::Anthropic => Box::new(anthropic_messages::encoder(meta)),
+            Client::Responses(custom) => Box::new(openai_responses::encoder(meta, custom)),
             Client::Google(framing) => Box::new(google_genai::encoder(meta, *framing)),
         }
     }
@@ -50,7 +58,8 @@ impl Client {
     fn answer_json(&self, answer: &Answer, meta: &ResponseMeta, usage: &Usage) -> Vec<u8> {
         match self {
             Client::OpenAiChat { .. } => openai_chat::answer_json(answer, meta, usage),
-            Client::Responses => openai_responses::answer_json(answer, meta, usage),
+            Client::Anthropic => anthropic_messages::answer_json(answer, meta, usage),
+            Client::Responses(custom) => openai_responses::answer_json(answer, meta, usage, custom),
             Client::Google(_) => google_genai::answer_json(answer, meta, usage),
         }
     }
@@ -79,17 +88,16 @@ impl Turn<'_> {
 }
 
 impl Gateway {
-    /// A chat request of a client format read by `read` (the body into the conversation and
-    /// the model name), served by [`Self::converse`].
+    /// A chat request of a client format: `read` takes the body to the conversation, the
+    /// model name and how the answer is written; [`Self::converse`] serves it.
     pub(crate) async fn chat_turn(
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
-        client: Client,
-        read: impl FnOnce(&[u8]) -> Result<(Conversation, String), ApiError>,
+        read: impl FnOnce(&[u8]) -> Result<(Conversation, String, Client), ApiError>,
     ) -> Result<(), ApiError> {
         let (user, body, reservation) = self.accept_body(session, ctx).await?;
-        let (conversation, model_name) = read(&body)?;
+        let (conversation, model_name, client) = read(&body)?;
         drop(reservation);
         let model = self.resolve(ctx, &model_name)?;
         chat::require_chat_model(&model)?;
@@ -104,18 +112,18 @@ impl Gateway {
         self.converse(session, ctx, turn).await
     }
 
-    /// The prompt tokens of a conversation read by `read`, as the tokenizer of `model_name`
-    /// counts them (the count endpoints of Anthropic's and Google's APIs; nothing reaches Argo).
+    /// The prompt tokens of a conversation `read` takes from the body (with the model name),
+    /// as that model's tokenizer counts them: the count endpoints of Anthropic's and Google's
+    /// APIs. Nothing reaches Argo.
     pub(crate) async fn count_prompt_tokens(
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
-        model_name: &str,
-        read: impl FnOnce(&[u8]) -> Result<Conversation, ApiError>,
+        read: impl FnOnce(&[u8]) -> Result<(Conversation, String), ApiError>,
     ) -> Result<u64, ApiError> {
         let (_user, body, _reservation) = self.accept_body(session, ctx).await?;
-        let conversation = read(&body)?;
-        let model = self.resolve(ctx, model_name)?;
+        let (conversation, model_name) = read(&body)?;
+        let model = self.resolve(ctx, &model_name)?;
         Ok(conversation.prompt_tokens(model.tokenizer()))
     }
 

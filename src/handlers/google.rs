@@ -23,12 +23,11 @@ impl Gateway {
             true => Framing::Sse,
             false => Framing::JsonArray,
         };
-        let read = |body: &[u8]| {
+        self.chat_turn(session, ctx, |body| {
             let conversation = google_genai::read_request(body, model, stream)?;
-            Ok((conversation, model.to_string()))
-        };
-        self.chat_turn(session, ctx, Client::Google(framing), read)
-            .await
+            Ok((conversation, model.to_string(), Client::Google(framing)))
+        })
+        .await
     }
 
     /// `:countTokens`: the prompt as the model's tokenizer counts it.
@@ -38,8 +37,11 @@ impl Gateway {
         ctx: &mut RequestCtx,
         model: &str,
     ) -> Result<(), ApiError> {
-        let read = |body: &[u8]| google_genai::read_count_tokens_request(body, model);
-        let tokens = self.count_prompt_tokens(session, ctx, model, read).await?;
+        let read = |body: &[u8]| {
+            let conversation = google_genai::read_count_tokens_request(body, model)?;
+            Ok((conversation, model.to_string()))
+        };
+        let tokens = self.count_prompt_tokens(session, ctx, read).await?;
         let body = google_genai::count_tokens_json(tokens);
         self.reply(session, ctx, 200, body).await
     }

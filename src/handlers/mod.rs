@@ -3,6 +3,7 @@
 //! the upstream. The plumbing they share (admission, body, Argo calls, replies) is in
 //! [`crate::gateway`].
 
+mod anthropic;
 pub(crate) mod conversation;
 mod embeddings;
 mod google;
@@ -10,7 +11,7 @@ mod models;
 mod openai;
 mod responses;
 
-use argo_filters::client::{google_genai, openai_responses};
+use argo_filters::client::{anthropic_messages, google_genai, openai_responses};
 use argo_filters::ApiError;
 
 use crate::routes::ClientFormat;
@@ -21,7 +22,6 @@ pub fn error_body(format: ClientFormat, error: &ApiError) -> Vec<u8> {
         ClientFormat::OpenAi => error.to_json(),
         ClientFormat::Responses => openai_responses::error_json(error),
         ClientFormat::Google => google_genai::error_json(error),
-        // Replaced by the Anthropic spoke's envelope once it lands.
-        ClientFormat::Anthropic => error.to_json(),
+        ClientFormat::Anthropic => anthropic_messages::error_json(error),
     }
 }

@@ -14,12 +14,10 @@ impl Gateway {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<(), ApiError> {
-        self.chat_turn(
-            session,
-            ctx,
-            Client::Responses,
-            openai_responses::read_request,
-        )
+        self.chat_turn(session, ctx, |body| {
+            let (conversation, model, custom_tools) = openai_responses::read_request(body)?;
+            Ok((conversation, model, Client::Responses(custom_tools)))
+        })
         .await
     }
 }

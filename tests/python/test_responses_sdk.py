@@ -70,3 +70,38 @@ def test_stored_state_is_refused_with_a_reason(client):
     assert "store" in stored.value.message
     with pytest.raises(openai.NotFoundError):
         client.responses.create(model="no-such-model", input="Hi", store=False)
+
+
+PATCH = "*** Begin Patch\n*** Add File: hello.txt\n+hi \"there\"\n*** End Patch"
+APPLY_PATCH = {
+    "type": "custom",
+    "name": "apply_patch",
+    "description": "Edit files with a patch",
+    "format": {"type": "grammar", "syntax": "lark", "definition": "start: /(.|\\n)+/"},
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("model", ["gpt-5", "claude-sonnet-4.5"])
+def test_codex_turn_with_a_custom_tool_and_web_search(client, model, stream):
+    """What Codex CLI sends for gpt-5-family models: `apply_patch` as a custom (freeform) tool
+    and `web_search`, which the gateway cannot run and leaves out."""
+    call = json.dumps({"tool_call": {"name": "apply_patch", "arguments": {"input": PATCH}}})
+    kwargs = dict(
+        model=model,
+        input=[{"role": "user", "content": f"Add hello.txt #mock {call}"}],
+        tools=[APPLY_PATCH, {"type": "web_search", "external_web_access": False}],
+        store=False,
+    )
+    if stream:
+        with client.responses.stream(**kwargs) as events:
+            response = events.get_final_response()
+    else:
+        response = client.responses.create(**kwargs)
+    calls = [item for item in response.output if item.type == "custom_tool_call"]
+    assert len(calls) == 1, response.output
+    assert calls[0].name == "apply_patch" and calls[0].input == PATCH
+    items = kwargs["input"] + [item.model_dump(exclude_none=True) for item in response.output]
+    items.append({"type": "custom_tool_call_output", "call_id": calls[0].call_id, "output": "Done"})
+    final = client.responses.create(**{**kwargs, "input": items})
+    assert "Done" in final.output_text
