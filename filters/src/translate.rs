@@ -48,6 +48,17 @@ pub trait Encoder: Debug + Send {
 /// Server-sent events, what every client format streams in but one (Google's JSON array).
 pub const EVENT_STREAM: &str = "text/event-stream";
 
+/// An upstream decoder chosen at run time.
+impl<D: Decoder + ?Sized> Decoder for Box<D> {
+    fn feed(&mut self, bytes: &[u8], events: &mut Vec<Event>) {
+        (**self).feed(bytes, events);
+    }
+
+    fn finish(&mut self, events: &mut Vec<Event>) {
+        (**self).finish(events);
+    }
+}
+
 /// A client encoder chosen at run time.
 impl<E: Encoder + ?Sized> Encoder for Box<E> {
     fn start(&mut self, out: &mut Vec<u8>) {

@@ -12,7 +12,7 @@ use argo_filters::hub::{Answer, Conversation, Usage};
 use argo_filters::models::{Family, UpstreamApi};
 use argo_filters::openai::ResponseMeta;
 use argo_filters::tools::prompt::ToolScanner;
-use argo_filters::translate::{self, Encoder, StreamTranslation};
+use argo_filters::translate::{self, Decoder, Encoder, StreamTranslation};
 use argo_filters::upstream::resource::{self, TextDecoder, ToolReplies};
 use argo_filters::upstream::{anthropic, openai_native};
 use argo_filters::ApiError;
@@ -81,11 +81,27 @@ impl Turn<'_> {
 
     /// A stream translation from `decoder` into the client's format, counting tokens for
     /// when the upstream reports none.
-    fn translation(&self, decoder: impl translate::Decoder + 'static) -> StreamTranslation {
+    fn translation(&self, decoder: Box<dyn Decoder>) -> StreamTranslation {
         StreamTranslation::new(decoder, self.client.encoder(&self.meta))
             .counting(self.prompt_tokens(), self.model.tokenizer())
     }
 }
+
+/// One call to Argo and how its answer is read.
+struct Exchange<'a> {
+    call: Call<'a>,
+    body: Vec<u8>,
+    reading: Reading,
+}
+
+enum Reading {
+    /// Translated for the client as it arrives.
+    Stream(Box<dyn Decoder>),
+    /// Read whole into one answer.
+    Whole(Box<ReadAnswer>),
+}
+
+type ReadAnswer = dyn FnOnce(&[u8]) -> Result<Answer, ApiError> + Send;
 
 impl Gateway {
     /// A chat request of a client format: `read` takes the body to the conversation, the
@@ -127,97 +143,91 @@ impl Gateway {
         Ok(conversation.prompt_tokens(model.tokenizer()))
     }
 
+    /// Sends the turn to the upstream its model picks and answers the client: a stream
+    /// translated as it arrives, or a whole answer.
     pub(crate) async fn converse(
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
         turn: Turn<'_>,
     ) -> Result<(), ApiError> {
-        match (turn.model.api(), turn.model.family) {
-            (UpstreamApi::Native, Family::Anthropic) => {
-                self.converse_anthropic(session, ctx, turn).await
+        let exchange = self.exchange(&turn)?;
+        let env = &turn.model.env;
+        match exchange.reading {
+            Reading::Stream(decoder) => {
+                let translator = turn.translation(decoder);
+                self.relay(session, ctx, env, exchange.call, exchange.body, translator)
+                    .await
             }
-            (UpstreamApi::Native, _) => self.converse_openai(session, ctx, turn).await,
-            (UpstreamApi::Resource, _) => self.converse_resource(session, ctx, turn).await,
+            Reading::Whole(read) => {
+                let body = self
+                    .call(session, ctx, env, exchange.call, exchange.body)
+                    .await?;
+                let answer = read(&body)?;
+                self.send_answer(session, ctx, &turn, answer).await
+            }
         }
     }
 
-    /// Claude over `/v1/messages`, always streamed upstream: Argo refuses long Claude answers
-    /// unless streamed, so a client that wants one answer gets the stream collected.
-    async fn converse_anthropic(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-        turn: Turn<'_>,
-    ) -> Result<(), ApiError> {
-        let argo_body = anthropic::request_body(&turn.conversation, &turn.model, turn.user, true)?;
-        let call = Call::new(Api::AnthropicMessages { stream: true }, turn.user);
-        if turn.conversation.stream {
-            let translator = turn.translation(anthropic::SseDecoder::new());
-            return self
-                .relay(session, ctx, &turn.model.env, call, argo_body, translator)
-                .await;
-        }
-        let events = self
-            .call(session, ctx, &turn.model.env, call, argo_body)
-            .await?;
-        let answer = translate::collect(anthropic::SseDecoder::new(), [&events[..]])?;
-        self.send_answer(session, ctx, &turn, answer).await
-    }
-
-    /// Any other model over Argo's native `/v1/chat/completions`.
-    async fn converse_openai(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-        turn: Turn<'_>,
-    ) -> Result<(), ApiError> {
-        let argo_body = openai_native::request_body(&turn.conversation, &turn.model, turn.user)?;
-        let stream = turn.conversation.stream;
-        let call = Call::new(Api::OpenAiChat { stream }, turn.user);
-        if stream {
-            let translator = turn.translation(openai_native::SseDecoder::new());
-            return self
-                .relay(session, ctx, &turn.model.env, call, argo_body, translator)
-                .await;
-        }
-        let body = self
-            .call(session, ctx, &turn.model.env, call, argo_body)
-            .await?;
-        let answer = openai_native::read_answer(&body)?;
-        self.send_answer(session, ctx, &turn, answer).await
-    }
-
-    /// The legacy resource endpoints: `streamchat` for streams it can carry, else `chat`.
-    async fn converse_resource(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-        turn: Turn<'_>,
-    ) -> Result<(), ApiError> {
-        let endpoint = resource::endpoint(&turn.conversation, &turn.model);
-        let argo_body =
-            resource::request_body(&turn.conversation, &turn.model, turn.user, endpoint)?;
-        let replies = ToolReplies::for_conversation(&turn.conversation, &turn.model);
-        let call = Call::new(Api::Resource(endpoint), turn.user);
-        if endpoint == Endpoint::StreamChat {
-            let decoder = match replies {
-                ToolReplies::Prompt { names } => TextDecoder::with_tool_scanner(
-                    ToolScanner::new(names, &turn.meta.id)
-                        .with_max_block_bytes(self.state.settings.limits.max_tool_block_bytes),
+    /// The Argo call for a turn: Claude over `/v1/messages`, any other model over the native
+    /// `/v1/chat/completions`, or the legacy resource endpoints (`streamchat` for streams it
+    /// can carry, else `chat`).
+    fn exchange<'a>(&self, turn: &Turn<'a>) -> Result<Exchange<'a>, ApiError> {
+        let (conversation, model, user) = (&turn.conversation, &turn.model, turn.user);
+        match (model.api(), model.family) {
+            // Always streamed upstream: Argo refuses long Claude answers unless streamed, so a
+            // client that wants one answer gets the stream collected.
+            (UpstreamApi::Native, Family::Anthropic) => Ok(Exchange {
+                call: Call::new(Api::AnthropicMessages { stream: true }, user),
+                body: anthropic::request_body(conversation, model, user, true)?,
+                reading: match conversation.stream {
+                    true => Reading::Stream(Box::new(anthropic::SseDecoder::new())),
+                    false => Reading::Whole(Box::new(|events| {
+                        translate::collect(anthropic::SseDecoder::new(), [events])
+                    })),
+                },
+            }),
+            (UpstreamApi::Native, _) => Ok(Exchange {
+                call: Call::new(
+                    Api::OpenAiChat {
+                        stream: conversation.stream,
+                    },
+                    user,
                 ),
-                _ => TextDecoder::new(),
-            };
-            let translator = turn.translation(decoder);
-            return self
-                .relay(session, ctx, &turn.model.env, call, argo_body, translator)
-                .await;
+                body: openai_native::request_body(conversation, model, user)?,
+                reading: match conversation.stream {
+                    true => Reading::Stream(Box::new(openai_native::SseDecoder::new())),
+                    false => Reading::Whole(Box::new(openai_native::read_answer)),
+                },
+            }),
+            (UpstreamApi::Resource, _) => self.resource_exchange(turn),
         }
-        let body = self
-            .call(session, ctx, &turn.model.env, call, argo_body)
-            .await?;
-        let answer = resource::read_answer(&body, &replies, &turn.meta.id)?;
-        self.send_answer(session, ctx, &turn, answer).await
+    }
+
+    fn resource_exchange<'a>(&self, turn: &Turn<'a>) -> Result<Exchange<'a>, ApiError> {
+        let (conversation, model) = (&turn.conversation, &turn.model);
+        let endpoint = resource::endpoint(conversation, model);
+        let body = resource::request_body(conversation, model, turn.user, endpoint)?;
+        let replies = ToolReplies::for_conversation(conversation, model);
+        let reading = match (endpoint, replies) {
+            (Endpoint::StreamChat, ToolReplies::Prompt { names }) => {
+                let limit = self.state.settings.limits.max_tool_block_bytes;
+                let scanner = ToolScanner::new(names, &turn.meta.id).with_max_block_bytes(limit);
+                Reading::Stream(Box::new(TextDecoder::with_tool_scanner(scanner)))
+            }
+            (Endpoint::StreamChat, _) => Reading::Stream(Box::new(TextDecoder::new())),
+            (_, replies) => {
+                let id = turn.meta.id.clone();
+                Reading::Whole(Box::new(move |answer| {
+                    resource::read_answer(answer, &replies, &id)
+                }))
+            }
+        };
+        Ok(Exchange {
+            call: Call::new(Api::Resource(endpoint), turn.user),
+            body,
+            reading,
+        })
     }
 
     /// A whole answer, counted, in the client's format; as a stream when the client asked for

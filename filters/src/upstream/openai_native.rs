@@ -218,7 +218,7 @@ pub fn request_body(
             .filter(|_| offered)
             .map(tool_choice_json),
         parallel_tool_calls: conversation.parallel_tool_calls.filter(|_| offered),
-        reasoning_effort: conversation.reasoning_effort.as_deref(),
+        reasoning_effort: reasoning_effort(conversation, model),
         stream: conversation.stream,
         stream_options: conversation.stream.then_some(StreamOptions {
             include_usage: true,
@@ -227,6 +227,22 @@ pub fn request_body(
         extra: Extra::new(conversation, Dialect::OpenAiChat, &WRITTEN),
     };
     encode(&request, body_capacity(conversation))
+}
+
+/// The effort asked for. An OpenAI client's level is its own choice for this model and goes as
+/// sent; other clients' levels come from other scales and models (Claude Code's thinking asks
+/// Anthropic's `xhigh` or `max` of whatever model it is pointed at): models without reasoning
+/// get none, which OpenAI refuses for them, and OpenAI's highest standard level stands for the
+/// higher ones (which levels beyond `high` Argo's GPT models take is not known).
+fn reasoning_effort<'a>(conversation: &'a Conversation, model: &ModelSpec) -> Option<&'a str> {
+    let effort = conversation.reasoning_effort.as_deref()?;
+    if conversation.origin == Dialect::OpenAiChat {
+        return Some(effort);
+    }
+    model.reasoning.then_some(match effort {
+        "xhigh" | "max" => "high",
+        other => other,
+    })
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize)]
@@ -649,6 +665,28 @@ mod tests {
             "web_search_options": {},
             "user": "mallory"
         })
+    }
+
+    #[test]
+    fn other_clients_efforts_reach_only_reasoning_models_on_openais_scale() {
+        let effort = |asked: &str, model: &ModelSpec| {
+            let mut conversation = Conversation::new(
+                Dialect::AnthropicMessages,
+                vec![Message::text(Role::User, "hi")],
+            );
+            conversation.reasoning_effort = Some(asked.into());
+            let body: Value =
+                serde_json::from_slice(&request_body(&conversation, model, "alice").unwrap())
+                    .unwrap();
+            body.get("reasoning_effort").cloned()
+        };
+        let o3 = ModelSpec {
+            reasoning: true,
+            ..gpt()
+        };
+        assert_eq!(effort("max", &gpt()), None);
+        assert_eq!(effort("max", &o3), Some(json!("high")));
+        assert_eq!(effort("low", &o3), Some(json!("low")));
     }
 
     #[test]
