@@ -179,6 +179,15 @@ pub struct UpstreamConfig {
     /// as argo-proxy reads it.
     #[serde(default)]
     pub model_list_user: String,
+    /// Each environment's host name is resolved again this often (seconds), and every address
+    /// it gives is used. We know nothing of Argo's DNS (its TTLs, how many addresses its names
+    /// carry, how often they change): hence a setting rather than the records' TTLs.
+    #[serde(default = "defaults::dns_refresh_interval_s")]
+    pub dns_refresh_interval_s: u64,
+    /// An address whose connection failed is avoided this long (milliseconds) while the name
+    /// has others; every address also gets a TCP connect check this often.
+    #[serde(default = "defaults::address_retry_after_ms")]
+    pub address_retry_after_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -356,6 +365,12 @@ mod defaults {
     pub fn model_refresh_interval_s() -> u64 {
         600
     }
+    pub fn dns_refresh_interval_s() -> u64 {
+        30
+    }
+    pub fn address_retry_after_ms() -> u64 {
+        10_000
+    }
 
     pub fn streaming_env() -> String {
         "dev".into()
@@ -407,12 +422,13 @@ mod defaults {
     }
 }
 
-/// One Argo environment, its URL taken apart and its address resolved at start.
+/// One Argo environment, its URL taken apart. Its host name is resolved while serving
+/// (`upstream::AddressBook`), not here: a host that does not resolve yet must not stop the start.
 #[derive(Debug, Clone)]
 pub struct ArgoEnv {
     pub tls: bool,
     pub host: String,
-    pub addr: SocketAddr,
+    pub port: u16,
     /// Path prefix of the base URL, without a trailing slash (`/argoapi`).
     pub base_path: String,
 }
@@ -472,6 +488,12 @@ impl UpstreamConfig {
     }
     pub fn head_timeout(&self) -> Duration {
         Duration::from_millis(self.head_timeout_ms)
+    }
+    pub fn dns_refresh_interval(&self) -> Duration {
+        Duration::from_secs(self.dns_refresh_interval_s)
+    }
+    pub fn address_retry_after(&self) -> Duration {
+        Duration::from_millis(self.address_retry_after_ms)
     }
 }
 
@@ -641,6 +663,16 @@ pub fn apply_env(
         "ARGO_BRIDGE_MODEL_LIST_USER",
         &mut upstream.model_list_user,
     );
+    set_number(
+        env,
+        "ARGO_BRIDGE_DNS_REFRESH_INTERVAL_S",
+        &mut upstream.dns_refresh_interval_s,
+    )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_ADDRESS_RETRY_AFTER_MS",
+        &mut upstream.address_retry_after_ms,
+    )?;
     if let Some(api) = env("ARGO_BRIDGE_UPSTREAM_API") {
         let api = match api.trim() {
             "native" => UpstreamApi::Native,
@@ -832,6 +864,20 @@ pub fn validate(mut config: Config) -> Result<Settings, ConfigError> {
             ));
         }
     }
+    for (field, value) in [
+        (
+            "upstream.dns_refresh_interval_s",
+            config.upstream.dns_refresh_interval_s,
+        ),
+        (
+            "upstream.address_retry_after_ms",
+            config.upstream.address_retry_after_ms,
+        ),
+    ] {
+        if value == 0 {
+            return Err(err(field, "must be greater than 0"));
+        }
+    }
     if config.upstream.embed_batch_size == 0 {
         return Err(err("upstream.embed_batch_size", "must be at least 1"));
     }
@@ -1021,21 +1067,29 @@ fn parse_base_url(url: &str) -> Result<ArgoEnv, String> {
     }
     let default_port = if tls { 443 } else { 80 };
     let (host, port) = split_host_port(authority, default_port)?;
-    // IPv4 first: `localhost` often resolves to ::1 first while services listen on 127.0.0.1.
-    let mut addrs: Vec<SocketAddr> = (host.as_str(), port)
-        .to_socket_addrs()
-        .map_err(|_| format!("cannot resolve host `{host}`"))?
-        .collect();
-    addrs.sort_by_key(|addr| !addr.is_ipv4());
-    let addr = *addrs
-        .first()
-        .ok_or_else(|| format!("cannot resolve host `{host}`"))?;
+    if host.is_empty() {
+        return Err(format!("`{url}` has no host"));
+    }
     Ok(ArgoEnv {
         tls,
         host,
-        addr,
+        port,
         base_path: path.trim_end_matches('/').to_string(),
     })
+}
+
+impl ArgoEnv {
+    /// Resolves the host now, blocking: for `check-config` and the start, not for serving.
+    pub fn resolve_now(&self) -> Result<Vec<SocketAddr>, String> {
+        let addresses: Vec<SocketAddr> = (self.host.as_str(), self.port)
+            .to_socket_addrs()
+            .map_err(|e| e.to_string())?
+            .collect();
+        match addresses.is_empty() {
+            true => Err("no addresses".to_string()),
+            false => Ok(addresses),
+        }
+    }
 }
 
 fn split_host_port(authority: &str, default_port: u16) -> Result<(String, u16), String> {
@@ -1069,12 +1123,8 @@ mod tests {
 
     #[test]
     fn shipped_config_is_valid_and_covers_the_spec_models() {
-        let mut config = shipped();
-        // The shipped hosts resolve only inside the lab network.
-        for url in config.upstream.environments.values_mut() {
-            *url = "http://127.0.0.1:9".into();
-        }
-        let settings = validate(config).unwrap();
+        // The shipped hosts resolve only inside the lab network: validation does not resolve.
+        let settings = validate(shipped()).unwrap();
         let expected = [
             ("gpt-4o", "gpt4o"),
             ("gpt-4.1", "gpt41"),
@@ -1160,12 +1210,38 @@ mod tests {
         assert_eq!(settings.listen, "127.0.0.1:9999");
         let prod = &settings.environments["prod"];
         assert_eq!(
-            (prod.tls, prod.addr.port(), prod.base_path.as_str()),
+            (prod.tls, prod.port, prod.base_path.as_str()),
             (false, 7001, "/base")
         );
         assert_eq!(settings.auth.tokens["secret-token-2"], "bob");
         assert!(settings.admin.listen.is_empty());
         assert_eq!(settings.shutdown.grace_period_s, 30);
+    }
+
+    #[test]
+    fn argos_names_are_resolved_again_on_settings_of_their_own() {
+        let mut config = shipped();
+        config.upstream.environments.insert(
+            "prod".into(),
+            "https://argo-bridge-test.invalid/argoapi".into(),
+        );
+        let upstream = validate(config.clone()).unwrap().upstream;
+        assert_eq!(
+            (
+                upstream.dns_refresh_interval_s,
+                upstream.address_retry_after_ms
+            ),
+            (30, 10_000)
+        );
+        let env = |key: &str| match key {
+            "ARGO_BRIDGE_DNS_REFRESH_INTERVAL_S" => Some("5".to_string()),
+            "ARGO_BRIDGE_ADDRESS_RETRY_AFTER_MS" => Some("0".to_string()),
+            _ => None,
+        };
+        apply_env(&mut config, &env).unwrap();
+        assert_eq!(config.upstream.dns_refresh_interval_s, 5);
+        let error = validate(config).unwrap_err().to_string();
+        assert!(error.contains("upstream.address_retry_after_ms"), "{error}");
     }
 
     #[test]

@@ -86,6 +86,7 @@ fn run(args: &[String]) -> Result<(), String> {
         ),
         "check-config" => {
             let settings = load(&flags, &|key| std::env::var(key).ok())?;
+            warn_unresolved(&settings);
             println!(
                 "configuration ok: {} models, listening on {}",
                 settings.models.models().len(),
@@ -106,6 +107,20 @@ fn run(args: &[String]) -> Result<(), String> {
             Ok(())
         }
         other => Err(format!("unknown command `{other}`\n{USAGE}")),
+    }
+}
+
+/// A host that does not resolve here (off the lab network, say) is no error: the gateway starts
+/// anyway and picks its addresses up once the name resolves.
+fn warn_unresolved(settings: &Settings) {
+    for (name, env) in &settings.environments {
+        if let Err(error) = env.resolve_now() {
+            eprintln!(
+                "warning: upstream.environments.{name}: host `{}` does not resolve here ({error}); \
+                 the gateway starts anyway and answers 502 for {name} until it does",
+                env.host
+            );
+        }
     }
 }
 
@@ -213,7 +228,19 @@ fn serve(
         retries: 0,
         ..settings.upstream.clone()
     };
-    let own_upstream = || upstream::Upstream::new(&list_reads, &settings.environments);
+    let addresses = upstream::AddressBook::new(
+        &settings.environments,
+        &settings.upstream,
+        Arc::new(upstream::SystemResolver),
+    );
+    addresses
+        .resolve_at_start()
+        .map_err(|e| format!("cannot resolve Argo's hosts: {e}"))?;
+    server.add_service(background_service(
+        "Argo addresses",
+        upstream::AddressKeeper(Arc::clone(&addresses)),
+    ));
+    let own_upstream = || upstream::Upstream::new(&list_reads, Arc::clone(&addresses));
     let readiness = readiness::Readiness::new(&settings);
     if !settings.admin.listen.is_empty() {
         let admin = admin::AdminApp::new(
@@ -240,7 +267,7 @@ fn serve(
     };
     let prober = readiness::Prober {
         readiness: Arc::clone(&readiness),
-        upstream: upstream::Upstream::new(&probes, &settings.environments),
+        upstream: upstream::Upstream::new(&probes, Arc::clone(&addresses)),
         settings: shared_settings,
     };
     server.add_service(background_service("readiness probes", prober));
@@ -253,7 +280,7 @@ fn serve(
     }
     let state = State {
         auth: auth::Auth::new(&settings.auth),
-        upstream: upstream::Upstream::new(&settings.upstream, &settings.environments),
+        upstream: upstream::Upstream::new(&settings.upstream, Arc::clone(&addresses)),
         limits,
         cors: cors::AllowList::new(&settings.cors.allowed_origins),
         bodies: budget::MemoryBudget::new(
@@ -280,7 +307,7 @@ fn serve(
     if let Some((mock_listen, options)) = mock {
         server.add_service(mock_service(&mock_listen, options));
     }
-    startup_check::start(&front_settings);
+    startup_check::start(&addresses);
     log::info!("argo-bridge listening on {listen}");
     server.run_forever()
 }

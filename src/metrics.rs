@@ -184,6 +184,34 @@ pub static UPSTREAM_UP: Lazy<IntGaugeVec> = Lazy::new(|| {
     .expect("metric registers once")
 });
 
+pub static UPSTREAM_ADDRESSES: Lazy<IntGaugeVec> = Lazy::new(|| {
+    register_int_gauge_vec!(
+        "argo_bridge_upstream_addresses",
+        "Addresses the Argo environment's host name has now (0: it has never resolved)",
+        &["env"]
+    )
+    .expect("metric registers once")
+});
+
+pub static UPSTREAM_ADDRESS_FAILURES: Lazy<IntCounterVec> = Lazy::new(|| {
+    register_int_counter_vec!(
+        "argo_bridge_upstream_address_failures_total",
+        "Connections to one of an Argo environment's addresses that failed (the address is then \
+         avoided for upstream.address_retry_after_ms)",
+        &["env"]
+    )
+    .expect("metric registers once")
+});
+
+pub static UPSTREAM_DNS_FAILURES: Lazy<IntCounterVec> = Lazy::new(|| {
+    register_int_counter_vec!(
+        "argo_bridge_upstream_dns_failures_total",
+        "Resolutions of an Argo environment's host name that failed (its last addresses are kept)",
+        &["env"]
+    )
+    .expect("metric registers once")
+});
+
 /// Registers every metric up front so that a scrape shows them before the first request. The
 /// `process` feature of the prometheus crate adds `process_*` (CPU, memory, open file
 /// descriptors, threads, start time) to the default registry by itself.

@@ -1,13 +1,15 @@
 //! A connection check at start, like the original bridge's `check_argo_connection`: one line per
 //! environment and endpoint saying whether Argo is reachable. It never stops the start (Argo
-//! may come up later) and runs beside it, so a slow network does not delay serving.
+//! may come up later, and a host that does not resolve yet may resolve later) and runs beside
+//! it, so a slow network does not delay serving.
 
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use argo_filters::argo::Endpoint;
 
-use crate::config::{ArgoEnv, Settings};
+use crate::config::ArgoEnv;
+use crate::upstream::AddressBook;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// Argo's endpoints by the name the log gives them: the resource API's, then the native API's.
@@ -20,12 +22,15 @@ const ENDPOINTS: [(&str, &str); 6] = [
     ("native embeddings", "/v1/embeddings"),
 ];
 
-/// Starts the check in its own thread; its lines go to the log.
-pub fn start(settings: &Settings) {
-    let environments: Vec<(String, ArgoEnv)> = settings
-        .environments
-        .iter()
-        .map(|(name, env)| (name.clone(), env.clone()))
+/// Starts the check in its own thread, on the addresses resolved at start; its lines go to
+/// the log.
+pub fn start(addresses: &AddressBook) {
+    let environments: Vec<(String, ArgoEnv, Vec<SocketAddr>)> = addresses
+        .environments()
+        .map(|place| {
+            let name = place.name().to_string();
+            (name, place.env().clone(), place.addresses())
+        })
         .collect();
     let spawned = std::thread::Builder::new()
         .name("argo-check".into())
@@ -35,11 +40,11 @@ pub fn start(settings: &Settings) {
     }
 }
 
-fn check(environments: &[(String, ArgoEnv)]) {
+fn check(environments: &[(String, ArgoEnv, Vec<SocketAddr>)]) {
     let mut all_reachable = true;
-    for (name, env) in environments {
-        // The endpoints of one environment share its host: one connection attempt tells for all.
-        let reached = TcpStream::connect_timeout(&env.addr, TIMEOUT).map(drop);
+    for (name, env, addresses) in environments {
+        // The endpoints of one environment share its host: one answering address tells for all.
+        let reached = reach(addresses);
         for (label, path) in ENDPOINTS {
             let url = url(env, path);
             match &reached {
@@ -58,13 +63,22 @@ fn check(environments: &[(String, ArgoEnv)]) {
     }
 }
 
+/// `Ok` when one of the addresses accepts a connection, else the last failure.
+fn reach(addresses: &[SocketAddr]) -> Result<(), String> {
+    let mut failure = "the host does not resolve".to_string();
+    for addr in addresses {
+        match TcpStream::connect_timeout(addr, TIMEOUT) {
+            Ok(_) => return Ok(()),
+            Err(e) => failure = format!("{addr}: {e}"),
+        }
+    }
+    Err(failure)
+}
+
 fn url(env: &ArgoEnv, path: &str) -> String {
     let scheme = if env.tls { "https" } else { "http" };
     format!(
         "{scheme}://{}:{}{}{}",
-        env.host,
-        env.addr.port(),
-        env.base_path,
-        path
+        env.host, env.port, env.base_path, path
     )
 }

@@ -3,12 +3,13 @@
 //! mapped to what a client can act on (502 unreachable or broken, 503 too many large answers
 //! held at once, 504 too slow).
 
+mod addresses;
 mod budget;
 mod call;
 mod connection;
 mod wire;
 
-use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ use pingora_timeout::fast_timeout::fast_timeout;
 use crate::budget::MemoryBudget;
 use crate::config::{ArgoEnv, UpstreamConfig};
 use crate::metrics;
+pub use addresses::{AddressBook, AddressKeeper, Environment, SystemResolver};
 pub use budget::BufferedAnswer;
 pub use call::{Api, Call};
 use connection::{Connection, Timeouts, HEAD_TIMEDOUT};
@@ -33,15 +35,10 @@ const MAX_CAUSE_BODY_BYTES: usize = 2 * 1024;
 pub struct Upstream {
     connector: TransportConnector,
     config: UpstreamConfig,
-    /// Per environment name: where Argo is, built once at start.
-    routes: BTreeMap<String, Route>,
+    /// Where each environment is now; shared by every client of the process.
+    addresses: Arc<AddressBook>,
     /// Shared by every buffered answer of this process.
     answer_budget: Arc<MemoryBudget>,
-}
-
-struct Route {
-    env: ArgoEnv,
-    peer: HttpPeer,
 }
 
 /// One request in flight to Argo, response header already read.
@@ -53,25 +50,15 @@ pub struct Exchange {
 }
 
 impl Upstream {
-    pub fn new(config: &UpstreamConfig, environments: &BTreeMap<String, ArgoEnv>) -> Self {
+    pub fn new(config: &UpstreamConfig, addresses: Arc<AddressBook>) -> Self {
         let mut options = ConnectorOptions::new(config.pool_size);
         if !config.ca_file.is_empty() {
             options.ca_file = Some(config.ca_file.clone());
         }
-        let routes = environments
-            .iter()
-            .map(|(name, env)| {
-                let route = Route {
-                    env: env.clone(),
-                    peer: peer(env, config),
-                };
-                (name.clone(), route)
-            })
-            .collect();
         Upstream {
             connector: TransportConnector::new(Some(options)),
             config: config.clone(),
-            routes,
+            addresses,
             answer_budget: MemoryBudget::new(
                 config.max_buffered_answer_bytes_total,
                 metrics::BUFFERED_ANSWER_BYTES.clone(),
@@ -81,25 +68,31 @@ impl Upstream {
 
     /// Sends `body` as `call` to the environment `env_name` and reads the response head.
     ///
-    /// Retried, because Argo cannot have received the whole request: connect failures (up to
-    /// `upstream.retries` times, with exponential backoff) and a pooled connection that broke
-    /// while the request was being written (once, at once). Once the request is written it is
-    /// never sent again, whatever happens next: a POST must not reach Argo twice.
+    /// Retried, because Argo cannot have received the whole request: a connect failure goes at
+    /// once to another address of the environment while one is usable, else is retried (up to
+    /// `upstream.retries` times, with exponential backoff); a pooled connection that broke
+    /// while the request was being written is replaced once, at once. Once the request is
+    /// written it is never sent again, whatever happens next: a POST must not reach Argo twice.
     pub async fn send(
         &self,
         env_name: &str,
         call: &Call<'_>,
         body: &[u8],
     ) -> Result<Exchange, ApiError> {
-        let Route { env, peer } = self.routes.get(env_name).ok_or_else(|| {
+        let place = self.addresses.get(env_name).ok_or_else(|| {
             ApiError::internal(format!("model environment `{env_name}` is not configured"))
         })?;
+        let env = place.env();
         let path = format!("{}{}", env.base_path, call.path());
         let request = wire::encode_request(call.method(), &path, &env.host, &call.headers(), body);
-        let mut connect_retries = 0;
-        let mut stale_retry_used = false;
+        let mut attempts = Attempts::default();
         loop {
-            let failure = match self.try_send(peer, &request).await {
+            let target = place.pick().ok_or_else(|| unresolved(place))?;
+            if target.despite_failures {
+                log::debug!("every address of Argo {env_name} is out; trying one anyway");
+            }
+            let peer = peer(env, target.addr, &self.config);
+            let failure = match self.try_send(&peer, &request).await {
                 Ok(connection) => {
                     return Ok(Exchange {
                         connection,
@@ -109,28 +102,59 @@ impl Upstream {
                 }
                 Err(failure) => failure,
             };
-            match failure {
-                Failure::Connect(e) if connect_retries < self.config.retries => {
-                    let backoff = self.config.retry_backoff() * 2u32.pow(connect_retries);
-                    connect_retries += 1;
-                    metrics::UPSTREAM_RETRIES
-                        .with_label_values(&["connect"])
-                        .inc();
-                    log::warn!("connecting to Argo {env_name} failed ({}), retry {connect_retries} in {backoff:?}", e.etype().as_str());
-                    tokio::time::sleep(backoff).await;
-                }
-                Failure::Stale(e) if !stale_retry_used => {
-                    stale_retry_used = true;
-                    metrics::UPSTREAM_RETRIES
-                        .with_label_values(&["stale_connection"])
-                        .inc();
-                    log::debug!(
-                        "pooled connection to Argo {env_name} broke while sending, retrying: {e}"
-                    );
-                }
-                Failure::Connect(e) | Failure::Stale(e) | Failure::Other(e) => {
-                    return Err(self.map_error(&e, env_name))
-                }
+            if let Failure::Connect(_) = failure {
+                place.connect_failed(target.addr);
+            }
+            let wait = self.again(&mut attempts, failure, place)?;
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+
+    /// After a failed attempt: how long to wait before the next one, or the client's error.
+    fn again(
+        &self,
+        attempts: &mut Attempts,
+        failure: Failure,
+        place: &Environment,
+    ) -> Result<Duration, ApiError> {
+        let env_name = place.name();
+        match failure {
+            Failure::Connect(_)
+                if attempts.other_addresses < MAX_OTHER_ADDRESSES && place.has_usable() =>
+            {
+                attempts.other_addresses += 1;
+                metrics::UPSTREAM_RETRIES
+                    .with_label_values(&["other_address"])
+                    .inc();
+                Ok(Duration::ZERO)
+            }
+            Failure::Connect(e) if attempts.connect_retries < self.config.retries => {
+                let backoff = self.config.retry_backoff() * 2u32.pow(attempts.connect_retries);
+                attempts.connect_retries += 1;
+                metrics::UPSTREAM_RETRIES
+                    .with_label_values(&["connect"])
+                    .inc();
+                log::warn!(
+                    "connecting to Argo {env_name} failed ({}), retry {} in {backoff:?}",
+                    e.etype().as_str(),
+                    attempts.connect_retries
+                );
+                Ok(backoff)
+            }
+            Failure::Stale(e) if !attempts.stale_retry_used => {
+                attempts.stale_retry_used = true;
+                metrics::UPSTREAM_RETRIES
+                    .with_label_values(&["stale_connection"])
+                    .inc();
+                log::debug!(
+                    "pooled connection to Argo {env_name} broke while sending, retrying: {e}"
+                );
+                Ok(Duration::ZERO)
+            }
+            Failure::Connect(e) | Failure::Stale(e) | Failure::Other(e) => {
+                Err(self.map_error(&e, env_name))
             }
         }
     }
@@ -298,10 +322,37 @@ fn rejection_cause(env: &str, status: u16, body: &[u8]) -> String {
     )
 }
 
-/// Argo's address with the connect timeouts the connector applies. Write, head and read
-/// timeouts are the exchange's own; idle expiry is set when a connection goes back to the pool.
-fn peer(env: &ArgoEnv, config: &UpstreamConfig) -> HttpPeer {
-    let mut peer = HttpPeer::new(env.addr, env.tls, env.host.clone());
+/// At most this many connect failures of one request go at once to another address.
+const MAX_OTHER_ADDRESSES: u32 = 8;
+
+/// What a request has used of its second chances.
+#[derive(Default)]
+struct Attempts {
+    other_addresses: u32,
+    connect_retries: u32,
+    stale_retry_used: bool,
+}
+
+/// The environment's host has never resolved: the message names the environment, never the
+/// host or an address (Argo's addresses are not shown to clients); the cause, for the log, does.
+fn unresolved(place: &Environment) -> ApiError {
+    let env = place.name();
+    ApiError::bad_gateway(format!(
+        "Argo ({env}) cannot be reached: the gateway has no address for it yet; try again later"
+    ))
+    .with_code("upstream_unresolved")
+    .with_cause(format!(
+        "Argo {env}: host `{}` has not resolved (upstream.environments.{env})",
+        place.env().host
+    ))
+}
+
+/// One of Argo's addresses with the connect timeouts the connector applies; the pool keeps its
+/// connections apart from other addresses' (the address is part of the peer's reuse hash).
+/// Write, head and read timeouts are the exchange's own; idle expiry is set when a connection
+/// goes back to the pool.
+fn peer(env: &ArgoEnv, addr: SocketAddr, config: &UpstreamConfig) -> HttpPeer {
+    let mut peer = HttpPeer::new(addr, env.tls, env.host.clone());
     peer.options.connection_timeout = Some(config.connect_timeout());
     peer.options.total_connection_timeout = Some(config.connect_timeout() * 2);
     peer
@@ -379,7 +430,88 @@ mod tests {
 
     fn upstream() -> Upstream {
         let config: UpstreamConfig = serde_yaml::from_str("environments: {}").unwrap();
-        Upstream::new(&config, &BTreeMap::new())
+        let addresses = AddressBook::new(&Default::default(), &config, Arc::new(SystemResolver));
+        Upstream::new(&config, addresses)
+    }
+
+    /// The upstream of a `prod` environment at `http://argo.test:{port}`, its name in `names`.
+    fn upstream_of(names: &Arc<addresses::Names>, port: u16, retries: u32) -> Upstream {
+        let yaml = format!("{{environments: {{prod: 'http://argo.test:{port}'}}, retries: {retries}, retry_backoff_ms: 1}}");
+        let config: UpstreamConfig = serde_yaml::from_str(&yaml).unwrap();
+        let env = ArgoEnv {
+            tls: false,
+            host: "argo.test".into(),
+            port,
+            base_path: String::new(),
+        };
+        let environments = [("prod".to_string(), env)].into();
+        let resolver = Arc::clone(names) as Arc<dyn addresses::Resolve>;
+        Upstream::new(&config, AddressBook::new(&environments, &config, resolver))
+    }
+
+    /// An Argo at `ip` that answers every request with 200 and `{}`.
+    fn tiny_argo(ip: &str) -> SocketAddr {
+        let listener = std::net::TcpListener::bind((ip, 0)).unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                use std::io::{Read, Write};
+                let mut head = [0u8; 4096];
+                let _ = stream.read(&mut head);
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+            }
+        });
+        addr
+    }
+
+    async fn models(upstream: &Upstream) -> Result<u16, ApiError> {
+        let call = Call::new(Api::Models, "alice");
+        let mut exchange = upstream.send("prod", &call, b"").await?;
+        let status = exchange.status();
+        exchange.read_to_end(upstream).await?;
+        Ok(status)
+    }
+
+    #[tokio::test]
+    async fn an_unresolved_environment_is_a_502_naming_it_until_its_name_resolves() {
+        let names = Arc::new(addresses::Names::default());
+        let argo = tiny_argo("127.0.0.1");
+        let upstream = upstream_of(&names, argo.port(), 2);
+        upstream.addresses.refresh().await;
+        let error = models(&upstream).await.unwrap_err();
+        assert_eq!(
+            (error.status, error.code),
+            (502, Some("upstream_unresolved"))
+        );
+        assert!(error.message.contains("Argo (prod)"), "{}", error.message);
+        assert!(!error.message.contains("argo.test"), "{}", error.message);
+        assert!(error.cause.unwrap().contains("argo.test"));
+        names.set("argo.test", &[argo]);
+        upstream.addresses.refresh().await;
+        assert_eq!(models(&upstream).await.unwrap(), 200);
+    }
+
+    #[tokio::test]
+    async fn a_dead_address_costs_no_retry_while_another_answers() {
+        let names = Arc::new(addresses::Names::default());
+        let argo = tiny_argo("127.0.0.2");
+        let dead = std::net::TcpListener::bind(("127.0.0.3", argo.port()))
+            .map(|listener| listener.local_addr().unwrap())
+            .unwrap();
+        names.set("argo.test", &[dead, argo]);
+        // No retries, as the readiness probes have: the other address still serves.
+        let upstream = upstream_of(&names, argo.port(), 0);
+        upstream.addresses.refresh().await;
+        let failures = metrics::UPSTREAM_ADDRESS_FAILURES.with_label_values(&["prod"]);
+        let before = failures.get();
+        for _ in 0..4 {
+            assert_eq!(models(&upstream).await.unwrap(), 200);
+        }
+        assert_eq!(
+            failures.get(),
+            before + 1,
+            "the dead address was tried once"
+        );
     }
 
     #[test]

@@ -127,11 +127,16 @@ pub fn tool(name: &str) -> PathBuf {
 }
 
 pub fn wait_for_port(port: u16) {
+    wait_for_address("127.0.0.1", port);
+}
+
+/// Waits until something listens on `ip`:`port` (127.0.0.2 and the like are loopback too).
+pub fn wait_for_address(ip: &str, port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while TcpStream::connect((ip, port)).is_err() {
         assert!(
             Instant::now() < deadline,
-            "nothing listening on port {port}"
+            "nothing listening on {ip} port {port}"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -144,7 +149,12 @@ pub fn start_mock(extra: &[&str]) -> (Process, u16) {
 
 /// A mock Argo on a given port, for example to restart one where the gateway expects it.
 pub fn start_mock_on(port: u16, extra: &[&str]) -> Process {
-    let listen = format!("127.0.0.1:{port}");
+    start_mock_at("127.0.0.1", port, extra)
+}
+
+/// A mock Argo on `ip`:`port`.
+pub fn start_mock_at(ip: &str, port: u16, extra: &[&str]) -> Process {
+    let listen = format!("{ip}:{port}");
     let child = Command::new(binary())
         .args(["mock-argo", "--listen", &listen])
         .args(extra)
@@ -154,7 +164,7 @@ pub fn start_mock_on(port: u16, extra: &[&str]) -> Process {
         .spawn()
         .expect("start mock Argo");
     let process = Process(child);
-    wait_for_port(port);
+    wait_for_address(ip, port);
     process
 }
 
@@ -292,7 +302,19 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Response {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    request_at("127.0.0.1", port, method, path, headers, body)
+}
+
+/// [`request`] to a server on another loopback address.
+pub fn request_at(
+    ip: &str,
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let mut stream = TcpStream::connect((ip, port)).expect("connect");
     stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
     if !headers
