@@ -15,7 +15,6 @@ mod http;
 mod limits;
 mod log_writer;
 mod metrics;
-mod mock_argo;
 mod proxy_protocol;
 mod readiness;
 mod routes;
@@ -25,7 +24,6 @@ mod timing;
 mod upstream;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use argo_filters::usage::Tokenizer;
 
@@ -36,12 +34,12 @@ use pingora_core::server::configuration::{Opt, ServerConf};
 use pingora_core::server::Server;
 use pingora_core::services::background::background_service;
 use pingora_core::services::listening::Service;
+use pingora_core::services::ServiceWithDependents;
 
 use crate::access_log::Format;
 use crate::config::{Settings, ShutdownConfig};
 use crate::front_door::FrontDoor;
 use crate::gateway::{Gateway, State};
-use crate::mock_argo::{MockArgo, MockOptions};
 
 const USAGE: &str = "usage:
   argo-bridge [run] [--config PATH] [--port N] [--username U] [--upgrade]
@@ -52,8 +50,9 @@ const USAGE: &str = "usage:
                                           instance once it gets SIGQUIT (shutdown.upgrade_sock)
   argo-bridge demo [--port P] [--mock-port M] [--config PATH]
                                           serve with the built-in mock Argo on loopback
+                                          (builds with the default feature `mock` only)
   argo-bridge mock-argo --listen ADDR [--fragment-delay-ms N] [--fragment-bytes N] [--tls-cert PEM --tls-key PEM]
-                                          run only the mock Argo
+                                          run only the mock Argo (feature `mock` too)
   argo-bridge check-config [--config PATH]  validate the configuration and exit";
 
 fn main() {
@@ -81,7 +80,7 @@ fn run(args: &[String]) -> Result<(), String> {
             load(&flags, &|key| {
                 flags.env_override(key).or_else(|| std::env::var(key).ok())
             })?,
-            None,
+            Vec::new(),
             flags.is_set("upgrade"),
         ),
         "check-config" => {
@@ -94,14 +93,7 @@ fn run(args: &[String]) -> Result<(), String> {
             );
             Ok(())
         }
-        "demo" => demo(&flags),
-        "mock-argo" => {
-            let listen = flags
-                .value("listen")
-                .ok_or("mock-argo needs --listen ADDR")?;
-            let tls = flags.value("tls-cert").zip(flags.value("tls-key"));
-            serve_mock_only(listen, mock_options(&flags)?, tls)
-        }
+        "demo" | "mock-argo" => mock::run(command, &flags),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())
@@ -128,62 +120,6 @@ fn load(flags: &Flags, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings,
     config::load(flags.value("config"), env).map_err(|e| e.to_string())
 }
 
-/// Demo mode: the mock Argo on loopback serves every environment; one demo token is accepted.
-fn demo(flags: &Flags) -> Result<(), String> {
-    let port = flags.value("port").unwrap_or("8080");
-    let mock_port = flags.value("mock-port").unwrap_or("8081");
-    let mock_listen = format!("127.0.0.1:{mock_port}");
-    let env = |key: &str| -> Option<String> {
-        match key {
-            "ARGO_BRIDGE_LISTEN" => Some(format!("127.0.0.1:{port}")),
-            "ARGO_BRIDGE_TOKENS" => Some("demo-token=demo-user".into()),
-            "ARGO_BRIDGE_AUTH_MODE" => Some("tokens".into()),
-            _ if key.starts_with("ARGO_BRIDGE_ARGO_") => {
-                Some(format!("http://{mock_listen}/argoapi"))
-            }
-            _ => std::env::var(key).ok(),
-        }
-    };
-    let settings = load(flags, &env)?;
-    print_demo_instructions(port);
-    serve(settings, Some((mock_listen, mock_options(flags)?)), false)
-}
-
-fn print_demo_instructions(port: &str) {
-    println!(
-        r#"
-argo-bridge demo: the gateway listens on http://127.0.0.1:{port}, in front of a built-in mock Argo.
-Token: demo-token  (maps to lab user demo-user)
-
-  curl -s http://127.0.0.1:{port}/v1/chat/completions \
-    -H 'Authorization: Bearer demo-token' -H 'Content-Type: application/json' \
-    -d '{{"model": "gpt-4o", "messages": [{{"role": "user", "content": "Hello!"}}]}}'
-
-  python3 -c 'from openai import OpenAI
-c = OpenAI(base_url="http://127.0.0.1:{port}/v1", api_key="demo-token")
-print(c.chat.completions.create(model="gpt-4o", messages=[{{"role": "user", "content": "Hello!"}}]).choices[0].message.content)'
-
-Press Ctrl-C to stop.
-"#
-    );
-}
-
-fn mock_options(flags: &Flags) -> Result<MockOptions, String> {
-    let mut options = MockOptions::default();
-    if let Some(ms) = flags.value("fragment-delay-ms") {
-        options.fragment_delay = Duration::from_millis(
-            ms.parse()
-                .map_err(|_| "--fragment-delay-ms takes a number")?,
-        );
-    }
-    if let Some(bytes) = flags.value("fragment-bytes") {
-        options.fragment_bytes = bytes
-            .parse()
-            .map_err(|_| "--fragment-bytes takes a number")?;
-    }
-    Ok(options)
-}
-
 fn server_conf(threads: usize, shutdown: &ShutdownConfig) -> ServerConf {
     ServerConf {
         threads,
@@ -195,9 +131,10 @@ fn server_conf(threads: usize, shutdown: &ShutdownConfig) -> ServerConf {
     }
 }
 
+/// Serves the gateway, and `beside` it in the same server any other services (the demo's mock).
 fn serve(
     settings: Settings,
-    mock: Option<(String, MockOptions)>,
+    beside: Vec<Box<dyn ServiceWithDependents>>,
     upgrade: bool,
 ) -> Result<(), String> {
     let opt = Opt {
@@ -304,9 +241,7 @@ fn serve(
     }
     gateway.add_listener(endpoint);
     server.add_service(gateway);
-    if let Some((mock_listen, options)) = mock {
-        server.add_service(mock_service(&mock_listen, options));
-    }
+    server.add_services(beside);
     startup_check::start(&addresses);
     log::info!("argo-bridge listening on {listen}");
     server.run_forever()
@@ -317,39 +252,6 @@ fn serve(
 /// zero-filled, up to 64 KiB of resident memory per open connection (per open stream).
 fn listener(listen: &str) -> ListenerConfig {
     ListenerConfig::tcp(listen).l4_buffer(L4BufferSettings::default().read(0))
-}
-
-fn mock_service(listen: &str, options: MockOptions) -> Service<MockArgo> {
-    let mut service = Service::new("mock-argo".to_string(), MockArgo::new(options));
-    service.add_tcp(listen);
-    service
-}
-
-fn serve_mock_only(
-    listen: &str,
-    options: MockOptions,
-    tls: Option<(&str, &str)>,
-) -> Result<(), String> {
-    let shutdown = ShutdownConfig {
-        grace_period_s: 1,
-        ..ShutdownConfig::default()
-    };
-    let conf = server_conf(1, &shutdown);
-    let mut server = Server::new_with_opt_and_conf(Opt::default(), conf);
-    server.bootstrap();
-    let service = match tls {
-        None => mock_service(listen, options),
-        Some((cert, key)) => {
-            let mut service = Service::new("mock-argo".to_string(), MockArgo::new(options));
-            service
-                .add_tls(listen, cert, key)
-                .map_err(|e| format!("cannot serve TLS on {listen}: {e}"))?;
-            service
-        }
-    };
-    server.add_service(service);
-    log::info!("mock Argo listening on {listen}");
-    server.run_forever()
 }
 
 /// Binds `address` once and lets it go, so that a taken port fails the start with its reason.
@@ -368,6 +270,87 @@ fn write_pid_file(path: &str) -> Result<(), String> {
     }
     std::fs::write(path, format!("{}\n", std::process::id()))
         .map_err(|e| format!("cannot write pid file {path}: {e}"))
+}
+
+/// The two subcommands that serve the mock Argo (the `mock-argo` crate). The gateway depends on
+/// that crate for them alone: the demo is one command on a fresh machine (the README's first
+/// line) and the tests start the mock as `argo-bridge mock-argo`; no request the gateway serves
+/// touches it. Without the default feature `mock` (the container image) both are refused.
+#[cfg(feature = "mock")]
+mod mock {
+    use super::{load, serve, Flags};
+
+    pub(crate) fn run(command: &str, flags: &Flags) -> Result<(), String> {
+        match command {
+            "demo" => demo(flags),
+            _ => {
+                let listen = flags
+                    .value("listen")
+                    .ok_or("mock-argo needs --listen ADDR")?;
+                let tls = flags.value("tls-cert").zip(flags.value("tls-key"));
+                mock_argo::serve(listen, options(flags)?, tls)
+            }
+        }
+    }
+
+    /// Demo mode: the mock Argo on loopback serves every environment; one demo token is accepted.
+    fn demo(flags: &Flags) -> Result<(), String> {
+        let port = flags.value("port").unwrap_or("8080");
+        let mock_port = flags.value("mock-port").unwrap_or("8081");
+        let mock_listen = format!("127.0.0.1:{mock_port}");
+        let env = |key: &str| -> Option<String> {
+            match key {
+                "ARGO_BRIDGE_LISTEN" => Some(format!("127.0.0.1:{port}")),
+                "ARGO_BRIDGE_TOKENS" => Some("demo-token=demo-user".into()),
+                "ARGO_BRIDGE_AUTH_MODE" => Some("tokens".into()),
+                _ if key.starts_with("ARGO_BRIDGE_ARGO_") => {
+                    Some(format!("http://{mock_listen}/argoapi"))
+                }
+                _ => std::env::var(key).ok(),
+            }
+        };
+        let settings = load(flags, &env)?;
+        print_demo_instructions(port);
+        let mock = mock_argo::service(&mock_listen, options(flags)?);
+        serve(settings, vec![Box::new(mock)], false)
+    }
+
+    fn print_demo_instructions(port: &str) {
+        println!(
+            r#"
+argo-bridge demo: the gateway listens on http://127.0.0.1:{port}, in front of a built-in mock Argo.
+Token: demo-token  (maps to lab user demo-user)
+
+  curl -s http://127.0.0.1:{port}/v1/chat/completions \
+    -H 'Authorization: Bearer demo-token' -H 'Content-Type: application/json' \
+    -d '{{"model": "gpt-4o", "messages": [{{"role": "user", "content": "Hello!"}}]}}'
+
+  python3 -c 'from openai import OpenAI
+c = OpenAI(base_url="http://127.0.0.1:{port}/v1", api_key="demo-token")
+print(c.chat.completions.create(model="gpt-4o", messages=[{{"role": "user", "content": "Hello!"}}]).choices[0].message.content)'
+
+Press Ctrl-C to stop.
+"#
+        );
+    }
+
+    fn options(flags: &Flags) -> Result<mock_argo::MockOptions, String> {
+        mock_argo::options(
+            flags.value("fragment-delay-ms"),
+            flags.value("fragment-bytes"),
+        )
+    }
+}
+
+#[cfg(not(feature = "mock"))]
+mod mock {
+    use super::Flags;
+
+    pub(crate) fn run(command: &str, _: &Flags) -> Result<(), String> {
+        Err(format!(
+            "`{command}` serves the mock Argo, which this build leaves out (built without the default feature `mock`)"
+        ))
+    }
 }
 
 /// Flags that take no value.

@@ -280,6 +280,30 @@ fn compose_file_parses_and_references_existing_files() {
             assert!(path.exists(), "{service} mounts missing {}", path.display());
         }
     }
+    // The mock Argo is its own image, the Dockerfile's `mock-argo` stage: the gateway's image
+    // leaves the mock out.
+    let mock = &compose["services"]["mock-argo"];
+    let target = mock["build"]["target"]
+        .as_str()
+        .expect("the mock's build target");
+    let dockerfile = read("deploy/Dockerfile");
+    assert!(
+        dockerfile
+            .lines()
+            .any(|line| line.starts_with("FROM ") && line.ends_with(&format!(" AS {target}"))),
+        "deploy/Dockerfile has no stage `{target}`"
+    );
+    assert_ne!(
+        mock["image"],
+        compose["services"][gateways[0].as_str()]["image"],
+        "the mock is not tagged as the gateway's image"
+    );
+    for name in &gateways {
+        assert!(
+            compose["services"][name.as_str()]["build"]["target"].is_null(),
+            "{name} builds the Dockerfile's last stage, the gateway"
+        );
+    }
 }
 
 #[test]

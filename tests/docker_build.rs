@@ -9,7 +9,9 @@
 //! every member and their dev-dependencies), the first run compiles those crates once more.
 //!
 //! In its own test binary: the staged build re-links `target/release/argo-bridge`, which the
-//! other tests of one binary would be running meanwhile.
+//! other tests of one binary would be running meanwhile. The image's gateway is built without
+//! the mock (`--no-default-features`), so the binaries the repository's build made are put back
+//! when the test ends, for the test binaries that run after this one.
 
 mod common;
 
@@ -274,6 +276,23 @@ fn the_dockerfile_builds_from_exactly_what_it_copies() {
         "the image is built with `cargo build --release --locked`: {cargo_runs:?}"
     );
 
+    // The binaries the image takes from the build, which the staged build replaces.
+    let built: Vec<PathBuf> = stages
+        .iter()
+        .filter(|stage| stage.name != builder.name)
+        .flat_map(|stage| stage.body.iter())
+        .filter(|(keyword, args)| {
+            keyword == "COPY" && args.contains(&format!("--from={}", builder.name))
+        })
+        .filter_map(|(_, args)| {
+            let source = copy_arguments(args).into_iter().next()?;
+            let within =
+                source.strip_prefix(&format!("{}/target/", workdir.trim_end_matches('/')))?;
+            Some(target_dir().join(within))
+        })
+        .collect();
+    let _restored = Restored::save(&built);
+
     // Cargo must be able to load the workspace from the staged files alone.
     run_in(
         &root,
@@ -300,6 +319,94 @@ fn the_dockerfile_builds_from_exactly_what_it_copies() {
             assert!(path.is_file(), "COPY {args}: the build made no {built}");
             let status = Command::new(&path).arg("help").output().unwrap().status;
             assert!(status.success(), "{} help", path.display());
+        }
+    }
+
+    // The image (the last stage, what `docker build` makes by default) is the gateway without
+    // its test double: the mock's subcommands are refused, not served.
+    let image = stages.last().expect("a final stage");
+    let gateway = image
+        .body
+        .iter()
+        .filter(|(keyword, args)| keyword == "COPY" && args.contains("--from="))
+        .filter_map(|(_, args)| copy_arguments(args).into_iter().next())
+        .find(|source| source.ends_with("/argo-bridge"))
+        .expect("the final stage copies the argo-bridge binary");
+    let gateway = target_dir().join(
+        gateway
+            .strip_prefix(&format!("{workdir}/target/"))
+            .expect("from the build's target directory"),
+    );
+    for command in [
+        vec!["mock-argo", "--listen", "127.0.0.1:0"],
+        vec!["demo", "--port", "0", "--mock-port", "0"],
+    ] {
+        let (status, stderr) = run_briefly(&gateway, &command);
+        assert_eq!(
+            status,
+            Some(2),
+            "the image's `argo-bridge {}` is refused: {stderr}",
+            command[0]
+        );
+        assert!(
+            stderr.contains("leaves out") && stderr.contains("feature `mock`"),
+            "{stderr}"
+        );
+    }
+}
+
+/// Runs `binary args`, killing it after ten seconds: its exit code (None when it was killed)
+/// and what it wrote to stderr.
+fn run_briefly(binary: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let mut child = Command::new(binary)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+    }
+    (status, stderr)
+}
+
+/// The repository build's binaries, saved before the staged build replaces them and put back
+/// when the test ends, however it ends: the test binaries after this one run the repository's
+/// `argo-bridge`, with the mock, not the image's.
+struct Restored(Vec<(PathBuf, PathBuf)>);
+
+impl Restored {
+    fn save(binaries: &[PathBuf]) -> Self {
+        let mut saved = Vec::new();
+        for binary in binaries.iter().filter(|binary| binary.is_file()) {
+            let copy = binary.with_extension("before-dockerfile");
+            copy_file(binary, &copy);
+            saved.push((copy, binary.clone()));
+        }
+        Restored(saved)
+    }
+}
+
+impl Drop for Restored {
+    fn drop(&mut self) {
+        for (copy, binary) in &self.0 {
+            // A rename replaces the directory entry, never the file cargo may have hard-linked.
+            if let Err(e) = std::fs::rename(copy, binary) {
+                eprintln!("cannot put {} back: {e}", binary.display());
+            }
         }
     }
 }

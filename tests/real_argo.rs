@@ -1,7 +1,7 @@
 //! Black-box tests of what real Argo does that our first idea of it did not: retired models,
 //! the parameter rules Argo enforces, the tool-call shapes it really sends, conversations that
 //! must end with a user turn, embed batches and unregistered users. The mock Argo refuses what
-//! real Argo refuses (`src/mock_argo/rules.rs`), so a success here means the gateway adjusted
+//! real Argo refuses (`mock-argo/src/rules.rs`), so a success here means the gateway adjusted
 //! the request.
 
 mod common;

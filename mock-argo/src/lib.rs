@@ -18,12 +18,19 @@
 //!
 //! Test hooks: `GET /__mock/stats` (what Argo saw, see [`Stats`]) and `POST /__mock/models`
 //! (the model list, see [`models::ModelList::hook`]), under any prefix.
+//!
+//! A crate of its own, not part of the gateway: the gateway's request path never reaches it.
+//! It is served beside the gateway by `argo-bridge demo`, alone by `argo-bridge mock-argo` (what
+//! the tests and benchmarks start) and by this crate's own `mock-argo` binary (see [`serve`]).
 
 pub mod models;
 mod native;
 pub mod rules;
+mod serve;
 mod sse;
 mod tools;
+
+pub use serve::{options, serve, service};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
