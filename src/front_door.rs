@@ -13,6 +13,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use argo_filters::error::ErrorCode;
 use argo_filters::ApiError;
 use async_trait::async_trait;
 use bytes::BytesMut;
@@ -329,7 +330,7 @@ impl Head {
             Err(httparse::Error::TooManyHeaders) => {
                 return Err(Refusal::new(
                     431,
-                    "request_header_fields_too_large",
+                    ErrorCode::RequestHeaderFieldsTooLarge,
                     format!("The request has more than {MAX_HEADERS} headers"),
                 ))
             }
@@ -339,14 +340,14 @@ impl Head {
         if method.eq_ignore_ascii_case("CONNECT") {
             return Err(Refusal::new(
                 405,
-                "method_not_allowed",
+                ErrorCode::MethodNotAllowed,
                 "CONNECT is not supported: this is an API gateway, not a forward proxy".into(),
             ));
         }
         if request.path.unwrap_or("").len() > rules.max_uri_bytes {
             return Err(Refusal::new(
                 414,
-                "uri_too_long",
+                ErrorCode::UriTooLong,
                 format!(
                     "The request target is longer than {} bytes",
                     rules.max_uri_bytes
@@ -520,7 +521,7 @@ async fn read_proxy_header(
 struct Refusal(Option<ApiError>);
 
 impl Refusal {
-    fn new(status: u16, code: &'static str, message: String) -> Self {
+    fn new(status: u16, code: ErrorCode, message: String) -> Self {
         Refusal(Some(
             ApiError::new(status, "invalid_request_error", message).with_code(code),
         ))
@@ -529,7 +530,7 @@ impl Refusal {
     fn malformed(reason: &str) -> Self {
         Self::new(
             400,
-            "malformed_request",
+            ErrorCode::MalformedRequest,
             format!("The request is not valid HTTP/1.1: {reason}"),
         )
     }
@@ -537,7 +538,7 @@ impl Refusal {
     fn head_too_large(limit: usize) -> Self {
         Self::new(
             431,
-            "request_header_fields_too_large",
+            ErrorCode::RequestHeaderFieldsTooLarge,
             format!("The request head is larger than {limit} bytes"),
         )
     }
@@ -545,7 +546,7 @@ impl Refusal {
     fn head_timeout() -> Self {
         Self::new(
             408,
-            "request_timeout",
+            ErrorCode::RequestTimeout,
             "The request head did not arrive in time".into(),
         )
     }
@@ -554,7 +555,7 @@ impl Refusal {
         let mut error = ApiError::rate_limited(
             "Too many connections from your address have not yet made an authenticated request; close some and retry",
         )
-        .with_code("too_many_connections");
+        .with_code(ErrorCode::TooManyConnections);
         error.retry_after = Some("1".into());
         Refusal(Some(error))
     }
@@ -568,7 +569,7 @@ impl Refusal {
 async fn refuse(mut stream: Stream, refusal: Refusal) {
     let Some(error) = refusal.0 else { return };
     metrics::REFUSED_CONNECTIONS
-        .with_label_values(&[error.code.unwrap_or("refused")])
+        .with_label_values(&[error.code.map_or("refused", ErrorCode::as_str)])
         .inc();
     let body = error.to_json();
     let reason = http::StatusCode::from_u16(error.status)

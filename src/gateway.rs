@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use argo_filters::argo::Endpoint;
+use argo_filters::error::ErrorCode;
 use argo_filters::json::parse_request;
 use argo_filters::models::{ModelSpec, ModelTable};
 use argo_filters::notice;
@@ -248,7 +249,7 @@ impl Gateway {
                 "invalid_request_error",
                 "This origin may not call the API from a browser",
             )
-            .with_code("origin_not_allowed"));
+            .with_code(ErrorCode::OriginNotAllowed));
         }
         ctx.status = 204;
         let headers = cors::preflight_headers(header("access-control-request-headers").as_deref());
@@ -454,16 +455,26 @@ pub(crate) fn resource_call(endpoint: Endpoint, user: &str) -> Call<'_> {
     Call::new(Api::Resource(endpoint), user)
 }
 
-/// A request's final Argo failure: counted by kind (the `upstream_*` codes, a fixed set),
-/// and logged once for the operator with what caused it (the cause names the environment
-/// the call went to, which for streams and embeddings need not be the model's).
+/// A request's final Argo failure: counted by kind (its code, one of the fixed set of
+/// [`ErrorCode::is_upstream`] codes), and logged once for the operator with what caused it (the
+/// cause names the environment the call went to, which for streams and embeddings need not be
+/// the model's).
 fn record_upstream_failure(ctx: &RequestCtx, error: &ApiError) {
-    let Some(kind) = error.code.filter(|code| code.starts_with("upstream_")) else {
+    let Some(kind) = upstream_failure_kind(error) else {
         return;
     };
     metrics::UPSTREAM_ERRORS.with_label_values(&[kind]).inc();
     let cause = error.cause.as_deref().unwrap_or(&error.message);
     log::warn!("request {} failed at Argo: {kind}: {cause}", ctx.request_id);
+}
+
+/// The `kind` label `argo_bridge_upstream_errors_total` counts an error under: its code, when
+/// that is an Argo failure; none for the gateway's own and the request's errors.
+fn upstream_failure_kind(error: &ApiError) -> Option<&'static str> {
+    error
+        .code
+        .filter(|code| code.is_upstream())
+        .map(ErrorCode::as_str)
 }
 
 pub(crate) fn count_tokens(model: &str, prompt: u64, completion: u64) {
@@ -540,5 +551,56 @@ impl std::ops::Deref for Resolved {
 
     fn deref(&self) -> &ModelSpec {
         &self.table.models()[self.position]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn argo_failures_are_counted_under_their_upstream_code_and_nothing_else_is() {
+        let labels: BTreeSet<&str> = ErrorCode::ALL
+            .iter()
+            .filter_map(|&code| upstream_failure_kind(&ApiError::bad_gateway("x").with_code(code)))
+            .collect();
+        let upstream: BTreeSet<&str> = [
+            "upstream_answers_over_budget",
+            "upstream_bad_status",
+            "upstream_connect_timeout",
+            "upstream_cut_off",
+            "upstream_head_timeout",
+            "upstream_invalid_answer",
+            "upstream_overloaded",
+            "upstream_rate_limited",
+            "upstream_rejected",
+            "upstream_stream_error",
+            "upstream_timeout",
+            "upstream_tls_error",
+            "upstream_total_timeout",
+            "upstream_truncated",
+            "upstream_unreachable",
+            "upstream_unresolved",
+            "upstream_user_not_registered",
+            "upstream_write_timeout",
+        ]
+        .into();
+        assert_eq!(labels, upstream);
+        // The gateway's own failures and the request's are not Argo's.
+        for error in [
+            ApiError::bad_gateway("no more precise code"),
+            ApiError::internal("x"),
+            ApiError::rate_limited("the user's own limit"),
+            ApiError::invalid("messages", "x"),
+            ApiError::new(502, "upstream_error", "no code at all"),
+        ] {
+            assert_eq!(upstream_failure_kind(&error), None, "{error:?}");
+        }
+        assert_eq!(
+            upstream_failure_kind(&argo_filters::error::from_argo_status(503, b"", None)),
+            Some("upstream_bad_status")
+        );
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use argo_filters::error::ErrorCode;
 use argo_filters::ApiError;
 use bytes::{Bytes, BytesMut};
 use pingora_http::ResponseHeader;
@@ -87,7 +88,7 @@ fn bodies_over_budget() -> ApiError {
         "server_error",
         "The gateway is holding as many request bodies as it may; retry in a moment",
     )
-    .with_code("server_busy");
+    .with_code(ErrorCode::ServerBusy);
     error.retry_after = Some("1".into());
     error
 }
@@ -98,7 +99,7 @@ fn body_too_slow() -> ApiError {
         "invalid_request_error",
         "The request body did not arrive in time",
     )
-    .with_code("request_timeout")
+    .with_code(ErrorCode::RequestTimeout)
 }
 
 fn body_read_error(error: &pingora_error::Error) -> ApiError {
@@ -113,7 +114,7 @@ fn body_read_error(error: &pingora_error::Error) -> ApiError {
                 error.etype().as_str()
             ),
         )
-        .with_code("body_read_error")
+        .with_code(ErrorCode::BodyReadError)
     }
 }
 
@@ -131,7 +132,7 @@ pub fn require_json(session: &Session) -> Result<(), ApiError> {
             "Send the request body uncompressed: `Content-Encoding` is not supported",
         )
         .with_param("Content-Encoding")
-        .with_code("unsupported_media_type"));
+        .with_code(ErrorCode::UnsupportedMediaType));
     }
     let content_type = session
         .req_header()
@@ -154,7 +155,7 @@ pub fn require_json(session: &Session) -> Result<(), ApiError> {
             "Send the request body as JSON with `Content-Type: application/json`",
         )
         .with_param("Content-Type")
-        .with_code("unsupported_media_type"))
+        .with_code(ErrorCode::UnsupportedMediaType))
     }
 }
 

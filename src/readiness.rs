@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use argo_filters::error::ErrorCode;
 use argo_filters::ApiError;
 use async_trait::async_trait;
 use futures::future::join_all;
@@ -139,7 +140,7 @@ impl Readiness {
 }
 
 fn not_ready(message: &str) -> ApiError {
-    ApiError::new(503, "server_error", message).with_code("not_ready")
+    ApiError::new(503, "server_error", message).with_code(ErrorCode::NotReady)
 }
 
 /// The OpenAI error envelope, plus each environment's status beside it.

@@ -6,6 +6,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
+use argo_filters::error::ErrorCode;
 use argo_filters::translate::StreamTranslation;
 use argo_filters::ApiError;
 use bytes::Bytes;
@@ -205,7 +206,7 @@ pub fn client_closed() -> ApiError {
         "invalid_request_error",
         "The client closed its side of the connection before the answer was complete",
     )
-    .with_code("client_closed")
+    .with_code(ErrorCode::ClientClosed)
 }
 
 /// Upper bound on the events gathered into one write.

@@ -2,6 +2,146 @@
 
 use serde::Serialize;
 
+/// Declares [`ErrorCode`]: each variant with the string clients get as `code` (and metrics get
+/// as a label), in two groups, so that whether a code is an Argo failure is declared with it.
+macro_rules! error_codes {
+    (
+        gateway { $($(#[$gateway_doc:meta])* $gateway:ident = $gateway_text:literal,)* }
+        upstream { $($(#[$upstream_doc:meta])* $upstream:ident = $upstream_text:literal,)* }
+    ) => {
+        /// Every error code the gateway sends: the client's `code` field (OpenAI's envelope,
+        /// Google's `ErrorInfo.reason` upper-cased, the Responses API's `error.code`), the
+        /// `kind` label of `argo_bridge_upstream_errors_total` for the upstream ones, and the
+        /// `reason` label of `argo_bridge_refused_connections_total` for the front door's.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$gateway_doc])* $gateway,)*
+            $($(#[$upstream_doc])* $upstream,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, the gateway's own first, then Argo's failures.
+            pub const ALL: &'static [ErrorCode] = &[
+                $(ErrorCode::$gateway,)*
+                $(ErrorCode::$upstream,)*
+            ];
+
+            /// The code as clients and metrics see it.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$gateway => $gateway_text,)*
+                    $(ErrorCode::$upstream => $upstream_text,)*
+                }
+            }
+
+            /// A failure of Argo (or of the way to it), not of the request or the gateway:
+            /// what `argo_bridge_upstream_errors_total` counts.
+            pub const fn is_upstream(self) -> bool {
+                match self {
+                    $(ErrorCode::$gateway => false,)*
+                    $(ErrorCode::$upstream => true,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    gateway {
+        /// 401: no token, or one the token table does not know (also `/metrics`' own token).
+        InvalidApiKey = "invalid_api_key",
+        /// 404: no such path (or `/metrics` where the admin listener serves it).
+        NotFound = "not_found",
+        /// 404: no such model, or a retired one.
+        ModelNotFound = "model_not_found",
+        /// 405 (also CONNECT, refused by the front door).
+        MethodNotAllowed = "method_not_allowed",
+        /// 414 from the front door: the request target is over `limits.max_uri_bytes`.
+        UriTooLong = "uri_too_long",
+        /// 413: the body is over `limits.max_body_bytes`.
+        RequestTooLarge = "request_too_large",
+        /// 429: the user's own rate or concurrency limit.
+        RateLimitExceeded = "rate_limit_exceeded",
+        /// 500.
+        InternalError = "internal_error",
+        /// 502 without a more precise code.
+        BadGateway = "bad_gateway",
+        /// 400 from the front door: not valid HTTP/1.1.
+        MalformedRequest = "malformed_request",
+        /// 431 from the front door.
+        RequestHeaderFieldsTooLarge = "request_header_fields_too_large",
+        /// 408: the request head or body did not arrive in time.
+        RequestTimeout = "request_timeout",
+        /// 429 from the front door: too many unauthenticated connections from one address.
+        TooManyConnections = "too_many_connections",
+        /// 400: more prompts in one completions request than `limits.max_prompts_per_request`.
+        TooManyPrompts = "too_many_prompts",
+        /// 403: a browser origin `cors.allowed_origins` does not list.
+        OriginNotAllowed = "origin_not_allowed",
+        /// 503 from `/ready`.
+        NotReady = "not_ready",
+        /// 503: the gateway holds as many request bodies as its memory budget allows.
+        ServerBusy = "server_busy",
+        /// 400: the request body could not be read.
+        BodyReadError = "body_read_error",
+        /// 415: a compressed body, or one that is not JSON.
+        UnsupportedMediaType = "unsupported_media_type",
+        /// 499: the client closed its connection before its answer was complete.
+        ClientClosed = "client_closed",
+    }
+    upstream {
+        /// 502: Argo answered 2xx with something the gateway cannot translate.
+        UpstreamInvalidAnswer = "upstream_invalid_answer",
+        /// 504: Argo timed out (its own 504 or timeout error), or sent nothing for
+        /// `upstream.read_timeout_ms`.
+        UpstreamTimeout = "upstream_timeout",
+        /// 400: Argo refused the request itself (400, 413, 422).
+        UpstreamRejected = "upstream_rejected",
+        /// 502: Argo answered another non-2xx status.
+        UpstreamBadStatus = "upstream_bad_status",
+        /// 429: Argo is rate limiting.
+        UpstreamRateLimited = "upstream_rate_limited",
+        /// 403: Argo does not know the username (its authentication notice).
+        UpstreamUserNotRegistered = "upstream_user_not_registered",
+        /// 503: the model is overloaded on Argo's side.
+        UpstreamOverloaded = "upstream_overloaded",
+        /// 502: Argo reported an error inside a stream or a 2xx body.
+        UpstreamStreamError = "upstream_stream_error",
+        /// 502: Argo's stream ended before the answer did.
+        UpstreamTruncated = "upstream_truncated",
+        /// 504: the whole Argo call took longer than `upstream.total_timeout_ms`.
+        UpstreamTotalTimeout = "upstream_total_timeout",
+        /// 504: no connection to Argo in time.
+        UpstreamConnectTimeout = "upstream_connect_timeout",
+        /// 504: Argo's answer head did not arrive in time.
+        UpstreamHeadTimeout = "upstream_head_timeout",
+        /// 504: the request could not be written to Argo in time.
+        UpstreamWriteTimeout = "upstream_write_timeout",
+        /// 502: Argo refused or reset the connection.
+        UpstreamUnreachable = "upstream_unreachable",
+        /// 502: the TLS handshake with Argo failed.
+        UpstreamTlsError = "upstream_tls_error",
+        /// 502: Argo's answer stopped part-way.
+        UpstreamCutOff = "upstream_cut_off",
+        /// 503: the gateway holds as many large Argo answers as its memory budget allows.
+        UpstreamAnswersOverBudget = "upstream_answers_over_budget",
+        /// 502: Argo's host name has not resolved yet (the message names the environment).
+        UpstreamUnresolved = "upstream_unresolved",
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// An error as the client sees it. Every failure the gateway reports goes through this type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -9,7 +149,7 @@ pub struct ApiError {
     pub message: String,
     pub kind: &'static str,
     pub param: Option<String>,
-    pub code: Option<&'static str>,
+    pub code: Option<ErrorCode>,
     /// Seconds for a `Retry-After` header (429s).
     pub retry_after: Option<String>,
     /// What went wrong, for the operator's log; never sent to the client. Boxed so that
@@ -28,7 +168,7 @@ struct Body<'a> {
     #[serde(rename = "type")]
     kind: &'a str,
     param: Option<&'a str>,
-    code: Option<&'a str>,
+    code: Option<ErrorCode>,
 }
 
 impl ApiError {
@@ -54,7 +194,7 @@ impl ApiError {
         self
     }
 
-    pub fn with_code(mut self, code: &'static str) -> Self {
+    pub fn with_code(mut self, code: ErrorCode) -> Self {
         self.code = Some(code);
         self
     }
@@ -65,11 +205,11 @@ impl ApiError {
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(401, "invalid_request_error", message).with_code("invalid_api_key")
+        Self::new(401, "invalid_request_error", message).with_code(ErrorCode::InvalidApiKey)
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(404, "invalid_request_error", message).with_code("not_found")
+        Self::new(404, "invalid_request_error", message).with_code(ErrorCode::NotFound)
     }
 
     pub fn model_not_found(model: &str) -> Self {
@@ -82,7 +222,7 @@ impl ApiError {
             ),
         )
         .with_param("model")
-        .with_code("model_not_found")
+        .with_code(ErrorCode::ModelNotFound)
     }
 
     pub fn method_not_allowed(method: &str, path: &str) -> Self {
@@ -94,7 +234,7 @@ impl ApiError {
                 truncate_for_message(path)
             ),
         )
-        .with_code("method_not_allowed")
+        .with_code(ErrorCode::MethodNotAllowed)
     }
 
     pub fn body_too_large(limit: usize) -> Self {
@@ -103,29 +243,29 @@ impl ApiError {
             "invalid_request_error",
             format!("Request body is larger than the gateway limit of {limit} bytes"),
         )
-        .with_code("request_too_large")
+        .with_code(ErrorCode::RequestTooLarge)
     }
 
     /// The upstream answered, but not in a way the client can use (5xx, garbage, refused).
     pub fn bad_gateway(message: impl Into<String>) -> Self {
-        Self::new(502, "upstream_error", message).with_code("bad_gateway")
+        Self::new(502, "upstream_error", message).with_code(ErrorCode::BadGateway)
     }
 
     /// Argo answered 2xx, but with something the gateway cannot translate.
     pub fn invalid_answer(message: impl Into<String>) -> Self {
-        Self::bad_gateway(message).with_code("upstream_invalid_answer")
+        Self::bad_gateway(message).with_code(ErrorCode::UpstreamInvalidAnswer)
     }
 
     pub fn gateway_timeout(message: impl Into<String>) -> Self {
-        Self::new(504, "upstream_error", message).with_code("upstream_timeout")
+        Self::new(504, "upstream_error", message).with_code(ErrorCode::UpstreamTimeout)
     }
 
     pub fn rate_limited(message: impl Into<String>) -> Self {
-        Self::new(429, "rate_limit_error", message).with_code("rate_limit_exceeded")
+        Self::new(429, "rate_limit_error", message).with_code(ErrorCode::RateLimitExceeded)
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(500, "server_error", message).with_code("internal_error")
+        Self::new(500, "server_error", message).with_code(ErrorCode::InternalError)
     }
 
     pub fn to_json(&self) -> Vec<u8> {
@@ -168,11 +308,94 @@ mod tests {
         assert!(json["error"]["code"].is_null());
     }
 
+    /// Every code as clients and dashboards knew it before codes were an enum, in the enum's
+    /// order: a renamed or dropped code is a change clients see.
+    const CODES_ON_THE_WIRE: [&str; 38] = [
+        "invalid_api_key",
+        "not_found",
+        "model_not_found",
+        "method_not_allowed",
+        "uri_too_long",
+        "request_too_large",
+        "rate_limit_exceeded",
+        "internal_error",
+        "bad_gateway",
+        "malformed_request",
+        "request_header_fields_too_large",
+        "request_timeout",
+        "too_many_connections",
+        "too_many_prompts",
+        "origin_not_allowed",
+        "not_ready",
+        "server_busy",
+        "body_read_error",
+        "unsupported_media_type",
+        "client_closed",
+        "upstream_invalid_answer",
+        "upstream_timeout",
+        "upstream_rejected",
+        "upstream_bad_status",
+        "upstream_rate_limited",
+        "upstream_user_not_registered",
+        "upstream_overloaded",
+        "upstream_stream_error",
+        "upstream_truncated",
+        "upstream_total_timeout",
+        "upstream_connect_timeout",
+        "upstream_head_timeout",
+        "upstream_write_timeout",
+        "upstream_unreachable",
+        "upstream_tls_error",
+        "upstream_cut_off",
+        "upstream_answers_over_budget",
+        "upstream_unresolved",
+    ];
+
+    #[test]
+    fn codes_are_the_strings_clients_got_before() {
+        let strings: Vec<&str> = ErrorCode::ALL.iter().map(|code| code.as_str()).collect();
+        assert_eq!(strings, CODES_ON_THE_WIRE);
+        let unique: std::collections::BTreeSet<&str> = strings.iter().copied().collect();
+        assert_eq!(unique.len(), strings.len(), "no two codes share a string");
+        for &code in ErrorCode::ALL {
+            assert_eq!(code.to_string(), code.as_str());
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
+    }
+
+    #[test]
+    fn upstream_codes_are_the_upstream_named_ones() {
+        for &code in ErrorCode::ALL {
+            assert_eq!(
+                code.is_upstream(),
+                code.as_str().starts_with("upstream_"),
+                "{code}"
+            );
+        }
+        assert_eq!(
+            ErrorCode::ALL
+                .iter()
+                .filter(|code| code.is_upstream())
+                .count(),
+            18
+        );
+    }
+
+    #[test]
+    fn the_envelope_carries_the_codes_string() {
+        let json: serde_json::Value =
+            serde_json::from_slice(&ApiError::model_not_found("gpt-9").to_json()).unwrap();
+        assert_eq!(json["error"]["code"], "model_not_found");
+        let json: serde_json::Value =
+            serde_json::from_slice(&from_argo_status(503, b"", None).to_json()).unwrap();
+        assert_eq!(json["error"]["code"], "upstream_bad_status");
+    }
+
     #[test]
     fn long_model_names_are_truncated() {
         let err = ApiError::model_not_found(&"x".repeat(5000));
         assert!(err.message.len() < 300);
-        assert_eq!(err.code, Some("model_not_found"));
+        assert_eq!(err.code, Some(ErrorCode::ModelNotFound));
     }
 }
 
@@ -191,7 +414,7 @@ pub fn from_argo_status(status: u16, body: &[u8], retry_after: Option<&str>) -> 
             "invalid_request_error",
             format!("Argo rejected the request: {}", client_detail(body)),
         )
-        .with_code("upstream_rejected"),
+        .with_code(ErrorCode::UpstreamRejected),
         504 => ApiError::gateway_timeout(format!(
             "Argo timed out (HTTP 504); this is on Argo's side, try again later or with a shorter request. {OPERATOR_HINT}"
         )),
@@ -199,15 +422,15 @@ pub fn from_argo_status(status: u16, body: &[u8], retry_after: Option<&str>) -> 
             "Argo answered with status {status}: {}",
             client_detail(body)
         ))
-        .with_code("upstream_bad_status"),
+        .with_code(ErrorCode::UpstreamBadStatus),
         500..=599 => ApiError::bad_gateway(format!(
             "Argo answered with an internal error (HTTP {status}); this is on Argo's side, try again later. {OPERATOR_HINT}"
         ))
-        .with_code("upstream_bad_status"),
+        .with_code(ErrorCode::UpstreamBadStatus),
         _ => ApiError::bad_gateway(format!(
             "Argo answered with an unexpected status (HTTP {status}); try again later. {OPERATOR_HINT}"
         ))
-        .with_code("upstream_bad_status"),
+        .with_code(ErrorCode::UpstreamBadStatus),
     }
 }
 
@@ -223,7 +446,7 @@ fn rate_limited_by_argo(body: &[u8], retry_after: Option<&str>) -> ApiError {
         None => format!("Argo is rate limiting requests; retry shortly. {detail}"),
     });
     error.retry_after = retry_after.map(str::to_string);
-    error.with_code("upstream_rate_limited")
+    error.with_code(ErrorCode::UpstreamRateLimited)
 }
 
 /// Argo's explanation as a client may see it: scrubbed, one line, short.
@@ -487,11 +710,11 @@ mod argo_status_tests {
     #[test]
     fn server_errors_keep_their_status_and_code_but_not_argos_text() {
         for (status, client_status, code) in [
-            (500, 502, "upstream_bad_status"),
-            (502, 502, "upstream_bad_status"),
-            (503, 502, "upstream_bad_status"),
-            (504, 504, "upstream_timeout"),
-            (302, 502, "upstream_bad_status"),
+            (500, 502, ErrorCode::UpstreamBadStatus),
+            (502, 502, ErrorCode::UpstreamBadStatus),
+            (503, 502, ErrorCode::UpstreamBadStatus),
+            (504, 504, ErrorCode::UpstreamTimeout),
+            (302, 502, ErrorCode::UpstreamBadStatus),
         ] {
             let error = from_argo_status(status, LEAKY_500, None);
             assert_eq!((error.status, error.code), (client_status, Some(code)));
@@ -514,7 +737,10 @@ mod argo_status_tests {
     #[test]
     fn argo_validation_messages_reach_the_client() {
         let error = from_argo_status(400, br#"{"error":"max_tokens must be <= 21000"}"#, None);
-        assert_eq!((error.status, error.code), (400, Some("upstream_rejected")));
+        assert_eq!(
+            (error.status, error.code),
+            (400, Some(ErrorCode::UpstreamRejected))
+        );
         assert_eq!(
             error.message,
             "Argo rejected the request: max_tokens must be <= 21000"

@@ -484,6 +484,7 @@ fn normalize(name: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
 
     fn spec(name: &str, argo_id: &str, aliases: &[&str]) -> ModelSpec {
         ModelSpec {
@@ -568,7 +569,10 @@ mod tests {
         .unwrap();
         for spelling in ["gpt-4", "argo:GPT4", " gpt4 "] {
             let error = table.lookup(spelling).unwrap_err();
-            assert_eq!((error.status, error.code), (404, Some("model_not_found")));
+            assert_eq!(
+                (error.status, error.code),
+                (404, Some(ErrorCode::ModelNotFound))
+            );
             assert!(
                 error.message.contains("`gpt-4o` or `gpt-4.1`")
                     && error.message.contains("retired"),

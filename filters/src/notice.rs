@@ -5,6 +5,7 @@
 //! phrase case-insensitively anywhere in a buffered answer or in the first streamed chunk. Its
 //! recorded form opens with `⚠️ **IMPORTANT AUTHENTICATION NOTICE FROM ARGO** ⚠️`.
 
+use crate::error::ErrorCode;
 use crate::ApiError;
 
 pub const MARKER: &str = "AUTHENTICATION NOTICE FROM ARGO";
@@ -63,7 +64,7 @@ pub fn unregistered_user() -> ApiError {
         "Argo does not know the lab username your API key maps to. Register with Argo (or ask \
          the gateway operator to check which username your key maps to), then retry.",
     )
-    .with_code("upstream_user_not_registered")
+    .with_code(ErrorCode::UpstreamUserNotRegistered)
 }
 
 fn trim_start(bytes: &[u8]) -> &[u8] {

@@ -576,6 +576,7 @@ pub fn collect<'a>(
 mod tests {
     use super::*;
     use crate::client::openai_chat;
+    use crate::error::ErrorCode;
     use crate::fixtures::{
         self, meta, split, sse_payloads, streamed_text, ANTHROPIC_STREAM, OPENAI_STREAM,
     };
@@ -677,7 +678,7 @@ mod tests {
         let error = translation
             .feed_into(&mut out, text_event("ICE FROM ARGO** ⚠️").as_bytes())
             .unwrap_err();
-        assert_eq!(error.code, Some("upstream_user_not_registered"));
+        assert_eq!(error.code, Some(ErrorCode::UpstreamUserNotRegistered));
         assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
         assert!(translation.failure().is_some());
         assert!(translation.finish().unwrap().is_empty());
@@ -725,7 +726,10 @@ mod tests {
         assert_eq!(error.status, 503);
         assert!(out.is_empty());
         let mut empty = claude_to_openai(false);
-        assert_eq!(empty.finish().unwrap_err().code, Some("upstream_truncated"));
+        assert_eq!(
+            empty.finish().unwrap_err().code,
+            Some(ErrorCode::UpstreamTruncated)
+        );
     }
 
     #[test]
@@ -842,7 +846,7 @@ mod tests {
             collect(anthropic::SseDecoder::new(), [&b""[..]])
                 .unwrap_err()
                 .code,
-            Some("upstream_truncated")
+            Some(ErrorCode::UpstreamTruncated)
         );
     }
 

@@ -3,6 +3,7 @@
 use argo_filters::argo::Endpoint;
 use argo_filters::chat::{self, ToolReplies};
 use argo_filters::completions;
+use argo_filters::error::ErrorCode;
 use argo_filters::models::{Family, UpstreamApi};
 use argo_filters::openai::{CompletionRequest, StreamOptions};
 use argo_filters::stream::{SseEncoder, StreamKind};
@@ -76,7 +77,7 @@ impl Gateway {
                 "prompt",
                 format!("Send at most {most} prompts in one request (each is one call to Argo)"),
             )
-            .with_code("too_many_prompts"));
+            .with_code(ErrorCode::TooManyPrompts));
         }
         if request.stream == Some(true) {
             let argo_body =

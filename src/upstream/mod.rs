@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use argo_filters::error::from_argo_status;
+use argo_filters::error::ErrorCode;
 use argo_filters::ApiError;
 use bytes::Bytes;
 use pingora_core::connectors::{ConnectorOptions, TransportConnector};
@@ -211,7 +212,7 @@ impl Upstream {
                 "Argo ({env}) did not finish answering within {:.0}s; try a shorter request",
                 limit.as_secs_f64()
             ))
-            .with_code("upstream_total_timeout")
+            .with_code(ErrorCode::UpstreamTotalTimeout)
             .with_cause(format!(
                 "Argo {env}: round trip over upstream.total_timeout_ms ({} ms)",
                 self.config.total_timeout_ms
@@ -257,7 +258,7 @@ impl Upstream {
                 "Argo ({env}) did not accept a connection within {:.1}s; try again later",
                 seconds(self.config.connect_timeout())
             ))
-            .with_code("upstream_connect_timeout"),
+            .with_code(ErrorCode::UpstreamConnectTimeout),
             ErrorType::ReadTimedout => ApiError::gateway_timeout(format!(
                 "Argo ({env}) sent nothing for {:.0}s; the model may be overloaded, try again or shorten the request",
                 seconds(self.config.read_timeout())
@@ -266,25 +267,25 @@ impl Upstream {
                 "Argo ({env}) did not start answering within {:.1}s; the model may be overloaded, try again later or shorten the request",
                 seconds(self.config.head_timeout())
             ))
-            .with_code("upstream_head_timeout"),
+            .with_code(ErrorCode::UpstreamHeadTimeout),
             ErrorType::WriteTimedout => {
                 ApiError::gateway_timeout(format!("Argo ({env}) stopped accepting the request body; try again later"))
-                    .with_code("upstream_write_timeout")
+                    .with_code(ErrorCode::UpstreamWriteTimeout)
             }
             ErrorType::ConnectRefused | ErrorType::ConnectNoRoute | ErrorType::ConnectError => {
                 ApiError::bad_gateway(format!("Could not connect to Argo ({env}); it may be down, try again later"))
-                    .with_code("upstream_unreachable")
+                    .with_code(ErrorCode::UpstreamUnreachable)
             }
             ErrorType::TLSHandshakeFailure | ErrorType::InvalidCert | ErrorType::HandshakeError => {
                 ApiError::bad_gateway(format!("TLS with Argo ({env}) failed; ask the gateway operator to check its CA bundle"))
-                    .with_code("upstream_tls_error")
+                    .with_code(ErrorCode::UpstreamTlsError)
             }
             ErrorType::InvalidHTTPHeader => ApiError::invalid_answer(format!(
                 "Argo ({env}) sent an answer that is not valid HTTP ({}); try again, and report it if it persists",
                 error.context.as_ref().map(ToString::to_string).unwrap_or_default()
             )),
             _ => ApiError::bad_gateway(format!("The connection to Argo ({env}) broke off mid-answer; try again"))
-                .with_code("upstream_cut_off"),
+                .with_code(ErrorCode::UpstreamCutOff),
         }
     }
 
@@ -303,7 +304,7 @@ impl Upstream {
             "server_error",
             "The gateway is holding too many large Argo answers right now; retry in a moment",
         )
-        .with_code("upstream_answers_over_budget")
+        .with_code(ErrorCode::UpstreamAnswersOverBudget)
         .with_cause(format!(
             "Argo {env}: buffered answers would exceed upstream.max_buffered_answer_bytes_total ({} bytes)",
             self.config.max_buffered_answer_bytes_total
@@ -340,7 +341,7 @@ fn unresolved(place: &Environment) -> ApiError {
     ApiError::bad_gateway(format!(
         "Argo ({env}) cannot be reached: the gateway has no address for it yet; try again later"
     ))
-    .with_code("upstream_unresolved")
+    .with_code(ErrorCode::UpstreamUnresolved)
     .with_cause(format!(
         "Argo {env}: host `{}` has not resolved (upstream.environments.{env})",
         place.env().host
@@ -481,7 +482,7 @@ mod tests {
         let error = models(&upstream).await.unwrap_err();
         assert_eq!(
             (error.status, error.code),
-            (502, Some("upstream_unresolved"))
+            (502, Some(ErrorCode::UpstreamUnresolved))
         );
         assert!(error.message.contains("Argo (prod)"), "{}", error.message);
         assert!(!error.message.contains("argo.test"), "{}", error.message);
@@ -521,7 +522,7 @@ mod tests {
         let mapped = upstream().map_error(&error, "prod");
         assert_eq!(
             (mapped.status, mapped.code),
-            (502, Some("upstream_cut_off"))
+            (502, Some(ErrorCode::UpstreamCutOff))
         );
         let cause = mapped.cause.unwrap_or_default();
         assert!(cause.starts_with("Argo prod: "), "{cause}");
@@ -535,7 +536,7 @@ mod tests {
         let mapped = upstream().map_error(&error, "dev");
         assert_eq!(
             (mapped.status, mapped.code),
-            (504, Some("upstream_head_timeout"))
+            (504, Some(ErrorCode::UpstreamHeadTimeout))
         );
         assert!(mapped.message.contains("did not start answering"));
     }

@@ -49,7 +49,7 @@ use base64::{alphabet, Engine};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::hub::{
     Answer, Conversation, Dialect, Event, Finish, Message, Part, Role, ToolChoice, ToolDef, Usage,
 };
@@ -1416,7 +1416,10 @@ pub fn answer_json(answer: &Answer, meta: &ResponseMeta, usage: &Usage) -> Vec<u
 /// `ErrorInfo` (the gateway's code as `reason`), a `BadRequest` naming the field when there is
 /// one, and a `RetryInfo` for a known retry delay (Gemini CLI waits that long).
 pub fn error_json(error: &ApiError) -> Vec<u8> {
-    let reason = error.code.unwrap_or(error.kind).to_ascii_uppercase();
+    let reason = error
+        .code
+        .map_or(error.kind, ErrorCode::as_str)
+        .to_ascii_uppercase();
     let mut details = vec![json!({
         "@type": "type.googleapis.com/google.rpc.ErrorInfo",
         "reason": reason,

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::chat;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::hub::{
     Answer, Conversation, Dialect, Event, Finish, Message, Part, Role, ToolChoice, ToolDef, Usage,
 };
@@ -1681,7 +1681,7 @@ impl Encoder for ResponsesEncoder {
     /// reads: its `error.code` says whether to retry.
     fn error(&mut self, out: &mut Vec<u8>, error: &ApiError) {
         let body = ErrorBody {
-            code: error.code,
+            code: error.code.map(ErrorCode::as_str),
             message: &error.message,
             param: error.param.as_deref(),
         };

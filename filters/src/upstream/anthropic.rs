@@ -677,6 +677,7 @@ fn is_empty_object(json: &str) -> bool {
 mod tests {
     use super::*;
     use crate::client::openai_chat;
+    use crate::error::ErrorCode;
     use crate::fixtures::{self, assert_split_invariant, claude, decode, split, ANTHROPIC_STREAM};
     use crate::models::Sampling;
     use proptest::prelude::*;
@@ -1022,7 +1023,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             (overloaded.status, overloaded.code),
-            (503, Some("upstream_overloaded"))
+            (503, Some(ErrorCode::UpstreamOverloaded))
         );
         let rejected = read_answer(br#"{"type":"error","error":{"type":"invalid_request_error","message":"Error code: 400 - max_tokens: must be at most 64000"}}"#).unwrap_err();
         assert_eq!(rejected.status, 400);
@@ -1032,7 +1033,7 @@ mod tests {
         let notice = json!({"content": [{"type": "text", "text": fixtures::NOTICE}], "stop_reason": "end_turn"});
         assert_eq!(
             read_answer(notice.to_string().as_bytes()).unwrap_err().code,
-            Some("upstream_user_not_registered")
+            Some(ErrorCode::UpstreamUserNotRegistered)
         );
         assert_eq!(read_answer(b"<html>").unwrap_err().status, 502);
         assert_eq!(read_answer(br#"{"content":[]}"#).unwrap_err().status, 502);
@@ -1136,7 +1137,7 @@ mod tests {
         let cut = &ANTHROPIC_STREAM[..ANTHROPIC_STREAM.find("event: message_delta").unwrap()];
         let events = decode(SseDecoder::new(), &[cut.as_bytes()]);
         assert!(
-            matches!(events.last(), Some(Event::Error(error)) if error.code == Some("upstream_truncated"))
+            matches!(events.last(), Some(Event::Error(error)) if error.code == Some(ErrorCode::UpstreamTruncated))
         );
         let without_stop =
             &ANTHROPIC_STREAM[..ANTHROPIC_STREAM.find("event: message_stop").unwrap()];

@@ -11,7 +11,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
 use crate::argo::{Endpoint, Params};
-use crate::error::{from_argo_status, ApiError};
+use crate::error::{from_argo_status, ApiError, ErrorCode};
 use crate::hub::{Conversation, Dialect, Event};
 use crate::models::ModelSpec;
 use crate::sse::SseParser;
@@ -87,10 +87,10 @@ pub(crate) fn upstream_error(kind: &str, message: &str) -> ApiError {
             "upstream_error",
             "The model is overloaded on Argo's side; retry in a few seconds.",
         )
-        .with_code("upstream_overloaded"),
+        .with_code(ErrorCode::UpstreamOverloaded),
         "rate_limit_error" | "rate_limit_exceeded" | "rate_limit" => {
             ApiError::rate_limited("Argo is rate limiting requests; retry shortly.")
-                .with_code("upstream_rate_limited")
+                .with_code(ErrorCode::UpstreamRateLimited)
         }
         "invalid_request_error" | "request_too_large" => {
             from_argo_status(400, message.as_bytes(), None)
@@ -101,7 +101,7 @@ pub(crate) fn upstream_error(kind: &str, message: &str) -> ApiError {
         _ => ApiError::bad_gateway(
             "The model failed on Argo's side while answering; try again. The request id in the x-request-id header helps the operator find the details.",
         )
-        .with_code("upstream_stream_error"),
+        .with_code(ErrorCode::UpstreamStreamError),
     };
     error.with_cause(format!("Argo reported `{kind}`: {message}"))
 }
@@ -143,5 +143,5 @@ pub(crate) fn finish_sse(
 
 pub(crate) fn truncated() -> ApiError {
     ApiError::bad_gateway("Argo's stream ended before the answer was complete; try again.")
-        .with_code("upstream_truncated")
+        .with_code(ErrorCode::UpstreamTruncated)
 }

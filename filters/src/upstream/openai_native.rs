@@ -610,6 +610,7 @@ mod tests {
     use super::*;
     use crate::client::openai_chat;
     use crate::embeddings::Output;
+    use crate::error::ErrorCode;
     use crate::fixtures::{self, assert_split_invariant, decode, gpt, split, OPENAI_STREAM};
     use crate::models::{Family, Kind, Sampling};
     use crate::openai::EncodingFormat;
@@ -917,7 +918,7 @@ mod tests {
         let cut = &cut[..cut.rfind("\n\n").unwrap() + 2];
         assert!(matches!(
             decode(SseDecoder::new(), &[cut.as_bytes()]).last(),
-            Some(Event::Error(error)) if error.code == Some("upstream_truncated")
+            Some(Event::Error(error)) if error.code == Some(ErrorCode::UpstreamTruncated)
         ));
         let no_done = &OPENAI_STREAM[..OPENAI_STREAM.find("data: [DONE]").unwrap()];
         assert!(!matches!(

@@ -575,6 +575,7 @@ fn is_empty_array(json: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
     use crate::fixtures::{self, gpt, meta, split, sse_payloads, streamed_text, OPENAI_STREAM};
     use crate::models::{Family, Kind, Sampling};
     use proptest::prelude::*;
@@ -820,7 +821,7 @@ mod tests {
         let error = translation
             .feed_into(&mut out, content_chunk(tail).as_bytes())
             .unwrap_err();
-        assert_eq!(error.code, Some("upstream_user_not_registered"));
+        assert_eq!(error.code, Some(ErrorCode::UpstreamUserNotRegistered));
         assert!(out.is_empty());
         assert!(translation.finish().unwrap().is_empty());
         let mut plain = stream(&meta(), false);
