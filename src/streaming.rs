@@ -62,7 +62,10 @@ async fn send(session: &mut Session, events: Vec<u8>, end: bool) -> bool {
 /// arrives. Errors before the stream is known to be an answer (Argo's refusal, its notice for
 /// an unknown username, a failure before the first event) are returned for a normal error
 /// response; after that they end the stream with an error event.
-#[allow(clippy::too_many_arguments)] // each is a distinct piece of the request's state
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each is a distinct piece of the request's state"
+)]
 pub async fn relay(
     upstream: &Upstream,
     session: &mut Session,

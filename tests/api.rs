@@ -1,5 +1,9 @@
 //! Black-box tests of the non-streaming API over real sockets: gateway binary + mock Argo.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 mod common;
 
 use common::*;

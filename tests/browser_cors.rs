@@ -3,6 +3,10 @@
 //! `.ci/install` installs them). The allowed origin gets its answers, buffered and streamed; a
 //! refused origin's fetch fails with a TypeError, and its request never gets past the preflight.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 mod common;
 
 use std::process::Command;

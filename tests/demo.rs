@@ -1,5 +1,9 @@
 //! Demo mode: `argo-bridge demo` prints a curl and a Python example; both must work as printed.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 mod common;
 
 use std::io::{BufRead, BufReader};

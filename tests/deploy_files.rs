@@ -3,6 +3,10 @@
 //! and reference files that exist. Docker cannot run here; the real `promtool` and `nginx -t`
 //! check what they can.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 mod common;
 
 use std::collections::BTreeSet;

@@ -6,6 +6,10 @@
 //! by `.ci/install`) preloaded, which answers host lookups from a file the test writes and
 //! rewrites; the mock Argos listen on 127.0.0.2 and 127.0.0.3, loopback addresses too.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 mod common;
 
 use std::path::PathBuf;

@@ -13,6 +13,10 @@
 //! the mock (`--no-default-features`), so the binaries the repository's build made are put back
 //! when the test ends, for the test binaries that run after this one.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

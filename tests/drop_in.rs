@@ -2,6 +2,10 @@
 //! editing their clients: its paths, its default user (`--username`, for requests with no token
 //! or the token `noop`), its command-line short forms and its start-up connection check.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 mod common;
 
 use std::process::Command;

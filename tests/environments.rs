@@ -2,6 +2,10 @@
 //! ("streaming is currently available via the dev endpoint only"), embeddings to prod, in
 //! batches of 16 texts made at once.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 mod common;
 
 use common::*;

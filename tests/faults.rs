@@ -1,6 +1,10 @@
 //! Upstream faults and hostile input: each gets a defined OpenAI error, a metric, no hang, and
 //! the gateway keeps serving.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 mod common;
 
 use std::io::{BufReader, Read, Write};

@@ -1,6 +1,10 @@
 //! Several gateways behind a real nginx running `deploy/nginx.conf` (replica addresses mapped
 //! to loopback): one replica is killed under load and no client request fails.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 mod common;
 
 use std::path::Path;

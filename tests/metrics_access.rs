@@ -2,6 +2,10 @@
 //! token (`ARGO_BRIDGE_METRICS_TOKEN`, or the original bridge's `METRICS_TOKEN`) makes it want
 //! `Authorization: Bearer <token>` on whichever port serves it.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 mod common;
 
 use common::*;

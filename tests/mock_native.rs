@@ -1,6 +1,10 @@
 //! The mock Argo's native endpoints over a real socket: SSE on the wire, the model-list hooks,
 //! and the stats a test reads to see Argo's side of a stream.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 mod common;
 
 use std::io::{BufReader, Write};

@@ -3,6 +3,10 @@
 //! `/v1/embeddings`, each with its own auth header and the lab username; the model table's
 //! parameter rules; live SSE translation; Argo's notice; the live model list.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 mod common;
 
 use std::io::{BufRead, BufReader, Write};

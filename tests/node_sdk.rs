@@ -1,6 +1,10 @@
 //! Runs the Node black-box suite (official `openai` SDK, node's test runner) against the
 //! binary, once per upstream mode: Argo's native endpoints and its legacy resource endpoints.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 use std::process::Command;
 
 fn node_suite_passes(upstream_api: &str) {

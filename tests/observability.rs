@@ -1,6 +1,10 @@
 //! Black-box operations tests: the admin listener, `/metrics` scraped by a real Prometheus, the
 //! overhead header and histogram, and the structured access log.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 mod common;
 
 use std::path::Path;

@@ -2,6 +2,10 @@
 //! killed and 200 again when it is back on the same port, on the API and the admin port alike,
 //! while `/health` stays 200 throughout. The probes send no prompt.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -4,6 +4,10 @@
 //! real Argo refuses (`mock-argo/src/rules.rs`), so a success here means the gateway adjusted
 //! the request.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 mod common;
 
 use common::*;

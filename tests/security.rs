@@ -1,5 +1,9 @@
 //! Security: per-user limits, CORS, TLS on the listener and verified TLS to Argo.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 mod common;
 
 use std::path::PathBuf;

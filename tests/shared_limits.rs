@@ -4,6 +4,10 @@
 //! log it once; with Redis back they share again. Concurrency slots are shared too, given back
 //! when a request ends and freed by themselves when the instance holding them dies.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

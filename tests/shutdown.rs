@@ -1,6 +1,10 @@
 //! Graceful shutdown (SIGTERM) and Pingora's graceful upgrade (`run --upgrade` + SIGQUIT),
 //! black-box against the real binary.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 mod common;
 
 use std::io::{BufReader, Write};

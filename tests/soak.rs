@@ -4,6 +4,10 @@
 //!
 //! `ARGO_BRIDGE_SOAK_REQUESTS` changes the count (CI uses the default).
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 mod common;
 
 use std::io::{BufReader, Write};

@@ -2,6 +2,10 @@
 //! (argo-proxy's `contains_argo_auth_warning`): the client gets a 403 that says what to do, on
 //! every path, and nothing of the notice as content.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 mod common;
 
 use common::*;

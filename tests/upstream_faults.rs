@@ -2,6 +2,10 @@
 //! listener) that counts what it receives: a request is never delivered twice, interim answers
 //! cannot hang a request, a broken Retry-After is dropped, and buffered answers share a budget.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 mod common;
 
 use std::io::{BufRead, BufReader, ErrorKind, Write};

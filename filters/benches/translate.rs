@@ -5,6 +5,11 @@
 //! OpenAI request -> an Anthropic request.
 //! `cargo bench -p argo-filters`.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "benchmark set-up, like a test's: a fixture that fails to build panics with its message"
+)]
+
 use std::hint::black_box;
 
 use argo_filters::argo::Endpoint;

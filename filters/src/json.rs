@@ -74,14 +74,14 @@ mod tests {
     use super::*;
     use serde::Deserialize;
 
-    #[allow(dead_code)]
+    #[expect(dead_code, reason = "its fields are only deserialized")]
     #[derive(Deserialize, Debug)]
     struct Outer {
         model: String,
         items: Vec<Inner>,
     }
 
-    #[allow(dead_code)]
+    #[expect(dead_code, reason = "its fields are only deserialized")]
     #[derive(Deserialize, Debug)]
     struct Inner {
         weight: f64,

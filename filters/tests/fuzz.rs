@@ -4,6 +4,10 @@
 //! CI runs the default case count; for a longer run:
 //! `PROPTEST_CASES=200000 cargo test --release -p argo-filters --test fuzz`.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 use argo_filters::argo::Endpoint;
 use argo_filters::chat::{self, ToolReplies};
 use argo_filters::embeddings;

@@ -1,6 +1,10 @@
 //! The crate's own `mock-argo` binary serves the mock alone, with the flags the gateway's
 //! `argo-bridge mock-argo` takes.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};

@@ -1,7 +1,10 @@
 //! Black-box harness: runs the real `argo-bridge` binary and its mock Argo on loopback ports and
 //! talks to them over raw sockets.
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test crate uses some of these helpers, none uses all"
+)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
