@@ -10,21 +10,28 @@
 #   bash bench/run.sh                  the full suite
 #   bash bench/run.sh --profile chat   perf profile of the gateway under one workload (chat,
 #                                      embeddings, stream, chat_native, stream_native,
-#                                      stream_claude: the native ones profile the native
-#                                      gateway) -> bench/out/profile-WORKLOAD.txt
+#                                      stream_claude, stream_messages_claude, stream_responses,
+#                                      stream_generate: all but the first three profile the
+#                                      native gateway) -> bench/out/profile-WORKLOAD.txt
 #   bash bench/run.sh --workloads hold --targets pingora,gateway
 #                                      a subset: other arguments go to `loadgen suite`
 #   bash bench/run.sh --workloads chat_native,stream_native,stream_claude,hold_native
 #                                      the native upstream only
+#   bash bench/run.sh --workloads stream_messages_claude,stream_responses,stream_generate
+#                                      the other client formats only
 #   bash bench/run.sh --workloads wrk  the wrk runs only
 #
 # Workloads: chat, embeddings, stream, stream_paced, hold (resource gateway); chat_native,
 # stream_native, stream_claude, hold_native (native gateway; floor and bare are sent Argo's
-# native requests); wrk (chat and stream through both gateways and bare Pingora, driven by
-# wrk -t1 -c32 with bench/wrk.lua).
+# native requests); stream_messages_claude, stream_responses, stream_generate (the Anthropic,
+# Responses and Google client formats streamed through the native gateway, at
+# BENCH_FORMAT_CONCURRENCY; floor and bare are sent the native request the gateway makes);
+# wrk (chat and stream through both gateways and bare Pingora, driven by wrk -t1 -c32 with
+# bench/wrk.lua).
 #
 # Knobs (environment): BENCH_SECONDS (5, measured seconds per run), BENCH_WARMUP (1),
-# BENCH_CONCURRENCY (1,16,64,256), BENCH_PACED_CONCURRENCY (1,64), BENCH_PACE_MS (10),
+# BENCH_CONCURRENCY (1,16,64,256), BENCH_FORMAT_CONCURRENCY (1,64: the other client formats),
+# BENCH_PACED_CONCURRENCY (1,64), BENCH_PACE_MS (10),
 # BENCH_HOLD_STREAMS (10000), BENCH_PORT_BASE (18180), BENCH_RUST_LOG (gateway log level, info),
 # BENCH_TIMEOUT (1800, seconds for the whole suite), BENCH_MICRO (1: also run the criterion
 # microbenchmarks of argo-filters and add them to the report; 0: skip them), BENCH_WRK (1: also
@@ -36,6 +43,7 @@ cd "$(dirname "$0")/.."
 seconds=${BENCH_SECONDS:-5}
 warmup=${BENCH_WARMUP:-1}
 concurrency=${BENCH_CONCURRENCY:-1,16,64,256}
+format_concurrency=${BENCH_FORMAT_CONCURRENCY:-1,64}
 paced_concurrency=${BENCH_PACED_CONCURRENCY:-1,64}
 pace_ms=${BENCH_PACE_MS:-10}
 hold=${BENCH_HOLD_STREAMS:-10000}
@@ -50,7 +58,7 @@ bin=$target_dir/release
 profile=""
 suite_args=("$@") # anything else goes to `loadgen suite`, e.g. --workloads hold --targets gateway
 if [ "${1:-}" = "--profile" ]; then
-  profile=${2:?"--profile needs a workload: chat, embeddings, stream, chat_native, stream_native or stream_claude"}
+  profile=${2:?"--profile needs a workload: chat, embeddings, stream, chat_native, stream_native, stream_claude, stream_messages_claude, stream_responses or stream_generate"}
   suite_args=()
   use_wrk=0
 fi
@@ -136,7 +144,8 @@ start_stack() {
   start_gateway "$gateway_port" ARGO_BRIDGE_UPSTREAM_API=resource
   gateway_pid=$!
   pids+=("$gateway_pid")
-  # The same gateway on Argo's native API: the gateway of the *_native and stream_claude rows.
+  # The same gateway on Argo's native API: the gateway of the *_native rows, stream_claude and
+  # the other client formats.
   start_gateway "$native_port" ARGO_BRIDGE_UPSTREAM_API=native
   native_pid=$!
   pids+=("$native_pid")
@@ -153,7 +162,7 @@ suite() {
     --floor "127.0.0.1:$mock_port@$mock_pid" --bare "127.0.0.1:$bare_port@$bare_pid" \
     --gateway "127.0.0.1:$gateway_port@$gateway_pid" --pingora-alone "127.0.0.1:$alone_port@$alone_pid" \
     --gateway-native "127.0.0.1:$native_port@$native_pid" "${wrk_args[@]}" \
-    --seconds "$seconds" --warmup "$warmup" --concurrency "$concurrency" \
+    --seconds "$seconds" --warmup "$warmup" --concurrency "$concurrency" --format-concurrency "$format_concurrency" \
     --paced-concurrency "$paced_concurrency" --pace-ms "$pace_ms" --hold "$hold" "$@" "${suite_args[@]}"
 }
 
@@ -167,7 +176,8 @@ write_report() {
       "load average before / after: $load_before / $load_after."
     echo "Gateways (resource and native upstream), bare proxy and Pingora alone: 1 worker thread each, pinned to CPU $sut_cpu;" \
       "mock Argo (1 thread), load generator and wrk pinned to CPU $load_cpu." \
-      "${seconds}s measured after ${warmup}s warm-up per row; paced streams: one 8-byte token every ${pace_ms} ms;" \
+      "${seconds}s measured after ${warmup}s warm-up per row; other client formats at c=$format_concurrency;" \
+      "paced streams: one 8-byte token every ${pace_ms} ms;" \
       "open-file limit $fd_limit."
     if [ -n "${timed_out:-}" ]; then echo; echo "$timed_out"; fi
     echo
@@ -178,11 +188,11 @@ write_report() {
 
 profile_gateway() {
   local data="$out/perf-$profile.data" pid=$gateway_pid
-  case $profile in *_native | stream_claude) pid=$native_pid ;; esac
+  case $profile in chat | embeddings | stream) ;; *) pid=$native_pid ;; esac
   perf record -F 999 --call-graph dwarf,16384 -p "$pid" -o "$data" -- sleep $((seconds + warmup + 1)) >/dev/null 2>&1 &
   local perf_pid=$!
   suite --out "$out/profile-$profile.jsonl" --workloads "$profile" --targets gateway \
-    --concurrency 16 --paced-concurrency "" --hold 0
+    --concurrency 16 --format-concurrency 16 --paced-concurrency "" --hold 0
   wait "$perf_pid" || true
   perf report -i "$data" --stdio --no-children --percent-limit 0.5 >"$out/profile-$profile.txt" 2>/dev/null
   echo "bench: profile in $out/profile-$profile.txt"

@@ -78,10 +78,14 @@ pub async fn relay(
     labels: [&str; 2],
 ) -> Result<Ending, ApiError> {
     let started = Instant::now();
-    let mut exchange = unless_client_leaves(session, upstream.send(env, call, &body)).await?;
+    // Boxed, as the rejection below: connecting (a TLS handshake) takes far more future state
+    // than relaying, and a future is as large as its largest state for as long as it lives,
+    // which for a held stream is hours.
+    let sending = Box::pin(upstream.send(env, call, &body));
+    let mut exchange = unless_client_leaves(session, sending).await?;
     if !exchange.is_success() {
         timing.add_upstream(started.elapsed());
-        return Err(upstream.reject(exchange).await);
+        return Err(Box::pin(upstream.reject(exchange)).await);
     }
     let opening = read_opening(session, upstream, &mut exchange, translator).await;
     // Waiting for the opening is Argo's time, not the gateway's overhead.

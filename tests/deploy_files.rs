@@ -388,11 +388,89 @@ fn k8s_documents() -> Vec<(PathBuf, Yaml)> {
     docs
 }
 
+/// The gateway's own object of a kind (the Redis it shares has objects of the same kinds): by
+/// name or by the `app.kubernetes.io/name` label.
 fn kind<'a>(docs: &'a [(PathBuf, Yaml)], kind: &str) -> &'a Yaml {
+    named(docs, kind, "argo-bridge")
+}
+
+fn named<'a>(docs: &'a [(PathBuf, Yaml)], kind: &str, name: &str) -> &'a Yaml {
     docs.iter()
         .map(|(_, doc)| doc)
-        .find(|doc| doc["kind"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} in deploy/k8s"))
+        .find(|doc| {
+            let metadata = &doc["metadata"];
+            doc["kind"] == kind
+                && (kind == "Kustomization"
+                    || metadata["name"] == name
+                    || metadata["labels"]["app.kubernetes.io/name"] == name)
+        })
+        .unwrap_or_else(|| panic!("no {kind} {name} in deploy/k8s"))
+}
+
+/// `redis://host:port/db` -> `(host, port)`.
+fn redis_host_port(url: &str) -> (String, u64) {
+    let authority = url
+        .strip_prefix("redis://")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("not a redis:// URL: {url}"));
+    let (host, port) = authority.rsplit_once(':').unwrap_or((authority, "6379"));
+    (host.to_string(), port.parse().unwrap())
+}
+
+#[test]
+fn every_replica_shares_one_redis_for_its_limits() {
+    let compose = yaml("deploy/docker-compose.yaml");
+    let urls: BTreeSet<String> = gateway_services(&compose)
+        .iter()
+        .map(|name| {
+            let url = &compose["services"][name.as_str()]["environment"]["ARGO_BRIDGE_REDIS_URL"];
+            url.as_str()
+                .unwrap_or_else(|| panic!("{name} has no ARGO_BRIDGE_REDIS_URL"))
+                .to_string()
+        })
+        .collect();
+    assert_eq!(urls.len(), 1, "one Redis for all replicas: {urls:?}");
+    let (host, port) = redis_host_port(urls.first().unwrap());
+    let redis = &compose["services"][host.as_str()];
+    assert!(
+        redis["image"]
+            .as_str()
+            .is_some_and(|image| image.starts_with("redis:")),
+        "{host} runs Redis"
+    );
+    assert_eq!(port, 6379);
+
+    let docs = k8s_documents();
+    let url = kind(&docs, "ConfigMap")["data"]["ARGO_BRIDGE_REDIS_URL"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (host, port) = redis_host_port(&url);
+    let service = named(&docs, "Service", &host);
+    assert_eq!(service["spec"]["ports"][0]["port"].as_u64(), Some(port));
+    let selector = &service["spec"]["selector"]["app.kubernetes.io/name"];
+    let deployment = named(&docs, "Deployment", selector.as_str().unwrap());
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert!(container["image"].as_str().unwrap().starts_with("redis:"));
+    assert_eq!(
+        deployment["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"],
+        *selector
+    );
+    let resources = kind(&docs, "Kustomization")["resources"]
+        .as_sequence()
+        .unwrap();
+    assert!(resources.iter().any(|resource| resource == "redis.yaml"));
+    // The gateway reads the URL from that variable (a wrong scheme there fails the check).
+    let check = |url: &str| {
+        Command::new(binary())
+            .arg("check-config")
+            .env("ARGO_BRIDGE_REDIS_URL", url)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(check(&url) && !check("mysql://db"));
 }
 
 fn named_port(container: &Yaml, name: &str) -> u64 {

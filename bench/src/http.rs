@@ -324,11 +324,15 @@ impl Conn {
         }
     }
 
-    /// Sends `request` and reads the whole answer, body included (for small answers: probes
-    /// and the mock's counters).
-    pub async fn fetch(&mut self, request: &Request) -> io::Result<(Outcome, Vec<u8>)> {
+    /// Sends `request` and reads the whole answer, body included, counting `marker` (for small
+    /// answers: probes and the mock's counters).
+    pub async fn fetch(
+        &mut self,
+        request: &Request,
+        marker: &'static [u8],
+    ) -> io::Result<(Outcome, Vec<u8>)> {
         self.send(request).await?;
-        let mut parser = ResponseParser::keeping_body(crate::run::MARKER);
+        let mut parser = ResponseParser::keeping_body(marker);
         let mut arrivals = Vec::new();
         loop {
             if let Some(outcome) = self.advance(&mut parser, &mut arrivals).await? {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::http::{Conn, Request};
+use crate::run::MARKER;
 
 /// Requests per endpoint name (`chat`, `streamchat`, `embed`, `chat_completions`, `messages`,
 /// `embeddings`, `models`, `other`).
@@ -19,7 +20,10 @@ pub type Counts = BTreeMap<String, u64>;
 pub async fn endpoint_counts(mock: SocketAddr) -> Option<Counts> {
     let read = async {
         let mut conn = Conn::connect(mock).await.ok()?;
-        let (outcome, body) = conn.fetch(&Request::get("/__mock/stats")).await.ok()?;
+        let (outcome, body) = conn
+            .fetch(&Request::get("/__mock/stats"), MARKER)
+            .await
+            .ok()?;
         (outcome.status == 200).then_some(body)
     };
     let body = tokio::time::timeout(Duration::from_secs(5), read)

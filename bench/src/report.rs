@@ -18,7 +18,7 @@ pub fn parse(jsonl: &str) -> Result<Vec<Record>, String> {
 }
 
 /// Closed-loop workloads of the load generator, in report order.
-const LOAD_WORKLOADS: [&str; 7] = [
+const LOAD_WORKLOADS: [&str; 10] = [
     "chat",
     "embeddings",
     "stream",
@@ -26,6 +26,29 @@ const LOAD_WORKLOADS: [&str; 7] = [
     "chat_native",
     "stream_native",
     "stream_claude",
+    "stream_messages_claude",
+    "stream_responses",
+    "stream_generate",
+];
+/// The streamed workloads of the native gateway, and what the gateway does with each stream.
+const NATIVE_STREAMS: [(&str, &str); 5] = [
+    ("stream_native", "OpenAI SSE relayed (stream_native)"),
+    (
+        "stream_claude",
+        "Claude's Anthropic SSE as OpenAI chunks (stream_claude)",
+    ),
+    (
+        "stream_messages_claude",
+        "Anthropic client, Claude's SSE through the hub back into Anthropic SSE (stream_messages_claude)",
+    ),
+    (
+        "stream_responses",
+        "Responses client, OpenAI chunks as Responses events (stream_responses)",
+    ),
+    (
+        "stream_generate",
+        "Google client, Gemini's OpenAI chunks as Google SSE (stream_generate)",
+    ),
 ];
 /// Workloads driven by wrk, and the Argo API their gateway uses.
 const WRK_WORKLOADS: [(&str, &str); 4] = [
@@ -291,11 +314,9 @@ fn targets(out: &mut String, results: &Results) {
             mib(alone.rss_kib)
         );
     }
-    if results
-        .0
-        .iter()
-        .any(|r| r.workload.ends_with("_native") || r.workload == "stream_claude")
-    {
+    if results.0.iter().any(|r| {
+        r.workload.ends_with("_native") || NATIVE_STREAMS.iter().any(|(w, _)| *w == r.workload)
+    }) {
         native_targets(out, results, alone);
     }
     for (workload, api) in [("chat", "resource"), ("chat_native", "native")] {
@@ -341,13 +362,10 @@ fn native_targets(out: &mut String, results: &Results, alone: Option<&Record>) {
         worst_ratio(results, "chat_native", 0.7),
         "≥ 70%",
     );
-    for (workload, what) in [
-        ("stream_native", "OpenAI SSE relayed (stream_native)"),
-        (
-            "stream_claude",
-            "Claude's Anthropic SSE as OpenAI chunks (stream_claude)",
-        ),
-    ] {
+    for (workload, what) in NATIVE_STREAMS {
+        if results.concurrencies(workload).is_empty() {
+            continue;
+        }
         target_row(
             out,
             &format!(
@@ -478,7 +496,8 @@ fn streaming(out: &mut String, results: &Results) {
         out,
         "| workload | c | target | TTFT p50 | TTFT p99 | gap p50 | gap p99 | added TTFT p50 vs bare | added gap p99 vs bare |\n|---|---|---|---|---|---|---|---|---|"
     );
-    for workload in ["stream_paced", "stream", "stream_native", "stream_claude"] {
+    let streams = NATIVE_STREAMS.map(|(workload, _)| workload);
+    for workload in ["stream_paced", "stream"].into_iter().chain(streams) {
         for c in results.concurrencies(workload) {
             let bare = usable(results.load(workload, "bare", c));
             for target in TARGETS {
@@ -515,9 +534,14 @@ fn cpu_cell(value: Option<f64>) -> String {
 }
 
 fn cpu(out: &mut String, results: &Results) {
-    let Some(c) = results.concurrencies("chat").into_iter().find(|&c| c == 64) else {
+    let c = 64;
+    if !results
+        .0
+        .iter()
+        .any(|r| r.kind == "load" && r.concurrency == c)
+    {
         return;
-    };
+    }
     let _ = writeln!(out, "### CPU time per request at c={c} (µs)\n");
     let _ = writeln!(
         out,
@@ -859,6 +883,53 @@ mod tests {
         assert!(
             text.contains("non-streaming chat req/s, native gateway / bare Pingora | errors (gateway: every request failed: probe: status 404: {}) | ≥ 95% | **errors** |"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn other_client_formats_get_native_stream_targets_and_rows() {
+        let stream = |target: &str, c: usize, rps: f64, ttft: u32, cpu: f64| Record {
+            ttft: Spread {
+                samples: 10,
+                p50: Some(ttft),
+                p99: Some(ttft * 2),
+                max: Some(ttft * 3),
+            },
+            cpu_us_per_request: Some(cpu),
+            ..load("stream_responses", target, c, rps, ttft + 100)
+        };
+        let records = vec![
+            stream("floor", 1, 2000.0, 150, 300.0),
+            stream("bare", 1, 1500.0, 200, 350.0),
+            stream("gateway", 1, 1400.0, 240, 400.0),
+            stream("floor", 64, 2000.0, 30_000, 300.0),
+            stream("bare", 64, 1800.0, 32_000, 320.0),
+            stream("gateway", 64, 1620.0, 35_000, 400.0),
+        ];
+        let text = render(&records);
+        assert!(
+            text.contains("| native upstream, Responses client, OpenAI chunks as Responses events (stream_responses): added time to first token (p50, c=1) over bare Pingora | +40 µs | < 1000 µs | yes |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("(stream_responses): throughput, gateway / bare Pingora (worst of c>1) | 90% (c=64) | ≥ 70% | yes |"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("(stream_generate)") && !text.contains("(stream_native)"),
+            "no target rows for workloads that did not run: {text}"
+        );
+        assert!(
+            text.contains("| stream_responses | 1 | gateway | 240 | 480 | – | – | +40 | – |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| stream_responses | 64 | 2000 | 1800 | 1620 | 90% |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| stream_responses | 300.0 | 320.0 (+ –) | 400.0 (+ –) | 1.2× |"),
+            "CPU at c=64 without a chat row: {text}"
         );
     }
 

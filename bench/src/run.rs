@@ -20,6 +20,9 @@ pub const MARKER: &[u8] = b"Tq";
 pub struct Job {
     pub addr: SocketAddr,
     pub request: Request,
+    /// What starts each token in the answer: [`MARKER`], or more of the event around it where
+    /// the format repeats the whole text after its deltas (Responses' `.done` events).
+    pub marker: &'static [u8],
     /// Markers a complete, correct answer carries (0: not checked).
     pub markers: usize,
 }
@@ -45,7 +48,7 @@ impl Job {
     pub async fn probe(&self, timeout: Duration) -> Result<(), String> {
         let round_trip = async {
             let mut conn = Conn::connect(self.addr).await?;
-            conn.fetch(&self.request).await
+            conn.fetch(&self.request, self.marker).await
         };
         match tokio::time::timeout(timeout, round_trip).await {
             Err(_) => Err("timeout".into()),
@@ -155,7 +158,7 @@ async fn worker(job: Arc<Job>, spec: LoadSpec, record_from: Instant, deadline: I
         let sent = Instant::now();
         let round_trip = async {
             open.send(&job.request).await?;
-            open.read_response(MARKER, &mut arrivals).await
+            open.read_response(job.marker, &mut arrivals).await
         };
         let result = tokio::time::timeout(spec.request_timeout, round_trip).await;
         let done = Instant::now();
@@ -252,7 +255,7 @@ async fn hold_one(
     failed: Arc<AtomicUsize>,
     mut released: watch::Receiver<bool>,
 ) {
-    let mut parser = ResponseParser::new(MARKER);
+    let mut parser = ResponseParser::new(job.marker);
     let mut arrivals = Vec::new();
     let first_token = async {
         let mut conn = Conn::connect(job.addr).await?;

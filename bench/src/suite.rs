@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::http::Request;
 use crate::mock::{self, Counts};
 use crate::procfs;
-use crate::run::{closed_loop, hold_streams, HoldSpec, Job, LoadSpec};
+use crate::run::{closed_loop, hold_streams, HoldSpec, Job, LoadSpec, MARKER};
 use crate::stats::Spread;
 use crate::wrk::{self, WrkConfig};
 
@@ -29,6 +29,8 @@ const ARGO_CHAT_MODEL: &str = "gpt4o";
 const CHAT_MODEL: &str = "gpt-4o";
 const ARGO_CLAUDE_MODEL: &str = "claudesonnet45";
 const CLAUDE_MODEL: &str = "claude-sonnet-4.5";
+const ARGO_GEMINI_MODEL: &str = "gemini25flash";
+const GEMINI_MODEL: &str = "gemini-2.5-flash";
 /// What the gateway sends as `max_tokens` to /v1/messages when the client names none (the
 /// model table's `default_max_tokens` for Claude Sonnet 4.5).
 const CLAUDE_MAX_TOKENS: u64 = 16_384;
@@ -56,6 +58,8 @@ pub struct SuiteConfig {
     pub warmup: Duration,
     pub measure: Duration,
     pub concurrency: Vec<usize>,
+    /// Levels of the other client formats' workloads ([`format_workloads`]).
+    pub format_concurrency: Vec<usize>,
     pub paced_concurrency: Vec<usize>,
     pub pace_ms: u64,
     pub hold_streams: usize,
@@ -157,20 +161,38 @@ pub fn reply(tokens: usize) -> String {
 pub enum Api {
     /// The legacy `/api/v1/resource/` endpoints.
     Resource,
-    /// `/v1/chat/completions` (GPT models).
+    /// `/v1/chat/completions` (GPT and Gemini models).
     NativeOpenAi,
     /// `/v1/messages` (Claude).
     NativeAnthropic,
 }
 
+/// The client format of the gateway's request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// OpenAI's `/v1/chat/completions`.
+    OpenAiChat,
+    /// Anthropic's `/v1/messages`.
+    Messages,
+    /// OpenAI's `/v1/responses`.
+    Responses,
+    /// Google's `/v1beta/models/{model}:streamGenerateContent?alt=sse` (`:generateContent`
+    /// when not streamed).
+    GenAi,
+}
+
+/// What starts each token of a streamed Responses answer: its `response.output_text.delta`
+/// events; the `.done` and `response.completed` events repeat the whole text.
+const RESPONSES_DELTA: &[u8] = b"\"delta\":\"Tq";
+
 /// A workload: what each target is sent. Floor and bare get Argo's own request at Argo's path
-/// (the bare proxy forwards it unchanged); the gateway gets the OpenAI request that it
-/// translates into that same Argo request.
+/// (the bare proxy forwards it unchanged); the gateway gets the client's request (OpenAI chat,
+/// or another client format) that it translates into that same Argo request.
 #[derive(Debug, Clone)]
 pub struct Workload {
     pub name: &'static str,
     pub argo: Job,
-    pub openai: Job,
+    pub client: Job,
     /// Served by the native gateway (`--gateway-native`) instead of the resource one.
     pub native: bool,
     /// The mock's endpoint (its `/__mock/stats` name) every answer must come from.
@@ -187,7 +209,7 @@ impl Workload {
 
     fn job(&self, target: &str, config: &SuiteConfig) -> Job {
         let mut job = match target {
-            "gateway" => self.openai.clone(),
+            "gateway" => self.client.clone(),
             _ => self.argo.clone(),
         };
         if let Some(endpoint) = self.endpoint(target, config) {
@@ -205,6 +227,7 @@ fn job(path: &str, headers: &[(&str, &str)], body: serde_json::Value, markers: u
     Job {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         request: Request::post(path, headers, body.to_string().as_bytes()),
+        marker: MARKER,
         markers,
     }
 }
@@ -244,32 +267,86 @@ fn native_job(api: Api, body: serde_json::Value, stream: bool, markers: usize) -
     job(path, &headers, body, markers)
 }
 
-/// A chat workload on `api`: `messages` asked of the GPT model (Claude on /v1/messages),
-/// streamed or not, answered with `markers` tokens.
+/// The gateway's request in `format`: `text` from the user to `model`.
+fn client_job(format: Format, model: &str, text: &str, stream: bool, markers: usize) -> Job {
+    let messages = json!([{"role": "user", "content": text}]);
+    match format {
+        Format::OpenAiChat => openai_job(
+            "/v1/chat/completions",
+            json!({"model": model, "messages": messages, "stream": stream}),
+            markers,
+        ),
+        // `max_tokens` (Anthropic's API requires one) as the gateway's default for Claude, so
+        // that Argo is asked what floor and bare are asked.
+        Format::Messages => job(
+            "/v1/messages",
+            &[
+                ("x-api-key", TOKEN),
+                ("anthropic-version", ANTHROPIC_VERSION),
+            ],
+            json!({"model": model, "max_tokens": CLAUDE_MAX_TOKENS, "messages": messages, "stream": stream}),
+            markers,
+        ),
+        // As Codex CLI asks: stateless, the input as message items.
+        Format::Responses => Job {
+            marker: if stream { RESPONSES_DELTA } else { MARKER },
+            ..openai_job(
+                "/v1/responses",
+                json!({"model": model, "stream": stream, "store": false, "input": [
+                    {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+                ]}),
+                markers,
+            )
+        },
+        Format::GenAi => {
+            let path = match stream {
+                true => format!("/v1beta/models/{model}:streamGenerateContent?alt=sse"),
+                false => format!("/v1beta/models/{model}:generateContent"),
+            };
+            job(
+                &path,
+                &[("x-goog-api-key", TOKEN)],
+                json!({"contents": [{"role": "user", "parts": [{"text": text}]}]}),
+                markers,
+            )
+        }
+    }
+}
+
+/// A chat workload on `api`: `text` asked in `format` of the GPT model (Claude on
+/// /v1/messages; Gemini when asked in Google's format, as Gemini CLI does), streamed or not,
+/// answered with `markers` tokens.
 fn chat_on(
     name: &'static str,
     api: Api,
-    messages: serde_json::Value,
+    format: Format,
+    text: &str,
     stream: bool,
     markers: usize,
 ) -> Workload {
+    let messages = json!([{"role": "user", "content": text}]);
+    let (model, argo_model) = match format {
+        Format::GenAi => (GEMINI_MODEL, ARGO_GEMINI_MODEL),
+        _ => (CHAT_MODEL, ARGO_CHAT_MODEL),
+    };
     let (model, argo, upstream) = match api {
         Api::Resource => {
             let path = match stream {
                 true => "/argoapi/api/v1/resource/streamchat/",
                 false => "/argoapi/api/v1/resource/chat/",
             };
-            let body = json!({"user": USER, "model": ARGO_CHAT_MODEL, "messages": messages});
+            let body = json!({"user": USER, "model": argo_model, "messages": messages});
             let upstream = if stream { "streamchat" } else { "chat" };
-            (CHAT_MODEL, argo_job(path, body, markers), upstream)
+            (model, argo_job(path, body, markers), upstream)
         }
         Api::NativeOpenAi => {
-            let mut body = json!({"user": USER, "model": ARGO_CHAT_MODEL, "messages": messages, "stream": stream});
+            let mut body =
+                json!({"user": USER, "model": argo_model, "messages": messages, "stream": stream});
             if stream {
                 body["stream_options"] = json!({"include_usage": true});
             }
             (
-                CHAT_MODEL,
+                model,
                 native_job(api, body, stream, markers),
                 "chat_completions",
             )
@@ -287,21 +364,36 @@ fn chat_on(
     Workload {
         name,
         argo,
-        openai: openai_job(
-            "/v1/chat/completions",
-            json!({"model": model, "messages": messages, "stream": stream}),
-            markers,
-        ),
+        client: client_job(format, model, text, stream, markers),
         native: api != Api::Resource,
         upstream,
     }
 }
 
-/// Chat with a scripted answer of `tokens` tokens, streamed at `pace_ms` per token or not.
-pub fn chat_with(name: &'static str, api: Api, tokens: usize, stream: Option<u64>) -> Workload {
+/// Chat in `format` with a scripted answer of `tokens` tokens, streamed at `pace_ms` per token
+/// or not.
+pub fn chat_in(
+    name: &'static str,
+    api: Api,
+    format: Format,
+    tokens: usize,
+    stream: Option<u64>,
+) -> Workload {
     let directive = json!({"reply": reply(tokens), "fragment_bytes": 8, "fragment_delay_ms": stream.unwrap_or(0)});
-    let messages = json!([{"role": "user", "content": user_text(directive)}]);
-    chat_on(name, api, messages, stream.is_some(), tokens)
+    chat_on(
+        name,
+        api,
+        format,
+        &user_text(directive),
+        stream.is_some(),
+        tokens,
+    )
+}
+
+/// OpenAI chat with a scripted answer of `tokens` tokens, streamed at `pace_ms` per token or
+/// not.
+pub fn chat_with(name: &'static str, api: Api, tokens: usize, stream: Option<u64>) -> Workload {
+    chat_in(name, api, Format::OpenAiChat, tokens, stream)
 }
 
 /// Chat on the resource API with a scripted answer of `tokens` tokens.
@@ -316,8 +408,8 @@ pub const WRK_TOKENS: usize = 4;
 /// peers measured by wrk are asked.
 pub fn wrk_chat(name: &'static str, api: Api, stream: bool) -> Workload {
     let directive = json!({"reply": reply(WRK_TOKENS)});
-    let messages = json!([{"role": "user", "content": format!("Short benchmark question. #mock {directive}")}]);
-    chat_on(name, api, messages, stream, WRK_TOKENS)
+    let text = format!("Short benchmark question. #mock {directive}");
+    chat_on(name, api, Format::OpenAiChat, &text, stream, WRK_TOKENS)
 }
 
 /// One text embedded into one 1536-float vector.
@@ -330,7 +422,7 @@ pub fn embeddings() -> Workload {
             json!({"user": USER, "model": ARGO_EMBED_MODEL, "prompt": [text]}),
             0,
         ),
-        openai: openai_job(
+        client: openai_job(
             "/v1/embeddings",
             json!({"model": EMBED_MODEL, "input": text}),
             0,
@@ -365,6 +457,25 @@ pub fn fast_workloads() -> Vec<Workload> {
     ]
 }
 
+/// The other client formats on the native gateway, each streamed as its usual client asks
+/// (Claude Code, Codex CLI, Gemini CLI all stream), measured at `format_concurrency`. Floor and
+/// bare get the native Argo request the gateway makes of it.
+pub fn format_workloads() -> Vec<Workload> {
+    let stream = |name, api, format| chat_in(name, api, format, STREAM_TOKENS, Some(0));
+    vec![
+        // Claude's Anthropic SSE through the hub and back into Anthropic SSE.
+        stream(
+            "stream_messages_claude",
+            Api::NativeAnthropic,
+            Format::Messages,
+        ),
+        // OpenAI chunks from /v1/chat/completions into Responses events.
+        stream("stream_responses", Api::NativeOpenAi, Format::Responses),
+        // A Gemini model's OpenAI chunks into Google's SSE.
+        stream("stream_generate", Api::NativeOpenAi, Format::GenAi),
+    ]
+}
+
 /// The workloads wrk drives: chat and stream, on the resource and the native gateway.
 pub fn wrk_workloads() -> Vec<Workload> {
     vec![
@@ -384,6 +495,11 @@ pub async fn run(config: &SuiteConfig, emit: &mut dyn FnMut(Record)) {
     }
     for workload in &fast_workloads() {
         for &concurrency in &config.concurrency {
+            run_targets(config, workload, concurrency, emit).await;
+        }
+    }
+    for workload in &format_workloads() {
+        for &concurrency in &config.format_concurrency {
             run_targets(config, workload, concurrency, emit).await;
         }
     }
@@ -673,7 +789,7 @@ mod tests {
     fn floor_and_gateway_ask_for_the_same_scripted_answer() {
         let workload = chat("stream", 4, Some(0));
         let argo = String::from_utf8(workload.argo.request.bytes().to_vec()).unwrap();
-        let openai = String::from_utf8(workload.openai.request.bytes().to_vec()).unwrap();
+        let openai = String::from_utf8(workload.client.request.bytes().to_vec()).unwrap();
         assert!(argo.starts_with("POST /argoapi/api/v1/resource/streamchat/ "));
         assert!(openai.starts_with("POST /v1/chat/completions "));
         assert!(openai.contains("Authorization: Bearer bench-token"));
@@ -682,7 +798,7 @@ mod tests {
             assert!(request.contains("Tq00004"), "{request}");
         }
         assert!(openai.contains("\"stream\":true"));
-        assert_eq!(workload.openai.markers, 4);
+        assert_eq!(workload.client.markers, 4);
         assert_eq!((workload.native, workload.upstream), (false, "streamchat"));
     }
 
@@ -706,7 +822,7 @@ mod tests {
         assert!(argo.contains("\"user\":\"bench\""), "{argo}");
         assert!(argo.contains("\"include_usage\":true"), "{argo}");
         assert!(argo.contains("\"model\":\"gpt4o\""), "{argo}");
-        assert!(text(&gpt.openai).contains("Bearer bench-token"));
+        assert!(text(&gpt.client).contains("Bearer bench-token"));
         assert_eq!((gpt.native, gpt.upstream), (true, "chat_completions"));
 
         let claude = chat_with("stream_claude", Api::NativeAnthropic, 4, Some(0));
@@ -719,7 +835,7 @@ mod tests {
         );
         assert!(argo.contains("\"max_tokens\":16384"), "{argo}");
         assert!(!argo.contains("Authorization"), "{argo}");
-        let openai = text(&claude.openai);
+        let openai = text(&claude.client);
         assert!(
             openai.contains("\"model\":\"claude-sonnet-4.5\""),
             "{openai}"
@@ -731,16 +847,110 @@ mod tests {
         assert!(text(&chat.argo).contains("\"stream\":false"));
     }
 
+    fn format(name: &str) -> Workload {
+        format_workloads()
+            .into_iter()
+            .find(|workload| workload.name == name)
+            .unwrap()
+    }
+
+    #[test]
+    fn other_client_formats_ask_the_native_gateway_for_the_argo_answer_of_floor_and_bare() {
+        let messages = format("stream_messages_claude");
+        let (argo, client) = (text(&messages.argo), text(&messages.client));
+        assert!(argo.starts_with("POST /argoapi/v1/messages "), "{argo}");
+        assert!(argo.contains("\"stream\":true"), "{argo}");
+        assert!(client.starts_with("POST /v1/messages "), "{client}");
+        assert!(
+            client.contains("\r\nx-api-key: bench-token\r\n"),
+            "{client}"
+        );
+        assert!(
+            client.contains("\r\nanthropic-version: 2023-06-01\r\n"),
+            "{client}"
+        );
+        assert!(client.contains("\"max_tokens\":16384"), "{client}");
+        assert!(
+            client.contains("\"model\":\"claude-sonnet-4.5\""),
+            "{client}"
+        );
+        assert_eq!(messages.upstream, "messages");
+
+        let responses = format("stream_responses");
+        let (argo, client) = (text(&responses.argo), text(&responses.client));
+        assert!(argo.contains("\"model\":\"gpt4o\""), "{argo}");
+        assert!(client.starts_with("POST /v1/responses "), "{client}");
+        assert!(client.contains("Bearer bench-token"), "{client}");
+        assert!(client.contains("\"store\":false"), "{client}");
+        assert!(client.contains("\"input_text\""), "{client}");
+        assert_eq!(responses.upstream, "chat_completions");
+
+        let generate = format("stream_generate");
+        let (argo, client) = (text(&generate.argo), text(&generate.client));
+        assert!(
+            argo.starts_with("POST /argoapi/v1/chat/completions "),
+            "{argo}"
+        );
+        assert!(argo.contains("\"model\":\"gemini25flash\""), "{argo}");
+        assert!(argo.contains("\"include_usage\":true"), "{argo}");
+        assert!(
+            client
+                .starts_with("POST /v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse "),
+            "{client}"
+        );
+        assert!(
+            client.contains("\r\nx-goog-api-key: bench-token\r\n"),
+            "{client}"
+        );
+        assert!(client.contains("\"contents\""), "{client}");
+        assert_eq!(generate.upstream, "chat_completions");
+
+        for workload in format_workloads() {
+            assert!(workload.native, "{}", workload.name);
+            for job in [&workload.argo, &workload.client] {
+                assert_eq!(job.markers, STREAM_TOKENS, "{}", workload.name);
+                assert!(text(job).contains("Tq00032"), "{}", workload.name);
+            }
+            assert_eq!(workload.argo.marker, MARKER);
+        }
+        assert_eq!(messages.client.marker, MARKER);
+        assert_eq!(generate.client.marker, MARKER);
+    }
+
+    #[test]
+    fn streamed_responses_count_each_token_once() {
+        let responses = format("stream_responses");
+        let events = [
+            r#"data: {"type":"response.output_text.delta","sequence_number":4,"delta":"Tq00001 ","logprobs":[]}"#,
+            r#"data: {"type":"response.output_text.delta","sequence_number":5,"delta":"Tq00002 ","logprobs":[]}"#,
+            r#"data: {"type":"response.output_text.done","sequence_number":6,"text":"Tq00001 Tq00002 "}"#,
+            r#"data: {"type":"response.completed","response":{"output":[{"content":[{"type":"output_text","text":"Tq00001 Tq00002 "}]}]}}"#,
+        ]
+        .join("\n\n");
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{events}",
+            events.len()
+        );
+        let mut parser = crate::http::ResponseParser::new(responses.client.marker);
+        let outcome = parser.feed(&mut answer.into_bytes()).unwrap().unwrap();
+        assert_eq!(outcome.markers, 2);
+        let whole = chat_in("responses", Api::NativeOpenAi, Format::Responses, 2, None);
+        assert_eq!(
+            whole.client.marker, MARKER,
+            "a whole answer holds the text once"
+        );
+    }
+
     #[test]
     fn wrk_bodies_are_short_chats() {
         for workload in wrk_workloads() {
-            let length = workload.openai.request.body().len();
+            let length = workload.client.request.body().len();
             assert!(
                 (130..=170).contains(&length),
                 "{}: {length} bytes",
                 workload.name
             );
-            assert_eq!(workload.openai.markers, WRK_TOKENS);
+            assert_eq!(workload.client.markers, WRK_TOKENS);
         }
     }
 
@@ -762,6 +972,7 @@ mod tests {
             warmup: Duration::ZERO,
             measure: Duration::ZERO,
             concurrency: vec![1],
+            format_concurrency: vec![1],
             paced_concurrency: vec![],
             pace_ms: 10,
             hold_streams: 0,

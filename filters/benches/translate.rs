@@ -1,8 +1,9 @@
 //! Microbenchmarks of the per-request work in `argo-filters`, by message size:
 //! request rewrite (OpenAI -> Argo), response translation (Argo -> OpenAI), stream fragment
 //! translation (Argo text fragment -> SSE event), prompt-mode tool scanning, embeddings, and on
-//! Argo's native endpoints: Claude's SSE -> OpenAI chunks, the OpenAI SSE pass-through, and an
-//! OpenAI request -> an Anthropic request.
+//! Argo's native endpoints: Claude's SSE -> OpenAI chunks, the OpenAI SSE pass-through, the
+//! other client formats' streams (Claude's SSE -> Anthropic events, OpenAI chunks -> Responses
+//! events and Google SSE), and an OpenAI request -> an Anthropic request.
 //! `cargo bench -p argo-filters`.
 
 #![expect(
@@ -14,7 +15,9 @@ use std::hint::black_box;
 
 use argo_filters::argo::Endpoint;
 use argo_filters::chat::{self, ToolReplies};
-use argo_filters::client::openai_chat;
+use argo_filters::client::google_genai::{self, Framing};
+use argo_filters::client::openai_responses::{self, CustomTools};
+use argo_filters::client::{anthropic_messages, openai_chat};
 use argo_filters::embeddings::{self, Output};
 use argo_filters::json::parse_request;
 use argo_filters::models::{Family, Kind, ModelSpec};
@@ -22,7 +25,7 @@ use argo_filters::openai::{ChatRequest, EncodingFormat, ResponseMeta};
 use argo_filters::stream::{SseEncoder, StreamKind, TextStream};
 use argo_filters::tools::prompt::{ToolScanner, OPEN};
 use argo_filters::translate::StreamTranslation;
-use argo_filters::upstream::{anthropic, passthrough};
+use argo_filters::upstream::{anthropic, openai_native, passthrough};
 use argo_filters::usage::{Tokenizer, Usage};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use serde_json::json;
@@ -251,7 +254,8 @@ fn relay(mut translation: StreamTranslation, stream: &[u8]) -> Vec<u8> {
 }
 
 /// A whole streamed answer from Argo's native endpoints to an OpenAI client, by answer size:
-/// Claude's SSE through the hub, and OpenAI's SSE passed through.
+/// Claude's SSE through the hub, and OpenAI's SSE passed through; then the other client
+/// formats at one size.
 fn native_streams(c: &mut Criterion) {
     let mut group = c.benchmark_group("native_stream");
     for size in [1_000, 10_000, 100_000] {
@@ -278,6 +282,53 @@ fn native_streams(c: &mut Criterion) {
             |b, stream| b.iter(|| black_box(relay(passthrough::stream(&meta(), false), stream))),
         );
     }
+    // The other client formats, at one size (each adds a few seconds to bench/run.sh): Claude's
+    // SSE back into Anthropic events (Claude Code), OpenAI chunks into Responses events (Codex
+    // CLI) and into Google's SSE (Gemini CLI).
+    let size = 10_000;
+    let stream = anthropic_stream(size);
+    group.throughput(Throughput::Bytes(stream.len() as u64));
+    group.bench_with_input(
+        BenchmarkId::new("anthropic_to_anthropic", size),
+        &stream,
+        |b, stream| {
+            b.iter(|| {
+                let translation = StreamTranslation::new(
+                    anthropic::SseDecoder::new(),
+                    anthropic_messages::encoder(&meta()),
+                );
+                black_box(relay(translation, stream))
+            })
+        },
+    );
+    let stream = openai_stream(size);
+    group.throughput(Throughput::Bytes(stream.len() as u64));
+    group.bench_with_input(
+        BenchmarkId::new("openai_to_responses", size),
+        &stream,
+        |b, stream| {
+            b.iter(|| {
+                let translation = StreamTranslation::new(
+                    openai_native::SseDecoder::new(),
+                    openai_responses::encoder(&meta(), &CustomTools::default()),
+                );
+                black_box(relay(translation, stream))
+            })
+        },
+    );
+    group.bench_with_input(
+        BenchmarkId::new("openai_to_google", size),
+        &stream,
+        |b, stream| {
+            b.iter(|| {
+                let translation = StreamTranslation::new(
+                    openai_native::SseDecoder::new(),
+                    google_genai::encoder(&meta(), Framing::Sse),
+                );
+                black_box(relay(translation, stream))
+            })
+        },
+    );
     group.finish();
 }
 

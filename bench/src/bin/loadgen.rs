@@ -4,8 +4,9 @@
 //!   loadgen suite --floor ADDR[@PID] --bare ADDR[@PID] --gateway ADDR[@PID] --out FILE
 //!                 [--pingora-alone ADDR[@PID]] [--gateway-native ADDR[@PID]]
 //!                 [--wrk PROGRAM --wrk-script bench/wrk.lua [--wrk-connections 32] [--wrk-threads 1]]
-//!                 [--seconds S] [--warmup S] [--concurrency 1,16,64,256] [--paced-concurrency 1,64]
-//!                 [--pace-ms MS] [--hold N] [--workloads chat,embeddings,...] [--targets gateway,...]
+//!                 [--seconds S] [--warmup S] [--concurrency 1,16,64,256] [--format-concurrency 1,64]
+//!                 [--paced-concurrency 1,64] [--pace-ms MS] [--hold N] [--workloads chat,embeddings,...]
+//!                 [--targets gateway,...]
 //!   loadgen report FILE
 //!   loadgen micro-report CRITERION_DIR     (criterion's estimates as a markdown table)
 
@@ -20,9 +21,11 @@ const USAGE: &str = "usage:
   loadgen suite --floor ADDR[@PID] --bare ADDR[@PID] --gateway ADDR[@PID] --out FILE
                 [--pingora-alone ADDR[@PID]] [--gateway-native ADDR[@PID]]
                 [--wrk PROGRAM --wrk-script FILE [--wrk-connections 32] [--wrk-threads 1]]
-                [--seconds S] [--warmup S] [--concurrency 1,16,64,256] [--paced-concurrency 1,64]
-                [--pace-ms MS] [--hold N]
-                [--workloads chat,embeddings,stream,chat_native,stream_native,stream_claude,stream_paced,wrk,hold,hold_native]
+                [--seconds S] [--warmup S] [--concurrency 1,16,64,256] [--format-concurrency 1,64]
+                [--paced-concurrency 1,64] [--pace-ms MS] [--hold N]
+                [--workloads chat,embeddings,stream,chat_native,stream_native,stream_claude,
+                             stream_messages_claude,stream_responses,stream_generate,stream_paced,
+                             wrk,hold,hold_native]
                 [--targets floor,pingora,bare,gateway]
   loadgen report FILE
   loadgen micro-report CRITERION_DIR";
@@ -100,6 +103,7 @@ fn run_suite(args: &[String]) -> Result<(), String> {
         warmup: Duration::from_secs_f64(flags.number("--warmup", 1.0)?),
         measure: Duration::from_secs_f64(flags.number("--seconds", 5.0)?),
         concurrency: flags.list("--concurrency", "1,16,64,256")?,
+        format_concurrency: flags.list("--format-concurrency", "1,64")?,
         paced_concurrency: flags.list("--paced-concurrency", "1,64")?,
         pace_ms: flags.number("--pace-ms", 10)?,
         hold_streams: flags.number("--hold", 10_000)?,
@@ -161,7 +165,7 @@ fn summary(record: &Record) -> String {
     };
     let line = match record.kind.as_str() {
         "load" | "wrk" => format!(
-            "{:<4} {:<13} {:<8} c={:<4} {:>8.0} req/s  p50 {:>6} µs  p99 {:>6} µs  ttft p50 {:>6}  gap p99 {:>6}  cpu {:>6.1} µs/req  errors {}",
+            "{:<4} {:<22} {:<8} c={:<4} {:>8.0} req/s  p50 {:>6} µs  p99 {:>6} µs  ttft p50 {:>6}  gap p99 {:>6}  cpu {:>6.1} µs/req  errors {}",
             record.kind,
             record.workload,
             record.target,
