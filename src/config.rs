@@ -1081,15 +1081,24 @@ fn parse_base_url(url: &str) -> Result<ArgoEnv, String> {
 impl ArgoEnv {
     /// Resolves the host now, blocking: for `check-config` and the start, not for serving.
     pub fn resolve_now(&self) -> Result<Vec<SocketAddr>, String> {
-        let addresses: Vec<SocketAddr> = (self.host.as_str(), self.port)
-            .to_socket_addrs()
-            .map_err(|e| e.to_string())?
-            .collect();
+        let addresses = resolve_host(&self.host, self.port).map_err(|e| e.to_string())?;
         match addresses.is_empty() {
             true => Err("no addresses".to_string()),
             false => Ok(addresses),
         }
     }
+}
+
+/// The system resolver (`getaddrinfo`), one lookup at a time in the whole process. Lookups are
+/// rare (at start and every `dns_refresh_interval_s` per environment), and resolvers loaded
+/// into the process are not all safe to call from several threads at once: nss_wrapper, which
+/// `tests/dns.rs` preloads, corrupted the heap when two environments resolved together.
+pub fn resolve_host(host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Ok((host, port).to_socket_addrs()?.collect())
 }
 
 fn split_host_port(authority: &str, default_port: u16) -> Result<(String, u16), String> {

@@ -28,7 +28,7 @@ use pingora_load_balancing::health_check::{HealthCheck, TcpHealthCheck};
 use pingora_load_balancing::selection::RoundRobin;
 use pingora_load_balancing::{Backend, Backends, Extensions, LoadBalancer};
 
-use crate::config::{ArgoEnv, UpstreamConfig};
+use crate::config::{resolve_host, ArgoEnv, UpstreamConfig};
 use crate::metrics;
 
 /// Turns a host name into addresses; tests put their own in place of the system's.
@@ -37,14 +37,17 @@ pub trait Resolve: Send + Sync {
     async fn resolve(&self, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>>;
 }
 
-/// The system's resolver (`getaddrinfo`, on tokio's blocking pool). It does not tell the
+/// The system's resolver ([`resolve_host`], on tokio's blocking pool). It does not tell the
 /// records' TTLs, hence the refresh interval.
 pub struct SystemResolver;
 
 #[async_trait]
 impl Resolve for SystemResolver {
     async fn resolve(&self, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
-        Ok(tokio::net::lookup_host((host, port)).await?.collect())
+        let host = host.to_string();
+        tokio::task::spawn_blocking(move || resolve_host(&host, port))
+            .await
+            .map_err(std::io::Error::other)?
     }
 }
 
