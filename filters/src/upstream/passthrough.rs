@@ -58,18 +58,8 @@ impl ClientRequest<'_> {
             == Some(true)
     }
 
-    /// The parsed request.
-    pub fn request(&self) -> &ChatRequest {
-        &self.request
-    }
-
-    /// The request as a conversation, for a caller that needs the hub after all (counting
-    /// the prompt when Argo reports no usage).
-    pub fn conversation(&self) -> Result<Conversation, ApiError> {
-        openai_chat::conversation(self.request.clone())
-    }
-
-    /// [`Self::conversation`], the request consumed.
+    /// The request as a conversation, consumed: for a model the pass-through does not serve
+    /// (Claude, resource models).
     pub fn into_conversation(self) -> Result<Conversation, ApiError> {
         openai_chat::conversation(self.request)
     }
