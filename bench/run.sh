@@ -36,7 +36,7 @@
 # BENCH_TIMEOUT (1800, seconds for the whole suite), BENCH_MICRO (1: also run the criterion
 # microbenchmarks of argo-filters and add them to the report; 0: skip them), BENCH_WRK (1: also
 # drive chat and stream with wrk, installed with apt-get when missing; 0: skip), BENCH_WRK_CONNECTIONS
-# (32). Binaries are taken from $CARGO_TARGET_DIR/release (default target/release).
+# (32), BENCH_PROFILE_CONCURRENCY (16: the load under --profile). Binaries are taken from $CARGO_TARGET_DIR/release (default target/release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,6 +52,7 @@ gateway_log=${BENCH_RUST_LOG:-info}
 suite_timeout=${BENCH_TIMEOUT:-1800}
 micro=${BENCH_MICRO:-1}
 use_wrk=${BENCH_WRK:-1}
+profile_concurrency=${BENCH_PROFILE_CONCURRENCY:-16}
 wrk_connections=${BENCH_WRK_CONNECTIONS:-32}
 target_dir=${CARGO_TARGET_DIR:-target}
 bin=$target_dir/release
@@ -192,7 +193,7 @@ profile_gateway() {
   perf record -F 999 --call-graph dwarf,16384 -p "$pid" -o "$data" -- sleep $((seconds + warmup + 1)) >/dev/null 2>&1 &
   local perf_pid=$!
   suite --out "$out/profile-$profile.jsonl" --workloads "$profile" --targets gateway \
-    --concurrency 16 --format-concurrency 16 --paced-concurrency "" --hold 0
+    --concurrency "$profile_concurrency" --format-concurrency "$profile_concurrency" --paced-concurrency "" --hold 0
   wait "$perf_pid" || true
   perf report -i "$data" --stdio --no-children --percent-limit 0.5 >"$out/profile-$profile.txt" 2>/dev/null
   echo "bench: profile in $out/profile-$profile.txt"

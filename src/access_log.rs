@@ -8,7 +8,7 @@ use std::time::Duration;
 use once_cell::sync::OnceCell;
 use serde::Serialize;
 
-use crate::timing::format_ms;
+use crate::timing::Millis;
 
 pub const TARGET: &str = "access";
 
@@ -62,6 +62,9 @@ struct JsonRecord<'a> {
 
 impl AccessRecord<'_> {
     pub fn log(&self) {
+        if !log::log_enabled!(target: TARGET, log::Level::Info) {
+            return;
+        }
         let line = match FORMAT.get().copied().unwrap_or(Format::Text) {
             Format::Text => self.text(),
             Format::Json => self.json(),
@@ -79,9 +82,9 @@ impl AccessRecord<'_> {
             if self.model.is_empty() { "-" } else { self.model },
             self.status,
             self.stream,
-            format_ms(self.duration),
-            format_ms(self.upstream),
-            format_ms(self.overhead),
+            Millis(self.duration),
+            Millis(self.upstream),
+            Millis(self.overhead),
         )
     }
 

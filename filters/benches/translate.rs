@@ -349,8 +349,56 @@ fn request_to_anthropic(c: &mut Criterion) {
     group.finish();
 }
 
+/// Counting a completion's tokens with OpenAI's BPE: English-like text whose words recur, and
+/// text of made-up words never seen before (each iteration counts the next slice of a long
+/// text), where the tokenizer's memory of pieces cannot help.
+fn token_count(c: &mut Criterion) {
+    let mut group = c.benchmark_group("token_count");
+    for size in [200, 2_000] {
+        let english = text(size);
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_with_input(BenchmarkId::new("english", size), &english, |b, text| {
+            b.iter(|| black_box(Tokenizer::O200kBase.count(black_box(text))))
+        });
+        let unseen = made_up_words(4 << 20);
+        let mut at = 0;
+        group.bench_function(BenchmarkId::new("unseen", size), |b| {
+            b.iter(|| {
+                if at + size > unseen.len() {
+                    at = 0;
+                }
+                let slice = &unseen[at..at + size];
+                at += size;
+                black_box(Tokenizer::O200kBase.count(black_box(slice)))
+            })
+        });
+    }
+    group.finish();
+}
+
+/// `bytes` of lowercase words of 3 to 9 letters drawn by a fixed linear congruential
+/// generator: almost every word occurs once.
+fn made_up_words(bytes: usize) -> String {
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        (state >> 33) as u8
+    };
+    let mut text = String::with_capacity(bytes + 16);
+    while text.len() < bytes {
+        text.push(' ');
+        for _ in 0..3 + next() % 7 {
+            text.push(char::from(b'a' + next() % 26));
+        }
+    }
+    text
+}
+
 criterion_group!(
     benches,
+    token_count,
     request_rewrite,
     response_translation,
     stream_fragment,
