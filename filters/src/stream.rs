@@ -388,7 +388,7 @@ impl TextStream {
     ) -> StreamTranslation {
         // The relay checks the opening for Argo's notice itself.
         StreamTranslation::new(decoder, encoder.clone())
-            .counting(prompt_tokens, tokenizer)
+            .counting(move || prompt_tokens, tokenizer)
             .unguarded()
     }
 
@@ -433,7 +433,7 @@ impl TextStream {
         self.translation.fail(error)
     }
 
-    pub fn usage(&self) -> Usage {
+    pub fn usage(&mut self) -> Usage {
         self.translation.usage().into()
     }
 }

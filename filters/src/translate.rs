@@ -170,7 +170,35 @@ pub(crate) struct StreamState {
     finish: Option<Finish>,
     reported: Option<Usage>,
     counter: TokenCounter,
-    prompt_tokens: u64,
+    prompt_tokens: PromptTokens,
+}
+
+/// The prompt's tokens, for a stream whose upstream reports no usage: counted only when the
+/// stream ends without a report (Argo's native endpoints report it, so their streams never
+/// count), then remembered.
+enum PromptTokens {
+    Counted(u64),
+    Deferred(Box<dyn FnOnce() -> u64 + Send>),
+}
+
+impl PromptTokens {
+    fn get(&mut self) -> u64 {
+        let tokens = match std::mem::replace(self, PromptTokens::Counted(0)) {
+            PromptTokens::Counted(tokens) => tokens,
+            PromptTokens::Deferred(count) => count(),
+        };
+        *self = PromptTokens::Counted(tokens);
+        tokens
+    }
+}
+
+impl Debug for PromptTokens {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PromptTokens::Counted(tokens) => write!(out, "Counted({tokens})"),
+            PromptTokens::Deferred(_) => out.write_str("Deferred"),
+        }
+    }
 }
 
 impl StreamState {
@@ -200,9 +228,11 @@ impl StreamState {
         Ok(())
     }
 
-    fn usage(&self) -> Usage {
-        self.reported
-            .unwrap_or_else(|| Usage::new(self.prompt_tokens, self.counter.tokens()))
+    fn usage(&mut self) -> Usage {
+        match self.reported {
+            Some(usage) => usage,
+            None => Usage::new(self.prompt_tokens.get(), self.counter.tokens()),
+        }
     }
 }
 
@@ -253,15 +283,20 @@ impl StreamTranslation {
                 finish: None,
                 reported: None,
                 counter: TokenCounter::new(Tokenizer::Estimate),
-                prompt_tokens: 0,
+                prompt_tokens: PromptTokens::Counted(0),
             },
         }
     }
 
-    /// How usage is counted when the upstream reports none: `prompt_tokens`, and the generated
-    /// text by `tokenizer`. By default the prompt counts 0 and the output is estimated.
-    pub fn counting(mut self, prompt_tokens: u64, tokenizer: Tokenizer) -> Self {
-        self.state.prompt_tokens = prompt_tokens;
+    /// How usage is counted when the upstream reports none: the prompt by `prompt_tokens`,
+    /// called then and only then, and the generated text, as it passes, by `tokenizer`. By
+    /// default the prompt counts 0 and the output is estimated.
+    pub fn counting(
+        mut self,
+        prompt_tokens: impl FnOnce() -> u64 + Send + 'static,
+        tokenizer: Tokenizer,
+    ) -> Self {
+        self.state.prompt_tokens = PromptTokens::Deferred(Box::new(prompt_tokens));
         self.state.counter = TokenCounter::new(tokenizer);
         self
     }
@@ -344,7 +379,7 @@ impl StreamTranslation {
     }
 
     /// Usage as the upstream reported it, else as counted.
-    pub fn usage(&self) -> Usage {
+    pub fn usage(&mut self) -> Usage {
         self.state.usage()
     }
 
@@ -602,7 +637,7 @@ mod tests {
 
     #[test]
     fn claudes_stream_becomes_openai_chunks() {
-        let (out, translation) = run(claude_to_openai(true), &[ANTHROPIC_STREAM.as_bytes()]);
+        let (out, mut translation) = run(claude_to_openai(true), &[ANTHROPIC_STREAM.as_bytes()]);
         let payloads = sse_payloads(&out);
         assert_eq!(
             payloads[0]["choices"][0]["delta"],
@@ -767,18 +802,49 @@ mod tests {
         assert!(dropped.fail(&ApiError::internal("twice")).is_empty());
     }
 
-    #[test]
-    fn usage_is_counted_when_the_upstream_reports_none() {
-        let stream = format!(
+    /// Claude's stream of "abcdefgh" without its usage.
+    fn stream_without_usage() -> String {
+        format!(
             "{START}{}event: message_delta\ndata: {{\"type\":\"message_delta\",\"delta\":{{\"stop_reason\":\"end_turn\"}}}}\n\n",
             text_event("abcdefgh")
-        );
-        let (_, translation) = run(
-            claude_to_openai(false).counting(42, Tokenizer::Estimate),
-            &[stream.as_bytes()],
+        )
+    }
+
+    #[test]
+    fn usage_is_counted_when_the_upstream_reports_none() {
+        let (_, mut translation) = run(
+            claude_to_openai(false).counting(|| 42, Tokenizer::Estimate),
+            &[stream_without_usage().as_bytes()],
         );
         assert!(!translation.usage_reported());
         assert_eq!(translation.usage(), Usage::new(42, 2));
+    }
+
+    #[test]
+    fn the_prompt_is_counted_only_for_a_stream_without_usage_and_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let counting = |calls: &Arc<AtomicUsize>| {
+            let calls = Arc::clone(calls);
+            claude_to_openai(true).counting(
+                move || {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    7
+                },
+                Tokenizer::Estimate,
+            )
+        };
+        let reported = Arc::new(AtomicUsize::new(0));
+        let (_, mut translation) = run(counting(&reported), &[ANTHROPIC_STREAM.as_bytes()]);
+        assert_eq!(translation.usage().input_tokens, 572);
+        assert_eq!(reported.load(Ordering::SeqCst), 0, "Claude reported usage");
+
+        let unreported = Arc::new(AtomicUsize::new(0));
+        let without = stream_without_usage();
+        let (_, mut translation) = run(counting(&unreported), &[without.as_bytes()]);
+        assert_eq!(translation.usage().input_tokens, 7);
+        assert_eq!(translation.usage().input_tokens, 7);
+        assert_eq!(unreported.load(Ordering::SeqCst), 1);
     }
 
     #[test]

@@ -15,6 +15,7 @@ use argo_filters::tools::prompt::ToolScanner;
 use argo_filters::translate::{self, Decoder, Encoder, StreamTranslation};
 use argo_filters::upstream::resource::{self, TextDecoder, ToolReplies};
 use argo_filters::upstream::{anthropic, openai_native};
+use argo_filters::usage::Tokenizer;
 use argo_filters::ApiError;
 use pingora_proxy::Session;
 
@@ -80,11 +81,25 @@ impl Turn<'_> {
     }
 
     /// A stream translation from `decoder` into the client's format, counting tokens for
-    /// when the upstream reports none.
-    fn translation(&self, decoder: Box<dyn Decoder>) -> StreamTranslation {
+    /// when the upstream reports none. Argo's native endpoints report usage, so for their
+    /// streams the generated text is only estimated in passing, for a stream cut short.
+    fn translation(self, decoder: Box<dyn Decoder>, usage: UpstreamUsage) -> StreamTranslation {
+        let tokenizer = self.model.tokenizer();
+        let completion = match usage {
+            UpstreamUsage::Reported => Tokenizer::Estimate,
+            UpstreamUsage::None => tokenizer,
+        };
+        let conversation = self.conversation;
         StreamTranslation::new(decoder, self.client.encoder(&self.meta))
-            .counting(self.prompt_tokens(), self.model.tokenizer())
+            .counting(move || conversation.prompt_tokens(tokenizer), completion)
     }
+}
+
+/// Whether an upstream's stream ends with its own count of the tokens.
+#[derive(Clone, Copy)]
+enum UpstreamUsage {
+    Reported,
+    None,
 }
 
 /// One call to Argo and how its answer is read.
@@ -96,7 +111,7 @@ struct Exchange<'a> {
 
 enum Reading {
     /// Translated for the client as it arrives.
-    Stream(Box<dyn Decoder>),
+    Stream(Box<dyn Decoder>, UpstreamUsage),
     /// Read whole into one answer.
     Whole(Box<ReadAnswer>),
 }
@@ -152,14 +167,15 @@ impl Gateway {
         turn: Turn<'_>,
     ) -> Result<(), ApiError> {
         let exchange = self.exchange(&turn)?;
-        let env = &turn.model.env;
         match exchange.reading {
-            Reading::Stream(decoder) => {
-                let translator = turn.translation(decoder);
-                self.relay(session, ctx, env, exchange.call, exchange.body, translator)
+            Reading::Stream(decoder, usage) => {
+                let env = turn.model.env.clone();
+                let translator = turn.translation(decoder, usage);
+                self.relay(session, ctx, &env, exchange.call, exchange.body, translator)
                     .await
             }
             Reading::Whole(read) => {
+                let env = &turn.model.env;
                 let body = self
                     .call(session, ctx, env, exchange.call, exchange.body)
                     .await?;
@@ -181,7 +197,10 @@ impl Gateway {
                 call: Call::new(Api::AnthropicMessages { stream: true }, user),
                 body: anthropic::request_body(conversation, model, user, true)?,
                 reading: match conversation.stream {
-                    true => Reading::Stream(Box::new(anthropic::SseDecoder::new())),
+                    true => Reading::Stream(
+                        Box::new(anthropic::SseDecoder::new()),
+                        UpstreamUsage::Reported,
+                    ),
                     false => Reading::Whole(Box::new(|events| {
                         translate::collect(anthropic::SseDecoder::new(), [events])
                     })),
@@ -196,7 +215,10 @@ impl Gateway {
                 ),
                 body: openai_native::request_body(conversation, model, user)?,
                 reading: match conversation.stream {
-                    true => Reading::Stream(Box::new(openai_native::SseDecoder::new())),
+                    true => Reading::Stream(
+                        Box::new(openai_native::SseDecoder::new()),
+                        UpstreamUsage::Reported,
+                    ),
                     false => Reading::Whole(Box::new(openai_native::read_answer)),
                 },
             }),
@@ -213,9 +235,12 @@ impl Gateway {
             (Endpoint::StreamChat, ToolReplies::Prompt { names }) => {
                 let limit = self.state.settings.limits.max_tool_block_bytes;
                 let scanner = ToolScanner::new(names, &turn.meta.id).with_max_block_bytes(limit);
-                Reading::Stream(Box::new(TextDecoder::with_tool_scanner(scanner)))
+                let decoder = TextDecoder::with_tool_scanner(scanner);
+                Reading::Stream(Box::new(decoder), UpstreamUsage::None)
             }
-            (Endpoint::StreamChat, _) => Reading::Stream(Box::new(TextDecoder::new())),
+            (Endpoint::StreamChat, _) => {
+                Reading::Stream(Box::new(TextDecoder::new()), UpstreamUsage::None)
+            }
             (_, replies) => {
                 let id = turn.meta.id.clone();
                 Reading::Whole(Box::new(move |answer| {

@@ -98,7 +98,7 @@ impl Gateway {
                     resource_call(Endpoint::StreamChat, &user),
                     argo_body,
                     StreamTranslation::new(TextDecoder::new(), encoder)
-                        .counting(prompt_tokens, model.tokenizer()),
+                        .counting(move || prompt_tokens, model.tokenizer()),
                 )
                 .await;
         }

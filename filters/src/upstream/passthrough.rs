@@ -712,7 +712,7 @@ mod tests {
 
     #[test]
     fn the_stream_is_relayed_under_the_gateways_identity() {
-        let (out, translation) = relay(&[OPENAI_STREAM.as_bytes()], false);
+        let (out, mut translation) = relay(&[OPENAI_STREAM.as_bytes()], false);
         let payloads = sse_payloads(&out);
         assert_eq!(
             payloads.len(),
