@@ -13,20 +13,18 @@
 
 use std::hint::black_box;
 
-use argo_filters::argo::Endpoint;
-use argo_filters::chat::{self, ToolReplies};
 use argo_filters::client::google_genai::{self, Framing};
 use argo_filters::client::openai_responses::{self, CustomTools};
 use argo_filters::client::{anthropic_messages, openai_chat};
 use argo_filters::embeddings::{self, Output};
-use argo_filters::json::parse_request;
+use argo_filters::hub::Usage;
 use argo_filters::models::{Family, Kind, ModelSpec};
-use argo_filters::openai::{ChatRequest, EncodingFormat, ResponseMeta};
-use argo_filters::stream::{SseEncoder, StreamKind, TextStream};
+use argo_filters::openai::{EncodingFormat, ResponseMeta};
 use argo_filters::tools::prompt::{ToolScanner, OPEN};
 use argo_filters::translate::StreamTranslation;
+use argo_filters::upstream::resource::{self, TextDecoder, ToolReplies};
 use argo_filters::upstream::{anthropic, openai_native, passthrough};
-use argo_filters::usage::{Tokenizer, Usage};
+use argo_filters::usage::Tokenizer;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use serde_json::json;
 
@@ -68,7 +66,9 @@ fn chat_body(bytes: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-/// What the gateway does with a chat request before calling Argo.
+/// What the gateway does with a chat request for a resource model before calling Argo: the
+/// client's body read and validated into a conversation, Argo's body for the endpoint it picks,
+/// and the prompt's tokens.
 fn request_rewrite(c: &mut Criterion) {
     let model = model(Kind::Chat);
     let mut group = c.benchmark_group("request_rewrite");
@@ -77,12 +77,15 @@ fn request_rewrite(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_with_input(BenchmarkId::from_parameter(size), &body, |b, body| {
             b.iter(|| {
-                let request: ChatRequest = parse_request(black_box(body)).unwrap();
-                chat::validate(&request).unwrap();
-                let spec = chat::tool_spec(&request).unwrap();
-                let prompt_tokens = chat::count_prompt_tokens(&request, &model);
-                let argo = chat::to_argo(&request, &model, "alice", Endpoint::Chat).unwrap();
-                black_box((argo, prompt_tokens, spec))
+                let conversation = passthrough::read_request(black_box(body))
+                    .unwrap()
+                    .into_conversation()
+                    .unwrap();
+                let endpoint = resource::endpoint(&conversation, &model);
+                let argo =
+                    resource::request_body(&conversation, &model, "alice", endpoint).unwrap();
+                let prompt_tokens = conversation.prompt_tokens(model.tokenizer());
+                black_box((argo, prompt_tokens))
             })
         });
     }
@@ -95,19 +98,24 @@ fn response_translation(c: &mut Criterion) {
     let tokenizer = model(Kind::Chat).tokenizer();
     let mut group = c.benchmark_group("response_translation");
     for size in SIZES {
-        let answer = json!({ "response": text(size) }).to_string().into_bytes();
-        group.throughput(Throughput::Bytes(answer.len() as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(size), &answer, |b, answer| {
+        let body = json!({ "response": text(size) }).to_string().into_bytes();
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(size), &body, |b, body| {
             b.iter(|| {
-                let reply =
-                    chat::parse_argo_reply(black_box(answer), &ToolReplies::Native, &meta.id)
-                        .unwrap();
-                let usage = Usage::new(42, reply.completion_tokens(tokenizer));
-                black_box(chat::completion_json(&reply, &meta, usage))
+                let answer =
+                    resource::read_answer(black_box(body), &ToolReplies::Native, &meta.id).unwrap();
+                let usage = Usage::new(42, answer.completion_tokens(tokenizer));
+                black_box(openai_chat::answer_json(&answer, &meta, &usage))
             })
         });
     }
     group.finish();
+}
+
+/// Argo's `streamchat` text into OpenAI chunks, as the gateway translates it.
+fn resource_stream(decoder: TextDecoder) -> StreamTranslation {
+    StreamTranslation::new(decoder, openai_chat::encoder(&meta(), false))
+        .counting(|| 10, Tokenizer::O200kBase)
 }
 
 /// One streamed fragment -> its SSE event, per fragment size.
@@ -115,14 +123,19 @@ fn stream_fragment(c: &mut Criterion) {
     let mut group = c.benchmark_group("stream_fragment");
     for size in [8, 64, 512, 4096] {
         let fragment = text(size).into_bytes();
-        let encoder = SseEncoder::new(StreamKind::Chat, &meta(), false);
-        let mut stream = TextStream::new(encoder, 10, Tokenizer::O200kBase);
+        let mut stream = resource_stream(TextDecoder::new());
         stream.start();
         group.throughput(Throughput::Bytes(size as u64));
         group.bench_with_input(
             BenchmarkId::from_parameter(size),
             &fragment,
-            |b, fragment| b.iter(|| black_box(stream.feed(black_box(fragment)))),
+            |b, fragment| {
+                b.iter(|| {
+                    let mut events = Vec::new();
+                    stream.feed_into(&mut events, black_box(fragment)).unwrap();
+                    black_box(events)
+                })
+            },
         );
     }
     group.finish();
@@ -140,15 +153,13 @@ fn tool_scanner_unclosed_block(c: &mut Criterion) {
         &answer,
         |b, answer| {
             b.iter(|| {
-                let encoder = SseEncoder::new(StreamKind::Chat, &meta(), false);
                 let scanner = ToolScanner::new(vec!["get_weather".into()], "chatcmpl-bench");
-                let mut stream =
-                    TextStream::new(encoder, 10, Tokenizer::O200kBase).with_tool_scanner(scanner);
+                let mut stream = resource_stream(TextDecoder::with_tool_scanner(scanner));
                 let mut sse = stream.start();
                 for fragment in answer.as_bytes().chunks(64) {
-                    stream.feed_into(&mut sse, black_box(fragment));
+                    stream.feed_into(&mut sse, black_box(fragment)).unwrap();
                 }
-                sse.extend(stream.finish());
+                sse.extend(stream.finish().unwrap());
                 black_box(sse)
             })
         },

@@ -1,14 +1,16 @@
-//! Legacy `/v1/completions`: each prompt becomes one Argo chat turn; answers become
-//! `text_completion` choices, one per prompt.
+//! Legacy `/v1/completions`: each prompt becomes one Argo chat turn; the answers
+//! ([`crate::upstream::resource::read_answer`]) become `text_completion` choices, one per prompt.
 
 use serde::Serialize;
 
 use crate::argo::{self, Endpoint};
-use crate::chat::{check_sampling, Reply};
+use crate::chat::check_sampling;
 use crate::error::ApiError;
+use crate::hub::{Answer, Usage};
 use crate::models::ModelSpec;
 use crate::openai::{CompletionRequest, Prompt, ResponseMeta};
-use crate::usage::{Tokenizer, Usage};
+use crate::stream::OpenAiUsage;
+use crate::usage::Tokenizer;
 
 /// The prompts as texts, with the request's own checks applied.
 pub fn prompts(request: &CompletionRequest) -> Result<Vec<&str>, ApiError> {
@@ -67,7 +69,7 @@ struct TextCompletion<'a> {
     created: u64,
     model: &'a str,
     choices: Vec<Choice>,
-    usage: Usage,
+    usage: OpenAiUsage,
 }
 
 #[derive(Serialize)]
@@ -78,27 +80,27 @@ struct Choice {
     finish_reason: &'static str,
 }
 
-/// Renders the `text_completion` object: one choice per (prompt, reply) pair, in order, with
+/// Renders the `text_completion` object: one choice per (prompt, answer) pair, in order, with
 /// usage counted by `tokenizer`.
 pub fn completion_json(
     request: &CompletionRequest,
     prompts: &[&str],
-    replies: &[Reply],
+    answers: &[Answer],
     meta: &ResponseMeta,
     tokenizer: Tokenizer,
 ) -> Vec<u8> {
     let echo = request.echo == Some(true);
     let choices = prompts
         .iter()
-        .zip(replies)
+        .zip(answers)
         .enumerate()
-        .map(|(index, (prompt, reply))| {
-            let answer = reply.content.as_deref().unwrap_or("");
+        .map(|(index, (prompt, answer))| {
+            let text = answer.text().unwrap_or_default();
             Choice {
                 text: if echo {
-                    format!("{prompt}{answer}")
+                    format!("{prompt}{text}")
                 } else {
-                    answer.to_string()
+                    text.into_owned()
                 },
                 index,
                 logprobs: None,
@@ -107,9 +109,9 @@ pub fn completion_json(
         })
         .collect();
     let prompt_tokens = prompts.iter().map(|prompt| tokenizer.count(prompt)).sum();
-    let completion_tokens = replies
+    let completion_tokens = answers
         .iter()
-        .map(|reply| reply.completion_tokens(tokenizer))
+        .map(|answer| answer.completion_tokens(tokenizer))
         .sum();
     let completion = TextCompletion {
         id: &meta.id,
@@ -117,7 +119,7 @@ pub fn completion_json(
         created: meta.created,
         model: &meta.model,
         choices,
-        usage: Usage::new(prompt_tokens, completion_tokens),
+        usage: OpenAiUsage::from(&Usage::new(prompt_tokens, completion_tokens)),
     };
     serde_json::to_vec(&completion).unwrap_or_default()
 }
@@ -125,9 +127,18 @@ pub fn completion_json(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hub::{Finish, Part};
     use crate::json::parse_request;
     use crate::models::{Family, Kind};
     use serde_json::Value;
+
+    fn answer(text: &str) -> Answer {
+        Answer {
+            content: vec![Part::Text(text.into())],
+            finish: Finish::Stop,
+            usage: None,
+        }
+    }
 
     fn gpt4o() -> ModelSpec {
         ModelSpec::new("gpt-4o", "gpt4o", Family::Openai, Kind::Chat)
@@ -173,19 +184,10 @@ mod tests {
     }
 
     #[test]
-    fn replies_become_ordered_choices_with_echo() {
+    fn answers_become_ordered_choices_with_echo() {
         let request: CompletionRequest =
             parse_request(br#"{"model":"gpt-4o","prompt":["1+1=","2+2="],"echo":true}"#).unwrap();
-        let replies = [
-            Reply {
-                content: Some("2".into()),
-                tool_calls: vec![],
-            },
-            Reply {
-                content: Some("4".into()),
-                tool_calls: vec![],
-            },
-        ];
+        let answers = [answer("2"), answer("4")];
         let meta = ResponseMeta {
             id: "cmpl-1".into(),
             created: 1,
@@ -194,7 +196,7 @@ mod tests {
         let json: Value = serde_json::from_slice(&completion_json(
             &request,
             &["1+1=", "2+2="],
-            &replies,
+            &answers,
             &meta,
             Tokenizer::O200kBase,
         ))

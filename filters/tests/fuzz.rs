@@ -9,16 +9,19 @@
 #![cfg(test)]
 
 use argo_filters::argo::Endpoint;
-use argo_filters::chat::{self, ToolReplies};
+use argo_filters::client::openai_chat;
 use argo_filters::embeddings;
+use argo_filters::hub::Usage;
 use argo_filters::json::parse_request;
 use argo_filters::models::{Family, Kind, ModelSpec, Sampling, ToolMode};
 use argo_filters::openai::{ChatRequest, EncodingFormat, ResponseMeta};
-use argo_filters::stream::{SseEncoder, StreamKind, TextStream};
 use argo_filters::tools::prompt::{
     extract, extract_with_max_block_bytes, repair_json, Piece, ToolScanner,
 };
-use argo_filters::usage::{Tokenizer, Usage};
+use argo_filters::translate::StreamTranslation;
+use argo_filters::upstream::passthrough;
+use argo_filters::upstream::resource::{self, TextDecoder, ToolReplies};
+use argo_filters::usage::Tokenizer;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -95,6 +98,12 @@ fn chat_request() -> impl Strategy<Value = Value> {
         })
 }
 
+/// Argo's `streamchat` text into OpenAI chunks, as the gateway translates it.
+fn resource_stream(decoder: TextDecoder, include_usage: bool) -> StreamTranslation {
+    StreamTranslation::new(decoder, openai_chat::encoder(&meta(), include_usage))
+        .counting(|| 1, Tokenizer::O200kBase)
+}
+
 fn assert_valid_sse(sse: &[u8]) {
     let text = std::str::from_utf8(sse).expect("SSE output is UTF-8");
     for event in text.split("\n\n").filter(|event| !event.is_empty()) {
@@ -117,11 +126,11 @@ proptest! {
     #[test]
     fn rewriting_any_parsed_request_never_panics(request in chat_request()) {
         let body = request.to_string();
-        if let Ok(parsed) = parse_request::<ChatRequest>(body.as_bytes()) {
-            if chat::validate(&parsed).is_ok() {
+        if let Ok(client) = passthrough::read_request(body.as_bytes()) {
+            if let Ok(conversation) = client.into_conversation() {
                 for (family, tools) in [(Family::Openai, ToolMode::Native), (Family::Anthropic, ToolMode::Native), (Family::Google, ToolMode::Prompt)] {
                     for endpoint in [Endpoint::Chat, Endpoint::StreamChat] {
-                        if let Ok(argo) = chat::to_argo(&parsed, &model(family, tools), "user", endpoint) {
+                        if let Ok(argo) = resource::request_body(&conversation, &model(family, tools), "user", endpoint) {
                             let argo: Value = serde_json::from_slice(&argo).unwrap();
                             prop_assert!(argo.get("parallel_tool_calls").is_none());
                             prop_assert!(argo.get("temperature").is_none() || argo.get("top_p").is_none());
@@ -140,15 +149,17 @@ proptest! {
         let prompt = ToolReplies::Prompt { names: vec!["f".into()] };
         let body = json!({"response": response}).to_string();
         for tools in [&ToolReplies::None, &ToolReplies::Native, &prompt] {
-            if let Ok(reply) = chat::parse_argo_reply(body.as_bytes(), tools, "chatcmpl-x") {
-                let usage = Usage::new(1, reply.completion_tokens(Tokenizer::O200kBase));
-                let rendered: Value = serde_json::from_slice(&chat::completion_json(&reply, &meta(), usage)).unwrap();
+            if let Ok(answer) = resource::read_answer(body.as_bytes(), tools, "chatcmpl-x") {
+                let usage = Usage::new(1, answer.completion_tokens(Tokenizer::O200kBase));
+                let rendered: Value = serde_json::from_slice(&openai_chat::answer_json(&answer, &meta(), &usage)).unwrap();
                 prop_assert_eq!(&rendered["object"], "chat.completion");
-                for call in &reply.tool_calls {
+                let calls = rendered["choices"][0]["message"]["tool_calls"].as_array().cloned().unwrap_or_default();
+                prop_assert_eq!(calls.len(), answer.tool_calls().count());
+                for call in &calls {
                     prop_assert!(call["function"]["arguments"].is_string());
                 }
             }
-            let _ = chat::parse_argo_reply(&raw, tools, "chatcmpl-x");
+            let _ = resource::read_answer(&raw, tools, "chatcmpl-x");
         }
     }
 
@@ -164,15 +175,17 @@ proptest! {
 
     #[test]
     fn streams_of_any_bytes_give_valid_sse(chunks in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..16), 0..16), scan in any::<bool>()) {
-        let mut stream = TextStream::new(SseEncoder::new(StreamKind::Chat, &meta(), true), 1, Tokenizer::O200kBase);
-        if scan {
-            stream = stream.with_tool_scanner(ToolScanner::new(vec!["f".into()], "chatcmpl-x"));
-        }
+        let decoder = if scan {
+            TextDecoder::with_tool_scanner(ToolScanner::new(vec!["f".into()], "chatcmpl-x"))
+        } else {
+            TextDecoder::new()
+        };
+        let mut stream = resource_stream(decoder, true);
         let mut sse = stream.start();
         for chunk in &chunks {
-            sse.extend(stream.feed(chunk));
+            stream.feed_into(&mut sse, chunk).unwrap();
         }
-        sse.extend(stream.finish());
+        sse.extend(stream.finish().unwrap());
         assert_valid_sse(&sse);
         prop_assert!(sse.ends_with(b"data: [DONE]\n\n"));
     }
@@ -182,14 +195,14 @@ proptest! {
         let bytes = text.as_bytes();
         let mut points: Vec<usize> = cuts.iter().map(|cut| cut.index(bytes.len() + 1)).collect();
         points.sort_unstable();
-        let mut stream = TextStream::new(SseEncoder::new(StreamKind::Chat, &meta(), false), 1, Tokenizer::O200kBase);
+        let mut stream = resource_stream(TextDecoder::new(), false);
         let mut sse = Vec::new();
         let mut start = 0;
         for point in points.into_iter().chain([bytes.len()]) {
-            sse.extend(stream.feed(&bytes[start..point]));
+            stream.feed_into(&mut sse, &bytes[start..point]).unwrap();
             start = point;
         }
-        sse.extend(stream.finish());
+        sse.extend(stream.finish().unwrap());
         let content: String = String::from_utf8(sse).unwrap().split("\n\n")
             .filter_map(|event| serde_json::from_str::<Value>(event.strip_prefix("data: ")?).ok())
             .filter_map(|chunk| chunk["choices"][0]["delta"]["content"].as_str().map(str::to_string))

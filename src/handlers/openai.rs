@@ -1,7 +1,7 @@
 //! OpenAI's `/v1/chat/completions` and `/v1/completions`.
 
 use argo_filters::argo::Endpoint;
-use argo_filters::chat::{self, ToolReplies};
+use argo_filters::chat;
 use argo_filters::completions;
 use argo_filters::error::ErrorCode;
 use argo_filters::models::{Family, UpstreamApi};
@@ -9,7 +9,7 @@ use argo_filters::openai::{CompletionRequest, StreamOptions};
 use argo_filters::stream::{SseEncoder, StreamKind};
 use argo_filters::translate::StreamTranslation;
 use argo_filters::upstream::passthrough;
-use argo_filters::upstream::resource::TextDecoder;
+use argo_filters::upstream::resource::{self, TextDecoder, ToolReplies};
 use argo_filters::ApiError;
 use pingora_proxy::Session;
 
@@ -106,10 +106,10 @@ impl Gateway {
         // The admission paid for the first call; every further one is paid before any is made.
         let further_calls = u32::try_from(prompts.len().saturating_sub(1)).unwrap_or(u32::MAX);
         self.state.limits.charge(&user, further_calls).await?;
-        let mut replies = Vec::with_capacity(prompts.len());
+        let mut answers = Vec::with_capacity(prompts.len());
         for prompt in &prompts {
             let argo_body = completions::to_argo(&request, prompt, model, &user, Endpoint::Chat)?;
-            let answer = self
+            let body = self
                 .call(
                     session,
                     ctx,
@@ -118,14 +118,10 @@ impl Gateway {
                     argo_body,
                 )
                 .await?;
-            replies.push(chat::parse_argo_reply(
-                &answer,
-                &ToolReplies::None,
-                &meta.id,
-            )?);
+            answers.push(resource::read_answer(&body, &ToolReplies::None, &meta.id)?);
         }
         let json =
-            completions::completion_json(&request, &prompts, &replies, &meta, model.tokenizer());
+            completions::completion_json(&request, &prompts, &answers, &meta, model.tokenizer());
         self.reply(session, ctx, 200, json).await
     }
 }
