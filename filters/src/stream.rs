@@ -1,23 +1,18 @@
-//! Streaming translation into OpenAI's SSE format.
+//! Streaming into OpenAI's SSE format.
 //!
 //! [`SseEncoder`] renders events for one response (`chat.completion.chunk` or `text_completion`),
 //! with the response's id, created and model fixed: it is the hub's [`Encoder`] for OpenAI
-//! clients. [`Utf8Joiner`] repairs UTF-8 characters that Argo's fragment boundaries split.
-//! [`TextStream`] translates Argo's `streamchat` text as a state machine fed byte chunks: each
-//! call returns the SSE bytes to send now, never waiting for more input.
+//! clients, paired with an upstream's decoder in a [`crate::translate::StreamTranslation`].
+//! [`Utf8Joiner`] repairs UTF-8 characters that Argo's fragment boundaries split.
 
 use std::borrow::Cow;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::hub::{self, Event, Finish};
 use crate::openai::ResponseMeta;
-use crate::tools::prompt::ToolScanner;
-use crate::translate::{Encoder, StreamTranslation};
-use crate::upstream::resource::TextDecoder;
-use crate::usage::{Tokenizer, Usage};
+use crate::translate::Encoder;
 
 /// Which OpenAI object the stream carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,11 +74,6 @@ impl SseEncoder {
         }
     }
 
-    /// Bytes a text event adds around its (escaped) text.
-    pub fn text_overhead(&self) -> usize {
-        self.text_open.len() + self.text_close.len() + 2
-    }
-
     /// The opening chat event: the assistant role with empty content, as OpenAI sends it.
     pub fn role(&self, out: &mut Vec<u8>) {
         if self.kind == StreamKind::Chat {
@@ -112,20 +102,6 @@ impl SseEncoder {
         out.extend_from_slice(self.text_close.as_bytes());
     }
 
-    /// OpenAI-style `tool_calls` deltas for the `index`-th call of the answer: one event with
-    /// index, id, type and name (arguments empty), then the arguments in fragments.
-    pub fn tool_call(&self, out: &mut Vec<u8>, index: usize, call: &Value) {
-        let function = &call["function"];
-        self.tool_call_start(
-            out,
-            index,
-            call["id"].as_str().unwrap_or_default(),
-            function["name"].as_str().unwrap_or_default(),
-        );
-        let arguments = function["arguments"].as_str().unwrap_or("");
-        self.tool_call_arguments(out, index, arguments);
-    }
-
     /// The event that opens the `index`-th call (chat only).
     pub fn tool_call_start(&self, out: &mut Vec<u8>, index: usize, id: &str, name: &str) {
         if self.kind != StreamKind::Chat {
@@ -148,13 +124,8 @@ impl SseEncoder {
         }
     }
 
-    /// The closing events: an empty delta with `finish_reason`, the usage event if asked for,
-    /// then `[DONE]`.
-    pub fn finish(&self, out: &mut Vec<u8>, finish_reason: &str, usage: Usage) {
-        self.close(out, finish_reason, &hub::Usage::from(usage));
-    }
-
-    /// [`Self::finish`] with the hub's usage (cached prompt tokens included when known).
+    /// The closing events: an empty delta with `finish_reason`, the usage event if asked for
+    /// (cached prompt tokens included when known), then `[DONE]`.
     pub fn close(&self, out: &mut Vec<u8>, finish_reason: &str, usage: &hub::Usage) {
         match self.kind {
             StreamKind::Chat => self.choice_event(out, "{}", Some(finish_reason)),
@@ -359,88 +330,14 @@ impl Utf8Joiner {
     }
 }
 
-/// Argo `streamchat` bytes in, OpenAI SSE bytes out: Argo's resource text through the hub.
-#[derive(Debug)]
-pub struct TextStream {
-    translation: StreamTranslation,
-    encoder: SseEncoder,
-    prompt_tokens: u64,
-    tokenizer: Tokenizer,
-}
-
-impl TextStream {
-    /// `tokenizer` counts the completion's tokens as they stream.
-    pub fn new(encoder: SseEncoder, prompt_tokens: u64, tokenizer: Tokenizer) -> Self {
-        let translation = Self::translation(TextDecoder::new(), &encoder, prompt_tokens, tokenizer);
-        TextStream {
-            translation,
-            encoder,
-            prompt_tokens,
-            tokenizer,
-        }
-    }
-
-    fn translation(
-        decoder: TextDecoder,
-        encoder: &SseEncoder,
-        prompt_tokens: u64,
-        tokenizer: Tokenizer,
-    ) -> StreamTranslation {
-        // The relay checks the opening for Argo's notice itself.
-        StreamTranslation::new(decoder, encoder.clone())
-            .counting(move || prompt_tokens, tokenizer)
-            .unguarded()
-    }
-
-    /// A stream whose text may carry prompt-based tool calls.
-    pub fn with_tool_scanner(mut self, scanner: ToolScanner) -> Self {
-        self.translation = Self::translation(
-            TextDecoder::with_tool_scanner(scanner),
-            &self.encoder,
-            self.prompt_tokens,
-            self.tokenizer,
-        );
-        self
-    }
-
-    /// The opening event(s), sent as soon as Argo has accepted the request.
-    pub fn start(&mut self) -> Vec<u8> {
-        self.translation.start()
-    }
-
-    /// One upstream fragment; the events to send now (empty when the fragment held no whole
-    /// character).
-    pub fn feed(&mut self, fragment: &[u8]) -> Vec<u8> {
-        let mut out = self.start();
-        self.feed_into(&mut out, fragment);
-        out
-    }
-
-    /// [`Self::feed`], appending to `out`: fragments that arrived together become one write.
-    pub fn feed_into(&mut self, out: &mut Vec<u8>, fragment: &[u8]) {
-        out.reserve(self.encoder.text_overhead() + fragment.len() + fragment.len() / 8);
-        // Unguarded, with a decoder that reports no errors: nothing to refuse.
-        let _ = self.translation.feed_into(out, fragment);
-    }
-
-    /// The upstream ended normally.
-    pub fn finish(&mut self) -> Vec<u8> {
-        self.translation.finish().unwrap_or_default()
-    }
-
-    /// The upstream failed after the stream started.
-    pub fn fail(&mut self, error: &ApiError) -> Vec<u8> {
-        self.translation.fail(error)
-    }
-
-    pub fn usage(&mut self) -> Usage {
-        self.translation.usage().into()
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
+    use crate::translate::StreamTranslation;
+    use crate::upstream::resource::TextDecoder;
+    use crate::usage::Tokenizer;
 
     fn meta() -> ResponseMeta {
         ResponseMeta {
@@ -467,20 +364,28 @@ mod tests {
         serde_json::from_str(event).unwrap_or_else(|e| panic!("{e}: {event}"))
     }
 
-    fn chat_stream(include_usage: bool) -> TextStream {
-        TextStream::new(
-            SseEncoder::new(StreamKind::Chat, &meta(), include_usage),
-            10,
-            Tokenizer::Estimate,
+    /// Argo's `streamchat` text into `kind`'s events, with a prompt of 10 tokens.
+    fn resource_stream(kind: StreamKind, include_usage: bool) -> StreamTranslation {
+        StreamTranslation::new(
+            TextDecoder::new(),
+            SseEncoder::new(kind, &meta(), include_usage),
         )
+        .counting(|| 10, Tokenizer::Estimate)
+    }
+
+    /// Every byte the client gets for `fragments`, the upstream ending normally.
+    fn run(mut stream: StreamTranslation, fragments: &[&[u8]]) -> Vec<u8> {
+        let mut sse = stream.start();
+        for fragment in fragments {
+            stream.feed_into(&mut sse, fragment).unwrap();
+        }
+        sse.extend(stream.finish().unwrap());
+        sse
     }
 
     #[test]
     fn chat_events_have_openai_shape_and_stable_identity() {
-        let mut stream = chat_stream(false);
-        let mut sse = stream.feed(b"Hel");
-        sse.extend(stream.feed(b"lo"));
-        sse.extend(stream.finish());
+        let sse = run(resource_stream(StreamKind::Chat, false), &[b"Hel", b"lo"]);
         let events = events(&sse);
         assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
         let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|e| json(e)).collect();
@@ -529,25 +434,8 @@ mod tests {
     }
 
     #[test]
-    fn fragments_fed_into_one_buffer_equal_separate_feeds() {
-        let fragments: [&[u8]; 4] = [b"Hel", b"lo \xe4\xb8", b"\x96!", b""];
-        let mut separate = chat_stream(false);
-        let mut joined = chat_stream(false);
-        let mut expected = Vec::new();
-        let mut batched = Vec::new();
-        for fragment in fragments {
-            expected.extend(separate.feed(fragment));
-            joined.feed_into(&mut batched, fragment);
-        }
-        assert_eq!(String::from_utf8(batched), String::from_utf8(expected));
-        assert_eq!(joined.usage(), separate.usage());
-    }
-
-    #[test]
     fn include_usage_adds_a_final_usage_event_with_empty_choices() {
-        let mut stream = chat_stream(true);
-        let mut sse = stream.feed(b"abcdefgh");
-        sse.extend(stream.finish());
+        let sse = run(resource_stream(StreamKind::Chat, true), &[b"abcdefgh"]);
         let events = events(&sse);
         let usage_event = json(&events[events.len() - 2]);
         assert_eq!(usage_event["choices"], serde_json::json!([]));
@@ -556,34 +444,6 @@ mod tests {
             serde_json::json!({"prompt_tokens":10,"completion_tokens":2,"total_tokens":12})
         );
         assert!(json(&events[1])["usage"].is_null());
-    }
-
-    #[test]
-    fn split_utf8_characters_arrive_whole_and_empty_fragments_send_nothing() {
-        let text = "héllo, 世界! 🎉";
-        for split in 1..4 {
-            let mut stream = chat_stream(false);
-            let mut received = String::new();
-            for piece in text.as_bytes().chunks(split) {
-                for event in events(&stream.feed(piece)) {
-                    if let Some(content) = json(&event)["choices"][0]["delta"]["content"].as_str() {
-                        received.push_str(content);
-                    }
-                }
-            }
-            assert_eq!(received, text, "split every {split} bytes");
-        }
-        let mut stream = chat_stream(false);
-        stream.start();
-        assert!(stream.feed(b"").is_empty());
-        assert!(
-            stream.feed(&[0xe4, 0xb8]).is_empty(),
-            "half a character waits"
-        );
-        assert_eq!(
-            json(&events(&stream.feed(&[0x96]))[0])["choices"][0]["delta"]["content"],
-            "世"
-        );
     }
 
     #[test]
@@ -596,19 +456,7 @@ mod tests {
 
     #[test]
     fn completion_stream_uses_text_completion_objects() {
-        let meta = ResponseMeta {
-            id: "cmpl-1".into(),
-            created: 5,
-            model: "gpt-4o".into(),
-        };
-        let mut stream = TextStream::new(
-            SseEncoder::new(StreamKind::Completion, &meta, false),
-            1,
-            Tokenizer::Estimate,
-        );
-        let mut sse = stream.start();
-        sse.extend(stream.feed(b"Hi"));
-        sse.extend(stream.finish());
+        let sse = run(resource_stream(StreamKind::Completion, false), &[b"Hi"]);
         let events = events(&sse);
         assert_eq!(events.len(), 3, "no role event for completions: {events:?}");
         let first = json(&events[0]);
@@ -624,8 +472,9 @@ mod tests {
 
     #[test]
     fn errors_after_start_are_one_error_event() {
-        let mut stream = chat_stream(false);
-        let mut sse = stream.feed(b"partial");
+        let mut stream = resource_stream(StreamKind::Chat, false);
+        let mut sse = stream.start();
+        stream.feed_into(&mut sse, b"partial").unwrap();
         sse.extend(stream.fail(&ApiError::bad_gateway("Argo cut the stream")));
         let events = events(&sse);
         let error = json(events.last().unwrap());
@@ -634,51 +483,22 @@ mod tests {
         assert!(!events.iter().any(|e| e == "[DONE]"));
     }
 
-    fn contents(sse: &[u8]) -> String {
-        events(sse)
-            .iter()
-            .filter(|event| *event != "[DONE]")
-            .filter_map(|event| {
-                json(event)["choices"][0]["delta"]["content"]
-                    .as_str()
-                    .map(str::to_string)
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_runaway_tool_block_reaches_the_client_as_text_while_streaming() {
-        let cap = 100;
-        let scanner = ToolScanner::new(vec!["f".into()], "chatcmpl-abc").with_max_block_bytes(cap);
-        let mut stream = chat_stream(false).with_tool_scanner(scanner);
-        let text = format!("Hi <tool_call>{}", "y".repeat(1000));
-        let mut before_finish = Vec::new();
-        for fragment in text.as_bytes().chunks(7) {
-            before_finish.extend(stream.feed(fragment));
-        }
-        let streamed = contents(&before_finish);
-        assert!(
-            streamed.len() + cap + 20 >= text.len(),
-            "held back at most the cap and a tag: {} of {}",
-            streamed.len(),
-            text.len()
-        );
-        let mut sse = before_finish;
-        sse.extend(stream.finish());
-        assert_eq!(contents(&sse), text);
-        assert!(events(&sse)
-            .iter()
-            .any(|event| event.contains(r#""finish_reason":"stop""#)));
-    }
-
     #[test]
     fn tool_call_deltas_carry_index_id_name_then_arguments() {
-        let encoder = SseEncoder::new(StreamKind::Chat, &meta(), false);
+        let mut encoder = SseEncoder::new(StreamKind::Chat, &meta(), false);
         let mut out = Vec::new();
-        let calls = [
-            serde_json::json!({"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}),
-        ];
-        encoder.tool_call(&mut out, 0, &calls[0]);
+        let start = Event::ToolCallStart {
+            index: 0,
+            id: "call_1".into(),
+            name: "get_weather".into(),
+        };
+        let arguments = Event::ToolCallArguments {
+            index: 0,
+            fragment: "{\"city\":\"Paris\"}".into(),
+        };
+        for event in [start, arguments] {
+            Encoder::event(&mut encoder, &mut out, &event);
+        }
         let events = events(&out);
         let opening = &json(&events[0])["choices"][0]["delta"]["tool_calls"][0];
         assert_eq!(
@@ -690,43 +510,5 @@ mod tests {
             json(&events[1])["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"],
             "{\"city\":\"Paris\"}"
         );
-    }
-}
-
-/// A whole stream built from a non-streaming answer, for requests Argo cannot stream (tools, or
-/// models whose `streamchat` is unavailable): every client that asks for a stream gets one.
-pub fn synthesize(encoder: &SseEncoder, reply: &crate::chat::Reply, usage: Usage) -> Vec<u8> {
-    crate::translate::replay(&mut encoder.clone(), &reply.answer(), usage.into())
-}
-
-#[cfg(test)]
-mod synthesize_tests {
-    use super::*;
-    use crate::chat::Reply;
-
-    #[test]
-    fn synthesized_stream_carries_text_tool_calls_and_finish_reason() {
-        let meta = ResponseMeta {
-            id: "chatcmpl-s".into(),
-            created: 1,
-            model: "gpt-4o".into(),
-        };
-        let encoder = SseEncoder::new(StreamKind::Chat, &meta, true);
-        let reply = Reply {
-            content: Some("Let me check.".into()),
-            tool_calls: vec![
-                serde_json::json!({"id":"call_9","type":"function","function":{"name":"f","arguments":"{}"}}),
-            ],
-        };
-        let sse = String::from_utf8(synthesize(&encoder, &reply, Usage::new(3, 4))).unwrap();
-        let events: Vec<&str> = sse.split("\n\n").filter(|e| !e.is_empty()).collect();
-        assert!(events[0].contains(r#""role":"assistant""#));
-        assert!(events[1].contains(r#""content":"Let me check.""#));
-        assert!(events[2].contains(r#""id":"call_9""#));
-        assert!(events
-            .iter()
-            .any(|e| e.contains(r#""finish_reason":"tool_calls""#)));
-        assert!(events[events.len() - 2].contains(r#""total_tokens":7"#));
-        assert_eq!(events[events.len() - 1], "data: [DONE]");
     }
 }

@@ -95,13 +95,6 @@ pub(crate) struct NoticeGuard {
 }
 
 impl NoticeGuard {
-    fn settled() -> Self {
-        NoticeGuard {
-            decided: true,
-            ..NoticeGuard::default()
-        }
-    }
-
     /// Text the upstream sent; the notice is an error.
     pub(crate) fn text(&mut self, text: &str) -> Result<(), ApiError> {
         if self.decided || text.is_empty() {
@@ -298,12 +291,6 @@ impl StreamTranslation {
     ) -> Self {
         self.state.prompt_tokens = PromptTokens::Deferred(Box::new(prompt_tokens));
         self.state.counter = TokenCounter::new(tokenizer);
-        self
-    }
-
-    /// No notice check: for a caller that checked the opening itself.
-    pub fn unguarded(mut self) -> Self {
-        self.state.guard = NoticeGuard::settled();
         self
     }
 
@@ -878,6 +865,28 @@ mod tests {
     }
 
     #[test]
+    fn fragments_fed_into_one_buffer_equal_separate_feeds() {
+        let fragments: [&[u8]; 4] = [b"Hel", b"lo \xe4\xb8", b"\x96!", b""];
+        let resource = || {
+            StreamTranslation::new(
+                resource::TextDecoder::new(),
+                openai_chat::encoder(&meta(), false),
+            )
+            .counting(|| 10, Tokenizer::Estimate)
+        };
+        let (mut separate, mut joined) = (resource(), resource());
+        let (mut expected, mut batched) = (Vec::new(), Vec::new());
+        for fragment in fragments {
+            let mut out = Vec::new();
+            separate.feed_into(&mut out, fragment).unwrap();
+            expected.extend(out);
+            joined.feed_into(&mut batched, fragment).unwrap();
+        }
+        assert_eq!(String::from_utf8(batched), String::from_utf8(expected));
+        assert_eq!(joined.usage(), separate.usage());
+    }
+
+    #[test]
     fn a_streamed_upstream_collects_into_one_answer() {
         let answer = collect(
             anthropic::SseDecoder::new(),
@@ -932,6 +941,7 @@ mod tests {
         };
         let mut encoder = openai_chat::encoder(&meta(), true);
         let payloads = sse_payloads(&replay(&mut encoder, &answer, Usage::new(5, 6)));
+        assert_eq!(payloads[0]["choices"][0]["delta"]["role"], "assistant");
         assert_eq!(
             streamed_text(&payloads),
             ("Checking.".to_string(), "Hmm.".to_string())
@@ -939,6 +949,7 @@ mod tests {
         let n = payloads.len();
         assert_eq!(payloads[n - 3]["choices"][0]["finish_reason"], "tool_calls");
         assert_eq!(payloads[n - 2]["usage"]["total_tokens"], 11);
+        assert_eq!(payloads[n - 1], "[DONE]");
         assert!(payloads
             .iter()
             .any(|chunk| chunk["choices"][0]["delta"]["tool_calls"][0]["id"] == "call_1"));

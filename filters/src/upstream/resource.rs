@@ -399,6 +399,59 @@ mod tests {
         );
     }
 
+    /// The text of `events`, joined.
+    fn text_of(events: &[Event]) -> String {
+        events
+            .iter()
+            .filter_map(|event| match event {
+                Event::TextDelta(text) => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn split_utf8_characters_arrive_whole_and_empty_fragments_give_nothing() {
+        let text = "héllo, 世界! 🎉";
+        for split in 1..4 {
+            let pieces: Vec<&[u8]> = text.as_bytes().chunks(split).collect();
+            assert_eq!(
+                text_of(&decode(TextDecoder::new(), &pieces)),
+                text,
+                "split every {split} bytes"
+            );
+        }
+        let mut decoder = TextDecoder::new();
+        let mut events = Vec::new();
+        decoder.feed(b"", &mut events);
+        decoder.feed(&[0xe4, 0xb8], &mut events);
+        assert!(events.is_empty(), "half a character waits");
+        decoder.feed(&[0x96], &mut events);
+        assert_eq!(events, [Event::TextDelta("世".into())]);
+    }
+
+    #[test]
+    fn a_runaway_tool_block_is_released_as_text_while_streaming() {
+        let cap = 100;
+        let scanner = ToolScanner::new(vec!["f".into()], "chatcmpl-abc").with_max_block_bytes(cap);
+        let mut decoder = TextDecoder::with_tool_scanner(scanner);
+        let text = format!("Hi <tool_call>{}", "y".repeat(1000));
+        let mut events = Vec::new();
+        for fragment in text.as_bytes().chunks(7) {
+            decoder.feed(fragment, &mut events);
+        }
+        let streamed = text_of(&events);
+        assert!(
+            streamed.len() + cap + 20 >= text.len(),
+            "held back at most the cap and a tag: {} of {}",
+            streamed.len(),
+            text.len()
+        );
+        decoder.finish(&mut events);
+        assert_eq!(text_of(&events), text);
+        assert_eq!(events.last(), Some(&Event::Finish(Finish::Stop)));
+    }
+
     /// Text deltas merged, so that only what the events say is compared, not where they split.
     fn merged(events: Vec<Event>) -> Vec<Event> {
         let mut out: Vec<Event> = Vec::new();
