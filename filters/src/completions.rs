@@ -4,11 +4,10 @@
 use serde::Serialize;
 
 use crate::argo::{self, Endpoint};
-use crate::chat::check_sampling;
 use crate::error::ApiError;
 use crate::hub::{Answer, Usage};
 use crate::models::ModelSpec;
-use crate::openai::{CompletionRequest, Prompt, ResponseMeta};
+use crate::openai::{check_sampling, CompletionRequest, Prompt, ResponseMeta};
 use crate::stream::OpenAiUsage;
 use crate::usage::Tokenizer;
 

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-use crate::usage::{self, Tokenizer, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE};
+use crate::usage::{Tokenizer, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE};
 
 /// An API dialect: what a client speaks, or what an upstream endpoint takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -378,18 +378,6 @@ impl Usage {
             output_tokens,
             cached_input_tokens: None,
         }
-    }
-}
-
-impl From<Usage> for usage::Usage {
-    fn from(usage: Usage) -> Self {
-        usage::Usage::new(usage.input_tokens, usage.output_tokens)
-    }
-}
-
-impl From<usage::Usage> for Usage {
-    fn from(usage: usage::Usage) -> Self {
-        Usage::new(usage.prompt_tokens, usage.completion_tokens)
     }
 }
 

@@ -7,7 +7,6 @@
 
 pub mod argo;
 mod bytes;
-pub mod chat;
 pub mod client;
 pub mod completions;
 pub mod embeddings;

@@ -170,6 +170,17 @@ impl ModelSpec {
         }
     }
 
+    /// Chat models only: an embedding model is refused with a pointer to the right endpoint.
+    pub fn require_chat(&self) -> Result<(), ApiError> {
+        match self.kind {
+            Kind::Chat => Ok(()),
+            Kind::Embedding => Err(ApiError::invalid(
+                "model",
+                format!("`{}` is an embedding model; use /v1/embeddings", self.name),
+            )),
+        }
+    }
+
     /// The Argo API serving the model.
     pub fn api(&self) -> UpstreamApi {
         self.upstream.unwrap_or_default()
@@ -491,6 +502,16 @@ mod tests {
             aliases: aliases.iter().map(|alias| alias.to_string()).collect(),
             ..ModelSpec::new(name, argo_id, Family::Openai, Kind::Chat)
         }
+    }
+
+    #[test]
+    fn embedding_models_are_refused_for_chat() {
+        let embedding = ModelSpec::new("v3small", "v3small", Family::Openai, Kind::Embedding);
+        assert_eq!(
+            embedding.require_chat().unwrap_err().param.as_deref(),
+            Some("model")
+        );
+        assert!(spec("gpt-4o", "gpt4o", &[]).require_chat().is_ok());
     }
 
     #[test]

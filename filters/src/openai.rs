@@ -1,12 +1,14 @@
 //! The OpenAI request shapes the gateway accepts. Unknown fields are ignored (chat keeps them
 //! for Argo's native OpenAI endpoint), as OpenAI's own SDKs send many that Argo's resource API
-//! has no use for.
+//! has no use for. [`check_sampling`] checks what serde's types cannot.
 
 use std::fmt;
 
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use crate::error::ApiError;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ChatRequest {
@@ -199,6 +201,38 @@ pub struct CompletionRequest {
     pub n: Option<u64>,
     #[serde(default)]
     pub echo: Option<bool>,
+}
+
+/// The sampling parameters' ranges, as OpenAI takes them, for every OpenAI request format
+/// (chat, completions, Responses); `n` only 1.
+pub fn check_sampling(
+    temperature: Option<f64>,
+    top_p: Option<f64>,
+    n: Option<u64>,
+) -> Result<(), ApiError> {
+    if let Some(temperature) = temperature {
+        if !(0.0..=2.0).contains(&temperature) {
+            return Err(ApiError::invalid(
+                "temperature",
+                "`temperature` must be between 0 and 2",
+            ));
+        }
+    }
+    if let Some(top_p) = top_p {
+        if !(0.0..=1.0).contains(&top_p) {
+            return Err(ApiError::invalid(
+                "top_p",
+                "`top_p` must be between 0 and 1",
+            ));
+        }
+    }
+    if n.is_some_and(|n| n != 1) {
+        return Err(ApiError::invalid(
+            "n",
+            "Only `n: 1` is supported: Argo returns one choice per request",
+        ));
+    }
+    Ok(())
 }
 
 /// `prompt` / `input`: text or a list of texts. Token-id arrays are recognised so that the

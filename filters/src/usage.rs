@@ -18,23 +18,6 @@ use std::sync::{LazyLock, Mutex};
 use bpe_openai::Tokenizer as Bpe;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Usage {
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-    pub total_tokens: u64,
-}
-
-impl Usage {
-    pub fn new(prompt_tokens: u64, completion_tokens: u64) -> Self {
-        Usage {
-            prompt_tokens,
-            completion_tokens,
-            total_tokens: prompt_tokens + completion_tokens,
-        }
-    }
-}
-
 /// Per-message framing overhead in OpenAI's chat format.
 pub const TOKENS_PER_MESSAGE: u64 = 4;
 /// Tokens that prime the assistant's reply.

@@ -4,7 +4,6 @@
 //! the client's format, streamed or whole as the client asked.
 
 use argo_filters::argo::Endpoint;
-use argo_filters::chat;
 use argo_filters::client::google_genai::{self, Framing};
 use argo_filters::client::openai_responses::{self, CustomTools};
 use argo_filters::client::{anthropic_messages, openai_chat};
@@ -131,7 +130,7 @@ impl Gateway {
         let (conversation, model_name, client) = read(&body)?;
         drop(reservation);
         let model = self.resolve(ctx, &model_name)?;
-        chat::require_chat_model(&model)?;
+        model.require_chat()?;
         let meta = response_meta(client.id_prefix(), &model_name);
         let turn = Turn {
             user: &user,

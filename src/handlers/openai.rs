@@ -1,7 +1,6 @@
 //! OpenAI's `/v1/chat/completions` and `/v1/completions`.
 
 use argo_filters::argo::Endpoint;
-use argo_filters::chat;
 use argo_filters::completions;
 use argo_filters::error::ErrorCode;
 use argo_filters::models::{Family, UpstreamApi};
@@ -28,7 +27,7 @@ impl Gateway {
         let (user, body, reservation) = self.accept_body(session, ctx).await?;
         let client = passthrough::read_request(&body)?;
         let model = self.resolve(ctx, client.model())?;
-        chat::require_chat_model(&model)?;
+        model.require_chat()?;
         let meta = response_meta("chatcmpl", client.model());
         let include_usage = client.include_usage();
         if model.api() == UpstreamApi::Resource || model.family == Family::Anthropic {
@@ -69,7 +68,7 @@ impl Gateway {
     ) -> Result<(), ApiError> {
         let (user, request): (String, CompletionRequest) = self.accept(session, ctx).await?;
         let model = &*self.resolve(ctx, &request.model)?;
-        chat::require_chat_model(model)?;
+        model.require_chat()?;
         let prompts = completions::prompts(&request)?;
         let most = self.state.settings.limits.max_prompts_per_request;
         if prompts.len() > most {

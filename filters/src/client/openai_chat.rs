@@ -7,12 +7,13 @@ use std::borrow::Cow;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::chat;
 use crate::error::ApiError;
 use crate::hub::Usage;
 use crate::hub::{Answer, Conversation, Dialect, Message, Part, Role, ToolChoice};
 use crate::json::parse_request;
-use crate::openai::{self, ChatMessage, ChatRequest, Content, ContentPart, ResponseMeta};
+use crate::openai::{
+    self, check_sampling, ChatMessage, ChatRequest, Content, ContentPart, ResponseMeta,
+};
 use crate::stream::OpenAiUsage;
 pub use crate::stream::{SseEncoder, StreamKind};
 use crate::tools::{self, ToolSpec};
@@ -20,8 +21,57 @@ use crate::tools::{self, ToolSpec};
 /// Parses and validates a chat body: 400s name the offending field.
 pub fn parse(body: &[u8]) -> Result<ChatRequest, ApiError> {
     let request: ChatRequest = parse_request(body)?;
-    chat::validate(&request)?;
+    validate(&request)?;
     Ok(request)
+}
+
+/// Checks what serde's types cannot: value ranges and combinations.
+fn validate(request: &ChatRequest) -> Result<(), ApiError> {
+    if request.messages.is_empty() {
+        return Err(ApiError::invalid(
+            "messages",
+            "`messages` must contain at least one message",
+        ));
+    }
+    // `n` > 1 reaches Argo's native OpenAI endpoint; the hub refuses it for the others
+    // ([`conversation`]).
+    check_sampling(
+        request.temperature,
+        request.top_p,
+        request.n.filter(|&n| n < 1),
+    )?;
+    tool_spec(request)?;
+    for (index, message) in request.messages.iter().enumerate() {
+        for (position, call) in message.tool_calls.iter().flatten().enumerate() {
+            let named = call
+                .get("function")
+                .and_then(|f| f.get("name"))
+                .and_then(Value::as_str)
+                .is_some();
+            if !named || !call.get("id").is_some_and(Value::is_string) {
+                return Err(ApiError::invalid(
+                    format!("messages[{index}].tool_calls[{position}]"),
+                    "Tool calls need an `id` and a `function` with a `name`",
+                ));
+            }
+        }
+        if message.role == openai::Role::Tool && message.tool_call_id.is_none() {
+            return Err(ApiError::invalid(
+                format!("messages[{index}].tool_call_id"),
+                "Messages with role `tool` must carry the `tool_call_id` they answer",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The request's tools, validated (`None` without tools).
+fn tool_spec(request: &ChatRequest) -> Result<Option<ToolSpec>, ApiError> {
+    ToolSpec::from_request(
+        request.tools.as_deref(),
+        request.tool_choice.as_ref(),
+        request.parallel_tool_calls,
+    )
 }
 
 /// A chat body as a conversation, and the model name the client asked for.
@@ -34,11 +84,7 @@ pub fn read_request(body: &[u8]) -> Result<(Conversation, String), ApiError> {
 /// A validated request ([`parse`]) as a conversation. Fields the hub has no slot for stay in
 /// `extra` (the client's own `user` does not: Argo's user is always the gateway's).
 pub fn conversation(request: ChatRequest) -> Result<Conversation, ApiError> {
-    let spec = ToolSpec::from_request(
-        request.tools.as_deref(),
-        request.tool_choice.as_ref(),
-        request.parallel_tool_calls,
-    )?;
+    let spec = tool_spec(&request)?;
     let tool_choice = match (&spec, &request.tool_choice) {
         (_, None | Some(Value::Null)) => None,
         (Some(spec), Some(_)) => Some(spec.choice.clone()),
@@ -249,9 +295,11 @@ pub fn encoder(meta: &ResponseMeta, include_usage: bool) -> SseEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{canonical_events, meta, sse_payloads};
+    use crate::fixtures::{canonical_events, gpt, meta, sse_payloads};
     use crate::hub::{Event, Finish, ToolDef};
+    use crate::models::{Family, Kind, ModelSpec};
     use crate::translate::Encoder;
+    use crate::usage::{Tokenizer, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE};
     use proptest::prelude::*;
     use serde_json::json;
 
@@ -391,6 +439,37 @@ mod tests {
                 json!({"model": "m", "messages": [{"role": "user", "content": 1}]}),
                 "messages[0].content",
             ),
+            (
+                json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "temperature": 3}),
+                "temperature",
+            ),
+            (
+                json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 0}),
+                "n",
+            ),
+            (
+                json!({"model": "m", "messages": [{"role": "assistant", "tool_calls": [{"type": "function"}]}]}),
+                "messages[0].tool_calls[0]",
+            ),
+            (
+                json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function", "function": {}}]}),
+                "tools[0].function.name",
+            ),
+            (
+                json!({"model": "m", "messages": [{"role": "wizard", "content": "x"}]}),
+                "messages[0].role",
+            ),
+            (
+                json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "video"}]}]}),
+                "messages[0].content[0].type",
+            ),
+            (json!({"model": 7, "messages": []}), "model"),
+            (json!({"messages": []}), "model"),
+            (json!({"model": "m", "messages": "hi"}), "messages"),
+            (
+                json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": -1}),
+                "max_tokens",
+            ),
         ] {
             let error = read_request(body.to_string().as_bytes()).unwrap_err();
             assert_eq!(
@@ -399,6 +478,56 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    #[test]
+    fn usage_is_counted_with_the_model_tokenizer() {
+        let hello = read(
+            json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hello world"}]}),
+        );
+        let gpt = gpt();
+        assert_eq!(gpt.tokenizer(), Tokenizer::O200kBase);
+        assert_eq!(
+            hello.prompt_tokens(gpt.tokenizer()),
+            TOKENS_PER_MESSAGE + 2 + REPLY_PRIMING_TOKENS
+        );
+        let gemini = ModelSpec::new("gemini-2.5-pro", "gemini25pro", Family::Google, Kind::Chat);
+        assert_eq!(gemini.tokenizer(), Tokenizer::Estimate);
+        assert_eq!(
+            hello.prompt_tokens(gemini.tokenizer()),
+            TOKENS_PER_MESSAGE + 3 + REPLY_PRIMING_TOKENS
+        );
+        let weather = json!({"model": "gpt-4o", "tool_choice": "required",
+            "tools": [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}],
+            "messages": [{"role": "user", "content": "Weather in Paris?"},
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "18C"}]});
+        let text_only: u64 = parse(weather.to_string().as_bytes())
+            .unwrap()
+            .messages
+            .iter()
+            .map(|message| {
+                TOKENS_PER_MESSAGE
+                    + message
+                        .content
+                        .texts()
+                        .map(|text| gpt.tokenizer().count(text))
+                        .sum::<u64>()
+            })
+            .sum();
+        assert!(
+            read(weather).prompt_tokens(gpt.tokenizer()) > text_only + REPLY_PRIMING_TOKENS + 10,
+            "tool definitions and calls count too"
+        );
+        let answer = Answer {
+            content: vec![Part::Text("hello world".into())],
+            finish: Finish::Stop,
+            usage: None,
+        };
+        assert_eq!(answer.completion_tokens(Tokenizer::O200kBase), 2);
+        assert_eq!(answer.completion_tokens(Tokenizer::Estimate), 3);
     }
 
     #[test]

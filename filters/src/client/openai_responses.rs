@@ -25,13 +25,12 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::chat;
 use crate::error::{ApiError, ErrorCode};
 use crate::hub::{
     Answer, Conversation, Dialect, Event, Finish, Message, Part, Role, ToolChoice, ToolDef, Usage,
 };
 use crate::json::parse_request;
-use crate::openai::ResponseMeta;
+use crate::openai::{check_sampling, ResponseMeta};
 use crate::tools;
 use crate::translate::Encoder;
 
@@ -120,7 +119,7 @@ impl<S: Into<String>> FromIterator<S> for CustomTools {
 pub fn read_request(body: &[u8]) -> Result<(Conversation, String, CustomTools), ApiError> {
     let request: Request = parse_request(body)?;
     refuse_stored_state(&request)?;
-    chat::check_sampling(request.temperature, request.top_p, None)?;
+    check_sampling(request.temperature, request.top_p, None)?;
     let mut messages = Vec::new();
     if let Some(instructions) = request
         .instructions

@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use super::{
     body_capacity, encode, feed_sse, finish_sse, fitted, upstream_error, Extra, SseDialect,
+    CONTINUE_TURN,
 };
-use crate::chat::CONTINUE_TURN;
 use crate::error::ApiError;
 use crate::hub::{
     data_url, Answer, Conversation, Dialect, Event, Finish, Part, Role, ToolChoice, Usage,

@@ -16,6 +16,10 @@ use crate::hub::{Conversation, Dialect, Event};
 use crate::models::ModelSpec;
 use crate::sse::SseParser;
 
+/// The user turn argo-proxy appends to Claude and Gemini conversations that lack one
+/// (`ensure_user_message_exists` in its legacy `utils/input_handle.py`).
+pub const CONTINUE_TURN: &str = "[continue]";
+
 /// The token limit and sampling the model takes (see [`ModelSpec::fit`]); the limit is capped
 /// as on Argo's non-streaming chat unless the upstream call streams.
 fn fitted(conversation: &Conversation, model: &ModelSpec, stream: bool) -> Params {

@@ -5,10 +5,9 @@
 
 use serde_json::Value;
 
-use super::body_capacity;
 use super::openai_native::{push_message, tool_choice_json, Style};
+use super::{body_capacity, CONTINUE_TURN};
 use crate::argo::{self, Endpoint};
-use crate::chat::CONTINUE_TURN;
 use crate::error::ApiError;
 use crate::hub::{Answer, Conversation, Event, Finish, Message, Part};
 use crate::models::{Family, ModelSpec, ToolMode};
@@ -361,8 +360,11 @@ impl Decoder for TextDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::openai_chat;
     use crate::fixtures::{decode, gpt, split};
-    use crate::hub::{Dialect, Role};
+    use crate::hub::{Dialect, Role, Usage};
+    use crate::models::{Kind, Sampling};
+    use crate::openai::ResponseMeta;
     use proptest::prelude::*;
     use serde_json::json;
 
@@ -532,5 +534,403 @@ mod tests {
             body.get("top_k").is_none(),
             "the resource API takes no extras"
         );
+    }
+
+    /// Argo's chat body for an OpenAI chat request, as the gateway builds it.
+    fn argo_for(body: &str, model: &ModelSpec, endpoint: Endpoint) -> Value {
+        let (conversation, _) = openai_chat::read_request(body.as_bytes()).unwrap();
+        serde_json::from_slice(&request_body(&conversation, model, "alice", endpoint).unwrap())
+            .unwrap()
+    }
+
+    fn rewrite(body: &str, model: &ModelSpec) -> Value {
+        argo_for(body, model, Endpoint::Chat)
+    }
+
+    fn reasoning(argo_id: &str) -> ModelSpec {
+        ModelSpec {
+            reasoning: true,
+            ..ModelSpec::new(argo_id, argo_id, Family::Openai, Kind::Chat)
+        }
+    }
+
+    fn claude(sampling: Sampling) -> ModelSpec {
+        ModelSpec {
+            sampling,
+            max_tokens_cap: Some(21_000),
+            ..ModelSpec::new(
+                "claude-sonnet-4.5",
+                "claudesonnet45",
+                Family::Anthropic,
+                Kind::Chat,
+            )
+        }
+    }
+
+    fn family_model(family: Family, tools: ToolMode) -> ModelSpec {
+        ModelSpec {
+            family,
+            tools,
+            ..gpt()
+        }
+    }
+
+    #[test]
+    fn rewrites_roles_content_parts_and_sampling() {
+        let argo = rewrite(
+            r#"{"model":"gpt-4o","user":"mallory","temperature":0.2,"top_p":0.9,"max_tokens":50,"stop":"END",
+                "presence_penalty":1,"messages":[
+                {"role":"developer","content":"Be brief."},
+                {"role":"user","content":[{"type":"text","text":"Hello"},{"type":"text","text":"world"}]}]}"#,
+            &gpt(),
+        );
+        assert_eq!(argo["user"], "alice");
+        assert_eq!(argo["model"], "gpt4o");
+        assert_eq!(
+            argo["messages"][0],
+            json!({"role":"system","content":"Be brief."})
+        );
+        assert_eq!(argo["messages"][1]["content"], "Hello\nworld");
+        assert_eq!(argo["stop"], json!(["END"]));
+        assert_eq!(
+            (argo["temperature"].as_f64(), argo["top_p"].as_f64()),
+            (Some(0.2), Some(0.9))
+        );
+        assert_eq!(argo["max_tokens"], 50);
+        assert!(argo.get("max_completion_tokens").is_none());
+        assert!(argo.get("presence_penalty").is_none());
+    }
+
+    #[test]
+    fn reasoning_models_get_max_completion_tokens() {
+        let argo = rewrite(
+            r#"{"model":"o3","temperature":0.5,"max_tokens":77,"messages":[{"role":"user","content":"hi"}]}"#,
+            &reasoning("gpto3"),
+        );
+        assert_eq!(argo["max_completion_tokens"], 77);
+        assert!(argo.get("max_tokens").is_none());
+        assert_eq!(
+            argo["temperature"], 0.5,
+            "the o-series takes sampling on Argo"
+        );
+    }
+
+    const BOTH_SAMPLINGS: &str = r#"{"model":"m","temperature":0.3,"top_p":0.8,"max_tokens":50000,
+        "messages":[{"role":"user","content":"hi"}]}"#;
+
+    #[test]
+    fn claude_gets_one_sampling_parameter_and_a_capped_limit_without_streaming() {
+        let argo = argo_for(BOTH_SAMPLINGS, &claude(Sampling::OneOf), Endpoint::Chat);
+        assert_eq!(
+            (argo["temperature"].as_f64(), argo.get("top_p")),
+            (Some(0.3), None)
+        );
+        assert_eq!(argo["max_tokens"], 21_000);
+        let streamed = argo_for(
+            BOTH_SAMPLINGS,
+            &claude(Sampling::OneOf),
+            Endpoint::StreamChat,
+        );
+        assert_eq!(streamed["max_tokens"], 50_000, "streams are not capped");
+        let top_p_only = argo_for(
+            r#"{"model":"m","top_p":0.8,"max_tokens":10,"messages":[{"role":"user","content":"hi"}]}"#,
+            &claude(Sampling::OneOf),
+            Endpoint::Chat,
+        );
+        assert_eq!(
+            (top_p_only.get("temperature"), top_p_only["top_p"].as_f64()),
+            (None, Some(0.8))
+        );
+        assert_eq!(top_p_only["max_tokens"], 10);
+    }
+
+    #[test]
+    fn sampling_rules_any_and_none() {
+        let any = argo_for(BOTH_SAMPLINGS, &claude(Sampling::Any), Endpoint::Chat);
+        assert_eq!(
+            (any["temperature"].as_f64(), any["top_p"].as_f64()),
+            (Some(0.3), Some(0.8))
+        );
+        let none = argo_for(BOTH_SAMPLINGS, &claude(Sampling::None), Endpoint::Chat);
+        assert!(none.get("temperature").is_none() && none.get("top_p").is_none());
+        let gpt5 = ModelSpec {
+            sampling: Sampling::None,
+            ..reasoning("gpt5")
+        };
+        let argo = argo_for(BOTH_SAMPLINGS, &gpt5, Endpoint::Chat);
+        assert!(argo.get("temperature").is_none() && argo.get("top_p").is_none());
+        assert_eq!(argo["max_completion_tokens"], 50_000, "no cap for gpt-5");
+    }
+
+    #[test]
+    fn claude_and_gemini_conversations_end_with_a_user_turn() {
+        let body = r#"{"model":"m","messages":[{"role":"system","content":"Be brief."},
+            {"role":"user","content":"Write a haiku."},{"role":"assistant","content":"Autumn moon"}]}"#;
+        for model in [
+            claude(Sampling::Any),
+            family_model(Family::Google, ToolMode::Prompt),
+        ] {
+            let messages = rewrite(body, &model)["messages"].clone();
+            let messages = messages.as_array().unwrap();
+            assert_eq!(
+                messages[messages.len() - 1],
+                json!({"role": "user", "content": CONTINUE_TURN})
+            );
+            assert_eq!(messages[messages.len() - 2]["role"], "assistant");
+        }
+        let openai = rewrite(body, &gpt());
+        assert_eq!(openai["messages"].as_array().unwrap().len(), 3);
+        let system_only = rewrite(
+            r#"{"model":"m","messages":[{"role":"system","content":"Say hi."}]}"#,
+            &claude(Sampling::Any),
+        );
+        assert_eq!(system_only["messages"][1]["content"], CONTINUE_TURN);
+        let ends_with_user = rewrite(
+            r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#,
+            &claude(Sampling::Any),
+        );
+        assert_eq!(ends_with_user["messages"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn streams_use_streamchat_unless_native_tools_or_the_model_forbid() {
+        let endpoint = |body: &str, model: &ModelSpec| {
+            let (conversation, _) = openai_chat::read_request(body.as_bytes()).unwrap();
+            endpoint(&conversation, model)
+        };
+        let plain = r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+        let tools = r#"{"model":"m","stream":true,"tools":[{"type":"function","function":{"name":"f"}}],
+            "messages":[{"role":"user","content":"hi"}]}"#;
+        let gemini = family_model(Family::Google, ToolMode::Prompt);
+        assert_eq!(endpoint(plain, &gpt()), Endpoint::StreamChat);
+        assert_eq!(endpoint(tools, &gpt()), Endpoint::Chat);
+        assert_eq!(endpoint(tools, &gemini), Endpoint::StreamChat);
+        let no_stream = ModelSpec {
+            stream: false,
+            ..gpt()
+        };
+        assert_eq!(endpoint(plain, &no_stream), Endpoint::Chat);
+        assert_eq!(
+            endpoint(
+                r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#,
+                &gpt()
+            ),
+            Endpoint::Chat
+        );
+    }
+
+    #[test]
+    fn image_parts_are_forwarded_as_parts() {
+        let argo = rewrite(
+            r#"{"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"text","text":"What is this?"},
+                {"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}]}"#,
+            &gpt(),
+        );
+        assert_eq!(argo["messages"][0]["content"][1]["type"], "image_url");
+        assert_eq!(
+            argo["messages"][0]["content"][1]["image_url"]["url"],
+            "data:image/png;base64,AAAA"
+        );
+    }
+
+    const WEATHER_TURN: &str = r#"{"model":"m","tool_choice":"required","parallel_tool_calls":false,
+        "tools":[{"type":"function","function":{"name":"get_weather","description":"Weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}],
+        "messages":[{"role":"user","content":"Weather in Paris?"},
+          {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},
+          {"role":"tool","tool_call_id":"call_1","content":"18C"}]}"#;
+
+    #[test]
+    fn openai_models_get_tools_natively() {
+        let argo = rewrite(
+            WEATHER_TURN,
+            &family_model(Family::Openai, ToolMode::Native),
+        );
+        assert_eq!(argo["tools"][0]["function"]["name"], "get_weather");
+        assert_eq!(argo["tool_choice"], "required");
+        assert!(
+            argo.get("parallel_tool_calls").is_none(),
+            "both peers strip it for Argo"
+        );
+        assert_eq!(argo["messages"][1]["tool_calls"][0]["id"], "call_1");
+        assert_eq!(
+            argo["messages"][2],
+            json!({"role":"tool","content":"18C","tool_call_id":"call_1"})
+        );
+    }
+
+    #[test]
+    fn claude_models_get_anthropic_tools_and_blocks() {
+        let argo = rewrite(
+            WEATHER_TURN,
+            &family_model(Family::Anthropic, ToolMode::Native),
+        );
+        assert_eq!(
+            argo["tools"][0]["input_schema"]["properties"]["city"]["type"],
+            "string"
+        );
+        assert_eq!(
+            argo["tool_choice"],
+            json!({"type":"any","disable_parallel_tool_use":true})
+        );
+        assert!(argo.get("parallel_tool_calls").is_none());
+        assert_eq!(argo["messages"][1]["content"][0]["type"], "tool_use");
+        assert_eq!(argo["messages"][2]["content"][0]["type"], "tool_result");
+    }
+
+    #[test]
+    fn gemini_models_get_tools_in_the_prompt() {
+        let argo = rewrite(
+            WEATHER_TURN,
+            &family_model(Family::Google, ToolMode::Prompt),
+        );
+        assert!(argo.get("tools").is_none() && argo.get("tool_choice").is_none());
+        assert_eq!(argo["messages"][0]["role"], "system");
+        assert!(argo["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("get_weather"));
+        assert!(argo["messages"][2]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("<tool_call>"));
+        assert!(argo["messages"][3]["content"]
+            .as_str()
+            .unwrap()
+            .contains("18C"));
+    }
+
+    #[test]
+    fn argo_text_answer_becomes_chat_completion() {
+        let answer = read_answer(
+            br#"{"response":"Hi there"}"#,
+            &ToolReplies::Native,
+            "chatcmpl-1",
+        )
+        .unwrap();
+        let meta = ResponseMeta {
+            id: "chatcmpl-1".into(),
+            created: 42,
+            model: "GPT-4o".into(),
+        };
+        let json: Value = serde_json::from_slice(&openai_chat::answer_json(
+            &answer,
+            &meta,
+            &Usage::new(10, 2),
+        ))
+        .unwrap();
+        assert_eq!(json["object"], "chat.completion");
+        assert_eq!(json["model"], "GPT-4o");
+        assert_eq!(json["choices"][0]["message"]["content"], "Hi there");
+        assert_eq!(json["choices"][0]["message"]["role"], "assistant");
+        assert_eq!(json["choices"][0]["finish_reason"], "stop");
+        assert!(json["choices"][0]["message"].get("tool_calls").is_none());
+        assert_eq!(json["usage"]["prompt_tokens"], 10);
+        assert_eq!(json["usage"]["completion_tokens"], 2);
+        assert_eq!(json["usage"]["total_tokens"], 12);
+    }
+
+    #[test]
+    fn bad_argo_answers_are_bad_gateway() {
+        for body in [
+            &b"not json"[..],
+            br#"{"response":null}"#,
+            br#"{"other":1}"#,
+            br#"{"response":[1]}"#,
+        ] {
+            assert_eq!(
+                read_answer(body, &ToolReplies::Native, "r")
+                    .unwrap_err()
+                    .status,
+                502,
+                "{body:?}"
+            );
+        }
+    }
+
+    /// An answer's calls as `(id, name, arguments)`.
+    fn calls(answer: &Answer) -> Vec<(&str, &str, &str)> {
+        answer.tool_calls().collect()
+    }
+
+    #[test]
+    fn tool_calls_in_every_answer_shape_become_calls() {
+        let prompt = ToolReplies::Prompt {
+            names: vec!["get_weather".into()],
+        };
+        let cases: [(&[u8], &ToolReplies); 4] = [
+            (br#"{"response":{"content":"","tool_calls":[{"id":"call_x","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]}}"#, &ToolReplies::Native),
+            (br#"{"response":{"content":null,"tool_calls":[{"type":"tool_use","id":"call_x","name":"get_weather","input":{"city":"Paris"}}]}}"#, &ToolReplies::Native),
+            (br#"{"response":[{"type":"text","text":"Checking."},{"type":"tool_use","id":"call_x","name":"get_weather","input":{"city":"Paris"}}]}"#, &ToolReplies::Native),
+            (br#"{"response":"Checking.\n<tool_call>{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\"}}</tool_call>"}"#, &prompt),
+        ];
+        for (body, tools) in cases {
+            let answer = read_answer(body, tools, "chatcmpl-x").unwrap();
+            let calls = calls(&answer);
+            assert_eq!(calls.len(), 1, "{}", String::from_utf8_lossy(body));
+            let (id, _, arguments) = calls[0];
+            assert!(id.starts_with("call_x"));
+            assert_eq!(arguments, r#"{"city":"Paris"}"#);
+            assert_eq!(answer.finish, Finish::ToolCalls);
+            assert!(answer.text().is_none() || answer.text().as_deref() == Some("Checking."));
+        }
+        let plain = read_answer(
+            br#"{"response":"<tool_call>{\"name\":\"get_weather\"}</tool_call>"}"#,
+            &ToolReplies::Native,
+            "r",
+        )
+        .unwrap();
+        assert!(
+            calls(&plain).is_empty(),
+            "native models' text is never parsed for tags"
+        );
+    }
+
+    #[test]
+    fn tool_call_shapes_argo_really_sends_become_calls() {
+        // Argo's answer, the calls expected as (id, name), the text left.
+        type Case<'a> = (&'a [u8], &'a [(&'a str, &'a str)], Option<&'a str>);
+        let cases: [Case; 4] = [
+            // Gemini: entries with a null id and `args`.
+            (
+                br#"{"response":{"content":"","tool_calls":[{"id":null,"name":"get_weather","args":{"city":"Paris"}},{"id":null,"name":"get_time","args":{}}]}}"#,
+                &[("call_r1_0", "get_weather"), ("call_r1_1", "get_time")],
+                None,
+            ),
+            // `tool_calls` as one object, not a list.
+            (
+                br#"{"response":{"content":"Checking.","tool_calls":{"id":"toolu_1","type":"tool_use","name":"get_weather","input":{"city":"Paris"}}}}"#,
+                &[("toolu_1", "get_weather")],
+                Some("Checking."),
+            ),
+            // Claude's call leaked into the text as a Python dict.
+            (
+                br#"{"response":"Let me check.{'id': 'toolu_vrtx_01X', 'input': {'city': 'Paris'}, 'name': 'get_weather', 'type': 'tool_use'}"}"#,
+                &[("toolu_vrtx_01X", "get_weather")],
+                Some("Let me check."),
+            ),
+            // A leaked call next to a structured one.
+            (
+                br#"{"response":{"content":"{'id': 'toolu_2', 'input': {'city': 'Rome'}, 'name': 'get_weather', 'type': 'tool_use'}","tool_calls":[{"id":"toolu_1","type":"tool_use","name":"get_weather","input":{"city":"Paris"}}]}}"#,
+                &[("toolu_1", "get_weather"), ("toolu_2", "get_weather")],
+                None,
+            ),
+        ];
+        for (body, expected, content) in cases {
+            let answer = read_answer(body, &ToolReplies::Native, "chatcmpl-r1").unwrap();
+            let calls = calls(&answer);
+            let named: Vec<(&str, &str)> = calls.iter().map(|&(id, name, _)| (id, name)).collect();
+            assert_eq!(named, expected, "{}", String::from_utf8_lossy(body));
+            assert_eq!(answer.text().as_deref(), content);
+            assert!(calls[0].2.starts_with('{'));
+            assert_eq!(answer.finish, Finish::ToolCalls);
+        }
+    }
+
+    #[test]
+    fn leaked_text_is_left_alone_without_tools() {
+        let body = br#"{"response":"Here is a repr: {'id': 'toolu_1', 'input': {}, 'name': 'f', 'type': 'tool_use'}"}"#;
+        let answer = read_answer(body, &ToolReplies::None, "r").unwrap();
+        assert!(calls(&answer).is_empty());
+        assert!(answer.text().unwrap().contains("toolu_1"));
     }
 }
