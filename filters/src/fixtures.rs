@@ -1,5 +1,5 @@
 //! Test fixtures shared by the spokes' tests: streams shaped as Argo sends them, and helpers to
-//! feed decoders in pieces and to read SSE output back.
+//! feed decoders and translations in pieces and to read SSE output back.
 
 use proptest::prelude::*;
 use serde_json::Value;
@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::hub::Event;
 use crate::models::{Family, Kind, ModelSpec, Sampling, Thinking};
 use crate::openai::ResponseMeta;
-use crate::translate::Decoder;
+use crate::translate::{Decoder, StreamTranslation};
 
 /// Claude's stream on Argo's `/v1/messages`: thinking, text, a tool call (with the empty first
 /// delta Anthropic sends), a ping, usage with a cache read; CRLF line ends in part.
@@ -105,6 +105,17 @@ pub fn decode(mut decoder: impl Decoder, pieces: &[&[u8]]) -> Vec<Event> {
     }
     decoder.finish(&mut events);
     events
+}
+
+/// Every byte the client gets from `translation` for `pieces` fed in turn, the upstream then
+/// ending normally.
+pub fn relay(translation: &mut StreamTranslation, pieces: &[&[u8]]) -> Vec<u8> {
+    let mut out = translation.start();
+    for piece in pieces {
+        translation.feed_into(&mut out, piece).unwrap();
+    }
+    out.extend(translation.finish().unwrap());
+    out
 }
 
 /// `bytes` cut at `cuts` (sorted, any positions).

@@ -335,6 +335,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
+    use crate::fixtures::relay;
     use crate::translate::StreamTranslation;
     use crate::upstream::resource::TextDecoder;
     use crate::usage::Tokenizer;
@@ -373,19 +374,12 @@ mod tests {
         .counting(|| 10, Tokenizer::Estimate)
     }
 
-    /// Every byte the client gets for `fragments`, the upstream ending normally.
-    fn run(mut stream: StreamTranslation, fragments: &[&[u8]]) -> Vec<u8> {
-        let mut sse = stream.start();
-        for fragment in fragments {
-            stream.feed_into(&mut sse, fragment).unwrap();
-        }
-        sse.extend(stream.finish().unwrap());
-        sse
-    }
-
     #[test]
     fn chat_events_have_openai_shape_and_stable_identity() {
-        let sse = run(resource_stream(StreamKind::Chat, false), &[b"Hel", b"lo"]);
+        let sse = relay(
+            &mut resource_stream(StreamKind::Chat, false),
+            &[b"Hel", b"lo"],
+        );
         let events = events(&sse);
         assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
         let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|e| json(e)).collect();
@@ -435,7 +429,7 @@ mod tests {
 
     #[test]
     fn include_usage_adds_a_final_usage_event_with_empty_choices() {
-        let sse = run(resource_stream(StreamKind::Chat, true), &[b"abcdefgh"]);
+        let sse = relay(&mut resource_stream(StreamKind::Chat, true), &[b"abcdefgh"]);
         let events = events(&sse);
         let usage_event = json(&events[events.len() - 2]);
         assert_eq!(usage_event["choices"], serde_json::json!([]));
@@ -456,7 +450,10 @@ mod tests {
 
     #[test]
     fn completion_stream_uses_text_completion_objects() {
-        let sse = run(resource_stream(StreamKind::Completion, false), &[b"Hi"]);
+        let sse = relay(
+            &mut resource_stream(StreamKind::Completion, false),
+            &[b"Hi"],
+        );
         let events = events(&sse);
         assert_eq!(events.len(), 3, "no role event for completions: {events:?}");
         let first = json(&events[0]);

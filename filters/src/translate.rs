@@ -614,12 +614,7 @@ mod tests {
     }
 
     fn run(mut translation: StreamTranslation, pieces: &[&[u8]]) -> (Vec<u8>, StreamTranslation) {
-        let mut out = translation.start();
-        for piece in pieces {
-            translation.feed_into(&mut out, piece).unwrap();
-        }
-        out.extend(translation.finish().unwrap());
-        (out, translation)
+        (fixtures::relay(&mut translation, pieces), translation)
     }
 
     #[test]

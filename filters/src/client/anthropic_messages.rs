@@ -1189,7 +1189,9 @@ fn named(out: &mut Vec<u8>, name: &str, fields: &[(&str, &Value)]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{canonical_events, claude, split, ANTHROPIC_STREAM, OPENAI_STREAM};
+    use crate::fixtures::{
+        canonical_events, claude, relay, split, ANTHROPIC_STREAM, OPENAI_STREAM,
+    };
     use crate::hub::Aggregator;
     use crate::translate::{replay, StreamTranslation};
     use crate::upstream::{anthropic, openai_native};
@@ -2075,15 +2077,6 @@ mod tests {
         out
     }
 
-    fn run(mut translation: StreamTranslation, pieces: &[&[u8]]) -> Vec<u8> {
-        let mut out = translation.start();
-        for piece in pieces {
-            translation.feed_into(&mut out, piece).unwrap();
-        }
-        out.extend(translation.finish().unwrap());
-        out
-    }
-
     fn from_claude() -> StreamTranslation {
         StreamTranslation::new(anthropic::SseDecoder::new(), encoder(&meta()))
     }
@@ -2094,7 +2087,7 @@ mod tests {
 
     #[test]
     fn claudes_stream_comes_back_as_claude_sent_it() {
-        let out = run(from_claude(), &[ANTHROPIC_STREAM.as_bytes()]);
+        let out = relay(&mut from_claude(), &[ANTHROPIC_STREAM.as_bytes()]);
         let streamed = Streamed::of(&out);
         assert_eq!(
             streamed.message,
@@ -2125,7 +2118,7 @@ mod tests {
 
     #[test]
     fn an_openai_stream_becomes_a_messages_stream() {
-        let streamed = Streamed::of(&run(from_openai(), &[OPENAI_STREAM.as_bytes()]));
+        let streamed = Streamed::of(&relay(&mut from_openai(), &[OPENAI_STREAM.as_bytes()]));
         assert_eq!(
             streamed.blocks,
             vec![
@@ -2220,7 +2213,7 @@ mod tests {
         let overloaded = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
         let cut = ANTHROPIC_STREAM.find("event: content_block_stop").unwrap();
         let stream = format!("{}{overloaded}", &ANTHROPIC_STREAM[..cut]);
-        let streamed = Streamed::of(&run(from_claude(), &[stream.as_bytes()]));
+        let streamed = Streamed::of(&relay(&mut from_claude(), &[stream.as_bytes()]));
         assert_eq!(streamed.error.unwrap()["type"], "overloaded_error");
         assert!(streamed.stop_reason.is_none());
     }
@@ -2295,8 +2288,8 @@ mod tests {
         #[test]
         fn upstream_streams_translate_alike_however_split(cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12)) {
             for (stream, make) in [(ANTHROPIC_STREAM, from_claude as fn() -> StreamTranslation), (OPENAI_STREAM, from_openai)] {
-                let whole = run(make(), &[stream.as_bytes()]);
-                prop_assert_eq!(&run(make(), &split(stream.as_bytes(), &cuts)), &whole);
+                let whole = relay(&mut make(), &[stream.as_bytes()]);
+                prop_assert_eq!(&relay(&mut make(), &split(stream.as_bytes(), &cuts)), &whole);
                 Streamed::of(&whole);
             }
         }

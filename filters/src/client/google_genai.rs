@@ -1993,7 +1993,7 @@ impl Encoder for GenAiEncoder {
 mod tests {
     use super::*;
     use crate::fixtures::{
-        canonical_events, meta, split, sse_payloads, ANTHROPIC_STREAM, OPENAI_STREAM,
+        canonical_events, meta, relay, split, sse_payloads, ANTHROPIC_STREAM, OPENAI_STREAM,
     };
     use crate::translate::StreamTranslation;
     use crate::upstream::{anthropic, openai_native};
@@ -3279,13 +3279,10 @@ mod tests {
         framing: Framing,
         pieces: &[&[u8]],
     ) -> Vec<u8> {
-        let mut translation = StreamTranslation::new(decoder, encoder(&meta(), framing));
-        let mut out = translation.start();
-        for piece in pieces {
-            translation.feed_into(&mut out, piece).unwrap();
-        }
-        out.extend(translation.finish().unwrap());
-        out
+        relay(
+            &mut StreamTranslation::new(decoder, encoder(&meta(), framing)),
+            pieces,
+        )
     }
 
     #[test]

@@ -3241,13 +3241,10 @@ mod tests {
         custom_tools: &CustomTools,
         pieces: &[&[u8]],
     ) -> Vec<u8> {
-        let mut translation = StreamTranslation::new(decoder, encoder(&meta(), custom_tools));
-        let mut out = translation.start();
-        for piece in pieces {
-            translation.feed_into(&mut out, piece).unwrap();
-        }
-        out.extend(translation.finish().unwrap());
-        out
+        fixtures::relay(
+            &mut StreamTranslation::new(decoder, encoder(&meta(), custom_tools)),
+            pieces,
+        )
     }
 
     #[test]

@@ -702,12 +702,7 @@ mod tests {
     /// The whole client stream for `pieces`, and the translation after it.
     fn relay(pieces: &[&[u8]], include_usage: bool) -> (Vec<u8>, StreamTranslation) {
         let mut translation = stream(&meta(), include_usage);
-        let mut out = translation.start();
-        for piece in pieces {
-            translation.feed_into(&mut out, piece).unwrap();
-        }
-        out.extend(translation.finish().unwrap());
-        (out, translation)
+        (fixtures::relay(&mut translation, pieces), translation)
     }
 
     #[test]
