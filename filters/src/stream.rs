@@ -139,12 +139,6 @@ impl SseEncoder {
         out.extend_from_slice(b"data: [DONE]\n\n");
     }
 
-    /// An error after the stream started: one event with OpenAI's error envelope, which the
-    /// SDKs raise as an exception. The stream ends after it.
-    pub fn error(&self, out: &mut Vec<u8>, error: &ApiError) {
-        error_event(out, error);
-    }
-
     fn choice_event(&self, out: &mut Vec<u8>, delta: &str, finish_reason: Option<&str>) {
         let finish = finish_reason
             .map(json_string)
@@ -203,6 +197,7 @@ impl Encoder for SseEncoder {
         self.close(out, finish.openai(), &usage);
     }
 
+    /// One event with OpenAI's error envelope, which the SDKs raise as an exception.
     fn error(&mut self, out: &mut Vec<u8>, error: &ApiError) {
         error_event(out, error);
     }
