@@ -36,7 +36,8 @@
 # BENCH_TIMEOUT (1800, seconds for the whole suite), BENCH_MICRO (1: also run the criterion
 # microbenchmarks of argo-filters and add them to the report; 0: skip them), BENCH_WRK (1: also
 # drive chat and stream with wrk, installed with apt-get when missing; 0: skip), BENCH_WRK_CONNECTIONS
-# (32), BENCH_PROFILE_CONCURRENCY (16: the load under --profile). Binaries are taken from $CARGO_TARGET_DIR/release (default target/release).
+# (32), BENCH_WRK_REPEATS (3: runs per wrk row, bare and gateway alternating, the median
+# reported with the spread of the runs' ratios), BENCH_PROFILE_CONCURRENCY (16: the load under --profile). Binaries are taken from $CARGO_TARGET_DIR/release (default target/release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,6 +55,7 @@ micro=${BENCH_MICRO:-1}
 use_wrk=${BENCH_WRK:-1}
 profile_concurrency=${BENCH_PROFILE_CONCURRENCY:-16}
 wrk_connections=${BENCH_WRK_CONNECTIONS:-32}
+wrk_repeats=${BENCH_WRK_REPEATS:-3}
 target_dir=${CARGO_TARGET_DIR:-target}
 bin=$target_dir/release
 profile=""
@@ -156,7 +158,7 @@ start_stack() {
 suite() {
   local wrk_args=()
   if [ "$use_wrk" = 1 ]; then
-    wrk_args=(--wrk "$(command -v wrk || echo wrk)" --wrk-script bench/wrk.lua --wrk-connections "$wrk_connections" --wrk-threads 1)
+    wrk_args=(--wrk "$(command -v wrk || echo wrk)" --wrk-script bench/wrk.lua --wrk-connections "$wrk_connections" --wrk-threads 1 --wrk-repeats "$wrk_repeats")
   fi
   # wrk, started by the load generator, inherits its CPU.
   timeout --signal=INT "$suite_timeout" taskset -c "$load_cpu" "$bin/loadgen" suite \

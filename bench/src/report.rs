@@ -328,13 +328,10 @@ fn targets(out: &mut String, results: &Results) {
         let measure = match failure_of(&[gateway, bare]) {
             Some(why) => Measure::Failed(why),
             None => {
-                let ratio = gateway
-                    .zip(bare)
-                    .filter(|(_, b)| b.rps > 0.0)
-                    .map(|(g, b)| g.rps / b.rps);
+                let pair = gateway.zip(bare).filter(|(_, b)| b.rps > 0.0);
                 Measure::Value(
-                    ratio.map_or("–".into(), |r| format!("{:.0}%", r * 100.0)),
-                    ratio.map(|r| r >= 0.95),
+                    pair.map_or("–".into(), |(g, b)| rps_ratio(g, b)),
+                    pair.map(|(g, b)| g.rps / b.rps >= 0.95),
                 )
             }
         };
@@ -578,6 +575,30 @@ fn cpu(out: &mut String, results: &Results) {
     out.push('\n');
 }
 
+/// Gateway / bare req/s: the ratio of the medians, and with repeated runs the lowest and
+/// highest ratio of a gateway run to the bare run just before it.
+fn rps_ratio(gateway: &Record, bare: &Record) -> String {
+    if bare.rps <= 0.0 {
+        return "–".into();
+    }
+    let median = format!("{:.0}%", gateway.rps / bare.rps * 100.0);
+    let (Some(g), Some(b)) = (&gateway.rps_runs, &bare.rps_runs) else {
+        return median;
+    };
+    let ratios: Vec<f64> = g
+        .iter()
+        .zip(b)
+        .filter(|(_, &b)| b > 0.0)
+        .map(|(g, b)| g / b * 100.0)
+        .collect();
+    let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = ratios.iter().copied().fold(0.0, f64::max);
+    match ratios.is_empty() {
+        true => median,
+        false => format!("{median} ({low:.0}–{high:.0}%)"),
+    }
+}
+
 fn wrk(out: &mut String, results: &Results) {
     if !results.0.iter().any(|r| r.kind == "wrk") {
         return;
@@ -591,7 +612,9 @@ fn wrk(out: &mut String, results: &Results) {
     let _ = writeln!(
         out,
         "The same short chat (a ~150-byte body, four tokens back) posted by wrk, pinned like the load generator; \
-         CPU per request of the proxy under test, from /proc. Goal for non-streaming chat: gateway ≥ 95% of bare Pingora's req/s.\n"
+         CPU per request of the proxy under test, from /proc. Goal for non-streaming chat: gateway ≥ 95% of bare Pingora's req/s. \
+         With repeated runs (bare and gateway alternating) each row is the run of median req/s, and gateway / bare gives \
+         the medians' ratio, then the lowest and highest ratio of a gateway run to the bare run before it.\n"
     );
     let _ = writeln!(
         out,
@@ -611,10 +634,7 @@ fn wrk(out: &mut String, results: &Results) {
         };
         let cpu = |r: Option<&Record>| cell(r, |r| cpu_cell(r.cpu_us_per_request));
         let (g, b) = (usable(gateway), usable(bare));
-        let ratio = match (g, b) {
-            (Some(g), Some(b)) if b.rps > 0.0 => format!("{:.0}%", g.rps / b.rps * 100.0),
-            _ => "–".into(),
-        };
+        let ratio = g.zip(b).map_or("–".into(), |(g, b)| rps_ratio(g, b));
         let cpu_ratio = match (
             g.and_then(|r| r.cpu_us_per_request),
             b.and_then(|r| r.cpu_us_per_request),
@@ -853,6 +873,23 @@ mod tests {
             cpu_us_per_request: Some(cpu),
             ..load(workload, target, 32, rps, 90)
         }
+    }
+
+    #[test]
+    fn repeated_wrk_runs_show_the_median_ratio_and_the_spread_of_paired_runs() {
+        let mut bare = wrk("chat", "bare", 10000.0, 80.0);
+        bare.rps_runs = Some(vec![10000.0, 8000.0, 12000.0]);
+        let mut gateway = wrk("chat", "gateway", 9000.0, 90.0);
+        gateway.rps_runs = Some(vec![9000.0, 8000.0, 9600.0]);
+        let text = render(&[bare, gateway]);
+        assert!(
+            text.contains("| chat | resource | 10000 | 90 / 180 | 80.0 | 9000 | 90 / 180 | 90.0 | 90% (80–100%) | 1.12× |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("resource gateway / bare Pingora | 90% (80–100%) | ≥ 95% | **no** |"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -129,6 +129,9 @@ pub struct Record {
     /// endpoint: the row's figures measure something else and count as errors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mismatch: Option<String>,
+    /// Repeated wrk runs: each run's req/s, in the order run (the record is the median's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rps_runs: Option<Vec<f64>>,
 }
 
 impl Record {
@@ -509,10 +512,19 @@ pub async fn run(config: &SuiteConfig, emit: &mut dyn FnMut(Record)) {
     }
     if let Some(wrk) = &config.wrk {
         for workload in &wrk_workloads() {
-            for target in ["bare", "gateway"] {
-                if config.selects("wrk", target) && workload.endpoint(target, config).is_some() {
-                    emit(wrk_run(config, wrk, workload, target).await);
+            let targets: Vec<&str> = ["bare", "gateway"]
+                .into_iter()
+                .filter(|&t| config.selects("wrk", t) && workload.endpoint(t, config).is_some())
+                .collect();
+            let mut runs = vec![Vec::new(); targets.len()];
+            // Alternating bare and gateway, so that a slow stretch of the machine hits both.
+            for _ in 0..wrk.repeats {
+                for (target, runs) in targets.iter().zip(&mut runs) {
+                    runs.push(wrk_run(config, wrk, workload, target).await);
                 }
+            }
+            for runs in runs {
+                emit(median_run(runs));
             }
         }
     }
@@ -664,6 +676,20 @@ async fn load(
         mismatch,
         ..Record::default()
     }
+}
+
+/// The run of median req/s, carrying every run's req/s in order; a failed run when any
+/// failed, so that its error is what the report shows.
+fn median_run(mut runs: Vec<Record>) -> Record {
+    let rps_runs: Vec<f64> = runs.iter().map(|run| run.rps).collect();
+    if let Some(failed) = runs.iter().position(|run| run.failure().is_some()) {
+        return runs.swap_remove(failed);
+    }
+    runs.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+    let middle = runs.len() / 2;
+    let mut median = runs.swap_remove(middle);
+    median.rps_runs = (rps_runs.len() > 1).then_some(rps_runs);
+    median
 }
 
 /// One wrk run (after a probe and a warm-up run): wrk's rate and percentiles, the target's CPU
@@ -939,6 +965,23 @@ mod tests {
             whole.client.marker, MARKER,
             "a whole answer holds the text once"
         );
+    }
+
+    #[test]
+    fn repeated_wrk_runs_report_the_median_or_a_failure() {
+        let run = |rps: f64, ok: u64| Record {
+            kind: "wrk".into(),
+            rps,
+            ok,
+            errors: u64::from(ok == 0),
+            ..Record::default()
+        };
+        let median = median_run(vec![run(300.0, 9), run(100.0, 9), run(200.0, 9)]);
+        assert_eq!(median.rps, 200.0);
+        assert_eq!(median.rps_runs, Some(vec![300.0, 100.0, 200.0]));
+        let failed = median_run(vec![run(300.0, 9), run(0.0, 0), run(200.0, 9)]);
+        assert!(failed.failure().is_some());
+        assert_eq!(median_run(vec![run(5.0, 1)]).rps_runs, None);
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub struct WrkConfig {
     pub script: PathBuf,
     pub threads: usize,
     pub connections: usize,
+    /// Runs per workload and target, bare and gateway alternating; the median is reported.
+    pub repeats: usize,
     /// Where the request bodies are written for the script.
     pub scratch: PathBuf,
 }

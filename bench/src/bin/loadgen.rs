@@ -3,7 +3,7 @@
 //! usage:
 //!   loadgen suite --floor ADDR[@PID] --bare ADDR[@PID] --gateway ADDR[@PID] --out FILE
 //!                 [--pingora-alone ADDR[@PID]] [--gateway-native ADDR[@PID]]
-//!                 [--wrk PROGRAM --wrk-script bench/wrk.lua [--wrk-connections 32] [--wrk-threads 1]]
+//!                 [--wrk PROGRAM --wrk-script bench/wrk.lua [--wrk-connections 32] [--wrk-threads 1] [--wrk-repeats 3]]
 //!                 [--seconds S] [--warmup S] [--concurrency 1,16,64,256] [--format-concurrency 1,64]
 //!                 [--paced-concurrency 1,64] [--pace-ms MS] [--hold N] [--workloads chat,embeddings,...]
 //!                 [--targets gateway,...]
@@ -20,7 +20,7 @@ use argo_bench::{micro, report, suite};
 const USAGE: &str = "usage:
   loadgen suite --floor ADDR[@PID] --bare ADDR[@PID] --gateway ADDR[@PID] --out FILE
                 [--pingora-alone ADDR[@PID]] [--gateway-native ADDR[@PID]]
-                [--wrk PROGRAM --wrk-script FILE [--wrk-connections 32] [--wrk-threads 1]]
+                [--wrk PROGRAM --wrk-script FILE [--wrk-connections 32] [--wrk-threads 1] [--wrk-repeats 3]]
                 [--seconds S] [--warmup S] [--concurrency 1,16,64,256] [--format-concurrency 1,64]
                 [--paced-concurrency 1,64] [--pace-ms MS] [--hold N]
                 [--workloads chat,embeddings,stream,chat_native,stream_native,stream_claude,
@@ -153,6 +153,7 @@ fn wrk_config(flags: &Flags) -> Result<Option<WrkConfig>, String> {
         script: flags.required("--wrk-script")?.into(),
         threads: flags.number("--wrk-threads", 1)?,
         connections: flags.number("--wrk-connections", 32)?,
+        repeats: flags.number("--wrk-repeats", 3)?.max(1),
         scratch: std::path::PathBuf::new(),
     }))
 }
