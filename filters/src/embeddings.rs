@@ -103,6 +103,8 @@ pub struct Output<'a> {
     pub format: EncodingFormat,
     pub dimensions: Option<usize>,
     pub expected_vectors: usize,
+    /// The `usage` written (on the native API [`translate_native_batches`] sets it from Argo's
+    /// report, or its count).
     pub prompt_tokens: u64,
 }
 
@@ -125,10 +127,11 @@ pub fn translate_batches(bodies: &[&[u8]], output: &Output) -> Result<Vec<u8>, A
 
 /// Argo's native embedding answers `{"data": [{"index", "embedding"}], "usage"}` to the
 /// batches of one request -> one OpenAI answer, and its prompt tokens: as Argo reported them
-/// when every batch did, else `output.prompt_tokens`.
+/// when every batch did, else as `count_inputs` counts them (called only then).
 pub fn translate_native_batches(
     bodies: &[&[u8]],
     output: &Output,
+    count_inputs: impl FnOnce() -> u64,
 ) -> Result<(Vec<u8>, u64), ApiError> {
     let mut vectors = Vec::with_capacity(output.expected_vectors);
     let mut reported = Some(0u64);
@@ -140,7 +143,7 @@ pub fn translate_native_batches(
             .zip(parsed.usage.map(|usage| usage.prompt_tokens))
             .map(|(sum, tokens)| sum + tokens);
     }
-    let prompt_tokens = reported.unwrap_or(output.prompt_tokens);
+    let prompt_tokens = reported.unwrap_or_else(count_inputs);
     let output = Output {
         prompt_tokens,
         ..*output

@@ -37,18 +37,22 @@ impl Gateway {
         let answers = self
             .call_all(session, ctx, &model.env, call, bodies)
             .await?;
-        let counted = embeddings::count_input_tokens(texts, model);
-        let output = embeddings::Output {
+        let mut output = embeddings::Output {
             model: &request.model,
             format: request.encoding_format.unwrap_or(EncodingFormat::Float),
             dimensions: request.dimensions,
             expected_vectors: texts.len(),
-            prompt_tokens: counted,
+            prompt_tokens: 0,
         };
         let answers: Vec<&[u8]> = answers.iter().map(|answer| &answer[..]).collect();
+        let count_inputs = || embeddings::count_input_tokens(texts, model);
         let (json, prompt_tokens) = match native {
-            true => openai_native::read_embeddings(&answers, &output)?,
-            false => (embeddings::translate_batches(&answers, &output)?, counted),
+            true => openai_native::read_embeddings(&answers, &output, count_inputs)?,
+            false => {
+                output.prompt_tokens = count_inputs();
+                let json = embeddings::translate_batches(&answers, &output)?;
+                (json, output.prompt_tokens)
+            }
         };
         count_tokens(&model.name, prompt_tokens, 0);
         self.reply(session, ctx, 200, json).await

@@ -597,12 +597,16 @@ pub fn embeddings_request(
 
 /// Argo's answers to the batches of one request (in the order of the inputs) -> one OpenAI
 /// answer, shaped as the client asked ([`Output`]); and the prompt tokens, as Argo reported
-/// them (else `output.prompt_tokens`).
-pub fn read_embeddings(bodies: &[&[u8]], output: &Output) -> Result<(Vec<u8>, u64), ApiError> {
+/// them, else as `count_inputs` counts them (called only then: Argo normally reports them).
+pub fn read_embeddings(
+    bodies: &[&[u8]],
+    output: &Output,
+    count_inputs: impl FnOnce() -> u64,
+) -> Result<(Vec<u8>, u64), ApiError> {
     if bodies.iter().any(|body| notice::is_notice(body)) {
         return Err(notice::unregistered_user());
     }
-    embeddings::translate_native_batches(bodies, output)
+    embeddings::translate_native_batches(bodies, output, count_inputs)
 }
 
 #[cfg(test)]
@@ -963,9 +967,10 @@ mod tests {
             format: EncodingFormat::Float,
             dimensions: None,
             expected_vectors: 3,
-            prompt_tokens: 99,
+            prompt_tokens: 0,
         };
-        let (json, prompt_tokens) = read_embeddings(&[first, second], &output).unwrap();
+        let uncounted = || -> u64 { panic!("Argo reported the tokens: nothing to count") };
+        let (json, prompt_tokens) = read_embeddings(&[first, second], &output, uncounted).unwrap();
         let json: Value = serde_json::from_slice(&json).unwrap();
         let vectors: Vec<&Value> = json["data"]
             .as_array()
@@ -987,11 +992,16 @@ mod tests {
             expected_vectors: 1,
             ..output
         };
-        assert_eq!(read_embeddings(&[unreported], &one).unwrap().1, 99);
-        assert_eq!(read_embeddings(&[first], &output).unwrap_err().status, 502);
+        let (json, counted) = read_embeddings(&[unreported], &one, || 99).unwrap();
+        let json: Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!((counted, &json["usage"]["prompt_tokens"]), (99, &json!(99)));
+        assert_eq!(
+            read_embeddings(&[first], &output, || 0).unwrap_err().status,
+            502
+        );
         let notice = format!("{{\"detail\":\"{}\"}}", fixtures::NOTICE);
         assert_eq!(
-            read_embeddings(&[notice.as_bytes()], &one)
+            read_embeddings(&[notice.as_bytes()], &one, || 0)
                 .unwrap_err()
                 .status,
             403
