@@ -156,7 +156,8 @@ impl RecentCounts {
     }
 }
 
-/// Longest text counted token by token; longer ones are sampled ([`sampled_count`]).
+/// Longest text counted token by token; longer ones are sampled
+/// ([`Tokenizer::sampled_count`]).
 pub const EXACT_COUNT_BYTES: usize = 32 * 1024;
 
 /// Longest piece whose count is remembered: words, numbers, punctuation runs. Longer pieces
@@ -199,12 +200,10 @@ impl Default for PieceCounts {
 impl PieceCounts {
     fn count(&mut self, bpe: &Bpe, piece: &str) -> u64 {
         let bytes = piece.as_bytes();
-        let Ok(len) = u8::try_from(bytes.len()) else {
-            return bpe.bpe.count(bytes) as u64;
+        let len = match u8::try_from(bytes.len()) {
+            Ok(len) if bytes.len() <= REMEMBERED_PIECE_BYTES => len,
+            _ => return bpe.bpe.count(bytes) as u64,
         };
-        if bytes.len() > REMEMBERED_PIECE_BYTES {
-            return bpe.bpe.count(bytes) as u64;
-        }
         let at = self.hasher.hash_one(bytes) as usize % self.slots.len();
         let slot = &mut self.slots[at];
         if slot.len == len && slot.bytes[..bytes.len()] == *bytes {

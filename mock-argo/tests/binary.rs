@@ -53,7 +53,13 @@ fn started(args: &[&str]) -> (Process, u16) {
         .unwrap();
     let process = Process(child);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    // A connect to a free ephemeral port can succeed on its own (the socket connected to
+    // itself): only a connection whose two ends differ is the mock.
+    let listening = || {
+        TcpStream::connect(("127.0.0.1", port))
+            .is_ok_and(|stream| stream.local_addr().ok() != stream.peer_addr().ok())
+    };
+    while !listening() {
         assert!(
             Instant::now() < deadline,
             "mock-argo did not listen on {listen}"

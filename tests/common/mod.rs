@@ -136,13 +136,21 @@ pub fn wait_for_port(port: u16) {
 /// Waits until something listens on `ip`:`port` (127.0.0.2 and the like are loopback too).
 pub fn wait_for_address(ip: &str, port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect((ip, port)).is_err() {
+    while !listening(ip, port) {
         assert!(
             Instant::now() < deadline,
             "nothing listening on {ip} port {port}"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Whether a server listens on `ip`:`port`. A connect to a free port of the ephemeral range
+/// can succeed by connecting the socket to itself (TCP simultaneous open, when the kernel
+/// picks that very port as the source), which must not pass for the server.
+fn listening(ip: &str, port: u16) -> bool {
+    TcpStream::connect((ip, port))
+        .is_ok_and(|stream| stream.local_addr().ok() != stream.peer_addr().ok())
 }
 
 pub fn start_mock(extra: &[&str]) -> (Process, u16) {
