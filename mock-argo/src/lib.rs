@@ -138,6 +138,15 @@ impl Endpoint {
 }
 
 impl Stats {
+    /// Counts a stream that was started as completed or as cut short.
+    fn stream_ended(&self, completed: bool) {
+        let outcome = match completed {
+            true => &self.streams_completed,
+            false => &self.streams_aborted,
+        };
+        outcome.fetch_add(1, Ordering::SeqCst);
+    }
+
     fn to_json(&self) -> Vec<u8> {
         let load = |counter: &AtomicU64| counter.load(Ordering::SeqCst);
         let endpoints: serde_json::Map<String, Value> = Endpoint::ALL
@@ -756,12 +765,7 @@ impl HttpServerApp for MockArgo {
                     &self.stats.fragments_sent,
                 )
                 .await;
-                let outcome = if completed {
-                    &self.stats.streams_completed
-                } else {
-                    &self.stats.streams_aborted
-                };
-                outcome.fetch_add(1, Ordering::SeqCst);
+                self.stats.stream_ended(completed);
                 completed
             }
             Answer::Stream {
@@ -783,12 +787,7 @@ impl HttpServerApp for MockArgo {
                     &self.stats.fragments_sent,
                 )
                 .await;
-                let outcome = if completed {
-                    &self.stats.streams_completed
-                } else {
-                    &self.stats.streams_aborted
-                };
-                outcome.fetch_add(1, Ordering::SeqCst);
+                self.stats.stream_ended(completed);
                 completed
             }
         };

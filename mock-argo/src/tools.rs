@@ -151,23 +151,13 @@ fn python_repr(value: &Value) -> String {
 /// Argo takes OpenAI tools for GPT models and Anthropic tools for Claude; Gemini gets none
 /// (they must be described in the system prompt instead).
 fn check_tools_shape(family: Family, request: &Value, name: &str) -> Result<(), (u16, String)> {
-    let tools = request.get("tools").and_then(Value::as_array);
-    let declared = |key: &str| {
-        tools.is_some_and(|tools| {
-            tools
-                .iter()
-                .any(|tool| tool.pointer(key).and_then(Value::as_str) == Some(name))
-        })
-    };
     let ok = match family {
-        Family::Openai => declared("/function/name"),
-        Family::Anthropic => {
-            declared("/name")
-                && tools.is_some_and(|tools| {
-                    tools.iter().all(|tool| tool.get("input_schema").is_some())
-                })
+        Family::Openai => declares_openai_tool(request, name),
+        Family::Anthropic => declares_anthropic_tool(request, name),
+        Family::Google => {
+            request.get("tools").and_then(Value::as_array).is_none()
+                && system_text(request).contains(name)
         }
-        Family::Google => tools.is_none() && system_text(request).contains(name),
     };
     if ok {
         Ok(())
@@ -177,6 +167,25 @@ fn check_tools_shape(family: Family, request: &Value, name: &str) -> Result<(), 
             format!("tools for {family:?} models are not in the shape Argo expects"),
         ))
     }
+}
+
+/// Whether the request's tools include `name` as an OpenAI function tool.
+fn declares_openai_tool(request: &Value, name: &str) -> bool {
+    tools(request).any(|tool| tool.pointer("/function/name").and_then(Value::as_str) == Some(name))
+}
+
+/// Whether the request's tools include `name` and every tool has Anthropic's `input_schema`.
+fn declares_anthropic_tool(request: &Value, name: &str) -> bool {
+    tools(request).any(|tool| tool["name"].as_str() == Some(name))
+        && tools(request).all(|tool| tool.get("input_schema").is_some())
+}
+
+fn tools(request: &Value) -> impl Iterator<Item = &Value> {
+    request
+        .get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
 }
 
 fn system_text(request: &Value) -> String {
@@ -303,22 +312,9 @@ pub fn native_answer(
 }
 
 fn check_native_tools(dialect: Dialect, request: &Value, name: &str) -> Result<(), (u16, String)> {
-    let tools = request.get("tools").and_then(Value::as_array);
-    let declared = |key: &str| {
-        tools.is_some_and(|tools| {
-            tools
-                .iter()
-                .any(|tool| tool.pointer(key).and_then(Value::as_str) == Some(name))
-        })
-    };
     let ok = match dialect {
-        Dialect::OpenAi => declared("/function/name"),
-        Dialect::Anthropic => {
-            declared("/name")
-                && tools.is_some_and(|tools| {
-                    tools.iter().all(|tool| tool.get("input_schema").is_some())
-                })
-        }
+        Dialect::OpenAi => declares_openai_tool(request, name),
+        Dialect::Anthropic => declares_anthropic_tool(request, name),
     };
     if ok {
         Ok(())
