@@ -2,8 +2,9 @@
 //! silences it). Text `key=value` by default; JSON with `ARGO_BRIDGE_LOG_FORMAT=json`. Nothing
 //! here names the user, carries a token, or quotes a body.
 
+use std::cell::RefCell;
 use std::io::Write;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use once_cell::sync::OnceCell;
 use serde::Serialize;
@@ -19,6 +20,11 @@ pub enum Format {
 }
 
 static FORMAT: OnceCell<Format> = OnceCell::new();
+
+thread_local! {
+    /// The line being written, kept per worker thread so that logging allocates nothing.
+    static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 impl Format {
     pub fn from_env(value: Option<&str>) -> Result<Format, String> {
@@ -61,19 +67,47 @@ struct JsonRecord<'a> {
 }
 
 impl AccessRecord<'_> {
+    /// Queues the line for the log writer directly, in the shape `env_logger` gives every
+    /// other line (`[ts LEVEL target] message`, or one JSON object): the line is the one log
+    /// record of every request, and `env_logger`'s own formatting of it showed in the profile.
     pub fn log(&self) {
+        // No format before `init_logger`: the logger is not ours (unit tests), write nothing.
+        let Some(&format) = FORMAT.get() else {
+            return;
+        };
         if !log::log_enabled!(target: TARGET, log::Level::Info) {
             return;
         }
-        let line = match FORMAT.get().copied().unwrap_or(Format::Text) {
-            Format::Text => self.text(),
-            Format::Json => self.json(),
-        };
-        log::info!(target: TARGET, "{line}");
+        LINE.with_borrow_mut(|line| {
+            line.clear();
+            let now = SystemTime::now();
+            match format {
+                Format::Text => {
+                    line.push(b'[');
+                    timestamp(now, false, line);
+                    line.extend_from_slice(b" INFO  ");
+                    line.extend_from_slice(TARGET.as_bytes());
+                    line.extend_from_slice(b"] ");
+                    self.write_text(line);
+                }
+                Format::Json => {
+                    line.extend_from_slice(br#"{"level":"INFO","target":""#);
+                    line.extend_from_slice(TARGET.as_bytes());
+                    line.extend_from_slice(br#"","ts":""#);
+                    timestamp(now, true, line);
+                    line.extend_from_slice(b"\",");
+                    let record = self.json();
+                    line.extend_from_slice(record.strip_prefix('{').unwrap_or(&record).as_bytes());
+                }
+            }
+            line.push(b'\n');
+            crate::log_writer::queue(line);
+        });
     }
 
-    fn text(&self) -> String {
-        format!(
+    fn write_text(&self, out: &mut Vec<u8>) {
+        let _ = write!(
+            out,
             "request_id={} method={} endpoint={} client={} model={} status={} stream={} duration_ms={} upstream_ms={} overhead_ms={}",
             self.request_id,
             self.method,
@@ -85,7 +119,7 @@ impl AccessRecord<'_> {
             Millis(self.duration),
             Millis(self.upstream),
             Millis(self.overhead),
-        )
+        );
     }
 
     fn json(&self) -> String {
@@ -100,9 +134,49 @@ impl AccessRecord<'_> {
     }
 }
 
+/// `now` in RFC 3339, UTC, to the second or the millisecond: as `env_logger` writes its
+/// timestamps (`2026-11-26T12:48:25Z`, `2026-11-26T12:48:25.597Z`).
+fn timestamp(now: SystemTime, millis: bool, out: &mut Vec<u8>) {
+    let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let seconds = since_epoch.as_secs();
+    let (year, month, day) = civil_date(seconds / 86_400);
+    let of_day = seconds % 86_400;
+    let _ = write!(
+        out,
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60
+    );
+    if millis {
+        let _ = write!(out, ".{:03}", since_epoch.subsec_millis());
+    }
+    out.push(b'Z');
+}
+
+/// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`, for days on or after the epoch).
+fn civil_date(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
 /// Sets up `env_logger` from `RUST_LOG` (default `info`) in the chosen format. In JSON every
-/// line is one object: `ts`, `level`, `target`, then either the access record's fields or
-/// `message`.
+/// line is one object: `level`, `target`, `ts`, then `message` (the access record's fields
+/// instead, written by [`AccessRecord::log`]).
 pub fn init_logger(format: Format) {
     let _ = FORMAT.set(format);
     let mut builder =
@@ -115,14 +189,9 @@ pub fn init_logger(format: Format) {
                 "target": record.target(),
             })
             .to_string();
-            let message = record.args().to_string();
             let head = head.trim_end_matches('}');
-            if record.target() == TARGET && message.starts_with('{') {
-                writeln!(out, "{head},{}", &message[1..])
-            } else {
-                let message = serde_json::Value::String(message).to_string();
-                writeln!(out, "{head},\"message\":{message}}}")
-            }
+            let message = serde_json::Value::String(record.args().to_string()).to_string();
+            writeln!(out, "{head},\"message\":{message}}}")
         });
     }
     builder.target(env_logger::Target::Pipe(Box::new(
@@ -153,8 +222,10 @@ mod tests {
 
     #[test]
     fn text_line_has_every_field() {
+        let mut text = Vec::new();
+        record().write_text(&mut text);
         assert_eq!(
-            record().text(),
+            String::from_utf8(text).unwrap(),
             "request_id=req-1 method=POST endpoint=chat client=openai model=gpt-4o status=200 stream=complete duration_ms=12.345 upstream_ms=10.000 overhead_ms=2.345"
         );
     }
@@ -166,6 +237,22 @@ mod tests {
         assert_eq!(json["status"], 200);
         assert_eq!(json["overhead_ms"], 2.345);
         assert_eq!(json["upstream_ms"], 10.0);
+    }
+
+    #[test]
+    fn timestamps_are_written_as_env_logger_writes_them() {
+        let at = |seconds: u64, millis: u64, precise: bool| {
+            let mut out = Vec::new();
+            let now = UNIX_EPOCH + Duration::from_secs(seconds) + Duration::from_millis(millis);
+            timestamp(now, precise, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        // Checked with `date -u -d @N`.
+        assert_eq!(at(0, 0, false), "1970-01-01T00:00:00Z");
+        assert_eq!(at(951_782_400, 0, false), "2000-02-29T00:00:00Z");
+        assert_eq!(at(1_709_251_199, 0, false), "2024-02-29T23:59:59Z");
+        assert_eq!(at(1_795_956_505, 597, true), "2026-11-29T12:48:25.597Z");
+        assert_eq!(at(4_102_444_800, 5, true), "2100-01-01T00:00:00.005Z");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! body is read whole (any size up to the limit), translated by `argo_filters`, sent to Argo with
 //! the pooled connector, and the translated answer written back. One path for every body size.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -357,6 +358,9 @@ impl Gateway {
         Ok(())
     }
 
+    /// Relays a stream from Argo to the client, translated. Its future is kilobytes (the
+    /// Argo connection, the translator, the client's session): callers box it, so that the
+    /// futures of every handler, and so of every request, stay small.
     pub(crate) async fn relay(
         &self,
         session: &mut Session,
@@ -414,10 +418,11 @@ impl Gateway {
         call: Call<'_>,
         body: Vec<u8>,
     ) -> Result<BufferedAnswer, ApiError> {
-        let mut answers = self.call_all(session, ctx, env, call, vec![body]).await?;
-        answers
-            .pop()
-            .ok_or_else(|| ApiError::internal("no answer for one call"))
+        let env = self.state.settings.upstream.env_for(call.api, env);
+        // Boxed: a future handed down is held by each async fn it passes through, so inline
+        // its kilobytes would be copied into every one of them.
+        let answer = Box::pin(self.answer(env, &call, &body));
+        self.wait_upstream(session, ctx, answer).await
     }
 
     /// Buffered Argo round trips made at once, answers in the order of `bodies`; the first
@@ -430,18 +435,34 @@ impl Gateway {
         call: Call<'_>,
         bodies: Vec<Vec<u8>>,
     ) -> Result<Vec<BufferedAnswer>, ApiError> {
-        let upstream = &self.state.upstream;
         let env = self.state.settings.upstream.env_for(call.api, env);
+        let answers = try_join_all(bodies.iter().map(|body| self.answer(env, &call, body)));
+        self.wait_upstream(session, ctx, answers).await
+    }
+
+    /// One round trip's answer; Argo's notice to an unknown user is the client's 403.
+    async fn answer(
+        &self,
+        env: &str,
+        call: &Call<'_>,
+        body: &[u8],
+    ) -> Result<BufferedAnswer, ApiError> {
+        let answer = self.state.upstream.buffered(env, call, body).await?;
+        match notice::is_notice(&answer) {
+            true => Err(notice::unregistered_user()),
+            false => Ok(answer),
+        }
+    }
+
+    /// Waits on Argo, or stops at once when the client leaves; the wait is Argo's time.
+    async fn wait_upstream<T>(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        upstream: impl Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, ApiError> {
         let started = Instant::now();
-        let call = &call;
-        let calls = bodies.iter().map(|body| async move {
-            let answer = upstream.buffered(env, call, body).await?;
-            match notice::is_notice(&answer) {
-                true => Err(notice::unregistered_user()),
-                false => Ok(answer),
-            }
-        });
-        let result = streaming::unless_client_leaves(session, try_join_all(calls)).await;
+        let result = streaming::unless_client_leaves(session, upstream).await;
         let elapsed = started.elapsed();
         ctx.timing.add_upstream(elapsed);
         metrics::UPSTREAM_DURATION
@@ -519,8 +540,22 @@ fn client_keeps_alive(header: &pingora_http::RequestHeader) -> bool {
 }
 
 pub fn new_id(prefix: &str) -> String {
-    let random: u128 = rand::thread_rng().gen();
-    format!("{prefix}-{:024x}", random & ((1u128 << 96) - 1))
+    id_of(prefix, rand::thread_rng().gen())
+}
+
+/// `prefix-` and the low 96 bits of `random` in 24 hex digits, written digit by digit (two ids
+/// a request: `format!` showed in its profile).
+fn id_of(prefix: &str, random: u128) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    const DIGITS: u32 = 24;
+    let mut id = String::with_capacity(prefix.len() + 1 + DIGITS as usize);
+    id.push_str(prefix);
+    id.push('-');
+    for digit in (0..DIGITS).rev() {
+        let nibble = (random >> (4 * digit)) & 0xf;
+        id.push(char::from(HEX[nibble as usize]));
+    }
+    id
 }
 
 fn unix_now() -> u64 {
@@ -602,5 +637,20 @@ mod tests {
             upstream_failure_kind(&argo_filters::error::from_argo_status(503, b"", None)),
             Some("upstream_bad_status")
         );
+    }
+
+    #[test]
+    fn ids_are_the_low_96_bits_in_24_hex_digits() {
+        for random in [
+            0,
+            1,
+            0xabc,
+            u128::MAX,
+            0x0123_4567_89ab_cdef_fedc_ba98_7654_3210,
+        ] {
+            let expected = format!("req-{:024x}", random & ((1u128 << 96) - 1));
+            assert_eq!(id_of("req", random), expected);
+        }
+        assert_ne!(new_id("req"), new_id("req"));
     }
 }

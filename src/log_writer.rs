@@ -23,22 +23,27 @@ pub struct BatchedStderr;
 
 impl Write for BatchedStderr {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let mut queue = lock_queue();
-        if queue.len() + bytes.len() > MAX_QUEUED_BYTES {
-            drop(queue);
-            metrics::LOG_LINES_DROPPED.inc();
-            return Ok(bytes.len());
-        }
-        queue.extend_from_slice(bytes);
-        if queue.len() >= FLUSH_AT_BYTES {
-            FULL_BATCH.notify_one();
-        }
+        queue(bytes);
         Ok(bytes.len())
     }
 
     /// `env_logger` flushes after every record; batching is the point, so the writer decides.
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// Queues whole lines for the writer, or drops and counts them when the queue is full.
+pub fn queue(lines: &[u8]) {
+    let mut queue = lock_queue();
+    if queue.len() + lines.len() > MAX_QUEUED_BYTES {
+        drop(queue);
+        metrics::LOG_LINES_DROPPED.inc();
+        return;
+    }
+    queue.extend_from_slice(lines);
+    if queue.len() >= FLUSH_AT_BYTES {
+        FULL_BATCH.notify_one();
     }
 }
 

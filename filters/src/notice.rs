@@ -5,6 +5,7 @@
 //! phrase case-insensitively anywhere in a buffered answer or in the first streamed chunk. Its
 //! recorded form opens with `⚠️ **IMPORTANT AUTHENTICATION NOTICE FROM ARGO** ⚠️`.
 
+use crate::bytes::find2;
 use crate::error::ErrorCode;
 use crate::ApiError;
 
@@ -25,7 +26,7 @@ pub const SEARCHED_BYTES: usize = 4096;
 /// Whether `answer` (a buffered body) carries the notice.
 pub fn is_notice(answer: &[u8]) -> bool {
     let start = &answer[..answer.len().min(SEARCHED_BYTES)];
-    contains_ignore_case(start, MARKER.as_bytes())
+    contains_marker(start)
 }
 
 /// What the first bytes of a streamed answer say.
@@ -75,14 +76,33 @@ fn trim_start(bytes: &[u8]) -> &[u8] {
     &bytes[start..]
 }
 
-fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window.eq_ignore_ascii_case(needle))
+/// Where [`MARKER`] has its `G`, a letter rare in text: the search jumps from one `g` or `G`
+/// to the next and compares the marker only there (a buffered answer is searched twice, by
+/// the gateway and by the answer's reader).
+const ANCHOR: usize = 29;
+
+fn contains_marker(haystack: &[u8]) -> bool {
+    let marker = MARKER.as_bytes();
+    let mut from = ANCHOR;
+    while let Some(found) = haystack
+        .get(from..)
+        .and_then(|rest| find2(rest, b'G', b'g'))
+    {
+        let anchor = from + found;
+        let start = anchor - ANCHOR;
+        let window = haystack.get(start..start + marker.len());
+        if window.is_some_and(|window| window.eq_ignore_ascii_case(marker)) {
+            return true;
+        }
+        from = anchor + 1;
+    }
+    false
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     const RECORDED: &str =
@@ -101,6 +121,53 @@ mod tests {
             !is_notice(late.as_bytes()),
             "only the start of an answer is searched"
         );
+    }
+
+    proptest! {
+        #[test]
+        fn the_search_agrees_with_a_plain_one(
+            before in "[a-zA-Z gGoO]{0,60}",
+            marker in "(?i)authentication notice from argo",
+            after in "[a-zA-Z gGoO]{0,60}",
+            insert in any::<bool>(),
+        ) {
+            let text = if insert { format!("{before}{marker}{after}") } else { format!("{before}{after}") };
+            let plain = text.as_bytes().windows(MARKER.len()).any(|w| w.eq_ignore_ascii_case(MARKER.as_bytes()));
+            prop_assert_eq!(is_notice(text.as_bytes()), plain);
+        }
+    }
+
+    #[test]
+    fn the_marker_is_found_at_any_offset_in_any_case_as_a_plain_search_finds_it() {
+        assert_eq!(MARKER.as_bytes()[ANCHOR], b'G');
+        let plain = |haystack: &[u8]| {
+            haystack
+                .windows(MARKER.len())
+                .any(|window| window.eq_ignore_ascii_case(MARKER.as_bytes()))
+        };
+        let cases = [
+            MARKER.to_string(),
+            MARKER.to_lowercase(),
+            "AuThEnTiCaTiOn NoTiCe FrOm ArGo".into(),
+        ];
+        for marker in &cases {
+            for offset in 0..40 {
+                for tail in ["", "g", " gg", "!"] {
+                    let text = format!("{}{marker}{tail}", "g".repeat(offset));
+                    assert!(is_notice(text.as_bytes()), "{text}");
+                    let broken = text.replacen("ARGO", "ARG0", 1).replacen("argo", "arg0", 1);
+                    let broken = broken.replacen("ArGo", "ArG0", 1);
+                    assert_eq!(
+                        is_notice(broken.as_bytes()),
+                        plain(broken.as_bytes()),
+                        "{broken}"
+                    );
+                    assert!(!is_notice(broken.as_bytes()), "{broken}");
+                }
+            }
+        }
+        assert!(!is_notice(b"AUTHENTICATION NOTICE FROM ARG"));
+        assert!(!is_notice(b"G"));
     }
 
     #[test]

@@ -170,8 +170,10 @@ impl Gateway {
             Reading::Stream(decoder, usage) => {
                 let env = turn.model.env.clone();
                 let translator = turn.translation(decoder, usage);
-                self.relay(session, ctx, &env, exchange.call, exchange.body, translator)
-                    .await
+                let relay =
+                    self.relay(session, ctx, &env, exchange.call, exchange.body, translator);
+                // Boxed, as every stream is: see `Gateway::relay`.
+                Box::pin(relay).await
             }
             Reading::Whole(read) => {
                 let env = &turn.model.env;

@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -142,6 +142,8 @@ pub struct Environment {
     name: String,
     env: ArgoEnv,
     balancer: LoadBalancer<RoundRobin>,
+    /// Counts picks, for taking the addresses in turn.
+    turn: AtomicUsize,
     /// Addresses whose connection failed, avoided until the instant given.
     avoided: RwLock<HashMap<SocketAddr, Instant>>,
     retry_after: Duration,
@@ -175,6 +177,7 @@ impl Environment {
             name: name.to_string(),
             env: env.clone(),
             balancer,
+            turn: AtomicUsize::new(0),
             avoided: RwLock::new(HashMap::new()),
             retry_after: config.address_retry_after(),
             unresolved: AtomicBool::new(false),
@@ -196,22 +199,31 @@ impl Environment {
     }
 
     /// The next address to try: the next usable one in turn, else (all out) the next one.
-    /// `None` while the host has never resolved.
+    /// `None` while the host has never resolved. The turn is kept here rather than asked of
+    /// Pingora's `select_with`, which builds a hash set for every pick.
     pub fn pick(&self) -> Option<Target> {
-        let steps = 4 * self.balancer.backends().get_backend().len() + 1;
-        let now = Instant::now();
+        let backends = self.balancer.backends();
+        let all = backends.get_backend();
+        let count = all.len();
+        if count == 0 {
+            return None;
+        }
+        let start = self.turn.fetch_add(1, Ordering::Relaxed) % count;
+        let in_turn = || all.iter().cycle().skip(start).take(count);
         let avoided = read(&self.avoided);
-        let usable = |backend: &Backend, healthy: bool| {
-            healthy && address(backend).is_none_or(|addr| !is_avoided(&avoided, addr, now))
+        let now = (!avoided.is_empty()).then(Instant::now);
+        let usable = |backend: &&Backend| {
+            backends.ready(backend)
+                && address(backend)
+                    .is_none_or(|addr| now.is_none_or(|now| !is_avoided(&avoided, addr, now)))
         };
-        if let Some(backend) = self.balancer.select_with(b"", steps, usable) {
-            return address(&backend).map(|addr| Target {
+        if let Some(addr) = in_turn().find(usable).and_then(address) {
+            return Some(Target {
                 addr,
                 despite_failures: false,
             });
         }
-        let backend = self.balancer.select_with(b"", steps, |_, _| true)?;
-        address(&backend).map(|addr| Target {
+        in_turn().find_map(address).map(|addr| Target {
             addr,
             despite_failures: true,
         })

@@ -161,17 +161,26 @@ impl Upstream {
     }
 
     /// One attempt. A pooled connection that Argo closed while it was idle never gets here:
-    /// Pingora's `get_stream` polls a pooled connection once before handing it out and drops
+    /// Pingora's `reused_stream` polls a pooled connection once before handing it out and drops
     /// it on end of stream, an error or unexpected bytes (`test_reusable_stream`), then takes
     /// another or connects.
     async fn try_send(&self, peer: &HttpPeer, request: &[u8]) -> Result<Connection, Failure> {
-        let (mut stream, reused) = self.connector.get_stream(peer).await.map_err(|e| {
-            if is_connect_failure(&e) {
-                Failure::Connect(e)
-            } else {
-                Failure::Other(e)
+        let (mut stream, reused) = match self.connector.reused_stream(peer).await {
+            Some(pooled) => (pooled, true),
+            // A new connection's future (TCP, then TLS) is several KiB: boxed, so that every
+            // request that finds a pooled connection does not carry it and copy it about.
+            None => {
+                let connected = Box::pin(self.connector.new_stream(peer)).await;
+                let stream = connected.map_err(|e| {
+                    if is_connect_failure(&e) {
+                        Failure::Connect(e)
+                    } else {
+                        Failure::Other(e)
+                    }
+                })?;
+                (stream, false)
             }
-        })?;
+        };
         match connection::send_request(&mut stream, request, self.config.write_timeout()).await {
             Ok(()) => {}
             Err(e) if reused && e.etype() == &ErrorType::WriteError => {
