@@ -23,7 +23,7 @@ static FORMAT: OnceCell<Format> = OnceCell::new();
 
 thread_local! {
     /// The line being written, kept per worker thread so that logging allocates nothing.
-    static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 impl Format {
@@ -83,43 +83,53 @@ impl AccessRecord<'_> {
             let now = SystemTime::now();
             match format {
                 Format::Text => {
-                    line.push(b'[');
+                    line.push('[');
                     timestamp(now, false, line);
-                    line.extend_from_slice(b" INFO  ");
-                    line.extend_from_slice(TARGET.as_bytes());
-                    line.extend_from_slice(b"] ");
+                    line.push_str(" INFO  ");
+                    line.push_str(TARGET);
+                    line.push_str("] ");
                     self.write_text(line);
                 }
                 Format::Json => {
-                    line.extend_from_slice(br#"{"level":"INFO","target":""#);
-                    line.extend_from_slice(TARGET.as_bytes());
-                    line.extend_from_slice(br#"","ts":""#);
+                    line.push_str(r#"{"level":"INFO","target":""#);
+                    line.push_str(TARGET);
+                    line.push_str(r#"","ts":""#);
                     timestamp(now, true, line);
-                    line.extend_from_slice(b"\",");
+                    line.push_str("\",");
                     let record = self.json();
-                    line.extend_from_slice(record.strip_prefix('{').unwrap_or(&record).as_bytes());
+                    line.push_str(record.strip_prefix('{').unwrap_or(&record));
                 }
             }
-            line.push(b'\n');
-            crate::log_writer::queue(line);
+            line.push('\n');
+            crate::log_writer::queue(line.as_bytes());
         });
     }
 
-    fn write_text(&self, out: &mut Vec<u8>) {
-        let _ = write!(
-            out,
-            "request_id={} method={} endpoint={} client={} model={} status={} stream={} duration_ms={} upstream_ms={} overhead_ms={}",
-            self.request_id,
-            self.method,
-            self.endpoint,
-            self.client,
-            if self.model.is_empty() { "-" } else { self.model },
-            self.status,
-            self.stream,
-            Millis(self.duration),
-            Millis(self.upstream),
-            Millis(self.overhead),
-        );
+    fn write_text(&self, out: &mut String) {
+        let model = if self.model.is_empty() { "-" } else { self.model };
+        let mut status = itoa::Buffer::new();
+        let words = [
+            ("request_id=", self.request_id),
+            (" method=", self.method),
+            (" endpoint=", self.endpoint),
+            (" client=", self.client),
+            (" model=", model),
+            (" status=", status.format(self.status)),
+            (" stream=", self.stream),
+        ];
+        for (key, value) in words {
+            out.push_str(key);
+            out.push_str(value);
+        }
+        let figures = [
+            (" duration_ms=", self.duration),
+            (" upstream_ms=", self.upstream),
+            (" overhead_ms=", self.overhead),
+        ];
+        for (key, figure) in figures {
+            out.push_str(key);
+            Millis(figure).write_to(out);
+        }
     }
 
     fn json(&self) -> String {
@@ -136,22 +146,35 @@ impl AccessRecord<'_> {
 
 /// `now` in RFC 3339, UTC, to the second or the millisecond: as `env_logger` writes its
 /// timestamps (`2026-11-26T12:48:25Z`, `2026-11-26T12:48:25.597Z`).
-fn timestamp(now: SystemTime, millis: bool, out: &mut Vec<u8>) {
+fn timestamp(now: SystemTime, millis: bool, out: &mut String) {
     let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let seconds = since_epoch.as_secs();
     let (year, month, day) = civil_date(seconds / 86_400);
     let of_day = seconds % 86_400;
-    let _ = write!(
-        out,
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-        of_day / 3600,
-        of_day / 60 % 60,
-        of_day % 60
-    );
-    if millis {
-        let _ = write!(out, ".{:03}", since_epoch.subsec_millis());
+    out.push_str(itoa::Buffer::new().format(year));
+    let fields = [
+        ('-', month),
+        ('-', day),
+        ('T', of_day / 3600),
+        (':', of_day / 60 % 60),
+        (':', of_day % 60),
+    ];
+    for (separator, value) in fields {
+        out.push(separator);
+        two_digits(value, out);
     }
-    out.push(b'Z');
+    if millis {
+        let millis = u64::from(since_epoch.subsec_millis());
+        out.push('.');
+        out.push(char::from(b'0' + (millis / 100) as u8));
+        two_digits(millis % 100, out);
+    }
+    out.push('Z');
+}
+
+fn two_digits(value: u64, out: &mut String) {
+    out.push(char::from(b'0' + (value / 10 % 10) as u8));
+    out.push(char::from(b'0' + (value % 10) as u8));
 }
 
 /// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's
@@ -222,10 +245,10 @@ mod tests {
 
     #[test]
     fn text_line_has_every_field() {
-        let mut text = Vec::new();
+        let mut text = String::new();
         record().write_text(&mut text);
         assert_eq!(
-            String::from_utf8(text).unwrap(),
+            text,
             "request_id=req-1 method=POST endpoint=chat client=openai model=gpt-4o status=200 stream=complete duration_ms=12.345 upstream_ms=10.000 overhead_ms=2.345"
         );
     }
@@ -242,10 +265,10 @@ mod tests {
     #[test]
     fn timestamps_are_written_as_env_logger_writes_them() {
         let at = |seconds: u64, millis: u64, precise: bool| {
-            let mut out = Vec::new();
+            let mut out = String::new();
             let now = UNIX_EPOCH + Duration::from_secs(seconds) + Duration::from_millis(millis);
             timestamp(now, precise, &mut out);
-            String::from_utf8(out).unwrap()
+            out
         };
         // Checked with `date -u -d @N`.
         assert_eq!(at(0, 0, false), "1970-01-01T00:00:00Z");

@@ -186,7 +186,8 @@ pub async fn send_body(
     let result = async {
         let mut header = ResponseHeader::build(status, Some(4 + extra.len()))?;
         header.insert_header("Content-Type", content_type)?;
-        header.insert_header("Content-Length", body.len().to_string())?;
+        let length = itoa::Buffer::new().format(body.len()).to_string();
+        header.insert_header("Content-Length", length)?;
         header.insert_header("x-request-id", request_id)?;
         for (name, value) in extra {
             header.insert_header(*name, value.as_str())?;

@@ -1,10 +1,17 @@
 //! Prometheus metrics. Labels are bounded: endpoint and model come from fixed tables, never
 //! from raw client input, and no label names a user.
 
+use std::cell::RefCell;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+
 use once_cell::sync::Lazy;
+use prometheus::core::{MetricVec, MetricVecBuilder};
 use prometheus::{
     register_histogram_vec, register_int_counter_vec, register_int_gauge, register_int_gauge_vec,
-    Encoder, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, TextEncoder,
+    Encoder, Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    TextEncoder,
 };
 
 use crate::access_log::AccessRecord;
@@ -236,20 +243,127 @@ pub fn init() {
 
 /// Records one answered request (called once, from the access-log hook).
 pub fn observe(record: &AccessRecord) {
-    let status = record.status.to_string();
-    REQUESTS
-        .with_label_values(&[record.endpoint, record.client, record.model, &status])
-        .inc();
-    REQUEST_DURATION
-        .with_label_values(&[record.endpoint, record.model])
-        .observe(record.duration.as_secs_f64());
-    OVERHEAD
-        .with_label_values(&[record.endpoint])
-        .observe(record.overhead.as_secs_f64());
+    let mut status = itoa::Buffer::new();
+    let status = status.format(record.status);
+    let requests = [record.endpoint, record.client, record.model, status];
+    count(&REQUESTS, &requests, 1);
+    let duration = record.duration.as_secs_f64();
+    time(&REQUEST_DURATION, &[record.endpoint, record.model], duration);
+    time(&OVERHEAD, &[record.endpoint], record.overhead.as_secs_f64());
+}
+
+/// Adds `by` to the counter of `vec` with these labels.
+pub fn count(vec: &'static IntCounterVec, labels: &[&str], by: u64) {
+    COUNTERS.with_borrow_mut(|cache| cache.handle(vec, labels).inc_by(by));
+}
+
+/// Observes `seconds` in the histogram of `vec` with these labels.
+pub fn time(vec: &'static HistogramVec, labels: &[&str], seconds: f64) {
+    HISTOGRAMS.with_borrow_mut(|cache| cache.handle(vec, labels).observe(seconds));
+}
+
+thread_local! {
+    static COUNTERS: RefCell<Handles<IntCounter>> = RefCell::new(Handles::default());
+    static HISTOGRAMS: RefCell<Handles<Histogram>> = RefCell::new(Handles::default());
+}
+
+/// The metrics of each label set a worker thread has used, so that a request's counts skip
+/// `with_label_values` (which hashes the labels with SipHash and takes the vector's lock: six
+/// times a request, it showed in the profile). Bounded as the label sets are.
+struct Handles<M> {
+    by_key: HashMap<u64, Handle<M>>,
+    hasher: foldhash::fast::FixedState,
+}
+
+struct Handle<M> {
+    /// The vector's address.
+    vec: usize,
+    labels: Box<[Box<str>]>,
+    metric: M,
+}
+
+impl<M> Default for Handles<M> {
+    fn default() -> Self {
+        Handles {
+            by_key: HashMap::new(),
+            hasher: foldhash::fast::FixedState::default(),
+        }
+    }
+}
+
+impl<M: Clone> Handles<M> {
+    fn handle<B>(&mut self, vec: &'static MetricVec<B>, labels: &[&str]) -> &M
+    where
+        B: MetricVecBuilder<M = M>,
+    {
+        let address = std::ptr::from_ref(vec) as usize;
+        let key = self.key(address, labels);
+        let same = |handle: &Handle<M>| {
+            handle.vec == address
+                && handle.labels.len() == labels.len()
+                && handle.labels.iter().zip(labels).all(|(a, b)| **a == **b)
+        };
+        let fresh = || Handle {
+            vec: address,
+            labels: labels.iter().map(|&label| label.into()).collect(),
+            metric: vec.with_label_values(labels),
+        };
+        match self.by_key.entry(key) {
+            Entry::Occupied(mut slot) => {
+                // Rarely, another label set with the same hash: the newer takes the slot.
+                if !same(slot.get()) {
+                    slot.insert(fresh());
+                }
+                &slot.into_mut().metric
+            }
+            Entry::Vacant(slot) => &slot.insert(fresh()).metric,
+        }
+    }
+
+    fn key(&self, address: usize, labels: &[&str]) -> u64 {
+        let mut hasher = self.hasher.build_hasher();
+        address.hash(&mut hasher);
+        labels.hash(&mut hasher);
+        hasher.finish()
+    }
 }
 
 pub fn render() -> Vec<u8> {
     let mut out = Vec::new();
     let _ = TextEncoder::new().encode(&prometheus::gather(), &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_handles_count_into_the_series_with_label_values_names() {
+        let series = |kind| TOKENS.with_label_values(&["cache-test-model", kind]).get();
+        count(&TOKENS, &["cache-test-model", "prompt"], 3);
+        count(&TOKENS, &["cache-test-model", "prompt"], 4);
+        count(&TOKENS, &["cache-test-model", "completion"], 5);
+        assert_eq!((series("prompt"), series("completion")), (7, 5));
+        std::thread::spawn(|| count(&TOKENS, &["cache-test-model", "prompt"], 1))
+            .join()
+            .unwrap();
+        assert_eq!(series("prompt"), 8, "another thread, its own cache, the same series");
+    }
+
+    #[test]
+    fn a_label_set_that_hashes_like_another_still_counts_in_its_own_series() {
+        let mut handles = Handles::<IntCounter>::default();
+        let labels = ["cache-collision-model", "prompt"];
+        let address = std::ptr::from_ref::<IntCounterVec>(&TOKENS) as usize;
+        let planted = Handle {
+            vec: address,
+            labels: vec!["someone-else".into(), "prompt".into()].into(),
+            metric: TOKENS.with_label_values(&["someone-else", "prompt"]),
+        };
+        handles.by_key.insert(handles.key(address, &labels), planted);
+        handles.handle(&TOKENS, &labels).inc_by(2);
+        assert_eq!(TOKENS.with_label_values(&labels).get(), 2);
+        assert_eq!(TOKENS.with_label_values(&["someone-else", "prompt"]).get(), 0);
+    }
 }

@@ -91,9 +91,8 @@ pub async fn relay(
     // Waiting for the opening is Argo's time, not the gateway's overhead.
     timing.add_upstream(started.elapsed());
     let (opening, ended) = opening?;
-    metrics::TIME_TO_FIRST_TOKEN
-        .with_label_values(&labels)
-        .observe(started.elapsed().as_secs_f64());
+    let first_token = started.elapsed().as_secs_f64();
+    metrics::time(&metrics::TIME_TO_FIRST_TOKEN, &labels, first_token);
     let content_type = translator.content_type();
     write_stream_header(session, request_id, &timing.response_head(), content_type).await?;
     if ended {

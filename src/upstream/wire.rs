@@ -35,32 +35,34 @@ pub fn encode_request(
     headers: &[(&str, String)],
     body: &[u8],
 ) -> Vec<u8> {
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n");
+    const USER_AGENT: &str = concat!("User-Agent: argo-bridge/", env!("CARGO_PKG_VERSION"));
+    let headers_len: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+    let mut request = Vec::with_capacity(256 + path.len() + host.len() + headers_len + body.len());
+    let mut line = |parts: &[&str]| {
+        for part in parts {
+            request.extend_from_slice(part.as_bytes());
+        }
+        request.extend_from_slice(b"\r\n");
+    };
+    line(&[method, " ", path, " HTTP/1.1"]);
+    line(&["Host: ", host]);
     if method != "GET" {
-        head.push_str("Content-Type: application/json\r\n");
+        line(&["Content-Type: application/json"]);
     }
     if !headers
         .iter()
         .any(|(name, _)| name.eq_ignore_ascii_case("accept"))
     {
-        head.push_str("Accept: application/json, text/plain\r\n");
+        line(&["Accept: application/json, text/plain"]);
     }
     for (name, value) in headers {
-        head.push_str(name);
-        head.push_str(": ");
-        head.push_str(value);
-        head.push_str("\r\n");
+        line(&[name, ": ", value]);
     }
     if method != "GET" || !body.is_empty() {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        line(&["Content-Length: ", itoa::Buffer::new().format(body.len())]);
     }
-    head.push_str(concat!(
-        "User-Agent: argo-bridge/",
-        env!("CARGO_PKG_VERSION"),
-        "\r\n\r\n"
-    ));
-    let mut request = Vec::with_capacity(head.len() + body.len());
-    request.extend_from_slice(head.as_bytes());
+    line(&[USER_AGENT]);
+    line(&[]);
     request.extend_from_slice(body);
     request
 }
