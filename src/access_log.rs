@@ -106,7 +106,11 @@ impl AccessRecord<'_> {
     }
 
     fn write_text(&self, out: &mut String) {
-        let model = if self.model.is_empty() { "-" } else { self.model };
+        let model = if self.model.is_empty() {
+            "-"
+        } else {
+            self.model
+        };
         let mut status = itoa::Buffer::new();
         let words = [
             ("request_id=", self.request_id),

@@ -560,13 +560,14 @@ fn next_random() -> u64 {
 fn id_of(prefix: &str, random: u128) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     const DIGITS: u32 = 24;
-    let mut id = String::with_capacity(prefix.len() + 1 + DIGITS as usize);
+    let mut digits = [0u8; DIGITS as usize];
+    for (place, digit) in digits.iter_mut().rev().zip(0..DIGITS) {
+        *place = HEX[((random >> (4 * digit)) & 0xf) as usize];
+    }
+    let mut id = String::with_capacity(prefix.len() + 1 + digits.len());
     id.push_str(prefix);
     id.push('-');
-    for digit in (0..DIGITS).rev() {
-        let nibble = (random >> (4 * digit)) & 0xf;
-        id.push(char::from(HEX[nibble as usize]));
-    }
+    id.push_str(std::str::from_utf8(&digits).unwrap_or_default());
     id
 }
 

@@ -248,7 +248,11 @@ pub fn observe(record: &AccessRecord) {
     let requests = [record.endpoint, record.client, record.model, status];
     count(&REQUESTS, &requests, 1);
     let duration = record.duration.as_secs_f64();
-    time(&REQUEST_DURATION, &[record.endpoint, record.model], duration);
+    time(
+        &REQUEST_DURATION,
+        &[record.endpoint, record.model],
+        duration,
+    );
     time(&OVERHEAD, &[record.endpoint], record.overhead.as_secs_f64());
 }
 
@@ -348,7 +352,11 @@ mod tests {
         std::thread::spawn(|| count(&TOKENS, &["cache-test-model", "prompt"], 1))
             .join()
             .unwrap();
-        assert_eq!(series("prompt"), 8, "another thread, its own cache, the same series");
+        assert_eq!(
+            series("prompt"),
+            8,
+            "another thread, its own cache, the same series"
+        );
     }
 
     #[test]
@@ -361,9 +369,14 @@ mod tests {
             labels: vec!["someone-else".into(), "prompt".into()].into(),
             metric: TOKENS.with_label_values(&["someone-else", "prompt"]),
         };
-        handles.by_key.insert(handles.key(address, &labels), planted);
+        handles
+            .by_key
+            .insert(handles.key(address, &labels), planted);
         handles.handle(&TOKENS, &labels).inc_by(2);
         assert_eq!(TOKENS.with_label_values(&labels).get(), 2);
-        assert_eq!(TOKENS.with_label_values(&["someone-else", "prompt"]).get(), 0);
+        assert_eq!(
+            TOKENS.with_label_values(&["someone-else", "prompt"]).get(),
+            0
+        );
     }
 }

@@ -11,9 +11,9 @@ use std::ops::Range;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::openai_native::{WireError, WireUsage};
+use super::openai_native::WireError;
 use super::{fitted, truncated};
-use crate::bytes::{find2, find_structural};
+use crate::bytes::{find2_near, find_structural};
 use crate::client::openai_chat;
 use crate::error::ApiError;
 use crate::hub::{Conversation, Dialect, Finish, Usage};
@@ -128,6 +128,54 @@ fn capped(raw: &[u8], cap: Option<u64>) -> Vec<u8> {
         (Some(limit), Some(cap)) if limit > cap => cap.to_string().into_bytes(),
         _ => raw.to_vec(),
     }
+}
+
+/// OpenAI's usage object, read as [`super::openai_native::WireUsage`] reads it (`None` when it
+/// is not an object or a count is not a whole number) by a scan of its members: serde's walk
+/// over the members it skips showed in the profile of every answer.
+fn read_usage(raw: &[u8]) -> Option<Usage> {
+    let count = |span: Range<usize>, of: &[u8]| -> Result<Option<u64>, ()> {
+        match &of[span] {
+            b"null" => Ok(None),
+            digits => std::str::from_utf8(digits)
+                .ok()
+                .and_then(|text| text.parse().ok())
+                .map(Some)
+                .ok_or(()),
+        }
+    };
+    let mut usage = Usage::default();
+    let (mut valid, mut details) = (true, None);
+    let walked = walk_object(raw, |key, span| {
+        let slot = match key {
+            b"prompt_tokens" => &mut usage.input_tokens,
+            b"completion_tokens" => &mut usage.output_tokens,
+            b"prompt_tokens_details" => {
+                details = Some(span);
+                return;
+            }
+            _ => return,
+        };
+        // Present, a count must be a number: serde refuses `null` for a plain `u64`.
+        match count(span, raw) {
+            Ok(Some(value)) => *slot = value,
+            Ok(None) | Err(()) => valid = false,
+        }
+    });
+    if !walked || !valid {
+        return None;
+    }
+    if let Some(span) = details.filter(|span| &raw[span.clone()] != b"null") {
+        let details = &raw[span];
+        let mut cached = Ok(None);
+        let walked = walk_object(details, |key, span| {
+            if key == b"cached_tokens" {
+                cached = count(span, details);
+            }
+        });
+        usage.cached_input_tokens = cached.ok().filter(|_| walked)?;
+    }
+    Some(usage)
 }
 
 /// Appends `"key":value` to an object being written.
@@ -433,10 +481,7 @@ impl Members {
     }
 
     fn usage(&self, json: &[u8]) -> Option<Usage> {
-        let raw = Self::present(json, &self.usage)?;
-        serde_json::from_slice::<WireUsage>(raw)
-            .ok()
-            .map(Usage::from)
+        read_usage(Self::present(json, &self.usage)?)
     }
 
     /// `json` with the id and model replaced by `identity`'s.
@@ -512,7 +557,7 @@ fn skip_space(json: &[u8], mut at: usize) -> usize {
 fn string_end(json: &[u8], at: usize) -> Option<usize> {
     let mut index = at + 1;
     loop {
-        index += find2(json.get(index..)?, b'"', b'\\')?;
+        index += find2_near(json.get(index..)?, b'"', b'\\')?;
         if json[index] == b'"' {
             return Some(index + 1);
         }
@@ -564,6 +609,7 @@ fn is_empty_array(json: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::openai_native::WireUsage;
     use super::*;
     use crate::error::ErrorCode;
     use crate::fixtures::{self, gpt, meta, split, sse_payloads, streamed_text, OPENAI_STREAM};
@@ -909,5 +955,44 @@ mod tests {
             );
         }
         assert!(walk_object(b" { } ", |_, _| {}));
+    }
+
+    fn usage_member() -> impl Strategy<Value = Option<String>> {
+        let count = prop_oneof![
+            Just("null".to_string()),
+            (0u64..100_000).prop_map(|n| n.to_string()),
+            Just("-1".to_string()),
+            Just("1.5".to_string()),
+            Just("\"7\"".to_string()),
+        ];
+        prop::option::of(count)
+    }
+
+    proptest! {
+        #[test]
+        fn usage_is_read_as_serde_reads_it(
+            prompt in usage_member(),
+            completion in usage_member(),
+            cached in usage_member(),
+            details in 0..4u8,
+            noise in any::<bool>(),
+        ) {
+            let mut members = Vec::new();
+            if noise {
+                members.push(r#""total_tokens":9,"completion_tokens_details":{"reasoning_tokens":0,"x":[1,{"y":2}]}"#.to_string());
+            }
+            if let Some(prompt) = prompt { members.push(format!(r#""prompt_tokens":{prompt}"#)); }
+            if let Some(completion) = completion { members.push(format!(r#""completion_tokens": {completion}"#)); }
+            match (details, cached) {
+                (0, _) => {}
+                (1, _) => members.push(r#""prompt_tokens_details":null"#.into()),
+                (2, _) => members.push(r#""prompt_tokens_details":"x""#.into()),
+                (_, cached) => members.push(format!(r#""prompt_tokens_details":{{{}}}"#,
+                    cached.map(|c| format!(r#""audio_tokens":0,"cached_tokens":{c}"#)).unwrap_or_default())),
+            }
+            let json = format!("{{{}}}", members.join(","));
+            let by_serde = serde_json::from_str::<WireUsage>(&json).ok().map(Usage::from);
+            prop_assert_eq!(read_usage(json.as_bytes()), by_serde, "{}", json);
+        }
     }
 }
