@@ -18,7 +18,6 @@ use argo_filters::ApiError;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::future::try_join_all;
-use pingora_core::modules::http::compression::ResponseCompressionBuilder;
 use pingora_core::modules::http::HttpModules;
 use pingora_core::upstreams::peer::HttpPeer;
 use pingora_error::{Error, ErrorType};
@@ -104,8 +103,9 @@ impl ProxyHttp for Gateway {
         }
     }
 
+    /// Only CORS, when origins are allowed. Pingora's default adds a response compression
+    /// module at level 0 (off): it did nothing here but cost every request its context.
     fn init_downstream_modules(&self, modules: &mut HttpModules) {
-        modules.add_module(ResponseCompressionBuilder::enable(0));
         if !self.state.cors.is_empty() {
             modules.add_module(Box::new(self.state.cors.clone()));
         }
