@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# User-space instructions per request, counted by valgrind's callgrind: bare Pingora and the
+# gateway (resource and native upstream) under the same short chat wrk posts in bench/run.sh.
+# Throughput on this kind of machine drifts by ±25% from run to run; an instruction count does
+# not, so a change to the request path shows here as a number that repeats (to within ~1%).
+# It leaves out the kernel's share (the loopback sends and receives, about half of a
+# request's CPU, the same for bare Pingora and the gateway) and counts an instruction as an
+# instruction whatever it costs.
+#
+#   bash bench/instructions.sh        -> bench/instructions.md (and the table on stdout)
+#
+# Knobs (environment): BENCH_INSTR_SECONDS (10, counted seconds per target, after 2 s of
+# warm-up), BENCH_INSTR_CONNECTIONS (4), BENCH_PORT_BASE (18180; this script uses base+11 on).
+# Binaries are taken from $CARGO_TARGET_DIR/release (default target/release).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=${BENCH_INSTR_SECONDS:-10}
+connections=${BENCH_INSTR_CONNECTIONS:-4}
+port_base=${BENCH_PORT_BASE:-18180}
+bin=${CARGO_TARGET_DIR:-target}/release
+out=bench/out/instructions
+mock_port=$((port_base + 11))
+target_port=$((port_base + 12))
+mkdir -p "$out"
+
+packages=()
+command -v valgrind >/dev/null 2>&1 || packages+=(valgrind)
+command -v wrk >/dev/null 2>&1 || packages+=(wrk)
+if [ ${#packages[@]} -gt 0 ]; then
+  echo "instructions: installing ${packages[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
+fi
+cargo build --release -p argo-bridge -p argo-bench
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+wait_for_port() {
+  for _ in $(seq 1 300); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "instructions: nothing listening on port $1" >&2
+  return 1
+}
+
+# The wrk workloads' bodies (bench/src/suite.rs, wrk_chat): the client's, and the Argo
+# request the gateway makes of it, for bare Pingora.
+question='Short benchmark question. #mock {\"reply\":\"Tq00001 Tq00002 Tq00003 Tq00004 \"}'
+messages="[{\"content\":\"$question\",\"role\":\"user\"}]"
+echo "{\"messages\":$messages,\"model\":\"gpt-4o\",\"stream\":false}" >"$out/client.json"
+echo "{\"messages\":$messages,\"model\":\"gpt4o\",\"user\":\"bench\"}" >"$out/resource.json"
+echo "{\"messages\":$messages,\"model\":\"gpt4o\",\"stream\":false,\"user\":\"bench\"}" >"$out/native.json"
+
+RUST_LOG=warn "$bin/argo-bridge" mock-argo --listen "127.0.0.1:$mock_port" --fragment-delay-ms 0 \
+  >"$out/mock.log" 2>&1 &
+pids+=($!)
+wait_for_port "$mock_port"
+argo="http://127.0.0.1:$mock_port/argoapi"
+
+# The process under count: bare Pingora, or the gateway on the given upstream API.
+serve() {
+  local target=$1
+  shift
+  if [ "$target" = bare ]; then
+    "$@" "$bin/bare-proxy" --listen "127.0.0.1:$target_port" --upstream "127.0.0.1:$mock_port" --threads 1
+  else
+    env ARGO_BRIDGE_UPSTREAM_API="$target" ARGO_BRIDGE_LISTEN="127.0.0.1:$target_port" ARGO_BRIDGE_THREADS=1 \
+      ARGO_BRIDGE_TOKENS="bench-token=bench" ARGO_BRIDGE_AUTH_MODE=tokens \
+      ARGO_BRIDGE_ARGO_PROD_URL="$argo" ARGO_BRIDGE_ARGO_DEV_URL="$argo" ARGO_BRIDGE_ARGO_TEST_URL="$argo" \
+      RUST_LOG=info "$@" "$bin/argo-bridge" run
+  fi
+}
+
+# Counts one target (NAME, bare | resource | native, URL, BODY, HEADERS) and appends
+# "NAME REQUESTS INSTRUCTIONS" to the rows.
+count() {
+  local name=$1 target=$2 url=$3 body=$4 headers=$5
+  local file="$out/callgrind.$name.out"
+  rm -f "$file"*
+  serve "$target" valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$file" \
+    >"$out/$name.log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  wait_for_port "$target_port"
+  # valgrind runs the server as its own process: the one callgrind_control names.
+  local server
+  server=$(pgrep -n -f "callgrind-out-file=$file")
+  local drive=(wrk -t1 "-c$connections" -s bench/wrk.lua "$url")
+  callgrind_control -i on "$server" >/dev/null 2>&1
+  WRK_BODY=$body WRK_HEADERS=$headers "${drive[@]}" -d2s >/dev/null
+  callgrind_control -z "$server" >/dev/null 2>&1
+  local report
+  report=$(WRK_BODY=$body WRK_HEADERS=$headers "${drive[@]}" "-d${seconds}s")
+  callgrind_control -d "$server" >/dev/null 2>&1
+  kill "$server" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  if grep -q "Non-2xx" <<<"$report"; then
+    echo "instructions: $name answered errors: $report" >&2
+    return 1
+  fi
+  local requests instructions dump
+  requests=$(awk '/requests in/ {gsub(",", "", $1); print $1}' <<<"$report")
+  dump=$(ls -S "$file"* | head -1)
+  instructions=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+  echo "$name $requests $instructions" >>"$out/rows.txt"
+}
+
+client=http://127.0.0.1:$target_port/v1/chat/completions
+token=$'Authorization: Bearer bench-token\n'
+rm -f "$out/rows.txt"
+count bare_resource bare "http://127.0.0.1:$target_port/argoapi/api/v1/resource/chat/" "$out/resource.json" ""
+count gateway_resource resource "$client" "$out/client.json" "$token"
+count bare_native bare "http://127.0.0.1:$target_port/argoapi/v1/chat/completions" "$out/native.json" $'Authorization: Bearer bench\n'
+count gateway_native native "$client" "$out/client.json" "$token"
+mapfile -t results <"$out/rows.txt"
+
+per_request() { awk -v n="$2" -v i="$3" 'BEGIN {printf "%.0f", i / n}'; }
+{
+  echo "<!-- written by bench/instructions.sh -->"
+  echo "User-space instructions per request (valgrind callgrind), $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'):" \
+    "wrk -t1 -c$connections for ${seconds}s after 2s of warm-up, the short chat of the wrk rows."
+  echo
+  echo "| target | requests | instructions / request | gateway / bare |"
+  echo "|---|---:|---:|---:|"
+  declare -A by_name
+  for row in "${results[@]}"; do
+    read -r name requests instructions <<<"$row"
+    by_name[$name]=$(per_request "$name" "$requests" "$instructions")
+  done
+  for row in "${results[@]}"; do
+    read -r name requests _ <<<"$row"
+    ratio="-"
+    case $name in
+      gateway_resource) ratio=$(awk -v g="${by_name[$name]}" -v b="${by_name[bare_resource]}" 'BEGIN {printf "%.2f", g / b}') ;;
+      gateway_native) ratio=$(awk -v g="${by_name[$name]}" -v b="${by_name[bare_native]}" 'BEGIN {printf "%.2f", g / b}') ;;
+    esac
+    echo "| $name | $requests | ${by_name[$name]} | $ratio |"
+  done
+} | tee bench/instructions.md
