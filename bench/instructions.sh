@@ -14,6 +14,8 @@
 # Binaries are taken from $CARGO_TARGET_DIR/release (default target/release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 seconds=${BENCH_INSTR_SECONDS:-10}
 connections=${BENCH_INSTR_CONNECTIONS:-4}
@@ -40,14 +42,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for_port() {
-  for _ in $(seq 1 300); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "instructions: nothing listening on port $1" >&2
-  return 1
-}
 
 # The wrk workloads' bodies (bench/src/suite.rs, wrk_chat): the client's, and the Argo
 # request the gateway makes of it, for bare Pingora.
@@ -87,7 +81,7 @@ count() {
     >"$out/$name.log" 2>&1 &
   local pid=$!
   pids+=("$pid")
-  wait_for_port "$target_port"
+  wait_for_port "$target_port" 300 # valgrind starts the server slowly
   # valgrind runs the server as its own process: the one callgrind_control names.
   local server
   server=$(pgrep -n -f "callgrind-out-file=$file")
@@ -98,16 +92,25 @@ count() {
   local report
   report=$(WRK_BODY=$body WRK_HEADERS=$headers "${drive[@]}" "-d${seconds}s")
   callgrind_control -d "$server" >/dev/null 2>&1
+  # The counted window is the first dump (FILE.1); give valgrind time to finish writing it.
+  local dump="$file.1"
+  for _ in $(seq 1 100); do
+    [ -s "$dump" ] && grep -q "^totals:" "$dump" && break
+    sleep 0.1
+  done
   kill "$server" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   if grep -q "Non-2xx" <<<"$report"; then
     echo "instructions: $name answered errors: $report" >&2
     return 1
   fi
-  local requests instructions dump
+  local requests instructions
   requests=$(awk '/requests in/ {gsub(",", "", $1); print $1}' <<<"$report")
-  dump=$(ls -S "$file"* | head -1)
   instructions=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+  if [ -z "$instructions" ] || [ "$instructions" -lt "$requests" ]; then
+    echo "instructions: no count for $name (see $out/$name.log)" >&2
+    return 1
+  fi
   echo "$name $requests $instructions" >>"$out/rows.txt"
 }
 

@@ -40,6 +40,8 @@
 # reported with the spread of the runs' ratios), BENCH_PROFILE_CONCURRENCY (16: the load under --profile). Binaries are taken from $CARGO_TARGET_DIR/release (default target/release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 seconds=${BENCH_SECONDS:-5}
 warmup=${BENCH_WARMUP:-1}
@@ -101,14 +103,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_for_port() {
-  for _ in $(seq 1 200); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "bench: nothing listening on port $1" >&2
-  return 1
-}
 
 refuse_busy_port() {
   if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
