@@ -9,6 +9,7 @@
 //! made an authenticated request, taking the address a trusted load balancer reports.
 
 use std::collections::HashMap;
+use std::mem::MaybeUninit;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -320,9 +321,10 @@ struct Head {
 
 impl Head {
     fn parse(bytes: &[u8], rules: &Rules) -> Result<Head, Refusal> {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut request = httparse::Request::new(&mut headers);
-        let length = match request.parse(bytes) {
+        // Left uninitialised: httparse fills what it parses (see `wire::parse_head`).
+        let mut headers = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+        let mut request = httparse::Request::new(&mut []);
+        let length = match request.parse_with_uninit_headers(bytes, &mut headers) {
             Ok(httparse::Status::Complete(length)) => length,
             Ok(httparse::Status::Partial) => {
                 return Err(Refusal::malformed("the request head is incomplete"))
