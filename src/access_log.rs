@@ -80,29 +80,34 @@ impl AccessRecord<'_> {
         }
         LINE.with_borrow_mut(|line| {
             line.clear();
-            let now = SystemTime::now();
             match format {
-                Format::Text => {
-                    line.push('[');
-                    timestamp(now, false, line);
-                    line.push_str(" INFO  ");
-                    line.push_str(TARGET);
-                    line.push_str("] ");
-                    self.write_text(line);
-                }
-                Format::Json => {
-                    line.push_str(r#"{"level":"INFO","target":""#);
-                    line.push_str(TARGET);
-                    line.push_str(r#"","ts":""#);
-                    timestamp(now, true, line);
-                    line.push_str("\",");
-                    let record = self.json();
-                    line.push_str(record.strip_prefix('{').unwrap_or(&record));
-                }
+                Format::Text => self.write_text_line(line),
+                Format::Json => self.write_json_line(line),
             }
             line.push('\n');
             crate::log_writer::queue(line.as_bytes());
         });
+    }
+
+    /// `[2026-11-26T12:48:25Z INFO  access] request_id=... overhead_ms=0.098`
+    fn write_text_line(&self, line: &mut String) {
+        line.push('[');
+        timestamp(SystemTime::now(), false, line);
+        line.push_str(" INFO  ");
+        line.push_str(TARGET);
+        line.push_str("] ");
+        self.write_text(line);
+    }
+
+    /// `{"level":"INFO","target":"access","ts":"2026-11-26T12:48:25.597Z","request_id":...}`
+    fn write_json_line(&self, line: &mut String) {
+        line.push_str(r#"{"level":"INFO","target":""#);
+        line.push_str(TARGET);
+        line.push_str(r#"","ts":""#);
+        timestamp(SystemTime::now(), true, line);
+        line.push_str("\",");
+        let record = self.json();
+        line.push_str(record.strip_prefix('{').unwrap_or(&record));
     }
 
     fn write_text(&self, out: &mut String) {
