@@ -129,6 +129,11 @@ pub struct ModelSpec {
     /// `reasoning_effort` outside them is not sent.
     #[serde(default)]
     pub efforts: Vec<String>,
+    /// Whether an Anthropic client's `top_k` reaches Argo's `/v1/messages` for this model. No
+    /// evidence says whether Argo takes it (no request the peers send or recorded carries it,
+    /// and argo-api.md is silent), so it is dropped unless the table says `top_k: true`.
+    #[serde(default)]
+    pub top_k: bool,
 }
 
 fn default_kind() -> Kind {
@@ -167,6 +172,7 @@ impl ModelSpec {
             default_max_tokens: None,
             thinking: Thinking::None,
             efforts: Vec::new(),
+            top_k: false,
         }
     }
 
@@ -751,6 +757,16 @@ mod tests {
                 error.message
             );
         }
+    }
+
+    #[test]
+    fn top_k_is_a_table_rule_off_unless_a_row_says_so() {
+        let row = |yaml: &str| serde_yaml::from_str::<ModelSpec>(yaml).unwrap();
+        let base = "{ name: c, argo_id: c, env: dev, family: anthropic";
+        assert!(row(&format!("{base}, top_k: true }}")).top_k);
+        assert!(!row(&format!("{base} }}")).top_k);
+        // No evidence says Argo takes it: the shipped table lets it through for no model.
+        assert!(shipped_table().models().iter().all(|model| !model.top_k));
     }
 
     #[test]

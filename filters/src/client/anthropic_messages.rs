@@ -17,7 +17,8 @@
 //!   (`output_config.format`): Argo cannot run them and the hub cannot carry them.
 //! - `thinking` and `output_config.effort` become `reasoning_effort` (see `reasoning_effort`
 //!   below for the mapping); `thinking.display` is ignored.
-//! - `top_k` is kept in `extra` for Argo's own `/v1/messages`; `metadata` (whose only field
+//! - `top_k` is kept in `extra`, for Argo's `/v1/messages` where the model table allows it
+//!   (`ModelSpec::top_k`, off by default: no evidence); `metadata` (whose only field
 //!   is `user_id`: the gateway sets the user), `service_tier`, `container`,
 //!   `context_management`, `inference_geo` and unknown fields are ignored.
 //!
@@ -1193,6 +1194,7 @@ mod tests {
         canonical_events, claude, relay, split, ANTHROPIC_STREAM, OPENAI_STREAM,
     };
     use crate::hub::Aggregator;
+    use crate::models::ModelSpec;
     use crate::translate::{replay, StreamTranslation};
     use crate::upstream::{anthropic, openai_native};
     use proptest::prelude::*;
@@ -1715,6 +1717,31 @@ mod tests {
     }
 
     #[test]
+    fn top_k_reaches_argo_only_where_the_table_lets_it_and_never_with_thinking() {
+        let sent = |request: Value, model: &ModelSpec| -> Value {
+            let body = anthropic::request_body(&read(request), model, "alice", true).unwrap();
+            serde_json::from_slice(&body).unwrap()
+        };
+        let asked = body(json!({"top_k": 40}));
+        let takes_it = ModelSpec {
+            top_k: true,
+            ..claude()
+        };
+        assert!(
+            sent(asked.clone(), &claude()).get("top_k").is_none(),
+            "off by default"
+        );
+        assert_eq!(sent(asked, &takes_it)["top_k"], 40);
+        let thinking = sent(
+            body(json!({"top_k": 40, "output_config": {"effort": "high"}})),
+            &takes_it,
+        );
+        assert_eq!(thinking["thinking"]["type"], "adaptive");
+        assert!(thinking.get("top_k").is_none());
+        assert!(sent(body(json!({})), &takes_it).get("top_k").is_none());
+    }
+
+    #[test]
     fn a_claude_request_reaches_argos_messages_endpoint_nearly_as_sent() {
         let conversation = read(claude_code_request());
         let sent: Value = serde_json::from_slice(
@@ -1739,7 +1766,7 @@ mod tests {
                 "temperature": 1.0, "stop_sequences": ["</done>"],
                 "thinking": {"type": "adaptive"}, "output_config": {"effort": "medium"},
                 "user": "alice", "metadata": {"user_id": "alice"}}),
-            "cache_control is dropped; top_k stays in extra but the upstream's WRITTEN list keeps it from Argo"
+            "cache_control is dropped; top_k stays in extra, kept from Argo by the model table (claude() does not take it)"
         );
     }
 

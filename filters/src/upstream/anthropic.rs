@@ -131,6 +131,8 @@ struct Request<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     top_p: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    top_k: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     tools: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_choice: Option<Value>,
@@ -215,6 +217,8 @@ pub fn request_body(
         stop_sequences: &conversation.stop,
         temperature: params.temperature,
         top_p: params.top_p,
+        // Anthropic refuses `top_k` with thinking, as it does changed sampling.
+        top_k: top_k(conversation, model).filter(|_| !thinks),
         tools,
         tool_choice: tool_choice.flatten(),
         thinking: thinks.then(|| serde_json::json!({"type": "adaptive"})),
@@ -225,6 +229,18 @@ pub fn request_body(
         extra: Extra::new(conversation, Dialect::AnthropicMessages, &WRITTEN),
     };
     encode(&request, body_capacity(conversation))
+}
+
+/// An Anthropic client's `top_k`, for a model whose table row lets it reach Argo
+/// ([`ModelSpec::top_k`]).
+fn top_k<'a>(conversation: &'a Conversation, model: &ModelSpec) -> Option<&'a Value> {
+    if !model.top_k {
+        return None;
+    }
+    conversation
+        .extra_for(Dialect::AnthropicMessages)
+        .find(|(key, _)| key.as_str() == "top_k")
+        .map(|(_, value)| value)
 }
 
 /// System and developer messages become the top-level `system`; the rest alternate user and
