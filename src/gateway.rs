@@ -17,7 +17,7 @@ use argo_filters::translate::StreamTranslation;
 use argo_filters::ApiError;
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::future::try_join_all;
+use futures::future::{try_join_all, BoxFuture};
 use pingora_core::modules::http::HttpModules;
 use pingora_core::upstreams::peer::HttpPeer;
 use pingora_error::{Error, ErrorType};
@@ -360,9 +360,21 @@ impl Gateway {
     }
 
     /// Relays a stream from Argo to the client, translated. Its future is kilobytes (the
-    /// Argo connection, the translator, the client's session): callers box it, so that the
-    /// futures of every handler, and so of every request, stay small.
-    pub(crate) async fn relay(
+    /// Argo connection, the translator, the client's session), so it is boxed here: the
+    /// futures of every handler that may stream, and so of every request, stay small.
+    pub(crate) fn relay<'a>(
+        &'a self,
+        session: &'a mut Session,
+        ctx: &'a mut RequestCtx,
+        model_env: &'a str,
+        call: Call<'a>,
+        body: Vec<u8>,
+        translator: StreamTranslation,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(self.relay_stream(session, ctx, model_env, call, body, translator))
+    }
+
+    async fn relay_stream(
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,

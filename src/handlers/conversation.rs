@@ -170,10 +170,8 @@ impl Gateway {
             Reading::Stream(decoder, usage) => {
                 let env = turn.model.env.clone();
                 let translator = turn.translation(decoder, usage);
-                let relay =
-                    self.relay(session, ctx, &env, exchange.call, exchange.body, translator);
-                // Boxed, as every stream is: see `Gateway::relay`.
-                Box::pin(relay).await
+                self.relay(session, ctx, &env, exchange.call, exchange.body, translator)
+                    .await
             }
             Reading::Whole(read) => {
                 let env = &turn.model.env;

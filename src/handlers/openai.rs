@@ -48,8 +48,9 @@ impl Gateway {
         let call = Call::new(Api::OpenAiChat { stream }, &user);
         if stream {
             let translator = passthrough::stream(&meta, include_usage);
-            let relay = self.relay(session, ctx, &model.env, call, argo_body, translator);
-            return Box::pin(relay).await;
+            return self
+                .relay(session, ctx, &model.env, call, argo_body, translator)
+                .await;
         }
         let answer = self.call(session, ctx, &model.env, call, argo_body).await?;
         let (json, usage) = passthrough::relay_answer(&answer, &meta)?;
@@ -88,8 +89,8 @@ impl Gateway {
             );
             let prompt_tokens = model.tokenizer().count(prompts[0]);
             let env = model.env.clone();
-            return Box::pin(
-                self.relay(
+            return self
+                .relay(
                     session,
                     ctx,
                     &env,
@@ -97,9 +98,8 @@ impl Gateway {
                     argo_body,
                     StreamTranslation::new(TextDecoder::new(), encoder)
                         .counting(move || prompt_tokens, model.tokenizer()),
-                ),
-            )
-            .await;
+                )
+                .await;
         }
         let meta = response_meta("cmpl", &request.model);
         // The admission paid for the first call; every further one is paid before any is made.
