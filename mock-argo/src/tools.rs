@@ -181,11 +181,7 @@ fn declares_anthropic_tool(request: &Value, name: &str) -> bool {
 }
 
 fn tools(request: &Value) -> impl Iterator<Item = &Value> {
-    request
-        .get("tools")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    items(request, "tools")
 }
 
 fn system_text(request: &Value) -> String {
@@ -196,8 +192,13 @@ fn system_text(request: &Value) -> String {
 }
 
 fn messages(request: &Value) -> impl Iterator<Item = &Value> {
+    items(request, "messages")
+}
+
+/// The items of the request's array `key`; none when it is missing or not an array.
+fn items<'a>(request: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
     request
-        .get("messages")
+        .get(key)
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
