@@ -64,10 +64,10 @@ impl HttpModule for CorsModule {
         _end: bool,
     ) -> pingora_error::Result<()> {
         if let Some(origin) = &self.origin {
-            response.insert_header("Access-Control-Allow-Origin", origin.as_str())?;
-            response.insert_header("Vary", "Origin")?;
+            response.insert_header("access-control-allow-origin", origin.as_str())?;
+            response.insert_header("vary", "Origin")?;
             response.insert_header(
-                "Access-Control-Expose-Headers",
+                "access-control-expose-headers",
                 "x-request-id, x-argo-bridge-overhead-ms, retry-after",
             )?;
         }
@@ -87,16 +87,16 @@ impl HttpModule for CorsModule {
 pub fn preflight_headers(requested_headers: Option<&str>) -> Vec<(&'static str, String)> {
     vec![
         (
-            "Access-Control-Allow-Methods",
+            "access-control-allow-methods",
             "GET, POST, OPTIONS".to_string(),
         ),
         (
-            "Access-Control-Allow-Headers",
+            "access-control-allow-headers",
             requested_headers
                 .unwrap_or("authorization, content-type")
                 .to_string(),
         ),
-        ("Access-Control-Max-Age", "600".to_string()),
+        ("access-control-max-age", "600".to_string()),
     ]
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use argo_filters::error::ErrorCode;
 use argo_filters::ApiError;
 use bytes::{Bytes, BytesMut};
+use http::header::HeaderValue;
 use pingora_http::ResponseHeader;
 use pingora_proxy::Session;
 use pingora_timeout::fast_timeout::fast_timeout;
@@ -178,16 +179,15 @@ pub async fn send_json(
 pub async fn send_body(
     session: &mut Session,
     status: u16,
-    content_type: &str,
+    content_type: &'static str,
     body: Vec<u8>,
     request_id: &str,
     extra: &[(&'static str, String)],
 ) {
     let result = async {
-        let mut header = ResponseHeader::build(status, Some(4 + extra.len()))?;
-        header.insert_header("Content-Type", content_type)?;
-        let length = itoa::Buffer::new().format(body.len()).to_string();
-        header.insert_header("Content-Length", length)?;
+        let mut header = response_head(status, 3 + extra.len())?;
+        header.insert_header("content-type", HeaderValue::from_static(content_type))?;
+        header.insert_header("content-length", HeaderValue::from(body.len()))?;
         header.insert_header("x-request-id", request_id)?;
         for (name, value) in extra {
             header.insert_header(*name, value.as_str())?;
@@ -205,6 +205,14 @@ pub async fn send_body(
     }
 }
 
+/// A response head that writes its header names as given, in lower case. Pingora's default
+/// head keeps a second map of each name's spelling, whose inserts showed in every request's
+/// profile; HTTP/1.1 names are case-insensitive (and HTTP/2's are lower case). Names are best
+/// given as lower-case `&'static str`: they are then neither copied nor folded.
+pub fn response_head(status: u16, headers: usize) -> pingora_error::Result<ResponseHeader> {
+    ResponseHeader::build_no_case(status, Some(headers))
+}
+
 pub async fn send_error(
     session: &mut Session,
     error: &ApiError,
@@ -214,10 +222,10 @@ pub async fn send_error(
 ) {
     let mut extra = headers.to_vec();
     if error.status == 401 {
-        extra.push(("WWW-Authenticate", "Bearer".to_string()));
+        extra.push(("www-authenticate", "Bearer".to_string()));
     }
     if let Some(seconds) = &error.retry_after {
-        extra.push(("Retry-After", seconds.clone()));
+        extra.push(("retry-after", seconds.clone()));
     }
     send_json(session, error.status, body, request_id, &extra).await;
 }

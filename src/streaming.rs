@@ -10,9 +10,10 @@ use argo_filters::error::ErrorCode;
 use argo_filters::translate::StreamTranslation;
 use argo_filters::ApiError;
 use bytes::Bytes;
-use pingora_http::ResponseHeader;
+use http::header::HeaderValue;
 use pingora_proxy::Session;
 
+use crate::http::response_head;
 use crate::metrics;
 use crate::timing::{Timing, OVERHEAD_HEADER};
 use crate::upstream::{Call, Exchange, Upstream};
@@ -34,11 +35,11 @@ pub async fn write_stream_header(
     content_type: &'static str,
 ) -> Result<(), ApiError> {
     let result = async {
-        let mut header = ResponseHeader::build(200, Some(6))?;
-        header.insert_header("Content-Type", content_type)?;
-        header.insert_header("Cache-Control", "no-cache")?;
-        header.insert_header("Transfer-Encoding", "chunked")?;
-        header.insert_header("X-Accel-Buffering", "no")?;
+        let mut header = response_head(200, 6)?;
+        header.insert_header("content-type", HeaderValue::from_static(content_type))?;
+        header.insert_header("cache-control", HeaderValue::from_static("no-cache"))?;
+        header.insert_header("transfer-encoding", HeaderValue::from_static("chunked"))?;
+        header.insert_header("x-accel-buffering", HeaderValue::from_static("no"))?;
         header.insert_header("x-request-id", request_id)?;
         header.insert_header(OVERHEAD_HEADER, overhead_ms)?;
         session.write_response_header(Box::new(header), false).await

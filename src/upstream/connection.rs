@@ -3,7 +3,7 @@
 //! faster than it is read. Errors carry Pingora error types, so that callers can tell timeouts,
 //! broken connections and invalid answers apart.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use pingora_core::protocols::Stream;
@@ -60,11 +60,7 @@ impl Connection {
     /// [`MAX_INTERIM_HEADS`] informational (1xx) heads, all within `timeouts.head`.
     pub async fn read_head(mut stream: Stream, timeouts: Timeouts) -> Result<Self> {
         let mut buf = BytesMut::new();
-        let final_head = read_final_head(&mut stream, &mut buf, timeouts.read);
-        let head = match fast_timeout(timeouts.head, final_head).await {
-            Ok(head) => head?,
-            Err(_) => return Error::e_explain(HEAD_TIMEDOUT, "waiting for Argo's response head"),
-        };
+        let head = read_final_head(&mut stream, &mut buf, timeouts).await?;
         Ok(Connection {
             stream,
             body: BodyDecoder::new(head.framing),
@@ -123,11 +119,15 @@ impl Connection {
     }
 }
 
+/// The head phase is bounded twice: by `timeouts.head` from its start and by `timeouts.read`
+/// from each read. Each read waits for whichever ends first, under one timer: a timer per
+/// limit was two registrations with Pingora's timer wheel on every Argo call.
 async fn read_final_head(
     stream: &mut Stream,
     buf: &mut BytesMut,
-    read_timeout: Duration,
+    timeouts: Timeouts,
 ) -> Result<ResponseHead> {
+    let deadline = Instant::now() + timeouts.head;
     let mut interim_heads = 0;
     loop {
         if let Some((head, length)) = parse_head(buf).map_err(invalid_answer)? {
@@ -144,7 +144,18 @@ async fn read_final_head(
             }
             continue;
         }
-        let read = read(stream, buf, FIRST_READ_BYTES, read_timeout).await?;
+        let head_left = deadline.saturating_duration_since(Instant::now());
+        let read = if head_left < timeouts.read {
+            read(stream, buf, FIRST_READ_BYTES, head_left).await.map_err(|e| {
+                if e.etype() == &ErrorType::ReadTimedout {
+                    Error::explain(HEAD_TIMEDOUT, "waiting for Argo's response head")
+                } else {
+                    e
+                }
+            })?
+        } else {
+            read(stream, buf, FIRST_READ_BYTES, timeouts.read).await?
+        };
         if read == 0 {
             return Error::e_explain(
                 ErrorType::ConnectionClosed,
