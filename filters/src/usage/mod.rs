@@ -18,6 +18,10 @@ use std::sync::{LazyLock, Mutex};
 use bpe_openai::Tokenizer as Bpe;
 use serde::{Deserialize, Serialize};
 
+use ascii_pieces::Pattern;
+
+mod ascii_pieces;
+
 /// Per-message framing overhead in OpenAI's chat format.
 pub const TOKENS_PER_MESSAGE: u64 = 4;
 /// Tokens that prime the assistant's reply.
@@ -59,14 +63,24 @@ impl Tokenizer {
         }
     }
 
-    /// `bpe.count(text)`, piece by piece as its pre-tokenizer splits the text, with the counts
-    /// of short pieces remembered ([`PieceCounts`]). Both tables' tokenizers skip Unicode
+    /// `bpe.count(text)`, piece by piece as its pre-tokenizer splits the text (ASCII text by
+    /// our own, [`ascii_pieces`]), with the counts of short pieces remembered ([`PieceCounts`]). Both tables' tokenizers skip Unicode
     /// normalization, so splitting here is what `bpe.count` does (the tiktoken tests below
     /// would fail otherwise).
     fn count_exactly(self, bpe: &Bpe, text: &str) -> u64 {
+        let pattern = match self {
+            Tokenizer::Cl100kBase => Pattern::Cl100k,
+            _ => Pattern::O200k,
+        };
         PIECE_COUNTS.with_borrow_mut(|tables| {
-            let pieces = &mut tables[usize::from(self == Tokenizer::Cl100kBase)];
-            bpe.split(text).map(|piece| pieces.count(bpe, piece)).sum()
+            let counts = &mut tables[usize::from(pattern == Pattern::Cl100k)];
+            if text.is_ascii() {
+                ascii_pieces::pieces(pattern, text)
+                    .map(|piece| counts.count(bpe, piece))
+                    .sum()
+            } else {
+                bpe.split(text).map(|piece| counts.count(bpe, piece)).sum()
+            }
         })
     }
 
@@ -394,7 +408,7 @@ mod tests {
         LazyLock::new(|| tiktoken_rs::cl100k_base().unwrap());
 
     /// tiktoken itself, the reference for exact counts.
-    fn tiktoken(tokenizer: Tokenizer) -> &'static tiktoken_rs::CoreBPE {
+    pub(super) fn tiktoken(tokenizer: Tokenizer) -> &'static tiktoken_rs::CoreBPE {
         match tokenizer {
             Tokenizer::O200kBase => &TIKTOKEN_O200K,
             _ => &TIKTOKEN_CL100K,
