@@ -275,7 +275,9 @@ thread_local! {
 /// `with_label_values` (which hashes the labels with SipHash and takes the vector's lock: six
 /// times a request, it showed in the profile). Bounded as the label sets are.
 struct Handles<M> {
-    by_key: HashMap<u64, Handle<M>>,
+    /// Keyed by [`Handles::key`], already a hash: the map's own hashing is foldhash's, not
+    /// SipHash's.
+    by_key: HashMap<u64, Handle<M>, foldhash::fast::FixedState>,
     hasher: foldhash::fast::FixedState,
 }
 
@@ -289,7 +291,7 @@ struct Handle<M> {
 impl<M> Default for Handles<M> {
     fn default() -> Self {
         Handles {
-            by_key: HashMap::new(),
+            by_key: HashMap::default(),
             hasher: foldhash::fast::FixedState::default(),
         }
     }

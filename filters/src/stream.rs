@@ -132,9 +132,10 @@ impl SseEncoder {
             StreamKind::Completion => self.completion_event(out, "", Some(finish_reason)),
         }
         if self.include_usage {
-            let usage =
-                serde_json::to_string(&OpenAiUsage::from(usage)).unwrap_or_else(|_| "null".into());
-            self.event(out, &format!("\"choices\":[],\"usage\":{usage}}}"));
+            let mut tail = b"\"choices\":[],\"usage\":".to_vec();
+            push_usage(&mut tail, usage);
+            tail.push(b'}');
+            self.event(out, &tail);
         }
         out.extend_from_slice(b"data: [DONE]\n\n");
     }
@@ -145,7 +146,7 @@ impl SseEncoder {
             .unwrap_or_else(|| "null".into());
         self.event(
             out,
-            &format!("\"system_fingerprint\":null,\"choices\":[{{\"index\":0,\"delta\":{delta},\"logprobs\":null,\"finish_reason\":{finish}}}]{}}}", self.usage_null()),
+            format!("\"system_fingerprint\":null,\"choices\":[{{\"index\":0,\"delta\":{delta},\"logprobs\":null,\"finish_reason\":{finish}}}]{}}}", self.usage_null()),
         );
     }
 
@@ -155,7 +156,7 @@ impl SseEncoder {
             .unwrap_or_else(|| "null".into());
         self.event(
             out,
-            &format!("\"choices\":[{{\"text\":{},\"index\":0,\"logprobs\":null,\"finish_reason\":{finish}}}]{}}}", json_string(text), self.usage_null()),
+            format!("\"choices\":[{{\"text\":{},\"index\":0,\"logprobs\":null,\"finish_reason\":{finish}}}]{}}}", json_string(text), self.usage_null()),
         );
     }
 
@@ -168,10 +169,10 @@ impl SseEncoder {
         }
     }
 
-    fn event(&self, out: &mut Vec<u8>, tail: &str) {
+    fn event(&self, out: &mut Vec<u8>, tail: impl AsRef<[u8]>) {
         out.extend_from_slice(b"data: ");
         out.extend_from_slice(self.head.as_bytes());
-        out.extend_from_slice(tail.as_bytes());
+        out.extend_from_slice(tail.as_ref());
         out.extend_from_slice(b"\n\n");
     }
 }
@@ -223,7 +224,7 @@ impl From<&hub::Usage> for OpenAiUsage {
         OpenAiUsage {
             prompt_tokens: usage.input_tokens,
             completion_tokens: usage.output_tokens,
-            total_tokens: usage.input_tokens + usage.output_tokens,
+            total_tokens: usage.input_tokens.saturating_add(usage.output_tokens),
             prompt_tokens_details: usage
                 .cached_input_tokens
                 .map(|cached_tokens| PromptTokensDetails { cached_tokens }),
@@ -258,18 +259,50 @@ fn fragments(text: &str, chars: usize) -> impl Iterator<Item = &str> {
     })
 }
 
-/// Appends `text` as a JSON string literal.
+/// Appends `text` as a JSON string literal. Most texts need no escape: one pass that the
+/// compiler vectorises finds out, and the text is copied whole; serde's escaper, byte by byte,
+/// writes the rest.
 pub(crate) fn push_json_string(out: &mut Vec<u8>, text: &str) {
-    // Serialising a str into a Vec cannot fail.
-    if serde_json::to_writer(&mut *out, text).is_err() {
-        out.extend_from_slice(b"\"\"");
+    let needs_escape = text
+        .bytes()
+        .fold(false, |found, byte| found | (byte < 0x20) | (byte == b'"') | (byte == b'\\'));
+    if needs_escape {
+        // Serialising a str into a Vec cannot fail.
+        if serde_json::to_writer(&mut *out, text).is_err() {
+            out.extend_from_slice(b"\"\"");
+        }
+    } else {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
     }
 }
 
 pub(crate) fn json_string(text: &str) -> String {
-    #[derive(Serialize)]
-    struct Text<'a>(&'a str);
-    serde_json::to_string(&Text(text)).unwrap_or_else(|_| "\"\"".into())
+    let mut out = Vec::with_capacity(text.len() + 2);
+    push_json_string(&mut out, text);
+    // JSON text written from a str is UTF-8.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends OpenAI's `usage` object: what [`OpenAiUsage`] serialises to, without serde's
+/// run-time escaping of each key.
+pub(crate) fn push_usage(out: &mut Vec<u8>, usage: &hub::Usage) {
+    let mut number = itoa::Buffer::new();
+    out.extend_from_slice(b"{\"prompt_tokens\":");
+    out.extend_from_slice(number.format(usage.input_tokens).as_bytes());
+    out.extend_from_slice(b",\"completion_tokens\":");
+    out.extend_from_slice(number.format(usage.output_tokens).as_bytes());
+    out.extend_from_slice(b",\"total_tokens\":");
+    let total = usage.input_tokens.saturating_add(usage.output_tokens);
+    out.extend_from_slice(number.format(total).as_bytes());
+    if let Some(cached) = usage.cached_input_tokens {
+        out.extend_from_slice(b",\"prompt_tokens_details\":{\"cached_tokens\":");
+        out.extend_from_slice(number.format(cached).as_bytes());
+        out.push(b'}');
+    }
+    out.push(b'}');
 }
 
 /// Joins byte fragments into text without breaking characters split across fragments.
@@ -327,6 +360,24 @@ impl Utf8Joiner {
 
 #[cfg(test)]
 mod tests {
+
+    proptest::proptest! {
+        #[test]
+        fn json_strings_are_serdes(text in "(?s).{0,40}|[\"\\\\\\x00-\\x1f a-z\u{80}-\u{10ffff}]{0,40}") {
+            let mut out = Vec::new();
+            push_json_string(&mut out, &text);
+            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&text).unwrap());
+            proptest::prop_assert_eq!(json_string(&text), serde_json::to_string(&text).unwrap());
+        }
+
+        #[test]
+        fn usage_is_written_as_serde_writes_it(input in 0u64..1 << 40, output in 0u64..1 << 40, cached in proptest::option::of(0u64..1 << 40)) {
+            let usage = hub::Usage { input_tokens: input, output_tokens: output, cached_input_tokens: cached };
+            let mut out = Vec::new();
+            push_usage(&mut out, &usage);
+            proptest::prop_assert_eq!(out, serde_json::to_vec(&OpenAiUsage::from(&usage)).unwrap());
+        }
+    }
     use serde_json::Value;
 
     use super::*;

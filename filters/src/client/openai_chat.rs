@@ -2,9 +2,7 @@
 //! [`Answer`]s out as `chat.completion` JSON, [`Event`](crate::hub::Event)s as
 //! `chat.completion.chunk` SSE ([`SseEncoder`]).
 
-use std::borrow::Cow;
 
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -14,7 +12,7 @@ use crate::json::parse_request;
 use crate::openai::{
     self, check_sampling, ChatMessage, ChatRequest, Content, ContentPart, ResponseMeta,
 };
-use crate::stream::OpenAiUsage;
+use crate::stream::{push_json_string, push_usage};
 pub use crate::stream::{SseEncoder, StreamKind};
 use crate::tools::{self, ToolSpec};
 
@@ -205,86 +203,60 @@ fn read_content(index: usize, content: Content) -> Result<Vec<Part>, ApiError> {
     }
 }
 
-#[derive(Serialize)]
-struct ChatCompletion<'a> {
-    id: &'a str,
-    object: &'static str,
-    created: u64,
-    model: &'a str,
-    choices: [Choice<'a>; 1],
-    usage: OpenAiUsage,
-    system_fingerprint: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct Choice<'a> {
-    index: u32,
-    message: AssistantMessage<'a>,
-    logprobs: Option<()>,
-    finish_reason: &'static str,
-}
-
-#[derive(Serialize)]
-struct AssistantMessage<'a> {
-    role: &'static str,
-    content: Option<Cow<'a, str>>,
-    refusal: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reasoning_content: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    tool_calls: Vec<ToolCall<'a>>,
-}
-
-#[derive(Serialize)]
-struct ToolCall<'a> {
-    id: &'a str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    function: Function<'a>,
-}
-
-#[derive(Serialize)]
-struct Function<'a> {
-    name: &'a str,
-    arguments: &'a str,
-}
-
 /// Renders a `chat.completion` object: text as `content`, thinking as `reasoning_content`.
+/// Written out as the stream's chunks are: serde's writer escaped each of its keys again on
+/// every answer.
 pub fn answer_json(answer: &Answer, meta: &ResponseMeta, usage: &Usage) -> Vec<u8> {
     let content = answer.text();
     let size = content.as_deref().map_or(0, str::len);
-    let completion = ChatCompletion {
-        id: &meta.id,
-        object: "chat.completion",
-        created: meta.created,
-        model: &meta.model,
-        choices: [Choice {
-            index: 0,
-            message: AssistantMessage {
-                role: "assistant",
-                content,
-                refusal: None,
-                reasoning_content: answer.thinking(),
-                tool_calls: answer
-                    .tool_calls()
-                    .map(|(id, name, arguments)| ToolCall {
-                        id,
-                        kind: "function",
-                        function: Function { name, arguments },
-                    })
-                    .collect(),
-            },
-            logprobs: None,
-            finish_reason: answer.finish.openai(),
-        }],
-        usage: OpenAiUsage::from(usage),
-        system_fingerprint: None,
-    };
     let mut out = Vec::with_capacity(size + size / 16 + 384);
-    if serde_json::to_writer(&mut out, &completion).is_err() {
-        out.clear();
+    out.extend_from_slice(b"{\"id\":");
+    push_json_string(&mut out, &meta.id);
+    out.extend_from_slice(b",\"object\":\"chat.completion\",\"created\":");
+    out.extend_from_slice(itoa::Buffer::new().format(meta.created).as_bytes());
+    out.extend_from_slice(b",\"model\":");
+    push_json_string(&mut out, &meta.model);
+    out.extend_from_slice(
+        b",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":",
+    );
+    match &content {
+        Some(text) => push_json_string(&mut out, text),
+        None => out.extend_from_slice(b"null"),
     }
+    out.extend_from_slice(b",\"refusal\":null");
+    if let Some(thinking) = answer.thinking() {
+        out.extend_from_slice(b",\"reasoning_content\":");
+        push_json_string(&mut out, &thinking);
+    }
+    push_tool_calls(&mut out, answer);
+    out.extend_from_slice(b"},\"logprobs\":null,\"finish_reason\":\"");
+    out.extend_from_slice(answer.finish.openai().as_bytes());
+    out.extend_from_slice(b"\"}],\"usage\":");
+    push_usage(&mut out, usage);
+    out.extend_from_slice(b",\"system_fingerprint\":null}");
     out
+}
+
+/// `,"tool_calls":[...]` when the answer calls tools.
+fn push_tool_calls(out: &mut Vec<u8>, answer: &Answer) {
+    let mut calls = answer.tool_calls().peekable();
+    if calls.peek().is_none() {
+        return;
+    }
+    out.extend_from_slice(b",\"tool_calls\":[");
+    for (index, (id, name, arguments)) in calls.enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"id\":");
+        push_json_string(out, id);
+        out.extend_from_slice(b",\"type\":\"function\",\"function\":{\"name\":");
+        push_json_string(out, name);
+        out.extend_from_slice(b",\"arguments\":");
+        push_json_string(out, arguments);
+        out.extend_from_slice(b"}}");
+    }
+    out.push(b']');
 }
 
 /// The chunk encoder for a chat stream.
@@ -571,6 +543,41 @@ mod tests {
             serde_json::from_slice(&answer_json(&calls_only, &meta(), &Usage::new(1, 1))).unwrap();
         assert!(json["choices"][0]["message"]["content"].is_null());
         assert!(json["usage"].get("prompt_tokens_details").is_none());
+    }
+
+    proptest! {
+        #[test]
+        fn answers_are_written_as_json_of_their_parts(
+            texts in prop::collection::vec("(?s).{0,12}", 0..3),
+            thinking in prop::option::of("(?s).{0,12}"),
+            calls in prop::collection::vec(("[a-z_0-9\"]{1,8}", "(?s).{0,8}", "(?s).{0,12}"), 0..3),
+            cached in prop::option::of(0u64..100),
+        ) {
+            let mut content: Vec<Part> = texts.iter().map(|text| Part::Text(text.clone())).collect();
+            if let Some(text) = &thinking {
+                content.insert(0, Part::Thinking { text: text.clone(), signature: None });
+            }
+            content.extend(calls.iter().map(|(id, name, arguments)| Part::tool_call(id, name, arguments)));
+            let answer = Answer { content, finish: Finish::Stop, usage: None };
+            let usage = Usage { input_tokens: 7, output_tokens: 5, cached_input_tokens: cached };
+            let json: Value = serde_json::from_slice(&answer_json(&answer, &meta(), &usage)).unwrap();
+            let mut message = json!({"role": "assistant", "content": answer.text(), "refusal": null});
+            if let Some(text) = answer.thinking() {
+                message["reasoning_content"] = json!(text);
+            }
+            if !calls.is_empty() {
+                message["tool_calls"] = calls.iter().map(|(id, name, arguments)| json!({
+                    "id": id, "type": "function", "function": {"name": name, "arguments": arguments}})).collect();
+            }
+            let mut usage_json = json!({"prompt_tokens": 7, "completion_tokens": 5, "total_tokens": 12});
+            if let Some(cached) = cached {
+                usage_json["prompt_tokens_details"] = json!({"cached_tokens": cached});
+            }
+            prop_assert_eq!(json, json!({"id": "chatcmpl-gw123", "object": "chat.completion",
+                "created": 1_700_000_000, "model": "claude-sonnet-4.6", "system_fingerprint": null,
+                "choices": [{"index": 0, "logprobs": null, "finish_reason": "stop", "message": message}],
+                "usage": usage_json}));
+        }
     }
 
     proptest! {

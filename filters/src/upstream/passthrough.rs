@@ -6,6 +6,7 @@
 //! held back until it is known not to be Argo's notice. Nothing is parsed into the hub: top-level
 //! members are found by a scan of the bytes and the rest is copied.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use serde::Deserialize;
@@ -81,7 +82,7 @@ impl ClientRequest<'_> {
         let mut stream_options = None;
         let walked = walk_object(self.body, |key, value| {
             let raw = &self.body[value];
-            let kept: Option<Vec<u8>> = match key {
+            let kept: Option<Cow<[u8]>> = match key {
                 b"model" | b"user" => None,
                 b"stream_options" => {
                     stream_options = Some(raw);
@@ -90,7 +91,7 @@ impl ClientRequest<'_> {
                 b"temperature" if fitted.temperature.is_none() => None,
                 b"top_p" if fitted.top_p.is_none() => None,
                 b"max_tokens" | b"max_completion_tokens" => Some(capped(raw, cap)),
-                _ => Some(raw.to_vec()),
+                _ => Some(Cow::Borrowed(raw)),
             };
             if let Some(value) = kept {
                 member(&mut out, key, &value);
@@ -120,13 +121,13 @@ impl ClientRequest<'_> {
 }
 
 /// A token limit as written, or `cap` when it is larger.
-fn capped(raw: &[u8], cap: Option<u64>) -> Vec<u8> {
+fn capped(raw: &[u8], cap: Option<u64>) -> Cow<'_, [u8]> {
     let limit = std::str::from_utf8(raw)
         .ok()
         .and_then(|text| text.parse::<u64>().ok());
     match (limit, cap) {
-        (Some(limit), Some(cap)) if limit > cap => cap.to_string().into_bytes(),
-        _ => raw.to_vec(),
+        (Some(limit), Some(cap)) if limit > cap => Cow::Owned(cap.to_string().into_bytes()),
+        _ => Cow::Borrowed(raw),
     }
 }
 
