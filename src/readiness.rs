@@ -169,7 +169,7 @@ async fn probe(
     let call = Call::new(Api::Models, user);
     let attempt = async {
         let mut exchange = upstream
-            .send(env, &call, b"")
+            .send(env, &call, b"", None)
             .await
             .map_err(|e: ApiError| e.cause.map(|cause| *cause).unwrap_or(e.message))?;
         let status = exchange.status();

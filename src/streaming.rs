@@ -82,7 +82,7 @@ pub async fn relay(
     // Boxed, as the rejection below: connecting (a TLS handshake) takes far more future state
     // than relaying, and a future is as large as its largest state for as long as it lives,
     // which for a held stream is hours.
-    let sending = Box::pin(upstream.send(env, call, &body));
+    let sending = Box::pin(upstream.send(env, call, &body, None));
     let mut exchange = unless_client_leaves(session, sending).await?;
     if !exchange.is_success() {
         timing.add_upstream(started.elapsed());

@@ -263,9 +263,9 @@ fn fragments(text: &str, chars: usize) -> impl Iterator<Item = &str> {
 /// compiler vectorises finds out, and the text is copied whole; serde's escaper, byte by byte,
 /// writes the rest.
 pub(crate) fn push_json_string(out: &mut Vec<u8>, text: &str) {
-    let needs_escape = text
-        .bytes()
-        .fold(false, |found, byte| found | (byte < 0x20) | (byte == b'"') | (byte == b'\\'));
+    let needs_escape = text.bytes().fold(false, |found, byte| {
+        found | (byte < 0x20) | (byte == b'"') | (byte == b'\\')
+    });
     if needs_escape {
         // Serialising a str into a Vec cannot fail.
         if serde_json::to_writer(&mut *out, text).is_err() {

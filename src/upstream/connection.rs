@@ -23,6 +23,8 @@ const MAX_INTERIM_HEADS: usize = 8;
 
 /// The head phase took longer than `upstream.head_timeout_ms`.
 pub const HEAD_TIMEDOUT: ErrorType = ErrorType::Custom("UpstreamHeadTimedout");
+/// The whole exchange outlasted its deadline (`upstream.total_timeout_ms`, buffered answers).
+pub const TOTAL_TIMEDOUT: ErrorType = ErrorType::Custom("UpstreamTotalTimedout");
 
 #[derive(Clone, Copy)]
 pub struct Timeouts {
@@ -30,6 +32,8 @@ pub struct Timeouts {
     pub read: Duration,
     /// Longest wait, from the end of the request, for the final response head.
     pub head: Duration,
+    /// When the whole exchange must be over, if it must.
+    pub deadline: Option<Instant>,
 }
 
 /// A request sent and its response head read; the body is read with [`Connection::next_chunk`].
@@ -39,19 +43,31 @@ pub struct Connection {
     buf: BytesMut,
     body: BodyDecoder,
     read_timeout: Duration,
+    deadline: Option<Instant>,
     read_size: usize,
 }
 
-/// Writes the whole request. An error means Argo cannot have received all of it.
-pub async fn send_request(stream: &mut Stream, request: &[u8], limit: Duration) -> Result<()> {
+/// Writes the whole request within `limit`, and by `deadline`. An error means Argo cannot have
+/// received all of it.
+pub async fn send_request(
+    stream: &mut Stream,
+    request: &[u8],
+    limit: Duration,
+    deadline: Option<Instant>,
+) -> Result<()> {
     let write = async {
         stream.write_all(request).await?;
         stream.flush().await
     };
+    let (limit, expiry) = wait_limit(
+        limit,
+        ErrorType::WriteTimedout,
+        &[(deadline, TOTAL_TIMEDOUT)],
+    );
     match fast_timeout(limit, write).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Error::e_because(ErrorType::WriteError, "sending the request to Argo", e),
-        Err(_) => Error::e_explain(ErrorType::WriteTimedout, "sending the request to Argo"),
+        Err(_) => Err(timed_out(expiry)),
     }
 }
 
@@ -67,6 +83,7 @@ impl Connection {
             head,
             buf,
             read_timeout: timeouts.read,
+            deadline: timeouts.deadline,
             read_size: FIRST_READ_BYTES,
         })
     }
@@ -97,7 +114,12 @@ impl Connection {
             let size = usize::try_from(expected)
                 .unwrap_or(MAX_READ_BYTES)
                 .clamp(self.read_size, MAX_READ_BYTES);
-            let read = read(&mut self.stream, &mut self.buf, size, self.read_timeout).await?;
+            let limit = wait_limit(
+                self.read_timeout,
+                ErrorType::ReadTimedout,
+                &[(self.deadline, TOTAL_TIMEDOUT)],
+            );
+            let read = read(&mut self.stream, &mut self.buf, size, limit).await?;
             if read == 0 {
                 self.body
                     .end_of_input()
@@ -119,15 +141,19 @@ impl Connection {
     }
 }
 
-/// The head phase is bounded twice: by `timeouts.head` from its start and by `timeouts.read`
-/// from each read. Each read waits for whichever ends first, under one timer: a timer per
-/// limit was two registrations with Pingora's timer wheel on every Argo call.
+/// The head phase is bounded by `timeouts.head` from its start, by `timeouts.read` from each
+/// read, and by the exchange's deadline. Each read waits for whichever ends first, under one
+/// timer: a timer per limit was a registration with Pingora's timer wheel each, on every call.
 async fn read_final_head(
     stream: &mut Stream,
     buf: &mut BytesMut,
     timeouts: Timeouts,
 ) -> Result<ResponseHead> {
-    let deadline = Instant::now() + timeouts.head;
+    let head_deadline = Instant::now() + timeouts.head;
+    let deadlines = [
+        (Some(head_deadline), HEAD_TIMEDOUT),
+        (timeouts.deadline, TOTAL_TIMEDOUT),
+    ];
     let mut interim_heads = 0;
     loop {
         if let Some((head, length)) = parse_head(buf).map_err(invalid_answer)? {
@@ -144,18 +170,8 @@ async fn read_final_head(
             }
             continue;
         }
-        let head_left = deadline.saturating_duration_since(Instant::now());
-        let read = if head_left < timeouts.read {
-            read(stream, buf, FIRST_READ_BYTES, head_left).await.map_err(|e| {
-                if e.etype() == &ErrorType::ReadTimedout {
-                    Error::explain(HEAD_TIMEDOUT, "waiting for Argo's response head")
-                } else {
-                    e
-                }
-            })?
-        } else {
-            read(stream, buf, FIRST_READ_BYTES, timeouts.read).await?
-        };
+        let limit = wait_limit(timeouts.read, ErrorType::ReadTimedout, &deadlines);
+        let read = read(stream, buf, FIRST_READ_BYTES, limit).await?;
         if read == 0 {
             return Error::e_explain(
                 ErrorType::ConnectionClosed,
@@ -165,20 +181,98 @@ async fn read_final_head(
     }
 }
 
+/// How long a wait may last and what its end is reported as: `limit` as `expiry`, unless one of
+/// `deadlines` comes first, then the time left to it as its own error.
+pub fn wait_limit(
+    limit: Duration,
+    expiry: ErrorType,
+    deadlines: &[(Option<Instant>, ErrorType)],
+) -> (Duration, ErrorType) {
+    let now = Instant::now();
+    deadlines
+        .iter()
+        .filter_map(|(deadline, expiry)| {
+            Some((deadline.as_ref()?.saturating_duration_since(now), expiry))
+        })
+        .filter(|(left, _)| *left < limit)
+        .min_by_key(|(left, _)| *left)
+        .map_or((limit, expiry), |(left, expiry)| (left, expiry.clone()))
+}
+
+/// The error for a wait that ran out, by what bounded it.
+pub fn timed_out(expiry: ErrorType) -> Box<Error> {
+    let context = if expiry == HEAD_TIMEDOUT {
+        "waiting for Argo's response head"
+    } else if expiry == TOTAL_TIMEDOUT {
+        "waiting for the end of Argo's answer"
+    } else if expiry == ErrorType::WriteTimedout {
+        "sending the request to Argo"
+    } else {
+        "waiting for Argo's answer"
+    };
+    Error::explain(expiry, context)
+}
+
 async fn read(
     stream: &mut Stream,
     buf: &mut BytesMut,
     size: usize,
-    limit: Duration,
+    (limit, expiry): (Duration, ErrorType),
 ) -> Result<usize> {
     buf.reserve(size);
     match fast_timeout(limit, stream.read_buf(buf)).await {
         Ok(Ok(read)) => Ok(read),
         Ok(Err(e)) => Error::e_because(ErrorType::ReadError, "reading Argo's answer", e),
-        Err(_) => Error::e_explain(ErrorType::ReadTimedout, "waiting for Argo's answer"),
+        Err(_) => Err(timed_out(expiry)),
     }
 }
 
 fn invalid_answer(error: WireError) -> Box<Error> {
     Error::explain(ErrorType::InvalidHTTPHeader, error.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wait_ends_at_its_limit_or_at_the_nearest_deadline_reported_as_that() {
+        let read = Duration::from_secs(10);
+        let far = Some(Instant::now() + Duration::from_secs(60));
+        let near = Some(Instant::now() + Duration::from_secs(2));
+        let (limit, expiry) = wait_limit(
+            read,
+            ErrorType::ReadTimedout,
+            &[(far, HEAD_TIMEDOUT), (None, TOTAL_TIMEDOUT)],
+        );
+        assert_eq!((limit, expiry), (read, ErrorType::ReadTimedout));
+        let (limit, expiry) = wait_limit(
+            read,
+            ErrorType::ReadTimedout,
+            &[(far, HEAD_TIMEDOUT), (near, TOTAL_TIMEDOUT)],
+        );
+        assert!(
+            limit <= Duration::from_secs(2) && limit > Duration::from_secs(1),
+            "{limit:?}"
+        );
+        assert_eq!(expiry, TOTAL_TIMEDOUT);
+        let passed = Some(Instant::now() - Duration::from_secs(1));
+        let (limit, expiry) =
+            wait_limit(read, ErrorType::WriteTimedout, &[(passed, TOTAL_TIMEDOUT)]);
+        assert_eq!((limit, expiry), (Duration::ZERO, TOTAL_TIMEDOUT));
+    }
+
+    #[test]
+    fn each_expiry_names_what_ran_out() {
+        for (expiry, context) in [
+            (HEAD_TIMEDOUT, "response head"),
+            (TOTAL_TIMEDOUT, "end of Argo's answer"),
+            (ErrorType::WriteTimedout, "sending the request"),
+            (ErrorType::ReadTimedout, "waiting for Argo's answer"),
+        ] {
+            let error = timed_out(expiry.clone());
+            assert_eq!(error.etype(), &expiry);
+            assert!(error.to_string().contains(context), "{error}");
+        }
+    }
 }

@@ -11,13 +11,14 @@ mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use argo_filters::error::from_argo_status;
 use argo_filters::error::ErrorCode;
 use argo_filters::ApiError;
 use bytes::Bytes;
 use pingora_core::connectors::{ConnectorOptions, TransportConnector};
+use pingora_core::protocols::Stream;
 use pingora_core::upstreams::peer::{HttpPeer, Peer};
 use pingora_error::{Error, ErrorType};
 use pingora_timeout::fast_timeout::fast_timeout;
@@ -28,7 +29,7 @@ use crate::metrics;
 pub use addresses::{AddressBook, AddressKeeper, Environment, SystemResolver};
 pub use budget::BufferedAnswer;
 pub use call::{Api, Call};
-use connection::{Connection, Timeouts, HEAD_TIMEDOUT};
+use connection::{Connection, Timeouts, HEAD_TIMEDOUT, TOTAL_TIMEDOUT};
 
 /// Most of an Argo error body kept in an error's cause.
 const MAX_CAUSE_BODY_BYTES: usize = 2 * 1024;
@@ -74,11 +75,14 @@ impl Upstream {
     /// `upstream.retries` times, with exponential backoff); a pooled connection that broke
     /// while the request was being written is replaced once, at once. Once the request is
     /// written it is never sent again, whatever happens next: a POST must not reach Argo twice.
+    /// With a `deadline`, every wait of the exchange (connecting, retrying, writing, reading the
+    /// answer to its end) ends by then.
     pub async fn send(
         &self,
         env_name: &str,
         call: &Call<'_>,
         body: &[u8],
+        deadline: Option<Instant>,
     ) -> Result<Exchange, ApiError> {
         let place = self.addresses.get(env_name).ok_or_else(|| {
             ApiError::internal(format!("model environment `{env_name}` is not configured"))
@@ -93,7 +97,7 @@ impl Upstream {
                 log::debug!("every address of Argo {env_name} is out; trying one anyway");
             }
             let peer = peer(env, target.addr, &self.config);
-            let failure = match self.try_send(&peer, &request).await {
+            let failure = match self.try_send(&peer, &request, deadline).await {
                 Ok(connection) => {
                     return Ok(Exchange {
                         connection,
@@ -108,6 +112,13 @@ impl Upstream {
             }
             let wait = self.again(&mut attempts, failure, place)?;
             if !wait.is_zero() {
+                let left =
+                    deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+                if let Some(left) = left.filter(|left| *left <= wait) {
+                    // The next attempt would come after the deadline.
+                    tokio::time::sleep(left).await;
+                    return Err(self.map_error(&connection::timed_out(TOTAL_TIMEDOUT), env_name));
+                }
                 tokio::time::sleep(wait).await;
             }
         }
@@ -164,24 +175,20 @@ impl Upstream {
     /// Pingora's `reused_stream` polls a pooled connection once before handing it out and drops
     /// it on end of stream, an error or unexpected bytes (`test_reusable_stream`), then takes
     /// another or connects.
-    async fn try_send(&self, peer: &HttpPeer, request: &[u8]) -> Result<Connection, Failure> {
+    async fn try_send(
+        &self,
+        peer: &HttpPeer,
+        request: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<Connection, Failure> {
         let (mut stream, reused) = match self.connector.reused_stream(peer).await {
             Some(pooled) => (pooled, true),
             // A new connection's future (TCP, then TLS) is several KiB: boxed, so that every
             // request that finds a pooled connection does not carry it and copy it about.
-            None => {
-                let connected = Box::pin(self.connector.new_stream(peer)).await;
-                let stream = connected.map_err(|e| {
-                    if is_connect_failure(&e) {
-                        Failure::Connect(e)
-                    } else {
-                        Failure::Other(e)
-                    }
-                })?;
-                (stream, false)
-            }
+            None => (self.connect(peer, deadline).await?, false),
         };
-        match connection::send_request(&mut stream, request, self.config.write_timeout()).await {
+        let write_timeout = self.config.write_timeout();
+        match connection::send_request(&mut stream, request, write_timeout, deadline).await {
             Ok(()) => {}
             Err(e) if reused && e.etype() == &ErrorType::WriteError => {
                 return Err(Failure::Stale(e))
@@ -191,42 +198,54 @@ impl Upstream {
         let timeouts = Timeouts {
             read: self.config.read_timeout(),
             head: self.config.head_timeout(),
+            deadline,
         };
         Connection::read_head(stream, timeouts)
             .await
             .map_err(Failure::Other)
     }
 
+    /// A new connection, within the peer's connect timeouts and by `deadline`.
+    async fn connect(&self, peer: &HttpPeer, deadline: Option<Instant>) -> Result<Stream, Failure> {
+        let connecting = Box::pin(self.connector.new_stream(peer));
+        let connected = match deadline {
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match fast_timeout(left, connecting).await {
+                    Ok(connected) => connected,
+                    Err(_) => return Err(Failure::Other(connection::timed_out(TOTAL_TIMEDOUT))),
+                }
+            }
+            None => connecting.await,
+        };
+        connected.map_err(|e| {
+            if is_connect_failure(&e) {
+                Failure::Connect(e)
+            } else {
+                Failure::Other(e)
+            }
+        })
+    }
+
     /// One buffered round trip: the 2xx body (holding its share of the budget for buffered
     /// answers until it is dropped), or the error the client should see.
-    /// Bounded by `upstream.total_timeout_ms`, so a slow drip cannot hold a request forever.
+    /// Bounded by `upstream.total_timeout_ms`, so a slow drip cannot hold a request forever:
+    /// the deadline goes with the exchange, into the limit of each of its waits, rather than
+    /// onto a timer of its own around it (which was one more timer for every request).
     pub async fn buffered(
         &self,
         env: &str,
         call: &Call<'_>,
         body: &[u8],
     ) -> Result<BufferedAnswer, ApiError> {
-        let round_trip = async {
-            let mut exchange = self.send(env, call, body).await?;
-            if !exchange.is_success() {
-                return Err(self.reject(exchange).await);
-            }
-            let answer = exchange.read_to_end(self).await;
-            self.release(exchange);
-            answer
-        };
-        let limit = self.config.total_timeout();
-        fast_timeout(limit, round_trip).await.unwrap_or_else(|_| {
-            Err(ApiError::gateway_timeout(format!(
-                "Argo ({env}) did not finish answering within {:.0}s; try a shorter request",
-                limit.as_secs_f64()
-            ))
-            .with_code(ErrorCode::UpstreamTotalTimeout)
-            .with_cause(format!(
-                "Argo {env}: round trip over upstream.total_timeout_ms ({} ms)",
-                self.config.total_timeout_ms
-            )))
-        })
+        let deadline = Instant::now() + self.config.total_timeout();
+        let mut exchange = self.send(env, call, body, Some(deadline)).await?;
+        if !exchange.is_success() {
+            return Err(self.reject(exchange).await);
+        }
+        let answer = exchange.read_to_end(self).await;
+        self.release(exchange);
+        answer
     }
 
     /// Reads a non-2xx answer and maps it to the client's error (429 keeps its Retry-After).
@@ -272,6 +291,11 @@ impl Upstream {
                 "Argo ({env}) sent nothing for {:.0}s; the model may be overloaded, try again or shorten the request",
                 seconds(self.config.read_timeout())
             )),
+            etype if etype == &TOTAL_TIMEDOUT => ApiError::gateway_timeout(format!(
+                "Argo ({env}) did not finish answering within {:.0}s; try a shorter request",
+                seconds(self.config.total_timeout())
+            ))
+            .with_code(ErrorCode::UpstreamTotalTimeout),
             etype if etype == &HEAD_TIMEDOUT => ApiError::gateway_timeout(format!(
                 "Argo ({env}) did not start answering within {:.1}s; the model may be overloaded, try again later or shorten the request",
                 seconds(self.config.head_timeout())
@@ -476,7 +500,7 @@ mod tests {
 
     async fn models(upstream: &Upstream) -> Result<u16, ApiError> {
         let call = Call::new(Api::Models, "alice");
-        let mut exchange = upstream.send("prod", &call, b"").await?;
+        let mut exchange = upstream.send("prod", &call, b"", None).await?;
         let status = exchange.status();
         exchange.read_to_end(upstream).await?;
         Ok(status)

@@ -2,7 +2,6 @@
 //! [`Answer`]s out as `chat.completion` JSON, [`Event`](crate::hub::Event)s as
 //! `chat.completion.chunk` SSE ([`SseEncoder`]).
 
-
 use serde_json::Value;
 
 use crate::error::ApiError;
