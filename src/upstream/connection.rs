@@ -13,8 +13,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::wire::{parse_head, BodyDecoder, Decoded, Framing, ResponseHead, WireError};
 
-/// First read size: a whole Argo response head, or a stream fragment, fits.
-const FIRST_READ_BYTES: usize = 4 * 1024;
+/// First read size: an Argo response head or a stream fragment fits; a buffer this size is
+/// held for the life of every open stream, and reads grow it when an answer is larger.
+const FIRST_READ_BYTES: usize = 2 * 1024;
 /// Reads double up to this size while each one fills the buffer (large buffered answers).
 const MAX_READ_BYTES: usize = 64 * 1024;
 
