@@ -56,7 +56,7 @@ const USAGE: &str = "usage:
   argo-bridge check-config [--config PATH]  validate the configuration and exit";
 
 /// mimalloc rather than glibc's malloc: a request makes about eighty allocations, and glibc's
-/// share of a short chat's instructions was a sixth (about 20k of 115k; mimalloc: about 5k).
+/// share of a short chat's instructions was a sixth (about 20k of 115k; mimalloc's: about 7k).
 /// It holds about 3 KiB more per open stream, which the 2 KiB first read of an Argo answer
 /// (`upstream::connection`) gives back (`bench/run.sh`, memory table).
 #[global_allocator]
