@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # User-space instructions per request, counted by valgrind's callgrind: bare Pingora and the
 # gateway (resource and native upstream) under the same short chat wrk posts in bench/run.sh.
+# Bare Pingora is counted twice: as it comes (glibc's malloc) and on mimalloc, the gateway's
+# allocator, so that the gateway's own work shows apart from the allocator's.
 # Throughput on this kind of machine drifts by ±25% from run to run; an instruction count does
 # not, so a change to the request path shows here as a number that repeats (to within ~1%).
 # It leaves out the kernel's share (the loopback sends and receives, about half of a
@@ -57,12 +59,15 @@ pids+=($!)
 wait_for_port "$mock_port"
 argo="http://127.0.0.1:$mock_port/argoapi"
 
-# The process under count: bare Pingora, or the gateway on the given upstream API.
+# The process under count: bare Pingora (on either allocator), or the gateway on the given
+# upstream API.
 serve() {
   local target=$1
   shift
-  if [ "$target" = bare ]; then
-    "$@" "$bin/bare-proxy" --listen "127.0.0.1:$target_port" --upstream "127.0.0.1:$mock_port" --threads 1
+  if [ "$target" = bare ] || [ "$target" = bare-mimalloc ]; then
+    local proxy=bare-proxy
+    [ "$target" = bare-mimalloc ] && proxy=bare-proxy-mimalloc
+    "$@" "$bin/$proxy" --listen "127.0.0.1:$target_port" --upstream "127.0.0.1:$mock_port" --threads 1
   else
     env ARGO_BRIDGE_UPSTREAM_API="$target" ARGO_BRIDGE_LISTEN="127.0.0.1:$target_port" ARGO_BRIDGE_THREADS=1 \
       ARGO_BRIDGE_TOKENS="bench-token=bench" ARGO_BRIDGE_AUTH_MODE=tokens \
@@ -117,9 +122,14 @@ count() {
 client=http://127.0.0.1:$target_port/v1/chat/completions
 token=$'Authorization: Bearer bench-token\n'
 rm -f "$out/rows.txt"
-count bare_resource bare "http://127.0.0.1:$target_port/argoapi/api/v1/resource/chat/" "$out/resource.json" ""
+resource_url="http://127.0.0.1:$target_port/argoapi/api/v1/resource/chat/"
+native_url="http://127.0.0.1:$target_port/argoapi/v1/chat/completions"
+native_auth=$'Authorization: Bearer bench\n'
+count bare_resource bare "$resource_url" "$out/resource.json" ""
+count bare_mimalloc_resource bare-mimalloc "$resource_url" "$out/resource.json" ""
 count gateway_resource resource "$client" "$out/client.json" "$token"
-count bare_native bare "http://127.0.0.1:$target_port/argoapi/v1/chat/completions" "$out/native.json" $'Authorization: Bearer bench\n'
+count bare_native bare "$native_url" "$out/native.json" "$native_auth"
+count bare_mimalloc_native bare-mimalloc "$native_url" "$out/native.json" "$native_auth"
 count gateway_native native "$client" "$out/client.json" "$token"
 mapfile -t results <"$out/rows.txt"
 
@@ -129,20 +139,24 @@ per_request() { awk -v n="$2" -v i="$3" 'BEGIN {printf "%.0f", i / n}'; }
   echo "User-space instructions per request (valgrind callgrind), $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'):" \
     "wrk -t1 -c$connections for ${seconds}s after 2s of warm-up, the short chat of the wrk rows."
   echo
-  echo "| target | requests | instructions / request | gateway / bare |"
-  echo "|---|---:|---:|---:|"
+  echo "| target | requests | instructions / request | gateway / bare | gateway / bare on mimalloc |"
+  echo "|---|---:|---:|---:|---:|"
   declare -A by_name
   for row in "${results[@]}"; do
     read -r name requests instructions <<<"$row"
     by_name[$name]=$(per_request "$name" "$requests" "$instructions")
   done
+  ratio() { awk -v g="$1" -v b="$2" 'BEGIN {printf "%.2f", g / b}'; }
   for row in "${results[@]}"; do
     read -r name requests _ <<<"$row"
-    ratio="-"
+    plain="-" same="-"
     case $name in
-      gateway_resource) ratio=$(awk -v g="${by_name[$name]}" -v b="${by_name[bare_resource]}" 'BEGIN {printf "%.2f", g / b}') ;;
-      gateway_native) ratio=$(awk -v g="${by_name[$name]}" -v b="${by_name[bare_native]}" 'BEGIN {printf "%.2f", g / b}') ;;
+      gateway_*)
+        api=${name#gateway_}
+        plain=$(ratio "${by_name[$name]}" "${by_name[bare_$api]}")
+        same=$(ratio "${by_name[$name]}" "${by_name[bare_mimalloc_$api]}")
+        ;;
     esac
-    echo "| $name | $requests | ${by_name[$name]} | $ratio |"
+    echo "| $name | $requests | ${by_name[$name]} | $plain | $same |"
   done
 } | tee bench/instructions.md

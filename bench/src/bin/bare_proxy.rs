@@ -115,7 +115,7 @@ fn parse_args() -> Result<Args, String> {
     })
 }
 
-fn main() {
+pub fn main() {
     let args = match parse_args() {
         Ok(args) => args,
         Err(message) => {
