@@ -203,13 +203,13 @@ pub fn wait_limit(
 /// The error for a wait that ran out, by what bounded it.
 pub fn timed_out(expiry: ErrorType) -> Box<Error> {
     let context = if expiry == HEAD_TIMEDOUT {
-        "waiting for Argo's response head"
+        "waiting for Argo's response head (upstream.head_timeout_ms)"
     } else if expiry == TOTAL_TIMEDOUT {
-        "waiting for the end of Argo's answer"
+        "waiting for the end of Argo's answer (upstream.total_timeout_ms)"
     } else if expiry == ErrorType::WriteTimedout {
-        "sending the request to Argo"
+        "sending the request to Argo (upstream.write_timeout_ms)"
     } else {
-        "waiting for Argo's answer"
+        "waiting for Argo's answer (upstream.read_timeout_ms)"
     };
     Error::explain(expiry, context)
 }
