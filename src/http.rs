@@ -205,10 +205,11 @@ pub async fn send_body(
     }
 }
 
-/// A response head that writes its header names as given, in lower case. Pingora's default
-/// head keeps a second map of each name's spelling, whose inserts showed in every request's
-/// profile; HTTP/1.1 names are case-insensitive (and HTTP/2's are lower case). Names are best
-/// given as lower-case `&'static str`: they are then neither copied nor folded.
+/// A response head without Pingora's map of each header name's spelling, whose inserts showed
+/// in every request's profile: Pingora then writes the common names title-cased
+/// (`Content-Type`) and the others in lower case (`x-request-id`); HTTP/1.1 names are
+/// case-insensitive. Names are best given as lower-case `&'static str`: they are then neither
+/// copied nor folded.
 pub fn response_head(status: u16, headers: usize) -> pingora_error::Result<ResponseHeader> {
     ResponseHeader::build_no_case(status, Some(headers))
 }

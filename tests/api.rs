@@ -105,6 +105,34 @@ fn chat_completion_is_translated_both_ways() {
 }
 
 #[test]
+fn response_heads_carry_each_header_once_the_length_and_the_request_id() {
+    let stack = Stack::start();
+    for stream in [false, true] {
+        let body = json!({"model": "gpt-4o", "stream": stream,
+            "messages": [{"role": "user", "content": "Hello"}]});
+        let response = stack.post("/v1/chat/completions", &body.to_string());
+        assert_eq!(response.status, 200, "{}", response.text());
+        let mut names: Vec<String> = response
+            .headers
+            .iter()
+            .map(|(name, _)| name.to_ascii_lowercase())
+            .collect();
+        let count = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), count, "stream {stream}: {:?}", response.headers);
+        assert!(response.header("x-request-id").is_some_and(|id| !id.is_empty()));
+        if stream {
+            assert_eq!(response.header("content-type"), Some("text/event-stream"));
+            assert_eq!(response.header("transfer-encoding"), Some("chunked"));
+        } else {
+            let length = response.header("content-length").map(str::parse::<usize>);
+            assert_eq!(length, Some(Ok(response.body.len())));
+        }
+    }
+}
+
+#[test]
 fn argo_receives_the_mapped_user_never_the_client_one() {
     let stack = Stack::start();
     let body = json!({"model": "gpt-4o", "user": "mallory", "temperature": 0.3, "max_completion_tokens": 64,
