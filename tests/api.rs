@@ -120,8 +120,15 @@ fn response_heads_carry_each_header_once_the_length_and_the_request_id() {
         let count = names.len();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), count, "stream {stream}: {:?}", response.headers);
-        assert!(response.header("x-request-id").is_some_and(|id| !id.is_empty()));
+        assert_eq!(
+            names.len(),
+            count,
+            "stream {stream}: {:?}",
+            response.headers
+        );
+        assert!(response
+            .header("x-request-id")
+            .is_some_and(|id| !id.is_empty()));
         if stream {
             assert_eq!(response.header("content-type"), Some("text/event-stream"));
             assert_eq!(response.header("transfer-encoding"), Some("chunked"));
