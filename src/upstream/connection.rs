@@ -43,8 +43,7 @@ pub struct Connection {
     head: ResponseHead,
     buf: BytesMut,
     body: BodyDecoder,
-    read_timeout: Duration,
-    deadline: Option<Instant>,
+    timeouts: Timeouts,
     read_size: usize,
 }
 
@@ -83,8 +82,7 @@ impl Connection {
             body: BodyDecoder::new(head.framing),
             head,
             buf,
-            read_timeout: timeouts.read,
-            deadline: timeouts.deadline,
+            timeouts,
             read_size: FIRST_READ_BYTES,
         })
     }
@@ -116,9 +114,9 @@ impl Connection {
                 .unwrap_or(MAX_READ_BYTES)
                 .clamp(self.read_size, MAX_READ_BYTES);
             let limit = wait_limit(
-                self.read_timeout,
+                self.timeouts.read,
                 ErrorType::ReadTimedout,
-                &[(self.deadline, TOTAL_TIMEDOUT)],
+                &[(self.timeouts.deadline, TOTAL_TIMEDOUT)],
             );
             let read = read(&mut self.stream, &mut self.buf, size, limit).await?;
             if read == 0 {

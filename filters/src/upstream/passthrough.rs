@@ -22,7 +22,7 @@ use crate::models::ModelSpec;
 use crate::notice;
 use crate::openai::{ChatRequest, ResponseMeta};
 use crate::sse::SseParser;
-use crate::stream::{error_event, json_string, OpenAiUsage};
+use crate::stream::{error_event, json_string, push_usage};
 use crate::translate::{Engine, StreamState, StreamTranslation};
 
 /// A client's chat body, validated as any chat body ([`openai_chat::parse`]).
@@ -305,15 +305,15 @@ impl Engine for Relay {
         if events.include_usage && !events.usage_sent {
             // Argo sent none: the client gets the gateway's count.
             let identity = &events.identity;
-            let usage =
-                serde_json::to_string(&OpenAiUsage::from(&usage)).unwrap_or_else(|_| "null".into());
             out.extend_from_slice(
                 format!(
-                    "data: {{\"id\":{},\"object\":\"chat.completion.chunk\",\"created\":{},\"model\":{},\"choices\":[],\"usage\":{usage}}}\n\n",
+                    "data: {{\"id\":{},\"object\":\"chat.completion.chunk\",\"created\":{},\"model\":{},\"choices\":[],\"usage\":",
                     identity.id, identity.created, identity.model
                 )
                 .as_bytes(),
             );
+            push_usage(out, &usage);
+            out.extend_from_slice(b"}\n\n");
         }
         out.extend_from_slice(b"data: [DONE]\n\n");
     }
