@@ -3,6 +3,7 @@
 //! streams into the hub. OpenAI clients on this endpoint go through [`super::passthrough`].
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -461,8 +462,9 @@ pub struct SseDecoder {
 
 #[derive(Debug, Default)]
 struct StreamState {
-    /// The upstream's index of each call begun, in the order they began.
-    calls: Vec<u64>,
+    /// The hub's index of each call begun (the order they began), by the upstream's index: a
+    /// lookup per fragment, as an answer may hold thousands of calls.
+    calls: HashMap<u64, usize>,
     response_id: Option<String>,
     finished: bool,
     /// `[DONE]` or an error came: nothing more is read.
@@ -547,11 +549,11 @@ impl StreamState {
 
     fn call(&mut self, position: usize, call: ChunkCall, events: &mut Vec<Event>) {
         let upstream = call.index.unwrap_or(position as u64);
-        let index = match self.calls.iter().position(|&seen| seen == upstream) {
-            Some(index) => index,
+        let index = match self.calls.get(&upstream) {
+            Some(&index) => index,
             None => {
                 let index = self.calls.len();
-                self.calls.push(upstream);
+                self.calls.insert(upstream, index);
                 let id = call.id.filter(|id| !id.is_empty()).unwrap_or_else(|| {
                     tools::call_id(self.response_id.as_deref().unwrap_or_default(), index)
                 });
