@@ -255,6 +255,9 @@ pub struct TokenCounter {
     tokenizer: Tokenizer,
     counted: u64,
     held: String,
+    /// How much of `held` has been searched for a word boundary: each byte is searched once,
+    /// however small the fragments.
+    searched: usize,
     estimate: ByteEstimate,
 }
 
@@ -264,6 +267,7 @@ impl TokenCounter {
             tokenizer,
             counted: 0,
             held: String::new(),
+            searched: 0,
             estimate: ByteEstimate::default(),
         }
     }
@@ -277,12 +281,14 @@ impl TokenCounter {
         let cut = if self.held.len() > MAX_HELD_BYTES {
             self.held.len()
         } else {
-            word_boundary(&self.held)
+            // The text searched before holds no boundary: it would have been cut there.
+            word_boundary(&self.held, self.searched)
         };
         if cut > 0 {
             self.counted += self.tokenizer.count(&self.held[..cut]);
             self.held.drain(..cut);
         }
+        self.searched = self.held.len();
     }
 
     pub fn tokens(&self) -> u64 {
@@ -293,11 +299,12 @@ impl TokenCounter {
     }
 }
 
-/// Where the last word of `text` starts: before its last space that follows a non-space, where
-/// tiktoken's pre-tokenizer splits too (`" word"` is one piece). 0 when there is none.
-fn word_boundary(text: &str) -> usize {
+/// Where the last word of `text` starts, if after `from`: before its last space that follows a
+/// non-space, where tiktoken's pre-tokenizer splits too (`" word"` is one piece). 0 when there
+/// is none.
+fn word_boundary(text: &str, from: usize) -> usize {
     let bytes = text.as_bytes();
-    (1..bytes.len())
+    (from.max(1)..bytes.len())
         .rev()
         .find(|&at| bytes[at] == b' ' && !bytes[at - 1].is_ascii_whitespace())
         .unwrap_or(0)
@@ -466,6 +473,67 @@ mod tests {
                 proptest::prop_assert_eq!(
                     tokenizer.count(&text),
                     tiktoken(tokenizer).encode_ordinary(&text).len() as u64
+                );
+            }
+        }
+    }
+
+    /// Long runs of one kind of text, ASCII (our pre-tokenizer) and not (the crate's): each
+    /// becomes few, long pieces, or very many short ones.
+    fn long_runs(length: usize) -> Vec<(&'static str, String)> {
+        let cycle = |unit: &str| unit.repeat(length / unit.len());
+        vec![
+            ("digits", cycle("7")),
+            ("letters", cycle("a")),
+            ("mixed case", cycle("aB")),
+            ("two letters", cycle("ab")),
+            ("base64", cycle("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo")),
+            ("spaces", cycle(" ")),
+            ("newlines", cycle("\n")),
+            ("spaces and newlines", cycle(" \n")),
+            ("punctuation", cycle("!")),
+            ("spaced punctuation", cycle(" !")),
+            ("digits, then é", format!("{}é", cycle("7"))),
+            ("é", cycle("é")),
+            ("CJK", cycle("日本語")),
+            ("ideographic spaces", cycle("\u{3000}")),
+            ("spaces, then é", format!("{}é", cycle(" "))),
+            ("CJK punctuation", cycle("！")),
+            ("combining marks", cycle("a\u{301}")),
+            ("emoji", cycle("🎉")),
+        ]
+    }
+
+    #[test]
+    fn long_runs_count_as_tiktoken_counts_them() {
+        for (kind, text) in long_runs(6_000) {
+            for tokenizer in [Tokenizer::O200kBase, Tokenizer::Cl100kBase] {
+                assert_eq!(
+                    tokenizer.count(&text),
+                    tiktoken(tokenizer).encode_ordinary(&text).len() as u64,
+                    "{tokenizer:?}: {kind}"
+                );
+            }
+        }
+    }
+
+    /// The CPU a 4 MiB body of each long run costs, as texts of [`EXACT_COUNT_BYTES`] (each
+    /// counted whole) and as one text (sampled); printed with `--nocapture`, not asserted.
+    #[test]
+    fn counting_long_runs_costs_time_in_proportion_to_their_length() {
+        for (kind, text) in long_runs(EXACT_COUNT_BYTES) {
+            for tokenizer in [Tokenizer::O200kBase, Tokenizer::Cl100kBase] {
+                tokenizer.count("warm up");
+                let texts = 4 * 1024 * 1024 / text.len().max(1);
+                let started = std::time::Instant::now();
+                let tokens: u64 = (0..texts).map(|_| tokenizer.count(&text)).sum();
+                let whole = text.repeat(texts);
+                let sampled = std::time::Instant::now();
+                let whole_tokens = tokenizer.count(&whole);
+                println!(
+                    "{kind:>20} {tokenizer:?}: 4 MiB as {texts} texts {:>7.1} ms ({tokens} tokens), as one text {:>5.1} ms ({whole_tokens} tokens)",
+                    (sampled - started).as_secs_f64() * 1e3 - 0.0,
+                    sampled.elapsed().as_secs_f64() * 1e3,
                 );
             }
         }
