@@ -25,8 +25,6 @@ mod upstream;
 
 use std::sync::Arc;
 
-use argo_filters::usage::Tokenizer;
-
 use pingora_core::listeners::tls::TlsSettings;
 use pingora_core::listeners::ListenerConfig;
 use pingora_core::protocols::l4::stream::L4BufferSettings;
@@ -160,9 +158,6 @@ fn serve(
     server.bootstrap();
     write_pid_file(&settings.shutdown.pid_file)?;
     metrics::init();
-    // The tokenizers' tables take a moment to build: done now, not on the first request.
-    let tokenizers = settings.models.tokenizers();
-    std::thread::spawn(move || tokenizers.into_iter().for_each(Tokenizer::load));
     let listen = settings.listen.clone();
     let shared_settings = Arc::new(settings.clone());
     let catalog = Arc::new(catalog::Catalog::new(settings.models.clone()));

@@ -13,7 +13,7 @@
 
 use std::cell::RefCell;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{LazyLock, Mutex, OnceLock};
 
 use bpe_openai::Tokenizer as Bpe;
 use serde::{Deserialize, Serialize};
@@ -41,17 +41,31 @@ pub enum Tokenizer {
 
 /// OpenAI's BPE tables counted by the `bpe-openai` crate, which gives tiktoken's counts (a unit
 /// test compares them) without its backtracking pre-tokenizer, the larger part of tiktoken's
-/// cost on short texts. Built on first use (see [`Tokenizer::load`]), then shared.
-static O200K_BASE: LazyLock<&'static Bpe> = LazyLock::new(bpe_openai::o200k_base);
-static CL100K_BASE: LazyLock<&'static Bpe> = LazyLock::new(bpe_openai::cl100k_base);
+/// cost on short texts. Each is built on its first use, once, by the first thread that needs
+/// it (others wait for it), then shared; a process that never counts with a table never
+/// builds it (see [`Tokenizer::load`] for what one costs).
+static O200K_BASE: OnceLock<&'static Bpe> = OnceLock::new();
+static CL100K_BASE: OnceLock<&'static Bpe> = OnceLock::new();
 
 impl Tokenizer {
-    fn bpe(self) -> Option<&'static Bpe> {
+    fn table(self) -> Option<(&'static OnceLock<&'static Bpe>, fn() -> &'static Bpe)> {
         match self {
-            Tokenizer::O200kBase => Some(*O200K_BASE),
-            Tokenizer::Cl100kBase => Some(*CL100K_BASE),
+            Tokenizer::O200kBase => Some((&O200K_BASE, bpe_openai::o200k_base)),
+            Tokenizer::Cl100kBase => Some((&CL100K_BASE, bpe_openai::cl100k_base)),
             Tokenizer::Estimate => None,
         }
+    }
+
+    fn bpe(self) -> Option<&'static Bpe> {
+        self.table().map(|(table, build)| *table.get_or_init(build))
+    }
+
+    /// Whether counting needs no table built first: the table is there, or the tokenizer
+    /// needs none ([`Tokenizer::Estimate`]). A caller that must not hold a thread other
+    /// requests share for the build (see [`Tokenizer::load`]) calls `load` elsewhere first
+    /// when this is `false`.
+    pub fn is_ready(self) -> bool {
+        self.table().is_none_or(|(table, _)| table.get().is_some())
     }
 
     /// Tokens in `text`. Special-token text (`<|endoftext|>`) counts as ordinary text.
@@ -121,8 +135,10 @@ impl Tokenizer {
         tokens
     }
 
-    /// Builds the table now, so that the first request does not wait for it (about 0.6 s and
-    /// 46 MB for `o200k_base`, 0.3 s and 24 MB for `cl100k_base`).
+    /// Builds the table now, if it is not built yet, and waits for it: once per process, about
+    /// 50-90 ms of one core and 65 MiB for `o200k_base`, 20 ms and 32 MiB for `cl100k_base`
+    /// (`tests/tokenizer_tables.rs` prints them). Counting builds a table it needs by itself;
+    /// this is for a caller that would rather not do that on a thread other requests share.
     pub fn load(self) {
         self.bpe();
     }
