@@ -44,20 +44,43 @@ pub enum Tokenizer {
 /// cost on short texts. Each is built on its first use, once, by the first thread that needs
 /// it (others wait for it), then shared; a process that never counts with a table never
 /// builds it (see [`Tokenizer::load`] for what one costs).
-static O200K_BASE: OnceLock<&'static Bpe> = OnceLock::new();
-static CL100K_BASE: OnceLock<&'static Bpe> = OnceLock::new();
+static O200K_BASE: Table = Table::new(bpe_openai::o200k_base);
+static CL100K_BASE: Table = Table::new(bpe_openai::cl100k_base);
+
+/// A BPE table and how to build it.
+struct Table {
+    built: OnceLock<&'static Bpe>,
+    build: fn() -> &'static Bpe,
+}
+
+impl Table {
+    const fn new(build: fn() -> &'static Bpe) -> Self {
+        Table {
+            built: OnceLock::new(),
+            build,
+        }
+    }
+
+    fn get(&self) -> &'static Bpe {
+        self.built.get_or_init(self.build)
+    }
+
+    fn is_built(&self) -> bool {
+        self.built.get().is_some()
+    }
+}
 
 impl Tokenizer {
-    fn table(self) -> Option<(&'static OnceLock<&'static Bpe>, fn() -> &'static Bpe)> {
+    fn table(self) -> Option<&'static Table> {
         match self {
-            Tokenizer::O200kBase => Some((&O200K_BASE, bpe_openai::o200k_base)),
-            Tokenizer::Cl100kBase => Some((&CL100K_BASE, bpe_openai::cl100k_base)),
+            Tokenizer::O200kBase => Some(&O200K_BASE),
+            Tokenizer::Cl100kBase => Some(&CL100K_BASE),
             Tokenizer::Estimate => None,
         }
     }
 
     fn bpe(self) -> Option<&'static Bpe> {
-        self.table().map(|(table, build)| *table.get_or_init(build))
+        self.table().map(Table::get)
     }
 
     /// Whether counting needs no table built first: the table is there, or the tokenizer
@@ -65,7 +88,7 @@ impl Tokenizer {
     /// requests share for the build (see [`Tokenizer::load`]) calls `load` elsewhere first
     /// when this is `false`.
     pub fn is_ready(self) -> bool {
-        self.table().is_none_or(|(table, _)| table.get().is_some())
+        self.table().is_none_or(Table::is_built)
     }
 
     /// Tokens in `text`. Special-token text (`<|endoftext|>`) counts as ordinary text.
