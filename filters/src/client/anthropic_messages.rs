@@ -1810,6 +1810,20 @@ mod tests {
         );
     }
 
+    #[test]
+    fn escaped_spellings_of_identity_fields_are_those_fields() {
+        let raw = r#"{"model":"claude-sonnet-4.6","max_t\u006fkens":1024,"messages":[{"role":"user","content":"hi"}],
+            "us\u0065r":"mallory","met\u0061data":{"us\u0065r_id":"mallory"},"s\u0061fety_identifier":"mallory"}"#;
+        let (conversation, _) = read_request(raw.as_bytes()).unwrap();
+        let sent = anthropic::request_body(&conversation, &claude(), "alice", false).unwrap();
+        let text = String::from_utf8(sent).unwrap();
+        assert!(!text.contains("mallory"), "{text}");
+        assert!(
+            text.contains(r#""user":"alice""#)
+                && text.contains(r#""metadata":{"user_id":"alice"}"#)
+        );
+    }
+
     fn answer(content: Vec<Part>, finish: Finish) -> Answer {
         Answer {
             content,

@@ -154,7 +154,7 @@ struct Metadata<'a> {
 }
 
 /// The fields [`request_body`] writes; an Anthropic client's extra fields cannot replace them.
-const WRITTEN: [&str; 15] = [
+const WRITTEN: [&str; 16] = [
     "model",
     "max_tokens",
     "system",
@@ -170,6 +170,8 @@ const WRITTEN: [&str; 15] = [
     "user",
     "metadata",
     "top_k",
+    // OpenAI's successor of `user`, not Anthropic's: only the gateway says who the user is.
+    "safety_identifier",
 ];
 
 /// The Messages request for `user` (Argo's identity: never the client's), with the model
