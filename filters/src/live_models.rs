@@ -28,26 +28,17 @@ struct Entry {
     model_name: Option<String>,
 }
 
-/// The largest model list read, in bytes. Argo's lists some 50 models in a few KiB; a list
-/// past this is refused whole (the last one is kept), as is one of more than
-/// [`MAX_LIVE_MODELS`] entries: nothing an environment answers can make a refresh's work or the
-/// table grow without bound.
-pub const MAX_MODEL_LIST_BYTES: usize = 2 * 1024 * 1024;
-
-/// The most entries a model list may hold (see [`MAX_MODEL_LIST_BYTES`]).
+/// The most entries a model list may hold. Argo lists some 50 models; a list of more is refused
+/// whole (the caller keeps the last one), so that nothing an environment answers makes the
+/// table, or the work of a refresh, grow without bound. (The caller bounds the list's bytes:
+/// `upstream.max_model_list_bytes`.)
 pub const MAX_LIVE_MODELS: usize = 2_000;
 
 /// Reads a model list: `{"data": [...]}` (OpenAI's list) or a bare array, entries of either
 /// shape. Entries without an id are skipped; a body that is no list at all is an error, and so
-/// is a list over [`MAX_MODEL_LIST_BYTES`] or [`MAX_LIVE_MODELS`] (the error says which, for the
+/// is a list of more than [`MAX_LIVE_MODELS`] entries (the error names the cap, for the
 /// operator's log).
 pub fn parse(body: &[u8]) -> Result<Vec<LiveModel>, String> {
-    if body.len() > MAX_MODEL_LIST_BYTES {
-        return Err(format!(
-            "the model list is {} bytes, over the {MAX_MODEL_LIST_BYTES} the gateway reads (live_models::MAX_MODEL_LIST_BYTES)",
-            body.len()
-        ));
-    }
     let value: Value =
         serde_json::from_slice(body).map_err(|e| format!("the model list is not JSON: {e}"))?;
     let entries = match value {
@@ -246,26 +237,21 @@ mod tests {
     }
 
     #[test]
-    fn a_list_over_the_caps_is_refused_whole_saying_which() {
-        let list = |count: usize, padding: usize| {
+    fn a_list_over_the_cap_is_refused_whole_saying_so() {
+        let list = |count: usize| {
             let data: Vec<Value> = (0..count)
-                .map(|n| serde_json::json!({"id": format!("Model {n}"), "internal_id": format!("model{n}"), "note": "x".repeat(padding)}))
+                .map(|n| serde_json::json!({"id": format!("Model {n}"), "internal_id": format!("model{n}")}))
                 .collect();
             serde_json::json!({ "data": data }).to_string().into_bytes()
         };
         assert_eq!(
-            parse(&list(MAX_LIVE_MODELS, 0)).unwrap().len(),
+            parse(&list(MAX_LIVE_MODELS)).unwrap().len(),
             MAX_LIVE_MODELS
         );
-        let too_many = parse(&list(MAX_LIVE_MODELS + 1, 0)).unwrap_err();
+        let too_many = parse(&list(MAX_LIVE_MODELS + 1)).unwrap_err();
         assert!(
             too_many.contains("2001 entries") && too_many.contains("MAX_LIVE_MODELS"),
             "{too_many}"
-        );
-        let too_big = parse(&list(10, MAX_MODEL_LIST_BYTES / 10)).unwrap_err();
-        assert!(
-            too_big.contains("bytes") && too_big.contains("MAX_MODEL_LIST_BYTES"),
-            "{too_big}"
         );
         let bare =
             serde_json::to_vec(&vec![serde_json::json!({"id": "m"}); MAX_LIVE_MODELS + 1]).unwrap();
