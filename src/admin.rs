@@ -76,9 +76,9 @@ impl AdminApp {
     }
 }
 
-pub fn service(listen: &str, app: AdminApp) -> Service<AdminApp> {
+pub fn service(listen: &listen_port::Reservation, app: AdminApp) -> Service<AdminApp> {
     let mut service = Service::new("argo-bridge admin".to_string(), app);
-    service.add_tcp(listen);
+    service.add_tcp_with_settings(&listen.address().to_string(), listen.tcp_options());
     service
 }
 

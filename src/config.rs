@@ -841,7 +841,9 @@ pub fn validate(mut config: Config) -> Result<Settings, ConfigError> {
             ),
         ));
     }
-    if config.admin.listen == config.listen {
+    // Two `:0` addresses are two free ports, not one.
+    let takes_a_free_port = config.listen.ends_with(":0");
+    if config.admin.listen == config.listen && !takes_a_free_port {
         return Err(err("admin.listen", "must differ from `listen`"));
     }
     if config.readiness.probe_interval_ms > 0 && config.readiness.probe_timeout_ms == 0 {

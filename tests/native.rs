@@ -323,15 +323,10 @@ fn embeddings_go_to_the_native_endpoint() {
 #[test]
 fn the_live_model_list_adds_argos_new_models_and_survives_failures() {
     let (_mock, mock_port) = start_mock(&["--fragment-delay-ms", "0"]);
-    let admin = free_port();
-    let (_gateway, port) = start_gateway(
+    let (_gateway, port, admin) = start_gateway_with_admin(
         &argo_base(mock_port),
-        &[
-            ("ARGO_BRIDGE_UPSTREAM_API", "native"),
-            ("ARGO_BRIDGE_ADMIN_LISTEN", &format!("127.0.0.1:{admin}")),
-        ],
+        &[("ARGO_BRIDGE_UPSTREAM_API", "native")],
     );
-    wait_for_port(admin);
     let hook = |body: Value| {
         request(
             mock_port,

@@ -30,7 +30,7 @@ mod serve;
 mod sse;
 mod tools;
 
-pub use serve::{options, serve, service};
+pub use serve::{options, serve, service, Reservation, Serving};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
