@@ -61,3 +61,41 @@ fn the_printed_curl_and_python_examples_work() {
         "{logged:#?}"
     );
 }
+
+#[test]
+fn help_is_printed_wherever_it_is_asked_for() {
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["help"],
+        &["run", "--help"],
+        &["demo", "--help"],
+        &["mock-argo", "--help"],
+    ] {
+        let output = Command::new(binary()).args(args).output().unwrap();
+        let printed = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        assert!(printed.starts_with("usage:"), "{args:?}: {printed}");
+        assert!(printed.contains("--ports-file"), "{args:?}: {printed}");
+    }
+}
+
+/// A mock that cannot bind its port ends at once with the reason: one that ran on without its
+/// port once let a test count another test's requests.
+#[test]
+fn a_mock_on_a_taken_port_exits_with_the_reason() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    let mut child = Command::new(binary())
+        .args(["mock-argo", "--listen", &listen])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut mock = Process::from_child(child);
+    let status = mock.wait_exit(std::time::Duration::from_secs(20));
+    assert_eq!(status.and_then(|status| status.code()), Some(2));
+    let said = std::io::read_to_string(stderr).unwrap();
+    assert!(said.contains(&listen), "{said}");
+}
