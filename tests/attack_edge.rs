@@ -310,7 +310,7 @@ fn the_admin_port_has_the_front_doors_deadline_and_caps() {
         .map(|stream| {
             fate(
                 stream,
-                Duration::from_secs(4).saturating_sub(started.elapsed()),
+                Duration::from_secs(8).saturating_sub(started.elapsed()),
             )
         })
         .collect();
