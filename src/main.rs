@@ -239,12 +239,7 @@ fn serve(settings: Settings, beside: Beside, upgrade: bool) -> Result<(), String
     };
     server.add_service(background_service("model list", refresher));
     // Probes get connections of their own too, and give up within the probe timeout.
-    let probes = config::UpstreamConfig {
-        retries: 0,
-        connect_timeout_ms: (settings.upstream.connect_timeout_ms)
-            .min(settings.readiness.probe_timeout_ms.max(1)),
-        ..settings.upstream.clone()
-    };
+    let probes = readiness::probe_config(&settings);
     let prober = readiness::Prober {
         readiness: Arc::clone(&readiness),
         upstream: upstream::Upstream::new(&probes, Arc::clone(&addresses)),
