@@ -1,6 +1,8 @@
 //! The optional admin listener (`admin.listen`): `/metrics`, `/health` and `/ready` on their own
-//! port, for scrapers and probes that should not reach the API port. Also who may read
-//! `/metrics`, on either listener.
+//! port, for scrapers and probes that should not reach the API port, and `POST /models/refresh`,
+//! which needs the admin token (`admin.token`). Also who may read `/metrics`, on either
+//! listener. The listener has the API's front door (head deadline and size, per-address cap)
+//! with a connection cap of its own, `admin.max_connections`.
 
 use std::sync::Arc;
 
@@ -14,6 +16,7 @@ use pingora_core::services::listening::Service;
 use crate::auth;
 use crate::catalog::Catalog;
 use crate::config::{AdminConfig, Settings};
+use crate::front_door::FrontDoor;
 use crate::metrics;
 use crate::readiness::Readiness;
 use crate::routes::{self, Handler, Listener};
@@ -23,8 +26,8 @@ pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 
 /// Whether `/metrics` may be served on this port to a request with this `Authorization`
 /// header: with an admin listener only there (404 on the API port, in the OpenAI error
-/// envelope), and only with `admin.metrics_token` as bearer token when one is set (401, the
-/// token compared in constant time).
+/// envelope), and only with `admin.metrics_token` (or `admin.token`) as bearer token when one
+/// is set (401, the token compared in constant time).
 pub fn metrics_access(
     admin: &AdminConfig,
     on_admin_port: bool,
@@ -36,13 +39,40 @@ pub fn metrics_access(
     if admin.metrics_token.is_empty() {
         return Ok(());
     }
-    let token = authorization.and_then(auth::bearer_token);
-    match token.is_some_and(|token| auth::constant_time_eq(token, admin.metrics_token.as_bytes())) {
+    match bears(authorization, &admin.metrics_token) || bears(authorization, &admin.token) {
         true => Ok(()),
         false => Err(ApiError::unauthorized(
             "/metrics needs `Authorization: Bearer <metrics token>`",
         )),
     }
+}
+
+/// Whether a call that changes something (`POST /models/refresh`) may run: only with
+/// `admin.token` as bearer token (401 otherwise), and never while no admin token is set (403).
+pub fn mutation_access(admin: &AdminConfig, authorization: Option<&[u8]>) -> Result<(), ApiError> {
+    if admin.token.is_empty() {
+        return Err(ApiError::new(
+            403,
+            "invalid_request_error",
+            "Admin calls that change the gateway are disabled: set admin.token \
+             (ARGO_BRIDGE_ADMIN_TOKEN) to allow them",
+        ));
+    }
+    match bears(authorization, &admin.token) {
+        true => Ok(()),
+        false => Err(ApiError::unauthorized(
+            "This admin call needs `Authorization: Bearer <admin token>`",
+        )),
+    }
+}
+
+/// Whether `authorization` carries `token` (non-empty) as bearer token, compared in constant
+/// time.
+fn bears(authorization: Option<&[u8]>, token: &str) -> bool {
+    !token.is_empty()
+        && authorization
+            .and_then(auth::bearer_token)
+            .is_some_and(|given| auth::constant_time_eq(given, token.as_bytes()))
 }
 
 pub struct AdminApp {
@@ -68,17 +98,26 @@ impl AdminApp {
         }
     }
 
-    /// `POST /models/refresh`: reads Argo's model lists now.
-    async fn refresh_models(&self) -> (u16, Vec<u8>) {
+    /// `POST /models/refresh`: Argo's model lists as read by a refresh that started after this
+    /// call (shared with other callers, see [`Catalog::refresh`]).
+    async fn refresh_models(&self, authorization: Option<&[u8]>) -> (u16, Vec<u8>) {
+        if let Err(error) = mutation_access(&self.settings.admin, authorization) {
+            return (error.status, error.to_json());
+        }
         let refreshed = self.catalog.refresh(&self.upstream, &self.settings).await;
         let body = serde_json::json!({"models": refreshed.models, "failed": refreshed.failed});
         (200, body.to_string().into_bytes())
     }
 }
 
-pub fn service(listen: &str, app: AdminApp) -> Service<AdminApp> {
-    let mut service = Service::new("argo-bridge admin".to_string(), app);
-    service.add_tcp(listen);
+/// The admin listener on `listen`, behind its front door.
+pub fn service(listen: &listen_port::Reservation, app: AdminApp) -> Service<FrontDoor<AdminApp>> {
+    let settings = Arc::clone(&app.settings);
+    let mut service = Service::new(
+        "argo-bridge admin".to_string(),
+        FrontDoor::admin(app, &settings),
+    );
+    service.add_tcp_with_settings(&listen.address().to_string(), listen.tcp_options());
     service
 }
 
@@ -87,18 +126,19 @@ impl ServeHttp for AdminApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
         let path = session.req_header().uri.path().to_string();
         let method = session.req_header().method.clone();
+        let authorization = session
+            .req_header()
+            .headers
+            .get("authorization")
+            .map(|value| value.as_bytes().to_vec());
+        let authorization = authorization.as_deref();
         let handler = routes::find(Listener::Admin, &method, &path).map(|matched| matched.handler);
         let (status, content_type, body) = match handler {
             Ok(Handler::RefreshModels) => {
-                let (status, body) = self.refresh_models().await;
+                let (status, body) = self.refresh_models(authorization).await;
                 (status, "application/json", body)
             }
             Ok(Handler::Metrics) => {
-                let authorization = session
-                    .req_header()
-                    .headers
-                    .get("authorization")
-                    .map(|value| value.as_bytes());
                 match metrics_access(&self.settings.admin, true, authorization) {
                     Ok(()) => (200, METRICS_CONTENT_TYPE, metrics::render()),
                     Err(error) => (error.status, "application/json", error.to_json()),
@@ -134,6 +174,7 @@ mod tests {
         AdminConfig {
             listen: listen.into(),
             metrics_token: token.into(),
+            ..AdminConfig::default()
         }
     }
 
@@ -165,5 +206,33 @@ mod tests {
         }
         assert!(metrics_access(&guarded, false, Some(b"Bearer scrape-secret-1")).is_ok());
         assert!(metrics_access(&guarded, false, Some(b"bearer  scrape-secret-1 ")).is_ok());
+        let both = AdminConfig {
+            token: "admin-secret-1".into(),
+            ..guarded
+        };
+        assert!(metrics_access(&both, false, Some(b"Bearer admin-secret-1")).is_ok());
+    }
+
+    #[test]
+    fn mutations_need_the_admin_token_and_none_is_no_access() {
+        let unset = admin("127.0.0.1:9090", "");
+        let error = mutation_access(&unset, Some(b"Bearer anything-at-all")).unwrap_err();
+        assert_eq!(error.status, 403);
+        assert!(error.message.contains("admin.token"));
+        let guarded = AdminConfig {
+            token: "admin-secret-1".into(),
+            ..admin("127.0.0.1:9090", "scrape-secret-1")
+        };
+        for wrong in [
+            None,
+            Some(&b"Bearer admin-secret-2"[..]),
+            Some(b"Bearer scrape-secret-1"),
+            Some(b"Basic admin-secret-1"),
+        ] {
+            let error = mutation_access(&guarded, wrong).unwrap_err();
+            assert_eq!(error.status, 401, "{wrong:?}");
+            assert!(!error.message.contains("secret"));
+        }
+        assert!(mutation_access(&guarded, Some(b"Bearer admin-secret-1")).is_ok());
     }
 }

@@ -59,15 +59,35 @@ pub struct TlsConfig {
 }
 
 /// The optional admin listener: `/metrics`, `/health` and `/ready` away from the API port.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     /// Empty: no admin listener. Set: `/metrics` is served there only (404 on the API port).
     #[serde(default)]
     pub listen: String,
-    /// Non-empty: `/metrics` wants `Authorization: Bearer <this>` (401 otherwise).
+    /// Non-empty: `/metrics` wants `Authorization: Bearer <this>` (or the admin token; 401
+    /// otherwise).
     #[serde(default)]
     pub metrics_token: String,
+    /// The bearer token of mutating admin calls (`POST /models/refresh`): 401 without it. Empty:
+    /// those calls are refused (403), whoever asks.
+    #[serde(default)]
+    pub token: String,
+    /// Connections the admin listener holds open at once, besides `limits.max_connections`
+    /// (its own share of the descriptor limit); past it new ones get 503 at once.
+    #[serde(default = "defaults::admin_max_connections")]
+    pub max_connections: usize,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: String::new(),
+            metrics_token: String::new(),
+            token: String::new(),
+            max_connections: defaults::admin_max_connections(),
+        }
+    }
 }
 
 /// The probes behind `/ready` (see `readiness`).
@@ -175,6 +195,15 @@ pub struct UpstreamConfig {
     /// Argo's model lists are read at start and this often (seconds); 0: never, the table only.
     #[serde(default = "defaults::model_refresh_interval_s")]
     pub model_refresh_interval_s: u64,
+    /// Refreshes of the model lists (timed or `POST /models/refresh`) start at least this long
+    /// apart (milliseconds); one runs at a time, and callers that asked meanwhile share the
+    /// next one.
+    #[serde(default = "defaults::model_refresh_min_interval_ms")]
+    pub model_refresh_min_interval_ms: u64,
+    /// Largest model list read from one environment; a larger one is refused (the last list
+    /// is kept, the failure counted).
+    #[serde(default = "defaults::max_model_list_bytes")]
+    pub max_model_list_bytes: usize,
     /// The username the model list is read as (`Authorization: Bearer`); empty: no credentials,
     /// as argo-proxy reads it.
     #[serde(default)]
@@ -243,6 +272,11 @@ pub struct Limits {
     /// its slots every third of this, so the slots of a crashed one free themselves after it.
     #[serde(default = "defaults::redis_slot_lease_ms")]
     pub redis_slot_lease_ms: u64,
+    /// After three checks in a row that Redis did not answer in time (or answered with an
+    /// error), checks are judged locally this long without asking it; then one check tries it
+    /// again, and each failed try doubles the wait, up to 16 times this.
+    #[serde(default = "defaults::redis_backoff_ms")]
+    pub redis_backoff_ms: u64,
     /// The whole request head (request line and headers) must arrive within this long of the
     /// connection opening, or of its first byte on a reused connection.
     #[serde(default = "defaults::request_head_timeout_ms")]
@@ -256,6 +290,12 @@ pub struct Limits {
     /// Connections per client address that have not yet made an authenticated request.
     #[serde(default = "defaults::max_unauthenticated_connections_per_address")]
     pub max_unauthenticated_connections_per_address: u32,
+    /// Connections the API listener holds open at once, from every client together (503 with
+    /// `Retry-After` beyond). Once three quarters are open, an address holding a sixteenth of
+    /// them gets no more, so that others still get in. 0: derived from the process's open-file
+    /// limit (see [`derived_max_connections`]); `Settings` always holds the number in force.
+    #[serde(default)]
+    pub max_connections: usize,
     /// The whole request body must arrive within this long of its head.
     #[serde(default = "defaults::client_body_total_timeout_ms")]
     pub client_body_total_timeout_ms: u64,
@@ -297,11 +337,13 @@ impl Default for Limits {
             redis_timeout_ms: defaults::redis_timeout_ms(),
             redis_key_prefix: defaults::redis_key_prefix(),
             redis_slot_lease_ms: defaults::redis_slot_lease_ms(),
+            redis_backoff_ms: defaults::redis_backoff_ms(),
             request_head_timeout_ms: defaults::request_head_timeout_ms(),
             max_request_head_bytes: defaults::max_request_head_bytes(),
             max_uri_bytes: defaults::max_uri_bytes(),
             max_unauthenticated_connections_per_address:
                 defaults::max_unauthenticated_connections_per_address(),
+            max_connections: 0,
             client_body_total_timeout_ms: defaults::client_body_total_timeout_ms(),
             max_buffered_request_bytes_total: defaults::max_buffered_request_bytes_total(),
             max_prompts_per_request: defaults::max_prompts_per_request(),
@@ -392,6 +434,18 @@ mod defaults {
     }
     pub fn max_unauthenticated_connections_per_address() -> u32 {
         256
+    }
+    pub fn admin_max_connections() -> usize {
+        64
+    }
+    pub fn model_refresh_min_interval_ms() -> u64 {
+        2_000
+    }
+    pub fn max_model_list_bytes() -> usize {
+        4 * 1024 * 1024
+    }
+    pub fn redis_backoff_ms() -> u64 {
+        5_000
     }
     pub fn client_body_total_timeout_ms() -> u64 {
         60_000
@@ -591,6 +645,12 @@ pub fn apply_env(
         "ARGO_BRIDGE_METRICS_TOKEN",
         &mut config.admin.metrics_token,
     );
+    set_text(env, "ARGO_BRIDGE_ADMIN_TOKEN", &mut config.admin.token);
+    set_number(
+        env,
+        "ARGO_BRIDGE_ADMIN_MAX_CONNECTIONS",
+        &mut config.admin.max_connections,
+    )?;
     set_number(
         env,
         "ARGO_BRIDGE_READINESS_PROBE_INTERVAL_MS",
@@ -663,6 +723,16 @@ pub fn apply_env(
         "ARGO_BRIDGE_MODEL_LIST_USER",
         &mut upstream.model_list_user,
     );
+    set_number(
+        env,
+        "ARGO_BRIDGE_MODEL_REFRESH_MIN_INTERVAL_MS",
+        &mut upstream.model_refresh_min_interval_ms,
+    )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_MAX_MODEL_LIST_BYTES",
+        &mut upstream.max_model_list_bytes,
+    )?;
     set_number(
         env,
         "ARGO_BRIDGE_DNS_REFRESH_INTERVAL_S",
@@ -741,6 +811,11 @@ pub fn apply_env(
     )?;
     set_number(
         env,
+        "ARGO_BRIDGE_REDIS_BACKOFF_MS",
+        &mut limits.redis_backoff_ms,
+    )?;
+    set_number(
+        env,
         "ARGO_BRIDGE_REQUEST_HEAD_TIMEOUT_MS",
         &mut limits.request_head_timeout_ms,
     )?;
@@ -748,6 +823,11 @@ pub fn apply_env(
         env,
         "ARGO_BRIDGE_MAX_UNAUTHENTICATED_CONNECTIONS",
         &mut limits.max_unauthenticated_connections_per_address,
+    )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_MAX_CONNECTIONS",
+        &mut limits.max_connections,
     )?;
     set_number(
         env,
@@ -841,8 +921,17 @@ pub fn validate(mut config: Config) -> Result<Settings, ConfigError> {
             ),
         ));
     }
-    if config.admin.listen == config.listen {
+    // Two `:0` addresses are two free ports, not one.
+    let takes_a_free_port = config.listen.ends_with(":0");
+    if config.admin.listen == config.listen && !takes_a_free_port {
         return Err(err("admin.listen", "must differ from `listen`"));
+    }
+    check_connection_caps(&mut config)?;
+    if config.upstream.max_model_list_bytes == 0 {
+        return Err(err(
+            "upstream.max_model_list_bytes",
+            "must be greater than 0",
+        ));
     }
     if config.readiness.probe_interval_ms > 0 && config.readiness.probe_timeout_ms == 0 {
         return Err(err("readiness.probe_timeout_ms", "must be greater than 0"));
@@ -1035,6 +1124,50 @@ impl IpNet {
             _ => false,
         }
     }
+}
+
+/// Fills in `limits.max_connections` when it is 0, and checks both connection caps.
+fn check_connection_caps(config: &mut Config) -> Result<(), ConfigError> {
+    let admin = match config.admin.listen.is_empty() {
+        true => 0,
+        false => config.admin.max_connections,
+    };
+    if !config.admin.listen.is_empty() && admin == 0 {
+        return Err(err("admin.max_connections", "must be greater than 0"));
+    }
+    if config.limits.max_connections == 0 {
+        config.limits.max_connections = derived_max_connections(open_files_limit(), admin);
+    }
+    Ok(())
+}
+
+/// Descriptors kept for everything but client and Argo connections: listeners, the runtimes'
+/// epoll and event descriptors, log files, Redis, name lookups, the tokenizers' files.
+pub const RESERVED_DESCRIPTORS: usize = 64;
+
+/// The API's connection cap when `limits.max_connections` is 0: what the open-file limit
+/// leaves after [`RESERVED_DESCRIPTORS`] and the admin listener's cap, halved, because each
+/// client connection may hold a connection to Argo while its request runs.
+pub fn derived_max_connections(open_files: usize, admin_connections: usize) -> usize {
+    let left = open_files.saturating_sub(RESERVED_DESCRIPTORS + admin_connections);
+    (left / 2).max(16)
+}
+
+/// The process's soft limit on open files (`ulimit -n`, `RLIMIT_NOFILE`), read from
+/// `/proc/self/limits`; 1024, the usual default, where that cannot be read.
+fn open_files_limit() -> usize {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| soft_open_files(&limits))
+        .unwrap_or(1024)
+}
+
+/// The soft `Max open files` of a `/proc/<pid>/limits` text (`None` when unlimited or absent).
+fn soft_open_files(limits: &str) -> Option<usize> {
+    let values = limits
+        .lines()
+        .find_map(|line| line.strip_prefix("Max open files"))?;
+    values.split_whitespace().next()?.parse().ok()
 }
 
 fn same_prefix(a: u128, b: u128, prefix: u32, bits: u32) -> bool {
@@ -1335,6 +1468,39 @@ mod tests {
         config.readiness.probe_timeout_ms = 0;
         let error = validate(config).unwrap_err().to_string();
         assert!(error.contains("readiness.probe_timeout_ms"), "{error}");
+    }
+
+    #[test]
+    fn the_connection_cap_leaves_room_for_argo_and_the_admin_port() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max open files            1100                 524288               files     \n";
+        assert_eq!(soft_open_files(limits), Some(1100));
+        assert_eq!(soft_open_files("Max processes 10 10 processes\n"), None);
+        // 1,100 descriptors: 64 kept, 64 for the admin port, half the rest for Argo.
+        assert_eq!(derived_max_connections(1100, 64), 486);
+        assert_eq!(derived_max_connections(1024, 0), 480);
+        assert_eq!(derived_max_connections(100, 64), 16);
+        let mut config = shipped();
+        for url in config.upstream.environments.values_mut() {
+            *url = "http://127.0.0.1:9".into();
+        }
+        let derived = validate(config.clone()).unwrap().limits.max_connections;
+        assert_eq!(
+            derived,
+            derived_max_connections(open_files_limit(), 0),
+            "no admin listener in the shipped file"
+        );
+        let env = |key: &str| match key {
+            "ARGO_BRIDGE_MAX_CONNECTIONS" => Some("120".to_string()),
+            "ARGO_BRIDGE_ADMIN_LISTEN" => Some("127.0.0.1:9090".to_string()),
+            "ARGO_BRIDGE_ADMIN_MAX_CONNECTIONS" => Some("0".to_string()),
+            _ => None,
+        };
+        apply_env(&mut config, &env).unwrap();
+        let error = validate(config.clone()).unwrap_err().to_string();
+        assert!(error.contains("admin.max_connections"), "{error}");
+        config.admin.max_connections = 8;
+        assert_eq!(validate(config).unwrap().limits.max_connections, 120);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The front door: every HTTP/1 connection passes here before Pingora parses a request.
+//! The front door: every connection to the API or admin listener passes here before Pingora
+//! parses a request.
 //!
 //! Pingora bounds each read of a request head, not the whole head, and answers malformed heads
 //! with an empty 400; a client sending one byte a second could hold a connection and its buffer
@@ -6,7 +7,9 @@
 //! checks it, and answers what it refuses in the OpenAI error envelope. A head that passes is
 //! handed to Pingora as already-read bytes (`set_pipelined_prefix`), which parses it without
 //! another read. It also caps the connections each client address holds open without having
-//! made an authenticated request, taking the address a trusted load balancer reports.
+//! made an authenticated request, taking the address a trusted load balancer reports, and the
+//! connections the listener holds in all, below the process's descriptor limit (see
+//! [`ConnectionCap`]).
 
 use std::collections::HashMap;
 use std::mem::MaybeUninit;
@@ -18,16 +21,17 @@ use argo_filters::error::ErrorCode;
 use argo_filters::ApiError;
 use async_trait::async_trait;
 use bytes::BytesMut;
+use futures::FutureExt;
 use pingora_core::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
 use pingora_core::protocols::http::ServerSession;
 use pingora_core::protocols::{Stream, ALPN};
 use pingora_core::server::ShutdownWatch;
-use pingora_proxy::HttpProxy;
 use pingora_timeout::fast_timeout::fast_timeout;
+use prometheus::IntGauge;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::{IpNet, Limits, Settings};
-use crate::gateway::{new_id, Gateway};
+use crate::gateway::new_id;
 use crate::metrics;
 use crate::proxy_protocol;
 
@@ -35,10 +39,13 @@ use crate::proxy_protocol;
 const MAX_HEADERS: usize = 128;
 const READ_CHUNK: usize = 4 * 1024;
 
-pub struct FrontDoor {
-    proxy: Arc<HttpProxy<Gateway>>,
+/// The front door of one listener, in front of the Pingora application `A` that answers the
+/// requests it lets through (the gateway's proxy, or the admin endpoints).
+pub struct FrontDoor<A> {
+    app: Arc<A>,
     rules: Rules,
     unauthenticated: Arc<AddressCounts>,
+    connections: Arc<ConnectionCap>,
 }
 
 /// What the front door enforces, from the settings.
@@ -51,11 +58,21 @@ struct Rules {
     proxy_protocol: bool,
 }
 
-impl FrontDoor {
-    pub fn new(proxy: HttpProxy<Gateway>, settings: &Settings) -> Self {
+impl<A: HttpServerApp + Send + Sync + 'static> FrontDoor<A> {
+    /// The API listener's front door: at most `limits.max_connections` connections.
+    pub fn new(app: A, settings: &Settings) -> Self {
+        Self::with_cap(app, settings, "api", settings.limits.max_connections)
+    }
+
+    /// The admin listener's: the API's rules, and a cap of its own (`admin.max_connections`).
+    pub fn admin(app: A, settings: &Settings) -> Self {
+        Self::with_cap(app, settings, "admin", settings.admin.max_connections)
+    }
+
+    fn with_cap(app: A, settings: &Settings, listener: &str, cap: usize) -> Self {
         let limits: &Limits = &settings.limits;
         FrontDoor {
-            proxy: Arc::new(proxy),
+            app: Arc::new(app),
             rules: Rules {
                 head_timeout: Duration::from_millis(limits.request_head_timeout_ms),
                 keepalive_timeout: Duration::from_secs(limits.keepalive_timeout_s),
@@ -66,6 +83,10 @@ impl FrontDoor {
             },
             unauthenticated: Arc::new(AddressCounts::new(
                 limits.max_unauthenticated_connections_per_address,
+            )),
+            connections: Arc::new(ConnectionCap::new(
+                cap,
+                metrics::CONNECTIONS_OPEN.with_label_values(&[listener]),
             )),
         }
     }
@@ -117,9 +138,8 @@ impl FrontDoor {
 
     /// Serves one connection: a request head read and checked here, then Pingora answers it;
     /// again for each request the connection carries.
-    async fn serve(&self, mut stream: Stream, shutdown: &ShutdownWatch) {
+    async fn serve(&self, mut stream: Stream, peer: Option<IpAddr>, shutdown: &ShutdownWatch) {
         let opened = Instant::now();
-        let peer = peer_address(&stream);
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
         let slot = Arc::new(Mutex::new(None));
         match self
@@ -170,7 +190,7 @@ impl FrontDoor {
             }
             session.set_pipelined_prefix(std::mem::take(&mut buf));
             let answered = UNAUTHENTICATED
-                .scope(slot.clone(), self.proxy.process_new_http(session, shutdown))
+                .scope(slot.clone(), self.app.process_new_http(session, shutdown))
                 .await;
             let Some(next) = answered else { return };
             let (next_stream, settings) = next.consume();
@@ -200,14 +220,19 @@ impl FrontDoor {
             Instant::now() + self.rules.head_timeout
         };
         let mut scanned = 0;
+        let limit = self.rules.max_head_bytes;
         loop {
-            if let Some(end) = head_end(buf, &mut scanned) {
-                return Head::parse(&buf[..end], &self.rules).map(Some);
+            match head_end(buf, &mut scanned) {
+                Some(end) if end <= limit => {
+                    return Head::parse(&buf[..end], &self.rules).map(Some)
+                }
+                Some(_) => return Err(Refusal::head_too_large(limit)),
+                // A head within the limit would have ended in its first `limit` bytes.
+                None if buf.len() >= limit => return Err(Refusal::head_too_large(limit)),
+                None => {}
             }
-            if buf.len() > self.rules.max_head_bytes {
-                return Err(Refusal::head_too_large(self.rules.max_head_bytes));
-            }
-            match read_until(stream, buf, deadline).await {
+            // Never more than the limit: the bytes read past a head's end are its body's.
+            match read_until(stream, buf, deadline, limit - buf.len()).await {
                 Ok(0) if buf.is_empty() => return Ok(None),
                 Ok(0) => return Err(Refusal::silent()),
                 Ok(_) => {}
@@ -219,22 +244,30 @@ impl FrontDoor {
 }
 
 #[async_trait]
-impl ServerApp for FrontDoor {
+impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for FrontDoor<A> {
     async fn process_new(
         self: &Arc<Self>,
         stream: Stream,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
+        let peer = peer_address(&stream);
+        // A trusted balancer carries many clients on its connections: it is not held to a
+        // share of the cap.
+        let share_held = !peer.is_some_and(|peer| self.is_trusted(peer));
+        let Some(_open) = self.connections.admit(peer, share_held) else {
+            refuse_over_cap(stream).await;
+            return None;
+        };
         if matches!(stream.selected_alpn_proto(), Some(ALPN::H2)) {
             // HTTP/2 frames its own requests; Pingora's HTTP/2 server bounds them.
-            return ServerApp::process_new(&self.proxy, stream, shutdown).await;
+            return ServerApp::process_new(&self.app, stream, shutdown).await;
         }
-        self.serve(stream, shutdown).await;
+        self.serve(stream, peer, shutdown).await;
         None
     }
 
     async fn cleanup(&self) {
-        self.proxy.http_cleanup().await;
+        self.app.http_cleanup().await;
     }
 }
 
@@ -303,6 +336,109 @@ impl Drop for AddressTicket {
     }
 }
 
+/// The connections one listener holds open, against its cap (`limits.max_connections` or
+/// `admin.max_connections`), which keeps the process below its descriptor limit: past the cap
+/// a connection is answered 503 at once and closed. Fairness, so that a few addresses cannot
+/// take every place: once three quarters of the cap are open, an address that already holds a
+/// sixteenth of it gets no more, and the last quarter goes to addresses that hold little.
+struct ConnectionCap {
+    cap: usize,
+    crowded: usize,
+    share: u32,
+    open: Mutex<OpenConnections>,
+    gauge: IntGauge,
+}
+
+#[derive(Default)]
+struct OpenConnections {
+    total: usize,
+    by_address: HashMap<IpAddr, u32>,
+}
+
+/// One open connection's place under the cap; dropping it frees the place.
+struct OpenTicket {
+    cap: Arc<ConnectionCap>,
+    address: Option<IpAddr>,
+}
+
+impl ConnectionCap {
+    fn new(cap: usize, gauge: IntGauge) -> Self {
+        ConnectionCap {
+            cap,
+            crowded: cap - cap / 4,
+            share: u32::try_from(cap / 16).unwrap_or(u32::MAX).max(1),
+            open: Mutex::new(OpenConnections::default()),
+            gauge,
+        }
+    }
+
+    /// A place for a connection from `peer`, or `None` over the cap (or, with `share_held`,
+    /// over the address's share while the listener is crowded).
+    fn admit(self: &Arc<Self>, peer: Option<IpAddr>, share_held: bool) -> Option<OpenTicket> {
+        let mut open = lock(&self.open);
+        if open.total >= self.cap {
+            return None;
+        }
+        let address = peer.filter(|_| share_held);
+        if let Some(address) = address {
+            let held = open.by_address.get(&address).copied().unwrap_or(0);
+            if open.total >= self.crowded && held >= self.share {
+                return None;
+            }
+            *open.by_address.entry(address).or_insert(0) += 1;
+        }
+        open.total += 1;
+        self.gauge.inc();
+        Some(OpenTicket {
+            cap: Arc::clone(self),
+            address,
+        })
+    }
+}
+
+impl Drop for OpenTicket {
+    fn drop(&mut self) {
+        let mut open = lock(&self.cap.open);
+        open.total -= 1;
+        self.cap.gauge.dec();
+        if let Some(address) = self.address {
+            if let Some(count) = open.by_address.get_mut(&address) {
+                *count -= 1;
+                if *count == 0 {
+                    open.by_address.remove(&address);
+                }
+            }
+        }
+    }
+}
+
+/// Turns away a connection over the cap, cheaply: what the client already sent is read without
+/// waiting (closing on unread bytes would reset the connection before the answer is read), a
+/// 503 is written (plain HTTP/1 only) and the connection closed.
+async fn refuse_over_cap(mut stream: Stream) {
+    if matches!(stream.selected_alpn_proto(), Some(ALPN::H2)) {
+        metrics::REFUSED_CONNECTIONS
+            .with_label_values(&[OVER_CAP])
+            .inc();
+        return;
+    }
+    let mut sent = [0u8; READ_CHUNK];
+    let _ = stream.read(&mut sent).now_or_never();
+    let mut refusal = Refusal::new(
+        503,
+        ErrorCode::ServerBusy,
+        "The gateway holds as many connections as it may; retry in a moment".into(),
+    );
+    refusal.reason = Some(OVER_CAP);
+    if let Some(error) = refusal.error.as_mut() {
+        error.retry_after = Some("1".into());
+    }
+    refuse(stream, refusal).await;
+}
+
+/// The `reason` of connections refused over the connection cap.
+const OVER_CAP: &str = "connection_cap";
+
 fn peer_address(stream: &Stream) -> Option<IpAddr> {
     let digest = stream.get_socket_digest()?;
     let address = digest.peer_addr()?.as_inet()?.ip();
@@ -346,7 +482,14 @@ impl Head {
                 "CONNECT is not supported: this is an API gateway, not a forward proxy".into(),
             ));
         }
-        if request.path.unwrap_or("").len() > rules.max_uri_bytes {
+        let target = request.path.unwrap_or("");
+        if !target.starts_with('/') {
+            return Err(Refusal::malformed(
+                "the request target must be a path such as /v1/chat/completions, not a full URL \
+                 or `*`: this gateway is not a forward proxy",
+            ));
+        }
+        if target.len() > rules.max_uri_bytes {
             return Err(Refusal::new(
                 414,
                 ErrorCode::UriTooLong,
@@ -356,7 +499,7 @@ impl Head {
                 ),
             ));
         }
-        check_framing(request.headers)?;
+        check_framing(request.headers, request.version)?;
         if named(request.headers, "host").count() > 1 {
             return Err(Refusal::malformed(
                 "the request has more than one Host header",
@@ -382,8 +525,8 @@ impl Head {
 }
 
 /// Request smuggling hides in disagreeing framing: one Content-Length of digits, or
-/// `Transfer-Encoding: chunked` alone, nothing else.
-fn check_framing(headers: &[httparse::Header]) -> Result<(), Refusal> {
+/// `Transfer-Encoding: chunked` alone (and only in HTTP/1.1), nothing else.
+fn check_framing(headers: &[httparse::Header], version: Option<u8>) -> Result<(), Refusal> {
     let lengths: Vec<&[u8]> = named(headers, "content-length").collect();
     let valid_length = |value: &&[u8]| {
         let value = value.trim_ascii();
@@ -405,6 +548,11 @@ fn check_framing(headers: &[httparse::Header]) -> Result<(), Refusal> {
     if !lengths.is_empty() {
         return Err(Refusal::malformed(
             "send either Content-Length or Transfer-Encoding, not both",
+        ));
+    }
+    if version == Some(0) {
+        return Err(Refusal::malformed(
+            "HTTP/1.0 has no Transfer-Encoding: send Content-Length, or use HTTP/1.1",
         ));
     }
     if encodings.len() > 1 || !encodings[0].trim_ascii().eq_ignore_ascii_case(b"chunked") {
@@ -454,18 +602,21 @@ enum ReadFailure {
     Broken,
 }
 
-/// One read into `buf`, bounded by `deadline`; the number of bytes read.
+/// One read of at most `most` bytes into `buf`, bounded by `deadline`; the number of bytes
+/// read.
 async fn read_until(
     stream: &mut Stream,
     buf: &mut BytesMut,
     deadline: Instant,
+    most: usize,
 ) -> Result<usize, ReadFailure> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
         return Err(ReadFailure::TimedOut);
     }
-    buf.reserve(READ_CHUNK);
-    match fast_timeout(left, stream.read_buf(buf)).await {
+    buf.reserve(READ_CHUNK.min(most));
+    let most = u64::try_from(most).unwrap_or(u64::MAX);
+    match fast_timeout(left, (&mut *stream).take(most).read_buf(buf)).await {
         Ok(Ok(read)) => Ok(read),
         Ok(Err(_)) => Err(ReadFailure::Broken),
         Err(_) => Err(ReadFailure::TimedOut),
@@ -485,7 +636,7 @@ async fn wait_for_request(
     }
     let mut shutdown = shutdown.clone();
     tokio::select! {
-        read = read_until(stream, buf, Instant::now() + keepalive) => matches!(read, Ok(read) if read > 0),
+        read = read_until(stream, buf, Instant::now() + keepalive, READ_CHUNK) => matches!(read, Ok(read) if read > 0),
         _ = shutdown.changed() => false,
     }
 }
@@ -510,7 +661,7 @@ async fn read_proxy_header(
             }
             proxy_protocol::Parsed::NeedMore => {}
         }
-        match read_until(stream, buf, deadline).await {
+        match read_until(stream, buf, deadline, READ_CHUNK).await {
             Ok(0) | Err(ReadFailure::Broken) => return Err(Refusal::silent()),
             Ok(_) => {}
             Err(ReadFailure::TimedOut) => return Err(Refusal::head_timeout()),
@@ -519,14 +670,18 @@ async fn read_proxy_header(
 }
 
 /// A connection the front door turns away: the status and error it gets, or nothing at all
-/// when the client is already gone.
-struct Refusal(Option<ApiError>);
+/// when the client is already gone; counted under `reason`, or else the error's code.
+struct Refusal {
+    error: Option<ApiError>,
+    reason: Option<&'static str>,
+}
 
 impl Refusal {
     fn new(status: u16, code: ErrorCode, message: String) -> Self {
-        Refusal(Some(
-            ApiError::new(status, "invalid_request_error", message).with_code(code),
-        ))
+        Refusal {
+            error: Some(ApiError::new(status, "invalid_request_error", message).with_code(code)),
+            reason: None,
+        }
     }
 
     fn malformed(reason: &str) -> Self {
@@ -559,19 +714,28 @@ impl Refusal {
         )
         .with_code(ErrorCode::TooManyConnections);
         error.retry_after = Some("1".into());
-        Refusal(Some(error))
+        Refusal {
+            error: Some(error),
+            reason: None,
+        }
     }
 
     fn silent() -> Self {
-        Refusal(None)
+        Refusal {
+            error: None,
+            reason: None,
+        }
     }
 }
 
 /// Answers a refused connection in the OpenAI error envelope, then closes it.
 async fn refuse(mut stream: Stream, refusal: Refusal) {
-    let Some(error) = refusal.0 else { return };
+    let Some(error) = refusal.error else { return };
+    let reason = refusal
+        .reason
+        .unwrap_or_else(|| error.code.map_or("refused", ErrorCode::as_str));
     metrics::REFUSED_CONNECTIONS
-        .with_label_values(&[error.code.map_or("refused", ErrorCode::as_str)])
+        .with_label_values(&[reason])
         .inc();
     let body = error.to_json();
     let reason = http::StatusCode::from_u16(error.status)
@@ -622,7 +786,7 @@ mod tests {
     fn status_of(head: &str) -> Option<u16> {
         Head::parse(head.as_bytes(), &rules())
             .err()
-            .and_then(|refusal| refusal.0)
+            .and_then(|refusal| refusal.error)
             .map(|error| error.status)
     }
 
@@ -660,6 +824,9 @@ mod tests {
             ("GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400),
             ("GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n", 400),
             ("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n", 400),
+            ("GET http://x/v1/models HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+            ("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+            ("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
         ];
         for (head, status) in cases {
             assert_eq!(status_of(head), Some(status), "{head:?}");
@@ -669,6 +836,43 @@ mod tests {
             status_of(&format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n")),
             Some(431)
         );
+    }
+
+    #[test]
+    fn the_connection_cap_keeps_its_last_quarter_for_addresses_that_hold_little() {
+        let cap = Arc::new(ConnectionCap::new(
+            32,
+            IntGauge::new("open", "open").unwrap(),
+        ));
+        let greedy: IpAddr = "10.0.0.1".parse().unwrap();
+        // Up to three quarters (24) anyone gets in; past them, not an address holding 2.
+        let mut held: Vec<OpenTicket> = (0..24)
+            .map(|_| cap.admit(Some(greedy), true).unwrap())
+            .collect();
+        assert!(cap.admit(Some(greedy), true).is_none());
+        assert_eq!(cap.gauge.get(), 24);
+        let others: Vec<OpenTicket> = (2..10)
+            .map(|n| cap.admit(Some(IpAddr::from([10, 0, 0, n])), true).unwrap())
+            .collect();
+        assert!(
+            cap.admit(Some("10.0.0.99".parse().unwrap()), true)
+                .is_none(),
+            "the cap holds for everyone"
+        );
+        drop(others);
+        // A trusted balancer is held to the cap, not to a share.
+        let balancer: Vec<OpenTicket> = (0..8).map(|_| cap.admit(None, false).unwrap()).collect();
+        assert!(cap.admit(None, false).is_none());
+        drop(balancer);
+        held.truncate(10);
+        assert!(
+            cap.admit(Some(greedy), true).is_some(),
+            "below three quarters again"
+        );
+        assert_eq!(cap.gauge.get(), 10);
+        drop(held);
+        assert_eq!(lock(&cap.open).total, 0);
+        assert!(lock(&cap.open).by_address.is_empty());
     }
 
     #[test]

@@ -23,7 +23,11 @@ mod streaming;
 mod timing;
 mod upstream;
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+
+use listen_port::Reservation;
 
 use pingora_core::listeners::tls::TlsSettings;
 use pingora_core::listeners::ListenerConfig;
@@ -40,18 +44,22 @@ use crate::front_door::FrontDoor;
 use crate::gateway::{Gateway, State};
 
 const USAGE: &str = "usage:
-  argo-bridge [run] [--config PATH] [--port N] [--username U] [--upgrade]
+  argo-bridge [run] [--config PATH] [--port N] [--username U] [--upgrade] [--ports-file PATH]
                                           serve (config: PATH, $ARGO_BRIDGE_CONFIG or conf/argo-bridge.yaml);
                                           --port N: listen on port N; --username U: serve requests
                                           with no token (or `noop`) as lab user U (auth.default_user);
                                           --upgrade takes the listeners over from a running
-                                          instance once it gets SIGQUIT (shutdown.upgrade_sock)
-  argo-bridge demo [--port P] [--mock-port M] [--config PATH]
+                                          instance once it gets SIGQUIT (shutdown.upgrade_sock);
+                                          --ports-file PATH ($ARGO_BRIDGE_PORTS_FILE): once every
+                                          listener listens, write `listen ADDR` and `admin ADDR`
+                                          there (port 0 in an address takes a free port)
+  argo-bridge demo [--port P] [--mock-port M] [--config PATH] [--ports-file PATH]
                                           serve with the built-in mock Argo on loopback
                                           (builds with the default feature `mock` only)
-  argo-bridge mock-argo --listen ADDR [--fragment-delay-ms N] [--fragment-bytes N] [--tls-cert PEM --tls-key PEM]
+  argo-bridge mock-argo --listen ADDR [--ports-file PATH] [--fragment-delay-ms N] [--fragment-bytes N] [--tls-cert PEM --tls-key PEM]
                                           run only the mock Argo (feature `mock` too)
-  argo-bridge check-config [--config PATH]  validate the configuration and exit";
+  argo-bridge check-config [--config PATH]  validate the configuration and exit
+  argo-bridge help                        this text (also --help, -h)";
 
 /// mimalloc rather than glibc's malloc: a request makes about eighty allocations, and glibc's
 /// share of a short chat's instructions was a sixth (about 20k of 115k; mimalloc's: about 7k).
@@ -75,6 +83,10 @@ fn main() {
 }
 
 fn run(args: &[String]) -> Result<(), String> {
+    if args.iter().any(|arg| HELP.contains(&arg.as_str())) {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let (command, rest) = match args.first().map(String::as_str) {
         Some(command) if !command.starts_with('-') => (command, &args[1..]),
         _ => ("run", args),
@@ -85,7 +97,7 @@ fn run(args: &[String]) -> Result<(), String> {
             load(&flags, &|key| {
                 flags.env_override(key).or_else(|| std::env::var(key).ok())
             })?,
-            Vec::new(),
+            Beside::ports_file(&flags),
             flags.is_set("upgrade"),
         ),
         "check-config" => {
@@ -99,10 +111,6 @@ fn run(args: &[String]) -> Result<(), String> {
             Ok(())
         }
         "demo" | "mock-argo" => mock::run(command, &flags),
-        "help" | "--help" | "-h" => {
-            println!("{USAGE}");
-            Ok(())
-        }
         other => Err(format!("unknown command `{other}`\n{USAGE}")),
     }
 }
@@ -136,23 +144,51 @@ fn server_conf(threads: usize, shutdown: &ShutdownConfig) -> ServerConf {
     }
 }
 
+/// The words that ask for the usage text, wherever they stand.
+const HELP: [&str; 3] = ["help", "--help", "-h"];
+
+/// What serves beside the gateway in its server (the demo's mock), and who hears once every
+/// listener listens.
+#[derive(Default)]
+struct Beside {
+    services: Vec<Box<dyn ServiceWithDependents>>,
+    /// The listen addresses of `services`, reported after the gateway's own.
+    listening: Vec<(&'static str, Reservation)>,
+    ports_file: Option<PathBuf>,
+    /// Called with every listener's address once all of them listen.
+    on_listening: Option<OnListening>,
+}
+
+/// What hears every listener's address once all of them listen.
+type OnListening = Box<dyn FnOnce(&[SocketAddr]) + Send>;
+
+impl Beside {
+    /// Nothing beside the gateway; the ports file from `--ports-file` or `$ARGO_BRIDGE_PORTS_FILE`.
+    fn ports_file(flags: &Flags) -> Beside {
+        let path = flags
+            .value("ports-file")
+            .map(str::to_string)
+            .or_else(|| std::env::var("ARGO_BRIDGE_PORTS_FILE").ok());
+        Beside {
+            ports_file: path.filter(|path| !path.is_empty()).map(PathBuf::from),
+            ..Beside::default()
+        }
+    }
+}
+
 /// Serves the gateway, and `beside` it in the same server any other services (the demo's mock).
-fn serve(
-    settings: Settings,
-    beside: Vec<Box<dyn ServiceWithDependents>>,
-    upgrade: bool,
-) -> Result<(), String> {
+fn serve(settings: Settings, beside: Beside, upgrade: bool) -> Result<(), String> {
     let opt = Opt {
         upgrade,
         ..Opt::default()
     };
     let conf = server_conf(settings.threads, &settings.shutdown);
-    if !upgrade {
-        // Pingora binds in its service threads, where a failure only panics that thread and
-        // leaves the process up without an API: fail the start here instead.
-        check_bindable(&settings.listen, "listen")?;
-        check_bindable(&settings.admin.listen, "admin.listen")?;
-    }
+    // An upgrade takes its listeners over from the running instance: nothing to check or hold.
+    let api = reserve(&settings.listen, "listen", !upgrade)?;
+    let admin_listen = match settings.admin.listen.is_empty() {
+        true => None,
+        false => Some(reserve(&settings.admin.listen, "admin.listen", !upgrade)?),
+    };
     let mut server = Server::new_with_opt_and_conf(opt, conf);
     // With --upgrade this blocks until the running instance hands its listeners over.
     server.bootstrap();
@@ -181,15 +217,16 @@ fn serve(
     ));
     let own_upstream = || upstream::Upstream::new(&list_reads, Arc::clone(&addresses));
     let readiness = readiness::Readiness::new(&settings);
-    if !settings.admin.listen.is_empty() {
+    let mut listening = vec![("listen", api)];
+    if let Some(admin_listen) = admin_listen {
         let admin = admin::AdminApp::new(
             Arc::clone(&shared_settings),
             Arc::clone(&catalog),
             Arc::clone(&readiness),
             own_upstream(),
         );
-        server.add_service(admin::service(&settings.admin.listen, admin));
-        log::info!("admin endpoints on {}", settings.admin.listen);
+        server.add_service(admin::service(&admin_listen, admin));
+        listening.push(("admin", admin_listen));
     }
     let refresher = catalog::Refresher {
         catalog: Arc::clone(&catalog),
@@ -198,12 +235,7 @@ fn serve(
     };
     server.add_service(background_service("model list", refresher));
     // Probes get connections of their own too, and give up within the probe timeout.
-    let probes = config::UpstreamConfig {
-        retries: 0,
-        connect_timeout_ms: (settings.upstream.connect_timeout_ms)
-            .min(settings.readiness.probe_timeout_ms.max(1)),
-        ..settings.upstream.clone()
-    };
+    let probes = readiness::probe_config(&settings);
     let prober = readiness::Prober {
         readiness: Arc::clone(&readiness),
         upstream: upstream::Upstream::new(&probes, Arc::clone(&addresses)),
@@ -235,7 +267,7 @@ fn serve(
         &front_settings,
     );
     let mut gateway = Service::new("argo-bridge".to_string(), front_door);
-    let mut endpoint = listener(&listen);
+    let mut endpoint = listener(&listening[0].1);
     if !tls.cert_file.is_empty() {
         let settings = TlsSettings::intermediate(&tls.cert_file, &tls.key_file)
             .map_err(|e| format!("cannot serve TLS on {listen}: {e}"))?;
@@ -243,27 +275,76 @@ fn serve(
     }
     gateway.add_listener(endpoint);
     server.add_service(gateway);
-    server.add_services(beside);
-    startup_check::start(&addresses);
-    log::info!("argo-bridge listening on {listen}");
+    server.add_services(beside.services);
+    listening.extend(beside.listening);
+    let (ports_file, on_listening) = (beside.ports_file, beside.on_listening);
+    report_when_listening(listening, move |bound| {
+        if let Some(path) = ports_file {
+            if let Err(e) = listen_port::write_file_whole(&path, &ports_lines(bound)) {
+                log::error!("cannot write the ports file {}: {e}", path.display());
+            }
+        }
+        // After the demo's mock listens too, so that its check finds the mock there.
+        startup_check::start(&addresses);
+        if let Some(on_listening) = on_listening {
+            let addresses: Vec<SocketAddr> = bound.iter().map(|(_, address)| *address).collect();
+            on_listening(&addresses);
+        }
+    });
     server.run_forever()
+}
+
+/// Logs each listener's address once all of them listen, then calls `then` with them.
+fn report_when_listening(
+    listening: Vec<(&'static str, Reservation)>,
+    then: impl FnOnce(&[(&'static str, SocketAddr)]) + Send + 'static,
+) {
+    let (labels, reservations): (Vec<&'static str>, Vec<Reservation>) =
+        listening.into_iter().unzip();
+    listen_port::report_when_listening(reservations, move |addresses| {
+        let bound: Vec<(&'static str, SocketAddr)> =
+            labels.into_iter().zip(addresses.iter().copied()).collect();
+        for (label, address) in &bound {
+            match *label {
+                "listen" => log::info!("argo-bridge listening on {address}"),
+                "admin" => log::info!("admin endpoints on {address}"),
+                _ => log::info!("{label} listening on {address}"),
+            }
+        }
+        then(&bound);
+    });
+}
+
+/// The ports file: a `label address` line per listener.
+fn ports_lines(bound: &[(&str, SocketAddr)]) -> String {
+    bound
+        .iter()
+        .map(|(label, address)| format!("{label} {address}\n"))
+        .collect()
 }
 
 /// The gateway's listener without Pingora's per-connection 64 KiB read buffer: requests are read
 /// into header and body buffers of their own, so that buffer only added a copy per request and,
 /// zero-filled, up to 64 KiB of resident memory per open connection (per open stream).
-fn listener(listen: &str) -> ListenerConfig {
-    ListenerConfig::tcp(listen).l4_buffer(L4BufferSettings::default().read(0))
+fn listener(listen: &Reservation) -> ListenerConfig {
+    ListenerConfig::tcp(listen.address().to_string())
+        .l4_buffer(L4BufferSettings::default().read(0))
+        .tcp_socket_options(listen.tcp_options())
 }
 
-/// Binds `address` once and lets it go, so that a taken port fails the start with its reason.
-fn check_bindable(address: &str, field: &str) -> Result<(), String> {
-    if address.is_empty() {
-        return Ok(());
+/// `address` with port 0 resolved to a reserved free port. With `check`, a given port is bound
+/// once and let go, so that a taken port fails the start with its reason: Pingora binds in its
+/// service threads, where a failure only panics that thread and leaves the process up without
+/// an API.
+fn reserve(address: &str, field: &str, check: bool) -> Result<Reservation, String> {
+    let cannot = |e: std::io::Error| format!("cannot listen on {address} ({field}): {e}");
+    let reservation = Reservation::new(address).map_err(cannot)?;
+    if check && !reservation.shares_port() {
+        std::net::TcpListener::bind(reservation.address())
+            .map(drop)
+            .map_err(cannot)?;
     }
-    std::net::TcpListener::bind(address)
-        .map(drop)
-        .map_err(|e| format!("cannot listen on {address} ({field}): {e}"))
+    Ok(reservation)
 }
 
 fn write_pid_file(path: &str) -> Result<(), String> {
@@ -280,44 +361,60 @@ fn write_pid_file(path: &str) -> Result<(), String> {
 /// touches it. Without the default feature `mock` (the container image) both are refused.
 #[cfg(feature = "mock")]
 mod mock {
-    use super::{load, serve, Flags};
+    use std::net::SocketAddr;
+
+    use super::{load, serve, Beside, Flags};
 
     pub(crate) fn run(command: &str, flags: &Flags) -> Result<(), String> {
         match command {
             "demo" => demo(flags),
             _ => {
-                let listen = flags
-                    .value("listen")
-                    .ok_or("mock-argo needs --listen ADDR")?;
-                let tls = flags.value("tls-cert").zip(flags.value("tls-key"));
-                mock_argo::serve(listen, options(flags)?, tls)
+                let serving = mock_argo::Serving {
+                    listen: flags
+                        .value("listen")
+                        .ok_or("mock-argo needs --listen ADDR")?,
+                    tls: flags.value("tls-cert").zip(flags.value("tls-key")),
+                    ports_file: flags.value("ports-file"),
+                };
+                mock_argo::serve(serving, options(flags)?)
             }
         }
     }
 
     /// Demo mode: the mock Argo on loopback serves every environment; one demo token is accepted.
+    /// The instructions are printed once both listen, with the ports they got (port 0 takes a
+    /// free one).
     fn demo(flags: &Flags) -> Result<(), String> {
         let port = flags.value("port").unwrap_or("8080");
         let mock_port = flags.value("mock-port").unwrap_or("8081");
-        let mock_listen = format!("127.0.0.1:{mock_port}");
+        let mock_listen = mock_argo::Reservation::new(&format!("127.0.0.1:{mock_port}"))
+            .map_err(|e| format!("cannot listen on 127.0.0.1:{mock_port} (--mock-port): {e}"))?;
+        let mock_address = mock_listen.address();
         let env = |key: &str| -> Option<String> {
             match key {
                 "ARGO_BRIDGE_LISTEN" => Some(format!("127.0.0.1:{port}")),
                 "ARGO_BRIDGE_TOKENS" => Some("demo-token=demo-user".into()),
                 "ARGO_BRIDGE_AUTH_MODE" => Some("tokens".into()),
                 _ if key.starts_with("ARGO_BRIDGE_ARGO_") => {
-                    Some(format!("http://{mock_listen}/argoapi"))
+                    Some(format!("http://{mock_address}/argoapi"))
                 }
                 _ => std::env::var(key).ok(),
             }
         };
         let settings = load(flags, &env)?;
-        print_demo_instructions(port);
         let mock = mock_argo::service(&mock_listen, options(flags)?);
-        serve(settings, vec![Box::new(mock)], false)
+        let beside = Beside {
+            services: vec![Box::new(mock)],
+            listening: vec![("mock", mock_listen)],
+            on_listening: Some(Box::new(|addresses: &[SocketAddr]| {
+                print_demo_instructions(addresses[0].port());
+            })),
+            ..Beside::ports_file(flags)
+        };
+        serve(settings, beside, false)
     }
 
-    fn print_demo_instructions(port: &str) {
+    fn print_demo_instructions(port: u16) {
         println!(
             r#"
 argo-bridge demo: the gateway listens on http://127.0.0.1:{port}, in front of a built-in mock Argo.

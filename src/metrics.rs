@@ -134,6 +134,15 @@ pub static REFUSED_CONNECTIONS: Lazy<IntCounterVec> = Lazy::new(|| {
     ))
 });
 
+pub static CONNECTIONS_OPEN: Lazy<IntGaugeVec> = Lazy::new(|| {
+    registered(register_int_gauge_vec!(
+        "argo_bridge_connections_open",
+        "Client connections open now, by listener (api, admin); each is capped \
+         (limits.max_connections, admin.max_connections)",
+        &["listener"]
+    ))
+});
+
 pub static BUFFERED_REQUEST_BYTES: Lazy<IntGauge> = Lazy::new(|| {
     registered(register_int_gauge!(
         "argo_bridge_buffered_request_bytes",
@@ -164,11 +173,19 @@ pub static LIMIT_BACKEND_FALLBACKS: Lazy<IntCounterVec> = Lazy::new(|| {
     ))
 });
 
+pub static LIMIT_BACKEND_TRIPS: Lazy<prometheus::IntCounter> = Lazy::new(|| {
+    registered(prometheus::register_int_counter!(
+        "argo_bridge_limit_backend_trips_total",
+        "Times the shared (Redis) limits backend failed a check and was left alone for a \
+         while (limits.redis_backoff_ms), its checks judged by this instance meanwhile"
+    ))
+});
+
 pub static UPSTREAM_UP: Lazy<IntGaugeVec> = Lazy::new(|| {
     registered(register_int_gauge_vec!(
         "argo_bridge_upstream_up",
-        "1 when the Argo environment answered the last readiness probe (GET /v1/models; a \
-         failed connection, a timeout, 502, 503 and 504 are 0)",
+        "1 when the Argo environment answered the last readiness probe (GET /v1/models), or \
+         took it without answering in time (slow); a failed connection, 502, 503 and 504 are 0",
         &["env"]
     ))
 });
@@ -230,13 +247,17 @@ pub fn init() {
     Lazy::force(&IN_FLIGHT);
     Lazy::force(&TOKENS);
     Lazy::force(&REFUSED_CONNECTIONS);
+    for listener in ["api", "admin"] {
+        CONNECTIONS_OPEN.with_label_values(&[listener]);
+    }
+    Lazy::force(&LIMIT_BACKEND_TRIPS);
     Lazy::force(&BUFFERED_REQUEST_BYTES);
     Lazy::force(&BUFFERED_ANSWER_BYTES);
     Lazy::force(&LOG_LINES_DROPPED);
     Lazy::force(&MODELS_SERVED);
     Lazy::force(&MODEL_REFRESH_FAILURES);
     Lazy::force(&UPSTREAM_UP);
-    for reason in ["unavailable", "timeout", "error"] {
+    for reason in ["unavailable", "timeout", "error", "breaker_open"] {
         LIMIT_BACKEND_FALLBACKS.with_label_values(&[reason]);
     }
 }

@@ -1,14 +1,20 @@
 //! Readiness that tells the truth: every `readiness.probe_interval_ms` each configured Argo
-//! environment gets a light probe, `GET {base}/v1/models` (no prompt, nothing billed), bounded by
-//! `readiness.probe_timeout_ms`. An environment is down when the connection fails, the probe times
-//! out, or the answer is 502, 503 or 504: what a proxy in front of a dead Argo says, or Argo
-//! when it is unavailable. Any other HTTP answer, a 4xx or even a 500, is up: Argo's application
-//! answered, and one broken model list must not drain every instance at once.
+//! environment gets a light probe, `GET {base}/v1/models` (no prompt, nothing billed). Connecting
+//! and waiting for the answer's head are each bounded by `readiness.probe_timeout_ms`
+//! ([`probe_config`]). An environment is down when the connection fails or the answer is 502,
+//! 503 or 504: what a proxy in front of a dead Argo says, or Argo when it is unavailable. Any
+//! other HTTP answer, a 4xx or even a 500, is up: Argo's application answered, and one broken
+//! model list must not drain every instance at once.
 //!
-//! `/ready` (API and admin port) is 200 while at least one environment is up, and 503
+//! The probe is judged on the answer's head, never on the list: a huge, slow or dripping list
+//! says nothing about whether chat works. An environment that took the probe's request but sent
+//! no head in time is `slow`, which does not make the instance unready either: every instance
+//! would see the same Argo, and draining them all would turn slow answers into none.
+//!
+//! `/ready` (API and admin port) is 200 while at least one environment is up or slow, and 503
 //! `not_ready` while none is, or before the first round of probes has finished, so that a load
 //! balancer drains an instance that cannot reach Argo. `/health` stays liveness only.
-//! `argo_bridge_upstream_up{env}` shows each environment's last probe.
+//! `argo_bridge_upstream_up{env}` shows each environment's last probe (1 for up and slow).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -22,15 +28,60 @@ use pingora_core::server::ShutdownWatch;
 use pingora_core::services::background::BackgroundService;
 use serde_json::json;
 
-use crate::config::Settings;
+use crate::config::{Settings, UpstreamConfig};
 use crate::metrics;
-use crate::upstream::{Api, Call, Upstream};
+use crate::upstream::{Api, Call, Exchange, Upstream};
+
+/// Most of a probe's list read to its end, so that its connection serves the next probe; a
+/// longer list is left unread and its connection closed.
+const PROBE_DRAIN_BYTES: usize = 64 * 1024;
 
 /// What the last round of probes found, shared by the prober and both `/ready` handlers.
 pub struct Readiness {
     environments: Vec<String>,
     probing: bool,
-    last: RwLock<Option<BTreeMap<String, bool>>>,
+    last: RwLock<Option<BTreeMap<String, Reach>>>,
+}
+
+/// What the last probe of an environment found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// It answered with a status that says it is up.
+    Up,
+    /// It took the request but sent no answer within the probe timeout.
+    Slow,
+    /// The connection failed, or it answered 502, 503 or 504.
+    Down,
+}
+
+impl Reach {
+    fn serves(self) -> bool {
+        self != Reach::Down
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Reach::Up => "up",
+            Reach::Slow => "slow",
+            Reach::Down => "down",
+        }
+    }
+}
+
+/// One probe's finding, with what went wrong when it is not up.
+type Probe = (Reach, Option<String>);
+
+/// The upstream settings of the probes' own connections: no retries, and the connection and
+/// the wait for the answer's head each bounded by the probe timeout, so that a probe tells a
+/// failed connection from an answer that does not come.
+pub fn probe_config(settings: &Settings) -> UpstreamConfig {
+    let timeout = settings.readiness.probe_timeout_ms.max(1);
+    UpstreamConfig {
+        retries: 0,
+        connect_timeout_ms: settings.upstream.connect_timeout_ms.min(timeout),
+        head_timeout_ms: timeout,
+        ..settings.upstream.clone()
+    }
 }
 
 /// A `/ready` answer: status and JSON body.
@@ -88,9 +139,9 @@ impl Readiness {
         };
         let statuses: BTreeMap<&str, &str> = last
             .iter()
-            .map(|(env, up)| (env.as_str(), if *up { "up" } else { "down" }))
+            .map(|(env, reach)| (env.as_str(), reach.name()))
             .collect();
-        if last.values().any(|up| *up) {
+        if last.values().any(|reach| reach.serves()) {
             let body = json!({"status": "ready", "models": models, "environments": statuses});
             return Answer {
                 status: 200,
@@ -105,30 +156,35 @@ impl Readiness {
         error_answer(&error, &statuses)
     }
 
-    /// Records a round of probes; logs each environment that went down or came back.
-    fn record(&self, round: BTreeMap<String, Result<(), String>>) {
+    /// Records a round of probes; logs each environment whose state changed.
+    fn record(&self, round: BTreeMap<String, Probe>) {
         let mut last = match self.last.write() {
             Ok(last) => last,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let was_ready = last.as_ref().map(|last| last.values().any(|up| *up));
+        let was_ready = last
+            .as_ref()
+            .map(|last| last.values().any(|reach| reach.serves()));
         let previous = last.take().unwrap_or_default();
         let mut now = BTreeMap::new();
-        for (env, outcome) in round {
-            let up = outcome.is_ok();
+        for (env, (reach, cause)) in round {
             metrics::UPSTREAM_UP
                 .with_label_values(&[&env])
-                .set(i64::from(up));
-            match (previous.get(&env), &outcome) {
-                (Some(true) | None, Err(cause)) => {
-                    log::warn!("readiness: Argo {env} does not answer: {cause}")
-                }
-                (Some(false), Ok(())) => log::info!("readiness: Argo {env} answers again"),
-                _ => {}
+                .set(i64::from(reach.serves()));
+            let cause = cause.unwrap_or_default();
+            match (previous.get(&env).copied(), reach) {
+                (before, now) if before == Some(now) => {}
+                (_, Reach::Down) => log::warn!("readiness: Argo {env} does not answer: {cause}"),
+                (_, Reach::Slow) => log::warn!(
+                    "readiness: Argo {env} took the probe but did not answer in time ({cause}); \
+                     still counted as reachable"
+                ),
+                (Some(_), Reach::Up) => log::info!("readiness: Argo {env} answers again"),
+                (None, Reach::Up) => {}
             }
-            now.insert(env, up);
+            now.insert(env, reach);
         }
-        let ready = now.values().any(|up| *up);
+        let ready = now.values().any(|reach| reach.serves());
         if was_ready != Some(ready) {
             match ready {
                 true => log::info!("ready: Argo answers"),
@@ -159,37 +215,54 @@ fn answered_up(status: u16) -> bool {
     !matches!(status, 502..=504)
 }
 
-/// One probe: `Ok` when the environment answered in time with a status that says it is up.
-async fn probe(
-    upstream: &Upstream,
-    env: &str,
-    user: &str,
-    timeout: Duration,
-) -> Result<(), String> {
+/// One probe, judged on the answer's head (see the module's comment). The upstream's own
+/// limits ([`probe_config`]) bound the connection and the head; the whole is bounded too.
+async fn probe(upstream: &Upstream, env: &str, user: &str, timeout: Duration) -> Probe {
     let call = Call::new(Api::Models, user);
-    let attempt = async {
-        let mut exchange = upstream
-            .send(env, &call, b"", None)
-            .await
-            .map_err(|e: ApiError| e.cause.map(|cause| *cause).unwrap_or(e.message))?;
-        let status = exchange.status();
-        if exchange.is_success() {
-            // Read the list to its end so that the connection can serve the next probe.
-            if exchange.read_to_end(upstream).await.is_ok() {
-                upstream.release(exchange);
-            }
-        } else {
-            // Read (and drop) the error body; it is not logged.
-            drop(upstream.reject(exchange).await);
+    let whole = timeout * 3 + Duration::from_secs(1);
+    let exchange = match tokio::time::timeout(whole, upstream.send(env, &call, b"", None)).await {
+        Ok(Ok(exchange)) => exchange,
+        Ok(Err(error)) if error.code == Some(ErrorCode::UpstreamHeadTimeout) => {
+            let waited = format!("no answer within {} ms", timeout.as_millis());
+            return (Reach::Slow, Some(waited));
         }
-        match answered_up(status) {
-            true => Ok(()),
-            false => Err(format!("GET /v1/models answered {status}")),
+        Ok(Err(error)) => return (Reach::Down, Some(cause_of(error))),
+        Err(_) => {
+            let waited = format!("no connection within {} ms", whole.as_millis());
+            return (Reach::Down, Some(waited));
         }
     };
-    tokio::time::timeout(timeout, attempt)
-        .await
-        .unwrap_or_else(|_| Err(format!("no answer within {} ms", timeout.as_millis())))
+    let status = exchange.status();
+    drain(upstream, exchange, timeout).await;
+    match answered_up(status) {
+        true => (Reach::Up, None),
+        false => (
+            Reach::Down,
+            Some(format!("GET /v1/models answered {status}")),
+        ),
+    }
+}
+
+fn cause_of(error: ApiError) -> String {
+    error.cause.map(|cause| *cause).unwrap_or(error.message)
+}
+
+/// Reads the rest of a probe's answer (never logged) when it is short and comes within
+/// `within`, so that its connection can serve the next probe; otherwise the connection closes.
+async fn drain(upstream: &Upstream, mut exchange: Exchange, within: Duration) {
+    let read = async {
+        let mut read = 0;
+        while let Some(chunk) = exchange.next_chunk(upstream).await.ok()? {
+            read += chunk.len();
+            if read > PROBE_DRAIN_BYTES {
+                return None;
+            }
+        }
+        Some(())
+    };
+    if let Ok(Some(())) = tokio::time::timeout(within, read).await {
+        upstream.release(exchange);
+    }
 }
 
 /// Probes every environment at once, every `readiness.probe_interval_ms` (never when 0). It
@@ -212,8 +285,8 @@ impl BackgroundService for Prober {
         let user = &self.settings.upstream.model_list_user;
         loop {
             let probes = self.readiness.environments.iter().map(|env| async move {
-                let outcome = probe(&self.upstream, env, user, timeout).await;
-                (env.clone(), outcome)
+                let found = probe(&self.upstream, env, user, timeout).await;
+                (env.clone(), found)
             });
             let round = join_all(probes).await.into_iter().collect();
             self.readiness.record(round);
@@ -228,6 +301,54 @@ impl BackgroundService for Prober {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn settings() -> Settings {
+        let text = std::fs::read_to_string(crate::config::DEFAULT_PATH).unwrap();
+        crate::config::validate(crate::config::parse(&text).unwrap()).unwrap()
+    }
+
+    fn round(reaches: &[(&str, Reach)]) -> BTreeMap<String, Probe> {
+        reaches
+            .iter()
+            .map(|(env, reach)| (env.to_string(), (*reach, None)))
+            .collect()
+    }
+
+    #[test]
+    fn a_slow_environment_keeps_the_instance_ready_and_a_down_one_does_not() {
+        let settings = settings();
+        let readiness = Readiness::new(&settings);
+        assert_eq!(readiness.answer(&settings).status, 503, "not probed yet");
+        readiness.record(round(&[
+            ("prod", Reach::Slow),
+            ("dev", Reach::Down),
+            ("test", Reach::Down),
+        ]));
+        let answer = readiness.answer(&settings);
+        assert_eq!(answer.status, 200);
+        let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        assert_eq!(body["environments"]["prod"], "slow");
+        assert_eq!(body["environments"]["dev"], "down");
+        readiness.record(round(&[
+            ("prod", Reach::Down),
+            ("dev", Reach::Down),
+            ("test", Reach::Down),
+        ]));
+        assert_eq!(readiness.answer(&settings).status, 503);
+    }
+
+    #[test]
+    fn probes_wait_for_a_connection_and_a_head_within_the_probe_timeout() {
+        let mut settings = settings();
+        settings.readiness.probe_timeout_ms = 700;
+        let config = probe_config(&settings);
+        assert_eq!(config.retries, 0);
+        assert_eq!(config.head_timeout_ms, 700);
+        assert_eq!(
+            config.connect_timeout_ms,
+            settings.upstream.connect_timeout_ms.min(700)
+        );
+    }
 
     #[test]
     fn gateway_errors_are_down_and_any_other_answer_is_up() {

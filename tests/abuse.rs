@@ -412,8 +412,9 @@ fn a_taken_port_fails_the_start() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let admin = free_port();
-    let mut command = gateway_command("http://127.0.0.1:9/argoapi", port, &[]);
+    let mut command = gateway_command("http://127.0.0.1:9/argoapi", &[]);
     command
+        .env("ARGO_BRIDGE_LISTEN", format!("127.0.0.1:{port}"))
         .env("ARGO_BRIDGE_ADMIN_LISTEN", format!("127.0.0.1:{admin}"))
         .stderr(Stdio::piped());
     let child = command.spawn().unwrap();
@@ -595,13 +596,11 @@ fn compressed_bodies_are_refused_with_415() {
 #[test]
 fn a_stalled_log_reader_does_not_stall_requests() {
     let (_mock, mock_port) = start_mock(&[]);
-    let port = free_port();
-    let mut command = gateway_command(&argo_base(mock_port), port, &[]);
+    let mut command = gateway_command(&argo_base(mock_port), &[]);
     command.env("RUST_LOG", "info").stderr(Stdio::piped());
-    let mut process = command.spawn().unwrap();
-    let _unread_stderr = process.stderr.take();
-    let _gateway = Process::from_child(process);
-    wait_for_port(port);
+    let (mut gateway, ports) = spawn_gateway(&mut command);
+    let _unread_stderr = gateway.take_stderr();
+    let port = ports.listen();
     let stream = connect(port);
     stream.set_read_timeout(Some(SOON)).unwrap();
     let mut reader = BufReader::new(&stream);

@@ -412,7 +412,8 @@ fn upstream_failures_map_to_502_504_and_429() {
 
 #[test]
 fn unreachable_argo_is_502_without_leaking_its_address() {
-    let closed = free_port();
+    let closed_port = ClosedPort::new();
+    let closed = closed_port.port();
     let (_gateway, port) = start_gateway(&format!("http://127.0.0.1:{closed}/argoapi"), &[]);
     let response = post_hello(port);
     let error = response.expect_error(502);

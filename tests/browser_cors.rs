@@ -25,7 +25,10 @@ fn chat_calls_at_argo(mock_port: u16) -> u64 {
 
 #[test]
 fn a_notebook_page_on_an_allowed_origin_calls_the_gateway_and_others_cannot() {
-    let (allowed_port, refused_port) = (free_port(), free_port());
+    // Held for the page server, which binds them beside these reservations.
+    let (allowed, refused) = (ClosedPort::new(), ClosedPort::new());
+    let (allowed_port, refused_port) = (allowed.port(), refused.port());
+    let _reserved = (allowed, refused);
     let allowed = format!("http://127.0.0.1:{allowed_port}");
     let refused = format!("http://127.0.0.1:{refused_port}");
     let stack = Stack::start_with(&[], &[("ARGO_BRIDGE_CORS_ORIGINS", allowed.as_str())]);

@@ -13,29 +13,23 @@ use common::*;
 
 #[test]
 fn the_printed_curl_and_python_examples_work() {
-    let (port, mock_port) = (free_port(), free_port());
     let mut child = Command::new(binary())
-        .args([
-            "demo",
-            "--port",
-            &port.to_string(),
-            "--mock-port",
-            &mock_port.to_string(),
-        ])
+        .args(["demo", "--port", "0", "--mock-port", "0"])
         .current_dir(repo_root())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
     let _demo = Process::from_child(child);
+    // Printed once the gateway and its mock listen, with the port the gateway got.
     let printed: Vec<String> = BufReader::new(stdout)
         .lines()
         .map_while(Result::ok)
         .take_while(|line| !line.starts_with("Press Ctrl-C"))
         .collect();
-    wait_for_port(port);
     let examples: Vec<String> = printed
         .split(|line| line.trim().is_empty())
         .map(|block| block.join("\n"))
@@ -55,4 +49,53 @@ fn the_printed_curl_and_python_examples_work() {
             "{example}\n{said}"
         );
     }
+    // A new user's first screen is clean: the start-up check of Argo runs once the built-in
+    // mock listens, so it finds every endpoint reachable and warns about none.
+    drop(_demo);
+    let logged: Vec<String> = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .collect();
+    assert!(
+        logged.iter().all(|line| !line.contains("WARN")),
+        "{logged:#?}"
+    );
+}
+
+#[test]
+fn help_is_printed_wherever_it_is_asked_for() {
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["help"],
+        &["run", "--help"],
+        &["demo", "--help"],
+        &["mock-argo", "--help"],
+    ] {
+        let output = Command::new(binary()).args(args).output().unwrap();
+        let printed = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        assert!(printed.starts_with("usage:"), "{args:?}: {printed}");
+        assert!(printed.contains("--ports-file"), "{args:?}: {printed}");
+    }
+}
+
+/// A mock that cannot bind its port ends at once with the reason: one that ran on without its
+/// port once let a test count another test's requests.
+#[test]
+fn a_mock_on_a_taken_port_exits_with_the_reason() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    let mut child = Command::new(binary())
+        .args(["mock-argo", "--listen", &listen])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut mock = Process::from_child(child);
+    let status = mock.wait_exit(std::time::Duration::from_secs(20));
+    assert_eq!(status.and_then(|status| status.code()), Some(2));
+    let said = std::io::read_to_string(stderr).unwrap();
+    assert!(said.contains(&listen), "{said}");
 }

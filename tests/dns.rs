@@ -66,28 +66,22 @@ fn nss_wrapper() -> PathBuf {
 /// A gateway whose every Argo environment is `http://{host}:{argo_port}/argoapi`, its lookups
 /// answered from `names`, re-resolving every second.
 fn gateway(names: &Names, host: &str, argo_port: u16, env: &[(&str, &str)]) -> (Process, u16) {
-    let port = free_port();
     let base = format!("http://{host}:{argo_port}/argoapi");
-    let mut command = gateway_command(&base, port, env);
+    let mut command = gateway_command(&base, env);
     command
         .env("LD_PRELOAD", nss_wrapper())
         .env("NSS_WRAPPER_HOSTS", names.file())
         .env("ARGO_BRIDGE_DNS_REFRESH_INTERVAL_S", "1")
         .env("ARGO_BRIDGE_MODEL_REFRESH_INTERVAL_S", "0");
-    let process = Process::spawn(&mut command);
-    wait_for_port(port);
-    (process, port)
+    let (process, ports) = spawn_gateway(&mut command);
+    (process, ports.listen())
 }
 
-/// A port free on both 127.0.0.2 and 127.0.0.3.
-fn port_for_two() -> u16 {
-    wait_until(Duration::from_secs(5), "a port free on both", || {
-        let first = std::net::TcpListener::bind("127.0.0.2:0").ok()?;
-        let port = first.local_addr().ok()?.port();
-        std::net::TcpListener::bind(("127.0.0.3", port))
-            .ok()
-            .map(|_| port)
-    })
+/// Two mock Argos on one port, on 127.0.0.2 and 127.0.0.3.
+fn two_mocks() -> (Process, Process, u16) {
+    let (first, argo_port) = start_mock_at("127.0.0.2", 0, &[]);
+    let (second, _) = start_mock_at("127.0.0.3", argo_port, &[]);
+    (first, second, argo_port)
 }
 
 /// Requests the mock Argo on `ip` has served.
@@ -114,9 +108,7 @@ fn hello_ok(port: u16) {
 
 #[test]
 fn every_address_of_argos_name_serves_and_a_dead_one_is_avoided() {
-    let argo_port = port_for_two();
-    let _first = start_mock_at("127.0.0.2", argo_port, &[]);
-    let second = start_mock_at("127.0.0.3", argo_port, &[]);
+    let (_first, second, argo_port) = two_mocks();
     let names = Names::new("dns-two");
     names.set(&[("127.0.0.2", NAME), ("127.0.0.3", NAME)]);
     let env = [
@@ -154,9 +146,7 @@ fn every_address_of_argos_name_serves_and_a_dead_one_is_avoided() {
 
 #[test]
 fn the_gateway_follows_argos_name_when_its_addresses_change() {
-    let argo_port = port_for_two();
-    let old = start_mock_at("127.0.0.2", argo_port, &[]);
-    let _new = start_mock_at("127.0.0.3", argo_port, &[]);
+    let (old, _new, argo_port) = two_mocks();
     let names = Names::new("dns-move");
     names.set(&[("127.0.0.2", NAME)]);
     let env = [("ARGO_BRIDGE_READINESS_PROBE_INTERVAL_MS", "0")];
@@ -179,8 +169,7 @@ fn the_gateway_follows_argos_name_when_its_addresses_change() {
 
 #[test]
 fn a_host_that_resolves_only_later_is_served_once_it_does() {
-    let argo_port = free_port();
-    let _argo = start_mock_at("127.0.0.2", argo_port, &[]);
+    let (_argo, argo_port) = start_mock_at("127.0.0.2", 0, &[]);
     let names = Names::new("dns-late");
     let env = [
         ("ARGO_BRIDGE_READINESS_PROBE_INTERVAL_MS", "200"),

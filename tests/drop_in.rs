@@ -117,18 +117,18 @@ fn an_opt_in_default_user_serves_requests_without_a_token() {
 #[test]
 fn run_takes_the_original_port_and_username_flags_and_checks_argo_at_start() {
     let (_mock, mock_port) = start_mock(&[]);
-    let closed = free_port();
-    let port = free_port();
+    let closed_port = ClosedPort::new();
+    let closed = closed_port.port();
     let dir = TempDir::new("drop-in");
     let log = dir.path("gateway.log");
-    let mut command = gateway_command(&argo_base(mock_port), free_port(), &[]);
+    let mut command = gateway_command(&argo_base(mock_port), &[]);
     command
-        .args(["run", "--port", &port.to_string(), "--username", "labuser"])
+        .args(["run", "--port", "0", "--username", "labuser"])
         .env("ARGO_BRIDGE_ARGO_DEV_URL", argo_base(closed))
         .env("RUST_LOG", "info");
     log_to(&mut command, &log);
-    let _gateway = Process::spawn(&mut command);
-    wait_for_port(port);
+    let (_gateway, ports) = spawn_gateway(&mut command);
+    let port = ports.listen();
     assert_eq!(
         argo_user(&post_with(port, "/v1/chat/completions", None, &echo_chat())),
         "labuser"

@@ -28,7 +28,8 @@ fn assert_still_serving(stack: &Stack) {
 
 #[test]
 fn connect_failures_are_retried_with_backoff_then_502() {
-    let closed = free_port();
+    let closed_port = ClosedPort::new();
+    let closed = closed_port.port();
     let (_gateway, port) = start_gateway(&format!("http://127.0.0.1:{closed}/argoapi"), &[]);
     let error = post_hello(port).expect_error(502);
     assert_eq!(error["code"], "upstream_unreachable");

@@ -7,26 +7,31 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
 
-fn start_nginx(conf: &Path, dir: &TempDir) -> Process {
+/// nginx as the load balancer in front of the gateways on `replicas`: the process and the port
+/// it listens on.
+fn start_nginx(replicas: &[u16], dir: &TempDir) -> (Process, u16) {
     // One process: killing it on drop leaves no orphaned worker behind.
     let globals = format!(
         "daemon off; master_process off; pid {};",
         dir.path("nginx.pid").display()
     );
-    Process::spawn(
-        Command::new(tool("nginx"))
+    let conf = dir.path("nginx.conf");
+    start_on_free_port(|lb_port| {
+        std::fs::write(&conf, nginx_conf_on_loopback(replicas, lb_port)).unwrap();
+        let mut command = Command::new(tool("nginx"));
+        command
             .args(["-e", "stderr", "-c"])
-            .arg(conf)
+            .arg(&conf)
             .args(["-g", &globals])
             .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    )
+            .stderr(Stdio::null());
+        command
+    })
 }
 
 fn chat_requests_served(port: u16) -> u64 {
@@ -48,11 +53,7 @@ fn nginx_loses_no_request_when_a_replica_is_killed_under_load() {
         .collect();
     let ports: Vec<u16> = replicas.iter().map(|(_, port)| *port).collect();
     let dir = TempDir::new("nginx");
-    let lb_port = free_port();
-    let conf = dir.path("nginx.conf");
-    std::fs::write(&conf, nginx_conf_on_loopback(&ports, lb_port)).unwrap();
-    let _nginx = start_nginx(&conf, &dir);
-    wait_for_port(lb_port);
+    let (_nginx, lb_port) = start_nginx(&ports, &dir);
 
     let traffic = Traffic::start(lb_port, 4);
     wait_until(Duration::from_secs(15), "every replica to serve", || {

@@ -28,21 +28,16 @@ fn is_prometheus_text(response: &Response) -> bool {
 
 #[test]
 fn with_an_admin_listener_the_api_port_has_no_metrics() {
-    let admin_port = free_port();
-    let admin = format!("127.0.0.1:{admin_port}");
-    let stack = Stack::start_with(&[], &[("ARGO_BRIDGE_ADMIN_LISTEN", admin.as_str())]);
-    wait_for_port(admin_port);
-    let error = metrics(stack.gateway_port, None).expect_error(404);
+    let (_mock, mock_port) = start_mock(&[]);
+    let (_gateway, port, admin_port) = start_gateway_with_admin(&argo_base(mock_port), &[]);
+    let error = metrics(port, None).expect_error(404);
     assert_eq!(error["type"], "invalid_request_error");
     // Not even for an API user.
     let alice = format!("Bearer {TOKEN}");
-    metrics(stack.gateway_port, Some(&alice)).expect_error(404);
+    metrics(port, Some(&alice)).expect_error(404);
     assert!(is_prometheus_text(&metrics(admin_port, None)));
     // Health stays on both ports.
-    assert_eq!(
-        request(stack.gateway_port, "GET", "/health", &[], b"").status,
-        200
-    );
+    assert_eq!(request(port, "GET", "/health", &[], b"").status, 200);
 }
 
 #[test]
@@ -64,17 +59,9 @@ fn a_metrics_token_guards_the_api_port_without_an_admin_listener() {
 
 #[test]
 fn the_original_bridges_metrics_token_guards_the_admin_port() {
-    let admin_port = free_port();
-    let admin = format!("127.0.0.1:{admin_port}");
     let (_mock, mock_port) = start_mock(&[]);
-    let (_gateway, port) = start_gateway(
-        &argo_base(mock_port),
-        &[
-            ("ARGO_BRIDGE_ADMIN_LISTEN", admin.as_str()),
-            ("METRICS_TOKEN", SCRAPE_TOKEN),
-        ],
-    );
-    wait_for_port(admin_port);
+    let (_gateway, port, admin_port) =
+        start_gateway_with_admin(&argo_base(mock_port), &[("METRICS_TOKEN", SCRAPE_TOKEN)]);
     metrics(admin_port, None).expect_error(401);
     metrics(admin_port, Some("Bearer nope-nope-nope")).expect_error(401);
     assert!(is_prometheus_text(&metrics(

@@ -323,15 +323,23 @@ fn embeddings_go_to_the_native_endpoint() {
 #[test]
 fn the_live_model_list_adds_argos_new_models_and_survives_failures() {
     let (_mock, mock_port) = start_mock(&["--fragment-delay-ms", "0"]);
-    let admin = free_port();
-    let (_gateway, port) = start_gateway(
+    let (_gateway, port, admin) = start_gateway_with_admin(
         &argo_base(mock_port),
         &[
             ("ARGO_BRIDGE_UPSTREAM_API", "native"),
-            ("ARGO_BRIDGE_ADMIN_LISTEN", &format!("127.0.0.1:{admin}")),
+            ("ARGO_BRIDGE_ADMIN_TOKEN", "admin-token-native"),
         ],
     );
-    wait_for_port(admin);
+    let refresh = || {
+        request(
+            admin,
+            "POST",
+            "/models/refresh",
+            &[("Authorization", "Bearer admin-token-native")],
+            b"",
+        )
+        .json()
+    };
     let hook = |body: Value| {
         request(
             mock_port,
@@ -359,7 +367,7 @@ fn the_live_model_list_adds_argos_new_models_and_survives_failures() {
     };
     assert!(!listed(port).contains(&"claude-opus-4.8".to_string()));
     hook(json!({"add": [{"id": "Claude Opus 4.8", "internal_id": "claudeopus48"}]}));
-    let refreshed = request(admin, "POST", "/models/refresh", &[], b"").json();
+    let refreshed = refresh();
     assert_eq!(refreshed["failed"], json!([]));
     assert!(listed(port).contains(&"claude-opus-4.8".to_string()));
     let body = json!({"model": "claude-opus-4.8", "messages": [{"role": "user", "content": "hi"}]});
@@ -373,7 +381,7 @@ fn the_live_model_list_adds_argos_new_models_and_survives_failures() {
     assert!(answer.text().contains("claudeopus48"));
     // A failed read keeps the last list and is counted.
     hook(json!({"fail": true}));
-    let refreshed = request(admin, "POST", "/models/refresh", &[], b"").json();
+    let refreshed = refresh();
     assert_eq!(refreshed["failed"].as_array().unwrap().len(), 3);
     assert!(listed(port).contains(&"claude-opus-4.8".to_string()));
     let metrics = metrics_containing(admin, "argo_bridge_model_refresh_failures_total");

@@ -62,9 +62,9 @@ impl Prometheus {
             targets.join(", ")
         );
         std::fs::write(dir.path("prometheus.yml"), config).unwrap();
-        let port = free_port();
-        let process = Process::spawn(
-            Command::new(tool("prometheus"))
+        let (process, port) = start_on_free_port(|port| {
+            let mut command = Command::new(tool("prometheus"));
+            command
                 .arg(format!(
                     "--config.file={}",
                     dir.path("prometheus.yml").display()
@@ -75,9 +75,9 @@ impl Prometheus {
                 ))
                 .arg(format!("--web.listen-address=127.0.0.1:{port}"))
                 .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null()),
-        );
-        wait_for_port(port);
+                .stderr(std::process::Stdio::null());
+            command
+        });
         Prometheus {
             port,
             _process: process,
@@ -143,13 +143,7 @@ struct GatewayWithAdmin {
 impl GatewayWithAdmin {
     fn start() -> Self {
         let (mock, mock_port) = start_mock(&[]);
-        let admin_port = free_port();
-        let admin = format!("127.0.0.1:{admin_port}");
-        let (gateway, port) = start_gateway(
-            &argo_base(mock_port),
-            &[("ARGO_BRIDGE_ADMIN_LISTEN", admin.as_str())],
-        );
-        wait_for_port(admin_port);
+        let (gateway, port, admin_port) = start_gateway_with_admin(&argo_base(mock_port), &[]);
         // Ready once the first readiness probes have reached the mock Argo.
         wait_until(WAIT, "/ready", || {
             (get(admin_port, "/ready").status == 200).then_some(())
@@ -244,16 +238,10 @@ fn the_admin_listener_serves_only_metrics_health_and_ready() {
 fn a_real_prometheus_scrapes_with_the_metrics_token() {
     let token = "prometheus-scrape-token-42";
     let (_mock, mock_port) = start_mock(&[]);
-    let admin_port = free_port();
-    let admin = format!("127.0.0.1:{admin_port}");
-    let (_gateway, _port) = start_gateway(
+    let (_gateway, _port, admin_port) = start_gateway_with_admin(
         &argo_base(mock_port),
-        &[
-            ("ARGO_BRIDGE_ADMIN_LISTEN", admin.as_str()),
-            ("ARGO_BRIDGE_METRICS_TOKEN", token),
-        ],
+        &[("ARGO_BRIDGE_METRICS_TOKEN", token)],
     );
-    wait_for_port(admin_port);
     get(admin_port, "/metrics").expect_error(401);
     let targets = [format!("127.0.0.1:{admin_port}")];
     let prometheus = Prometheus::start_with_token(&targets, Some(token));
@@ -288,13 +276,11 @@ fn millis(line: &str, key: &str) -> f64 {
 }
 
 fn logged_gateway(mock_port: u16, log: &Path, env: &[(&str, &str)]) -> (Process, u16) {
-    let port = free_port();
-    let mut command = gateway_command(&argo_base(mock_port), port, env);
+    let mut command = gateway_command(&argo_base(mock_port), env);
     command.env("RUST_LOG", "info");
     log_to(&mut command, log);
-    let process = Process::spawn(&mut command);
-    wait_for_port(port);
-    (process, port)
+    let (process, ports) = spawn_gateway(&mut command);
+    (process, ports.listen())
 }
 
 #[test]

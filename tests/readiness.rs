@@ -22,18 +22,14 @@ struct Instance {
 }
 
 fn start(argo: &str) -> Instance {
-    let admin_port = free_port();
-    let admin = format!("127.0.0.1:{admin_port}");
     let interval = INTERVAL_MS.to_string();
-    let (gateway, port) = start_gateway(
+    let (gateway, port, admin_port) = start_gateway_with_admin(
         argo,
         &[
-            ("ARGO_BRIDGE_ADMIN_LISTEN", admin.as_str()),
             ("ARGO_BRIDGE_READINESS_PROBE_INTERVAL_MS", interval.as_str()),
             ("ARGO_BRIDGE_READINESS_PROBE_TIMEOUT_MS", "500"),
         ],
     );
-    wait_for_port(admin_port);
     Instance {
         port,
         admin_port,

@@ -274,23 +274,12 @@ fn tls_listener_serves_clients_that_trust_its_ca() {
 #[test]
 fn argo_over_tls_is_verified_against_the_configured_ca() {
     let pki = TestPki::create();
-    let mock_port = free_port();
-    let listen = format!("127.0.0.1:{mock_port}");
-    let _mock = Process::spawn(
-        Command::new(binary())
-            .args([
-                "mock-argo",
-                "--listen",
-                &listen,
-                "--tls-cert",
-                &pki.path("server.pem"),
-                "--tls-key",
-                &pki.path("server.key"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    wait_for_port(mock_port);
+    let (_mock, mock_port) = start_mock(&[
+        "--tls-cert",
+        &pki.path("server.pem"),
+        "--tls-key",
+        &pki.path("server.key"),
+    ]);
     let base = format!("https://localhost:{mock_port}/argoapi");
     let (_trusting, port) = start_gateway(&base, &[("ARGO_BRIDGE_CA_FILE", &pki.path("ca.pem"))]);
     let answer = post_hello(port);

@@ -22,17 +22,27 @@ const FELL_BACK: &str = "Redis cannot be used";
 const BACK: &str = "Redis is back";
 
 /// A throw-away `redis-server` on a loopback port: no persistence, killed on drop.
+/// A Redis on a free port: the process and its port.
+fn start_redis() -> (Process, u16) {
+    start_on_free_port(redis_command)
+}
+
+/// A Redis again on `port`, where the gateways expect it.
 fn start_redis_on(port: u16) -> Process {
-    // `tool` fails with "`redis-server` is not installed: run `bash .ci/install`".
-    let redis = Process::spawn(
-        Command::new(tool("redis-server"))
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
+    let redis = Process::spawn(&mut redis_command(port));
     wait_for_port(port);
     redis
+}
+
+fn redis_command(port: u16) -> Command {
+    // `tool` fails with "`redis-server` is not installed: run `bash .ci/install`".
+    let mut command = Command::new(tool("redis-server"));
+    command
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command
 }
 
 struct Gateway {
@@ -53,19 +63,24 @@ fn start_gateways(
     let url = format!("redis://127.0.0.1:{redis_port}/0");
     let gateways: Vec<Gateway> = (0..count)
         .map(|index| {
-            let port = free_port();
             let log = dir.path(&format!("gateway-{index}.log"));
-            let mut command = gateway_command(&argo_base(mock_port), port, limits);
+            let mut command = gateway_command(&argo_base(mock_port), limits);
+            // These tests are about sharing, not Redis' latency: on a busy machine a check can
+            // take longer than the default 50 ms, which would be judged locally.
             command
                 .env("ARGO_BRIDGE_REDIS_URL", &url)
+                .env("ARGO_BRIDGE_REDIS_TIMEOUT_MS", "1000")
                 .env("RUST_LOG", "warn,argo_bridge::limits=info");
             log_to(&mut command, &log);
-            let process = Process::spawn(&mut command);
-            Gateway { port, log, process }
+            let (process, ports) = spawn_gateway(&mut command);
+            Gateway {
+                port: ports.listen(),
+                log,
+                process,
+            }
         })
         .collect();
     for gateway in &gateways {
-        wait_for_port(gateway.port);
         wait_for_log(&gateway.log, CONNECTED);
     }
     gateways
@@ -127,8 +142,7 @@ fn fallbacks(port: u16) -> u64 {
 
 #[test]
 fn three_gateways_share_one_rate_limit_and_fall_back_when_redis_dies() {
-    let redis_port = free_port();
-    let mut redis = start_redis_on(redis_port);
+    let (mut redis, redis_port) = start_redis();
     let (_mock, mock_port) = start_mock(&[]);
     let dir = TempDir::new("shared-limits");
     // 6 requests in a burst, then one every 10 s: a run of the test refills about one.
@@ -197,8 +211,7 @@ fn three_gateways_share_one_rate_limit_and_fall_back_when_redis_dies() {
 
 #[test]
 fn concurrency_slots_are_shared_given_back_and_lapse_with_a_dead_instance() {
-    let redis_port = free_port();
-    let _redis = start_redis_on(redis_port);
+    let (_redis, redis_port) = start_redis();
     let (_mock, mock_port) = start_mock(&[]);
     let dir = TempDir::new("shared-slots");
     let limits = [

@@ -42,10 +42,9 @@ fn chat_body(directive: &str, stream: bool) -> String {
 #[test]
 fn sigterm_lets_an_open_stream_finish_refuses_new_connections_and_exits() {
     let (_mock, mock_port) = start_mock(&[]);
-    let port = free_port();
     let env = [("ARGO_BRIDGE_GRACE_PERIOD_S", "20")];
-    let mut gateway = Process::spawn(&mut gateway_command(&argo_base(mock_port), port, &env));
-    wait_for_port(port);
+    let (mut gateway, ports) = spawn_gateway(&mut gateway_command(&argo_base(mock_port), &env));
+    let port = ports.listen();
 
     // Six fragments, 400 ms apart: the stream is open for about two seconds.
     let body = chat_body(
@@ -105,15 +104,21 @@ fn graceful_upgrade_hands_the_listener_over_without_failed_requests() {
         ("ARGO_BRIDGE_PID_FILE", pid_text.as_str()),
         ("ARGO_BRIDGE_GRACE_PERIOD_S", "10"),
     ];
-    let port = free_port();
     let argo = argo_base(mock_port);
-    let mut old = Process::spawn(&mut gateway_command(&argo, port, &env));
-    wait_for_port(port);
+    let (mut old, ports) = spawn_gateway(&mut gateway_command(&argo, &env));
+    let port = ports.listen();
+    // The new process asks for the very address the old one listens on: an upgrade hands the
+    // listeners over by address.
+    let listen = format!("127.0.0.1:{port}");
     assert_eq!(read_pid(&pid_file), Some(old.id()));
 
     let traffic = Traffic::start(port, 3);
     traffic.wait_for_more(10);
-    let new = Process::spawn(gateway_command(&argo, port, &env).args(["run", "--upgrade"]));
+    let new = Process::spawn(
+        gateway_command(&argo, &env)
+            .env("ARGO_BRIDGE_LISTEN", &listen)
+            .args(["run", "--upgrade"]),
+    );
     // The new process waits on the upgrade socket for the listeners.
     wait_until(Duration::from_secs(5), "the upgrade socket", || {
         sock.exists().then_some(())

@@ -30,7 +30,7 @@ mod serve;
 mod sse;
 mod tools;
 
-pub use serve::{options, serve, service};
+pub use serve::{options, serve, service, Reservation, Serving};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -326,9 +326,28 @@ impl MockArgo {
             Endpoint::ChatCompletions => self.chat_completions(request),
             Endpoint::Messages => self.messages(request),
             Endpoint::Embeddings => self.embeddings(request),
-            Endpoint::Models => self.model_list(request),
+            Endpoint::Models => self.paced(self.model_list(request)),
             _ => self.answer(&request.path, &request.body),
         }
+    }
+
+    /// The model list as the test hook paces it: later, and dripping (see
+    /// [`models::ModelList::hook`]).
+    fn paced(&self, (answer, delay): (Answer, Duration)) -> (Answer, Duration) {
+        let pacing = self.models.pacing();
+        let answer = match (answer, pacing.drip) {
+            (
+                Answer::Json {
+                    status: 200, body, ..
+                },
+                Some(pause),
+            ) => Answer::Faulty {
+                body,
+                fault: Fault::Drip(pause),
+            },
+            (answer, _) => answer,
+        };
+        (answer, delay + pacing.delay)
     }
 
     /// Decides the answer for one request. Pure, so it is unit-tested directly.
@@ -964,6 +983,32 @@ mod tests {
             Answer::Json { status, body, .. } => (status, serde_json::from_slice(&body).unwrap()),
             other => panic!("expected JSON, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_model_list_comes_late_and_dripping_when_the_hook_says_so() {
+        let mock = mock();
+        let list = MockRequest {
+            method: "GET".into(),
+            path: "/argoapi/v1/models".into(),
+            ..MockRequest::default()
+        };
+        let (answer, delay) = mock.respond(&list);
+        assert_eq!(json_answer(answer).0, 200);
+        assert_eq!(delay, Duration::ZERO);
+        mock.models.hook(br#"{"delay_ms": 700, "drip_ms": 2}"#);
+        match mock.respond(&list) {
+            (Answer::Faulty { body, fault }, delay) => {
+                assert_eq!(fault, Fault::Drip(Duration::from_millis(2)));
+                assert_eq!(delay, Duration::from_millis(700));
+                let listed: Value = serde_json::from_slice(&body).unwrap();
+                assert_eq!(listed["object"], "list");
+            }
+            other => panic!("expected a dripping list, got {other:?}"),
+        }
+        mock.models.hook(br#"{"fail": true}"#);
+        let (answer, _) = mock.respond(&list);
+        assert_eq!(json_answer(answer).0, 503, "an error is sent whole");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! `argo-bridge mock-argo` runs the same server with the same flags.
 
 const USAGE: &str = "usage:
-  mock-argo --listen ADDR [--fragment-delay-ms N] [--fragment-bytes N] [--tls-cert PEM --tls-key PEM]";
+  mock-argo --listen ADDR [--ports-file PATH] [--fragment-delay-ms N] [--fragment-bytes N] [--tls-cert PEM --tls-key PEM]
+      ADDR with port 0 takes a free port; --ports-file gets `listen <address>` once it listens";
 
 fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
@@ -31,8 +32,12 @@ fn run(args: &[String]) -> Result<(), String> {
     };
     let listen = value("listen").ok_or("mock-argo needs --listen ADDR")?;
     let options = mock_argo::options(value("fragment-delay-ms"), value("fragment-bytes"))?;
-    let tls = value("tls-cert").zip(value("tls-key"));
-    mock_argo::serve(listen, options, tls)
+    let serving = mock_argo::Serving {
+        listen,
+        tls: value("tls-cert").zip(value("tls-key")),
+        ports_file: value("ports-file"),
+    };
+    mock_argo::serve(serving, options)
 }
 
 /// `--name value` pairs.

@@ -1,5 +1,6 @@
 //! `GET {base}/v1/models`: the model list, in the current shape or the older one, plus the test
-//! hook `POST /__mock/models` that adds or removes ids at runtime and makes the list fail.
+//! hook `POST /__mock/models` that adds or removes ids at runtime, makes the list fail, huge,
+//! late or slow.
 //!
 //! Evidence: argo-proxy's `models.py` (`Model`, `get_upstream_model_list_async`) reads
 //! `{"data": [...]}` whose entries are either the current shape
@@ -11,6 +12,7 @@
 //! `argo:gpt-4.1-mini`).
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -109,6 +111,20 @@ struct State {
     added: Vec<(String, String)>,
     removed: Vec<String>,
     fail: bool,
+    /// Generated entries served after the others (`bulk-model-{n}`): a huge list.
+    bulk: usize,
+    /// Wait before the list's head.
+    delay_ms: u64,
+    /// Send the list one byte at a time, this many milliseconds apart.
+    drip_ms: Option<u64>,
+}
+
+/// How the list is delivered: a wait before its head, and the pause between its bytes when it
+/// drips.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pacing {
+    pub delay: Duration,
+    pub drip: Option<Duration>,
 }
 
 /// Which entry shape `/v1/models` answers with.
@@ -141,12 +157,23 @@ impl ModelList {
     /// Argo ids and display names served now.
     fn entries(&self) -> Vec<(String, String)> {
         let state = self.state();
+        let bulk = (0..state.bulk).map(|n| (format!("bulk-model-{n}"), format!("Bulk Model {n}")));
         DISPLAY_NAMES
             .iter()
             .map(|(id, name)| (id.to_string(), name.to_string()))
             .chain(state.added.iter().cloned())
             .filter(|(id, _)| !state.removed.contains(id))
+            .chain(bulk)
             .collect()
+    }
+
+    /// How the list is delivered now.
+    pub fn pacing(&self) -> Pacing {
+        let state = self.state();
+        Pacing {
+            delay: Duration::from_millis(state.delay_ms),
+            drip: state.drip_ms.map(Duration::from_millis),
+        }
     }
 
     /// A chat model served now: a current Argo chat model or one a test added, and not removed.
@@ -183,7 +210,10 @@ impl ModelList {
     }
 
     /// `POST /__mock/models` with `{"add": [id | {"id": display, "internal_id": id}],
-    /// "remove": [id], "fail": bool, "reset": bool}` (every field optional; `reset` first).
+    /// "remove": [id], "fail": bool, "bulk": n, "delay_ms": n, "drip_ms": n, "reset": bool}`
+    /// (every field optional; `reset` first). `bulk` serves n generated models besides the
+    /// others, `delay_ms` waits that long before the list's head, `drip_ms` sends the list one
+    /// byte at a time (0: at once).
     pub fn hook(&self, body: &[u8]) -> (u16, Value) {
         let request: Value = match serde_json::from_slice(body) {
             Ok(request) => request,
@@ -223,9 +253,23 @@ impl ModelList {
         if let Some(fail) = request["fail"].as_bool() {
             state.fail = fail;
         }
+        if let Some(bulk) = request["bulk"].as_u64() {
+            state.bulk = usize::try_from(bulk).unwrap_or(usize::MAX);
+        }
+        if let Some(delay_ms) = request["delay_ms"].as_u64() {
+            state.delay_ms = delay_ms;
+        }
+        if let Some(drip_ms) = request["drip_ms"].as_u64() {
+            state.drip_ms = (drip_ms > 0).then_some(drip_ms);
+        }
         let fail = state.fail;
         drop(state);
-        let ids: Vec<String> = self.entries().into_iter().map(|(id, _)| id).collect();
+        let ids: Vec<String> = self
+            .entries()
+            .into_iter()
+            .map(|(id, _)| id)
+            .filter(|id| !id.starts_with("bulk-model-"))
+            .collect();
         (200, json!({"models": ids, "fail": fail}))
     }
 }
@@ -296,5 +340,40 @@ mod tests {
         list.hook(br#"{"reset": true}"#);
         assert!(!list.serves_chat("newmodel") && list.serves_embedding("v3large"));
         assert_eq!(list.hook(b"{\"add\": [1]}").0, 400);
+    }
+
+    #[test]
+    fn the_hook_makes_the_list_huge_late_or_slow() {
+        let list = ModelList::default();
+        let builtin = DISPLAY_NAMES.len();
+        assert_eq!(
+            list.pacing(),
+            Pacing {
+                delay: Duration::ZERO,
+                drip: None
+            }
+        );
+        let (_, hooked) = list.hook(br#"{"bulk": 1000, "delay_ms": 250, "drip_ms": 3}"#);
+        assert_eq!(hooked["models"].as_array().unwrap().len(), builtin);
+        let (status, current) = list.list(Shape::Current);
+        assert_eq!(status, 200);
+        let ids = ids(&current, "internal_id");
+        assert_eq!(ids.len(), builtin + 1000);
+        assert_eq!(ids.last().unwrap(), "bulk-model-999");
+        assert_eq!(
+            list.pacing(),
+            Pacing {
+                delay: Duration::from_millis(250),
+                drip: Some(Duration::from_millis(3))
+            }
+        );
+        list.hook(br#"{"drip_ms": 0}"#);
+        assert_eq!(list.pacing().drip, None);
+        list.hook(br#"{"reset": true}"#);
+        assert_eq!(
+            list.list(Shape::Old).1["data"].as_array().unwrap().len(),
+            builtin
+        );
+        assert_eq!(list.pacing().delay, Duration::ZERO);
     }
 }

@@ -22,12 +22,18 @@
 //! counted (`argo_bridge_limit_backend_fallbacks_total`), logged once at `warn` when it starts
 //! and at `info` when Redis is back. The connection is made and remade in the background, never
 //! by a request. Neither usernames nor the Redis URL (it may hold a password) are logged.
+//!
+//! A Redis that takes connections but stalls would cost every request the whole timeout, so
+//! three checks in a row that time out or fail trip a breaker ([`Breaker`]): the checks that
+//! follow are judged locally at once, without asking Redis, for `limits.redis_backoff_ms`; then
+//! one check tries Redis again, and each failed try doubles the wait (up to 16 times). Each trip
+//! is counted (`argo_bridge_limit_backend_trips_total`) and logged once at `warn`.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use pingora_core::server::ShutdownWatch;
@@ -102,6 +108,10 @@ const RETRY_EVERY: Duration = Duration::from_secs(1);
 const UPKEEP_TIMEOUT: Duration = Duration::from_secs(1);
 /// Leases renewed per script call.
 const RENEW_BATCH: usize = 256;
+/// The breaker's wait grows to at most this many times `limits.redis_backoff_ms`.
+const MAX_BACKOFF_FACTOR: u32 = 16;
+/// Failed checks in a row that open the breaker.
+const FAILURES_TO_TRIP: u32 = 3;
 
 pub struct SharedLimits {
     client: Client,
@@ -118,6 +128,8 @@ pub struct SharedLimits {
     wake: Notify,
     /// Checks are being judged locally; cleared (and logged) when Redis answers again.
     degraded: AtomicBool,
+    /// Keeps checks away from a Redis that failed one, for a while.
+    breaker: Breaker,
     /// Names this instance's leases: random, so that instances never collide.
     instance: String,
     next_lease: AtomicU64,
@@ -151,6 +163,10 @@ enum Fault {
     Unavailable,
     Timeout,
     Error(String),
+    /// The connection broke: checks find none until the upkeep task has made a new one.
+    Dropped(String),
+    /// Not asked: the breaker is open after a failure.
+    BreakerOpen,
 }
 
 impl Fault {
@@ -158,8 +174,15 @@ impl Fault {
         match self {
             Fault::Unavailable => "unavailable",
             Fault::Timeout => "timeout",
-            Fault::Error(_) => "error",
+            Fault::Error(_) | Fault::Dropped(_) => "error",
+            Fault::BreakerOpen => "breaker_open",
         }
+    }
+
+    /// A failure of a Redis still connected, which keeps the next checks away from it. Without
+    /// a connection a check falls back at once, costing nothing.
+    fn trips(&self) -> bool {
+        matches!(self, Fault::Timeout | Fault::Error(_))
     }
 }
 
@@ -168,8 +191,79 @@ impl fmt::Display for Fault {
         match self {
             Fault::Unavailable => write!(f, "no connection"),
             Fault::Timeout => write!(f, "no answer in time"),
-            Fault::Error(cause) => write!(f, "{cause}"),
+            Fault::Error(cause) | Fault::Dropped(cause) => write!(f, "{cause}"),
+            Fault::BreakerOpen => write!(f, "left alone after a failure"),
         }
+    }
+}
+
+/// A circuit breaker in front of Redis: closed, every check asks it; open (after
+/// [`FAILURES_TO_TRIP`] failed checks in a row), none does until the wait is over; then the
+/// first check to come tries it, and the others keep away while that one runs (at most one
+/// check timeout). One late answer on a busy machine must not turn the limits local for a
+/// whole wait, hence a few failures in a row rather than one.
+struct Breaker {
+    first_wait: Duration,
+    state: Mutex<BreakerState>,
+}
+
+struct BreakerState {
+    /// Checks do not ask Redis before this; `None`: closed.
+    open_until: Option<Instant>,
+    /// Failed checks since the last answered one.
+    failures: u32,
+    /// The wait of the next trip.
+    next_wait: Duration,
+}
+
+impl Breaker {
+    fn new(first_wait: Duration) -> Self {
+        Breaker {
+            first_wait,
+            state: Mutex::new(BreakerState {
+                open_until: None,
+                failures: 0,
+                next_wait: first_wait,
+            }),
+        }
+    }
+
+    /// Whether a check may ask Redis now. Past the wait, the first caller may, and holds the
+    /// others off for `trial` (its timeout).
+    fn allows(&self, trial: Duration) -> bool {
+        let mut state = lock(&self.state);
+        let now = Instant::now();
+        match state.open_until {
+            None => true,
+            Some(until) if now >= until => {
+                state.open_until = Some(now + trial);
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// Redis answered a check: closed again, with the first wait.
+    fn close(&self) {
+        let mut state = lock(&self.state);
+        state.open_until = None;
+        state.failures = 0;
+        state.next_wait = self.first_wait;
+    }
+
+    /// Redis failed a check. The breaker opens (and this says for how long) on the
+    /// [`FAILURES_TO_TRIP`]th failure in a row, or when a try after a wait fails; each trip
+    /// doubles the next wait.
+    fn failed(&self) -> Option<Duration> {
+        let mut state = lock(&self.state);
+        state.failures += 1;
+        if state.open_until.is_none() && state.failures < FAILURES_TO_TRIP {
+            return None;
+        }
+        let wait = state.next_wait;
+        state.open_until = Some(Instant::now() + wait);
+        state.next_wait = (wait * 2).min(self.first_wait * MAX_BACKOFF_FACTOR);
+        Some(wait)
     }
 }
 
@@ -203,6 +297,7 @@ impl SharedLimits {
             link: watch::Sender::new(Link::Starting),
             wake: Notify::new(),
             degraded: AtomicBool::new(false),
+            breaker: Breaker::new(Duration::from_millis(config.redis_backoff_ms)),
             instance: format!("{:016x}", rand::random::<u64>()),
             next_lease: AtomicU64::new(0),
             leases: Mutex::new(HashMap::new()),
@@ -212,6 +307,10 @@ impl SharedLimits {
     /// Takes `cost` rate tokens and, with `slot`, a concurrency slot for `user`. `None`: Redis
     /// could not say (counted and logged); judge this one locally.
     pub async fn check(self: &Arc<Self>, user: &str, cost: u32, slot: bool) -> Option<Verdict> {
+        if !self.breaker.allows(self.timeout) {
+            self.fell_back(&Fault::BreakerOpen);
+            return None;
+        }
         let keys = Keys::new(&self.prefix, user);
         let lease = (slot && self.max_concurrent > 0)
             .then(|| self.next_lease.fetch_add(1, Ordering::Relaxed));
@@ -226,10 +325,14 @@ impl SharedLimits {
                 if let Some(member) = member {
                     self.release(keys.slots, member);
                 }
+                if fault.trips() {
+                    self.failed(&fault);
+                }
                 self.fell_back(&fault);
                 return None;
             }
         };
+        self.breaker.close();
         self.recovered();
         Some(match (allowed, wait_ms) {
             (1, _) => Verdict::Admitted(lease.map(|number| {
@@ -302,6 +405,7 @@ impl SharedLimits {
             if dropped {
                 self.wake.notify_one();
             }
+            return Fault::Dropped(describe(error));
         }
         Fault::Error(describe(error))
     }
@@ -311,6 +415,20 @@ impl SharedLimits {
             .with_label_values(&[fault.label()])
             .inc();
         self.outage(fault);
+    }
+
+    /// Tells the breaker of `fault`; when that opens it, one `warn` line and a count.
+    fn failed(&self, fault: &Fault) {
+        let Some(wait) = self.breaker.failed() else {
+            return;
+        };
+        metrics::LIMIT_BACKEND_TRIPS.inc();
+        self.degraded.store(true, Ordering::SeqCst);
+        log::warn!(
+            "per-user limits: Redis failed a check ({fault}); it is not asked again for {} ms, \
+             each instance applies its own limits meanwhile",
+            wait.as_millis()
+        );
     }
 
     fn outage(&self, cause: &dyn fmt::Display) {
@@ -408,6 +526,8 @@ impl SharedLimits {
                             log::info!("per-user limits: shared across instances through Redis");
                             announced = true;
                         }
+                        // A new connection: whatever failed on the old one, ask Redis again.
+                        self.breaker.close();
                         self.recovered();
                     }
                     failed => {
@@ -495,6 +615,9 @@ pub fn check(config: &Limits) -> Result<(), (&'static str, String)> {
     if config.redis_timeout_ms == 0 {
         return Err(("limits.redis_timeout_ms", "must be greater than 0".into()));
     }
+    if config.redis_backoff_ms == 0 {
+        return Err(("limits.redis_backoff_ms", "must be greater than 0".into()));
+    }
     if config.redis_slot_lease_ms < 1_000 {
         return Err((
             "limits.redis_slot_lease_ms",
@@ -539,7 +662,7 @@ mod tests {
     }
 
     fn fallbacks() -> u64 {
-        ["unavailable", "timeout", "error"]
+        ["unavailable", "timeout", "error", "breaker_open"]
             .iter()
             .map(|label| {
                 metrics::LIMIT_BACKEND_FALLBACKS
@@ -547,6 +670,58 @@ mod tests {
                     .get()
             })
             .sum()
+    }
+
+    #[test]
+    fn the_breaker_keeps_checks_away_then_lets_one_try() {
+        let breaker = Breaker::new(Duration::from_millis(40));
+        let trial = Duration::from_millis(30);
+        assert!(breaker.allows(trial), "closed");
+        assert_eq!(breaker.failed(), None);
+        breaker.close();
+        assert_eq!(
+            breaker.failed(),
+            None,
+            "an answer in between starts the count again"
+        );
+        assert_eq!(breaker.failed(), None);
+        assert!(
+            breaker.allows(trial),
+            "closed until the third failure in a row"
+        );
+        assert_eq!(breaker.failed(), Some(Duration::from_millis(40)));
+        assert!(!breaker.allows(trial), "open");
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(breaker.allows(trial), "one try after the wait");
+        assert!(!breaker.allows(trial), "the others keep away while it runs");
+        assert_eq!(
+            breaker.failed(),
+            Some(Duration::from_millis(80)),
+            "a failed try opens it again at once, for twice as long"
+        );
+        for _ in 0..8 {
+            breaker.failed();
+        }
+        assert_eq!(
+            breaker.failed(),
+            Some(Duration::from_millis(40 * u64::from(MAX_BACKOFF_FACTOR)))
+        );
+        breaker.close();
+        assert!(breaker.allows(trial));
+        for _ in 1..FAILURES_TO_TRIP {
+            breaker.failed();
+        }
+        assert_eq!(
+            breaker.failed(),
+            Some(Duration::from_millis(40)),
+            "closing resets the wait"
+        );
+        // A try whose check was dropped does not keep the breaker shut: after its timeout
+        // another check tries.
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(breaker.allows(trial));
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(breaker.allows(trial));
     }
 
     #[test]
@@ -572,6 +747,9 @@ mod tests {
         let mut zero = config("redis://127.0.0.1");
         zero.redis_timeout_ms = 0;
         assert_eq!(check(&zero).unwrap_err().0, "limits.redis_timeout_ms");
+        let mut eager = config("redis://127.0.0.1");
+        eager.redis_backoff_ms = 0;
+        assert_eq!(check(&eager).unwrap_err().0, "limits.redis_backoff_ms");
         let mut short = config("redis://127.0.0.1");
         short.redis_slot_lease_ms = 10;
         assert_eq!(check(&short).unwrap_err().0, "limits.redis_slot_lease_ms");

@@ -96,8 +96,14 @@ class Page(BaseHTTPRequestHandler):
         pass
 
 
+class PageServer(ThreadingHTTPServer):
+    # The test holds each port reserved (bound with SO_REUSEPORT, never listening) so that no
+    # other process takes it before this server binds it beside that reservation.
+    allow_reuse_port = True
+
+
 def serve(port: int) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer(("127.0.0.1", port), Page)
+    server = PageServer(("127.0.0.1", port), Page)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 

@@ -26,11 +26,148 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A free port for a third-party server that cannot bind port 0 and report it (nginx, Redis,
+/// Prometheus): start it with [`start_on_free_port`], which checks that the process itself
+/// listens there and tries another port when it does not.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
         .expect("free port")
+}
+
+/// A loopback port where nothing listens and nothing else can: connections to it are refused
+/// for as long as this is held.
+pub struct ClosedPort(listen_port::Reservation);
+
+impl ClosedPort {
+    pub fn new() -> ClosedPort {
+        ClosedPort(listen_port::Reservation::new("127.0.0.1:0").expect("reserve a port"))
+    }
+
+    pub fn port(&self) -> u16 {
+        self.0.address().port()
+    }
+}
+
+/// The addresses a server of ours wrote to its ports file once it listened, by label
+/// (`listen`, `admin`, `mock`).
+pub struct Ports(Vec<(String, u16)>);
+
+impl Ports {
+    pub fn port(&self, label: &str) -> u16 {
+        self.0
+            .iter()
+            .find(|(name, _)| name == label)
+            .map(|(_, port)| *port)
+            .unwrap_or_else(|| panic!("no `{label}` in the ports file"))
+    }
+
+    pub fn listen(&self) -> u16 {
+        self.port("listen")
+    }
+
+    pub fn admin(&self) -> u16 {
+        self.port("admin")
+    }
+}
+
+/// A fresh path for a ports file, in the temporary directory.
+fn ports_file_path() -> PathBuf {
+    static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let count = COUNT.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("argo-bridge-ports-{}-{count}", std::process::id()))
+}
+
+/// Starts a server of ours (gateway or mock) whose `command` writes its ports to `file`, and
+/// waits for that file: the ports it names are the ones this very process listens on. Fails
+/// when the process exits first (a port it could not bind, say).
+pub fn spawn_reporting(command: &mut Command, file: &Path) -> (Process, Ports) {
+    let _ = std::fs::remove_file(file);
+    let mut process = Process::spawn(command);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let text = loop {
+        if let Ok(text) = std::fs::read_to_string(file) {
+            break text;
+        }
+        if let Ok(Some(status)) = process.0.try_wait() {
+            panic!("{command:?} exited with {status} before it listened");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{command:?} did not listen in 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let _ = std::fs::remove_file(file);
+    let ports = text
+        .lines()
+        .filter_map(|line| line.split_once(' '))
+        .map(|(label, address)| {
+            let address: std::net::SocketAddr = address.parse().expect("an address");
+            (label.to_string(), address.port())
+        })
+        .collect();
+    (process, Ports(ports))
+}
+
+/// Starts a third-party server on a free port (`start` builds its command for a port) and
+/// waits until that very process listens there: another test's server answering on the port
+/// does not count. A server that could not bind (the port was taken meanwhile) is started again
+/// on another port.
+pub fn start_on_free_port(mut start: impl FnMut(u16) -> Command) -> (Process, u16) {
+    for _ in 0..5 {
+        let port = free_port();
+        let mut process = Process::spawn(&mut start(port));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if process_listens_on(process.id(), port) {
+                return (process, port);
+            }
+            if matches!(process.0.try_wait(), Ok(Some(_))) || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    panic!("no free port on which the server would start, in five tries");
+}
+
+/// Whether process `pid` holds a socket listening on `port` (its descriptors' socket inodes
+/// against Linux's table of listening sockets).
+fn process_listens_on(pid: u32, port: u16) -> bool {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter_map(|entry| std::fs::read_link(entry.path()).ok())
+                .filter_map(|target| {
+                    let target = target.to_string_lossy().into_owned();
+                    Some(
+                        target
+                            .strip_prefix("socket:[")?
+                            .strip_suffix(']')?
+                            .to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        text.lines().skip(1).any(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let listens_on_port = fields
+                .get(1)
+                .and_then(|local| local.rsplit_once(':'))
+                .and_then(|(_, hex)| u16::from_str_radix(hex, 16).ok())
+                == Some(port)
+                && fields.get(3) == Some(&"0A");
+            listens_on_port
+                && fields
+                    .get(9)
+                    .is_some_and(|inode| inodes.iter().any(|i| i == inode))
+        })
+    })
 }
 
 /// A child process killed on drop.
@@ -54,6 +191,11 @@ impl Process {
 
     pub fn id(&self) -> u32 {
         self.0.id()
+    }
+
+    /// The child's stderr, when it was piped.
+    pub fn take_stderr(&mut self) -> Option<std::process::ChildStderr> {
+        self.0.stderr.take()
     }
 
     /// Sends a signal by name (`TERM`, `QUIT`, `KILL`).
@@ -153,46 +295,61 @@ fn listening(ip: &str, port: u16) -> bool {
         .is_ok_and(|stream| stream.local_addr().ok() != stream.peer_addr().ok())
 }
 
+/// A mock Argo on a port of its own.
 pub fn start_mock(extra: &[&str]) -> (Process, u16) {
-    let port = free_port();
-    (start_mock_on(port, extra), port)
+    start_mock_at("127.0.0.1", 0, extra)
 }
 
 /// A mock Argo on a given port, for example to restart one where the gateway expects it.
 pub fn start_mock_on(port: u16, extra: &[&str]) -> Process {
-    start_mock_at("127.0.0.1", port, extra)
+    start_mock_at("127.0.0.1", port, extra).0
 }
 
-/// A mock Argo on `ip`:`port`.
-pub fn start_mock_at(ip: &str, port: u16, extra: &[&str]) -> Process {
+/// A mock Argo on `ip`:`port` (port 0: a free one), and the port it listens on.
+pub fn start_mock_at(ip: &str, port: u16, extra: &[&str]) -> (Process, u16) {
     let listen = format!("{ip}:{port}");
-    let child = Command::new(binary())
+    let file = ports_file_path();
+    let mut command = Command::new(binary());
+    command
         .args(["mock-argo", "--listen", &listen])
+        .arg("--ports-file")
+        .arg(&file)
         .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start mock Argo");
-    let process = Process(child);
-    wait_for_address(ip, port);
-    process
+        .stderr(Stdio::null());
+    let (process, ports) = spawn_reporting(&mut command, &file);
+    (process, ports.listen())
 }
 
 /// The gateway with every Argo environment pointed at `argo_base`.
 pub fn start_gateway(argo_base: &str, env: &[(&str, &str)]) -> (Process, u16) {
-    let port = free_port();
-    let process = Process::spawn(&mut gateway_command(argo_base, port, env));
-    wait_for_port(port);
-    (process, port)
+    let (process, ports) = spawn_gateway(&mut gateway_command(argo_base, env));
+    (process, ports.listen())
 }
 
-/// The gateway's command line, listening on `port`, logging nowhere (see `log_to`).
-pub fn gateway_command(argo_base: &str, port: u16, env: &[(&str, &str)]) -> Command {
+/// The gateway with an admin listener too: its process, API port and admin port.
+pub fn start_gateway_with_admin(argo_base: &str, env: &[(&str, &str)]) -> (Process, u16, u16) {
+    let mut command = gateway_command(argo_base, env);
+    command.env("ARGO_BRIDGE_ADMIN_LISTEN", "127.0.0.1:0");
+    let (process, ports) = spawn_gateway(&mut command);
+    (process, ports.listen(), ports.admin())
+}
+
+/// Starts a gateway `command` (from [`gateway_command`]) and waits until it listens on every
+/// port it was given (`listen`, and `admin` when `ARGO_BRIDGE_ADMIN_LISTEN` is set).
+pub fn spawn_gateway(command: &mut Command) -> (Process, Ports) {
+    let file = ports_file_path();
+    spawn_reporting(command.env("ARGO_BRIDGE_PORTS_FILE", &file), &file)
+}
+
+/// The gateway's command line, listening on a free port (`spawn_gateway` says which), logging
+/// nowhere (see `log_to`).
+pub fn gateway_command(argo_base: &str, env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(binary());
     command
         .current_dir(repo_root())
-        .env("ARGO_BRIDGE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("ARGO_BRIDGE_LISTEN", "127.0.0.1:0")
         .env("ARGO_BRIDGE_THREADS", "2")
         .env(
             "ARGO_BRIDGE_TOKENS",
@@ -557,14 +714,12 @@ impl LoggedGateway {
         let (mock, mock_port) = start_mock(&[]);
         let dir = TempDir::new(label);
         let log = dir.path("gateway.log");
-        let port = free_port();
-        let mut command = gateway_command(&argo_base(mock_port), port, &[]);
+        let mut command = gateway_command(&argo_base(mock_port), &[]);
         command.env("RUST_LOG", rust_log);
         log_to(&mut command, &log);
-        let gateway = Process::spawn(&mut command);
-        wait_for_port(port);
+        let (gateway, ports) = spawn_gateway(&mut command);
         LoggedGateway {
-            port,
+            port: ports.listen(),
             log,
             _gateway: gateway,
             _mock: mock,
