@@ -84,7 +84,7 @@ impl Reservation {
     /// holder's share.
     pub fn grow(&mut self, more: usize) -> bool {
         if let Some(share) = &self.share {
-            if !share.shares.take(&share.holder, more) {
+            if !share.take(more) {
                 return false;
             }
         }
@@ -92,7 +92,7 @@ impl Reservation {
         if taken {
             self.bytes += more;
         } else if let Some(share) = &self.share {
-            share.shares.give_back(&share.holder, more);
+            share.give_back(more);
         }
         taken
     }
@@ -114,7 +114,7 @@ impl Reservation {
         }
         self.budget.give_back(bytes);
         if let Some(share) = &self.share {
-            share.shares.give_back(&share.holder, bytes);
+            share.give_back(bytes);
         }
     }
 }
@@ -129,14 +129,33 @@ impl Drop for Reservation {
 pub struct SharedBudget {
     budget: Arc<MemoryBudget>,
     share: usize,
-    /// Bytes each holder holds now; a holder holding nothing has no entry.
-    held: Mutex<HashMap<Box<str>, usize, foldhash::fast::RandomState>>,
+    /// What each holder holds now. An entry is looked up once per reservation (its bytes then
+    /// move with atomics only), and kept while the holder comes back; past
+    /// [`PRUNE_HOLDERS_ABOVE`] entries those that nobody holds are dropped.
+    holders: Mutex<HashMap<Box<str>, Arc<AtomicUsize>, foldhash::fast::RandomState>>,
 }
+
+/// Entries beyond this many are pruned of holders that hold nothing.
+const PRUNE_HOLDERS_ABOVE: usize = 10_000;
 
 /// A reservation's place in its holder's share.
 struct Share {
-    shares: Arc<SharedBudget>,
-    holder: Box<str>,
+    share: usize,
+    held: Arc<AtomicUsize>,
+}
+
+impl Share {
+    fn take(&self, bytes: usize) -> bool {
+        self.held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                held.checked_add(bytes).filter(|total| *total <= self.share)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, bytes: usize) {
+        self.held.fetch_sub(bytes, Ordering::AcqRel);
+    }
 }
 
 impl SharedBudget {
@@ -150,66 +169,47 @@ impl SharedBudget {
         Arc::new(SharedBudget {
             budget,
             share,
-            held: Mutex::new(HashMap::default()),
+            holders: Mutex::new(HashMap::default()),
         })
     }
 
     /// A reservation of nothing yet for `holder`, to grow.
-    pub fn empty_reservation(self: &Arc<Self>, holder: &str) -> Reservation {
+    pub fn empty_reservation(&self, holder: &str) -> Reservation {
         let mut reservation = self.budget.empty_reservation();
         if self.share < self.budget.limit {
             reservation.share = Some(Share {
-                shares: self.clone(),
-                holder: holder.into(),
+                share: self.share,
+                held: self.held_by_holder(holder),
             });
         }
         reservation
     }
 
     /// Reserves `bytes` for `holder`, or `None` past the budget or the holder's share.
-    pub fn reserve(self: &Arc<Self>, holder: &str, bytes: usize) -> Option<Reservation> {
+    pub fn reserve(&self, holder: &str, bytes: usize) -> Option<Reservation> {
         let mut reservation = self.empty_reservation(holder);
         reservation.grow(bytes).then_some(reservation)
     }
 
-    fn take(&self, holder: &str, bytes: usize) -> bool {
-        if bytes == 0 {
-            return true;
+    fn held_by_holder(&self, holder: &str) -> Arc<AtomicUsize> {
+        let mut holders = lock(&self.holders);
+        if let Some(held) = holders.get(holder) {
+            return Arc::clone(held);
         }
-        if bytes > self.share {
-            return false;
+        if holders.len() > PRUNE_HOLDERS_ABOVE {
+            holders.retain(|_, held| Arc::strong_count(held) > 1);
         }
-        let mut held = lock(&self.held);
-        match held.get_mut(holder) {
-            Some(holds) if holds.saturating_add(bytes) > self.share => false,
-            Some(holds) => {
-                *holds += bytes;
-                true
-            }
-            None => {
-                held.insert(holder.into(), bytes);
-                true
-            }
-        }
-    }
-
-    fn give_back(&self, holder: &str, bytes: usize) {
-        if bytes == 0 {
-            return;
-        }
-        let mut held = lock(&self.held);
-        if let Some(holds) = held.get_mut(holder) {
-            *holds = holds.saturating_sub(bytes);
-            if *holds == 0 {
-                held.remove(holder);
-            }
-        }
+        let held = Arc::new(AtomicUsize::new(0));
+        holders.insert(holder.into(), Arc::clone(&held));
+        held
     }
 
     /// Bytes `holder` holds now.
     #[cfg(test)]
     pub fn held_by(&self, holder: &str) -> usize {
-        lock(&self.held).get(holder).copied().unwrap_or(0)
+        lock(&self.holders)
+            .get(holder)
+            .map_or(0, |held| held.load(Ordering::Acquire))
     }
 }
 
@@ -257,11 +257,25 @@ mod tests {
         assert_eq!(shared.held_by("dave"), 0, "a refusal takes nothing");
         drop((alice, more));
         assert_eq!((shared.held_by("alice"), gauge.get()), (0, 60));
-        assert!(lock(&shared.held).get("alice").is_none());
         assert!(shared.reserve("alice", 40).is_some());
         drop((bob, carol));
         assert_eq!(gauge.get(), 0);
-        assert!(lock(&shared.held).is_empty());
+        assert_eq!(shared.held_by("bob") + shared.held_by("carol"), 0);
+    }
+
+    #[test]
+    fn holders_that_hold_nothing_are_pruned_past_the_limit() {
+        let gauge = IntGauge::new("test_pruned_bytes", "test").unwrap();
+        let shared = SharedBudget::new(MemoryBudget::new(1 << 40, gauge), 100);
+        let kept = shared.reserve("kept", 10).unwrap();
+        for n in 0..=PRUNE_HOLDERS_ABOVE {
+            drop(shared.reserve(&format!("user{n}"), 1));
+        }
+        drop(shared.reserve("one more", 1));
+        let holders = lock(&shared.holders).len();
+        assert!(holders <= 3, "{holders} holders kept");
+        assert_eq!(shared.held_by("kept"), 10);
+        drop(kept);
     }
 
     #[test]
@@ -270,6 +284,6 @@ mod tests {
         let shared = SharedBudget::new(MemoryBudget::new(100, gauge), 0);
         let all = shared.reserve("alice", 100).unwrap();
         assert!(all.share.is_none());
-        assert!(lock(&shared.held).is_empty());
+        assert!(lock(&shared.holders).is_empty());
     }
 }

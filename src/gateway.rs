@@ -304,7 +304,7 @@ impl Gateway {
         let (user, body, reservation) = self.accept_body(session, ctx).await?;
         let size = body.len();
         // The body's reservation ends with the parse: then the raw bytes are gone.
-        let parse = move || {
+        let parse = move |_: &str| {
             let parsed = parse_request(&body);
             drop((body, reservation));
             parsed
@@ -313,19 +313,20 @@ impl Gateway {
         Ok((user, parsed, size))
     }
 
-    /// `work` on `size` bytes of `user`'s: inline when small, else on the pool for large work
-    /// (see [`CpuPool`]), unless the client leaves while it waits for its turn.
+    /// `work` on `size` bytes for `user` (given to it): inline when small, else on the pool
+    /// for large work (see [`CpuPool`]), unless the client leaves while it waits for its turn.
     pub(crate) async fn offload<T: Send + 'static>(
         &self,
         session: &mut Session,
         user: &str,
         size: usize,
-        work: impl FnOnce() -> T + Send + 'static,
+        work: impl FnOnce(&str) -> T + Send + 'static,
     ) -> Result<T, ApiError> {
         if self.cpu.inline(size) {
-            return Ok(work());
+            return Ok(work(user));
         }
-        let run = Box::pin(self.cpu.run(user, size, work));
+        let owner: Box<str> = user.into();
+        let run = Box::pin(self.cpu.run(user, size, move || work(&owner)));
         streaming::unless_client_leaves(session, run).await
     }
 

@@ -67,7 +67,6 @@ impl Client {
 
 /// One request to serve: who asks, of which model, what, and how the answer is written.
 pub(crate) struct Turn {
-    pub user: String,
     pub model: Resolved,
     pub conversation: Conversation,
     pub client: Client,
@@ -168,8 +167,8 @@ type ReadAnswer = dyn FnOnce(&[u8]) -> Result<Answer, ApiError> + Send;
 impl Turn {
     /// Argo's request, how its answer is read, and what writing the answer needs: the work
     /// that grows with the conversation, which is consumed.
-    fn prepare(self, max_tool_block: usize) -> Result<(Exchange, Reply), ApiError> {
-        let exchange = self.exchange(max_tool_block)?;
+    fn prepare(self, user: &str, max_tool_block: usize) -> Result<(Exchange, Reply), ApiError> {
+        let exchange = self.exchange(user, max_tool_block)?;
         let tokenizer = match exchange.usage {
             UpstreamUsage::Reported => Tokenizer::Estimate,
             UpstreamUsage::None => self.model.tokenizer(),
@@ -187,8 +186,8 @@ impl Turn {
     /// The Argo call for a turn: Claude over `/v1/messages`, any other model over the native
     /// `/v1/chat/completions`, or the legacy resource endpoints (`streamchat` for streams it
     /// can carry, else `chat`).
-    fn exchange(&self, max_tool_block: usize) -> Result<Exchange, ApiError> {
-        let (conversation, model, user) = (&self.conversation, &self.model, self.user.as_str());
+    fn exchange(&self, user: &str, max_tool_block: usize) -> Result<Exchange, ApiError> {
+        let (conversation, model) = (&self.conversation, &self.model);
         let exchange = match (model.api(), model.family) {
             // Always streamed upstream: Argo refuses long Claude answers unless streamed, so a
             // client that wants one answer gets the stream collected.
@@ -216,15 +215,15 @@ impl Turn {
                 usage: UpstreamUsage::Reported,
                 held: 0,
             },
-            (UpstreamApi::Resource, _) => self.resource_exchange(max_tool_block)?,
+            (UpstreamApi::Resource, _) => self.resource_exchange(user, max_tool_block)?,
         };
         Ok(exchange)
     }
 
-    fn resource_exchange(&self, max_tool_block: usize) -> Result<Exchange, ApiError> {
+    fn resource_exchange(&self, user: &str, max_tool_block: usize) -> Result<Exchange, ApiError> {
         let (conversation, model) = (&self.conversation, &self.model);
         let endpoint = resource::endpoint(conversation, model);
-        let body = resource::request_body(conversation, model, &self.user, endpoint)?;
+        let body = resource::request_body(conversation, model, user, endpoint)?;
         let replies = ToolReplies::for_conversation(conversation, model);
         let mut held = 0;
         let reading = match (endpoint, replies) {
@@ -268,7 +267,7 @@ impl Gateway {
         let (user, body, reservation) = self.accept_body(session, ctx).await?;
         let size = body.len();
         let table = self.models();
-        let parse = move || {
+        let parse = move |_: &str| {
             let read = read(&body).and_then(|(conversation, name, client)| {
                 let model = Resolved::locate(table, &name)?;
                 Ok((conversation, name, client, model))
@@ -282,14 +281,13 @@ impl Gateway {
         model.require_chat()?;
         let meta = response_meta(client.id_prefix(), &model_name);
         let turn = Turn {
-            user,
             model,
             conversation,
             client,
             meta,
             size,
         };
-        self.converse(session, ctx, turn).await
+        self.converse(session, ctx, &user, turn).await
     }
 
     /// The prompt tokens of a conversation `read` takes from the body (with the model name),
@@ -304,7 +302,7 @@ impl Gateway {
         let (user, body, reservation) = self.accept_body(session, ctx).await?;
         let size = body.len();
         let table = self.models();
-        let count = move || {
+        let count = move |_: &str| {
             let (conversation, model_name) = read(&body)?;
             let model = Resolved::locate(table, &model_name)?;
             let tokens = conversation.prompt_tokens(model.tokenizer());
@@ -324,18 +322,19 @@ impl Gateway {
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
+        user: &str,
         turn: Turn,
     ) -> Result<(), ApiError> {
         let max_tool_block = self.state.settings.limits.max_tool_block_bytes;
-        let (user, size) = (turn.user.clone(), turn.size);
-        let prepare = move || turn.prepare(max_tool_block);
-        let (exchange, reply) = self.offload(session, &user, size, prepare).await??;
-        let call = Call::new(exchange.api, &user);
+        let size = turn.size;
+        let prepare = move |user: &str| turn.prepare(user, max_tool_block);
+        let (exchange, reply) = self.offload(session, user, size, prepare).await??;
+        let call = Call::new(exchange.api, user);
         match exchange.reading {
             Reading::Stream(decoder) => {
                 let _held = match exchange.held {
                     0 => None,
-                    held => Some(self.reserve_held(session, &user, held)?),
+                    held => Some(self.reserve_held(session, user, held)?),
                 };
                 let env = reply.model.env.clone();
                 let translator = reply.translation(decoder, exchange.usage);
@@ -343,9 +342,9 @@ impl Gateway {
                     .await
             }
             Reading::Whole(read) => {
-                let env = reply.model.env.clone();
-                let answer = self.call(session, ctx, &env, call, exchange.body).await?;
-                self.send_answer(session, ctx, &user, reply, read, answer)
+                let env = &reply.model.env;
+                let answer = self.call(session, ctx, env, call, exchange.body).await?;
+                self.send_answer(session, ctx, user, reply, read, answer)
                     .await
             }
         }
@@ -364,7 +363,7 @@ impl Gateway {
     ) -> Result<(), ApiError> {
         let model = reply.model.clone();
         let size = answer.len();
-        let write = move || reply.write(read, &answer);
+        let write = move |_: &str| reply.write(read, &answer);
         let written = self.offload(session, user, size, write).await??;
         count_tokens(
             &model.name,

@@ -24,9 +24,9 @@ impl Gateway {
             self.accept(session, ctx).await?;
         let model = self.resolve(ctx, &request.model)?;
         let batch_size = self.state.settings.upstream.embed_batch_size;
-        let (resolved, owner) = (model.clone(), user.clone());
-        let prepare = move || {
-            let bodies = argo_requests(&request, &resolved, &owner, batch_size);
+        let resolved = model.clone();
+        let prepare = move |user: &str| {
+            let bodies = argo_requests(&request, &resolved, user, batch_size);
             (request, bodies)
         };
         let (request, bodies) = self.offload(session, &user, size, prepare).await?;
@@ -39,7 +39,7 @@ impl Gateway {
             .await?;
         let size = size + answers.iter().map(|answer| answer.len()).sum::<usize>();
         let resolved = model.clone();
-        let write = move || write_vectors(&request, &resolved, &answers);
+        let write = move |_: &str| write_vectors(&request, &resolved, &answers);
         let (json, prompt_tokens) = self.offload(session, &user, size, write).await??;
         count_tokens(&model.name, prompt_tokens, 0);
         self.reply(session, ctx, 200, json).await

@@ -31,9 +31,9 @@ impl Gateway {
     ) -> Result<(), ApiError> {
         let (user, body, reservation) = self.accept_body(session, ctx).await?;
         let size = body.len();
-        let (table, owner) = (self.models(), user.clone());
-        let read = move || {
-            let read = read_chat(&body, table, &owner);
+        let table = self.models();
+        let read = move |user: &str| {
+            let read = read_chat(&body, table, user);
             drop((body, reservation));
             read
         };
@@ -50,14 +50,13 @@ impl Gateway {
         let (argo_body, stream) = match route {
             Route::Hub(conversation) => {
                 let turn = Turn {
-                    user,
                     model,
                     conversation: *conversation,
                     client: Client::OpenAiChat { include_usage },
                     meta,
                     size,
                 };
-                return self.converse(session, ctx, turn).await;
+                return self.converse(session, ctx, &user, turn).await;
             }
             Route::PassThrough { argo_body, stream } => (argo_body, stream),
         };
@@ -70,7 +69,7 @@ impl Gateway {
         }
         let answer = self.call(session, ctx, &model.env, call, argo_body).await?;
         let size = answer.len();
-        let relay = move || passthrough::relay_answer(&answer, &meta);
+        let relay = move |_: &str| passthrough::relay_answer(&answer, &meta);
         let (json, usage) = self.offload(session, &user, size, relay).await??;
         if let Some(usage) = usage {
             count_tokens(&model.name, usage.input_tokens, usage.output_tokens);
@@ -99,10 +98,9 @@ impl Gateway {
             )
             .with_code(ErrorCode::TooManyPrompts));
         }
-        let owner = user.clone();
         if request.stream == Some(true) {
             let env = model.env.clone();
-            let prepare = move || stream_completion(&request, &model, &owner);
+            let prepare = move |user: &str| stream_completion(&request, &model, user);
             let (argo_body, translator) = self.offload(session, &user, size, prepare).await??;
             let call = resource_call(Endpoint::StreamChat, &user);
             return self
@@ -113,8 +111,8 @@ impl Gateway {
         let further_calls = u32::try_from(prompts.saturating_sub(1)).unwrap_or(u32::MAX);
         self.state.limits.charge(&user, further_calls).await?;
         let (resolved, meta) = (model.clone(), response_meta("cmpl", &request.model));
-        let prepare = move || {
-            let bodies = argo_completions(&request, &resolved, &owner);
+        let prepare = move |user: &str| {
+            let bodies = argo_completions(&request, &resolved, user);
             (request, bodies)
         };
         let (request, bodies) = self.offload(session, &user, size, prepare).await?;
@@ -125,7 +123,7 @@ impl Gateway {
             answers.push(resource::read_answer(&body, &ToolReplies::None, &meta.id)?);
         }
         let tokenizer = model.tokenizer();
-        let write = move || {
+        let write = move |_: &str| {
             let prompts = completions::prompts(&request)?;
             Ok::<_, ApiError>(completions::completion_json(
                 &request, &prompts, &answers, &meta, tokenizer,

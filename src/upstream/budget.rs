@@ -35,8 +35,10 @@ pub struct BufferedAnswer {
 
 /// An answer being read.
 pub struct AnswerBuffer {
-    /// Full segments, then the one being filled; each allocated at its final capacity.
-    segments: Vec<Vec<u8>>,
+    /// The segment being filled, allocated at its final capacity.
+    last: Vec<u8>,
+    /// The full segments before it, if any.
+    full: Vec<Vec<u8>>,
     len: usize,
     /// The budget taken: the segments' capacities.
     reservation: Reservation,
@@ -46,7 +48,8 @@ impl AnswerBuffer {
     /// An answer of unknown length, its memory taken as it grows.
     pub fn new(reservation: Reservation) -> Self {
         AnswerBuffer {
-            segments: Vec::new(),
+            last: Vec::new(),
+            full: Vec::new(),
             len: 0,
             reservation,
         }
@@ -58,7 +61,8 @@ impl AnswerBuffer {
             return Err(OverBudget);
         }
         Ok(AnswerBuffer {
-            segments: vec![Vec::with_capacity(length)],
+            last: Vec::with_capacity(length),
+            full: Vec::new(),
             len: 0,
             reservation,
         })
@@ -72,18 +76,13 @@ impl AnswerBuffer {
     /// its budget) for the rest.
     pub fn append(&mut self, mut bytes: &[u8]) -> Result<(), OverBudget> {
         while !bytes.is_empty() {
-            let room = self
-                .segments
-                .last()
-                .map_or(0, |segment| segment.capacity() - segment.len());
+            let room = self.last.capacity() - self.last.len();
             if room == 0 {
                 self.add_segment()?;
                 continue;
             }
             let (now, rest) = bytes.split_at(room.min(bytes.len()));
-            if let Some(segment) = self.segments.last_mut() {
-                segment.extend_from_slice(now);
-            }
+            self.last.extend_from_slice(now);
             self.len += now.len();
             bytes = rest;
         }
@@ -97,7 +96,10 @@ impl AnswerBuffer {
         if !self.reservation.grow(size) {
             return Err(OverBudget);
         }
-        self.segments.push(Vec::with_capacity(size));
+        let full = std::mem::replace(&mut self.last, Vec::with_capacity(size));
+        if full.capacity() > 0 {
+            self.full.push(full);
+        }
         Ok(())
     }
 
@@ -106,14 +108,15 @@ impl AnswerBuffer {
     /// twice; the spare room of the last segment goes back to the budget.
     pub fn finish(mut self) -> BufferedAnswer {
         let held = self.reservation.bytes();
-        let body = match self.segments.len() {
-            0 => Vec::new(),
-            1 => self.segments.pop().unwrap_or_default(),
-            _ => {
+        let body = match self.full.is_empty() {
+            true => self.last,
+            false => {
                 let mut body = Vec::with_capacity(self.len);
-                for segment in self.segments.drain(..) {
+                for segment in self.full.drain(..) {
                     body.extend_from_slice(&segment);
                 }
+                body.extend_from_slice(&self.last);
+                drop(self.last);
                 body
             }
         };
