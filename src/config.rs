@@ -1341,6 +1341,64 @@ mod tests {
     }
 
     #[test]
+    fn shares_timeouts_and_the_cpu_pool_have_defaults_the_environment_overrides() {
+        let mut config = shipped();
+        let settings = validate(config.clone()).unwrap();
+        let limits = &settings.limits;
+        assert_eq!(limits.max_buffered_request_bytes_per_user, 64 * 1024 * 1024);
+        assert_eq!(limits.client_write_timeout_ms, 30_000);
+        assert_eq!(
+            (
+                limits.cpu_threads,
+                limits.cpu_threads_per_user,
+                limits.cpu_offload_bytes
+            ),
+            (0, 0, 64 * 1024)
+        );
+        assert_eq!(
+            settings.upstream.max_buffered_answer_bytes_per_user,
+            256 * 1024 * 1024
+        );
+        let env = |key: &str| match key {
+            "ARGO_BRIDGE_MAX_BUFFERED_REQUEST_BYTES_PER_USER" => Some("8388608".to_string()),
+            "ARGO_BRIDGE_MAX_BUFFERED_ANSWERS_BYTES_PER_USER" => Some("0".to_string()),
+            "ARGO_BRIDGE_CLIENT_WRITE_TIMEOUT_MS" => Some("2000".to_string()),
+            "ARGO_BRIDGE_CPU_THREADS" => Some("4".to_string()),
+            "ARGO_BRIDGE_CPU_THREADS_PER_USER" => Some("1".to_string()),
+            "ARGO_BRIDGE_CPU_OFFLOAD_BYTES" => Some("1024".to_string()),
+            _ => None,
+        };
+        apply_env(&mut config, &env).unwrap();
+        let settings = validate(config.clone()).unwrap();
+        let limits = &settings.limits;
+        assert_eq!(limits.max_buffered_request_bytes_per_user, 8 * 1024 * 1024);
+        assert_eq!(settings.upstream.max_buffered_answer_bytes_per_user, 0);
+        assert_eq!(limits.client_write_timeout_ms, 2000);
+        assert_eq!(
+            (
+                limits.cpu_threads,
+                limits.cpu_threads_per_user,
+                limits.cpu_offload_bytes
+            ),
+            (4, 1, 1024)
+        );
+        // A share smaller than one body (or one answer) could never be used whole.
+        let mut small = config.clone();
+        small.limits.max_buffered_request_bytes_per_user = 1024;
+        let error = validate(small).unwrap_err().to_string();
+        assert!(
+            error.contains("limits.max_buffered_request_bytes_per_user"),
+            "{error}"
+        );
+        config.upstream.max_buffered_answer_bytes_per_user = 1024;
+        let error = validate(config).unwrap_err().to_string();
+        assert!(
+            error.contains("upstream.max_buffered_answer_bytes_per_user"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn shared_limits_are_off_by_default_and_set_by_the_environment() {
         let mut config = shipped();
         for url in config.upstream.environments.values_mut() {
