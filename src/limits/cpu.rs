@@ -139,7 +139,7 @@ mod tests {
             move || {
                 let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                 most.fetch_max(now, Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(100));
+                std::thread::sleep(Duration::from_millis(300));
                 running.fetch_sub(1, Ordering::SeqCst);
             }
         };
@@ -149,13 +149,19 @@ mod tests {
                 tokio::spawn(async move { pool.run("alice", 1, job).await })
             })
             .collect();
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        for _ in 0..400 {
+            if running.load(Ordering::SeqCst) > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         assert_eq!(most.load(Ordering::SeqCst), 1, "alice has one slot of two");
         let started = std::time::Instant::now();
         pool.run("bob", 1, || ()).await.unwrap();
+        // Had alice taken both slots, bob would have waited for one of her jobs (300 ms).
         assert!(
-            started.elapsed() < Duration::from_millis(80),
-            "bob did not wait for alice's queue: {:?}",
+            started.elapsed() < Duration::from_millis(250),
+            "bob waited for alice's work: {:?}",
             started.elapsed()
         );
         for job in alice {
