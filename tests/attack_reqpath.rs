@@ -330,6 +330,61 @@ fn one_user_cannot_hold_the_whole_body_budget() {
     drop(gateway);
 }
 
+/// Requests served as the default user (no token of their own) hold their bodies under their
+/// client address's share: one address holding its share leaves another's requests read.
+#[test]
+fn clients_without_a_token_share_the_body_budget_per_address() {
+    const DECLARED: usize = 4 * 1024 * 1024;
+    let (_mock, mock_port) = start_mock(&[]);
+    let (_gateway, port) = gateway(
+        mock_port,
+        &[
+            ("ARGO_BRIDGE_DEFAULT_USER", "labuser"),
+            (
+                "ARGO_BRIDGE_MAX_BUFFERED_REQUEST_BYTES_PER_USER",
+                &(2 * DECLARED).to_string(),
+            ),
+        ],
+    );
+    let head = |length: usize| {
+        format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+        )
+    };
+    let from = |ip: [u8; 4]| {
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        let local: std::net::SocketAddr = (ip, 0).into();
+        socket.bind(&local.into()).unwrap();
+        let gateway: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+        socket.connect(&gateway.into()).unwrap();
+        let stream: TcpStream = socket.into();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        stream
+    };
+    let holding: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let stream = from([127, 0, 0, 1]);
+            (&stream).write_all(head(DECLARED).as_bytes()).unwrap();
+            stream
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let over = from([127, 0, 0, 1]);
+    (&over).write_all(head(DECLARED).as_bytes()).unwrap();
+    let refused = read_response(&mut BufReader::new(&over));
+    assert_eq!(refused.expect_error(503)["code"], "server_busy");
+    let other = from([127, 0, 0, 2]);
+    let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]});
+    let body = body.to_string();
+    (&other)
+        .write_all(format!("{}{body}", head(body.len())).as_bytes())
+        .unwrap();
+    let answer = read_response(&mut BufReader::new(&other));
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    drop(holding);
+}
+
 /// A gauge or counter of the gateway's metrics (the sum of its series).
 fn metrics_value(port: u16, name: &str) -> f64 {
     request(port, "GET", "/metrics", &[], b"")
