@@ -400,9 +400,9 @@ fn metrics_value(port: u16, name: &str) -> f64 {
 
 /// Issue 23: buffered Argo answers grew by doubling, and peaked at 913 MB against the 512 MiB
 /// budget of answers. Now an answer holds what it read: four of alice's answers that never end
-/// (each cut at the 32 MiB answer limit, or refused past her share of the 96 MiB budget) raise
-/// the gateway's peak RSS by less than the budget plus 64 MiB, and bob's chats are answered
-/// 200 within 5 s all along.
+/// (each cut at the 32 MiB answer limit, or refused past her 48 MiB share of the 96 MiB budget)
+/// raise the gateway's peak RSS by less than the budget plus 64 MiB (it was 380-400 MiB), and
+/// bob's chats are answered 200 within 5 s all along.
 #[test]
 fn buffered_answers_hold_what_they_read() {
     let (_mock, mock_port) = start_mock(&[]);
