@@ -443,7 +443,8 @@ impl Exchange {
             .map_err(|e| upstream.map_error(&e, &self.env))
     }
 
-    /// The whole body of an answer to one of the gateway's own calls (a model list, a probe).
+    /// The whole body of an answer to a call of no user's (the tests' own calls).
+    #[cfg(test)]
     pub async fn read_to_end(&mut self, upstream: &Upstream) -> Result<BufferedAnswer, ApiError> {
         self.read_to_end_for(upstream, "").await
     }
