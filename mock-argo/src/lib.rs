@@ -118,7 +118,9 @@ impl Endpoint {
             None if path.ends_with("/v1/chat/completions") => Endpoint::ChatCompletions,
             None if path.ends_with("/v1/messages") => Endpoint::Messages,
             None if path.ends_with("/v1/embeddings") => Endpoint::Embeddings,
-            None if path.ends_with("/v1/models") => Endpoint::Models,
+            None if path.ends_with("/v1/models") || path.ends_with("/api/v1/models/") => {
+                Endpoint::Models
+            }
             None => Endpoint::Other,
         }
     }

@@ -51,9 +51,20 @@ fn is_version_date(version: &str) -> bool {
 /// The signature of mock thinking blocks (base64 of `mock-signature`).
 const SIGNATURE: &str = "bW9jay1zaWduYXR1cmU=";
 
-/// The thinking text of opus46 and sonnet46 when asked for adaptive thinking without a
-/// `thinking` directive (the probe recorded a thinking block from both; none from opus47).
+/// The thinking text of mock thinking blocks without a `thinking` directive (see
+/// [`thinks_by_default`]).
 const DEFAULT_THINKING: &str = "The user wrote something; I will answer it. (mock thinking)";
+
+/// Whether a Claude answer has a mock thinking block without a `thinking` directive: adaptive
+/// thinking on opus46 and sonnet46 (the probe saw a block from both, none from opus47 and so
+/// none from the models like it), and accepted budgeted thinking (argo-api.md §C).
+fn thinks_by_default(model: &str, body: &Value) -> bool {
+    match body.pointer("/thinking/type").and_then(Value::as_str) {
+        Some("adaptive") => !rules::is_adaptive_only(model),
+        Some("enabled") => true,
+        _ => false,
+    }
+}
 
 /// Inputs per embeddings request (OpenAI's limit; Argo's is not recorded).
 const MAX_EMBEDDING_INPUTS: usize = 2048;
@@ -282,10 +293,7 @@ impl MockArgo {
                 ))
             }
             (Some(text), Dialect::Anthropic) => Some(text.clone()),
-            (None, Dialect::Anthropic)
-                if body.pointer("/thinking/type") == Some(&json!("adaptive"))
-                    && model != "claudeopus47" =>
-            {
+            (None, Dialect::Anthropic) if thinks_by_default(model, body) => {
                 Some(DEFAULT_THINKING.to_string())
             }
             (None, _) => None,
@@ -1165,9 +1173,61 @@ mod tests {
         json!({"model": model, "user": "alice", "messages": [{"role": "user", "content": text}]})
     }
 
+    /// Streamed: Argo answers every unstreamed Claude call with a 500 (argo-api.md §C).
     fn claude_body(model: &str, text: &str) -> Value {
         json!({"model": model, "user": "alice", "max_tokens": 1000, "metadata": {"user_id": "alice"},
-            "messages": [{"role": "user", "content": text}]})
+            "stream": true, "messages": [{"role": "user", "content": text}]})
+    }
+
+    /// A Claude answer as a client sees it: a JSON answer as it is, a stream put together into
+    /// the message it carries.
+    fn message_of(answer: Answer) -> (u16, Value) {
+        if matches!(answer, Answer::Json { .. }) {
+            return json_of(answer);
+        }
+        let (_, _, events) = stream_of(answer);
+        let mut message = Value::Null;
+        let append = |block: &mut Value, field: &str, piece: &Value| {
+            let joined = format!(
+                "{}{}",
+                block[field].as_str().unwrap_or(""),
+                piece.as_str().unwrap()
+            );
+            block[field] = json!(joined);
+        };
+        for (name, event) in events {
+            match name.as_deref() {
+                Some("message_start") => message = event["message"].clone(),
+                Some("content_block_start") => message["content"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(event["content_block"].clone()),
+                Some("content_block_delta") => {
+                    let block = &mut message["content"][event["index"].as_u64().unwrap() as usize];
+                    let delta = &event["delta"];
+                    match delta["type"].as_str().unwrap() {
+                        "text_delta" => append(block, "text", &delta["text"]),
+                        "thinking_delta" => append(block, "thinking", &delta["thinking"]),
+                        "signature_delta" => block["signature"] = delta["signature"].clone(),
+                        "input_json_delta" => append(block, "partial_json", &delta["partial_json"]),
+                        other => panic!("unexpected delta {other}"),
+                    }
+                }
+                Some("content_block_stop") => {
+                    let block = &mut message["content"][event["index"].as_u64().unwrap() as usize];
+                    if let Some(json) = block.as_object_mut().unwrap().remove("partial_json") {
+                        block["input"] = serde_json::from_str(json.as_str().unwrap()).unwrap();
+                    }
+                }
+                Some("message_delta") => {
+                    message["stop_reason"] = event["delta"]["stop_reason"].clone();
+                    message["stop_sequence"] = event["delta"]["stop_sequence"].clone();
+                    message["usage"]["output_tokens"] = event["usage"]["output_tokens"].clone();
+                }
+                _ => {}
+            }
+        }
+        (200, message)
     }
 
     fn json_of(answer: Answer) -> (u16, Value) {
@@ -1224,36 +1284,37 @@ mod tests {
     fn chat_completions_needs_the_bearer_username() {
         let mock = mock();
         let body = chat_body("gpt4o", "hi");
-        let (status, json) = json_of(mock.respond(&request(CHAT, &[], &body)).0);
+        let (status, json) = message_of(mock.respond(&request(CHAT, &[], &body)).0);
         assert_eq!(status, 401);
         assert_eq!(json["error"]["code"], "invalid_api_key");
         for field in ["message", "type", "code"] {
             assert!(json["error"][field].is_string(), "{json}");
         }
-        let (status, json) = json_of(mock.respond(&openai("bob", body.clone())).0);
+        let (status, json) = message_of(mock.respond(&openai("bob", body.clone())).0);
         assert_eq!(status, 400);
         assert!(json["error"]["message"]
             .as_str()
             .unwrap()
             .contains("`user`"));
-        let (status, json) = json_of(mock.respond(&openai("alice", body)).0);
+        let (status, json) = message_of(mock.respond(&openai("alice", body)).0);
         assert_eq!(status, 200, "{json}");
         let mut without_user = chat_body("gpt4o", "hi");
         without_user.as_object_mut().unwrap().remove("user");
         assert_eq!(
-            json_of(mock.respond(&openai("alice", without_user)).0).0,
+            message_of(mock.respond(&openai("alice", without_user)).0).0,
             200
         );
-        let (status, json) = json_of(mock.respond(&openai("alice", chat_body("gpt4", "hi"))).0);
+        let (status, json) = message_of(mock.respond(&openai("alice", chat_body("gpt4", "hi"))).0);
         assert_eq!(
             (status, json["error"]["code"].as_str()),
             (404, Some("model_not_found"))
         );
         assert_eq!(
-            json_of(mock.respond(&openai("alice", chat_body("v3small", "hi"))).0).0,
+            message_of(mock.respond(&openai("alice", chat_body("v3small", "hi"))).0).0,
             400
         );
-        let (status, json) = json_of(mock.respond(&openai("alice", json!({"model": "gpt4o"}))).0);
+        let (status, json) =
+            message_of(mock.respond(&openai("alice", json!({"model": "gpt4o"}))).0);
         assert_eq!(
             (status, json["error"]["code"].as_str()),
             (400, Some("missing_required_parameter"))
@@ -1295,7 +1356,7 @@ mod tests {
         // The probe's refusals, in Argo's OpenAI envelope.
         let mut hot = chat_body("gpt5", "hi");
         hot["temperature"] = json!(0.5);
-        let (status, json) = json_of(mock().respond(&openai("alice", hot)).0);
+        let (status, json) = message_of(mock().respond(&openai("alice", hot)).0);
         assert_eq!(
             (status, json["error"]["type"].as_str()),
             (400, Some("BadRequestError"))
@@ -1349,7 +1410,7 @@ mod tests {
         for model in ["gpt4o", "gemini25pro"] {
             let mut body = chat_body(model, WEATHER);
             body["tools"] = weather_tools();
-            let (_, json) = json_of(mock().respond(&openai("alice", body.clone())).0);
+            let (_, json) = message_of(mock().respond(&openai("alice", body.clone())).0);
             let choice = &json["choices"][0];
             assert_eq!(choice["finish_reason"], "tool_calls");
             assert_eq!(choice["message"]["content"], Value::Null);
@@ -1393,7 +1454,7 @@ mod tests {
                 "stop"
             );
             body["stream"] = json!(false);
-            let (_, json) = json_of(mock().respond(&openai("alice", body)).0);
+            let (_, json) = message_of(mock().respond(&openai("alice", body)).0);
             assert_eq!(
                 json["choices"][0]["message"]["content"],
                 "The tool said: 18C and sunny"
@@ -1403,7 +1464,7 @@ mod tests {
         // Claude on the OpenAI endpoint leaks the call into its text.
         let mut body = chat_body("claudesonnet45", WEATHER);
         body["tools"] = weather_tools();
-        let (_, json) = json_of(mock().respond(&openai("alice", body)).0);
+        let (_, json) = message_of(mock().respond(&openai("alice", body)).0);
         assert!(json["choices"][0]["message"]["content"]
             .as_str()
             .unwrap()
@@ -1417,7 +1478,7 @@ mod tests {
         let mock = mock();
         let body = claude_body("claudesonnet45", "hi");
         let check = |request: MockRequest, status: u16, kind: &str| {
-            let (got, json) = json_of(mock.respond(&request).0);
+            let (got, json) = message_of(mock.respond(&request).0);
             assert_eq!(got, status, "{json}");
             assert_eq!(json["type"], "error");
             assert_eq!(json["error"]["type"], kind, "{json}");
@@ -1464,7 +1525,7 @@ mod tests {
         let mut unbounded = body.clone();
         unbounded.as_object_mut().unwrap().remove("max_tokens");
         assert_eq!(
-            json_of(mock.respond(&anthropic("alice", unbounded)).0).1,
+            message_of(mock.respond(&anthropic("alice", unbounded)).0).1,
             json!({"type": "error", "error": {"type": "invalid_request_error", "message": "max_tokens is required"}})
         );
         check(
@@ -1477,14 +1538,20 @@ mod tests {
             404,
             "not_found_error",
         );
+        // argo-api.md §C (argo-proxy 3.2.1 / ChemGraph issue 150): every unstreamed call is a 500.
         let mut long = body.clone();
         long["max_tokens"] = json!(21_001);
-        assert!(check(
-            anthropic("alice", long.clone()),
-            400,
-            "invalid_request_error"
-        )
-        .contains("streaming is required"));
+        long["stream"] = json!(false);
+        assert_eq!(
+            message_of(mock.respond(&anthropic("alice", long.clone())).0),
+            rules::streaming_required()
+        );
+        long["max_tokens"] = json!(10);
+        assert_eq!(
+            message_of(mock.respond(&anthropic("alice", long.clone())).0).0,
+            500
+        );
+        long["max_tokens"] = json!(21_001);
         long["stream"] = json!(true);
         assert!(matches!(
             mock.respond(&anthropic("alice", long)).0,
@@ -1501,7 +1568,7 @@ mod tests {
 
     #[test]
     fn messages_answers_an_anthropic_message() {
-        let (status, json) = json_of(
+        let (status, json) = message_of(
             mock()
                 .respond(&anthropic("alice", claude_body("claudeopus47", "ping")))
                 .0,
@@ -1527,7 +1594,7 @@ mod tests {
             &directive("x", json!({"reply": "one two three four"})),
         );
         short["max_tokens"] = json!(2);
-        let (_, json) = json_of(mock().respond(&anthropic("alice", short.clone())).0);
+        let (_, json) = message_of(mock().respond(&anthropic("alice", short.clone())).0);
         assert_eq!(
             (
                 json["stop_reason"].as_str(),
@@ -1535,10 +1602,10 @@ mod tests {
             ),
             (Some("max_tokens"), Some("one two"))
         );
-        assert!(json.get("stop_sequence").is_none());
+        assert!(json["stop_sequence"].is_null());
         short["max_tokens"] = json!(100);
         short["stop_sequences"] = json!(["four", " three"]);
-        let (_, json) = json_of(mock().respond(&anthropic("alice", short)).0);
+        let (_, json) = message_of(mock().respond(&anthropic("alice", short)).0);
         assert_eq!(json["stop_reason"], "stop_sequence");
         assert_eq!(json["stop_sequence"], " three");
         assert_eq!(json["content"][0]["text"], "one two");
@@ -1548,13 +1615,13 @@ mod tests {
     fn messages_thinks_when_asked() {
         let mut body = claude_body("claudesonnet46", "ping");
         body["thinking"] = json!({"type": "adaptive"});
-        let (_, json) = json_of(mock().respond(&anthropic("alice", body)).0);
+        let (_, json) = message_of(mock().respond(&anthropic("alice", body)).0);
         assert_eq!(json["content"][0]["type"], "thinking");
         assert_eq!(json["content"][0]["signature"], SIGNATURE);
         assert_eq!(json["content"][1]["type"], "text");
         let mut body = claude_body("claudeopus47", "ping");
         body["thinking"] = json!({"type": "adaptive"});
-        let (_, json) = json_of(mock().respond(&anthropic("alice", body)).0);
+        let (_, json) = message_of(mock().respond(&anthropic("alice", body)).0);
         assert_eq!(json["content"][0]["type"], "text");
         let mut body = claude_body(
             "claudehaiku45",
@@ -1576,7 +1643,7 @@ mod tests {
         );
         assert_eq!(anthropic_deltas(&events, "text_delta", "text"), "Done.");
         let gpt = chat_body("gpt4o", &directive("x", json!({"thinking": "no"})));
-        assert_eq!(json_of(mock().respond(&openai("alice", gpt)).0).0, 400);
+        assert_eq!(message_of(mock().respond(&openai("alice", gpt)).0).0, 400);
     }
 
     #[test]
@@ -1632,7 +1699,7 @@ mod tests {
             "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]);
         let mut body = claude_body("claudesonnet45", WEATHER);
         body["tools"] = tools;
-        let (_, json) = json_of(mock().respond(&anthropic("alice", body.clone())).0);
+        let (_, json) = message_of(mock().respond(&anthropic("alice", body.clone())).0);
         assert_eq!(json["stop_reason"], "tool_use");
         assert_eq!(
             json["content"],
@@ -1666,10 +1733,14 @@ mod tests {
             anthropic_deltas(&events, "text_delta", "text"),
             "The tool said: 18C and sunny"
         );
-        body["stream"] = json!(false);
-        let (_, json) = json_of(mock().respond(&anthropic("alice", body)).0);
+        let (_, json) = message_of(mock().respond(&anthropic("alice", body.clone())).0);
         assert_eq!(json["content"][0]["text"], "The tool said: 18C and sunny");
         assert_eq!(json["stop_reason"], "end_turn");
+        body["stream"] = json!(false);
+        assert_eq!(
+            message_of(mock().respond(&anthropic("alice", body)).0),
+            rules::streaming_required()
+        );
     }
 
     #[test]
@@ -1770,11 +1841,11 @@ mod tests {
         ));
         let body = chat_body("gpt4o", &directive("x", json!({"response": {"odd": 1}})));
         assert_eq!(
-            json_of(mock().respond(&openai("alice", body)).0),
+            message_of(mock().respond(&openai("alice", body)).0),
             (200, json!({"odd": 1}))
         );
         let body = chat_body("gpt4o", "x #mock {\"nope\": 1}");
-        assert_eq!(json_of(mock().respond(&openai("alice", body)).0).0, 400);
+        assert_eq!(message_of(mock().respond(&openai("alice", body)).0).0, 400);
     }
 
     #[test]
@@ -1787,7 +1858,7 @@ mod tests {
         request
             .headers
             .push(("accept".into(), "text/event-stream".into()));
-        let (_, json) = json_of(mock().respond(&request).0);
+        let (_, json) = message_of(mock().respond(&request).0);
         let echoed: Value =
             serde_json::from_str(json["content"][0]["text"].as_str().unwrap()).unwrap();
         assert_eq!(echoed["path"], MESSAGES);
@@ -1801,7 +1872,7 @@ mod tests {
             "gpt4o",
             &directive("x", json!({"echo_request": true, "fragment_bytes": 4096})),
         );
-        let (_, json) = json_of(mock().respond(&openai("alice", body)).0);
+        let (_, json) = message_of(mock().respond(&openai("alice", body)).0);
         let echoed: Value =
             serde_json::from_str(json["choices"][0]["message"]["content"].as_str().unwrap())
                 .unwrap();
@@ -1815,7 +1886,7 @@ mod tests {
         let user = "unregistered-carol";
         let mut body = chat_body("gpt4o", "hi");
         body["user"] = json!(user);
-        let (status, json) = json_of(mock.respond(&openai(user, body.clone())).0);
+        let (status, json) = message_of(mock.respond(&openai(user, body.clone())).0);
         assert_eq!(status, 200);
         assert_eq!(json["choices"][0]["message"]["content"], rules::AUTH_NOTICE);
         body["stream"] = json!(true);
@@ -1826,9 +1897,10 @@ mod tests {
             .unwrap();
         assert!(rules::AUTH_NOTICE.starts_with(first));
         let mut body = claude_body("claudeopus46", "hi");
+        body["stream"] = json!(false);
         body["user"] = json!(user);
         body["metadata"]["user_id"] = json!(user);
-        let (status, json) = json_of(mock.respond(&anthropic(user, body.clone())).0);
+        let (status, json) = message_of(mock.respond(&anthropic(user, body.clone())).0);
         assert_eq!(
             (status, json["content"][0]["text"].as_str()),
             (200, Some(rules::AUTH_NOTICE))
@@ -1841,7 +1913,7 @@ mod tests {
             &[("authorization", "Bearer unregistered-x")],
             &json!({"model": "v3small", "input": "a"}),
         );
-        let (status, json) = json_of(mock.respond(&embed).0);
+        let (status, json) = message_of(mock.respond(&embed).0);
         assert_eq!(status, 200);
         assert!(json.to_string().contains("AUTHENTICATION NOTICE FROM ARGO"));
     }
@@ -1903,7 +1975,7 @@ mod tests {
             429
         );
         let anonymous = request(EMBEDDINGS, &[], &json!({"model": "v3small", "input": "a"}));
-        assert_eq!(json_of(mock.respond(&anonymous).0).0, 401);
+        assert_eq!(message_of(mock.respond(&anonymous).0).0, 401);
     }
 
     #[test]
@@ -1913,7 +1985,7 @@ mod tests {
             let mut request = request(path, &[], &json!({}));
             request.method = "GET".into();
             request.body.clear();
-            json_of(mock.respond(&request).0)
+            message_of(mock.respond(&request).0)
         };
         let (status, json) = get("/argoapi/v1/models");
         assert_eq!(status, 200);
@@ -1954,6 +2026,56 @@ mod tests {
             stats["requests"], 1,
             "model-list reads are not calls of a model"
         );
+    }
+
+    /// argo-api.md §C (live lists of Aug and Sep 2026, argo-proxy 3.2.1-3.3.0; the legacy route's
+    /// shape from argo-anywhere's `openapi.json`): 37 models, the same entries on both routes.
+    #[test]
+    fn the_live_list_has_the_37_models_of_section_c_on_both_routes() {
+        let mock = mock();
+        let mut lists = Vec::new();
+        for path in ["/argoapi/v1/models", "/argoapi/api/v1/models/"] {
+            let mut get = request(path, &[], &json!({}));
+            get.method = "GET".into();
+            let (status, json) = json_of(mock.respond(&get).0);
+            assert_eq!(status, 200, "{path}");
+            let data = json["data"].as_array().unwrap().clone();
+            assert_eq!(data.len(), 37, "{path}");
+            for entry in &data {
+                let mut keys: Vec<&str> = entry
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .map(String::as_str)
+                    .collect();
+                keys.sort_unstable();
+                assert_eq!(keys, ["created", "id", "internal_id", "object", "owned_by"]);
+            }
+            lists.push(data);
+        }
+        assert_eq!(lists[0], lists[1]);
+        for new in [
+            "gpt54mini",
+            "gpt56sol",
+            "gpt56terra",
+            "gpt56luna",
+            "claudeopus48",
+            "claudesonnet5",
+            "claudeopus5",
+        ] {
+            assert!(lists[0].iter().any(|m| m["internal_id"] == new), "{new}");
+            let (status, _) = message_of(mock.respond(&openai("alice", chat_body(new, "hi"))).0);
+            assert_eq!(status, 200, "{new}");
+        }
+        let mut hot = claude_body("claudesonnet5", "hi");
+        hot["temperature"] = json!(0.5);
+        let (status, json) = message_of(mock.respond(&anthropic("alice", hot)).0);
+        assert_eq!(status, 400);
+        assert_eq!(json["type"], "error");
+        assert!(json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`temperature` is deprecated for this model"));
     }
 
     #[test]
