@@ -182,7 +182,8 @@ fn the_model_list_serves_both_shapes_and_obeys_its_hooks() {
         .unwrap()
         .iter()
         .any(|m| m["internal_id"] == "gpt99"));
-    let chat = json!({"model": "gpt99", "messages": [{"role": "user", "content": "hi"}]});
+    let chat =
+        json!({"model": "gpt99", "user": "alice", "messages": [{"role": "user", "content": "hi"}]});
     let answer = post(
         port,
         "/argoapi/v1/chat/completions",

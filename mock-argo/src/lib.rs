@@ -73,8 +73,13 @@ pub struct MockArgo {
 /// Counters served at `GET /__mock/stats`, so tests can see what Argo saw:
 /// `{"requests", "streams_started", "streams_completed", "streams_aborted", "fragments_sent",
 /// "endpoints": {"chat", "streamchat", "embed", "chat_completions", "messages", "embeddings",
-/// "models", "other"}}`. Streams count both the resource streams and the native SSE ones; a
-/// stream is aborted when the client went away or a `cut_after` directive cut it.
+/// "models", "responses", "count_tokens", "other"}, "user_agents": [...], "last_user_agent"}`.
+/// Streams count both the resource streams and the native SSE ones; a stream is aborted when the
+/// client went away or a `cut_after` directive cut it. `user_agents` holds the `User-Agent` of
+/// the latest 64 requests to Argo's routes (not the `__mock` hooks), oldest first, `""` for a
+/// request without one; `last_user_agent` the newest (null before any request): Argo's
+/// maintainer asks intermediaries to name themselves and the originating client there
+/// (argo-api.md §C, argo-proxy issue 144).
 #[derive(Debug, Default)]
 pub struct Stats {
     requests: AtomicU64,
@@ -83,7 +88,12 @@ pub struct Stats {
     streams_aborted: AtomicU64,
     fragments_sent: AtomicU64,
     endpoints: [AtomicU64; Endpoint::ALL.len()],
+    /// The `User-Agent` of the latest requests, oldest first (at most [`USER_AGENTS_KEPT`]).
+    user_agents: std::sync::Mutex<std::collections::VecDeque<String>>,
 }
+
+/// How many `User-Agent` values the stats keep.
+const USER_AGENTS_KEPT: usize = 64;
 
 /// The endpoints the stats count requests of.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -95,11 +105,13 @@ enum Endpoint {
     Messages,
     Embeddings,
     Models,
+    Responses,
+    CountTokens,
     Other,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 8] = [
+    const ALL: [Endpoint; 10] = [
         Endpoint::Chat,
         Endpoint::StreamChat,
         Endpoint::Embed,
@@ -107,6 +119,8 @@ impl Endpoint {
         Endpoint::Messages,
         Endpoint::Embeddings,
         Endpoint::Models,
+        Endpoint::Responses,
+        Endpoint::CountTokens,
         Endpoint::Other,
     ];
 
@@ -118,6 +132,8 @@ impl Endpoint {
             None if path.ends_with("/v1/chat/completions") => Endpoint::ChatCompletions,
             None if path.ends_with("/v1/messages") => Endpoint::Messages,
             None if path.ends_with("/v1/embeddings") => Endpoint::Embeddings,
+            None if path.ends_with("/v1/responses") => Endpoint::Responses,
+            None if path.ends_with("/v1/messages/count_tokens") => Endpoint::CountTokens,
             None if path.ends_with("/v1/models") || path.ends_with("/api/v1/models/") => {
                 Endpoint::Models
             }
@@ -134,6 +150,8 @@ impl Endpoint {
             Endpoint::Messages => "messages",
             Endpoint::Embeddings => "embeddings",
             Endpoint::Models => "models",
+            Endpoint::Responses => "responses",
+            Endpoint::CountTokens => "count_tokens",
             Endpoint::Other => "other",
         }
     }
@@ -156,6 +174,7 @@ impl Stats {
             .zip(&self.endpoints)
             .map(|(endpoint, count)| (endpoint.name().to_string(), json!(load(count))))
             .collect();
+        let user_agents = self.user_agents().clone();
         json!({
             "requests": load(&self.requests),
             "streams_started": load(&self.streams_started),
@@ -163,9 +182,25 @@ impl Stats {
             "streams_aborted": load(&self.streams_aborted),
             "fragments_sent": load(&self.fragments_sent),
             "endpoints": endpoints,
+            "user_agents": user_agents,
+            "last_user_agent": user_agents.back(),
         })
         .to_string()
         .into_bytes()
+    }
+
+    fn user_agents(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<String>> {
+        self.user_agents
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn saw_user_agent(&self, user_agent: Option<&str>) {
+        let mut kept = self.user_agents();
+        if kept.len() == USER_AGENTS_KEPT {
+            kept.pop_front();
+        }
+        kept.push_back(user_agent.unwrap_or_default().to_string());
     }
 
     /// `requests` counts calls of a model, not the gateway's reads of the model list.
@@ -271,6 +306,20 @@ pub struct Directive {
     /// `cache_read_input_tokens`; OpenAI `prompt_tokens_details.cached_tokens`, also counted
     /// in `prompt_tokens`).
     pub cache_read_tokens: Option<u64>,
+    /// Native streams with `stream_error`: the Anthropic error's `type` (default
+    /// `overloaded_error`; argo-api.md §C also saw wrapped 400s, `invalid_request_error`).
+    pub stream_error_type: Option<String>,
+    /// Native: `null` inside the usage details (argo-api.md §C, medium: argo-proxy 3.2.1-3.3.0).
+    /// OpenAI chat `prompt_tokens_details.cached_tokens` and
+    /// `completion_tokens_details.reasoning_tokens`, Responses `input_tokens_details.cached_tokens`
+    /// and `output_tokens_details.reasoning_tokens`, Anthropic `cache_creation_input_tokens`,
+    /// `cache_read_input_tokens` and the `cache_creation` counts.
+    #[serde(default)]
+    pub usage_nulls: bool,
+    /// Native, Claude on `/v1/messages`: usage without `input_tokens` (argo-api.md §C, medium:
+    /// Claude SSE may omit it).
+    #[serde(default)]
+    pub omit_input_tokens: bool,
 }
 
 #[derive(Debug, PartialEq)]
@@ -324,10 +373,13 @@ impl MockArgo {
     pub fn respond(&self, request: &MockRequest) -> (Answer, Duration) {
         let endpoint = Endpoint::of(&request.path);
         self.stats.count(endpoint);
+        self.stats.saw_user_agent(request.header("user-agent"));
         match endpoint {
             Endpoint::ChatCompletions => self.chat_completions(request),
             Endpoint::Messages => self.messages(request),
             Endpoint::Embeddings => self.embeddings(request),
+            Endpoint::Responses => self.responses(request),
+            Endpoint::CountTokens => self.count_tokens(request),
             Endpoint::Models => self.paced(self.model_list(request)),
             _ => self.answer(&request.path, &request.body),
         }

@@ -14,6 +14,8 @@
 //! messages) must equal it when present: real Argo's handling of a mismatch is not recorded;
 //! the mock refuses it (400) so that the gateway's tests catch an identity mix-up.
 
+mod responses;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
@@ -33,6 +35,7 @@ const ECHOED_HEADERS: &[&str] = &[
     "accept",
     "accept-encoding",
     "content-type",
+    "user-agent",
 ];
 
 /// Whether an `anthropic-version` value is a version date (`YYYY-MM-DD`). Which versions Argo
@@ -107,6 +110,7 @@ impl MockArgo {
         let dialect = Dialect::OpenAi;
         let username = bearer(request).ok_or_else(unauthenticated)?;
         let body = parse(dialect, &request.body)?;
+        rules::check_chat_user(&body)?;
         check_identity(dialect, &body, username)?;
         let model = required_model(dialect, &body)?;
         if !self.models.serves_chat(model) {
@@ -128,6 +132,7 @@ impl MockArgo {
             ));
         }
         rules::check_parameters(model, &body, streaming).map_err(rules::as_openai)?;
+        rules::check_chat_messages(model, &body)?;
         self.converse(dialect, model, request, &body, streaming)
     }
 
@@ -212,7 +217,7 @@ impl MockArgo {
                     Dialect::OpenAi => {
                         let usage =
                             body.pointer("/stream_options/include_usage") == Some(&json!(true));
-                        openai_stream(&turn, &meta, &pace, usage)
+                        openai_stream(&turn, &meta, &pace, usage, model)
                     }
                     Dialect::Anthropic => anthropic_stream(&turn, &meta, &pace),
                 };
@@ -247,6 +252,8 @@ impl MockArgo {
             stop: Stop::End,
             input_tokens: input_tokens(body),
             cached_tokens: 0,
+            usage_nulls: false,
+            omit_input_tokens: false,
         };
         match (dialect, streaming) {
             (Dialect::OpenAi, false) => json_answer((200, openai_json(&turn, &meta))),
@@ -257,12 +264,13 @@ impl MockArgo {
                     pause: self.options.fragment_delay,
                     forever: None,
                     stream_error: None,
+                    stream_error_type: None,
                     pings: false,
                 };
                 let include_usage =
                     body.pointer("/stream_options/include_usage") == Some(&json!(true));
                 let steps = match dialect {
-                    Dialect::OpenAi => openai_stream(&turn, &meta, &pace, include_usage),
+                    Dialect::OpenAi => openai_stream(&turn, &meta, &pace, include_usage, model),
                     Dialect::Anthropic => anthropic_stream(&turn, &meta, &pace),
                 };
                 Answer::Sse {
@@ -330,6 +338,8 @@ impl MockArgo {
             stop,
             input_tokens: input_tokens(body),
             cached_tokens: directive.cache_read_tokens.unwrap_or(0),
+            usage_nulls: directive.usage_nulls,
+            omit_input_tokens: directive.omit_input_tokens,
         })
     }
 
@@ -344,6 +354,7 @@ impl MockArgo {
                 .unwrap_or(self.options.fragment_delay),
             forever: directive.then_forever.clone(),
             stream_error: directive.stream_error.clone(),
+            stream_error_type: directive.stream_error_type.clone(),
             pings: directive.pings,
         }
     }
@@ -504,6 +515,10 @@ struct Turn {
     stop: Stop,
     input_tokens: u64,
     cached_tokens: u64,
+    /// `null` inside the usage details (the `usage_nulls` directive).
+    usage_nulls: bool,
+    /// Usage without `input_tokens` (the `omit_input_tokens` directive).
+    omit_input_tokens: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -538,6 +553,8 @@ struct Pace {
     pause: Duration,
     forever: Option<String>,
     stream_error: Option<String>,
+    /// The Anthropic error's `type` in a `stream_error` event.
+    stream_error_type: Option<String>,
     pings: bool,
 }
 
@@ -800,19 +817,24 @@ fn truncate_tokens(text: &str, limit: u64) -> Option<String> {
 /// Tokens of every string in the conversation (`system`, `messages`, `tools`), but roles and
 /// types.
 fn input_tokens(body: &Value) -> u64 {
-    fn walk(value: &Value) -> u64 {
-        match value {
-            Value::String(text) => count_tokens(text),
-            Value::Array(items) => items.iter().map(walk).sum(),
-            Value::Object(map) => map
-                .iter()
-                .filter(|(key, _)| *key != "role" && *key != "type")
-                .map(|(_, value)| walk(value))
-                .sum(),
-            _ => 0,
-        }
+    (string_tokens(&body["system"])
+        + string_tokens(&body["messages"])
+        + string_tokens(&body["tools"]))
+    .max(1)
+}
+
+/// Tokens of every string in `value`, but the values of `role` and `type`.
+fn string_tokens(value: &Value) -> u64 {
+    match value {
+        Value::String(text) => count_tokens(text),
+        Value::Array(items) => items.iter().map(string_tokens).sum(),
+        Value::Object(map) => map
+            .iter()
+            .filter(|(key, _)| *key != "role" && *key != "type")
+            .map(|(_, value)| string_tokens(value))
+            .sum(),
+        _ => 0,
     }
-    (walk(&body["system"]) + walk(&body["messages"]) + walk(&body["tools"])).max(1)
 }
 
 fn finish_reason(stop: &Stop) -> &'static str {
@@ -835,10 +857,14 @@ fn stop_reason(stop: &Stop) -> &'static str {
 fn openai_usage(turn: &Turn) -> Value {
     let prompt = turn.input_tokens + turn.cached_tokens;
     let completion = turn.output_tokens();
+    let (cached, reasoning) = match turn.usage_nulls {
+        true => (Value::Null, Value::Null),
+        false => (json!(turn.cached_tokens), json!(0)),
+    };
     json!({"prompt_tokens": prompt, "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": turn.cached_tokens},
-        "completion_tokens_details": {"reasoning_tokens": 0}})
+        "prompt_tokens_details": {"cached_tokens": cached},
+        "completion_tokens_details": {"reasoning_tokens": reasoning}})
 }
 
 /// A `chat.completion` in the fields the probe recorded (less Azure's content filter results).
@@ -895,7 +921,13 @@ impl Steps {
 /// OpenAI's stream: a role chunk, content chunks, tool-call chunks (the first with `index`,
 /// `id`, `type`, `function.name` and empty `arguments`, then argument fragments), a chunk with
 /// `finish_reason`, the usage chunk (`choices: []`) when asked for, `[DONE]`.
-fn openai_stream(turn: &Turn, meta: &Meta, pace: &Pace, include_usage: bool) -> Vec<Step> {
+fn openai_stream(
+    turn: &Turn,
+    meta: &Meta,
+    pace: &Pace,
+    include_usage: bool,
+    model: &str,
+) -> Vec<Step> {
     let chunk = |delta: Value, finish: Value| {
         let mut chunk = json!({"id": meta.id, "object": "chat.completion.chunk",
             "created": meta.created, "model": meta.model, "system_fingerprint": null,
@@ -938,8 +970,7 @@ fn openai_stream(turn: &Turn, meta: &Meta, pace: &Pace, include_usage: bool) -> 
         }
     }
     if let Some(message) = &pace.stream_error {
-        steps.now(sse::data(&json!({"error": {"message": message,
-            "type": "server_error", "code": "stream_error"}})));
+        steps.now(sse::data(&stream_error_chunk(model, message)));
         return steps.steps;
     }
     steps.now(chunk(json!({}), json!(finish_reason(&turn.stop))));
@@ -954,10 +985,32 @@ fn openai_stream(turn: &Turn, meta: &Meta, pace: &Pace, include_usage: bool) -> 
     steps.steps
 }
 
+/// The error chunk that ends a `stream_error` stream on `/v1/chat/completions`. Gemini's is
+/// Vertex AI's 429 `RESOURCE_EXHAUSTED` in an OpenAI-style `{"error": {...}}` (argo-api.md §C,
+/// strong: argo-proxy 3.2.1-3.3.0; the fields besides the status are the mock's).
+fn stream_error_chunk(model: &str, message: &str) -> Value {
+    if model.starts_with("gemini") {
+        json!({"error": {"message": message, "type": "RESOURCE_EXHAUSTED", "code": 429,
+            "status": "RESOURCE_EXHAUSTED"}})
+    } else {
+        json!({"error": {"message": message, "type": "server_error", "code": "stream_error"}})
+    }
+}
+
 fn anthropic_usage(turn: &Turn, output_tokens: u64) -> Value {
-    json!({"input_tokens": turn.input_tokens, "output_tokens": output_tokens,
-        "cache_creation_input_tokens": 0, "cache_read_input_tokens": turn.cached_tokens,
-        "cache_creation": {"ephemeral_1h_input_tokens": 0, "ephemeral_5m_input_tokens": 0}})
+    let (created, read) = match turn.usage_nulls {
+        true => (Value::Null, Value::Null),
+        false => (json!(0), json!(turn.cached_tokens)),
+    };
+    let mut usage = json!({"input_tokens": turn.input_tokens, "output_tokens": output_tokens,
+        "cache_creation_input_tokens": created, "cache_read_input_tokens": read,
+        "cache_creation": {"ephemeral_1h_input_tokens": created, "ephemeral_5m_input_tokens": created}});
+    if turn.omit_input_tokens {
+        if let Some(fields) = usage.as_object_mut() {
+            fields.remove("input_tokens");
+        }
+    }
+    usage
 }
 
 /// Whether the answer has a text block: when it has text, or nothing else to say.
@@ -1086,7 +1139,7 @@ fn anthropic_stream(turn: &Turn, meta: &Meta, pace: &Pace) -> Vec<Step> {
             if let Some(message) = &pace.stream_error {
                 steps.now(sse::event(
                     "error",
-                    &json!({"type": "error", "error": {"type": "overloaded_error", "message": message}}),
+                    &json!({"type": "error", "error": {"type": pace.stream_error_type.as_deref().unwrap_or("overloaded_error"), "message": message}}),
                 ));
                 return steps.steps;
             }
@@ -1134,14 +1187,14 @@ mod tests {
     use super::super::MockOptions;
     use super::*;
 
-    fn mock() -> MockArgo {
+    pub(super) fn mock() -> MockArgo {
         MockArgo::new(MockOptions {
             fragment_delay: Duration::from_millis(5),
             fragment_bytes: 4,
         })
     }
 
-    fn request(path: &str, headers: &[(&str, &str)], body: &Value) -> MockRequest {
+    pub(super) fn request(path: &str, headers: &[(&str, &str)], body: &Value) -> MockRequest {
         MockRequest {
             method: "POST".into(),
             path: path.into(),
@@ -1154,7 +1207,7 @@ mod tests {
     }
 
     const CHAT: &str = "/argoapi/v1/chat/completions";
-    const MESSAGES: &str = "/argoapi/v1/messages";
+    pub(super) const MESSAGES: &str = "/argoapi/v1/messages";
     const EMBEDDINGS: &str = "/argoapi/v1/embeddings";
 
     fn openai(user: &str, body: Value) -> MockRequest {
@@ -1181,7 +1234,7 @@ mod tests {
 
     /// A Claude answer as a client sees it: a JSON answer as it is, a stream put together into
     /// the message it carries.
-    fn message_of(answer: Answer) -> (u16, Value) {
+    pub(super) fn message_of(answer: Answer) -> (u16, Value) {
         if matches!(answer, Answer::Json { .. }) {
             return json_of(answer);
         }
@@ -1230,7 +1283,7 @@ mod tests {
         (200, message)
     }
 
-    fn json_of(answer: Answer) -> (u16, Value) {
+    pub(super) fn json_of(answer: Answer) -> (u16, Value) {
         match answer {
             Answer::Json { status, body, .. } => (status, serde_json::from_slice(&body).unwrap()),
             other => panic!("expected JSON, got {other:?}"),
@@ -1238,9 +1291,9 @@ mod tests {
     }
 
     /// The stream's events: name (Anthropic) and `data:` payload, parsed unless `[DONE]`.
-    type Events = Vec<(Option<String>, Value)>;
+    pub(super) type Events = Vec<(Option<String>, Value)>;
 
-    fn stream_of(answer: Answer) -> (Vec<Step>, Duration, Events) {
+    pub(super) fn stream_of(answer: Answer) -> (Vec<Step>, Duration, Events) {
         let Answer::Sse { steps, pause, .. } = answer else {
             panic!("expected a stream, got {answer:?}")
         };
@@ -1302,7 +1355,8 @@ mod tests {
         without_user.as_object_mut().unwrap().remove("user");
         assert_eq!(
             message_of(mock.respond(&openai("alice", without_user)).0).0,
-            200
+            500,
+            "argo-api.md §C (argo-shim): chat without a valid user is a 500"
         );
         let (status, json) = message_of(mock.respond(&openai("alice", chat_body("gpt4", "hi"))).0);
         assert_eq!(
@@ -1313,8 +1367,10 @@ mod tests {
             message_of(mock.respond(&openai("alice", chat_body("v3small", "hi"))).0).0,
             400
         );
-        let (status, json) =
-            message_of(mock.respond(&openai("alice", json!({"model": "gpt4o"}))).0);
+        let (status, json) = message_of(
+            mock.respond(&openai("alice", json!({"model": "gpt4o", "user": "alice"})))
+                .0,
+        );
         assert_eq!(
             (status, json["error"]["code"].as_str()),
             (400, Some("missing_required_parameter"))
@@ -2076,6 +2132,172 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("`temperature` is deprecated for this model"));
+    }
+
+    /// argo-api.md §C (strong: argo-proxy 3.2.1-3.3.0, argo-shim): the misleading refusal of a
+    /// `developer` message, naming its index.
+    #[test]
+    fn a_developer_message_gets_the_misleading_tool_calls_refusal() {
+        for model in ["gpt5", "gemini25flash", "gpt4o"] {
+            let mut body = chat_body(model, "hi");
+            body["messages"] = json!([{"role": "system", "content": "s"},
+                {"role": "developer", "content": "rules"}, {"role": "user", "content": "hi"}]);
+            let (status, json) = json_of(mock().respond(&openai("alice", body)).0);
+            assert_eq!(status, 400, "{model}");
+            assert!(json["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Unknown parameter: 'messages[1].tool_calls'."));
+        }
+    }
+
+    /// argo-api.md §C (live, argo-shim): chat without a valid `user` is HTTP 500.
+    #[test]
+    fn chat_without_a_valid_user_is_a_500() {
+        for user in [Value::Null, json!(""), json!(7)] {
+            let mut body = chat_body("gpt4o", "hi");
+            match user {
+                Value::Null => {
+                    body.as_object_mut().unwrap().remove("user");
+                }
+                other => body["user"] = other,
+            }
+            let (status, json) = json_of(mock().respond(&openai("alice", body)).0);
+            assert_eq!(
+                (status, json["error"]["type"].as_str()),
+                (500, Some("internal_error")),
+                "{json}"
+            );
+        }
+    }
+
+    /// argo-api.md §C (live, APEXA): Gemini takes native tools and fails on parallel calls in
+    /// its history.
+    #[test]
+    fn gemini_takes_native_tools_and_fails_on_parallel_calls() {
+        let tools =
+            json!([{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]);
+        let mut body = chat_body("gemini25pro", WEATHER);
+        body["tools"] = tools;
+        let (_, json) = json_of(mock().respond(&openai("alice", body.clone())).0);
+        assert_eq!(
+            json["choices"][0]["message"]["tool_calls"][0]["function"]["name"],
+            "get_weather"
+        );
+        let call = |id: &str| json!({"id": id, "type": "function", "function": {"name": "get_weather", "arguments": "{}"}});
+        let result = |id: &str| json!({"role": "tool", "tool_call_id": id, "content": "18C"});
+        let user = json!({"role": "user", "content": WEATHER});
+        let one_at_a_time = json!([user,
+            {"role": "assistant", "content": null, "tool_calls": [call("a")]}, result("a"),
+            {"role": "assistant", "content": null, "tool_calls": [call("b")]}, result("b")]);
+        body["messages"] = one_at_a_time;
+        let (status, json) = json_of(mock().respond(&openai("alice", body.clone())).0);
+        assert_eq!(
+            (status, json["choices"][0]["message"]["content"].as_str()),
+            (200, Some("The tool said: 18C"))
+        );
+        for parallel in [
+            json!([user, {"role": "assistant", "content": null, "tool_calls": [call("a"), call("b")]}, result("a")]),
+            json!([user, {"role": "assistant", "content": null, "tool_calls": [call("a")]}, result("a"), result("b")]),
+        ] {
+            body["messages"] = parallel;
+            let (status, json) = json_of(mock().respond(&openai("alice", body.clone())).0);
+            assert_eq!(status, 500);
+            assert!(json["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("number of function response parts != number of function call parts"));
+            let mut gpt = body.clone();
+            gpt["model"] = json!("gpt4o");
+            assert_eq!(json_of(mock().respond(&openai("alice", gpt)).0).0, 200);
+        }
+    }
+
+    /// argo-api.md §C (strong): errors inside a 200 stream, Vertex's 429 for Gemini; wrapped
+    /// 400s as Anthropic error events. (medium): null usage details, Claude SSE without
+    /// `input_tokens`.
+    #[test]
+    fn errors_inside_streams_and_odd_usage_are_scriptable() {
+        let mut body = chat_body(
+            "gemini25flash",
+            &directive(
+                "x",
+                json!({"reply": "ab", "stream_error": "Resource exhausted"}),
+            ),
+        );
+        body["stream"] = json!(true);
+        let (_, _, events) = stream_of(mock().respond(&openai("alice", body)).0);
+        assert_eq!(
+            events.last().unwrap().1,
+            json!({"error": {"message": "Resource exhausted", "type": "RESOURCE_EXHAUSTED", "code": 429, "status": "RESOURCE_EXHAUSTED"}})
+        );
+        let body = claude_body(
+            "claudesonnet45",
+            &directive(
+                "x",
+                json!({"stream_error": "bad", "stream_error_type": "invalid_request_error"}),
+            ),
+        );
+        let (_, _, events) = stream_of(mock().respond(&anthropic("alice", body)).0);
+        assert_eq!(
+            events.last().unwrap().1["error"]["type"],
+            "invalid_request_error"
+        );
+        let mut body = chat_body("gpt4o", &directive("x", json!({"usage_nulls": true})));
+        let (_, json) = json_of(mock().respond(&openai("alice", body.clone())).0);
+        assert_eq!(
+            json["usage"]["prompt_tokens_details"]["cached_tokens"],
+            Value::Null
+        );
+        assert_eq!(
+            json["usage"]["completion_tokens_details"]["reasoning_tokens"],
+            Value::Null
+        );
+        body["stream"] = json!(true);
+        body["stream_options"] = json!({"include_usage": true});
+        let (_, _, events) = stream_of(mock().respond(&openai("alice", body)).0);
+        let usage = &events[events.len() - 2].1["usage"];
+        assert_eq!(usage["prompt_tokens_details"]["cached_tokens"], Value::Null);
+        let body = claude_body(
+            "claudesonnet45",
+            &directive("x", json!({"omit_input_tokens": true, "usage_nulls": true})),
+        );
+        let (_, _, events) = stream_of(mock().respond(&anthropic("alice", body)).0);
+        let usage = &events[0].1["message"]["usage"];
+        assert!(usage.get("input_tokens").is_none(), "{usage}");
+        assert_eq!(usage["cache_read_input_tokens"], Value::Null);
+    }
+
+    /// argo-api.md §C (argo-proxy issue 144): tests read the `User-Agent` Argo saw.
+    #[test]
+    fn the_stats_keep_the_user_agents_argo_saw() {
+        let mock = mock();
+        let stats = || -> Value { serde_json::from_slice(&mock.stats.to_json()).unwrap() };
+        assert_eq!(stats()["last_user_agent"], Value::Null);
+        let mut asked = openai(
+            "alice",
+            chat_body("gpt4o", &directive("x", json!({"echo_request": true}))),
+        );
+        asked
+            .headers
+            .push(("user-agent".into(), "argo-bridge/1 (codex)".into()));
+        let (_, json) = json_of(mock.respond(&asked).0);
+        let echoed: Value =
+            serde_json::from_str(json["choices"][0]["message"]["content"].as_str().unwrap())
+                .unwrap();
+        assert_eq!(echoed["headers"]["user-agent"], "argo-bridge/1 (codex)");
+        mock.respond(&openai("alice", chat_body("gpt4o", "hi")));
+        assert_eq!(stats()["user_agents"], json!(["argo-bridge/1 (codex)", ""]));
+        assert_eq!(stats()["last_user_agent"], "");
+        for n in 0..70 {
+            let mut asked = openai("alice", chat_body("gpt4o", "hi"));
+            asked.headers.push(("user-agent".into(), format!("ua{n}")));
+            mock.respond(&asked);
+        }
+        let kept = stats()["user_agents"].as_array().unwrap().clone();
+        assert_eq!(kept.len(), 64);
+        assert_eq!(kept.last().unwrap(), "ua69");
+        assert_eq!(stats()["last_user_agent"], "ua69");
     }
 
     #[test]

@@ -179,6 +179,65 @@ fn check_default_sampling(temperature: Option<f64>, has_top_p: bool) -> Result<(
     Ok(())
 }
 
+/// argo-api.md §C (live, argo-shim): chat without a valid `user` is HTTP 500 on
+/// `/v1/chat/completions`. The words are the mock's.
+pub fn check_chat_user(request: &Value) -> Result<(), Refusal> {
+    match request.get("user").and_then(Value::as_str) {
+        Some(user) if !user.trim().is_empty() => Ok(()),
+        _ => Err(openai_plain(
+            500,
+            "Internal Server Error: the request has no valid `user` (mock text)",
+            "internal_error",
+            "internal_error",
+        )),
+    }
+}
+
+/// What Argo's chat endpoint refuses in the conversation itself (argo-api.md §C):
+/// - a `developer` message: 400 with the misleading "Unknown parameter:
+///   'messages[N].tool_calls'." (strong: argo-proxy 3.2.1-3.3.0, argo-shim), N its index;
+/// - Gemini history with parallel tool calls (an assistant message with several `tool_calls`,
+///   or several `tool` results in a row): "number of function response parts != number of
+///   function call parts" (live: APEXA, 2026-09-28). No status is recorded: the mock says 500,
+///   as Argo answers Gemini's other upstream failures (argo-api.md A, "Argo-side 500s").
+pub fn check_chat_messages(model: &str, request: &Value) -> Result<(), Refusal> {
+    let messages: Vec<&Value> = request["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect();
+    if let Some(index) = messages.iter().position(|m| m["role"] == "developer") {
+        let param = format!("messages[{index}].tool_calls");
+        return Err(openai_error(
+            format!("Unknown parameter: '{param}'."),
+            &param,
+            "unknown_parameter",
+        ));
+    }
+    if model.starts_with("gemini") && has_parallel_tool_calls(&messages) {
+        return Err(openai_plain(
+            500,
+            "Error code: 400 - [{'error': {'code': 400, 'message': 'Please ensure that the number of function response parts is equal to the number of function call parts of the function call turn. (number of function response parts != number of function call parts)', 'status': 'INVALID_ARGUMENT'}}]",
+            "internal_error",
+            "internal_error",
+        ));
+    }
+    Ok(())
+}
+
+fn has_parallel_tool_calls(messages: &[&Value]) -> bool {
+    let many_calls = messages.iter().any(|m| {
+        m["role"] == "assistant"
+            && m["tool_calls"]
+                .as_array()
+                .is_some_and(|calls| calls.len() > 1)
+    });
+    let many_results = messages
+        .windows(2)
+        .any(|pair| pair[0]["role"] == "tool" && pair[1]["role"] == "tool");
+    many_calls || many_results
+}
+
 /// Too many texts in one embed call.
 pub fn check_embed_batch(prompts: usize) -> Result<(), Refusal> {
     if prompts > MAX_EMBED_PROMPTS {
