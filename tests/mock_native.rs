@@ -112,7 +112,7 @@ fn messages_stream_anthropic_events_on_the_wire() {
 #[test]
 fn a_client_leaving_mid_stream_is_counted_as_aborted() {
     let (_mock, port) = start_mock(&[]);
-    let body = json!({"model": "gpt4o", "stream": true,
+    let body = json!({"model": "gpt4o", "user": "alice", "stream": true,
         "messages": [{"role": "user", "content": "x #mock {\"reply\": \"ab\", \"then_forever\": \"z\", \"fragment_delay_ms\": 5}"}]})
     .to_string();
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
