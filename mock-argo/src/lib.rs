@@ -7,8 +7,12 @@
 //! for embed.
 //!
 //! Native endpoints (`{base}/v1/chat/completions`, `/v1/messages`, `/v1/embeddings`,
-//! `/v1/models`; see [`native`]): OpenAI's and Anthropic's shapes and SSE streams, with the
-//! auth headers Argo takes (the username as bearer token or `x-api-key`).
+//! `/v1/models`, and since argo-api.md §C `/v1/responses`, `/v1/messages/count_tokens` and the
+//! legacy list `/api/v1/models/`; see [`native`]): OpenAI's and Anthropic's shapes and SSE
+//! streams, with the auth headers Argo takes (the username as bearer token or `x-api-key`).
+//! They behave as Argo was recorded from July to September 2026 (argo-api.md §C): every
+//! unstreamed Claude call on `/v1/messages` is a 500, `developer` chat messages get Argo's
+//! misleading 400, chat without a `user` is a 500, Gemini fails on parallel tool calls.
 //!
 //! On both it refuses what real Argo refuses (see [`rules`]): retired models, parameters a
 //! model does not take, Claude's long non-streaming answers, large embed batches; and it greets
@@ -16,7 +20,8 @@
 //! test scripts one answer by ending the last user message with `#mock {json}`; see
 //! [`Directive`].
 //!
-//! Test hooks: `GET /__mock/stats` (what Argo saw, see [`Stats`]) and `POST /__mock/models`
+//! Test hooks: `GET /__mock/stats` (what Argo saw, with the `User-Agent` of the latest requests,
+//! see [`Stats`]) and `POST /__mock/models`
 //! (the model list, see [`models::ModelList::hook`]), under any prefix.
 //!
 //! A crate of its own, not part of the gateway: the gateway's request path never reaches it.
@@ -294,8 +299,12 @@ pub struct Directive {
     pub thinking: Option<String>,
     /// Native streams: after the fragments, an error event instead of the stream's end:
     /// Anthropic `event: error` with `{"type": "error", "error": {"type": "overloaded_error",
-    /// "message"}}`, OpenAI `data: {"error": {"message", "type": "server_error", "code":
-    /// "stream_error"}}`; then the body ends (no finish chunk, `[DONE]` or `message_stop`).
+    /// "message"}}` (see `stream_error_type`), OpenAI `data: {"error": {"message", "type":
+    /// "server_error", "code": "stream_error"}}`, for Gemini Vertex's 429 `data: {"error":
+    /// {"message", "type": "RESOURCE_EXHAUSTED", "code": 429, "status": "RESOURCE_EXHAUSTED"}}`,
+    /// Responses `event: error` with `{"type": "error", "code": "server_error", "message"}`;
+    /// then the body ends (no finish chunk, `[DONE]`, `message_stop` or `response.completed`).
+    /// argo-api.md §C (strong): Argo sends such errors inside 200 streams.
     pub stream_error: Option<String>,
     /// Native streams: a keep-alive before every fragment (Anthropic `event: ping`, OpenAI an
     /// SSE comment `: ping`). Anthropic streams always have one ping after the first block

@@ -1,7 +1,15 @@
 //! Argo's native endpoints (argo-api.md, section A): `POST {base}/v1/chat/completions`
 //! (OpenAI's chat completions, every chat model), `POST {base}/v1/messages` (Anthropic's
 //! messages, Claude only), `POST {base}/v1/embeddings` (OpenAI's embeddings) and
-//! `GET {base}/v1/models`.
+//! `GET {base}/v1/models`; and (argo-api.md §C, see [`responses`]) `POST {base}/v1/responses`
+//! (OpenAI Responses, `gpt*` models only) and `POST {base}/v1/messages/count_tokens`.
+//!
+//! Since July 2026 (argo-api.md §C): every unstreamed Claude call on `/v1/messages` is HTTP 500
+//! "Streaming is required ..." (argo-proxy 3.2.1 / ChemGraph issue 150); on
+//! `/v1/chat/completions` a `developer` message gets the misleading 400 "Unknown parameter:
+//! 'messages[N].tool_calls'." (argo-proxy, argo-shim), a body without a valid `user` is a 500
+//! (argo-shim), and Gemini history with parallel tool calls fails (APEXA); see
+//! [`rules::check_chat_messages`].
 //!
 //! Evidence: argo-proxy's probe of prod (`tools/argo_probe_out/argo_probe_raw.jsonl`: the
 //! answer shapes, `usage`, model names, refusals), its native dispatch (`endpoints/dispatch.py`:
