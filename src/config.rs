@@ -176,6 +176,9 @@ pub struct UpstreamConfig {
     /// Ceiling on the bytes of all buffered Argo answers held at once, in this process.
     #[serde(default = "defaults::max_buffered_answer_bytes_total")]
     pub max_buffered_answer_bytes_total: usize,
+    /// The most of that one user's answers may hold at once (0: the whole of it).
+    #[serde(default = "defaults::max_buffered_answer_bytes_per_user")]
+    pub max_buffered_answer_bytes_per_user: usize,
     /// The environment that serves every `streamchat` call, whatever the model's own: the
     /// original bridge sends all streams to dev ("streaming is currently available via the dev
     /// endpoint only"). Empty: the model's environment.
@@ -302,6 +305,27 @@ pub struct Limits {
     /// Request bodies held in memory at once, over all connections (503 beyond).
     #[serde(default = "defaults::max_buffered_request_bytes_total")]
     pub max_buffered_request_bytes_total: usize,
+    /// The most of that one user (or one client address, for requests served as the default
+    /// user) may hold at once (0: the whole of it).
+    #[serde(default = "defaults::max_buffered_request_bytes_per_user")]
+    pub max_buffered_request_bytes_per_user: usize,
+    /// A write to a streaming client that cannot go on for this long ends the stream and its
+    /// Argo request.
+    #[serde(default = "defaults::client_write_timeout_ms")]
+    pub client_write_timeout_ms: u64,
+    /// Threads for work that grows with a request or an answer past `cpu_offload_bytes`
+    /// (parsing, translating, counting tokens), so that it never holds the threads that serve
+    /// every connection (0: one per core).
+    #[serde(default)]
+    pub cpu_threads: usize,
+    /// The most of those threads one user's work may hold at once (0: half of them, at least
+    /// one); more of it waits for the user's own.
+    #[serde(default)]
+    pub cpu_threads_per_user: usize,
+    /// Bodies (and answers) at least this large are worked on by those threads; smaller ones
+    /// where they arrive.
+    #[serde(default = "defaults::cpu_offload_bytes")]
+    pub cpu_offload_bytes: usize,
     /// Prompts in one `/v1/completions` request (each is one Argo call).
     #[serde(default = "defaults::max_prompts_per_request")]
     pub max_prompts_per_request: usize,
@@ -346,6 +370,11 @@ impl Default for Limits {
             max_connections: 0,
             client_body_total_timeout_ms: defaults::client_body_total_timeout_ms(),
             max_buffered_request_bytes_total: defaults::max_buffered_request_bytes_total(),
+            max_buffered_request_bytes_per_user: defaults::max_buffered_request_bytes_per_user(),
+            client_write_timeout_ms: defaults::client_write_timeout_ms(),
+            cpu_threads: 0,
+            cpu_threads_per_user: 0,
+            cpu_offload_bytes: defaults::cpu_offload_bytes(),
             max_prompts_per_request: defaults::max_prompts_per_request(),
             max_tool_block_bytes: defaults::max_tool_block_bytes(),
         }
@@ -391,6 +420,9 @@ mod defaults {
     }
     pub fn max_buffered_answer_bytes_total() -> usize {
         512 * 1024 * 1024
+    }
+    pub fn max_buffered_answer_bytes_per_user() -> usize {
+        max_answer_bytes()
     }
     pub fn pool_size() -> usize {
         128
@@ -452,6 +484,15 @@ mod defaults {
     }
     pub fn max_buffered_request_bytes_total() -> usize {
         256 * 1024 * 1024
+    }
+    pub fn max_buffered_request_bytes_per_user() -> usize {
+        64 * 1024 * 1024
+    }
+    pub fn client_write_timeout_ms() -> u64 {
+        30_000
+    }
+    pub fn cpu_offload_bytes() -> usize {
+        64 * 1024
     }
     pub fn max_prompts_per_request() -> usize {
         16
@@ -767,6 +808,11 @@ pub fn apply_env(
         "ARGO_BRIDGE_MAX_BUFFERED_ANSWERS_BYTES",
         &mut upstream.max_buffered_answer_bytes_total,
     )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_MAX_BUFFERED_ANSWERS_BYTES_PER_USER",
+        &mut upstream.max_buffered_answer_bytes_per_user,
+    )?;
     let limits = &mut config.limits;
     set_number(
         env,
@@ -838,6 +884,27 @@ pub fn apply_env(
         env,
         "ARGO_BRIDGE_MAX_BUFFERED_REQUEST_BYTES",
         &mut limits.max_buffered_request_bytes_total,
+    )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_MAX_BUFFERED_REQUEST_BYTES_PER_USER",
+        &mut limits.max_buffered_request_bytes_per_user,
+    )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_CLIENT_WRITE_TIMEOUT_MS",
+        &mut limits.client_write_timeout_ms,
+    )?;
+    set_number(env, "ARGO_BRIDGE_CPU_THREADS", &mut limits.cpu_threads)?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_CPU_THREADS_PER_USER",
+        &mut limits.cpu_threads_per_user,
+    )?;
+    set_number(
+        env,
+        "ARGO_BRIDGE_CPU_OFFLOAD_BYTES",
+        &mut limits.cpu_offload_bytes,
     )?;
     set_number(
         env,
@@ -1045,6 +1112,26 @@ pub fn validate(mut config: Config) -> Result<Settings, ConfigError> {
         return Err(err(
             "limits.max_buffered_request_bytes_total",
             "must be at least limits.max_body_bytes",
+        ));
+    }
+    let per_user = config.limits.max_buffered_request_bytes_per_user;
+    if per_user != 0 && per_user < config.limits.max_body_bytes {
+        return Err(err(
+            "limits.max_buffered_request_bytes_per_user",
+            "must be 0 (no share) or at least limits.max_body_bytes",
+        ));
+    }
+    let per_user = config.upstream.max_buffered_answer_bytes_per_user;
+    if per_user != 0 && per_user < config.upstream.max_answer_bytes {
+        return Err(err(
+            "upstream.max_buffered_answer_bytes_per_user",
+            "must be 0 (no share) or at least upstream.max_answer_bytes",
+        ));
+    }
+    if config.limits.client_write_timeout_ms == 0 {
+        return Err(err(
+            "limits.client_write_timeout_ms",
+            "must be greater than 0",
         ));
     }
     crate::limits::check_redis(&config.limits).map_err(|(field, message)| err(field, message))?;
@@ -1384,6 +1471,64 @@ mod tests {
         assert_eq!(config.upstream.dns_refresh_interval_s, 5);
         let error = validate(config).unwrap_err().to_string();
         assert!(error.contains("upstream.address_retry_after_ms"), "{error}");
+    }
+
+    #[test]
+    fn shares_timeouts_and_the_cpu_pool_have_defaults_the_environment_overrides() {
+        let mut config = shipped();
+        let settings = validate(config.clone()).unwrap();
+        let limits = &settings.limits;
+        assert_eq!(limits.max_buffered_request_bytes_per_user, 64 * 1024 * 1024);
+        assert_eq!(limits.client_write_timeout_ms, 30_000);
+        assert_eq!(
+            (
+                limits.cpu_threads,
+                limits.cpu_threads_per_user,
+                limits.cpu_offload_bytes
+            ),
+            (0, 0, 64 * 1024)
+        );
+        assert_eq!(
+            settings.upstream.max_buffered_answer_bytes_per_user,
+            256 * 1024 * 1024
+        );
+        let env = |key: &str| match key {
+            "ARGO_BRIDGE_MAX_BUFFERED_REQUEST_BYTES_PER_USER" => Some("8388608".to_string()),
+            "ARGO_BRIDGE_MAX_BUFFERED_ANSWERS_BYTES_PER_USER" => Some("0".to_string()),
+            "ARGO_BRIDGE_CLIENT_WRITE_TIMEOUT_MS" => Some("2000".to_string()),
+            "ARGO_BRIDGE_CPU_THREADS" => Some("4".to_string()),
+            "ARGO_BRIDGE_CPU_THREADS_PER_USER" => Some("1".to_string()),
+            "ARGO_BRIDGE_CPU_OFFLOAD_BYTES" => Some("1024".to_string()),
+            _ => None,
+        };
+        apply_env(&mut config, &env).unwrap();
+        let settings = validate(config.clone()).unwrap();
+        let limits = &settings.limits;
+        assert_eq!(limits.max_buffered_request_bytes_per_user, 8 * 1024 * 1024);
+        assert_eq!(settings.upstream.max_buffered_answer_bytes_per_user, 0);
+        assert_eq!(limits.client_write_timeout_ms, 2000);
+        assert_eq!(
+            (
+                limits.cpu_threads,
+                limits.cpu_threads_per_user,
+                limits.cpu_offload_bytes
+            ),
+            (4, 1, 1024)
+        );
+        // A share smaller than one body (or one answer) could never be used whole.
+        let mut small = config.clone();
+        small.limits.max_buffered_request_bytes_per_user = 1024;
+        let error = validate(small).unwrap_err().to_string();
+        assert!(
+            error.contains("limits.max_buffered_request_bytes_per_user"),
+            "{error}"
+        );
+        config.upstream.max_buffered_answer_bytes_per_user = 1024;
+        let error = validate(config).unwrap_err().to_string();
+        assert!(
+            error.contains("upstream.max_buffered_answer_bytes_per_user"),
+            "{error}"
+        );
     }
 
     #[test]

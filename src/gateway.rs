@@ -2,6 +2,7 @@
 //! body is read whole (any size up to the limit), translated by `argo_filters`, sent to Argo with
 //! the pooled connector, and the translated answer written back. One path for every body size.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::future::Future;
 use std::sync::Arc;
@@ -20,14 +21,14 @@ use bytes::Bytes;
 use futures::future::{try_join_all, BoxFuture};
 use pingora_core::modules::http::HttpModules;
 use pingora_core::upstreams::peer::HttpPeer;
-use pingora_error::{Error, ErrorType};
+use pingora_error::{Error, ErrorSource, ErrorType};
 use pingora_proxy::{ProxyHttp, Session};
 use rand::Rng;
 
 use crate::access_log::AccessRecord;
 use crate::admin::{self, METRICS_CONTENT_TYPE};
 use crate::auth::Auth;
-use crate::budget::{MemoryBudget, Reservation};
+use crate::budget::{MemoryBudget, Reservation, SharedBudget};
 use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::cors::{self, AllowList};
@@ -35,7 +36,7 @@ use crate::drain::OpenRequest;
 use crate::front_door;
 use crate::handlers;
 use crate::http::{read_body, require_json, send_body, send_error, send_json, BodyLimits};
-use crate::limits::{Permit, UserLimits};
+use crate::limits::{CpuPool, Permit, UserLimits};
 use crate::metrics;
 use crate::readiness::Readiness;
 use crate::routes::{self, ClientFormat, Handler, Listener};
@@ -59,11 +60,29 @@ pub struct State {
 
 pub struct Gateway {
     pub(crate) state: Arc<State>,
+    /// The budget of request bodies (and of what streams keep of them), shared out per user.
+    bodies: Arc<SharedBudget>,
+    /// Where work that grows with a large request runs.
+    cpu: Arc<CpuPool>,
 }
 
 impl Gateway {
     pub fn new(state: Arc<State>) -> Self {
-        Gateway { state }
+        let limits = &state.settings.limits;
+        let bodies = SharedBudget::new(
+            Arc::clone(&state.bodies),
+            limits.max_buffered_request_bytes_per_user,
+        );
+        let threads = match limits.cpu_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads => threads,
+        };
+        let cpu = CpuPool::new(
+            threads,
+            limits.cpu_threads_per_user,
+            limits.cpu_offload_bytes,
+        );
+        Gateway { state, bodies, cpu }
     }
 }
 
@@ -134,6 +153,17 @@ impl ProxyHttp for Gateway {
         metrics::IN_FLIGHT.inc();
         let outcome = self.route(session, ctx).await;
         metrics::IN_FLIGHT.dec();
+        if ctx.stream_outcome == CLIENT_STALLED {
+            // Pingora would end the chunked body, a write without a deadline to a client that
+            // reads nothing: the connection is dropped instead (an error from the client's side
+            // is not answered, and its connection not kept).
+            return Err(Error::create(
+                ErrorType::WriteError,
+                ErrorSource::Downstream,
+                Some("the client stopped reading its stream".into()),
+                None,
+            ));
+        }
         if let Err(error) = outcome {
             ctx.status = error.status;
             record_upstream_failure(ctx, &error);
@@ -155,6 +185,11 @@ impl ProxyHttp for Gateway {
             ErrorType::InternalError,
             "argo-bridge answers every request in request_filter",
         )
+    }
+
+    /// A stalled client's stream is logged once, by the relay, with the request's id.
+    fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _error: &Error) -> bool {
+        ctx.stream_outcome == CLIENT_STALLED
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
@@ -260,15 +295,39 @@ impl Gateway {
     }
 
     /// The start of every API request: who is asking, within their limits, then a bounded
-    /// JSON body parsed into `T`.
-    pub(crate) async fn accept<T: serde::de::DeserializeOwned>(
+    /// JSON body parsed into `T`, with the body's size.
+    pub(crate) async fn accept<T: serde::de::DeserializeOwned + Send + 'static>(
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
-    ) -> Result<(String, T), ApiError> {
-        // The body's reservation ends with this function: once parsed, the raw bytes are gone.
-        let (user, body, _reservation) = self.accept_body(session, ctx).await?;
-        Ok((user, parse_request(&body)?))
+    ) -> Result<(String, T, usize), ApiError> {
+        let (user, body, reservation) = self.accept_body(session, ctx).await?;
+        let size = body.len();
+        // The body's reservation ends with the parse: then the raw bytes are gone.
+        let parse = move |_: &str| {
+            let parsed = parse_request(&body);
+            drop((body, reservation));
+            parsed
+        };
+        let parsed = self.offload(session, &user, size, parse).await??;
+        Ok((user, parsed, size))
+    }
+
+    /// `work` on `size` bytes for `user` (given to it): inline when small, else on the pool
+    /// for large work (see [`CpuPool`]), unless the client leaves while it waits for its turn.
+    pub(crate) async fn offload<T: Send + 'static>(
+        &self,
+        session: &mut Session,
+        user: &str,
+        size: usize,
+        work: impl FnOnce(&str) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        if self.cpu.inline(size) {
+            return Ok(work(user));
+        }
+        let owner: Box<str> = user.into();
+        let run = Box::pin(self.cpu.run(user, size, move || work(&owner)));
+        streaming::unless_client_leaves(session, run).await
     }
 
     /// [`Self::accept`], with the body as read and its share of the request-body budget, for
@@ -282,13 +341,42 @@ impl Gateway {
         ctx._permit = self.state.limits.admit(&user).await?;
         require_json(session)?;
         let limits = &self.state.settings.limits;
+        let holder = self.holder(session, &user);
         let body_limits = BodyLimits {
             max_bytes: limits.max_body_bytes,
             total_time: Duration::from_millis(limits.client_body_total_timeout_ms),
-            budget: &self.state.bodies,
+            budget: &self.bodies,
+            holder: &holder,
         };
         let (body, reservation) = read_body(session, &body_limits).await?;
         Ok((user, body, reservation))
+    }
+
+    /// Whose share of the body budget a request's memory counts against: its user's, or, for a
+    /// request served as the default user (no token of its own), its client address's.
+    fn holder<'a>(&self, session: &Session, user: &'a str) -> Cow<'a, str> {
+        if user != self.state.settings.auth.default_user {
+            return Cow::Borrowed(user);
+        }
+        let address = session.client_addr().and_then(|addr| addr.as_inet());
+        Cow::Owned(match address {
+            Some(address) => format!("address {}", address.ip()),
+            None => "address unknown".to_string(),
+        })
+    }
+
+    /// Reserves `bytes` that a stream keeps for as long as it runs from `user`'s share of the
+    /// body budget: 503 when they do not fit.
+    pub(crate) fn reserve_held(
+        &self,
+        session: &Session,
+        user: &str,
+        bytes: usize,
+    ) -> Result<Reservation, ApiError> {
+        let holder = self.holder(session, user);
+        self.bodies
+            .reserve(&holder, bytes)
+            .ok_or_else(crate::http::bodies_over_budget)
     }
 
     /// The lab user of the request's token, sent as the client's API sends it: a bearer
@@ -324,11 +412,19 @@ impl Gateway {
         ctx: &mut RequestCtx,
         requested: &str,
     ) -> Result<Resolved, ApiError> {
-        let table = self.state.catalog.current();
-        let position = table.locate(requested)?;
-        let resolved = Resolved { table, position };
+        let resolved = Resolved::locate(self.state.catalog.current(), requested)?;
         ctx.model = Some(resolved.clone());
         Ok(resolved)
+    }
+
+    /// The request is for `model` (resolved off the request's thread): its metrics' label.
+    pub(crate) fn resolved(&self, ctx: &mut RequestCtx, model: &Resolved) {
+        ctx.model = Some(model.clone());
+    }
+
+    /// The table served now, to resolve models in.
+    pub(crate) fn models(&self) -> Arc<ModelTable> {
+        self.state.catalog.current()
     }
 
     fn model_label<'a>(&self, ctx: &'a RequestCtx) -> &'a str {
@@ -388,6 +484,10 @@ impl Gateway {
         let upstream_before = ctx.timing.upstream();
         let model = self.model_label(ctx).to_string();
         let labels = [ctx.endpoint, model.as_str()];
+        // A client that stops reading must not hold the stream, and its Argo connection, for
+        // as long as Argo keeps sending.
+        let write_timeout = self.state.settings.limits.client_write_timeout_ms;
+        session.set_write_timeout(Some(Duration::from_millis(write_timeout)));
         let ending = streaming::relay(
             &self.state.upstream,
             session,
@@ -410,6 +510,15 @@ impl Gateway {
         ctx.stream_outcome = match ending {
             Ok(Ending::Complete) => "complete",
             Ok(Ending::ClientGone) => "client_gone",
+            Ok(Ending::ClientStalled) => {
+                metrics::CLIENT_WRITE_TIMEOUTS.inc();
+                log::warn!(
+                    "request {}: the client read nothing of its stream for {write_timeout} ms \
+                     (limits.client_write_timeout_ms); the stream and its Argo request end",
+                    ctx.request_id
+                );
+                CLIENT_STALLED
+            }
             Ok(Ending::UpstreamFailed(error)) => {
                 record_upstream_failure(ctx, &error);
                 "upstream_failed"
@@ -481,6 +590,9 @@ impl Gateway {
         result
     }
 }
+
+/// The access log's word for a stream whose client stopped reading it.
+const CLIENT_STALLED: &str = "client_stalled";
 
 pub(crate) fn resource_call(endpoint: Endpoint, user: &str) -> Call<'_> {
     Call::new(Api::Resource(endpoint), user)
@@ -604,6 +716,14 @@ pub(crate) fn response_meta(prefix: &str, model: &str) -> ResponseMeta {
 pub(crate) struct Resolved {
     table: Arc<ModelTable>,
     position: usize,
+}
+
+impl Resolved {
+    /// The model `requested` stands for in `table`.
+    pub(crate) fn locate(table: Arc<ModelTable>, requested: &str) -> Result<Self, ApiError> {
+        let position = table.locate(requested)?;
+        Ok(Resolved { table, position })
+    }
 }
 
 impl std::ops::Deref for Resolved {

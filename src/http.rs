@@ -11,19 +11,23 @@ use pingora_http::ResponseHeader;
 use pingora_proxy::Session;
 use pingora_timeout::fast_timeout::fast_timeout;
 
-use crate::budget::{MemoryBudget, Reservation};
+use crate::budget::{Reservation, SharedBudget};
 
 /// What bounds a request body: its size, its total time, and the process-wide budget of
-/// bodies held in memory.
+/// bodies held in memory, of which its holder (the user, or the address of a client without a
+/// token of its own) may take a share.
 pub struct BodyLimits<'a> {
     pub max_bytes: usize,
     pub total_time: Duration,
-    pub budget: &'a Arc<MemoryBudget>,
+    pub budget: &'a Arc<SharedBudget>,
+    pub holder: &'a str,
 }
 
 /// Reads the whole request body within `limits`: 413 past the size, 408 past the time, 503
-/// (with Retry-After) when the process already holds its budget of bodies. The reservation
-/// travels with the body; dropping it gives the bytes back to the budget.
+/// (with Retry-After) when the process already holds its budget of bodies, or the holder its
+/// share of it. A declared length is reserved before anything is read: a body that would not
+/// fit is refused before the client sends it. The reservation travels with the body; dropping
+/// it gives the bytes back to the budget.
 pub async fn read_body(
     session: &mut Session,
     limits: &BodyLimits<'_>,
@@ -38,7 +42,7 @@ pub async fn read_body(
         refuse_rest_of_body(session);
         return Err(ApiError::body_too_large(limits.max_bytes));
     }
-    let Some(mut reservation) = limits.budget.reserve(declared.unwrap_or(0)) else {
+    let Some(mut reservation) = limits.budget.reserve(limits.holder, declared.unwrap_or(0)) else {
         refuse_rest_of_body(session);
         return Err(bodies_over_budget());
     };
@@ -83,7 +87,7 @@ async fn read_chunks(
     }
 }
 
-fn bodies_over_budget() -> ApiError {
+pub(crate) fn bodies_over_budget() -> ApiError {
     let mut error = ApiError::new(
         503,
         "server_error",

@@ -27,7 +27,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use argo_filters::usage::Tokenizer;
 use listen_port::Reservation;
 
 use pingora_core::listeners::tls::TlsSettings;
@@ -195,9 +194,6 @@ fn serve(settings: Settings, beside: Beside, upgrade: bool) -> Result<(), String
     server.bootstrap();
     write_pid_file(&settings.shutdown.pid_file)?;
     metrics::init();
-    // The tokenizers' tables take a moment to build: done now, not on the first request.
-    let tokenizers = settings.models.tokenizers();
-    std::thread::spawn(move || tokenizers.into_iter().for_each(Tokenizer::load));
     let listen = settings.listen.clone();
     let shared_settings = Arc::new(settings.clone());
     let catalog = Arc::new(catalog::Catalog::new(settings.models.clone()));

@@ -157,6 +157,14 @@ pub static BUFFERED_ANSWER_BYTES: Lazy<IntGauge> = Lazy::new(|| {
     ))
 });
 
+pub static CLIENT_WRITE_TIMEOUTS: Lazy<prometheus::IntCounter> = Lazy::new(|| {
+    registered(prometheus::register_int_counter!(
+        "argo_bridge_client_write_timeouts_total",
+        "Streams ended (with their Argo requests) because the client stopped reading them for \
+         limits.client_write_timeout_ms"
+    ))
+});
+
 pub static LOG_LINES_DROPPED: Lazy<prometheus::IntCounter> = Lazy::new(|| {
     registered(prometheus::register_int_counter!(
         "argo_bridge_log_lines_dropped_total",
@@ -254,6 +262,7 @@ pub fn init() {
     Lazy::force(&BUFFERED_REQUEST_BYTES);
     Lazy::force(&BUFFERED_ANSWER_BYTES);
     Lazy::force(&LOG_LINES_DROPPED);
+    Lazy::force(&CLIENT_WRITE_TIMEOUTS);
     Lazy::force(&MODELS_SERVED);
     Lazy::force(&MODEL_REFRESH_FAILURES);
     Lazy::force(&UPSTREAM_UP);

@@ -208,9 +208,12 @@ pub struct Matched {
 }
 
 /// The route for a request. Unknown paths are 404, known paths with another method 405, in
-/// the client format the path's prefix suggests.
+/// the client format the path's prefix suggests: every miss under Google's `/v1beta` in
+/// Google's, where a model action no route takes (`:embedContent`) is a method Google does not
+/// have, 404.
 pub fn find(listener: Listener, method: &Method, full_path: &str) -> Result<Matched, Unmatched> {
     let path = strip_version(full_path);
+    let google = listener == Listener::Api && is_google(full_path);
     let mut known_path = None;
     for route in ROUTES {
         let served = match listener {
@@ -221,6 +224,10 @@ pub fn find(listener: Listener, method: &Method, full_path: &str) -> Result<Matc
             continue;
         };
         known_path.get_or_insert(route.handler);
+        if google && route.handler == Handler::GetModel && known_path != Some(Handler::GetModel) {
+            // Google's `GET models/{model}:generateContent` is a wrong method, not a model.
+            continue;
+        }
         let preflight = *method == Method::OPTIONS && listener == Listener::Api;
         let allowed = match route.verb {
             Get => *method == Method::GET || *method == Method::HEAD,
@@ -234,8 +241,15 @@ pub fn find(listener: Listener, method: &Method, full_path: &str) -> Result<Matc
             });
         }
     }
-    let format = known_path.map_or_else(|| format_of_path(path), Handler::client_format);
+    let format = match google {
+        true => ClientFormat::Google,
+        false => known_path.map_or_else(|| format_of_path(path), Handler::client_format),
+    };
+    let unknown_action = google && known_path == Some(Handler::GetModel) && is_action(path);
     let error = match known_path {
+        Some(_) if unknown_action => {
+            ApiError::not_found(format!("Unknown path {}", truncate_for_message(full_path)))
+        }
         Some(_) => ApiError::method_not_allowed(method_label(method), full_path),
         None if listener == Listener::Admin => ApiError::not_found(
             "The admin port serves /metrics, /health, /ready and POST /models/refresh",
@@ -280,6 +294,20 @@ fn strip_version(path: &str) -> &str {
                 .filter(|rest| rest.starts_with('/'))
         })
         .unwrap_or(path)
+}
+
+/// A path under Google's version prefix: only Google's clients use it.
+fn is_google(full_path: &str) -> bool {
+    full_path
+        .strip_prefix("/v1beta")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// `/models/{model}:{action}`, Google's custom method syntax.
+fn is_action(path: &str) -> bool {
+    path.strip_prefix("/models/")
+        .and_then(|rest| rest.rsplit_once(':'))
+        .is_some_and(|(model, action)| !model.is_empty() && !action.is_empty())
 }
 
 /// For a path no route knows: the format its client most likely speaks.
@@ -388,8 +416,8 @@ mod tests {
         assert_eq!(model.handler, Handler::GetModel);
         assert_eq!(model.model.as_deref(), Some("gpt-4o"));
         let unknown_action = api(Method::POST, "/v1beta/models/gemini:embedContent").unwrap_err();
-        assert_eq!(unknown_action.error.status, 405);
-        assert_eq!(unknown_action.format, ClientFormat::OpenAi);
+        assert_eq!(unknown_action.error.status, 404);
+        assert_eq!(unknown_action.format, ClientFormat::Google);
         assert_eq!(
             api(Method::POST, "/v1/models/:generateContent")
                 .unwrap_err()
@@ -421,6 +449,38 @@ mod tests {
         assert_eq!(
             api(Method::OPTIONS, "/nowhere").unwrap_err().error.status,
             404
+        );
+    }
+
+    #[test]
+    fn every_miss_under_googles_prefix_is_answered_in_googles_format() {
+        for (method, path, status) in [
+            (Method::POST, "/v1beta/tunedModels", 404),
+            (Method::GET, "/v1beta", 404),
+            (Method::GET, "/v1beta/models/gemini:generateContent", 405),
+            (Method::DELETE, "/v1beta/models", 405),
+            (
+                Method::POST,
+                "/v1beta/models/gemini:batchEmbedContents",
+                404,
+            ),
+        ] {
+            let miss = api(method.clone(), path).unwrap_err();
+            assert_eq!(
+                (miss.error.status, miss.format),
+                (status, ClientFormat::Google),
+                "{method} {path}"
+            );
+        }
+        // Not Google's prefix: the path's own format, as before.
+        let openai = api(Method::POST, "/v1/models/gpt-4o").unwrap_err();
+        assert_eq!(
+            (openai.error.status, openai.format),
+            (405, ClientFormat::OpenAi)
+        );
+        assert_eq!(
+            api(Method::POST, "/v1beta2/x").unwrap_err().format,
+            ClientFormat::OpenAi
         );
     }
 

@@ -26,6 +26,27 @@ pub enum Ending {
     UpstreamFailed(ApiError),
     /// The client went away; the Argo request was dropped.
     ClientGone,
+    /// The client stopped reading: a write to it could not go on within the client write
+    /// timeout. The stream and its Argo request were dropped.
+    ClientStalled,
+}
+
+/// Why events did not reach the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unsent {
+    /// The client is gone.
+    Gone,
+    /// The write timed out: the client does not read.
+    Stalled,
+}
+
+impl From<Unsent> for Ending {
+    fn from(unsent: Unsent) -> Self {
+        match unsent {
+            Unsent::Gone => Ending::ClientGone,
+            Unsent::Stalled => Ending::ClientStalled,
+        }
+    }
 }
 
 pub async fn write_stream_header(
@@ -48,21 +69,26 @@ pub async fn write_stream_header(
     result.map_err(|e| ApiError::internal(format!("could not start the event stream: {e}")))
 }
 
-/// Writes SSE bytes; `false` when the client is gone.
-async fn send(session: &mut Session, events: Vec<u8>, end: bool) -> bool {
+/// Writes SSE bytes, within the session's write timeout when it has one.
+async fn send(session: &mut Session, events: Vec<u8>, end: bool) -> Result<(), Unsent> {
     if events.is_empty() && !end {
-        return true;
+        return Ok(());
     }
-    session
+    match session
         .write_response_body(Some(Bytes::from(events)), end)
         .await
-        .is_ok()
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.etype() == &pingora_error::ErrorType::WriteTimedout => Err(Unsent::Stalled),
+        Err(_) => Err(Unsent::Gone),
+    }
 }
 
 /// Sends `body` to Argo as `call` (a streaming one) and relays each piece, translated, as it
 /// arrives. Errors before the stream is known to be an answer (Argo's refusal, its notice for
 /// an unknown username, a failure before the first event) are returned for a normal error
-/// response; after that they end the stream with an error event.
+/// response; after that they end the stream with an error event. The body is dropped once
+/// sent: a stream may run for hours, and keeps only what it needs to translate.
 #[expect(
     clippy::too_many_arguments,
     reason = "each is a distinct piece of the request's state"
@@ -83,10 +109,12 @@ pub async fn relay(
     // than relaying, and a future is as large as its largest state for as long as it lives,
     // which for a held stream is hours.
     let sending = Box::pin(upstream.send(env, call, &body, None));
-    let mut exchange = unless_client_leaves(session, sending).await?;
+    let sent = unless_client_leaves(session, sending).await;
+    drop(body);
+    let mut exchange = sent?;
     if !exchange.is_success() {
         timing.add_upstream(started.elapsed());
-        return Err(Box::pin(upstream.reject(exchange)).await);
+        return Err(Box::pin(upstream.reject_for(exchange, call.user)).await);
     }
     let opening = read_opening(session, upstream, &mut exchange, translator).await;
     // Waiting for the opening is Argo's time, not the gateway's overhead.
@@ -100,8 +128,8 @@ pub async fn relay(
         upstream.release(exchange);
         return Ok(finished(send(session, opening, true).await, translator));
     }
-    if !send(session, opening, false).await {
-        return Ok(Ending::ClientGone);
+    if let Err(unsent) = send(session, opening, false).await {
+        return Ok(unsent.into());
     }
     loop {
         // However fast Argo sends, other requests on this thread get their turn.
@@ -111,7 +139,7 @@ pub async fn relay(
             _ = session.downstream_session.read_body_or_idle(true) => {
                 // The client closed its side; if it only half-closed, it still reads: end
                 // the stream properly. Dropping the exchange closes the Argo connection.
-                send(session, translator.fail(&client_closed()), true).await;
+                let _ = send(session, translator.fail(&client_closed()), true).await;
                 return Ok(Ending::ClientGone);
             }
         };
@@ -123,11 +151,13 @@ pub async fn relay(
                 let after = coalesce_ready(&mut exchange, upstream, translator, &mut events);
                 if translator.failure().is_some() {
                     let failure = translator.failure().cloned();
-                    send(session, events, true).await;
+                    if let Err(unsent) = send(session, events, true).await {
+                        return Ok(unsent.into());
+                    }
                     return Ok(failure.map_or(Ending::Complete, Ending::UpstreamFailed));
                 }
-                if !send(session, events, false).await {
-                    return Ok(Ending::ClientGone);
+                if let Err(unsent) = send(session, events, false).await {
+                    return Ok(unsent.into());
                 }
                 if let Some(after) = after {
                     return end(session, upstream, exchange, translator, after).await;
@@ -152,19 +182,19 @@ async fn end(
             let closing = translator.finish().unwrap_or_default();
             Ok(finished(send(session, closing, true).await, translator))
         }
-        Err(error) => {
-            send(session, translator.fail(&error), true).await;
-            Ok(Ending::UpstreamFailed(error))
-        }
+        Err(error) => match send(session, translator.fail(&error), true).await {
+            Err(Unsent::Stalled) => Ok(Ending::ClientStalled),
+            _ => Ok(Ending::UpstreamFailed(error)),
+        },
     }
 }
 
 /// How a stream whose closing events were written ended.
-fn finished(delivered: bool, translator: &StreamTranslation) -> Ending {
+fn finished(delivered: Result<(), Unsent>, translator: &StreamTranslation) -> Ending {
     match (delivered, translator.failure()) {
-        (false, _) => Ending::ClientGone,
-        (true, Some(failure)) => Ending::UpstreamFailed(failure.clone()),
-        (true, None) => Ending::Complete,
+        (Err(unsent), _) => unsent.into(),
+        (Ok(()), Some(failure)) => Ending::UpstreamFailed(failure.clone()),
+        (Ok(()), None) => Ending::Complete,
     }
 }
 
@@ -261,6 +291,6 @@ pub async fn send_synthesized(
     content_type: &'static str,
 ) -> Result<(), ApiError> {
     write_stream_header(session, request_id, overhead_ms, content_type).await?;
-    send(session, events, true).await;
+    let _ = send(session, events, true).await;
     Ok(())
 }

@@ -90,12 +90,12 @@ pub struct Params {
 }
 
 /// An OpenAI-shaped chat message, as the resource API and Argo's native OpenAI endpoint take it.
+/// It has no participant `name`: Argo may read it as who speaks, and only the gateway says who
+/// the user is.
 #[derive(Debug, Serialize)]
 pub struct Message<'a> {
     pub role: &'static str,
     pub content: MessageContent<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<OpenAiCall<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -107,7 +107,6 @@ impl<'a> Message<'a> {
         Message {
             role,
             content: MessageContent::Text(text.into()),
-            name: None,
             tool_calls: Vec::new(),
             tool_call_id: None,
         }

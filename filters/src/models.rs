@@ -289,32 +289,39 @@ impl std::fmt::Display for TableError {
 impl ModelTable {
     pub fn new(models: Vec<ModelSpec>) -> Result<Self, TableError> {
         let mut table = ModelTable {
-            models,
+            models: Vec::with_capacity(models.len()),
             retired: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::with_capacity(2 * models.len()),
         };
-        for position in 0..table.models.len() {
-            let model = &table.models[position];
-            for (field, value) in [
-                ("name", &model.name),
-                ("argo_id", &model.argo_id),
-                ("env", &model.env),
-            ] {
-                if value.trim().is_empty() {
-                    return Err(TableError::EmptyField {
-                        model: model.name.clone(),
-                        field,
-                    });
-                }
-            }
-            let spellings: Vec<String> = [&model.name, &model.argo_id]
-                .into_iter()
-                .chain(model.aliases.iter())
-                .cloned()
-                .collect();
-            table.claim(&spellings, Entry::Live(position))?;
+        for model in models {
+            table.push(model)?;
         }
         Ok(table)
+    }
+
+    /// Adds a current model, whose spellings no model of the table may claim yet. On an error
+    /// the table is as it was.
+    pub fn push(&mut self, model: ModelSpec) -> Result<(), TableError> {
+        for (field, value) in [
+            ("name", &model.name),
+            ("argo_id", &model.argo_id),
+            ("env", &model.env),
+        ] {
+            if value.trim().is_empty() {
+                return Err(TableError::EmptyField {
+                    model: model.name.clone(),
+                    field,
+                });
+            }
+        }
+        let spellings: Vec<String> = [&model.name, &model.argo_id]
+            .into_iter()
+            .chain(model.aliases.iter())
+            .cloned()
+            .collect();
+        self.claim(&spellings, Entry::Live(self.models.len()))?;
+        self.models.push(model);
+        Ok(())
     }
 
     /// Adds the retired names. Their successors must be current models.
@@ -346,21 +353,25 @@ impl ModelTable {
         Ok(self)
     }
 
+    /// Indexes `spellings` as `entry`'s, all or (when another entry has one) none.
     fn claim(&mut self, spellings: &[String], entry: Entry) -> Result<(), TableError> {
-        for spelling in spellings {
-            let key = normalize(spelling).to_ascii_lowercase();
-            match self.index.get(&key) {
-                Some(&other) if other != entry => {
-                    return Err(TableError::Duplicate {
-                        key,
-                        first: self.entry_name(other).to_string(),
-                        second: spellings.first().cloned().unwrap_or_default(),
-                    });
-                }
-                _ => {
-                    self.index.insert(key, entry);
-                }
+        #[cfg(test)]
+        claims::add();
+        let keys: Vec<String> = spellings
+            .iter()
+            .map(|spelling| normalize(spelling).to_ascii_lowercase())
+            .collect();
+        for key in &keys {
+            if let Some(&other) = self.index.get(key).filter(|&&other| other != entry) {
+                return Err(TableError::Duplicate {
+                    key: key.clone(),
+                    first: self.entry_name(other).to_string(),
+                    second: spellings.first().cloned().unwrap_or_default(),
+                });
             }
+        }
+        for key in keys {
+            self.index.insert(key, entry);
         }
         Ok(())
     }
@@ -442,6 +453,28 @@ impl ModelTable {
 
     pub fn environments(&self) -> impl Iterator<Item = &str> {
         self.models.iter().map(|model| model.env.as_str())
+    }
+}
+
+/// Entries (models and retired names) indexed on this thread, for the tests that hold merging
+/// a model list to linear work.
+#[cfg(test)]
+pub(crate) mod claims {
+    use std::cell::Cell;
+
+    thread_local! {
+        static CLAIMS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    pub(super) fn add() {
+        CLAIMS.with(|claims| claims.set(claims.get() + 1));
+    }
+
+    /// The entries `work` indexes.
+    pub(crate) fn during<T>(work: impl FnOnce() -> T) -> (T, usize) {
+        let before = CLAIMS.with(Cell::get);
+        let result = work();
+        (result, CLAIMS.with(Cell::get) - before)
     }
 }
 

@@ -20,7 +20,7 @@ use pingora_proxy::Session;
 
 use crate::gateway::{count_tokens, response_meta, Gateway, RequestCtx, Resolved};
 use crate::streaming;
-use crate::upstream::{Api, Call};
+use crate::upstream::{Api, BufferedAnswer, Call};
 
 /// The client format an answer is written in.
 pub(crate) enum Client {
@@ -66,32 +66,75 @@ impl Client {
 }
 
 /// One request to serve: who asks, of which model, what, and how the answer is written.
-pub(crate) struct Turn<'a> {
-    pub user: &'a str,
+pub(crate) struct Turn {
     pub model: Resolved,
     pub conversation: Conversation,
     pub client: Client,
     pub meta: ResponseMeta,
+    /// Bytes of the body it was read from: how large the work on it is.
+    pub size: usize,
 }
 
-impl Turn<'_> {
-    fn prompt_tokens(&self) -> u64 {
-        self.conversation.prompt_tokens(self.model.tokenizer())
-    }
+/// What writing the answer needs of a turn once Argo's request is made. The conversation is
+/// not among it: a stream may run for hours, and must not keep the request it came from.
+struct Reply {
+    model: Resolved,
+    client: Client,
+    meta: ResponseMeta,
+    stream: bool,
+    /// The prompt's tokens, counted while the conversation was there: by the model's
+    /// tokenizer when the upstream reports no usage, else estimated, for an answer that comes
+    /// without its report (a stream cut short).
+    prompt_tokens: u64,
+}
 
+impl Reply {
     /// A stream translation from `decoder` into the client's format, counting tokens for
     /// when the upstream reports none. Argo's native endpoints report usage, so for their
     /// streams the generated text is only estimated in passing, for a stream cut short.
     fn translation(self, decoder: Box<dyn Decoder>, usage: UpstreamUsage) -> StreamTranslation {
-        let tokenizer = self.model.tokenizer();
         let completion = match usage {
             UpstreamUsage::Reported => Tokenizer::Estimate,
-            UpstreamUsage::None => tokenizer,
+            UpstreamUsage::None => self.model.tokenizer(),
         };
-        let conversation = self.conversation;
+        let prompt_tokens = self.prompt_tokens;
         StreamTranslation::new(decoder, self.client.encoder(&self.meta))
-            .counting(move || conversation.prompt_tokens(tokenizer), completion)
+            .counting(move || prompt_tokens, completion)
     }
+
+    /// A whole answer, read by `read`, counted, in the client's format; as a stream when the
+    /// client asked for one of an upstream call that could not stream.
+    fn write(self, read: Box<ReadAnswer>, body: &[u8]) -> Result<Written, ApiError> {
+        let answer = read(body)?;
+        let tokenizer = self.model.tokenizer();
+        let usage = answer
+            .usage
+            .unwrap_or_else(|| Usage::new(self.prompt_tokens, answer.completion_tokens(tokenizer)));
+        if self.stream {
+            let mut encoder = self.client.encoder(&self.meta);
+            let events = translate::replay(&mut *encoder, &answer, usage);
+            let content_type = Some(encoder.content_type());
+            return Ok(Written {
+                body: events,
+                usage,
+                content_type,
+            });
+        }
+        let json = self.client.answer_json(&answer, &self.meta, &usage);
+        Ok(Written {
+            body: json,
+            usage,
+            content_type: None,
+        })
+    }
+}
+
+/// A whole answer written for the client.
+struct Written {
+    body: Vec<u8>,
+    usage: Usage,
+    /// An event stream's content type, when the client asked for a stream.
+    content_type: Option<&'static str>,
 }
 
 /// Whether an upstream's stream ends with its own count of the tokens.
@@ -102,186 +145,244 @@ enum UpstreamUsage {
 }
 
 /// One call to Argo and how its answer is read.
-struct Exchange<'a> {
-    call: Call<'a>,
+struct Exchange {
+    api: Api,
     body: Vec<u8>,
     reading: Reading,
+    usage: UpstreamUsage,
+    /// Bytes of the request the reading keeps for as long as the answer runs (the tool names a
+    /// prompt-mode scanner looks for).
+    held: usize,
 }
 
 enum Reading {
     /// Translated for the client as it arrives.
-    Stream(Box<dyn Decoder>, UpstreamUsage),
+    Stream(Box<dyn Decoder>),
     /// Read whole into one answer.
     Whole(Box<ReadAnswer>),
 }
 
 type ReadAnswer = dyn FnOnce(&[u8]) -> Result<Answer, ApiError> + Send;
 
-impl Gateway {
-    /// A chat request of a client format: `read` takes the body to the conversation, the
-    /// model name and how the answer is written; [`Self::converse`] serves it.
-    pub(crate) async fn chat_turn(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-        read: impl FnOnce(&[u8]) -> Result<(Conversation, String, Client), ApiError>,
-    ) -> Result<(), ApiError> {
-        let (user, body, reservation) = self.accept_body(session, ctx).await?;
-        let (conversation, model_name, client) = read(&body)?;
-        drop(reservation);
-        let model = self.resolve(ctx, &model_name)?;
-        model.require_chat()?;
-        let meta = response_meta(client.id_prefix(), &model_name);
-        let turn = Turn {
-            user: &user,
-            model,
-            conversation,
-            client,
-            meta,
+impl Turn {
+    /// Argo's request, how its answer is read, and what writing the answer needs: the work
+    /// that grows with the conversation, which is consumed.
+    fn prepare(self, user: &str, max_tool_block: usize) -> Result<(Exchange, Reply), ApiError> {
+        let exchange = self.exchange(user, max_tool_block)?;
+        let tokenizer = match exchange.usage {
+            UpstreamUsage::Reported => Tokenizer::Estimate,
+            UpstreamUsage::None => self.model.tokenizer(),
         };
-        self.converse(session, ctx, turn).await
-    }
-
-    /// The prompt tokens of a conversation `read` takes from the body (with the model name),
-    /// as that model's tokenizer counts them: the count endpoints of Anthropic's and Google's
-    /// APIs. Nothing reaches Argo.
-    pub(crate) async fn count_prompt_tokens(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-        read: impl FnOnce(&[u8]) -> Result<(Conversation, String), ApiError>,
-    ) -> Result<u64, ApiError> {
-        let (_user, body, _reservation) = self.accept_body(session, ctx).await?;
-        let (conversation, model_name) = read(&body)?;
-        let model = self.resolve(ctx, &model_name)?;
-        Ok(conversation.prompt_tokens(model.tokenizer()))
-    }
-
-    /// Sends the turn to the upstream its model picks and answers the client: a stream
-    /// translated as it arrives, or a whole answer.
-    pub(crate) async fn converse(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-        turn: Turn<'_>,
-    ) -> Result<(), ApiError> {
-        let exchange = self.exchange(&turn)?;
-        match exchange.reading {
-            Reading::Stream(decoder, usage) => {
-                let env = turn.model.env.clone();
-                let translator = turn.translation(decoder, usage);
-                self.relay(session, ctx, &env, exchange.call, exchange.body, translator)
-                    .await
-            }
-            Reading::Whole(read) => {
-                let env = &turn.model.env;
-                let body = self
-                    .call(session, ctx, env, exchange.call, exchange.body)
-                    .await?;
-                let answer = read(&body)?;
-                self.send_answer(session, ctx, &turn, answer).await
-            }
-        }
+        let reply = Reply {
+            prompt_tokens: self.conversation.prompt_tokens(tokenizer),
+            stream: self.conversation.stream,
+            model: self.model,
+            client: self.client,
+            meta: self.meta,
+        };
+        Ok((exchange, reply))
     }
 
     /// The Argo call for a turn: Claude over `/v1/messages`, any other model over the native
     /// `/v1/chat/completions`, or the legacy resource endpoints (`streamchat` for streams it
     /// can carry, else `chat`).
-    fn exchange<'a>(&self, turn: &Turn<'a>) -> Result<Exchange<'a>, ApiError> {
-        let (conversation, model, user) = (&turn.conversation, &turn.model, turn.user);
-        match (model.api(), model.family) {
+    fn exchange(&self, user: &str, max_tool_block: usize) -> Result<Exchange, ApiError> {
+        let (conversation, model) = (&self.conversation, &self.model);
+        let exchange = match (model.api(), model.family) {
             // Always streamed upstream: Argo refuses long Claude answers unless streamed, so a
             // client that wants one answer gets the stream collected.
-            (UpstreamApi::Native, Family::Anthropic) => Ok(Exchange {
-                call: Call::new(Api::AnthropicMessages { stream: true }, user),
+            (UpstreamApi::Native, Family::Anthropic) => Exchange {
+                api: Api::AnthropicMessages { stream: true },
                 body: anthropic::request_body(conversation, model, user, true)?,
                 reading: match conversation.stream {
-                    true => Reading::Stream(
-                        Box::new(anthropic::SseDecoder::new()),
-                        UpstreamUsage::Reported,
-                    ),
+                    true => Reading::Stream(Box::new(anthropic::SseDecoder::new())),
                     false => Reading::Whole(Box::new(|events| {
                         translate::collect(anthropic::SseDecoder::new(), [events])
                     })),
                 },
-            }),
-            (UpstreamApi::Native, _) => Ok(Exchange {
-                call: Call::new(
-                    Api::OpenAiChat {
-                        stream: conversation.stream,
-                    },
-                    user,
-                ),
+                usage: UpstreamUsage::Reported,
+                held: 0,
+            },
+            (UpstreamApi::Native, _) => Exchange {
+                api: Api::OpenAiChat {
+                    stream: conversation.stream,
+                },
                 body: openai_native::request_body(conversation, model, user)?,
                 reading: match conversation.stream {
-                    true => Reading::Stream(
-                        Box::new(openai_native::SseDecoder::new()),
-                        UpstreamUsage::Reported,
-                    ),
+                    true => Reading::Stream(Box::new(openai_native::SseDecoder::new())),
                     false => Reading::Whole(Box::new(openai_native::read_answer)),
                 },
-            }),
-            (UpstreamApi::Resource, _) => self.resource_exchange(turn),
-        }
+                usage: UpstreamUsage::Reported,
+                held: 0,
+            },
+            (UpstreamApi::Resource, _) => self.resource_exchange(user, max_tool_block)?,
+        };
+        Ok(exchange)
     }
 
-    fn resource_exchange<'a>(&self, turn: &Turn<'a>) -> Result<Exchange<'a>, ApiError> {
-        let (conversation, model) = (&turn.conversation, &turn.model);
+    fn resource_exchange(&self, user: &str, max_tool_block: usize) -> Result<Exchange, ApiError> {
+        let (conversation, model) = (&self.conversation, &self.model);
         let endpoint = resource::endpoint(conversation, model);
-        let body = resource::request_body(conversation, model, turn.user, endpoint)?;
+        let body = resource::request_body(conversation, model, user, endpoint)?;
         let replies = ToolReplies::for_conversation(conversation, model);
+        let mut held = 0;
         let reading = match (endpoint, replies) {
             (Endpoint::StreamChat, ToolReplies::Prompt { names }) => {
-                let limit = self.state.settings.limits.max_tool_block_bytes;
-                let scanner = ToolScanner::new(names, &turn.meta.id).with_max_block_bytes(limit);
-                let decoder = TextDecoder::with_tool_scanner(scanner);
-                Reading::Stream(Box::new(decoder), UpstreamUsage::None)
+                held = names
+                    .iter()
+                    .map(|name| name.len() + std::mem::size_of::<String>())
+                    .sum();
+                let scanner =
+                    ToolScanner::new(names, &self.meta.id).with_max_block_bytes(max_tool_block);
+                Reading::Stream(Box::new(TextDecoder::with_tool_scanner(scanner)))
             }
-            (Endpoint::StreamChat, _) => {
-                Reading::Stream(Box::new(TextDecoder::new()), UpstreamUsage::None)
-            }
+            (Endpoint::StreamChat, _) => Reading::Stream(Box::new(TextDecoder::new())),
             (_, replies) => {
-                let id = turn.meta.id.clone();
+                let id = self.meta.id.clone();
                 Reading::Whole(Box::new(move |answer| {
                     resource::read_answer(answer, &replies, &id)
                 }))
             }
         };
         Ok(Exchange {
-            call: Call::new(Api::Resource(endpoint), turn.user),
+            api: Api::Resource(endpoint),
             body,
             reading,
+            usage: UpstreamUsage::None,
+            held,
         })
     }
+}
 
-    /// A whole answer, counted, in the client's format; as a stream when the client asked for
-    /// one of an upstream call that could not stream.
+impl Gateway {
+    /// A chat request of a client format: `read` takes the body to the conversation, the
+    /// model name and how the answer is written; [`Self::converse`] serves it. A large body is
+    /// read on the pool for large work.
+    pub(crate) async fn chat_turn(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        read: impl FnOnce(&[u8]) -> Result<(Conversation, String, Client), ApiError> + Send + 'static,
+    ) -> Result<(), ApiError> {
+        let (user, body, reservation) = self.accept_body(session, ctx).await?;
+        let size = body.len();
+        let table = self.models();
+        let parse = move |_: &str| {
+            let read = read(&body).and_then(|(conversation, name, client)| {
+                let model = Resolved::locate(table, &name)?;
+                Ok((conversation, name, client, model))
+            });
+            drop((body, reservation));
+            read
+        };
+        let (conversation, model_name, client, model) =
+            self.offload(session, &user, size, parse).await??;
+        self.resolved(ctx, &model);
+        model.require_chat()?;
+        let meta = response_meta(client.id_prefix(), &model_name);
+        let turn = Turn {
+            model,
+            conversation,
+            client,
+            meta,
+            size,
+        };
+        self.converse(session, ctx, &user, turn).await
+    }
+
+    /// The prompt tokens of a conversation `read` takes from the body (with the model name),
+    /// as that model's tokenizer counts them: the count endpoints of Anthropic's and Google's
+    /// APIs. Nothing reaches Argo. A large body is counted on the pool for large work.
+    pub(crate) async fn count_prompt_tokens(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        read: impl FnOnce(&[u8]) -> Result<(Conversation, String), ApiError> + Send + 'static,
+    ) -> Result<u64, ApiError> {
+        let (user, body, reservation) = self.accept_body(session, ctx).await?;
+        let size = body.len();
+        let table = self.models();
+        let count = move |_: &str| {
+            let (conversation, model_name) = read(&body)?;
+            let model = Resolved::locate(table, &model_name)?;
+            let tokens = conversation.prompt_tokens(model.tokenizer());
+            drop((body, reservation));
+            Ok::<_, ApiError>((model, tokens))
+        };
+        let (model, tokens) = self.offload(session, &user, size, count).await??;
+        self.resolved(ctx, &model);
+        Ok(tokens)
+    }
+
+    /// Sends the turn to the upstream its model picks and answers the client: a stream
+    /// translated as it arrives, or a whole answer. The conversation is gone once Argo's
+    /// request is made: a stream keeps only its translation (and, counted in the user's share
+    /// of the body budget, what that translation needs of the request).
+    pub(crate) async fn converse(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        user: &str,
+        turn: Turn,
+    ) -> Result<(), ApiError> {
+        let max_tool_block = self.state.settings.limits.max_tool_block_bytes;
+        let size = turn.size;
+        let prepare = move |user: &str| turn.prepare(user, max_tool_block);
+        let (exchange, reply) = self.offload(session, user, size, prepare).await??;
+        let call = Call::new(exchange.api, user);
+        match exchange.reading {
+            Reading::Stream(decoder) => {
+                let _held = match exchange.held {
+                    0 => None,
+                    held => Some(self.reserve_held(session, user, held)?),
+                };
+                let env = reply.model.env.clone();
+                let translator = reply.translation(decoder, exchange.usage);
+                self.relay(session, ctx, &env, call, exchange.body, translator)
+                    .await
+            }
+            Reading::Whole(read) => {
+                let env = &reply.model.env;
+                let answer = self.call(session, ctx, env, call, exchange.body).await?;
+                self.send_answer(session, ctx, user, reply, read, answer)
+                    .await
+            }
+        }
+    }
+
+    /// A whole answer, translated (on the pool for large work when it is large), counted and
+    /// sent.
     async fn send_answer(
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
-        turn: &Turn<'_>,
-        answer: Answer,
+        user: &str,
+        reply: Reply,
+        read: Box<ReadAnswer>,
+        answer: BufferedAnswer,
     ) -> Result<(), ApiError> {
-        let tokenizer = turn.model.tokenizer();
-        let usage = answer.usage.unwrap_or_else(|| {
-            Usage::new(turn.prompt_tokens(), answer.completion_tokens(tokenizer))
-        });
-        count_tokens(&turn.model.name, usage.input_tokens, usage.output_tokens);
-        if turn.conversation.stream {
-            ctx.stream_outcome = "synthesized";
-            let mut encoder = turn.client.encoder(&turn.meta);
-            let events = translate::replay(&mut *encoder, &answer, usage);
-            return streaming::send_synthesized(
-                session,
-                &ctx.request_id,
-                &ctx.timing.response_head(),
-                events,
-                encoder.content_type(),
-            )
-            .await;
+        let model = reply.model.clone();
+        let size = answer.len();
+        let write = move |_: &str| reply.write(read, &answer);
+        let written = self.offload(session, user, size, write).await??;
+        count_tokens(
+            &model.name,
+            written.usage.input_tokens,
+            written.usage.output_tokens,
+        );
+        match written.content_type {
+            Some(content_type) => {
+                ctx.stream_outcome = "synthesized";
+                streaming::send_synthesized(
+                    session,
+                    &ctx.request_id,
+                    &ctx.timing.response_head(),
+                    written.body,
+                    content_type,
+                )
+                .await
+            }
+            None => self.reply(session, ctx, 200, written.body).await,
         }
-        let json = turn.client.answer_json(&answer, &turn.meta, &usage);
-        self.reply(session, ctx, 200, json).await
     }
 }

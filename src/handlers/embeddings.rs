@@ -3,58 +3,88 @@
 
 use argo_filters::argo::Endpoint;
 use argo_filters::embeddings;
-use argo_filters::models::UpstreamApi;
+use argo_filters::models::{ModelSpec, UpstreamApi};
 use argo_filters::openai::{EmbeddingRequest, EncodingFormat};
 use argo_filters::upstream::openai_native;
 use argo_filters::ApiError;
 use pingora_proxy::Session;
 
 use crate::gateway::{count_tokens, resource_call, Gateway, RequestCtx};
-use crate::upstream::{Api, Call};
+use crate::upstream::{Api, BufferedAnswer, Call};
 
 impl Gateway {
+    /// Work that grows with a large request (Argo's requests, the vectors' translation, the
+    /// count of the inputs) runs on the pool for large work.
     pub(crate) async fn embeddings(
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<(), ApiError> {
-        let (user, request): (String, EmbeddingRequest) = self.accept(session, ctx).await?;
-        let model = &*self.resolve(ctx, &request.model)?;
-        let texts = embeddings::inputs(&request, model)?;
+        let (user, request, size): (String, EmbeddingRequest, usize) =
+            self.accept(session, ctx).await?;
+        let model = self.resolve(ctx, &request.model)?;
         let batch_size = self.state.settings.upstream.embed_batch_size;
-        let native = model.api() == UpstreamApi::Native;
-        let bodies = texts
-            .chunks(batch_size)
-            .map(|batch| match native {
-                true => openai_native::embeddings_request(batch, model, &user),
-                false => embeddings::to_argo(batch, model, &user),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let call = match native {
-            true => Call::new(Api::Embeddings, &user),
-            false => resource_call(Endpoint::Embed, &user),
+        let resolved = model.clone();
+        let prepare = move |user: &str| {
+            let bodies = argo_requests(&request, &resolved, user, batch_size);
+            (request, bodies)
+        };
+        let (request, bodies) = self.offload(session, &user, size, prepare).await?;
+        let call = match model.api() {
+            UpstreamApi::Native => Call::new(Api::Embeddings, &user),
+            UpstreamApi::Resource => resource_call(Endpoint::Embed, &user),
         };
         let answers = self
-            .call_all(session, ctx, &model.env, call, bodies)
+            .call_all(session, ctx, &model.env, call, bodies?)
             .await?;
-        let mut output = embeddings::Output {
-            model: &request.model,
-            format: request.encoding_format.unwrap_or(EncodingFormat::Float),
-            dimensions: request.dimensions,
-            expected_vectors: texts.len(),
-            prompt_tokens: 0,
-        };
-        let answers: Vec<&[u8]> = answers.iter().map(|answer| &answer[..]).collect();
-        let count_inputs = || embeddings::count_input_tokens(texts, model);
-        let (json, prompt_tokens) = match native {
-            true => openai_native::read_embeddings(&answers, &output, count_inputs)?,
-            false => {
-                output.prompt_tokens = count_inputs();
-                let json = embeddings::translate_batches(&answers, &output)?;
-                (json, output.prompt_tokens)
-            }
-        };
+        let size = size + answers.iter().map(|answer| answer.len()).sum::<usize>();
+        let resolved = model.clone();
+        let write = move |_: &str| write_vectors(&request, &resolved, &answers);
+        let (json, prompt_tokens) = self.offload(session, &user, size, write).await??;
         count_tokens(&model.name, prompt_tokens, 0);
         self.reply(session, ctx, 200, json).await
+    }
+}
+
+/// Argo's requests: the texts in batches.
+fn argo_requests(
+    request: &EmbeddingRequest,
+    model: &ModelSpec,
+    user: &str,
+    batch_size: usize,
+) -> Result<Vec<Vec<u8>>, ApiError> {
+    let native = model.api() == UpstreamApi::Native;
+    embeddings::inputs(request, model)?
+        .chunks(batch_size)
+        .map(|batch| match native {
+            true => openai_native::embeddings_request(batch, model, user),
+            false => embeddings::to_argo(batch, model, user),
+        })
+        .collect()
+}
+
+/// The client's answer from Argo's, and the inputs' tokens.
+fn write_vectors(
+    request: &EmbeddingRequest,
+    model: &ModelSpec,
+    answers: &[BufferedAnswer],
+) -> Result<(Vec<u8>, u64), ApiError> {
+    let texts = embeddings::inputs(request, model)?;
+    let mut output = embeddings::Output {
+        model: &request.model,
+        format: request.encoding_format.unwrap_or(EncodingFormat::Float),
+        dimensions: request.dimensions,
+        expected_vectors: texts.len(),
+        prompt_tokens: 0,
+    };
+    let answers: Vec<&[u8]> = answers.iter().map(|answer| &answer[..]).collect();
+    let count_inputs = || embeddings::count_input_tokens(texts, model);
+    match model.api() {
+        UpstreamApi::Native => openai_native::read_embeddings(&answers, &output, count_inputs),
+        UpstreamApi::Resource => {
+            output.prompt_tokens = count_inputs();
+            let json = embeddings::translate_batches(&answers, &output)?;
+            Ok((json, output.prompt_tokens))
+        }
     }
 }

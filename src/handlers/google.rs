@@ -23,9 +23,10 @@ impl Gateway {
             true => Framing::Sse,
             false => Framing::JsonArray,
         };
-        self.chat_turn(session, ctx, |body| {
-            let conversation = google_genai::read_request(body, model, stream)?;
-            Ok((conversation, model.to_string(), Client::Google(framing)))
+        let model = model.to_string();
+        self.chat_turn(session, ctx, move |body| {
+            let conversation = google_genai::read_request(body, &model, stream)?;
+            Ok((conversation, model, Client::Google(framing)))
         })
         .await
     }
@@ -37,9 +38,10 @@ impl Gateway {
         ctx: &mut RequestCtx,
         model: &str,
     ) -> Result<(), ApiError> {
-        let read = |body: &[u8]| {
-            let conversation = google_genai::read_count_tokens_request(body, model)?;
-            Ok((conversation, model.to_string()))
+        let model = model.to_string();
+        let read = move |body: &[u8]| {
+            let conversation = google_genai::read_count_tokens_request(body, &model)?;
+            Ok((conversation, model))
         };
         let tokens = self.count_prompt_tokens(session, ctx, read).await?;
         let body = google_genai::count_tokens_json(tokens);

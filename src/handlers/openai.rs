@@ -1,50 +1,65 @@
 //! OpenAI's `/v1/chat/completions` and `/v1/completions`.
 
+use std::sync::Arc;
+
 use argo_filters::argo::Endpoint;
 use argo_filters::completions;
 use argo_filters::error::ErrorCode;
-use argo_filters::models::{Family, UpstreamApi};
-use argo_filters::openai::{CompletionRequest, StreamOptions};
+use argo_filters::hub::Conversation;
+use argo_filters::models::{Family, ModelTable, UpstreamApi};
+use argo_filters::openai::{CompletionRequest, ResponseMeta, StreamOptions};
 use argo_filters::stream::{SseEncoder, StreamKind};
 use argo_filters::translate::StreamTranslation;
-use argo_filters::upstream::passthrough;
+use argo_filters::upstream::passthrough::{self, ClientRequest};
 use argo_filters::upstream::resource::{self, TextDecoder, ToolReplies};
 use argo_filters::ApiError;
 use pingora_proxy::Session;
 
 use super::conversation::{Client, Turn};
-use crate::gateway::{count_tokens, resource_call, response_meta, Gateway, RequestCtx};
+use crate::gateway::{count_tokens, resource_call, response_meta, Gateway, RequestCtx, Resolved};
 use crate::upstream::{Api, Call};
 
 impl Gateway {
     /// `/v1/chat/completions`. A model on Argo's native OpenAI endpoint gets the client's body
-    /// with least rewriting ([`passthrough`]); the rest goes through the hub.
+    /// with least rewriting ([`passthrough`]); the rest goes through the hub. The client's
+    /// body and its parse are gone once Argo's request is made (a large one is read on the
+    /// pool for large work).
     pub(crate) async fn chat_completions(
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<(), ApiError> {
         let (user, body, reservation) = self.accept_body(session, ctx).await?;
-        let client = passthrough::read_request(&body)?;
-        let model = self.resolve(ctx, client.model())?;
-        model.require_chat()?;
-        let meta = response_meta("chatcmpl", client.model());
-        let include_usage = client.include_usage();
-        if model.api() == UpstreamApi::Resource || model.family == Family::Anthropic {
-            let conversation = client.into_conversation()?;
-            drop(reservation);
-            let turn = Turn {
-                user: &user,
-                model,
-                conversation,
-                client: Client::OpenAiChat { include_usage },
-                meta,
-            };
-            return self.converse(session, ctx, turn).await;
+        let size = body.len();
+        let table = self.models();
+        let read = move |user: &str| {
+            let read = read_chat(&body, table, user);
+            drop((body, reservation));
+            read
+        };
+        let (model, read) = self.offload(session, &user, size, read).await?;
+        if let Some(model) = &model {
+            self.resolved(ctx, model);
         }
-        let argo_body = client.request_body(&model, &user)?;
-        let stream = client.stream();
-        drop(reservation);
+        let ReadChat {
+            model,
+            meta,
+            include_usage,
+            route,
+        } = read?;
+        let (argo_body, stream) = match route {
+            Route::Hub(conversation) => {
+                let turn = Turn {
+                    model,
+                    conversation: *conversation,
+                    client: Client::OpenAiChat { include_usage },
+                    meta,
+                    size,
+                };
+                return self.converse(session, ctx, &user, turn).await;
+            }
+            Route::PassThrough { argo_body, stream } => (argo_body, stream),
+        };
         let call = Call::new(Api::OpenAiChat { stream }, &user);
         if stream {
             let translator = passthrough::stream(&meta, include_usage);
@@ -53,25 +68,30 @@ impl Gateway {
                 .await;
         }
         let answer = self.call(session, ctx, &model.env, call, argo_body).await?;
-        let (json, usage) = passthrough::relay_answer(&answer, &meta)?;
+        let size = answer.len();
+        let relay = move |_: &str| passthrough::relay_answer(&answer, &meta);
+        let (json, usage) = self.offload(session, &user, size, relay).await??;
         if let Some(usage) = usage {
             count_tokens(&model.name, usage.input_tokens, usage.output_tokens);
         }
         self.reply(session, ctx, 200, json).await
     }
 
-    /// `/v1/completions`, over the resource endpoints: one Argo call per prompt.
+    /// `/v1/completions`, over the resource endpoints: one Argo call per prompt. Work that
+    /// grows with a large request (Argo's requests, the counts of the prompts) runs on the
+    /// pool for large work; a stream keeps nothing of the request.
     pub(crate) async fn completions(
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<(), ApiError> {
-        let (user, request): (String, CompletionRequest) = self.accept(session, ctx).await?;
-        let model = &*self.resolve(ctx, &request.model)?;
+        let (user, request, size): (String, CompletionRequest, usize) =
+            self.accept(session, ctx).await?;
+        let model = self.resolve(ctx, &request.model)?;
         model.require_chat()?;
-        let prompts = completions::prompts(&request)?;
+        let prompts = completions::prompts(&request)?.len();
         let most = self.state.settings.limits.max_prompts_per_request;
-        if prompts.len() > most {
+        if prompts > most {
             return Err(ApiError::invalid(
                 "prompt",
                 format!("Send at most {most} prompts in one request (each is one call to Argo)"),
@@ -79,52 +99,127 @@ impl Gateway {
             .with_code(ErrorCode::TooManyPrompts));
         }
         if request.stream == Some(true) {
-            let argo_body =
-                completions::to_argo(&request, prompts[0], model, &user, Endpoint::StreamChat)?;
-            let meta = response_meta("cmpl", &request.model);
-            let encoder = SseEncoder::new(
-                StreamKind::Completion,
-                &meta,
-                wants_usage(&request.stream_options),
-            );
-            let prompt_tokens = model.tokenizer().count(prompts[0]);
             let env = model.env.clone();
+            let prepare = move |user: &str| stream_completion(&request, &model, user);
+            let (argo_body, translator) = self.offload(session, &user, size, prepare).await??;
+            let call = resource_call(Endpoint::StreamChat, &user);
             return self
-                .relay(
-                    session,
-                    ctx,
-                    &env,
-                    resource_call(Endpoint::StreamChat, &user),
-                    argo_body,
-                    StreamTranslation::new(TextDecoder::new(), encoder)
-                        .counting(move || prompt_tokens, model.tokenizer()),
-                )
+                .relay(session, ctx, &env, call, argo_body, translator)
                 .await;
         }
-        let meta = response_meta("cmpl", &request.model);
         // The admission paid for the first call; every further one is paid before any is made.
-        let further_calls = u32::try_from(prompts.len().saturating_sub(1)).unwrap_or(u32::MAX);
+        let further_calls = u32::try_from(prompts.saturating_sub(1)).unwrap_or(u32::MAX);
         self.state.limits.charge(&user, further_calls).await?;
-        let mut answers = Vec::with_capacity(prompts.len());
-        for prompt in &prompts {
-            let argo_body = completions::to_argo(&request, prompt, model, &user, Endpoint::Chat)?;
-            let body = self
-                .call(
-                    session,
-                    ctx,
-                    &model.env,
-                    resource_call(Endpoint::Chat, &user),
-                    argo_body,
-                )
-                .await?;
+        let (resolved, meta) = (model.clone(), response_meta("cmpl", &request.model));
+        let prepare = move |user: &str| {
+            let bodies = argo_completions(&request, &resolved, user);
+            (request, bodies)
+        };
+        let (request, bodies) = self.offload(session, &user, size, prepare).await?;
+        let mut answers = Vec::with_capacity(prompts);
+        for argo_body in bodies? {
+            let call = resource_call(Endpoint::Chat, &user);
+            let body = self.call(session, ctx, &model.env, call, argo_body).await?;
             answers.push(resource::read_answer(&body, &ToolReplies::None, &meta.id)?);
         }
-        let json =
-            completions::completion_json(&request, &prompts, &answers, &meta, model.tokenizer());
+        let tokenizer = model.tokenizer();
+        let write = move |_: &str| {
+            let prompts = completions::prompts(&request)?;
+            Ok::<_, ApiError>(completions::completion_json(
+                &request, &prompts, &answers, &meta, tokenizer,
+            ))
+        };
+        let json = self.offload(session, &user, size, write).await??;
         self.reply(session, ctx, 200, json).await
     }
 }
 
+/// Argo's request for a streamed completion of the first prompt, and its translation (the
+/// prompt counted now, as the request is not kept).
+fn stream_completion(
+    request: &CompletionRequest,
+    model: &Resolved,
+    user: &str,
+) -> Result<(Vec<u8>, StreamTranslation), ApiError> {
+    let prompt = completions::prompts(request)?[0];
+    let argo_body = completions::to_argo(request, prompt, model, user, Endpoint::StreamChat)?;
+    let meta = response_meta("cmpl", &request.model);
+    let encoder = SseEncoder::new(
+        StreamKind::Completion,
+        &meta,
+        wants_usage(&request.stream_options),
+    );
+    let prompt_tokens = model.tokenizer().count(prompt);
+    let translator = StreamTranslation::new(TextDecoder::new(), encoder)
+        .counting(move || prompt_tokens, model.tokenizer());
+    Ok((argo_body, translator))
+}
+
+/// Argo's requests, one per prompt.
+fn argo_completions(
+    request: &CompletionRequest,
+    model: &Resolved,
+    user: &str,
+) -> Result<Vec<Vec<u8>>, ApiError> {
+    completions::prompts(request)?
+        .into_iter()
+        .map(|prompt| completions::to_argo(request, prompt, model, user, Endpoint::Chat))
+        .collect()
+}
+
 fn wants_usage(options: &Option<StreamOptions>) -> bool {
     options.as_ref().and_then(|options| options.include_usage) == Some(true)
+}
+
+/// A chat body read for the model it names.
+struct ReadChat {
+    model: Resolved,
+    meta: ResponseMeta,
+    include_usage: bool,
+    route: Route,
+}
+
+enum Route {
+    /// Through the hub: Claude, and the models of the resource API.
+    Hub(Box<Conversation>),
+    /// Argo's request is the client's body, rewritten.
+    PassThrough { argo_body: Vec<u8>, stream: bool },
+}
+
+/// Reads a chat body: Argo's request for the pass-through, or the conversation for the hub;
+/// with the model it names as soon as that resolved, even if the rest failed (it labels the
+/// request's metrics).
+fn read_chat(
+    body: &[u8],
+    table: Arc<ModelTable>,
+    user: &str,
+) -> (Option<Resolved>, Result<ReadChat, ApiError>) {
+    let client = match passthrough::read_request(body) {
+        Ok(client) => client,
+        Err(error) => return (None, Err(error)),
+    };
+    match Resolved::locate(table, client.model()) {
+        Ok(model) => (Some(model.clone()), read_for(client, model, user)),
+        Err(error) => (None, Err(error)),
+    }
+}
+
+fn read_for(client: ClientRequest<'_>, model: Resolved, user: &str) -> Result<ReadChat, ApiError> {
+    model.require_chat()?;
+    let meta = response_meta("chatcmpl", client.model());
+    let include_usage = client.include_usage();
+    let route = if model.api() == UpstreamApi::Resource || model.family == Family::Anthropic {
+        Route::Hub(Box::new(client.into_conversation()?))
+    } else {
+        Route::PassThrough {
+            argo_body: client.request_body(&model, user)?,
+            stream: client.stream(),
+        }
+    };
+    Ok(ReadChat {
+        model,
+        meta,
+        include_usage,
+        route,
+    })
 }

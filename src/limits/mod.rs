@@ -3,7 +3,10 @@
 //! load balancer a user gets up to N times the configured figures, unless `limits.redis_url`
 //! is set: then every instance checks one shared set of counts in Redis (`shared`), and its own
 //! counts only judge the requests that Redis cannot (unreachable, or too slow to answer).
+//! Work that grows with a large request runs on a pool of its own with a share per user
+//! (`cpu`).
 
+mod cpu;
 mod shared;
 
 use std::collections::HashMap;
@@ -15,6 +18,7 @@ use argo_filters::ApiError;
 use crate::config::Limits;
 use shared::{Lease, SharedLimits, Verdict};
 
+pub use cpu::CpuPool;
 pub use shared::{check as check_redis, Upkeep};
 
 pub struct UserLimits {

@@ -23,10 +23,11 @@ use pingora_core::upstreams::peer::{HttpPeer, Peer};
 use pingora_error::{Error, ErrorType};
 use pingora_timeout::fast_timeout::fast_timeout;
 
-use crate::budget::MemoryBudget;
+use crate::budget::{MemoryBudget, SharedBudget};
 use crate::config::{ArgoEnv, UpstreamConfig};
 use crate::metrics;
 pub use addresses::{AddressBook, AddressKeeper, Environment, SystemResolver};
+use budget::AnswerBuffer;
 pub use budget::BufferedAnswer;
 pub use call::{Api, Call};
 use connection::{Connection, Timeouts, HEAD_TIMEDOUT, TOTAL_TIMEDOUT};
@@ -39,8 +40,8 @@ pub struct Upstream {
     config: UpstreamConfig,
     /// Where each environment is now; shared by every client of the process.
     addresses: Arc<AddressBook>,
-    /// Shared by every buffered answer of this process.
-    answer_budget: Arc<MemoryBudget>,
+    /// Shared by every buffered answer of this process, each user taking at most its share.
+    answer_budget: Arc<SharedBudget>,
 }
 
 /// One request in flight to Argo, response header already read.
@@ -61,9 +62,12 @@ impl Upstream {
             connector: TransportConnector::new(Some(options)),
             config: config.clone(),
             addresses,
-            answer_budget: MemoryBudget::new(
-                config.max_buffered_answer_bytes_total,
-                metrics::BUFFERED_ANSWER_BYTES.clone(),
+            answer_budget: SharedBudget::new(
+                MemoryBudget::new(
+                    config.max_buffered_answer_bytes_total,
+                    metrics::BUFFERED_ANSWER_BYTES.clone(),
+                ),
+                config.max_buffered_answer_bytes_per_user,
             ),
         }
     }
@@ -241,18 +245,24 @@ impl Upstream {
         let deadline = Instant::now() + self.config.total_timeout();
         let mut exchange = self.send(env, call, body, Some(deadline)).await?;
         if !exchange.is_success() {
-            return Err(self.reject(exchange).await);
+            return Err(self.reject_for(exchange, call.user).await);
         }
-        let answer = exchange.read_to_end(self).await;
+        let answer = exchange.read_to_end_for(self, call.user).await;
         self.release(exchange);
         answer
     }
 
-    /// Reads a non-2xx answer and maps it to the client's error (429 keeps its Retry-After).
-    pub async fn reject(&self, mut exchange: Exchange) -> ApiError {
+    /// Reads a non-2xx answer to one of the gateway's own calls and maps it to an error.
+    pub async fn reject(&self, exchange: Exchange) -> ApiError {
+        self.reject_for(exchange, "").await
+    }
+
+    /// Reads a non-2xx answer (within `user`'s share of the answers' budget) and maps it to
+    /// the client's error (429 keeps its Retry-After).
+    pub async fn reject_for(&self, mut exchange: Exchange, user: &str) -> ApiError {
         let status = exchange.status();
         let retry_after = exchange.retry_after().map(str::to_string);
-        let answer = exchange.read_to_end(self).await;
+        let answer = exchange.read_to_end_for(self, user).await;
         let env = exchange.env.clone();
         self.release(exchange);
         match answer {
@@ -433,28 +443,41 @@ impl Exchange {
             .map_err(|e| upstream.map_error(&e, &self.env))
     }
 
-    /// The whole body, within `upstream.max_answer_bytes` and the process-wide budget for
-    /// buffered answers. An announced length is reserved before anything is read.
+    /// The whole body of an answer to a call of no user's (the tests' own calls).
+    #[cfg(test)]
     pub async fn read_to_end(&mut self, upstream: &Upstream) -> Result<BufferedAnswer, ApiError> {
+        self.read_to_end_for(upstream, "").await
+    }
+
+    /// The whole body, within `upstream.max_answer_bytes`, the process-wide budget for
+    /// buffered answers and `user`'s share of it. An announced length is reserved before
+    /// anything is read; any other answer takes its budget as it grows.
+    pub async fn read_to_end_for(
+        &mut self,
+        upstream: &Upstream,
+        user: &str,
+    ) -> Result<BufferedAnswer, ApiError> {
         let ceiling = upstream.config.max_answer_bytes;
-        let mut answer = BufferedAnswer::new(&upstream.answer_budget);
-        if let Some(length) = self.connection.announced_length() {
-            match usize::try_from(length) {
-                Ok(length) if length <= ceiling => answer
-                    .reserve_total(length)
-                    .map_err(|_| upstream.answers_over_budget(&self.env))?,
+        let reservation = upstream.answer_budget.empty_reservation(user);
+        let mut answer = match self.connection.announced_length() {
+            None => AnswerBuffer::new(reservation),
+            Some(length) => match usize::try_from(length) {
+                Ok(length) if length <= ceiling => {
+                    AnswerBuffer::with_length(reservation, length)
+                        .map_err(|_| upstream.answers_over_budget(&self.env))?
+                }
                 _ => return Err(upstream.answer_too_large(&self.env)),
-            }
-        }
+            },
+        };
         while let Some(chunk) = self.next_chunk(upstream).await? {
             if answer.len() + chunk.len() > ceiling {
                 return Err(upstream.answer_too_large(&self.env));
             }
             answer
-                .append(&chunk, ceiling)
+                .append(&chunk)
                 .map_err(|_| upstream.answers_over_budget(&self.env))?;
         }
-        Ok(answer)
+        Ok(answer.finish())
     }
 }
 

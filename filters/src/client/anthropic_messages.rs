@@ -39,6 +39,7 @@ use crate::hub::{
 use crate::json::parse_request;
 use crate::openai::ResponseMeta;
 use crate::stream::push_json_string;
+use crate::tools::names::NameSet;
 use crate::tools::{arguments_object, arguments_string};
 use crate::translate::Encoder;
 
@@ -693,6 +694,7 @@ fn read_tool_result(block: WireBlock, at: &str) -> Result<(Part, Vec<Part>), Api
 /// `text_editor_*`, `computer_*`, `code_execution_*`, `memory_*`, ...) are refused.
 fn read_tools(tools: Vec<WireTool>) -> Result<Vec<ToolDef>, ApiError> {
     let mut read: Vec<ToolDef> = Vec::with_capacity(tools.len());
+    let mut declared = NameSet::with_capacity(tools.len());
     for (index, tool) in tools.into_iter().enumerate() {
         let at = format!("tools[{index}]");
         if let Some(kind) = tool.kind.as_deref().filter(|kind| *kind != "custom") {
@@ -703,7 +705,7 @@ fn read_tools(tools: Vec<WireTool>) -> Result<Vec<ToolDef>, ApiError> {
             ));
         }
         let name = required(tool.name, &at, "name")?;
-        if read.iter().any(|earlier| earlier.name == name) {
+        if !declared.insert(name.clone()) {
             return Err(ApiError::invalid(
                 format!("{at}.name"),
                 format!("{at}.name: tool names must be unique; `{name}` is declared twice"),
@@ -1805,6 +1807,20 @@ mod tests {
                 &json!("claudesonnet46"),
                 &json!(1024)
             )
+        );
+    }
+
+    #[test]
+    fn escaped_spellings_of_identity_fields_are_those_fields() {
+        let raw = r#"{"model":"claude-sonnet-4.6","max_t\u006fkens":1024,"messages":[{"role":"user","content":"hi"}],
+            "us\u0065r":"mallory","met\u0061data":{"us\u0065r_id":"mallory"},"s\u0061fety_identifier":"mallory"}"#;
+        let (conversation, _) = read_request(raw.as_bytes()).unwrap();
+        let sent = anthropic::request_body(&conversation, &claude(), "alice", false).unwrap();
+        let text = String::from_utf8(sent).unwrap();
+        assert!(!text.contains("mallory"), "{text}");
+        assert!(
+            text.contains(r#""user":"alice""#)
+                && text.contains(r#""metadata":{"user_id":"alice"}"#)
         );
     }
 

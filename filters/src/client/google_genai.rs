@@ -41,7 +41,7 @@
 //! (`MAX_TOKENS` when the model was cut short), as Gemini reports such calls.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
@@ -56,6 +56,7 @@ use crate::hub::{
 use crate::json::parse_request;
 use crate::openai::ResponseMeta;
 use crate::stream::{json_string, push_json_string};
+use crate::tools::names::NameSet;
 use crate::translate::Encoder;
 
 // ---------------------------------------------------------------------------------------------
@@ -222,20 +223,65 @@ fn system_parts(content: &Map<String, Value>, path: &str) -> Result<Vec<Part>, A
 
 // --- contents ------------------------------------------------------------------------------
 
-/// A call of the latest model turn that no `functionResponse` answered yet.
-#[derive(Debug)]
-struct AwaitedCall {
-    /// The `id` the client gave the call, which its response may repeat.
-    client_id: Option<String>,
-    hub_id: String,
-    name: String,
+/// The calls of the latest model turn that no `functionResponse` answered yet, in order. A
+/// turn may hold tens of thousands of calls, so a response finds its call by a lookup, not a
+/// scan: each call waits in a queue for its `id` (the one the client gave it) and one for its
+/// name, and is skipped there once answered by the other.
+#[derive(Debug, Default)]
+struct AwaitedCalls {
+    /// Each call's hub id, `None` once answered.
+    hub_ids: Vec<Option<String>>,
+    by_client_id: HashMap<String, VecDeque<usize>>,
+    by_name: HashMap<String, VecDeque<usize>>,
+}
+
+impl AwaitedCalls {
+    fn clear(&mut self) {
+        *self = AwaitedCalls::default();
+    }
+
+    fn push(&mut self, client_id: Option<String>, hub_id: String, name: &str) {
+        let position = self.hub_ids.len();
+        self.hub_ids.push(Some(hub_id));
+        if let Some(client_id) = client_id {
+            self.by_client_id
+                .entry(client_id)
+                .or_default()
+                .push_back(position);
+        }
+        self.by_name
+            .entry(name.to_string())
+            .or_default()
+            .push_back(position);
+    }
+
+    /// The hub id of the call a response answers, which is then no longer awaited: the first
+    /// awaited call with its `id`, else the first with its `name`.
+    fn answer(&mut self, id: Option<&str>, name: &str) -> Option<String> {
+        let hub_ids = &self.hub_ids;
+        let by_id = id.and_then(|id| first_awaited(self.by_client_id.get_mut(id)?, hub_ids));
+        let position = by_id.or_else(|| first_awaited(self.by_name.get_mut(name)?, hub_ids))?;
+        self.hub_ids[position].take()
+    }
+}
+
+/// The first call of `queue` still awaited; answered ones are dropped on the way, so that each
+/// call is passed over at most once per queue.
+fn first_awaited(queue: &mut VecDeque<usize>, hub_ids: &[Option<String>]) -> Option<usize> {
+    while let Some(&position) = queue.front() {
+        if hub_ids[position].is_some() {
+            return Some(position);
+        }
+        queue.pop_front();
+    }
+    None
 }
 
 /// Reads `contents[]` into messages, pairing function responses with their calls.
 struct ContentsReader<'p> {
     prefix: &'p str,
     messages: Vec<Message>,
-    awaited: Vec<AwaitedCall>,
+    awaited: AwaitedCalls,
     /// Call ids already given out: an upstream needs them unique.
     used_ids: HashSet<String>,
     /// Whether the last content read was the model's (the next one continues its turn).
@@ -255,7 +301,7 @@ impl<'p> ContentsReader<'p> {
         ContentsReader {
             prefix,
             messages: Vec::new(),
-            awaited: Vec::new(),
+            awaited: AwaitedCalls::default(),
             used_ids: HashSet::new(),
             in_model_turn: false,
         }
@@ -426,11 +472,7 @@ impl<'p> ContentsReader<'p> {
             .filter(|id| !id.is_empty())
             .map(str::to_string);
         let hub_id = self.hub_call_id(client_id.as_deref(), content, position);
-        self.awaited.push(AwaitedCall {
-            client_id,
-            hub_id: hub_id.clone(),
-            name: name.to_string(),
-        });
+        self.awaited.push(client_id, hub_id.clone(), name);
         Ok(Part::tool_call(hub_id, name, arguments))
     }
 
@@ -487,7 +529,7 @@ impl<'p> ContentsReader<'p> {
             .get("name")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let call_id = self.answered_call(id, name).ok_or_else(|| {
+        let call_id = self.awaited.answer(id, name).ok_or_else(|| {
             ApiError::invalid(
                 &path,
                 format!(
@@ -511,18 +553,6 @@ impl<'p> ContentsReader<'p> {
             content,
             is_error,
         })
-    }
-
-    /// The hub id of the awaited call a response answers: the one with its `id`, else the
-    /// first with its `name`.
-    fn answered_call(&mut self, id: Option<&str>, name: &str) -> Option<String> {
-        let by_id = id.and_then(|id| {
-            self.awaited
-                .iter()
-                .position(|call| call.client_id.as_deref() == Some(id))
-        });
-        let position = by_id.or_else(|| self.awaited.iter().position(|call| call.name == name))?;
-        Some(self.awaited.remove(position).hub_id)
     }
 }
 
@@ -798,6 +828,7 @@ fn read_tools(request: &Map<String, Value>, prefix: &str) -> Result<Vec<ToolDef>
         }
     };
     let mut definitions: Vec<ToolDef> = Vec::new();
+    let mut declared = NameSet::default();
     for (index, tool) in tools.iter().enumerate() {
         let path = format!("{prefix}tools[{index}]");
         let tool = tool
@@ -817,10 +848,7 @@ fn read_tools(request: &Map<String, Value>, prefix: &str) -> Result<Vec<ToolDef>
         for (position, declaration) in declarations.iter().enumerate() {
             let path = format!("{path}.functionDeclarations[{position}]");
             let definition = read_declaration(declaration, &path)?;
-            if definitions
-                .iter()
-                .any(|earlier| earlier.name == definition.name)
-            {
+            if !declared.insert(definition.name.clone()) {
                 return Err(ApiError::invalid(
                     format!("{path}.name"),
                     format!("Function `{}` is declared twice", definition.name),
@@ -1118,11 +1146,11 @@ fn read_tool_config(
     Ok((tools, Some(choice)))
 }
 
-fn allowed_names(
-    config: &Map<String, Value>,
+fn allowed_names<'r>(
+    config: &'r Map<String, Value>,
     path: &str,
     tools: &[ToolDef],
-) -> Result<Option<Vec<String>>, ApiError> {
+) -> Result<Option<NameSet<'r>>, ApiError> {
     let path = format!("{path}.allowedFunctionNames");
     let names = match get(config, "allowedFunctionNames", "allowed_function_names") {
         None => return Ok(None),
@@ -1135,25 +1163,24 @@ fn allowed_names(
             ))
         }
     };
-    names
-        .iter()
-        .map(|name| {
-            let name = name
-                .as_str()
-                .ok_or_else(|| ApiError::invalid(&path, "Must be an array of function names"))?;
-            if !tools.iter().any(|tool| tool.name == name) {
-                return Err(ApiError::invalid(
-                    &path,
-                    format!(
-                        "`{}` is not among the declared functions",
-                        crate::error::truncate_for_message(name)
-                    ),
-                ));
-            }
-            Ok(name.to_string())
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
+    let declared: NameSet = tools.iter().map(|tool| tool.name.as_str()).collect();
+    let mut allowed = NameSet::with_capacity(names.len());
+    for name in names {
+        let name = name
+            .as_str()
+            .ok_or_else(|| ApiError::invalid(&path, "Must be an array of function names"))?;
+        if !declared.contains(name) {
+            return Err(ApiError::invalid(
+                &path,
+                format!(
+                    "`{}` is not among the declared functions",
+                    crate::error::truncate_for_message(name)
+                ),
+            ));
+        }
+        allowed.insert(name);
+    }
+    Ok(Some(allowed))
 }
 
 // --- generation config -----------------------------------------------------------------------
@@ -2201,6 +2228,66 @@ mod tests {
                 result("a", "one")
             ]
         );
+    }
+
+    #[test]
+    fn thousands_of_calls_pair_with_their_responses_by_id_and_by_name() {
+        let count = 20_000;
+        let calls: Vec<Value> = (0..count)
+            .map(|n| json!({"functionCall": {"id": format!("c{n}"), "name": "f"}}))
+            .collect();
+        // The even calls answered by id, last first; then the odd ones by name alone.
+        let responses: Vec<Value> = (0..count)
+            .rev()
+            .filter(|n| n % 2 == 0)
+            .map(|n| json!({"functionResponse": {"id": format!("c{n}"), "name": "f", "response": {}}}))
+            .chain((0..count / 2).map(|_| json!({"functionResponse": {"name": "f", "response": {}}})))
+            .collect();
+        let conversation = read(json!({"contents": [user("go"),
+            {"role": "model", "parts": calls}, {"parts": responses}]}));
+        let answered: Vec<&str> = conversation.messages[2]
+            .content
+            .iter()
+            .map(|part| match part {
+                Part::ToolResult { call_id, .. } => call_id.as_str(),
+                _ => "",
+            })
+            .collect();
+        let expected: Vec<String> = (0..count)
+            .rev()
+            .filter(|n| n % 2 == 0)
+            .chain((0..count).filter(|n| n % 2 == 1))
+            .map(|n| format!("c{n}"))
+            .collect();
+        assert_eq!(answered, expected);
+    }
+
+    proptest! {
+        /// The awaited calls answer as a list scanned for the first call with the response's
+        /// id, else its name, did.
+        #[test]
+        fn awaited_calls_answer_as_a_scan_of_the_list_did(
+            calls in prop::collection::vec((prop::option::of(0u8..3), 0u8..3), 0..8),
+            responses in prop::collection::vec((prop::option::of(0u8..4), 0u8..4), 0..10),
+        ) {
+            let mut awaited = AwaitedCalls::default();
+            let mut listed: Vec<(Option<String>, String, String)> = Vec::new();
+            for (position, (id, name)) in calls.iter().enumerate() {
+                let (id, name) = (id.map(|id| format!("id{id}")), format!("f{name}"));
+                awaited.push(id.clone(), format!("hub{position}"), &name);
+                listed.push((id, format!("hub{position}"), name));
+            }
+            for (id, name) in responses {
+                let (id, name) = (id.map(|id| format!("id{id}")), format!("f{name}"));
+                let by_id = id.as_deref().and_then(|id| {
+                    listed.iter().position(|(client_id, ..)| client_id.as_deref() == Some(id))
+                });
+                let scanned = by_id
+                    .or_else(|| listed.iter().position(|(.., listed_name)| *listed_name == name))
+                    .map(|position| listed.remove(position).1);
+                prop_assert_eq!(awaited.answer(id.as_deref(), &name), scanned);
+            }
+        }
     }
 
     #[test]

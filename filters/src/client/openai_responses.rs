@@ -21,6 +21,7 @@
 //! [`Part::Thinking`]; upstreams drop unsigned thinking.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -32,6 +33,7 @@ use crate::hub::{
 use crate::json::parse_request;
 use crate::openai::{check_sampling, ResponseMeta};
 use crate::tools;
+use crate::tools::names::NameSet;
 use crate::translate::Encoder;
 
 /// The request fields read; every other field is ignored.
@@ -89,13 +91,13 @@ struct TextConfig {
 /// the model's calls of them back as `custom_tool_call` items carrying that string.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CustomTools {
-    names: Vec<String>,
+    names: HashSet<String>,
 }
 
 impl CustomTools {
     /// Whether `name` is a custom tool.
     pub fn contains(&self, name: &str) -> bool {
-        self.names.iter().any(|custom| custom == name)
+        self.names.contains(name)
     }
 
     /// Whether the request declared no custom tools.
@@ -131,9 +133,8 @@ pub fn read_request(body: &[u8]) -> Result<(Conversation, String, CustomTools), 
     messages.extend(read_input(request.input.as_ref())?);
     let (mut tools, mut custom_tools) = read_tools(request.tools.as_deref().unwrap_or_default())?;
     let tool_choice = read_tool_choice(request.tool_choice.as_ref(), &mut tools)?;
-    custom_tools
-        .names
-        .retain(|name| tools.iter().any(|tool| tool.name == *name));
+    let offered: NameSet = tools.iter().map(|tool| tool.name.as_str()).collect();
+    custom_tools.names.retain(|name| offered.contains(name));
     let mut conversation = Conversation::new(Dialect::OpenAiResponses, messages);
     conversation.tools = tools;
     conversation.tool_choice = tool_choice;
@@ -462,6 +463,7 @@ fn read_reasoning(path: &str, object: &Map<String, Value>) -> Result<Part, ApiEr
 
 fn read_tools(tools: &[Value]) -> Result<(Vec<ToolDef>, CustomTools), ApiError> {
     let mut defs: Vec<ToolDef> = Vec::with_capacity(tools.len());
+    let mut declared = NameSet::with_capacity(tools.len());
     let mut custom = CustomTools::default();
     for (index, tool) in tools.iter().enumerate() {
         let (def, is_custom) = match read_tool(index, tool)? {
@@ -469,14 +471,14 @@ fn read_tools(tools: &[Value]) -> Result<(Vec<ToolDef>, CustomTools), ApiError> 
             Offer::Custom(def) => (def, true),
             Offer::Nothing => continue,
         };
-        if defs.iter().any(|earlier| earlier.name == def.name) {
+        if !declared.insert(def.name.clone()) {
             return Err(ApiError::invalid(
                 format!("tools[{index}].name"),
                 format!("Tool name `{}` is declared twice", def.name),
             ));
         }
         if is_custom {
-            custom.names.push(def.name.clone());
+            custom.names.insert(def.name.clone());
         }
         defs.push(def);
     }
@@ -729,7 +731,7 @@ fn allowed_tools(
                 "`allowed_tools` needs a list of `tools`",
             )
         })?;
-    let mut names = Vec::with_capacity(allowed.len());
+    let mut names = NameSet::with_capacity(allowed.len());
     for (index, tool) in allowed.iter().enumerate() {
         match tool.get("type").and_then(Value::as_str) {
             Some("function" | "custom") => {}
@@ -748,9 +750,9 @@ fn allowed_tools(
                 "`name` must be a string",
             )
         })?;
-        names.push(name);
+        names.insert(name);
     }
-    tools.retain(|tool| names.contains(&tool.name.as_str()));
+    tools.retain(|tool| names.contains(&tool.name));
     Ok(choice)
 }
 

@@ -39,22 +39,26 @@ pub fn tools(spec: &ToolSpec) -> (Value, Option<Value>) {
 /// other messages as for any model.
 pub fn messages(messages: &[Message]) -> Vec<WireMessage<'_>> {
     let mut out: Vec<WireMessage> = Vec::with_capacity(messages.len());
+    // Whether the last message is a user turn of tool results only, which the next results
+    // join (known here rather than checked block by block: that was quadratic).
+    let mut results_last = false;
     for message in messages {
         match message.role {
             Role::Tool => {
                 for block in message.content.iter().filter_map(tool_result) {
                     match out.last_mut() {
                         Some(WireMessage {
-                            role: "user",
                             content: MessageContent::Blocks(blocks),
                             ..
-                        }) if blocks.iter().all(Block::is_tool_result) => blocks.push(block),
+                        }) if results_last => blocks.push(block),
                         _ => out.push(WireMessage {
                             content: MessageContent::Blocks(vec![block]),
                             ..WireMessage::text("user", "")
                         }),
                     }
+                    results_last = true;
                 }
+                continue;
             }
             Role::Assistant if message.has_tool_calls() => out.push(WireMessage {
                 content: MessageContent::Blocks(tool_use_blocks(message)),
@@ -62,6 +66,7 @@ pub fn messages(messages: &[Message]) -> Vec<WireMessage<'_>> {
             }),
             _ => push_plain(&mut out, message),
         }
+        results_last = false;
     }
     out
 }

@@ -7,6 +7,7 @@
 
 pub mod anthropic;
 pub mod leaked;
+pub(crate) mod names;
 pub mod prompt;
 
 use serde_json::{json, Map, Value};
@@ -52,16 +53,11 @@ impl ToolSpec {
             .enumerate()
             .map(|(index, tool)| parse_tool(index, tool))
             .collect::<Result<Vec<_>, _>>()?;
-        for (index, tool) in tools.iter().enumerate() {
-            if tools[..index]
-                .iter()
-                .any(|earlier| earlier.name == tool.name)
-            {
-                return Err(ApiError::invalid(
-                    format!("tools[{index}].function.name"),
-                    format!("Tool name `{}` is declared twice", tool.name),
-                ));
-            }
+        if let Some(index) = names::first_repeat(tools.iter().map(|tool| tool.name.as_str())) {
+            return Err(ApiError::invalid(
+                format!("tools[{index}].function.name"),
+                format!("Tool name `{}` is declared twice", tools[index].name),
+            ));
         }
         let choice = parse_choice(choice, &tools)?;
         Ok(Some(ToolSpec {

@@ -6,6 +6,7 @@
 //! rendered back into the conversation as text for multi-turn use.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
@@ -136,7 +137,8 @@ pub const DEFAULT_MAX_TOOL_BLOCK_BYTES: usize = 256 * 1024;
 /// O(its own length) however much is held back.
 #[derive(Debug, Clone)]
 pub struct ToolScanner {
-    names: Vec<String>,
+    /// The declared tools: a request may declare tens of thousands, so a set.
+    names: HashSet<String>,
     response_id: String,
     /// Text not yet released; inside a block, the body after the opening tag.
     buffer: String,
@@ -161,7 +163,7 @@ impl ToolScanner {
     /// [`DEFAULT_MAX_TOOL_BLOCK_BYTES`].
     pub fn new(names: Vec<String>, response_id: &str) -> Self {
         ToolScanner {
-            names,
+            names: names.into_iter().collect(),
             response_id: response_id.to_string(),
             buffer: String::new(),
             searched: 0,
@@ -417,14 +419,14 @@ fn held_back(text: &str) -> usize {
 }
 
 /// A block body -> (name, arguments as a JSON string) when it is a call to a declared tool.
-fn parse_call(body: &str, names: &[String]) -> Option<(String, String)> {
+fn parse_call(body: &str, names: &HashSet<String>) -> Option<(String, String)> {
     let body = strip_fence(body.trim());
     let value: Value = serde_json::from_str(body)
         .ok()
         .or_else(|| serde_json::from_str(&repair_json(body)).ok())?;
     let object = value.as_object()?;
     let name = object.get("name").and_then(Value::as_str)?;
-    if !names.iter().any(|declared| declared == name) {
+    if !names.contains(name) {
         return None;
     }
     let arguments = match object.get("arguments").or_else(|| object.get("parameters")) {

@@ -154,7 +154,7 @@ struct Metadata<'a> {
 }
 
 /// The fields [`request_body`] writes; an Anthropic client's extra fields cannot replace them.
-const WRITTEN: [&str; 15] = [
+const WRITTEN: [&str; 16] = [
     "model",
     "max_tokens",
     "system",
@@ -170,6 +170,8 @@ const WRITTEN: [&str; 15] = [
     "user",
     "metadata",
     "top_k",
+    // OpenAI's successor of `user`, not Anthropic's: only the gateway says who the user is.
+    "safety_identifier",
 ];
 
 /// The Messages request for `user` (Argo's identity: never the client's), with the model
@@ -249,6 +251,7 @@ fn top_k<'a>(conversation: &'a Conversation, model: &ModelSpec) -> Option<&'a Va
 fn turns(conversation: &Conversation) -> (Option<String>, Vec<Turn<'_>>) {
     let mut system: Vec<&str> = Vec::new();
     let mut turns: Vec<Turn> = Vec::with_capacity(conversation.messages.len() + 1);
+    let mut open: Option<OpenTurn> = None;
     for message in &conversation.messages {
         let role = match message.role {
             Role::System | Role::Developer => {
@@ -258,29 +261,21 @@ fn turns(conversation: &Conversation) -> (Option<String>, Vec<Turn<'_>>) {
             Role::User | Role::Tool => "user",
             Role::Assistant => "assistant",
         };
-        let mut blocks: Vec<Block> = message.content.iter().filter_map(Block::of).collect();
+        let blocks: Vec<Block> = message.content.iter().filter_map(Block::of).collect();
         if blocks.is_empty() {
             continue;
         }
-        match turns.last_mut() {
-            Some(turn) if turn.role == role => {
-                if blocks.iter().all(Block::is_tool_result) {
-                    let at = turn
-                        .content
-                        .iter()
-                        .take_while(|block| block.is_tool_result())
-                        .count();
-                    turn.content.splice(at..at, blocks);
-                } else {
-                    turn.content.append(&mut blocks);
-                }
+        match &mut open {
+            Some(turn) if turn.role == role => turn.add(blocks),
+            _ => {
+                turns.extend(open.take().map(OpenTurn::close));
+                let mut turn = OpenTurn::new(role);
+                turn.add(blocks);
+                open = Some(turn);
             }
-            _ => turns.push(Turn {
-                role,
-                content: blocks,
-            }),
         }
     }
+    turns.extend(open.map(OpenTurn::close));
     if turns.last().is_none_or(|turn| turn.role != "user") {
         turns.push(Turn {
             role: "user",
@@ -291,6 +286,48 @@ fn turns(conversation: &Conversation) -> (Option<String>, Vec<Turn<'_>>) {
     }
     let system = (!system.is_empty()).then(|| system.join("\n\n"));
     (system, turns)
+}
+
+/// The turn [`turns`] is merging messages into: its leading tool results apart from the
+/// rest, so that the results of a later message go after them by a push, where inserting each
+/// into one list moved the rest every time (quadratic in a run of tool messages).
+struct OpenTurn<'a> {
+    role: &'static str,
+    /// The turn's leading tool results.
+    results: Vec<Block<'a>>,
+    /// The rest, starting with a block that is no tool result.
+    rest: Vec<Block<'a>>,
+}
+
+impl<'a> OpenTurn<'a> {
+    fn new(role: &'static str) -> Self {
+        OpenTurn {
+            role,
+            results: Vec::new(),
+            rest: Vec::new(),
+        }
+    }
+
+    /// A message's blocks: tool results only join the leading ones, other blocks go last.
+    fn add(&mut self, blocks: Vec<Block<'a>>) {
+        if !self.rest.is_empty() && !blocks.iter().all(Block::is_tool_result) {
+            self.rest.extend(blocks);
+            return;
+        }
+        let mut blocks = blocks.into_iter().peekable();
+        while let Some(result) = blocks.next_if(Block::is_tool_result) {
+            self.results.push(result);
+        }
+        self.rest.extend(blocks);
+    }
+
+    fn close(mut self) -> Turn<'a> {
+        self.results.append(&mut self.rest);
+        Turn {
+            role: self.role,
+            content: self.results,
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize)]
@@ -695,9 +732,101 @@ mod tests {
     use crate::client::openai_chat;
     use crate::error::ErrorCode;
     use crate::fixtures::{self, assert_split_invariant, claude, decode, split, ANTHROPIC_STREAM};
+    use crate::hub::Message;
     use crate::models::Sampling;
     use proptest::prelude::*;
     use serde_json::json;
+
+    /// How [`turns`] merged a message into the turn before, spliced into one list: the
+    /// reference its faster form is held to.
+    fn spliced_turns(conversation: &Conversation) -> Vec<Turn<'_>> {
+        let mut turns: Vec<Turn> = Vec::new();
+        for message in &conversation.messages {
+            let role = match message.role {
+                Role::System | Role::Developer => continue,
+                Role::User | Role::Tool => "user",
+                Role::Assistant => "assistant",
+            };
+            let mut blocks: Vec<Block> = message.content.iter().filter_map(Block::of).collect();
+            if blocks.is_empty() {
+                continue;
+            }
+            match turns.last_mut() {
+                Some(turn) if turn.role == role => {
+                    if blocks.iter().all(Block::is_tool_result) {
+                        let at = turn
+                            .content
+                            .iter()
+                            .take_while(|block| block.is_tool_result())
+                            .count();
+                        turn.content.splice(at..at, blocks);
+                    } else {
+                        turn.content.append(&mut blocks);
+                    }
+                }
+                _ => turns.push(Turn {
+                    role,
+                    content: blocks,
+                }),
+            }
+        }
+        turns
+    }
+
+    fn message_of(role: u8, parts: &[bool], number: usize) -> Message {
+        let role = [Role::User, Role::Tool, Role::Assistant][usize::from(role % 3)];
+        let content = parts
+            .iter()
+            .enumerate()
+            .map(|(at, &result)| match result {
+                true => Part::ToolResult {
+                    call_id: format!("call_{number}_{at}"),
+                    content: format!("result {number}.{at}"),
+                    is_error: false,
+                },
+                false => Part::Text(format!("text {number}.{at}")),
+            })
+            .collect();
+        Message::new(role, content)
+    }
+
+    #[test]
+    fn a_run_of_tool_messages_merges_into_one_turn_in_order() {
+        let mut messages = vec![message_of(0, &[false, false], 0)];
+        messages.extend((1..=20_000).map(|number| message_of(1, &[true], number)));
+        let conversation = Conversation::new(Dialect::OpenAiChat, messages);
+        let (_, turns) = turns(&conversation);
+        assert_eq!(turns.len(), 1);
+        let json = serde_json::to_value(&turns[0]).unwrap();
+        let content = json["content"].as_array().unwrap();
+        assert_eq!(content.len(), 20_002);
+        assert_eq!(content[0]["tool_use_id"], "call_1_0");
+        assert_eq!(content[19_999]["tool_use_id"], "call_20000_0");
+        assert_eq!(content[20_000]["text"], "text 0.0");
+    }
+
+    proptest! {
+        #[test]
+        fn turns_merge_as_splicing_each_message_into_the_last_turn_did(
+            messages in prop::collection::vec((0u8..3, prop::collection::vec(any::<bool>(), 0..4)), 0..12)
+        ) {
+            let messages = messages
+                .iter()
+                .enumerate()
+                .map(|(number, (role, parts))| message_of(*role, parts, number))
+                .collect();
+            let conversation = Conversation::new(Dialect::OpenAiChat, messages);
+            let (_, merged) = turns(&conversation);
+            let mut expected = spliced_turns(&conversation);
+            if expected.last().is_none_or(|turn| turn.role != "user") {
+                expected.push(Turn { role: "user", content: vec![Block::Text { text: CONTINUE_TURN.into() }] });
+            }
+            prop_assert_eq!(
+                serde_json::to_value(&merged).unwrap(),
+                serde_json::to_value(&expected).unwrap()
+            );
+        }
+    }
 
     fn rewrite(body: Value, model: &ModelSpec, stream: bool) -> Value {
         let (conversation, _) = openai_chat::read_request(body.to_string().as_bytes()).unwrap();

@@ -3,9 +3,10 @@
 //! streams into the hub. OpenAI clients on this endpoint go through [`super::passthrough`].
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{
     body_capacity, encode, feed_sse, finish_sse, fitted, upstream_error, Extra, SseDialect,
@@ -34,8 +35,6 @@ pub(crate) struct Style {
     pub developer: bool,
     /// Several text parts become one text joined by newlines (else parts).
     pub join_text: bool,
-    /// The participant `name` is written.
-    pub names: bool,
     /// An assistant turn of tool calls only has `content: null` (else `""`).
     pub null_content: bool,
 }
@@ -44,7 +43,6 @@ impl Style {
     const NATIVE: Style = Style {
         developer: true,
         join_text: false,
-        names: true,
         null_content: true,
     };
 }
@@ -100,7 +98,6 @@ pub(crate) fn push_message<'a>(out: &mut Vec<WireMessage<'a>>, message: &'a Mess
     out.push(WireMessage {
         role,
         content,
-        name: message.name.as_deref().filter(|_| style.names),
         tool_calls,
         tool_call_id: None,
     });
@@ -147,6 +144,8 @@ struct Request<'a> {
     stream_options: Option<StreamOptions>,
     #[serde(skip_serializing_if = "Option::is_none")]
     response_format: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<Map<String, Value>>,
     #[serde(flatten)]
     extra: Extra<'a>,
 }
@@ -157,7 +156,7 @@ struct StreamOptions {
 }
 
 /// The fields [`request_body`] writes; a client's extra fields cannot replace them.
-const WRITTEN: [&str; 16] = [
+const WRITTEN: [&str; 18] = [
     "model",
     "messages",
     "user",
@@ -174,6 +173,9 @@ const WRITTEN: [&str; 16] = [
     "stream_options",
     "functions",
     "response_format",
+    "metadata",
+    // OpenAI's successor of `user`, left out: only the gateway says who the user is.
+    "safety_identifier",
 ];
 
 /// The chat request for `user` (Argo's identity: never the client's), with the model table's
@@ -224,9 +226,21 @@ pub fn request_body(
             include_usage: true,
         }),
         response_format: conversation.response_format.as_ref(),
+        metadata: users_metadata(conversation, user),
         extra: Extra::new(conversation, Dialect::OpenAiChat, &WRITTEN),
     };
     encode(&request, body_capacity(conversation))
+}
+
+/// An OpenAI client's `metadata` with `user_id` the gateway's user, as the pass-through sends
+/// it; none when the client sent no object.
+fn users_metadata(conversation: &Conversation, user: &str) -> Option<Map<String, Value>> {
+    let (_, metadata) = conversation
+        .extra_for(Dialect::OpenAiChat)
+        .find(|(key, _)| key.as_str() == "metadata")?;
+    let mut metadata = metadata.as_object()?.clone();
+    metadata.insert("user_id".into(), Value::String(user.into()));
+    Some(metadata)
 }
 
 /// The effort asked for. An OpenAI client's level is its own choice for this model and goes as
@@ -461,8 +475,9 @@ pub struct SseDecoder {
 
 #[derive(Debug, Default)]
 struct StreamState {
-    /// The upstream's index of each call begun, in the order they began.
-    calls: Vec<u64>,
+    /// The hub's index of each call begun (the order they began), by the upstream's index: a
+    /// lookup per fragment, as an answer may hold thousands of calls.
+    calls: HashMap<u64, usize>,
     response_id: Option<String>,
     finished: bool,
     /// `[DONE]` or an error came: nothing more is read.
@@ -547,11 +562,11 @@ impl StreamState {
 
     fn call(&mut self, position: usize, call: ChunkCall, events: &mut Vec<Event>) {
         let upstream = call.index.unwrap_or(position as u64);
-        let index = match self.calls.iter().position(|&seen| seen == upstream) {
-            Some(index) => index,
+        let index = match self.calls.get(&upstream) {
+            Some(&index) => index,
             None => {
                 let index = self.calls.len();
-                self.calls.push(upstream);
+                self.calls.insert(upstream, index);
                 let id = call.id.filter(|id| !id.is_empty()).unwrap_or_else(|| {
                     tools::call_id(self.response_id.as_deref().unwrap_or_default(), index)
                 });
@@ -695,12 +710,17 @@ mod tests {
     }
 
     #[test]
-    fn an_openai_request_keeps_every_field_through_the_hub() {
-        let original = everything();
+    fn an_openai_request_keeps_every_field_through_the_hub_but_who_the_user_is() {
+        let mut original = everything();
+        original["safety_identifier"] = json!("mallory");
         let rewritten = rewrite(&original, &gpt());
-        let mut expected = original.clone();
+        let mut expected = everything();
         expected["model"] = json!("gpt4o");
         expected["user"] = json!("alice");
+        expected["metadata"]["user_id"] = json!("alice");
+        for message in expected["messages"].as_array_mut().unwrap() {
+            message.as_object_mut().unwrap().remove("name");
+        }
         assert_eq!(rewritten, expected);
     }
 
@@ -721,6 +741,10 @@ mod tests {
             }
             let kept: Vec<Value> = everything["messages"].as_array().unwrap().iter().zip(&messages)
                 .filter(|(_, keep)| **keep).map(|(message, _)| message.clone()).collect();
+            let unnamed: Vec<Value> = kept.iter().cloned().map(|mut message| {
+                message.as_object_mut().unwrap().remove("name");
+                message
+            }).collect();
             prop_assume!(!kept.is_empty());
             if !request.contains_key("tools") {
                 // A named choice without tools is the client's error (400).
@@ -732,6 +756,10 @@ mod tests {
             let mut expected = request.clone();
             expected["model"] = json!("gpt4o");
             expected["user"] = json!("alice");
+            expected["messages"] = Value::Array(unnamed);
+            if expected.get("metadata").is_some() {
+                expected["metadata"]["user_id"] = json!("alice");
+            }
             let expected = expected.as_object_mut().unwrap();
             if !expected.contains_key("tools") {
                 expected.remove("parallel_tool_calls");

@@ -66,8 +66,12 @@ impl ClientRequest<'_> {
     }
 
     /// Argo's request: the client's body with `model` the Argo id, `user` the gateway's user,
-    /// sampling and limit fitted to the model, and usage asked for when it streams. Every
-    /// other member is copied as the client wrote it.
+    /// sampling and limit fitted to the model, and usage asked for when it streams. Nothing
+    /// else the client sends may say who the user is: `metadata.user_id` is the gateway's user
+    /// too (Argo reads it on its Anthropic endpoint), `safety_identifier` (OpenAI's successor
+    /// of `user`) is dropped, as is each message's participant `name`. Every other member is
+    /// copied as the client wrote it. Keys are compared as JSON means them, escapes decoded:
+    /// `"us\u0065r"` is `user`.
     pub fn request_body(&self, model: &ModelSpec, user: &str) -> Result<Vec<u8>, ApiError> {
         let request = &self.request;
         let mut asked = Conversation::new(Dialect::OpenAiChat, Vec::new());
@@ -77,17 +81,37 @@ impl ClientRequest<'_> {
         let fitted = fitted(&asked, model, stream);
         // As `ModelSpec::fit` caps the limit, for each limit field the client wrote.
         let cap = model.max_tokens_cap.filter(|_| !stream);
+        let named = request
+            .messages
+            .iter()
+            .any(|message| message.name.is_some());
         let mut out = Vec::with_capacity(self.body.len() + 128);
         out.push(b'{');
-        let mut stream_options = None;
+        let (mut stream_options, mut metadata) = (None, None);
+        let mut valid = true;
         let walked = walk_object(self.body, |key, value| {
             let raw = &self.body[value];
-            let kept: Option<Cow<[u8]>> = match key {
-                b"model" | b"user" => None,
+            let Some(name) = key_name(key) else {
+                valid = false;
+                return;
+            };
+            let kept: Option<Cow<[u8]>> = match name.as_ref() {
+                b"model" | b"user" | b"safety_identifier" => None,
                 b"stream_options" => {
                     stream_options = Some(raw);
                     None
                 }
+                b"metadata" => {
+                    metadata = Some(raw);
+                    None
+                }
+                b"messages" if named => match messages_without_names(raw) {
+                    Some(messages) => Some(Cow::Owned(messages)),
+                    None => {
+                        valid = false;
+                        None
+                    }
+                },
                 b"temperature" if fitted.temperature.is_none() => None,
                 b"top_p" if fitted.top_p.is_none() => None,
                 b"max_tokens" | b"max_completion_tokens" => Some(capped(raw, cap)),
@@ -97,11 +121,14 @@ impl ClientRequest<'_> {
                 member(&mut out, key, &value);
             }
         });
-        if !walked {
+        if !walked || !valid {
             return Err(ApiError::invalid("body", "Invalid JSON body"));
         }
         member(&mut out, b"model", json_string(&model.argo_id).as_bytes());
         member(&mut out, b"user", json_string(user).as_bytes());
+        if let Some(metadata) = metadata.and_then(|raw| users_metadata(raw, user)) {
+            member(&mut out, b"metadata", metadata.as_bytes());
+        }
         if stream {
             let mut options = stream_options
                 .and_then(|raw| serde_json::from_slice::<Map<String, Value>>(raw).ok())
@@ -118,6 +145,55 @@ impl ClientRequest<'_> {
         out.push(b'}');
         Ok(out)
     }
+}
+
+/// A member's key as JSON means it, escapes decoded (`us\u0065r` is `user`), so that no
+/// spelling of a key the gateway writes itself gets past it; `None` when it is no JSON string.
+/// Kept members are written with the key as the client spelled it.
+fn key_name(raw: &[u8]) -> Option<Cow<'_, [u8]>> {
+    if !raw.contains(&b'\\') {
+        return Some(Cow::Borrowed(raw));
+    }
+    let mut quoted = Vec::with_capacity(raw.len() + 2);
+    quoted.push(b'"');
+    quoted.extend_from_slice(raw);
+    quoted.push(b'"');
+    let name: String = serde_json::from_slice(&quoted).ok()?;
+    Some(Cow::Owned(name.into_bytes()))
+}
+
+/// The client's `metadata` with `user_id` the gateway's user; `None` (the member left out)
+/// when it is no object. Never added when the client sent none: OpenAI takes `metadata` only
+/// with `store`.
+fn users_metadata(raw: &[u8], user: &str) -> Option<String> {
+    let mut metadata: Map<String, Value> = serde_json::from_slice(raw).ok()?;
+    metadata.insert("user_id".into(), Value::String(user.into()));
+    Some(Value::Object(metadata).to_string())
+}
+
+/// The `messages` array with each message's `name` left out; `None` when it is not an array
+/// of objects (the parse has checked that it is).
+fn messages_without_names(raw: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(raw.len());
+    out.push(b'[');
+    let mut valid = true;
+    let walked = walk_array(raw, |span| {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.push(b'{');
+        let message = &raw[span];
+        let mut keys_valid = true;
+        let object = walk_object(message, |key, value| match key_name(key) {
+            Some(name) if name.as_ref() == b"name" => {}
+            Some(_) => member(&mut out, key, &message[value]),
+            None => keys_valid = false,
+        });
+        valid &= object && keys_valid;
+        out.push(b'}');
+    });
+    out.push(b']');
+    (walked && valid).then_some(out)
 }
 
 /// A token limit as written, or `cap` when it is larger.
@@ -547,6 +623,31 @@ fn walk_object_at(
     }
 }
 
+/// Calls `element(value span)` for each element of the JSON array `json`; `false` when it is
+/// not an array.
+fn walk_array(json: &[u8], mut element: impl FnMut(Range<usize>)) -> bool {
+    let mut at = skip_space(json, 0);
+    if json.get(at) != Some(&b'[') {
+        return false;
+    }
+    at = skip_space(json, at + 1);
+    if json.get(at) == Some(&b']') {
+        return skip_space(json, at + 1) == json.len();
+    }
+    loop {
+        let Some(end) = value_end(json, at) else {
+            return false;
+        };
+        element(at..end);
+        at = skip_space(json, end);
+        match json.get(at) {
+            Some(b',') => at = skip_space(json, at + 1),
+            Some(b']') => return skip_space(json, at + 1) == json.len(),
+            _ => return false,
+        }
+    }
+}
+
 fn skip_space(json: &[u8], mut at: usize) -> usize {
     while json.get(at).is_some_and(u8::is_ascii_whitespace) {
         at += 1;
@@ -648,6 +749,105 @@ mod tests {
         expected["user"] = json!("alice");
         expected["stream_options"] = json!({"include_obfuscation": false, "include_usage": true});
         assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), expected);
+    }
+
+    /// Each top-level key of a written body, escapes decoded, and whether `bob` is anywhere.
+    fn keys_of(body: &[u8]) -> Vec<String> {
+        let mut keys = Vec::new();
+        assert!(walk_object(body, |key, _| {
+            keys.push(String::from_utf8(key_name(key).unwrap().into_owned()).unwrap())
+        }));
+        keys
+    }
+
+    #[test]
+    fn no_field_of_the_client_says_who_the_user_is() {
+        let client = json!({"model": "gpt-4o", "user": "bob", "safety_identifier": "bob",
+            "metadata": {"user_id": "bob", "run": "7"},
+            "messages": [{"role": "system", "content": "Be brief.", "name": "bob"},
+                {"role": "user", "content": "Say \"hi\"", "name": "bob"}, {"role": "user", "content": "x"}],
+            "seed": 7});
+        let body = read_request(client.to_string().as_bytes())
+            .unwrap()
+            .request_body(&gpt(), "alice")
+            .unwrap();
+        let text = std::str::from_utf8(&body).unwrap();
+        assert!(!text.contains("bob"), "{text}");
+        assert!(
+            text.contains(r#"{"content":"Say \"hi\"","role":"user"}"#),
+            "{text}"
+        );
+        let mut expected = client.clone();
+        expected["model"] = json!("gpt4o");
+        expected["user"] = json!("alice");
+        expected["metadata"] = json!({"run": "7", "user_id": "alice"});
+        expected
+            .as_object_mut()
+            .unwrap()
+            .remove("safety_identifier");
+        for message in expected["messages"].as_array_mut().unwrap() {
+            message.as_object_mut().unwrap().remove("name");
+        }
+        assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), expected);
+        // A client without metadata gets none: OpenAI takes it only with `store`.
+        let plain = relayed(
+            r#"{"model":"gpt-4o","messages":[{"role":"user","content":"x"}],"metadata":"bob"}"#,
+            &gpt(),
+        );
+        assert_eq!(plain.get("metadata"), None);
+        let plain = relayed(
+            r#"{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}"#,
+            &gpt(),
+        );
+        assert_eq!(plain.get("metadata"), None);
+    }
+
+    #[test]
+    fn escaped_spellings_of_the_keys_the_gateway_writes_are_those_keys() {
+        let gpt5 = ModelSpec {
+            sampling: Sampling::None,
+            max_tokens_cap: Some(21_000),
+            ..ModelSpec::new("gpt-5", "gpt5", Family::Openai, Kind::Chat)
+        };
+        // Every key the gateway writes or drops, each with an escape in its name (`\u0065` is
+        // `e`, `\u0061` is `a`, `\/` is `/`): and the values say `bob`.
+        let client = r#"{"mod\u0065l":"gpt-5","\u0075ser":"bob","us\u0065r":"bob",
+            "s\u0061fety_identifier":"bob","met\u0061data":{"us\u0065r_id":"bob"},
+            "temp\u0065rature":0.5,"top_\u0070":0.5,"max_tok\u0065ns":50000,
+            "max_compl\u0065tion_tokens":50000,"stre\u0061m_options":{"include_usage":false},
+            "m\u0065ssages":[{"role":"user","content":"hi","n\u0061me":"bob"}],"s\u0065ed":7}"#;
+        let body = read_request(client.as_bytes())
+            .unwrap()
+            .request_body(&gpt5, "alice")
+            .unwrap();
+        let text = std::str::from_utf8(&body).unwrap();
+        assert!(!text.contains("bob"), "{text}");
+        let mut keys = keys_of(&body);
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "max_completion_tokens",
+                "max_tokens",
+                "messages",
+                "metadata",
+                "model",
+                "seed",
+                "stream_options",
+                "user"
+            ],
+            "each once: {text}"
+        );
+        assert_eq!(
+            serde_json::from_slice::<Value>(&body).unwrap(),
+            json!({"model": "gpt5", "user": "alice", "metadata": {"user_id": "alice"},
+                "max_tokens": 21000, "max_completion_tokens": 21000, "seed": 7,
+                "stream_options": {"include_usage": false},
+                "messages": [{"role": "user", "content": "hi"}]})
+        );
+        // A message naming itself twice, once escaped, is refused before anything is sent.
+        let twice = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"x","name":"a","n\u0061me":"bob"}]}"#;
+        assert_eq!(read_request(twice.as_bytes()).unwrap_err().status, 400);
     }
 
     #[test]

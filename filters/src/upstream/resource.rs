@@ -63,7 +63,6 @@ pub fn endpoint(conversation: &Conversation, model: &ModelSpec) -> Endpoint {
 const STYLE: Style = Style {
     developer: false,
     join_text: true,
-    names: false,
     null_content: false,
 };
 

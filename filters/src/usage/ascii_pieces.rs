@@ -74,7 +74,10 @@ fn piece_end(pattern: Pattern, text: &[u8], at: usize) -> usize {
         };
     }
     if byte.is_ascii_digit() {
-        return run(text, at, |byte| byte.is_ascii_digit()).min(at + 3);
+        // `\p{N}{1,3}`: the run is looked at no further than its third digit (scanning all of
+        // it for each piece of three made counting a long run quadratic).
+        let most = text.len().min(at + 3);
+        return run(&text[..most], at, |byte| byte.is_ascii_digit());
     }
     // Punctuation (anything else that is not a space), after at most one space.
     let punctuation = if is_punctuation(byte) {
@@ -125,10 +128,13 @@ fn contraction_end(text: &[u8], at: usize) -> Option<usize> {
 
 /// Where the run of bytes that are `class`, from `at`, ends.
 fn run(text: &[u8], at: usize, class: impl Fn(u8) -> bool) -> usize {
-    text[at..]
+    let end = text[at..]
         .iter()
         .position(|&byte| !class(byte))
-        .map_or(text.len(), |offset| at + offset)
+        .map_or(text.len(), |offset| at + offset);
+    #[cfg(test)]
+    tests::examined(text.len().min(end + 1) - at);
+    end
 }
 
 /// `\s` over ASCII: Unicode's White_Space, which (unlike `u8::is_ascii_whitespace`) has the
@@ -147,6 +153,73 @@ mod tests {
     use super::*;
     use crate::usage::Tokenizer;
     use proptest::prelude::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Bytes [`run`] has looked at on this thread.
+        static EXAMINED: Cell<usize> = const { Cell::new(0) };
+    }
+
+    pub(super) fn examined(bytes: usize) {
+        EXAMINED.with(|examined| examined.set(examined.get() + bytes));
+    }
+
+    /// The pieces of `text` and how many bytes splitting it looked at.
+    fn pieces_examined(pattern: Pattern, text: &str) -> (Vec<&str>, usize) {
+        let before = EXAMINED.with(Cell::get);
+        let pieces = pieces(pattern, text).collect();
+        (pieces, EXAMINED.with(Cell::get) - before)
+    }
+
+    /// Long runs of each class the pattern tells apart, and of their mixes.
+    fn long_runs(length: usize) -> Vec<String> {
+        let cycle = |unit: &str| unit.repeat(length / unit.len());
+        vec![
+            cycle("7"),
+            cycle("a"),
+            cycle("A"),
+            cycle("aA"),
+            cycle("Ab"),
+            cycle(" "),
+            cycle("\n"),
+            cycle(" \n"),
+            cycle("\r\n  "),
+            cycle("!"),
+            cycle(" !"),
+            cycle("!/\n"),
+            cycle("'s"),
+            cycle("'"),
+            cycle("1 "),
+            cycle(" 1"),
+            cycle("a1"),
+            cycle("\t\x0b"),
+            format!("x{}", " ".repeat(length)),
+            format!("{}x", " ".repeat(length)),
+        ]
+    }
+
+    #[test]
+    fn long_runs_split_as_the_crate_splits_them_looking_at_each_byte_a_few_times() {
+        for pattern in [Pattern::O200k, Pattern::Cl100k] {
+            for text in long_runs(20_000) {
+                let (pieces, examined) = pieces_examined(pattern, &text);
+                assert_eq!(
+                    pieces,
+                    crate_pieces(pattern, &text),
+                    "{pattern:?}: {:?}",
+                    &text[..8]
+                );
+                // Each byte is looked at by the run it starts and, at most, by the run just
+                // before (which ends at it): a rescan per piece would be quadratic.
+                assert!(
+                    examined <= 3 * text.len(),
+                    "{pattern:?}: {:?}...: {examined} bytes looked at for {}",
+                    &text[..8],
+                    text.len()
+                );
+            }
+        }
+    }
 
     fn crate_pieces(pattern: Pattern, text: &str) -> Vec<&str> {
         let bpe = match pattern {

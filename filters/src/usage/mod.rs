@@ -13,7 +13,7 @@
 
 use std::cell::RefCell;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{LazyLock, Mutex, OnceLock};
 
 use bpe_openai::Tokenizer as Bpe;
 use serde::{Deserialize, Serialize};
@@ -41,17 +41,54 @@ pub enum Tokenizer {
 
 /// OpenAI's BPE tables counted by the `bpe-openai` crate, which gives tiktoken's counts (a unit
 /// test compares them) without its backtracking pre-tokenizer, the larger part of tiktoken's
-/// cost on short texts. Built on first use (see [`Tokenizer::load`]), then shared.
-static O200K_BASE: LazyLock<&'static Bpe> = LazyLock::new(bpe_openai::o200k_base);
-static CL100K_BASE: LazyLock<&'static Bpe> = LazyLock::new(bpe_openai::cl100k_base);
+/// cost on short texts. Each is built on its first use, once, by the first thread that needs
+/// it (others wait for it), then shared; a process that never counts with a table never
+/// builds it (see [`Tokenizer::load`] for what one costs).
+static O200K_BASE: Table = Table::new(bpe_openai::o200k_base);
+static CL100K_BASE: Table = Table::new(bpe_openai::cl100k_base);
+
+/// A BPE table and how to build it.
+struct Table {
+    built: OnceLock<&'static Bpe>,
+    build: fn() -> &'static Bpe,
+}
+
+impl Table {
+    const fn new(build: fn() -> &'static Bpe) -> Self {
+        Table {
+            built: OnceLock::new(),
+            build,
+        }
+    }
+
+    fn get(&self) -> &'static Bpe {
+        self.built.get_or_init(self.build)
+    }
+
+    fn is_built(&self) -> bool {
+        self.built.get().is_some()
+    }
+}
 
 impl Tokenizer {
-    fn bpe(self) -> Option<&'static Bpe> {
+    fn table(self) -> Option<&'static Table> {
         match self {
-            Tokenizer::O200kBase => Some(*O200K_BASE),
-            Tokenizer::Cl100kBase => Some(*CL100K_BASE),
+            Tokenizer::O200kBase => Some(&O200K_BASE),
+            Tokenizer::Cl100kBase => Some(&CL100K_BASE),
             Tokenizer::Estimate => None,
         }
+    }
+
+    fn bpe(self) -> Option<&'static Bpe> {
+        self.table().map(Table::get)
+    }
+
+    /// Whether counting needs no table built first: the table is there, or the tokenizer
+    /// needs none ([`Tokenizer::Estimate`]). A caller that must not hold a thread other
+    /// requests share for the build (see [`Tokenizer::load`]) calls `load` elsewhere first
+    /// when this is `false`.
+    pub fn is_ready(self) -> bool {
+        self.table().is_none_or(Table::is_built)
     }
 
     /// Tokens in `text`. Special-token text (`<|endoftext|>`) counts as ordinary text.
@@ -121,8 +158,10 @@ impl Tokenizer {
         tokens
     }
 
-    /// Builds the table now, so that the first request does not wait for it (about 0.6 s and
-    /// 46 MB for `o200k_base`, 0.3 s and 24 MB for `cl100k_base`).
+    /// Builds the table now, if it is not built yet, and waits for it: once per process, about
+    /// 50-90 ms of one core and 65 MiB for `o200k_base`, 20 ms and 32 MiB for `cl100k_base`
+    /// (`tests/tokenizer_tables.rs` prints them). Counting builds a table it needs by itself;
+    /// this is for a caller that would rather not do that on a thread other requests share.
     pub fn load(self) {
         self.bpe();
     }
@@ -255,6 +294,9 @@ pub struct TokenCounter {
     tokenizer: Tokenizer,
     counted: u64,
     held: String,
+    /// How much of `held` has been searched for a word boundary: each byte is searched once,
+    /// however small the fragments.
+    searched: usize,
     estimate: ByteEstimate,
 }
 
@@ -264,6 +306,7 @@ impl TokenCounter {
             tokenizer,
             counted: 0,
             held: String::new(),
+            searched: 0,
             estimate: ByteEstimate::default(),
         }
     }
@@ -277,12 +320,14 @@ impl TokenCounter {
         let cut = if self.held.len() > MAX_HELD_BYTES {
             self.held.len()
         } else {
-            word_boundary(&self.held)
+            // The text searched before holds no boundary: it would have been cut there.
+            word_boundary(&self.held, self.searched)
         };
         if cut > 0 {
             self.counted += self.tokenizer.count(&self.held[..cut]);
             self.held.drain(..cut);
         }
+        self.searched = self.held.len();
     }
 
     pub fn tokens(&self) -> u64 {
@@ -293,11 +338,12 @@ impl TokenCounter {
     }
 }
 
-/// Where the last word of `text` starts: before its last space that follows a non-space, where
-/// tiktoken's pre-tokenizer splits too (`" word"` is one piece). 0 when there is none.
-fn word_boundary(text: &str) -> usize {
+/// Where the last word of `text` starts, if after `from`: before its last space that follows a
+/// non-space, where tiktoken's pre-tokenizer splits too (`" word"` is one piece). 0 when there
+/// is none.
+fn word_boundary(text: &str, from: usize) -> usize {
     let bytes = text.as_bytes();
-    (1..bytes.len())
+    (from.max(1)..bytes.len())
         .rev()
         .find(|&at| bytes[at] == b' ' && !bytes[at - 1].is_ascii_whitespace())
         .unwrap_or(0)
@@ -466,6 +512,67 @@ mod tests {
                 proptest::prop_assert_eq!(
                     tokenizer.count(&text),
                     tiktoken(tokenizer).encode_ordinary(&text).len() as u64
+                );
+            }
+        }
+    }
+
+    /// Long runs of one kind of text, ASCII (our pre-tokenizer) and not (the crate's): each
+    /// becomes few, long pieces, or very many short ones.
+    fn long_runs(length: usize) -> Vec<(&'static str, String)> {
+        let cycle = |unit: &str| unit.repeat(length / unit.len());
+        vec![
+            ("digits", cycle("7")),
+            ("letters", cycle("a")),
+            ("mixed case", cycle("aB")),
+            ("two letters", cycle("ab")),
+            ("base64", cycle("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo")),
+            ("spaces", cycle(" ")),
+            ("newlines", cycle("\n")),
+            ("spaces and newlines", cycle(" \n")),
+            ("punctuation", cycle("!")),
+            ("spaced punctuation", cycle(" !")),
+            ("digits, then é", format!("{}é", cycle("7"))),
+            ("é", cycle("é")),
+            ("CJK", cycle("日本語")),
+            ("ideographic spaces", cycle("\u{3000}")),
+            ("spaces, then é", format!("{}é", cycle(" "))),
+            ("CJK punctuation", cycle("！")),
+            ("combining marks", cycle("a\u{301}")),
+            ("emoji", cycle("🎉")),
+        ]
+    }
+
+    #[test]
+    fn long_runs_count_as_tiktoken_counts_them() {
+        for (kind, text) in long_runs(6_000) {
+            for tokenizer in [Tokenizer::O200kBase, Tokenizer::Cl100kBase] {
+                assert_eq!(
+                    tokenizer.count(&text),
+                    tiktoken(tokenizer).encode_ordinary(&text).len() as u64,
+                    "{tokenizer:?}: {kind}"
+                );
+            }
+        }
+    }
+
+    /// The CPU a 4 MiB body of each long run costs, as texts of [`EXACT_COUNT_BYTES`] (each
+    /// counted whole) and as one text (sampled); printed with `--nocapture`, not asserted.
+    #[test]
+    fn counting_long_runs_costs_time_in_proportion_to_their_length() {
+        for (kind, text) in long_runs(EXACT_COUNT_BYTES) {
+            for tokenizer in [Tokenizer::O200kBase, Tokenizer::Cl100kBase] {
+                tokenizer.count("warm up");
+                let texts = 4 * 1024 * 1024 / text.len().max(1);
+                let started = std::time::Instant::now();
+                let tokens: u64 = (0..texts).map(|_| tokenizer.count(&text)).sum();
+                let whole = text.repeat(texts);
+                let sampled = std::time::Instant::now();
+                let whole_tokens = tokenizer.count(&whole);
+                println!(
+                    "{kind:>20} {tokenizer:?}: 4 MiB as {texts} texts {:>7.1} ms ({tokens} tokens), as one text {:>5.1} ms ({whole_tokens} tokens)",
+                    (sampled - started).as_secs_f64() * 1e3 - 0.0,
+                    sampled.elapsed().as_secs_f64() * 1e3,
                 );
             }
         }
