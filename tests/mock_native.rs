@@ -112,7 +112,7 @@ fn messages_stream_anthropic_events_on_the_wire() {
 #[test]
 fn a_client_leaving_mid_stream_is_counted_as_aborted() {
     let (_mock, port) = start_mock(&[]);
-    let body = json!({"model": "gpt4o", "stream": true,
+    let body = json!({"model": "gpt4o", "user": "alice", "stream": true,
         "messages": [{"role": "user", "content": "x #mock {\"reply\": \"ab\", \"then_forever\": \"z\", \"fragment_delay_ms\": 5}"}]})
     .to_string();
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -182,7 +182,8 @@ fn the_model_list_serves_both_shapes_and_obeys_its_hooks() {
         .unwrap()
         .iter()
         .any(|m| m["internal_id"] == "gpt99"));
-    let chat = json!({"model": "gpt99", "messages": [{"role": "user", "content": "hi"}]});
+    let chat =
+        json!({"model": "gpt99", "user": "alice", "messages": [{"role": "user", "content": "hi"}]});
     let answer = post(
         port,
         "/argoapi/v1/chat/completions",
@@ -195,4 +196,92 @@ fn the_model_list_serves_both_shapes_and_obeys_its_hooks() {
     hook(json!({"fail": false}));
     assert_eq!(list("/argoapi/v1/models").status, 200);
     assert_eq!(stats(port)["endpoints"]["models"], 5);
+}
+
+/// argo-api.md §C (live, argo-proxy probe of 2026-09-27): `/v1/responses` streams OpenAI's
+/// Responses events for GPT models, with the username as bearer token only; Claude gets 500.
+#[test]
+fn responses_stream_on_the_wire_for_gpt_only() {
+    let (_mock, port) = start_mock(&[]);
+    let body = json!({"model": "gpt5", "user": "alice", "stream": true,
+        "input": [{"role": "user", "content": [{"type": "input_text", "text": "x #mock {\"reply\": \"Hi there\", \"fragment_delay_ms\": 1}"}]}]});
+    let bearer = [
+        ("Authorization", "Bearer alice"),
+        ("User-Agent", "argo-bridge/9 (codex_cli_rs/0.1)"),
+    ];
+    let response = post(port, "/argoapi/v1/responses", &bearer, &body);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.header("content-type"), Some("text/event-stream"));
+    let events = sse_events(&response.text());
+    let names: Vec<&str> = events
+        .iter()
+        .map(|(name, _)| name.as_deref().unwrap_or("?"))
+        .collect();
+    assert_eq!(names.first(), Some(&"response.created"));
+    assert_eq!(names.last(), Some(&"response.completed"));
+    let text: String = events
+        .iter()
+        .filter(|(name, _)| name.as_deref() == Some("response.output_text.delta"))
+        .map(|(_, data)| {
+            serde_json::from_str::<Value>(data).unwrap()["delta"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(text, "Hi there");
+    let completed: Value = serde_json::from_str(&events.last().unwrap().1).unwrap();
+    assert!(
+        completed["response"]["usage"]["input_tokens"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let key_only = post(
+        port,
+        "/argoapi/v1/responses",
+        &[("x-api-key", "alice")],
+        &body,
+    );
+    assert_eq!(key_only.status, 401);
+    let mut claude = body.clone();
+    claude["model"] = json!("claudesonnet45");
+    assert_eq!(
+        post(port, "/argoapi/v1/responses", &bearer, &claude).status,
+        500
+    );
+    let stats = stats(port);
+    assert_eq!(stats["endpoints"]["responses"], 3);
+    assert_eq!(stats["user_agents"][0], "argo-bridge/9 (codex_cli_rs/0.1)");
+    assert_eq!(stats["last_user_agent"], "argo-bridge/9 (codex_cli_rs/0.1)");
+}
+
+/// argo-api.md §C: every unstreamed Claude call is a 500 (argo-proxy 3.2.1 / ChemGraph issue
+/// 150); count_tokens answers `{"input_tokens"}` (route only, no recorded body); the legacy
+/// model list has the 37 models in the current shape.
+#[test]
+fn claude_unstreamed_is_a_500_and_count_tokens_and_the_legacy_list_answer() {
+    let (_mock, port) = start_mock(&[]);
+    let headers = [("x-api-key", "alice"), ("anthropic-version", "2023-06-01")];
+    let body = json!({"model": "claudesonnet5", "max_tokens": 100,
+        "messages": [{"role": "user", "content": "hello there"}]});
+    let refused = post(port, "/argoapi/v1/messages", &headers, &body);
+    assert_eq!(refused.status, 500);
+    assert_eq!(
+        refused.json(),
+        json!({"error": {"message": "Streaming is required for operations that may take longer than 10 minutes. ...",
+            "type": "ValueError", "code": "internal_error"}})
+    );
+    let counted = post(port, "/argoapi/v1/messages/count_tokens", &headers, &body);
+    assert_eq!(counted.status, 200, "{}", counted.text());
+    assert_eq!(counted.json(), json!({"input_tokens": 2 + 2}));
+    let legacy = request(port, "GET", "/argoapi/api/v1/models/", &[], b"").json();
+    let data = legacy["data"].as_array().unwrap();
+    assert_eq!(data.len(), 37);
+    assert!(data
+        .iter()
+        .any(|m| m["internal_id"] == "claudesonnet5" && m["object"] == "model"));
+    let stats = stats(port);
+    assert_eq!(stats["endpoints"]["count_tokens"], 1);
+    assert_eq!(stats["endpoints"]["messages"], 1);
 }

@@ -365,12 +365,12 @@ fn the_live_model_list_adds_argos_new_models_and_survives_failures() {
             .map(|m| m["id"].as_str().unwrap().to_string())
             .collect()
     };
-    assert!(!listed(port).contains(&"claude-opus-4.8".to_string()));
-    hook(json!({"add": [{"id": "Claude Opus 4.8", "internal_id": "claudeopus48"}]}));
+    assert!(!listed(port).contains(&"claude-opus-4.9".to_string()));
+    hook(json!({"add": [{"id": "Claude Opus 4.9", "internal_id": "claudeopus49"}]}));
     let refreshed = refresh();
     assert_eq!(refreshed["failed"], json!([]));
-    assert!(listed(port).contains(&"claude-opus-4.8".to_string()));
-    let body = json!({"model": "claude-opus-4.8", "messages": [{"role": "user", "content": "hi"}]});
+    assert!(listed(port).contains(&"claude-opus-4.9".to_string()));
+    let body = json!({"model": "claude-opus-4.9", "messages": [{"role": "user", "content": "hi"}]});
     let answer = post_as_alice(port, "/v1/chat/completions", &body.to_string());
     assert_eq!(
         answer.status,
@@ -378,12 +378,12 @@ fn the_live_model_list_adds_argos_new_models_and_survives_failures() {
         "a new Claude model routes to /v1/messages: {}",
         answer.text()
     );
-    assert!(answer.text().contains("claudeopus48"));
+    assert!(answer.text().contains("claudeopus49"));
     // A failed read keeps the last list and is counted.
     hook(json!({"fail": true}));
     let refreshed = refresh();
     assert_eq!(refreshed["failed"].as_array().unwrap().len(), 3);
-    assert!(listed(port).contains(&"claude-opus-4.8".to_string()));
+    assert!(listed(port).contains(&"claude-opus-4.9".to_string()));
     let metrics = metrics_containing(admin, "argo_bridge_model_refresh_failures_total");
     assert!(
         metrics.contains(r#"argo_bridge_model_refresh_failures_total{env="prod"} 1"#),

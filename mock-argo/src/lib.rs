@@ -7,8 +7,12 @@
 //! for embed.
 //!
 //! Native endpoints (`{base}/v1/chat/completions`, `/v1/messages`, `/v1/embeddings`,
-//! `/v1/models`; see [`native`]): OpenAI's and Anthropic's shapes and SSE streams, with the
-//! auth headers Argo takes (the username as bearer token or `x-api-key`).
+//! `/v1/models`, and since argo-api.md §C `/v1/responses`, `/v1/messages/count_tokens` and the
+//! legacy list `/api/v1/models/`; see [`native`]): OpenAI's and Anthropic's shapes and SSE
+//! streams, with the auth headers Argo takes (the username as bearer token or `x-api-key`).
+//! They behave as Argo was recorded from July to September 2026 (argo-api.md §C): every
+//! unstreamed Claude call on `/v1/messages` is a 500, `developer` chat messages get Argo's
+//! misleading 400, chat without a `user` is a 500, Gemini fails on parallel tool calls.
 //!
 //! On both it refuses what real Argo refuses (see [`rules`]): retired models, parameters a
 //! model does not take, Claude's long non-streaming answers, large embed batches; and it greets
@@ -16,7 +20,8 @@
 //! test scripts one answer by ending the last user message with `#mock {json}`; see
 //! [`Directive`].
 //!
-//! Test hooks: `GET /__mock/stats` (what Argo saw, see [`Stats`]) and `POST /__mock/models`
+//! Test hooks: `GET /__mock/stats` (what Argo saw, with the `User-Agent` of the latest requests,
+//! see [`Stats`]) and `POST /__mock/models`
 //! (the model list, see [`models::ModelList::hook`]), under any prefix.
 //!
 //! A crate of its own, not part of the gateway: the gateway's request path never reaches it.
@@ -73,8 +78,13 @@ pub struct MockArgo {
 /// Counters served at `GET /__mock/stats`, so tests can see what Argo saw:
 /// `{"requests", "streams_started", "streams_completed", "streams_aborted", "fragments_sent",
 /// "endpoints": {"chat", "streamchat", "embed", "chat_completions", "messages", "embeddings",
-/// "models", "other"}}`. Streams count both the resource streams and the native SSE ones; a
-/// stream is aborted when the client went away or a `cut_after` directive cut it.
+/// "models", "responses", "count_tokens", "other"}, "user_agents": [...], "last_user_agent"}`.
+/// Streams count both the resource streams and the native SSE ones; a stream is aborted when the
+/// client went away or a `cut_after` directive cut it. `user_agents` holds the `User-Agent` of
+/// the latest 64 requests to Argo's routes (not the `__mock` hooks), oldest first, `""` for a
+/// request without one; `last_user_agent` the newest (null before any request): Argo's
+/// maintainer asks intermediaries to name themselves and the originating client there
+/// (argo-api.md §C, argo-proxy issue 144).
 #[derive(Debug, Default)]
 pub struct Stats {
     requests: AtomicU64,
@@ -83,7 +93,12 @@ pub struct Stats {
     streams_aborted: AtomicU64,
     fragments_sent: AtomicU64,
     endpoints: [AtomicU64; Endpoint::ALL.len()],
+    /// The `User-Agent` of the latest requests, oldest first (at most [`USER_AGENTS_KEPT`]).
+    user_agents: std::sync::Mutex<std::collections::VecDeque<String>>,
 }
+
+/// How many `User-Agent` values the stats keep.
+const USER_AGENTS_KEPT: usize = 64;
 
 /// The endpoints the stats count requests of.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -95,11 +110,13 @@ enum Endpoint {
     Messages,
     Embeddings,
     Models,
+    Responses,
+    CountTokens,
     Other,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 8] = [
+    const ALL: [Endpoint; 10] = [
         Endpoint::Chat,
         Endpoint::StreamChat,
         Endpoint::Embed,
@@ -107,6 +124,8 @@ impl Endpoint {
         Endpoint::Messages,
         Endpoint::Embeddings,
         Endpoint::Models,
+        Endpoint::Responses,
+        Endpoint::CountTokens,
         Endpoint::Other,
     ];
 
@@ -118,7 +137,11 @@ impl Endpoint {
             None if path.ends_with("/v1/chat/completions") => Endpoint::ChatCompletions,
             None if path.ends_with("/v1/messages") => Endpoint::Messages,
             None if path.ends_with("/v1/embeddings") => Endpoint::Embeddings,
-            None if path.ends_with("/v1/models") => Endpoint::Models,
+            None if path.ends_with("/v1/responses") => Endpoint::Responses,
+            None if path.ends_with("/v1/messages/count_tokens") => Endpoint::CountTokens,
+            None if path.ends_with("/v1/models") || path.ends_with("/api/v1/models/") => {
+                Endpoint::Models
+            }
             None => Endpoint::Other,
         }
     }
@@ -132,6 +155,8 @@ impl Endpoint {
             Endpoint::Messages => "messages",
             Endpoint::Embeddings => "embeddings",
             Endpoint::Models => "models",
+            Endpoint::Responses => "responses",
+            Endpoint::CountTokens => "count_tokens",
             Endpoint::Other => "other",
         }
     }
@@ -154,6 +179,7 @@ impl Stats {
             .zip(&self.endpoints)
             .map(|(endpoint, count)| (endpoint.name().to_string(), json!(load(count))))
             .collect();
+        let user_agents = self.user_agents().clone();
         json!({
             "requests": load(&self.requests),
             "streams_started": load(&self.streams_started),
@@ -161,9 +187,25 @@ impl Stats {
             "streams_aborted": load(&self.streams_aborted),
             "fragments_sent": load(&self.fragments_sent),
             "endpoints": endpoints,
+            "user_agents": user_agents,
+            "last_user_agent": user_agents.back(),
         })
         .to_string()
         .into_bytes()
+    }
+
+    fn user_agents(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<String>> {
+        self.user_agents
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn saw_user_agent(&self, user_agent: Option<&str>) {
+        let mut kept = self.user_agents();
+        if kept.len() == USER_AGENTS_KEPT {
+            kept.pop_front();
+        }
+        kept.push_back(user_agent.unwrap_or_default().to_string());
     }
 
     /// `requests` counts calls of a model, not the gateway's reads of the model list.
@@ -257,8 +299,12 @@ pub struct Directive {
     pub thinking: Option<String>,
     /// Native streams: after the fragments, an error event instead of the stream's end:
     /// Anthropic `event: error` with `{"type": "error", "error": {"type": "overloaded_error",
-    /// "message"}}`, OpenAI `data: {"error": {"message", "type": "server_error", "code":
-    /// "stream_error"}}`; then the body ends (no finish chunk, `[DONE]` or `message_stop`).
+    /// "message"}}` (see `stream_error_type`), OpenAI `data: {"error": {"message", "type":
+    /// "server_error", "code": "stream_error"}}`, for Gemini Vertex's 429 `data: {"error":
+    /// {"message", "type": "RESOURCE_EXHAUSTED", "code": 429, "status": "RESOURCE_EXHAUSTED"}}`,
+    /// Responses `event: error` with `{"type": "error", "code": "server_error", "message"}`;
+    /// then the body ends (no finish chunk, `[DONE]`, `message_stop` or `response.completed`).
+    /// argo-api.md §C (strong): Argo sends such errors inside 200 streams.
     pub stream_error: Option<String>,
     /// Native streams: a keep-alive before every fragment (Anthropic `event: ping`, OpenAI an
     /// SSE comment `: ping`). Anthropic streams always have one ping after the first block
@@ -269,6 +315,20 @@ pub struct Directive {
     /// `cache_read_input_tokens`; OpenAI `prompt_tokens_details.cached_tokens`, also counted
     /// in `prompt_tokens`).
     pub cache_read_tokens: Option<u64>,
+    /// Native streams with `stream_error`: the Anthropic error's `type` (default
+    /// `overloaded_error`; argo-api.md §C also saw wrapped 400s, `invalid_request_error`).
+    pub stream_error_type: Option<String>,
+    /// Native: `null` inside the usage details (argo-api.md §C, medium: argo-proxy 3.2.1-3.3.0).
+    /// OpenAI chat `prompt_tokens_details.cached_tokens` and
+    /// `completion_tokens_details.reasoning_tokens`, Responses `input_tokens_details.cached_tokens`
+    /// and `output_tokens_details.reasoning_tokens`, Anthropic `cache_creation_input_tokens`,
+    /// `cache_read_input_tokens` and the `cache_creation` counts.
+    #[serde(default)]
+    pub usage_nulls: bool,
+    /// Native, Claude on `/v1/messages`: usage without `input_tokens` (argo-api.md §C, medium:
+    /// Claude SSE may omit it).
+    #[serde(default)]
+    pub omit_input_tokens: bool,
 }
 
 #[derive(Debug, PartialEq)]
@@ -322,10 +382,13 @@ impl MockArgo {
     pub fn respond(&self, request: &MockRequest) -> (Answer, Duration) {
         let endpoint = Endpoint::of(&request.path);
         self.stats.count(endpoint);
+        self.stats.saw_user_agent(request.header("user-agent"));
         match endpoint {
             Endpoint::ChatCompletions => self.chat_completions(request),
             Endpoint::Messages => self.messages(request),
             Endpoint::Embeddings => self.embeddings(request),
+            Endpoint::Responses => self.responses(request),
+            Endpoint::CountTokens => self.count_tokens(request),
             Endpoint::Models => self.paced(self.model_list(request)),
             _ => self.answer(&request.path, &request.body),
         }

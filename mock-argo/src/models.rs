@@ -36,6 +36,12 @@ const DISPLAY_NAMES: &[(&str, &str)] = &[
     ("gpt54", "GPT-5.4"),
     ("gpt54nano", "GPT-5.4 Nano"),
     ("gpt55", "GPT-5.5"),
+    // argo-api.md §C (live lists of Aug and Sep 2026, argo-proxy 3.2.1-3.3.0): the seven models
+    // new since June. Display names inferred like the others.
+    ("gpt54mini", "GPT-5.4 Mini"),
+    ("gpt56sol", "GPT-5.6 Sol"),
+    ("gpt56terra", "GPT-5.6 Terra"),
+    ("gpt56luna", "GPT-5.6 Luna"),
     ("gemini25pro", "Gemini 2.5 Pro"),
     ("gemini25flash", "Gemini 2.5 Flash"),
     ("gemini35flash", "Gemini 3.5 Flash"),
@@ -47,6 +53,9 @@ const DISPLAY_NAMES: &[(&str, &str)] = &[
     ("claudesonnet46", "Claude Sonnet 4.6"),
     ("claudesonnet45", "Claude Sonnet 4.5"),
     ("claudehaiku45", "Claude Haiku 4.5"),
+    ("claudeopus48", "Claude Opus 4.8"),
+    ("claudesonnet5", "Claude Sonnet 5"),
+    ("claudeopus5", "Claude Opus 5"),
     ("ada002", "text-embedding-ada-002"),
     ("v3small", "text-embedding-3-small"),
     ("v3large", "text-embedding-3-large"),
@@ -137,7 +146,9 @@ pub enum Shape {
 }
 
 impl Shape {
-    /// The older shape is served under a base path ending in `/argoapi-old`.
+    /// The older shape is served under a base path ending in `/argoapi-old`; the legacy
+    /// `GET {base}/api/v1/models/` answers the current shape (argo-api.md §C: Argo's route list,
+    /// argo-anywhere's `openapi.json` of 2026-08-14).
     pub fn for_path(path: &str) -> Shape {
         if path.ends_with("/argoapi-old/v1/models") {
             Shape::Old

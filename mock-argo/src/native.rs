@@ -1,7 +1,15 @@
 //! Argo's native endpoints (argo-api.md, section A): `POST {base}/v1/chat/completions`
 //! (OpenAI's chat completions, every chat model), `POST {base}/v1/messages` (Anthropic's
 //! messages, Claude only), `POST {base}/v1/embeddings` (OpenAI's embeddings) and
-//! `GET {base}/v1/models`.
+//! `GET {base}/v1/models`; and (argo-api.md §C, see [`responses`]) `POST {base}/v1/responses`
+//! (OpenAI Responses, `gpt*` models only) and `POST {base}/v1/messages/count_tokens`.
+//!
+//! Since July 2026 (argo-api.md §C): every unstreamed Claude call on `/v1/messages` is HTTP 500
+//! "Streaming is required ..." (argo-proxy 3.2.1 / ChemGraph issue 150); on
+//! `/v1/chat/completions` a `developer` message gets the misleading 400 "Unknown parameter:
+//! 'messages[N].tool_calls'." (argo-proxy, argo-shim), a body without a valid `user` is a 500
+//! (argo-shim), and Gemini history with parallel tool calls fails (APEXA); see
+//! [`rules::check_chat_messages`].
 //!
 //! Evidence: argo-proxy's probe of prod (`tools/argo_probe_out/argo_probe_raw.jsonl`: the
 //! answer shapes, `usage`, model names, refusals), its native dispatch (`endpoints/dispatch.py`:
@@ -13,6 +21,8 @@
 //! `/v1/messages`, `x-api-key: <username>`. The body's `user` (and `metadata.user_id` on
 //! messages) must equal it when present: real Argo's handling of a mismatch is not recorded;
 //! the mock refuses it (400) so that the gateway's tests catch an identity mix-up.
+
+mod responses;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -33,6 +43,7 @@ const ECHOED_HEADERS: &[&str] = &[
     "accept",
     "accept-encoding",
     "content-type",
+    "user-agent",
 ];
 
 /// Whether an `anthropic-version` value is a version date (`YYYY-MM-DD`). Which versions Argo
@@ -51,9 +62,20 @@ fn is_version_date(version: &str) -> bool {
 /// The signature of mock thinking blocks (base64 of `mock-signature`).
 const SIGNATURE: &str = "bW9jay1zaWduYXR1cmU=";
 
-/// The thinking text of opus46 and sonnet46 when asked for adaptive thinking without a
-/// `thinking` directive (the probe recorded a thinking block from both; none from opus47).
+/// The thinking text of mock thinking blocks without a `thinking` directive (see
+/// [`thinks_by_default`]).
 const DEFAULT_THINKING: &str = "The user wrote something; I will answer it. (mock thinking)";
+
+/// Whether a Claude answer has a mock thinking block without a `thinking` directive: adaptive
+/// thinking on opus46 and sonnet46 (the probe saw a block from both, none from opus47 and so
+/// none from the models like it), and accepted budgeted thinking (argo-api.md §C).
+fn thinks_by_default(model: &str, body: &Value) -> bool {
+    match body.pointer("/thinking/type").and_then(Value::as_str) {
+        Some("adaptive") => !rules::is_adaptive_only(model),
+        Some("enabled") => true,
+        _ => false,
+    }
+}
 
 /// Inputs per embeddings request (OpenAI's limit; Argo's is not recorded).
 const MAX_EMBEDDING_INPUTS: usize = 2048;
@@ -96,6 +118,7 @@ impl MockArgo {
         let dialect = Dialect::OpenAi;
         let username = bearer(request).ok_or_else(unauthenticated)?;
         let body = parse(dialect, &request.body)?;
+        rules::check_chat_user(&body)?;
         check_identity(dialect, &body, username)?;
         let model = required_model(dialect, &body)?;
         if !self.models.serves_chat(model) {
@@ -117,6 +140,7 @@ impl MockArgo {
             ));
         }
         rules::check_parameters(model, &body, streaming).map_err(rules::as_openai)?;
+        rules::check_chat_messages(model, &body)?;
         self.converse(dialect, model, request, &body, streaming)
     }
 
@@ -201,7 +225,7 @@ impl MockArgo {
                     Dialect::OpenAi => {
                         let usage =
                             body.pointer("/stream_options/include_usage") == Some(&json!(true));
-                        openai_stream(&turn, &meta, &pace, usage)
+                        openai_stream(&turn, &meta, &pace, usage, model)
                     }
                     Dialect::Anthropic => anthropic_stream(&turn, &meta, &pace),
                 };
@@ -236,6 +260,8 @@ impl MockArgo {
             stop: Stop::End,
             input_tokens: input_tokens(body),
             cached_tokens: 0,
+            usage_nulls: false,
+            omit_input_tokens: false,
         };
         match (dialect, streaming) {
             (Dialect::OpenAi, false) => json_answer((200, openai_json(&turn, &meta))),
@@ -246,12 +272,13 @@ impl MockArgo {
                     pause: self.options.fragment_delay,
                     forever: None,
                     stream_error: None,
+                    stream_error_type: None,
                     pings: false,
                 };
                 let include_usage =
                     body.pointer("/stream_options/include_usage") == Some(&json!(true));
                 let steps = match dialect {
-                    Dialect::OpenAi => openai_stream(&turn, &meta, &pace, include_usage),
+                    Dialect::OpenAi => openai_stream(&turn, &meta, &pace, include_usage, model),
                     Dialect::Anthropic => anthropic_stream(&turn, &meta, &pace),
                 };
                 Answer::Sse {
@@ -282,10 +309,7 @@ impl MockArgo {
                 ))
             }
             (Some(text), Dialect::Anthropic) => Some(text.clone()),
-            (None, Dialect::Anthropic)
-                if body.pointer("/thinking/type") == Some(&json!("adaptive"))
-                    && model != "claudeopus47" =>
-            {
+            (None, Dialect::Anthropic) if thinks_by_default(model, body) => {
                 Some(DEFAULT_THINKING.to_string())
             }
             (None, _) => None,
@@ -322,6 +346,8 @@ impl MockArgo {
             stop,
             input_tokens: input_tokens(body),
             cached_tokens: directive.cache_read_tokens.unwrap_or(0),
+            usage_nulls: directive.usage_nulls,
+            omit_input_tokens: directive.omit_input_tokens,
         })
     }
 
@@ -336,6 +362,7 @@ impl MockArgo {
                 .unwrap_or(self.options.fragment_delay),
             forever: directive.then_forever.clone(),
             stream_error: directive.stream_error.clone(),
+            stream_error_type: directive.stream_error_type.clone(),
             pings: directive.pings,
         }
     }
@@ -496,6 +523,10 @@ struct Turn {
     stop: Stop,
     input_tokens: u64,
     cached_tokens: u64,
+    /// `null` inside the usage details (the `usage_nulls` directive).
+    usage_nulls: bool,
+    /// Usage without `input_tokens` (the `omit_input_tokens` directive).
+    omit_input_tokens: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -530,6 +561,8 @@ struct Pace {
     pause: Duration,
     forever: Option<String>,
     stream_error: Option<String>,
+    /// The Anthropic error's `type` in a `stream_error` event.
+    stream_error_type: Option<String>,
     pings: bool,
 }
 
@@ -792,19 +825,24 @@ fn truncate_tokens(text: &str, limit: u64) -> Option<String> {
 /// Tokens of every string in the conversation (`system`, `messages`, `tools`), but roles and
 /// types.
 fn input_tokens(body: &Value) -> u64 {
-    fn walk(value: &Value) -> u64 {
-        match value {
-            Value::String(text) => count_tokens(text),
-            Value::Array(items) => items.iter().map(walk).sum(),
-            Value::Object(map) => map
-                .iter()
-                .filter(|(key, _)| *key != "role" && *key != "type")
-                .map(|(_, value)| walk(value))
-                .sum(),
-            _ => 0,
-        }
+    (string_tokens(&body["system"])
+        + string_tokens(&body["messages"])
+        + string_tokens(&body["tools"]))
+    .max(1)
+}
+
+/// Tokens of every string in `value`, but the values of `role` and `type`.
+fn string_tokens(value: &Value) -> u64 {
+    match value {
+        Value::String(text) => count_tokens(text),
+        Value::Array(items) => items.iter().map(string_tokens).sum(),
+        Value::Object(map) => map
+            .iter()
+            .filter(|(key, _)| *key != "role" && *key != "type")
+            .map(|(_, value)| string_tokens(value))
+            .sum(),
+        _ => 0,
     }
-    (walk(&body["system"]) + walk(&body["messages"]) + walk(&body["tools"])).max(1)
 }
 
 fn finish_reason(stop: &Stop) -> &'static str {
@@ -827,10 +865,14 @@ fn stop_reason(stop: &Stop) -> &'static str {
 fn openai_usage(turn: &Turn) -> Value {
     let prompt = turn.input_tokens + turn.cached_tokens;
     let completion = turn.output_tokens();
+    let (cached, reasoning) = match turn.usage_nulls {
+        true => (Value::Null, Value::Null),
+        false => (json!(turn.cached_tokens), json!(0)),
+    };
     json!({"prompt_tokens": prompt, "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": turn.cached_tokens},
-        "completion_tokens_details": {"reasoning_tokens": 0}})
+        "prompt_tokens_details": {"cached_tokens": cached},
+        "completion_tokens_details": {"reasoning_tokens": reasoning}})
 }
 
 /// A `chat.completion` in the fields the probe recorded (less Azure's content filter results).
@@ -887,7 +929,13 @@ impl Steps {
 /// OpenAI's stream: a role chunk, content chunks, tool-call chunks (the first with `index`,
 /// `id`, `type`, `function.name` and empty `arguments`, then argument fragments), a chunk with
 /// `finish_reason`, the usage chunk (`choices: []`) when asked for, `[DONE]`.
-fn openai_stream(turn: &Turn, meta: &Meta, pace: &Pace, include_usage: bool) -> Vec<Step> {
+fn openai_stream(
+    turn: &Turn,
+    meta: &Meta,
+    pace: &Pace,
+    include_usage: bool,
+    model: &str,
+) -> Vec<Step> {
     let chunk = |delta: Value, finish: Value| {
         let mut chunk = json!({"id": meta.id, "object": "chat.completion.chunk",
             "created": meta.created, "model": meta.model, "system_fingerprint": null,
@@ -930,8 +978,7 @@ fn openai_stream(turn: &Turn, meta: &Meta, pace: &Pace, include_usage: bool) -> 
         }
     }
     if let Some(message) = &pace.stream_error {
-        steps.now(sse::data(&json!({"error": {"message": message,
-            "type": "server_error", "code": "stream_error"}})));
+        steps.now(sse::data(&stream_error_chunk(model, message)));
         return steps.steps;
     }
     steps.now(chunk(json!({}), json!(finish_reason(&turn.stop))));
@@ -946,10 +993,32 @@ fn openai_stream(turn: &Turn, meta: &Meta, pace: &Pace, include_usage: bool) -> 
     steps.steps
 }
 
+/// The error chunk that ends a `stream_error` stream on `/v1/chat/completions`. Gemini's is
+/// Vertex AI's 429 `RESOURCE_EXHAUSTED` in an OpenAI-style `{"error": {...}}` (argo-api.md §C,
+/// strong: argo-proxy 3.2.1-3.3.0; the fields besides the status are the mock's).
+fn stream_error_chunk(model: &str, message: &str) -> Value {
+    if model.starts_with("gemini") {
+        json!({"error": {"message": message, "type": "RESOURCE_EXHAUSTED", "code": 429,
+            "status": "RESOURCE_EXHAUSTED"}})
+    } else {
+        json!({"error": {"message": message, "type": "server_error", "code": "stream_error"}})
+    }
+}
+
 fn anthropic_usage(turn: &Turn, output_tokens: u64) -> Value {
-    json!({"input_tokens": turn.input_tokens, "output_tokens": output_tokens,
-        "cache_creation_input_tokens": 0, "cache_read_input_tokens": turn.cached_tokens,
-        "cache_creation": {"ephemeral_1h_input_tokens": 0, "ephemeral_5m_input_tokens": 0}})
+    let (created, read) = match turn.usage_nulls {
+        true => (Value::Null, Value::Null),
+        false => (json!(0), json!(turn.cached_tokens)),
+    };
+    let mut usage = json!({"input_tokens": turn.input_tokens, "output_tokens": output_tokens,
+        "cache_creation_input_tokens": created, "cache_read_input_tokens": read,
+        "cache_creation": {"ephemeral_1h_input_tokens": created, "ephemeral_5m_input_tokens": created}});
+    if turn.omit_input_tokens {
+        if let Some(fields) = usage.as_object_mut() {
+            fields.remove("input_tokens");
+        }
+    }
+    usage
 }
 
 /// Whether the answer has a text block: when it has text, or nothing else to say.
@@ -1078,7 +1147,7 @@ fn anthropic_stream(turn: &Turn, meta: &Meta, pace: &Pace) -> Vec<Step> {
             if let Some(message) = &pace.stream_error {
                 steps.now(sse::event(
                     "error",
-                    &json!({"type": "error", "error": {"type": "overloaded_error", "message": message}}),
+                    &json!({"type": "error", "error": {"type": pace.stream_error_type.as_deref().unwrap_or("overloaded_error"), "message": message}}),
                 ));
                 return steps.steps;
             }
@@ -1126,14 +1195,14 @@ mod tests {
     use super::super::MockOptions;
     use super::*;
 
-    fn mock() -> MockArgo {
+    pub(super) fn mock() -> MockArgo {
         MockArgo::new(MockOptions {
             fragment_delay: Duration::from_millis(5),
             fragment_bytes: 4,
         })
     }
 
-    fn request(path: &str, headers: &[(&str, &str)], body: &Value) -> MockRequest {
+    pub(super) fn request(path: &str, headers: &[(&str, &str)], body: &Value) -> MockRequest {
         MockRequest {
             method: "POST".into(),
             path: path.into(),
@@ -1146,7 +1215,7 @@ mod tests {
     }
 
     const CHAT: &str = "/argoapi/v1/chat/completions";
-    const MESSAGES: &str = "/argoapi/v1/messages";
+    pub(super) const MESSAGES: &str = "/argoapi/v1/messages";
     const EMBEDDINGS: &str = "/argoapi/v1/embeddings";
 
     fn openai(user: &str, body: Value) -> MockRequest {
@@ -1165,12 +1234,64 @@ mod tests {
         json!({"model": model, "user": "alice", "messages": [{"role": "user", "content": text}]})
     }
 
+    /// Streamed: Argo answers every unstreamed Claude call with a 500 (argo-api.md §C).
     fn claude_body(model: &str, text: &str) -> Value {
         json!({"model": model, "user": "alice", "max_tokens": 1000, "metadata": {"user_id": "alice"},
-            "messages": [{"role": "user", "content": text}]})
+            "stream": true, "messages": [{"role": "user", "content": text}]})
     }
 
-    fn json_of(answer: Answer) -> (u16, Value) {
+    /// A Claude answer as a client sees it: a JSON answer as it is, a stream put together into
+    /// the message it carries.
+    pub(super) fn message_of(answer: Answer) -> (u16, Value) {
+        if matches!(answer, Answer::Json { .. }) {
+            return json_of(answer);
+        }
+        let (_, _, events) = stream_of(answer);
+        let mut message = Value::Null;
+        let append = |block: &mut Value, field: &str, piece: &Value| {
+            let joined = format!(
+                "{}{}",
+                block[field].as_str().unwrap_or(""),
+                piece.as_str().unwrap()
+            );
+            block[field] = json!(joined);
+        };
+        for (name, event) in events {
+            match name.as_deref() {
+                Some("message_start") => message = event["message"].clone(),
+                Some("content_block_start") => message["content"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(event["content_block"].clone()),
+                Some("content_block_delta") => {
+                    let block = &mut message["content"][event["index"].as_u64().unwrap() as usize];
+                    let delta = &event["delta"];
+                    match delta["type"].as_str().unwrap() {
+                        "text_delta" => append(block, "text", &delta["text"]),
+                        "thinking_delta" => append(block, "thinking", &delta["thinking"]),
+                        "signature_delta" => block["signature"] = delta["signature"].clone(),
+                        "input_json_delta" => append(block, "partial_json", &delta["partial_json"]),
+                        other => panic!("unexpected delta {other}"),
+                    }
+                }
+                Some("content_block_stop") => {
+                    let block = &mut message["content"][event["index"].as_u64().unwrap() as usize];
+                    if let Some(json) = block.as_object_mut().unwrap().remove("partial_json") {
+                        block["input"] = serde_json::from_str(json.as_str().unwrap()).unwrap();
+                    }
+                }
+                Some("message_delta") => {
+                    message["stop_reason"] = event["delta"]["stop_reason"].clone();
+                    message["stop_sequence"] = event["delta"]["stop_sequence"].clone();
+                    message["usage"]["output_tokens"] = event["usage"]["output_tokens"].clone();
+                }
+                _ => {}
+            }
+        }
+        (200, message)
+    }
+
+    pub(super) fn json_of(answer: Answer) -> (u16, Value) {
         match answer {
             Answer::Json { status, body, .. } => (status, serde_json::from_slice(&body).unwrap()),
             other => panic!("expected JSON, got {other:?}"),
@@ -1178,9 +1299,9 @@ mod tests {
     }
 
     /// The stream's events: name (Anthropic) and `data:` payload, parsed unless `[DONE]`.
-    type Events = Vec<(Option<String>, Value)>;
+    pub(super) type Events = Vec<(Option<String>, Value)>;
 
-    fn stream_of(answer: Answer) -> (Vec<Step>, Duration, Events) {
+    pub(super) fn stream_of(answer: Answer) -> (Vec<Step>, Duration, Events) {
         let Answer::Sse { steps, pause, .. } = answer else {
             panic!("expected a stream, got {answer:?}")
         };
@@ -1224,36 +1345,40 @@ mod tests {
     fn chat_completions_needs_the_bearer_username() {
         let mock = mock();
         let body = chat_body("gpt4o", "hi");
-        let (status, json) = json_of(mock.respond(&request(CHAT, &[], &body)).0);
+        let (status, json) = message_of(mock.respond(&request(CHAT, &[], &body)).0);
         assert_eq!(status, 401);
         assert_eq!(json["error"]["code"], "invalid_api_key");
         for field in ["message", "type", "code"] {
             assert!(json["error"][field].is_string(), "{json}");
         }
-        let (status, json) = json_of(mock.respond(&openai("bob", body.clone())).0);
+        let (status, json) = message_of(mock.respond(&openai("bob", body.clone())).0);
         assert_eq!(status, 400);
         assert!(json["error"]["message"]
             .as_str()
             .unwrap()
             .contains("`user`"));
-        let (status, json) = json_of(mock.respond(&openai("alice", body)).0);
+        let (status, json) = message_of(mock.respond(&openai("alice", body)).0);
         assert_eq!(status, 200, "{json}");
         let mut without_user = chat_body("gpt4o", "hi");
         without_user.as_object_mut().unwrap().remove("user");
         assert_eq!(
-            json_of(mock.respond(&openai("alice", without_user)).0).0,
-            200
+            message_of(mock.respond(&openai("alice", without_user)).0).0,
+            500,
+            "argo-api.md §C (argo-shim): chat without a valid user is a 500"
         );
-        let (status, json) = json_of(mock.respond(&openai("alice", chat_body("gpt4", "hi"))).0);
+        let (status, json) = message_of(mock.respond(&openai("alice", chat_body("gpt4", "hi"))).0);
         assert_eq!(
             (status, json["error"]["code"].as_str()),
             (404, Some("model_not_found"))
         );
         assert_eq!(
-            json_of(mock.respond(&openai("alice", chat_body("v3small", "hi"))).0).0,
+            message_of(mock.respond(&openai("alice", chat_body("v3small", "hi"))).0).0,
             400
         );
-        let (status, json) = json_of(mock.respond(&openai("alice", json!({"model": "gpt4o"}))).0);
+        let (status, json) = message_of(
+            mock.respond(&openai("alice", json!({"model": "gpt4o", "user": "alice"})))
+                .0,
+        );
         assert_eq!(
             (status, json["error"]["code"].as_str()),
             (400, Some("missing_required_parameter"))
@@ -1295,7 +1420,7 @@ mod tests {
         // The probe's refusals, in Argo's OpenAI envelope.
         let mut hot = chat_body("gpt5", "hi");
         hot["temperature"] = json!(0.5);
-        let (status, json) = json_of(mock().respond(&openai("alice", hot)).0);
+        let (status, json) = message_of(mock().respond(&openai("alice", hot)).0);
         assert_eq!(
             (status, json["error"]["type"].as_str()),
             (400, Some("BadRequestError"))
@@ -1349,7 +1474,7 @@ mod tests {
         for model in ["gpt4o", "gemini25pro"] {
             let mut body = chat_body(model, WEATHER);
             body["tools"] = weather_tools();
-            let (_, json) = json_of(mock().respond(&openai("alice", body.clone())).0);
+            let (_, json) = message_of(mock().respond(&openai("alice", body.clone())).0);
             let choice = &json["choices"][0];
             assert_eq!(choice["finish_reason"], "tool_calls");
             assert_eq!(choice["message"]["content"], Value::Null);
@@ -1393,7 +1518,7 @@ mod tests {
                 "stop"
             );
             body["stream"] = json!(false);
-            let (_, json) = json_of(mock().respond(&openai("alice", body)).0);
+            let (_, json) = message_of(mock().respond(&openai("alice", body)).0);
             assert_eq!(
                 json["choices"][0]["message"]["content"],
                 "The tool said: 18C and sunny"
@@ -1403,7 +1528,7 @@ mod tests {
         // Claude on the OpenAI endpoint leaks the call into its text.
         let mut body = chat_body("claudesonnet45", WEATHER);
         body["tools"] = weather_tools();
-        let (_, json) = json_of(mock().respond(&openai("alice", body)).0);
+        let (_, json) = message_of(mock().respond(&openai("alice", body)).0);
         assert!(json["choices"][0]["message"]["content"]
             .as_str()
             .unwrap()
@@ -1417,7 +1542,7 @@ mod tests {
         let mock = mock();
         let body = claude_body("claudesonnet45", "hi");
         let check = |request: MockRequest, status: u16, kind: &str| {
-            let (got, json) = json_of(mock.respond(&request).0);
+            let (got, json) = message_of(mock.respond(&request).0);
             assert_eq!(got, status, "{json}");
             assert_eq!(json["type"], "error");
             assert_eq!(json["error"]["type"], kind, "{json}");
@@ -1464,7 +1589,7 @@ mod tests {
         let mut unbounded = body.clone();
         unbounded.as_object_mut().unwrap().remove("max_tokens");
         assert_eq!(
-            json_of(mock.respond(&anthropic("alice", unbounded)).0).1,
+            message_of(mock.respond(&anthropic("alice", unbounded)).0).1,
             json!({"type": "error", "error": {"type": "invalid_request_error", "message": "max_tokens is required"}})
         );
         check(
@@ -1477,14 +1602,20 @@ mod tests {
             404,
             "not_found_error",
         );
+        // argo-api.md §C (argo-proxy 3.2.1 / ChemGraph issue 150): every unstreamed call is a 500.
         let mut long = body.clone();
         long["max_tokens"] = json!(21_001);
-        assert!(check(
-            anthropic("alice", long.clone()),
-            400,
-            "invalid_request_error"
-        )
-        .contains("streaming is required"));
+        long["stream"] = json!(false);
+        assert_eq!(
+            message_of(mock.respond(&anthropic("alice", long.clone())).0),
+            rules::streaming_required()
+        );
+        long["max_tokens"] = json!(10);
+        assert_eq!(
+            message_of(mock.respond(&anthropic("alice", long.clone())).0).0,
+            500
+        );
+        long["max_tokens"] = json!(21_001);
         long["stream"] = json!(true);
         assert!(matches!(
             mock.respond(&anthropic("alice", long)).0,
@@ -1501,7 +1632,7 @@ mod tests {
 
     #[test]
     fn messages_answers_an_anthropic_message() {
-        let (status, json) = json_of(
+        let (status, json) = message_of(
             mock()
                 .respond(&anthropic("alice", claude_body("claudeopus47", "ping")))
                 .0,
@@ -1527,7 +1658,7 @@ mod tests {
             &directive("x", json!({"reply": "one two three four"})),
         );
         short["max_tokens"] = json!(2);
-        let (_, json) = json_of(mock().respond(&anthropic("alice", short.clone())).0);
+        let (_, json) = message_of(mock().respond(&anthropic("alice", short.clone())).0);
         assert_eq!(
             (
                 json["stop_reason"].as_str(),
@@ -1535,10 +1666,10 @@ mod tests {
             ),
             (Some("max_tokens"), Some("one two"))
         );
-        assert!(json.get("stop_sequence").is_none());
+        assert!(json["stop_sequence"].is_null());
         short["max_tokens"] = json!(100);
         short["stop_sequences"] = json!(["four", " three"]);
-        let (_, json) = json_of(mock().respond(&anthropic("alice", short)).0);
+        let (_, json) = message_of(mock().respond(&anthropic("alice", short)).0);
         assert_eq!(json["stop_reason"], "stop_sequence");
         assert_eq!(json["stop_sequence"], " three");
         assert_eq!(json["content"][0]["text"], "one two");
@@ -1548,13 +1679,13 @@ mod tests {
     fn messages_thinks_when_asked() {
         let mut body = claude_body("claudesonnet46", "ping");
         body["thinking"] = json!({"type": "adaptive"});
-        let (_, json) = json_of(mock().respond(&anthropic("alice", body)).0);
+        let (_, json) = message_of(mock().respond(&anthropic("alice", body)).0);
         assert_eq!(json["content"][0]["type"], "thinking");
         assert_eq!(json["content"][0]["signature"], SIGNATURE);
         assert_eq!(json["content"][1]["type"], "text");
         let mut body = claude_body("claudeopus47", "ping");
         body["thinking"] = json!({"type": "adaptive"});
-        let (_, json) = json_of(mock().respond(&anthropic("alice", body)).0);
+        let (_, json) = message_of(mock().respond(&anthropic("alice", body)).0);
         assert_eq!(json["content"][0]["type"], "text");
         let mut body = claude_body(
             "claudehaiku45",
@@ -1576,7 +1707,7 @@ mod tests {
         );
         assert_eq!(anthropic_deltas(&events, "text_delta", "text"), "Done.");
         let gpt = chat_body("gpt4o", &directive("x", json!({"thinking": "no"})));
-        assert_eq!(json_of(mock().respond(&openai("alice", gpt)).0).0, 400);
+        assert_eq!(message_of(mock().respond(&openai("alice", gpt)).0).0, 400);
     }
 
     #[test]
@@ -1632,7 +1763,7 @@ mod tests {
             "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]);
         let mut body = claude_body("claudesonnet45", WEATHER);
         body["tools"] = tools;
-        let (_, json) = json_of(mock().respond(&anthropic("alice", body.clone())).0);
+        let (_, json) = message_of(mock().respond(&anthropic("alice", body.clone())).0);
         assert_eq!(json["stop_reason"], "tool_use");
         assert_eq!(
             json["content"],
@@ -1666,10 +1797,14 @@ mod tests {
             anthropic_deltas(&events, "text_delta", "text"),
             "The tool said: 18C and sunny"
         );
-        body["stream"] = json!(false);
-        let (_, json) = json_of(mock().respond(&anthropic("alice", body)).0);
+        let (_, json) = message_of(mock().respond(&anthropic("alice", body.clone())).0);
         assert_eq!(json["content"][0]["text"], "The tool said: 18C and sunny");
         assert_eq!(json["stop_reason"], "end_turn");
+        body["stream"] = json!(false);
+        assert_eq!(
+            message_of(mock().respond(&anthropic("alice", body)).0),
+            rules::streaming_required()
+        );
     }
 
     #[test]
@@ -1770,11 +1905,11 @@ mod tests {
         ));
         let body = chat_body("gpt4o", &directive("x", json!({"response": {"odd": 1}})));
         assert_eq!(
-            json_of(mock().respond(&openai("alice", body)).0),
+            message_of(mock().respond(&openai("alice", body)).0),
             (200, json!({"odd": 1}))
         );
         let body = chat_body("gpt4o", "x #mock {\"nope\": 1}");
-        assert_eq!(json_of(mock().respond(&openai("alice", body)).0).0, 400);
+        assert_eq!(message_of(mock().respond(&openai("alice", body)).0).0, 400);
     }
 
     #[test]
@@ -1787,7 +1922,7 @@ mod tests {
         request
             .headers
             .push(("accept".into(), "text/event-stream".into()));
-        let (_, json) = json_of(mock().respond(&request).0);
+        let (_, json) = message_of(mock().respond(&request).0);
         let echoed: Value =
             serde_json::from_str(json["content"][0]["text"].as_str().unwrap()).unwrap();
         assert_eq!(echoed["path"], MESSAGES);
@@ -1801,7 +1936,7 @@ mod tests {
             "gpt4o",
             &directive("x", json!({"echo_request": true, "fragment_bytes": 4096})),
         );
-        let (_, json) = json_of(mock().respond(&openai("alice", body)).0);
+        let (_, json) = message_of(mock().respond(&openai("alice", body)).0);
         let echoed: Value =
             serde_json::from_str(json["choices"][0]["message"]["content"].as_str().unwrap())
                 .unwrap();
@@ -1815,7 +1950,7 @@ mod tests {
         let user = "unregistered-carol";
         let mut body = chat_body("gpt4o", "hi");
         body["user"] = json!(user);
-        let (status, json) = json_of(mock.respond(&openai(user, body.clone())).0);
+        let (status, json) = message_of(mock.respond(&openai(user, body.clone())).0);
         assert_eq!(status, 200);
         assert_eq!(json["choices"][0]["message"]["content"], rules::AUTH_NOTICE);
         body["stream"] = json!(true);
@@ -1826,9 +1961,10 @@ mod tests {
             .unwrap();
         assert!(rules::AUTH_NOTICE.starts_with(first));
         let mut body = claude_body("claudeopus46", "hi");
+        body["stream"] = json!(false);
         body["user"] = json!(user);
         body["metadata"]["user_id"] = json!(user);
-        let (status, json) = json_of(mock.respond(&anthropic(user, body.clone())).0);
+        let (status, json) = message_of(mock.respond(&anthropic(user, body.clone())).0);
         assert_eq!(
             (status, json["content"][0]["text"].as_str()),
             (200, Some(rules::AUTH_NOTICE))
@@ -1841,7 +1977,7 @@ mod tests {
             &[("authorization", "Bearer unregistered-x")],
             &json!({"model": "v3small", "input": "a"}),
         );
-        let (status, json) = json_of(mock.respond(&embed).0);
+        let (status, json) = message_of(mock.respond(&embed).0);
         assert_eq!(status, 200);
         assert!(json.to_string().contains("AUTHENTICATION NOTICE FROM ARGO"));
     }
@@ -1903,7 +2039,7 @@ mod tests {
             429
         );
         let anonymous = request(EMBEDDINGS, &[], &json!({"model": "v3small", "input": "a"}));
-        assert_eq!(json_of(mock.respond(&anonymous).0).0, 401);
+        assert_eq!(message_of(mock.respond(&anonymous).0).0, 401);
     }
 
     #[test]
@@ -1913,7 +2049,7 @@ mod tests {
             let mut request = request(path, &[], &json!({}));
             request.method = "GET".into();
             request.body.clear();
-            json_of(mock.respond(&request).0)
+            message_of(mock.respond(&request).0)
         };
         let (status, json) = get("/argoapi/v1/models");
         assert_eq!(status, 200);
@@ -1954,6 +2090,222 @@ mod tests {
             stats["requests"], 1,
             "model-list reads are not calls of a model"
         );
+    }
+
+    /// argo-api.md §C (live lists of Aug and Sep 2026, argo-proxy 3.2.1-3.3.0; the legacy route's
+    /// shape from argo-anywhere's `openapi.json`): 37 models, the same entries on both routes.
+    #[test]
+    fn the_live_list_has_the_37_models_of_section_c_on_both_routes() {
+        let mock = mock();
+        let mut lists = Vec::new();
+        for path in ["/argoapi/v1/models", "/argoapi/api/v1/models/"] {
+            let mut get = request(path, &[], &json!({}));
+            get.method = "GET".into();
+            let (status, json) = json_of(mock.respond(&get).0);
+            assert_eq!(status, 200, "{path}");
+            let data = json["data"].as_array().unwrap().clone();
+            assert_eq!(data.len(), 37, "{path}");
+            for entry in &data {
+                let mut keys: Vec<&str> = entry
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .map(String::as_str)
+                    .collect();
+                keys.sort_unstable();
+                assert_eq!(keys, ["created", "id", "internal_id", "object", "owned_by"]);
+            }
+            lists.push(data);
+        }
+        assert_eq!(lists[0], lists[1]);
+        for new in [
+            "gpt54mini",
+            "gpt56sol",
+            "gpt56terra",
+            "gpt56luna",
+            "claudeopus48",
+            "claudesonnet5",
+            "claudeopus5",
+        ] {
+            assert!(lists[0].iter().any(|m| m["internal_id"] == new), "{new}");
+            let (status, _) = message_of(mock.respond(&openai("alice", chat_body(new, "hi"))).0);
+            assert_eq!(status, 200, "{new}");
+        }
+        let mut hot = claude_body("claudesonnet5", "hi");
+        hot["temperature"] = json!(0.5);
+        let (status, json) = message_of(mock.respond(&anthropic("alice", hot)).0);
+        assert_eq!(status, 400);
+        assert_eq!(json["type"], "error");
+        assert!(json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`temperature` is deprecated for this model"));
+    }
+
+    /// argo-api.md §C (strong: argo-proxy 3.2.1-3.3.0, argo-shim): the misleading refusal of a
+    /// `developer` message, naming its index.
+    #[test]
+    fn a_developer_message_gets_the_misleading_tool_calls_refusal() {
+        for model in ["gpt5", "gemini25flash", "gpt4o"] {
+            let mut body = chat_body(model, "hi");
+            body["messages"] = json!([{"role": "system", "content": "s"},
+                {"role": "developer", "content": "rules"}, {"role": "user", "content": "hi"}]);
+            let (status, json) = json_of(mock().respond(&openai("alice", body)).0);
+            assert_eq!(status, 400, "{model}");
+            assert!(json["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Unknown parameter: 'messages[1].tool_calls'."));
+        }
+    }
+
+    /// argo-api.md §C (live, argo-shim): chat without a valid `user` is HTTP 500.
+    #[test]
+    fn chat_without_a_valid_user_is_a_500() {
+        for user in [Value::Null, json!(""), json!(7)] {
+            let mut body = chat_body("gpt4o", "hi");
+            match user {
+                Value::Null => {
+                    body.as_object_mut().unwrap().remove("user");
+                }
+                other => body["user"] = other,
+            }
+            let (status, json) = json_of(mock().respond(&openai("alice", body)).0);
+            assert_eq!(
+                (status, json["error"]["type"].as_str()),
+                (500, Some("internal_error")),
+                "{json}"
+            );
+        }
+    }
+
+    /// argo-api.md §C (live, APEXA): Gemini takes native tools and fails on parallel calls in
+    /// its history.
+    #[test]
+    fn gemini_takes_native_tools_and_fails_on_parallel_calls() {
+        let tools =
+            json!([{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]);
+        let mut body = chat_body("gemini25pro", WEATHER);
+        body["tools"] = tools;
+        let (_, json) = json_of(mock().respond(&openai("alice", body.clone())).0);
+        assert_eq!(
+            json["choices"][0]["message"]["tool_calls"][0]["function"]["name"],
+            "get_weather"
+        );
+        let call = |id: &str| json!({"id": id, "type": "function", "function": {"name": "get_weather", "arguments": "{}"}});
+        let result = |id: &str| json!({"role": "tool", "tool_call_id": id, "content": "18C"});
+        let user = json!({"role": "user", "content": WEATHER});
+        let one_at_a_time = json!([user,
+            {"role": "assistant", "content": null, "tool_calls": [call("a")]}, result("a"),
+            {"role": "assistant", "content": null, "tool_calls": [call("b")]}, result("b")]);
+        body["messages"] = one_at_a_time;
+        let (status, json) = json_of(mock().respond(&openai("alice", body.clone())).0);
+        assert_eq!(
+            (status, json["choices"][0]["message"]["content"].as_str()),
+            (200, Some("The tool said: 18C"))
+        );
+        for parallel in [
+            json!([user, {"role": "assistant", "content": null, "tool_calls": [call("a"), call("b")]}, result("a")]),
+            json!([user, {"role": "assistant", "content": null, "tool_calls": [call("a")]}, result("a"), result("b")]),
+        ] {
+            body["messages"] = parallel;
+            let (status, json) = json_of(mock().respond(&openai("alice", body.clone())).0);
+            assert_eq!(status, 500);
+            assert!(json["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("number of function response parts != number of function call parts"));
+            let mut gpt = body.clone();
+            gpt["model"] = json!("gpt4o");
+            assert_eq!(json_of(mock().respond(&openai("alice", gpt)).0).0, 200);
+        }
+    }
+
+    /// argo-api.md §C (strong): errors inside a 200 stream, Vertex's 429 for Gemini; wrapped
+    /// 400s as Anthropic error events. (medium): null usage details, Claude SSE without
+    /// `input_tokens`.
+    #[test]
+    fn errors_inside_streams_and_odd_usage_are_scriptable() {
+        let mut body = chat_body(
+            "gemini25flash",
+            &directive(
+                "x",
+                json!({"reply": "ab", "stream_error": "Resource exhausted"}),
+            ),
+        );
+        body["stream"] = json!(true);
+        let (_, _, events) = stream_of(mock().respond(&openai("alice", body)).0);
+        assert_eq!(
+            events.last().unwrap().1,
+            json!({"error": {"message": "Resource exhausted", "type": "RESOURCE_EXHAUSTED", "code": 429, "status": "RESOURCE_EXHAUSTED"}})
+        );
+        let body = claude_body(
+            "claudesonnet45",
+            &directive(
+                "x",
+                json!({"stream_error": "bad", "stream_error_type": "invalid_request_error"}),
+            ),
+        );
+        let (_, _, events) = stream_of(mock().respond(&anthropic("alice", body)).0);
+        assert_eq!(
+            events.last().unwrap().1["error"]["type"],
+            "invalid_request_error"
+        );
+        let mut body = chat_body("gpt4o", &directive("x", json!({"usage_nulls": true})));
+        let (_, json) = json_of(mock().respond(&openai("alice", body.clone())).0);
+        assert_eq!(
+            json["usage"]["prompt_tokens_details"]["cached_tokens"],
+            Value::Null
+        );
+        assert_eq!(
+            json["usage"]["completion_tokens_details"]["reasoning_tokens"],
+            Value::Null
+        );
+        body["stream"] = json!(true);
+        body["stream_options"] = json!({"include_usage": true});
+        let (_, _, events) = stream_of(mock().respond(&openai("alice", body)).0);
+        let usage = &events[events.len() - 2].1["usage"];
+        assert_eq!(usage["prompt_tokens_details"]["cached_tokens"], Value::Null);
+        let body = claude_body(
+            "claudesonnet45",
+            &directive("x", json!({"omit_input_tokens": true, "usage_nulls": true})),
+        );
+        let (_, _, events) = stream_of(mock().respond(&anthropic("alice", body)).0);
+        let usage = &events[0].1["message"]["usage"];
+        assert!(usage.get("input_tokens").is_none(), "{usage}");
+        assert_eq!(usage["cache_read_input_tokens"], Value::Null);
+    }
+
+    /// argo-api.md §C (argo-proxy issue 144): tests read the `User-Agent` Argo saw.
+    #[test]
+    fn the_stats_keep_the_user_agents_argo_saw() {
+        let mock = mock();
+        let stats = || -> Value { serde_json::from_slice(&mock.stats.to_json()).unwrap() };
+        assert_eq!(stats()["last_user_agent"], Value::Null);
+        let mut asked = openai(
+            "alice",
+            chat_body("gpt4o", &directive("x", json!({"echo_request": true}))),
+        );
+        asked
+            .headers
+            .push(("user-agent".into(), "argo-bridge/1 (codex)".into()));
+        let (_, json) = json_of(mock.respond(&asked).0);
+        let echoed: Value =
+            serde_json::from_str(json["choices"][0]["message"]["content"].as_str().unwrap())
+                .unwrap();
+        assert_eq!(echoed["headers"]["user-agent"], "argo-bridge/1 (codex)");
+        mock.respond(&openai("alice", chat_body("gpt4o", "hi")));
+        assert_eq!(stats()["user_agents"], json!(["argo-bridge/1 (codex)", ""]));
+        assert_eq!(stats()["last_user_agent"], "");
+        for n in 0..70 {
+            let mut asked = openai("alice", chat_body("gpt4o", "hi"));
+            asked.headers.push(("user-agent".into(), format!("ua{n}")));
+            mock.respond(&asked);
+        }
+        let kept = stats()["user_agents"].as_array().unwrap().clone();
+        assert_eq!(kept.len(), 64);
+        assert_eq!(kept.last().unwrap(), "ua69");
+        assert_eq!(stats()["last_user_agent"], "ua69");
     }
 
     #[test]

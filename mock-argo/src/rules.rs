@@ -27,6 +27,10 @@ const CHAT_MODELS: &[&str] = &[
     "gpt54",
     "gpt54nano",
     "gpt55",
+    "gpt54mini",
+    "gpt56sol",
+    "gpt56terra",
+    "gpt56luna",
     "gemini25pro",
     "gemini25flash",
     "gemini35flash",
@@ -38,6 +42,19 @@ const CHAT_MODELS: &[&str] = &[
     "claudesonnet46",
     "claudesonnet45",
     "claudehaiku45",
+    "claudeopus48",
+    "claudesonnet5",
+    "claudeopus5",
+];
+
+/// Claude models that take no `temperature` and no `top_p` at all: opus47 (probe, June 2026);
+/// claudesonnet5 (argo-api.md §C, live, argo-proxy 3.2.1), claudeopus48 and claudeopus5
+/// (argo-api.md §C: argo-proxy's client code treats them as Sonnet 5).
+const NO_SAMPLING: &[&str] = &[
+    "claudeopus47",
+    "claudeopus48",
+    "claudesonnet5",
+    "claudeopus5",
 ];
 
 /// Claude models that take `temperature` or `top_p` but not both (probe).
@@ -50,8 +67,16 @@ const SAMPLING_XOR: &[&str] = &[
 ];
 
 /// Models that take only the default temperature (1) and no `top_p` (probe: the other GPT-5
-/// models were not probed).
-const DEFAULT_SAMPLING_ONLY: &[&str] = &["gpt5", "gpt5mini", "gpt55"];
+/// models were not probed; GPT-5.6: argo-api.md §C, "very likely" from argo-proxy 3.2.1's client
+/// code).
+const DEFAULT_SAMPLING_ONLY: &[&str] = &[
+    "gpt5",
+    "gpt5mini",
+    "gpt55",
+    "gpt56sol",
+    "gpt56terra",
+    "gpt56luna",
+];
 
 /// Above this, Claude through non-streaming chat fails (argo-proxy's legacy
 /// `CLAUDE_NON_STREAMING_MAX_TOKENS`).
@@ -119,12 +144,12 @@ fn check_claude(
             "streaming is required for max_tokens above {CLAUDE_NON_STREAMING_MAX_TOKENS} (mock text)"
         )));
     }
-    if model == "claudeopus47" && temperature.is_some() {
+    if NO_SAMPLING.contains(&model) && temperature.is_some() {
         return Err(anthropic_error(
             "`temperature` is deprecated for this model.".into(),
         ));
     }
-    if model == "claudeopus47" && has_top_p {
+    if NO_SAMPLING.contains(&model) && has_top_p {
         return Err(anthropic_error(
             "`top_p` is deprecated for this model.".into(),
         ));
@@ -152,6 +177,65 @@ fn check_default_sampling(temperature: Option<f64>, has_top_p: bool) -> Result<(
         ));
     }
     Ok(())
+}
+
+/// argo-api.md §C (live, argo-shim): chat without a valid `user` is HTTP 500 on
+/// `/v1/chat/completions`. The words are the mock's.
+pub fn check_chat_user(request: &Value) -> Result<(), Refusal> {
+    match request.get("user").and_then(Value::as_str) {
+        Some(user) if !user.trim().is_empty() => Ok(()),
+        _ => Err(openai_plain(
+            500,
+            "Internal Server Error: the request has no valid `user` (mock text)",
+            "internal_error",
+            "internal_error",
+        )),
+    }
+}
+
+/// What Argo's chat endpoint refuses in the conversation itself (argo-api.md §C):
+/// - a `developer` message: 400 with the misleading "Unknown parameter:
+///   'messages[N].tool_calls'." (strong: argo-proxy 3.2.1-3.3.0, argo-shim), N its index;
+/// - Gemini history with parallel tool calls (an assistant message with several `tool_calls`,
+///   or several `tool` results in a row): "number of function response parts != number of
+///   function call parts" (live: APEXA, 2026-09-28). No status is recorded: the mock says 500,
+///   as Argo answers Gemini's other upstream failures (argo-api.md A, "Argo-side 500s").
+pub fn check_chat_messages(model: &str, request: &Value) -> Result<(), Refusal> {
+    let messages: Vec<&Value> = request["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect();
+    if let Some(index) = messages.iter().position(|m| m["role"] == "developer") {
+        let param = format!("messages[{index}].tool_calls");
+        return Err(openai_error(
+            format!("Unknown parameter: '{param}'."),
+            &param,
+            "unknown_parameter",
+        ));
+    }
+    if model.starts_with("gemini") && has_parallel_tool_calls(&messages) {
+        return Err(openai_plain(
+            500,
+            "Error code: 400 - [{'error': {'code': 400, 'message': 'Please ensure that the number of function response parts is equal to the number of function call parts of the function call turn. (number of function response parts != number of function call parts)', 'status': 'INVALID_ARGUMENT'}}]",
+            "internal_error",
+            "internal_error",
+        ));
+    }
+    Ok(())
+}
+
+fn has_parallel_tool_calls(messages: &[&Value]) -> bool {
+    let many_calls = messages.iter().any(|m| {
+        m["role"] == "assistant"
+            && m["tool_calls"]
+                .as_array()
+                .is_some_and(|calls| calls.len() > 1)
+    });
+    let many_results = messages
+        .windows(2)
+        .any(|pair| pair[0]["role"] == "tool" && pair[1]["role"] == "tool");
+    many_calls || many_results
 }
 
 /// Too many texts in one embed call.
@@ -198,8 +282,33 @@ fn python_str(text: &str) -> String {
 }
 
 /// Claude models that take `thinking: {"type": "adaptive"}` (probe); the others know only
-/// `disabled` and `enabled`.
-const ADAPTIVE_THINKING: &[&str] = &["claudeopus47", "claudeopus46", "claudesonnet46"];
+/// `disabled` and `enabled`. The models new since June take it too (argo-api.md §C).
+const ADAPTIVE_THINKING: &[&str] = &[
+    "claudeopus47",
+    "claudeopus46",
+    "claudesonnet46",
+    "claudeopus48",
+    "claudesonnet5",
+    "claudeopus5",
+];
+
+/// Claude models that refuse `thinking: {"type": "enabled"}` and take `adaptive` only: opus47
+/// (probe, June 2026); opus48 and opus5 (argo-api.md §C, medium: argo-proxy 3.2.1-3.3.0's
+/// client code and release notes); sonnet5 like them (argo-api.md §C treats it as opus48).
+/// The others take budgeted thinking below `max_tokens` (argo-api.md §C, medium).
+const ADAPTIVE_ONLY: &[&str] = &[
+    "claudeopus47",
+    "claudeopus48",
+    "claudesonnet5",
+    "claudeopus5",
+];
+
+/// Argo's answer to every non-streaming Claude call on `/v1/messages` since about 2026-07-17:
+/// the Anthropic Python SDK's guard inside Argo, as argo-api.md §C quotes it (argo-proxy
+/// 3.2.1, ChemGraph issue 150; the tail of the sentence is elided in the record, so the mock
+/// sends it elided too).
+pub const STREAMING_REQUIRED: &str =
+    "Streaming is required for operations that may take longer than 10 minutes. ...";
 
 pub fn is_claude(model: &str) -> bool {
     model.starts_with("claude")
@@ -209,9 +318,13 @@ pub fn takes_adaptive_thinking(model: &str) -> bool {
     ADAPTIVE_THINKING.contains(&model)
 }
 
+pub fn is_adaptive_only(model: &str) -> bool {
+    ADAPTIVE_ONLY.contains(&model)
+}
+
 /// The rules real Argo enforces on `POST /v1/messages` (probe, prod, June 2026): `max_tokens`
-/// required, the sampling rules and long non-streaming answers as on chat, then `thinking`
-/// and `output_config.effort`.
+/// required, then (argo-api.md §C) HTTP 500 for any call that is not streamed, then the
+/// sampling rules, `thinking`, `output_config.effort` and the thinking blocks of the history.
 pub fn check_messages(model: &str, request: &Value, streaming: bool) -> Result<(), Refusal> {
     if request.get("max_tokens").is_none_or(Value::is_null) {
         // Recorded verbatim: Argo's own refusal, without the upstream wrapper.
@@ -221,9 +334,23 @@ pub fn check_messages(model: &str, request: &Value, streaming: bool) -> Result<(
             "max_tokens is required",
         ));
     }
+    if !streaming {
+        return Err(streaming_required());
+    }
     check_parameters(model, request, streaming)?;
     check_thinking(model, request)?;
-    check_effort(model, request)
+    check_effort(model, request)?;
+    check_thinking_history(request)
+}
+
+/// argo-api.md §C (argo-proxy 3.2.1 / ChemGraph issue 150): HTTP 500 in Argo's OpenAI-style
+/// error body, even on `/v1/messages`.
+pub fn streaming_required() -> Refusal {
+    (
+        500,
+        json!({"error": {"message": STREAMING_REQUIRED, "type": "ValueError",
+            "code": "internal_error"}}),
+    )
 }
 
 fn check_thinking(model: &str, request: &Value) -> Result<(), Refusal> {
@@ -249,7 +376,8 @@ fn check_thinking(model: &str, request: &Value) -> Result<(), Refusal> {
             ))),
             None => Ok(()),
         },
-        "enabled" if model == "claudeopus47" => Err(anthropic_error(
+        // Recorded for opus47 (probe); the same words for the models like it.
+        "enabled" if ADAPTIVE_ONLY.contains(&model) => Err(anthropic_error(
             "\"thinking.type.enabled\" is not supported for this model. Use \"thinking.type.adaptive\" and \"output_config.effort\" to control thinking behavior.".into(),
         )),
         "enabled" => {
@@ -259,15 +387,12 @@ fn check_thinking(model: &str, request: &Value) -> Result<(), Refusal> {
                 (None, _) => Err(anthropic_error(
                     "thinking.enabled.budget_tokens: Field required (mock text)".into(),
                 )),
+                // Recorded (probe, June 2026: `max_tokens: 64` with `budget_tokens: 1024`).
                 (Some(budget), Some(max_tokens)) if max_tokens <= budget => Err(anthropic_error(
                     "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size".into(),
                 )),
-                // The probe only sent `enabled` with a budget above `max_tokens` (the refusal
-                // above); argo-api.md reads it as "only adaptive thinking", and the mock holds
-                // the gateway to that with a text of its own.
-                _ => Err(anthropic_error(
-                    "\"thinking.type.enabled\" is refused by the mock: Argo takes only \"thinking.type.adaptive\" (mock text)".into(),
-                )),
+                // argo-api.md §C (medium: client authors' tests, no raw 200 recorded).
+                _ => Ok(()),
             }
         }
         // Recorded for `adaptive` on models without it.
@@ -277,6 +402,41 @@ fn check_thinking(model: &str, request: &Value) -> Result<(), Refusal> {
     }
 }
 
+/// Thinking blocks of earlier assistant turns (argo-api.md §C, medium: argo-proxy 3.2.1-3.3.0
+/// and argo-shim): a block whose `thinking` text is empty or missing is refused, and so is one
+/// without its `signature` (Argo does not sign blocks; history with missing signatures gave
+/// 400). The words are the mock's, in Anthropic's field-path style.
+fn check_thinking_history(request: &Value) -> Result<(), Refusal> {
+    let messages = request["messages"].as_array().into_iter().flatten();
+    for (turn, message) in messages.enumerate() {
+        if message["role"] != "assistant" {
+            continue;
+        }
+        let blocks = message["content"].as_array().into_iter().flatten();
+        for (index, block) in blocks.enumerate() {
+            if block["type"] != "thinking" {
+                continue;
+            }
+            let at = format!("messages.{turn}.content.{index}.thinking");
+            match block.get("thinking") {
+                None | Some(Value::Null) => {
+                    return Err(anthropic_error(format!("{at}.thinking: Field required")))
+                }
+                Some(Value::String(text)) if text.trim().is_empty() => {
+                    return Err(anthropic_error(format!(
+                        "{at}: each thinking block must contain non-empty thinking (mock text)"
+                    )))
+                }
+                Some(_) => {}
+            }
+            if block.get("signature").is_none_or(Value::is_null) {
+                return Err(anthropic_error(format!("{at}.signature: Field required")));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn check_effort(model: &str, request: &Value) -> Result<(), Refusal> {
     let Some(effort) = request
         .pointer("/output_config/effort")
@@ -284,9 +444,10 @@ fn check_effort(model: &str, request: &Value) -> Result<(), Refusal> {
     else {
         return Ok(());
     };
-    // Recorded: opus47 takes these five and says so; the other models took low, medium, high,
-    // none and minimal (xhigh and max were not probed on them, so the mock refuses them).
-    let (levels, list) = if model == "claudeopus47" {
+    // Recorded: opus47 takes these five and says so (the models like it too); the other models
+    // took low, medium, high, none and minimal (xhigh and max were not probed on them, so the
+    // mock refuses them).
+    let (levels, list) = if ADAPTIVE_ONLY.contains(&model) {
         (
             ["low", "medium", "high", "xhigh", "max"],
             "'low', 'medium', 'high', 'xhigh' or 'max'",
@@ -347,7 +508,7 @@ mod tests {
         for (key, value) in extra.as_object().unwrap() {
             request[key] = value.clone();
         }
-        check_messages(model, &request, false)
+        check_messages(model, &request, true)
             .err()
             .map(|(status, body)| {
                 assert_eq!(status, 400);
@@ -427,6 +588,115 @@ mod tests {
                 .1,
             json!({"type": "error", "error": {"type": "invalid_request_error", "message": "max_tokens is required"}})
         );
+    }
+
+    /// argo-api.md §C (argo-proxy 3.2.1-3.3.0, medium): budgeted thinking below `max_tokens` on
+    /// the models that take it, adaptive only on opus47/48, opus5 and sonnet5.
+    #[test]
+    fn budgeted_thinking_follows_section_c() {
+        let below =
+            json!({"max_tokens": 2048, "thinking": {"type": "enabled", "budget_tokens": 1024}});
+        let at =
+            json!({"max_tokens": 1024, "thinking": {"type": "enabled", "budget_tokens": 1024}});
+        for model in [
+            "claudehaiku45",
+            "claudesonnet45",
+            "claudeopus45",
+            "claudeopus41",
+            "claudeopus46",
+            "claudesonnet46",
+        ] {
+            assert_eq!(refusal(model, below.clone()), None, "{model}");
+            assert!(refusal(model, at.clone())
+                .unwrap()
+                .contains("`max_tokens` must be greater than `thinking.budget_tokens`"));
+        }
+        for model in [
+            "claudeopus47",
+            "claudeopus48",
+            "claudeopus5",
+            "claudesonnet5",
+        ] {
+            assert!(refusal(model, below.clone())
+                .unwrap()
+                .contains("\"thinking.type.enabled\" is not supported for this model."));
+            assert_eq!(
+                refusal(model, json!({"thinking": {"type": "adaptive"}})),
+                None,
+                "{model}"
+            );
+        }
+    }
+
+    /// argo-api.md §C (Sonnet 5 live, argo-proxy 3.2.1; opus48 and opus5 from client code;
+    /// GPT-5.6 "very likely" like the gpt-5 family).
+    #[test]
+    fn the_new_models_refuse_sampling_parameters() {
+        for model in ["claudesonnet5", "claudeopus48", "claudeopus5"] {
+            assert!(refusal(model, json!({"temperature": 0.5}))
+                .unwrap()
+                .contains("`temperature` is deprecated for this model"));
+            assert!(refusal(model, json!({"top_p": 0.5}))
+                .unwrap()
+                .contains("`top_p` is deprecated for this model"));
+            assert_eq!(refusal(model, json!({})), None, "{model}");
+        }
+        for model in ["gpt56sol", "gpt56terra", "gpt56luna"] {
+            let request = json!({"temperature": 0.2});
+            let (status, body) = check_parameters(model, &request, false).unwrap_err();
+            assert_eq!(status, 400);
+            assert!(body.to_string().contains("does not support 0.2"), "{body}");
+            assert!(check_parameters(model, &json!({"temperature": 1.0}), false).is_ok());
+        }
+        assert!(check_parameters("gpt54mini", &json!({"temperature": 0.2}), false).is_ok());
+        assert!(is_chat_model("gpt54mini") && is_chat_model("claudeopus5"));
+    }
+
+    /// argo-api.md §C (argo-proxy 3.2.1 / ChemGraph issue 150): every non-streaming Claude call
+    /// is HTTP 500, after Argo's own `max_tokens` check.
+    #[test]
+    fn unstreamed_messages_are_a_500() {
+        let request = json!({"model": "claudehaiku45", "max_tokens": 64,
+            "messages": [{"role": "user", "content": "ping"}]});
+        assert_eq!(
+            check_messages("claudehaiku45", &request, false).unwrap_err(),
+            (
+                500,
+                json!({"error": {"message": "Streaming is required for operations that may take longer than 10 minutes. ...",
+                    "type": "ValueError", "code": "internal_error"}})
+            )
+        );
+        assert!(check_messages("claudehaiku45", &request, true).is_ok());
+    }
+
+    /// argo-api.md §C (medium: argo-proxy 3.2.1-3.3.0, argo-shim): thinking blocks in history
+    /// need their text and a signature.
+    #[test]
+    fn thinking_blocks_in_history_need_text_and_signature() {
+        let with_block = |block: Value| {
+            json!({"messages": [{"role": "user", "content": "q"},
+                {"role": "assistant", "content": [block, {"type": "text", "text": "a"}]},
+                {"role": "user", "content": "again"}]})
+        };
+        let signed = json!({"type": "thinking", "thinking": "hm", "signature": "c2ln"});
+        assert_eq!(refusal("claudesonnet45", with_block(signed)), None);
+        for (block, words) in [
+            (
+                json!({"type": "thinking", "thinking": "", "signature": "c2ln"}),
+                "messages.1.content.0.thinking: each thinking block must contain non-empty thinking",
+            ),
+            (
+                json!({"type": "thinking", "signature": "c2ln"}),
+                "messages.1.content.0.thinking.thinking: Field required",
+            ),
+            (
+                json!({"type": "thinking", "thinking": "hm"}),
+                "messages.1.content.0.thinking.signature: Field required",
+            ),
+        ] {
+            let refused = refusal("claudesonnet45", with_block(block.clone()));
+            assert!(refused.as_deref().unwrap_or("").contains(words), "{block}: {refused:?}");
+        }
     }
 
     #[test]
