@@ -34,8 +34,10 @@ use pingora_core::listeners::ListenerConfig;
 use pingora_core::protocols::l4::stream::L4BufferSettings;
 use pingora_core::server::configuration::{Opt, ServerConf};
 use pingora_core::server::Server;
-use pingora_core::services::background::background_service;
+use pingora_core::server::ShutdownWatch;
+use pingora_core::services::background::{background_service, BackgroundService};
 use pingora_core::services::listening::Service;
+use pingora_core::services::ServiceReadyNotifier;
 use pingora_core::services::ServiceWithDependents;
 
 use crate::access_log::Format;
@@ -233,7 +235,7 @@ fn serve(settings: Settings, beside: Beside, upgrade: bool) -> Result<(), String
         upstream: own_upstream(),
         settings: Arc::clone(&shared_settings),
     };
-    server.add_service(background_service("model list", refresher));
+    let model_list = server.add_service(background_service("model list", refresher));
     // Probes get connections of their own too, and give up within the probe timeout.
     let probes = readiness::probe_config(&settings);
     let prober = readiness::Prober {
@@ -241,7 +243,17 @@ fn serve(settings: Settings, beside: Beside, upgrade: bool) -> Result<(), String
         upstream: upstream::Upstream::new(&probes, Arc::clone(&addresses)),
         settings: shared_settings,
     };
-    server.add_service(background_service("readiness probes", prober));
+    let probes = server.add_service(background_service("readiness probes", prober));
+    // What the gateway reaches Argo on at start waits for the services beside it (the demo's
+    // mock) to listen: probes of a mock that is not there yet would only warn.
+    for (_, beside) in &beside.listening {
+        let waiting = server.add_service(background_service(
+            "listening beside",
+            Listening(beside.address()),
+        ));
+        model_list.add_dependency(&waiting);
+        probes.add_dependency(&waiting);
+    }
     server.add_service(background_service("drain", drain::DrainWatcher));
     let tls = settings.tls.clone();
     let front_settings = settings.clone();
@@ -292,6 +304,19 @@ fn serve(settings: Settings, beside: Beside, upgrade: bool) -> Result<(), String
         }
     });
     server.run_forever()
+}
+
+/// Ready once something listens on its address: the services that depend on it start then.
+struct Listening(SocketAddr);
+
+#[async_trait::async_trait]
+impl BackgroundService for Listening {
+    async fn start_with_ready_notifier(&self, _: ShutdownWatch, ready: ServiceReadyNotifier) {
+        while !listen_port::listening(self.0) {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        ready.notify_ready();
+    }
 }
 
 /// Logs each listener's address once all of them listen, then calls `then` with them.

@@ -119,7 +119,7 @@ pub fn write_file_whole(path: &Path, lines: &str) -> std::io::Result<()> {
 }
 
 /// Whether a socket of this machine listens on `address`'s port (Linux's socket tables).
-fn listening(address: SocketAddr) -> bool {
+pub fn listening(address: SocketAddr) -> bool {
     let table = match address {
         SocketAddr::V4(_) => "/proc/net/tcp",
         SocketAddr::V6(_) => "/proc/net/tcp6",
