@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::limits::lock;
+
 use prometheus::IntGauge;
 
 pub struct MemoryBudget {
@@ -211,12 +213,6 @@ impl SharedBudget {
             .get(holder)
             .map_or(0, |held| held.load(Ordering::Acquire))
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

@@ -48,19 +48,6 @@ fn post_head(path: &str, length: usize, extra: &str) -> String {
     )
 }
 
-/// CPU seconds the process has used so far (user + system), from /proc.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks / 100.0
-}
-
 struct Gateway {
     port: u16,
     mock_port: u16,

@@ -114,19 +114,6 @@ fn refresh(admin: u16, authorization: Option<&str>) -> Response {
     request(admin, "POST", "/models/refresh", &headers, b"")
 }
 
-/// CPU seconds the process has used so far (user + system), from /proc.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks / 100.0
-}
-
 /// The value of one metric line (`name{labels}`), 0 when absent.
 fn metric(text: &str, name_and_labels: &str) -> f64 {
     text.lines()

@@ -29,19 +29,6 @@ const ATTACK_TIME: Duration = Duration::from_secs(8);
 /// for the head of the JSON.
 const BODY_BYTES: usize = 4 * 1024 * 1024 - 4096;
 
-/// CPU seconds the process has used so far (user + system), from /proc.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks / 100.0
-}
-
 /// A JSON array of as many `entry(n)` as fit in `bytes`.
 fn array_filling(bytes: usize, entry: impl Fn(usize) -> Value) -> (Vec<Value>, usize) {
     let mut entries = Vec::new();

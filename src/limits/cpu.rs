@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use super::lock;
+
 use argo_filters::ApiError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -104,12 +106,6 @@ struct Slots {
 
 fn closed(_: tokio::sync::AcquireError) -> ApiError {
     ApiError::internal("the pool for large requests is closed")
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@
 mod cpu;
 mod shared;
 
+pub(crate) use shared::lock;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;

@@ -633,7 +633,9 @@ pub fn check(config: &Limits) -> Result<(), (&'static str, String)> {
     Ok(())
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// The guard of `mutex`, also after a thread panicked holding it: the counts it guards stay
+/// usable.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
