@@ -14,6 +14,8 @@ pub enum Api {
     AnthropicMessages { stream: bool },
     /// `/v1/embeddings`, OpenAI-compatible.
     Embeddings,
+    /// `/v1/responses`, OpenAI's Responses API: the GPT models (argo-api.md §C).
+    Responses { stream: bool },
     /// `GET /v1/models`: the live model list.
     Models,
 }
@@ -40,6 +42,7 @@ impl<'a> Call<'a> {
             Api::OpenAiChat { .. } => "/v1/chat/completions",
             Api::AnthropicMessages { .. } => "/v1/messages",
             Api::Embeddings => "/v1/embeddings",
+            Api::Responses { .. } => "/v1/responses",
             Api::Models => "/v1/models",
         }
     }
@@ -58,6 +61,7 @@ impl<'a> Call<'a> {
             Api::Resource(Endpoint::StreamChat)
                 | Api::OpenAiChat { stream: true }
                 | Api::AnthropicMessages { stream: true }
+                | Api::Responses { stream: true }
         )
     }
 
@@ -102,6 +106,13 @@ mod tests {
             vec![("Authorization", "Bearer alice".into())]
         );
         assert_eq!(Call::new(Api::Models, "svc").method(), "GET");
+        // argo-api.md §C: `/v1/responses` takes the bearer username only (x-api-key refused).
+        let responses = Call::new(Api::Responses { stream: true }, "alice");
+        assert_eq!(responses.path(), "/v1/responses");
+        let headers = responses.headers();
+        assert!(headers.contains(&("Authorization", "Bearer alice".into())));
+        assert!(headers.contains(&("Accept", "text/event-stream".into())));
+        assert!(!headers.iter().any(|(name, _)| *name == "x-api-key"));
         assert!(Call::new(Api::Resource(Endpoint::Chat), "alice")
             .headers()
             .is_empty());

@@ -150,40 +150,66 @@ pub fn read_request(body: &[u8]) -> Result<(Conversation, String, CustomTools), 
     Ok((conversation, request.model, custom_tools))
 }
 
-const STATELESS: &str = "This gateway is stateless: it stores no responses. Send the whole conversation in `input` each turn, with `store: false` (as Codex CLI does).";
+pub(crate) const STATELESS: &str = "This gateway is stateless: it stores no responses. Send the whole conversation in `input` each turn, with `store: false` (as Codex CLI does).";
 
 /// What needs responses, conversations or prompts stored on the server.
 fn refuse_stored_state(request: &Request) -> Result<(), ApiError> {
-    let stored = [
+    StoredState {
+        previous_response_id: request.previous_response_id.is_some(),
+        store: request.store == Some(true),
+        background: request.background == Some(true),
+        conversation: request.conversation.is_some(),
+        prompt: request.prompt.is_some(),
+    }
+    .refuse()
+}
+
+/// Which members of a request ask for state stored on the server (each present and not null,
+/// or `true`); the pass-through to Argo's own `/v1/responses` refuses them as the translation
+/// does, since the client only ever sees the gateway's response ids.
+#[derive(Debug, Default)]
+pub(crate) struct StoredState {
+    pub previous_response_id: bool,
+    pub store: bool,
+    pub background: bool,
+    pub conversation: bool,
+    pub prompt: bool,
+}
+
+impl StoredState {
+    pub(crate) fn refuse(&self) -> Result<(), ApiError> {
+        let request = self;
+        let stored = [
         (
-            request.previous_response_id.is_some(),
+            request.previous_response_id,
             "previous_response_id",
             "`previous_response_id` refers to a stored response.",
         ),
         (
-            request.store == Some(true),
+            request.store,
             "store",
             "`store: true` asks for the response to be stored.",
         ),
         (
-            request.background == Some(true),
+            request.background,
             "background",
             "`background: true` needs a stored response to poll.",
         ),
         (
-            request.conversation.is_some(),
+            request.conversation,
             "conversation",
             "`conversation` refers to a stored conversation.",
         ),
         (
-            request.prompt.is_some(),
+            request.prompt,
             "prompt",
             "`prompt` refers to a prompt template stored on OpenAI's platform; send the instructions themselves.",
         ),
     ];
-    match stored.into_iter().find(|(asked, ..)| *asked) {
-        Some((_, param, why)) => Err(ApiError::invalid(param, format!("{why} {STATELESS}"))),
-        None => Ok(()),
+        match stored.into_iter().find(|(asked, ..)| *asked) {
+            Some((_, param, why)) => Err(ApiError::invalid(param, format!("{why} {STATELESS}"))),
+            None => Ok(()),
+        }
     }
 }
 
@@ -518,7 +544,7 @@ fn read_tool(index: usize, tool: &Value) -> Result<Offer, ApiError> {
 /// (`{"type": "web_search", "external_web_access": false}`), so refusing it would refuse every
 /// Codex turn, while Argo runs no hosted tools to serve it. Without it the model is simply not
 /// offered search and answers from what it knows, as with search disabled in Codex.
-fn is_web_search(kind: &str) -> bool {
+pub(crate) fn is_web_search(kind: &str) -> bool {
     matches!(
         kind,
         "web_search"
@@ -638,7 +664,7 @@ fn custom_format(path: &str, format: Option<&Value>) -> Result<Option<String>, A
 }
 
 /// Why a tool of type `kind` is refused.
-fn unserved_tool(kind: &str) -> String {
+pub(crate) fn unserved_tool(kind: &str) -> String {
     format!(
         "Tools of type `{kind}` cannot be served: Argo runs no hosted tools and the gateway offers the model only `function` and `custom` tools"
     )
@@ -1228,6 +1254,17 @@ pub fn encoder(meta: &ResponseMeta, custom_tools: &CustomTools) -> ResponsesEnco
         open: None,
         calls: Vec::new(),
     }
+}
+
+/// The events that end a Responses stream with `error` after Argo's own events were relayed
+/// (the pass-through): `error`, then `response.failed` under the gateway's id and the
+/// client's model, numbered on from `sequence`, as [`ResponsesEncoder`] ends a stream.
+pub fn failure_events(meta: &ResponseMeta, error: &ApiError, sequence: u64) -> Vec<u8> {
+    let mut encoder = encoder(meta, &CustomTools::default());
+    encoder.sequence = sequence;
+    let mut out = Vec::new();
+    encoder.error(&mut out, error);
+    out
 }
 
 /// Writes events as the Responses API streams them: `response.created` and

@@ -6,6 +6,7 @@ pub mod anthropic;
 pub mod openai_native;
 pub mod passthrough;
 pub mod resource;
+pub mod responses_passthrough;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;

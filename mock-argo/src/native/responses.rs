@@ -135,6 +135,9 @@ impl MockArgo {
         }
         let said = match &directive.tool_call {
             Some(scripted) => self.tool_turn(&body, scripted.calls(), &directive)?,
+            None if directive.echo_request => {
+                self.said_text(&body, super::echo(request, &body), &directive)
+            }
             None => {
                 let text = self.reply(model, &body, &directive);
                 self.said_text(&body, text, &directive)
@@ -741,6 +744,15 @@ mod tests {
             steps.iter().filter(|s| matches!(s, Step::Paced(_))).count(),
             3
         );
+        let echo = json!({"model": "gpt4o", "input": "x #mock {\"echo_request\": true}",
+            "include": ["reasoning.encrypted_content"]});
+        let (_, json) = json_of(ask("alice", &echo));
+        let said: Value =
+            serde_json::from_str(json["output"][0]["content"][0]["text"].as_str().unwrap())
+                .unwrap();
+        assert_eq!(said["path"], RESPONSES);
+        assert_eq!(said["headers"]["authorization"], "Bearer alice");
+        assert_eq!(said["body"], echo, "the request as Argo received it");
         let failing = json!({"model": "gpt4o", "stream": true,
             "input": "x #mock {\"reply\": \"ab\", \"stream_error\": \"boom\"}"});
         let (_, _, events) = stream_of(ask("alice", &failing));

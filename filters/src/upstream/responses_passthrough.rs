@@ -1,0 +1,1232 @@
+//! OpenAI Responses clients on Argo's own `/v1/responses`, which serves every `gpt*` model
+//! (argo-api.md §C): the same dialect on both sides, so the client's JSON goes up and Argo's
+//! JSON and SSE come back with the least rewriting, as [`super::passthrough`] does for chat.
+//! Whatever the translation through the hub would lose (`include`, `reasoning.summary`,
+//! reasoning items with their `encrypted_content`, custom tools as custom tools, `text`
+//! formats, fields nobody here knows yet) reaches Argo as the client wrote it.
+//!
+//! On the way up only the model, the user, the model table's rules (sampling, the
+//! `max_output_tokens` cap, `reasoning` for models without it) and what the gateway cannot
+//! serve change: stored state is refused as on the translated path (the client only sees the
+//! gateway's response ids), web search tools are dropped and other hosted tool types refused,
+//! as the translation does. On the way down the response's id and model become the gateway's
+//! and the client's, the opening is held back until it is known not to be Argo's notice,
+//! Argo's usage is counted, and an error inside the stream ends it as the translated path
+//! ends one (`error`, then `response.failed`).
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+
+use super::passthrough::{key_name, member, users_metadata, walk_array, walk_object};
+use super::{fitted, truncated, upstream_error};
+use crate::client::openai_responses::{self, StoredState, STATELESS};
+use crate::error::ApiError;
+use crate::hub::{Conversation, Dialect, Finish, Usage};
+use crate::json::parse_request;
+use crate::models::{Family, Kind, ModelSpec};
+use crate::notice;
+use crate::openai::{check_sampling, ResponseMeta};
+use crate::sse::SseParser;
+use crate::stream::json_string;
+use crate::translate::{Engine, StreamState, StreamTranslation};
+
+/// The longest description Argo takes for a `custom` tool (argo-api.md §C, live: longer ones
+/// are refused with a 400, while function tools of 13k characters pass). A request with a
+/// longer one goes through the translation, which offers custom tools as functions.
+pub const MAX_CUSTOM_TOOL_DESCRIPTION: usize = 4096;
+
+/// Whether Argo's `/v1/responses` serves `model`: the GPT models (argo ids `gpt*`, the o-series
+/// included); Claude and Gemini get a 500 there (argo-api.md §C). The caller checks that the
+/// model is on the native API.
+pub fn serves(model: &ModelSpec) -> bool {
+    model.family == Family::Openai
+        && model.kind == Kind::Chat
+        && model
+            .argo_id
+            .get(..3)
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("gpt"))
+}
+
+/// The members of a Responses body the gateway reads; every other member is only copied.
+/// Types are checked as the translation's parse checks them.
+#[derive(Debug, Deserialize)]
+struct Request {
+    model: String,
+    #[serde(default)]
+    stream: Option<bool>,
+    #[serde(default)]
+    temperature: Option<f64>,
+    #[serde(default)]
+    top_p: Option<f64>,
+    #[serde(default)]
+    max_output_tokens: Option<u64>,
+    #[serde(default)]
+    tools: Option<Vec<IgnoredAny>>,
+    #[serde(default)]
+    previous_response_id: Option<IgnoredAny>,
+    #[serde(default)]
+    store: Option<bool>,
+    #[serde(default)]
+    background: Option<bool>,
+    #[serde(default)]
+    conversation: Option<IgnoredAny>,
+    #[serde(default)]
+    prompt: Option<IgnoredAny>,
+}
+
+/// A client's Responses body, its members the gateway reads checked.
+#[derive(Debug)]
+pub struct ClientRequest<'a> {
+    body: &'a [u8],
+    request: Request,
+}
+
+/// Reads the client's body; a 400 names the offending field.
+pub fn read_request(body: &[u8]) -> Result<ClientRequest<'_>, ApiError> {
+    let request: Request = parse_request(body)?;
+    Ok(ClientRequest { body, request })
+}
+
+impl ClientRequest<'_> {
+    /// The model the client asked for.
+    pub fn model(&self) -> &str {
+        &self.request.model
+    }
+
+    pub fn stream(&self) -> bool {
+        self.request.stream == Some(true)
+    }
+
+    /// Whether the request goes to Argo's `/v1/responses` for `model` (a model of the native
+    /// API): a GPT model, and no custom tool Argo would refuse.
+    pub fn passes_through(&self, model: &ModelSpec) -> bool {
+        serves(model) && !self.has_long_custom_tool()
+    }
+
+    fn has_long_custom_tool(&self) -> bool {
+        if self.request.tools.as_ref().is_none_or(Vec::is_empty) {
+            return false;
+        }
+        let mut long = false;
+        walk_object(self.body, |key, span| {
+            if key == b"tools" {
+                let tools = &self.body[span];
+                walk_array(tools, |tool| long |= is_long_custom_tool(&tools[tool]));
+            }
+        });
+        long
+    }
+
+    /// Argo's request: the client's body with `model` the Argo id, `user` the gateway's user
+    /// (`metadata.user_id` too, `safety_identifier` left out), sampling, the token limit and
+    /// `reasoning` fitted to the model, and web search tools left out. Every other member is
+    /// copied as the client wrote it; keys are compared as JSON means them, escapes decoded.
+    pub fn request_body(&self, model: &ModelSpec, user: &str) -> Result<Vec<u8>, ApiError> {
+        let request = &self.request;
+        StoredState {
+            previous_response_id: request.previous_response_id.is_some(),
+            store: request.store == Some(true),
+            background: request.background == Some(true),
+            conversation: request.conversation.is_some(),
+            prompt: request.prompt.is_some(),
+        }
+        .refuse()?;
+        check_sampling(request.temperature, request.top_p, None)?;
+        let mut asked = Conversation::new(Dialect::OpenAiResponses, Vec::new());
+        asked.temperature = request.temperature;
+        asked.top_p = request.top_p;
+        let stream = self.stream();
+        let fitted = fitted(&asked, model, stream);
+        let cap = model.max_tokens_cap.filter(|_| !stream);
+        let mut out = Vec::with_capacity(self.body.len() + 128);
+        out.push(b'{');
+        let (mut metadata, mut input) = (None, None);
+        let mut failure: Option<ApiError> = None;
+        let walked = walk_object(self.body, |key, value| {
+            let raw = &self.body[value];
+            let Some(name) = key_name(key) else {
+                failure.get_or_insert_with(invalid_body);
+                return;
+            };
+            let kept: Option<Cow<[u8]>> = match name.as_ref() {
+                b"model" | b"user" | b"safety_identifier" => None,
+                b"metadata" => {
+                    metadata = Some(raw);
+                    None
+                }
+                b"input" => {
+                    input = Some(raw);
+                    Some(Cow::Borrowed(raw))
+                }
+                b"temperature" if fitted.temperature.is_none() => None,
+                b"top_p" if fitted.top_p.is_none() => None,
+                b"max_output_tokens" => match (request.max_output_tokens, cap) {
+                    (Some(limit), Some(cap)) if limit > cap => {
+                        Some(Cow::Owned(cap.to_string().into_bytes()))
+                    }
+                    _ => Some(Cow::Borrowed(raw)),
+                },
+                // OpenAI refuses `reasoning` for models without it, as the translation knows.
+                b"reasoning" if !model.reasoning => None,
+                b"tools" => match tools_for_argo(raw) {
+                    Ok(tools) => Some(tools),
+                    Err(error) => {
+                        failure.get_or_insert(error);
+                        None
+                    }
+                },
+                _ => Some(Cow::Borrowed(raw)),
+            };
+            if let Some(value) = kept {
+                member(&mut out, key, &value);
+            }
+        });
+        if !walked {
+            return Err(invalid_body());
+        }
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        check_input(input)?;
+        member(&mut out, b"model", json_string(&model.argo_id).as_bytes());
+        member(&mut out, b"user", json_string(user).as_bytes());
+        if let Some(metadata) = metadata.and_then(|raw| users_metadata(raw, user)) {
+            member(&mut out, b"metadata", metadata.as_bytes());
+        }
+        out.push(b'}');
+        Ok(out)
+    }
+}
+
+fn invalid_body() -> ApiError {
+    ApiError::invalid("body", "Invalid JSON body")
+}
+
+/// `input` is required, a string or a non-empty list of items (the translation's rule).
+fn check_input(input: Option<&[u8]>) -> Result<(), ApiError> {
+    match input.map(<[u8]>::trim_ascii) {
+        None | Some(b"null") => Err(ApiError::invalid(
+            "input",
+            format!("`input` is required. {STATELESS}"),
+        )),
+        Some([b'"', ..]) => Ok(()),
+        Some(items @ [b'[', ..]) if items[1..].trim_ascii() == b"]" => Err(ApiError::invalid(
+            "input",
+            "`input` must contain at least one item",
+        )),
+        Some([b'[', ..]) => Ok(()),
+        Some(_) => Err(ApiError::invalid(
+            "input",
+            "`input` must be a string or a list of items",
+        )),
+    }
+}
+
+/// A member of a JSON object decoded as a string; `None` when absent or not a string.
+fn string_member(object: &[u8], name: &[u8]) -> Option<String> {
+    let mut found = None;
+    walk_object(object, |key, span| {
+        if key == name {
+            found = serde_json::from_slice::<String>(&object[span]).ok();
+        }
+    });
+    found
+}
+
+fn is_long_custom_tool(tool: &[u8]) -> bool {
+    string_member(tool, b"type").as_deref() == Some("custom")
+        && string_member(tool, b"description")
+            .is_some_and(|text| text.chars().count() > MAX_CUSTOM_TOOL_DESCRIPTION)
+}
+
+/// The client's tools for Argo: `function` and `custom` tools as written, web search tools
+/// left out (Codex sends one with every turn; the translation drops them too, and nothing
+/// says Argo runs them), any other type refused as the translation refuses it (Argo runs no
+/// hosted tools, and nothing says it takes `namespace` or `local_shell` tools).
+fn tools_for_argo(raw: &[u8]) -> Result<Cow<'_, [u8]>, ApiError> {
+    let mut kept: Vec<Range<usize>> = Vec::new();
+    let (mut dropped, mut failure) = (false, None);
+    let mut index = 0;
+    let walked = walk_array(raw, |span| {
+        let path = format!("tools[{index}]");
+        index += 1;
+        if failure.is_some() {
+            return;
+        }
+        let tool = &raw[span.clone()];
+        if !walk_object(tool, |_, _| {}) {
+            failure = Some(ApiError::invalid(&path, "Each tool must be an object"));
+            return;
+        }
+        match string_member(tool, b"type").as_deref() {
+            Some("function" | "custom") => kept.push(span),
+            Some(kind) if openai_responses::is_web_search(kind) => dropped = true,
+            Some(kind) => {
+                failure = Some(ApiError::invalid(
+                    format!("{path}.type"),
+                    openai_responses::unserved_tool(kind),
+                ));
+            }
+            None => {
+                failure = Some(ApiError::invalid(
+                    format!("{path}.type"),
+                    "Each tool needs a `type`",
+                ));
+            }
+        }
+    });
+    if !walked {
+        return Err(ApiError::invalid("tools", "`tools` must be a list"));
+    }
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    if !dropped {
+        return Ok(Cow::Borrowed(raw));
+    }
+    let mut tools = Vec::with_capacity(raw.len());
+    tools.push(b'[');
+    for span in kept {
+        if tools.len() > 1 {
+            tools.push(b',');
+        }
+        tools.extend_from_slice(&raw[span]);
+    }
+    tools.push(b']');
+    Ok(Cow::Owned(tools))
+}
+
+/// The response's id and model as JSON strings, and the meta the gateway's own closing events
+/// are written with.
+#[derive(Debug)]
+struct Identity {
+    id: String,
+    model: String,
+    meta: ResponseMeta,
+}
+
+impl Identity {
+    fn new(meta: &ResponseMeta) -> Self {
+        Identity {
+            id: json_string(&meta.id),
+            model: json_string(&meta.model),
+            meta: meta.clone(),
+        }
+    }
+}
+
+/// Argo's `response` object for the client: its id and model the gateway's and the client's,
+/// the usage Argo reported back for the gateway. Argo's notice and an error are errors.
+pub fn relay_answer(
+    body: &[u8],
+    meta: &ResponseMeta,
+) -> Result<(Vec<u8>, Option<Usage>), ApiError> {
+    let not_json = || ApiError::invalid_answer("Argo returned a response that is not valid JSON");
+    let mut response = Response::default();
+    if !walk_object(body, |key, span| response.take(key, span)) {
+        if notice::is_notice(body) {
+            return Err(notice::unregistered_user());
+        }
+        return Err(not_json());
+    }
+    let output = response.output.clone().map(|span| &body[span]);
+    // The notice is the whole answer; a response may echo long instructions before it.
+    if notice::is_notice(body) || output.is_some_and(notice::is_notice) {
+        return Err(notice::unregistered_user());
+    }
+    if let Some(error) = present(body, &response.error) {
+        return Err(error_of(error, b"error"));
+    }
+    if output.is_none() {
+        return Err(ApiError::invalid_answer(
+            "Argo returned a response without output",
+        ));
+    }
+    let usage = present(body, &response.usage).and_then(read_usage);
+    let mut out = Vec::with_capacity(body.len() + meta.id.len() + meta.model.len());
+    response.rewrite(body, 0, &Identity::new(meta), &mut out);
+    Ok((out, usage))
+}
+
+/// The members of a `response` object the relay reads or rewrites.
+#[derive(Debug, Default)]
+struct Response {
+    id: Option<Range<usize>>,
+    model: Option<Range<usize>>,
+    output: Option<Range<usize>>,
+    usage: Option<Range<usize>>,
+    error: Option<Range<usize>>,
+}
+
+impl Response {
+    fn take(&mut self, key: &[u8], span: Range<usize>) {
+        let slot = match key {
+            b"id" => &mut self.id,
+            b"model" => &mut self.model,
+            b"output" => &mut self.output,
+            b"usage" => &mut self.usage,
+            b"error" => &mut self.error,
+            _ => return,
+        };
+        *slot = Some(span);
+    }
+
+    /// `json` with the id and model (found at `offset` within it) replaced by `identity`'s.
+    fn rewrite(&self, json: &[u8], offset: usize, identity: &Identity, out: &mut Vec<u8>) {
+        let shift = |span: &Option<Range<usize>>| {
+            span.clone()
+                .map(|span| span.start + offset..span.end + offset)
+        };
+        let mut replacements = [
+            (shift(&self.id), identity.id.as_str()),
+            (shift(&self.model), identity.model.as_str()),
+        ];
+        replacements.sort_by_key(|(span, _)| span.as_ref().map_or(0, |span| span.start));
+        let mut copied = 0;
+        for (span, value) in replacements {
+            if let Some(span) = span {
+                out.extend_from_slice(&json[copied..span.start]);
+                out.extend_from_slice(value.as_bytes());
+                copied = span.end;
+            }
+        }
+        out.extend_from_slice(&json[copied..]);
+    }
+}
+
+fn present<'a>(json: &'a [u8], span: &Option<Range<usize>>) -> Option<&'a [u8]> {
+    span.clone()
+        .map(|span| &json[span])
+        .filter(|value| *value != b"null")
+}
+
+/// An error Argo reported in a body or an event: `{"code", "message"}` (a failed response's
+/// `error`, an `error` event), maybe wrapped in `{"error": {...}}`; `kind` names it when it
+/// carries no code.
+fn error_of(raw: &[u8], kind: &[u8]) -> ApiError {
+    #[derive(Default, Deserialize)]
+    struct Reported {
+        #[serde(default)]
+        code: Option<serde_json::Value>,
+        #[serde(rename = "type", default)]
+        kind: Option<String>,
+        #[serde(default)]
+        message: Option<String>,
+        #[serde(default)]
+        error: Option<Box<Reported>>,
+    }
+    let mut reported: Reported = serde_json::from_slice(raw).unwrap_or_default();
+    if let Some(inner) = reported.error.take() {
+        reported = *inner;
+    }
+    let code = reported.code.as_ref().and_then(serde_json::Value::as_str);
+    // An `error` event's own `type` is `error`: its code says more.
+    let kind = code
+        .or(reported.kind.as_deref().filter(|kind| *kind != "error"))
+        .unwrap_or(std::str::from_utf8(kind).unwrap_or("error"));
+    upstream_error(
+        kind,
+        reported.message.as_deref().unwrap_or("no details given"),
+    )
+}
+
+/// The Responses usage object (`input_tokens`, `output_tokens`,
+/// `input_tokens_details.cached_tokens`, which may be null); `None` when it is not an object
+/// or a count is not a whole number.
+fn read_usage(raw: &[u8]) -> Option<Usage> {
+    let number = |value: &[u8]| -> Option<u64> { std::str::from_utf8(value).ok()?.parse().ok() };
+    let mut usage = Usage::default();
+    let mut valid = true;
+    let walked = walk_object(raw, |key, span| {
+        let value = &raw[span];
+        match key {
+            b"input_tokens" => match number(value) {
+                Some(count) => usage.input_tokens = count,
+                None => valid = false,
+            },
+            b"output_tokens" => match number(value) {
+                Some(count) => usage.output_tokens = count,
+                None => valid = false,
+            },
+            b"input_tokens_details" => {
+                walk_object(value, |key, span| {
+                    if key == b"cached_tokens" {
+                        usage.cached_input_tokens = number(&value[span]);
+                    }
+                });
+            }
+            _ => {}
+        }
+    });
+    (walked && valid).then_some(usage)
+}
+
+/// The relay of Argo's Responses stream for a client of the same dialect.
+pub fn stream(meta: &ResponseMeta) -> StreamTranslation {
+    StreamTranslation::with_engine(Box::new(Relay {
+        parser: SseParser::default(),
+        events: RelayState {
+            identity: Identity::new(meta),
+            next_sequence: 0,
+            finished: false,
+            done: false,
+        },
+    }))
+}
+
+#[derive(Debug)]
+struct Relay {
+    parser: SseParser,
+    events: RelayState,
+}
+
+#[derive(Debug)]
+struct RelayState {
+    identity: Identity,
+    /// The sequence number the gateway's own closing events would take.
+    next_sequence: u64,
+    /// `response.completed` or `response.incomplete` came.
+    finished: bool,
+    /// The stream ended, or an error came: nothing more is relayed.
+    done: bool,
+}
+
+impl Engine for Relay {
+    fn start(&mut self, _out: &mut Vec<u8>) {}
+
+    fn feed(
+        &mut self,
+        state: &mut StreamState,
+        out: &mut Vec<u8>,
+        bytes: &[u8],
+    ) -> Result<(), ApiError> {
+        let events = &mut self.events;
+        let mut result = Ok(());
+        self.parser.feed(bytes, |name, data| {
+            if result.is_ok() {
+                result = events.event(name, data, state, out);
+            }
+        });
+        result
+    }
+
+    fn drain(&mut self, state: &mut StreamState, out: &mut Vec<u8>) -> Result<(), ApiError> {
+        let events = &mut self.events;
+        let mut result = Ok(());
+        self.parser.finish(|name, data| {
+            if result.is_ok() {
+                result = events.event(name, data, state, out);
+            }
+        });
+        result?;
+        if !events.done && !events.finished {
+            events.done = true;
+            let (identity, sequence) = (&events.identity, events.next_sequence);
+            return state.upstream_error(out, truncated(), |out, error| {
+                failure(out, identity, error, sequence);
+            });
+        }
+        Ok(())
+    }
+
+    /// Argo's own closing event was relayed: nothing to add.
+    fn finish(&mut self, _out: &mut Vec<u8>, _finish: Finish, _usage: Usage) {}
+
+    fn error(&mut self, out: &mut Vec<u8>, error: &ApiError) {
+        let events = &self.events;
+        failure(out, &events.identity, error, events.next_sequence);
+    }
+}
+
+fn failure(out: &mut Vec<u8>, identity: &Identity, error: &ApiError, sequence: u64) {
+    out.extend(openai_responses::failure_events(
+        &identity.meta,
+        error,
+        sequence,
+    ));
+}
+
+/// The top-level members of an event that the relay reads.
+#[derive(Debug, Default)]
+struct EventMembers {
+    kind: Option<Range<usize>>,
+    sequence: Option<Range<usize>>,
+    response: Option<Range<usize>>,
+    delta: Option<Range<usize>>,
+    item: Option<Range<usize>>,
+    error: Option<Range<usize>>,
+}
+
+impl EventMembers {
+    fn of(json: &[u8]) -> Option<Self> {
+        let mut members = EventMembers::default();
+        let walked = walk_object(json, |key, value| {
+            let slot = match key {
+                b"type" => &mut members.kind,
+                b"sequence_number" => &mut members.sequence,
+                b"response" => &mut members.response,
+                b"delta" => &mut members.delta,
+                b"item" => &mut members.item,
+                b"error" => &mut members.error,
+                _ => return,
+            };
+            *slot = Some(value);
+        });
+        walked.then_some(members)
+    }
+}
+
+/// An event's `type`, as written between its quotes (event types have no escapes).
+fn kind_of<'a>(json: &'a [u8], members: &EventMembers) -> &'a [u8] {
+    members
+        .kind
+        .clone()
+        .map(|span| &json[span])
+        .and_then(|raw| raw.strip_prefix(b"\"")?.strip_suffix(b"\""))
+        .unwrap_or_default()
+}
+
+impl RelayState {
+    fn event(
+        &mut self,
+        name: &[u8],
+        data: &[u8],
+        state: &mut StreamState,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ApiError> {
+        if self.done {
+            return Ok(());
+        }
+        let data = data.trim_ascii();
+        // What is not a JSON object is no event the client could use.
+        let Some(members) = EventMembers::of(data) else {
+            return Ok(());
+        };
+        let kind = kind_of(data, &members);
+        let mut response = None;
+        if let Some(span) = members.response.clone() {
+            let mut members = Response::default();
+            if walk_object(&data[span.clone()], |key, value| members.take(key, value)) {
+                response = Some((span.start, members));
+            }
+        }
+        if let Some(error) = self.reported_error(data, kind, &members, &response) {
+            self.done = true;
+            let (identity, sequence) = (&self.identity, self.next_sequence);
+            return state.upstream_error(out, error, |out, error| {
+                failure(out, identity, error, sequence);
+            });
+        }
+        // The gateway's own closing events take the numbers after the last event relayed.
+        if let Some(number) = present(data, &members.sequence)
+            .and_then(|raw| std::str::from_utf8(raw).ok()?.parse::<u64>().ok())
+        {
+            self.next_sequence = number + 1;
+        }
+        match kind {
+            b"response.completed" | b"response.incomplete" => {
+                self.finished = true;
+                self.done = true;
+                let usage = response.as_ref().and_then(|(offset, members)| {
+                    present(&data[*offset..], &members.usage).and_then(read_usage)
+                });
+                if let Some(usage) = usage {
+                    state.report(usage);
+                }
+            }
+            b"response.output_text.delta" => {
+                if let Some(delta) = members.delta.clone() {
+                    watch_text(&data[delta], state)?;
+                }
+            }
+            _ if is_content(data, kind, &members) => state.guard.content(),
+            _ => {}
+        }
+        let sink = state.guard.sink(out);
+        sink.reserve(data.len() + name.len() + self.identity.model.len() + 16);
+        if !name.is_empty() {
+            sink.extend_from_slice(b"event: ");
+            sink.extend_from_slice(name);
+            sink.push(b'\n');
+        }
+        sink.extend_from_slice(b"data: ");
+        match &response {
+            Some((offset, members)) => members.rewrite(data, *offset, &self.identity, sink),
+            None => sink.extend_from_slice(data),
+        }
+        sink.extend_from_slice(b"\n\n");
+        Ok(())
+    }
+
+    /// The error an event reports: an `error` event, a failed response, or OpenAI's plain
+    /// `{"error": {...}}`.
+    fn reported_error(
+        &self,
+        data: &[u8],
+        kind: &[u8],
+        members: &EventMembers,
+        response: &Option<(usize, Response)>,
+    ) -> Option<ApiError> {
+        match kind {
+            b"error" => Some(error_of(data, kind)),
+            b"response.failed" => {
+                let reported = response
+                    .as_ref()
+                    .and_then(|(offset, members)| present(&data[*offset..], &members.error));
+                Some(error_of(reported.unwrap_or(b"{}"), b"server_error"))
+            }
+            b"" => present(data, &members.error).map(|error| error_of(error, b"error")),
+            _ => None,
+        }
+    }
+}
+
+/// Text Argo streamed: counted, and watched for the notice while the opening is undecided.
+fn watch_text(delta: &[u8], state: &mut StreamState) -> Result<(), ApiError> {
+    if state.guard.decided() {
+        // As written, JSON escapes left in: good enough for a count.
+        if let Some(text) = delta
+            .strip_prefix(b"\"")
+            .and_then(|text| text.strip_suffix(b"\""))
+            .and_then(|text| std::str::from_utf8(text).ok())
+        {
+            state.count(text);
+        }
+        return Ok(());
+    }
+    if let Ok(text) = serde_json::from_slice::<String>(delta) {
+        state.count(&text);
+        state.guard.text(&text)?;
+    }
+    Ok(())
+}
+
+/// Whether an event carries content that is not answer text (the notice is only text): a
+/// delta of anything else (arguments, reasoning, a refusal), or an output item other than a
+/// message.
+fn is_content(data: &[u8], kind: &[u8], members: &EventMembers) -> bool {
+    if kind.ends_with(b".delta") {
+        return true;
+    }
+    kind == b"response.output_item.added"
+        && members
+            .item
+            .clone()
+            .and_then(|span| string_member(&data[span], b"type"))
+            .is_some_and(|kind| kind != "message")
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::error::ErrorCode;
+    use crate::fixtures::{self, split};
+    use crate::models::Sampling;
+
+    fn meta() -> ResponseMeta {
+        ResponseMeta {
+            id: "resp-gw123".into(),
+            created: 1_700_000_000,
+            model: "gpt-5".into(),
+        }
+    }
+
+    fn gpt5() -> ModelSpec {
+        ModelSpec {
+            reasoning: true,
+            sampling: Sampling::None,
+            ..ModelSpec::new("gpt-5", "gpt5", Family::Openai, Kind::Chat)
+        }
+    }
+
+    fn gpt4o() -> ModelSpec {
+        ModelSpec::new("gpt-4o", "gpt4o", Family::Openai, Kind::Chat)
+    }
+
+    /// A Codex turn, with what the translation would lose.
+    fn codex_turn() -> Value {
+        json!({
+            "model": "gpt-5", "instructions": "You are Codex.", "store": false, "stream": true,
+            "input": [
+                {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "<permissions>"}]},
+                {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "fix it"}]},
+                {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "gAAAA-opaque"},
+                {"type": "custom_tool_call", "call_id": "call_1", "name": "apply_patch", "input": "*** Begin Patch"},
+                {"type": "custom_tool_call_output", "call_id": "call_1", "output": "Done"}
+            ],
+            "tools": [
+                {"type": "function", "name": "shell", "parameters": {"type": "object"}},
+                {"type": "custom", "name": "apply_patch", "description": "Patch files",
+                    "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"}},
+                {"type": "web_search", "external_web_access": false}
+            ],
+            "tool_choice": "auto", "parallel_tool_calls": false,
+            "reasoning": {"effort": "medium", "summary": "auto"},
+            "include": ["reasoning.encrypted_content"],
+            "text": {"verbosity": "low", "format": {"type": "json_schema", "name": "x", "schema": {"type": "object"}}},
+            "prompt_cache_key": "abc", "temperature": 0.5,
+            "user": "mallory", "safety_identifier": "mallory", "metadata": {"user_id": "mallory", "k": "v"}
+        })
+    }
+
+    fn argo_request(body: &Value, model: &ModelSpec) -> Result<Value, ApiError> {
+        let text = body.to_string();
+        let request = read_request(text.as_bytes())?;
+        let argo = request.request_body(model, "alice")?;
+        Ok(serde_json::from_slice(&argo).unwrap())
+    }
+
+    #[test]
+    fn a_codex_turn_reaches_argo_as_sent_but_for_model_user_and_the_tables_rules() {
+        let body = codex_turn();
+        let argo = argo_request(&body, &gpt5()).unwrap();
+        let mut expected = body.clone();
+        let object = expected.as_object_mut().unwrap();
+        object.insert("model".into(), json!("gpt5"));
+        object.insert("user".into(), json!("alice"));
+        object.insert("metadata".into(), json!({"user_id": "alice", "k": "v"}));
+        object.remove("safety_identifier");
+        object.remove("temperature");
+        object["tools"].as_array_mut().unwrap().pop();
+        assert_eq!(argo, expected);
+        let argo = argo_request(&body, &gpt4o()).unwrap();
+        assert_eq!(argo["temperature"], 0.5, "gpt-4o takes sampling");
+        assert!(argo.get("reasoning").is_none(), "nor reasoning");
+    }
+
+    #[test]
+    fn escaped_spellings_of_identity_fields_never_reach_argo() {
+        let text = r#"{"model":"gpt-5","input":"hi","us\u0065r":"mallory","safety_\u0069dentifier":"m","metadata":{"user_\u0069d":"mallory"}}"#;
+        let request = read_request(text.as_bytes()).unwrap();
+        let argo = String::from_utf8(request.request_body(&gpt5(), "alice").unwrap()).unwrap();
+        assert!(
+            !argo.contains("mallory") && !argo.contains("safety"),
+            "{argo}"
+        );
+        let argo: Value = serde_json::from_str(&argo).unwrap();
+        assert_eq!(argo["user"], "alice");
+    }
+
+    #[test]
+    fn the_token_limit_is_capped_unless_streamed() {
+        let capped = ModelSpec {
+            max_tokens_cap: Some(1000),
+            ..gpt4o()
+        };
+        let body = json!({"model": "gpt-4o", "input": "hi", "max_output_tokens": 5000});
+        assert_eq!(
+            argo_request(&body, &capped).unwrap()["max_output_tokens"],
+            1000
+        );
+        let mut streamed = body.clone();
+        streamed["stream"] = json!(true);
+        assert_eq!(
+            argo_request(&streamed, &capped).unwrap()["max_output_tokens"],
+            5000
+        );
+    }
+
+    #[test]
+    fn what_the_translation_refuses_is_refused_alike() {
+        for (body, param) in [
+            (json!({"model": "gpt-5"}), "input"),
+            (json!({"model": "gpt-5", "input": []}), "input"),
+            (json!({"model": "gpt-5", "input": 3}), "input"),
+            (
+                json!({"model": "gpt-5", "input": "x", "previous_response_id": "resp_1"}),
+                "previous_response_id",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "store": true}),
+                "store",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "temperature": 3}),
+                "temperature",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "tools": [{"type": "namespace", "name": "n", "tools": []}]}),
+                "tools[0].type",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "tools": [{"type": "function", "name": "f"}, {"type": "file_search"}]}),
+                "tools[1].type",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "tools": [{"name": "f"}]}),
+                "tools[0].type",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "tools": [1]}),
+                "tools[0]",
+            ),
+        ] {
+            let refused = argo_request(&body, &gpt5()).unwrap_err();
+            assert_eq!(refused.status, 400, "{body}");
+            assert_eq!(refused.param.as_deref(), Some(param), "{body}");
+            let text = body.to_string();
+            let hub = openai_responses::read_request(text.as_bytes()).err();
+            assert_eq!(hub.map(|hub| hub.message), Some(refused.message), "{body}");
+        }
+        assert_eq!(read_request(b"{").unwrap_err().status, 400);
+        assert_eq!(
+            read_request(b"{\"input\":\"x\"}")
+                .unwrap_err()
+                .param
+                .as_deref(),
+            Some("model")
+        );
+    }
+
+    #[test]
+    fn gpt_models_pass_through_unless_a_custom_tool_is_too_long_for_argo() {
+        let body = |length: usize| {
+            json!({"model": "gpt-5", "input": "x", "tools": [{"type": "custom", "name": "t", "description": "é".repeat(length)}]})
+            .to_string()
+        };
+        let short = body(MAX_CUSTOM_TOOL_DESCRIPTION);
+        assert!(read_request(short.as_bytes())
+            .unwrap()
+            .passes_through(&gpt5()));
+        let long = body(MAX_CUSTOM_TOOL_DESCRIPTION + 1);
+        assert!(!read_request(long.as_bytes())
+            .unwrap()
+            .passes_through(&gpt5()));
+        let o3 = ModelSpec::new("o3", "gpto3", Family::Openai, Kind::Chat);
+        assert!(serves(&o3) && serves(&gpt4o()));
+        for other in [
+            fixtures::claude(),
+            ModelSpec::new("gemini-2.5-pro", "gemini25pro", Family::Google, Kind::Chat),
+            ModelSpec::new(
+                "text-embedding-3-small",
+                "v3small",
+                Family::Openai,
+                Kind::Embedding,
+            ),
+        ] {
+            assert!(!serves(&other), "{}", other.name);
+        }
+    }
+
+    const ANSWER: &str = r#"{"id":"resp_argo1","object":"response","created_at":1779381799,"status":"completed","instructions":"INSTRUCTIONS","model":"gpt-5-2025-08-07","output":[{"id":"rs_a","type":"reasoning","summary":[{"type":"summary_text","text":"Thinking."}],"encrypted_content":"gAAAA"},{"id":"msg_a","type":"message","status":"completed","role":"assistant","content":[{"type":"output_text","text":"Hello","annotations":[]}]}],"usage":{"input_tokens":20,"input_tokens_details":{"cached_tokens":null},"output_tokens":7,"output_tokens_details":{"reasoning_tokens":4},"total_tokens":27}}"#;
+
+    #[test]
+    fn answers_come_back_under_the_gateways_id_and_the_clients_model() {
+        let (body, usage) = relay_answer(ANSWER.as_bytes(), &meta()).unwrap();
+        let mut expected: Value = serde_json::from_str(ANSWER).unwrap();
+        expected["id"] = json!("resp-gw123");
+        expected["model"] = json!("gpt-5");
+        assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), expected);
+        assert_eq!(
+            usage,
+            Some(Usage {
+                input_tokens: 20,
+                output_tokens: 7,
+                cached_input_tokens: None
+            })
+        );
+        let failed = r#"{"id":"resp_1","status":"failed","model":"gpt-5","output":[],"error":{"code":"rate_limit_exceeded","message":"slow down"}}"#;
+        assert_eq!(
+            relay_answer(failed.as_bytes(), &meta()).unwrap_err().status,
+            429
+        );
+        let plain = r#"{"error":{"message":"The server had an error","type":"server_error"}}"#;
+        assert_eq!(
+            relay_answer(plain.as_bytes(), &meta()).unwrap_err().status,
+            502
+        );
+        assert_eq!(relay_answer(b"[1]", &meta()).unwrap_err().status, 502);
+        assert_eq!(
+            relay_answer(br#"{"id":"x"}"#, &meta()).unwrap_err().status,
+            502
+        );
+    }
+
+    #[test]
+    fn the_notice_is_a_403_even_after_long_instructions() {
+        let long = ANSWER
+            .replace("INSTRUCTIONS", &"i".repeat(notice::SEARCHED_BYTES * 2))
+            .replace("Hello", fixtures::NOTICE);
+        let error = relay_answer(long.as_bytes(), &meta()).unwrap_err();
+        assert_eq!(error.code, Some(ErrorCode::UpstreamUserNotRegistered));
+        let error = relay_answer(fixtures::NOTICE.as_bytes(), &meta()).unwrap_err();
+        assert_eq!(error.status, 403, "a notice outside any JSON too");
+    }
+
+    fn event(name: &str, mut data: Value, sequence: u64) -> String {
+        data["type"] = json!(name);
+        data["sequence_number"] = json!(sequence);
+        format!("event: {name}\ndata: {data}\n\n")
+    }
+
+    fn response_object(status: &str, usage: Value) -> Value {
+        json!({"id": "resp_argo1", "object": "response", "created_at": 1779381799, "status": status,
+            "model": "gpt-5-2025-08-07", "output": [], "usage": usage, "instructions": "Be brief"})
+    }
+
+    /// Argo's stream of a reasoning summary, text (with escapes and an emoji) and a custom
+    /// tool call.
+    fn argo_stream(text: &[&str]) -> String {
+        let mut events = vec![
+            (
+                "response.created",
+                json!({"response": response_object("in_progress", Value::Null)}),
+            ),
+            (
+                "response.in_progress",
+                json!({"response": response_object("in_progress", Value::Null)}),
+            ),
+            (
+                "response.output_item.added",
+                json!({"output_index": 0, "item": {"id": "rs_a", "type": "reasoning", "summary": []}}),
+            ),
+            (
+                "response.reasoning_summary_text.delta",
+                json!({"item_id": "rs_a", "output_index": 0, "summary_index": 0, "delta": "Hmm."}),
+            ),
+            (
+                "response.output_item.done",
+                json!({"output_index": 0, "item": {"id": "rs_a", "type": "reasoning", "summary": [{"type": "summary_text", "text": "Hmm."}], "encrypted_content": "gAAAA"}}),
+            ),
+            (
+                "response.output_item.added",
+                json!({"output_index": 1, "item": {"id": "msg_a", "type": "message", "role": "assistant", "content": []}}),
+            ),
+        ];
+        for piece in text {
+            events.push((
+                "response.output_text.delta",
+                json!({"item_id": "msg_a", "output_index": 1, "content_index": 0, "delta": piece}),
+            ));
+        }
+        events.extend([
+            ("response.output_item.added", json!({"output_index": 2, "item": {"id": "ctc_a", "type": "custom_tool_call", "call_id": "call_1", "name": "apply_patch", "input": ""}})),
+            ("response.custom_tool_call_input.delta", json!({"item_id": "ctc_a", "output_index": 2, "delta": "*** Begin"})),
+            ("response.completed", json!({"response": response_object("completed",
+                json!({"input_tokens": 175, "input_tokens_details": {"cached_tokens": 128}, "output_tokens": 16, "total_tokens": 191}))})),
+        ]);
+        events
+            .into_iter()
+            .enumerate()
+            .map(|(sequence, (name, data))| event(name, data, sequence as u64))
+            .collect()
+    }
+
+    /// Argo's stream of `text` alone, as the notice comes.
+    fn text_stream(text: &[&str]) -> String {
+        argo_stream(text)
+            .split_inclusive("\n\n")
+            .filter(|event| !event.contains("rs_a") && !event.contains("ctc_a"))
+            .collect()
+    }
+
+    fn parse_events(sse: &[u8]) -> Vec<(String, Value)> {
+        std::str::from_utf8(sse)
+            .unwrap()
+            .split("\n\n")
+            .filter(|event| !event.is_empty())
+            .map(|event| {
+                let (name, data) = event.split_once('\n').unwrap();
+                (
+                    name.strip_prefix("event: ").unwrap().to_string(),
+                    serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    fn relayed(pieces: &[&[u8]]) -> (Vec<u8>, StreamTranslation) {
+        let mut translation = stream(&meta());
+        (fixtures::relay(&mut translation, pieces), translation)
+    }
+
+    const TEXT: [&str; 3] = ["Pong! ", "😊 ", "\"quoted\"\n"];
+
+    #[test]
+    fn the_stream_is_relayed_under_the_gateways_identity() {
+        let argo = argo_stream(&TEXT);
+        let (out, mut translation) = relayed(&[argo.as_bytes()]);
+        let sent = parse_events(&out);
+        let argos = parse_events(argo.as_bytes());
+        assert_eq!(sent.len(), argos.len());
+        for ((name, event), (argo_name, argo_event)) in sent.iter().zip(&argos) {
+            assert_eq!(name, argo_name);
+            let mut expected = argo_event.clone();
+            if expected.get("response").is_some() {
+                expected["response"]["id"] = json!("resp-gw123");
+                expected["response"]["model"] = json!("gpt-5");
+            }
+            assert_eq!(event, &expected, "everything else is Argo's");
+        }
+        assert_eq!(
+            translation.usage(),
+            Usage {
+                input_tokens: 175,
+                output_tokens: 16,
+                cached_input_tokens: Some(128)
+            }
+        );
+        assert!(translation.usage_reported() && translation.failure().is_none());
+    }
+
+    #[test]
+    fn the_opening_is_held_until_it_cannot_be_the_notice() {
+        let argo = text_stream(&["**", "Summary**"]);
+        let without_reasoning: Vec<&str> = argo.split_inclusive("\n\n").collect();
+        let mut translation = stream(&meta());
+        let mut out = translation.start();
+        for event in &without_reasoning[..4] {
+            translation.feed_into(&mut out, event.as_bytes()).unwrap();
+        }
+        assert!(
+            out.is_empty() && !translation.decided(),
+            "`**` could open the notice"
+        );
+        translation
+            .feed_into(&mut out, without_reasoning[4].as_bytes())
+            .unwrap();
+        assert!(translation.decided());
+        assert_eq!(parse_events(&out).len(), 5);
+    }
+
+    #[test]
+    fn the_notice_is_an_error_and_nothing_of_it_is_sent() {
+        let (head, tail) = fixtures::NOTICE.split_at(20);
+        let argo = text_stream(&[head, tail, "\n\nHello"]);
+        let mut translation = stream(&meta());
+        let mut out = translation.start();
+        let error = translation
+            .feed_into(&mut out, argo.as_bytes())
+            .unwrap_err();
+        assert_eq!(error.code, Some(ErrorCode::UpstreamUserNotRegistered));
+        assert!(out.is_empty());
+        assert!(translation.finish().unwrap().is_empty());
+        let mut plain = stream(&meta());
+        let error = plain
+            .feed_into(&mut Vec::new(), fixtures::NOTICE.as_bytes())
+            .unwrap_err();
+        assert_eq!(
+            error.status, 403,
+            "a notice outside any event is caught too"
+        );
+    }
+
+    #[test]
+    fn errors_in_the_stream_replace_it_or_end_it_as_the_translation_does() {
+        let error = event(
+            "error",
+            json!({"code": "rate_limit_exceeded", "message": "Too many requests", "param": null}),
+            2,
+        );
+        let argo = argo_stream(&TEXT);
+        let events: Vec<&str> = argo.split_inclusive("\n\n").collect();
+        let mut early = stream(&meta());
+        let mut out = early.start();
+        early.feed_into(&mut out, events[0].as_bytes()).unwrap();
+        let refused = early.feed_into(&mut out, error.as_bytes()).unwrap_err();
+        assert_eq!((refused.status, out.len()), (429, 0));
+        for late_error in [
+            error.clone(),
+            event(
+                "response.failed",
+                json!({"response": {"id": "resp_argo1", "status": "failed", "model": "gpt-5",
+                "error": {"code": "server_error", "message": "boom"}}}),
+                9,
+            ),
+        ] {
+            let mut late = stream(&meta());
+            let mut out = late.start();
+            for event in &events[..8] {
+                late.feed_into(&mut out, event.as_bytes()).unwrap();
+            }
+            late.feed_into(&mut out, late_error.as_bytes()).unwrap();
+            late.feed_into(&mut out, events[8].as_bytes()).unwrap();
+            out.extend(late.finish().unwrap());
+            let sent = parse_events(&out);
+            let names: Vec<&str> = sent.iter().map(|(name, _)| name.as_str()).collect();
+            assert_eq!(
+                names[names.len() - 2..],
+                ["error", "response.failed"],
+                "{names:?}"
+            );
+            assert_eq!(names.len(), 10);
+            let sequences: Vec<u64> = sent
+                .iter()
+                .map(|(_, event)| event["sequence_number"].as_u64().unwrap())
+                .collect();
+            assert_eq!(
+                sequences,
+                (0..10).collect::<Vec<_>>(),
+                "numbered on from Argo's"
+            );
+            let failed = &sent[9].1["response"];
+            assert_eq!(
+                (failed["id"].as_str(), failed["status"].as_str()),
+                (Some("resp-gw123"), Some("failed"))
+            );
+            assert!(late.failure().is_some());
+        }
+        let mut cut = stream(&meta());
+        let mut out = cut.start();
+        for event in &events[..8] {
+            cut.feed_into(&mut out, event.as_bytes()).unwrap();
+        }
+        out.extend(cut.finish().unwrap());
+        let sent = parse_events(&out);
+        assert_eq!(
+            sent[sent.len() - 2].1["code"],
+            "upstream_truncated",
+            "a stream cut short ends with an error"
+        );
+    }
+
+    fn relayed_whole(pieces: &[&[u8]]) -> Vec<u8> {
+        relayed(pieces).0
+    }
+
+    #[test]
+    fn the_stream_relays_alike_split_at_every_byte() {
+        let argo = argo_stream(&TEXT);
+        let stream = argo.as_bytes();
+        let whole = relayed_whole(&[stream]);
+        for at in 0..=stream.len() {
+            assert_eq!(
+                relayed_whole(&[&stream[..at], &stream[at..]]),
+                whole,
+                "split at {at}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_stream_relays_alike_however_split(cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12)) {
+            let argo = argo_stream(&TEXT);
+            let stream = argo.as_bytes();
+            prop_assert_eq!(relayed_whole(&split(stream, &cuts)), relayed_whole(&[stream]));
+        }
+
+        #[test]
+        fn a_notice_is_caught_however_split(cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8)) {
+            let (head, tail) = fixtures::NOTICE.split_at(20);
+            let argo = text_stream(&[head, tail]);
+            let mut translation = stream(&meta());
+            let mut out = translation.start();
+            let mut refused = None;
+            for piece in split(argo.as_bytes(), &cuts) {
+                if let Err(error) = translation.feed_into(&mut out, piece) {
+                    refused = Some(error);
+                    break;
+                }
+            }
+            prop_assert!(out.is_empty());
+            prop_assert_eq!(refused.map(|error| error.status), Some(403));
+        }
+    }
+}
