@@ -104,7 +104,10 @@ fn a_gpt_turn_reaches_argos_responses_with_all_it_carries() {
     assert_sent_as_written(&echoed["body"], &turn);
     assert_eq!(upstream_calls(&stack), (1, 0), "not translated into chat");
     // Argo's answer, under the gateway's id and the client's model.
-    assert!(answer["id"].as_str().unwrap().starts_with("resp-"), "{answer}");
+    assert!(
+        answer["id"].as_str().unwrap().starts_with("resp-"),
+        "{answer}"
+    );
     assert_eq!(answer["model"], "gpt-5");
     assert!(
         answer["output"][0]["id"]
@@ -238,7 +241,11 @@ fn errors_inside_the_stream_reach_the_client() {
     let events = events(&response.text());
     assert_eq!(streamed_text(&events), "Hello there");
     let names: Vec<&str> = events.iter().map(|(name, _)| name.as_str()).collect();
-    assert_eq!(names[names.len() - 2..], ["error", "response.failed"], "{names:?}");
+    assert_eq!(
+        names[names.len() - 2..],
+        ["error", "response.failed"],
+        "{names:?}"
+    );
     let failed = &events.last().unwrap().1["response"];
     assert_eq!(failed["status"], "failed");
     assert_eq!(failed["model"], "gpt-4o");

@@ -3,6 +3,7 @@
 loop with the whole input sent each turn (`store: false`), and the stateless refusals."""
 
 import json
+import os
 
 import openai
 import pytest
@@ -105,3 +106,39 @@ def test_codex_turn_with_a_custom_tool_and_web_search(client, model, stream):
     items.append({"type": "custom_tool_call_output", "call_id": calls[0].call_id, "output": "Done"})
     final = client.responses.create(**{**kwargs, "input": items})
     assert "Done" in final.output_text
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_gpt_turns_reach_argos_own_responses_with_what_chat_would_lose(client, stream):
+    """Over Argo's native API a GPT model's Responses request goes to Argo's `/v1/responses` as
+    the SDK wrote it, but for the model id and the user (the mock echoes what it received)."""
+    if os.environ.get("ARGO_BRIDGE_UPSTREAM_API") != "native":
+        pytest.skip("the resource API has no Responses endpoint")
+    echo = json.dumps({"echo_request": True, "fragment_bytes": 4096})
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"],
+              "additionalProperties": False}
+    kwargs = dict(
+        model="gpt-5",
+        input=[{"role": "user", "content": f"Hi #mock {echo}"}],
+        store=False,
+        include=["reasoning.encrypted_content"],
+        reasoning={"effort": "low", "summary": "auto"},
+        tools=[APPLY_PATCH],
+        text={"format": {"type": "json_schema", "name": "answer", "schema": schema, "strict": True}},
+        user="mallory",
+    )
+    if stream:
+        with client.responses.stream(**kwargs) as events:
+            response = events.get_final_response()
+    else:
+        response = client.responses.create(**kwargs)
+    assert response.model == "gpt-5" and response.id.startswith("resp-")
+    argo = json.loads(response.output_text)
+    assert argo["path"].endswith("/v1/responses")
+    sent = argo["body"]
+    assert sent["model"] == "gpt5" and sent["user"] == "alice"
+    assert sent["include"] == ["reasoning.encrypted_content"]
+    assert sent["reasoning"] == {"effort": "low", "summary": "auto"}
+    assert sent["tools"] == [APPLY_PATCH]
+    assert sent["text"]["format"]["schema"] == schema
+    assert sent.get("stream", False) == stream

@@ -36,6 +36,9 @@ struct Said {
     incomplete: bool,
     input_tokens: u64,
     usage_nulls: bool,
+    /// The request's `custom` tools: their calls are `custom_tool_call` items carrying the
+    /// call's `input` (OpenAI's Responses API, which Argo passes through).
+    custom_tools: Vec<String>,
 }
 
 impl Said {
@@ -63,6 +66,10 @@ impl Said {
 
     fn has_message(&self) -> bool {
         !self.text.is_empty() || self.calls.is_empty()
+    }
+
+    fn is_custom(&self, name: &str) -> bool {
+        self.custom_tools.iter().any(|custom| custom == name)
     }
 }
 
@@ -210,6 +217,7 @@ impl MockArgo {
             incomplete,
             input_tokens: responses_input_tokens(body),
             usage_nulls: directive.usage_nulls,
+            custom_tools: Vec::new(),
         }
     }
 
@@ -250,6 +258,7 @@ impl MockArgo {
             incomplete: false,
             input_tokens: responses_input_tokens(body),
             usage_nulls: directive.usage_nulls,
+            custom_tools: custom_tool_names(body),
         })
     }
 
@@ -321,13 +330,37 @@ fn declares_tool(body: &Value, name: &str) -> bool {
     })
 }
 
-/// The `function_call_output` items the input ends with, their outputs as text.
+/// The names of the request's `custom` tools.
+fn custom_tool_names(body: &Value) -> Vec<String> {
+    let tools = body["tools"].as_array().into_iter().flatten();
+    tools
+        .filter(|tool| tool["type"] == "custom")
+        .filter_map(|tool| tool["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// A custom tool call's `input`: the scripted arguments' `input` string, else the arguments
+/// as JSON text.
+fn custom_input(arguments: &Value) -> String {
+    match &arguments["input"] {
+        Value::String(input) => input.clone(),
+        _ => arguments.to_string(),
+    }
+}
+
+/// The `function_call_output` (or `custom_tool_call_output`) items the input ends with, their
+/// outputs as text.
 fn trailing_outputs(body: &Value) -> Vec<String> {
     let items: Vec<&Value> = body["input"].as_array().into_iter().flatten().collect();
     let mut outputs: Vec<String> = items
         .iter()
         .rev()
-        .take_while(|item| item["type"] == "function_call_output")
+        .take_while(|item| {
+            matches!(
+                item["type"].as_str(),
+                Some("function_call_output" | "custom_tool_call_output")
+            )
+        })
         .map(|item| match &item["output"] {
             Value::String(text) => text.clone(),
             Value::Array(parts) => parts
@@ -378,6 +411,17 @@ fn output_items(meta: &Meta, said: &Said, status: &str) -> Vec<Value> {
         );
     }
     for (index, (name, arguments)) in said.calls.iter().enumerate() {
+        if said.is_custom(name) {
+            let input = match status {
+                "in_progress" => String::new(),
+                _ => custom_input(arguments),
+            };
+            items.push(
+                json!({"type": "custom_tool_call", "id": format!("ctc_mock_{}", index + 1),
+                "call_id": format!("call_mock_{}", index + 1), "name": name, "input": input}),
+            );
+            continue;
+        }
         let arguments = match status {
             "in_progress" => String::new(),
             _ => arguments.to_string(),
@@ -514,11 +558,30 @@ fn response_stream(meta: &Meta, said: &Said, pace: &super::Pace) -> Vec<Step> {
     }
     for (call, (name, arguments)) in said.calls.iter().enumerate() {
         let index = output_index + call;
-        let item_id = format!("fc_mock_{}", call + 1);
         events.paced(
             "response.output_item.added",
             json!({"output_index": index, "item": added[index]}),
         );
+        if said.is_custom(name) {
+            let item_id = format!("ctc_mock_{}", call + 1);
+            let input = custom_input(arguments);
+            for piece in sse::split(&input, pace.size) {
+                events.paced(
+                    "response.custom_tool_call_input.delta",
+                    json!({"item_id": item_id, "output_index": index, "delta": piece}),
+                );
+            }
+            events.now(
+                "response.custom_tool_call_input.done",
+                json!({"item_id": item_id, "output_index": index, "input": input}),
+            );
+            events.now(
+                "response.output_item.done",
+                json!({"output_index": index, "item": done[index]}),
+            );
+            continue;
+        }
+        let item_id = format!("fc_mock_{}", call + 1);
         let arguments = arguments.to_string();
         for piece in sse::split(&arguments, pace.size) {
             events.paced(
@@ -700,6 +763,37 @@ mod tests {
         body["tools"] = json!([{"type": "function", "function": {"name": "get_weather"}}]);
         body["input"] = json!(WEATHER);
         assert_eq!(json_of(ask("alice", &body)).0, 400, "chat-shaped tools");
+    }
+
+    /// OpenAI's Responses API (custom tools, 2025-08), which Argo serves for GPT models: a
+    /// call of a `custom` tool is a `custom_tool_call` item carrying its `input` string.
+    #[test]
+    fn custom_tools_are_called_with_custom_tool_call_items() {
+        let directive = r#"Patch #mock {"tool_call": {"name": "apply_patch", "arguments": {"input": "*** Begin Patch"}}}"#;
+        let mut body = json!({"model": "gpt5", "tools": [{"type": "custom", "name": "apply_patch"}],
+            "input": [{"role": "user", "content": directive}]});
+        let (_, json) = json_of(ask("alice", &body));
+        assert_eq!(
+            json["output"][0],
+            json!({"type": "custom_tool_call", "id": "ctc_mock_1", "call_id": "call_mock_1",
+                "name": "apply_patch", "input": "*** Begin Patch"})
+        );
+        body["stream"] = json!(true);
+        let (_, _, events) = stream_of(ask("alice", &body));
+        let input: String = events
+            .iter()
+            .filter(|(name, _)| name.as_deref() == Some("response.custom_tool_call_input.delta"))
+            .map(|(_, event)| event["delta"].as_str().unwrap())
+            .collect();
+        assert_eq!(input, "*** Begin Patch");
+        body["stream"] = json!(false);
+        body["input"] = json!([{"role": "user", "content": directive}, json["output"][0],
+            {"type": "custom_tool_call_output", "call_id": "call_mock_1", "output": "Done"}]);
+        let (_, json) = json_of(ask("alice", &body));
+        assert_eq!(
+            json["output"][0]["content"][0]["text"],
+            "The tool said: Done"
+        );
     }
 
     #[test]
