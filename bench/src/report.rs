@@ -43,7 +43,7 @@ const NATIVE_STREAMS: [(&str, &str); 5] = [
     ),
     (
         "stream_responses",
-        "Responses client, OpenAI chunks as Responses events (stream_responses)",
+        "Responses client, Argo's Responses SSE relayed (stream_responses)",
     ),
     (
         "stream_generate",
@@ -981,7 +981,7 @@ mod tests {
         ];
         let text = render(&records);
         assert!(
-            text.contains("| native upstream, Responses client, OpenAI chunks as Responses events (stream_responses): added time to first token (p50, c=1) over bare Pingora | +40 µs | < 1000 µs | yes |"),
+            text.contains("| native upstream, Responses client, Argo's Responses SSE relayed (stream_responses): added time to first token (p50, c=1) over bare Pingora | +40 µs | < 1000 µs | yes |"),
             "{text}"
         );
         assert!(

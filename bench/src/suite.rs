@@ -270,6 +270,28 @@ fn native_job(api: Api, body: serde_json::Value, stream: bool, markers: usize) -
     job(path, &headers, body, markers)
 }
 
+/// What the gateway sends to Argo's own `/v1/responses` for a Responses client of a GPT
+/// model: the client's body with Argo's model id and the user, the username as the bearer.
+fn native_responses_job(body: serde_json::Value, stream: bool, markers: usize) -> Job {
+    let bearer = format!("Bearer {USER}");
+    let mut headers = vec![("Authorization", bearer.as_str())];
+    if stream {
+        headers.extend([
+            ("Accept", "text/event-stream"),
+            ("Accept-Encoding", "identity"),
+        ]);
+    }
+    Job {
+        marker: if stream { RESPONSES_DELTA } else { MARKER },
+        ..job("/argoapi/v1/responses", &headers, body, markers)
+    }
+}
+
+/// A Responses request's `input`: `text` as the user's message item.
+fn responses_input(text: &str) -> serde_json::Value {
+    json!([{"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}])
+}
+
 /// The gateway's request in `format`: `text` from the user to `model`.
 fn client_job(format: Format, model: &str, text: &str, stream: bool, markers: usize) -> Job {
     let messages = json!([{"role": "user", "content": text}]);
@@ -295,9 +317,7 @@ fn client_job(format: Format, model: &str, text: &str, stream: bool, markers: us
             marker: if stream { RESPONSES_DELTA } else { MARKER },
             ..openai_job(
                 "/v1/responses",
-                json!({"model": model, "stream": stream, "store": false, "input": [
-                    {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
-                ]}),
+                json!({"model": model, "stream": stream, "store": false, "input": responses_input(text)}),
                 markers,
             )
         },
@@ -341,6 +361,14 @@ fn chat_on(
             let body = json!({"user": USER, "model": argo_model, "messages": messages});
             let upstream = if stream { "streamchat" } else { "chat" };
             (model, argo_job(path, body, markers), upstream)
+        }
+        // Argo serves GPT models on its own `/v1/responses`: the gateway passes the client's
+        // body through, with Argo's model id and the user.
+        Api::NativeOpenAi if format == Format::Responses => {
+            let body = json!({"stream": stream, "store": false, "input": responses_input(text),
+                "model": argo_model, "user": USER});
+            let argo = native_responses_job(body, stream, markers);
+            (model, argo, "responses")
         }
         Api::NativeOpenAi => {
             let mut body =
@@ -472,7 +500,7 @@ pub fn format_workloads() -> Vec<Workload> {
             Api::NativeAnthropic,
             Format::Messages,
         ),
-        // OpenAI chunks from /v1/chat/completions into Responses events.
+        // Argo's own Responses events from /v1/responses, relayed (the pass-through).
         stream("stream_responses", Api::NativeOpenAi, Format::Responses),
         // A Gemini model's OpenAI chunks into Google's SSE.
         stream("stream_generate", Api::NativeOpenAi, Format::GenAi),
@@ -904,12 +932,15 @@ mod tests {
 
         let responses = format("stream_responses");
         let (argo, client) = (text(&responses.argo), text(&responses.client));
+        assert!(argo.starts_with("POST /argoapi/v1/responses "), "{argo}");
+        assert!(argo.contains("Bearer bench"), "{argo}");
         assert!(argo.contains("\"model\":\"gpt4o\""), "{argo}");
         assert!(client.starts_with("POST /v1/responses "), "{client}");
         assert!(client.contains("Bearer bench-token"), "{client}");
         assert!(client.contains("\"store\":false"), "{client}");
         assert!(client.contains("\"input_text\""), "{client}");
-        assert_eq!(responses.upstream, "chat_completions");
+        assert_eq!(responses.upstream, "responses");
+        assert_eq!(responses.argo.marker, RESPONSES_DELTA);
 
         let generate = format("stream_generate");
         let (argo, client) = (text(&generate.argo), text(&generate.client));
@@ -937,8 +968,9 @@ mod tests {
                 assert_eq!(job.markers, STREAM_TOKENS, "{}", workload.name);
                 assert!(text(job).contains("Tq00032"), "{}", workload.name);
             }
-            assert_eq!(workload.argo.marker, MARKER);
         }
+        assert_eq!(messages.argo.marker, MARKER);
+        assert_eq!(generate.argo.marker, MARKER);
         assert_eq!(messages.client.marker, MARKER);
         assert_eq!(generate.client.marker, MARKER);
     }

@@ -225,15 +225,21 @@ fn check_input(input: Option<&[u8]>) -> Result<(), ApiError> {
     }
 }
 
-/// A member of a JSON object decoded as a string; `None` when absent or not a string.
-fn string_member(object: &[u8], name: &[u8]) -> Option<String> {
+/// A member of a JSON object decoded as a string; `None` when absent or not a string. Copied
+/// only when it has escapes: each of a request's tools is read so.
+fn string_member<'a>(object: &'a [u8], name: &[u8]) -> Option<Cow<'a, str>> {
     let mut found = None;
     walk_object(object, |key, span| {
         if key == name {
-            found = serde_json::from_slice::<String>(&object[span]).ok();
+            found = Some(span);
         }
     });
-    found
+    let raw = &object[found?];
+    let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    if inner.contains(&b'\\') {
+        return serde_json::from_slice::<String>(raw).ok().map(Cow::Owned);
+    }
+    std::str::from_utf8(inner).ok().map(Cow::Borrowed)
 }
 
 fn is_long_custom_tool(tool: &[u8]) -> bool {
@@ -251,14 +257,15 @@ fn tools_for_argo(raw: &[u8]) -> Result<Cow<'_, [u8]>, ApiError> {
     let (mut dropped, mut failure) = (false, None);
     let mut index = 0;
     let walked = walk_array(raw, |span| {
-        let path = format!("tools[{index}]");
+        let at = index;
         index += 1;
         if failure.is_some() {
             return;
         }
         let tool = &raw[span.clone()];
-        if !walk_object(tool, |_, _| {}) {
-            failure = Some(ApiError::invalid(&path, "Each tool must be an object"));
+        if !tool.starts_with(b"{") {
+            let error = ApiError::invalid(format!("tools[{at}]"), "Each tool must be an object");
+            failure = Some(error);
             return;
         }
         match string_member(tool, b"type").as_deref() {
@@ -266,13 +273,13 @@ fn tools_for_argo(raw: &[u8]) -> Result<Cow<'_, [u8]>, ApiError> {
             Some(kind) if openai_responses::is_web_search(kind) => dropped = true,
             Some(kind) => {
                 failure = Some(ApiError::invalid(
-                    format!("{path}.type"),
+                    format!("tools[{at}].type"),
                     openai_responses::unserved_tool(kind),
                 ));
             }
             None => {
                 failure = Some(ApiError::invalid(
-                    format!("{path}.type"),
+                    format!("tools[{at}].type"),
                     "Each tool needs a `type`",
                 ));
             }
