@@ -5,8 +5,10 @@
 //! `gpt*` model, with the username as bearer token (`x-api-key` alone is refused); Claude and
 //! Gemini get HTTP 500 there. Custom tools (`{"type": "custom"}`) with a description over 4,096
 //! characters are refused, function tools of 13k characters pass (live). The answer shapes and
-//! SSE events follow OpenAI's Responses API, which Argo passes through; the texts of the
-//! refusals are the mock's (none is recorded).
+//! SSE events follow OpenAI's Responses API, which Argo passes through (a scripted call of a
+//! `custom` tool is a `custom_tool_call` item carrying its `input`, as OpenAI answers); the
+//! texts of the refusals are the mock's (none is recorded). `echo_request` answers with the
+//! request as received, as on the other native endpoints.
 //!
 //! count_tokens (argo-api.md §C: the route is in Argo's published routes, argo-anywhere's
 //! `openapi.json` of 2026-08-14; no body is recorded): Anthropic's `{"input_tokens": N}`, N the
