@@ -5,6 +5,7 @@
 pub mod anthropic;
 pub mod openai_native;
 pub mod passthrough;
+pub mod refusal;
 pub mod resource;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
