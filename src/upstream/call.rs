@@ -158,7 +158,10 @@ mod tests {
         let call = Call::new(Api::Models, "svc");
         assert_eq!(call.client_agent, None);
         let made = call.for_client(Some("curl/8"), Some("gpt4o"));
-        assert_eq!((made.client_agent, made.model), (Some("curl/8"), Some("gpt4o")));
+        assert_eq!(
+            (made.client_agent, made.model),
+            (Some("curl/8"), Some("gpt4o"))
+        );
     }
 
     #[test]

@@ -41,7 +41,10 @@ impl Learned {
         if self.models.load(Ordering::Acquire) & bit(model) == 0 {
             return None;
         }
-        let rules = self.rules.read().unwrap_or_else(|poison| poison.into_inner());
+        let rules = self
+            .rules
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner());
         rules.get(model).cloned()
     }
 
@@ -52,7 +55,9 @@ impl Learned {
             .rules
             .write()
             .unwrap_or_else(|poison| poison.into_inner());
-        let known = rules.get(model).is_some_and(|params| params.iter().any(|p| p == parameter));
+        let known = rules
+            .get(model)
+            .is_some_and(|params| params.iter().any(|p| p == parameter));
         let total: usize = rules.values().map(Vec::len).sum();
         if known || total >= MAX_LEARNED_RULES {
             return false;

@@ -383,7 +383,10 @@ mod tests {
         };
         let own = concat!("User-Agent: argo-bridge/", env!("CARGO_PKG_VERSION"));
         assert_eq!(agent(None), own);
-        assert_eq!(agent(Some("codex_cli_rs/0.50")), format!("{own} (codex_cli_rs/0.50)"));
+        assert_eq!(
+            agent(Some("codex_cli_rs/0.50")),
+            format!("{own} (codex_cli_rs/0.50)")
+        );
     }
 
     #[test]

@@ -270,7 +270,9 @@ fn one_call_at_a_time(messages: Vec<WireMessage<'_>>) -> Vec<WireMessage<'_>> {
                 tool_calls: vec![call],
                 tool_call_id: None,
             });
-            let answer = answering.remove(call.id).and_then(|index| results[index].take());
+            let answer = answering
+                .remove(call.id)
+                .and_then(|index| results[index].take());
             out.extend(answer);
         }
         out.extend(results.into_iter().flatten());

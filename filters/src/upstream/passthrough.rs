@@ -62,10 +62,12 @@ impl ClientRequest<'_> {
     /// Whether the history has an assistant turn of several tool calls: Gemini gets those one
     /// at a time, which the hub writes ([`super::openai_native::request_body`]).
     pub fn has_parallel_tool_calls(&self) -> bool {
-        self.request
-            .messages
-            .iter()
-            .any(|message| message.tool_calls.as_ref().is_some_and(|calls| calls.len() > 1))
+        self.request.messages.iter().any(|message| {
+            message
+                .tool_calls
+                .as_ref()
+                .is_some_and(|calls| calls.len() > 1)
+        })
     }
 
     /// The request as a conversation, consumed: for a model the pass-through does not serve
@@ -100,7 +102,10 @@ impl ClientRequest<'_> {
             .any(|message| message.role == Role::Developer);
         // Gemini behind Argo fails on parallel calls (argo-api.md §C): one at a time.
         let one_call = model.family == Family::Google
-            && request.tools.as_ref().is_some_and(|tools| !tools.is_empty());
+            && request
+                .tools
+                .as_ref()
+                .is_some_and(|tools| !tools.is_empty());
         let mut out = Vec::with_capacity(self.body.len() + 128);
         out.push(b'{');
         let (mut stream_options, mut metadata) = (None, None);

@@ -114,7 +114,10 @@ pub fn without_members(body: &[u8], names: &[impl AsRef<str>]) -> Option<Vec<u8>
             valid = false;
             return;
         };
-        if names.iter().any(|drop| drop.as_ref().as_bytes() == name.as_ref()) {
+        if names
+            .iter()
+            .any(|drop| drop.as_ref().as_bytes() == name.as_ref())
+        {
             dropped = true;
             return;
         }
@@ -136,7 +139,11 @@ mod tests {
     use serde_json::{json, Value};
 
     fn refused(message: &str) -> Option<Refused> {
-        refused_parameter(json!({"error": {"message": message}}).to_string().as_bytes())
+        refused_parameter(
+            json!({"error": {"message": message}})
+                .to_string()
+                .as_bytes(),
+        )
     }
 
     fn always(parameter: &str) -> Option<Refused> {
@@ -165,7 +172,9 @@ mod tests {
         );
         assert_eq!(refused("Unknown parameter: 'seed'."), always("seed"));
         assert_eq!(
-            refused("Unsupported value: 'reasoning_effort' does not support 'xhigh' with this model."),
+            refused(
+                "Unsupported value: 'reasoning_effort' does not support 'xhigh' with this model."
+            ),
             Some(Refused {
                 parameter: "reasoning_effort".into(),
                 always: false
