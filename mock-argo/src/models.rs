@@ -381,6 +381,36 @@ mod tests {
     }
 
     #[test]
+    fn an_added_model_refuses_the_parameters_it_is_given() {
+        let list = ModelList::default();
+        list.hook(
+            br#"{"add": [{"id": "GPT 7", "internal_id": "gpt7", "refuses": ["top_p", "seed"]}]}"#,
+        );
+        let asked = |request: Value| list.refused("gpt7", &request);
+        assert_eq!(
+            asked(json!({"seed": 1, "top_p": 0.5})).as_deref(),
+            Some("top_p")
+        );
+        assert_eq!(asked(json!({"seed": 1})).as_deref(), Some("seed"));
+        assert_eq!(asked(json!({"temperature": 1})), None);
+        assert_eq!(list.refused("gpt4o", &json!({"top_p": 0.5})), None);
+        list.hook(br#"{"remove": ["gpt7"]}"#);
+        assert_eq!(asked(json!({"top_p": 0.5})), None);
+        let (status, body) = rules::refuses_parameter("gpt7", "top_p");
+        assert_eq!(status, 400);
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Unsupported parameter: 'top_p' is not supported with this model."));
+        let (_, body) = rules::refuses_parameter("claudeopus9", "temperature");
+        assert_eq!(body["type"], "error");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`temperature` is deprecated for this model."));
+    }
+
+    #[test]
     fn the_hook_makes_the_list_huge_late_or_slow() {
         let list = ModelList::default();
         let builtin = DISPLAY_NAMES.len();

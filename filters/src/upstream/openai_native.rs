@@ -766,6 +766,57 @@ mod tests {
     }
 
     #[test]
+    fn gemini_gets_native_tools_and_its_calls_one_at_a_time() {
+        let gemini = ModelSpec {
+            tools: crate::models::ToolMode::Prompt,
+            ..ModelSpec::new("gemini-2.5-pro", "gemini25pro", Family::Google, Kind::Chat)
+        };
+        let call = |id: &str| json!({"id": id, "type": "function", "function": {"name": "f", "arguments": "{}"}});
+        let request = json!({"model": "gemini-2.5-pro", "parallel_tool_calls": true,
+            "tools": [{"type": "function", "function": {"name": "f"}}],
+            "messages": [
+                {"role": "user", "content": "go"},
+                {"role": "assistant", "content": "Three calls.", "tool_calls": [call("a"), call("b"), call("c")]},
+                {"role": "tool", "tool_call_id": "c", "content": "C"},
+                {"role": "tool", "tool_call_id": "x", "content": "X"},
+                {"role": "tool", "tool_call_id": "a", "content": "A"},
+                {"role": "assistant", "content": null, "tool_calls": [call("d")]},
+                {"role": "tool", "tool_call_id": "d", "content": "D"}]});
+        let body = rewrite(&request, &gemini);
+        assert_eq!(body["parallel_tool_calls"], false);
+        assert_eq!(
+            body["tools"][0]["function"]["name"], "f",
+            "native tools, whatever the row says"
+        );
+        let turns: Vec<String> = body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| match m["role"].as_str().unwrap() {
+                "tool" => format!("result {}", m["tool_call_id"].as_str().unwrap()),
+                "assistant" => format!("call {}", m["tool_calls"][0]["id"].as_str().unwrap()),
+                role => role.to_string(),
+            })
+            .collect();
+        assert_eq!(
+            turns,
+            [
+                "user", "call a", "result a", "call b", "call c", "result c", "result x", "call d",
+                "result d"
+            ]
+        );
+        assert_eq!(body["messages"][1]["content"], "Three calls.");
+        assert_eq!(body["messages"][3]["content"], Value::Null);
+        // Other models keep their parallel calls as sent.
+        let gpt = rewrite(&request, &gpt());
+        assert_eq!(gpt["parallel_tool_calls"], true);
+        assert_eq!(
+            gpt["messages"][1]["tool_calls"].as_array().unwrap().len(),
+            3
+        );
+    }
+
+    #[test]
     fn an_openai_request_keeps_every_field_through_the_hub_but_who_the_user_is() {
         let mut original = everything();
         original["safety_identifier"] = json!("mallory");

@@ -787,6 +787,50 @@ mod tests {
         assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), expected);
     }
 
+    #[test]
+    fn developer_messages_go_as_system_and_nothing_else_changes() {
+        let body = r#"{"model":"gpt-4o","messages":[{"role":"developer","content":"A"},
+            {"role":"develop\u0065r","content":"B"},{"content":"C","role":"user"}]}"#;
+        let sent = relayed(body, &gpt());
+        assert_eq!(
+            sent["messages"],
+            json!([{"role": "system", "content": "A"}, {"role": "system", "content": "B"},
+                {"content": "C", "role": "user"}])
+        );
+        let plain = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"C"}]}"#;
+        let request = read_request(plain.as_bytes()).unwrap();
+        let out = request.request_body(&gpt(), "alice").unwrap();
+        assert!(
+            std::str::from_utf8(&out)
+                .unwrap()
+                .contains(r#""messages":[{"role":"user","content":"C"}]"#),
+            "copied as written when there is nothing to rewrite"
+        );
+    }
+
+    #[test]
+    fn gemini_is_asked_for_one_tool_call_at_a_time() {
+        let gemini = ModelSpec::new("gemini-2.5-pro", "gemini25pro", Family::Google, Kind::Chat);
+        let body = r#"{"model":"gemini-2.5-pro","parallel_tool_calls":true,
+            "tools":[{"type":"function","function":{"name":"f"}}],
+            "messages":[{"role":"user","content":"hi"}]}"#;
+        assert_eq!(relayed(body, &gemini)["parallel_tool_calls"], false);
+        assert_eq!(relayed(body, &gpt())["parallel_tool_calls"], true);
+        let no_tools = r#"{"model":"gemini-2.5-pro","messages":[{"role":"user","content":"hi"}]}"#;
+        assert!(relayed(no_tools, &gemini)
+            .get("parallel_tool_calls")
+            .is_none());
+        let parallel = r#"{"model":"gemini-2.5-pro","messages":[{"role":"user","content":"hi"},
+            {"role":"assistant","tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":"{}"}},
+                {"id":"b","type":"function","function":{"name":"f","arguments":"{}"}}]}]}"#;
+        assert!(read_request(parallel.as_bytes())
+            .unwrap()
+            .has_parallel_tool_calls());
+        assert!(!read_request(body.as_bytes())
+            .unwrap()
+            .has_parallel_tool_calls());
+    }
+
     /// Each top-level key of a written body, escapes decoded, and whether `bob` is anywhere.
     fn keys_of(body: &[u8]) -> Vec<String> {
         let mut keys = Vec::new();
