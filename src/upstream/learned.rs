@@ -7,7 +7,6 @@
 //! bit is learned; only a set bit leads to the (read-locked) map.
 
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
@@ -77,10 +76,13 @@ impl Learned {
     }
 }
 
+/// The model's bit: FNV-1a of its id, a few instructions a byte (ids are short and chosen by
+/// the table, not by clients, so no keyed hash is needed).
 fn bit(model: &str) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    model.hash(&mut hasher);
-    1 << (hasher.finish() % 64)
+    let hash = model.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    1 << (hash % 64)
 }
 
 #[cfg(test)]

@@ -105,3 +105,20 @@ def test_codex_turn_with_a_custom_tool_and_web_search(client, model, stream):
     items.append({"type": "custom_tool_call_output", "call_id": calls[0].call_id, "output": "Done"})
     final = client.responses.create(**{**kwargs, "input": items})
     assert "Done" in final.output_text
+
+
+def test_a_developer_item_reaches_gemini_as_system(client):
+    """Codex CLI's base prompt as a `developer` input item, on a Gemini model (the hub's native
+    chat spoke): Argo's chat endpoint refuses `developer` (argo-api.md §C)."""
+    response = client.responses.create(
+        model="gemini-2.5-flash",
+        store=False,
+        input=[
+            {"role": "developer", "content": "Be brief."},
+            {"role": "user", "content": '#mock {"echo_request": true}'},
+        ],
+    )
+    echoed = json.loads(response.output_text)
+    seen = echoed.get("body", echoed)
+    roles = [message.get("role") for message in seen.get("messages", [])]
+    assert "developer" not in roles, roles
