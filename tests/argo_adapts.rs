@@ -246,6 +246,7 @@ fn a_refusal_costs_one_retry_at_most_and_never_drops_what_a_client_needs() {
     live.add_models(json!([
         {"id": "GPT 8", "internal_id": "gpt8", "refuses": ["top_p", "seed", "frequency_penalty"]},
         {"id": "GPT 9", "internal_id": "gpt9", "refuses": ["max_tokens", "messages", "stream"]},
+        {"id": "GPT 10", "internal_id": "gpt10", "refuses": ["made_up"]},
     ]));
     let before = chat_calls(live.mock_port);
     let greedy = json!({"model": "gpt-8", "messages": [{"role": "user", "content": "hi"}],
@@ -268,10 +269,27 @@ fn a_refusal_costs_one_retry_at_most_and_never_drops_what_a_client_needs() {
     assert_eq!(answer.status, 400, "{}", answer.text());
     assert!(answer.text().contains("max_tokens"), "{}", answer.text());
     assert_eq!(chat_calls(live.mock_port), before + 8, "no retry");
+    // A name of the client's own invention is left out of its call, never remembered: clients
+    // cannot fill the learned rules.
+    let invented = json!({"model": "gpt-10", "made_up": 1,
+        "messages": [{"role": "user", "content": "hi"}]});
+    for calls in [10, 12] {
+        assert_eq!(live.chat(invented.clone()).status, 200);
+        assert_eq!(chat_calls(live.mock_port), before + calls);
+    }
     // The victim, meanwhile, on a model with nothing learned: one call, answered.
     let victim = post_hello(live.port);
     assert_eq!(victim.status, 200, "{}", victim.text());
-    assert_eq!(chat_calls(live.mock_port), before + 9);
+    assert_eq!(chat_calls(live.mock_port), before + 13);
+    let metrics = metrics_containing(live.admin, "argo_bridge_learned_rules_total");
+    assert!(
+        metrics.contains(r#"argo_bridge_learned_rules_total{model="gpt8"} 3"#),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains(r#"argo_bridge_learned_rules_total{model="gpt10"}"#),
+        "{metrics}"
+    );
 }
 
 /// argo-api.md §C (live, APEXA): Gemini takes native OpenAI tools and fails on parallel calls

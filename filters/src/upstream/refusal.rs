@@ -45,6 +45,39 @@ pub const KEPT: &[&str] = &[
     "n",
 ];
 
+/// The request parameters OpenAI's and Anthropic's APIs define that a model may refuse: only
+/// these are remembered for the model. A name outside them (one a client made up, which Argo
+/// may call an "Unknown parameter") is left out of that call only, so that clients cannot fill
+/// the learned rules with names of their own.
+pub const REMEMBERED: &[&str] = &[
+    "temperature",
+    "top_p",
+    "top_k",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "reasoning_effort",
+    "reasoning",
+    "verbosity",
+    "parallel_tool_calls",
+    "service_tier",
+    "store",
+    "prediction",
+    "modalities",
+    "audio",
+    "web_search_options",
+    "prompt_cache_key",
+    "safety_identifier",
+    "truncation",
+    "include",
+    "thinking",
+    "output_config",
+    "context_management",
+];
+
 /// Longest parameter name read from a refusal.
 const MAX_NAME_BYTES: usize = 64;
 
@@ -53,9 +86,10 @@ const MAX_NAME_BYTES: usize = 64;
 pub struct Refused {
     /// The top-level member to leave out.
     pub parameter: String,
-    /// The model refuses the parameter itself (or any value but its default), so every later
-    /// call may leave it out; else only this value was refused, and only this call leaves it
-    /// out (another client's value may be one the model takes).
+    /// The model refuses the parameter itself (or any value but its default), and it is one
+    /// of [`REMEMBERED`], so every later call may leave it out; else only this call leaves it
+    /// out (another client's value may be one the model takes, or the name was the client's
+    /// own invention).
     pub always: bool,
 }
 
@@ -91,7 +125,7 @@ pub fn refused_parameter(body: &[u8]) -> Option<Refused> {
             .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_');
     (plain && !KEPT.contains(&parameter)).then(|| Refused {
         parameter: parameter.to_string(),
-        always,
+        always: always && REMEMBERED.contains(&parameter),
     })
 }
 
@@ -171,6 +205,14 @@ mod tests {
             always("top_p")
         );
         assert_eq!(refused("Unknown parameter: 'seed'."), always("seed"));
+        assert_eq!(
+            refused("Unknown parameter: 'made_up_1'."),
+            Some(Refused {
+                parameter: "made_up_1".into(),
+                always: false
+            }),
+            "left out of that call, never remembered"
+        );
         assert_eq!(
             refused(
                 "Unsupported value: 'reasoning_effort' does not support 'xhigh' with this model."
