@@ -175,7 +175,7 @@ impl ClientRequest<'_> {
 /// A member's key as JSON means it, escapes decoded (`us\u0065r` is `user`), so that no
 /// spelling of a key the gateway writes itself gets past it; `None` when it is no JSON string.
 /// Kept members are written with the key as the client spelled it.
-pub(crate) fn key_name(raw: &[u8]) -> Option<Cow<'_, [u8]>> {
+pub(super) fn key_name(raw: &[u8]) -> Option<Cow<'_, [u8]>> {
     if !raw.contains(&b'\\') {
         return Some(Cow::Borrowed(raw));
     }
@@ -619,7 +619,7 @@ impl Members {
 /// Calls `member(key, value span)` for each top-level member of the JSON object `json` (the
 /// key as written between its quotes); `false` when `json` is not an object. Values are
 /// skipped, not checked: a caller that needs them valid parses them.
-pub(crate) fn walk_object(json: &[u8], member: impl FnMut(&[u8], Range<usize>)) -> bool {
+pub(super) fn walk_object(json: &[u8], member: impl FnMut(&[u8], Range<usize>)) -> bool {
     walk_object_at(json, 0, member).is_some_and(|end| skip_space(json, end) == json.len())
 }
 
