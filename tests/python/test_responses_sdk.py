@@ -122,4 +122,3 @@ def test_codex_turn_with_a_custom_tool_and_web_search(client, model, stream):
     items.append({"type": "custom_tool_call_output", "call_id": calls[0].call_id, "output": "Done"})
     final = client.responses.create(**{**kwargs, "input": items})
     assert "Done" in final.output_text
-
