@@ -111,6 +111,22 @@ pub static UPSTREAM_RETRIES: Lazy<IntCounterVec> = Lazy::new(|| {
     ))
 });
 
+pub static LEARNED_RULES: Lazy<IntCounterVec> = Lazy::new(|| {
+    registered(register_int_counter_vec!(
+        "argo_bridge_learned_rules_total",
+        "Parameters Argo refused for a model (HTTP 400) that its later calls leave out, by Argo model id",
+        &["model"]
+    ))
+});
+
+pub static REFUSAL_RETRIES: Lazy<IntCounterVec> = Lazy::new(|| {
+    registered(register_int_counter_vec!(
+        "argo_bridge_refusal_retries_total",
+        "Calls made again without a parameter Argo refused (HTTP 400), by Argo model id",
+        &["model"]
+    ))
+});
+
 pub static IN_FLIGHT: Lazy<IntGauge> = Lazy::new(|| {
     registered(register_int_gauge!(
         "argo_bridge_in_flight_requests",
@@ -249,6 +265,8 @@ pub fn init() {
     Lazy::force(&TIME_TO_FIRST_TOKEN);
     Lazy::force(&UPSTREAM_ERRORS);
     Lazy::force(&UPSTREAM_RETRIES);
+    Lazy::force(&LEARNED_RULES);
+    Lazy::force(&REFUSAL_RETRIES);
     Lazy::force(&UPSTREAM_ADDRESSES);
     Lazy::force(&UPSTREAM_ADDRESS_FAILURES);
     Lazy::force(&UPSTREAM_DNS_FAILURES);

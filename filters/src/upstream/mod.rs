@@ -5,6 +5,7 @@
 pub mod anthropic;
 pub mod openai_native;
 pub mod passthrough;
+pub mod refusal;
 pub mod resource;
 pub mod responses_passthrough;
 
