@@ -310,3 +310,62 @@ fn claude_and_gemini_keep_the_translation() {
         (&json!(1), &json!(1))
     );
 }
+
+/// A parameter Argo refuses on `/v1/responses` for a model only its live list has is left out
+/// and learned, as on chat: the client's first request answers 200 after one retry, later ones
+/// are one call each.
+#[test]
+fn a_parameter_argo_refuses_is_left_out_and_learned_as_on_chat() {
+    let (_mock, mock_port) = start_mock(&["--fragment-delay-ms", "0"]);
+    let admin_token = "admin-token-responses";
+    let (_gateway, port, admin) = start_gateway_with_admin(
+        &argo_base(mock_port),
+        &[
+            ("ARGO_BRIDGE_UPSTREAM_API", "native"),
+            ("ARGO_BRIDGE_ADMIN_TOKEN", admin_token),
+        ],
+    );
+    let hook = json!({"add": [{"id": "GPT 7", "internal_id": "gpt7", "refuses": ["top_p"]}]});
+    let added = request(
+        mock_port,
+        "POST",
+        "/argoapi/__mock/models",
+        &[],
+        hook.to_string().as_bytes(),
+    );
+    assert_eq!(added.status, 200, "{}", added.text());
+    let auth = format!("Bearer {admin_token}");
+    let refreshed = request(
+        admin,
+        "POST",
+        "/models/refresh",
+        &[("Authorization", &auth)],
+        b"",
+    );
+    assert_eq!(
+        refreshed.json()["failed"],
+        json!([]),
+        "{}",
+        refreshed.text()
+    );
+    let responses = || {
+        request(mock_port, "GET", "/argoapi/__mock/stats", &[], b"").json()["endpoints"]
+            ["responses"]
+            .as_u64()
+            .unwrap()
+    };
+    let asked = json!({"model": "gpt-7", "input": format!("hi #mock {}", echo()),
+        "top_p": 0.5, "temperature": 0.25});
+    for calls in [2, 3] {
+        let response = post_as_alice(port, "/v1/responses", &asked.to_string());
+        assert_eq!(response.status, 200, "{}", response.text());
+        let text = response.json()["output"][0]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let echoed: Value = serde_json::from_str(&text).unwrap();
+        assert!(echoed["body"].get("top_p").is_none(), "{echoed}");
+        assert_eq!(echoed["body"]["temperature"], 0.25);
+        assert_eq!(responses(), calls, "refused then retried, then learned");
+    }
+}

@@ -60,12 +60,12 @@ impl<'a> Call<'a> {
     }
 
     /// Whether a refused parameter is left out and the call made again ([`super::learned`]):
-    /// Argo's native chat endpoints, which refuse parameters with a 400 before generating
-    /// anything.
+    /// Argo's native chat endpoints and its Responses endpoint, which refuse parameters with a
+    /// 400 before generating anything.
     pub fn learns_refusals(&self) -> bool {
         matches!(
             self.api,
-            Api::OpenAiChat { .. } | Api::AnthropicMessages { .. }
+            Api::OpenAiChat { .. } | Api::AnthropicMessages { .. } | Api::Responses { .. }
         )
     }
 

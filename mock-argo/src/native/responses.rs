@@ -118,6 +118,10 @@ impl MockArgo {
         check_custom_tools(&body)?;
         let streaming = body["stream"] == true;
         rules::check_parameters(model, &body, streaming)?;
+        // An added model refuses its parameters here too, in OpenAI's words.
+        if let Some(param) = self.models.refused(model, &body) {
+            return Err(rules::refuses_parameter(model, &param));
+        }
         let directive = super::super::parse_directive(user_texts(&body).next())
             .map_err(|(_, message)| invalid(dialect, message))?;
         let delay = Duration::from_millis(directive.delay_ms.unwrap_or(0));
