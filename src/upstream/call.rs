@@ -12,6 +12,8 @@ pub enum Api {
     OpenAiChat { stream: bool },
     /// `/v1/messages`, Anthropic-compatible: the Claude family.
     AnthropicMessages { stream: bool },
+    /// `/v1/messages/count_tokens`: Anthropic's count of a Messages prompt (argo-api.md §C).
+    AnthropicCountTokens,
     /// `/v1/embeddings`, OpenAI-compatible.
     Embeddings,
     /// `GET /v1/models`: the live model list.
@@ -39,6 +41,7 @@ impl<'a> Call<'a> {
             Api::Resource(endpoint) => endpoint.path(),
             Api::OpenAiChat { .. } => "/v1/chat/completions",
             Api::AnthropicMessages { .. } => "/v1/messages",
+            Api::AnthropicCountTokens => "/v1/messages/count_tokens",
             Api::Embeddings => "/v1/embeddings",
             Api::Models => "/v1/models",
         }
@@ -69,7 +72,7 @@ impl<'a> Call<'a> {
             Api::Resource(_) => {}
             // argo-proxy reads the list with no credentials at all.
             Api::Models if self.user.is_empty() => {}
-            Api::AnthropicMessages { .. } => {
+            Api::AnthropicMessages { .. } | Api::AnthropicCountTokens => {
                 headers.push(("x-api-key", self.user.to_string()));
                 headers.push(("anthropic-version", ANTHROPIC_VERSION.to_string()));
             }

@@ -72,6 +72,16 @@ pub fn count_tokens_json(input_tokens: u64) -> Vec<u8> {
         .into_bytes()
 }
 
+/// Whether `body` is a count-tokens answer: an object with a whole `input_tokens`.
+pub fn is_count_tokens_json(body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Counted {
+        #[serde(rename = "input_tokens")]
+        _input_tokens: u64,
+    }
+    serde_json::from_slice::<Counted>(body).is_ok()
+}
+
 /// A Messages request body. Optional here what Anthropic requires, so that a missing field
 /// is named in Anthropic's words.
 #[derive(Deserialize)]
@@ -867,6 +877,11 @@ pub fn answer_json(answer: &Answer, meta: &ResponseMeta, usage: &Usage) -> Vec<u
 /// error type Anthropic uses for the status (the status itself stays `error.status`).
 pub fn error_json(error: &ApiError) -> Vec<u8> {
     error_body(error).to_string().into_bytes()
+}
+
+/// `error` as the event that ends an Anthropic stream.
+pub(crate) fn error_event(out: &mut Vec<u8>, error: &ApiError) {
+    named(out, "error", &[("error", &error_object(error))]);
 }
 
 fn error_body(error: &ApiError) -> Value {

@@ -150,7 +150,7 @@ impl ClientRequest<'_> {
 /// A member's key as JSON means it, escapes decoded (`us\u0065r` is `user`), so that no
 /// spelling of a key the gateway writes itself gets past it; `None` when it is no JSON string.
 /// Kept members are written with the key as the client spelled it.
-fn key_name(raw: &[u8]) -> Option<Cow<'_, [u8]>> {
+pub(super) fn key_name(raw: &[u8]) -> Option<Cow<'_, [u8]>> {
     if !raw.contains(&b'\\') {
         return Some(Cow::Borrowed(raw));
     }
@@ -256,7 +256,7 @@ fn read_usage(raw: &[u8]) -> Option<Usage> {
 }
 
 /// Appends `"key":value` to an object being written.
-fn member(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
+pub(super) fn member(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
     if out.last() != Some(&b'{') {
         out.push(b',');
     }
@@ -583,7 +583,7 @@ impl Members {
 /// Calls `member(key, value span)` for each top-level member of the JSON object `json` (the
 /// key as written between its quotes); `false` when `json` is not an object. Values are
 /// skipped, not checked: a caller that needs them valid parses them.
-fn walk_object(json: &[u8], member: impl FnMut(&[u8], Range<usize>)) -> bool {
+pub(super) fn walk_object(json: &[u8], member: impl FnMut(&[u8], Range<usize>)) -> bool {
     walk_object_at(json, 0, member).is_some_and(|end| skip_space(json, end) == json.len())
 }
 
@@ -625,7 +625,7 @@ fn walk_object_at(
 
 /// Calls `element(value span)` for each element of the JSON array `json`; `false` when it is
 /// not an array.
-fn walk_array(json: &[u8], mut element: impl FnMut(Range<usize>)) -> bool {
+pub(super) fn walk_array(json: &[u8], mut element: impl FnMut(Range<usize>)) -> bool {
     let mut at = skip_space(json, 0);
     if json.get(at) != Some(&b'[') {
         return false;
