@@ -255,6 +255,7 @@ impl MockArgo {
         };
         let turn = Turn {
             thinking: None,
+            redacted_thinking: None,
             text: sse::split(&text, size),
             calls: Vec::new(),
             stop: Stop::End,
@@ -341,6 +342,10 @@ impl MockArgo {
         };
         Ok(Turn {
             thinking,
+            redacted_thinking: match dialect {
+                Dialect::Anthropic => directive.redacted_thinking.clone(),
+                Dialect::OpenAi => None,
+            },
             text,
             calls,
             stop,
@@ -517,6 +522,8 @@ impl MockArgo {
 #[derive(Debug)]
 struct Turn {
     thinking: Option<String>,
+    /// A `redacted_thinking` block's `data` (the `redacted_thinking` directive), first.
+    redacted_thinking: Option<String>,
     /// The text in its stream fragments (joined when not streaming).
     text: Vec<String>,
     calls: Vec<NativeCall>,
@@ -1031,6 +1038,9 @@ fn has_text_block(turn: &Turn, pace: Option<&Pace>) -> bool {
 /// An Anthropic message as the probe recorded Argo's (no `stop_sequence` unless one stopped it).
 fn anthropic_json(turn: &Turn, meta: &Meta) -> Value {
     let mut content = Vec::new();
+    if let Some(data) = &turn.redacted_thinking {
+        content.push(json!({"type": "redacted_thinking", "data": data}));
+    }
     if let Some(thinking) = &turn.thinking {
         content.push(json!({"type": "thinking", "thinking": thinking, "signature": SIGNATURE}));
     }
@@ -1081,6 +1091,14 @@ fn anthropic_stream(turn: &Turn, meta: &Meta, pace: &Pace) -> Vec<Step> {
     };
     // Each block: its start, its paced deltas, the deltas sent at once after them.
     let mut blocks: Vec<(Value, Vec<bytes::Bytes>, Vec<bytes::Bytes>)> = Vec::new();
+    if let Some(data) = &turn.redacted_thinking {
+        // Anthropic sends a redacted block whole in its start event, without deltas.
+        blocks.push((
+            json!({"type": "redacted_thinking", "data": data}),
+            Vec::new(),
+            Vec::new(),
+        ));
+    }
     if let Some(thinking) = &turn.thinking {
         let index = blocks.len();
         blocks.push((
