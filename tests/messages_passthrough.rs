@@ -231,6 +231,14 @@ fn the_stream_is_argos_with_errors_and_the_notice_as_errors() {
     assert_eq!(start.0, "message_start");
     assert_eq!(start.1["message"]["model"], "claude-sonnet-4.5");
     assert!(!start.1["message"]["id"].as_str().unwrap().contains("mock"));
+    assert!(
+        start.1["message"]["usage"]["cache_creation"].is_object(),
+        "Argo's events as it sent them: {start:?}"
+    );
+    assert!(
+        relayed.iter().any(|(name, _)| name == "ping"),
+        "Argo's pings pass"
+    );
     assert_eq!(relayed.last().unwrap().0, "message_stop");
     let failing = anthropic_post(
         port,
