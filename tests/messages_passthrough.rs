@@ -5,6 +5,10 @@
 //! fails), budgeted thinking where the model takes it, and history's thinking blocks repaired
 //! as Argo requires (argo-api.md §C). Over sockets, against the mock, on the native upstream.
 
+// Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
+// allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
+#![cfg(test)]
+
 mod common;
 
 use common::*;
@@ -100,7 +104,12 @@ fn cache_control_reaches_argo_where_claude_code_put_it() {
         "{body}"
     );
     assert_eq!(
-        (&body["model"], &body["user"], &body["metadata"], &body["stream"]),
+        (
+            &body["model"],
+            &body["user"],
+            &body["metadata"],
+            &body["stream"]
+        ),
         (
             &json!("claudesonnet45"),
             &json!(USER),
@@ -194,9 +203,14 @@ fn one_answer_is_argos_stream_collected_with_its_cache_usage() {
     );
     assert_eq!(answer["type"], "message");
     assert_eq!(answer["model"], "claude-sonnet-4.5");
-    assert!(answer["id"].as_str().is_some_and(|id| id.starts_with("msg")));
+    assert!(answer["id"]
+        .as_str()
+        .is_some_and(|id| id.starts_with("msg")));
     assert!(!answer["id"].as_str().unwrap().contains("mock"), "{answer}");
-    assert_eq!(answer["content"], json!([{"type": "text", "text": "Hi there."}]));
+    assert_eq!(
+        answer["content"],
+        json!([{"type": "text", "text": "Hi there."}])
+    );
     assert_eq!(answer["stop_reason"], "end_turn");
     let usage = &answer["usage"];
     assert_eq!(usage["cache_read_input_tokens"], 30000, "{usage}");
@@ -206,7 +220,10 @@ fn one_answer_is_argos_stream_collected_with_its_cache_usage() {
     );
     assert!(usage["output_tokens"].as_u64().unwrap() > 0);
     let stats = mock_stats(&stack);
-    assert_eq!(stats["streams_started"], 1, "Argo was asked for a stream: {stats}");
+    assert_eq!(
+        stats["streams_started"], 1,
+        "Argo was asked for a stream: {stats}"
+    );
 }
 
 /// A stream keeps Argo's events, under the gateway's id and the client's model; an error
@@ -288,13 +305,20 @@ fn count_tokens_falls_back_to_the_estimate_only_when_argo_fails() {
     let body = json!({"model": "claude-sonnet-4.5",
         "messages": [{"role": "user", "content": "How many tokens is this prompt, please?"}]});
     let remove = json!({"remove": ["claudesonnet45"]}).to_string();
-    let removed = request(stack.mock_port, "POST", "/__mock/models", &[], remove.as_bytes());
+    let removed = request(
+        stack.mock_port,
+        "POST",
+        "/__mock/models",
+        &[],
+        remove.as_bytes(),
+    );
     assert_eq!(removed.status, 200);
     let counted = anthropic_post(stack.gateway_port, "/v1/messages/count_tokens", &body);
     assert_eq!(counted.status, 200, "{}", counted.text());
     assert!(counted.json()["input_tokens"].as_u64().unwrap() > 0);
     assert_eq!(
-        mock_stats(&stack)["endpoints"]["count_tokens"], 1,
+        mock_stats(&stack)["endpoints"]["count_tokens"],
+        1,
         "Argo was asked, and answered 404"
     );
     let refused = anthropic_post(
@@ -346,7 +370,10 @@ fn budgeted_thinking_reaches_argo_on_sonnet_45() {
         &json!({"model": "claude-opus-4.7", "max_tokens": 16000, "thinking": thinking,
             "messages": [{"role": "user", "content": echo("Think hard.")}]}),
     );
-    assert_eq!(echoed(&answer)["body"]["thinking"], json!({"type": "adaptive"}));
+    assert_eq!(
+        echoed(&answer)["body"]["thinking"],
+        json!({"type": "adaptive"})
+    );
 }
 
 /// Thinking blocks in history that Argo refuses (empty, or unsigned: Argo does not sign

@@ -98,7 +98,10 @@ impl Gateway {
                 let body = anthropic_messages::count_tokens_json(tokens);
                 return self.reply(session, ctx, 200, body).await;
             }
-            Count::AtArgo { argo_body, estimate } => (argo_body, estimate),
+            Count::AtArgo {
+                argo_body,
+                estimate,
+            } => (argo_body, estimate),
         };
         let call = Call::new(Api::AnthropicCountTokens, &user);
         let started = Instant::now();

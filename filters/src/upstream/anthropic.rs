@@ -1218,10 +1218,9 @@ mod tests {
             Message::new(Role::User, vec![Part::Text("more".into())]),
         ];
         let conversation = Conversation::new(Dialect::AnthropicMessages, messages);
-        let body: Value = serde_json::from_slice(
-            &request_body(&conversation, &claude(), "alice", true).unwrap(),
-        )
-        .unwrap();
+        let body: Value =
+            serde_json::from_slice(&request_body(&conversation, &claude(), "alice", true).unwrap())
+                .unwrap();
         assert_eq!(
             body["messages"][1]["content"],
             json!([{"type": "thinking", "thinking": "kept", "signature": "sig"},

@@ -130,7 +130,8 @@ impl ClientRequest<'_> {
 
     /// The request to count as a conversation, for the gateway's own estimate.
     pub fn count_tokens_conversation(&self) -> Result<Conversation, ApiError> {
-        anthropic_messages::read_count_tokens_request(self.body).map(|(conversation, _)| conversation)
+        anthropic_messages::read_count_tokens_request(self.body)
+            .map(|(conversation, _)| conversation)
     }
 
     /// Argo's `/v1/messages` request, always streamed (see the module's documentation).
@@ -203,7 +204,11 @@ impl ClientRequest<'_> {
             member(&mut out, b"thinking", value.to_string().as_bytes());
         }
         if route == Route::Messages {
-            member(&mut out, b"metadata", users_metadata(metadata, user).as_bytes());
+            member(
+                &mut out,
+                b"metadata",
+                users_metadata(metadata, user).as_bytes(),
+            );
             member(&mut out, b"stream", b"true");
         }
         out.push(b'}');
@@ -331,7 +336,10 @@ fn output_config<'a>(
         .as_str()
         .is_some_and(|effort| model.efforts.iter().any(|taken| taken == effort));
     let beside_budget = (thinking.budgeted()
-        || head.thinking.as_ref().is_some_and(|t| t["type"] == "enabled"))
+        || head
+            .thinking
+            .as_ref()
+            .is_some_and(|t| t["type"] == "enabled"))
         && !model.thinking.takes_adaptive();
     if taken && !beside_budget {
         return Some(Cow::Borrowed(raw));
@@ -400,16 +408,19 @@ fn repaired_message(message: &[u8]) -> Option<Option<Cow<'_, [u8]>>> {
     if !walked || !valid {
         return None;
     }
-    let assistant = role.is_some_and(|span| string_at(&message[span]).as_deref() == Some("assistant"));
+    let assistant =
+        role.is_some_and(|span| string_at(&message[span]).as_deref() == Some("assistant"));
     let Some(content) = content.filter(|span| assistant && message[span.start] == b'[') else {
         return Some(Some(Cow::Borrowed(message)));
     };
     let blocks = &message[content.clone()];
     let mut kept: Vec<Range<usize>> = Vec::new();
     let mut dropped = false;
-    if !walk_array(blocks, |span| match refused_thinking(&blocks[span.clone()]) {
-        true => dropped = true,
-        false => kept.push(span),
+    if !walk_array(blocks, |span| {
+        match refused_thinking(&blocks[span.clone()]) {
+            true => dropped = true,
+            false => kept.push(span),
+        }
     }) {
         return None;
     }
@@ -443,7 +454,8 @@ fn refused_thinking(block: &[u8]) -> bool {
         Some(b"signature") => signature = Some(span),
         _ => {}
     });
-    let is_thinking = kind.is_some_and(|span| string_at(&block[span]).as_deref() == Some("thinking"));
+    let is_thinking =
+        kind.is_some_and(|span| string_at(&block[span]).as_deref() == Some("thinking"));
     if !walked || !is_thinking {
         return false;
     }
@@ -613,7 +625,8 @@ impl Inner {
 }
 
 fn is(data: &[u8], span: &Option<Range<usize>>, quoted: &[u8]) -> bool {
-    span.as_ref().is_some_and(|span| &data[span.clone()] == quoted)
+    span.as_ref()
+        .is_some_and(|span| &data[span.clone()] == quoted)
 }
 
 impl RelayState {
@@ -656,16 +669,18 @@ impl RelayState {
             }
         } else if is(data, kind, b"\"message_delta\"") {
             let delta = Inner::of(data, members.delta.clone());
-            self.finished |= delta
-                .stop_reason
-                .is_some_and(|span| &data[span] != b"null");
+            self.finished |= delta.stop_reason.is_some_and(|span| &data[span] != b"null");
             self.usage_at(data, members.usage.clone(), state);
         } else if is(data, kind, b"\"message_stop\"") {
             self.done = true;
             self.stopped = true;
         } else if is(data, kind, b"\"error\"") {
             self.done = true;
-            return state.upstream_error(out, stream_error(data, &members), anthropic_messages::error_event);
+            return state.upstream_error(
+                out,
+                stream_error(data, &members),
+                anthropic_messages::error_event,
+            );
         }
         let sink = state.guard.sink(out);
         sink.reserve(name.len() + data.len() + 24);
@@ -682,7 +697,8 @@ impl RelayState {
 
     /// Usage Argo reported (nulls read as absent), merged into what came before.
     fn usage_at(&mut self, data: &[u8], span: Option<Range<usize>>, state: &mut StreamState) {
-        let Some(usage) = span.and_then(|span| serde_json::from_slice::<WireUsage>(&data[span]).ok())
+        let Some(usage) =
+            span.and_then(|span| serde_json::from_slice::<WireUsage>(&data[span]).ok())
         else {
             return;
         };
@@ -756,7 +772,11 @@ fn stream_error(data: &[u8], members: &EventMembers) -> ApiError {
         .clone()
         .and_then(|span| serde_json::from_slice::<WireError>(&data[span]).ok())
         .unwrap_or_default();
-    let kind = if error.kind.is_empty() { "error" } else { &error.kind };
+    let kind = if error.kind.is_empty() {
+        "error"
+    } else {
+        &error.kind
+    };
     let message = if error.message.is_empty() {
         "no details given"
     } else {
@@ -844,13 +864,21 @@ impl Collected {
                 }
             }
             "content_block_delta" => {
-                let block = self.blocks.iter_mut().rev().find(|block| block.index == index);
+                let block = self
+                    .blocks
+                    .iter_mut()
+                    .rev()
+                    .find(|block| block.index == index);
                 if let (Some(block), Some(Value::Object(delta))) = (block, event.remove("delta")) {
                     block.delta(delta);
                 }
             }
             "content_block_stop" => {
-                let block = self.blocks.iter_mut().rev().find(|block| block.index == index);
+                let block = self
+                    .blocks
+                    .iter_mut()
+                    .rev()
+                    .find(|block| block.index == index);
                 if let Some(block) = block.filter(|block| !block.input.is_empty()) {
                     match serde_json::from_str::<Value>(&block.input) {
                         Ok(input) => {
@@ -866,7 +894,9 @@ impl Collected {
             }
             "message_delta" => {
                 if let Some(Value::Object(delta)) = event.remove("delta") {
-                    self.finished |= delta.get("stop_reason").is_some_and(|reason| !reason.is_null());
+                    self.finished |= delta
+                        .get("stop_reason")
+                        .is_some_and(|reason| !reason.is_null());
                     for (key, value) in delta {
                         if key != "type" {
                             self.message.insert(key, value);
@@ -883,7 +913,11 @@ impl Collected {
                     .remove("error")
                     .and_then(|error| serde_json::from_value::<WireError>(error).ok())
                     .unwrap_or_default();
-                let kind = if error.kind.is_empty() { "error" } else { &error.kind };
+                let kind = if error.kind.is_empty() {
+                    "error"
+                } else {
+                    &error.kind
+                };
                 self.error = Some(upstream_error(kind, &error.message));
             }
             _ => {}
@@ -1030,7 +1064,10 @@ mod tests {
         ] {
             expected[key] = value;
         }
-        expected.as_object_mut().unwrap().remove("safety_identifier");
+        expected
+            .as_object_mut()
+            .unwrap()
+            .remove("safety_identifier");
         assert_eq!(body, expected);
         // Escaped spellings of the identity are found as JSON means them.
         let escaped = r#"{"model":"claude-sonnet-4.6","max_tokens":10,"messages":[{"role":"user","content":"x"}],"us\u0065r":"mallory","m\u0065tadata":{"user_id":"mallory"}}"#;
@@ -1049,10 +1086,17 @@ mod tests {
             (json!({"model": "m", "messages": hi()}), "max_tokens"),
             (json!({"max_tokens": 1, "messages": hi()}), "model"),
             (json!({"model": "m", "max_tokens": 1}), "messages"),
-            (json!({"model": "m", "max_tokens": -1, "messages": hi()}), "max_tokens"),
+            (
+                json!({"model": "m", "max_tokens": -1, "messages": hi()}),
+                "max_tokens",
+            ),
         ] {
             let error = read_request(body.to_string().as_bytes()).unwrap_err();
-            assert_eq!((error.status, error.param.as_deref()), (400, Some(param)), "{body}");
+            assert_eq!(
+                (error.status, error.param.as_deref()),
+                (400, Some(param)),
+                "{body}"
+            );
         }
         let counted = json!({"model": "m", "messages": hi()}).to_string();
         assert!(read_count_tokens_request(counted.as_bytes()).is_ok());
@@ -1064,7 +1108,11 @@ mod tests {
             "temperature": 0.3, "top_p": 0.5, "top_k": 40});
         let body = rewritten(&asked, &claude());
         assert_eq!(
-            (body["temperature"].as_f64(), body.get("top_p"), body.get("top_k")),
+            (
+                body["temperature"].as_f64(),
+                body.get("top_p"),
+                body.get("top_k")
+            ),
             (Some(0.3), None, None),
             "one of temperature and top_p; top_k only where the row says"
         );
@@ -1074,7 +1122,10 @@ mod tests {
             ..claude()
         };
         let body = rewritten(&asked, &with_top_k);
-        assert_eq!((body["top_p"].as_f64(), body["top_k"].as_u64()), (Some(0.5), Some(40)));
+        assert_eq!(
+            (body["top_p"].as_f64(), body["top_k"].as_u64()),
+            (Some(0.5), Some(40))
+        );
         let body = rewritten(&asked, &adaptive_only());
         assert!(body.get("temperature").is_none() && body.get("top_p").is_none());
         let mut thinking = asked.clone();
@@ -1082,7 +1133,9 @@ mod tests {
         thinking["max_tokens"] = json!(4000);
         let body = rewritten(&thinking, &with_top_k);
         assert!(
-            body.get("temperature").is_none() && body.get("top_p").is_none() && body.get("top_k").is_none(),
+            body.get("temperature").is_none()
+                && body.get("top_p").is_none()
+                && body.get("top_k").is_none(),
             "Anthropic takes only the default sampling with thinking: {body}"
         );
     }
@@ -1097,16 +1150,32 @@ mod tests {
     fn thinking_is_fitted_to_what_the_model_takes() {
         let enabled = json!({"type": "enabled", "budget_tokens": 2000});
         let adaptive = json!({"type": "adaptive"});
-        assert_eq!(thinking_sent(enabled.clone(), 4000, &budget_only()), Some(enabled.clone()));
-        assert_eq!(thinking_sent(enabled.clone(), 4000, &claude()), Some(enabled.clone()));
+        assert_eq!(
+            thinking_sent(enabled.clone(), 4000, &budget_only()),
+            Some(enabled.clone())
+        );
+        assert_eq!(
+            thinking_sent(enabled.clone(), 4000, &claude()),
+            Some(enabled.clone())
+        );
         assert_eq!(
             thinking_sent(enabled.clone(), 2000, &budget_only()),
             Some(json!({"type": "enabled", "budget_tokens": 1999})),
             "the budget stays below max_tokens"
         );
-        assert_eq!(thinking_sent(enabled.clone(), 1024, &budget_only()), None, "no budget fits");
-        assert_eq!(thinking_sent(enabled.clone(), 4000, &adaptive_only()), Some(adaptive.clone()));
-        assert_eq!(thinking_sent(adaptive.clone(), 4000, &claude()), Some(adaptive.clone()));
+        assert_eq!(
+            thinking_sent(enabled.clone(), 1024, &budget_only()),
+            None,
+            "no budget fits"
+        );
+        assert_eq!(
+            thinking_sent(enabled.clone(), 4000, &adaptive_only()),
+            Some(adaptive.clone())
+        );
+        assert_eq!(
+            thinking_sent(adaptive.clone(), 4000, &claude()),
+            Some(adaptive.clone())
+        );
         assert_eq!(
             thinking_sent(adaptive.clone(), 8000, &budget_only()),
             Some(json!({"type": "enabled", "budget_tokens": 4000})),
@@ -1132,14 +1201,25 @@ mod tests {
             rewritten(&asked, model).get("output_config").cloned()
         };
         let high = json!({"effort": "high"});
-        assert_eq!(config(high.clone(), None, &budget_only()), Some(high.clone()));
+        assert_eq!(
+            config(high.clone(), None, &budget_only()),
+            Some(high.clone())
+        );
         assert_eq!(config(json!({"effort": "max"}), None, &claude()), None);
         assert_eq!(
-            config(json!({"effort": "max", "format": {"type": "json_schema"}}), None, &claude()),
+            config(
+                json!({"effort": "max", "format": {"type": "json_schema"}}),
+                None,
+                &claude()
+            ),
             Some(json!({"format": {"type": "json_schema"}}))
         );
         let enabled = json!({"type": "enabled", "budget_tokens": 2000});
-        assert_eq!(config(high.clone(), Some(enabled.clone()), &budget_only()), None, "no effort beside a budget");
+        assert_eq!(
+            config(high.clone(), Some(enabled.clone()), &budget_only()),
+            None,
+            "no effort beside a budget"
+        );
         assert_eq!(config(high.clone(), Some(enabled), &claude()), Some(high));
     }
 
@@ -1155,12 +1235,24 @@ mod tests {
         for (block, kept) in [
             (signed.clone(), true),
             (json!({"type": "redacted_thinking", "data": "x"}), true),
-            (json!({"type": "thinking", "thinking": "", "signature": "c2ln"}), false),
-            (json!({"type": "thinking", "thinking": " \n", "signature": "c2ln"}), false),
+            (
+                json!({"type": "thinking", "thinking": "", "signature": "c2ln"}),
+                false,
+            ),
+            (
+                json!({"type": "thinking", "thinking": " \n", "signature": "c2ln"}),
+                false,
+            ),
             (json!({"type": "thinking", "signature": "c2ln"}), false),
-            (json!({"type": "thinking", "thinking": null, "signature": "c2ln"}), false),
+            (
+                json!({"type": "thinking", "thinking": null, "signature": "c2ln"}),
+                false,
+            ),
             (json!({"type": "thinking", "thinking": "unsigned"}), false),
-            (json!({"type": "thinking", "thinking": "unsigned", "signature": ""}), false),
+            (
+                json!({"type": "thinking", "thinking": "unsigned", "signature": ""}),
+                false,
+            ),
             (json!({"t\u{79}pe": "thinking", "thinking": "x"}), false),
         ] {
             let body = rewritten(&thinking(block.clone()), &claude());
@@ -1174,8 +1266,12 @@ mod tests {
         }
         let escaped = r#"{"model":"m","max_tokens":9,"messages":[{"role":"assistant","content":[{"type":"t\u0068inking","thinking":""},{"type":"text","text":"a"}]}]}"#;
         let request = read_request(escaped.as_bytes()).unwrap();
-        let body: Value = serde_json::from_slice(&request.request_body(&claude(), "alice").unwrap()).unwrap();
-        assert_eq!(body["messages"][0]["content"], json!([{"type": "text", "text": "a"}]));
+        let body: Value =
+            serde_json::from_slice(&request.request_body(&claude(), "alice").unwrap()).unwrap();
+        assert_eq!(
+            body["messages"][0]["content"],
+            json!([{"type": "text", "text": "a"}])
+        );
         let only_thinking = json!({"model": "m", "max_tokens": 100, "messages": [
             {"role": "user", "content": "hi"},
             {"role": "assistant", "content": [{"type": "thinking", "thinking": "unsigned"}]},
@@ -1196,7 +1292,9 @@ mod tests {
             "thinking": {"type": "adaptive"}, "stop_sequences": ["x"], "cache_control": {"type": "ephemeral"}});
         let client = client.to_string();
         let request = read_count_tokens_request(client.as_bytes()).unwrap();
-        let body: Value = serde_json::from_slice(&request.count_tokens_body(&claude(), "alice").unwrap()).unwrap();
+        let body: Value =
+            serde_json::from_slice(&request.count_tokens_body(&claude(), "alice").unwrap())
+                .unwrap();
         assert_eq!(
             body,
             json!({"model": "claudesonnet46", "user": "alice", "system": "s", "messages": hi(),
@@ -1248,7 +1346,11 @@ mod tests {
         let stream = ANTHROPIC_STREAM.as_bytes();
         let whole = relay(&[stream]).0;
         for at in 0..=stream.len() {
-            assert_eq!(relay(&[&stream[..at], &stream[at..]]).0, whole, "split at {at}");
+            assert_eq!(
+                relay(&[&stream[..at], &stream[at..]]).0,
+                whole,
+                "split at {at}"
+            );
         }
     }
 
@@ -1264,11 +1366,16 @@ mod tests {
     }
 
     fn opening() -> String {
-        event("message_start", json!({"type": "message_start", "message": {"id": "msg_1", "type": "message",
+        event(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "msg_1", "type": "message",
             "role": "assistant", "model": "claudesonnet46", "content": [], "stop_reason": null,
             "stop_sequence": null, "usage": {"input_tokens": null, "output_tokens": 1,
-            "cache_read_input_tokens": null}}})) + &event("content_block_start",
-            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}))
+            "cache_read_input_tokens": null}}}),
+        ) + &event(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        )
     }
 
     #[test]
@@ -1276,18 +1383,28 @@ mod tests {
         let (head, tail) = fixtures::NOTICE.split_at(20);
         let mut translation = stream(&meta());
         let mut out = translation.start();
-        translation.feed_into(&mut out, opening().as_bytes()).unwrap();
-        translation.feed_into(&mut out, text_delta(head).as_bytes()).unwrap();
+        translation
+            .feed_into(&mut out, opening().as_bytes())
+            .unwrap();
+        translation
+            .feed_into(&mut out, text_delta(head).as_bytes())
+            .unwrap();
         let error = translation
             .feed_into(&mut out, text_delta(tail).as_bytes())
             .unwrap_err();
-        assert_eq!((error.status, error.code), (403, Some(ErrorCode::UpstreamUserNotRegistered)));
+        assert_eq!(
+            (error.status, error.code),
+            (403, Some(ErrorCode::UpstreamUserNotRegistered))
+        );
         assert!(out.is_empty());
     }
 
     #[test]
     fn errors_inside_the_stream_reach_the_client_as_errors() {
-        let overloaded = event("error", json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}));
+        let overloaded = event(
+            "error",
+            json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+        );
         let mut early = stream(&meta());
         let early_error = early
             .feed_into(&mut Vec::new(), (opening() + &overloaded).as_bytes())
@@ -1295,43 +1412,83 @@ mod tests {
         assert_eq!(early_error.status, 503);
         let mut late = stream(&meta());
         let mut out = Vec::new();
-        late.feed_into(&mut out, (opening() + &text_delta("Hello")).as_bytes()).unwrap();
+        late.feed_into(&mut out, (opening() + &text_delta("Hello")).as_bytes())
+            .unwrap();
         late.feed_into(&mut out, overloaded.as_bytes()).unwrap();
-        late.feed_into(&mut out, text_delta("ignored").as_bytes()).unwrap();
+        late.feed_into(&mut out, text_delta("ignored").as_bytes())
+            .unwrap();
         out.extend(late.finish().unwrap());
         let relayed = events(&out);
         let last = relayed.last().unwrap();
-        assert_eq!((last.0.as_str(), &last.1["error"]["type"]), ("error", &json!("overloaded_error")));
+        assert_eq!(
+            (last.0.as_str(), &last.1["error"]["type"]),
+            ("error", &json!("overloaded_error"))
+        );
         assert!(!String::from_utf8_lossy(&out).contains("ignored"));
         assert!(late.failure().is_some());
         let mut cut = stream(&meta());
         let mut out = Vec::new();
-        cut.feed_into(&mut out, (opening() + &text_delta("Hello")).as_bytes()).unwrap();
+        cut.feed_into(&mut out, (opening() + &text_delta("Hello")).as_bytes())
+            .unwrap();
         out.extend(cut.finish().unwrap());
-        assert_eq!(events(&out).last().unwrap().0, "error", "a stream cut short ends in an error");
-        assert_eq!(cut.failure().unwrap().code, Some(ErrorCode::UpstreamTruncated));
+        assert_eq!(
+            events(&out).last().unwrap().0,
+            "error",
+            "a stream cut short ends in an error"
+        );
+        assert_eq!(
+            cut.failure().unwrap().code,
+            Some(ErrorCode::UpstreamTruncated)
+        );
     }
 
     #[test]
     fn usage_nulls_and_a_missing_input_count_are_tolerated() {
-        let ending = event("content_block_stop", json!({"type": "content_block_stop", "index": 0}))
-            + &event("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "end_turn",
-                "stop_sequence": null}, "usage": {"output_tokens": 7, "cache_creation_input_tokens": null}}));
+        let ending = event(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        ) + &event(
+            "message_delta",
+            json!({"type": "message_delta", "delta": {"stop_reason": "end_turn",
+                "stop_sequence": null}, "usage": {"output_tokens": 7, "cache_creation_input_tokens": null}}),
+        );
         let whole = opening() + &text_delta("Hi") + &ending;
         let (out, mut translation) = relay(&[whole.as_bytes()]);
-        assert_eq!(events(&out).last().unwrap().0, "message_stop", "the end Argo left out is added");
-        assert_eq!(translation.usage(), Usage { input_tokens: 0, output_tokens: 7, cached_input_tokens: None });
+        assert_eq!(
+            events(&out).last().unwrap().0,
+            "message_stop",
+            "the end Argo left out is added"
+        );
+        assert_eq!(
+            translation.usage(),
+            Usage {
+                input_tokens: 0,
+                output_tokens: 7,
+                cached_input_tokens: None
+            }
+        );
     }
 
     /// The stream with a redacted block, a citation and a stop sequence, as Argo might send it.
     fn rich_stream() -> String {
         let start = |index: u64, block: Value| {
-            event("content_block_start", json!({"type": "content_block_start", "index": index, "content_block": block}))
+            event(
+                "content_block_start",
+                json!({"type": "content_block_start", "index": index, "content_block": block}),
+            )
         };
         let delta = |index: u64, delta: Value| {
-            event("content_block_delta", json!({"type": "content_block_delta", "index": index, "delta": delta}))
+            event(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": index, "delta": delta}),
+            )
         };
-        let stop = |index: u64| event("content_block_stop", json!({"type": "content_block_stop", "index": index}));
+        let stop = |index: u64| {
+            event(
+                "content_block_stop",
+                json!({"type": "content_block_stop", "index": index}),
+            )
+        };
         [
             event("message_start", json!({"type": "message_start", "message": {"id": "msg_1", "type": "message",
                 "role": "assistant", "model": "claudesonnet45", "content": [], "stop_reason": null,
@@ -1390,24 +1547,42 @@ mod tests {
         );
         assert_eq!(
             usage,
-            Usage { input_tokens: 32_010, output_tokens: 42, cached_input_tokens: Some(30_000) }
+            Usage {
+                input_tokens: 32_010,
+                output_tokens: 42,
+                cached_input_tokens: Some(30_000)
+            }
         );
     }
 
     #[test]
     fn one_answer_fails_as_the_stream_did() {
-        let overloaded = event("error", json!({"type": "error", "error": {"type": "overloaded_error", "message": "x"}}));
-        let error = collected(&[(opening() + &text_delta("Hi") + &overloaded).as_bytes()]).unwrap_err();
+        let overloaded = event(
+            "error",
+            json!({"type": "error", "error": {"type": "overloaded_error", "message": "x"}}),
+        );
+        let error =
+            collected(&[(opening() + &text_delta("Hi") + &overloaded).as_bytes()]).unwrap_err();
         assert_eq!(error.code, Some(ErrorCode::UpstreamOverloaded));
         let cut = collected(&[(opening() + &text_delta("Hi")).as_bytes()]).unwrap_err();
         assert_eq!(cut.code, Some(ErrorCode::UpstreamTruncated));
         let end = event("message_stop", json!({"type": "message_stop"}));
-        let notice = opening() + &text_delta(&fixtures::NOTICE[..30]) + &text_delta(&fixtures::NOTICE[30..]) + &end;
+        let notice = opening()
+            + &text_delta(&fixtures::NOTICE[..30])
+            + &text_delta(&fixtures::NOTICE[30..])
+            + &end;
         assert_eq!(collected(&[notice.as_bytes()]).unwrap_err().status, 403);
-        let bad_input = opening().replace("\"text\",\"text\":\"\"", "\"tool_use\",\"id\":\"t\",\"name\":\"f\",\"input\":{}")
-            + &event("content_block_delta", json!({"type": "content_block_delta", "index": 0,
-                "delta": {"type": "input_json_delta", "partial_json": "{\"a\":"}}))
-            + &event("content_block_stop", json!({"type": "content_block_stop", "index": 0})) + &end;
+        let bad_input = opening().replace(
+            "\"text\",\"text\":\"\"",
+            "\"tool_use\",\"id\":\"t\",\"name\":\"f\",\"input\":{}",
+        ) + &event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0,
+                "delta": {"type": "input_json_delta", "partial_json": "{\"a\":"}}),
+        ) + &event(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        ) + &end;
         assert_eq!(collected(&[bad_input.as_bytes()]).unwrap_err().status, 502);
     }
 
