@@ -224,6 +224,15 @@ fn one_answer_is_argos_stream_collected_with_its_cache_usage() {
         stats["streams_started"], 1,
         "Argo was asked for a stream: {stats}"
     );
+    // argo-api.md §C: usage with nulls, without input_tokens.
+    let odd = messages(
+        &stack,
+        &json!({"model": "claude-sonnet-4.5", "max_tokens": 1000, "messages": [{"role": "user",
+            "content": "Hello #mock {\"usage_nulls\": true, \"omit_input_tokens\": true, \"reply\": \"Hi.\"}"}]}),
+    );
+    assert_eq!(odd["content"][0]["text"], "Hi.");
+    assert!(odd["usage"]["cache_read_input_tokens"].is_null(), "{odd}");
+    assert!(odd["usage"]["output_tokens"].as_u64().unwrap() > 0);
 }
 
 /// A stream keeps Argo's events, under the gateway's id and the client's model; an error

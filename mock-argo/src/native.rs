@@ -1729,6 +1729,26 @@ mod tests {
     }
 
     #[test]
+    fn messages_send_a_redacted_thinking_block_when_asked() {
+        let body = claude_body(
+            "claudesonnet45",
+            &directive(
+                "x",
+                json!({"redacted_thinking": "EncRypted", "reply": "Done."}),
+            ),
+        );
+        let redacted = json!({"type": "redacted_thinking", "data": "EncRypted"});
+        let (_, json) = message_of(mock().respond(&anthropic("alice", body.clone())).0);
+        assert_eq!(json["content"][0], redacted);
+        let mut streamed = body;
+        streamed["stream"] = json!(true);
+        let (_, _, events) = stream_of(mock().respond(&anthropic("alice", streamed)).0);
+        assert_eq!(events[1].1["content_block"], redacted);
+        assert_eq!(events[3].1["type"], "content_block_stop");
+        assert_eq!(anthropic_deltas(&events, "text_delta", "text"), "Done.");
+    }
+
+    #[test]
     fn messages_streams_anthropic_events() {
         let mut body = claude_body(
             "claudesonnet45",

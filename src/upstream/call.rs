@@ -99,6 +99,15 @@ mod tests {
         assert!(headers.contains(&("x-api-key", "alice".into())));
         assert!(headers.contains(&("anthropic-version", "2023-06-01".into())));
         assert!(headers.contains(&("Accept", "text/event-stream".into())));
+        let count = Call::new(Api::AnthropicCountTokens, "alice");
+        assert_eq!(count.path(), "/v1/messages/count_tokens");
+        assert_eq!(
+            count.headers(),
+            vec![
+                ("x-api-key", "alice".into()),
+                ("anthropic-version", "2023-06-01".into())
+            ]
+        );
         let gpt = Call::new(Api::OpenAiChat { stream: false }, "alice");
         assert_eq!(
             gpt.headers(),
