@@ -112,10 +112,10 @@ impl Gateway {
             Ok(answer) => self.reply(session, ctx, 200, answer).await,
             Err(CountFailure::Refused(error)) => Err(error),
             Err(CountFailure::Unavailable(error)) => {
-                let cause = error.cause.as_deref().unwrap_or(&error.message);
                 let Some(tokens) = estimate else {
                     return Err(error);
                 };
+                let cause = error.cause.as_deref().unwrap_or(&error.message);
                 log::warn!(
                     "request {}: Argo's count_tokens failed, answering the gateway's estimate: {cause}",
                     ctx.request_id

@@ -1,6 +1,9 @@
 //! The Anthropic Messages client spoke (`POST /v1/messages`, as Claude Code, Kilo Code, Aider
 //! and Anthropic's SDKs send it): request bodies into a [`Conversation`]; [`Answer`]s out as a
-//! `message` object, [`Event`]s as Anthropic's named SSE events ([`MessagesEncoder`]).
+//! `message` object, [`Event`]s as Anthropic's named SSE events ([`MessagesEncoder`]). It
+//! serves the models Argo's `/v1/messages` does not (GPT, Gemini, Claude on the resource API):
+//! Claude on the native API gets the client's body itself, see
+//! [`crate::upstream::messages_passthrough`], which keeps what is dropped or refused here.
 //!
 //! Reading:
 //! - `system` (a string or text blocks) becomes a system message; `cache_control` and
