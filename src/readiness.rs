@@ -148,7 +148,7 @@ impl Readiness {
                 .iter()
                 .map(|env| (env.as_str(), "unknown"))
                 .collect();
-            return error_answer(&error, &statuses, &lists);
+            return error_answer(&error, models, &statuses, &lists);
         };
         let statuses: BTreeMap<&str, &str> = last
             .iter()
@@ -167,7 +167,7 @@ impl Readiness {
             "No Argo environment answers (down: {})",
             down.join(", ")
         ));
-        error_answer(&error, &statuses, &lists)
+        error_answer(&error, models, &statuses, &lists)
     }
 
     /// Whether each environment's live model list was read.
@@ -226,14 +226,17 @@ fn not_ready(message: &str) -> ApiError {
     ApiError::new(503, "server_error", message).with_code(ErrorCode::NotReady)
 }
 
-/// The OpenAI error envelope, plus each environment's status and model list beside it.
+/// The OpenAI error envelope, plus the models served and each environment's status and model
+/// list beside it.
 fn error_answer(
     error: &ApiError,
+    models: usize,
     statuses: &BTreeMap<&str, &str>,
     lists: &BTreeMap<&str, &str>,
 ) -> Answer {
     let mut body: serde_json::Value =
         serde_json::from_slice(&error.to_json()).unwrap_or_else(|_| json!({}));
+    body["models"] = json!(models);
     body["environments"] = json!(statuses);
     body["model_lists"] = json!(lists);
     Answer {
