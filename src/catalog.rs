@@ -167,13 +167,13 @@ impl Catalog {
         settings: &Settings,
         envs: &[String],
     ) -> Refreshed {
-        let mut failed = Vec::new();
+        let (mut answered, mut failed) = (Vec::new(), Vec::new());
         let interval = Duration::from_secs(settings.upstream.model_refresh_interval_s);
         for env in envs {
             match read_list(upstream, settings, env).await {
                 Ok(list) => {
                     self.lock_lists().insert(env.clone(), Arc::new(list));
-                    self.read(env, interval);
+                    answered.push(env);
                 }
                 Err(cause) => {
                     metrics::MODEL_REFRESH_FAILURES
@@ -193,6 +193,10 @@ impl Catalog {
                 log::error!("merging Argo's model lists failed: {error}");
                 self.current().models().len()
             });
+        // Read once its models are served.
+        for env in answered {
+            self.read(env, interval);
+        }
         Refreshed { models, failed }
     }
 
@@ -245,7 +249,9 @@ impl Catalog {
         let mut reads = self.lock_reads();
         if let Some(read) = reads.get_mut(env).filter(|read| read.failures > 0) {
             read.due = Instant::now();
-            log::info!("Argo {env} answers again: reading its model list now");
+            log::info!(
+                "reading Argo {env}'s model list now: the readiness probe found it answering"
+            );
             self.due_now.notify_one();
         }
     }
@@ -259,9 +265,10 @@ impl Catalog {
         let reads = self.lock_reads();
         envs.map(|env| {
             let state = match (lists.contains_key(env), reads.get(env)) {
-                (false, _) => ListState::NotRead,
-                (true, Some(read)) if read.failures > 0 => ListState::Stale,
-                (true, _) => ListState::Read,
+                (true, Some(read)) if read.failures == 0 => ListState::Read,
+                (true, Some(_)) => ListState::Stale,
+                // Not read yet, or read but not merged yet.
+                (false, _) | (true, None) => ListState::NotRead,
             };
             (env, state)
         })
@@ -295,16 +302,20 @@ impl Catalog {
     /// Reading `env`'s list failed: it is tried again after the backoff.
     fn failed(&self, env: &str, cause: &str, interval: Duration) {
         metrics::MODEL_LIST_READ.with_label_values(&[env]).set(0);
-        let mut reads = self.lock_reads();
-        let failures = reads.get(env).map_or(0, |read| read.failures) + 1;
-        let retry = retry_after(failures, interval);
-        let due = Instant::now() + retry;
-        reads.insert(env.to_string(), Reads { failures, due });
+        // Never both locks at once: `list_states` takes them the other way round.
+        let kept = match self.lock_lists().contains_key(env) {
+            true => "keeping the last one",
+            false => "serving the configured table meanwhile",
+        };
+        let (failures, retry) = {
+            let mut reads = self.lock_reads();
+            let failures = reads.get(env).map_or(0, |read| read.failures) + 1;
+            let retry = retry_after(failures, interval);
+            let due = Instant::now() + retry;
+            reads.insert(env.to_string(), Reads { failures, due });
+            (failures, retry)
+        };
         if failures == 1 {
-            let kept = match self.lock_lists().contains_key(env) {
-                true => "keeping the last one",
-                false => "serving the configured table meanwhile",
-            };
             log::warn!(
                 "reading Argo {env}'s model list failed, {kept}; trying again in {} s, then \
                  less and less often (up to every {} s) until it answers: {cause}",
