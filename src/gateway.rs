@@ -42,7 +42,7 @@ use crate::readiness::Readiness;
 use crate::routes::{self, ClientFormat, Handler, Listener};
 use crate::streaming::{self, Ending};
 use crate::timing::{Timing, OVERHEAD_HEADER};
-use crate::upstream::{Api, BufferedAnswer, Call, Upstream};
+use crate::upstream::{client_agent, Api, BufferedAnswer, Call, Upstream};
 
 pub struct State {
     pub settings: Settings,
@@ -480,6 +480,8 @@ impl Gateway {
         mut translator: StreamTranslation,
     ) -> Result<(), ApiError> {
         let env = self.state.settings.upstream.env_for(call.api, model_env);
+        let (agent, resolved) = (client_agent_of(session), ctx.model.clone());
+        let call = call.for_client(agent.as_deref(), argo_id(&resolved));
         let started = Instant::now();
         let upstream_before = ctx.timing.upstream();
         let model = self.model_label(ctx).to_string();
@@ -539,6 +541,8 @@ impl Gateway {
         body: Vec<u8>,
     ) -> Result<BufferedAnswer, ApiError> {
         let env = self.state.settings.upstream.env_for(call.api, env);
+        let (agent, resolved) = (client_agent_of(session), ctx.model.clone());
+        let call = call.for_client(agent.as_deref(), argo_id(&resolved));
         // Boxed: a future handed down is held by each async fn it passes through, so inline
         // its kilobytes would be copied into every one of them.
         let answer = Box::pin(self.answer(env, &call, &body));
@@ -556,6 +560,8 @@ impl Gateway {
         bodies: Vec<Vec<u8>>,
     ) -> Result<Vec<BufferedAnswer>, ApiError> {
         let env = self.state.settings.upstream.env_for(call.api, env);
+        let (agent, resolved) = (client_agent_of(session), ctx.model.clone());
+        let call = call.for_client(agent.as_deref(), argo_id(&resolved));
         let answers = try_join_all(bodies.iter().map(|body| self.answer(env, &call, body)));
         self.wait_upstream(session, ctx, answers).await
     }
@@ -593,6 +599,17 @@ impl Gateway {
 
 /// The access log's word for a stream whose client stopped reading it.
 const CLIENT_STALLED: &str = "client_stalled";
+
+/// Argo's id of the model a request resolved to.
+fn argo_id(model: &Option<Resolved>) -> Option<&str> {
+    model.as_ref().map(|model| model.argo_id.as_str())
+}
+
+/// The client program's `User-Agent`, cleaned for Argo's (see [`client_agent`]).
+fn client_agent_of(session: &Session) -> Option<String> {
+    let agent = session.req_header().headers.get(http::header::USER_AGENT)?;
+    client_agent(agent.as_bytes())
+}
 
 pub(crate) fn resource_call(endpoint: Endpoint, user: &str) -> Call<'_> {
     Call::new(Api::Resource(endpoint), user)

@@ -69,6 +69,15 @@ pub static MODEL_REFRESH_FAILURES: Lazy<IntCounterVec> = Lazy::new(|| {
     ))
 });
 
+pub static MODEL_LIST_READ: Lazy<IntGaugeVec> = Lazy::new(|| {
+    registered(register_int_gauge_vec!(
+        "argo_bridge_model_list_read",
+        "1 when the last read of the Argo environment's model list succeeded; 0 before the \
+         first read and after a failed one (the last list, or the table, is served meanwhile)",
+        &["env"]
+    ))
+});
+
 pub static BUILD_INFO: Lazy<IntGaugeVec> = Lazy::new(|| {
     registered(register_int_gauge_vec!(
         "argo_bridge_build_info",
@@ -108,6 +117,22 @@ pub static UPSTREAM_RETRIES: Lazy<IntCounterVec> = Lazy::new(|| {
         "argo_bridge_upstream_retries_total",
         "Argo requests retried because nothing reached Argo, by reason",
         &["reason"]
+    ))
+});
+
+pub static LEARNED_RULES: Lazy<IntCounterVec> = Lazy::new(|| {
+    registered(register_int_counter_vec!(
+        "argo_bridge_learned_rules_total",
+        "Parameters Argo refused for a model (HTTP 400) that its later calls leave out, by Argo model id",
+        &["model"]
+    ))
+});
+
+pub static REFUSAL_RETRIES: Lazy<IntCounterVec> = Lazy::new(|| {
+    registered(register_int_counter_vec!(
+        "argo_bridge_refusal_retries_total",
+        "Calls made again without a parameter Argo refused (HTTP 400), by Argo model id",
+        &["model"]
     ))
 });
 
@@ -249,6 +274,8 @@ pub fn init() {
     Lazy::force(&TIME_TO_FIRST_TOKEN);
     Lazy::force(&UPSTREAM_ERRORS);
     Lazy::force(&UPSTREAM_RETRIES);
+    Lazy::force(&LEARNED_RULES);
+    Lazy::force(&REFUSAL_RETRIES);
     Lazy::force(&UPSTREAM_ADDRESSES);
     Lazy::force(&UPSTREAM_ADDRESS_FAILURES);
     Lazy::force(&UPSTREAM_DNS_FAILURES);
@@ -265,6 +292,7 @@ pub fn init() {
     Lazy::force(&CLIENT_WRITE_TIMEOUTS);
     Lazy::force(&MODELS_SERVED);
     Lazy::force(&MODEL_REFRESH_FAILURES);
+    Lazy::force(&MODEL_LIST_READ);
     Lazy::force(&UPSTREAM_UP);
     for reason in ["unavailable", "timeout", "error", "breaker_open"] {
         LIMIT_BACKEND_FALLBACKS.with_label_values(&[reason]);

@@ -108,7 +108,7 @@ pub async fn relay(
     // Boxed, as the rejection below: connecting (a TLS handshake) takes far more future state
     // than relaying, and a future is as large as its largest state for as long as it lives,
     // which for a held stream is hours.
-    let sending = Box::pin(upstream.send(env, call, &body, None));
+    let sending = Box::pin(upstream.send_adapting(env, call, &body, None));
     let sent = unless_client_leaves(session, sending).await;
     drop(body);
     let mut exchange = sent?;

@@ -118,6 +118,10 @@ pub struct ModelList {
 struct State {
     /// Added entries: Argo id and display name.
     added: Vec<(String, String)>,
+    /// Added models' refused parameters (`"refuses"` of an `add` entry): Argo id and the
+    /// top-level members the model refuses with Argo's 400, as a model new in the live list
+    /// may (argo-api.md §C: `claudesonnet5` and `temperature`).
+    refuses: Vec<(String, Vec<String>)>,
     removed: Vec<String>,
     fail: bool,
     /// Generated entries served after the others (`bulk-model-{n}`): a huge list.
@@ -199,6 +203,16 @@ impl ModelList {
         embedding_dimensions(model).is_some() && !self.state().removed.iter().any(|id| id == model)
     }
 
+    /// The first top-level member of `request` that `model` (an added one) refuses.
+    pub fn refused(&self, model: &str, request: &Value) -> Option<String> {
+        let state = self.state();
+        let (_, refused) = state.refuses.iter().find(|(id, _)| id == model)?;
+        refused
+            .iter()
+            .find(|param| request.get(param.as_str()).is_some())
+            .cloned()
+    }
+
     /// The answer to `GET /v1/models`: status and body.
     pub fn list(&self, shape: Shape) -> (u16, Value) {
         if self.state().fail {
@@ -220,7 +234,8 @@ impl ModelList {
         (200, json!({"object": "list", "data": data}))
     }
 
-    /// `POST /__mock/models` with `{"add": [id | {"id": display, "internal_id": id}],
+    /// `POST /__mock/models` with `{"add": [id | {"id": display, "internal_id": id,
+    /// "refuses": [param]}],
     /// "remove": [id], "fail": bool, "bulk": n, "delay_ms": n, "drip_ms": n, "reset": bool}`
     /// (every field optional; `reset` first). `bulk` serves n generated models besides the
     /// others, `delay_ms` waits that long before the list's head, `drip_ms` sends the list one
@@ -249,6 +264,17 @@ impl ModelList {
                 _ => return (400, json!({"error": "`add` entries are ids or objects"})),
             };
             state.removed.retain(|removed| *removed != id);
+            let refuses: Vec<String> = entry["refuses"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect();
+            state.refuses.retain(|(refusing, _)| *refusing != id);
+            if !refuses.is_empty() {
+                state.refuses.push((id.clone(), refuses));
+            }
             if !state.added.iter().any(|(added, _)| *added == id) && !is_builtin(&id) {
                 state.added.push((id, name));
             }
@@ -256,6 +282,7 @@ impl ModelList {
         for id in request["remove"].as_array().into_iter().flatten() {
             if let Some(id) = id.as_str() {
                 state.added.retain(|(added, _)| added != id);
+                state.refuses.retain(|(refusing, _)| refusing != id);
                 if is_builtin(id) && !state.removed.iter().any(|removed| removed == id) {
                     state.removed.push(id.to_string());
                 }
@@ -351,6 +378,36 @@ mod tests {
         list.hook(br#"{"reset": true}"#);
         assert!(!list.serves_chat("newmodel") && list.serves_embedding("v3large"));
         assert_eq!(list.hook(b"{\"add\": [1]}").0, 400);
+    }
+
+    #[test]
+    fn an_added_model_refuses_the_parameters_it_is_given() {
+        let list = ModelList::default();
+        list.hook(
+            br#"{"add": [{"id": "GPT 7", "internal_id": "gpt7", "refuses": ["top_p", "seed"]}]}"#,
+        );
+        let asked = |request: Value| list.refused("gpt7", &request);
+        assert_eq!(
+            asked(json!({"seed": 1, "top_p": 0.5})).as_deref(),
+            Some("top_p")
+        );
+        assert_eq!(asked(json!({"seed": 1})).as_deref(), Some("seed"));
+        assert_eq!(asked(json!({"temperature": 1})), None);
+        assert_eq!(list.refused("gpt4o", &json!({"top_p": 0.5})), None);
+        list.hook(br#"{"remove": ["gpt7"]}"#);
+        assert_eq!(asked(json!({"top_p": 0.5})), None);
+        let (status, body) = rules::refuses_parameter("gpt7", "top_p");
+        assert_eq!(status, 400);
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Unsupported parameter: 'top_p' is not supported with this model."));
+        let (_, body) = rules::refuses_parameter("claudeopus9", "temperature");
+        assert_eq!(body["type"], "error");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`temperature` is deprecated for this model."));
     }
 
     #[test]

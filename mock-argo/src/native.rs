@@ -140,6 +140,9 @@ impl MockArgo {
             ));
         }
         rules::check_parameters(model, &body, streaming).map_err(rules::as_openai)?;
+        if let Some(param) = self.models.refused(model, &body) {
+            return Err(rules::refuses_parameter(model, &param));
+        }
         rules::check_chat_messages(model, &body)?;
         self.converse(dialect, model, request, &body, streaming)
     }
@@ -193,6 +196,9 @@ impl MockArgo {
             ));
         }
         rules::check_messages(model, &body, streaming)?;
+        if let Some(param) = self.models.refused(model, &body) {
+            return Err(rules::refuses_parameter(model, &param));
+        }
         self.converse(dialect, model, request, &body, streaming)
     }
 

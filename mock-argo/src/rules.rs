@@ -179,6 +179,21 @@ fn check_default_sampling(temperature: Option<f64>, has_top_p: bool) -> Result<(
     Ok(())
 }
 
+/// A model's refusal of a parameter it does not take, in Argo's recorded words: Anthropic's
+/// "`X` is deprecated for this model." for Claude (probe, opus47; argo-api.md §C, sonnet5),
+/// OpenAI's "Unsupported parameter: 'X' is not supported with this model." for the rest.
+pub fn refuses_parameter(model: &str, param: &str) -> Refusal {
+    if is_claude(model) {
+        anthropic_error(format!("`{param}` is deprecated for this model."))
+    } else {
+        openai_error(
+            format!("Unsupported parameter: '{param}' is not supported with this model."),
+            param,
+            "unsupported_parameter",
+        )
+    }
+}
+
 /// argo-api.md §C (live, argo-shim): chat without a valid `user` is HTTP 500 on
 /// `/v1/chat/completions`. The words are the mock's.
 pub fn check_chat_user(request: &Value) -> Result<(), Refusal> {

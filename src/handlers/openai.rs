@@ -180,7 +180,8 @@ struct ReadChat {
 }
 
 enum Route {
-    /// Through the hub: Claude, and the models of the resource API.
+    /// Through the hub: Claude, the models of the resource API, and Gemini with parallel tool
+    /// calls in its history (sent one at a time).
     Hub(Box<Conversation>),
     /// Argo's request is the client's body, rewritten.
     PassThrough { argo_body: Vec<u8>, stream: bool },
@@ -208,7 +209,10 @@ fn read_for(client: ClientRequest<'_>, model: Resolved, user: &str) -> Result<Re
     model.require_chat()?;
     let meta = response_meta("chatcmpl", client.model());
     let include_usage = client.include_usage();
-    let route = if model.api() == UpstreamApi::Resource || model.family == Family::Anthropic {
+    let hub = model.api() == UpstreamApi::Resource
+        || model.family == Family::Anthropic
+        || (model.family == Family::Google && client.has_parallel_tool_calls());
+    let route = if hub {
         Route::Hub(Box::new(client.into_conversation()?))
     } else {
         Route::PassThrough {

@@ -28,11 +28,45 @@ pub struct Call<'a> {
     pub api: Api,
     /// The lab username the request is made for (always the one the token maps to).
     pub user: &'a str,
+    /// The client program's `User-Agent`, cleaned ([`client_agent`]), named after the gateway's
+    /// own in Argo's: none for the gateway's own calls or a client that sent none.
+    pub client_agent: Option<&'a str>,
+    /// Argo's id of the model called, when the call is a model's: what Argo refused for it
+    /// is learned ([`super::learned`]).
+    pub model: Option<&'a str>,
 }
 
 impl<'a> Call<'a> {
     pub fn new(api: Api, user: &'a str) -> Self {
-        Call { api, user }
+        Call {
+            api,
+            user,
+            client_agent: None,
+            model: None,
+        }
+    }
+
+    /// The call of Argo's model `model` made on behalf of the client program `agent` (a
+    /// [`client_agent`]).
+    pub fn for_client<'b>(self, agent: Option<&'b str>, model: Option<&'b str>) -> Call<'b>
+    where
+        'a: 'b,
+    {
+        Call {
+            client_agent: agent,
+            model,
+            ..self
+        }
+    }
+
+    /// Whether a refused parameter is left out and the call made again ([`super::learned`]):
+    /// Argo's native chat endpoints, which refuse parameters with a 400 before generating
+    /// anything.
+    pub fn learns_refusals(&self) -> bool {
+        matches!(
+            self.api,
+            Api::OpenAiChat { .. } | Api::AnthropicMessages { .. }
+        )
     }
 
     /// Path below the environment's base URL.
@@ -87,9 +121,51 @@ impl<'a> Call<'a> {
     }
 }
 
+/// Longest part of a client's `User-Agent` passed on to Argo.
+pub const MAX_CLIENT_AGENT_BYTES: usize = 256;
+
+/// A client's `User-Agent` as it may go inside the parentheses of the gateway's own: printable
+/// ASCII only (no CR, LF or other control bytes, nothing outside ASCII), no parentheses or
+/// backslashes that would break the comment, at most [`MAX_CLIENT_AGENT_BYTES`]; none when
+/// nothing is left. Argo's maintainer asks intermediaries to name the originating client
+/// there (argo-api.md §C, argo-proxy issue 144).
+pub fn client_agent(raw: &[u8]) -> Option<String> {
+    let kept: String = raw
+        .iter()
+        .filter(|byte| matches!(byte, b' '..=b'~') && !matches!(byte, b'(' | b')' | b'\\'))
+        .take(MAX_CLIENT_AGENT_BYTES)
+        .map(|&byte| char::from(byte))
+        .collect();
+    let trimmed = kept.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_client_agent_is_printable_ascii_without_parentheses_and_bounded() {
+        assert_eq!(
+            client_agent(b"OpenAI/Python 1.99.0").as_deref(),
+            Some("OpenAI/Python 1.99.0")
+        );
+        assert_eq!(
+            client_agent(b"codex (linux)\r\nX-Evil: 1\x00\xc3\xa9").as_deref(),
+            Some("codex linuxX-Evil: 1")
+        );
+        assert_eq!(client_agent(b"  ()\r\n "), None);
+        assert_eq!(client_agent(b""), None);
+        let long = client_agent(&[b'a'; 10_000]).unwrap();
+        assert_eq!(long.len(), MAX_CLIENT_AGENT_BYTES);
+        let call = Call::new(Api::Models, "svc");
+        assert_eq!(call.client_agent, None);
+        let made = call.for_client(Some("curl/8"), Some("gpt4o"));
+        assert_eq!(
+            (made.client_agent, made.model),
+            (Some("curl/8"), Some("gpt4o"))
+        );
+    }
 
     #[test]
     fn native_calls_carry_the_username_in_their_own_auth_header() {

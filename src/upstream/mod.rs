@@ -7,6 +7,7 @@ mod addresses;
 mod budget;
 mod call;
 mod connection;
+mod learned;
 mod wire;
 
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use argo_filters::error::from_argo_status;
 use argo_filters::error::ErrorCode;
+use argo_filters::upstream::refusal;
 use argo_filters::ApiError;
 use bytes::Bytes;
 use pingora_core::connectors::{ConnectorOptions, TransportConnector};
@@ -29,8 +31,9 @@ use crate::metrics;
 pub use addresses::{AddressBook, AddressKeeper, Environment, SystemResolver};
 use budget::AnswerBuffer;
 pub use budget::BufferedAnswer;
-pub use call::{Api, Call};
+pub use call::{client_agent, Api, Call};
 use connection::{Connection, Timeouts, HEAD_TIMEDOUT, TOTAL_TIMEDOUT};
+use learned::LEARNED;
 
 /// Most of an Argo error body kept in an error's cause.
 const MAX_CAUSE_BODY_BYTES: usize = 2 * 1024;
@@ -93,7 +96,14 @@ impl Upstream {
         })?;
         let env = place.env();
         let path = format!("{}{}", env.base_path, call.path());
-        let request = wire::encode_request(call.method(), &path, &env.host, &call.headers(), body);
+        let request = wire::encode_request_for(
+            call.method(),
+            &path,
+            &env.host,
+            &call.headers(),
+            body,
+            call.client_agent,
+        );
         let mut attempts = Attempts::default();
         loop {
             let target = place.pick().ok_or_else(|| unresolved(place))?;
@@ -126,6 +136,53 @@ impl Upstream {
                 tokio::time::sleep(wait).await;
             }
         }
+    }
+
+    /// [`Self::send`] for a model's call, leaving out what Argo refused for the model before
+    /// ([`learned`]), and learning from a refusal: when Argo answers 400 naming a parameter of
+    /// the request that may be left out ([`refusal::refused_parameter`]), the call is made
+    /// once more without it. A 400 means nothing was generated and nothing reached the client
+    /// (a stream's refusal is its head), so that is safe; it happens at most once a call, and
+    /// the second answer stands, whatever it is. A 400 that is not such a refusal is read and
+    /// returned as the client's error.
+    pub async fn send_adapting(
+        &self,
+        env_name: &str,
+        call: &Call<'_>,
+        body: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<Exchange, ApiError> {
+        let Some(model) = call.model.filter(|_| call.learns_refusals()) else {
+            return self.send(env_name, call, body, deadline).await;
+        };
+        let adapted = LEARNED
+            .for_model(model)
+            .and_then(|params| refusal::without_members(body, &params));
+        let body = adapted.as_deref().unwrap_or(body);
+        let mut exchange = self.send(env_name, call, body, deadline).await?;
+        if exchange.status() != 400 {
+            return Ok(exchange);
+        }
+        let answer = exchange.read_to_end_for(self, call.user).await;
+        let env = exchange.env.clone();
+        self.release(exchange);
+        let answer = answer?;
+        let refused = refusal::refused_parameter(&answer);
+        let again = refused.as_ref().and_then(|refused| {
+            refusal::without_members(body, std::slice::from_ref(&refused.parameter))
+        });
+        let (Some(refused), Some(again)) = (refused, again) else {
+            return Err(rejection(&env, 400, &answer, None));
+        };
+        if refused.always {
+            LEARNED.learn(model, &refused.parameter);
+        }
+        metrics::REFUSAL_RETRIES.with_label_values(&[model]).inc();
+        log::debug!(
+            "Argo {env} refused `{}` for {model}; calling again without it",
+            refused.parameter
+        );
+        self.send(env_name, call, &again, deadline).await
     }
 
     /// After a failed attempt: how long to wait before the next one, or the client's error.
@@ -243,7 +300,7 @@ impl Upstream {
         body: &[u8],
     ) -> Result<BufferedAnswer, ApiError> {
         let deadline = Instant::now() + self.config.total_timeout();
-        let mut exchange = self.send(env, call, body, Some(deadline)).await?;
+        let mut exchange = self.send_adapting(env, call, body, Some(deadline)).await?;
         if !exchange.is_success() {
             return Err(self.reject_for(exchange, call.user).await);
         }
@@ -266,8 +323,7 @@ impl Upstream {
         let env = exchange.env.clone();
         self.release(exchange);
         match answer {
-            Ok(body) => from_argo_status(status, &body, retry_after.as_deref())
-                .with_cause(rejection_cause(&env, status, &body)),
+            Ok(body) => rejection(&env, status, &body, retry_after.as_deref()),
             Err(error) => error,
         }
     }
@@ -355,6 +411,11 @@ impl Upstream {
         error.retry_after = Some("1".to_string());
         error
     }
+}
+
+/// The client's error for Argo's non-2xx answer `body`, with the operator's view as its cause.
+fn rejection(env: &str, status: u16, body: &[u8], retry_after: Option<&str>) -> ApiError {
+    from_argo_status(status, body, retry_after).with_cause(rejection_cause(env, status, body))
 }
 
 /// The operator's view of a non-2xx answer: where, its status and the start of its body.

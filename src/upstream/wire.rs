@@ -29,6 +29,7 @@ fn invalid<T>(message: impl Into<String>) -> Result<T, WireError> {
 
 /// A request with a JSON body (none for GET), head and body in one buffer. `headers` are the
 /// call's own (auth, Accept); values are the gateway's, never a client's.
+#[cfg(test)]
 pub fn encode_request(
     method: &str,
     path: &str,
@@ -36,9 +37,24 @@ pub fn encode_request(
     headers: &[(&str, String)],
     body: &[u8],
 ) -> Vec<u8> {
+    encode_request_for(method, path, host, headers, body, None)
+}
+
+/// [`encode_request`] made for the client program `client_agent` (already cleaned by
+/// [`super::call::client_agent`]): `User-Agent: argo-bridge/<version> (<client_agent>)`.
+pub fn encode_request_for(
+    method: &str,
+    path: &str,
+    host: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+    client_agent: Option<&str>,
+) -> Vec<u8> {
     const USER_AGENT: &str = concat!("User-Agent: argo-bridge/", env!("CARGO_PKG_VERSION"));
     let headers_len: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
-    let mut request = Vec::with_capacity(256 + path.len() + host.len() + headers_len + body.len());
+    let agent_len = client_agent.map_or(0, |agent| agent.len() + 3);
+    let capacity = 256 + path.len() + host.len() + headers_len + agent_len + body.len();
+    let mut request = Vec::with_capacity(capacity);
     let mut line = |parts: &[&str]| {
         for part in parts {
             request.extend_from_slice(part.as_bytes());
@@ -62,7 +78,10 @@ pub fn encode_request(
     if method != "GET" || !body.is_empty() {
         line(&["Content-Length: ", itoa::Buffer::new().format(body.len())]);
     }
-    line(&[USER_AGENT]);
+    match client_agent {
+        Some(agent) => line(&[USER_AGENT, " (", agent, ")"]),
+        None => line(&[USER_AGENT]),
+    }
     line(&[]);
     request.extend_from_slice(body);
     request
@@ -352,6 +371,22 @@ mod tests {
         assert!(text.contains("\r\nContent-Length: 7\r\n"));
         assert!(text.contains("\r\nAccept: application/json, text/plain\r\n"));
         assert!(text.ends_with("\r\n\r\n{\"a\":1}"));
+    }
+
+    #[test]
+    fn the_user_agent_names_the_client_program_when_there_is_one() {
+        let agent = |client: Option<&str>| {
+            let request = encode_request_for("POST", "/", "h", &[], b"{}", client);
+            let text = String::from_utf8(request).unwrap();
+            let line = text.lines().find(|line| line.starts_with("User-Agent: "));
+            line.unwrap().to_string()
+        };
+        let own = concat!("User-Agent: argo-bridge/", env!("CARGO_PKG_VERSION"));
+        assert_eq!(agent(None), own);
+        assert_eq!(
+            agent(Some("codex_cli_rs/0.50")),
+            format!("{own} (codex_cli_rs/0.50)")
+        );
     }
 
     #[test]

@@ -126,3 +126,22 @@ def test_streaming_legacy_completion(client):
     stream = client.completions.create(model="gpt-4o", prompt="Count", stream=True)
     text = "".join(chunk.choices[0].text for chunk in stream if chunk.choices)
     assert text == "Hello from mock Argo (gpt4o). You said: Count"
+
+
+@pytest.mark.parametrize("model", ["gpt-4o", "gemini-2.5-flash"])
+def test_a_developer_message_reaches_argo_as_system(client, model):
+    """Codex CLI sends its base prompt as a `developer` message, which Argo's chat endpoint
+    answers with a misleading 400 (argo-api.md §C): Argo gets it as `system`, and the
+    `User-Agent` names the SDK after the gateway."""
+    completion = client.chat.completions.create(
+        model=model,
+        messages=[{"role": "developer", "content": "Be brief."}, {"role": "user", "content": '#mock {"echo_request": true}'}],
+    )
+    echoed = json.loads(completion.choices[0].message.content)
+    seen = echoed.get("body", echoed)
+    roles = [message.get("role") for message in seen.get("messages", [])]
+    assert "developer" not in roles, roles
+    if "headers" in echoed:  # the native endpoints echo the headers too
+        assert roles[0] == "system", roles
+        agent = echoed["headers"]["user-agent"]
+        assert agent.startswith("argo-bridge/") and "(OpenAI/Python " in agent, agent

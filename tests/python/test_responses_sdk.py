@@ -23,6 +23,23 @@ def test_create_answers_with_output_text_and_usage(client, model):
     assert response.usage.total_tokens == response.usage.input_tokens + response.usage.output_tokens
 
 
+def test_a_developer_item_reaches_gemini_as_system(client):
+    """Codex CLI's base prompt as a `developer` input item, on a Gemini model (the hub's native
+    chat spoke): Argo's chat endpoint refuses `developer` (argo-api.md §C)."""
+    response = client.responses.create(
+        model="gemini-2.5-flash",
+        store=False,
+        input=[
+            {"role": "developer", "content": "Be brief."},
+            {"role": "user", "content": '#mock {"echo_request": true}'},
+        ],
+    )
+    echoed = json.loads(response.output_text)
+    seen = echoed.get("body", echoed)
+    roles = [message.get("role") for message in seen.get("messages", [])]
+    assert "developer" not in roles, roles
+
+
 @pytest.mark.parametrize("model", MODELS)
 def test_stream_events_build_the_final_response(client, model):
     events = list(client.responses.create(model=model, input="Hello", stream=True, store=False))

@@ -7,6 +7,7 @@ pub mod anthropic;
 pub mod messages_passthrough;
 pub mod openai_native;
 pub mod passthrough;
+pub mod refusal;
 pub mod resource;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};

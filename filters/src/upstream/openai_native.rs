@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::hub::{
     Answer, Conversation, Dialect, Event, Finish, Message, Part, Role, ToolChoice, Usage,
 };
-use crate::models::ModelSpec;
+use crate::models::{Family, ModelSpec};
 use crate::notice;
 use crate::openai::OpenAiCall;
 use crate::sse::SseParser;
@@ -28,11 +28,11 @@ use crate::translate::Decoder;
 pub const CHAT_PATH: &str = "/v1/chat/completions";
 pub const EMBEDDINGS_PATH: &str = "/v1/embeddings";
 
-/// How a spoke writes OpenAI-shaped messages.
+/// How a spoke writes OpenAI-shaped messages. A `developer` message is always `system`: Argo's
+/// chat endpoint answers `developer` with a misleading 400 ("Unknown parameter:
+/// 'messages[0].tool_calls'.", argo-api.md §C), and the resource API knows no such role.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Style {
-    /// `developer` stays `developer` (else `system`).
-    pub developer: bool,
     /// Several text parts become one text joined by newlines (else parts).
     pub join_text: bool,
     /// An assistant turn of tool calls only has `content: null` (else `""`).
@@ -41,7 +41,6 @@ pub(crate) struct Style {
 
 impl Style {
     const NATIVE: Style = Style {
-        developer: true,
         join_text: false,
         null_content: true,
     };
@@ -62,9 +61,7 @@ pub(crate) fn push_message<'a>(out: &mut Vec<WireMessage<'a>>, message: &'a Mess
             }));
             return;
         }
-        Role::System => "system",
-        Role::Developer if style.developer => "developer",
-        Role::Developer => "system",
+        Role::System | Role::Developer => "system",
         Role::User => "user",
         Role::Assistant => "assistant",
     };
@@ -191,6 +188,10 @@ pub fn request_body(
     for message in &conversation.messages {
         push_message(&mut messages, message, Style::NATIVE);
     }
+    let gemini = model.family == Family::Google;
+    if gemini {
+        messages = one_call_at_a_time(messages);
+    }
     let params = fitted(conversation, model, conversation.stream);
     let (max_tokens, max_completion_tokens) = if model.reasoning {
         (None, params.limit)
@@ -219,7 +220,12 @@ pub fn request_body(
             .as_ref()
             .filter(|_| offered)
             .map(tool_choice_json),
-        parallel_tool_calls: conversation.parallel_tool_calls.filter(|_| offered),
+        // Gemini on Argo fails on parallel calls (argo-api.md §C): it is asked for one at a time.
+        parallel_tool_calls: match gemini {
+            true => Some(false),
+            false => conversation.parallel_tool_calls,
+        }
+        .filter(|_| offered),
         reasoning_effort: reasoning_effort(conversation, model),
         stream: conversation.stream,
         stream_options: conversation.stream.then_some(StreamOptions {
@@ -230,6 +236,48 @@ pub fn request_body(
         extra: Extra::new(conversation, Dialect::OpenAiChat, &WRITTEN),
     };
     encode(&request, body_capacity(conversation))
+}
+
+/// `messages` with each assistant turn of several tool calls, and the results that follow it,
+/// as one (call, result) pair after another: Gemini behind Argo refuses a turn whose number of
+/// calls and results differ, and fails on parallel ones ("number of function response parts !=
+/// number of function call parts", argo-api.md §C). The turn's text goes with its first call;
+/// results that answer none of its calls follow the pairs. Linear in the messages.
+fn one_call_at_a_time(messages: Vec<WireMessage<'_>>) -> Vec<WireMessage<'_>> {
+    let mut out = Vec::with_capacity(messages.len());
+    let mut messages = messages.into_iter().peekable();
+    while let Some(mut message) = messages.next() {
+        if message.role != "assistant" || message.tool_calls.len() < 2 {
+            out.push(message);
+            continue;
+        }
+        let mut results = Vec::new();
+        while let Some(result) = messages.next_if(|next| next.role == "tool") {
+            results.push(Some(result));
+        }
+        let mut answering: HashMap<&str, usize> = HashMap::with_capacity(results.len());
+        for (index, result) in results.iter().enumerate().rev() {
+            if let Some(id) = result.as_ref().and_then(|result| result.tool_call_id) {
+                answering.insert(id, index);
+            }
+        }
+        let calls = std::mem::take(&mut message.tool_calls);
+        let mut content = Some(message.content);
+        for call in calls {
+            out.push(WireMessage {
+                role: "assistant",
+                content: content.take().unwrap_or(MessageContent::Null),
+                tool_calls: vec![call],
+                tool_call_id: None,
+            });
+            let answer = answering
+                .remove(call.id)
+                .and_then(|index| results[index].take());
+            out.extend(answer);
+        }
+        out.extend(results.into_iter().flatten());
+    }
+    out
 }
 
 /// An OpenAI client's `metadata` with `user_id` the gateway's user, as the pass-through sends
@@ -709,6 +757,65 @@ mod tests {
         assert_eq!(effort("low", &o3), Some(json!("low")));
     }
 
+    /// A client's message as Argo gets it: no participant name, `developer` as `system`.
+    fn as_argo_takes_it(message: &mut Value) {
+        message.as_object_mut().unwrap().remove("name");
+        if message["role"] == "developer" {
+            message["role"] = json!("system");
+        }
+    }
+
+    #[test]
+    fn gemini_gets_native_tools_and_its_calls_one_at_a_time() {
+        let gemini = ModelSpec {
+            tools: crate::models::ToolMode::Prompt,
+            ..ModelSpec::new("gemini-2.5-pro", "gemini25pro", Family::Google, Kind::Chat)
+        };
+        let call = |id: &str| json!({"id": id, "type": "function", "function": {"name": "f", "arguments": "{}"}});
+        let request = json!({"model": "gemini-2.5-pro", "parallel_tool_calls": true,
+            "tools": [{"type": "function", "function": {"name": "f"}}],
+            "messages": [
+                {"role": "user", "content": "go"},
+                {"role": "assistant", "content": "Three calls.", "tool_calls": [call("a"), call("b"), call("c")]},
+                {"role": "tool", "tool_call_id": "c", "content": "C"},
+                {"role": "tool", "tool_call_id": "x", "content": "X"},
+                {"role": "tool", "tool_call_id": "a", "content": "A"},
+                {"role": "assistant", "content": null, "tool_calls": [call("d")]},
+                {"role": "tool", "tool_call_id": "d", "content": "D"}]});
+        let body = rewrite(&request, &gemini);
+        assert_eq!(body["parallel_tool_calls"], false);
+        assert_eq!(
+            body["tools"][0]["function"]["name"], "f",
+            "native tools, whatever the row says"
+        );
+        let turns: Vec<String> = body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| match m["role"].as_str().unwrap() {
+                "tool" => format!("result {}", m["tool_call_id"].as_str().unwrap()),
+                "assistant" => format!("call {}", m["tool_calls"][0]["id"].as_str().unwrap()),
+                role => role.to_string(),
+            })
+            .collect();
+        assert_eq!(
+            turns,
+            [
+                "user", "call a", "result a", "call b", "call c", "result c", "result x", "call d",
+                "result d"
+            ]
+        );
+        assert_eq!(body["messages"][1]["content"], "Three calls.");
+        assert_eq!(body["messages"][3]["content"], Value::Null);
+        // Other models keep their parallel calls as sent.
+        let gpt = rewrite(&request, &gpt());
+        assert_eq!(gpt["parallel_tool_calls"], true);
+        assert_eq!(
+            gpt["messages"][1]["tool_calls"].as_array().unwrap().len(),
+            3
+        );
+    }
+
     #[test]
     fn an_openai_request_keeps_every_field_through_the_hub_but_who_the_user_is() {
         let mut original = everything();
@@ -719,7 +826,7 @@ mod tests {
         expected["user"] = json!("alice");
         expected["metadata"]["user_id"] = json!("alice");
         for message in expected["messages"].as_array_mut().unwrap() {
-            message.as_object_mut().unwrap().remove("name");
+            as_argo_takes_it(message);
         }
         assert_eq!(rewritten, expected);
     }
@@ -742,7 +849,7 @@ mod tests {
             let kept: Vec<Value> = everything["messages"].as_array().unwrap().iter().zip(&messages)
                 .filter(|(_, keep)| **keep).map(|(message, _)| message.clone()).collect();
             let unnamed: Vec<Value> = kept.iter().cloned().map(|mut message| {
-                message.as_object_mut().unwrap().remove("name");
+                as_argo_takes_it(&mut message);
                 message
             }).collect();
             prop_assume!(!kept.is_empty());

@@ -18,9 +18,9 @@ use crate::bytes::{find2_near, find_structural};
 use crate::client::openai_chat;
 use crate::error::ApiError;
 use crate::hub::{Conversation, Dialect, Finish, Usage};
-use crate::models::ModelSpec;
+use crate::models::{Family, ModelSpec};
 use crate::notice;
-use crate::openai::{ChatRequest, ResponseMeta};
+use crate::openai::{ChatRequest, ResponseMeta, Role};
 use crate::sse::SseParser;
 use crate::stream::{error_event, json_string, push_usage};
 use crate::translate::{Engine, StreamState, StreamTranslation};
@@ -59,6 +59,17 @@ impl ClientRequest<'_> {
             == Some(true)
     }
 
+    /// Whether the history has an assistant turn of several tool calls: Gemini gets those one
+    /// at a time, which the hub writes ([`super::openai_native::request_body`]).
+    pub fn has_parallel_tool_calls(&self) -> bool {
+        self.request.messages.iter().any(|message| {
+            message
+                .tool_calls
+                .as_ref()
+                .is_some_and(|calls| calls.len() > 1)
+        })
+    }
+
     /// The request as a conversation, consumed: for a model the pass-through does not serve
     /// (Claude, resource models).
     pub fn into_conversation(self) -> Result<Conversation, ApiError> {
@@ -85,6 +96,16 @@ impl ClientRequest<'_> {
             .messages
             .iter()
             .any(|message| message.name.is_some());
+        let developer = request
+            .messages
+            .iter()
+            .any(|message| message.role == Role::Developer);
+        // Gemini behind Argo fails on parallel calls (argo-api.md §C): one at a time.
+        let one_call = model.family == Family::Google
+            && request
+                .tools
+                .as_ref()
+                .is_some_and(|tools| !tools.is_empty());
         let mut out = Vec::with_capacity(self.body.len() + 128);
         out.push(b'{');
         let (mut stream_options, mut metadata) = (None, None);
@@ -105,13 +126,14 @@ impl ClientRequest<'_> {
                     metadata = Some(raw);
                     None
                 }
-                b"messages" if named => match messages_without_names(raw) {
+                b"messages" if named || developer => match messages_for_argo(raw) {
                     Some(messages) => Some(Cow::Owned(messages)),
                     None => {
                         valid = false;
                         None
                     }
                 },
+                b"parallel_tool_calls" if one_call => None,
                 b"temperature" if fitted.temperature.is_none() => None,
                 b"top_p" if fitted.top_p.is_none() => None,
                 b"max_tokens" | b"max_completion_tokens" => Some(capped(raw, cap)),
@@ -123,6 +145,9 @@ impl ClientRequest<'_> {
         });
         if !walked || !valid {
             return Err(ApiError::invalid("body", "Invalid JSON body"));
+        }
+        if one_call {
+            member(&mut out, b"parallel_tool_calls", b"false");
         }
         member(&mut out, b"model", json_string(&model.argo_id).as_bytes());
         member(&mut out, b"user", json_string(user).as_bytes());
@@ -171,9 +196,11 @@ fn users_metadata(raw: &[u8], user: &str) -> Option<String> {
     Some(Value::Object(metadata).to_string())
 }
 
-/// The `messages` array with each message's `name` left out; `None` when it is not an array
-/// of objects (the parse has checked that it is).
-fn messages_without_names(raw: &[u8]) -> Option<Vec<u8>> {
+/// The `messages` array with each message's `name` left out and a `developer` role as
+/// `system` (Argo's chat endpoint answers `developer` with a misleading 400 about
+/// `messages[i].tool_calls`, argo-api.md §C); `None` when it is not an array of objects (the
+/// parse has checked that it is).
+fn messages_for_argo(raw: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(raw.len());
     out.push(b'[');
     let mut valid = true;
@@ -186,6 +213,9 @@ fn messages_without_names(raw: &[u8]) -> Option<Vec<u8>> {
         let mut keys_valid = true;
         let object = walk_object(message, |key, value| match key_name(key) {
             Some(name) if name.as_ref() == b"name" => {}
+            Some(name) if name.as_ref() == b"role" && is_developer(&message[value.clone()]) => {
+                member(&mut out, key, b"\"system\"")
+            }
             Some(_) => member(&mut out, key, &message[value]),
             None => keys_valid = false,
         });
@@ -194,6 +224,12 @@ fn messages_without_names(raw: &[u8]) -> Option<Vec<u8>> {
     });
     out.push(b']');
     (walked && valid).then_some(out)
+}
+
+/// Whether a role's JSON string says `developer`, escapes decoded.
+fn is_developer(raw: &[u8]) -> bool {
+    raw == b"\"developer\""
+        || (raw.contains(&b'\\') && matches!(serde_json::from_slice(raw), Ok(Role::Developer)))
 }
 
 /// A token limit as written, or `cap` when it is larger.
@@ -749,6 +785,50 @@ mod tests {
         expected["user"] = json!("alice");
         expected["stream_options"] = json!({"include_obfuscation": false, "include_usage": true});
         assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), expected);
+    }
+
+    #[test]
+    fn developer_messages_go_as_system_and_nothing_else_changes() {
+        let body = r#"{"model":"gpt-4o","messages":[{"role":"developer","content":"A"},
+            {"role":"develop\u0065r","content":"B"},{"content":"C","role":"user"}]}"#;
+        let sent = relayed(body, &gpt());
+        assert_eq!(
+            sent["messages"],
+            json!([{"role": "system", "content": "A"}, {"role": "system", "content": "B"},
+                {"content": "C", "role": "user"}])
+        );
+        let plain = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"C"}]}"#;
+        let request = read_request(plain.as_bytes()).unwrap();
+        let out = request.request_body(&gpt(), "alice").unwrap();
+        assert!(
+            std::str::from_utf8(&out)
+                .unwrap()
+                .contains(r#""messages":[{"role":"user","content":"C"}]"#),
+            "copied as written when there is nothing to rewrite"
+        );
+    }
+
+    #[test]
+    fn gemini_is_asked_for_one_tool_call_at_a_time() {
+        let gemini = ModelSpec::new("gemini-2.5-pro", "gemini25pro", Family::Google, Kind::Chat);
+        let body = r#"{"model":"gemini-2.5-pro","parallel_tool_calls":true,
+            "tools":[{"type":"function","function":{"name":"f"}}],
+            "messages":[{"role":"user","content":"hi"}]}"#;
+        assert_eq!(relayed(body, &gemini)["parallel_tool_calls"], false);
+        assert_eq!(relayed(body, &gpt())["parallel_tool_calls"], true);
+        let no_tools = r#"{"model":"gemini-2.5-pro","messages":[{"role":"user","content":"hi"}]}"#;
+        assert!(relayed(no_tools, &gemini)
+            .get("parallel_tool_calls")
+            .is_none());
+        let parallel = r#"{"model":"gemini-2.5-pro","messages":[{"role":"user","content":"hi"},
+            {"role":"assistant","tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":"{}"}},
+                {"id":"b","type":"function","function":{"name":"f","arguments":"{}"}}]}]}"#;
+        assert!(read_request(parallel.as_bytes())
+            .unwrap()
+            .has_parallel_tool_calls());
+        assert!(!read_request(body.as_bytes())
+            .unwrap()
+            .has_parallel_tool_calls());
     }
 
     /// Each top-level key of a written body, escapes decoded, and whether `bob` is anywhere.

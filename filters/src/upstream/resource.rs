@@ -61,7 +61,6 @@ pub fn endpoint(conversation: &Conversation, model: &ModelSpec) -> Endpoint {
 /// How the resource API takes OpenAI-shaped messages: `developer` as `system`, text parts
 /// joined.
 const STYLE: Style = Style {
-    developer: false,
     join_text: true,
     null_content: false,
 };
