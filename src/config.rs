@@ -8,6 +8,7 @@ use std::time::Duration;
 use argo_filters::argo::Endpoint;
 
 use crate::upstream::Api;
+use argo_filters::model_rules::{ModelRule, ModelRules};
 use argo_filters::models::{ModelSpec, ModelTable, RetiredModel, UpstreamApi};
 use serde::Deserialize;
 
@@ -36,6 +37,10 @@ pub struct Config {
     #[serde(default)]
     pub trusted_proxies: TrustedProxies,
     pub models: Vec<ModelSpec>,
+    /// Rules for the models Argo lists that no row of `models` knows: the first that matches a
+    /// new model's Argo id gives it its parameter columns.
+    #[serde(default)]
+    pub model_rules: Vec<ModelRule>,
     #[serde(default)]
     pub retired_models: Vec<RetiredModel>,
 }
@@ -179,10 +184,11 @@ pub struct UpstreamConfig {
     /// The most of that one user's answers may hold at once (0: the whole of it).
     #[serde(default = "defaults::max_buffered_answer_bytes_per_user")]
     pub max_buffered_answer_bytes_per_user: usize,
-    /// The environment that serves every `streamchat` call, whatever the model's own: the
-    /// original bridge sends all streams to dev ("streaming is currently available via the dev
-    /// endpoint only"). Empty: the model's environment.
-    #[serde(default = "defaults::streaming_env")]
+    /// Set, the environment that serves every `streamchat` call, whatever the model's own (the
+    /// original bridge sent all streams to dev, "streaming is currently available via the dev
+    /// endpoint only"). Empty, the default: the model's environment, since every observation
+    /// after June 2026 used prod for every model, streams included (argo-api.md §C).
+    #[serde(default)]
     pub streaming_env: String,
     /// The environment that serves every embedding call (the original bridge uses prod).
     /// Empty: the model's environment.
@@ -446,9 +452,6 @@ mod defaults {
         10_000
     }
 
-    pub fn streaming_env() -> String {
-        "dev".into()
-    }
     pub fn embeddings_env() -> String {
         "prod".into()
     }
@@ -545,6 +548,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpNet>,
     pub proxy_protocol: bool,
     pub models: ModelTable,
+    /// What a model only Argo's live list knows gets (`model_rules`).
+    pub model_rules: ModelRules,
 }
 
 impl UpstreamConfig {
@@ -1065,6 +1070,8 @@ pub fn validate(mut config: Config) -> Result<Settings, ConfigError> {
     let models = ModelTable::new(config.models)
         .and_then(|table| table.with_retired(config.retired_models))
         .map_err(|e| ConfigError(format!("config field {e}")))?;
+    let model_rules = ModelRules::new(config.model_rules)
+        .map_err(|e| ConfigError(format!("config field {e}")))?;
     for (token, user) in &config.auth.tokens {
         if token.len() < 8 || !is_username(user) {
             return Err(err(
@@ -1171,6 +1178,7 @@ pub fn validate(mut config: Config) -> Result<Settings, ConfigError> {
         trusted_proxies,
         proxy_protocol: config.trusted_proxies.proxy_protocol,
         models,
+        model_rules,
     })
 }
 
@@ -1351,7 +1359,21 @@ mod tests {
     }
 
     #[test]
+    fn model_rules_are_checked_at_load() {
+        let mut config = shipped();
+        let everything_claude = config.model_rules[2].clone();
+        assert_eq!(everything_claude.argo_id, "claude*");
+        config.model_rules.insert(0, everything_claude);
+        let error = validate(config).unwrap_err().0;
+        assert!(
+            error.contains("model_rules[1]") && error.contains("never applies"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn shipped_config_is_valid_and_covers_the_spec_models() {
+        use argo_filters::models::{Sampling, Thinking};
         // The shipped hosts resolve only inside the lab network: validation does not resolve.
         let settings = validate(shipped()).unwrap();
         let expected = [
@@ -1372,10 +1394,18 @@ mod tests {
             ("gpt-5.4", "gpt54"),
             ("gpt-5.4-nano", "gpt54nano"),
             ("gpt-5.5", "gpt55"),
+            ("gpt-5.4-mini", "gpt54mini"),
+            ("gpt-5.6-sol", "gpt56sol"),
+            ("gpt-5.6-terra", "gpt56terra"),
+            ("gpt-5.6-luna", "gpt56luna"),
             ("gemini-2.5-pro", "gemini25pro"),
             ("gemini-2.5-flash", "gemini25flash"),
             ("gemini-3.5-flash", "gemini35flash"),
             ("gemini-3.1-flash-lite", "gemini31flashlite"),
+            ("claude-opus-5", "claudeopus5"),
+            ("claude-sonnet-5", "claudesonnet5"),
+            ("claude-opus-4.8", "claudeopus48"),
+            ("claude-4.8-opus", "claudeopus48"),
             ("claude-opus-4.7", "claudeopus47"),
             ("claude-opus-4.6", "claudeopus46"),
             ("claude-opus-4.5", "claudeopus45"),
@@ -1402,12 +1432,30 @@ mod tests {
                 assert_eq!(model.argo_id, argo_id);
             }
         }
-        assert_eq!(settings.models.models().len(), expected.len() - 3);
-        assert_eq!(settings.models.resolve("gpt-4o").unwrap().env, "prod");
-        assert_eq!(
-            settings.models.resolve("claude-sonnet-4.5").unwrap().env,
-            "dev"
-        );
+        // Argo's live list of September 2026 (argo-api.md §C): 37 models, four aliases above.
+        assert_eq!(settings.models.models().len(), expected.len() - 4);
+        assert_eq!(settings.models.models().len(), 37);
+        // Every observation since June 2026 used prod for every model, streams included.
+        assert!(settings.models.environments().all(|env| env == "prod"));
+        assert_eq!(settings.upstream.streaming_env, "");
+        for name in ["claude-sonnet-5", "claude-opus-5", "claude-opus-4.8"] {
+            let model = settings.models.resolve(name).unwrap();
+            assert_eq!(model.sampling, Sampling::None, "{name}");
+            assert_eq!(model.thinking, Thinking::Adaptive, "{name}");
+        }
+        for name in [
+            "gpt-5.6-sol",
+            "gpt-5.6-terra",
+            "gpt-5.6-luna",
+            "gpt-5.4-mini",
+        ] {
+            let model = settings.models.resolve(name).unwrap();
+            assert!(
+                model.reasoning && model.sampling == Sampling::None,
+                "{name}"
+            );
+        }
+        assert!(settings.model_rules.find("claudesonnet51").is_some());
         assert!(settings.models.resolve("o3").unwrap().reasoning);
         for retired in [
             "gpt-4",

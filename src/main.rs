@@ -218,7 +218,7 @@ fn serve(settings: Settings, beside: Beside, upgrade: bool) -> Result<(), String
         upstream::AddressKeeper(Arc::clone(&addresses)),
     ));
     let own_upstream = || upstream::Upstream::new(&list_reads, Arc::clone(&addresses));
-    let readiness = readiness::Readiness::new(&settings);
+    let readiness = readiness::Readiness::new(&settings, Arc::clone(&catalog));
     let mut listening = vec![("listen", api)];
     if let Some(admin_listen) = admin_listen {
         let admin = admin::AdminApp::new(

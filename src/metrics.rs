@@ -69,6 +69,15 @@ pub static MODEL_REFRESH_FAILURES: Lazy<IntCounterVec> = Lazy::new(|| {
     ))
 });
 
+pub static MODEL_LIST_READ: Lazy<IntGaugeVec> = Lazy::new(|| {
+    registered(register_int_gauge_vec!(
+        "argo_bridge_model_list_read",
+        "1 when the last read of the Argo environment's model list succeeded; 0 before the \
+         first read and after a failed one (the last list, or the table, is served meanwhile)",
+        &["env"]
+    ))
+});
+
 pub static BUILD_INFO: Lazy<IntGaugeVec> = Lazy::new(|| {
     registered(register_int_gauge_vec!(
         "argo_bridge_build_info",
@@ -283,6 +292,7 @@ pub fn init() {
     Lazy::force(&CLIENT_WRITE_TIMEOUTS);
     Lazy::force(&MODELS_SERVED);
     Lazy::force(&MODEL_REFRESH_FAILURES);
+    Lazy::force(&MODEL_LIST_READ);
     Lazy::force(&UPSTREAM_UP);
     for reason in ["unavailable", "timeout", "error", "breaker_open"] {
         LIMIT_BACKEND_FALLBACKS.with_label_values(&[reason]);

@@ -15,6 +15,13 @@
 //! `not_ready` while none is, or before the first round of probes has finished, so that a load
 //! balancer drains an instance that cannot reach Argo. `/health` stays liveness only.
 //! `argo_bridge_upstream_up{env}` shows each environment's last probe (1 for up and slow).
+//!
+//! `/ready` also says how many models are served (the table merged with Argo's live lists) and,
+//! per environment, whether its live list was read (`model_lists`: `read`, `stale` when the
+//! last read failed, `not read` while only the table stands for it). That does not make the
+//! instance unready: the table serves meanwhile, and one broken list must not drain every
+//! instance. An environment the probe finds answering after it did not has its failed list read
+//! again at once ([`Catalog::answers_again`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -28,6 +35,7 @@ use pingora_core::server::ShutdownWatch;
 use pingora_core::services::background::BackgroundService;
 use serde_json::json;
 
+use crate::catalog::Catalog;
 use crate::config::{Settings, UpstreamConfig};
 use crate::metrics;
 use crate::upstream::{Api, Call, Exchange, Upstream};
@@ -40,6 +48,8 @@ const PROBE_DRAIN_BYTES: usize = 64 * 1024;
 pub struct Readiness {
     environments: Vec<String>,
     probing: bool,
+    /// The models served, and the live lists it was merged with.
+    catalog: Arc<Catalog>,
     last: RwLock<Option<BTreeMap<String, Reach>>>,
 }
 
@@ -91,7 +101,7 @@ pub struct Answer {
 }
 
 impl Readiness {
-    pub fn new(settings: &Settings) -> Arc<Self> {
+    pub fn new(settings: &Settings, catalog: Arc<Catalog>) -> Arc<Self> {
         let environments: Vec<String> = settings.environments.keys().cloned().collect();
         for env in &environments {
             metrics::UPSTREAM_UP.with_label_values(&[env]).set(0);
@@ -99,6 +109,7 @@ impl Readiness {
         Arc::new(Readiness {
             environments,
             probing: settings.readiness.probe_interval_ms > 0,
+            catalog,
             last: RwLock::new(None),
         })
     }
@@ -116,9 +127,11 @@ impl Readiness {
                 body: error.to_json(),
             };
         }
-        let models = settings.models.models().len();
+        let models = self.catalog.current().models().len();
+        let lists = self.model_lists();
         if !self.probing {
-            let body = json!({"status": "ready", "models": models, "environments": "not probed"});
+            let body = json!({"status": "ready", "models": models, "environments": "not probed",
+                "model_lists": lists});
             return Answer {
                 status: 200,
                 body: body.to_string().into_bytes(),
@@ -135,14 +148,15 @@ impl Readiness {
                 .iter()
                 .map(|env| (env.as_str(), "unknown"))
                 .collect();
-            return error_answer(&error, &statuses);
+            return error_answer(&error, models, &statuses, &lists);
         };
         let statuses: BTreeMap<&str, &str> = last
             .iter()
             .map(|(env, reach)| (env.as_str(), reach.name()))
             .collect();
         if last.values().any(|reach| reach.serves()) {
-            let body = json!({"status": "ready", "models": models, "environments": statuses});
+            let body = json!({"status": "ready", "models": models, "environments": statuses,
+                "model_lists": lists});
             return Answer {
                 status: 200,
                 body: body.to_string().into_bytes(),
@@ -153,7 +167,17 @@ impl Readiness {
             "No Argo environment answers (down: {})",
             down.join(", ")
         ));
-        error_answer(&error, &statuses)
+        error_answer(&error, models, &statuses, &lists)
+    }
+
+    /// Whether each environment's live model list was read.
+    fn model_lists(&self) -> BTreeMap<&str, &'static str> {
+        let envs = self.environments.iter().map(String::as_str);
+        self.catalog
+            .list_states(envs)
+            .into_iter()
+            .map(|(env, state)| (env, state.name()))
+            .collect()
     }
 
     /// Records a round of probes; logs each environment whose state changed.
@@ -182,6 +206,9 @@ impl Readiness {
                 (Some(_), Reach::Up) => log::info!("readiness: Argo {env} answers again"),
                 (None, Reach::Up) => {}
             }
+            if reach == Reach::Up && previous.get(&env) != Some(&Reach::Up) {
+                self.catalog.answers_again(&env);
+            }
             now.insert(env, reach);
         }
         let ready = now.values().any(|reach| reach.serves());
@@ -199,11 +226,19 @@ fn not_ready(message: &str) -> ApiError {
     ApiError::new(503, "server_error", message).with_code(ErrorCode::NotReady)
 }
 
-/// The OpenAI error envelope, plus each environment's status beside it.
-fn error_answer(error: &ApiError, statuses: &BTreeMap<&str, &str>) -> Answer {
+/// The OpenAI error envelope, plus the models served and each environment's status and model
+/// list beside it.
+fn error_answer(
+    error: &ApiError,
+    models: usize,
+    statuses: &BTreeMap<&str, &str>,
+    lists: &BTreeMap<&str, &str>,
+) -> Answer {
     let mut body: serde_json::Value =
         serde_json::from_slice(&error.to_json()).unwrap_or_else(|_| json!({}));
+    body["models"] = json!(models);
     body["environments"] = json!(statuses);
+    body["model_lists"] = json!(lists);
     Answer {
         status: error.status,
         body: body.to_string().into_bytes(),
@@ -317,7 +352,7 @@ mod tests {
     #[test]
     fn a_slow_environment_keeps_the_instance_ready_and_a_down_one_does_not() {
         let settings = settings();
-        let readiness = Readiness::new(&settings);
+        let readiness = Readiness::new(&settings, Arc::new(Catalog::new(settings.models.clone())));
         assert_eq!(readiness.answer(&settings).status, 503, "not probed yet");
         readiness.record(round(&[
             ("prod", Reach::Slow),

@@ -1,6 +1,7 @@
-//! Which Argo environment serves what, as the original bridge sends it: every stream to dev
-//! ("streaming is currently available via the dev endpoint only"), embeddings to prod, in
-//! batches of 16 texts made at once.
+//! Which Argo environment serves what: streams the model's own environment (every observation
+//! since June 2026 used prod for every model, streams included, argo-api.md §C), or every
+//! stream one environment as the original bridge sent them all to dev (`streaming_env: dev`);
+//! embeddings prod, in batches of 16 texts made at once.
 
 // Test code, helpers too: under #![cfg(test)] clippy.toml's allow-unwrap-in-tests and
 // allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
@@ -43,7 +44,7 @@ fn two_environments(env: &[(&str, &str)]) -> TwoEnvironments {
 }
 
 #[test]
-fn streams_go_to_dev_and_buffered_chat_to_the_models_environment() {
+fn streams_go_to_the_models_environment_unless_streaming_env_names_one() {
     let setup = two_environments(&[]);
     let chat = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]});
     assert_eq!(
@@ -60,16 +61,24 @@ fn streams_go_to_dev_and_buffered_chat_to_the_models_environment() {
     assert!(streamed.text().ends_with("data: [DONE]\n\n"));
     assert_eq!(
         (mock_requests(setup.prod), mock_requests(setup.dev)),
-        (1, 1),
-        "gpt-4o is a prod model, its stream went to dev"
+        (2, 0),
+        "by default a stream goes to its model's environment"
+    );
+    let claude = json!({"model": "claude-sonnet-4.5", "stream": true,
+        "messages": [{"role": "user", "content": "hi"}]});
+    post_as_alice(setup.gateway, "/v1/chat/completions", &claude.to_string());
+    assert_eq!(
+        (mock_requests(setup.prod), mock_requests(setup.dev)),
+        (3, 0),
+        "every shipped model is a prod model"
     );
 
-    let own = two_environments(&[("ARGO_BRIDGE_STREAMING_ENV", "")]);
-    post_as_alice(own.gateway, "/v1/chat/completions", &stream.to_string());
+    let to_dev = two_environments(&[("ARGO_BRIDGE_STREAMING_ENV", "dev")]);
+    post_as_alice(to_dev.gateway, "/v1/chat/completions", &stream.to_string());
     assert_eq!(
-        (mock_requests(own.prod), mock_requests(own.dev)),
-        (1, 0),
-        "empty: the model's own environment"
+        (mock_requests(to_dev.prod), mock_requests(to_dev.dev)),
+        (0, 1),
+        "the original bridge's routing, one setting away: gpt-4o's stream went to dev"
     );
 }
 

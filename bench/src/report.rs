@@ -39,7 +39,7 @@ const NATIVE_STREAMS: [(&str, &str); 5] = [
     ),
     (
         "stream_messages_claude",
-        "Anthropic client, Claude's SSE through the hub back into Anthropic SSE (stream_messages_claude)",
+        "Anthropic client, Claude's Anthropic SSE relayed (stream_messages_claude)",
     ),
     (
         "stream_responses",

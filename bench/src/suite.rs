@@ -494,7 +494,7 @@ pub fn fast_workloads() -> Vec<Workload> {
 pub fn format_workloads() -> Vec<Workload> {
     let stream = |name, api, format| chat_in(name, api, format, STREAM_TOKENS, Some(0));
     vec![
-        // Claude's Anthropic SSE through the hub and back into Anthropic SSE.
+        // Claude's Anthropic SSE relayed to an Anthropic client (messages_passthrough).
         stream(
             "stream_messages_claude",
             Api::NativeAnthropic,

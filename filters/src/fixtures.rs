@@ -82,7 +82,7 @@ pub fn claude() -> ModelSpec {
         sampling: Sampling::OneOf,
         max_tokens_cap: Some(21_000),
         default_max_tokens: Some(16_384),
-        thinking: Thinking::Adaptive,
+        thinking: Thinking::Both,
         efforts: vec!["low".into(), "medium".into(), "high".into()],
         ..ModelSpec::new(
             "claude-sonnet-4.6",

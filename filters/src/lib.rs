@@ -16,6 +16,7 @@ mod fixtures;
 pub mod hub;
 pub mod json;
 pub mod live_models;
+pub mod model_rules;
 pub mod models;
 pub mod notice;
 pub mod openai;

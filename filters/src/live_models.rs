@@ -5,11 +5,14 @@
 //! "model_name": "GPT-4o"}`. The table wins wherever it knows a model; a model only Argo lists
 //! is added with what its id tells: the family from its prefix (argo-proxy's
 //! `_classify_model_family`), embeddings from `ada*`, `v3*`, `*embed*`, and the client name
-//! from the display name as argo-proxy forms it ("Claude Opus 4.8" -> `claude-opus-4.8`).
+//! from the display name as argo-proxy forms it ("Claude Opus 4.8" -> `claude-opus-4.8`), and
+//! its parameter rules from the first of the configuration's `model_rules` that matches its id
+//! ([`crate::model_rules`]).
 
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::model_rules::ModelRules;
 use crate::models::{Family, Kind, ModelSpec, ModelTable, TableError, ToolMode, UpstreamApi};
 
 /// One model Argo lists.
@@ -69,27 +72,30 @@ pub fn parse(body: &[u8]) -> Result<Vec<LiveModel>, String> {
         .collect())
 }
 
-/// `table` plus the models of `live` it does not know, each served from `env` over `api`.
-/// Names the table already claims stay the table's. Each model costs a few lookups and one
+/// `table` plus the models of `live` it does not know, each served from `env` over `api`, with
+/// the columns of the first of `rules` for its id. Names the table already claims stay the
+/// table's. Each model costs a few lookups and one
 /// insertion into the table (the table used to be rebuilt for each: 8,000 models took 15 s).
 pub fn merge(
     table: &ModelTable,
     live: &[LiveModel],
     env: &str,
     api: UpstreamApi,
+    rules: &ModelRules,
 ) -> Result<ModelTable, TableError> {
     let mut merged = table.clone();
     for model in live {
         if merged.resolve(&model.argo_id).is_some() || merged.is_retired(&model.argo_id) {
             continue;
         }
-        let spec = infer(model, env, api, &merged);
+        let mut spec = infer(model, env, api, &merged);
+        rules.apply(&mut spec);
         merged.push(spec)?;
     }
     Ok(merged)
 }
 
-/// A row for a model only Argo knows.
+/// A row for a model only Argo knows, from what its id tells (before any rule).
 fn infer(model: &LiveModel, env: &str, api: UpstreamApi, known: &ModelTable) -> ModelSpec {
     let id = model.argo_id.to_ascii_lowercase();
     let family = if id.starts_with("claude") {
@@ -181,7 +187,14 @@ mod tests {
             {"id":"GPT-4o-mini","internal_id":"gpt4omini"}]}"#,
         )
         .unwrap();
-        let merged = merge(&table(), &live, "dev", UpstreamApi::Native).unwrap();
+        let merged = merge(
+            &table(),
+            &live,
+            "dev",
+            UpstreamApi::Native,
+            &ModelRules::default(),
+        )
+        .unwrap();
         let gpt = merged.resolve("gpt4o").unwrap();
         assert_eq!((gpt.name.as_str(), gpt.env.as_str()), ("gpt-4o", "prod"));
         let claude = merged.resolve("claude-opus-4.8").unwrap();
@@ -196,6 +209,56 @@ mod tests {
         assert_eq!(merged.resolve("gpt-4o-mini").unwrap().argo_id, "gpt4o");
         assert_eq!(merged.resolve("gpt4omini").unwrap().name, "gpt4omini");
         assert_eq!(merged.models().len(), 5);
+    }
+
+    #[test]
+    fn new_models_get_the_first_matching_rule_and_table_rows_none() {
+        let rules: Vec<crate::model_rules::ModelRule> = serde_yaml::from_str(
+            r#"
+            - { argo_id: "claudesonnet*", from_version: "5", sampling: none, thinking: adaptive }
+            - { argo_id: "gpt5*", reasoning: true, sampling: none }
+            "#,
+        )
+        .unwrap();
+        let rules = ModelRules::new(rules).unwrap();
+        let mut table = table();
+        let mut sonnet45 = ModelSpec::new(
+            "claude-sonnet-4.5",
+            "claudesonnet45",
+            Family::Anthropic,
+            Kind::Chat,
+        );
+        sonnet45.sampling = crate::models::Sampling::OneOf;
+        table.push(sonnet45).unwrap();
+        table
+            .push(ModelSpec::new("gpt-5", "gpt5", Family::Openai, Kind::Chat))
+            .unwrap();
+        let live = parse(
+            br#"{"data":[{"id":"Claude Sonnet 5.1","internal_id":"claudesonnet51"},
+            {"id":"Claude Sonnet 4.5","internal_id":"claudesonnet45"},
+            {"id":"GPT-5.6 Sol","internal_id":"gpt56sol"},
+            {"id":"GPT-5","internal_id":"gpt5"}]}"#,
+        )
+        .unwrap();
+        let merged = merge(&table, &live, "prod", UpstreamApi::Native, &rules).unwrap();
+        let sonnet = merged.resolve("claude-sonnet-5.1").unwrap();
+        assert_eq!(
+            (sonnet.sampling, sonnet.thinking),
+            (
+                crate::models::Sampling::None,
+                crate::models::Thinking::Adaptive
+            )
+        );
+        assert_eq!(sonnet.default_max_tokens, Some(DEFAULT_MAX_TOKENS));
+        let gpt = merged.resolve("gpt-5.6-sol").unwrap();
+        assert!(gpt.reasoning && gpt.sampling == crate::models::Sampling::None);
+        // The table's rows are the table's, whatever a rule says.
+        let gpt5 = merged.resolve("gpt5").unwrap();
+        assert!(!gpt5.reasoning && gpt5.sampling == crate::models::Sampling::Any);
+        assert_eq!(
+            merged.resolve("claudesonnet45").unwrap().sampling,
+            crate::models::Sampling::OneOf
+        );
     }
 
     fn listed(count: usize) -> Vec<LiveModel> {
@@ -220,8 +283,15 @@ mod tests {
         for count in [8_000, 100_000] {
             let live = listed(count);
             let started = std::time::Instant::now();
-            let (merged, claims) =
-                crate::models::claims::during(|| merge(&table, &live, "dev", UpstreamApi::Native));
+            let (merged, claims) = crate::models::claims::during(|| {
+                merge(
+                    &table,
+                    &live,
+                    "dev",
+                    UpstreamApi::Native,
+                    &ModelRules::default(),
+                )
+            });
             let merged = merged.unwrap();
             println!(
                 "{count} models merged in {:.1} ms, {claims} entries indexed",

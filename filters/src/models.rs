@@ -66,16 +66,51 @@ pub enum UpstreamApi {
     Resource,
 }
 
-/// Extended thinking a model takes on Argo's native Anthropic endpoint.
+/// Extended thinking a model takes on Argo's native Anthropic endpoint (argo-api.md §C).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Thinking {
     /// No `thinking` is sent.
     #[default]
     None,
-    /// Only `{"type": "adaptive"}`, without a budget (probe: opus 4.6/4.7, sonnet 4.6; `enabled`
-    /// and any `budget_tokens` are refused).
+    /// Only budgeted thinking, `{"type": "enabled", "budget_tokens": N}` with N below
+    /// `max_tokens` (haiku 4.5, sonnet 4.5, opus 4.5 and 4.1; `adaptive` is refused).
+    Budget,
+    /// Only `{"type": "adaptive"}`, without a budget (opus 4.7 and the models after it;
+    /// `enabled` and any `budget_tokens` are refused).
     Adaptive,
+    /// Budgeted and adaptive thinking (opus 4.6, sonnet 4.6).
+    Both,
+}
+
+impl Thinking {
+    /// Whether the model takes `{"type": "enabled", "budget_tokens": N}`.
+    pub fn takes_budget(self) -> bool {
+        matches!(self, Thinking::Budget | Thinking::Both)
+    }
+
+    /// Whether the model takes `{"type": "adaptive"}`.
+    pub fn takes_adaptive(self) -> bool {
+        matches!(self, Thinking::Adaptive | Thinking::Both)
+    }
+}
+
+/// The smallest `budget_tokens` Anthropic takes.
+pub const MIN_THINKING_BUDGET: u64 = 1024;
+
+/// The thinking budget for a reasoning effort, below `max_tokens` as Argo requires, or `None`
+/// when no budget of at least [`MIN_THINKING_BUDGET`] fits (or the effort is `none`). The
+/// levels are Claude Code's: "think" asks 4,000 tokens, "think hard" 10,000, "ultrathink"
+/// 31,999.
+pub fn thinking_budget(effort: &str, max_tokens: u64) -> Option<u64> {
+    let wanted = match effort {
+        "none" => return None,
+        "minimal" => MIN_THINKING_BUDGET,
+        "low" => 4_000,
+        "medium" => 10_000,
+        _ => 31_999,
+    };
+    Some(wanted.min(max_tokens.saturating_sub(1))).filter(|&budget| budget >= MIN_THINKING_BUDGET)
 }
 
 /// One row of the model table, as written in `conf/`.

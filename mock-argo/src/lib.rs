@@ -297,6 +297,10 @@ pub struct Directive {
     /// (whatever the request's `thinking`; without it, adaptive thinking on opus46 and
     /// sonnet46 gives a short mock thinking block, as the probe saw).
     pub thinking: Option<String>,
+    /// Native, Claude on `/v1/messages` only: a `redacted_thinking` block with this `data`
+    /// comes first (Anthropic's encrypted thinking; in a stream whole in its
+    /// `content_block_start`, as Anthropic sends it).
+    pub redacted_thinking: Option<String>,
     /// Native streams: after the fragments, an error event instead of the stream's end:
     /// Anthropic `event: error` with `{"type": "error", "error": {"type": "overloaded_error",
     /// "message"}}` (see `stream_error_type`), OpenAI `data: {"error": {"message", "type":

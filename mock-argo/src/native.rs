@@ -261,6 +261,7 @@ impl MockArgo {
         };
         let turn = Turn {
             thinking: None,
+            redacted_thinking: None,
             text: sse::split(&text, size),
             calls: Vec::new(),
             stop: Stop::End,
@@ -347,6 +348,10 @@ impl MockArgo {
         };
         Ok(Turn {
             thinking,
+            redacted_thinking: match dialect {
+                Dialect::Anthropic => directive.redacted_thinking.clone(),
+                Dialect::OpenAi => None,
+            },
             text,
             calls,
             stop,
@@ -523,6 +528,8 @@ impl MockArgo {
 #[derive(Debug)]
 struct Turn {
     thinking: Option<String>,
+    /// A `redacted_thinking` block's `data` (the `redacted_thinking` directive), first.
+    redacted_thinking: Option<String>,
     /// The text in its stream fragments (joined when not streaming).
     text: Vec<String>,
     calls: Vec<NativeCall>,
@@ -1037,6 +1044,9 @@ fn has_text_block(turn: &Turn, pace: Option<&Pace>) -> bool {
 /// An Anthropic message as the probe recorded Argo's (no `stop_sequence` unless one stopped it).
 fn anthropic_json(turn: &Turn, meta: &Meta) -> Value {
     let mut content = Vec::new();
+    if let Some(data) = &turn.redacted_thinking {
+        content.push(json!({"type": "redacted_thinking", "data": data}));
+    }
     if let Some(thinking) = &turn.thinking {
         content.push(json!({"type": "thinking", "thinking": thinking, "signature": SIGNATURE}));
     }
@@ -1087,6 +1097,14 @@ fn anthropic_stream(turn: &Turn, meta: &Meta, pace: &Pace) -> Vec<Step> {
     };
     // Each block: its start, its paced deltas, the deltas sent at once after them.
     let mut blocks: Vec<(Value, Vec<bytes::Bytes>, Vec<bytes::Bytes>)> = Vec::new();
+    if let Some(data) = &turn.redacted_thinking {
+        // Anthropic sends a redacted block whole in its start event, without deltas.
+        blocks.push((
+            json!({"type": "redacted_thinking", "data": data}),
+            Vec::new(),
+            Vec::new(),
+        ));
+    }
     if let Some(thinking) = &turn.thinking {
         let index = blocks.len();
         blocks.push((
@@ -1714,6 +1732,26 @@ mod tests {
         assert_eq!(anthropic_deltas(&events, "text_delta", "text"), "Done.");
         let gpt = chat_body("gpt4o", &directive("x", json!({"thinking": "no"})));
         assert_eq!(message_of(mock().respond(&openai("alice", gpt)).0).0, 400);
+    }
+
+    #[test]
+    fn messages_send_a_redacted_thinking_block_when_asked() {
+        let body = claude_body(
+            "claudesonnet45",
+            &directive(
+                "x",
+                json!({"redacted_thinking": "EncRypted", "reply": "Done."}),
+            ),
+        );
+        let redacted = json!({"type": "redacted_thinking", "data": "EncRypted"});
+        let (_, json) = message_of(mock().respond(&anthropic("alice", body.clone())).0);
+        assert_eq!(json["content"][0], redacted);
+        let mut streamed = body;
+        streamed["stream"] = json!(true);
+        let (_, _, events) = stream_of(mock().respond(&anthropic("alice", streamed)).0);
+        assert_eq!(events[1].1["content_block"], redacted);
+        assert_eq!(events[3].1["type"], "content_block_stop");
+        assert_eq!(anthropic_deltas(&events, "text_delta", "text"), "Done.");
     }
 
     #[test]

@@ -1,38 +1,295 @@
 //! Anthropic's Messages API (Claude Code, Kilo Code, the `anthropic` SDKs): `POST /v1/messages`
-//! and `/v1/messages/count_tokens`. A Claude model on Argo's native upstream is a near
-//! pass-through (the hub keeps the fields Argo's `/v1/messages` takes); GPT and Gemini models
-//! behind it are translated.
+//! and `/v1/messages/count_tokens`. A Claude model on Argo's native upstream gets the client's
+//! body with least rewriting ([`messages_passthrough`]), and its count from Argo's own
+//! count_tokens; GPT and Gemini models behind it, and Claude on the resource API, are
+//! translated through the hub and counted by the gateway.
+
+use std::sync::Arc;
+use std::time::Instant;
 
 use argo_filters::client::anthropic_messages;
+use argo_filters::error::ErrorCode;
+use argo_filters::hub::Conversation;
+use argo_filters::models::{Family, ModelTable, UpstreamApi};
+use argo_filters::notice;
+use argo_filters::openai::ResponseMeta;
+use argo_filters::upstream::messages_passthrough::{self, ClientRequest};
 use argo_filters::ApiError;
 use pingora_proxy::Session;
 
-use super::conversation::Client;
-use crate::gateway::{Gateway, RequestCtx};
+use super::conversation::{Client, Turn};
+use crate::gateway::{count_tokens, response_meta, Gateway, RequestCtx, Resolved};
+use crate::streaming;
+use crate::upstream::{Api, Call};
 
 impl Gateway {
+    /// `/v1/messages`. The client's body and its parse are gone once Argo's request is made
+    /// (a large one is read on the pool for large work).
     pub(crate) async fn messages(
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<(), ApiError> {
-        self.chat_turn(session, ctx, |body| {
-            let (conversation, model) = anthropic_messages::read_request(body)?;
-            Ok((conversation, model, Client::Anthropic))
-        })
-        .await
+        let (user, body, reservation) = self.accept_body(session, ctx).await?;
+        let size = body.len();
+        let table = self.models();
+        let read = move |user: &str| {
+            let read = read_messages(&body, table, user);
+            drop((body, reservation));
+            read
+        };
+        let (model, read) = self.offload(session, &user, size, read).await?;
+        if let Some(model) = &model {
+            self.resolved(ctx, model);
+        }
+        let ReadMessages { model, meta, route } = read?;
+        let (argo_body, stream) = match route {
+            Route::Hub(conversation) => {
+                let turn = Turn {
+                    model,
+                    conversation: *conversation,
+                    client: Client::Anthropic,
+                    meta,
+                    size,
+                };
+                return self.converse(session, ctx, &user, turn).await;
+            }
+            Route::PassThrough { argo_body, stream } => (argo_body, stream),
+        };
+        // Argo refuses unstreamed Claude (argo-api.md §C): the upstream leg always streams.
+        let call = Call::new(Api::AnthropicMessages { stream: true }, &user);
+        if stream {
+            let translator = messages_passthrough::stream(&meta);
+            return self
+                .relay(session, ctx, &model.env, call, argo_body, translator)
+                .await;
+        }
+        let events = self.call(session, ctx, &model.env, call, argo_body).await?;
+        let size = events.len();
+        let collect = move |_: &str| messages_passthrough::collect_answer(&events, &meta);
+        let (json, usage) = self.offload(session, &user, size, collect).await??;
+        count_tokens(&model.name, usage.input_tokens, usage.output_tokens);
+        self.reply(session, ctx, 200, json).await
     }
 
-    /// The prompt as the model's tokenizer counts it (an estimate for Claude, whose tokenizer
-    /// is not public); nothing reaches Argo.
+    /// `/v1/messages/count_tokens`. Claude on Argo's native upstream is counted by Argo's own
+    /// count_tokens, and by the gateway's estimate only when Argo cannot answer (see
+    /// [`CountFailure`]); every other model by its tokenizer here (an estimate for Gemini).
     pub(crate) async fn count_message_tokens(
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<(), ApiError> {
-        let read = anthropic_messages::read_count_tokens_request;
-        let tokens = self.count_prompt_tokens(session, ctx, read).await?;
-        let body = anthropic_messages::count_tokens_json(tokens);
-        self.reply(session, ctx, 200, body).await
+        let (user, body, reservation) = self.accept_body(session, ctx).await?;
+        let size = body.len();
+        let table = self.models();
+        let read = move |user: &str| {
+            let read = read_count(&body, table, user);
+            drop((body, reservation));
+            read
+        };
+        let (model, read) = self.offload(session, &user, size, read).await?;
+        if let Some(model) = &model {
+            self.resolved(ctx, model);
+        }
+        let (model, count) = read?;
+        let (argo_body, estimate) = match count {
+            Count::Here(tokens) => {
+                let body = anthropic_messages::count_tokens_json(tokens);
+                return self.reply(session, ctx, 200, body).await;
+            }
+            Count::AtArgo {
+                argo_body,
+                estimate,
+            } => (argo_body, estimate),
+        };
+        let call = Call::new(Api::AnthropicCountTokens, &user);
+        let started = Instant::now();
+        let counted = self.count_at_argo(&model.env, call, &argo_body);
+        let counted = streaming::unless_client_leaves(session, Box::pin(counted)).await?;
+        ctx.timing.add_upstream(started.elapsed());
+        match counted {
+            Ok(answer) => self.reply(session, ctx, 200, answer).await,
+            Err(CountFailure::Refused(error)) => Err(error),
+            Err(CountFailure::Unavailable(error)) => {
+                let Some(tokens) = estimate else {
+                    return Err(error);
+                };
+                let cause = error.cause.as_deref().unwrap_or(&error.message);
+                log::warn!(
+                    "request {}: Argo's count_tokens failed, answering the gateway's estimate: {cause}",
+                    ctx.request_id
+                );
+                let body = anthropic_messages::count_tokens_json(tokens);
+                self.reply(session, ctx, 200, body).await
+            }
+        }
     }
+
+    /// One call to Argo's count_tokens: its answer, `{"input_tokens": N}`, as Argo wrote it.
+    async fn count_at_argo(
+        &self,
+        model_env: &str,
+        call: Call<'_>,
+        body: &[u8],
+    ) -> Result<Result<Vec<u8>, CountFailure>, ApiError> {
+        let upstream = &self.state.upstream;
+        let settings = &self.state.settings.upstream;
+        let env = settings.env_for(call.api, model_env);
+        let deadline = Instant::now() + settings.total_timeout();
+        let mut exchange = match upstream.send(env, &call, body, Some(deadline)).await {
+            Ok(exchange) => exchange,
+            Err(error) => return Ok(Err(CountFailure::of_connection(error))),
+        };
+        let status = exchange.status();
+        if !exchange.is_success() {
+            let error = upstream.reject_for(exchange, call.user).await;
+            return Ok(Err(CountFailure::of_status(status, error)));
+        }
+        let answer = exchange.read_to_end_for(upstream, call.user).await;
+        upstream.release(exchange);
+        let answer = answer?;
+        if notice::is_notice(&answer) {
+            return Ok(Err(CountFailure::Refused(notice::unregistered_user())));
+        }
+        if !anthropic_messages::is_count_tokens_json(&answer) {
+            return Ok(Err(CountFailure::Refused(ApiError::invalid_answer(
+                "Argo returned a token count that is not `{\"input_tokens\": N}`",
+            ))));
+        }
+        Ok(Ok(answer.to_vec()))
+    }
+}
+
+/// Why Argo's count_tokens gave no count.
+enum CountFailure {
+    /// Argo cannot count now: it could not be reached (a connect error or timeout), it failed
+    /// (HTTP 5xx), or it does not serve the route (HTTP 404). The gateway's estimate answers.
+    Unavailable(ApiError),
+    /// Argo refused the request (a 4xx but 404: the request, the user or the rate) or answered
+    /// something that is no count: the client gets the error.
+    Refused(ApiError),
+}
+
+impl CountFailure {
+    fn of_connection(error: ApiError) -> Self {
+        let connect = matches!(
+            error.code,
+            Some(
+                ErrorCode::UpstreamUnreachable
+                    | ErrorCode::UpstreamConnectTimeout
+                    | ErrorCode::UpstreamTlsError
+            )
+        );
+        match connect {
+            true => CountFailure::Unavailable(error),
+            false => CountFailure::Refused(error),
+        }
+    }
+
+    fn of_status(status: u16, error: ApiError) -> Self {
+        match status {
+            404 | 500..=599 => CountFailure::Unavailable(error),
+            _ => CountFailure::Refused(error),
+        }
+    }
+}
+
+/// A Messages body read for the model it names.
+struct ReadMessages {
+    model: Resolved,
+    meta: ResponseMeta,
+    route: Route,
+}
+
+enum Route {
+    /// Through the hub: models other than Claude, and Claude on the resource API.
+    Hub(Box<Conversation>),
+    /// Argo's request is the client's body, rewritten.
+    PassThrough { argo_body: Vec<u8>, stream: bool },
+}
+
+/// Whether Argo's native Anthropic endpoint serves `model`: Claude on the native API.
+fn on_argos_messages(model: &Resolved) -> bool {
+    model.api() == UpstreamApi::Native && model.family == Family::Anthropic
+}
+
+/// Reads a Messages body: Argo's request for the pass-through, or the conversation for the
+/// hub; with the model it names as soon as that resolved, even if the rest failed (it labels
+/// the request's metrics).
+fn read_messages(
+    body: &[u8],
+    table: Arc<ModelTable>,
+    user: &str,
+) -> (Option<Resolved>, Result<ReadMessages, ApiError>) {
+    let client = match messages_passthrough::read_request(body) {
+        Ok(client) => client,
+        Err(error) => return (None, Err(error)),
+    };
+    match Resolved::locate(table, client.model()) {
+        Ok(model) => (Some(model.clone()), read_for(client, model, user)),
+        Err(error) => (None, Err(error)),
+    }
+}
+
+fn read_for(
+    client: ClientRequest<'_>,
+    model: Resolved,
+    user: &str,
+) -> Result<ReadMessages, ApiError> {
+    model.require_chat()?;
+    let meta = response_meta("msg", client.model());
+    let route = if on_argos_messages(&model) {
+        Route::PassThrough {
+            argo_body: client.request_body(&model, user)?,
+            stream: client.stream(),
+        }
+    } else {
+        Route::Hub(Box::new(client.into_conversation()?))
+    };
+    Ok(ReadMessages { model, meta, route })
+}
+
+/// How a count_tokens request is counted.
+enum Count {
+    /// By the model's tokenizer, here.
+    Here(u64),
+    /// By Argo; `estimate` answers if Argo cannot (`None` when the gateway cannot read the
+    /// request, a PDF say: then Argo's failure is the client's error).
+    AtArgo {
+        argo_body: Vec<u8>,
+        estimate: Option<u64>,
+    },
+}
+
+fn read_count(
+    body: &[u8],
+    table: Arc<ModelTable>,
+    user: &str,
+) -> (Option<Resolved>, Result<(Resolved, Count), ApiError>) {
+    let client = match messages_passthrough::read_count_tokens_request(body) {
+        Ok(client) => client,
+        Err(error) => return (None, Err(error)),
+    };
+    let model = match Resolved::locate(table, client.model()) {
+        Ok(model) => model,
+        Err(error) => return (None, Err(error)),
+    };
+    let count = count_for(&client, &model, user);
+    (Some(model.clone()), count.map(|count| (model, count)))
+}
+
+fn count_for(client: &ClientRequest<'_>, model: &Resolved, user: &str) -> Result<Count, ApiError> {
+    let estimate = |client: &ClientRequest<'_>| {
+        client
+            .count_tokens_conversation()
+            .map(|conversation| conversation.prompt_tokens(model.tokenizer()))
+    };
+    if !on_argos_messages(model) {
+        return estimate(client).map(Count::Here);
+    }
+    Ok(Count::AtArgo {
+        argo_body: client.count_tokens_body(model, user)?,
+        estimate: estimate(client).ok(),
+    })
 }

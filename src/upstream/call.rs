@@ -12,6 +12,8 @@ pub enum Api {
     OpenAiChat { stream: bool },
     /// `/v1/messages`, Anthropic-compatible: the Claude family.
     AnthropicMessages { stream: bool },
+    /// `/v1/messages/count_tokens`: Anthropic's count of a Messages prompt (argo-api.md §C).
+    AnthropicCountTokens,
     /// `/v1/embeddings`, OpenAI-compatible.
     Embeddings,
     /// `/v1/responses`, OpenAI's Responses API: the GPT models (argo-api.md §C).
@@ -75,6 +77,7 @@ impl<'a> Call<'a> {
             Api::Resource(endpoint) => endpoint.path(),
             Api::OpenAiChat { .. } => "/v1/chat/completions",
             Api::AnthropicMessages { .. } => "/v1/messages",
+            Api::AnthropicCountTokens => "/v1/messages/count_tokens",
             Api::Embeddings => "/v1/embeddings",
             Api::Responses { .. } => "/v1/responses",
             Api::Models => "/v1/models",
@@ -107,7 +110,7 @@ impl<'a> Call<'a> {
             Api::Resource(_) => {}
             // argo-proxy reads the list with no credentials at all.
             Api::Models if self.user.is_empty() => {}
-            Api::AnthropicMessages { .. } => {
+            Api::AnthropicMessages { .. } | Api::AnthropicCountTokens => {
                 headers.push(("x-api-key", self.user.to_string()));
                 headers.push(("anthropic-version", ANTHROPIC_VERSION.to_string()));
             }
@@ -176,6 +179,15 @@ mod tests {
         assert!(headers.contains(&("x-api-key", "alice".into())));
         assert!(headers.contains(&("anthropic-version", "2023-06-01".into())));
         assert!(headers.contains(&("Accept", "text/event-stream".into())));
+        let count = Call::new(Api::AnthropicCountTokens, "alice");
+        assert_eq!(count.path(), "/v1/messages/count_tokens");
+        assert_eq!(
+            count.headers(),
+            vec![
+                ("x-api-key", "alice".into()),
+                ("anthropic-version", "2023-06-01".into())
+            ]
+        );
         let gpt = Call::new(Api::OpenAiChat { stream: false }, "alice");
         assert_eq!(
             gpt.headers(),

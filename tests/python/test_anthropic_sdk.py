@@ -111,9 +111,10 @@ def test_errors_come_in_anthropics_shape(claude_client, stack):
             model="claude-sonnet-4.5", max_tokens=16, messages=[{"role": "user", "content": "Hi"}]
         )
     assert refused.value.body["error"]["type"] == "authentication_error"
+    # A server tool the hub cannot carry (Claude's requests pass through to Argo, which judges).
     with pytest.raises(anthropic.BadRequestError) as invalid:
         claude_client.messages.create(
-            model="claude-sonnet-4.5",
+            model="gpt-4o",
             max_tokens=16,
             messages=[{"role": "user", "content": "Hi"}],
             tools=[{"type": "web_search_20250305", "name": "web_search"}],

@@ -1,6 +1,9 @@
 //! The Anthropic Messages client spoke (`POST /v1/messages`, as Claude Code, Kilo Code, Aider
 //! and Anthropic's SDKs send it): request bodies into a [`Conversation`]; [`Answer`]s out as a
-//! `message` object, [`Event`]s as Anthropic's named SSE events ([`MessagesEncoder`]).
+//! `message` object, [`Event`]s as Anthropic's named SSE events ([`MessagesEncoder`]). It
+//! serves the models Argo's `/v1/messages` does not (GPT, Gemini, Claude on the resource API):
+//! Claude on the native API gets the client's body itself, see
+//! [`crate::upstream::messages_passthrough`], which keeps what is dropped or refused here.
 //!
 //! Reading:
 //! - `system` (a string or text blocks) becomes a system message; `cache_control` and
@@ -70,6 +73,16 @@ pub fn count_tokens_json(input_tokens: u64) -> Vec<u8> {
     json!({ "input_tokens": input_tokens })
         .to_string()
         .into_bytes()
+}
+
+/// Whether `body` is a count-tokens answer: an object with a whole `input_tokens`.
+pub fn is_count_tokens_json(body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Counted {
+        #[serde(rename = "input_tokens")]
+        _input_tokens: u64,
+    }
+    serde_json::from_slice::<Counted>(body).is_ok()
 }
 
 /// A Messages request body. Optional here what Anthropic requires, so that a missing field
@@ -867,6 +880,11 @@ pub fn answer_json(answer: &Answer, meta: &ResponseMeta, usage: &Usage) -> Vec<u
 /// error type Anthropic uses for the status (the status itself stays `error.status`).
 pub fn error_json(error: &ApiError) -> Vec<u8> {
     error_body(error).to_string().into_bytes()
+}
+
+/// `error` as the event that ends an Anthropic stream.
+pub(crate) fn error_event(out: &mut Vec<u8>, error: &ApiError) {
+    named(out, "error", &[("error", &error_object(error))]);
 }
 
 fn error_body(error: &ApiError) -> Value {

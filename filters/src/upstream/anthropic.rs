@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::hub::{
     data_url, Answer, Conversation, Dialect, Event, Finish, Part, Role, ToolChoice, Usage,
 };
-use crate::models::{ModelSpec, Thinking};
+use crate::models::{thinking_budget, ModelSpec, Thinking};
 use crate::notice;
 use crate::sse::SseParser;
 use crate::tools::{self, arguments_object, ToolSpec};
@@ -64,7 +64,7 @@ pub enum ImageSource<'a> {
 
 impl<'a> Block<'a> {
     /// The block for a part; `None` for what Anthropic would refuse: empty text, and thinking
-    /// without the signature that proves it is Claude's own.
+    /// that is empty or without the signature that proves it is Claude's own.
     pub fn of(part: &'a Part) -> Option<Self> {
         Some(match part {
             Part::Text(text) if text.trim().is_empty() => return None,
@@ -96,13 +96,12 @@ impl<'a> Block<'a> {
             Part::Thinking {
                 text,
                 signature: Some(signature),
-            } => Block::Thinking {
+            } if !text.trim().is_empty() && !signature.is_empty() => Block::Thinking {
                 thinking: text,
                 signature,
             },
-            Part::Thinking {
-                signature: None, ..
-            } => return None,
+            // argo-api.md §C: Argo refuses thinking in history that is empty or unsigned.
+            Part::Thinking { .. } => return None,
         })
     }
 
@@ -176,9 +175,11 @@ const WRITTEN: [&str; 16] = [
 
 /// The Messages request for `user` (Argo's identity: never the client's), with the model
 /// table's rules applied: `max_tokens` always set (capped unless `stream`), sampling fitted,
-/// `reasoning_effort` as `output_config.effort` when the model takes that level, and adaptive
-/// thinking for models that have it when an effort was asked (not with forced tool use, which
-/// Anthropic refuses with thinking; sampling Anthropic refuses with thinking is dropped).
+/// `reasoning_effort` as `output_config.effort` when the model takes that level, and thinking
+/// when an effort was asked: adaptive for models that have it, else budgeted from the effort
+/// (below `max_tokens`, at least 1,024; then without `output_config`) for models that take a
+/// budget (not with forced tool use, which Anthropic refuses with thinking; sampling Anthropic
+/// refuses with thinking is dropped).
 pub fn request_body(
     conversation: &Conversation,
     model: &ModelSpec,
@@ -198,15 +199,18 @@ pub fn request_body(
     let spec = ToolSpec::of(conversation);
     let (tools, tool_choice) = spec.as_ref().map(tools::anthropic::tools).unzip();
     let effort = conversation.reasoning_effort.as_deref();
-    let output_config = effort
-        .filter(|effort| model.efforts.iter().any(|taken| taken == effort))
-        .map(|effort| serde_json::json!({ "effort": effort }));
     let forced_tool = spec
         .as_ref()
         .is_some_and(|spec| matches!(spec.choice, ToolChoice::Required | ToolChoice::Named(_)));
-    let thinks = model.thinking == Thinking::Adaptive
-        && effort.is_some_and(|effort| effort != "none")
-        && !forced_tool;
+    let thinking = effort
+        .filter(|_| !forced_tool)
+        .and_then(|effort| thinking_for_effort(model.thinking, effort, limit));
+    let output_config = effort
+        .filter(|effort| model.efforts.iter().any(|taken| taken == effort))
+        // argo-api.md §A: thinking and an effort together only where adaptive thinking is.
+        .filter(|_| !matches!(thinking, Some(ThinkingSent::Budget(_))))
+        .map(|effort| serde_json::json!({ "effort": effort }));
+    let thinks = thinking.is_some();
     if thinks {
         params.temperature = params.temperature.filter(|&temperature| temperature == 1.0);
         params.top_p = params.top_p.filter(|&top_p| top_p >= 0.95);
@@ -223,7 +227,7 @@ pub fn request_body(
         top_k: top_k(conversation, model).filter(|_| !thinks),
         tools,
         tool_choice: tool_choice.flatten(),
-        thinking: thinks.then(|| serde_json::json!({"type": "adaptive"})),
+        thinking: thinking.map(ThinkingSent::json),
         output_config,
         stream,
         user,
@@ -231,6 +235,41 @@ pub fn request_body(
         extra: Extra::new(conversation, Dialect::AnthropicMessages, &WRITTEN),
     };
     encode(&request, body_capacity(conversation))
+}
+
+/// The thinking a request sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ThinkingSent {
+    Adaptive,
+    /// `enabled` with this budget.
+    Budget(u64),
+}
+
+impl ThinkingSent {
+    fn json(self) -> Value {
+        match self {
+            ThinkingSent::Adaptive => serde_json::json!({"type": "adaptive"}),
+            ThinkingSent::Budget(budget) => {
+                serde_json::json!({"type": "enabled", "budget_tokens": budget})
+            }
+        }
+    }
+}
+
+/// The thinking a reasoning `effort` asks of a model that takes `thinking`: adaptive where
+/// the model has it, else a budget from the effort below `max_tokens` (argo-api.md §C), else
+/// none.
+fn thinking_for_effort(thinking: Thinking, effort: &str, max_tokens: u64) -> Option<ThinkingSent> {
+    if effort == "none" {
+        return None;
+    }
+    if thinking.takes_adaptive() {
+        return Some(ThinkingSent::Adaptive);
+    }
+    if thinking.takes_budget() {
+        return thinking_budget(effort, max_tokens).map(ThinkingSent::Budget);
+    }
+    None
 }
 
 /// An Anthropic client's `top_k`, for a model whose table row lets it reach Argo
@@ -331,7 +370,7 @@ impl<'a> OpenTurn<'a> {
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize)]
-struct WireUsage {
+pub(crate) struct WireUsage {
     input_tokens: Option<u64>,
     output_tokens: Option<u64>,
     cache_read_input_tokens: Option<u64>,
@@ -340,7 +379,7 @@ struct WireUsage {
 
 impl WireUsage {
     /// Later reports replace what they name.
-    fn merge(&mut self, later: WireUsage) {
+    pub(crate) fn merge(&mut self, later: WireUsage) {
         self.input_tokens = later.input_tokens.or(self.input_tokens);
         self.output_tokens = later.output_tokens.or(self.output_tokens);
         self.cache_read_input_tokens = later
@@ -353,7 +392,7 @@ impl WireUsage {
 
     /// Anthropic counts cache reads and writes apart from `input_tokens`; the hub's input is
     /// the whole prompt, as OpenAI's `prompt_tokens`.
-    fn hub(self) -> Usage {
+    pub(crate) fn hub(self) -> Usage {
         let read = self.cache_read_input_tokens;
         Usage {
             input_tokens: self.input_tokens.unwrap_or(0)
@@ -1102,6 +1141,91 @@ mod tests {
             "Anthropic refuses thinking with forced tool use"
         );
         assert!(!forced.to_string().contains("budget_tokens"));
+    }
+
+    #[test]
+    fn effort_becomes_a_budget_below_max_tokens_on_budget_only_models() {
+        let budget_only = ModelSpec {
+            thinking: Thinking::Budget,
+            ..claude()
+        };
+        let thinking = |effort: &str, max_tokens: u64| {
+            let body = rewrite(
+                json!({"model": "m", "messages": [user("hi")], "reasoning_effort": effort,
+                    "max_tokens": max_tokens, "temperature": 0.2}),
+                &budget_only,
+                true,
+            );
+            assert!(
+                body.get("output_config").is_none() || body.get("thinking").is_none(),
+                "no effort beside budgeted thinking: {body}"
+            );
+            body.get("thinking").cloned()
+        };
+        assert_eq!(
+            thinking("low", 16_384),
+            Some(json!({"type": "enabled", "budget_tokens": 4000}))
+        );
+        assert_eq!(
+            thinking("high", 16_384),
+            Some(json!({"type": "enabled", "budget_tokens": 16_383})),
+            "the budget stays below max_tokens"
+        );
+        assert_eq!(
+            thinking("medium", 1_025),
+            Some(json!({"type": "enabled", "budget_tokens": 1_024}))
+        );
+        assert_eq!(thinking("high", 1_024), None, "no budget of 1,024 fits");
+        assert_eq!(thinking("none", 16_384), None);
+        let body = rewrite(
+            json!({"model": "m", "messages": [user("hi")], "reasoning_effort": "low", "temperature": 0.2}),
+            &budget_only,
+            true,
+        );
+        assert!(body.get("temperature").is_none(), "{body}");
+        let both = ModelSpec {
+            thinking: Thinking::Both,
+            ..claude()
+        };
+        let body = rewrite(
+            json!({"model": "m", "messages": [user("hi")], "reasoning_effort": "low"}),
+            &both,
+            true,
+        );
+        assert_eq!(body["thinking"], json!({"type": "adaptive"}));
+        assert_eq!(body["output_config"], json!({"effort": "low"}));
+    }
+
+    #[test]
+    fn thinking_in_history_that_argo_refuses_is_dropped() {
+        let thinking = |text: &str, signature: Option<&str>| Part::Thinking {
+            text: text.into(),
+            signature: signature.map(Into::into),
+        };
+        let messages = vec![
+            Message::new(Role::User, vec![Part::Text("hi".into())]),
+            Message::new(
+                Role::Assistant,
+                vec![
+                    thinking("kept", Some("sig")),
+                    thinking("", Some("sig")),
+                    thinking("  ", Some("sig")),
+                    thinking("unsigned", None),
+                    thinking("empty signature", Some("")),
+                    Part::Text("answer".into()),
+                ],
+            ),
+            Message::new(Role::User, vec![Part::Text("more".into())]),
+        ];
+        let conversation = Conversation::new(Dialect::AnthropicMessages, messages);
+        let body: Value =
+            serde_json::from_slice(&request_body(&conversation, &claude(), "alice", true).unwrap())
+                .unwrap();
+        assert_eq!(
+            body["messages"][1]["content"],
+            json!([{"type": "thinking", "thinking": "kept", "signature": "sig"},
+                {"type": "text", "text": "answer"}])
+        );
     }
 
     #[test]

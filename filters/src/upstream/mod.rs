@@ -1,8 +1,10 @@
 //! Upstream spokes: Argo's native endpoints ([`anthropic`] for Claude, [`openai_native`] for
-//! the rest, [`passthrough`] for OpenAI clients on the OpenAI endpoint) and the legacy
+//! the rest, [`passthrough`] for OpenAI clients on the OpenAI endpoint, [`messages_passthrough`]
+//! for Anthropic clients on the Anthropic endpoint) and the legacy
 //! [`resource`] API.
 
 pub mod anthropic;
+pub mod messages_passthrough;
 pub mod openai_native;
 pub mod passthrough;
 pub mod refusal;
