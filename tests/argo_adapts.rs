@@ -185,15 +185,16 @@ impl LiveStack {
     }
 }
 
-/// A model only the live list has, whose rule no table has: the client's first request
-/// answers 200, Argo saw it twice (the second time without the refused parameter), and every
+/// A model only the live list has, whose rule neither the table nor `model_rules` has (Claude
+/// Haiku 9 gets the `claude*` rule, which lets `temperature` alone through): the client's first
+/// request answers 200, Argo saw it twice (the second time without the refused parameter), and every
 /// later request is one call.
 #[test]
 fn a_parameter_argo_refuses_for_a_new_model_is_left_out_and_learned() {
     let live = LiveStack::start();
     live.add_models(json!([
         {"id": "GPT 7", "internal_id": "gpt7", "refuses": ["top_p"]},
-        {"id": "Claude Opus 9", "internal_id": "claudeopus9", "refuses": ["temperature"]},
+        {"id": "Claude Haiku 9", "internal_id": "claudehaiku9", "refuses": ["temperature"]},
     ]));
     let before = chat_calls(live.mock_port);
     let asked = json!({"model": "gpt-7", "messages": [{"role": "user", "content": ECHO}],
@@ -218,7 +219,7 @@ fn a_parameter_argo_refuses_for_a_new_model_is_left_out_and_learned() {
     );
     assert!(argo["body"].get("top_p").is_none());
     // A stream of Claude through the hub: Anthropic's envelope, refused at the head.
-    let claude = json!({"model": "claude-opus-9", "stream": true, "temperature": 0.5,
+    let claude = json!({"model": "claude-haiku-9", "stream": true, "temperature": 0.5,
         "messages": [{"role": "user", "content": "hi"}]});
     let answer = live.chat(claude.clone());
     assert_eq!(answer.status, 200, "{}", answer.text());
@@ -229,7 +230,7 @@ fn a_parameter_argo_refuses_for_a_new_model_is_left_out_and_learned() {
     let metrics = metrics_containing(live.admin, "argo_bridge_learned_rules_total");
     for line in [
         r#"argo_bridge_learned_rules_total{model="gpt7"} 1"#,
-        r#"argo_bridge_learned_rules_total{model="claudeopus9"} 1"#,
+        r#"argo_bridge_learned_rules_total{model="claudehaiku9"} 1"#,
         r#"argo_bridge_refusal_retries_total{model="gpt7"} 1"#,
     ] {
         assert!(metrics.contains(line), "{line} in {metrics}");
