@@ -17,7 +17,7 @@
 #                                      a subset: other arguments go to `loadgen suite`
 #   bash bench/run.sh --workloads chat_native,stream_native,stream_claude,hold_native
 #                                      the native upstream only
-#   bash bench/run.sh --workloads stream_messages_claude,stream_responses,stream_generate
+#   bash bench/run.sh --workloads stream_messages_claude,stream_responses,stream_generate,chat_messages_claude,chat_responses
 #                                      the other client formats only
 #   bash bench/run.sh --workloads wrk  the wrk runs only
 #
@@ -26,6 +26,9 @@
 # native requests); stream_messages_claude, stream_responses, stream_generate (the Anthropic,
 # Responses and Google client formats streamed through the native gateway, at
 # BENCH_FORMAT_CONCURRENCY; floor and bare are sent the native request the gateway makes);
+# chat_messages_claude, chat_responses (one answer asked of Claude by an Anthropic client, which
+# the gateway gathers from Argo's stream, and of a GPT model by a Responses client, which Argo's
+# /v1/responses serves);
 # wrk (chat and stream through both gateways and bare Pingora, driven by wrk -t1 -c32 with
 # bench/wrk.lua).
 #

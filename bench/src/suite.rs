@@ -507,6 +507,39 @@ pub fn format_workloads() -> Vec<Workload> {
     ]
 }
 
+/// The client formats Argo speaks too, asked for one answer, at `format_concurrency`.
+pub fn answer_workloads() -> Vec<Workload> {
+    vec![
+        unstreamed_claude("chat_messages_claude"),
+        chat_in(
+            "chat_responses",
+            Api::NativeOpenAi,
+            Format::Responses,
+            CHAT_TOKENS,
+            None,
+        ),
+    ]
+}
+
+/// An Anthropic client asking Claude for one answer. Argo refuses non-streaming Claude calls,
+/// so the gateway streams the upstream leg and gathers it into one message: floor and bare are
+/// sent that streaming request.
+fn unstreamed_claude(name: &'static str) -> Workload {
+    let directive =
+        json!({"reply": reply(CHAT_TOKENS), "fragment_bytes": 8, "fragment_delay_ms": 0});
+    let text = user_text(directive);
+    let mut workload = chat_on(
+        name,
+        Api::NativeAnthropic,
+        Format::Messages,
+        &text,
+        true,
+        CHAT_TOKENS,
+    );
+    workload.client = client_job(Format::Messages, CLAUDE_MODEL, &text, false, CHAT_TOKENS);
+    workload
+}
+
 /// The workloads wrk drives: chat and stream, on the resource and the native gateway.
 pub fn wrk_workloads() -> Vec<Workload> {
     vec![
@@ -529,7 +562,7 @@ pub async fn run(config: &SuiteConfig, emit: &mut dyn FnMut(Record)) {
             run_targets(config, workload, concurrency, emit).await;
         }
     }
-    for workload in &format_workloads() {
+    for workload in format_workloads().iter().chain(&answer_workloads()) {
         for &concurrency in &config.format_concurrency {
             run_targets(config, workload, concurrency, emit).await;
         }
@@ -973,6 +1006,37 @@ mod tests {
         assert_eq!(generate.argo.marker, MARKER);
         assert_eq!(messages.client.marker, MARKER);
         assert_eq!(generate.client.marker, MARKER);
+    }
+
+    #[test]
+    fn one_answer_from_claude_is_a_stream_upstream_and_responses_go_to_argos_responses() {
+        let answers = answer_workloads();
+        let [claude, responses] = [0, 1].map(|at| &answers[at]);
+        let (argo, client) = (text(&claude.argo), text(&claude.client));
+        assert!(argo.starts_with("POST /argoapi/v1/messages "), "{argo}");
+        assert!(argo.contains("\"stream\":true"), "{argo}");
+        assert!(argo.contains("\r\nAccept: text/event-stream\r\n"), "{argo}");
+        assert!(client.starts_with("POST /v1/messages "), "{client}");
+        assert!(client.contains("\"stream\":false"), "{client}");
+        assert_eq!(claude.upstream, "messages");
+
+        let (argo, client) = (text(&responses.argo), text(&responses.client));
+        assert!(argo.starts_with("POST /argoapi/v1/responses "), "{argo}");
+        assert!(argo.contains("\"stream\":false"), "{argo}");
+        assert!(client.starts_with("POST /v1/responses "), "{client}");
+        assert_eq!(responses.upstream, "responses");
+        for workload in &answers {
+            assert!(workload.native, "{}", workload.name);
+            for job in [&workload.argo, &workload.client] {
+                assert_eq!(
+                    (job.markers, job.marker),
+                    (CHAT_TOKENS, MARKER),
+                    "{}",
+                    workload.name
+                );
+                assert!(text(job).contains("Tq00025"), "{}", workload.name);
+            }
+        }
     }
 
     #[test]
