@@ -65,6 +65,36 @@ impl SseParser {
         self.after_cr = false;
     }
 
+    /// [`SseParser::feed`] with a handler that can fail: once it fails, the events after are
+    /// skipped and its error is returned.
+    pub fn try_feed<E>(
+        &mut self,
+        bytes: &[u8],
+        mut on_event: impl FnMut(&[u8], &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut result = Ok(());
+        self.feed(bytes, |name, data| {
+            if result.is_ok() {
+                result = on_event(name, data);
+            }
+        });
+        result
+    }
+
+    /// [`SseParser::finish`] with a handler that can fail, as [`SseParser::try_feed`].
+    pub fn try_finish<E>(
+        &mut self,
+        mut on_event: impl FnMut(&[u8], &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut result = Ok(());
+        self.finish(|name, data| {
+            if result.is_ok() {
+                result = on_event(name, data);
+            }
+        });
+        result
+    }
+
     fn line_done(&mut self, line: &[u8], on_event: &mut impl FnMut(&[u8], &[u8])) {
         if line.is_empty() {
             if self.has_data {

@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::anthropic::WireUsage;
-use super::passthrough::{key_name, member, walk_array, walk_object};
+use super::passthrough::{key_name, member, pick_members, walk_array, walk_object};
 use super::{truncated, upstream_error};
 use crate::argo::{Endpoint, Params};
 use crate::client::anthropic_messages;
@@ -521,24 +521,14 @@ impl Engine for Relay {
         bytes: &[u8],
     ) -> Result<(), ApiError> {
         let events = &mut self.events;
-        let mut result = Ok(());
-        self.parser.feed(bytes, |name, data| {
-            if result.is_ok() {
-                result = events.event(name, data, state, out);
-            }
-        });
-        result
+        self.parser
+            .try_feed(bytes, |name, data| events.event(name, data, state, out))
     }
 
     fn drain(&mut self, state: &mut StreamState, out: &mut Vec<u8>) -> Result<(), ApiError> {
         let events = &mut self.events;
-        let mut result = Ok(());
-        self.parser.finish(|name, data| {
-            if result.is_ok() {
-                result = events.event(name, data, state, out);
-            }
-        });
-        result?;
+        self.parser
+            .try_finish(|name, data| events.event(name, data, state, out))?;
         if !events.done && !events.finished {
             events.done = true;
             return state.upstream_error(out, truncated(), anthropic_messages::error_event);
@@ -570,20 +560,23 @@ struct EventMembers {
 
 impl EventMembers {
     fn of(data: &[u8]) -> Option<Self> {
-        let mut members = EventMembers::default();
-        let walked = walk_object(data, |key, span| {
-            let slot = match key {
-                b"type" => &mut members.kind,
-                b"message" => &mut members.message,
-                b"content_block" => &mut members.content_block,
-                b"delta" => &mut members.delta,
-                b"usage" => &mut members.usage,
-                b"error" => &mut members.error,
-                _ => return,
-            };
-            *slot = Some(span);
-        });
-        walked.then_some(members)
+        let keys = [
+            b"type".as_slice(),
+            b"message",
+            b"content_block",
+            b"delta",
+            b"usage",
+            b"error",
+        ];
+        let [kind, message, content_block, delta, usage, error] = pick_members(data, keys)?;
+        Some(EventMembers {
+            kind,
+            message,
+            content_block,
+            delta,
+            usage,
+            error,
+        })
     }
 }
 
@@ -602,25 +595,33 @@ struct Inner {
 
 impl Inner {
     fn of(data: &[u8], span: Option<Range<usize>>) -> Self {
-        let mut inner = Inner::default();
         let Some(span) = span else {
-            return inner;
+            return Inner::default();
         };
         let start = span.start;
-        walk_object(&data[span], |key, at| {
-            let slot = match key {
-                b"type" => &mut inner.kind,
-                b"id" => &mut inner.id,
-                b"model" => &mut inner.model,
-                b"text" => &mut inner.text,
-                b"thinking" => &mut inner.thinking,
-                b"usage" => &mut inner.usage,
-                b"stop_reason" => &mut inner.stop_reason,
-                _ => return,
-            };
-            *slot = Some(start + at.start..start + at.end);
-        });
-        inner
+        let keys = [
+            b"type".as_slice(),
+            b"id",
+            b"model",
+            b"text",
+            b"thinking",
+            b"usage",
+            b"stop_reason",
+        ];
+        let Some(spans) = pick_members(&data[span], keys) else {
+            return Inner::default();
+        };
+        let [kind, id, model, text, thinking, usage, stop_reason] =
+            spans.map(|at| at.map(|at| start + at.start..start + at.end));
+        Inner {
+            kind,
+            id,
+            model,
+            text,
+            thinking,
+            usage,
+            stop_reason,
+        }
     }
 }
 

@@ -387,24 +387,14 @@ impl Engine for Relay {
         bytes: &[u8],
     ) -> Result<(), ApiError> {
         let events = &mut self.events;
-        let mut result = Ok(());
-        self.parser.feed(bytes, |_, data| {
-            if result.is_ok() {
-                result = events.data(data, state, out);
-            }
-        });
-        result
+        self.parser
+            .try_feed(bytes, |_, data| events.data(data, state, out))
     }
 
     fn drain(&mut self, state: &mut StreamState, out: &mut Vec<u8>) -> Result<(), ApiError> {
         let events = &mut self.events;
-        let mut result = Ok(());
-        self.parser.finish(|_, data| {
-            if result.is_ok() {
-                result = events.data(data, state, out);
-            }
-        });
-        result?;
+        self.parser
+            .try_finish(|_, data| events.data(data, state, out))?;
         if !events.done && !events.finished {
             events.done = true;
             return state.upstream_error(out, truncated(), error_event);
@@ -566,19 +556,15 @@ struct Members {
 
 impl Members {
     fn of(json: &[u8]) -> Option<Self> {
-        let mut members = Members::default();
-        let walked = walk_object(json, |key, value| {
-            let slot = match key {
-                b"id" => &mut members.id,
-                b"model" => &mut members.model,
-                b"choices" => &mut members.choices,
-                b"usage" => &mut members.usage,
-                b"error" => &mut members.error,
-                _ => return,
-            };
-            *slot = Some(value);
-        });
-        walked.then_some(members)
+        let [id, model, choices, usage, error] =
+            pick_members(json, [b"id", b"model", b"choices", b"usage", b"error"])?;
+        Some(Members {
+            id,
+            model,
+            choices,
+            usage,
+            error,
+        })
     }
 
     fn present<'a>(json: &'a [u8], span: &Option<Range<usize>>) -> Option<&'a [u8]> {
@@ -614,6 +600,21 @@ impl Members {
         }
         out.extend_from_slice(&json[copied..]);
     }
+}
+
+/// The spans of the top-level members of the JSON object `json` whose keys (as written
+/// between their quotes) are `keys`, in that order; `None` when `json` is not an object.
+pub(super) fn pick_members<const N: usize>(
+    json: &[u8],
+    keys: [&[u8]; N],
+) -> Option<[Option<Range<usize>>; N]> {
+    let mut spans = std::array::from_fn(|_| None);
+    let walked = walk_object(json, |key, span| {
+        if let Some(at) = keys.iter().position(|wanted| *wanted == key) {
+            spans[at] = Some(span);
+        }
+    });
+    walked.then_some(spans)
 }
 
 /// Calls `member(key, value span)` for each top-level member of the JSON object `json` (the

@@ -20,7 +20,7 @@ use std::ops::Range;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
-use super::passthrough::{key_name, member, users_metadata, walk_array, walk_object};
+use super::passthrough::{key_name, member, pick_members, users_metadata, walk_array, walk_object};
 use super::{fitted, truncated, upstream_error};
 use crate::client::openai_responses::{self, StoredState, STATELESS};
 use crate::error::ApiError;
@@ -511,24 +511,14 @@ impl Engine for Relay {
         bytes: &[u8],
     ) -> Result<(), ApiError> {
         let events = &mut self.events;
-        let mut result = Ok(());
-        self.parser.feed(bytes, |name, data| {
-            if result.is_ok() {
-                result = events.event(name, data, state, out);
-            }
-        });
-        result
+        self.parser
+            .try_feed(bytes, |name, data| events.event(name, data, state, out))
     }
 
     fn drain(&mut self, state: &mut StreamState, out: &mut Vec<u8>) -> Result<(), ApiError> {
         let events = &mut self.events;
-        let mut result = Ok(());
-        self.parser.finish(|name, data| {
-            if result.is_ok() {
-                result = events.event(name, data, state, out);
-            }
-        });
-        result?;
+        self.parser
+            .try_finish(|name, data| events.event(name, data, state, out))?;
         if !events.done && !events.finished {
             events.done = true;
             let (identity, sequence) = (&events.identity, events.next_sequence);
@@ -569,20 +559,23 @@ struct EventMembers {
 
 impl EventMembers {
     fn of(json: &[u8]) -> Option<Self> {
-        let mut members = EventMembers::default();
-        let walked = walk_object(json, |key, value| {
-            let slot = match key {
-                b"type" => &mut members.kind,
-                b"sequence_number" => &mut members.sequence,
-                b"response" => &mut members.response,
-                b"delta" => &mut members.delta,
-                b"item" => &mut members.item,
-                b"error" => &mut members.error,
-                _ => return,
-            };
-            *slot = Some(value);
-        });
-        walked.then_some(members)
+        let keys = [
+            b"type".as_slice(),
+            b"sequence_number",
+            b"response",
+            b"delta",
+            b"item",
+            b"error",
+        ];
+        let [kind, sequence, response, delta, item, error] = pick_members(json, keys)?;
+        Some(EventMembers {
+            kind,
+            sequence,
+            response,
+            delta,
+            item,
+            error,
+        })
     }
 }
 
