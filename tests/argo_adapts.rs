@@ -156,28 +156,9 @@ impl LiveStack {
 
     /// Argo's list gains `models` (`{"id", "internal_id", "refuses"}`); the gateway reads it.
     fn add_models(&self, models: Value) {
-        let hook = json!({ "add": models }).to_string();
-        let added = request(
-            self.mock_port,
-            "POST",
-            "/argoapi/__mock/models",
-            &[],
-            hook.as_bytes(),
-        );
-        assert_eq!(added.status, 200, "{}", added.text());
-        let refreshed = request(
-            self.admin,
-            "POST",
-            "/models/refresh",
-            &[("Authorization", "Bearer admin-token-adapts")],
-            b"",
-        );
-        assert_eq!(
-            refreshed.json()["failed"],
-            json!([]),
-            "{}",
-            refreshed.text()
-        );
+        change_mock_models(self.mock_port, &json!({ "add": models }));
+        let refreshed = refresh_models(self.admin, "admin-token-adapts");
+        assert_eq!(refreshed["failed"], json!([]), "{refreshed}");
     }
 
     fn chat(&self, body: Value) -> Response {

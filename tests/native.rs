@@ -330,25 +330,8 @@ fn the_live_model_list_adds_argos_new_models_and_survives_failures() {
             ("ARGO_BRIDGE_ADMIN_TOKEN", "admin-token-native"),
         ],
     );
-    let refresh = || {
-        request(
-            admin,
-            "POST",
-            "/models/refresh",
-            &[("Authorization", "Bearer admin-token-native")],
-            b"",
-        )
-        .json()
-    };
-    let hook = |body: Value| {
-        request(
-            mock_port,
-            "POST",
-            "/argoapi/__mock/models",
-            &[],
-            body.to_string().as_bytes(),
-        )
-    };
+    let refresh = || refresh_models(admin, "admin-token-native");
+    let hook = |change: Value| change_mock_models(mock_port, &change);
     let listed = |port: u16| -> Vec<String> {
         let models = request(
             port,

@@ -326,28 +326,9 @@ fn a_parameter_argo_refuses_is_left_out_and_learned_as_on_chat() {
         ],
     );
     let hook = json!({"add": [{"id": "GPT 7", "internal_id": "gpt7", "refuses": ["top_p"]}]});
-    let added = request(
-        mock_port,
-        "POST",
-        "/argoapi/__mock/models",
-        &[],
-        hook.to_string().as_bytes(),
-    );
-    assert_eq!(added.status, 200, "{}", added.text());
-    let auth = format!("Bearer {admin_token}");
-    let refreshed = request(
-        admin,
-        "POST",
-        "/models/refresh",
-        &[("Authorization", &auth)],
-        b"",
-    );
-    assert_eq!(
-        refreshed.json()["failed"],
-        json!([]),
-        "{}",
-        refreshed.text()
-    );
+    change_mock_models(mock_port, &hook);
+    let refreshed = refresh_models(admin, admin_token);
+    assert_eq!(refreshed["failed"], json!([]), "{refreshed}");
     let responses = || {
         request(mock_port, "GET", "/argoapi/__mock/stats", &[], b"").json()["endpoints"]
             ["responses"]

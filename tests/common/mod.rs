@@ -341,6 +341,32 @@ pub fn start_gateway(argo_base: &str, env: &[(&str, &str)]) -> (Process, u16) {
     (process, ports.listen())
 }
 
+/// Changes the mock's model list (`POST /__mock/models`: `{"add": [...]}`, `{"remove":
+/// [...]}`, `{"fail": true}`), asserting that the mock took the change.
+pub fn change_mock_models(mock_port: u16, change: &serde_json::Value) {
+    let answer = request(
+        mock_port,
+        "POST",
+        "/argoapi/__mock/models",
+        &[],
+        change.to_string().as_bytes(),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.text());
+}
+
+/// `POST /models/refresh` on the gateway's admin port with its admin token: the answer's JSON.
+pub fn refresh_models(admin: u16, admin_token: &str) -> serde_json::Value {
+    let authorization = format!("Bearer {admin_token}");
+    request(
+        admin,
+        "POST",
+        "/models/refresh",
+        &[("Authorization", &authorization)],
+        b"",
+    )
+    .json()
+}
+
 /// The gateway with an admin listener too: its process, API port and admin port.
 pub fn start_gateway_with_admin(argo_base: &str, env: &[(&str, &str)]) -> (Process, u16, u16) {
     let mut command = gateway_command(argo_base, env);
