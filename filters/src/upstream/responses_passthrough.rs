@@ -31,6 +31,7 @@ use crate::notice;
 use crate::openai::{check_sampling, ResponseMeta};
 use crate::sse::SseParser;
 use crate::stream::json_string;
+use crate::tools::namespaces::{self, Declared, Namespaces};
 use crate::translate::{Engine, StreamState, StreamTranslation};
 
 /// The longest description Argo takes for a `custom` tool (argo-api.md §C, live: longer ones
@@ -122,9 +123,16 @@ impl ClientRequest<'_> {
 
     /// Argo's request: the client's body with `model` the Argo id, `user` the gateway's user
     /// (`metadata.user_id` too, `safety_identifier` left out), sampling, the token limit and
-    /// `reasoning` fitted to the model, and web search tools left out. Every other member is
-    /// copied as the client wrote it; keys are compared as JSON means them, escapes decoded.
-    pub fn request_body(&self, model: &ModelSpec, user: &str) -> Result<Vec<u8>, ApiError> {
+    /// `reasoning` fitted to the model, web search tools left out and namespaces flattened
+    /// (with the calls of their tools in `input` and `tool_choice` named as the model was
+    /// offered them). Every other member is copied as the client wrote it; keys are compared as
+    /// JSON means them, escapes decoded. With it, the way back from the names the model was
+    /// offered to the namespaced tools the client knows ([`stream`], [`relay_answer`]).
+    pub fn request_body(
+        &self,
+        model: &ModelSpec,
+        user: &str,
+    ) -> Result<(Vec<u8>, Namespaces), ApiError> {
         let request = &self.request;
         StoredState {
             previous_response_id: request.previous_response_id.is_some(),
@@ -144,6 +152,9 @@ impl ClientRequest<'_> {
         let mut out = Vec::with_capacity(self.body.len() + 128);
         out.push(b'{');
         let (mut metadata, mut input) = (None, None);
+        let mut namespaces = Namespaces::default();
+        // Members that may name a namespaced tool go last, once the tools are read.
+        let mut naming: Vec<(&'static [u8], &[u8])> = Vec::new();
         let mut failure: Option<ApiError> = None;
         let walked = walk_object(self.body, |key, value| {
             let raw = &self.body[value];
@@ -155,6 +166,16 @@ impl ClientRequest<'_> {
                 b"model" | b"user" | b"safety_identifier" => None,
                 b"metadata" => {
                     metadata = Some(raw);
+                    None
+                }
+                b"input" | b"tool_choice" if may_name_namespace(raw) => {
+                    let key: &'static [u8] = if name.as_ref() == b"input" {
+                        input = Some(raw);
+                        b"input"
+                    } else {
+                        b"tool_choice"
+                    };
+                    naming.push((key, raw));
                     None
                 }
                 b"input" => {
@@ -172,7 +193,10 @@ impl ClientRequest<'_> {
                 // OpenAI refuses `reasoning` for models without it, as the translation knows.
                 b"reasoning" if !model.reasoning => None,
                 b"tools" => match tools_for_argo(raw) {
-                    Ok(tools) => Some(tools),
+                    Ok((tools, grouped)) => {
+                        namespaces = grouped;
+                        Some(tools)
+                    }
                     Err(error) => {
                         failure.get_or_insert(error);
                         None
@@ -191,14 +215,109 @@ impl ClientRequest<'_> {
             return Err(error);
         }
         check_input(input)?;
+        for (key, raw) in naming {
+            member(&mut out, key, &calls_for_argo(raw, &namespaces));
+        }
         member(&mut out, b"model", json_string(&model.argo_id).as_bytes());
         member(&mut out, b"user", json_string(user).as_bytes());
         if let Some(metadata) = metadata.and_then(|raw| users_metadata(raw, user)) {
             member(&mut out, b"metadata", metadata.as_bytes());
         }
         out.push(b'}');
-        Ok(out)
+        Ok((out, namespaces))
     }
+}
+
+/// Whether `raw` may hold a `namespace` member, as written or spelt with escapes.
+fn may_name_namespace(raw: &[u8]) -> bool {
+    memchr::memmem::find(raw, b"namespace").is_some() || memchr::memmem::find(raw, b"\\u").is_some()
+}
+
+/// `input` or `tool_choice` (`raw`) for Argo: each call item (`function_call`,
+/// `custom_tool_call`) or tool choice with a `namespace` names its tool as the model was
+/// offered it ([`Namespaces::offered_name`]), the `namespace` left out. What is not such an
+/// object is copied as written.
+fn calls_for_argo<'a>(raw: &'a [u8], namespaces: &Namespaces) -> Cow<'a, [u8]> {
+    if raw.trim_ascii_start().starts_with(b"{") {
+        return match call_for_argo(raw, namespaces) {
+            Some(call) => Cow::Owned(call),
+            None => Cow::Borrowed(raw),
+        };
+    }
+    let mut items: Vec<(Range<usize>, Option<Vec<u8>>)> = Vec::new();
+    let walked = walk_array(raw, |span| {
+        let item = &raw[span.clone()];
+        let call = may_name_namespace(item)
+            .then(|| call_for_argo(item, namespaces))
+            .flatten();
+        items.push((span, call));
+    });
+    if !walked || items.iter().all(|(_, call)| call.is_none()) {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    out.push(b'[');
+    for (span, call) in &items {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.extend_from_slice(call.as_deref().unwrap_or(&raw[span.clone()]));
+    }
+    out.push(b']');
+    Cow::Owned(out)
+}
+
+/// `item` (a call, a tool choice, or an allowed tool) named as the model was offered its tool,
+/// without its `namespace`; `allowed_tools` with each of its tools so. `None` when there is no
+/// namespace to resolve.
+fn call_for_argo(item: &[u8], namespaces: &Namespaces) -> Option<Vec<u8>> {
+    // Each member: its key as written, as JSON means it, and its value.
+    let mut members: Vec<(Vec<u8>, Vec<u8>, Range<usize>)> = Vec::new();
+    let walked = walk_object(item, |key, span| {
+        let name = key_name(key).unwrap_or_default().into_owned();
+        members.push((key.to_vec(), name, span));
+    });
+    if !walked {
+        return None;
+    }
+    let value = |wanted: &[u8]| {
+        let (_, _, span) = members.iter().rev().find(|(_, key, _)| key == wanted)?;
+        serde_json::from_slice::<String>(&item[span.clone()]).ok()
+    };
+    let kind = value(b"type")?;
+    let mut out = Vec::with_capacity(item.len() + 16);
+    out.push(b'{');
+    if kind == "allowed_tools" {
+        let mut changed = false;
+        for (key, name, span) in &members {
+            let raw = &item[span.clone()];
+            let value = match name.as_slice() {
+                b"tools" => calls_for_argo(raw, namespaces),
+                _ => Cow::Borrowed(raw),
+            };
+            changed |= matches!(value, Cow::Owned(_));
+            member(&mut out, key, &value);
+        }
+        out.push(b'}');
+        return changed.then_some(out);
+    }
+    if !matches!(
+        kind.as_str(),
+        "function_call" | "custom_tool_call" | "function" | "custom"
+    ) {
+        return None;
+    }
+    let namespace = value(b"namespace")?;
+    let offered = json_string(&namespaces.offered_name(&namespace, &value(b"name")?));
+    for (key, name, span) in &members {
+        match name.as_slice() {
+            b"namespace" => {}
+            b"name" => member(&mut out, key, offered.as_bytes()),
+            _ => member(&mut out, key, &item[span.clone()]),
+        }
+    }
+    out.push(b'}');
+    Some(out)
 }
 
 fn invalid_body() -> ApiError {
@@ -248,13 +367,25 @@ fn is_long_custom_tool(tool: &[u8]) -> bool {
             .is_some_and(|text| text.chars().count() > MAX_CUSTOM_TOOL_DESCRIPTION)
 }
 
-/// The client's tools for Argo: `function` and `custom` tools as written, web search tools
-/// left out (Codex sends one with every turn; the translation drops them too, and nothing
-/// says Argo runs them), any other type refused as the translation refuses it (Argo runs no
-/// hosted tools, and nothing says it takes `namespace` or `local_shell` tools).
-fn tools_for_argo(raw: &[u8]) -> Result<Cow<'_, [u8]>, ApiError> {
-    let mut kept: Vec<Range<usize>> = Vec::new();
-    let (mut dropped, mut failure) = (false, None);
+/// One of the client's tools that goes to Argo: where it is in `tools`, the namespace it was
+/// grouped in, its name (when it has one) and the path of that name, for errors.
+struct Listed<'a> {
+    span: Range<usize>,
+    namespace: Option<Cow<'a, str>>,
+    name: Option<Cow<'a, str>>,
+    path: String,
+}
+
+/// The client's tools for Argo, and the way back for the tools it grouped: `function` and
+/// `custom` tools as written, a `namespace`'s tools flat under the names [`namespaces::flatten`]
+/// gives them (nothing says Argo's `/v1/responses` takes `namespace` tools, so its models are
+/// offered them flat as on the translated path), web search tools left out (Codex sends one
+/// with every turn; the translation drops them too, and nothing says Argo runs them), any other
+/// type refused as the translation refuses it (Argo runs no hosted tools, and nothing says it
+/// takes `local_shell` or `tool_search` tools).
+fn tools_for_argo(raw: &[u8]) -> Result<(Cow<'_, [u8]>, Namespaces), ApiError> {
+    let mut listed: Vec<Listed> = Vec::new();
+    let (mut rewritten, mut failure) = (false, None);
     let mut index = 0;
     let walked = walk_array(raw, |span| {
         let at = index;
@@ -262,27 +393,8 @@ fn tools_for_argo(raw: &[u8]) -> Result<Cow<'_, [u8]>, ApiError> {
         if failure.is_some() {
             return;
         }
-        let tool = &raw[span.clone()];
-        if !tool.starts_with(b"{") {
-            let error = ApiError::invalid(format!("tools[{at}]"), "Each tool must be an object");
+        if let Err(error) = list_tool(raw, span, at, &mut listed, &mut rewritten) {
             failure = Some(error);
-            return;
-        }
-        match string_member(tool, b"type").as_deref() {
-            Some("function" | "custom") => kept.push(span),
-            Some(kind) if openai_responses::is_web_search(kind) => dropped = true,
-            Some(kind) => {
-                failure = Some(ApiError::invalid(
-                    format!("tools[{at}].type"),
-                    openai_responses::unserved_tool(kind),
-                ));
-            }
-            None => {
-                failure = Some(ApiError::invalid(
-                    format!("tools[{at}].type"),
-                    "Each tool needs a `type`",
-                ));
-            }
         }
     });
     if !walked {
@@ -291,19 +403,154 @@ fn tools_for_argo(raw: &[u8]) -> Result<Cow<'_, [u8]>, ApiError> {
     if let Some(error) = failure {
         return Err(error);
     }
-    if !dropped {
-        return Ok(Cow::Borrowed(raw));
+    let declared: Vec<Declared> = listed
+        .iter()
+        .filter_map(|tool| {
+            Some(Declared {
+                namespace: tool.namespace.as_deref(),
+                name: tool.name.as_deref()?,
+                path: tool.path.clone(),
+            })
+        })
+        .collect();
+    let (offered, namespaces) = namespaces::flatten(&declared)?;
+    drop(declared);
+    if !rewritten {
+        return Ok((Cow::Borrowed(raw), namespaces));
     }
+    let mut offered = offered.into_iter();
     let mut tools = Vec::with_capacity(raw.len());
     tools.push(b'[');
-    for span in kept {
+    for tool in &listed {
         if tools.len() > 1 {
             tools.push(b',');
         }
-        tools.extend_from_slice(&raw[span]);
+        let written = &raw[tool.span.clone()];
+        let Some(name) = &tool.name else {
+            tools.extend_from_slice(written);
+            continue;
+        };
+        match offered.next() {
+            Some(flat) if tool.namespace.is_some() && flat != *name => {
+                tools.extend_from_slice(&renamed(written, &flat));
+            }
+            _ => tools.extend_from_slice(written),
+        }
     }
     tools.push(b']');
-    Ok(Cow::Owned(tools))
+    Ok((Cow::Owned(tools), namespaces))
+}
+
+/// Lists the tool at `span` of `raw` (the `at`-th); `rewritten` when the list Argo gets differs
+/// from the client's (a tool left out or a namespace flattened).
+fn list_tool<'a>(
+    raw: &'a [u8],
+    span: Range<usize>,
+    at: usize,
+    listed: &mut Vec<Listed<'a>>,
+    rewritten: &mut bool,
+) -> Result<(), ApiError> {
+    let tool = &raw[span.clone()];
+    if !tool.starts_with(b"{") {
+        return Err(ApiError::invalid(
+            format!("tools[{at}]"),
+            "Each tool must be an object",
+        ));
+    }
+    match string_member(tool, b"type").as_deref() {
+        Some("function" | "custom") => listed.push(Listed {
+            span: span.clone(),
+            namespace: None,
+            name: string_member(tool, b"name"),
+            path: format!("tools[{at}].name"),
+        }),
+        Some("namespace") => {
+            *rewritten = true;
+            list_namespace(raw, span, at, listed)?;
+        }
+        Some(kind) if openai_responses::is_web_search(kind) => *rewritten = true,
+        Some(kind) => {
+            return Err(ApiError::invalid(
+                format!("tools[{at}].type"),
+                openai_responses::unserved_tool(kind),
+            ))
+        }
+        None => {
+            return Err(ApiError::invalid(
+                format!("tools[{at}].type"),
+                "Each tool needs a `type`",
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// Lists the functions and custom tools of the namespace at `span` of `raw` (the `at`-th tool),
+/// refused as the translation refuses them.
+fn list_namespace<'a>(
+    raw: &'a [u8],
+    span: Range<usize>,
+    at: usize,
+    listed: &mut Vec<Listed<'a>>,
+) -> Result<(), ApiError> {
+    let namespace_at = span.start;
+    let object = &raw[span];
+    let namespace = string_member(object, b"name")
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| ApiError::invalid(format!("tools[{at}].name"), namespaces::NEEDS_NAME))?;
+    let [grouped] = pick_members(object, [b"tools".as_slice()]).unwrap_or_default();
+    let needs_tools = || ApiError::invalid(format!("tools[{at}].tools"), namespaces::NEEDS_TOOLS);
+    let grouped = grouped.ok_or_else(needs_tools)?;
+    let offset = namespace_at + grouped.start;
+    let grouped = &object[grouped];
+    let mut failure = None;
+    let mut position = 0;
+    let walked = walk_array(grouped, |span| {
+        let path = format!("tools[{at}].tools[{position}]");
+        position += 1;
+        if failure.is_some() {
+            return;
+        }
+        let tool = &grouped[span.clone()];
+        let kind = string_member(tool, b"type");
+        if !tool.starts_with(b"{") {
+            failure = Some(ApiError::invalid(path, "Each tool must be an object"));
+        } else if !matches!(kind.as_deref(), Some("function" | "custom")) {
+            let kind = kind.as_deref().unwrap_or("untyped");
+            let error = ApiError::invalid(format!("{path}.type"), namespaces::ungroupable(kind));
+            failure = Some(error);
+        } else if let Some(name) = string_member(tool, b"name") {
+            listed.push(Listed {
+                span: span.start + offset..span.end + offset,
+                namespace: Some(namespace.clone()),
+                name: Some(name),
+                path: format!("{path}.name"),
+            });
+        } else {
+            failure = Some(ApiError::invalid(
+                format!("{path}.name"),
+                "Tool names must be 1-64 letters, digits, `_` or `-`",
+            ));
+        }
+    });
+    if !walked {
+        return Err(needs_tools());
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+/// `tool` (a JSON object) with its `name` member's value `name`.
+fn renamed(tool: &[u8], name: &str) -> Vec<u8> {
+    let [span] = pick_members(tool, [b"name".as_slice()]).unwrap_or_default();
+    let Some(span) = span else {
+        return tool.to_vec();
+    };
+    let name = json_string(name);
+    let mut out = Vec::with_capacity(tool.len() + name.len());
+    out.extend_from_slice(&tool[..span.start]);
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(&tool[span.end..]);
+    out
 }
 
 /// The response's id and model as JSON strings, and the meta the gateway's own closing events
@@ -330,6 +577,7 @@ impl Identity {
 pub fn relay_answer(
     body: &[u8],
     meta: &ResponseMeta,
+    namespaces: &Namespaces,
 ) -> Result<(Vec<u8>, Option<Usage>), ApiError> {
     let not_json = || ApiError::invalid_answer("Argo returned a response that is not valid JSON");
     let mut response = Response::default();
@@ -354,7 +602,8 @@ pub fn relay_answer(
     }
     let usage = present(body, &response.usage).and_then(read_usage);
     let mut out = Vec::with_capacity(body.len() + meta.id.len() + meta.model.len());
-    response.rewrite(body, 0, &Identity::new(meta), &mut out);
+    let output = output.and_then(|output| calls_for_client(output, namespaces));
+    response.rewrite(body, 0, &Identity::new(meta), output.as_deref(), &mut out);
     Ok((out, usage))
 }
 
@@ -381,22 +630,31 @@ impl Response {
         *slot = Some(span);
     }
 
-    /// `json` with the id and model (found at `offset` within it) replaced by `identity`'s.
-    fn rewrite(&self, json: &[u8], offset: usize, identity: &Identity, out: &mut Vec<u8>) {
+    /// `json` with the id and model (found at `offset` within it) replaced by `identity`'s,
+    /// and the output by `output` when there is one.
+    fn rewrite(
+        &self,
+        json: &[u8],
+        offset: usize,
+        identity: &Identity,
+        output: Option<&[u8]>,
+        out: &mut Vec<u8>,
+    ) {
         let shift = |span: &Option<Range<usize>>| {
             span.clone()
                 .map(|span| span.start + offset..span.end + offset)
         };
         let mut replacements = [
-            (shift(&self.id), identity.id.as_str()),
-            (shift(&self.model), identity.model.as_str()),
+            (shift(&self.id), identity.id.as_bytes()),
+            (shift(&self.model), identity.model.as_bytes()),
+            (output.and(shift(&self.output)), output.unwrap_or_default()),
         ];
         replacements.sort_by_key(|(span, _)| span.as_ref().map_or(0, |span| span.start));
         let mut copied = 0;
         for (span, value) in replacements {
             if let Some(span) = span {
                 out.extend_from_slice(&json[copied..span.start]);
-                out.extend_from_slice(value.as_bytes());
+                out.extend_from_slice(value);
                 copied = span.end;
             }
         }
@@ -472,11 +730,13 @@ fn read_usage(raw: &[u8]) -> Option<Usage> {
 }
 
 /// The relay of Argo's Responses stream for a client of the same dialect.
-pub fn stream(meta: &ResponseMeta) -> StreamTranslation {
+/// Calls of namespaced tools go back with their namespace ([`calls_for_client`]).
+pub fn stream(meta: &ResponseMeta, namespaces: Namespaces) -> StreamTranslation {
     StreamTranslation::with_engine(Box::new(Relay {
         parser: SseParser::default(),
         events: RelayState {
             identity: Identity::new(meta),
+            namespaces,
             next_sequence: 0,
             finished: false,
             done: false,
@@ -493,6 +753,7 @@ struct Relay {
 #[derive(Debug)]
 struct RelayState {
     identity: Identity,
+    namespaces: Namespaces,
     /// The sequence number the gateway's own closing events would take.
     next_sequence: u64,
     /// `response.completed` or `response.incomplete` came.
@@ -653,9 +914,29 @@ impl RelayState {
             sink.push(b'\n');
         }
         sink.extend_from_slice(b"data: ");
+        let namespaces = &self.namespaces;
         match &response {
-            Some((offset, members)) => members.rewrite(data, *offset, &self.identity, sink),
-            None => sink.extend_from_slice(data),
+            Some((offset, members)) => {
+                let output = members.output.clone().and_then(|span| {
+                    let output = &data[span.start + offset..span.end + offset];
+                    calls_for_client(output, namespaces)
+                });
+                members.rewrite(data, *offset, &self.identity, output.as_deref(), sink);
+            }
+            None => {
+                let item = members.item.clone().and_then(|span| {
+                    let call = call_for_client(&data[span.clone()], namespaces)?;
+                    Some((span, call))
+                });
+                match item {
+                    Some((span, call)) => {
+                        sink.extend_from_slice(&data[..span.start]);
+                        sink.extend_from_slice(&call);
+                        sink.extend_from_slice(&data[span.end..]);
+                    }
+                    None => sink.extend_from_slice(data),
+                }
+            }
         }
         sink.extend_from_slice(b"\n\n");
         Ok(())
@@ -682,6 +963,56 @@ impl RelayState {
             _ => None,
         }
     }
+}
+
+/// A response's `output` (`raw`) with each call of a namespaced tool as the client knows it
+/// ([`call_for_client`]); `None` when no item changes.
+fn calls_for_client(raw: &[u8], namespaces: &Namespaces) -> Option<Vec<u8>> {
+    if namespaces.is_empty() {
+        return None;
+    }
+    let mut items: Vec<(Range<usize>, Option<Vec<u8>>)> = Vec::new();
+    let walked = walk_array(raw, |span| {
+        let call = call_for_client(&raw[span.clone()], namespaces);
+        items.push((span, call));
+    });
+    if !walked || items.iter().all(|(_, call)| call.is_none()) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(raw.len() + 64);
+    out.push(b'[');
+    for (span, call) in &items {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.extend_from_slice(call.as_deref().unwrap_or(&raw[span.clone()]));
+    }
+    out.push(b']');
+    Some(out)
+}
+
+/// A `function_call` or `custom_tool_call` output item of a namespaced tool (`item`) with the
+/// tool's own name and, right after it, its `namespace` (see [`namespaces`]); `None` for any
+/// other item, or one that already says its namespace.
+fn call_for_client(item: &[u8], namespaces: &Namespaces) -> Option<Vec<u8>> {
+    if namespaces.is_empty() {
+        return None;
+    }
+    let [kind, name, namespace] = pick_members(item, [b"type".as_slice(), b"name", b"namespace"])?;
+    let kind = &item[kind?];
+    if namespace.is_some() || !matches!(kind, b"\"function_call\"" | b"\"custom_tool_call\"") {
+        return None;
+    }
+    let name = name?;
+    let offered = serde_json::from_slice::<Cow<str>>(&item[name.clone()]).ok()?;
+    let origin = namespaces.origin(&offered)?;
+    let mut out = Vec::with_capacity(item.len() + origin.namespace.len() + 16);
+    out.extend_from_slice(&item[..name.start]);
+    out.extend_from_slice(json_string(&origin.name).as_bytes());
+    out.extend_from_slice(b",\"namespace\":");
+    out.extend_from_slice(json_string(&origin.namespace).as_bytes());
+    out.extend_from_slice(&item[name.end..]);
+    Some(out)
 }
 
 /// Text Argo streamed: counted, and watched for the notice while the opening is undecided.
@@ -778,7 +1109,7 @@ mod tests {
     fn argo_request(body: &Value, model: &ModelSpec) -> Result<Value, ApiError> {
         let text = body.to_string();
         let request = read_request(text.as_bytes())?;
-        let argo = request.request_body(model, "alice")?;
+        let argo = request.request_body(model, "alice")?.0;
         Ok(serde_json::from_slice(&argo).unwrap())
     }
 
@@ -804,7 +1135,7 @@ mod tests {
     fn escaped_spellings_of_identity_fields_never_reach_argo() {
         let text = r#"{"model":"gpt-5","input":"hi","us\u0065r":"mallory","safety_\u0069dentifier":"m","metadata":{"user_\u0069d":"mallory"}}"#;
         let request = read_request(text.as_bytes()).unwrap();
-        let argo = String::from_utf8(request.request_body(&gpt5(), "alice").unwrap()).unwrap();
+        let argo = String::from_utf8(request.request_body(&gpt5(), "alice").unwrap().0).unwrap();
         assert!(
             !argo.contains("mallory") && !argo.contains("safety"),
             "{argo}"
@@ -851,7 +1182,30 @@ mod tests {
                 "temperature",
             ),
             (
-                json!({"model": "gpt-5", "input": "x", "tools": [{"type": "namespace", "name": "n", "tools": []}]}),
+                json!({"model": "gpt-5", "input": "x", "tools": [{"type": "namespace", "name": "n", "tools": [{"type": "web_search"}]}]}),
+                "tools[0].tools[0].type",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "tools": [{"type": "namespace", "tools": []}]}),
+                "tools[0].name",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "tools": [{"type": "namespace", "name": "n", "tools": 3}]}),
+                "tools[0].tools",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "tools": [{"type": "namespace", "name": "n", "tools": [{"type": "function"}]}]}),
+                "tools[0].tools[0].name",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "tools": [
+                    {"type": "function", "name": "a"},
+                    {"type": "namespace", "name": "n", "tools": [{"type": "function", "name": "a"}, {"type": "custom", "name": "a"}]}
+                ]}),
+                "tools[1].tools[1].name",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "tools": [{"type": "local_shell"}]}),
                 "tools[0].type",
             ),
             (
@@ -918,7 +1272,8 @@ mod tests {
 
     #[test]
     fn answers_come_back_under_the_gateways_id_and_the_clients_model() {
-        let (body, usage) = relay_answer(ANSWER.as_bytes(), &meta()).unwrap();
+        let (body, usage) =
+            relay_answer(ANSWER.as_bytes(), &meta(), &Namespaces::default()).unwrap();
         let mut expected: Value = serde_json::from_str(ANSWER).unwrap();
         expected["id"] = json!("resp-gw123");
         expected["model"] = json!("gpt-5");
@@ -933,17 +1288,28 @@ mod tests {
         );
         let failed = r#"{"id":"resp_1","status":"failed","model":"gpt-5","output":[],"error":{"code":"rate_limit_exceeded","message":"slow down"}}"#;
         assert_eq!(
-            relay_answer(failed.as_bytes(), &meta()).unwrap_err().status,
+            relay_answer(failed.as_bytes(), &meta(), &Namespaces::default())
+                .unwrap_err()
+                .status,
             429
         );
         let plain = r#"{"error":{"message":"The server had an error","type":"server_error"}}"#;
         assert_eq!(
-            relay_answer(plain.as_bytes(), &meta()).unwrap_err().status,
+            relay_answer(plain.as_bytes(), &meta(), &Namespaces::default())
+                .unwrap_err()
+                .status,
             502
         );
-        assert_eq!(relay_answer(b"[1]", &meta()).unwrap_err().status, 502);
         assert_eq!(
-            relay_answer(br#"{"id":"x"}"#, &meta()).unwrap_err().status,
+            relay_answer(b"[1]", &meta(), &Namespaces::default())
+                .unwrap_err()
+                .status,
+            502
+        );
+        assert_eq!(
+            relay_answer(br#"{"id":"x"}"#, &meta(), &Namespaces::default())
+                .unwrap_err()
+                .status,
             502
         );
     }
@@ -953,9 +1319,10 @@ mod tests {
         let long = ANSWER
             .replace("INSTRUCTIONS", &"i".repeat(notice::SEARCHED_BYTES * 2))
             .replace("Hello", fixtures::NOTICE);
-        let error = relay_answer(long.as_bytes(), &meta()).unwrap_err();
+        let error = relay_answer(long.as_bytes(), &meta(), &Namespaces::default()).unwrap_err();
         assert_eq!(error.code, Some(ErrorCode::UpstreamUserNotRegistered));
-        let error = relay_answer(fixtures::NOTICE.as_bytes(), &meta()).unwrap_err();
+        let error =
+            relay_answer(fixtures::NOTICE.as_bytes(), &meta(), &Namespaces::default()).unwrap_err();
         assert_eq!(error.status, 403, "a notice outside any JSON too");
     }
 
@@ -1042,7 +1409,7 @@ mod tests {
     }
 
     fn relayed(pieces: &[&[u8]]) -> (Vec<u8>, StreamTranslation) {
-        let mut translation = stream(&meta());
+        let mut translation = stream(&meta(), Namespaces::default());
         (fixtures::relay(&mut translation, pieces), translation)
     }
 
@@ -1079,7 +1446,7 @@ mod tests {
     fn the_opening_is_held_until_it_cannot_be_the_notice() {
         let argo = text_stream(&["**", "Summary**"]);
         let without_reasoning: Vec<&str> = argo.split_inclusive("\n\n").collect();
-        let mut translation = stream(&meta());
+        let mut translation = stream(&meta(), Namespaces::default());
         let mut out = translation.start();
         for event in &without_reasoning[..4] {
             translation.feed_into(&mut out, event.as_bytes()).unwrap();
@@ -1099,7 +1466,7 @@ mod tests {
     fn the_notice_is_an_error_and_nothing_of_it_is_sent() {
         let (head, tail) = fixtures::NOTICE.split_at(20);
         let argo = text_stream(&[head, tail, "\n\nHello"]);
-        let mut translation = stream(&meta());
+        let mut translation = stream(&meta(), Namespaces::default());
         let mut out = translation.start();
         let error = translation
             .feed_into(&mut out, argo.as_bytes())
@@ -1107,7 +1474,7 @@ mod tests {
         assert_eq!(error.code, Some(ErrorCode::UpstreamUserNotRegistered));
         assert!(out.is_empty());
         assert!(translation.finish().unwrap().is_empty());
-        let mut plain = stream(&meta());
+        let mut plain = stream(&meta(), Namespaces::default());
         let error = plain
             .feed_into(&mut Vec::new(), fixtures::NOTICE.as_bytes())
             .unwrap_err();
@@ -1126,7 +1493,7 @@ mod tests {
         );
         let argo = argo_stream(&TEXT);
         let events: Vec<&str> = argo.split_inclusive("\n\n").collect();
-        let mut early = stream(&meta());
+        let mut early = stream(&meta(), Namespaces::default());
         let mut out = early.start();
         early.feed_into(&mut out, events[0].as_bytes()).unwrap();
         let refused = early.feed_into(&mut out, error.as_bytes()).unwrap_err();
@@ -1140,7 +1507,7 @@ mod tests {
                 9,
             ),
         ] {
-            let mut late = stream(&meta());
+            let mut late = stream(&meta(), Namespaces::default());
             let mut out = late.start();
             for event in &events[..8] {
                 late.feed_into(&mut out, event.as_bytes()).unwrap();
@@ -1172,7 +1539,7 @@ mod tests {
             );
             assert!(late.failure().is_some());
         }
-        let mut cut = stream(&meta());
+        let mut cut = stream(&meta(), Namespaces::default());
         let mut out = cut.start();
         for event in &events[..8] {
             cut.feed_into(&mut out, event.as_bytes()).unwrap();
@@ -1216,7 +1583,7 @@ mod tests {
         fn a_notice_is_caught_however_split(cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8)) {
             let (head, tail) = fixtures::NOTICE.split_at(20);
             let argo = text_stream(&[head, tail]);
-            let mut translation = stream(&meta());
+            let mut translation = stream(&meta(), Namespaces::default());
             let mut out = translation.start();
             let mut refused = None;
             for piece in split(argo.as_bytes(), &cuts) {
