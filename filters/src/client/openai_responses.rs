@@ -3606,4 +3606,261 @@ mod tests {
             prop_assert_eq!(told.response["output"][0]["input"].as_str(), Some(PATCH));
         }
     }
+
+    /// Codex 0.171's tools, trimmed: functions, its sub-agent namespace (with a custom tool
+    /// added, and one name shared with a plain function), web search.
+    fn codex_namespaced_tools() -> Value {
+        json!([
+            {"type": "function", "name": "exec_command", "parameters": {"type": "object"}},
+            {"type": "function", "name": "close_agent", "description": "Top-level close."},
+            {"type": "namespace", "name": "multi_agent_v1", "description": "Tools for spawning and managing sub-agents.",
+                "tools": [
+                    {"type": "function", "name": "spawn_agent", "description": "Spawn a sub-agent.",
+                        "strict": false, "parameters": {"type": "object", "properties": {"message": {"type": "string"}}}},
+                    {"type": "function", "name": "close_agent", "parameters": {"type": "object"}},
+                    {"type": "custom", "name": "note", "description": "Free text."}
+                ]},
+            {"type": "web_search", "external_web_access": true}
+        ])
+    }
+
+    fn namespaced_request(input: Value) -> Value {
+        json!({"model": "gpt-5", "input": input, "tools": codex_namespaced_tools(), "tool_choice": "auto"})
+    }
+
+    #[test]
+    fn namespace_tools_are_offered_flat_under_bare_names_unless_shared() {
+        let (conversation, client_tools) = read_custom(namespaced_request(json!("hi")));
+        let names: Vec<&str> = conversation
+            .tools
+            .iter()
+            .map(|tool| tool.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "exec_command",
+                "close_agent",
+                "spawn_agent",
+                "multi_agent_v1__close_agent",
+                "note"
+            ]
+        );
+        let spawn = &conversation.tools[2];
+        assert_eq!(spawn.description.as_deref(), Some("Spawn a sub-agent."));
+        assert_eq!(spawn.strict, Some(false));
+        assert_eq!(spawn.parameters["properties"]["message"]["type"], "string");
+        assert_eq!(
+            conversation.tools[4].parameters["required"],
+            json!(["input"])
+        );
+        assert!(client_tools.contains("note") && !client_tools.contains("spawn_agent"));
+        assert_eq!(
+            client_tools
+                .namespaces
+                .origin("multi_agent_v1__close_agent"),
+            Some(&namespaces::Origin {
+                namespace: "multi_agent_v1".into(),
+                name: "close_agent".into()
+            })
+        );
+        assert_eq!(client_tools.namespaces.origin("close_agent"), None);
+    }
+
+    #[test]
+    fn namespaces_that_cannot_be_offered_flat_are_refused_naming_the_field() {
+        let namespace = |tools: Value| {
+            json!({"model": "gpt-5", "input": "x", "tools": [
+                {"type": "function", "name": "spawn_agent"},
+                {"type": "namespace", "name": "multi_agent_v1", "tools": tools}]})
+        };
+        for (body, param) in [
+            (
+                namespace(
+                    json!([{"type": "function", "name": "a"}, {"type": "custom", "name": "a"}]),
+                ),
+                "tools[1].tools[1].name",
+            ),
+            (
+                namespace(
+                    json!([{"type": "function", "name": "spawn_agent"}, {"type": "function", "name": "spawn_agent"}]),
+                ),
+                "tools[1].tools[1].name",
+            ),
+            (
+                namespace(json!([{"type": "namespace", "name": "inner", "tools": []}])),
+                "tools[1].tools[0].type",
+            ),
+            (
+                namespace(json!([{"type": "web_search"}])),
+                "tools[1].tools[0].type",
+            ),
+            (
+                namespace(json!([{"type": "function", "name": "bad name"}])),
+                "tools[1].tools[0].name",
+            ),
+            (
+                namespace(json!({"type": "function", "name": "a"})),
+                "tools[1].tools",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "tools": [{"type": "namespace", "name": "", "tools": []}]}),
+                "tools[0].name",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "tools": [
+                {"type": "function", "name": "run"},
+                {"type": "namespace", "name": "n".repeat(62), "tools": [{"type": "function", "name": "run"}]}]}),
+                "tools[1].tools[0].name",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "tools": [{"type": "local_shell"}]}),
+                "tools[0].type",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "tools": [{"type": "tool_search", "execution": "client"}]}),
+                "tools[0].type",
+            ),
+        ] {
+            let error = read_error(body.clone());
+            assert_eq!(error.status, 400, "{body}");
+            assert_eq!(
+                error.param.as_deref(),
+                Some(param),
+                "{body}: {}",
+                error.message
+            );
+        }
+        let error = read_error(namespace(
+            json!([{"type": "namespace", "name": "inner", "tools": []}]),
+        ));
+        assert!(error.message.contains("`namespace`"), "{}", error.message);
+    }
+
+    #[test]
+    fn calls_of_namespaced_tools_go_back_with_their_name_and_namespace() {
+        let (_, client_tools) = read_custom(namespaced_request(json!("hi")));
+        let answer = answer(
+            vec![
+                Part::tool_call("call_1", "spawn_agent", r#"{"message":"Say hi"}"#),
+                Part::tool_call("call_2", "multi_agent_v1__close_agent", "{}"),
+                Part::tool_call("call_3", "close_agent", "{}"),
+                Part::tool_call("call_4", "note", r#"{"input":"free"}"#),
+            ],
+            Finish::ToolCalls,
+        );
+        let expected = json!([
+            {"type": "function_call", "id": "fc_gw123_0", "call_id": "call_1", "name": "spawn_agent",
+                "namespace": "multi_agent_v1", "arguments": "{\"message\":\"Say hi\"}", "status": "completed"},
+            {"type": "function_call", "id": "fc_gw123_1", "call_id": "call_2", "name": "close_agent",
+                "namespace": "multi_agent_v1", "arguments": "{}", "status": "completed"},
+            {"type": "function_call", "id": "fc_gw123_2", "call_id": "call_3", "name": "close_agent",
+                "arguments": "{}", "status": "completed"},
+            {"type": "custom_tool_call", "id": "ctc_gw123_3", "call_id": "call_4", "name": "note",
+                "namespace": "multi_agent_v1", "input": "free", "status": "completed"}
+        ]);
+        let json = render_custom(&answer, &usage(), &client_tools);
+        assert_eq!(json["output"], expected);
+        let mut encoder = encoder(&meta(), &client_tools);
+        let sse = replay(&mut encoder, &answer, usage());
+        let told = check_stream(&sse);
+        assert_eq!(told.response["output"], expected);
+        let items = |kind: &str| -> Vec<Value> {
+            told.events
+                .iter()
+                .filter(|event| event["type"] == kind)
+                .map(|event| event["item"].clone())
+                .collect()
+        };
+        let added = items("response.output_item.added");
+        let done = items("response.output_item.done");
+        assert_eq!(done, expected.as_array().unwrap().clone());
+        for (added, expected) in added.iter().zip(expected.as_array().unwrap()) {
+            assert_eq!(added["name"], expected["name"]);
+            assert_eq!(added["namespace"], expected["namespace"]);
+        }
+        let arguments_done: Vec<&Value> = told
+            .events
+            .iter()
+            .filter(|event| event["type"] == "response.function_call_arguments.done")
+            .map(|event| &event["name"])
+            .collect();
+        assert_eq!(
+            arguments_done,
+            [
+                &json!("spawn_agent"),
+                &json!("close_agent"),
+                &json!("close_agent")
+            ]
+        );
+    }
+
+    #[test]
+    fn history_calls_with_a_namespace_name_the_tool_as_the_model_was_offered_it() {
+        let conversation = read_custom(namespaced_request(json!([
+            {"type": "message", "role": "user", "content": "Delegate"},
+            {"type": "function_call", "call_id": "call_1", "name": "spawn_agent", "namespace": "multi_agent_v1", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "call_1", "output": "{\"agent_id\":\"a1\"}"},
+            {"type": "function_call", "call_id": "call_2", "name": "close_agent", "namespace": "multi_agent_v1", "arguments": "{}"},
+            {"type": "function_call", "call_id": "call_3", "name": "close_agent", "arguments": "{}"},
+            {"type": "custom_tool_call", "call_id": "call_4", "name": "note", "namespace": "multi_agent_v1", "input": "x"},
+            {"type": "function_call", "call_id": "call_5", "name": "gone", "namespace": "mcp__old__", "arguments": "{}", "status": "completed"},
+            {"type": "function_call_output", "call_id": "call_2", "output": "ok"},
+            {"type": "function_call_output", "call_id": "call_3", "output": "ok"},
+            {"type": "custom_tool_call_output", "call_id": "call_4", "output": "ok"},
+            {"type": "function_call_output", "call_id": "call_5", "output": "ok"}
+        ])))
+        .0;
+        let called: Vec<(&str, &str)> = conversation
+            .messages
+            .iter()
+            .flat_map(|message| &message.content)
+            .filter_map(|part| match part {
+                Part::ToolCall { id, name, .. } => Some((id.as_str(), name.as_str())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            called,
+            [
+                ("call_1", "spawn_agent"),
+                ("call_2", "multi_agent_v1__close_agent"),
+                ("call_3", "close_agent"),
+                ("call_4", "note"),
+                ("call_5", "mcp__old__gone"),
+            ]
+        );
+        let error = read_error(namespaced_request(json!([
+            {"type": "function_call", "call_id": "c", "name": "spawn_agent", "namespace": 5, "arguments": "{}"}
+        ])));
+        assert_eq!(error.param.as_deref(), Some("input[0].namespace"));
+    }
+
+    #[test]
+    fn a_tool_choice_with_a_namespace_names_the_tool_as_offered() {
+        let mut body = namespaced_request(json!("hi"));
+        body["tool_choice"] =
+            json!({"type": "function", "name": "close_agent", "namespace": "multi_agent_v1"});
+        let (conversation, _) = read_custom(body.clone());
+        assert_eq!(
+            conversation.tool_choice,
+            Some(ToolChoice::Named("multi_agent_v1__close_agent".into()))
+        );
+        body["tool_choice"] = json!({"type": "function", "name": "spawn_agent"});
+        let (conversation, _) = read_custom(body.clone());
+        assert_eq!(
+            conversation.tool_choice,
+            Some(ToolChoice::Named("spawn_agent".into()))
+        );
+        body["tool_choice"] = json!({"type": "allowed_tools", "mode": "auto", "tools": [
+            {"type": "function", "name": "close_agent", "namespace": "multi_agent_v1"},
+            {"type": "function", "name": "exec_command"}]});
+        let (conversation, _) = read_custom(body);
+        let names: Vec<&str> = conversation
+            .tools
+            .iter()
+            .map(|tool| tool.name.as_str())
+            .collect();
+        assert_eq!(names, ["exec_command", "multi_agent_v1__close_agent"]);
+    }
 }

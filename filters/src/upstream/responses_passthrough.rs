@@ -1571,12 +1571,231 @@ mod tests {
         }
     }
 
+    /// A Codex turn whose tools group sub-agent tools in a namespace (one name shared with a
+    /// plain function), and whose history holds a call of one of them.
+    fn namespaced_turn() -> Value {
+        json!({
+            "model": "gpt-5", "store": false, "stream": true,
+            "input": [
+                {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Delegate"}]},
+                {"type": "function_call", "call_id": "call_1", "name": "spawn_agent", "namespace": "multi_agent_v1", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "call_1", "output": "{\"agent_id\":\"a1\"}"},
+                {"type": "function_call", "call_id": "call_2", "name": "close_agent", "namespace": "multi_agent_v1", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "call_2", "output": "closed"}
+            ],
+            "tools": [
+                {"type": "function", "name": "exec_command", "parameters": {"type": "object"}},
+                {"type": "function", "name": "close_agent", "parameters": {"type": "object"}},
+                {"type": "namespace", "name": "multi_agent_v1", "description": "Sub-agents.", "tools": [
+                    {"type": "function", "name": "spawn_agent", "description": "Spawn.", "strict": false, "parameters": {"type": "object"}},
+                    {"type": "function", "name": "close_agent", "parameters": {"type": "object"}}
+                ]},
+                {"type": "web_search", "external_web_access": true}
+            ],
+            "tool_choice": {"type": "function", "name": "close_agent", "namespace": "multi_agent_v1"},
+            "include": ["reasoning.encrypted_content"]
+        })
+    }
+
+    #[test]
+    fn namespaces_reach_argo_flat_and_history_calls_by_the_name_offered() {
+        let body = namespaced_turn().to_string();
+        let request = read_request(body.as_bytes()).unwrap();
+        let (argo, namespaces) = request.request_body(&gpt5(), "alice").unwrap();
+        let argo: Value = serde_json::from_slice(&argo).unwrap();
+        assert_eq!(
+            argo["tools"],
+            json!([
+                {"type": "function", "name": "exec_command", "parameters": {"type": "object"}},
+                {"type": "function", "name": "close_agent", "parameters": {"type": "object"}},
+                {"type": "function", "name": "spawn_agent", "description": "Spawn.", "strict": false, "parameters": {"type": "object"}},
+                {"type": "function", "name": "multi_agent_v1__close_agent", "parameters": {"type": "object"}}
+            ])
+        );
+        let input = argo["input"].as_array().unwrap();
+        assert_eq!(
+            input[1],
+            json!({"type": "function_call", "call_id": "call_1", "name": "spawn_agent", "arguments": "{}"})
+        );
+        assert_eq!(input[3]["name"], "multi_agent_v1__close_agent");
+        assert!(input[3].get("namespace").is_none());
+        assert_eq!(
+            input[0],
+            namespaced_turn()["input"][0],
+            "other items as sent"
+        );
+        assert_eq!(
+            argo["tool_choice"],
+            json!({"type": "function", "name": "multi_agent_v1__close_agent"})
+        );
+        assert_eq!(argo["include"], json!(["reasoning.encrypted_content"]));
+        assert_eq!(
+            namespaces.origin("spawn_agent").unwrap().namespace,
+            "multi_agent_v1"
+        );
+        assert_eq!(
+            namespaces
+                .origin("multi_agent_v1__close_agent")
+                .unwrap()
+                .name,
+            "close_agent"
+        );
+        assert!(namespaces.origin("close_agent").is_none());
+        // Without namespaces the tools go as written, byte for byte.
+        let plain =
+            json!({"model": "gpt-5", "input": "x", "tools": [{"type": "function", "name": "f"}]});
+        let text = plain.to_string();
+        let (argo, namespaces) = read_request(text.as_bytes())
+            .unwrap()
+            .request_body(&gpt5(), "alice")
+            .unwrap();
+        assert!(namespaces.is_empty());
+        let argo = String::from_utf8(argo).unwrap();
+        assert!(
+            argo.contains(r#""tools":[{"name":"f","type":"function"}]"#),
+            "{argo}"
+        );
+    }
+
+    fn namespaced() -> Namespaces {
+        let body = namespaced_turn().to_string();
+        read_request(body.as_bytes())
+            .unwrap()
+            .request_body(&gpt5(), "alice")
+            .unwrap()
+            .1
+    }
+
+    /// Argo's calls of the tools [`namespaced_turn`] offers, as output items.
+    fn argo_calls() -> [Value; 3] {
+        [
+            json!({"id": "fc_1", "type": "function_call", "status": "completed", "arguments": "{\"message\":\"hi\"}", "call_id": "call_1", "name": "spawn_agent"}),
+            json!({"id": "fc_2", "type": "function_call", "status": "completed", "arguments": "{}", "call_id": "call_2", "name": "multi_agent_v1__close_agent"}),
+            json!({"id": "fc_3", "type": "function_call", "status": "completed", "arguments": "{}", "call_id": "call_3", "name": "close_agent"}),
+        ]
+    }
+
+    /// [`argo_calls`] as the client gets them.
+    fn client_calls() -> Value {
+        let [mut spawn, mut close, plain] = argo_calls();
+        spawn["namespace"] = json!("multi_agent_v1");
+        close["name"] = json!("close_agent");
+        close["namespace"] = json!("multi_agent_v1");
+        json!([spawn, close, plain])
+    }
+
+    #[test]
+    fn answers_give_calls_of_namespaced_tools_back_with_their_namespace() {
+        let mut answer: Value = serde_json::from_str(ANSWER).unwrap();
+        answer["output"] = json!(argo_calls());
+        let (body, _) =
+            relay_answer(answer.to_string().as_bytes(), &meta(), &namespaced()).unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["output"], client_calls());
+        assert_eq!(body["id"], "resp-gw123");
+        let text = String::from_utf8(
+            relay_answer(answer.to_string().as_bytes(), &meta(), &namespaced())
+                .unwrap()
+                .0,
+        )
+        .unwrap();
+        assert!(
+            text.contains(r#""name":"spawn_agent","namespace":"multi_agent_v1""#),
+            "the namespace right after the name: {text}"
+        );
+    }
+
+    /// Argo's stream of the calls of [`argo_calls`]: each added, its arguments, done; then the
+    /// completed response holding them.
+    fn namespaced_stream() -> String {
+        let mut events = vec![(
+            "response.created",
+            json!({"response": response_object("in_progress", Value::Null)}),
+        )];
+        for (index, call) in argo_calls().into_iter().enumerate() {
+            let mut added = call.clone();
+            added["arguments"] = json!("");
+            added["status"] = json!("in_progress");
+            events.push((
+                "response.output_item.added",
+                json!({"output_index": index, "item": added}),
+            ));
+            events.push((
+                "response.function_call_arguments.delta",
+                json!({"item_id": call["id"], "output_index": index, "delta": call["arguments"]}),
+            ));
+            events.push((
+                "response.output_item.done",
+                json!({"output_index": index, "item": call}),
+            ));
+        }
+        let mut completed =
+            response_object("completed", json!({"input_tokens": 10, "output_tokens": 3}));
+        completed["output"] = json!(argo_calls());
+        events.push(("response.completed", json!({"response": completed})));
+        events
+            .into_iter()
+            .enumerate()
+            .map(|(sequence, (name, data))| event(name, data, sequence as u64))
+            .collect()
+    }
+
+    fn relayed_namespaced(pieces: &[&[u8]]) -> Vec<u8> {
+        let mut translation = stream(&meta(), namespaced());
+        fixtures::relay(&mut translation, pieces)
+    }
+
+    #[test]
+    fn streamed_calls_of_namespaced_tools_come_back_with_their_namespace() {
+        let argo = namespaced_stream();
+        let sent = parse_events(&relayed_namespaced(&[argo.as_bytes()]));
+        let expected = client_calls();
+        let items = |kind: &str| -> Vec<Value> {
+            sent.iter()
+                .filter(|(name, _)| name == kind)
+                .map(|(_, event)| event["item"].clone())
+                .collect()
+        };
+        assert_eq!(Value::Array(items("response.output_item.done")), expected);
+        for (added, expected) in items("response.output_item.added")
+            .iter()
+            .zip(expected.as_array().unwrap())
+        {
+            assert_eq!(
+                (&added["name"], &added["namespace"]),
+                (&expected["name"], &expected["namespace"])
+            );
+            assert_eq!(added["status"], "in_progress");
+        }
+        let (_, completed) = sent.last().unwrap();
+        assert_eq!(completed["type"], "response.completed");
+        assert_eq!(completed["response"]["output"], expected);
+        assert_eq!(completed["response"]["id"], "resp-gw123");
+        // Split anywhere, the relay says the same.
+        let stream = argo.as_bytes();
+        let whole = relayed_namespaced(&[stream]);
+        for at in 0..=stream.len() {
+            assert_eq!(
+                relayed_namespaced(&[&stream[..at], &stream[at..]]),
+                whole,
+                "split at {at}"
+            );
+        }
+    }
+
     proptest! {
         #[test]
         fn the_stream_relays_alike_however_split(cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12)) {
             let argo = argo_stream(&TEXT);
             let stream = argo.as_bytes();
             prop_assert_eq!(relayed_whole(&split(stream, &cuts)), relayed_whole(&[stream]));
+        }
+
+        #[test]
+        fn namespaced_calls_relay_alike_however_split(cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12)) {
+            let argo = namespaced_stream();
+            let stream = argo.as_bytes();
+            prop_assert_eq!(relayed_namespaced(&split(stream, &cuts)), relayed_namespaced(&[stream]));
         }
 
         #[test]
