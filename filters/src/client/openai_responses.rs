@@ -19,6 +19,27 @@
 //! sending the item back (Codex does, with `include: ["reasoning.encrypted_content"]`) gives
 //! Claude its signed thinking block again. Reasoning items read back become
 //! [`Part::Thinking`]; upstreams drop unsigned thinking.
+//!
+//! `namespace` tools (Codex 0.171 groups its sub-agent tools in `multi_agent_v1`) are offered
+//! flat, each grouped tool under its bare name when no other tool has it, else as
+//! `namespace__name` ([`crate::tools::namespaces`]); the model's calls of them go back with the
+//! tool's own `name` and its `namespace`, and such calls read back (and a `tool_choice` with a
+//! `namespace`) name the tool as the model was offered it.
+//!
+//! What Codex CLI (0.171, `codex-rs`) sends, and what becomes of it here and on the
+//! pass-through to Argo's `/v1/responses` (`upstream::responses_passthrough`):
+//!
+//! | Codex sends | Here (hub) | Pass-through |
+//! |---|---|---|
+//! | `function` tools | offered | as written |
+//! | `custom` tools (`apply_patch`) | functions taking one string `input`; calls back as `custom_tool_call` | as written (over 4,096 characters of description: the hub) |
+//! | `namespace` tools | flat, calls back with their `namespace` | flat alike |
+//! | `web_search` | dropped: Argo runs no hosted tools | dropped |
+//! | `local_shell` tool, `local_shell_call` items (for models whose metadata asks for them; not the Argo models, which Codex does not know) | refused, naming the type | the tool refused alike; items go as written, for Argo to answer |
+//! | `tool_search` tool, `tool_search_call`/`_output` and `additional_tools` items (deferred MCP tools, likewise) | refused, naming the type | likewise |
+//! | `reasoning` items with `encrypted_content` | thinking, the content as Claude's signature | as written |
+//! | `include: ["reasoning.encrypted_content"]`, `prompt_cache_key`, `client_metadata`, `reasoning.summary` | ignored (signatures always come back) | as written |
+//! | `store: false`, `parallel_tool_calls`, `developer` messages | served | as written |
 
 use std::borrow::Cow;
 use std::collections::HashSet;
