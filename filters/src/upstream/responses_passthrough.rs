@@ -361,10 +361,25 @@ fn string_member<'a>(object: &'a [u8], name: &[u8]) -> Option<Cow<'a, str>> {
     std::str::from_utf8(inner).ok().map(Cow::Borrowed)
 }
 
+/// A custom tool Argo would refuse, or a namespace grouping one.
 fn is_long_custom_tool(tool: &[u8]) -> bool {
-    string_member(tool, b"type").as_deref() == Some("custom")
-        && string_member(tool, b"description")
-            .is_some_and(|text| text.chars().count() > MAX_CUSTOM_TOOL_DESCRIPTION)
+    let long = |tool: &[u8]| {
+        string_member(tool, b"type").as_deref() == Some("custom")
+            && string_member(tool, b"description")
+                .is_some_and(|text| text.chars().count() > MAX_CUSTOM_TOOL_DESCRIPTION)
+    };
+    match string_member(tool, b"type").as_deref() {
+        Some("namespace") => {
+            let [grouped] = pick_members(tool, [b"tools".as_slice()]).unwrap_or_default();
+            let Some(grouped) = grouped.map(|span| &tool[span]) else {
+                return false;
+            };
+            let mut any = false;
+            walk_array(grouped, |span| any |= long(&grouped[span]));
+            any
+        }
+        _ => long(tool),
+    }
 }
 
 /// One of the client's tools that goes to Argo: where it is in `tools`, the namespace it was
@@ -816,6 +831,7 @@ struct EventMembers {
     delta: Option<Range<usize>>,
     item: Option<Range<usize>>,
     error: Option<Range<usize>>,
+    name: Option<Range<usize>>,
 }
 
 impl EventMembers {
@@ -827,8 +843,9 @@ impl EventMembers {
             b"delta",
             b"item",
             b"error",
+            b"name",
         ];
-        let [kind, sequence, response, delta, item, error] = pick_members(json, keys)?;
+        let [kind, sequence, response, delta, item, error, name] = pick_members(json, keys)?;
         Some(EventMembers {
             kind,
             sequence,
@@ -836,6 +853,7 @@ impl EventMembers {
             delta,
             item,
             error,
+            name,
         })
     }
 }
@@ -923,20 +941,14 @@ impl RelayState {
                 });
                 members.rewrite(data, *offset, &self.identity, output.as_deref(), sink);
             }
-            None => {
-                let item = members.item.clone().and_then(|span| {
-                    let call = call_for_client(&data[span.clone()], namespaces)?;
-                    Some((span, call))
-                });
-                match item {
-                    Some((span, call)) => {
-                        sink.extend_from_slice(&data[..span.start]);
-                        sink.extend_from_slice(&call);
-                        sink.extend_from_slice(&data[span.end..]);
-                    }
-                    None => sink.extend_from_slice(data),
+            None => match restored_member(data, kind, &members, namespaces) {
+                Some((span, value)) => {
+                    sink.extend_from_slice(&data[..span.start]);
+                    sink.extend_from_slice(&value);
+                    sink.extend_from_slice(&data[span.end..]);
                 }
-            }
+                None => sink.extend_from_slice(data),
+            },
         }
         sink.extend_from_slice(b"\n\n");
         Ok(())
@@ -963,6 +975,32 @@ impl RelayState {
             _ => None,
         }
     }
+}
+
+/// The member of an event (not a response's) that names a namespaced tool as the model was
+/// offered it, and its value as the client knows the tool: an output item's call
+/// ([`call_for_client`]), or the `name` of `response.function_call_arguments.done` (which has
+/// no room for a namespace: the item's events say it).
+fn restored_member(
+    data: &[u8],
+    kind: &[u8],
+    members: &EventMembers,
+    namespaces: &Namespaces,
+) -> Option<(Range<usize>, Vec<u8>)> {
+    if namespaces.is_empty() {
+        return None;
+    }
+    if let Some(span) = members.item.clone() {
+        let call = call_for_client(&data[span.clone()], namespaces)?;
+        return Some((span, call));
+    }
+    if kind != b"response.function_call_arguments.done" {
+        return None;
+    }
+    let span = members.name.clone()?;
+    let offered = serde_json::from_slice::<Cow<str>>(&data[span.clone()]).ok()?;
+    let origin = namespaces.origin(&offered)?;
+    Some((span, json_string(&origin.name).into_bytes()))
 }
 
 /// A response's `output` (`raw`) with each call of a namespaced tool as the client knows it
@@ -1252,6 +1290,22 @@ mod tests {
         assert!(!read_request(long.as_bytes())
             .unwrap()
             .passes_through(&gpt5()));
+        let grouped = |length: usize| {
+            json!({"model": "gpt-5", "input": "x", "tools": [{"type": "namespace", "name": "n", "tools": [
+                {"type": "custom", "name": "t", "description": "é".repeat(length)}]}]})
+            .to_string()
+        };
+        let short = grouped(MAX_CUSTOM_TOOL_DESCRIPTION);
+        assert!(read_request(short.as_bytes())
+            .unwrap()
+            .passes_through(&gpt5()));
+        let long = grouped(MAX_CUSTOM_TOOL_DESCRIPTION + 1);
+        assert!(
+            !read_request(long.as_bytes())
+                .unwrap()
+                .passes_through(&gpt5()),
+            "in a namespace too"
+        );
         let o3 = ModelSpec::new("o3", "gpto3", Family::Openai, Kind::Chat);
         assert!(serves(&o3) && serves(&gpt4o()));
         for other in [
@@ -1725,6 +1779,10 @@ mod tests {
                 json!({"item_id": call["id"], "output_index": index, "delta": call["arguments"]}),
             ));
             events.push((
+                "response.function_call_arguments.done",
+                json!({"item_id": call["id"], "output_index": index, "name": call["name"], "arguments": call["arguments"]}),
+            ));
+            events.push((
                 "response.output_item.done",
                 json!({"output_index": index, "item": call}),
             ));
@@ -1767,6 +1825,19 @@ mod tests {
             );
             assert_eq!(added["status"], "in_progress");
         }
+        let names: Vec<&Value> = sent
+            .iter()
+            .filter(|(name, _)| name == "response.function_call_arguments.done")
+            .map(|(_, event)| &event["name"])
+            .collect();
+        assert_eq!(
+            names,
+            [
+                &json!("spawn_agent"),
+                &json!("close_agent"),
+                &json!("close_agent")
+            ]
+        );
         let (_, completed) = sent.last().unwrap();
         assert_eq!(completed["type"], "response.completed");
         assert_eq!(completed["response"]["output"], expected);
