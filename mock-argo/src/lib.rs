@@ -629,7 +629,11 @@ fn directive_in(request: &Value, route: &Route) -> Result<Directive, (u16, Strin
 fn parse_directive(text: Option<&str>, request: &Value) -> Result<Directive, (u16, String)> {
     let mut directive: Directive =
         match text.and_then(|text| text.find("#mock ").map(|at| &text[at + 6..])) {
-            Some(json) => serde_json::from_str(json.trim())
+            // The first JSON value: clients such as Aider add text after the user's words.
+            Some(json) => serde_json::Deserializer::from_str(json)
+                .into_iter::<Directive>()
+                .next()
+                .unwrap_or_else(|| serde_json::from_str(""))
                 .map_err(|e| (400, format!("bad #mock directive: {e}")))?,
             None => return Ok(Directive::default()),
         };
