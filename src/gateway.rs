@@ -232,6 +232,15 @@ impl Gateway {
         }
         let model = matched.model.as_deref().unwrap_or_default();
         match matched.handler {
+            Handler::Root => {
+                let name = concat!(
+                    r#"{"name":"argo-bridge","version":""#,
+                    env!("CARGO_PKG_VERSION"),
+                    r#""}"#
+                );
+                self.reply(session, ctx, 200, name.as_bytes().to_vec())
+                    .await
+            }
             Handler::Health => {
                 self.reply(session, ctx, 200, br#"{"status":"ok"}"#.to_vec())
                     .await

@@ -9,6 +9,9 @@ use http::Method;
 /// What answers a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Handler {
+    /// `/`: the gateway's name, for clients that probe the base URL (Claude Code sends
+    /// `HEAD /` at start).
+    Root,
     Health,
     Ready,
     Metrics,
@@ -66,6 +69,7 @@ impl Handler {
     /// The endpoint label of metrics and the access log.
     pub fn endpoint(self) -> &'static str {
         match self {
+            Handler::Root => "root",
             Handler::Health => "health",
             Handler::Ready => "ready",
             Handler::Metrics => "metrics",
@@ -127,6 +131,7 @@ use Verb::{Get, Post};
 /// Paths as they are after the version prefix (`/v1`, or `/v1beta` for Google) is taken off:
 /// clients are configured with base URLs with and without it.
 const ROUTES: &[Route] = &[
+    route(Get, Exact("/"), Handler::Root, true, false),
     route(Get, Exact("/health"), Handler::Health, true, true),
     route(Get, Exact("/healthz"), Handler::Health, true, true),
     route(Get, Exact("/ready"), Handler::Ready, true, true),
@@ -444,6 +449,8 @@ mod tests {
             405
         );
         assert_eq!(handler(Method::HEAD, "/health"), Handler::Health);
+        assert_eq!(handler(Method::HEAD, "/"), Handler::Root);
+        assert_eq!(handler(Method::GET, "/"), Handler::Root);
         let preflight = api(Method::OPTIONS, "/v1/messages").unwrap();
         assert!(preflight.preflight && preflight.handler == Handler::Messages);
         assert_eq!(

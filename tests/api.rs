@@ -8,6 +8,7 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
+use std::io::{Read, Write};
 
 /// The request body the mock Argo received, as echoed back in the answer text.
 fn argo_saw(stack: &Stack, request: Value) -> Value {
@@ -49,6 +50,24 @@ fn models_are_listed_and_looked_up_by_any_spelling() {
     let missing = stack.get("/v1/models/gpt-99").expect_error(404);
     assert_eq!(missing["code"], "model_not_found");
     request(stack.gateway_port, "GET", "/v1/models", &[], b"").expect_error(401);
+}
+
+/// Claude Code sends `HEAD /` to its base URL at start; a 404 there reads as a broken gateway.
+#[test]
+fn the_base_url_answers_with_the_gateways_name() {
+    let stack = Stack::start();
+    let root = request(stack.gateway_port, "GET", "/", &[], b"");
+    assert_eq!(root.status, 200);
+    assert_eq!(root.json()["name"], "argo-bridge");
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", stack.gateway_port)).unwrap();
+    stream
+        .write_all(b"HEAD / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reader = std::io::BufReader::new(stream);
+    let (status, _) = common::read_head(&mut reader);
+    let mut rest = Vec::new();
+    reader.read_to_end(&mut rest).unwrap();
+    assert_eq!((status, rest.len()), (200, 0), "HEAD answers a head only");
 }
 
 #[test]

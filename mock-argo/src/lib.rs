@@ -34,6 +34,7 @@ pub mod rules;
 mod serve;
 mod sse;
 mod tools;
+mod writes;
 
 pub use serve::{options, serve, service, Reservation, Serving};
 
@@ -293,6 +294,10 @@ pub struct Directive {
     /// endpoints also take a list of calls made at once (results joined with `; `) and
     /// ignore `shape`.
     pub tool_call: Option<tools::ScriptedCalls>,
+    /// Play a coding agent's model: write this file (`{"path", "content"}`) with the writing
+    /// tool the request declares, as a `tool_call` (see [`writes`]); a request that declares
+    /// none gets the reply.
+    pub write_file: Option<writes::WriteFile>,
     /// Native, Claude on `/v1/messages` only: a thinking block with this text comes first
     /// (whatever the request's `thinking`; without it, adaptive thinking on opus46 and
     /// sonnet46 gives a short mock thinking block, as the probe saw).
@@ -616,16 +621,26 @@ fn directive_in(request: &Value, route: &Route) -> Result<Directive, (u16, Strin
         Route::Embed => request.pointer("/prompt/0").and_then(Value::as_str),
         _ => user_texts(request).find(|text| text.contains("#mock ")),
     };
-    parse_directive(text)
+    parse_directive(text, request)
 }
 
-/// The directive after `#mock ` in `text`, or none.
-fn parse_directive(text: Option<&str>) -> Result<Directive, (u16, String)> {
-    match text.and_then(|text| text.find("#mock ").map(|at| &text[at + 6..])) {
-        Some(json) => serde_json::from_str(json.trim())
-            .map_err(|e| (400, format!("bad #mock directive: {e}"))),
-        None => Ok(Directive::default()),
+/// The directive after `#mock ` in `text`, or none; a `write_file` becomes the `tool_call` of
+/// the writing tool `request` declares.
+fn parse_directive(text: Option<&str>, request: &Value) -> Result<Directive, (u16, String)> {
+    let mut directive: Directive =
+        match text.and_then(|text| text.find("#mock ").map(|at| &text[at + 6..])) {
+            // The first JSON value: clients such as Aider add text after the user's words.
+            Some(json) => serde_json::Deserializer::from_str(json)
+                .into_iter::<Directive>()
+                .next()
+                .unwrap_or_else(|| serde_json::from_str(""))
+                .map_err(|e| (400, format!("bad #mock directive: {e}")))?,
+            None => return Ok(Directive::default()),
+        };
+    if let (None, Some(file)) = (&directive.tool_call, &directive.write_file) {
+        directive.tool_call = writes::call_for(file, request);
     }
+    Ok(directive)
 }
 
 fn user_texts(request: &Value) -> impl Iterator<Item = &str> {

@@ -485,7 +485,7 @@ impl MockArgo {
                 ))
             }
         };
-        let directive = super::parse_directive(inputs.first().copied())
+        let directive = super::parse_directive(inputs.first().copied(), &body)
             .map_err(|(_, message)| invalid(dialect, message))?;
         let delay = Duration::from_millis(directive.delay_ms.unwrap_or(0));
         if let Some(status) = directive.status {

@@ -122,7 +122,7 @@ impl MockArgo {
         if let Some(param) = self.models.refused(model, &body) {
             return Err(rules::refuses_parameter(model, &param));
         }
-        let directive = super::super::parse_directive(user_texts(&body).next())
+        let directive = super::super::parse_directive(user_texts(&body).next(), &body)
             .map_err(|(_, message)| invalid(dialect, message))?;
         let delay = Duration::from_millis(directive.delay_ms.unwrap_or(0));
         if rules::is_unregistered(username) {
