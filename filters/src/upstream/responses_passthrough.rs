@@ -353,7 +353,19 @@ fn string_member<'a>(object: &'a [u8], name: &[u8]) -> Option<Cow<'a, str>> {
             found = Some(span);
         }
     });
-    let raw = &object[found?];
+    string_at(object, found?)
+}
+
+/// A tool's `type` and `name` as [`string_member`] reads them, in one walk.
+fn type_and_name(tool: &[u8]) -> (Option<Cow<'_, str>>, Option<Cow<'_, str>>) {
+    let [kind, name] = pick_members(tool, [b"type".as_slice(), b"name"]).unwrap_or_default();
+    let read = |span: Option<Range<usize>>| string_at(tool, span?);
+    (read(kind), read(name))
+}
+
+/// The JSON string at `span` of `json`, decoded; `None` when it is not a string.
+fn string_at(json: &[u8], span: Range<usize>) -> Option<Cow<'_, str>> {
+    let raw = &json[span];
     let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
     if inner.contains(&b'\\') {
         return serde_json::from_slice::<String>(raw).ok().map(Cow::Owned);
@@ -383,12 +395,24 @@ fn is_long_custom_tool(tool: &[u8]) -> bool {
 }
 
 /// One of the client's tools that goes to Argo: where it is in `tools`, the namespace it was
-/// grouped in, its name (when it has one) and the path of that name, for errors.
+/// grouped in, its name (when it has one), and its place for errors: the `at`-th tool, or the
+/// `grouped`-th tool of that namespace.
 struct Listed<'a> {
     span: Range<usize>,
     namespace: Option<Cow<'a, str>>,
     name: Option<Cow<'a, str>>,
-    path: String,
+    at: usize,
+    grouped: Option<usize>,
+}
+
+impl Listed<'_> {
+    /// The path of the tool's name.
+    fn path(&self) -> String {
+        match self.grouped {
+            Some(position) => format!("tools[{}].tools[{position}].name", self.at),
+            None => format!("tools[{}].name", self.at),
+        }
+    }
 }
 
 /// The client's tools for Argo, and the way back for the tools it grouped: `function` and
@@ -418,42 +442,56 @@ fn tools_for_argo(raw: &[u8]) -> Result<(Cow<'_, [u8]>, Namespaces), ApiError> {
     if let Some(error) = failure {
         return Err(error);
     }
-    let declared: Vec<Declared> = listed
+    if !listed.iter().any(|tool| tool.namespace.is_some()) {
+        // Nothing to flatten: Argo checks the names as it checks every request's.
+        let tools = if rewritten {
+            Cow::Owned(joined(raw, &listed, &[]))
+        } else {
+            Cow::Borrowed(raw)
+        };
+        return Ok((tools, Namespaces::default()));
+    }
+    let named: Vec<(usize, Declared)> = listed
         .iter()
-        .filter_map(|tool| {
-            Some(Declared {
+        .enumerate()
+        .filter_map(|(position, tool)| {
+            let declared = Declared {
                 namespace: tool.namespace.as_deref(),
                 name: tool.name.as_deref()?,
-                path: tool.path.clone(),
-            })
+                path: tool.path(),
+            };
+            Some((position, declared))
         })
         .collect();
+    let declared: Vec<Declared> = named.iter().map(|(_, tool)| tool.clone()).collect();
     let (offered, namespaces) = namespaces::flatten(&declared)?;
-    drop(declared);
-    if !rewritten {
-        return Ok((Cow::Borrowed(raw), namespaces));
+    // The new name of each grouped tool the model is offered under another.
+    let mut renames: Vec<Option<String>> = vec![None; listed.len()];
+    for ((position, tool), offered) in named.iter().zip(offered) {
+        if tool.namespace.is_some() && offered != tool.name {
+            renames[*position] = Some(offered);
+        }
     }
-    let mut offered = offered.into_iter();
+    Ok((Cow::Owned(joined(raw, &listed, &renames)), namespaces))
+}
+
+/// The `listed` tools of `raw` as a JSON list, each renamed as `renames` says (by position;
+/// missing or `None`: as written).
+fn joined(raw: &[u8], listed: &[Listed], renames: &[Option<String>]) -> Vec<u8> {
     let mut tools = Vec::with_capacity(raw.len());
     tools.push(b'[');
-    for tool in &listed {
+    for (position, tool) in listed.iter().enumerate() {
         if tools.len() > 1 {
             tools.push(b',');
         }
         let written = &raw[tool.span.clone()];
-        let Some(name) = &tool.name else {
-            tools.extend_from_slice(written);
-            continue;
-        };
-        match offered.next() {
-            Some(flat) if tool.namespace.is_some() && flat != *name => {
-                tools.extend_from_slice(&renamed(written, &flat));
-            }
-            _ => tools.extend_from_slice(written),
+        match renames.get(position).and_then(Option::as_deref) {
+            Some(name) => tools.extend_from_slice(&renamed(written, name)),
+            None => tools.extend_from_slice(written),
         }
     }
     tools.push(b']');
-    Ok((Cow::Owned(tools), namespaces))
+    tools
 }
 
 /// Lists the tool at `span` of `raw` (the `at`-th); `rewritten` when the list Argo gets differs
@@ -472,12 +510,14 @@ fn list_tool<'a>(
             "Each tool must be an object",
         ));
     }
-    match string_member(tool, b"type").as_deref() {
+    let (kind, name) = type_and_name(tool);
+    match kind.as_deref() {
         Some("function" | "custom") => listed.push(Listed {
             span: span.clone(),
             namespace: None,
-            name: string_member(tool, b"name"),
-            path: format!("tools[{at}].name"),
+            name,
+            at,
+            grouped: None,
         }),
         Some("namespace") => {
             *rewritten = true;
@@ -510,10 +550,11 @@ fn list_namespace<'a>(
 ) -> Result<(), ApiError> {
     let namespace_at = span.start;
     let object = &raw[span];
-    let namespace = string_member(object, b"name")
+    let [name, grouped] = pick_members(object, [b"name".as_slice(), b"tools"]).unwrap_or_default();
+    let namespace = name
+        .and_then(|span| string_at(object, span))
         .filter(|name| !name.is_empty())
         .ok_or_else(|| ApiError::invalid(format!("tools[{at}].name"), namespaces::NEEDS_NAME))?;
-    let [grouped] = pick_members(object, [b"tools".as_slice()]).unwrap_or_default();
     let needs_tools = || ApiError::invalid(format!("tools[{at}].tools"), namespaces::NEEDS_TOOLS);
     let grouped = grouped.ok_or_else(needs_tools)?;
     let offset = namespace_at + grouped.start;
@@ -521,29 +562,32 @@ fn list_namespace<'a>(
     let mut failure = None;
     let mut position = 0;
     let walked = walk_array(grouped, |span| {
-        let path = format!("tools[{at}].tools[{position}]");
+        let this = position;
         position += 1;
         if failure.is_some() {
             return;
         }
+        let path = || format!("tools[{at}].tools[{this}]");
         let tool = &grouped[span.clone()];
-        let kind = string_member(tool, b"type");
+        let (kind, name) = type_and_name(tool);
         if !tool.starts_with(b"{") {
-            failure = Some(ApiError::invalid(path, "Each tool must be an object"));
+            failure = Some(ApiError::invalid(path(), "Each tool must be an object"));
         } else if !matches!(kind.as_deref(), Some("function" | "custom")) {
             let kind = kind.as_deref().unwrap_or("untyped");
-            let error = ApiError::invalid(format!("{path}.type"), namespaces::ungroupable(kind));
+            let error =
+                ApiError::invalid(format!("{}.type", path()), namespaces::ungroupable(kind));
             failure = Some(error);
-        } else if let Some(name) = string_member(tool, b"name") {
+        } else if let Some(name) = name {
             listed.push(Listed {
                 span: span.start + offset..span.end + offset,
                 namespace: Some(namespace.clone()),
                 name: Some(name),
-                path: format!("{path}.name"),
+                at,
+                grouped: Some(this),
             });
         } else {
             failure = Some(ApiError::invalid(
-                format!("{path}.name"),
+                format!("{}.name", path()),
                 "Tool names must be 1-64 letters, digits, `_` or `-`",
             ));
         }
