@@ -1,10 +1,10 @@
 //! The request's wire types: what serde reads a Messages body into, before it is checked.
 
-use std::fmt;
-
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, Unexpected};
 use serde::Deserialize;
 use serde_json::Value;
+
+use crate::json::{string_or_list, StringOrList};
 
 /// A Messages request body. Optional here what Anthropic requires, so that a missing field
 /// is named in Anthropic's words.
@@ -64,33 +64,12 @@ pub(super) enum Content {
 
 impl<'de> Deserialize<'de> for Content {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ContentVisitor;
-
-        impl<'de> Visitor<'de> for ContentVisitor {
-            type Value = Content;
-
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string or an array of content blocks")
-            }
-
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<Content, E> {
-                Ok(Content::Text(text.to_string()))
-            }
-
-            fn visit_string<E: de::Error>(self, text: String) -> Result<Content, E> {
-                Ok(Content::Text(text))
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Content, A::Error> {
-                let mut blocks = Vec::with_capacity(seq.size_hint().unwrap_or(1));
-                while let Some(block) = seq.next_element()? {
-                    blocks.push(block);
-                }
-                Ok(Content::Blocks(blocks))
-            }
+        let expecting = "a string or an array of content blocks";
+        match string_or_list(deserializer, expecting)? {
+            StringOrList::String(text) => Ok(Content::Text(text)),
+            StringOrList::List(blocks) => Ok(Content::Blocks(blocks)),
+            StringOrList::Null => Err(de::Error::invalid_type(Unexpected::Unit, &expecting)),
         }
-
-        deserializer.deserialize_any(ContentVisitor)
     }
 }
 
