@@ -4,10 +4,12 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::models::{self};
-use crate::rules::{self};
+use crate::directive::parse_directive;
+use crate::models;
+use crate::resource::{push_vector, unit_vector};
+use crate::rules;
 use crate::tools::Dialect;
-use crate::{Answer, MockArgo, MockRequest};
+use crate::{with_fault, Answer, MockArgo, MockRequest};
 
 use super::errors::{
     bearer, check_identity, invalid, json_answer, parse, required_model, scripted_error,
@@ -108,7 +110,7 @@ impl MockArgo {
                 ))
             }
         };
-        let directive = crate::parse_directive(inputs.first().copied(), &body)
+        let directive = parse_directive(inputs.first().copied(), &body)
             .map_err(|(_, message)| invalid(dialect, message))?;
         let delay = Duration::from_millis(directive.delay_ms.unwrap_or(0));
         if let Some(status) = directive.status {
@@ -125,12 +127,12 @@ impl MockArgo {
                 "{{\"object\":\"embedding\",\"index\":{index},\"embedding\":"
             ));
             if base64 {
-                let bytes: Vec<u8> = crate::unit_vector(input, dimensions)
+                let bytes: Vec<u8> = unit_vector(input, dimensions)
                     .flat_map(f32::to_le_bytes)
                     .collect();
                 out.push_str(&format!("\"{}\"", base64_encode(&bytes)));
             } else {
-                crate::push_vector(&mut out, input, dimensions);
+                push_vector(&mut out, input, dimensions);
             }
             out.push('}');
         }
@@ -143,7 +145,7 @@ impl MockArgo {
             body: out.into_bytes(),
             retry_after: None,
         };
-        Ok((crate::with_fault(answer, &directive), delay))
+        Ok((with_fault(answer, &directive), delay))
     }
 }
 /// Standard base64 with padding (OpenAI's `encoding_format: "base64"`: little-endian f32s).

@@ -35,11 +35,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
+use super::directive::directive_in;
 use super::models::{self, Shape};
+use super::resource::{reply_text, Route};
 use super::rules::{self, Refusal};
 use super::sse::{self, Step};
 use super::tools::{self, Dialect, NativeCall, NativeSaid};
-use super::{Answer, Directive, MockArgo, MockRequest};
+use super::{with_fault, Answer, Directive, MockArgo, MockRequest};
 
 pub use said::count_tokens;
 
@@ -225,8 +227,7 @@ impl MockArgo {
         body: &Value,
         streaming: bool,
     ) -> Outcome {
-        let directive =
-            super::directive_in(body, &super::Route::Chat).map_err(|(_, m)| invalid(dialect, m))?;
+        let directive = directive_in(body, &Route::Chat).map_err(|(_, m)| invalid(dialect, m))?;
         let delay = Duration::from_millis(directive.delay_ms.unwrap_or(0));
         if let Some(status) = directive.status {
             return Ok((scripted_error(dialect, status, &directive), delay));
@@ -256,7 +257,7 @@ impl MockArgo {
                 }
             }
         };
-        Ok((super::with_fault(answer, &directive), delay))
+        Ok((with_fault(answer, &directive), delay))
     }
 
     /// Argo's answer to an unknown username: HTTP 200 with its notice as the message (and, in
@@ -268,7 +269,7 @@ impl MockArgo {
             format!(
                 "{}\n\n{}",
                 rules::AUTH_NOTICE,
-                super::reply_text(model, body, b"", &Directive::default())
+                reply_text(model, body, b"", &Directive::default())
             )
         } else {
             rules::AUTH_NOTICE.to_string()
@@ -348,7 +349,7 @@ impl MockArgo {
             }
             None if directive.echo_request => (echo(request, body), Vec::new()),
             None => (
-                super::reply_text(model, body, &request.body, directive),
+                reply_text(model, body, &request.body, directive),
                 Vec::new(),
             ),
         };

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::embeddings::*;
 use super::said::*;
-use crate::rules::{self};
+use crate::rules;
 use crate::sse::{self, Step};
 use crate::{Answer, MockArgo, MockRequest};
 
@@ -842,7 +842,7 @@ fn embeddings_answer_in_openai_shape() {
     );
     // The resource embed's vectors, so both endpoints agree.
     let mut resource = String::new();
-    super::super::push_vector(&mut resource, "a", 1536);
+    crate::resource::push_vector(&mut resource, "a", 1536);
     assert_eq!(
         data[0]["embedding"],
         serde_json::from_str::<Value>(&resource).unwrap()
