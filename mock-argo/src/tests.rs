@@ -1,4 +1,5 @@
 use super::*;
+
 use std::time::Duration;
 
 use serde_json::{json, Value};

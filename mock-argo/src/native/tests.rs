@@ -1,14 +1,14 @@
-use super::super::MockOptions;
+use super::embeddings::*;
+use super::said::*;
 use super::*;
+
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::embeddings::*;
-use super::said::*;
 use crate::rules;
 use crate::sse::{self, Step};
-use crate::{Answer, MockArgo, MockRequest};
+use crate::{Answer, MockArgo, MockOptions, MockRequest};
 
 pub(super) fn mock() -> MockArgo {
     MockArgo::new(MockOptions {

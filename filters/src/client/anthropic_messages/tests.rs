@@ -1,22 +1,21 @@
-use super::*;
-
-use serde_json::{json, Value};
-
 use super::answer::*;
 use super::encoder::*;
 use super::errors::*;
+use super::*;
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
 use crate::error::ApiError;
 use crate::fixtures::{canonical_events, claude, relay, split, ANTHROPIC_STREAM, OPENAI_STREAM};
-use crate::hub::Aggregator;
 use crate::hub::{
-    Answer, Conversation, Dialect, Event, Finish, Message, Part, Role, ToolChoice, ToolDef, Usage,
+    Aggregator, Answer, Conversation, Dialect, Event, Finish, Message, Part, Role, ToolChoice,
+    ToolDef, Usage,
 };
 use crate::models::ModelSpec;
 use crate::openai::ResponseMeta;
-use crate::translate::Encoder;
-use crate::translate::{replay, StreamTranslation};
+use crate::translate::{replay, Encoder, StreamTranslation};
 use crate::upstream::{anthropic, openai_native};
-use proptest::prelude::*;
 
 fn meta() -> ResponseMeta {
     ResponseMeta {

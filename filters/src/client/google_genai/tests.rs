@@ -9,6 +9,7 @@ use super::*;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
@@ -18,10 +19,8 @@ use crate::fixtures::{
 use crate::hub::{
     Answer, Conversation, Dialect, Event, Finish, Message, Part, Role, ToolChoice, ToolDef, Usage,
 };
-use crate::translate::Encoder;
-use crate::translate::StreamTranslation;
+use crate::translate::{Encoder, StreamTranslation};
 use crate::upstream::{anthropic, openai_native};
-use proptest::prelude::*;
 
 fn read(body: Value) -> Conversation {
     read_request(body.to_string().as_bytes(), "gemini-2.5-pro", false)
