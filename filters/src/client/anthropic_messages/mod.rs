@@ -28,6 +28,11 @@
 //! Writing: `input_tokens` excludes cached tokens, as Anthropic counts them (the hub's
 //! includes them); a stream reports the whole usage in `message_delta`, the first moment it
 //! is known.
+//!
+//! [`Answer`]: crate::hub::Answer
+//! [`Event`]: crate::hub::Event
+//! [`Role::Tool`]: crate::hub::Role::Tool
+//! [`Part::ToolResult`]: crate::hub::Part::ToolResult
 
 mod answer;
 mod blocks;

@@ -39,6 +39,9 @@
 //! call's argument text (what follows it is ignored; empty text is `{}`). A call whose
 //! arguments are no JSON object is dropped and the answer finishes `MALFORMED_FUNCTION_CALL`
 //! (`MAX_TOKENS` when the model was cut short), as Gemini reports such calls.
+//!
+//! [`Answer`]: crate::hub::Answer
+//! [`Event`]: crate::hub::Event
 
 mod answer;
 mod arguments;
