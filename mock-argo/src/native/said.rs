@@ -1,4 +1,5 @@
-//! What the mock says and counts: the `echo_request` reply, `max_tokens` and stop sequences, token counts.
+//! What the mock says and counts: the `echo_request` reply, `max_tokens` and stop sequences, token
+//! counts.
 
 use serde_json::{json, Map, Value};
 

@@ -1,4 +1,5 @@
-//! Writing answers: a whole `GenerateContentResponse`, and the parts and frames the stream encoder shares.
+//! Writing answers: a whole `GenerateContentResponse`, and the parts and frames the stream encoder
+//! shares.
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};
