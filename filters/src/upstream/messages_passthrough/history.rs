@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+use crate::upstream::passthrough::relay::string_at;
 use crate::upstream::passthrough::{key_name, walk_array, walk_object};
 
 /// The `messages` array without the thinking blocks Argo refuses in history (argo-api.md §C:
@@ -112,12 +113,4 @@ fn refused_thinking(block: &[u8]) -> bool {
     };
     let unsigned = text(signature).is_none_or(|signature| signature.is_empty());
     blank_thinking || unsigned
-}
-
-/// The JSON string `raw` decoded (borrowed when it has no escapes); `None` when it is none.
-pub(super) fn string_at(raw: &[u8]) -> Option<Cow<'_, str>> {
-    if let Ok(text) = serde_json::from_slice::<&str>(raw) {
-        return Some(Cow::Borrowed(text));
-    }
-    serde_json::from_slice::<String>(raw).ok().map(Cow::Owned)
 }

@@ -9,34 +9,25 @@ use crate::client::anthropic_messages;
 use crate::error::ApiError;
 use crate::hub::{Finish, Usage};
 use crate::openai::ResponseMeta;
-use crate::sse::SseParser;
 use crate::stream::json_string;
-use crate::translate::{Engine, StreamState, StreamTranslation};
+use crate::translate::{StreamState, StreamTranslation};
 use crate::upstream::anthropic::WireUsage;
 use crate::upstream::passthrough::pick_members;
-use crate::upstream::{truncated, upstream_error};
-
-use super::history::string_at;
+use crate::upstream::passthrough::relay::{
+    event_sink, raw_text, relay_stream, watch_text, Relayed,
+};
+use crate::upstream::upstream_error;
 
 /// The translation of Argo's Messages stream for a streaming Anthropic client.
 pub fn stream(meta: &ResponseMeta) -> StreamTranslation {
-    StreamTranslation::with_engine(Box::new(Relay {
-        parser: SseParser::default(),
-        events: RelayState {
-            id: json_string(&meta.id),
-            model: json_string(&meta.model),
-            usage: WireUsage::default(),
-            finished: false,
-            stopped: false,
-            done: false,
-        },
-    }))
-}
-
-#[derive(Debug)]
-struct Relay {
-    parser: SseParser,
-    events: RelayState,
+    relay_stream(RelayState {
+        id: json_string(&meta.id),
+        model: json_string(&meta.model),
+        usage: WireUsage::default(),
+        finished: false,
+        stopped: false,
+        done: false,
+    })
 }
 
 #[derive(Debug)]
@@ -51,42 +42,6 @@ struct RelayState {
     stopped: bool,
     /// `message_stop` or an error came: nothing more is relayed.
     done: bool,
-}
-
-impl Engine for Relay {
-    fn start(&mut self, _out: &mut Vec<u8>) {}
-
-    fn feed(
-        &mut self,
-        state: &mut StreamState,
-        out: &mut Vec<u8>,
-        bytes: &[u8],
-    ) -> Result<(), ApiError> {
-        let events = &mut self.events;
-        self.parser
-            .try_feed(bytes, |name, data| events.event(name, data, state, out))
-    }
-
-    fn drain(&mut self, state: &mut StreamState, out: &mut Vec<u8>) -> Result<(), ApiError> {
-        let events = &mut self.events;
-        self.parser
-            .try_finish(|name, data| events.event(name, data, state, out))?;
-        if !events.done && !events.finished {
-            events.done = true;
-            return state.upstream_error(out, truncated(), anthropic_messages::error_event);
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self, out: &mut Vec<u8>, _finish: Finish, _usage: Usage) {
-        if !self.events.stopped {
-            out.extend_from_slice(b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
-        }
-    }
-
-    fn error(&mut self, out: &mut Vec<u8>, error: &ApiError) {
-        anthropic_messages::error_event(out, error);
-    }
 }
 
 /// The top-level members of an event's data that the relay reads.
@@ -172,7 +127,7 @@ fn is(data: &[u8], span: &Option<Range<usize>>, quoted: &[u8]) -> bool {
         .is_some_and(|span| &data[span.clone()] == quoted)
 }
 
-impl RelayState {
+impl Relayed for RelayState {
     fn event(
         &mut self,
         name: &[u8],
@@ -197,13 +152,13 @@ impl RelayState {
         } else if is(data, kind, b"\"content_block_start\"") {
             let block = Inner::of(data, members.content_block.clone());
             match is(data, &block.kind, b"\"text\"") {
-                true => watch_text(data, block.text, state)?,
+                true => watch_text_at(data, block.text, state)?,
                 false => state.guard.content(),
             }
         } else if is(data, kind, b"\"content_block_delta\"") {
             let delta = Inner::of(data, members.delta.clone());
             if is(data, &delta.kind, b"\"text_delta\"") {
-                watch_text(data, delta.text, state)?;
+                watch_text_at(data, delta.text, state)?;
             } else {
                 if let Some(span) = delta.thinking {
                     state.count(raw_text(&data[span]));
@@ -218,26 +173,34 @@ impl RelayState {
             self.done = true;
             self.stopped = true;
         } else if is(data, kind, b"\"error\"") {
-            self.done = true;
-            return state.upstream_error(
-                out,
-                stream_error(data, &members),
-                anthropic_messages::error_event,
-            );
+            return self.fail(state, out, stream_error(data, &members));
         }
-        let sink = state.guard.sink(out);
-        sink.reserve(name.len() + data.len() + 24);
-        if !name.is_empty() {
-            sink.extend_from_slice(b"event: ");
-            sink.extend_from_slice(name);
-            sink.push(b'\n');
-        }
-        sink.extend_from_slice(b"data: ");
+        let sink = event_sink(state, out, name, data.len());
         sink.extend_from_slice(rewritten.as_deref().unwrap_or(data));
         sink.extend_from_slice(b"\n\n");
         Ok(())
     }
 
+    fn ended(&self) -> bool {
+        self.done || self.finished
+    }
+
+    fn stop(&mut self) {
+        self.done = true;
+    }
+
+    fn write_error(&self, out: &mut Vec<u8>, error: &ApiError) {
+        anthropic_messages::error_event(out, error);
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>, _finish: Finish, _usage: Usage) {
+        if !self.stopped {
+            out.extend_from_slice(b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+        }
+    }
+}
+
+impl RelayState {
     /// Usage Argo reported (nulls read as absent), merged into what came before.
     fn usage_at(&mut self, data: &[u8], span: Option<Range<usize>>, state: &mut StreamState) {
         let Some(usage) =
@@ -270,35 +233,6 @@ impl RelayState {
     }
 }
 
-/// Text of the answer: counted, and, until the stream is known not to be Argo's notice,
-/// watched for it.
-fn watch_text(
-    data: &[u8],
-    span: Option<Range<usize>>,
-    state: &mut StreamState,
-) -> Result<(), ApiError> {
-    let Some(span) = span else {
-        return Ok(());
-    };
-    let raw = &data[span];
-    if state.guard.decided() {
-        state.count(raw_text(raw));
-        return Ok(());
-    }
-    let text = string_at(raw).unwrap_or_default();
-    state.count(&text);
-    state.guard.text(&text)
-}
-
-/// A JSON string's text as written, escapes left in: good enough for a count.
-fn raw_text(raw: &[u8]) -> &str {
-    let inner = raw
-        .strip_prefix(b"\"")
-        .and_then(|raw| raw.strip_suffix(b"\""))
-        .unwrap_or_default();
-    std::str::from_utf8(inner).unwrap_or_default()
-}
-
 /// Anthropic's `error` member.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct WireError {
@@ -326,4 +260,16 @@ fn stream_error(data: &[u8], members: &EventMembers) -> ApiError {
         &error.message
     };
     upstream_error(kind, message)
+}
+
+/// The text at `span` of `data`, if any, for [`watch_text`].
+fn watch_text_at(
+    data: &[u8],
+    span: Option<Range<usize>>,
+    state: &mut StreamState,
+) -> Result<(), ApiError> {
+    match span {
+        Some(span) => watch_text(&data[span], state),
+        None => Ok(()),
+    }
 }

@@ -6,6 +6,7 @@
 //! held back until it is known not to be Argo's notice. Nothing is parsed into the hub: top-level
 //! members are found by a scan of the bytes and the rest is copied.
 
+pub(super) mod relay;
 #[cfg(test)]
 mod tests;
 
@@ -15,8 +16,8 @@ use std::ops::Range;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::fitted;
 use super::openai_native::WireError;
-use super::{fitted, truncated};
 use crate::bytes::{find2_near, find_structural};
 use crate::client::openai_chat;
 use crate::error::ApiError;
@@ -24,9 +25,9 @@ use crate::hub::{Conversation, Dialect, Finish, Usage};
 use crate::models::{Family, ModelSpec};
 use crate::notice;
 use crate::openai::{ChatRequest, ResponseMeta, Role};
-use crate::sse::SseParser;
 use crate::stream::{error_event, json_string, push_usage};
-use crate::translate::{Engine, StreamState, StreamTranslation};
+use crate::translate::{StreamState, StreamTranslation};
+use relay::{event_sink, relay_stream, Relayed};
 
 /// A client's chat body, validated as any chat body ([`openai_chat::parse`]).
 #[derive(Debug)]
@@ -334,16 +335,13 @@ pub fn relay_answer(
 
 /// The translation of Argo's chat stream for a client of the same dialect.
 pub fn stream(meta: &ResponseMeta, include_usage: bool) -> StreamTranslation {
-    StreamTranslation::with_engine(Box::new(Relay {
-        parser: SseParser::default(),
-        events: RelayState {
-            identity: Identity::new(meta),
-            include_usage,
-            usage_sent: false,
-            finished: false,
-            done: false,
-        },
-    }))
+    relay_stream(RelayState {
+        identity: Identity::new(meta),
+        include_usage,
+        usage_sent: false,
+        finished: false,
+        done: false,
+    })
 }
 
 /// The response's id and model as JSON strings, and its creation time.
@@ -365,12 +363,6 @@ impl Identity {
 }
 
 #[derive(Debug)]
-struct Relay {
-    parser: SseParser,
-    events: RelayState,
-}
-
-#[derive(Debug)]
 struct RelayState {
     identity: Identity,
     include_usage: bool,
@@ -380,57 +372,11 @@ struct RelayState {
     done: bool,
 }
 
-impl Engine for Relay {
-    fn start(&mut self, _out: &mut Vec<u8>) {}
-
-    fn feed(
+/// Chunks have no `event:` line: a name Argo sent is not relayed.
+impl Relayed for RelayState {
+    fn event(
         &mut self,
-        state: &mut StreamState,
-        out: &mut Vec<u8>,
-        bytes: &[u8],
-    ) -> Result<(), ApiError> {
-        let events = &mut self.events;
-        self.parser
-            .try_feed(bytes, |_, data| events.data(data, state, out))
-    }
-
-    fn drain(&mut self, state: &mut StreamState, out: &mut Vec<u8>) -> Result<(), ApiError> {
-        let events = &mut self.events;
-        self.parser
-            .try_finish(|_, data| events.data(data, state, out))?;
-        if !events.done && !events.finished {
-            events.done = true;
-            return state.upstream_error(out, truncated(), error_event);
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self, out: &mut Vec<u8>, _finish: Finish, usage: Usage) {
-        let events = &self.events;
-        if events.include_usage && !events.usage_sent {
-            // Argo sent none: the client gets the gateway's count.
-            let identity = &events.identity;
-            out.extend_from_slice(
-                format!(
-                    "data: {{\"id\":{},\"object\":\"chat.completion.chunk\",\"created\":{},\"model\":{},\"choices\":[],\"usage\":",
-                    identity.id, identity.created, identity.model
-                )
-                .as_bytes(),
-            );
-            push_usage(out, &usage);
-            out.extend_from_slice(b"}\n\n");
-        }
-        out.extend_from_slice(b"data: [DONE]\n\n");
-    }
-
-    fn error(&mut self, out: &mut Vec<u8>, error: &ApiError) {
-        error_event(out, error);
-    }
-}
-
-impl RelayState {
-    fn data(
-        &mut self,
+        _name: &[u8],
         data: &[u8],
         state: &mut StreamState,
         out: &mut Vec<u8>,
@@ -448,8 +394,7 @@ impl RelayState {
             return Ok(());
         };
         if let Some(error) = members.error(data) {
-            self.done = true;
-            return state.upstream_error(out, error, error_event);
+            return self.fail(state, out, error);
         }
         let usage = members.usage(data);
         if let Some(usage) = usage {
@@ -467,14 +412,43 @@ impl RelayState {
         if let Some(choices) = choices {
             self.watch(choices, state)?;
         }
-        let sink = state.guard.sink(out);
-        sink.reserve(data.len() + self.identity.model.len() + 8);
-        sink.extend_from_slice(b"data: ");
+        let sink = event_sink(state, out, b"", data.len() + self.identity.model.len());
         members.rewrite(data, &self.identity, sink);
         sink.extend_from_slice(b"\n\n");
         Ok(())
     }
 
+    fn ended(&self) -> bool {
+        self.done || self.finished
+    }
+
+    fn stop(&mut self) {
+        self.done = true;
+    }
+
+    fn write_error(&self, out: &mut Vec<u8>, error: &ApiError) {
+        error_event(out, error);
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>, _finish: Finish, usage: Usage) {
+        if self.include_usage && !self.usage_sent {
+            // Argo sent none: the client gets the gateway's count.
+            let identity = &self.identity;
+            out.extend_from_slice(
+                format!(
+                    "data: {{\"id\":{},\"object\":\"chat.completion.chunk\",\"created\":{},\"model\":{},\"choices\":[],\"usage\":",
+                    identity.id, identity.created, identity.model
+                )
+                .as_bytes(),
+            );
+            push_usage(out, &usage);
+            out.extend_from_slice(b"}\n\n");
+        }
+        out.extend_from_slice(b"data: [DONE]\n\n");
+    }
+}
+
+impl RelayState {
     /// What the choices say for the notice check, the count and the end of the answer.
     fn watch(&mut self, choices: &[u8], state: &mut StreamState) -> Result<(), ApiError> {
         let choice = FirstChoice::of(choices);

@@ -8,12 +8,11 @@ use crate::client::openai_responses;
 use crate::error::ApiError;
 use crate::hub::{Finish, Usage};
 use crate::openai::ResponseMeta;
-use crate::sse::SseParser;
 use crate::stream::json_string;
 use crate::tools::namespaces::Namespaces;
-use crate::translate::{Engine, StreamState, StreamTranslation};
+use crate::translate::{StreamState, StreamTranslation};
+use crate::upstream::passthrough::relay::{event_sink, relay_stream, watch_text, Relayed};
 use crate::upstream::passthrough::{pick_members, walk_array, walk_object};
-use crate::upstream::truncated;
 
 use super::answer::{error_of, present, read_usage, Identity, Response};
 use super::request::string_member;
@@ -21,22 +20,13 @@ use super::request::string_member;
 /// The relay of Argo's Responses stream for a client of the same dialect.
 /// Calls of namespaced tools go back with their namespace ([`calls_for_client`]).
 pub fn stream(meta: &ResponseMeta, namespaces: Namespaces) -> StreamTranslation {
-    StreamTranslation::with_engine(Box::new(Relay {
-        parser: SseParser::default(),
-        events: RelayState {
-            identity: Identity::new(meta),
-            namespaces,
-            next_sequence: 0,
-            finished: false,
-            done: false,
-        },
-    }))
-}
-
-#[derive(Debug)]
-struct Relay {
-    parser: SseParser,
-    events: RelayState,
+    relay_stream(RelayState {
+        identity: Identity::new(meta),
+        namespaces,
+        next_sequence: 0,
+        finished: false,
+        done: false,
+    })
 }
 
 #[derive(Debug)]
@@ -49,51 +39,6 @@ struct RelayState {
     finished: bool,
     /// The stream ended, or an error came: nothing more is relayed.
     done: bool,
-}
-
-impl Engine for Relay {
-    fn start(&mut self, _out: &mut Vec<u8>) {}
-
-    fn feed(
-        &mut self,
-        state: &mut StreamState,
-        out: &mut Vec<u8>,
-        bytes: &[u8],
-    ) -> Result<(), ApiError> {
-        let events = &mut self.events;
-        self.parser
-            .try_feed(bytes, |name, data| events.event(name, data, state, out))
-    }
-
-    fn drain(&mut self, state: &mut StreamState, out: &mut Vec<u8>) -> Result<(), ApiError> {
-        let events = &mut self.events;
-        self.parser
-            .try_finish(|name, data| events.event(name, data, state, out))?;
-        if !events.done && !events.finished {
-            events.done = true;
-            let (identity, sequence) = (&events.identity, events.next_sequence);
-            return state.upstream_error(out, truncated(), |out, error| {
-                failure(out, identity, error, sequence);
-            });
-        }
-        Ok(())
-    }
-
-    /// Argo's own closing event was relayed: nothing to add.
-    fn finish(&mut self, _out: &mut Vec<u8>, _finish: Finish, _usage: Usage) {}
-
-    fn error(&mut self, out: &mut Vec<u8>, error: &ApiError) {
-        let events = &self.events;
-        failure(out, &events.identity, error, events.next_sequence);
-    }
-}
-
-fn failure(out: &mut Vec<u8>, identity: &Identity, error: &ApiError, sequence: u64) {
-    out.extend(openai_responses::failure_events(
-        &identity.meta,
-        error,
-        sequence,
-    ));
 }
 
 /// The top-level members of an event that the relay reads.
@@ -142,7 +87,7 @@ fn kind_of<'a>(json: &'a [u8], members: &EventMembers) -> &'a [u8] {
         .unwrap_or_default()
 }
 
-impl RelayState {
+impl Relayed for RelayState {
     fn event(
         &mut self,
         name: &[u8],
@@ -167,11 +112,7 @@ impl RelayState {
             }
         }
         if let Some(error) = self.reported_error(data, kind, &members, &response) {
-            self.done = true;
-            let (identity, sequence) = (&self.identity, self.next_sequence);
-            return state.upstream_error(out, error, |out, error| {
-                failure(out, identity, error, sequence);
-            });
+            return self.fail(state, out, error);
         }
         // The gateway's own closing events take the numbers after the last event relayed.
         if let Some(number) = present(data, &members.sequence)
@@ -198,14 +139,7 @@ impl RelayState {
             _ if is_content(data, kind, &members) => state.guard.content(),
             _ => {}
         }
-        let sink = state.guard.sink(out);
-        sink.reserve(data.len() + name.len() + self.identity.model.len() + 16);
-        if !name.is_empty() {
-            sink.extend_from_slice(b"event: ");
-            sink.extend_from_slice(name);
-            sink.push(b'\n');
-        }
-        sink.extend_from_slice(b"data: ");
+        let sink = event_sink(state, out, name, data.len() + self.identity.model.len());
         let namespaces = &self.namespaces;
         match &response {
             Some((offset, members)) => {
@@ -228,6 +162,30 @@ impl RelayState {
         Ok(())
     }
 
+    fn ended(&self) -> bool {
+        self.done || self.finished
+    }
+
+    fn stop(&mut self) {
+        self.done = true;
+    }
+
+    /// `error`, then `response.failed` under the gateway's id and the client's model, numbered
+    /// on from the last event relayed.
+    fn write_error(&self, out: &mut Vec<u8>, error: &ApiError) {
+        let meta = &self.identity.meta;
+        out.extend(openai_responses::failure_events(
+            meta,
+            error,
+            self.next_sequence,
+        ));
+    }
+
+    /// Argo's own closing event was relayed: nothing to add.
+    fn finish(&mut self, _out: &mut Vec<u8>, _finish: Finish, _usage: Usage) {}
+}
+
+impl RelayState {
     /// The error an event reports: an `error` event, a failed response, or OpenAI's plain
     /// `{"error": {...}}`.
     fn reported_error(
@@ -325,26 +283,6 @@ fn call_for_client(item: &[u8], namespaces: &Namespaces) -> Option<Vec<u8>> {
     out.extend_from_slice(json_string(&origin.namespace).as_bytes());
     out.extend_from_slice(&item[name.end..]);
     Some(out)
-}
-
-/// Text Argo streamed: counted, and watched for the notice while the opening is undecided.
-fn watch_text(delta: &[u8], state: &mut StreamState) -> Result<(), ApiError> {
-    if state.guard.decided() {
-        // As written, JSON escapes left in: good enough for a count.
-        if let Some(text) = delta
-            .strip_prefix(b"\"")
-            .and_then(|text| text.strip_suffix(b"\""))
-            .and_then(|text| std::str::from_utf8(text).ok())
-        {
-            state.count(text);
-        }
-        return Ok(());
-    }
-    if let Ok(text) = serde_json::from_slice::<String>(delta) {
-        state.count(&text);
-        state.guard.text(&text)?;
-    }
-    Ok(())
 }
 
 /// Whether an event carries content that is not answer text (the notice is only text): a
