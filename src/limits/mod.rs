@@ -6,10 +6,10 @@
 //! Work that grows with a large request runs on a pool of its own with a share per user
 //! (`cpu`).
 
+pub mod budget;
 mod cpu;
+pub mod lock;
 mod shared;
-
-pub(crate) use shared::lock;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,7 +21,7 @@ use crate::config::Limits;
 use shared::{Lease, SharedLimits, Verdict};
 
 pub use cpu::CpuPool;
-pub use shared::{check as check_redis, Upkeep};
+pub use shared::Upkeep;
 
 pub struct UserLimits {
     /// Tokens added per second; 0 disables the rate limit.

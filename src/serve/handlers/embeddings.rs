@@ -9,7 +9,7 @@ use argo_filters::upstream::openai_native;
 use argo_filters::ApiError;
 use pingora_proxy::Session;
 
-use crate::gateway::{count_tokens, resource_call, Gateway, RequestCtx};
+use crate::serve::gateway::{count_tokens, resource_call, Gateway, RequestCtx};
 use crate::upstream::{Api, BufferedAnswer, Call};
 
 impl Gateway {

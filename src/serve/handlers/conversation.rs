@@ -18,8 +18,8 @@ use argo_filters::usage::Tokenizer;
 use argo_filters::ApiError;
 use pingora_proxy::Session;
 
-use crate::gateway::{count_tokens, response_meta, Gateway, RequestCtx, Resolved};
-use crate::streaming;
+use crate::serve::gateway::{count_tokens, response_meta, Gateway, RequestCtx, Resolved};
+use crate::serve::streaming;
 use crate::upstream::{Api, BufferedAnswer, Call};
 
 /// The client format an answer is written in.

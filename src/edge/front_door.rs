@@ -31,9 +31,9 @@ use prometheus::IntGauge;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::{IpNet, Limits, Settings};
-use crate::gateway::new_id;
-use crate::metrics;
-use crate::proxy_protocol;
+use crate::edge::proxy_protocol;
+use crate::observe::metrics;
+use crate::observe::request_id::new_id;
 
 /// Headers beyond this many are refused (431).
 const MAX_HEADERS: usize = 128;

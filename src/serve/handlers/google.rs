@@ -6,7 +6,7 @@ use argo_filters::ApiError;
 use pingora_proxy::Session;
 
 use super::conversation::Client;
-use crate::gateway::{Gateway, RequestCtx};
+use crate::serve::gateway::{Gateway, RequestCtx};
 
 impl Gateway {
     /// A stream is server-sent events with `alt=sse` (what the SDKs ask for), else one JSON

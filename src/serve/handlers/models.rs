@@ -5,7 +5,7 @@ use argo_filters::ApiError;
 use pingora_proxy::Session;
 use serde::Serialize;
 
-use crate::gateway::{Gateway, RequestCtx};
+use crate::serve::gateway::{Gateway, RequestCtx};
 
 impl Gateway {
     pub(crate) async fn list_models(

@@ -14,8 +14,6 @@ use prometheus::{
     TextEncoder,
 };
 
-use crate::access_log::AccessRecord;
-
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
     60.0, 120.0, 300.0,
@@ -297,21 +295,6 @@ pub fn init() {
     for reason in ["unavailable", "timeout", "error", "breaker_open"] {
         LIMIT_BACKEND_FALLBACKS.with_label_values(&[reason]);
     }
-}
-
-/// Records one answered request (called once, from the access-log hook).
-pub fn observe(record: &AccessRecord) {
-    let mut status = itoa::Buffer::new();
-    let status = status.format(record.status);
-    let requests = [record.endpoint, record.client, record.model, status];
-    count(&REQUESTS, &requests, 1);
-    let duration = record.duration.as_secs_f64();
-    time(
-        &REQUEST_DURATION,
-        &[record.endpoint, record.model],
-        duration,
-    );
-    time(&OVERHEAD, &[record.endpoint], record.overhead.as_secs_f64());
 }
 
 /// Adds `by` to the counter of `vec` with these labels.

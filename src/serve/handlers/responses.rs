@@ -14,7 +14,7 @@ use argo_filters::ApiError;
 use pingora_proxy::Session;
 
 use super::conversation::{Client, Turn};
-use crate::gateway::{count_tokens, response_meta, Gateway, RequestCtx, Resolved};
+use crate::serve::gateway::{count_tokens, response_meta, Gateway, RequestCtx, Resolved};
 use crate::upstream::{Api, Call};
 
 impl Gateway {
