@@ -1,7 +1,11 @@
 //! The Argo client: Pingora's pooled transport connector (TCP or TLS), a lean HTTP/1.1
 //! exchange on top (one write per request, small read buffers), explicit timeouts, and errors
 //! mapped to what a client can act on (502 unreachable or broken, 503 too many large answers
-//! held at once, 504 too slow).
+//! held at once, 504 too slow). Also which environment serves a call (`call`), Argo's addresses
+//! (`addresses`) and the model table merged with Argo's live lists (`catalog`).
+//!
+//! May import `config`, `limits` and `observe`; imported by `lifecycle`, `serve` and the crate
+//! root. Nothing here knows a client format's wire.
 
 mod addresses;
 mod budget;
