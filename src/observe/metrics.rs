@@ -141,6 +141,24 @@ pub static IN_FLIGHT: Lazy<IntGauge> = Lazy::new(|| {
     ))
 });
 
+/// One request counted in [`IN_FLIGHT`] while this is held. Dropping it counts the request out,
+/// also when the request's future is dropped before it ends (a client gone mid-request).
+#[must_use = "the request is counted in flight only while the guard is held"]
+pub struct InFlight(());
+
+impl InFlight {
+    pub fn enter() -> InFlight {
+        IN_FLIGHT.inc();
+        InFlight(())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.dec();
+    }
+}
+
 pub static TOKENS: Lazy<IntCounterVec> = Lazy::new(|| {
     registered(register_int_counter_vec!(
         "argo_bridge_tokens_total",
@@ -383,7 +401,28 @@ pub fn render() -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use futures::FutureExt;
+
     use super::*;
+
+    #[test]
+    fn a_request_is_in_flight_while_its_guard_lives_however_it_ends() {
+        let before = IN_FLIGHT.get();
+        let first = InFlight::enter();
+        let second = InFlight::enter();
+        assert_eq!(IN_FLIGHT.get(), before + 2);
+        drop(first);
+        assert_eq!(IN_FLIGHT.get(), before + 1);
+        // A request abandoned half-way (its future dropped unfinished) is counted out too.
+        let mut abandoned = Box::pin(async move {
+            let _held = second;
+            std::future::pending::<()>().await;
+        });
+        assert!(abandoned.as_mut().now_or_never().is_none());
+        assert_eq!(IN_FLIGHT.get(), before + 1);
+        drop(abandoned);
+        assert_eq!(IN_FLIGHT.get(), before);
+    }
 
     #[test]
     fn cached_handles_count_into_the_series_with_label_values_names() {

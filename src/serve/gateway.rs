@@ -149,9 +149,9 @@ impl ProxyHttp for Gateway {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> pingora_error::Result<bool> {
-        metrics::IN_FLIGHT.inc();
+        let in_flight = metrics::InFlight::enter();
         let outcome = self.route(session, ctx).await;
-        metrics::IN_FLIGHT.dec();
+        drop(in_flight);
         if ctx.stream_outcome == CLIENT_STALLED {
             // Pingora would end the chunked body, a write without a deadline to a client that
             // reads nothing: the connection is dropped instead (an error from the client's side
@@ -224,8 +224,8 @@ impl Gateway {
                 return Err(*unmatched.error);
             }
         };
-        ctx.endpoint = matched.handler.endpoint();
-        ctx.format = matched.handler.client_format();
+        ctx.endpoint = matched.endpoint;
+        ctx.format = matched.format;
         if matched.preflight {
             return self.preflight(session, ctx).await;
         }
@@ -246,19 +246,23 @@ impl Gateway {
             }
             Handler::Ready => self.ready(session, ctx).await,
             Handler::Metrics => self.metrics(session, ctx).await,
-            Handler::ListModels => self.list_models(session, ctx).await,
-            Handler::GetModel => self.get_model(session, ctx, model).await,
-            Handler::ChatCompletions => self.chat_completions(session, ctx).await,
-            Handler::Completions => self.completions(session, ctx).await,
-            Handler::Embeddings => self.embeddings(session, ctx).await,
-            Handler::Responses => self.responses(session, ctx).await,
-            Handler::GenerateContent => self.generate_content(session, ctx, model, false).await,
-            Handler::StreamGenerateContent => {
-                self.generate_content(session, ctx, model, true).await
+            Handler::ListModels => handlers::models::list(self, session, ctx).await,
+            Handler::GetModel => handlers::models::get(self, session, ctx, model).await,
+            Handler::ChatCompletions => handlers::openai::chat(self, session, ctx).await,
+            Handler::Completions => handlers::openai::completions(self, session, ctx).await,
+            Handler::Embeddings => handlers::embeddings::create(self, session, ctx).await,
+            Handler::Responses => handlers::responses::create(self, session, ctx).await,
+            Handler::GenerateContent => {
+                handlers::google::generate_content(self, session, ctx, model, false).await
             }
-            Handler::GoogleCountTokens => self.count_content_tokens(session, ctx, model).await,
-            Handler::Messages => self.messages(session, ctx).await,
-            Handler::CountTokens => self.count_message_tokens(session, ctx).await,
+            Handler::StreamGenerateContent => {
+                handlers::google::generate_content(self, session, ctx, model, true).await
+            }
+            Handler::GoogleCountTokens => {
+                handlers::google::count_tokens(self, session, ctx, model).await
+            }
+            Handler::Messages => handlers::anthropic::messages(self, session, ctx).await,
+            Handler::CountTokens => handlers::anthropic::count_tokens(self, session, ctx).await,
             // The table serves it on the admin listener only.
             Handler::RefreshModels => Err(ApiError::not_found("Unknown path")),
         }
@@ -516,7 +520,7 @@ impl Gateway {
             .add_upstream((upstream_before + streamed).saturating_sub(ctx.timing.upstream()));
         metrics::time(&metrics::UPSTREAM_DURATION, &labels, streamed.as_secs_f64());
         let usage = translator.usage();
-        count_tokens(&model, usage.input_tokens, usage.output_tokens);
+        count_usage(&model, usage.input_tokens, usage.output_tokens);
         ctx.stream_outcome = match ending {
             Ok(Ending::Complete) => "complete",
             Ok(Ending::ClientGone) => "client_gone",
@@ -645,7 +649,7 @@ fn upstream_failure_kind(error: &ApiError) -> Option<&'static str> {
         .map(ErrorCode::as_str)
 }
 
-pub(crate) fn count_tokens(model: &str, prompt: u64, completion: u64) {
+pub(crate) fn count_usage(model: &str, prompt: u64, completion: u64) {
     metrics::count(&metrics::TOKENS, &[model, "prompt"], prompt);
     metrics::count(&metrics::TOKENS, &[model, "completion"], completion);
 }

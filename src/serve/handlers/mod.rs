@@ -3,13 +3,13 @@
 //! the upstream. The plumbing they share (admission, body, Argo calls, replies) is in
 //! [`crate::serve::gateway`].
 
-mod anthropic;
+pub mod anthropic;
 pub(crate) mod conversation;
-mod embeddings;
-mod google;
-mod models;
-mod openai;
-mod responses;
+pub mod embeddings;
+pub mod google;
+pub mod models;
+pub mod openai;
+pub mod responses;
 
 use argo_filters::client::{anthropic_messages, google_genai, openai_responses};
 use argo_filters::ApiError;

@@ -17,123 +17,125 @@ use pingora_proxy::Session;
 
 use super::conversation::{Client, Turn};
 use crate::serve::gateway::{
-    count_tokens, resource_call, response_meta, Gateway, RequestCtx, Resolved,
+    count_usage, resource_call, response_meta, Gateway, RequestCtx, Resolved,
 };
 use crate::upstream::{Api, Call};
 
-impl Gateway {
-    /// `/v1/chat/completions`. A model on Argo's native OpenAI endpoint gets the client's body
-    /// with least rewriting ([`passthrough`]); the rest goes through the hub. The client's
-    /// body and its parse are gone once Argo's request is made (a large one is read on the
-    /// pool for large work).
-    pub(crate) async fn chat_completions(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-    ) -> Result<(), ApiError> {
-        let (user, body, reservation) = self.accept_body(session, ctx).await?;
-        let size = body.len();
-        let table = self.models();
-        let read = move |user: &str| {
-            let read = read_chat(&body, table, user);
-            drop((body, reservation));
-            read
-        };
-        let (model, read) = self.offload(session, &user, size, read).await?;
-        if let Some(model) = &model {
-            self.resolved(ctx, model);
-        }
-        let ReadChat {
-            model,
-            meta,
-            include_usage,
-            route,
-        } = read?;
-        let (argo_body, stream) = match route {
-            Route::Hub(conversation) => {
-                let turn = Turn {
-                    model,
-                    conversation: *conversation,
-                    client: Client::OpenAiChat { include_usage },
-                    meta,
-                    size,
-                };
-                return self.converse(session, ctx, &user, turn).await;
-            }
-            Route::PassThrough { argo_body, stream } => (argo_body, stream),
-        };
-        let call = Call::new(Api::OpenAiChat { stream }, &user);
-        if stream {
-            let translator = passthrough::stream(&meta, include_usage);
-            return self
-                .relay(session, ctx, &model.env, call, argo_body, translator)
-                .await;
-        }
-        let answer = self.call(session, ctx, &model.env, call, argo_body).await?;
-        let size = answer.len();
-        let relay = move |_: &str| passthrough::relay_answer(&answer, &meta);
-        let (json, usage) = self.offload(session, &user, size, relay).await??;
-        if let Some(usage) = usage {
-            count_tokens(&model.name, usage.input_tokens, usage.output_tokens);
-        }
-        self.reply(session, ctx, 200, json).await
+/// `/v1/chat/completions`. A model on Argo's native OpenAI endpoint gets the client's body
+/// with least rewriting ([`passthrough`]); the rest goes through the hub. The client's
+/// body and its parse are gone once Argo's request is made (a large one is read on the
+/// pool for large work).
+pub async fn chat(
+    gateway: &Gateway,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+) -> Result<(), ApiError> {
+    let (user, body, reservation) = gateway.accept_body(session, ctx).await?;
+    let size = body.len();
+    let table = gateway.models();
+    let read = move |user: &str| {
+        let read = read_chat(&body, table, user);
+        drop((body, reservation));
+        read
+    };
+    let (model, read) = gateway.offload(session, &user, size, read).await?;
+    if let Some(model) = &model {
+        gateway.resolved(ctx, model);
     }
+    let ReadChat {
+        model,
+        meta,
+        include_usage,
+        route,
+    } = read?;
+    let (argo_body, stream) = match route {
+        Route::Hub(conversation) => {
+            let turn = Turn {
+                model,
+                conversation: *conversation,
+                client: Client::OpenAiChat { include_usage },
+                meta,
+                size,
+            };
+            return gateway.converse(session, ctx, &user, turn).await;
+        }
+        Route::PassThrough { argo_body, stream } => (argo_body, stream),
+    };
+    let call = Call::new(Api::OpenAiChat { stream }, &user);
+    if stream {
+        let translator = passthrough::stream(&meta, include_usage);
+        return gateway
+            .relay(session, ctx, &model.env, call, argo_body, translator)
+            .await;
+    }
+    let answer = gateway
+        .call(session, ctx, &model.env, call, argo_body)
+        .await?;
+    let size = answer.len();
+    let relay = move |_: &str| passthrough::relay_answer(&answer, &meta);
+    let (json, usage) = gateway.offload(session, &user, size, relay).await??;
+    if let Some(usage) = usage {
+        count_usage(&model.name, usage.input_tokens, usage.output_tokens);
+    }
+    gateway.reply(session, ctx, 200, json).await
+}
 
-    /// `/v1/completions`, over the resource endpoints: one Argo call per prompt. Work that
-    /// grows with a large request (Argo's requests, the counts of the prompts) runs on the
-    /// pool for large work; a stream keeps nothing of the request.
-    pub(crate) async fn completions(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-    ) -> Result<(), ApiError> {
-        let (user, request, size): (String, CompletionRequest, usize) =
-            self.accept(session, ctx).await?;
-        let model = self.resolve(ctx, &request.model)?;
-        model.require_chat()?;
-        let prompts = completions::prompts(&request)?.len();
-        let most = self.state.settings.limits.max_prompts_per_request;
-        if prompts > most {
-            return Err(ApiError::invalid(
-                "prompt",
-                format!("Send at most {most} prompts in one request (each is one call to Argo)"),
-            )
-            .with_code(ErrorCode::TooManyPrompts));
-        }
-        if request.stream == Some(true) {
-            let env = model.env.clone();
-            let prepare = move |user: &str| stream_completion(&request, &model, user);
-            let (argo_body, translator) = self.offload(session, &user, size, prepare).await??;
-            let call = resource_call(Endpoint::StreamChat, &user);
-            return self
-                .relay(session, ctx, &env, call, argo_body, translator)
-                .await;
-        }
-        // The admission paid for the first call; every further one is paid before any is made.
-        let further_calls = u32::try_from(prompts.saturating_sub(1)).unwrap_or(u32::MAX);
-        self.state.limits.charge(&user, further_calls).await?;
-        let (resolved, meta) = (model.clone(), response_meta("cmpl", &request.model));
-        let prepare = move |user: &str| {
-            let bodies = argo_completions(&request, &resolved, user);
-            (request, bodies)
-        };
-        let (request, bodies) = self.offload(session, &user, size, prepare).await?;
-        let mut answers = Vec::with_capacity(prompts);
-        for argo_body in bodies? {
-            let call = resource_call(Endpoint::Chat, &user);
-            let body = self.call(session, ctx, &model.env, call, argo_body).await?;
-            answers.push(resource::read_answer(&body, &ToolReplies::None, &meta.id)?);
-        }
-        let tokenizer = model.tokenizer();
-        let write = move |_: &str| {
-            let prompts = completions::prompts(&request)?;
-            Ok::<_, ApiError>(completions::completion_json(
-                &request, &prompts, &answers, &meta, tokenizer,
-            ))
-        };
-        let json = self.offload(session, &user, size, write).await??;
-        self.reply(session, ctx, 200, json).await
+/// `/v1/completions`, over the resource endpoints: one Argo call per prompt. Work that
+/// grows with a large request (Argo's requests, the counts of the prompts) runs on the
+/// pool for large work; a stream keeps nothing of the request.
+pub async fn completions(
+    gateway: &Gateway,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+) -> Result<(), ApiError> {
+    let (user, request, size): (String, CompletionRequest, usize) =
+        gateway.accept(session, ctx).await?;
+    let model = gateway.resolve(ctx, &request.model)?;
+    model.require_chat()?;
+    let prompts = completions::prompts(&request)?.len();
+    let most = gateway.state.settings.limits.max_prompts_per_request;
+    if prompts > most {
+        return Err(ApiError::invalid(
+            "prompt",
+            format!("Send at most {most} prompts in one request (each is one call to Argo)"),
+        )
+        .with_code(ErrorCode::TooManyPrompts));
     }
+    if request.stream == Some(true) {
+        let env = model.env.clone();
+        let prepare = move |user: &str| stream_completion(&request, &model, user);
+        let (argo_body, translator) = gateway.offload(session, &user, size, prepare).await??;
+        let call = resource_call(Endpoint::StreamChat, &user);
+        return gateway
+            .relay(session, ctx, &env, call, argo_body, translator)
+            .await;
+    }
+    // The admission paid for the first call; every further one is paid before any is made.
+    let further_calls = u32::try_from(prompts.saturating_sub(1)).unwrap_or(u32::MAX);
+    gateway.state.limits.charge(&user, further_calls).await?;
+    let (resolved, meta) = (model.clone(), response_meta("cmpl", &request.model));
+    let prepare = move |user: &str| {
+        let bodies = argo_completions(&request, &resolved, user);
+        (request, bodies)
+    };
+    let (request, bodies) = gateway.offload(session, &user, size, prepare).await?;
+    let mut answers = Vec::with_capacity(prompts);
+    for argo_body in bodies? {
+        let call = resource_call(Endpoint::Chat, &user);
+        let body = gateway
+            .call(session, ctx, &model.env, call, argo_body)
+            .await?;
+        answers.push(resource::read_answer(&body, &ToolReplies::None, &meta.id)?);
+    }
+    let tokenizer = model.tokenizer();
+    let write = move |_: &str| {
+        let prompts = completions::prompts(&request)?;
+        Ok::<_, ApiError>(completions::completion_json(
+            &request, &prompts, &answers, &meta, tokenizer,
+        ))
+    };
+    let json = gateway.offload(session, &user, size, write).await??;
+    gateway.reply(session, ctx, 200, json).await
 }
 
 /// Argo's request for a streamed completion of the first prompt, and its translation (the
