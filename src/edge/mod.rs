@@ -6,6 +6,7 @@
 //! here knows a route, a handler or Argo.
 
 pub mod auth;
+pub mod connections;
 pub mod cors;
 pub mod front_door;
 pub mod http;
