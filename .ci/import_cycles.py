@@ -5,16 +5,16 @@ Usage: .ci/import_cycles.py SRC_DIR [SRC_DIR ...]   (for example `src` or `filte
 
 Each file is a module (`a/b.rs` and `a/b/mod.rs` are `a::b`; `main.rs` and `lib.rs` are the
 crate root). Every path a file names, in `use` lines and in code alike, that starts with
-`crate::`, `super::`, `self::` or the name of a child module the file declares (`mod x;`) is an
-edge from that file to the deepest module the path reaches (test modules inline in a file count
-as that file). Two graphs are checked: files, and
-top-level folders (a module's first path segment; the crate root's own file stands alone).
-A re-export counts as a use: a folder's `mod.rs` that re-exports a child, and a child that
-names something through its parent (`super::X`), make a circle; children name their siblings
-(`super::sibling::X`) instead. Each
-strongly connected part with more than one member is a circle and is printed; the exit status is
-1 when there is any, 0 otherwise. `mod x;` declarations alone are not edges: a parent owns its
-children.
+`crate::`, `super::`, `self::` or the name of a child module the file declares (`mod x;`) is
+an edge from that file to the deepest module the path reaches; comments and strings are not
+read, and test modules inline in a file count as that file. `mod x;` alone is no edge: a parent
+owns its children. A re-export is a use: a folder's `mod.rs` that names a child, and a child
+that names something through its parent (`super::X`), make a circle; children name their
+siblings (`super::sibling::X`) instead.
+
+Two graphs are checked: files, and top-level folders (a module's first path segment; the crate
+root's own file stands alone). Each strongly connected part of more than one member is a circle
+and is printed with the edges inside it. Exit status: 1 when there is a circle, 0 otherwise.
 """
 
 import os
@@ -22,7 +22,6 @@ import re
 import sys
 
 PATH = re.compile(r"\b(crate|super|self)((?:::[A-Za-z_][A-Za-z0-9_]*)+|::\{)")
-GROUP = re.compile(r"\b(crate|super|self)::\{")
 INLINE_MOD = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+([A-Za-z_][A-Za-z0-9_]*)\s*\{")
 
 
