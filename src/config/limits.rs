@@ -5,8 +5,6 @@
 use serde::Deserialize;
 
 use super::fields::{err, set_number, set_text, ConfigError};
-#[cfg(doc)]
-use super::server::derived_max_connections;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,7 +61,7 @@ pub struct Limits {
     /// Connections the API listener holds open at once, from every client together (503 with
     /// `Retry-After` beyond). Once three quarters are open, an address holding a sixteenth of
     /// them gets no more, so that others still get in. 0: derived from the process's open-file
-    /// limit (see [`derived_max_connections`]); `Settings` always holds the number in force.
+    /// limit (see [`super::derived_max_connections`]); `Settings` always holds the number in force.
     #[serde(default)]
     pub max_connections: usize,
     /// The whole request body must arrive within this long of its head.

@@ -138,52 +138,11 @@ pub fn apply_env(
 }
 
 pub fn validate(mut config: Config) -> Result<Settings, ConfigError> {
-    if config.listen.parse::<SocketAddr>().is_err() {
-        return Err(err(
-            "listen",
-            format!("`{}` is not an address like 0.0.0.0:8080", config.listen),
-        ));
-    }
-    if !config.admin.listen.is_empty() && config.admin.listen.parse::<SocketAddr>().is_err() {
-        return Err(err(
-            "admin.listen",
-            format!(
-                "`{}` is not an address like 0.0.0.0:9090",
-                config.admin.listen
-            ),
-        ));
-    }
-    // Two `:0` addresses are two free ports, not one.
-    let takes_a_free_port = config.listen.ends_with(":0");
-    if config.admin.listen == config.listen && !takes_a_free_port {
-        return Err(err("admin.listen", "must differ from `listen`"));
-    }
-    check_connection_caps(&mut config)?;
+    check_listeners(&config)?;
     check_connection_caps(&mut config)?;
     let environments = config.upstream.validate()?;
     config.readiness.validate()?;
-    for model in &mut config.models {
-        if model.upstream.is_none() {
-            let default = config.upstream.default_api.get(&model.env).copied();
-            model.upstream = Some(default.unwrap_or_default());
-        }
-    }
-    for (index, model) in config.models.iter().enumerate() {
-        if !environments.contains_key(&model.env) {
-            return Err(err(
-                &format!("models[{index}].env"),
-                format!(
-                    "`{}` (model {}) is not one of upstream.environments",
-                    model.env, model.name
-                ),
-            ));
-        }
-    }
-    let models = ModelTable::new(config.models)
-        .and_then(|table| table.with_retired(config.retired_models))
-        .map_err(|e| ConfigError(format!("config field {e}")))?;
-    let model_rules = ModelRules::new(config.model_rules)
-        .map_err(|e| ConfigError(format!("config field {e}")))?;
+    let (models, model_rules) = model_table(&mut config, &environments)?;
     config.auth.validate()?;
     config.tls.validate()?;
     config.limits.validate()?;
@@ -212,6 +171,62 @@ pub fn validate(mut config: Config) -> Result<Settings, ConfigError> {
         models,
         model_rules,
     })
+}
+
+/// `listen` and `admin.listen` are addresses, and not the same one.
+fn check_listeners(config: &Config) -> Result<(), ConfigError> {
+    if config.listen.parse::<SocketAddr>().is_err() {
+        return Err(err(
+            "listen",
+            format!("`{}` is not an address like 0.0.0.0:8080", config.listen),
+        ));
+    }
+    if !config.admin.listen.is_empty() && config.admin.listen.parse::<SocketAddr>().is_err() {
+        return Err(err(
+            "admin.listen",
+            format!(
+                "`{}` is not an address like 0.0.0.0:9090",
+                config.admin.listen
+            ),
+        ));
+    }
+    // Two `:0` addresses are two free ports, not one.
+    let takes_a_free_port = config.listen.ends_with(":0");
+    if config.admin.listen == config.listen && !takes_a_free_port {
+        return Err(err("admin.listen", "must differ from `listen`"));
+    }
+    Ok(())
+}
+
+/// The model table and the rules for models only Argo's lists know. A row that names no API
+/// gets its environment's `upstream.default_api`; every row's environment must be configured.
+fn model_table(
+    config: &mut Config,
+    environments: &BTreeMap<String, ArgoEnv>,
+) -> Result<(ModelTable, ModelRules), ConfigError> {
+    for model in &mut config.models {
+        if model.upstream.is_none() {
+            let default = config.upstream.default_api.get(&model.env).copied();
+            model.upstream = Some(default.unwrap_or_default());
+        }
+    }
+    for (index, model) in config.models.iter().enumerate() {
+        if !environments.contains_key(&model.env) {
+            return Err(err(
+                &format!("models[{index}].env"),
+                format!(
+                    "`{}` (model {}) is not one of upstream.environments",
+                    model.env, model.name
+                ),
+            ));
+        }
+    }
+    let models = ModelTable::new(std::mem::take(&mut config.models))
+        .and_then(|table| table.with_retired(std::mem::take(&mut config.retired_models)))
+        .map_err(|e| ConfigError(format!("config field {e}")))?;
+    let model_rules = ModelRules::new(std::mem::take(&mut config.model_rules))
+        .map_err(|e| ConfigError(format!("config field {e}")))?;
+    Ok((models, model_rules))
 }
 
 /// Fills in `limits.max_connections` when it is 0, and checks both connection caps.
