@@ -279,13 +279,14 @@ fn what_argo_would_refuse_or_not_serve_keeps_todays_answer() {
     let response = stack.post("/v1/responses", &long.to_string());
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(upstream_calls(&stack), (0, 1));
-    // Namespace tools (issue 25) and stored state are refused as the translation refuses them.
+    // A namespace grouping what cannot be served (namespaces themselves go flat, issue 25:
+    // tests/codex_tools.rs) and stored state are refused as the translation refuses them.
     let namespace = json!({"model": "gpt-5", "input": "hi",
-        "tools": [{"type": "namespace", "name": "mcp", "tools": []}]});
+        "tools": [{"type": "namespace", "name": "mcp", "tools": [{"type": "file_search"}]}]});
     let error = stack
         .post("/v1/responses", &namespace.to_string())
         .expect_error(400);
-    assert_eq!(error["param"], "tools[0].type");
+    assert_eq!(error["param"], "tools[0].tools[0].type");
     let chained = json!({"model": "gpt-5", "input": "hi", "previous_response_id": "resp_1"});
     let error = stack
         .post("/v1/responses", &chained.to_string())

@@ -14,7 +14,7 @@
 use std::hint::black_box;
 
 use argo_filters::client::google_genai::{self, Framing};
-use argo_filters::client::openai_responses::{self, CustomTools};
+use argo_filters::client::openai_responses::{self, ClientTools};
 use argo_filters::client::{anthropic_messages, openai_chat};
 use argo_filters::embeddings::{self, Output};
 use argo_filters::hub::Usage;
@@ -321,7 +321,7 @@ fn native_streams(c: &mut Criterion) {
             b.iter(|| {
                 let translation = StreamTranslation::new(
                     openai_native::SseDecoder::new(),
-                    openai_responses::encoder(&meta(), &CustomTools::default()),
+                    openai_responses::encoder(&meta(), &ClientTools::default()),
                 );
                 black_box(relay(translation, stream))
             })

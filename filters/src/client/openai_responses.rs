@@ -11,7 +11,7 @@
 //!
 //! `custom` tools (freeform input, maybe grammar-constrained: Codex's `apply_patch` for
 //! gpt-5-family models) are offered to the model as functions taking one string `input`
-//! ([`CustomTools`]); the model's calls of them go back as `custom_tool_call` items carrying
+//! ([`ClientTools`]); the model's calls of them go back as `custom_tool_call` items carrying
 //! that string, and such items read back become calls with `{"input": ...}` arguments.
 //!
 //! Reasoning round-trips: thinking is written as a `reasoning` item whose summary is the
@@ -19,6 +19,27 @@
 //! sending the item back (Codex does, with `include: ["reasoning.encrypted_content"]`) gives
 //! Claude its signed thinking block again. Reasoning items read back become
 //! [`Part::Thinking`]; upstreams drop unsigned thinking.
+//!
+//! `namespace` tools (Codex 0.171 groups its sub-agent tools in `multi_agent_v1`) are offered
+//! flat, each grouped tool under its bare name when no other tool has it, else as
+//! `namespace__name` ([`crate::tools::namespaces`]); the model's calls of them go back with the
+//! tool's own `name` and its `namespace`, and such calls read back (and a `tool_choice` with a
+//! `namespace`) name the tool as the model was offered it.
+//!
+//! What Codex CLI (0.171, `codex-rs`) sends, and what becomes of it here and on the
+//! pass-through to Argo's `/v1/responses` (`upstream::responses_passthrough`):
+//!
+//! | Codex sends | Here (hub) | Pass-through |
+//! |---|---|---|
+//! | `function` tools | offered | as written |
+//! | `custom` tools (`apply_patch`) | functions taking one string `input`; calls back as `custom_tool_call` | as written (over 4,096 characters of description: the hub) |
+//! | `namespace` tools | flat, calls back with their `namespace` | flat alike |
+//! | `web_search` | dropped: Argo runs no hosted tools | dropped |
+//! | `local_shell` tool, `local_shell_call` items (for models whose metadata asks for them; not the Argo models, which Codex does not know) | refused, naming the type | the tool refused alike; items go as written, for Argo to answer |
+//! | `tool_search` tool, `tool_search_call`/`_output` and `additional_tools` items (deferred MCP tools, likewise) | refused, naming the type | likewise |
+//! | `reasoning` items with `encrypted_content` | thinking, the content as Claude's signature | as written |
+//! | `include: ["reasoning.encrypted_content"]`, `prompt_cache_key`, `client_metadata`, `reasoning.summary` | ignored (signatures always come back) | as written |
+//! | `store: false`, `parallel_tool_calls`, `developer` messages | served | as written |
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -34,6 +55,7 @@ use crate::json::parse_request;
 use crate::openai::{check_sampling, ResponseMeta};
 use crate::tools;
 use crate::tools::names::NameSet;
+use crate::tools::namespaces::{self, Declared, Namespaces};
 use crate::translate::Encoder;
 
 /// The request fields read; every other field is ignored.
@@ -86,30 +108,36 @@ struct TextConfig {
     format: Option<Value>,
 }
 
-/// The names of a request's `custom` tools. The model is offered each as a function taking
-/// one string `input`; the answer writers ([`answer_json`], [`encoder`]) need the names to give
-/// the model's calls of them back as `custom_tool_call` items carrying that string.
+/// What the answer writers ([`answer_json`], [`encoder`]) need to know of a request's tools
+/// to give the model's calls back as the client declared them: which are `custom` tools
+/// (offered to the model as functions taking one string `input`; their calls go back as
+/// `custom_tool_call` items carrying that string), and which were grouped in a `namespace`
+/// (offered flat; their calls go back with the tool's own name and its `namespace`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CustomTools {
+pub struct ClientTools {
+    /// The custom tools, by the name the model sees.
     names: HashSet<String>,
+    namespaces: Namespaces,
 }
 
-impl CustomTools {
-    /// Whether `name` is a custom tool.
+impl ClientTools {
+    /// Whether `name` (as the model sees it) is a custom tool.
     pub fn contains(&self, name: &str) -> bool {
         self.names.contains(name)
     }
 
-    /// Whether the request declared no custom tools.
+    /// Whether the request declared no custom tools and grouped none.
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        self.names.is_empty() && self.namespaces.is_empty()
     }
 }
 
-impl<S: Into<String>> FromIterator<S> for CustomTools {
+impl<S: Into<String>> FromIterator<S> for ClientTools {
+    /// Custom tools of these names.
     fn from_iter<I: IntoIterator<Item = S>>(names: I) -> Self {
-        CustomTools {
+        ClientTools {
             names: names.into_iter().map(Into::into).collect(),
+            namespaces: Namespaces::default(),
         }
     }
 }
@@ -118,7 +146,7 @@ impl<S: Into<String>> FromIterator<S> for CustomTools {
 /// conversation's tools are the client's `custom` tools.
 /// `instructions` become a system message first: every upstream takes `system`, while Argo's
 /// OpenAI endpoint also serves models that may not know `developer`.
-pub fn read_request(body: &[u8]) -> Result<(Conversation, String, CustomTools), ApiError> {
+pub fn read_request(body: &[u8]) -> Result<(Conversation, String, ClientTools), ApiError> {
     let request: Request = parse_request(body)?;
     refuse_stored_state(&request)?;
     check_sampling(request.temperature, request.top_p, None)?;
@@ -130,9 +158,10 @@ pub fn read_request(body: &[u8]) -> Result<(Conversation, String, CustomTools), 
     {
         messages.push(Message::text(Role::System, instructions));
     }
-    messages.extend(read_input(request.input.as_ref())?);
     let (mut tools, mut custom_tools) = read_tools(request.tools.as_deref().unwrap_or_default())?;
-    let tool_choice = read_tool_choice(request.tool_choice.as_ref(), &mut tools)?;
+    let namespaces = &custom_tools.namespaces;
+    messages.extend(read_input(request.input.as_ref(), namespaces)?);
+    let tool_choice = read_tool_choice(request.tool_choice.as_ref(), &mut tools, namespaces)?;
     let offered: NameSet = tools.iter().map(|tool| tool.name.as_str()).collect();
     custom_tools.names.retain(|name| offered.contains(name));
     let mut conversation = Conversation::new(Dialect::OpenAiResponses, messages);
@@ -223,7 +252,7 @@ enum Piece {
     Output { result: Part, images: Vec<Part> },
 }
 
-fn read_input(input: Option<&Value>) -> Result<Vec<Message>, ApiError> {
+fn read_input(input: Option<&Value>, namespaces: &Namespaces) -> Result<Vec<Message>, ApiError> {
     let items = match input {
         Some(Value::String(text)) => return Ok(vec![Message::text(Role::User, text.as_str())]),
         Some(Value::Array(items)) if !items.is_empty() => items,
@@ -249,7 +278,7 @@ fn read_input(input: Option<&Value>) -> Result<Vec<Message>, ApiError> {
     let mut messages: Vec<Message> = Vec::with_capacity(items.len());
     let mut images: Vec<Part> = Vec::new();
     for (index, item) in items.iter().enumerate() {
-        let piece = read_item(index, item)?;
+        let piece = read_item(index, item, namespaces)?;
         if !matches!(piece, Piece::Output { .. }) {
             flush_images(&mut messages, &mut images);
         }
@@ -281,7 +310,7 @@ fn flush_images(messages: &mut Vec<Message>, images: &mut Vec<Part>) {
     }
 }
 
-fn read_item(index: usize, item: &Value) -> Result<Piece, ApiError> {
+fn read_item(index: usize, item: &Value, namespaces: &Namespaces) -> Result<Piece, ApiError> {
     let path = format!("input[{index}]");
     let object = item
         .as_object()
@@ -299,8 +328,10 @@ fn read_item(index: usize, item: &Value) -> Result<Piece, ApiError> {
     };
     match kind {
         "message" => read_message(&path, object),
-        "function_call" => Ok(Piece::Assistant(vec![read_call(&path, object)?])),
-        "custom_tool_call" => Ok(Piece::Assistant(vec![read_custom_call(&path, object)?])),
+        "function_call" => Ok(Piece::Assistant(vec![read_call(&path, object, namespaces)?])),
+        "custom_tool_call" => Ok(Piece::Assistant(vec![read_custom_call(
+            &path, object, namespaces,
+        )?])),
         "function_call_output" | "custom_tool_call_output" => read_call_output(&path, object),
         "reasoning" => Ok(Piece::Assistant(vec![read_reasoning(&path, object)?])),
         "item_reference" => Err(ApiError::invalid(
@@ -398,23 +429,49 @@ fn read_image(path: &str, object: &Map<String, Value>) -> Result<Part, ApiError>
     })
 }
 
-fn read_call(path: &str, object: &Map<String, Value>) -> Result<Part, ApiError> {
+fn read_call(
+    path: &str,
+    object: &Map<String, Value>,
+    namespaces: &Namespaces,
+) -> Result<Part, ApiError> {
     Ok(Part::tool_call(
         string(object, path, "call_id")?,
-        string(object, path, "name")?,
+        called_name(path, object, namespaces)?,
         tools::arguments_string(object.get("arguments")),
     ))
 }
 
 /// An earlier call of a custom tool, as the model made it: a function call whose arguments
 /// wrap the input (see [`custom_tool_def`]).
-fn read_custom_call(path: &str, object: &Map<String, Value>) -> Result<Part, ApiError> {
+fn read_custom_call(
+    path: &str,
+    object: &Map<String, Value>,
+    namespaces: &Namespaces,
+) -> Result<Part, ApiError> {
     let input = string(object, path, "input")?;
     Ok(Part::tool_call(
         string(object, path, "call_id")?,
-        string(object, path, "name")?,
+        called_name(path, object, namespaces)?,
         serde_json::json!({ CUSTOM_INPUT: input }).to_string(),
     ))
+}
+
+/// The tool an earlier call called, by the name the model was offered: a call with a
+/// `namespace` (as Codex sends back a call of a grouped tool) names its tool within it.
+fn called_name<'a>(
+    path: &str,
+    object: &'a Map<String, Value>,
+    namespaces: &'a Namespaces,
+) -> Result<Cow<'a, str>, ApiError> {
+    let name = string(object, path, "name")?;
+    match object.get("namespace") {
+        None | Some(Value::Null) => Ok(Cow::Borrowed(name)),
+        Some(Value::String(namespace)) => Ok(namespaces.offered_name(namespace, name)),
+        Some(_) => Err(ApiError::invalid(
+            format!("{path}.namespace"),
+            "`namespace` must be a string",
+        )),
+    }
 }
 
 fn read_call_output(path: &str, object: &Map<String, Value>) -> Result<Piece, ApiError> {
@@ -487,47 +544,74 @@ fn read_reasoning(path: &str, object: &Map<String, Value>) -> Result<Part, ApiEr
     Ok(Part::Thinking { text, signature })
 }
 
-fn read_tools(tools: &[Value]) -> Result<(Vec<ToolDef>, CustomTools), ApiError> {
-    let mut defs: Vec<ToolDef> = Vec::with_capacity(tools.len());
-    let mut declared = NameSet::with_capacity(tools.len());
-    let mut custom = CustomTools::default();
+/// The tools offered to the model: functions and custom tools as functions, a namespace's
+/// tools flat (see [`namespaces`]), web search left out.
+fn read_tools(tools: &[Value]) -> Result<(Vec<ToolDef>, ClientTools), ApiError> {
+    let mut offers: Vec<(Option<&str>, String, ToolDef, bool)> = Vec::with_capacity(tools.len());
     for (index, tool) in tools.iter().enumerate() {
-        let (def, is_custom) = match read_tool(index, tool)? {
-            Offer::Function(def) => (def, false),
-            Offer::Custom(def) => (def, true),
-            Offer::Nothing => continue,
-        };
-        if !declared.insert(def.name.clone()) {
-            return Err(ApiError::invalid(
-                format!("tools[{index}].name"),
-                format!("Tool name `{}` is declared twice", def.name),
-            ));
+        let path = format!("tools[{index}]");
+        match read_tool(&path, tool)? {
+            Offer::Function(def) => offers.push((None, path, def, false)),
+            Offer::Custom(def) => offers.push((None, path, def, true)),
+            Offer::Namespace { name, tools } => {
+                for (position, (def, is_custom)) in tools.into_iter().enumerate() {
+                    let path = format!("{path}.tools[{position}]");
+                    offers.push((Some(name), path, def, is_custom));
+                }
+            }
+            Offer::Nothing => {}
         }
-        if is_custom {
-            custom.names.insert(def.name.clone());
-        }
-        defs.push(def);
     }
-    Ok((defs, custom))
+    let declared: Vec<Declared> = offers
+        .iter()
+        .map(|(namespace, path, def, _)| Declared {
+            namespace: *namespace,
+            name: &def.name,
+            path: format!("{path}.name"),
+        })
+        .collect();
+    let (offered, namespaces) = namespaces::flatten(&declared)?;
+    drop(declared);
+    let mut client_tools = ClientTools {
+        names: HashSet::new(),
+        namespaces,
+    };
+    let defs = offers
+        .into_iter()
+        .zip(offered)
+        .map(|((_, _, mut def, is_custom), offered)| {
+            if is_custom {
+                client_tools.names.insert(offered.clone());
+            }
+            def.name = offered;
+            def
+        })
+        .collect();
+    Ok((defs, client_tools))
 }
 
 /// What one `tools` entry offers the model.
-enum Offer {
+enum Offer<'a> {
     Function(ToolDef),
     /// A `custom` tool, as a function ([`custom_tool_def`]).
     Custom(ToolDef),
+    /// A namespace's functions and custom tools (`true`), under their own names.
+    Namespace {
+        name: &'a str,
+        tools: Vec<(ToolDef, bool)>,
+    },
     /// A web search tool ([`is_web_search`]).
     Nothing,
 }
 
-fn read_tool(index: usize, tool: &Value) -> Result<Offer, ApiError> {
-    let path = format!("tools[{index}]");
+fn read_tool<'a>(path: &str, tool: &'a Value) -> Result<Offer<'a>, ApiError> {
     let object = tool
         .as_object()
-        .ok_or_else(|| ApiError::invalid(&path, "Each tool must be an object"))?;
+        .ok_or_else(|| ApiError::invalid(path, "Each tool must be an object"))?;
     match object.get("type").and_then(Value::as_str) {
-        Some("function") => Ok(Offer::Function(function_tool_def(&path, object)?)),
-        Some("custom") => Ok(Offer::Custom(custom_tool_def(&path, object)?)),
+        Some("function") => Ok(Offer::Function(function_tool_def(path, object)?)),
+        Some("custom") => Ok(Offer::Custom(custom_tool_def(path, object)?)),
+        Some("namespace") => read_namespace(path, object),
         Some(kind) if is_web_search(kind) => Ok(Offer::Nothing),
         Some(kind) => Err(ApiError::invalid(
             format!("{path}.type"),
@@ -538,6 +622,38 @@ fn read_tool(index: usize, tool: &Value) -> Result<Offer, ApiError> {
             "Each tool needs a `type`",
         )),
     }
+}
+
+/// A `namespace` tool's functions and custom tools. Its description is not offered: the
+/// model sees the tools it groups, each with its own description.
+fn read_namespace<'a>(path: &str, object: &'a Map<String, Value>) -> Result<Offer<'a>, ApiError> {
+    let name = object
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| ApiError::invalid(format!("{path}.name"), namespaces::NEEDS_NAME))?;
+    let grouped = object
+        .get("tools")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError::invalid(format!("{path}.tools"), namespaces::NEEDS_TOOLS))?;
+    let mut tools = Vec::with_capacity(grouped.len());
+    for (position, tool) in grouped.iter().enumerate() {
+        let path = format!("{path}.tools[{position}]");
+        let object = tool
+            .as_object()
+            .ok_or_else(|| ApiError::invalid(&path, "Each tool must be an object"))?;
+        match object.get("type").and_then(Value::as_str) {
+            Some("function") => tools.push((function_tool_def(&path, object)?, false)),
+            Some("custom") => tools.push((custom_tool_def(&path, object)?, true)),
+            kind => {
+                return Err(ApiError::invalid(
+                    format!("{path}.type"),
+                    namespaces::ungroupable(kind.unwrap_or("untyped")),
+                ))
+            }
+        }
+    }
+    Ok(Offer::Namespace { name, tools })
 }
 
 /// Web search tools are dropped rather than refused: Codex CLI sends one by default
@@ -671,16 +787,14 @@ pub(crate) fn unserved_tool(kind: &str) -> String {
 }
 
 fn is_valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    namespaces::is_function_name(name)
 }
 
 /// `tool_choice`; `allowed_tools` narrows `tools` to the functions and custom tools it names.
 fn read_tool_choice(
     choice: Option<&Value>,
     tools: &mut Vec<ToolDef>,
+    namespaces: &Namespaces,
 ) -> Result<Option<ToolChoice>, ApiError> {
     let invalid = || {
         ApiError::invalid(
@@ -697,6 +811,7 @@ fn read_tool_choice(
                     .get("name")
                     .and_then(Value::as_str)
                     .ok_or_else(invalid)?;
+                let name = chosen_name(object, name, namespaces);
                 if !tools.iter().any(|tool| tool.name == name) {
                     return Err(ApiError::invalid(
                         "tool_choice.name",
@@ -705,7 +820,7 @@ fn read_tool_choice(
                 }
                 ToolChoice::Named(name.to_string())
             }
-            Some("allowed_tools") => allowed_tools(object, tools)?,
+            Some("allowed_tools") => allowed_tools(object, tools, namespaces)?,
             Some(kind) if is_web_search(kind) => {
                 return Err(ApiError::invalid(
                     "tool_choice.type",
@@ -735,9 +850,24 @@ fn mode_choice(mode: &str) -> Option<ToolChoice> {
     }
 }
 
+/// The tool a `tool_choice` (or an allowed tool) names, by the name the model was offered: with
+/// a `namespace` member (the shape of a grouped tool's call; OpenAI's documented choice has
+/// none, so this only keeps such a choice from missing its tool), the tool within it.
+fn chosen_name<'a>(
+    object: &Map<String, Value>,
+    name: &'a str,
+    namespaces: &'a Namespaces,
+) -> Cow<'a, str> {
+    match object.get("namespace").and_then(Value::as_str) {
+        Some(namespace) => namespaces.offered_name(namespace, name),
+        None => Cow::Borrowed(name),
+    }
+}
+
 fn allowed_tools(
     object: &Map<String, Value>,
     tools: &mut Vec<ToolDef>,
+    namespaces: &Namespaces,
 ) -> Result<ToolChoice, ApiError> {
     let mode = object.get("mode").and_then(Value::as_str).unwrap_or("auto");
     let choice = mode_choice(mode)
@@ -770,13 +900,16 @@ fn allowed_tools(
                 ))
             }
         }
-        let name = tool.get("name").and_then(Value::as_str).ok_or_else(|| {
+        let named = tool
+            .as_object()
+            .and_then(|object| Some((object, object.get("name")?.as_str()?)));
+        let (object, name) = named.ok_or_else(|| {
             ApiError::invalid(
                 format!("tool_choice.tools[{index}].name"),
                 "`name` must be a string",
             )
         })?;
-        names.insert(name);
+        names.insert(chosen_name(object, name, namespaces));
     }
     tools.retain(|tool| names.contains(&tool.name));
     Ok(choice)
@@ -831,34 +964,44 @@ enum Item {
     Message {
         text: String,
     },
+    /// `name` is the client's, within `namespace` for a grouped tool.
     Call {
         call_id: String,
         name: String,
+        namespace: Option<String>,
         arguments: String,
     },
     /// A call of a custom tool; `arguments` as the model wrote them, wrapping the input.
     CustomCall {
         call_id: String,
         name: String,
+        namespace: Option<String>,
         arguments: String,
     },
 }
 
 impl Item {
-    /// The call of `name`: a custom call when `name` is a custom tool.
-    fn call(custom_tools: &CustomTools, call_id: &str, name: &str, arguments: &str) -> Self {
-        let custom = custom_tools.contains(name);
-        let (call_id, name, arguments) = (call_id.into(), name.into(), arguments.into());
+    /// The call of `name` (the tool as the model was offered it): a custom call when it is a
+    /// custom tool, named as the client declared it.
+    fn call(client_tools: &ClientTools, call_id: &str, name: &str, arguments: &str) -> Self {
+        let custom = client_tools.contains(name);
+        let (name, namespace) = match client_tools.namespaces.origin(name) {
+            Some(origin) => (origin.name.clone(), Some(origin.namespace.clone())),
+            None => (name.to_string(), None),
+        };
+        let (call_id, arguments) = (call_id.into(), arguments.into());
         if custom {
             Item::CustomCall {
                 call_id,
                 name,
+                namespace,
                 arguments,
             }
         } else {
             Item::Call {
                 call_id,
                 name,
+                namespace,
                 arguments,
             }
         }
@@ -930,22 +1073,26 @@ impl Slot {
             Item::Call {
                 call_id,
                 name,
+                namespace,
                 arguments,
             } => WireItem::FunctionCall {
                 id,
                 call_id,
                 name,
+                namespace: namespace.as_deref(),
                 arguments: if whole { arguments } else { "" },
                 status,
             },
             Item::CustomCall {
                 call_id,
                 name,
+                namespace,
                 arguments,
             } => WireItem::CustomToolCall {
                 id,
                 call_id,
                 name,
+                namespace: namespace.as_deref(),
                 input: if whole {
                     custom_input(arguments)
                 } else {
@@ -977,6 +1124,8 @@ enum WireItem<'a> {
         id: &'a str,
         call_id: &'a str,
         name: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        namespace: Option<&'a str>,
         arguments: &'a str,
         status: &'static str,
     },
@@ -984,6 +1133,8 @@ enum WireItem<'a> {
         id: &'a str,
         call_id: &'a str,
         name: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        namespace: Option<&'a str>,
         input: Cow<'a, str>,
         status: &'static str,
     },
@@ -1194,7 +1345,7 @@ fn failed_code(error: &ApiError) -> &'static str {
 
 /// The answer's parts as output items: each thinking part a reasoning item, consecutive text
 /// parts one message, each call a function call or a custom tool call.
-fn answer_slots(meta: &ResponseMeta, answer: &Answer, custom_tools: &CustomTools) -> Vec<Slot> {
+fn answer_slots(meta: &ResponseMeta, answer: &Answer, custom_tools: &ClientTools) -> Vec<Slot> {
     let mut slots: Vec<Slot> = Vec::with_capacity(answer.content.len());
     for part in &answer.content {
         let item = match part {
@@ -1232,7 +1383,7 @@ pub fn answer_json(
     answer: &Answer,
     meta: &ResponseMeta,
     usage: &Usage,
-    custom_tools: &CustomTools,
+    custom_tools: &ClientTools,
 ) -> Vec<u8> {
     let slots = answer_slots(meta, answer, custom_tools);
     let response = response_object(meta, &slots, Outcome::Finished(answer.finish, usage));
@@ -1245,7 +1396,7 @@ pub fn error_json(error: &ApiError) -> Vec<u8> {
 }
 
 /// The encoder for a Responses stream; calls of `custom_tools` are written as custom tool calls.
-pub fn encoder(meta: &ResponseMeta, custom_tools: &CustomTools) -> ResponsesEncoder {
+pub fn encoder(meta: &ResponseMeta, custom_tools: &ClientTools) -> ResponsesEncoder {
     ResponsesEncoder {
         meta: meta.clone(),
         custom_tools: custom_tools.clone(),
@@ -1260,7 +1411,7 @@ pub fn encoder(meta: &ResponseMeta, custom_tools: &CustomTools) -> ResponsesEnco
 /// (the pass-through): `error`, then `response.failed` under the gateway's id and the
 /// client's model, numbered on from `sequence`, as [`ResponsesEncoder`] ends a stream.
 pub fn failure_events(meta: &ResponseMeta, error: &ApiError, sequence: u64) -> Vec<u8> {
-    let mut encoder = encoder(meta, &CustomTools::default());
+    let mut encoder = encoder(meta, &ClientTools::default());
     encoder.sequence = sequence;
     let mut out = Vec::new();
     encoder.error(&mut out, error);
@@ -1285,7 +1436,7 @@ pub fn failure_events(meta: &ResponseMeta, error: &ApiError, sequence: u64) -> V
 #[derive(Debug)]
 pub struct ResponsesEncoder {
     meta: ResponseMeta,
-    custom_tools: CustomTools,
+    custom_tools: ClientTools,
     sequence: u64,
     slots: Vec<Slot>,
     /// The message or reasoning item text or thinking goes to: the latest item, not done.
@@ -1746,7 +1897,7 @@ mod tests {
     }
 
     /// The conversation, and the custom tools.
-    fn read_custom(body: Value) -> (Conversation, CustomTools) {
+    fn read_custom(body: Value) -> (Conversation, ClientTools) {
         let (conversation, model, custom_tools) =
             read_request(body.to_string().as_bytes()).unwrap();
         assert_eq!(model, "gpt-5");
@@ -1761,8 +1912,8 @@ mod tests {
         conversation
     }
 
-    fn no_custom() -> CustomTools {
-        CustomTools::default()
+    fn no_custom() -> ClientTools {
+        ClientTools::default()
     }
 
     fn read_error(body: Value) -> ApiError {
@@ -1927,7 +2078,7 @@ mod tests {
         assert_eq!(conversation.tools[0].strict, Some(false));
         assert_eq!(conversation.tools.len(), 2);
         assert_eq!(conversation.tools[1].name, "apply_patch");
-        assert_eq!(custom_tools, CustomTools::from_iter(["apply_patch"]));
+        assert_eq!(custom_tools, ClientTools::from_iter(["apply_patch"]));
         assert_eq!(conversation.tool_choice, Some(ToolChoice::Auto));
         assert_eq!(conversation.parallel_tool_calls, Some(false));
         assert_eq!(conversation.reasoning_effort.as_deref(), Some("medium"));
@@ -2312,7 +2463,7 @@ mod tests {
     /// A patch with what JSON escapes: newlines, quotes, a backslash, a tab, non-ASCII.
     const PATCH: &str = "*** Begin Patch\n*** Update File: src/a.rs\n@@\n-let s = \"a\\b\";\n+let s = \"\té 🦀\";\n*** End Patch\n";
 
-    fn custom(names: &[&str]) -> CustomTools {
+    fn custom(names: &[&str]) -> ClientTools {
         names.iter().copied().collect()
     }
 
@@ -2498,7 +2649,7 @@ mod tests {
         render_custom(answer, usage, &no_custom())
     }
 
-    fn render_custom(answer: &Answer, usage: &Usage, custom_tools: &CustomTools) -> Value {
+    fn render_custom(answer: &Answer, usage: &Usage, custom_tools: &ClientTools) -> Value {
         serde_json::from_slice(&answer_json(answer, &meta(), usage, custom_tools)).unwrap()
     }
 
@@ -2919,7 +3070,7 @@ mod tests {
         events: &[Event],
         finish: Finish,
         usage: Usage,
-        custom_tools: &CustomTools,
+        custom_tools: &ClientTools,
     ) -> Vec<u8> {
         let mut encoder = encoder(&meta(), custom_tools);
         let mut out = Vec::new();
@@ -2932,7 +3083,7 @@ mod tests {
     }
 
     /// The names of the calls `events` begin, those whose bit in `mask` is set (cycling).
-    fn picked_names(events: &[Event], mask: u8) -> CustomTools {
+    fn picked_names(events: &[Event], mask: u8) -> ClientTools {
         events
             .iter()
             .filter_map(|event| match event {
@@ -3277,7 +3428,7 @@ mod tests {
 
     fn translate_custom(
         decoder: impl Decoder + 'static,
-        custom_tools: &CustomTools,
+        custom_tools: &ClientTools,
         pieces: &[&[u8]],
     ) -> Vec<u8> {
         fixtures::relay(
@@ -3475,5 +3626,262 @@ mod tests {
             let told = check_stream(&whole);
             prop_assert_eq!(told.response["output"][0]["input"].as_str(), Some(PATCH));
         }
+    }
+
+    /// Codex 0.171's tools, trimmed: functions, its sub-agent namespace (with a custom tool
+    /// added, and one name shared with a plain function), web search.
+    fn codex_namespaced_tools() -> Value {
+        json!([
+            {"type": "function", "name": "exec_command", "parameters": {"type": "object"}},
+            {"type": "function", "name": "close_agent", "description": "Top-level close."},
+            {"type": "namespace", "name": "multi_agent_v1", "description": "Tools for spawning and managing sub-agents.",
+                "tools": [
+                    {"type": "function", "name": "spawn_agent", "description": "Spawn a sub-agent.",
+                        "strict": false, "parameters": {"type": "object", "properties": {"message": {"type": "string"}}}},
+                    {"type": "function", "name": "close_agent", "parameters": {"type": "object"}},
+                    {"type": "custom", "name": "note", "description": "Free text."}
+                ]},
+            {"type": "web_search", "external_web_access": true}
+        ])
+    }
+
+    fn namespaced_request(input: Value) -> Value {
+        json!({"model": "gpt-5", "input": input, "tools": codex_namespaced_tools(), "tool_choice": "auto"})
+    }
+
+    #[test]
+    fn namespace_tools_are_offered_flat_under_bare_names_unless_shared() {
+        let (conversation, client_tools) = read_custom(namespaced_request(json!("hi")));
+        let names: Vec<&str> = conversation
+            .tools
+            .iter()
+            .map(|tool| tool.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "exec_command",
+                "close_agent",
+                "spawn_agent",
+                "multi_agent_v1__close_agent",
+                "note"
+            ]
+        );
+        let spawn = &conversation.tools[2];
+        assert_eq!(spawn.description.as_deref(), Some("Spawn a sub-agent."));
+        assert_eq!(spawn.strict, Some(false));
+        assert_eq!(spawn.parameters["properties"]["message"]["type"], "string");
+        assert_eq!(
+            conversation.tools[4].parameters["required"],
+            json!(["input"])
+        );
+        assert!(client_tools.contains("note") && !client_tools.contains("spawn_agent"));
+        assert_eq!(
+            client_tools
+                .namespaces
+                .origin("multi_agent_v1__close_agent"),
+            Some(&namespaces::Origin {
+                namespace: "multi_agent_v1".into(),
+                name: "close_agent".into()
+            })
+        );
+        assert_eq!(client_tools.namespaces.origin("close_agent"), None);
+    }
+
+    #[test]
+    fn namespaces_that_cannot_be_offered_flat_are_refused_naming_the_field() {
+        let namespace = |tools: Value| {
+            json!({"model": "gpt-5", "input": "x", "tools": [
+                {"type": "function", "name": "spawn_agent"},
+                {"type": "namespace", "name": "multi_agent_v1", "tools": tools}]})
+        };
+        for (body, param) in [
+            (
+                namespace(
+                    json!([{"type": "function", "name": "a"}, {"type": "custom", "name": "a"}]),
+                ),
+                "tools[1].tools[1].name",
+            ),
+            (
+                namespace(
+                    json!([{"type": "function", "name": "spawn_agent"}, {"type": "function", "name": "spawn_agent"}]),
+                ),
+                "tools[1].tools[1].name",
+            ),
+            (
+                namespace(json!([{"type": "namespace", "name": "inner", "tools": []}])),
+                "tools[1].tools[0].type",
+            ),
+            (
+                namespace(json!([{"type": "web_search"}])),
+                "tools[1].tools[0].type",
+            ),
+            (
+                namespace(json!([{"type": "function", "name": "bad name"}])),
+                "tools[1].tools[0].name",
+            ),
+            (
+                namespace(json!({"type": "function", "name": "a"})),
+                "tools[1].tools",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "tools": [{"type": "namespace", "name": "", "tools": []}]}),
+                "tools[0].name",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "tools": [
+                {"type": "function", "name": "run"},
+                {"type": "namespace", "name": "n".repeat(62), "tools": [{"type": "function", "name": "run"}]}]}),
+                "tools[1].tools[0].name",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "tools": [{"type": "local_shell"}]}),
+                "tools[0].type",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "tools": [{"type": "tool_search", "execution": "client"}]}),
+                "tools[0].type",
+            ),
+        ] {
+            let error = read_error(body.clone());
+            assert_eq!(error.status, 400, "{body}");
+            assert_eq!(
+                error.param.as_deref(),
+                Some(param),
+                "{body}: {}",
+                error.message
+            );
+        }
+        let error = read_error(namespace(
+            json!([{"type": "namespace", "name": "inner", "tools": []}]),
+        ));
+        assert!(error.message.contains("`namespace`"), "{}", error.message);
+    }
+
+    #[test]
+    fn calls_of_namespaced_tools_go_back_with_their_name_and_namespace() {
+        let (_, client_tools) = read_custom(namespaced_request(json!("hi")));
+        let answer = answer(
+            vec![
+                Part::tool_call("call_1", "spawn_agent", r#"{"message":"Say hi"}"#),
+                Part::tool_call("call_2", "multi_agent_v1__close_agent", "{}"),
+                Part::tool_call("call_3", "close_agent", "{}"),
+                Part::tool_call("call_4", "note", r#"{"input":"free"}"#),
+            ],
+            Finish::ToolCalls,
+        );
+        let expected = json!([
+            {"type": "function_call", "id": "fc_gw123_0", "call_id": "call_1", "name": "spawn_agent",
+                "namespace": "multi_agent_v1", "arguments": "{\"message\":\"Say hi\"}", "status": "completed"},
+            {"type": "function_call", "id": "fc_gw123_1", "call_id": "call_2", "name": "close_agent",
+                "namespace": "multi_agent_v1", "arguments": "{}", "status": "completed"},
+            {"type": "function_call", "id": "fc_gw123_2", "call_id": "call_3", "name": "close_agent",
+                "arguments": "{}", "status": "completed"},
+            {"type": "custom_tool_call", "id": "ctc_gw123_3", "call_id": "call_4", "name": "note",
+                "namespace": "multi_agent_v1", "input": "free", "status": "completed"}
+        ]);
+        let json = render_custom(&answer, &usage(), &client_tools);
+        assert_eq!(json["output"], expected);
+        let mut encoder = encoder(&meta(), &client_tools);
+        let sse = replay(&mut encoder, &answer, usage());
+        let told = check_stream(&sse);
+        assert_eq!(told.response["output"], expected);
+        let items = |kind: &str| -> Vec<Value> {
+            told.events
+                .iter()
+                .filter(|event| event["type"] == kind)
+                .map(|event| event["item"].clone())
+                .collect()
+        };
+        let added = items("response.output_item.added");
+        let done = items("response.output_item.done");
+        assert_eq!(done, expected.as_array().unwrap().clone());
+        for (added, expected) in added.iter().zip(expected.as_array().unwrap()) {
+            assert_eq!(added["name"], expected["name"]);
+            assert_eq!(added["namespace"], expected["namespace"]);
+        }
+        let arguments_done: Vec<&Value> = told
+            .events
+            .iter()
+            .filter(|event| event["type"] == "response.function_call_arguments.done")
+            .map(|event| &event["name"])
+            .collect();
+        assert_eq!(
+            arguments_done,
+            [
+                &json!("spawn_agent"),
+                &json!("close_agent"),
+                &json!("close_agent")
+            ]
+        );
+    }
+
+    #[test]
+    fn history_calls_with_a_namespace_name_the_tool_as_the_model_was_offered_it() {
+        let conversation = read_custom(namespaced_request(json!([
+            {"type": "message", "role": "user", "content": "Delegate"},
+            {"type": "function_call", "call_id": "call_1", "name": "spawn_agent", "namespace": "multi_agent_v1", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "call_1", "output": "{\"agent_id\":\"a1\"}"},
+            {"type": "function_call", "call_id": "call_2", "name": "close_agent", "namespace": "multi_agent_v1", "arguments": "{}"},
+            {"type": "function_call", "call_id": "call_3", "name": "close_agent", "arguments": "{}"},
+            {"type": "custom_tool_call", "call_id": "call_4", "name": "note", "namespace": "multi_agent_v1", "input": "x"},
+            {"type": "function_call", "call_id": "call_5", "name": "gone", "namespace": "mcp__old__", "arguments": "{}", "status": "completed"},
+            {"type": "function_call_output", "call_id": "call_2", "output": "ok"},
+            {"type": "function_call_output", "call_id": "call_3", "output": "ok"},
+            {"type": "custom_tool_call_output", "call_id": "call_4", "output": "ok"},
+            {"type": "function_call_output", "call_id": "call_5", "output": "ok"}
+        ])))
+        .0;
+        let called: Vec<(&str, &str)> = conversation
+            .messages
+            .iter()
+            .flat_map(|message| &message.content)
+            .filter_map(|part| match part {
+                Part::ToolCall { id, name, .. } => Some((id.as_str(), name.as_str())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            called,
+            [
+                ("call_1", "spawn_agent"),
+                ("call_2", "multi_agent_v1__close_agent"),
+                ("call_3", "close_agent"),
+                ("call_4", "note"),
+                ("call_5", "mcp__old__gone"),
+            ]
+        );
+        let error = read_error(namespaced_request(json!([
+            {"type": "function_call", "call_id": "c", "name": "spawn_agent", "namespace": 5, "arguments": "{}"}
+        ])));
+        assert_eq!(error.param.as_deref(), Some("input[0].namespace"));
+    }
+
+    #[test]
+    fn a_tool_choice_with_a_namespace_names_the_tool_as_offered() {
+        let mut body = namespaced_request(json!("hi"));
+        body["tool_choice"] =
+            json!({"type": "function", "name": "close_agent", "namespace": "multi_agent_v1"});
+        let (conversation, _) = read_custom(body.clone());
+        assert_eq!(
+            conversation.tool_choice,
+            Some(ToolChoice::Named("multi_agent_v1__close_agent".into()))
+        );
+        body["tool_choice"] = json!({"type": "function", "name": "spawn_agent"});
+        let (conversation, _) = read_custom(body.clone());
+        assert_eq!(
+            conversation.tool_choice,
+            Some(ToolChoice::Named("spawn_agent".into()))
+        );
+        body["tool_choice"] = json!({"type": "allowed_tools", "mode": "auto", "tools": [
+            {"type": "function", "name": "close_agent", "namespace": "multi_agent_v1"},
+            {"type": "function", "name": "exec_command"}]});
+        let (conversation, _) = read_custom(body);
+        let names: Vec<&str> = conversation
+            .tools
+            .iter()
+            .map(|tool| tool.name.as_str())
+            .collect();
+        assert_eq!(names, ["exec_command", "multi_agent_v1__close_agent"]);
     }
 }

@@ -8,6 +8,7 @@
 pub mod anthropic;
 pub mod leaked;
 pub(crate) mod names;
+pub mod namespaces;
 pub mod prompt;
 
 use serde_json::{json, Map, Value};

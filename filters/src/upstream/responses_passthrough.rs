@@ -31,6 +31,7 @@ use crate::notice;
 use crate::openai::{check_sampling, ResponseMeta};
 use crate::sse::SseParser;
 use crate::stream::json_string;
+use crate::tools::namespaces::{self, Declared, Namespaces};
 use crate::translate::{Engine, StreamState, StreamTranslation};
 
 /// The longest description Argo takes for a `custom` tool (argo-api.md §C, live: longer ones
@@ -122,9 +123,16 @@ impl ClientRequest<'_> {
 
     /// Argo's request: the client's body with `model` the Argo id, `user` the gateway's user
     /// (`metadata.user_id` too, `safety_identifier` left out), sampling, the token limit and
-    /// `reasoning` fitted to the model, and web search tools left out. Every other member is
-    /// copied as the client wrote it; keys are compared as JSON means them, escapes decoded.
-    pub fn request_body(&self, model: &ModelSpec, user: &str) -> Result<Vec<u8>, ApiError> {
+    /// `reasoning` fitted to the model, web search tools left out and namespaces flattened
+    /// (with the calls of their tools in `input` and `tool_choice` named as the model was
+    /// offered them). Every other member is copied as the client wrote it; keys are compared as
+    /// JSON means them, escapes decoded. With it, the way back from the names the model was
+    /// offered to the namespaced tools the client knows ([`stream`], [`relay_answer`]).
+    pub fn request_body(
+        &self,
+        model: &ModelSpec,
+        user: &str,
+    ) -> Result<(Vec<u8>, Namespaces), ApiError> {
         let request = &self.request;
         StoredState {
             previous_response_id: request.previous_response_id.is_some(),
@@ -144,6 +152,9 @@ impl ClientRequest<'_> {
         let mut out = Vec::with_capacity(self.body.len() + 128);
         out.push(b'{');
         let (mut metadata, mut input) = (None, None);
+        let mut namespaces = Namespaces::default();
+        // Members that may name a namespaced tool go last, once the tools are read.
+        let mut naming: Vec<(&'static [u8], &[u8])> = Vec::new();
         let mut failure: Option<ApiError> = None;
         let walked = walk_object(self.body, |key, value| {
             let raw = &self.body[value];
@@ -155,6 +166,16 @@ impl ClientRequest<'_> {
                 b"model" | b"user" | b"safety_identifier" => None,
                 b"metadata" => {
                     metadata = Some(raw);
+                    None
+                }
+                b"input" | b"tool_choice" if may_name_namespace(raw) => {
+                    let key: &'static [u8] = if name.as_ref() == b"input" {
+                        input = Some(raw);
+                        b"input"
+                    } else {
+                        b"tool_choice"
+                    };
+                    naming.push((key, raw));
                     None
                 }
                 b"input" => {
@@ -172,7 +193,10 @@ impl ClientRequest<'_> {
                 // OpenAI refuses `reasoning` for models without it, as the translation knows.
                 b"reasoning" if !model.reasoning => None,
                 b"tools" => match tools_for_argo(raw) {
-                    Ok(tools) => Some(tools),
+                    Ok((tools, grouped)) => {
+                        namespaces = grouped;
+                        Some(tools)
+                    }
                     Err(error) => {
                         failure.get_or_insert(error);
                         None
@@ -191,14 +215,109 @@ impl ClientRequest<'_> {
             return Err(error);
         }
         check_input(input)?;
+        for (key, raw) in naming {
+            member(&mut out, key, &calls_for_argo(raw, &namespaces));
+        }
         member(&mut out, b"model", json_string(&model.argo_id).as_bytes());
         member(&mut out, b"user", json_string(user).as_bytes());
         if let Some(metadata) = metadata.and_then(|raw| users_metadata(raw, user)) {
             member(&mut out, b"metadata", metadata.as_bytes());
         }
         out.push(b'}');
-        Ok(out)
+        Ok((out, namespaces))
     }
+}
+
+/// Whether `raw` may hold a `namespace` member, as written or spelt with escapes.
+fn may_name_namespace(raw: &[u8]) -> bool {
+    memchr::memmem::find(raw, b"namespace").is_some() || memchr::memmem::find(raw, b"\\u").is_some()
+}
+
+/// `input` or `tool_choice` (`raw`) for Argo: each call item (`function_call`,
+/// `custom_tool_call`) or tool choice with a `namespace` names its tool as the model was
+/// offered it ([`Namespaces::offered_name`]), the `namespace` left out. What is not such an
+/// object is copied as written.
+fn calls_for_argo<'a>(raw: &'a [u8], namespaces: &Namespaces) -> Cow<'a, [u8]> {
+    if raw.trim_ascii_start().starts_with(b"{") {
+        return match call_for_argo(raw, namespaces) {
+            Some(call) => Cow::Owned(call),
+            None => Cow::Borrowed(raw),
+        };
+    }
+    let mut items: Vec<(Range<usize>, Option<Vec<u8>>)> = Vec::new();
+    let walked = walk_array(raw, |span| {
+        let item = &raw[span.clone()];
+        let call = may_name_namespace(item)
+            .then(|| call_for_argo(item, namespaces))
+            .flatten();
+        items.push((span, call));
+    });
+    if !walked || items.iter().all(|(_, call)| call.is_none()) {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    out.push(b'[');
+    for (span, call) in &items {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.extend_from_slice(call.as_deref().unwrap_or(&raw[span.clone()]));
+    }
+    out.push(b']');
+    Cow::Owned(out)
+}
+
+/// `item` (a call, a tool choice, or an allowed tool) named as the model was offered its tool,
+/// without its `namespace`; `allowed_tools` with each of its tools so. `None` when there is no
+/// namespace to resolve.
+fn call_for_argo(item: &[u8], namespaces: &Namespaces) -> Option<Vec<u8>> {
+    // Each member: its key as written, as JSON means it, and its value.
+    let mut members: Vec<(Vec<u8>, Vec<u8>, Range<usize>)> = Vec::new();
+    let walked = walk_object(item, |key, span| {
+        let name = key_name(key).unwrap_or_default().into_owned();
+        members.push((key.to_vec(), name, span));
+    });
+    if !walked {
+        return None;
+    }
+    let value = |wanted: &[u8]| {
+        let (_, _, span) = members.iter().rev().find(|(_, key, _)| key == wanted)?;
+        serde_json::from_slice::<String>(&item[span.clone()]).ok()
+    };
+    let kind = value(b"type")?;
+    let mut out = Vec::with_capacity(item.len() + 16);
+    out.push(b'{');
+    if kind == "allowed_tools" {
+        let mut changed = false;
+        for (key, name, span) in &members {
+            let raw = &item[span.clone()];
+            let value = match name.as_slice() {
+                b"tools" => calls_for_argo(raw, namespaces),
+                _ => Cow::Borrowed(raw),
+            };
+            changed |= matches!(value, Cow::Owned(_));
+            member(&mut out, key, &value);
+        }
+        out.push(b'}');
+        return changed.then_some(out);
+    }
+    if !matches!(
+        kind.as_str(),
+        "function_call" | "custom_tool_call" | "function" | "custom"
+    ) {
+        return None;
+    }
+    let namespace = value(b"namespace")?;
+    let offered = json_string(&namespaces.offered_name(&namespace, &value(b"name")?));
+    for (key, name, span) in &members {
+        match name.as_slice() {
+            b"namespace" => {}
+            b"name" => member(&mut out, key, offered.as_bytes()),
+            _ => member(&mut out, key, &item[span.clone()]),
+        }
+    }
+    out.push(b'}');
+    Some(out)
 }
 
 fn invalid_body() -> ApiError {
@@ -234,7 +353,19 @@ fn string_member<'a>(object: &'a [u8], name: &[u8]) -> Option<Cow<'a, str>> {
             found = Some(span);
         }
     });
-    let raw = &object[found?];
+    string_at(object, found?)
+}
+
+/// A tool's `type` and `name` as [`string_member`] reads them, in one walk.
+fn type_and_name(tool: &[u8]) -> (Option<Cow<'_, str>>, Option<Cow<'_, str>>) {
+    let [kind, name] = pick_members(tool, [b"type".as_slice(), b"name"]).unwrap_or_default();
+    let read = |span: Option<Range<usize>>| string_at(tool, span?);
+    (read(kind), read(name))
+}
+
+/// The JSON string at `span` of `json`, decoded; `None` when it is not a string.
+fn string_at(json: &[u8], span: Range<usize>) -> Option<Cow<'_, str>> {
+    let raw = &json[span];
     let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
     if inner.contains(&b'\\') {
         return serde_json::from_slice::<String>(raw).ok().map(Cow::Owned);
@@ -242,19 +373,58 @@ fn string_member<'a>(object: &'a [u8], name: &[u8]) -> Option<Cow<'a, str>> {
     std::str::from_utf8(inner).ok().map(Cow::Borrowed)
 }
 
+/// A custom tool Argo would refuse, or a namespace grouping one.
 fn is_long_custom_tool(tool: &[u8]) -> bool {
-    string_member(tool, b"type").as_deref() == Some("custom")
-        && string_member(tool, b"description")
-            .is_some_and(|text| text.chars().count() > MAX_CUSTOM_TOOL_DESCRIPTION)
+    let long = |tool: &[u8]| {
+        string_member(tool, b"type").as_deref() == Some("custom")
+            && string_member(tool, b"description")
+                .is_some_and(|text| text.chars().count() > MAX_CUSTOM_TOOL_DESCRIPTION)
+    };
+    match string_member(tool, b"type").as_deref() {
+        Some("namespace") => {
+            let [grouped] = pick_members(tool, [b"tools".as_slice()]).unwrap_or_default();
+            let Some(grouped) = grouped.map(|span| &tool[span]) else {
+                return false;
+            };
+            let mut any = false;
+            walk_array(grouped, |span| any |= long(&grouped[span]));
+            any
+        }
+        _ => long(tool),
+    }
 }
 
-/// The client's tools for Argo: `function` and `custom` tools as written, web search tools
-/// left out (Codex sends one with every turn; the translation drops them too, and nothing
-/// says Argo runs them), any other type refused as the translation refuses it (Argo runs no
-/// hosted tools, and nothing says it takes `namespace` or `local_shell` tools).
-fn tools_for_argo(raw: &[u8]) -> Result<Cow<'_, [u8]>, ApiError> {
-    let mut kept: Vec<Range<usize>> = Vec::new();
-    let (mut dropped, mut failure) = (false, None);
+/// One of the client's tools that goes to Argo: where it is in `tools`, the namespace it was
+/// grouped in, its name (when it has one), and its place for errors: the `at`-th tool, or the
+/// `grouped`-th tool of that namespace.
+struct Listed<'a> {
+    span: Range<usize>,
+    namespace: Option<Cow<'a, str>>,
+    name: Option<Cow<'a, str>>,
+    at: usize,
+    grouped: Option<usize>,
+}
+
+impl Listed<'_> {
+    /// The path of the tool's name.
+    fn path(&self) -> String {
+        match self.grouped {
+            Some(position) => format!("tools[{}].tools[{position}].name", self.at),
+            None => format!("tools[{}].name", self.at),
+        }
+    }
+}
+
+/// The client's tools for Argo, and the way back for the tools it grouped: `function` and
+/// `custom` tools as written, a `namespace`'s tools flat under the names [`namespaces::flatten`]
+/// gives them (nothing says Argo's `/v1/responses` takes `namespace` tools, so its models are
+/// offered them flat as on the translated path), web search tools left out (Codex sends one
+/// with every turn; the translation drops them too, and nothing says Argo runs them), any other
+/// type refused as the translation refuses it (Argo runs no hosted tools, and nothing says it
+/// takes `local_shell` or `tool_search` tools).
+fn tools_for_argo(raw: &[u8]) -> Result<(Cow<'_, [u8]>, Namespaces), ApiError> {
+    let mut listed: Vec<Listed> = Vec::new();
+    let (mut rewritten, mut failure) = (false, None);
     let mut index = 0;
     let walked = walk_array(raw, |span| {
         let at = index;
@@ -262,27 +432,8 @@ fn tools_for_argo(raw: &[u8]) -> Result<Cow<'_, [u8]>, ApiError> {
         if failure.is_some() {
             return;
         }
-        let tool = &raw[span.clone()];
-        if !tool.starts_with(b"{") {
-            let error = ApiError::invalid(format!("tools[{at}]"), "Each tool must be an object");
+        if let Err(error) = list_tool(raw, span, at, &mut listed, &mut rewritten) {
             failure = Some(error);
-            return;
-        }
-        match string_member(tool, b"type").as_deref() {
-            Some("function" | "custom") => kept.push(span),
-            Some(kind) if openai_responses::is_web_search(kind) => dropped = true,
-            Some(kind) => {
-                failure = Some(ApiError::invalid(
-                    format!("tools[{at}].type"),
-                    openai_responses::unserved_tool(kind),
-                ));
-            }
-            None => {
-                failure = Some(ApiError::invalid(
-                    format!("tools[{at}].type"),
-                    "Each tool needs a `type`",
-                ));
-            }
         }
     });
     if !walked {
@@ -291,19 +442,174 @@ fn tools_for_argo(raw: &[u8]) -> Result<Cow<'_, [u8]>, ApiError> {
     if let Some(error) = failure {
         return Err(error);
     }
-    if !dropped {
-        return Ok(Cow::Borrowed(raw));
+    if !listed.iter().any(|tool| tool.namespace.is_some()) {
+        // Nothing to flatten: Argo checks the names as it checks every request's.
+        let tools = if rewritten {
+            Cow::Owned(joined(raw, &listed, &[]))
+        } else {
+            Cow::Borrowed(raw)
+        };
+        return Ok((tools, Namespaces::default()));
     }
+    let named: Vec<(usize, Declared)> = listed
+        .iter()
+        .enumerate()
+        .filter_map(|(position, tool)| {
+            let declared = Declared {
+                namespace: tool.namespace.as_deref(),
+                name: tool.name.as_deref()?,
+                path: tool.path(),
+            };
+            Some((position, declared))
+        })
+        .collect();
+    let declared: Vec<Declared> = named.iter().map(|(_, tool)| tool.clone()).collect();
+    let (offered, namespaces) = namespaces::flatten(&declared)?;
+    // The new name of each grouped tool the model is offered under another.
+    let mut renames: Vec<Option<String>> = vec![None; listed.len()];
+    for ((position, tool), offered) in named.iter().zip(offered) {
+        if tool.namespace.is_some() && offered != tool.name {
+            renames[*position] = Some(offered);
+        }
+    }
+    Ok((Cow::Owned(joined(raw, &listed, &renames)), namespaces))
+}
+
+/// The `listed` tools of `raw` as a JSON list, each renamed as `renames` says (by position;
+/// missing or `None`: as written).
+fn joined(raw: &[u8], listed: &[Listed], renames: &[Option<String>]) -> Vec<u8> {
     let mut tools = Vec::with_capacity(raw.len());
     tools.push(b'[');
-    for span in kept {
+    for (position, tool) in listed.iter().enumerate() {
         if tools.len() > 1 {
             tools.push(b',');
         }
-        tools.extend_from_slice(&raw[span]);
+        let written = &raw[tool.span.clone()];
+        match renames.get(position).and_then(Option::as_deref) {
+            Some(name) => tools.extend_from_slice(&renamed(written, name)),
+            None => tools.extend_from_slice(written),
+        }
     }
     tools.push(b']');
-    Ok(Cow::Owned(tools))
+    tools
+}
+
+/// Lists the tool at `span` of `raw` (the `at`-th); `rewritten` when the list Argo gets differs
+/// from the client's (a tool left out or a namespace flattened).
+fn list_tool<'a>(
+    raw: &'a [u8],
+    span: Range<usize>,
+    at: usize,
+    listed: &mut Vec<Listed<'a>>,
+    rewritten: &mut bool,
+) -> Result<(), ApiError> {
+    let tool = &raw[span.clone()];
+    if !tool.starts_with(b"{") {
+        return Err(ApiError::invalid(
+            format!("tools[{at}]"),
+            "Each tool must be an object",
+        ));
+    }
+    let (kind, name) = type_and_name(tool);
+    match kind.as_deref() {
+        Some("function" | "custom") => listed.push(Listed {
+            span: span.clone(),
+            namespace: None,
+            name,
+            at,
+            grouped: None,
+        }),
+        Some("namespace") => {
+            *rewritten = true;
+            list_namespace(raw, span, at, listed)?;
+        }
+        Some(kind) if openai_responses::is_web_search(kind) => *rewritten = true,
+        Some(kind) => {
+            return Err(ApiError::invalid(
+                format!("tools[{at}].type"),
+                openai_responses::unserved_tool(kind),
+            ))
+        }
+        None => {
+            return Err(ApiError::invalid(
+                format!("tools[{at}].type"),
+                "Each tool needs a `type`",
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// Lists the functions and custom tools of the namespace at `span` of `raw` (the `at`-th tool),
+/// refused as the translation refuses them.
+fn list_namespace<'a>(
+    raw: &'a [u8],
+    span: Range<usize>,
+    at: usize,
+    listed: &mut Vec<Listed<'a>>,
+) -> Result<(), ApiError> {
+    let namespace_at = span.start;
+    let object = &raw[span];
+    let [name, grouped] = pick_members(object, [b"name".as_slice(), b"tools"]).unwrap_or_default();
+    let namespace = name
+        .and_then(|span| string_at(object, span))
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| ApiError::invalid(format!("tools[{at}].name"), namespaces::NEEDS_NAME))?;
+    let needs_tools = || ApiError::invalid(format!("tools[{at}].tools"), namespaces::NEEDS_TOOLS);
+    let grouped = grouped.ok_or_else(needs_tools)?;
+    let offset = namespace_at + grouped.start;
+    let grouped = &object[grouped];
+    let mut failure = None;
+    let mut position = 0;
+    let walked = walk_array(grouped, |span| {
+        let this = position;
+        position += 1;
+        if failure.is_some() {
+            return;
+        }
+        let path = || format!("tools[{at}].tools[{this}]");
+        let tool = &grouped[span.clone()];
+        let (kind, name) = type_and_name(tool);
+        if !tool.starts_with(b"{") {
+            failure = Some(ApiError::invalid(path(), "Each tool must be an object"));
+        } else if !matches!(kind.as_deref(), Some("function" | "custom")) {
+            let kind = kind.as_deref().unwrap_or("untyped");
+            let error =
+                ApiError::invalid(format!("{}.type", path()), namespaces::ungroupable(kind));
+            failure = Some(error);
+        } else if let Some(name) = name {
+            listed.push(Listed {
+                span: span.start + offset..span.end + offset,
+                namespace: Some(namespace.clone()),
+                name: Some(name),
+                at,
+                grouped: Some(this),
+            });
+        } else {
+            failure = Some(ApiError::invalid(
+                format!("{}.name", path()),
+                "Tool names must be 1-64 letters, digits, `_` or `-`",
+            ));
+        }
+    });
+    if !walked {
+        return Err(needs_tools());
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+/// `tool` (a JSON object) with its `name` member's value `name`.
+fn renamed(tool: &[u8], name: &str) -> Vec<u8> {
+    let [span] = pick_members(tool, [b"name".as_slice()]).unwrap_or_default();
+    let Some(span) = span else {
+        return tool.to_vec();
+    };
+    let name = json_string(name);
+    let mut out = Vec::with_capacity(tool.len() + name.len());
+    out.extend_from_slice(&tool[..span.start]);
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(&tool[span.end..]);
+    out
 }
 
 /// The response's id and model as JSON strings, and the meta the gateway's own closing events
@@ -330,6 +636,7 @@ impl Identity {
 pub fn relay_answer(
     body: &[u8],
     meta: &ResponseMeta,
+    namespaces: &Namespaces,
 ) -> Result<(Vec<u8>, Option<Usage>), ApiError> {
     let not_json = || ApiError::invalid_answer("Argo returned a response that is not valid JSON");
     let mut response = Response::default();
@@ -354,7 +661,8 @@ pub fn relay_answer(
     }
     let usage = present(body, &response.usage).and_then(read_usage);
     let mut out = Vec::with_capacity(body.len() + meta.id.len() + meta.model.len());
-    response.rewrite(body, 0, &Identity::new(meta), &mut out);
+    let output = output.and_then(|output| calls_for_client(output, namespaces));
+    response.rewrite(body, 0, &Identity::new(meta), output.as_deref(), &mut out);
     Ok((out, usage))
 }
 
@@ -381,22 +689,31 @@ impl Response {
         *slot = Some(span);
     }
 
-    /// `json` with the id and model (found at `offset` within it) replaced by `identity`'s.
-    fn rewrite(&self, json: &[u8], offset: usize, identity: &Identity, out: &mut Vec<u8>) {
+    /// `json` with the id and model (found at `offset` within it) replaced by `identity`'s,
+    /// and the output by `output` when there is one.
+    fn rewrite(
+        &self,
+        json: &[u8],
+        offset: usize,
+        identity: &Identity,
+        output: Option<&[u8]>,
+        out: &mut Vec<u8>,
+    ) {
         let shift = |span: &Option<Range<usize>>| {
             span.clone()
                 .map(|span| span.start + offset..span.end + offset)
         };
         let mut replacements = [
-            (shift(&self.id), identity.id.as_str()),
-            (shift(&self.model), identity.model.as_str()),
+            (shift(&self.id), identity.id.as_bytes()),
+            (shift(&self.model), identity.model.as_bytes()),
+            (output.and(shift(&self.output)), output.unwrap_or_default()),
         ];
         replacements.sort_by_key(|(span, _)| span.as_ref().map_or(0, |span| span.start));
         let mut copied = 0;
         for (span, value) in replacements {
             if let Some(span) = span {
                 out.extend_from_slice(&json[copied..span.start]);
-                out.extend_from_slice(value.as_bytes());
+                out.extend_from_slice(value);
                 copied = span.end;
             }
         }
@@ -472,11 +789,13 @@ fn read_usage(raw: &[u8]) -> Option<Usage> {
 }
 
 /// The relay of Argo's Responses stream for a client of the same dialect.
-pub fn stream(meta: &ResponseMeta) -> StreamTranslation {
+/// Calls of namespaced tools go back with their namespace ([`calls_for_client`]).
+pub fn stream(meta: &ResponseMeta, namespaces: Namespaces) -> StreamTranslation {
     StreamTranslation::with_engine(Box::new(Relay {
         parser: SseParser::default(),
         events: RelayState {
             identity: Identity::new(meta),
+            namespaces,
             next_sequence: 0,
             finished: false,
             done: false,
@@ -493,6 +812,7 @@ struct Relay {
 #[derive(Debug)]
 struct RelayState {
     identity: Identity,
+    namespaces: Namespaces,
     /// The sequence number the gateway's own closing events would take.
     next_sequence: u64,
     /// `response.completed` or `response.incomplete` came.
@@ -555,6 +875,7 @@ struct EventMembers {
     delta: Option<Range<usize>>,
     item: Option<Range<usize>>,
     error: Option<Range<usize>>,
+    name: Option<Range<usize>>,
 }
 
 impl EventMembers {
@@ -566,8 +887,9 @@ impl EventMembers {
             b"delta",
             b"item",
             b"error",
+            b"name",
         ];
-        let [kind, sequence, response, delta, item, error] = pick_members(json, keys)?;
+        let [kind, sequence, response, delta, item, error, name] = pick_members(json, keys)?;
         Some(EventMembers {
             kind,
             sequence,
@@ -575,6 +897,7 @@ impl EventMembers {
             delta,
             item,
             error,
+            name,
         })
     }
 }
@@ -653,9 +976,23 @@ impl RelayState {
             sink.push(b'\n');
         }
         sink.extend_from_slice(b"data: ");
+        let namespaces = &self.namespaces;
         match &response {
-            Some((offset, members)) => members.rewrite(data, *offset, &self.identity, sink),
-            None => sink.extend_from_slice(data),
+            Some((offset, members)) => {
+                let output = members.output.clone().and_then(|span| {
+                    let output = &data[span.start + offset..span.end + offset];
+                    calls_for_client(output, namespaces)
+                });
+                members.rewrite(data, *offset, &self.identity, output.as_deref(), sink);
+            }
+            None => match restored_member(data, kind, &members, namespaces) {
+                Some((span, value)) => {
+                    sink.extend_from_slice(&data[..span.start]);
+                    sink.extend_from_slice(&value);
+                    sink.extend_from_slice(&data[span.end..]);
+                }
+                None => sink.extend_from_slice(data),
+            },
         }
         sink.extend_from_slice(b"\n\n");
         Ok(())
@@ -682,6 +1019,82 @@ impl RelayState {
             _ => None,
         }
     }
+}
+
+/// The member of an event (not a response's) that names a namespaced tool as the model was
+/// offered it, and its value as the client knows the tool: an output item's call
+/// ([`call_for_client`]), or the `name` of `response.function_call_arguments.done` (which has
+/// no room for a namespace: the item's events say it).
+fn restored_member(
+    data: &[u8],
+    kind: &[u8],
+    members: &EventMembers,
+    namespaces: &Namespaces,
+) -> Option<(Range<usize>, Vec<u8>)> {
+    if namespaces.is_empty() {
+        return None;
+    }
+    if let Some(span) = members.item.clone() {
+        let call = call_for_client(&data[span.clone()], namespaces)?;
+        return Some((span, call));
+    }
+    if kind != b"response.function_call_arguments.done" {
+        return None;
+    }
+    let span = members.name.clone()?;
+    let offered = serde_json::from_slice::<Cow<str>>(&data[span.clone()]).ok()?;
+    let origin = namespaces.origin(&offered)?;
+    Some((span, json_string(&origin.name).into_bytes()))
+}
+
+/// A response's `output` (`raw`) with each call of a namespaced tool as the client knows it
+/// ([`call_for_client`]); `None` when no item changes.
+fn calls_for_client(raw: &[u8], namespaces: &Namespaces) -> Option<Vec<u8>> {
+    if namespaces.is_empty() {
+        return None;
+    }
+    let mut items: Vec<(Range<usize>, Option<Vec<u8>>)> = Vec::new();
+    let walked = walk_array(raw, |span| {
+        let call = call_for_client(&raw[span.clone()], namespaces);
+        items.push((span, call));
+    });
+    if !walked || items.iter().all(|(_, call)| call.is_none()) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(raw.len() + 64);
+    out.push(b'[');
+    for (span, call) in &items {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.extend_from_slice(call.as_deref().unwrap_or(&raw[span.clone()]));
+    }
+    out.push(b']');
+    Some(out)
+}
+
+/// A `function_call` or `custom_tool_call` output item of a namespaced tool (`item`) with the
+/// tool's own name and, right after it, its `namespace` (see [`namespaces`]); `None` for any
+/// other item, or one that already says its namespace.
+fn call_for_client(item: &[u8], namespaces: &Namespaces) -> Option<Vec<u8>> {
+    if namespaces.is_empty() {
+        return None;
+    }
+    let [kind, name, namespace] = pick_members(item, [b"type".as_slice(), b"name", b"namespace"])?;
+    let kind = &item[kind?];
+    if namespace.is_some() || !matches!(kind, b"\"function_call\"" | b"\"custom_tool_call\"") {
+        return None;
+    }
+    let name = name?;
+    let offered = serde_json::from_slice::<Cow<str>>(&item[name.clone()]).ok()?;
+    let origin = namespaces.origin(&offered)?;
+    let mut out = Vec::with_capacity(item.len() + origin.namespace.len() + 16);
+    out.extend_from_slice(&item[..name.start]);
+    out.extend_from_slice(json_string(&origin.name).as_bytes());
+    out.extend_from_slice(b",\"namespace\":");
+    out.extend_from_slice(json_string(&origin.namespace).as_bytes());
+    out.extend_from_slice(&item[name.end..]);
+    Some(out)
 }
 
 /// Text Argo streamed: counted, and watched for the notice while the opening is undecided.
@@ -778,7 +1191,7 @@ mod tests {
     fn argo_request(body: &Value, model: &ModelSpec) -> Result<Value, ApiError> {
         let text = body.to_string();
         let request = read_request(text.as_bytes())?;
-        let argo = request.request_body(model, "alice")?;
+        let argo = request.request_body(model, "alice")?.0;
         Ok(serde_json::from_slice(&argo).unwrap())
     }
 
@@ -804,7 +1217,7 @@ mod tests {
     fn escaped_spellings_of_identity_fields_never_reach_argo() {
         let text = r#"{"model":"gpt-5","input":"hi","us\u0065r":"mallory","safety_\u0069dentifier":"m","metadata":{"user_\u0069d":"mallory"}}"#;
         let request = read_request(text.as_bytes()).unwrap();
-        let argo = String::from_utf8(request.request_body(&gpt5(), "alice").unwrap()).unwrap();
+        let argo = String::from_utf8(request.request_body(&gpt5(), "alice").unwrap().0).unwrap();
         assert!(
             !argo.contains("mallory") && !argo.contains("safety"),
             "{argo}"
@@ -851,7 +1264,30 @@ mod tests {
                 "temperature",
             ),
             (
-                json!({"model": "gpt-5", "input": "x", "tools": [{"type": "namespace", "name": "n", "tools": []}]}),
+                json!({"model": "gpt-5", "input": "x", "tools": [{"type": "namespace", "name": "n", "tools": [{"type": "web_search"}]}]}),
+                "tools[0].tools[0].type",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "tools": [{"type": "namespace", "tools": []}]}),
+                "tools[0].name",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "tools": [{"type": "namespace", "name": "n", "tools": 3}]}),
+                "tools[0].tools",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "tools": [{"type": "namespace", "name": "n", "tools": [{"type": "function"}]}]}),
+                "tools[0].tools[0].name",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "tools": [
+                    {"type": "function", "name": "a"},
+                    {"type": "namespace", "name": "n", "tools": [{"type": "function", "name": "a"}, {"type": "custom", "name": "a"}]}
+                ]}),
+                "tools[1].tools[1].name",
+            ),
+            (
+                json!({"model": "gpt-5", "input": "x", "tools": [{"type": "local_shell"}]}),
                 "tools[0].type",
             ),
             (
@@ -898,6 +1334,22 @@ mod tests {
         assert!(!read_request(long.as_bytes())
             .unwrap()
             .passes_through(&gpt5()));
+        let grouped = |length: usize| {
+            json!({"model": "gpt-5", "input": "x", "tools": [{"type": "namespace", "name": "n", "tools": [
+                {"type": "custom", "name": "t", "description": "é".repeat(length)}]}]})
+            .to_string()
+        };
+        let short = grouped(MAX_CUSTOM_TOOL_DESCRIPTION);
+        assert!(read_request(short.as_bytes())
+            .unwrap()
+            .passes_through(&gpt5()));
+        let long = grouped(MAX_CUSTOM_TOOL_DESCRIPTION + 1);
+        assert!(
+            !read_request(long.as_bytes())
+                .unwrap()
+                .passes_through(&gpt5()),
+            "in a namespace too"
+        );
         let o3 = ModelSpec::new("o3", "gpto3", Family::Openai, Kind::Chat);
         assert!(serves(&o3) && serves(&gpt4o()));
         for other in [
@@ -918,7 +1370,8 @@ mod tests {
 
     #[test]
     fn answers_come_back_under_the_gateways_id_and_the_clients_model() {
-        let (body, usage) = relay_answer(ANSWER.as_bytes(), &meta()).unwrap();
+        let (body, usage) =
+            relay_answer(ANSWER.as_bytes(), &meta(), &Namespaces::default()).unwrap();
         let mut expected: Value = serde_json::from_str(ANSWER).unwrap();
         expected["id"] = json!("resp-gw123");
         expected["model"] = json!("gpt-5");
@@ -933,17 +1386,28 @@ mod tests {
         );
         let failed = r#"{"id":"resp_1","status":"failed","model":"gpt-5","output":[],"error":{"code":"rate_limit_exceeded","message":"slow down"}}"#;
         assert_eq!(
-            relay_answer(failed.as_bytes(), &meta()).unwrap_err().status,
+            relay_answer(failed.as_bytes(), &meta(), &Namespaces::default())
+                .unwrap_err()
+                .status,
             429
         );
         let plain = r#"{"error":{"message":"The server had an error","type":"server_error"}}"#;
         assert_eq!(
-            relay_answer(plain.as_bytes(), &meta()).unwrap_err().status,
+            relay_answer(plain.as_bytes(), &meta(), &Namespaces::default())
+                .unwrap_err()
+                .status,
             502
         );
-        assert_eq!(relay_answer(b"[1]", &meta()).unwrap_err().status, 502);
         assert_eq!(
-            relay_answer(br#"{"id":"x"}"#, &meta()).unwrap_err().status,
+            relay_answer(b"[1]", &meta(), &Namespaces::default())
+                .unwrap_err()
+                .status,
+            502
+        );
+        assert_eq!(
+            relay_answer(br#"{"id":"x"}"#, &meta(), &Namespaces::default())
+                .unwrap_err()
+                .status,
             502
         );
     }
@@ -953,9 +1417,10 @@ mod tests {
         let long = ANSWER
             .replace("INSTRUCTIONS", &"i".repeat(notice::SEARCHED_BYTES * 2))
             .replace("Hello", fixtures::NOTICE);
-        let error = relay_answer(long.as_bytes(), &meta()).unwrap_err();
+        let error = relay_answer(long.as_bytes(), &meta(), &Namespaces::default()).unwrap_err();
         assert_eq!(error.code, Some(ErrorCode::UpstreamUserNotRegistered));
-        let error = relay_answer(fixtures::NOTICE.as_bytes(), &meta()).unwrap_err();
+        let error =
+            relay_answer(fixtures::NOTICE.as_bytes(), &meta(), &Namespaces::default()).unwrap_err();
         assert_eq!(error.status, 403, "a notice outside any JSON too");
     }
 
@@ -1042,7 +1507,7 @@ mod tests {
     }
 
     fn relayed(pieces: &[&[u8]]) -> (Vec<u8>, StreamTranslation) {
-        let mut translation = stream(&meta());
+        let mut translation = stream(&meta(), Namespaces::default());
         (fixtures::relay(&mut translation, pieces), translation)
     }
 
@@ -1079,7 +1544,7 @@ mod tests {
     fn the_opening_is_held_until_it_cannot_be_the_notice() {
         let argo = text_stream(&["**", "Summary**"]);
         let without_reasoning: Vec<&str> = argo.split_inclusive("\n\n").collect();
-        let mut translation = stream(&meta());
+        let mut translation = stream(&meta(), Namespaces::default());
         let mut out = translation.start();
         for event in &without_reasoning[..4] {
             translation.feed_into(&mut out, event.as_bytes()).unwrap();
@@ -1099,7 +1564,7 @@ mod tests {
     fn the_notice_is_an_error_and_nothing_of_it_is_sent() {
         let (head, tail) = fixtures::NOTICE.split_at(20);
         let argo = text_stream(&[head, tail, "\n\nHello"]);
-        let mut translation = stream(&meta());
+        let mut translation = stream(&meta(), Namespaces::default());
         let mut out = translation.start();
         let error = translation
             .feed_into(&mut out, argo.as_bytes())
@@ -1107,7 +1572,7 @@ mod tests {
         assert_eq!(error.code, Some(ErrorCode::UpstreamUserNotRegistered));
         assert!(out.is_empty());
         assert!(translation.finish().unwrap().is_empty());
-        let mut plain = stream(&meta());
+        let mut plain = stream(&meta(), Namespaces::default());
         let error = plain
             .feed_into(&mut Vec::new(), fixtures::NOTICE.as_bytes())
             .unwrap_err();
@@ -1126,7 +1591,7 @@ mod tests {
         );
         let argo = argo_stream(&TEXT);
         let events: Vec<&str> = argo.split_inclusive("\n\n").collect();
-        let mut early = stream(&meta());
+        let mut early = stream(&meta(), Namespaces::default());
         let mut out = early.start();
         early.feed_into(&mut out, events[0].as_bytes()).unwrap();
         let refused = early.feed_into(&mut out, error.as_bytes()).unwrap_err();
@@ -1140,7 +1605,7 @@ mod tests {
                 9,
             ),
         ] {
-            let mut late = stream(&meta());
+            let mut late = stream(&meta(), Namespaces::default());
             let mut out = late.start();
             for event in &events[..8] {
                 late.feed_into(&mut out, event.as_bytes()).unwrap();
@@ -1172,7 +1637,7 @@ mod tests {
             );
             assert!(late.failure().is_some());
         }
-        let mut cut = stream(&meta());
+        let mut cut = stream(&meta(), Namespaces::default());
         let mut out = cut.start();
         for event in &events[..8] {
             cut.feed_into(&mut out, event.as_bytes()).unwrap();
@@ -1204,6 +1669,235 @@ mod tests {
         }
     }
 
+    /// A Codex turn whose tools group sub-agent tools in a namespace (one name shared with a
+    /// plain function), and whose history holds a call of one of them.
+    fn namespaced_turn() -> Value {
+        json!({
+            "model": "gpt-5", "store": false, "stream": true,
+            "input": [
+                {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Delegate"}]},
+                {"type": "function_call", "call_id": "call_1", "name": "spawn_agent", "namespace": "multi_agent_v1", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "call_1", "output": "{\"agent_id\":\"a1\"}"},
+                {"type": "function_call", "call_id": "call_2", "name": "close_agent", "namespace": "multi_agent_v1", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "call_2", "output": "closed"}
+            ],
+            "tools": [
+                {"type": "function", "name": "exec_command", "parameters": {"type": "object"}},
+                {"type": "function", "name": "close_agent", "parameters": {"type": "object"}},
+                {"type": "namespace", "name": "multi_agent_v1", "description": "Sub-agents.", "tools": [
+                    {"type": "function", "name": "spawn_agent", "description": "Spawn.", "strict": false, "parameters": {"type": "object"}},
+                    {"type": "function", "name": "close_agent", "parameters": {"type": "object"}}
+                ]},
+                {"type": "web_search", "external_web_access": true}
+            ],
+            "tool_choice": {"type": "function", "name": "close_agent", "namespace": "multi_agent_v1"},
+            "include": ["reasoning.encrypted_content"]
+        })
+    }
+
+    #[test]
+    fn namespaces_reach_argo_flat_and_history_calls_by_the_name_offered() {
+        let body = namespaced_turn().to_string();
+        let request = read_request(body.as_bytes()).unwrap();
+        let (argo, namespaces) = request.request_body(&gpt5(), "alice").unwrap();
+        let argo: Value = serde_json::from_slice(&argo).unwrap();
+        assert_eq!(
+            argo["tools"],
+            json!([
+                {"type": "function", "name": "exec_command", "parameters": {"type": "object"}},
+                {"type": "function", "name": "close_agent", "parameters": {"type": "object"}},
+                {"type": "function", "name": "spawn_agent", "description": "Spawn.", "strict": false, "parameters": {"type": "object"}},
+                {"type": "function", "name": "multi_agent_v1__close_agent", "parameters": {"type": "object"}}
+            ])
+        );
+        let input = argo["input"].as_array().unwrap();
+        assert_eq!(
+            input[1],
+            json!({"type": "function_call", "call_id": "call_1", "name": "spawn_agent", "arguments": "{}"})
+        );
+        assert_eq!(input[3]["name"], "multi_agent_v1__close_agent");
+        assert!(input[3].get("namespace").is_none());
+        assert_eq!(
+            input[0],
+            namespaced_turn()["input"][0],
+            "other items as sent"
+        );
+        assert_eq!(
+            argo["tool_choice"],
+            json!({"type": "function", "name": "multi_agent_v1__close_agent"})
+        );
+        assert_eq!(argo["include"], json!(["reasoning.encrypted_content"]));
+        assert_eq!(
+            namespaces.origin("spawn_agent").unwrap().namespace,
+            "multi_agent_v1"
+        );
+        assert_eq!(
+            namespaces
+                .origin("multi_agent_v1__close_agent")
+                .unwrap()
+                .name,
+            "close_agent"
+        );
+        assert!(namespaces.origin("close_agent").is_none());
+        // Without namespaces the tools go as written, byte for byte.
+        let plain =
+            json!({"model": "gpt-5", "input": "x", "tools": [{"type": "function", "name": "f"}]});
+        let text = plain.to_string();
+        let (argo, namespaces) = read_request(text.as_bytes())
+            .unwrap()
+            .request_body(&gpt5(), "alice")
+            .unwrap();
+        assert!(namespaces.is_empty());
+        let argo = String::from_utf8(argo).unwrap();
+        assert!(
+            argo.contains(r#""tools":[{"name":"f","type":"function"}]"#),
+            "{argo}"
+        );
+    }
+
+    fn namespaced() -> Namespaces {
+        let body = namespaced_turn().to_string();
+        read_request(body.as_bytes())
+            .unwrap()
+            .request_body(&gpt5(), "alice")
+            .unwrap()
+            .1
+    }
+
+    /// Argo's calls of the tools [`namespaced_turn`] offers, as output items.
+    fn argo_calls() -> [Value; 3] {
+        [
+            json!({"id": "fc_1", "type": "function_call", "status": "completed", "arguments": "{\"message\":\"hi\"}", "call_id": "call_1", "name": "spawn_agent"}),
+            json!({"id": "fc_2", "type": "function_call", "status": "completed", "arguments": "{}", "call_id": "call_2", "name": "multi_agent_v1__close_agent"}),
+            json!({"id": "fc_3", "type": "function_call", "status": "completed", "arguments": "{}", "call_id": "call_3", "name": "close_agent"}),
+        ]
+    }
+
+    /// [`argo_calls`] as the client gets them.
+    fn client_calls() -> Value {
+        let [mut spawn, mut close, plain] = argo_calls();
+        spawn["namespace"] = json!("multi_agent_v1");
+        close["name"] = json!("close_agent");
+        close["namespace"] = json!("multi_agent_v1");
+        json!([spawn, close, plain])
+    }
+
+    #[test]
+    fn answers_give_calls_of_namespaced_tools_back_with_their_namespace() {
+        let mut answer: Value = serde_json::from_str(ANSWER).unwrap();
+        answer["output"] = json!(argo_calls());
+        let (body, _) =
+            relay_answer(answer.to_string().as_bytes(), &meta(), &namespaced()).unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["output"], client_calls());
+        assert_eq!(body["id"], "resp-gw123");
+        let text = String::from_utf8(
+            relay_answer(answer.to_string().as_bytes(), &meta(), &namespaced())
+                .unwrap()
+                .0,
+        )
+        .unwrap();
+        assert!(
+            text.contains(r#""name":"spawn_agent","namespace":"multi_agent_v1""#),
+            "the namespace right after the name: {text}"
+        );
+    }
+
+    /// Argo's stream of the calls of [`argo_calls`]: each added, its arguments, done; then the
+    /// completed response holding them.
+    fn namespaced_stream() -> String {
+        let mut events = vec![(
+            "response.created",
+            json!({"response": response_object("in_progress", Value::Null)}),
+        )];
+        for (index, call) in argo_calls().into_iter().enumerate() {
+            let mut added = call.clone();
+            added["arguments"] = json!("");
+            added["status"] = json!("in_progress");
+            events.push((
+                "response.output_item.added",
+                json!({"output_index": index, "item": added}),
+            ));
+            events.push((
+                "response.function_call_arguments.delta",
+                json!({"item_id": call["id"], "output_index": index, "delta": call["arguments"]}),
+            ));
+            events.push((
+                "response.function_call_arguments.done",
+                json!({"item_id": call["id"], "output_index": index, "name": call["name"], "arguments": call["arguments"]}),
+            ));
+            events.push((
+                "response.output_item.done",
+                json!({"output_index": index, "item": call}),
+            ));
+        }
+        let mut completed =
+            response_object("completed", json!({"input_tokens": 10, "output_tokens": 3}));
+        completed["output"] = json!(argo_calls());
+        events.push(("response.completed", json!({"response": completed})));
+        events
+            .into_iter()
+            .enumerate()
+            .map(|(sequence, (name, data))| event(name, data, sequence as u64))
+            .collect()
+    }
+
+    fn relayed_namespaced(pieces: &[&[u8]]) -> Vec<u8> {
+        let mut translation = stream(&meta(), namespaced());
+        fixtures::relay(&mut translation, pieces)
+    }
+
+    #[test]
+    fn streamed_calls_of_namespaced_tools_come_back_with_their_namespace() {
+        let argo = namespaced_stream();
+        let sent = parse_events(&relayed_namespaced(&[argo.as_bytes()]));
+        let expected = client_calls();
+        let items = |kind: &str| -> Vec<Value> {
+            sent.iter()
+                .filter(|(name, _)| name == kind)
+                .map(|(_, event)| event["item"].clone())
+                .collect()
+        };
+        assert_eq!(Value::Array(items("response.output_item.done")), expected);
+        for (added, expected) in items("response.output_item.added")
+            .iter()
+            .zip(expected.as_array().unwrap())
+        {
+            assert_eq!(
+                (&added["name"], &added["namespace"]),
+                (&expected["name"], &expected["namespace"])
+            );
+            assert_eq!(added["status"], "in_progress");
+        }
+        let names: Vec<&Value> = sent
+            .iter()
+            .filter(|(name, _)| name == "response.function_call_arguments.done")
+            .map(|(_, event)| &event["name"])
+            .collect();
+        assert_eq!(
+            names,
+            [
+                &json!("spawn_agent"),
+                &json!("close_agent"),
+                &json!("close_agent")
+            ]
+        );
+        let (_, completed) = sent.last().unwrap();
+        assert_eq!(completed["type"], "response.completed");
+        assert_eq!(completed["response"]["output"], expected);
+        assert_eq!(completed["response"]["id"], "resp-gw123");
+        // Split anywhere, the relay says the same.
+        let stream = argo.as_bytes();
+        let whole = relayed_namespaced(&[stream]);
+        for at in 0..=stream.len() {
+            assert_eq!(
+                relayed_namespaced(&[&stream[..at], &stream[at..]]),
+                whole,
+                "split at {at}"
+            );
+        }
+    }
+
     proptest! {
         #[test]
         fn the_stream_relays_alike_however_split(cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12)) {
@@ -1213,10 +1907,17 @@ mod tests {
         }
 
         #[test]
+        fn namespaced_calls_relay_alike_however_split(cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12)) {
+            let argo = namespaced_stream();
+            let stream = argo.as_bytes();
+            prop_assert_eq!(relayed_namespaced(&split(stream, &cuts)), relayed_namespaced(&[stream]));
+        }
+
+        #[test]
         fn a_notice_is_caught_however_split(cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8)) {
             let (head, tail) = fixtures::NOTICE.split_at(20);
             let argo = text_stream(&[head, tail]);
-            let mut translation = stream(&meta());
+            let mut translation = stream(&meta(), Namespaces::default());
             let mut out = translation.start();
             let mut refused = None;
             for piece in split(argo.as_bytes(), &cuts) {

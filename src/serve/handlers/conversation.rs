@@ -5,7 +5,7 @@
 
 use argo_filters::argo::Endpoint;
 use argo_filters::client::google_genai::{self, Framing};
-use argo_filters::client::openai_responses::{self, CustomTools};
+use argo_filters::client::openai_responses::{self, ClientTools};
 use argo_filters::client::{anthropic_messages, openai_chat};
 use argo_filters::hub::{Answer, Conversation, Usage};
 use argo_filters::models::{Family, UpstreamApi};
@@ -30,7 +30,7 @@ pub(crate) enum Client {
     Anthropic,
     /// The request's `custom` tools are offered as functions; their calls go back as custom
     /// tool calls.
-    Responses(CustomTools),
+    Responses(ClientTools),
     Google(Framing),
 }
 

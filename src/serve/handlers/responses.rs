@@ -9,6 +9,7 @@ use argo_filters::client::openai_responses;
 use argo_filters::hub::Conversation;
 use argo_filters::models::{ModelTable, UpstreamApi};
 use argo_filters::openai::ResponseMeta;
+use argo_filters::tools::namespaces::Namespaces;
 use argo_filters::upstream::responses_passthrough::{self, ClientRequest};
 use argo_filters::ApiError;
 use pingora_proxy::Session;
@@ -37,7 +38,7 @@ pub async fn create(
         gateway.resolved(ctx, model);
     }
     let ReadResponses { model, meta, route } = read?;
-    let (argo_body, stream) = match route {
+    let (argo_body, stream, namespaces) = match route {
         Route::Hub(conversation, custom_tools) => {
             let turn = Turn {
                 model,
@@ -48,11 +49,15 @@ pub async fn create(
             };
             return gateway.converse(session, ctx, &user, turn).await;
         }
-        Route::PassThrough { argo_body, stream } => (argo_body, stream),
+        Route::PassThrough {
+            argo_body,
+            stream,
+            namespaces,
+        } => (argo_body, stream, namespaces),
     };
     let call = Call::new(Api::Responses { stream }, &user);
     if stream {
-        let translator = responses_passthrough::stream(&meta);
+        let translator = responses_passthrough::stream(&meta, namespaces);
         return gateway
             .relay(session, ctx, &model.env, call, argo_body, translator)
             .await;
@@ -61,7 +66,7 @@ pub async fn create(
         .call(session, ctx, &model.env, call, argo_body)
         .await?;
     let size = answer.len();
-    let relay = move |_: &str| responses_passthrough::relay_answer(&answer, &meta);
+    let relay = move |_: &str| responses_passthrough::relay_answer(&answer, &meta, &namespaces);
     let (json, usage) = gateway.offload(session, &user, size, relay).await??;
     if let Some(usage) = usage {
         count_usage(&model.name, usage.input_tokens, usage.output_tokens);
@@ -78,9 +83,14 @@ struct ReadResponses {
 
 enum Route {
     /// Through the hub, with the request's custom tools.
-    Hub(Box<Conversation>, openai_responses::CustomTools),
-    /// Argo's request is the client's body, rewritten.
-    PassThrough { argo_body: Vec<u8>, stream: bool },
+    Hub(Box<Conversation>, openai_responses::ClientTools),
+    /// Argo's request is the client's body, rewritten; the way back to the namespaced tools
+    /// the client declared, which the model was offered flat.
+    PassThrough {
+        argo_body: Vec<u8>,
+        stream: bool,
+        namespaces: Namespaces,
+    },
 }
 
 /// Reads a Responses body: Argo's request for the pass-through, or the conversation for the
@@ -110,9 +120,11 @@ fn read_for(
     model.require_chat()?;
     let meta = response_meta("resp", client.model());
     let route = if model.api() == UpstreamApi::Native && client.passes_through(&model) {
+        let (argo_body, namespaces) = client.request_body(&model, user)?;
         Route::PassThrough {
-            argo_body: client.request_body(&model, user)?,
+            argo_body,
             stream: client.stream(),
+            namespaces,
         }
     } else {
         let (conversation, _, custom_tools) = openai_responses::read_request(body)?;
