@@ -1,6 +1,10 @@
 //! Strict JSON parsing that names the offending field in its errors.
 
-use serde::de::DeserializeOwned;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, DeserializeOwned, Deserializer, SeqAccess, Visitor};
+use serde::Deserialize;
 
 use crate::error::ApiError;
 
@@ -69,6 +73,67 @@ fn strip_position(message: &str) -> String {
     }
 }
 
+/// A field that is one string or a list of `T`, such as a message's `content` in OpenAI's and
+/// Anthropic's requests, or `null`, which the caller takes or refuses.
+pub enum StringOrList<T> {
+    Null,
+    String(String),
+    List(Vec<T>),
+}
+
+/// Reads a [`StringOrList`]. `expecting` ends serde's message for any other value ("invalid
+/// type: number, expected ...").
+pub fn string_or_list<'de, D, T>(
+    deserializer: D,
+    expecting: &'static str,
+) -> Result<StringOrList<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    deserializer.deserialize_any(StringOrListVisitor {
+        expecting,
+        items: PhantomData,
+    })
+}
+
+struct StringOrListVisitor<T> {
+    expecting: &'static str,
+    items: PhantomData<T>,
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for StringOrListVisitor<T> {
+    type Value = StringOrList<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(StringOrList::String(text.to_string()))
+    }
+
+    fn visit_string<E: de::Error>(self, text: String) -> Result<Self::Value, E> {
+        Ok(StringOrList::String(text))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(StringOrList::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(StringOrList::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(1));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(StringOrList::List(items))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +194,31 @@ mod tests {
         let fast: Outer = parse_request(body).unwrap();
         let tracked: Outer = parse_with_path(body).unwrap();
         assert_eq!(format!("{fast:?}"), format!("{tracked:?}"));
+    }
+
+    struct Texts(StringOrList<String>);
+
+    impl<'de> Deserialize<'de> for Texts {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            string_or_list(deserializer, "a string or a list of strings").map(Texts)
+        }
+    }
+
+    #[test]
+    fn string_or_list_reads_each_shape_and_names_what_it_expects() {
+        let read = |body: &str| serde_json::from_str::<Texts>(body).map(|texts| texts.0);
+        assert!(matches!(read(r#""hi""#), Ok(StringOrList::String(text)) if text == "hi"));
+        assert!(matches!(read(r#"["a","b"]"#), Ok(StringOrList::List(list)) if list == ["a", "b"]));
+        assert!(matches!(read("null"), Ok(StringOrList::Null)));
+        let error = read("7")
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.contains("invalid type: integer `7`, expected a string or a list of strings"),
+            "{error}"
+        );
+        assert!(read("[1]").is_err());
     }
 
     #[test]

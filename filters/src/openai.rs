@@ -2,13 +2,12 @@
 //! for Argo's native OpenAI endpoint), as OpenAI's own SDKs send many that Argo's resource API
 //! has no use for. [`check_sampling`] checks what serde's types cannot.
 
-use std::fmt;
-
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::de::Deserializer;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
+use crate::json::{string_or_list, StringOrList};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ChatRequest {
@@ -126,41 +125,12 @@ impl Content {
 
 impl<'de> Deserialize<'de> for Content {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ContentVisitor;
-
-        impl<'de> Visitor<'de> for ContentVisitor {
-            type Value = Content;
-
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string, an array of content parts, or null")
-            }
-
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<Content, E> {
-                Ok(Content::Text(text.to_string()))
-            }
-
-            fn visit_string<E: de::Error>(self, text: String) -> Result<Content, E> {
-                Ok(Content::Text(text))
-            }
-
-            fn visit_unit<E: de::Error>(self) -> Result<Content, E> {
-                Ok(Content::Empty)
-            }
-
-            fn visit_none<E: de::Error>(self) -> Result<Content, E> {
-                Ok(Content::Empty)
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Content, A::Error> {
-                let mut parts = Vec::with_capacity(seq.size_hint().unwrap_or(1));
-                while let Some(part) = seq.next_element()? {
-                    parts.push(part);
-                }
-                Ok(Content::Parts(parts))
-            }
-        }
-
-        deserializer.deserialize_any(ContentVisitor)
+        let expecting = "a string, an array of content parts, or null";
+        Ok(match string_or_list(deserializer, expecting)? {
+            StringOrList::Null => Content::Empty,
+            StringOrList::String(text) => Content::Text(text),
+            StringOrList::List(parts) => Content::Parts(parts),
+        })
     }
 }
 

@@ -35,8 +35,9 @@
 //! | `custom` tools (`apply_patch`) | functions taking one string `input`; calls back as `custom_tool_call` | as written (over 4,096 characters of description: the hub) |
 //! | `namespace` tools | flat, calls back with their `namespace` | flat alike |
 //! | `web_search` | dropped: Argo runs no hosted tools | dropped |
+//! | `tool_search` tool (on the models Codex knows, `gpt-5.5`; it finds the MCP tools Codex defers) | dropped ([`is_dropped_tool`]) | dropped |
 //! | `local_shell` tool, `local_shell_call` items (for models whose metadata asks for them; not the Argo models, which Codex does not know) | refused, naming the type | the tool refused alike; items go as written, for Argo to answer |
-//! | `tool_search` tool, `tool_search_call`/`_output` and `additional_tools` items (deferred MCP tools, likewise) | refused, naming the type | likewise |
+//! | `tool_search_call`/`_output` and `additional_tools` items (deferred MCP tools; never made here, since the tool is dropped) | refused, naming the type | as written |
 //! | `reasoning` items with `encrypted_content` | thinking, the content as Claude's signature | as written |
 //! | `include: ["reasoning.encrypted_content"]`, `prompt_cache_key`, `client_metadata`, `reasoning.summary` | ignored (signatures always come back) | as written |
 //! | `store: false`, `parallel_tool_calls`, `developer` messages | served | as written |
@@ -600,7 +601,7 @@ enum Offer<'a> {
         name: &'a str,
         tools: Vec<(ToolDef, bool)>,
     },
-    /// A web search tool ([`is_web_search`]).
+    /// A tool left out ([`is_dropped_tool`]).
     Nothing,
 }
 
@@ -612,7 +613,7 @@ fn read_tool<'a>(path: &str, tool: &'a Value) -> Result<Offer<'a>, ApiError> {
         Some("function") => Ok(Offer::Function(function_tool_def(path, object)?)),
         Some("custom") => Ok(Offer::Custom(custom_tool_def(path, object)?)),
         Some("namespace") => read_namespace(path, object),
-        Some(kind) if is_web_search(kind) => Ok(Offer::Nothing),
+        Some(kind) if is_dropped_tool(kind) => Ok(Offer::Nothing),
         Some(kind) => Err(ApiError::invalid(
             format!("{path}.type"),
             unserved_tool(kind),
@@ -656,17 +657,24 @@ fn read_namespace<'a>(path: &str, object: &'a Map<String, Value>) -> Result<Offe
     Ok(Offer::Namespace { name, tools })
 }
 
-/// Web search tools are dropped rather than refused: Codex CLI sends one by default
-/// (`{"type": "web_search", "external_web_access": false}`), so refusing it would refuse every
-/// Codex turn, while Argo runs no hosted tools to serve it. Without it the model is simply not
-/// offered search and answers from what it knows, as with search disabled in Codex.
-pub(crate) fn is_web_search(kind: &str) -> bool {
+/// Tools dropped rather than refused, because Codex CLI sends them by default and refusing
+/// them would refuse every Codex turn:
+/// - web search (`{"type": "web_search", "external_web_access": false}`): Argo runs no hosted
+///   tools to serve it; without it the model answers from what it knows, as with search
+///   disabled in Codex;
+/// - `tool_search` (`"execution": "client"`, Codex 0.171 on the models it knows, `gpt-5.5`
+///   among them): a search over the tools Codex defers (MCP servers' tools) whose results
+///   Codex hands the model as `tool_search_output` items. Nothing says Argo takes the type or
+///   those items, and offering it as a function would need the deferred tools' own protocol;
+///   without it the model works with the tools Codex sends up front.
+pub(crate) fn is_dropped_tool(kind: &str) -> bool {
     matches!(
         kind,
         "web_search"
             | "web_search_2025_08_26"
             | "web_search_preview"
             | "web_search_preview_2025_03_11"
+            | "tool_search"
     )
 }
 
@@ -821,10 +829,10 @@ fn read_tool_choice(
                 ToolChoice::Named(name.to_string())
             }
             Some("allowed_tools") => allowed_tools(object, tools, namespaces)?,
-            Some(kind) if is_web_search(kind) => {
+            Some(kind) if is_dropped_tool(kind) => {
                 return Err(ApiError::invalid(
                     "tool_choice.type",
-                    format!("`tool_choice` forces `{kind}`, which cannot be served: Argo runs no hosted tools, so the gateway offers the model no web search"),
+                    format!("`tool_choice` forces `{kind}`, which the gateway does not offer the model: Argo runs no hosted tools"),
                 ))
             }
             Some(kind) => return Err(ApiError::invalid("tool_choice.type", unserved_tool(kind))),
@@ -891,8 +899,8 @@ fn allowed_tools(
     for (index, tool) in allowed.iter().enumerate() {
         match tool.get("type").and_then(Value::as_str) {
             Some("function" | "custom") => {}
-            // Not offered (see `is_web_search`): allowing it allows nothing.
-            Some(kind) if is_web_search(kind) => continue,
+            // Not offered (see `is_dropped_tool`): allowing it allows nothing.
+            Some(kind) if is_dropped_tool(kind) => continue,
             kind => {
                 return Err(ApiError::invalid(
                     format!("tool_choice.tools[{index}].type"),
@@ -2407,12 +2415,13 @@ mod tests {
     }
 
     #[test]
-    fn web_search_tools_are_dropped_and_other_hosted_tools_refused_by_name() {
+    fn web_search_and_tool_search_tools_are_dropped_and_other_hosted_tools_refused_by_name() {
         for kind in [
             "web_search",
             "web_search_2025_08_26",
             "web_search_preview",
             "web_search_preview_2025_03_11",
+            "tool_search",
         ] {
             let conversation = read(json!({"model": "gpt-5", "input": "hi",
                 "tools": [{"type": "function", "name": "shell"}, {"type": kind, "external_web_access": false}]}));
@@ -3736,10 +3745,6 @@ mod tests {
             ),
             (
                 json!({"model": "gpt-5", "input": "x", "tools": [{"type": "local_shell"}]}),
-                "tools[0].type",
-            ),
-            (
-                json!({"model": "gpt-5", "input": "x", "tools": [{"type": "tool_search", "execution": "client"}]}),
                 "tools[0].type",
             ),
         ] {

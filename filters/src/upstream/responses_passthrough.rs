@@ -418,10 +418,10 @@ impl Listed<'_> {
 /// The client's tools for Argo, and the way back for the tools it grouped: `function` and
 /// `custom` tools as written, a `namespace`'s tools flat under the names [`namespaces::flatten`]
 /// gives them (nothing says Argo's `/v1/responses` takes `namespace` tools, so its models are
-/// offered them flat as on the translated path), web search tools left out (Codex sends one
-/// with every turn; the translation drops them too, and nothing says Argo runs them), any other
-/// type refused as the translation refuses it (Argo runs no hosted tools, and nothing says it
-/// takes `local_shell` or `tool_search` tools).
+/// offered them flat as on the translated path), web search and `tool_search` tools left out
+/// (Codex sends them with every turn; the translation drops them too, and nothing says Argo
+/// runs them: `openai_responses::is_dropped_tool`), any other type refused as the translation
+/// refuses it (Argo runs no hosted tools, and nothing says it takes `local_shell` tools).
 fn tools_for_argo(raw: &[u8]) -> Result<(Cow<'_, [u8]>, Namespaces), ApiError> {
     let mut listed: Vec<Listed> = Vec::new();
     let (mut rewritten, mut failure) = (false, None);
@@ -523,7 +523,7 @@ fn list_tool<'a>(
             *rewritten = true;
             list_namespace(raw, span, at, listed)?;
         }
-        Some(kind) if openai_responses::is_web_search(kind) => *rewritten = true,
+        Some(kind) if openai_responses::is_dropped_tool(kind) => *rewritten = true,
         Some(kind) => {
             return Err(ApiError::invalid(
                 format!("tools[{at}].type"),
@@ -1177,7 +1177,9 @@ mod tests {
                 {"type": "function", "name": "shell", "parameters": {"type": "object"}},
                 {"type": "custom", "name": "apply_patch", "description": "Patch files",
                     "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"}},
-                {"type": "web_search", "external_web_access": false}
+                {"type": "web_search", "external_web_access": false},
+                {"type": "tool_search", "execution": "client", "description": "Find deferred tools",
+                    "parameters": {"type": "object", "properties": {"query": {"type": "string"}}}}
             ],
             "tool_choice": "auto", "parallel_tool_calls": false,
             "reasoning": {"effort": "medium", "summary": "auto"},
@@ -1206,8 +1208,8 @@ mod tests {
         object.insert("metadata".into(), json!({"user_id": "alice", "k": "v"}));
         object.remove("safety_identifier");
         object.remove("temperature");
-        object["tools"].as_array_mut().unwrap().pop();
-        assert_eq!(argo, expected);
+        object["tools"].as_array_mut().unwrap().truncate(2);
+        assert_eq!(argo, expected, "web_search and tool_search left out");
         let argo = argo_request(&body, &gpt4o()).unwrap();
         assert_eq!(argo["temperature"], 0.5, "gpt-4o takes sampling");
         assert!(argo.get("reasoning").is_none(), "nor reasoning");

@@ -19,11 +19,12 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{
-    bearer, check_identity, check_messages_field, input_tokens, invalid, json_answer, parse,
-    required_model, scripted_error, sse, string_tokens, truncate_tokens, unauthenticated,
-    unknown_model, Dialect, Meta, Outcome, Step, Steps,
+use super::errors::{
+    bearer, check_identity, check_messages_field, invalid, json_answer, parse, required_model,
+    scripted_error, unauthenticated, unknown_model,
 };
+use super::said::{input_tokens, string_tokens, truncate_tokens};
+use super::{sse, Dialect, Meta, Outcome, Step, Steps};
 use crate::rules;
 use crate::{Directive, MockArgo, MockRequest};
 
