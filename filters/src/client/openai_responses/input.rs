@@ -215,7 +215,7 @@ fn read_call(
 }
 
 /// An earlier call of a custom tool, as the model made it: a function call whose arguments
-/// wrap the input (see [`custom_tool_def`](super::tools::custom_tool_def)).
+/// wrap the input (see `tools::custom_tool_def`).
 fn read_custom_call(
     path: &str,
     object: &Map<String, Value>,

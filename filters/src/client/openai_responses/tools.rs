@@ -11,11 +11,14 @@ use crate::hub::{ToolChoice, ToolDef};
 use crate::tools::names::NameSet;
 use crate::tools::namespaces::{self, Declared, Namespaces};
 
-/// What the answer writers ([`answer_json`](super::answer_json), [`encoder`](super::encoder)) need to know of a request's tools
+/// What the answer writers ([`answer_json`], [`encoder`]) need to know of a request's tools
 /// to give the model's calls back as the client declared them: which are `custom` tools
 /// (offered to the model as functions taking one string `input`; their calls go back as
 /// `custom_tool_call` items carrying that string), and which were grouped in a `namespace`
 /// (offered flat; their calls go back with the tool's own name and its `namespace`).
+///
+/// [`answer_json`]: super::answer_json
+/// [`encoder`]: super::encoder()
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientTools {
     /// The custom tools, by the name the model sees.

@@ -264,6 +264,8 @@ pub(super) fn calls_for_client(raw: &[u8], namespaces: &Namespaces) -> Option<Ve
 /// A `function_call` or `custom_tool_call` output item of a namespaced tool (`item`) with the
 /// tool's own name and, right after it, its `namespace` (see [`namespaces`]); `None` for any
 /// other item, or one that already says its namespace.
+///
+/// [`namespaces`]: crate::tools::namespaces
 fn call_for_client(item: &[u8], namespaces: &Namespaces) -> Option<Vec<u8>> {
     if namespaces.is_empty() {
         return None;

@@ -100,6 +100,9 @@ impl ClientRequest<'_> {
     /// offered them). Every other member is copied as the client wrote it; keys are compared as
     /// JSON means them, escapes decoded. With it, the way back from the names the model was
     /// offered to the namespaced tools the client knows ([`stream`], [`relay_answer`]).
+    ///
+    /// [`stream`]: super::stream
+    /// [`relay_answer`]: super::relay_answer
     pub fn request_body(
         &self,
         model: &ModelSpec,
