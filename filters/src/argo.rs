@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::hub::Part;
-use crate::models::ModelSpec;
+use crate::models::{ModelSpec, Params};
 use crate::openai::OpenAiCall;
 use crate::upstream::anthropic::Block;
 
@@ -79,14 +79,6 @@ impl<'a> ChatRequest<'a> {
         self.top_p = params.top_p;
         self
     }
-}
-
-/// What a client asked for of the token limit and sampling.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Params {
-    pub limit: Option<u64>,
-    pub temperature: Option<f64>,
-    pub top_p: Option<f64>,
 }
 
 /// An OpenAI-shaped chat message, as the resource API and Argo's native OpenAI endpoint take it.

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::argo::{self, Endpoint};
 use crate::error::ApiError;
 use crate::hub::{Answer, Usage};
-use crate::models::ModelSpec;
+use crate::models::{ModelSpec, Params};
 use crate::openai::{check_sampling, CompletionRequest, Prompt, ResponseMeta};
 use crate::stream::OpenAiUsage;
 use crate::usage::Tokenizer;
@@ -49,13 +49,13 @@ pub fn to_argo(
     endpoint: Endpoint,
 ) -> Result<Vec<u8>, ApiError> {
     let message = argo::Message::text("user", prompt);
-    let params = argo::Params {
+    let params = Params {
         limit: request.max_tokens,
         temperature: request.temperature,
         top_p: request.top_p,
     };
     let mut body = argo::ChatRequest::new(user, &model.argo_id, vec![message])
-        .with_params(model, model.fit(params, endpoint));
+        .with_params(model, model.fit(params, endpoint == Endpoint::StreamChat));
     body.stop = request.stop.clone().map(|stop| stop.into_list());
     serde_json::to_vec(&body)
         .map_err(|err| ApiError::internal(format!("could not encode Argo request: {err}")))

@@ -192,10 +192,7 @@ pub fn request_body(
         .limit
         .or(model.default_max_tokens)
         .unwrap_or(DEFAULT_MAX_TOKENS);
-    let limit = match (stream, model.max_tokens_cap) {
-        (false, Some(cap)) => limit.min(cap),
-        _ => limit,
-    };
+    let limit = model.capped(limit, stream);
     let spec = ToolSpec::of(conversation);
     let (tools, tool_choice) = spec.as_ref().map(tools::anthropic::tools).unzip();
     let effort = conversation.reasoning_effort.as_deref();

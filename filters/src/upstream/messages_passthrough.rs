@@ -28,12 +28,11 @@ use serde_json::{json, Map, Value};
 use super::anthropic::WireUsage;
 use super::passthrough::{key_name, member, pick_members, walk_array, walk_object};
 use super::{truncated, upstream_error};
-use crate::argo::{Endpoint, Params};
 use crate::client::anthropic_messages;
 use crate::error::ApiError;
 use crate::hub::{Conversation, Finish, Usage};
 use crate::json::parse_request;
-use crate::models::{thinking_budget, ModelSpec, Thinking, MIN_THINKING_BUDGET};
+use crate::models::{thinking_budget, ModelSpec, Params, Thinking, MIN_THINKING_BUDGET};
 use crate::notice;
 use crate::openai::ResponseMeta;
 use crate::sse::SseParser;
@@ -231,7 +230,7 @@ impl Sampling {
             temperature: head.temperature,
             top_p: head.top_p,
         };
-        let fitted = model.fit(asked, Endpoint::StreamChat);
+        let fitted = model.fit(asked, true);
         Sampling {
             temperature: fitted
                 .temperature

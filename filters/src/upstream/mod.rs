@@ -14,10 +14,9 @@ pub mod responses_passthrough;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
-use crate::argo::{Endpoint, Params};
 use crate::error::{from_argo_status, ApiError, ErrorCode};
 use crate::hub::{Conversation, Dialect, Event};
-use crate::models::ModelSpec;
+use crate::models::{ModelSpec, Params};
 use crate::sse::SseParser;
 
 /// The user turn argo-proxy appends to Claude and Gemini conversations that lack one
@@ -27,18 +26,13 @@ pub const CONTINUE_TURN: &str = "[continue]";
 /// The token limit and sampling the model takes (see [`ModelSpec::fit`]); the limit is capped
 /// as on Argo's non-streaming chat unless the upstream call streams.
 fn fitted(conversation: &Conversation, model: &ModelSpec, stream: bool) -> Params {
-    let endpoint = if stream {
-        Endpoint::StreamChat
-    } else {
-        Endpoint::Chat
-    };
     model.fit(
         Params {
             limit: conversation.max_tokens,
             temperature: conversation.temperature,
             top_p: conversation.top_p,
         },
-        endpoint,
+        stream,
     )
 }
 

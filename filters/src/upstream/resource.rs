@@ -10,7 +10,7 @@ use super::{body_capacity, CONTINUE_TURN};
 use crate::argo::{self, Endpoint};
 use crate::error::ApiError;
 use crate::hub::{Answer, Conversation, Event, Finish, Message, Part};
-use crate::models::{Family, ModelSpec, ToolMode};
+use crate::models::{Family, ModelSpec, Params, ToolMode};
 use crate::stream::Utf8Joiner;
 use crate::tools::prompt::{self, Piece, ToolScanner};
 use crate::tools::{self, anthropic, leaked, ToolChoice, ToolSpec};
@@ -116,13 +116,13 @@ pub fn request_body(
         }
     };
     end_with_user_turn(&mut messages, model.family);
-    let params = argo::Params {
+    let params = Params {
         limit: conversation.max_tokens,
         temperature: conversation.temperature,
         top_p: conversation.top_p,
     };
     let mut body = argo::ChatRequest::new(user, &model.argo_id, messages)
-        .with_params(model, model.fit(params, endpoint));
+        .with_params(model, model.fit(params, endpoint == Endpoint::StreamChat));
     body.stop = (!conversation.stop.is_empty()).then(|| conversation.stop.clone());
     // `parallel_tool_calls` is never sent: both the original bridge and argo-proxy strip it for
     // Argo (argo-proxy's legacy `tool_calls/input_handle.py`); Claude's own form of it stays in
