@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-use argo_filters::argo::Endpoint;
+use argo_filters::upstream::resource::Endpoint;
 
 use crate::upstream::Api;
 use argo_filters::model_rules::{ModelRule, ModelRules};

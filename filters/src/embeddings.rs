@@ -4,10 +4,10 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::argo;
 use crate::error::ApiError;
 use crate::models::{Kind, ModelSpec};
 use crate::openai::{EmbeddingRequest, EncodingFormat, Prompt};
+use crate::upstream::resource::wire;
 
 /// OpenAI's own limit on inputs per request.
 pub const MAX_INPUTS: usize = 2048;
@@ -61,7 +61,7 @@ pub fn inputs<'r>(
 }
 
 pub fn to_argo(texts: &[String], model: &ModelSpec, user: &str) -> Result<Vec<u8>, ApiError> {
-    let body = argo::EmbedRequest {
+    let body = wire::EmbedRequest {
         user,
         model: &model.argo_id,
         prompt: texts,
@@ -119,7 +119,7 @@ pub fn translate(body: &[u8], output: &Output) -> Result<Vec<u8>, ApiError> {
 pub fn translate_batches(bodies: &[&[u8]], output: &Output) -> Result<Vec<u8>, ApiError> {
     let mut vectors = Vec::with_capacity(output.expected_vectors);
     for body in bodies {
-        let parsed: argo::EmbedResponse = serde_json::from_slice(body).map_err(|_| not_json())?;
+        let parsed: wire::EmbedResponse = serde_json::from_slice(body).map_err(|_| not_json())?;
         vectors.extend(parsed.embedding);
     }
     respond(vectors, bodies, output)

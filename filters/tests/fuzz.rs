@@ -8,18 +8,18 @@
 // allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
 #![cfg(test)]
 
-use argo_filters::argo::Endpoint;
 use argo_filters::client::openai_chat;
 use argo_filters::embeddings;
 use argo_filters::hub::Usage;
 use argo_filters::json::parse_request;
 use argo_filters::models::{Family, Kind, ModelSpec, Sampling, ToolMode};
 use argo_filters::openai::{ChatRequest, EncodingFormat, ResponseMeta};
-use argo_filters::tools::prompt::{
-    extract, extract_with_max_block_bytes, repair_json, Piece, ToolScanner,
-};
 use argo_filters::translate::StreamTranslation;
 use argo_filters::upstream::passthrough;
+use argo_filters::upstream::resource::prompt_tools::{
+    extract, extract_with_max_block_bytes, repair_json, Piece, ToolScanner,
+};
+use argo_filters::upstream::resource::Endpoint;
 use argo_filters::upstream::resource::{self, TextDecoder, ToolReplies};
 use argo_filters::usage::Tokenizer;
 use proptest::prelude::*;

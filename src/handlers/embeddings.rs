@@ -1,11 +1,11 @@
 //! `/v1/embeddings`: Argo's native `/v1/embeddings` or the resource `embed`, texts sent in
 //! batches at once, the vectors back in order.
 
-use argo_filters::argo::Endpoint;
 use argo_filters::embeddings;
 use argo_filters::models::{ModelSpec, UpstreamApi};
 use argo_filters::openai::{EmbeddingRequest, EncodingFormat};
 use argo_filters::upstream::openai_native;
+use argo_filters::upstream::resource::Endpoint;
 use argo_filters::ApiError;
 use pingora_proxy::Session;
 

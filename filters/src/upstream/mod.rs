@@ -4,6 +4,7 @@
 //! [`resource`] API.
 
 pub mod anthropic;
+pub mod chat_message;
 pub mod messages_passthrough;
 pub mod openai_native;
 pub mod passthrough;

@@ -8,10 +8,10 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::chat_message::{Message as WireMessage, MessageContent, Parts};
 use super::{
     body_capacity, encode, feed_sse, finish_sse, fitted, upstream_error, Extra, SseDialect,
 };
-use crate::argo::{Message as WireMessage, MessageContent, Parts};
 use crate::embeddings::{self, Output};
 use crate::error::ApiError;
 use crate::hub::{
