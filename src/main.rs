@@ -1,26 +1,11 @@
 //! argo-bridge: an OpenAI-compatible gateway in front of Argonne's Argo LLM service.
 
-mod access_log;
-mod admin;
-mod auth;
-mod budget;
-mod catalog;
 mod config;
-mod cors;
-mod drain;
-mod front_door;
-mod gateway;
-mod handlers;
-mod http;
+mod edge;
+mod lifecycle;
 mod limits;
-mod log_writer;
-mod metrics;
-mod proxy_protocol;
-mod readiness;
-mod routes;
-mod startup_check;
-mod streaming;
-mod timing;
+mod observe;
+mod serve;
 mod upstream;
 
 use std::net::SocketAddr;
@@ -40,10 +25,10 @@ use pingora_core::services::listening::Service;
 use pingora_core::services::ServiceReadyNotifier;
 use pingora_core::services::ServiceWithDependents;
 
-use crate::access_log::Format;
 use crate::config::{Settings, ShutdownConfig};
-use crate::front_door::FrontDoor;
-use crate::gateway::{Gateway, State};
+use crate::edge::front_door::FrontDoor;
+use crate::observe::access_log::Format;
+use crate::serve::gateway::{Gateway, State};
 
 const USAGE: &str = "usage:
   argo-bridge [run] [--config PATH] [--port N] [--username U] [--upgrade] [--ports-file PATH]
@@ -76,7 +61,7 @@ fn main() {
             eprintln!("argo-bridge: {message}");
             std::process::exit(2);
         });
-    access_log::init_logger(format);
+    observe::access_log::init_logger(format);
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Err(message) = run(&args) {
         eprintln!("argo-bridge: {message}");
@@ -195,10 +180,10 @@ fn serve(settings: Settings, beside: Beside, upgrade: bool) -> Result<(), String
     // With --upgrade this blocks until the running instance hands its listeners over.
     server.bootstrap();
     write_pid_file(&settings.shutdown.pid_file)?;
-    metrics::init();
+    observe::metrics::init();
     let listen = settings.listen.clone();
     let shared_settings = Arc::new(settings.clone());
-    let catalog = Arc::new(catalog::Catalog::new(settings.models.clone()));
+    let catalog = Arc::new(upstream::catalog::Catalog::new(settings.models.clone()));
     // The model list has connections of its own and no retries: a failed read waits for the
     // next refresh, and the retry metrics stay about requests.
     let list_reads = config::UpstreamConfig {
@@ -218,27 +203,27 @@ fn serve(settings: Settings, beside: Beside, upgrade: bool) -> Result<(), String
         upstream::AddressKeeper(Arc::clone(&addresses)),
     ));
     let own_upstream = || upstream::Upstream::new(&list_reads, Arc::clone(&addresses));
-    let readiness = readiness::Readiness::new(&settings, Arc::clone(&catalog));
+    let readiness = lifecycle::readiness::Readiness::new(&settings, Arc::clone(&catalog));
     let mut listening = vec![("listen", api)];
     if let Some(admin_listen) = admin_listen {
-        let admin = admin::AdminApp::new(
+        let admin = serve::admin::AdminApp::new(
             Arc::clone(&shared_settings),
             Arc::clone(&catalog),
             Arc::clone(&readiness),
             own_upstream(),
         );
-        server.add_service(admin::service(&admin_listen, admin));
+        server.add_service(serve::admin::service(&admin_listen, admin));
         listening.push(("admin", admin_listen));
     }
-    let refresher = catalog::Refresher {
+    let refresher = upstream::catalog::Refresher {
         catalog: Arc::clone(&catalog),
         upstream: own_upstream(),
         settings: Arc::clone(&shared_settings),
     };
     let model_list = server.add_service(background_service("model list", refresher));
     // Probes get connections of their own too, and give up within the probe timeout.
-    let probes = readiness::probe_config(&settings);
-    let prober = readiness::Prober {
+    let probes = lifecycle::readiness::probe_config(&settings);
+    let prober = lifecycle::readiness::Prober {
         readiness: Arc::clone(&readiness),
         upstream: upstream::Upstream::new(&probes, Arc::clone(&addresses)),
         settings: shared_settings,
@@ -254,7 +239,7 @@ fn serve(settings: Settings, beside: Beside, upgrade: bool) -> Result<(), String
         model_list.add_dependency(&waiting);
         probes.add_dependency(&waiting);
     }
-    server.add_service(background_service("drain", drain::DrainWatcher));
+    server.add_service(background_service("drain", lifecycle::drain::DrainWatcher));
     let tls = settings.tls.clone();
     let front_settings = settings.clone();
     let limits = limits::UserLimits::new(&settings.limits);
@@ -262,13 +247,13 @@ fn serve(settings: Settings, beside: Beside, upgrade: bool) -> Result<(), String
         server.add_service(background_service("shared limits", upkeep));
     }
     let state = State {
-        auth: auth::Auth::new(&settings.auth),
+        auth: edge::auth::Auth::new(&settings.auth),
         upstream: upstream::Upstream::new(&settings.upstream, Arc::clone(&addresses)),
         limits,
-        cors: cors::AllowList::new(&settings.cors.allowed_origins),
-        bodies: budget::MemoryBudget::new(
+        cors: edge::cors::AllowList::new(&settings.cors.allowed_origins),
+        bodies: limits::budget::MemoryBudget::new(
             settings.limits.max_buffered_request_bytes_total,
-            metrics::BUFFERED_REQUEST_BYTES.clone(),
+            observe::metrics::BUFFERED_REQUEST_BYTES.clone(),
         ),
         catalog,
         readiness,
@@ -297,7 +282,7 @@ fn serve(settings: Settings, beside: Beside, upgrade: bool) -> Result<(), String
             }
         }
         // After the demo's mock listens too, so that its check finds the mock there.
-        startup_check::start(&addresses);
+        lifecycle::startup_check::start(&addresses);
         if let Some(on_listening) = on_listening {
             let addresses: Vec<SocketAddr> = bound.iter().map(|(_, address)| *address).collect();
             on_listening(&addresses);

@@ -39,24 +39,6 @@ fn codex_turn(model: &str, task: &str, stream: bool) -> Value {
     turn
 }
 
-/// The events of an SSE body: (event name, data).
-fn events(body: &str) -> Vec<(String, Value)> {
-    body.split("\n\n")
-        .filter(|event| !event.trim().is_empty())
-        .map(|event| {
-            let name = event
-                .lines()
-                .find_map(|line| line.strip_prefix("event: "))
-                .unwrap_or_default();
-            let data = event
-                .lines()
-                .find_map(|line| line.strip_prefix("data: "))
-                .unwrap_or_else(|| panic!("no data in {event:?}"));
-            (name.to_string(), serde_json::from_str(data).unwrap())
-        })
-        .collect()
-}
-
 /// The response a turn ended with: the JSON answer, or the stream's `response.completed`
 /// (after checking that every call item the stream added and finished says its namespace as
 /// that response does).
@@ -67,7 +49,7 @@ fn answered(stack: &Stack, turn: &Value) -> Value {
     if turn["stream"] != true {
         return response.json();
     }
-    let events = events(&response.text());
+    let events = sse_events(&response.text());
     let (last, completed) = events.last().unwrap();
     assert_eq!(last, "response.completed", "{label}: {events:?}");
     let calls = |kind: &str| -> Vec<&Value> {

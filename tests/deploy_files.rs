@@ -16,14 +16,14 @@ use std::process::Command;
 use common::*;
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
-use serde_yaml::Value as Yaml;
+use yaml_serde::Value as Yaml;
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 fn yaml(path: &str) -> Yaml {
-    serde_yaml::from_str(&read(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+    yaml_serde::from_str(&read(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 fn dashboard() -> Json {
@@ -379,7 +379,7 @@ fn k8s_documents() -> Vec<(PathBuf, Yaml)> {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
-        for doc in serde_yaml::Deserializer::from_str(&text) {
+        for doc in yaml_serde::Deserializer::from_str(&text) {
             let value =
                 Yaml::deserialize(doc).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             docs.push((path.clone(), value));

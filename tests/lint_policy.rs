@@ -126,3 +126,86 @@ fn ci_runs_clippy_as_errors_before_the_readmes_test_command() {
     assert!(clippy < tests, "clippy runs before the tests");
     assert!(run.contains("set -euo pipefail"), "a failed step fails CI");
 }
+
+/// `.ci/import_cycles.py` over `dirs` (relative to the repository): its exit code and output.
+fn import_cycles(dirs: &[&str]) -> (Option<i32>, String) {
+    let output = std::process::Command::new("python3")
+        .arg(repo_root().join(".ci/import_cycles.py"))
+        .args(dirs)
+        .current_dir(repo_root())
+        .output()
+        .expect("python3 runs .ci/import_cycles.py");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.code(), text)
+}
+
+#[test]
+fn the_gateways_modules_import_each_other_in_no_circle() {
+    let (code, output) = import_cycles(&["src"]);
+    assert_eq!(code, Some(0), "{output}");
+}
+
+#[test]
+fn the_import_checker_finds_a_circle_through_a_folder() {
+    let dir = std::env::temp_dir().join(format!("import-cycles-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("src/front")).unwrap();
+    let files = [
+        ("src/main.rs", "mod back;\nmod front;\n"),
+        ("src/back.rs", "use crate::front::door::Door;\n"),
+        ("src/front/mod.rs", "pub mod door;\n"),
+        (
+            "src/front/door.rs",
+            "// crate::back in a comment is no import\npub fn f() { crate::back::g() }\n",
+        ),
+    ];
+    for (path, text) in files {
+        std::fs::write(dir.join(path), text).unwrap();
+    }
+    let src = dir.join("src");
+    let (code, output) = import_cycles(&[src.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(
+        output.contains("circle between files: back, front::door"),
+        "{output}"
+    );
+    assert!(
+        output.contains("circle between folders: back, front"),
+        "{output}"
+    );
+    // The comment alone is no edge: with the call gone, no circle is left.
+    std::fs::write(
+        dir.join("src/front/door.rs"),
+        "// crate::back in a comment is no import\n",
+    )
+    .unwrap();
+    let (code, output) = import_cycles(&[src.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{output}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn each_folder_of_the_gateway_says_what_lives_there_and_who_may_import_it() {
+    let src = repo_root().join("src");
+    let mut folders = 0;
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        if !path.is_dir() {
+            continue;
+        }
+        folders += 1;
+        let text = std::fs::read_to_string(path.join("mod.rs")).unwrap();
+        let opening: String = text
+            .lines()
+            .take_while(|line| line.starts_with("//!"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            opening.contains("import"),
+            "{}: the opening `//!` comment says what may import the folder",
+            path.display()
+        );
+    }
+    assert!(folders >= 6, "src/ is grouped into folders");
+}

@@ -58,25 +58,6 @@ fn mock_stats(stack: &Stack) -> Value {
     request(stack.mock_port, "GET", "/__mock/stats", &[], b"").json()
 }
 
-/// Each event of an Anthropic stream: its name and data.
-fn events(sse: &str) -> Vec<(String, Value)> {
-    sse.split("\n\n")
-        .filter(|event| !event.trim().is_empty())
-        .map(|event| {
-            let mut name = String::new();
-            let mut data = Value::Null;
-            for line in event.lines() {
-                if let Some(value) = line.strip_prefix("event: ") {
-                    name = value.to_string();
-                } else if let Some(value) = line.strip_prefix("data: ") {
-                    data = serde_json::from_str(value).unwrap_or_else(|e| panic!("{e}: {value}"));
-                }
-            }
-            (name, data)
-        })
-        .collect()
-}
-
 /// Claude Code marks its long system prompt, tools and history for prompt caching on every
 /// turn; the hub dropped every `cache_control`, so it never got a cache hit. Its requests
 /// (`POST /v1/messages?beta=true`) now reach Argo with each one where it was, and nothing the
@@ -149,7 +130,7 @@ fn redacted_thinking_round_trips() {
     assert_eq!(answer["content"][0], redacted, "{answer}");
     let streamed = anthropic_post(stack.gateway_port, "/v1/messages", &asked(true));
     assert_eq!(streamed.status, 200, "{}", streamed.text());
-    let started: Vec<Value> = events(&streamed.text())
+    let started: Vec<Value> = sse_events(&streamed.text())
         .into_iter()
         .filter(|(name, _)| name == "content_block_start")
         .map(|(_, data)| data["content_block"].clone())
@@ -183,7 +164,7 @@ fn the_stop_sequence_that_matched_is_in_the_answer() {
         "{answer}"
     );
     let streamed = anthropic_post(stack.gateway_port, "/v1/messages", &asked(true)).text();
-    let delta = events(&streamed)
+    let delta = sse_events(&streamed)
         .into_iter()
         .find(|(name, _)| name == "message_delta")
         .expect("a message_delta");
@@ -252,7 +233,7 @@ fn the_stream_is_argos_with_errors_and_the_notice_as_errors() {
     };
     let streamed = anthropic_post(port, "/v1/messages", &asked("Hello"));
     assert_eq!(streamed.status, 200);
-    let relayed = events(&streamed.text());
+    let relayed = sse_events(&streamed.text());
     let start = &relayed[0];
     assert_eq!(start.0, "message_start");
     assert_eq!(start.1["message"]["model"], "claude-sonnet-4.5");
@@ -271,7 +252,7 @@ fn the_stream_is_argos_with_errors_and_the_notice_as_errors() {
         "/v1/messages",
         &asked("Hello #mock {\"stream_error\": \"Overloaded\"}"),
     );
-    let last = events(&failing.text()).pop().unwrap();
+    let last = sse_events(&failing.text()).pop().unwrap();
     assert_eq!(last.0, "error");
     assert_eq!(last.1["error"]["type"], "overloaded_error");
     let notice = request(

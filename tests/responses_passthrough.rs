@@ -119,24 +119,6 @@ fn a_gpt_turn_reaches_argos_responses_with_all_it_carries() {
     assert!(answer["usage"]["input_tokens"].as_u64().unwrap() > 0);
 }
 
-/// The events of an SSE body: (event name, data).
-fn events(body: &str) -> Vec<(String, Value)> {
-    body.split("\n\n")
-        .filter(|event| !event.trim().is_empty())
-        .map(|event| {
-            let name = event
-                .lines()
-                .find_map(|line| line.strip_prefix("event: "))
-                .unwrap_or_default();
-            let data = event
-                .lines()
-                .find_map(|line| line.strip_prefix("data: "))
-                .unwrap_or_else(|| panic!("no data in {event:?}"));
-            (name.to_string(), serde_json::from_str(data).unwrap())
-        })
-        .collect()
-}
-
 fn streamed_text(events: &[(String, Value)]) -> String {
     events
         .iter()
@@ -152,7 +134,7 @@ fn a_streamed_gpt_turn_is_relayed_event_by_event() {
     let response = stack.post("/v1/responses", &turn.to_string());
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.header("content-type"), Some("text/event-stream"));
-    let events = events(&response.text());
+    let events = sse_events(&response.text());
     let echoed: Value = serde_json::from_str(&streamed_text(&events)).unwrap();
     assert_eq!(echoed["path"], "/argoapi/v1/responses");
     assert_eq!(echoed["headers"]["accept"], "text/event-stream");
@@ -238,7 +220,7 @@ fn errors_inside_the_stream_reach_the_client() {
     let body = json!({"model": "gpt-4o", "stream": true, "input": format!("hi #mock {directive}")});
     let response = stack.post("/v1/responses", &body.to_string());
     assert_eq!(response.status, 200, "{}", response.text());
-    let events = events(&response.text());
+    let events = sse_events(&response.text());
     assert_eq!(streamed_text(&events), "Hello there");
     let names: Vec<&str> = events.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(
@@ -302,7 +284,7 @@ fn claude_and_gemini_keep_the_translation() {
         let body = json!({"model": model, "input": "Hello", "stream": true});
         let response = stack.post("/v1/responses", &body.to_string());
         assert_eq!(response.status, 200, "{model}: {}", response.text());
-        assert!(streamed_text(&events(&response.text())).contains("You said: Hello"));
+        assert!(streamed_text(&sse_events(&response.text())).contains("You said: Hello"));
     }
     let endpoints = &mock_stats(&stack)["endpoints"];
     assert_eq!(endpoints["responses"], 0);

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::lock;
+use super::lock::lock;
 
 use argo_filters::ApiError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};

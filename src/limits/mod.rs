@@ -4,12 +4,39 @@
 //! is set: then every instance checks one shared set of counts in Redis (`shared`), and its own
 //! counts only judge the requests that Redis cannot (unreachable, or too slow to answer).
 //! Work that grows with a large request runs on a pool of its own with a share per user
-//! (`cpu`).
+//! (`cpu`). The memory budgets of request bodies and buffered answers are here too (`budget`).
+//!
+//! May import `config` and `observe`; imported by `edge`, `upstream`, `serve` and the crate
+//! root.
+//!
+//! Every limit, where it is enforced, and what a client gets past it (the `code` of the error
+//! envelope, `filters/src/error.rs`); the settings are `limits.*` unless named otherwise:
+//!
+//! | limit | enforced in | past it |
+//! |---|---|---|
+//! | `request_head_timeout_ms` | `edge/front_door.rs` | 408 `request_timeout`, connection closed |
+//! | `max_request_head_bytes` | `edge/front_door.rs` | 431 `request_header_fields_too_large` |
+//! | `max_uri_bytes` | `edge/front_door.rs` | 414 `uri_too_long` |
+//! | `max_unauthenticated_connections_per_address` | `edge/front_door.rs` | 429 `too_many_connections` + `Retry-After` |
+//! | `max_connections`, `admin.max_connections` | `edge/front_door.rs` (`ConnectionCap`) | 503 `server_busy` + `Retry-After`, connection closed |
+//! | `keepalive_timeout_s` | `edge/front_door.rs`, `serve/gateway.rs` | idle connection closed |
+//! | `max_body_bytes` | `edge/http.rs` (`read_body`) | 413 `request_too_large`, connection closed |
+//! | `client_body_timeout_ms`, `client_body_total_timeout_ms` | `edge/http.rs` | 408 `request_timeout` |
+//! | `max_buffered_request_bytes_total`, `_per_user` | `limits/budget.rs`, reserved in `edge/http.rs` | 503 `server_busy` + `Retry-After` |
+//! | `per_user_requests_per_minute`, `per_user_burst` | `limits/mod.rs` (`UserLimits`), `limits/shared.rs` with Redis | 429 `rate_limit_exceeded` + `Retry-After` |
+//! | `per_user_max_concurrent` | `limits/mod.rs` (`Permit`), `limits/shared.rs` with Redis | 429 `rate_limit_exceeded` + `Retry-After` |
+//! | `redis_timeout_ms`, `redis_backoff_ms` | `limits/shared.rs` | none: the check is judged locally |
+//! | `cpu_threads`, `cpu_threads_per_user`, `cpu_offload_bytes` | `limits/cpu.rs` (`CpuPool`) | none: the work waits for the user's share |
+//! | `max_prompts_per_request` | `serve/handlers/openai.rs` | 400 `too_many_prompts` |
+//! | `max_tool_block_bytes` | `serve/handlers/conversation.rs` | none: the block is released as text |
+//! | `client_write_timeout_ms` | `serve/gateway.rs` (the stream's writes) | the stream and its Argo request end |
+//! | `upstream.max_answer_bytes` | `upstream/mod.rs` | 502 `bad_gateway` |
+//! | `upstream.max_buffered_answer_bytes_total`, `_per_user` | `limits/budget.rs`, reserved in `upstream/budget.rs` | 503 `upstream_answers_over_budget` + `Retry-After` |
 
+pub mod budget;
 mod cpu;
+pub mod lock;
 mod shared;
-
-pub(crate) use shared::lock;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,7 +48,7 @@ use crate::config::Limits;
 use shared::{Lease, SharedLimits, Verdict};
 
 pub use cpu::CpuPool;
-pub use shared::{check as check_redis, Upkeep};
+pub use shared::Upkeep;
 
 pub struct UserLimits {
     /// Tokens added per second; 0 disables the rate limit.

@@ -43,8 +43,9 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, RedisError, Script};
 use tokio::sync::{watch, Notify};
 
+use super::lock::lock;
 use crate::config::Limits;
-use crate::metrics;
+use crate::observe::metrics;
 
 /// Takes one request's rate tokens and, when asked, a concurrency slot: all or nothing.
 /// KEYS[1]: the bucket, KEYS[2]: the leases. ARGV: tokens refilled per millisecond (0: no rate
@@ -600,47 +601,6 @@ fn describe(error: &RedisError) -> String {
     format!("{:?}: {}", error.kind(), error)
 }
 
-/// Checks `limits.redis_url` and its companions, naming the field that is wrong.
-pub fn check(config: &Limits) -> Result<(), (&'static str, String)> {
-    if config.redis_url.is_empty() {
-        return Ok(());
-    }
-    // The message of a bad URL is the crate's, which does not repeat the URL.
-    Client::open(config.redis_url.as_str()).map_err(|error| {
-        (
-            "limits.redis_url",
-            format!("not a usable Redis URL: {error}"),
-        )
-    })?;
-    if config.redis_timeout_ms == 0 {
-        return Err(("limits.redis_timeout_ms", "must be greater than 0".into()));
-    }
-    if config.redis_backoff_ms == 0 {
-        return Err(("limits.redis_backoff_ms", "must be greater than 0".into()));
-    }
-    if config.redis_slot_lease_ms < 1_000 {
-        return Err((
-            "limits.redis_slot_lease_ms",
-            "must be at least 1000 (a lease is renewed every third of it)".into(),
-        ));
-    }
-    if config.redis_key_prefix.is_empty() {
-        return Err((
-            "limits.redis_key_prefix",
-            "must not be empty: the keys would mix with others in the database".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// The guard of `mutex`, also after a thread panicked holding it: the counts it guards stay
-/// usable.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -736,28 +696,6 @@ mod tests {
     #[test]
     fn no_url_no_backend() {
         assert!(SharedLimits::new(&config(""), 1.0, 2.0).unwrap().is_none());
-    }
-
-    #[test]
-    fn urls_and_companions_are_checked_without_echoing_the_url() {
-        assert!(check(&config("")).is_ok());
-        assert!(check(&config("redis://127.0.0.1:6379/0")).is_ok());
-        assert!(check(&config("unix:///run/redis.sock")).is_ok());
-        let (field, message) = check(&config("http://:hunter2@example")).unwrap_err();
-        assert_eq!(field, "limits.redis_url");
-        assert!(!message.contains("hunter2"), "{message}");
-        let mut zero = config("redis://127.0.0.1");
-        zero.redis_timeout_ms = 0;
-        assert_eq!(check(&zero).unwrap_err().0, "limits.redis_timeout_ms");
-        let mut eager = config("redis://127.0.0.1");
-        eager.redis_backoff_ms = 0;
-        assert_eq!(check(&eager).unwrap_err().0, "limits.redis_backoff_ms");
-        let mut short = config("redis://127.0.0.1");
-        short.redis_slot_lease_ms = 10;
-        assert_eq!(check(&short).unwrap_err().0, "limits.redis_slot_lease_ms");
-        let mut bare = config("redis://127.0.0.1");
-        bare.redis_key_prefix.clear();
-        assert_eq!(check(&bare).unwrap_err().0, "limits.redis_key_prefix");
     }
 
     #[test]

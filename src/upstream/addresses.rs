@@ -29,7 +29,7 @@ use pingora_load_balancing::selection::RoundRobin;
 use pingora_load_balancing::{Backend, Backends, Extensions, LoadBalancer};
 
 use crate::config::{resolve_host, ArgoEnv, UpstreamConfig};
-use crate::metrics;
+use crate::observe::metrics;
 
 /// Turns a host name into addresses; tests put their own in place of the system's.
 #[async_trait]
@@ -433,7 +433,7 @@ mod tests {
         let yaml = format!(
             "{{environments: {{prod: 'https://{HOST}/argoapi'}}, address_retry_after_ms: {retry_after_ms}, connect_timeout_ms: 500}}"
         );
-        let config: UpstreamConfig = serde_yaml::from_str(&yaml).unwrap();
+        let config: UpstreamConfig = yaml_serde::from_str(&yaml).unwrap();
         let env = ArgoEnv {
             tls: true,
             host: HOST.into(),

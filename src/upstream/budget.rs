@@ -1,5 +1,5 @@
 //! Buffered (non-streaming) Argo answers hold their memory against a process-wide budget
-//! (`crate::budget`), of which each user may take a share: each answer reserves what it
+//! (`crate::limits::budget`), of which each user may take a share: each answer reserves what it
 //! allocates before allocating it, and gives it back when dropped, so that many large answers
 //! at once are refused instead of exhausting memory.
 //!
@@ -12,7 +12,7 @@
 
 use std::ops::Deref;
 
-use crate::budget::Reservation;
+use crate::limits::budget::Reservation;
 
 /// Taking more would exceed the budget.
 #[derive(Debug, PartialEq, Eq)]
@@ -142,7 +142,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::budget::{MemoryBudget, SharedBudget};
+    use crate::limits::budget::{MemoryBudget, SharedBudget};
 
     fn budget(limit: usize) -> Arc<MemoryBudget> {
         MemoryBudget::new(

@@ -3,6 +3,8 @@
 
 use argo_filters::upstream::resource::Endpoint;
 
+use crate::config::UpstreamConfig;
+
 /// One of Argo's endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Api {
@@ -142,6 +144,24 @@ pub fn client_agent(raw: &[u8]) -> Option<String> {
         .collect();
     let trimmed = kept.trim();
     (!trimmed.is_empty()).then(|| trimmed.to_string())
+}
+
+/// Which environment serves a call: the section's overrides of the model's own.
+impl UpstreamConfig {
+    /// Where a call to `api` goes for a model of `model_env`. `streaming_env` concerns only the
+    /// resource API's `streamchat`: the native endpoints stream in every environment.
+    pub fn env_for<'a>(&'a self, api: Api, model_env: &'a str) -> &'a str {
+        let routed = match api {
+            Api::Resource(Endpoint::StreamChat) => self.streaming_env.as_str(),
+            Api::Resource(Endpoint::Embed) | Api::Embeddings => self.embeddings_env.as_str(),
+            _ => "",
+        };
+        if routed.is_empty() {
+            model_env
+        } else {
+            routed
+        }
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
-use crate::metrics;
+use crate::observe::metrics;
 
 /// Most rules remembered over all models: Argo chooses what it refuses, and a client what it
 /// sends, so past this a refusal still gets its one retry but is not remembered.

@@ -1,11 +1,16 @@
 //! The Argo client: Pingora's pooled transport connector (TCP or TLS), a lean HTTP/1.1
 //! exchange on top (one write per request, small read buffers), explicit timeouts, and errors
 //! mapped to what a client can act on (502 unreachable or broken, 503 too many large answers
-//! held at once, 504 too slow).
+//! held at once, 504 too slow). Also which environment serves a call (`call`), Argo's addresses
+//! (`addresses`) and the model table merged with Argo's live lists (`catalog`).
+//!
+//! May import `config`, `limits` and `observe`; imported by `lifecycle`, `serve` and the crate
+//! root. Nothing here knows a client format's wire.
 
 mod addresses;
 mod budget;
 mod call;
+pub mod catalog;
 mod connection;
 mod learned;
 mod wire;
@@ -25,9 +30,9 @@ use pingora_core::upstreams::peer::{HttpPeer, Peer};
 use pingora_error::{Error, ErrorType};
 use pingora_timeout::fast_timeout::fast_timeout;
 
-use crate::budget::{MemoryBudget, SharedBudget};
 use crate::config::{ArgoEnv, UpstreamConfig};
-use crate::metrics;
+use crate::limits::budget::{MemoryBudget, SharedBudget};
+use crate::observe::metrics;
 pub use addresses::{AddressBook, AddressKeeper, Environment, SystemResolver};
 use budget::AnswerBuffer;
 pub use budget::BufferedAnswer;
@@ -547,7 +552,7 @@ mod tests {
     use super::*;
 
     fn upstream() -> Upstream {
-        let config: UpstreamConfig = serde_yaml::from_str("environments: {}").unwrap();
+        let config: UpstreamConfig = yaml_serde::from_str("environments: {}").unwrap();
         let addresses = AddressBook::new(&Default::default(), &config, Arc::new(SystemResolver));
         Upstream::new(&config, addresses)
     }
@@ -555,7 +560,7 @@ mod tests {
     /// The upstream of a `prod` environment at `http://argo.test:{port}`, its name in `names`.
     fn upstream_of(names: &Arc<addresses::Names>, port: u16, retries: u32) -> Upstream {
         let yaml = format!("{{environments: {{prod: 'http://argo.test:{port}'}}, retries: {retries}, retry_backoff_ms: 1}}");
-        let config: UpstreamConfig = serde_yaml::from_str(&yaml).unwrap();
+        let config: UpstreamConfig = yaml_serde::from_str(&yaml).unwrap();
         let env = ArgoEnv {
             tls: false,
             host: "argo.test".into(),

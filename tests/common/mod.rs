@@ -766,3 +766,22 @@ impl LoggedGateway {
         }
     }
 }
+
+/// The events of an SSE body: each one's name (empty when it has none) and its data as JSON.
+pub fn sse_events(body: &str) -> Vec<(String, serde_json::Value)> {
+    body.split("\n\n")
+        .filter(|event| !event.trim().is_empty())
+        .map(|event| {
+            let name = event
+                .lines()
+                .find_map(|line| line.strip_prefix("event: "))
+                .unwrap_or_default();
+            let data = event
+                .lines()
+                .find_map(|line| line.strip_prefix("data: "))
+                .unwrap_or_else(|| panic!("no data in {event:?}"));
+            let data = serde_json::from_str(data).unwrap_or_else(|e| panic!("{e}: {data}"));
+            (name.to_string(), data)
+        })
+        .collect()
+}

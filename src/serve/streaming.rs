@@ -13,9 +13,9 @@ use bytes::Bytes;
 use http::header::HeaderValue;
 use pingora_proxy::Session;
 
-use crate::http::response_head;
-use crate::metrics;
-use crate::timing::{Timing, OVERHEAD_HEADER};
+use crate::edge::http::response_head;
+use crate::observe::metrics;
+use crate::observe::timing::{Timing, OVERHEAD_HEADER};
 use crate::upstream::{Call, Exchange, Upstream};
 
 /// Why a live stream ended.

@@ -56,7 +56,7 @@ impl BackgroundService for DrainWatcher {
             };
         }
         log::info!("drained: every request finished, exiting");
-        crate::log_writer::flush();
+        crate::observe::log_writer::flush();
         std::process::exit(0);
     }
 }

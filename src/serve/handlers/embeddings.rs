@@ -9,41 +9,39 @@ use argo_filters::upstream::resource::Endpoint;
 use argo_filters::ApiError;
 use pingora_proxy::Session;
 
-use crate::gateway::{count_tokens, resource_call, Gateway, RequestCtx};
+use crate::serve::gateway::{count_usage, resource_call, Gateway, RequestCtx};
 use crate::upstream::{Api, BufferedAnswer, Call};
 
-impl Gateway {
-    /// Work that grows with a large request (Argo's requests, the vectors' translation, the
-    /// count of the inputs) runs on the pool for large work.
-    pub(crate) async fn embeddings(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-    ) -> Result<(), ApiError> {
-        let (user, request, size): (String, EmbeddingRequest, usize) =
-            self.accept(session, ctx).await?;
-        let model = self.resolve(ctx, &request.model)?;
-        let batch_size = self.state.settings.upstream.embed_batch_size;
-        let resolved = model.clone();
-        let prepare = move |user: &str| {
-            let bodies = argo_requests(&request, &resolved, user, batch_size);
-            (request, bodies)
-        };
-        let (request, bodies) = self.offload(session, &user, size, prepare).await?;
-        let call = match model.api() {
-            UpstreamApi::Native => Call::new(Api::Embeddings, &user),
-            UpstreamApi::Resource => resource_call(Endpoint::Embed, &user),
-        };
-        let answers = self
-            .call_all(session, ctx, &model.env, call, bodies?)
-            .await?;
-        let size = size + answers.iter().map(|answer| answer.len()).sum::<usize>();
-        let resolved = model.clone();
-        let write = move |_: &str| write_vectors(&request, &resolved, &answers);
-        let (json, prompt_tokens) = self.offload(session, &user, size, write).await??;
-        count_tokens(&model.name, prompt_tokens, 0);
-        self.reply(session, ctx, 200, json).await
-    }
+/// Work that grows with a large request (Argo's requests, the vectors' translation, the
+/// count of the inputs) runs on the pool for large work.
+pub async fn create(
+    gateway: &Gateway,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+) -> Result<(), ApiError> {
+    let (user, request, size): (String, EmbeddingRequest, usize) =
+        gateway.accept(session, ctx).await?;
+    let model = gateway.resolve(ctx, &request.model)?;
+    let batch_size = gateway.state.settings.upstream.embed_batch_size;
+    let resolved = model.clone();
+    let prepare = move |user: &str| {
+        let bodies = argo_requests(&request, &resolved, user, batch_size);
+        (request, bodies)
+    };
+    let (request, bodies) = gateway.offload(session, &user, size, prepare).await?;
+    let call = match model.api() {
+        UpstreamApi::Native => Call::new(Api::Embeddings, &user),
+        UpstreamApi::Resource => resource_call(Endpoint::Embed, &user),
+    };
+    let answers = gateway
+        .call_all(session, ctx, &model.env, call, bodies?)
+        .await?;
+    let size = size + answers.iter().map(|answer| answer.len()).sum::<usize>();
+    let resolved = model.clone();
+    let write = move |_: &str| write_vectors(&request, &resolved, &answers);
+    let (json, prompt_tokens) = gateway.offload(session, &user, size, write).await??;
+    count_usage(&model.name, prompt_tokens, 0);
+    gateway.reply(session, ctx, 200, json).await
 }
 
 /// Argo's requests: the texts in batches.

@@ -11,7 +11,7 @@ use pingora_http::ResponseHeader;
 use pingora_proxy::Session;
 use pingora_timeout::fast_timeout::fast_timeout;
 
-use crate::budget::{Reservation, SharedBudget};
+use crate::limits::budget::{Reservation, SharedBudget};
 
 /// What bounds a request body: its size, its total time, and the process-wide budget of
 /// bodies held in memory, of which its holder (the user, or the address of a client without a

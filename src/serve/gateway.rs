@@ -3,7 +3,6 @@
 //! the pooled connector, and the translated answer written back. One path for every body size.
 
 use std::borrow::Cow;
-use std::cell::Cell;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -23,25 +22,25 @@ use pingora_core::modules::http::HttpModules;
 use pingora_core::upstreams::peer::HttpPeer;
 use pingora_error::{Error, ErrorSource, ErrorType};
 use pingora_proxy::{ProxyHttp, Session};
-use rand::Rng;
 
-use crate::access_log::AccessRecord;
-use crate::admin::{self, METRICS_CONTENT_TYPE};
-use crate::auth::Auth;
-use crate::budget::{MemoryBudget, Reservation, SharedBudget};
-use crate::catalog::Catalog;
 use crate::config::Settings;
-use crate::cors::{self, AllowList};
-use crate::drain::OpenRequest;
-use crate::front_door;
-use crate::handlers;
-use crate::http::{read_body, require_json, send_body, send_error, send_json, BodyLimits};
+use crate::edge::auth::Auth;
+use crate::edge::cors::{self, AllowList};
+use crate::edge::front_door;
+use crate::edge::http::{read_body, require_json, send_body, send_error, send_json, BodyLimits};
+use crate::lifecycle::drain::OpenRequest;
+use crate::lifecycle::readiness::Readiness;
+use crate::limits::budget::{MemoryBudget, Reservation, SharedBudget};
 use crate::limits::{CpuPool, Permit, UserLimits};
-use crate::metrics;
-use crate::readiness::Readiness;
-use crate::routes::{self, ClientFormat, Handler, Listener};
-use crate::streaming::{self, Ending};
-use crate::timing::{Timing, OVERHEAD_HEADER};
+use crate::observe::access_log::AccessRecord;
+use crate::observe::metrics;
+use crate::observe::request_id::new_id;
+use crate::observe::timing::{Timing, OVERHEAD_HEADER};
+use crate::serve::admin::{self, METRICS_CONTENT_TYPE};
+use crate::serve::handlers;
+use crate::serve::routes::{self, ClientFormat, Handler, Listener};
+use crate::serve::streaming::{self, Ending};
+use crate::upstream::catalog::Catalog;
 use crate::upstream::{client_agent, Api, BufferedAnswer, Call, Upstream};
 
 pub struct State {
@@ -150,9 +149,9 @@ impl ProxyHttp for Gateway {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> pingora_error::Result<bool> {
-        metrics::IN_FLIGHT.inc();
+        let in_flight = metrics::InFlight::enter();
         let outcome = self.route(session, ctx).await;
-        metrics::IN_FLIGHT.dec();
+        drop(in_flight);
         if ctx.stream_outcome == CLIENT_STALLED {
             // Pingora would end the chunked body, a write without a deadline to a client that
             // reads nothing: the connection is dropped instead (an error from the client's side
@@ -210,7 +209,7 @@ impl ProxyHttp for Gateway {
             overhead: ctx.timing.overhead(),
         };
         record.log();
-        metrics::observe(&record);
+        record.observe();
     }
 }
 
@@ -225,8 +224,8 @@ impl Gateway {
                 return Err(*unmatched.error);
             }
         };
-        ctx.endpoint = matched.handler.endpoint();
-        ctx.format = matched.handler.client_format();
+        ctx.endpoint = matched.endpoint;
+        ctx.format = matched.format;
         if matched.preflight {
             return self.preflight(session, ctx).await;
         }
@@ -247,19 +246,23 @@ impl Gateway {
             }
             Handler::Ready => self.ready(session, ctx).await,
             Handler::Metrics => self.metrics(session, ctx).await,
-            Handler::ListModels => self.list_models(session, ctx).await,
-            Handler::GetModel => self.get_model(session, ctx, model).await,
-            Handler::ChatCompletions => self.chat_completions(session, ctx).await,
-            Handler::Completions => self.completions(session, ctx).await,
-            Handler::Embeddings => self.embeddings(session, ctx).await,
-            Handler::Responses => self.responses(session, ctx).await,
-            Handler::GenerateContent => self.generate_content(session, ctx, model, false).await,
-            Handler::StreamGenerateContent => {
-                self.generate_content(session, ctx, model, true).await
+            Handler::ListModels => handlers::models::list(self, session, ctx).await,
+            Handler::GetModel => handlers::models::get(self, session, ctx, model).await,
+            Handler::ChatCompletions => handlers::openai::chat(self, session, ctx).await,
+            Handler::Completions => handlers::openai::completions(self, session, ctx).await,
+            Handler::Embeddings => handlers::embeddings::create(self, session, ctx).await,
+            Handler::Responses => handlers::responses::create(self, session, ctx).await,
+            Handler::GenerateContent => {
+                handlers::google::generate_content(self, session, ctx, model, false).await
             }
-            Handler::GoogleCountTokens => self.count_content_tokens(session, ctx, model).await,
-            Handler::Messages => self.messages(session, ctx).await,
-            Handler::CountTokens => self.count_message_tokens(session, ctx).await,
+            Handler::StreamGenerateContent => {
+                handlers::google::generate_content(self, session, ctx, model, true).await
+            }
+            Handler::GoogleCountTokens => {
+                handlers::google::count_tokens(self, session, ctx, model).await
+            }
+            Handler::Messages => handlers::anthropic::messages(self, session, ctx).await,
+            Handler::CountTokens => handlers::anthropic::count_tokens(self, session, ctx).await,
             // The table serves it on the admin listener only.
             Handler::RefreshModels => Err(ApiError::not_found("Unknown path")),
         }
@@ -385,7 +388,7 @@ impl Gateway {
         let holder = self.holder(session, user);
         self.bodies
             .reserve(&holder, bytes)
-            .ok_or_else(crate::http::bodies_over_budget)
+            .ok_or_else(crate::edge::http::bodies_over_budget)
     }
 
     /// The lab user of the request's token, sent as the client's API sends it: a bearer
@@ -517,7 +520,7 @@ impl Gateway {
             .add_upstream((upstream_before + streamed).saturating_sub(ctx.timing.upstream()));
         metrics::time(&metrics::UPSTREAM_DURATION, &labels, streamed.as_secs_f64());
         let usage = translator.usage();
-        count_tokens(&model, usage.input_tokens, usage.output_tokens);
+        count_usage(&model, usage.input_tokens, usage.output_tokens);
         ctx.stream_outcome = match ending {
             Ok(Ending::Complete) => "complete",
             Ok(Ending::ClientGone) => "client_gone",
@@ -646,13 +649,13 @@ fn upstream_failure_kind(error: &ApiError) -> Option<&'static str> {
         .map(ErrorCode::as_str)
 }
 
-pub(crate) fn count_tokens(model: &str, prompt: u64, completion: u64) {
+pub(crate) fn count_usage(model: &str, prompt: u64, completion: u64) {
     metrics::count(&metrics::TOKENS, &[model, "prompt"], prompt);
     metrics::count(&metrics::TOKENS, &[model, "completion"], completion);
 }
 
 fn bearer(authorization: Option<&[u8]>) -> Option<&[u8]> {
-    authorization.and_then(crate::auth::bearer_token)
+    authorization.and_then(crate::edge::auth::bearer_token)
 }
 
 /// Google's `?key=<token>`.
@@ -681,44 +684,6 @@ fn client_keeps_alive(header: &pingora_http::RequestHeader) -> bool {
         http::Version::HTTP_10 | http::Version::HTTP_09 => says(b"keep-alive"),
         _ => !says(b"close"),
     }
-}
-
-pub fn new_id(prefix: &str) -> String {
-    let random = (u128::from(next_random()) << 64) | u128::from(next_random());
-    id_of(prefix, random)
-}
-
-thread_local! {
-    /// Each worker thread's id generator, seeded from the OS's entropy: ids must differ across
-    /// threads, replicas and restarts, not be secret, so a cryptographic generator per id (a
-    /// cost the profile of every request showed) is not needed.
-    static ID_STATE: Cell<u64> = Cell::new(rand::thread_rng().gen());
-}
-
-/// The next number of the thread's wyrand sequence.
-fn next_random() -> u64 {
-    ID_STATE.with(|state| {
-        let next = state.get().wrapping_add(0xa076_1d64_78bd_642f);
-        state.set(next);
-        let product = u128::from(next) * u128::from(next ^ 0xe703_7ed1_a0b4_28db);
-        ((product >> 64) as u64) ^ (product as u64)
-    })
-}
-
-/// `prefix-` and the low 96 bits of `random` in 24 hex digits, written digit by digit (two ids
-/// a request: `format!` showed in its profile).
-fn id_of(prefix: &str, random: u128) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    const DIGITS: u32 = 24;
-    let mut digits = [0u8; DIGITS as usize];
-    for (place, digit) in digits.iter_mut().rev().zip(0..DIGITS) {
-        *place = HEX[((random >> (4 * digit)) & 0xf) as usize];
-    }
-    let mut id = String::with_capacity(prefix.len() + 1 + digits.len());
-    id.push_str(prefix);
-    id.push('-');
-    id.push_str(std::str::from_utf8(&digits).unwrap_or_default());
-    id
 }
 
 fn unix_now() -> u64 {
@@ -808,23 +773,5 @@ mod tests {
             upstream_failure_kind(&argo_filters::error::from_argo_status(503, b"", None)),
             Some("upstream_bad_status")
         );
-    }
-
-    #[test]
-    fn ids_are_the_low_96_bits_in_24_hex_digits() {
-        for random in [
-            0,
-            1,
-            0xabc,
-            u128::MAX,
-            0x0123_4567_89ab_cdef_fedc_ba98_7654_3210,
-        ] {
-            let expected = format!("req-{:024x}", random & ((1u128 << 96) - 1));
-            assert_eq!(id_of("req", random), expected);
-        }
-        let ids: BTreeSet<String> = (0..10_000).map(|_| new_id("req")).collect();
-        assert_eq!(ids.len(), 10_000);
-        let other_thread = std::thread::spawn(|| new_id("req")).join().unwrap();
-        assert!(!ids.contains(&other_thread));
     }
 }

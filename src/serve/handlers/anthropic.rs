@@ -18,114 +18,116 @@ use argo_filters::ApiError;
 use pingora_proxy::Session;
 
 use super::conversation::{Client, Turn};
-use crate::gateway::{count_tokens, response_meta, Gateway, RequestCtx, Resolved};
-use crate::streaming;
+use crate::serve::gateway::{count_usage, response_meta, Gateway, RequestCtx, Resolved};
+use crate::serve::streaming;
 use crate::upstream::{Api, Call};
 
+/// `/v1/messages`. The client's body and its parse are gone once Argo's request is made
+/// (a large one is read on the pool for large work).
+pub async fn messages(
+    gateway: &Gateway,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+) -> Result<(), ApiError> {
+    let (user, body, reservation) = gateway.accept_body(session, ctx).await?;
+    let size = body.len();
+    let table = gateway.models();
+    let read = move |user: &str| {
+        let read = read_messages(&body, table, user);
+        drop((body, reservation));
+        read
+    };
+    let (model, read) = gateway.offload(session, &user, size, read).await?;
+    if let Some(model) = &model {
+        gateway.resolved(ctx, model);
+    }
+    let ReadMessages { model, meta, route } = read?;
+    let (argo_body, stream) = match route {
+        Route::Hub(conversation) => {
+            let turn = Turn {
+                model,
+                conversation: *conversation,
+                client: Client::Anthropic,
+                meta,
+                size,
+            };
+            return gateway.converse(session, ctx, &user, turn).await;
+        }
+        Route::PassThrough { argo_body, stream } => (argo_body, stream),
+    };
+    // Argo refuses unstreamed Claude (argo-api.md §C): the upstream leg always streams.
+    let call = Call::new(Api::AnthropicMessages { stream: true }, &user);
+    if stream {
+        let translator = messages_passthrough::stream(&meta);
+        return gateway
+            .relay(session, ctx, &model.env, call, argo_body, translator)
+            .await;
+    }
+    let events = gateway
+        .call(session, ctx, &model.env, call, argo_body)
+        .await?;
+    let size = events.len();
+    let collect = move |_: &str| messages_passthrough::collect_answer(&events, &meta);
+    let (json, usage) = gateway.offload(session, &user, size, collect).await??;
+    count_usage(&model.name, usage.input_tokens, usage.output_tokens);
+    gateway.reply(session, ctx, 200, json).await
+}
+
+/// `/v1/messages/count_tokens`. Claude on Argo's native upstream is counted by Argo's own
+/// count_tokens, and by the gateway's estimate only when Argo cannot answer (see
+/// [`CountFailure`]); every other model by its tokenizer here (an estimate for Gemini).
+pub async fn count_tokens(
+    gateway: &Gateway,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+) -> Result<(), ApiError> {
+    let (user, body, reservation) = gateway.accept_body(session, ctx).await?;
+    let size = body.len();
+    let table = gateway.models();
+    let read = move |user: &str| {
+        let read = read_count(&body, table, user);
+        drop((body, reservation));
+        read
+    };
+    let (model, read) = gateway.offload(session, &user, size, read).await?;
+    if let Some(model) = &model {
+        gateway.resolved(ctx, model);
+    }
+    let (model, count) = read?;
+    let (argo_body, estimate) = match count {
+        Count::Here(tokens) => {
+            let body = anthropic_messages::count_tokens_json(tokens);
+            return gateway.reply(session, ctx, 200, body).await;
+        }
+        Count::AtArgo {
+            argo_body,
+            estimate,
+        } => (argo_body, estimate),
+    };
+    let call = Call::new(Api::AnthropicCountTokens, &user);
+    let started = Instant::now();
+    let counted = gateway.count_at_argo(&model.env, call, &argo_body);
+    let counted = streaming::unless_client_leaves(session, Box::pin(counted)).await?;
+    ctx.timing.add_upstream(started.elapsed());
+    match counted {
+        Ok(answer) => gateway.reply(session, ctx, 200, answer).await,
+        Err(CountFailure::Refused(error)) => Err(error),
+        Err(CountFailure::Unavailable(error)) => {
+            let Some(tokens) = estimate else {
+                return Err(error);
+            };
+            let cause = error.cause.as_deref().unwrap_or(&error.message);
+            log::warn!(
+                "request {}: Argo's count_tokens failed, answering the gateway's estimate: {cause}",
+                ctx.request_id
+            );
+            let body = anthropic_messages::count_tokens_json(tokens);
+            gateway.reply(session, ctx, 200, body).await
+        }
+    }
+}
+
 impl Gateway {
-    /// `/v1/messages`. The client's body and its parse are gone once Argo's request is made
-    /// (a large one is read on the pool for large work).
-    pub(crate) async fn messages(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-    ) -> Result<(), ApiError> {
-        let (user, body, reservation) = self.accept_body(session, ctx).await?;
-        let size = body.len();
-        let table = self.models();
-        let read = move |user: &str| {
-            let read = read_messages(&body, table, user);
-            drop((body, reservation));
-            read
-        };
-        let (model, read) = self.offload(session, &user, size, read).await?;
-        if let Some(model) = &model {
-            self.resolved(ctx, model);
-        }
-        let ReadMessages { model, meta, route } = read?;
-        let (argo_body, stream) = match route {
-            Route::Hub(conversation) => {
-                let turn = Turn {
-                    model,
-                    conversation: *conversation,
-                    client: Client::Anthropic,
-                    meta,
-                    size,
-                };
-                return self.converse(session, ctx, &user, turn).await;
-            }
-            Route::PassThrough { argo_body, stream } => (argo_body, stream),
-        };
-        // Argo refuses unstreamed Claude (argo-api.md §C): the upstream leg always streams.
-        let call = Call::new(Api::AnthropicMessages { stream: true }, &user);
-        if stream {
-            let translator = messages_passthrough::stream(&meta);
-            return self
-                .relay(session, ctx, &model.env, call, argo_body, translator)
-                .await;
-        }
-        let events = self.call(session, ctx, &model.env, call, argo_body).await?;
-        let size = events.len();
-        let collect = move |_: &str| messages_passthrough::collect_answer(&events, &meta);
-        let (json, usage) = self.offload(session, &user, size, collect).await??;
-        count_tokens(&model.name, usage.input_tokens, usage.output_tokens);
-        self.reply(session, ctx, 200, json).await
-    }
-
-    /// `/v1/messages/count_tokens`. Claude on Argo's native upstream is counted by Argo's own
-    /// count_tokens, and by the gateway's estimate only when Argo cannot answer (see
-    /// [`CountFailure`]); every other model by its tokenizer here (an estimate for Gemini).
-    pub(crate) async fn count_message_tokens(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-    ) -> Result<(), ApiError> {
-        let (user, body, reservation) = self.accept_body(session, ctx).await?;
-        let size = body.len();
-        let table = self.models();
-        let read = move |user: &str| {
-            let read = read_count(&body, table, user);
-            drop((body, reservation));
-            read
-        };
-        let (model, read) = self.offload(session, &user, size, read).await?;
-        if let Some(model) = &model {
-            self.resolved(ctx, model);
-        }
-        let (model, count) = read?;
-        let (argo_body, estimate) = match count {
-            Count::Here(tokens) => {
-                let body = anthropic_messages::count_tokens_json(tokens);
-                return self.reply(session, ctx, 200, body).await;
-            }
-            Count::AtArgo {
-                argo_body,
-                estimate,
-            } => (argo_body, estimate),
-        };
-        let call = Call::new(Api::AnthropicCountTokens, &user);
-        let started = Instant::now();
-        let counted = self.count_at_argo(&model.env, call, &argo_body);
-        let counted = streaming::unless_client_leaves(session, Box::pin(counted)).await?;
-        ctx.timing.add_upstream(started.elapsed());
-        match counted {
-            Ok(answer) => self.reply(session, ctx, 200, answer).await,
-            Err(CountFailure::Refused(error)) => Err(error),
-            Err(CountFailure::Unavailable(error)) => {
-                let Some(tokens) = estimate else {
-                    return Err(error);
-                };
-                let cause = error.cause.as_deref().unwrap_or(&error.message);
-                log::warn!(
-                    "request {}: Argo's count_tokens failed, answering the gateway's estimate: {cause}",
-                    ctx.request_id
-                );
-                let body = anthropic_messages::count_tokens_json(tokens);
-                self.reply(session, ctx, 200, body).await
-            }
-        }
-    }
-
     /// One call to Argo's count_tokens: its answer, `{"input_tokens": N}`, as Argo wrote it.
     async fn count_at_argo(
         &self,

@@ -1,6 +1,7 @@
 //! The one route table: (listener, method, path) -> handler, for the API and admin listeners
-//! alike. Each handler belongs to one client format, which decides the error envelope a
-//! request gets, and names one endpoint, the label of its metrics and access-log lines.
+//! alike. Each row names its client format, which decides the error envelope a request gets,
+//! and its endpoint, the label of its metrics and access-log lines: the formats are listed
+//! once, here, so a new handler cannot take OpenAI's envelope by default.
 
 use argo_filters::error::truncate_for_message;
 use argo_filters::ApiError;
@@ -54,38 +55,6 @@ impl ClientFormat {
     }
 }
 
-impl Handler {
-    pub fn client_format(self) -> ClientFormat {
-        match self {
-            Handler::Messages | Handler::CountTokens => ClientFormat::Anthropic,
-            Handler::Responses => ClientFormat::Responses,
-            Handler::GenerateContent
-            | Handler::StreamGenerateContent
-            | Handler::GoogleCountTokens => ClientFormat::Google,
-            _ => ClientFormat::OpenAi,
-        }
-    }
-
-    /// The endpoint label of metrics and the access log.
-    pub fn endpoint(self) -> &'static str {
-        match self {
-            Handler::Root => "root",
-            Handler::Health => "health",
-            Handler::Ready => "ready",
-            Handler::Metrics => "metrics",
-            Handler::RefreshModels => "models_refresh",
-            Handler::ListModels | Handler::GetModel => "models",
-            Handler::ChatCompletions => "chat",
-            Handler::Completions => "completions",
-            Handler::Embeddings => "embeddings",
-            Handler::Messages => "messages",
-            Handler::CountTokens | Handler::GoogleCountTokens => "count_tokens",
-            Handler::Responses => "responses",
-            Handler::GenerateContent | Handler::StreamGenerateContent => "generate_content",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Listener {
     Api,
@@ -107,104 +76,92 @@ enum Pattern {
     ModelAction(&'static str),
 }
 
+/// One row of the table: what it matches, what answers, the client format whose envelope its
+/// errors take and the endpoint label of its metrics and access-log lines, and which listeners
+/// serve it. A handler keeps one format and one label over all its rows (a unit test checks).
 struct Route {
     verb: Verb,
     pattern: Pattern,
     handler: Handler,
-    api: bool,
-    admin: bool,
+    format: ClientFormat,
+    endpoint: &'static str,
+    served: Served,
 }
 
-const fn route(verb: Verb, pattern: Pattern, handler: Handler, api: bool, admin: bool) -> Route {
+/// The listeners that serve a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Served {
+    Api,
+    Admin,
+    Both,
+}
+
+impl Served {
+    fn on(self, listener: Listener) -> bool {
+        matches!(
+            (self, listener),
+            (Served::Both, _) | (Served::Api, Listener::Api) | (Served::Admin, Listener::Admin)
+        )
+    }
+}
+
+const fn route(
+    verb: Verb,
+    pattern: Pattern,
+    handler: Handler,
+    format: ClientFormat,
+    endpoint: &'static str,
+    served: Served,
+) -> Route {
     Route {
         verb,
         pattern,
         handler,
-        api,
-        admin,
+        format,
+        endpoint,
+        served,
     }
 }
 
+use ClientFormat::{Anthropic, Google, OpenAi, Responses};
 use Pattern::{Exact, ModelAction, ModelId};
 use Verb::{Get, Post};
 
 /// Paths as they are after the version prefix (`/v1`, or `/v1beta` for Google) is taken off:
-/// clients are configured with base URLs with and without it.
+/// clients are configured with base URLs with and without it. The first row that matches a
+/// path decides; the probes and `/metrics` answer in OpenAI's envelope.
+#[rustfmt::skip]
 const ROUTES: &[Route] = &[
-    route(Get, Exact("/"), Handler::Root, true, false),
-    route(Get, Exact("/health"), Handler::Health, true, true),
-    route(Get, Exact("/healthz"), Handler::Health, true, true),
-    route(Get, Exact("/ready"), Handler::Ready, true, true),
-    route(Get, Exact("/readyz"), Handler::Ready, true, true),
-    route(Get, Exact("/metrics"), Handler::Metrics, true, true),
-    route(
-        Post,
-        Exact("/models/refresh"),
-        Handler::RefreshModels,
-        false,
-        true,
-    ),
-    route(Get, Exact("/models"), Handler::ListModels, true, false),
-    route(
-        Post,
-        ModelAction("generateContent"),
-        Handler::GenerateContent,
-        true,
-        false,
-    ),
-    route(
-        Post,
-        ModelAction("streamGenerateContent"),
-        Handler::StreamGenerateContent,
-        true,
-        false,
-    ),
-    route(
-        Post,
-        ModelAction("countTokens"),
-        Handler::GoogleCountTokens,
-        true,
-        false,
-    ),
-    route(Get, ModelId, Handler::GetModel, true, false),
-    route(
-        Post,
-        Exact("/chat/completions"),
-        Handler::ChatCompletions,
-        true,
-        false,
-    ),
+    route(Get,  Exact("/"),                              Handler::Root,                  OpenAi,    "root",             Served::Api),
+    route(Get,  Exact("/health"),                        Handler::Health,                OpenAi,    "health",           Served::Both),
+    route(Get,  Exact("/healthz"),                       Handler::Health,                OpenAi,    "health",           Served::Both),
+    route(Get,  Exact("/ready"),                         Handler::Ready,                 OpenAi,    "ready",            Served::Both),
+    route(Get,  Exact("/readyz"),                        Handler::Ready,                 OpenAi,    "ready",            Served::Both),
+    route(Get,  Exact("/metrics"),                       Handler::Metrics,               OpenAi,    "metrics",          Served::Both),
+    route(Post, Exact("/models/refresh"),                Handler::RefreshModels,         OpenAi,    "models_refresh",   Served::Admin),
+    route(Get,  Exact("/models"),                        Handler::ListModels,            OpenAi,    "models",           Served::Api),
+    route(Post, ModelAction("generateContent"),          Handler::GenerateContent,       Google,    "generate_content", Served::Api),
+    route(Post, ModelAction("streamGenerateContent"),    Handler::StreamGenerateContent, Google,    "generate_content", Served::Api),
+    route(Post, ModelAction("countTokens"),              Handler::GoogleCountTokens,     Google,    "count_tokens",     Served::Api),
+    route(Get,  ModelId,                                 Handler::GetModel,              OpenAi,    "models",           Served::Api),
+    route(Post, Exact("/chat/completions"),              Handler::ChatCompletions,       OpenAi,    "chat",             Served::Api),
     // A path of the original Python bridge, for its clients.
-    route(
-        Post,
-        Exact("/api/chat/completions"),
-        Handler::ChatCompletions,
-        true,
-        false,
-    ),
-    route(
-        Post,
-        Exact("/completions"),
-        Handler::Completions,
-        true,
-        false,
-    ),
-    route(Post, Exact("/embeddings"), Handler::Embeddings, true, false),
-    route(Post, Exact("/messages"), Handler::Messages, true, false),
-    route(
-        Post,
-        Exact("/messages/count_tokens"),
-        Handler::CountTokens,
-        true,
-        false,
-    ),
-    route(Post, Exact("/responses"), Handler::Responses, true, false),
+    route(Post, Exact("/api/chat/completions"),          Handler::ChatCompletions,       OpenAi,    "chat",             Served::Api),
+    route(Post, Exact("/completions"),                   Handler::Completions,           OpenAi,    "completions",      Served::Api),
+    route(Post, Exact("/embeddings"),                    Handler::Embeddings,            OpenAi,    "embeddings",       Served::Api),
+    route(Post, Exact("/messages"),                      Handler::Messages,              Anthropic, "messages",         Served::Api),
+    route(Post, Exact("/messages/count_tokens"),         Handler::CountTokens,           Anthropic, "count_tokens",     Served::Api),
+    route(Post, Exact("/responses"),                     Handler::Responses,             Responses, "responses",        Served::Api),
 ];
 
 /// A request the table matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Matched {
     pub handler: Handler,
+    /// The row's client format: the envelope of the request's errors.
+    pub format: ClientFormat,
+    /// The row's endpoint label, of metrics and the access log.
+    pub endpoint: &'static str,
     /// The model named by the path (`/models/{id}`, Google's `/models/{model}:action`),
     /// percent-decoded.
     pub model: Option<String>,
@@ -219,17 +176,14 @@ pub struct Matched {
 pub fn find(listener: Listener, method: &Method, full_path: &str) -> Result<Matched, Unmatched> {
     let path = strip_version(full_path);
     let google = listener == Listener::Api && is_google(full_path);
-    let mut known_path = None;
+    let mut known_path: Option<&Route> = None;
     for route in ROUTES {
-        let served = match listener {
-            Listener::Api => route.api,
-            Listener::Admin => route.admin,
-        };
+        let served = route.served.on(listener);
         let Some(model) = served.then(|| route.pattern.matches(path)).flatten() else {
             continue;
         };
-        known_path.get_or_insert(route.handler);
-        if google && route.handler == Handler::GetModel && known_path != Some(Handler::GetModel) {
+        let first = *known_path.get_or_insert(route);
+        if google && route.handler == Handler::GetModel && first.handler != Handler::GetModel {
             // Google's `GET models/{model}:generateContent` is a wrong method, not a model.
             continue;
         }
@@ -241,6 +195,8 @@ pub fn find(listener: Listener, method: &Method, full_path: &str) -> Result<Matc
         if allowed || preflight {
             return Ok(Matched {
                 handler: route.handler,
+                format: route.format,
+                endpoint: route.endpoint,
                 model,
                 preflight,
             });
@@ -248,9 +204,11 @@ pub fn find(listener: Listener, method: &Method, full_path: &str) -> Result<Matc
     }
     let format = match google {
         true => ClientFormat::Google,
-        false => known_path.map_or_else(|| format_of_path(path), Handler::client_format),
+        false => known_path.map_or_else(|| format_of_path(path), |route| route.format),
     };
-    let unknown_action = google && known_path == Some(Handler::GetModel) && is_action(path);
+    let unknown_action = google
+        && known_path.is_some_and(|route| route.handler == Handler::GetModel)
+        && is_action(path);
     let error = match known_path {
         Some(_) if unknown_action => {
             ApiError::not_found(format!("Unknown path {}", truncate_for_message(full_path)))
@@ -524,12 +482,32 @@ mod tests {
     }
 
     #[test]
-    fn every_handler_names_an_endpoint_and_a_format() {
-        assert_eq!(Handler::GenerateContent.client_format().label(), "google");
-        assert_eq!(Handler::CountTokens.endpoint(), "count_tokens");
+    fn every_route_names_its_endpoint_and_format() {
+        let google = api(Method::POST, "/v1beta/models/gemini:generateContent").unwrap();
         assert_eq!(
-            Handler::ChatCompletions.client_format(),
-            ClientFormat::OpenAi
+            (google.format.label(), google.endpoint),
+            ("google", "generate_content")
         );
+        let count = api(Method::POST, "/v1/messages/count_tokens").unwrap();
+        assert_eq!(
+            (count.format, count.endpoint),
+            (ClientFormat::Anthropic, "count_tokens")
+        );
+        let chat = api(Method::POST, "/api/chat/completions").unwrap();
+        assert_eq!((chat.format, chat.endpoint), (ClientFormat::OpenAi, "chat"));
+    }
+
+    #[test]
+    fn a_handler_keeps_one_format_and_one_label_over_its_rows() {
+        for route in ROUTES {
+            for other in ROUTES.iter().filter(|other| other.handler == route.handler) {
+                assert_eq!(
+                    (other.format, other.endpoint),
+                    (route.format, route.endpoint),
+                    "{:?}",
+                    route.handler
+                );
+            }
+        }
     }
 }

@@ -13,13 +13,13 @@ use pingora_core::apps::http_app::ServeHttp;
 use pingora_core::protocols::http::ServerSession;
 use pingora_core::services::listening::Service;
 
-use crate::auth;
-use crate::catalog::Catalog;
 use crate::config::{AdminConfig, Settings};
-use crate::front_door::FrontDoor;
-use crate::metrics;
-use crate::readiness::Readiness;
-use crate::routes::{self, Handler, Listener};
+use crate::edge::auth;
+use crate::edge::front_door::FrontDoor;
+use crate::lifecycle::readiness::Readiness;
+use crate::observe::metrics;
+use crate::serve::routes::{self, Handler, Listener};
+use crate::upstream::catalog::Catalog;
 use crate::upstream::Upstream;
 
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4";

@@ -35,9 +35,9 @@ use pingora_core::server::ShutdownWatch;
 use pingora_core::services::background::BackgroundService;
 use serde_json::json;
 
-use crate::catalog::Catalog;
 use crate::config::{Settings, UpstreamConfig};
-use crate::metrics;
+use crate::observe::metrics;
+use crate::upstream::catalog::Catalog;
 use crate::upstream::{Api, Call, Exchange, Upstream};
 
 /// Most of a probe's list read to its end, so that its connection serves the next probe; a

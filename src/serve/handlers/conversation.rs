@@ -18,8 +18,8 @@ use argo_filters::usage::Tokenizer;
 use argo_filters::ApiError;
 use pingora_proxy::Session;
 
-use crate::gateway::{count_tokens, response_meta, Gateway, RequestCtx, Resolved};
-use crate::streaming;
+use crate::serve::gateway::{count_usage, response_meta, Gateway, RequestCtx, Resolved};
+use crate::serve::streaming;
 use crate::upstream::{Api, BufferedAnswer, Call};
 
 /// The client format an answer is written in.
@@ -365,7 +365,7 @@ impl Gateway {
         let size = answer.len();
         let write = move |_: &str| reply.write(read, &answer);
         let written = self.offload(session, user, size, write).await??;
-        count_tokens(
+        count_usage(
             &model.name,
             written.usage.input_tokens,
             written.usage.output_tokens,

@@ -5,33 +5,33 @@ use argo_filters::ApiError;
 use pingora_proxy::Session;
 use serde::Serialize;
 
-use crate::gateway::{Gateway, RequestCtx};
+use crate::serve::gateway::{Gateway, RequestCtx};
+
+pub async fn list(
+    gateway: &Gateway,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+) -> Result<(), ApiError> {
+    gateway.authenticate(session, ctx)?;
+    let table = gateway.state.catalog.current();
+    let data: Vec<ModelObject> = table.models().iter().map(ModelObject::from).collect();
+    let body = serde_json::to_vec(&serde_json::json!({"object": "list", "data": data}));
+    gateway.reply_encoded(session, ctx, body).await
+}
+
+pub async fn get(
+    gateway: &Gateway,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    id: &str,
+) -> Result<(), ApiError> {
+    gateway.authenticate(session, ctx)?;
+    let table = gateway.state.catalog.current();
+    let body = serde_json::to_vec(&ModelObject::from(table.lookup(id)?));
+    gateway.reply_encoded(session, ctx, body).await
+}
 
 impl Gateway {
-    pub(crate) async fn list_models(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-    ) -> Result<(), ApiError> {
-        self.authenticate(session, ctx)?;
-        let table = self.state.catalog.current();
-        let data: Vec<ModelObject> = table.models().iter().map(ModelObject::from).collect();
-        let body = serde_json::to_vec(&serde_json::json!({"object": "list", "data": data}));
-        self.reply_encoded(session, ctx, body).await
-    }
-
-    pub(crate) async fn get_model(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-        id: &str,
-    ) -> Result<(), ApiError> {
-        self.authenticate(session, ctx)?;
-        let table = self.state.catalog.current();
-        let body = serde_json::to_vec(&ModelObject::from(table.lookup(id)?));
-        self.reply_encoded(session, ctx, body).await
-    }
-
     async fn reply_encoded(
         &self,
         session: &mut Session,

@@ -29,7 +29,7 @@ use pingora_core::services::background::BackgroundService;
 use tokio::sync::Notify;
 
 use crate::config::Settings;
-use crate::metrics;
+use crate::observe::metrics;
 use crate::upstream::{Api, Call, Upstream};
 
 /// The longest a read of one environment's list may take (or `upstream.total_timeout_ms`, if

@@ -1,20 +1,20 @@
 //! One module per client format, each as small as the `argo_filters::client` spoke it calls:
 //! read the request, resolve the model, hand the conversation to [`conversation`], which picks
 //! the upstream. The plumbing they share (admission, body, Argo calls, replies) is in
-//! [`crate::gateway`].
+//! [`crate::serve::gateway`].
 
-mod anthropic;
+pub mod anthropic;
 pub(crate) mod conversation;
-mod embeddings;
-mod google;
-mod models;
-mod openai;
-mod responses;
+pub mod embeddings;
+pub mod google;
+pub mod models;
+pub mod openai;
+pub mod responses;
 
 use argo_filters::client::{anthropic_messages, google_genai, openai_responses};
 use argo_filters::ApiError;
 
-use crate::routes::ClientFormat;
+use crate::serve::routes::ClientFormat;
 
 /// `error` in the envelope of the client's API.
 pub fn error_body(format: ClientFormat, error: &ApiError) -> Vec<u8> {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::limits::lock;
+use crate::limits::lock::lock;
 
 use prometheus::IntGauge;
 

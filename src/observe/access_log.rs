@@ -9,7 +9,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use once_cell::sync::OnceCell;
 use serde::Serialize;
 
-use crate::timing::Millis;
+use crate::observe::log_writer;
+use crate::observe::metrics;
+use crate::observe::timing::Millis;
 
 pub const TARGET: &str = "access";
 
@@ -67,6 +69,25 @@ struct JsonRecord<'a> {
 }
 
 impl AccessRecord<'_> {
+    /// Records the answered request in the metrics (called once, from the access-log hook).
+    pub fn observe(&self) {
+        let mut status = itoa::Buffer::new();
+        let status = status.format(self.status);
+        let requests = [self.endpoint, self.client, self.model, status];
+        metrics::count(&metrics::REQUESTS, &requests, 1);
+        let duration = self.duration.as_secs_f64();
+        metrics::time(
+            &metrics::REQUEST_DURATION,
+            &[self.endpoint, self.model],
+            duration,
+        );
+        metrics::time(
+            &metrics::OVERHEAD,
+            &[self.endpoint],
+            self.overhead.as_secs_f64(),
+        );
+    }
+
     /// Queues the line for the log writer directly, in the shape `env_logger` gives every
     /// other line (`[ts LEVEL target] message`, or one JSON object): the line is the one log
     /// record of every request, and `env_logger`'s own formatting of it showed in the profile.
@@ -85,7 +106,7 @@ impl AccessRecord<'_> {
                 Format::Json => self.write_json_line(line),
             }
             line.push('\n');
-            crate::log_writer::queue(line.as_bytes());
+            log_writer::queue(line.as_bytes());
         });
     }
 
@@ -227,10 +248,11 @@ pub fn init_logger(format: Format) {
         });
     }
     builder.target(env_logger::Target::Pipe(Box::new(
-        crate::log_writer::BatchedStderr,
+        log_writer::BatchedStderr,
     )));
     builder.init();
-    crate::log_writer::start_flusher();
+    log_writer::count_drops_in(metrics::LOG_LINES_DROPPED.clone());
+    log_writer::start_flusher();
 }
 
 #[cfg(test)]

@@ -15,63 +15,63 @@ use argo_filters::ApiError;
 use pingora_proxy::Session;
 
 use super::conversation::{Client, Turn};
-use crate::gateway::{count_tokens, response_meta, Gateway, RequestCtx, Resolved};
+use crate::serve::gateway::{count_usage, response_meta, Gateway, RequestCtx, Resolved};
 use crate::upstream::{Api, Call};
 
-impl Gateway {
-    /// `/v1/responses`. The client's body and its parse are gone once Argo's request is made
-    /// (a large one is read on the pool for large work).
-    pub(crate) async fn responses(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-    ) -> Result<(), ApiError> {
-        let (user, body, reservation) = self.accept_body(session, ctx).await?;
-        let size = body.len();
-        let table = self.models();
-        let read = move |user: &str| {
-            let read = read_responses(&body, table, user);
-            drop((body, reservation));
-            read
-        };
-        let (model, read) = self.offload(session, &user, size, read).await?;
-        if let Some(model) = &model {
-            self.resolved(ctx, model);
-        }
-        let ReadResponses { model, meta, route } = read?;
-        let (argo_body, stream, namespaces) = match route {
-            Route::Hub(conversation, custom_tools) => {
-                let turn = Turn {
-                    model,
-                    conversation: *conversation,
-                    client: Client::Responses(custom_tools),
-                    meta,
-                    size,
-                };
-                return self.converse(session, ctx, &user, turn).await;
-            }
-            Route::PassThrough {
-                argo_body,
-                stream,
-                namespaces,
-            } => (argo_body, stream, namespaces),
-        };
-        let call = Call::new(Api::Responses { stream }, &user);
-        if stream {
-            let translator = responses_passthrough::stream(&meta, namespaces);
-            return self
-                .relay(session, ctx, &model.env, call, argo_body, translator)
-                .await;
-        }
-        let answer = self.call(session, ctx, &model.env, call, argo_body).await?;
-        let size = answer.len();
-        let relay = move |_: &str| responses_passthrough::relay_answer(&answer, &meta, &namespaces);
-        let (json, usage) = self.offload(session, &user, size, relay).await??;
-        if let Some(usage) = usage {
-            count_tokens(&model.name, usage.input_tokens, usage.output_tokens);
-        }
-        self.reply(session, ctx, 200, json).await
+/// `/v1/responses`. The client's body and its parse are gone once Argo's request is made
+/// (a large one is read on the pool for large work).
+pub async fn create(
+    gateway: &Gateway,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+) -> Result<(), ApiError> {
+    let (user, body, reservation) = gateway.accept_body(session, ctx).await?;
+    let size = body.len();
+    let table = gateway.models();
+    let read = move |user: &str| {
+        let read = read_responses(&body, table, user);
+        drop((body, reservation));
+        read
+    };
+    let (model, read) = gateway.offload(session, &user, size, read).await?;
+    if let Some(model) = &model {
+        gateway.resolved(ctx, model);
     }
+    let ReadResponses { model, meta, route } = read?;
+    let (argo_body, stream, namespaces) = match route {
+        Route::Hub(conversation, custom_tools) => {
+            let turn = Turn {
+                model,
+                conversation: *conversation,
+                client: Client::Responses(custom_tools),
+                meta,
+                size,
+            };
+            return gateway.converse(session, ctx, &user, turn).await;
+        }
+        Route::PassThrough {
+            argo_body,
+            stream,
+            namespaces,
+        } => (argo_body, stream, namespaces),
+    };
+    let call = Call::new(Api::Responses { stream }, &user);
+    if stream {
+        let translator = responses_passthrough::stream(&meta, namespaces);
+        return gateway
+            .relay(session, ctx, &model.env, call, argo_body, translator)
+            .await;
+    }
+    let answer = gateway
+        .call(session, ctx, &model.env, call, argo_body)
+        .await?;
+    let size = answer.len();
+    let relay = move |_: &str| responses_passthrough::relay_answer(&answer, &meta, &namespaces);
+    let (json, usage) = gateway.offload(session, &user, size, relay).await??;
+    if let Some(usage) = usage {
+        count_usage(&model.name, usage.input_tokens, usage.output_tokens);
+    }
+    gateway.reply(session, ctx, 200, json).await
 }
 
 /// A Responses body read for the model it names.

@@ -14,8 +14,6 @@ use prometheus::{
     TextEncoder,
 };
 
-use crate::access_log::AccessRecord;
-
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
     60.0, 120.0, 300.0,
@@ -142,6 +140,24 @@ pub static IN_FLIGHT: Lazy<IntGauge> = Lazy::new(|| {
         "Requests being served now"
     ))
 });
+
+/// One request counted in [`IN_FLIGHT`] while this is held. Dropping it counts the request out,
+/// also when the request's future is dropped before it ends (a client gone mid-request).
+#[must_use = "the request is counted in flight only while the guard is held"]
+pub struct InFlight(());
+
+impl InFlight {
+    pub fn enter() -> InFlight {
+        IN_FLIGHT.inc();
+        InFlight(())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.dec();
+    }
+}
 
 pub static TOKENS: Lazy<IntCounterVec> = Lazy::new(|| {
     registered(register_int_counter_vec!(
@@ -299,21 +315,6 @@ pub fn init() {
     }
 }
 
-/// Records one answered request (called once, from the access-log hook).
-pub fn observe(record: &AccessRecord) {
-    let mut status = itoa::Buffer::new();
-    let status = status.format(record.status);
-    let requests = [record.endpoint, record.client, record.model, status];
-    count(&REQUESTS, &requests, 1);
-    let duration = record.duration.as_secs_f64();
-    time(
-        &REQUEST_DURATION,
-        &[record.endpoint, record.model],
-        duration,
-    );
-    time(&OVERHEAD, &[record.endpoint], record.overhead.as_secs_f64());
-}
-
 /// Adds `by` to the counter of `vec` with these labels.
 pub fn count(vec: &'static IntCounterVec, labels: &[&str], by: u64) {
     COUNTERS.with_borrow_mut(|cache| cache.handle(vec, labels).inc_by(by));
@@ -400,7 +401,28 @@ pub fn render() -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use futures::FutureExt;
+
     use super::*;
+
+    #[test]
+    fn a_request_is_in_flight_while_its_guard_lives_however_it_ends() {
+        let before = IN_FLIGHT.get();
+        let first = InFlight::enter();
+        let second = InFlight::enter();
+        assert_eq!(IN_FLIGHT.get(), before + 2);
+        drop(first);
+        assert_eq!(IN_FLIGHT.get(), before + 1);
+        // A request abandoned half-way (its future dropped unfinished) is counted out too.
+        let mut abandoned = Box::pin(async move {
+            let _held = second;
+            std::future::pending::<()>().await;
+        });
+        assert!(abandoned.as_mut().now_or_never().is_none());
+        assert_eq!(IN_FLIGHT.get(), before + 1);
+        drop(abandoned);
+        assert_eq!(IN_FLIGHT.get(), before);
+    }
 
     #[test]
     fn cached_handles_count_into_the_series_with_label_values_names() {

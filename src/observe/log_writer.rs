@@ -6,10 +6,10 @@
 //! (`argo_bridge_log_lines_dropped_total`).
 
 use std::io::Write;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-use crate::metrics;
+use prometheus::IntCounter;
 
 const FLUSH_AT_BYTES: usize = 64 * 1024;
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
@@ -17,6 +17,14 @@ const MAX_QUEUED_BYTES: usize = 8 * 1024 * 1024;
 
 static QUEUE: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 static FULL_BATCH: Condvar = Condvar::new();
+/// Where dropped lines are counted ([`count_drops_in`]); none before the logger starts.
+static DROPPED: OnceLock<IntCounter> = OnceLock::new();
+
+/// Counts the lines dropped from now on in `counter` (the metrics' own, given by whoever
+/// starts the logger: the writer knows no metric).
+pub fn count_drops_in(counter: IntCounter) {
+    let _ = DROPPED.set(counter);
+}
 
 /// The `env_logger` target.
 pub struct BatchedStderr;
@@ -38,7 +46,9 @@ pub fn queue(lines: &[u8]) {
     let mut queue = lock_queue();
     if queue.len() + lines.len() > MAX_QUEUED_BYTES {
         drop(queue);
-        metrics::LOG_LINES_DROPPED.inc();
+        if let Some(dropped) = DROPPED.get() {
+            dropped.inc();
+        }
         return;
     }
     queue.extend_from_slice(lines);
@@ -94,14 +104,15 @@ mod tests {
     #[test]
     fn lines_past_the_queue_bound_are_dropped_and_counted() {
         let line = [b'x'; 1024];
-        let dropped_before = metrics::LOG_LINES_DROPPED.get();
+        let dropped = DROPPED.get_or_init(|| IntCounter::new("dropped", "dropped").unwrap());
+        let dropped_before = dropped.get();
         let mut writer = BatchedStderr;
         // No writer thread runs in unit tests: nothing drains the queue.
         for _ in 0..(MAX_QUEUED_BYTES / line.len() + 10) {
             assert_eq!(writer.write(&line).unwrap(), line.len());
         }
         assert!(lock_queue().len() <= MAX_QUEUED_BYTES);
-        assert!(metrics::LOG_LINES_DROPPED.get() >= dropped_before + 10);
+        assert!(dropped.get() >= dropped_before + 10);
         lock_queue().clear();
     }
 }

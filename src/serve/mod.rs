@@ -1,0 +1,11 @@
+//! Serving requests: the one route table, the Pingora gateway that dispatches on it, one handler
+//! module per client format, server-sent events to the client, and the admin listener.
+//!
+//! May import every other folder (`edge`, `limits`, `upstream`, `lifecycle`, `observe`,
+//! `config`); only the crate root imports it.
+
+pub mod admin;
+pub mod gateway;
+pub mod handlers;
+pub mod routes;
+pub mod streaming;
