@@ -5,6 +5,7 @@
 
 pub mod claude;
 pub mod completions;
+pub mod embed;
 pub mod leaked;
 mod plain;
 pub mod prompt_tools;
