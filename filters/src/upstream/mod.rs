@@ -1,7 +1,8 @@
 //! Upstream spokes: Argo's native endpoints ([`anthropic`] for Claude, [`openai_native`] for
 //! the rest, [`passthrough`] for OpenAI clients on the OpenAI endpoint, [`messages_passthrough`]
 //! for Anthropic clients on the Anthropic endpoint) and the legacy
-//! [`resource`] API.
+//! [`resource`] API. [`chat_message`] is the OpenAI-shaped message both Argo chat APIs take;
+//! [`SseDecoder`] reads any SSE dialect.
 
 pub mod anthropic;
 pub mod chat_message;

@@ -2,6 +2,12 @@
 //! a resource chat body (tools natively for OpenAI models, as Anthropic blocks for Claude, in
 //! the prompt for Gemini); the answer, in any of the shapes Argo uses, and `streamchat`'s raw
 //! text into the hub. Argo reports no usage here: the gateway counts it.
+//!
+//! Everything of the resource API lives in this folder: its wire ([`wire`]), prompt-mode tools
+//! ([`prompt_tools`]), Claude's blocks ([`claude`]) and leaked calls ([`leaked`]), embed batches
+//! ([`embed`]) and `/v1/completions` ([`completions`]). Nothing else in `filters` imports it
+//! but tests; the gateway's handlers do. Retiring the resource API is this folder and the
+//! gateway's `Resource` arm.
 
 pub mod claude;
 pub mod completions;
