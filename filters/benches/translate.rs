@@ -16,12 +16,13 @@ use std::hint::black_box;
 use argo_filters::client::google_genai::{self, Framing};
 use argo_filters::client::openai_responses::{self, ClientTools};
 use argo_filters::client::{anthropic_messages, openai_chat};
-use argo_filters::embeddings::{self, Output};
+use argo_filters::embeddings::Output;
 use argo_filters::hub::Usage;
 use argo_filters::models::{Family, Kind, ModelSpec};
 use argo_filters::openai::{EncodingFormat, ResponseMeta};
-use argo_filters::tools::prompt::{ToolScanner, OPEN};
 use argo_filters::translate::StreamTranslation;
+use argo_filters::upstream::resource::embed;
+use argo_filters::upstream::resource::prompt_tools::{ToolScanner, OPEN};
 use argo_filters::upstream::resource::{self, TextDecoder, ToolReplies};
 use argo_filters::upstream::{anthropic, openai_native, passthrough};
 use argo_filters::usage::Tokenizer;
@@ -188,7 +189,7 @@ fn embeddings_translation(c: &mut Criterion) {
                 prompt_tokens: 10,
             };
             group.bench_with_input(BenchmarkId::new(name, vectors), &answer, |b, answer| {
-                b.iter(|| black_box(embeddings::translate(black_box(answer), &output).unwrap()))
+                b.iter(|| black_box(embed::translate(black_box(answer), &output).unwrap()))
             });
         }
     }

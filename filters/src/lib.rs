@@ -5,10 +5,8 @@
 //! write the clients' formats, [`upstream`] spokes Argo's dialects, and [`translate`] pairs them
 //! for streams.
 
-pub mod argo;
 mod bytes;
 pub mod client;
-pub mod completions;
 pub mod embeddings;
 pub mod error;
 #[cfg(test)]

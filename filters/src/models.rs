@@ -5,7 +5,6 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::argo::{Endpoint, Params};
 use crate::error::{truncate_for_message, ApiError};
 use crate::usage::Tokenizer;
 
@@ -236,13 +235,10 @@ impl ModelSpec {
         })
     }
 
-    /// The request's token limit and sampling, adjusted to what Argo takes for this model on
-    /// `endpoint`, so that Argo never has to refuse them.
-    pub fn fit(&self, params: Params, endpoint: Endpoint) -> Params {
-        let limit = match (self.max_tokens_cap, endpoint) {
-            (Some(cap), Endpoint::Chat) => params.limit.map(|limit| limit.min(cap)),
-            _ => params.limit,
-        };
+    /// The request's token limit and sampling, adjusted to what Argo takes for this model on a
+    /// streaming call or not, so that Argo never has to refuse them.
+    pub fn fit(&self, params: Params, streaming: bool) -> Params {
+        let limit = params.limit.map(|limit| self.capped(limit, streaming));
         let (temperature, top_p) = match (self.sampling, params.temperature, params.top_p) {
             (Sampling::Any, temperature, top_p) => (temperature, top_p),
             (Sampling::OneOf, Some(temperature), Some(_)) => (Some(temperature), None),
@@ -255,6 +251,22 @@ impl ModelSpec {
             top_p,
         }
     }
+
+    /// A token limit lowered to [`ModelSpec::max_tokens_cap`] unless the call streams.
+    pub fn capped(&self, limit: u64, streaming: bool) -> u64 {
+        match self.max_tokens_cap {
+            Some(cap) if !streaming => limit.min(cap),
+            _ => limit,
+        }
+    }
+}
+
+/// What a client asked for of the token limit and sampling.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Params {
+    pub limit: Option<u64>,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
 }
 
 /// A name Argo no longer serves, and what to use instead.
@@ -720,21 +732,21 @@ mod tests {
             ..ModelSpec::new("c", "c", Family::Anthropic, Kind::Chat)
         };
         assert_eq!(
-            claude.fit(asked, Endpoint::Chat),
+            claude.fit(asked, false),
             Params {
                 limit: Some(21_000),
                 temperature: Some(0.2),
                 top_p: None
             }
         );
-        assert_eq!(claude.fit(asked, Endpoint::StreamChat).limit, Some(50_000));
+        assert_eq!(claude.fit(asked, true).limit, Some(50_000));
         let small = Params {
             limit: Some(100),
             ..asked
         };
-        assert_eq!(claude.fit(small, Endpoint::Chat).limit, Some(100));
+        assert_eq!(claude.fit(small, false).limit, Some(100));
         let plain = ModelSpec::new("g", "g", Family::Openai, Kind::Chat);
-        assert_eq!(plain.fit(asked, Endpoint::Chat), asked);
+        assert_eq!(plain.fit(asked, false), asked);
     }
 
     /// The shipped table, as the gateway loads it from `conf/argo-bridge.yaml`.

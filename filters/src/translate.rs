@@ -843,7 +843,10 @@ mod tests {
 
     #[test]
     fn resource_text_with_prompt_tools_streams_calls() {
-        let scanner = crate::tools::prompt::ToolScanner::new(vec!["f".into()], "chatcmpl-gw123");
+        let scanner = crate::upstream::resource::prompt_tools::ToolScanner::new(
+            vec!["f".into()],
+            "chatcmpl-gw123",
+        );
         let translation = StreamTranslation::new(
             resource::TextDecoder::with_tool_scanner(scanner),
             openai_chat::encoder(&meta(), false),

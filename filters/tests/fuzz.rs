@@ -8,18 +8,19 @@
 // allow-expect-in-tests cover the whole file, not only #[test] functions (rust-clippy#11119).
 #![cfg(test)]
 
-use argo_filters::argo::Endpoint;
 use argo_filters::client::openai_chat;
 use argo_filters::embeddings;
 use argo_filters::hub::Usage;
 use argo_filters::json::parse_request;
 use argo_filters::models::{Family, Kind, ModelSpec, Sampling, ToolMode};
 use argo_filters::openai::{ChatRequest, EncodingFormat, ResponseMeta};
-use argo_filters::tools::prompt::{
-    extract, extract_with_max_block_bytes, repair_json, Piece, ToolScanner,
-};
 use argo_filters::translate::StreamTranslation;
 use argo_filters::upstream::passthrough;
+use argo_filters::upstream::resource::embed;
+use argo_filters::upstream::resource::prompt_tools::{
+    extract, extract_with_max_block_bytes, repair_json, Piece, ToolScanner,
+};
+use argo_filters::upstream::resource::Endpoint;
 use argo_filters::upstream::resource::{self, TextDecoder, ToolReplies};
 use argo_filters::usage::Tokenizer;
 use proptest::prelude::*;
@@ -167,9 +168,9 @@ proptest! {
     fn embedding_translation_never_panics(raw in prop::collection::vec(any::<u8>(), 0..256), vectors in json_value()) {
         for format in [EncodingFormat::Float, EncodingFormat::Base64] {
             let output = embeddings::Output { model: "m", format, dimensions: Some(2), expected_vectors: 1, prompt_tokens: 1 };
-            let _ = embeddings::translate(&raw, &output);
+            let _ = embed::translate(&raw, &output);
             let batch = json!({"embedding": vectors}).to_string();
-            let _ = embeddings::translate_batches(&[batch.as_bytes(), &raw[..]], &output);
+            let _ = embed::translate_batches(&[batch.as_bytes(), &raw[..]], &output);
         }
     }
 

@@ -6,7 +6,7 @@
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use argo_filters::argo::Endpoint;
+use argo_filters::upstream::resource::Endpoint;
 
 use crate::config::ArgoEnv;
 use crate::upstream::AddressBook;

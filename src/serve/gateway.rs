@@ -7,13 +7,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use argo_filters::argo::Endpoint;
 use argo_filters::error::ErrorCode;
 use argo_filters::json::parse_request;
 use argo_filters::models::{ModelSpec, ModelTable};
 use argo_filters::notice;
 use argo_filters::openai::ResponseMeta;
 use argo_filters::translate::StreamTranslation;
+use argo_filters::upstream::resource::Endpoint;
 use argo_filters::ApiError;
 use async_trait::async_trait;
 use bytes::Bytes;

@@ -1,7 +1,7 @@
 //! What one request to Argo is: which of its APIs, as which lab user. The path, method and
 //! headers follow from it (`../shared/argo-api.md`, sections A and B).
 
-use argo_filters::argo::Endpoint;
+use argo_filters::upstream::resource::Endpoint;
 
 use crate::config::UpstreamConfig;
 

@@ -1,15 +1,13 @@
 //! Tool calling across model families.
 //!
-//! On Argo's resource API requests are rewritten per family: OpenAI models take tools
-//! natively, Claude models take Anthropic's shape ([`anthropic`]), Gemini models get the tools
-//! described in the system prompt and answer with tagged JSON ([`prompt`]). Answers come back
-//! as OpenAI `tool_calls` whatever the family.
+//! Tools as the hub holds them, checked once; each spoke writes them in its own shape
+//! (Anthropic's in [`anthropic`]; the resource API's per family, prompt-mode tools among them,
+//! in [`crate::upstream::resource`]). Answers come back as OpenAI `tool_calls` whatever the
+//! family.
 
 pub mod anthropic;
-pub mod leaked;
 pub(crate) mod names;
 pub mod namespaces;
-pub mod prompt;
 
 use serde_json::{json, Map, Value};
 

@@ -7,19 +7,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::{
-    body_capacity, encode, feed_sse, finish_sse, fitted, upstream_error, Extra, SseDialect,
-    CONTINUE_TURN,
-};
+use super::{body_capacity, encode, fitted, upstream_error, Extra, SseDialect, CONTINUE_TURN};
 use crate::error::ApiError;
 use crate::hub::{
     data_url, Answer, Conversation, Dialect, Event, Finish, Part, Role, ToolChoice, Usage,
 };
 use crate::models::{thinking_budget, ModelSpec, Thinking};
 use crate::notice;
-use crate::sse::SseParser;
 use crate::tools::{self, arguments_object, ToolSpec};
-use crate::translate::Decoder;
 
 /// Path below the environment's base URL.
 pub const PATH: &str = "/v1/messages";
@@ -192,10 +187,7 @@ pub fn request_body(
         .limit
         .or(model.default_max_tokens)
         .unwrap_or(DEFAULT_MAX_TOKENS);
-    let limit = match (stream, model.max_tokens_cap) {
-        (false, Some(cap)) => limit.min(cap),
-        _ => limit,
-    };
+    let limit = model.capped(limit, stream);
     let spec = ToolSpec::of(conversation);
     let (tools, tool_choice) = spec.as_ref().map(tools::anthropic::tools).unzip();
     let effort = conversation.reasoning_effort.as_deref();
@@ -562,11 +554,7 @@ struct MessageStart {
 }
 
 /// Anthropic's SSE stream into events.
-#[derive(Debug, Default)]
-pub struct SseDecoder {
-    parser: SseParser,
-    state: StreamState,
-}
+pub type SseDecoder = super::SseDecoder<StreamState>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OpenBlock {
@@ -580,8 +568,9 @@ enum OpenBlock {
     Other,
 }
 
+/// What the stream has said so far.
 #[derive(Debug, Default)]
-struct StreamState {
+pub struct StreamState {
     /// Open content blocks by their index.
     blocks: Vec<(usize, OpenBlock)>,
     calls: usize,
@@ -589,22 +578,6 @@ struct StreamState {
     finished: bool,
     /// `message_stop` or `error` came: nothing more is read.
     ended: bool,
-}
-
-impl SseDecoder {
-    pub fn new() -> Self {
-        SseDecoder::default()
-    }
-}
-
-impl Decoder for SseDecoder {
-    fn feed(&mut self, bytes: &[u8], events: &mut Vec<Event>) {
-        feed_sse(&mut self.parser, &mut self.state, bytes, events);
-    }
-
-    fn finish(&mut self, events: &mut Vec<Event>) {
-        finish_sse(&mut self.parser, &mut self.state, events);
-    }
 }
 
 impl SseDialect for StreamState {

@@ -1,9 +1,11 @@
 //! Upstream spokes: Argo's native endpoints ([`anthropic`] for Claude, [`openai_native`] for
 //! the rest, [`passthrough`] for OpenAI clients on the OpenAI endpoint, [`messages_passthrough`]
 //! for Anthropic clients on the Anthropic endpoint) and the legacy
-//! [`resource`] API.
+//! [`resource`] API. [`chat_message`] is the OpenAI-shaped message both Argo chat APIs take;
+//! [`SseDecoder`] reads any SSE dialect.
 
 pub mod anthropic;
+pub mod chat_message;
 pub mod messages_passthrough;
 pub mod openai_native;
 pub mod passthrough;
@@ -14,11 +16,11 @@ pub mod responses_passthrough;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
-use crate::argo::{Endpoint, Params};
 use crate::error::{from_argo_status, ApiError, ErrorCode};
 use crate::hub::{Conversation, Dialect, Event};
-use crate::models::ModelSpec;
+use crate::models::{ModelSpec, Params};
 use crate::sse::SseParser;
+use crate::translate::Decoder;
 
 /// The user turn argo-proxy appends to Claude and Gemini conversations that lack one
 /// (`ensure_user_message_exists` in its legacy `utils/input_handle.py`).
@@ -27,18 +29,13 @@ pub const CONTINUE_TURN: &str = "[continue]";
 /// The token limit and sampling the model takes (see [`ModelSpec::fit`]); the limit is capped
 /// as on Argo's non-streaming chat unless the upstream call streams.
 fn fitted(conversation: &Conversation, model: &ModelSpec, stream: bool) -> Params {
-    let endpoint = if stream {
-        Endpoint::StreamChat
-    } else {
-        Endpoint::Chat
-    };
     model.fit(
         Params {
             limit: conversation.max_tokens,
             temperature: conversation.temperature,
             top_p: conversation.top_p,
         },
-        endpoint,
+        stream,
     )
 }
 
@@ -114,10 +111,9 @@ pub(crate) fn upstream_error(kind: &str, message: &str) -> ApiError {
     error.with_cause(format!("Argo reported `{kind}`: {message}"))
 }
 
-/// The upstream's stream ended before the answer did.
 /// What an SSE dialect makes of each event's data; framing and the end of the stream are
-/// shared by [`feed_sse`] and [`finish_sse`].
-pub(crate) trait SseDialect {
+/// [`SseDecoder`]'s.
+pub trait SseDialect: std::fmt::Debug + Send {
     fn data(&mut self, data: &[u8], events: &mut Vec<Event>);
     /// The answer finished, or the stream ended (`[DONE]`, `message_stop`, an error).
     fn over(&self) -> bool;
@@ -125,30 +121,38 @@ pub(crate) trait SseDialect {
     fn end(&mut self);
 }
 
-/// [`crate::translate::Decoder::feed`] for an SSE dialect.
-pub(crate) fn feed_sse(
-    parser: &mut SseParser,
-    state: &mut impl SseDialect,
-    bytes: &[u8],
-    events: &mut Vec<Event>,
-) {
-    parser.feed(bytes, |_, data| state.data(data, events));
+/// An upstream's SSE stream into events, read by `dialect`: a stream that stops before its
+/// answer ended is an error.
+#[derive(Debug, Default)]
+pub struct SseDecoder<D> {
+    parser: SseParser,
+    dialect: D,
 }
 
-/// [`crate::translate::Decoder::finish`] for an SSE dialect: a stream that stopped before its
-/// answer ended is an error.
-pub(crate) fn finish_sse(
-    parser: &mut SseParser,
-    state: &mut impl SseDialect,
-    events: &mut Vec<Event>,
-) {
-    parser.finish(|_, data| state.data(data, events));
-    if !state.over() {
-        state.end();
-        events.push(Event::Error(truncated()));
+impl<D: Default> SseDecoder<D> {
+    pub fn new() -> Self {
+        SseDecoder::default()
     }
 }
 
+impl<D: SseDialect> Decoder for SseDecoder<D> {
+    fn feed(&mut self, bytes: &[u8], events: &mut Vec<Event>) {
+        let dialect = &mut self.dialect;
+        self.parser
+            .feed(bytes, |_, data| dialect.data(data, events));
+    }
+
+    fn finish(&mut self, events: &mut Vec<Event>) {
+        let dialect = &mut self.dialect;
+        self.parser.finish(|_, data| dialect.data(data, events));
+        if !dialect.over() {
+            dialect.end();
+            events.push(Event::Error(truncated()));
+        }
+    }
+}
+
+/// The upstream's stream ended before the answer did.
 pub(crate) fn truncated() -> ApiError {
     ApiError::bad_gateway("Argo's stream ended before the answer was complete; try again.")
         .with_code(ErrorCode::UpstreamTruncated)

@@ -8,10 +8,8 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{
-    body_capacity, encode, feed_sse, finish_sse, fitted, upstream_error, Extra, SseDialect,
-};
-use crate::argo::{Message as WireMessage, MessageContent, Parts};
+use super::chat_message::{Message as WireMessage, MessageContent, Parts};
+use super::{body_capacity, encode, fitted, upstream_error, Extra, SseDialect};
 use crate::embeddings::{self, Output};
 use crate::error::ApiError;
 use crate::hub::{
@@ -20,9 +18,7 @@ use crate::hub::{
 use crate::models::{Family, ModelSpec};
 use crate::notice;
 use crate::openai::OpenAiCall;
-use crate::sse::SseParser;
 use crate::tools;
-use crate::translate::Decoder;
 
 /// Paths below the environment's base URL.
 pub const CHAT_PATH: &str = "/v1/chat/completions";
@@ -515,14 +511,11 @@ struct ChunkCall {
 }
 
 /// An OpenAI chat stream into events.
-#[derive(Debug, Default)]
-pub struct SseDecoder {
-    parser: SseParser,
-    state: StreamState,
-}
+pub type SseDecoder = super::SseDecoder<StreamState>;
 
+/// What the stream has said so far.
 #[derive(Debug, Default)]
-struct StreamState {
+pub struct StreamState {
     /// The hub's index of each call begun (the order they began), by the upstream's index: a
     /// lookup per fragment, as an answer may hold thousands of calls.
     calls: HashMap<u64, usize>,
@@ -530,22 +523,6 @@ struct StreamState {
     finished: bool,
     /// `[DONE]` or an error came: nothing more is read.
     ended: bool,
-}
-
-impl SseDecoder {
-    pub fn new() -> Self {
-        SseDecoder::default()
-    }
-}
-
-impl Decoder for SseDecoder {
-    fn feed(&mut self, bytes: &[u8], events: &mut Vec<Event>) {
-        feed_sse(&mut self.parser, &mut self.state, bytes, events);
-    }
-
-    fn finish(&mut self, events: &mut Vec<Event>) {
-        finish_sse(&mut self.parser, &mut self.state, events);
-    }
 }
 
 impl SseDialect for StreamState {

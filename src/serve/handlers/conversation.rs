@@ -3,15 +3,15 @@
 //! OpenAI endpoint for the rest, or the legacy resource endpoints. The answer goes back in
 //! the client's format, streamed or whole as the client asked.
 
-use argo_filters::argo::Endpoint;
 use argo_filters::client::google_genai::{self, Framing};
 use argo_filters::client::openai_responses::{self, ClientTools};
 use argo_filters::client::{anthropic_messages, openai_chat};
 use argo_filters::hub::{Answer, Conversation, Usage};
 use argo_filters::models::{Family, UpstreamApi};
 use argo_filters::openai::ResponseMeta;
-use argo_filters::tools::prompt::ToolScanner;
 use argo_filters::translate::{self, Decoder, Encoder, StreamTranslation};
+use argo_filters::upstream::resource::prompt_tools::ToolScanner;
+use argo_filters::upstream::resource::Endpoint;
 use argo_filters::upstream::resource::{self, TextDecoder, ToolReplies};
 use argo_filters::upstream::{anthropic, openai_native};
 use argo_filters::usage::Tokenizer;

@@ -1,11 +1,12 @@
 //! `/v1/embeddings`: Argo's native `/v1/embeddings` or the resource `embed`, texts sent in
 //! batches at once, the vectors back in order.
 
-use argo_filters::argo::Endpoint;
 use argo_filters::embeddings;
 use argo_filters::models::{ModelSpec, UpstreamApi};
 use argo_filters::openai::{EmbeddingRequest, EncodingFormat};
 use argo_filters::upstream::openai_native;
+use argo_filters::upstream::resource::embed;
+use argo_filters::upstream::resource::Endpoint;
 use argo_filters::ApiError;
 use pingora_proxy::Session;
 
@@ -56,7 +57,7 @@ fn argo_requests(
         .chunks(batch_size)
         .map(|batch| match native {
             true => openai_native::embeddings_request(batch, model, user),
-            false => embeddings::to_argo(batch, model, user),
+            false => embed::to_argo(batch, model, user),
         })
         .collect()
 }
@@ -81,7 +82,7 @@ fn write_vectors(
         UpstreamApi::Native => openai_native::read_embeddings(&answers, &output, count_inputs),
         UpstreamApi::Resource => {
             output.prompt_tokens = count_inputs();
-            let json = embeddings::translate_batches(&answers, &output)?;
+            let json = embed::translate_batches(&answers, &output)?;
             Ok((json, output.prompt_tokens))
         }
     }

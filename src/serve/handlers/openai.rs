@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use argo_filters::argo::Endpoint;
-use argo_filters::completions;
 use argo_filters::error::ErrorCode;
 use argo_filters::hub::Conversation;
 use argo_filters::models::{Family, ModelTable, UpstreamApi};
@@ -11,6 +9,8 @@ use argo_filters::openai::{CompletionRequest, ResponseMeta, StreamOptions};
 use argo_filters::stream::{SseEncoder, StreamKind};
 use argo_filters::translate::StreamTranslation;
 use argo_filters::upstream::passthrough::{self, ClientRequest};
+use argo_filters::upstream::resource::completions;
+use argo_filters::upstream::resource::Endpoint;
 use argo_filters::upstream::resource::{self, TextDecoder, ToolReplies};
 use argo_filters::ApiError;
 use pingora_proxy::Session;

@@ -1628,7 +1628,8 @@ fn an_upstream_error_after_the_answer_began_fails_the_response() {
 
 #[test]
 fn resource_text_with_prompt_tools_streams_calls() {
-    let scanner = crate::tools::prompt::ToolScanner::new(vec!["f".into()], "resp-gw123");
+    let scanner =
+        crate::upstream::resource::prompt_tools::ToolScanner::new(vec!["f".into()], "resp-gw123");
     let text = "Sure. <tool_call>{\"name\":\"f\",\"arguments\":{\"a\":1}}</tool_call>";
     let told = check_stream(&translate(
         resource::TextDecoder::with_tool_scanner(scanner),

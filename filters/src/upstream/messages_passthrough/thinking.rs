@@ -4,8 +4,7 @@ use std::borrow::Cow;
 
 use serde_json::{json, Value};
 
-use crate::argo::{Endpoint, Params};
-use crate::models::{thinking_budget, ModelSpec, Thinking, MIN_THINKING_BUDGET};
+use crate::models::{thinking_budget, ModelSpec, Params, Thinking, MIN_THINKING_BUDGET};
 
 use super::request::Head;
 
@@ -24,7 +23,7 @@ impl Sampling {
             temperature: head.temperature,
             top_p: head.top_p,
         };
-        let fitted = model.fit(asked, Endpoint::StreamChat);
+        let fitted = model.fit(asked, true);
         Sampling {
             temperature: fitted
                 .temperature

@@ -10,10 +10,10 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
-use super::{arguments_object, call_id, openai_call, ToolChoice, ToolSpec};
-use crate::argo::{Message as WireMessage, MessageContent};
+use super::plain::push_plain;
 use crate::hub::{Message, Part, Role};
-use crate::upstream::resource::push_plain;
+use crate::tools::{arguments_object, call_id, openai_call, ToolChoice, ToolSpec};
+use crate::upstream::chat_message::{Message as WireMessage, MessageContent};
 
 pub const OPEN: &str = "<tool_call>";
 pub const CLOSE: &str = "</tool_call>";

@@ -2,19 +2,35 @@
 //! a resource chat body (tools natively for OpenAI models, as Anthropic blocks for Claude, in
 //! the prompt for Gemini); the answer, in any of the shapes Argo uses, and `streamchat`'s raw
 //! text into the hub. Argo reports no usage here: the gateway counts it.
+//!
+//! Everything of the resource API lives in this folder: its wire ([`wire`]), prompt-mode tools
+//! ([`prompt_tools`]), Claude's blocks ([`claude`]) and leaked calls ([`leaked`]), embed batches
+//! ([`embed`]) and `/v1/completions` ([`completions`]). Nothing else in `filters` imports it
+//! but tests; the gateway's handlers do. Retiring the resource API is this folder and the
+//! gateway's `Resource` arm.
+
+pub mod claude;
+pub mod completions;
+pub mod embed;
+pub mod leaked;
+mod plain;
+pub mod prompt_tools;
+pub mod wire;
 
 use serde_json::Value;
 
-use super::openai_native::{push_message, tool_choice_json, Style};
-use super::{body_capacity, CONTINUE_TURN};
-use crate::argo::{self, Endpoint};
+use self::plain::push_plain;
+use self::prompt_tools::{Piece, ToolScanner};
+pub use self::wire::Endpoint;
 use crate::error::ApiError;
-use crate::hub::{Answer, Conversation, Event, Finish, Message, Part};
-use crate::models::{Family, ModelSpec, ToolMode};
+use crate::hub::{Answer, Conversation, Event, Finish, Part};
+use crate::models::{Family, ModelSpec, Params, ToolMode};
 use crate::stream::Utf8Joiner;
-use crate::tools::prompt::{self, Piece, ToolScanner};
-use crate::tools::{self, anthropic, leaked, ToolChoice, ToolSpec};
+use crate::tools::{self, ToolChoice, ToolSpec};
 use crate::translate::Decoder;
+use crate::upstream::chat_message::Message as WireMessage;
+use crate::upstream::openai_native::tool_choice_json;
+use crate::upstream::{body_capacity, CONTINUE_TURN};
 
 /// How tool calls come back in Argo's answer to a request.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,18 +74,6 @@ pub fn endpoint(conversation: &Conversation, model: &ModelSpec) -> Endpoint {
     }
 }
 
-/// How the resource API takes OpenAI-shaped messages: `developer` as `system`, text parts
-/// joined.
-const STYLE: Style = Style {
-    join_text: true,
-    null_content: false,
-};
-
-/// Appends `message` as the resource API takes a message without tool traffic.
-pub(crate) fn push_plain<'a>(out: &mut Vec<argo::Message<'a>>, message: &'a Message) {
-    push_message(out, message, STYLE);
-}
-
 /// The resource chat body for `user`, for `endpoint` (`chat` or `streamchat`): the model
 /// table's parameter rules decide what of the token limit and sampling Argo receives.
 pub fn request_body(
@@ -87,14 +91,14 @@ pub fn request_body(
     }
     let (mut messages, tools, tool_choice) = match (model.tools, model.family) {
         (ToolMode::Prompt, _) => (
-            prompt::messages(&conversation.messages, spec.as_ref()),
+            prompt_tools::messages(&conversation.messages, spec.as_ref()),
             None,
             None,
         ),
         (_, Family::Anthropic) => {
-            let (tools, choice) = spec.as_ref().map(anthropic::tools).unzip();
+            let (tools, choice) = spec.as_ref().map(tools::anthropic::tools).unzip();
             (
-                anthropic::messages(&conversation.messages),
+                claude::messages(&conversation.messages),
                 tools,
                 choice.flatten(),
             )
@@ -116,13 +120,13 @@ pub fn request_body(
         }
     };
     end_with_user_turn(&mut messages, model.family);
-    let params = argo::Params {
+    let params = Params {
         limit: conversation.max_tokens,
         temperature: conversation.temperature,
         top_p: conversation.top_p,
     };
-    let mut body = argo::ChatRequest::new(user, &model.argo_id, messages)
-        .with_params(model, model.fit(params, endpoint));
+    let mut body = wire::ChatRequest::new(user, &model.argo_id, messages)
+        .with_params(model, model.fit(params, endpoint == Endpoint::StreamChat));
     body.stop = (!conversation.stop.is_empty()).then(|| conversation.stop.clone());
     // `parallel_tool_calls` is never sent: both the original bridge and argo-proxy strip it for
     // Argo (argo-proxy's legacy `tool_calls/input_handle.py`); Claude's own form of it stays in
@@ -139,11 +143,11 @@ pub fn request_body(
 /// otherwise (an assistant turn, or system messages only) gets [`CONTINUE_TURN`] appended.
 /// argo-proxy appends it only when no user turn exists at all; a conversation ending with the
 /// assistant is what Gemini refuses and newer Claude models no longer take as a prefill.
-fn end_with_user_turn(messages: &mut Vec<argo::Message<'_>>, family: Family) {
+fn end_with_user_turn(messages: &mut Vec<WireMessage<'_>>, family: Family) {
     if family == Family::Openai || messages.last().is_some_and(|last| last.role == "user") {
         return;
     }
-    messages.push(argo::Message::text("user", CONTINUE_TURN));
+    messages.push(WireMessage::text("user", CONTINUE_TURN));
 }
 
 /// Reads Argo's chat answer body. `response` is text, or with native tools an object with
@@ -155,7 +159,7 @@ pub fn read_answer(
     tools: &ToolReplies,
     response_id: &str,
 ) -> Result<Answer, ApiError> {
-    let parsed: argo::ChatResponse = serde_json::from_slice(body).map_err(|_| {
+    let parsed: wire::ChatResponse = serde_json::from_slice(body).map_err(|_| {
         ApiError::invalid_answer("Argo returned a chat answer that is not valid JSON")
     })?;
     let (content, calls) = read_response(parsed.response, response_id)?;
@@ -166,7 +170,7 @@ pub fn read_answer(
     }
     let (content, calls) = match (tools, content) {
         (ToolReplies::Prompt { names }, Some(text)) if calls.is_empty() => {
-            prompt::extract(&text, names.clone(), response_id)
+            prompt_tools::extract(&text, names.clone(), response_id)
         }
         (ToolReplies::Native, Some(text)) if leaked::may_contain(&text) => {
             lift_leaked_calls(text, calls, response_id)
@@ -360,7 +364,7 @@ mod tests {
     use super::*;
     use crate::client::openai_chat;
     use crate::fixtures::{decode, gpt, split};
-    use crate::hub::{Dialect, Role, Usage};
+    use crate::hub::{Dialect, Message, Role, Usage};
     use crate::models::{Kind, Sampling};
     use crate::openai::ResponseMeta;
     use proptest::prelude::*;

@@ -3,12 +3,13 @@
 
 use serde::Serialize;
 
-use crate::argo::{self, Endpoint};
+use super::wire::{self, Endpoint};
 use crate::error::ApiError;
 use crate::hub::{Answer, Usage};
-use crate::models::ModelSpec;
+use crate::models::{ModelSpec, Params};
 use crate::openai::{check_sampling, CompletionRequest, Prompt, ResponseMeta};
 use crate::stream::OpenAiUsage;
+use crate::upstream::chat_message::Message as WireMessage;
 use crate::usage::Tokenizer;
 
 /// The prompts as texts, with the request's own checks applied.
@@ -48,14 +49,14 @@ pub fn to_argo(
     user: &str,
     endpoint: Endpoint,
 ) -> Result<Vec<u8>, ApiError> {
-    let message = argo::Message::text("user", prompt);
-    let params = argo::Params {
+    let message = WireMessage::text("user", prompt);
+    let params = Params {
         limit: request.max_tokens,
         temperature: request.temperature,
         top_p: request.top_p,
     };
-    let mut body = argo::ChatRequest::new(user, &model.argo_id, vec![message])
-        .with_params(model, model.fit(params, endpoint));
+    let mut body = wire::ChatRequest::new(user, &model.argo_id, vec![message])
+        .with_params(model, model.fit(params, endpoint == Endpoint::StreamChat));
     body.stop = request.stop.clone().map(|stop| stop.into_list());
     serde_json::to_vec(&body)
         .map_err(|err| ApiError::internal(format!("could not encode Argo request: {err}")))
