@@ -213,7 +213,7 @@ mod tests {
 
     #[test]
     fn new_models_get_the_first_matching_rule_and_table_rows_none() {
-        let rules: Vec<crate::model_rules::ModelRule> = serde_yaml::from_str(
+        let rules: Vec<crate::model_rules::ModelRule> = yaml_serde::from_str(
             r#"
             - { argo_id: "claudesonnet*", from_version: "5", sampling: none, thinking: adaptive }
             - { argo_id: "gpt5*", reasoning: true, sampling: none }

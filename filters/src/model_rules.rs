@@ -249,13 +249,13 @@ mod tests {
             "/../conf/argo-bridge.yaml"
         ))
         .unwrap();
-        let config: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
-        let rules: Vec<ModelRule> = serde_yaml::from_value(config["model_rules"].clone()).unwrap();
+        let config: yaml_serde::Value = yaml_serde::from_str(&text).unwrap();
+        let rules: Vec<ModelRule> = yaml_serde::from_value(config["model_rules"].clone()).unwrap();
         ModelRules::new(rules).unwrap()
     }
 
     fn rules(yaml: &str) -> Result<ModelRules, RuleError> {
-        ModelRules::new(serde_yaml::from_str(yaml).unwrap())
+        ModelRules::new(yaml_serde::from_str(yaml).unwrap())
     }
 
     fn inferred(rules: &ModelRules, argo_id: &str, family: Family) -> ModelSpec {
@@ -394,10 +394,10 @@ mod tests {
         assert!(inner_star.message.contains("`*`"), "{inner_star}");
         assert!(rules(r#"[{ argo_id: "" }]"#).is_err());
         assert!(
-            serde_yaml::from_str::<Vec<ModelRule>>(r#"[{ argo_id: "x", colour: red }]"#).is_err()
+            yaml_serde::from_str::<Vec<ModelRule>>(r#"[{ argo_id: "x", colour: red }]"#).is_err()
         );
         let bad_version =
-            serde_yaml::from_str::<Vec<ModelRule>>(r#"[{ argo_id: "x", from_version: "v5" }]"#)
+            yaml_serde::from_str::<Vec<ModelRule>>(r#"[{ argo_id: "x", from_version: "v5" }]"#)
                 .unwrap_err();
         assert!(bad_version.to_string().contains("v5"), "{bad_version}");
     }

@@ -758,7 +758,7 @@ mod tests {
         }
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../conf/argo-bridge.yaml");
         let text = std::fs::read_to_string(path).unwrap();
-        let shipped: Shipped = serde_yaml::from_str(&text).unwrap();
+        let shipped: Shipped = yaml_serde::from_str(&text).unwrap();
         ModelTable::new(shipped.models)
             .and_then(|table| table.with_retired(shipped.retired_models))
             .unwrap()
@@ -841,7 +841,7 @@ mod tests {
 
     #[test]
     fn top_k_is_a_table_rule_off_unless_a_row_says_so() {
-        let row = |yaml: &str| serde_yaml::from_str::<ModelSpec>(yaml).unwrap();
+        let row = |yaml: &str| yaml_serde::from_str::<ModelSpec>(yaml).unwrap();
         let base = "{ name: c, argo_id: c, env: dev, family: anthropic";
         assert!(row(&format!("{base}, top_k: true }}")).top_k);
         assert!(!row(&format!("{base} }}")).top_k);
