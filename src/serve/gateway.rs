@@ -65,6 +65,12 @@ pub struct Gateway {
     cpu: Arc<CpuPool>,
 }
 
+/// A handler's request reader for [`Gateway::accept_read`]: from the body, the model table and
+/// the user, the model the request names (for the metrics, also when the request is refused)
+/// and the parse.
+pub(crate) type RequestReader<R> =
+    fn(&[u8], Arc<ModelTable>, &str) -> (Option<Resolved>, Result<R, ApiError>);
+
 impl Gateway {
     pub fn new(state: Arc<State>) -> Self {
         let limits = &state.settings.limits;
@@ -340,6 +346,31 @@ impl Gateway {
         let owner: Box<str> = user.into();
         let run = Box::pin(self.cpu.run(user, size, move || work(&owner)));
         streaming::unless_client_leaves(session, run).await
+    }
+
+    /// [`Self::accept_body`] read by a handler's request reader `read` (the model the request
+    /// names, and the parse), on the pool for large work when the body is large. The body and
+    /// its reservation end with the read; the model, when the request names one, is recorded
+    /// for the metrics and the access log. The user, the parse and the body's size.
+    pub(crate) async fn accept_read<R: Send + 'static>(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        read: RequestReader<R>,
+    ) -> Result<(String, R, usize), ApiError> {
+        let (user, body, reservation) = self.accept_body(session, ctx).await?;
+        let size = body.len();
+        let table = self.models();
+        let work = move |user: &str| {
+            let read = read(&body, table, user);
+            drop((body, reservation));
+            read
+        };
+        let (model, read) = self.offload(session, &user, size, work).await?;
+        if let Some(model) = &model {
+            self.resolved(ctx, model);
+        }
+        Ok((user, read?, size))
     }
 
     /// [`Self::accept`], with the body as read and its share of the request-body budget, for

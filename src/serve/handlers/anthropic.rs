@@ -29,19 +29,8 @@ pub async fn messages(
     session: &mut Session,
     ctx: &mut RequestCtx,
 ) -> Result<(), ApiError> {
-    let (user, body, reservation) = gateway.accept_body(session, ctx).await?;
-    let size = body.len();
-    let table = gateway.models();
-    let read = move |user: &str| {
-        let read = read_messages(&body, table, user);
-        drop((body, reservation));
-        read
-    };
-    let (model, read) = gateway.offload(session, &user, size, read).await?;
-    if let Some(model) = &model {
-        gateway.resolved(ctx, model);
-    }
-    let ReadMessages { model, meta, route } = read?;
+    let (user, read, size) = gateway.accept_read(session, ctx, read_messages).await?;
+    let ReadMessages { model, meta, route } = read;
     let (argo_body, stream) = match route {
         Route::Hub(conversation) => {
             let turn = Turn {
@@ -81,19 +70,8 @@ pub async fn count_tokens(
     session: &mut Session,
     ctx: &mut RequestCtx,
 ) -> Result<(), ApiError> {
-    let (user, body, reservation) = gateway.accept_body(session, ctx).await?;
-    let size = body.len();
-    let table = gateway.models();
-    let read = move |user: &str| {
-        let read = read_count(&body, table, user);
-        drop((body, reservation));
-        read
-    };
-    let (model, read) = gateway.offload(session, &user, size, read).await?;
-    if let Some(model) = &model {
-        gateway.resolved(ctx, model);
-    }
-    let (model, count) = read?;
+    let (user, read, _) = gateway.accept_read(session, ctx, read_count).await?;
+    let (model, count) = read;
     let (argo_body, estimate) = match count {
         Count::Here(tokens) => {
             let body = anthropic_messages::count_tokens_json(tokens);

@@ -30,24 +30,13 @@ pub async fn chat(
     session: &mut Session,
     ctx: &mut RequestCtx,
 ) -> Result<(), ApiError> {
-    let (user, body, reservation) = gateway.accept_body(session, ctx).await?;
-    let size = body.len();
-    let table = gateway.models();
-    let read = move |user: &str| {
-        let read = read_chat(&body, table, user);
-        drop((body, reservation));
-        read
-    };
-    let (model, read) = gateway.offload(session, &user, size, read).await?;
-    if let Some(model) = &model {
-        gateway.resolved(ctx, model);
-    }
+    let (user, read, size) = gateway.accept_read(session, ctx, read_chat).await?;
     let ReadChat {
         model,
         meta,
         include_usage,
         route,
-    } = read?;
+    } = read;
     let (argo_body, stream) = match route {
         Route::Hub(conversation) => {
             let turn = Turn {

@@ -25,19 +25,8 @@ pub async fn create(
     session: &mut Session,
     ctx: &mut RequestCtx,
 ) -> Result<(), ApiError> {
-    let (user, body, reservation) = gateway.accept_body(session, ctx).await?;
-    let size = body.len();
-    let table = gateway.models();
-    let read = move |user: &str| {
-        let read = read_responses(&body, table, user);
-        drop((body, reservation));
-        read
-    };
-    let (model, read) = gateway.offload(session, &user, size, read).await?;
-    if let Some(model) = &model {
-        gateway.resolved(ctx, model);
-    }
-    let ReadResponses { model, meta, route } = read?;
+    let (user, read, size) = gateway.accept_read(session, ctx, read_responses).await?;
+    let ReadResponses { model, meta, route } = read;
     let (argo_body, stream, namespaces) = match route {
         Route::Hub(conversation, custom_tools) => {
             let turn = Turn {
