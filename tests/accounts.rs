@@ -19,26 +19,54 @@ const REFRESH_MS: u64 = 300;
 /// plus slack for a busy test machine.
 const REVOCATION_BOUND: Duration = Duration::from_secs(5);
 
+/// Where a gateway or command finds its store.
+#[derive(Clone, Copy)]
+enum StoreAt<'a> {
+    Sqlite(&'a Path),
+    Postgres(&'a str),
+}
+
+impl StoreAt<'_> {
+    fn apply(self, command: &mut Command) {
+        match self {
+            StoreAt::Sqlite(path) => command.env("ARGO_BRIDGE_ACCOUNTS_PATH", path),
+            StoreAt::Postgres(url) => command.env("ARGO_BRIDGE_DATABASE_URL", url),
+        };
+    }
+}
+
 /// `argo-bridge keys ...` against the store at `db`: its output, asserted successful.
-fn keys(db: &Path, args: &[&str]) -> Output {
+fn keys<'a>(db: impl Into<StoreAt<'a>>, args: &[&str]) -> Output {
     let output = keys_command(db, args);
     assert!(output.status.success(), "keys {args:?}: {output:?}");
     output
 }
 
-fn keys_command(db: &Path, args: &[&str]) -> Output {
-    Command::new(binary())
+fn keys_command<'a>(db: impl Into<StoreAt<'a>>, args: &[&str]) -> Output {
+    let mut command = Command::new(binary());
+    command
         .current_dir(repo_root())
         .arg("keys")
         .args(args)
-        .env("ARGO_BRIDGE_ACCOUNTS_PATH", db)
-        .env("RUST_LOG", "error")
-        .output()
-        .unwrap()
+        .env("RUST_LOG", "error");
+    db.into().apply(&mut command);
+    command.output().unwrap()
+}
+
+impl<'a> From<&'a std::path::PathBuf> for StoreAt<'a> {
+    fn from(path: &'a std::path::PathBuf) -> Self {
+        StoreAt::Sqlite(path)
+    }
+}
+
+impl<'a> From<&'a String> for StoreAt<'a> {
+    fn from(url: &'a String) -> Self {
+        StoreAt::Postgres(url)
+    }
 }
 
 /// A new key for `user`: (key, id).
-fn create_key(db: &Path, user: &str) -> (String, String) {
+fn create_key<'a>(db: impl Into<StoreAt<'a>>, user: &str) -> (String, String) {
     let output = keys(db, &["create", "--user", user, "--format", "json"]);
     let created: Value = serde_json::from_slice(&output.stdout).unwrap();
     let key = created["key"].as_str().unwrap().to_string();
@@ -48,14 +76,19 @@ fn create_key(db: &Path, user: &str) -> (String, String) {
 
 struct AccountsGateway {
     port: u16,
+    admin: u16,
     log: std::path::PathBuf,
     _gateway: Process,
     _mock: Process,
 }
 
-fn start(dir: &TempDir, db: &Path) -> AccountsGateway {
+fn start<'a>(dir: &TempDir, db: impl Into<StoreAt<'a>>) -> AccountsGateway {
+    start_named(dir, db, "gateway")
+}
+
+fn start_named<'a>(dir: &TempDir, db: impl Into<StoreAt<'a>>, name: &str) -> AccountsGateway {
     let (mock, mock_port) = start_mock(&[]);
-    let log = dir.path("gateway.log");
+    let log = dir.path(&format!("{name}.log"));
     let mut command = gateway_command(
         &argo_base(mock_port),
         &[
@@ -66,11 +99,13 @@ fn start(dir: &TempDir, db: &Path) -> AccountsGateway {
             ("RUST_LOG", "info"),
         ],
     );
-    command.env("ARGO_BRIDGE_ACCOUNTS_PATH", db);
+    command.env("ARGO_BRIDGE_ADMIN_LISTEN", "127.0.0.1:0");
+    db.into().apply(&mut command);
     log_to(&mut command, &log);
     let (gateway, ports) = spawn_gateway(&mut command);
     AccountsGateway {
         port: ports.listen(),
+        admin: ports.admin(),
         log,
         _gateway: gateway,
         _mock: mock,
@@ -269,4 +304,76 @@ fn a_store_that_cannot_be_reached_leaves_the_configured_tokens_serving() {
         "{metrics}"
     );
     drop(mock);
+}
+
+/// `/ready`'s word on the accounts store.
+fn store_state(gateway: &AccountsGateway) -> String {
+    let ready = request(gateway.admin, "GET", "/ready", &[], b"").json();
+    ready["accounts"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn two_gateways_on_one_postgresql_share_keys_and_revocations() {
+    let postgres = common::postgres::Postgres::start("accounts-pg");
+    let url = postgres.url();
+    let dir = TempDir::new("accounts-pg-gateways");
+    let (key, id) = create_key(&url, "alice");
+    let gateways = [
+        start_named(&dir, &url, "one"),
+        start_named(&dir, &url, "two"),
+    ];
+    for gateway in &gateways {
+        let echoed = wait_until(REVOCATION_BOUND, "the key to work on each gateway", || {
+            let answer = chat_as(gateway.port, &key);
+            (answer.status == 200).then(|| echoed_argo_request(&answer))
+        });
+        assert_eq!(echoed["user"], "alice");
+        assert_eq!(store_state(gateway), "reachable");
+    }
+    // The schema was made once, by the first command: sqlx's record of it says so.
+    assert_eq!(postgres.query("SELECT count(*) FROM _sqlx_migrations"), "1");
+    assert!(
+        !postgres.query("SELECT hash FROM keys").contains(&key),
+        "only a hash is stored"
+    );
+
+    // The store goes down: the keys in memory keep serving, and each gateway says so.
+    postgres.stop();
+    for gateway in &gateways {
+        wait_until(REVOCATION_BOUND, "the store to be seen down", || {
+            (store_state(gateway) == "unreachable").then_some(())
+        });
+        assert_eq!(
+            chat_as(gateway.port, &key).status,
+            200,
+            "the last keys read serve"
+        );
+        assert_eq!(chat_as(gateway.port, TOKEN).status, 200);
+    }
+    postgres.restart();
+    for gateway in &gateways {
+        wait_until(Duration::from_secs(15), "the store to be seen back", || {
+            (store_state(gateway) == "reachable").then_some(())
+        });
+    }
+
+    keys(&url, &["revoke", &id]);
+    let revoked = Instant::now();
+    for gateway in &gateways {
+        wait_until(
+            REVOCATION_BOUND,
+            "the revoked key to be refused on each gateway",
+            || (chat_as(gateway.port, &key).status == 401).then_some(()),
+        );
+    }
+    assert!(
+        revoked.elapsed() < REVOCATION_BOUND,
+        "{:?}",
+        revoked.elapsed()
+    );
+    for gateway in &gateways {
+        let log = std::fs::read_to_string(&gateway.log).unwrap();
+        assert!(!log.contains(&key), "a key in the log");
+        assert!(log.contains("the last keys read keep serving"), "{log}");
+    }
 }
