@@ -191,6 +191,7 @@ fn serve(settings: Settings, beside: Beside, upgrade: bool) -> Result<(), String
             Arc::clone(&catalog),
             Arc::clone(&readiness),
             own_upstream(),
+            accounts.clone(),
         );
         server.add_service(serve::admin::service(&admin_listen, admin));
         listening.push(("admin", admin_listen));

@@ -19,6 +19,24 @@ const REFRESH_MS: u64 = 300;
 /// plus slack for a busy test machine.
 const REVOCATION_BOUND: Duration = Duration::from_secs(5);
 
+const ADMIN_TOKEN: &str = "admin-secret-1";
+
+/// `/admin/keys...` on a gateway's admin port with the admin token.
+fn admin(gateway: &AccountsGateway, method: &str, path: &str, body: &Value) -> Response {
+    let authorization = format!("Bearer {ADMIN_TOKEN}");
+    let body = match body {
+        Value::Null => Vec::new(),
+        body => body.to_string().into_bytes(),
+    };
+    request(
+        gateway.admin,
+        method,
+        path,
+        &[("Authorization", &authorization)],
+        &body,
+    )
+}
+
 /// Where a gateway or command finds its store.
 #[derive(Clone, Copy)]
 enum StoreAt<'a> {
@@ -100,6 +118,7 @@ fn start_named<'a>(dir: &TempDir, db: impl Into<StoreAt<'a>>, name: &str) -> Acc
         ],
     );
     command.env("ARGO_BRIDGE_ADMIN_LISTEN", "127.0.0.1:0");
+    command.env("ARGO_BRIDGE_ADMIN_TOKEN", ADMIN_TOKEN);
     db.into().apply(&mut command);
     log_to(&mut command, &log);
     let (gateway, ports) = spawn_gateway(&mut command);
@@ -371,9 +390,146 @@ fn two_gateways_on_one_postgresql_share_keys_and_revocations() {
         "{:?}",
         revoked.elapsed()
     );
+
+    // A key issued on one gateway's admin port works on the other; revoked on the other, it
+    // is refused by the first.
+    let created = admin(
+        &gateways[0],
+        "POST",
+        "/admin/keys",
+        &json!({"user": "dave", "name": "ci"}),
+    );
+    assert_eq!(created.status, 201, "{}", created.text());
+    let created = created.json();
+    let admin_key = created["key"].as_str().unwrap().to_string();
+    let admin_id = created["key_info"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        chat_as(gateways[0].port, &admin_key).status,
+        200,
+        "at once where it was made"
+    );
+    wait_until(
+        REVOCATION_BOUND,
+        "the key to work on the other gateway",
+        || (chat_as(gateways[1].port, &admin_key).status == 200).then_some(()),
+    );
+    let revoked = admin(
+        &gateways[1],
+        "DELETE",
+        &format!("/admin/keys/{admin_id}"),
+        &Value::Null,
+    );
+    assert_eq!(revoked.status, 200, "{}", revoked.text());
+    assert_eq!(
+        chat_as(gateways[1].port, &admin_key).status,
+        401,
+        "at once where it was revoked"
+    );
+    wait_until(
+        REVOCATION_BOUND,
+        "the revocation to reach the first gateway",
+        || (chat_as(gateways[0].port, &admin_key).status == 401).then_some(()),
+    );
+
     for gateway in &gateways {
         let log = std::fs::read_to_string(&gateway.log).unwrap();
-        assert!(!log.contains(&key), "a key in the log");
+        assert!(
+            !log.contains(&key) && !log.contains(&admin_key),
+            "a key in the log"
+        );
         assert!(log.contains("the last keys read keep serving"), "{log}");
     }
+}
+
+#[test]
+fn the_admin_port_issues_lists_and_revokes_keys_with_the_admin_token_only() {
+    let dir = TempDir::new("accounts-admin");
+    let db = dir.path("accounts.db");
+    let gateway = start(&dir, &db);
+    let no_token = request(gateway.admin, "GET", "/admin/keys", &[], b"");
+    assert_eq!(no_token.status, 401);
+    let wrong = request(
+        gateway.admin,
+        "POST",
+        "/admin/keys",
+        &[("Authorization", "Bearer admin-secret-2")],
+        br#"{"user": "alice"}"#,
+    );
+    assert_eq!(wrong.status, 401);
+    assert_eq!(
+        request(
+            gateway.port,
+            "GET",
+            "/admin/keys",
+            &[("Authorization", &format!("Bearer {ADMIN_TOKEN}"))],
+            b""
+        )
+        .status,
+        404,
+        "not on the API port"
+    );
+    for bad in [
+        json!({"user": "a b"}),
+        json!({"user": "alice", "expires": "forever"}),
+        json!({"user": "alice", "role": "admin"}),
+        json!({"name": "no user"}),
+    ] {
+        let answer = admin(&gateway, "POST", "/admin/keys", &bad);
+        assert_eq!(
+            answer.expect_error(400)["type"],
+            "invalid_request_error",
+            "{bad}"
+        );
+    }
+    let created = admin(
+        &gateway,
+        "POST",
+        "/admin/keys",
+        &json!({"user": "erin", "expires": "1h"}),
+    );
+    assert_eq!(created.status, 201, "{}", created.text());
+    let created = created.json();
+    let key = created["key"].as_str().unwrap();
+    let id = created["key_info"]["id"].as_str().unwrap();
+    assert_eq!(
+        echoed_argo_request(&chat_as(gateway.port, key))["user"],
+        "erin"
+    );
+    let listed = admin(&gateway, "GET", "/admin/keys?user=erin", &Value::Null).json();
+    assert_eq!(listed["keys"][0]["id"], id);
+    assert!(listed["keys"][0]["expires_at"].as_i64().is_some());
+    assert!(
+        !listed.to_string().contains(key),
+        "a listing never shows a key"
+    );
+    assert_eq!(
+        admin(
+            &gateway,
+            "DELETE",
+            &format!("/admin/keys/{id}"),
+            &Value::Null
+        )
+        .status,
+        200
+    );
+    assert_eq!(chat_as(gateway.port, key).status, 401);
+    let again = admin(
+        &gateway,
+        "DELETE",
+        &format!("/admin/keys/{id}"),
+        &Value::Null,
+    );
+    assert!(again.expect_error(404)["message"]
+        .as_str()
+        .unwrap()
+        .contains("No such key"));
+    // The command line sees what the admin port did.
+    let listed: Value =
+        serde_json::from_slice(&keys(&db, &["list", "--format", "json"]).stdout).unwrap();
+    assert!(
+        listed["keys"][0]["revoked_at"].as_i64().is_some(),
+        "{listed}"
+    );
+    let log = std::fs::read_to_string(&gateway.log).unwrap();
+    assert!(!log.contains(key), "a key in the log");
 }

@@ -59,6 +59,43 @@ pub fn looks_like_key(token: &[u8]) -> bool {
             .all(u8::is_ascii_alphanumeric)
 }
 
+/// A new key for `user` (a plain lab username) named `name` (short, printable), valid for
+/// `expires` (a duration, see [`parse_duration`]) from `now`: the key, shown once, and what the
+/// store keeps of it.
+pub fn issue(
+    user: &str,
+    name: &str,
+    expires: Option<&str>,
+    now: i64,
+) -> Result<(String, KeyRecord), String> {
+    if !crate::config::is_username(user) {
+        return Err(
+            "user: must be a lab username (1-64 letters, digits, `.`, `_`, `-`, `@`)".into(),
+        );
+    }
+    if name.chars().count() > MAX_KEY_NAME || name.chars().any(char::is_control) {
+        return Err(format!(
+            "name: at most {MAX_KEY_NAME} characters, none of them control characters"
+        ));
+    }
+    let expires_at = expires
+        .map(|text| parse_duration(text).map(|seconds| now + seconds))
+        .transpose()
+        .map_err(|e| format!("expires: {e}"))?;
+    let (key, id) = new_key();
+    let record = KeyRecord {
+        id,
+        user: user.to_string(),
+        name: name.to_string(),
+        hash: hash_key(key.as_bytes()),
+        created_at: now,
+        expires_at,
+        revoked_at: None,
+        last_used_at: None,
+    };
+    Ok((key, record))
+}
+
 /// A `--expires` duration: `90d`, `12h`, `30m` or `3600s`, in seconds.
 pub fn parse_duration(text: &str) -> Result<i64, String> {
     let text = text.trim();
@@ -188,6 +225,24 @@ mod tests {
         assert!(ring.holder(b"abk-short", 0).is_none());
         ring.replace(vec![]);
         assert!(ring.holder(alice.as_bytes(), 50).is_none(), "revoked");
+    }
+
+    #[test]
+    fn a_key_needs_a_plain_user_and_a_short_printable_name() {
+        let (key, record) = issue("alice", "laptop", Some("1d"), 100).unwrap();
+        assert_eq!(record.hash, hash_key(key.as_bytes()));
+        assert_eq!(record.expires_at, Some(100 + 86_400));
+        for (user, name) in [
+            ("", "x"),
+            ("a b", "x"),
+            ("alice'; DROP TABLE keys; --", "x"),
+            (&"u".repeat(65) as &str, "x"),
+            ("alice", &"n".repeat(65) as &str),
+            ("alice", "two\nlines"),
+        ] {
+            assert!(issue(user, name, None, 0).is_err(), "{user:?} {name:?}");
+        }
+        assert!(issue("alice", "", Some("soon"), 0).is_err());
     }
 
     #[test]

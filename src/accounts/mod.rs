@@ -14,7 +14,7 @@ pub mod keys;
 pub mod store;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -24,7 +24,8 @@ use pingora_core::services::background::BackgroundService;
 use crate::config::AccountsConfig;
 use crate::observe::metrics;
 use keys::KeyRing;
-use store::Store;
+use store::{KeyRecord, Store};
+use tokio::sync::{mpsc, oneshot};
 
 /// The accounts of a running gateway: what is held of the store in memory. The store itself is
 /// opened and used only by [`AccountsService`], on its runtime: sqlx's connections belong to
@@ -35,7 +36,39 @@ pub struct Accounts {
     /// Whether the last read of the store succeeded.
     reachable: AtomicBool,
     refresh_interval: Duration,
+    /// What the admin port asks of the store, done by [`AccountsService`] in turn.
+    requests: mpsc::Sender<StoreRequest>,
+    inbox: Mutex<Option<mpsc::Receiver<StoreRequest>>>,
 }
+
+/// A change or a read of the store asked for on the admin port.
+pub enum StoreRequest {
+    CreateKey {
+        user: String,
+        name: String,
+        expires: Option<String>,
+        reply: oneshot::Sender<Result<(String, KeyRecord), RequestError>>,
+    },
+    ListKeys {
+        user: Option<String>,
+        reply: oneshot::Sender<Result<Vec<KeyRecord>, RequestError>>,
+    },
+    RevokeKey {
+        id: String,
+        reply: oneshot::Sender<Result<bool, RequestError>>,
+    },
+}
+
+/// Why a [`StoreRequest`] was not done: the request was wrong, or the store failed.
+#[derive(Debug)]
+pub enum RequestError {
+    Invalid(String),
+    Store(String),
+}
+
+/// Requests waiting for the store at most: more are refused at once (the admin port is for
+/// operators, not a queue).
+const PENDING_REQUESTS: usize = 64;
 
 impl Accounts {
     /// The accounts `config` names, or none. The store is not reached here: a store that is
@@ -44,12 +77,20 @@ impl Accounts {
         if !config.enabled() {
             return Ok(None);
         }
+        let (requests, inbox) = mpsc::channel(PENDING_REQUESTS);
         Ok(Some(Arc::new(Accounts {
             config: config.clone(),
             ring: KeyRing::default(),
             reachable: AtomicBool::new(false),
             refresh_interval: Duration::from_millis(config.refresh_interval_ms),
+            requests,
+            inbox: Mutex::new(Some(inbox)),
         })))
+    }
+
+    /// Hands `request` to the accounts service; false when too many are waiting already.
+    pub fn ask(&self, request: StoreRequest) -> bool {
+        self.requests.try_send(request).is_ok()
     }
 
     /// Whether the store answered the last read.
@@ -90,6 +131,50 @@ impl Accounts {
     }
 }
 
+impl Accounts {
+    /// Does one admin request on the store. A change is read back into the ring before the
+    /// answer goes out, so that it shows on this instance at once.
+    async fn answer(&self, store: &Store, request: StoreRequest) {
+        let failed = |error: store::StoreError| {
+            metrics::ACCOUNTS_STORE_ERRORS
+                .with_label_values(&["admin"])
+                .inc();
+            RequestError::Store(error.to_string())
+        };
+        match request {
+            StoreRequest::CreateKey {
+                user,
+                name,
+                expires,
+                reply,
+            } => {
+                let created = match keys::issue(&user, &name, expires.as_deref(), unix_now()) {
+                    Ok((key, record)) => store
+                        .insert_key(&record)
+                        .await
+                        .map(|()| (key, record))
+                        .map_err(failed),
+                    Err(message) => Err(RequestError::Invalid(message)),
+                };
+                if created.is_ok() {
+                    self.refresh(store, &mut true, false).await;
+                }
+                let _ = reply.send(created);
+            }
+            StoreRequest::ListKeys { user, reply } => {
+                let _ = reply.send(store.keys(user.as_deref()).await.map_err(failed));
+            }
+            StoreRequest::RevokeKey { id, reply } => {
+                let revoked = store.revoke_key(&id, unix_now()).await.map_err(failed);
+                if matches!(revoked, Ok(true)) {
+                    self.refresh(store, &mut true, false).await;
+                }
+                let _ = reply.send(revoked);
+            }
+        }
+    }
+}
+
 /// The one user of the store in a running gateway: reads the keys again every
 /// `accounts.refresh_interval_ms` until shutdown.
 pub struct AccountsService(pub Arc<Accounts>);
@@ -109,13 +194,26 @@ impl BackgroundService for AccountsService {
                 return;
             }
         };
+        let inbox = accounts
+            .inbox
+            .lock()
+            .ok()
+            .and_then(|mut inbox| inbox.take());
+        let Some(mut inbox) = inbox else {
+            return;
+        };
         let (mut migrated, mut first) = (false, true);
         loop {
             accounts.refresh(&store, &mut migrated, first).await;
             first = false;
-            tokio::select! {
-                _ = tokio::time::sleep(accounts.refresh_interval) => {}
-                _ = shutdown.changed() => return,
+            let next_read = tokio::time::sleep(accounts.refresh_interval);
+            tokio::pin!(next_read);
+            loop {
+                tokio::select! {
+                    _ = &mut next_read => break,
+                    Some(request) = inbox.recv() => accounts.answer(&store, request).await,
+                    _ = shutdown.changed() => return,
+                }
             }
         }
     }
