@@ -3,6 +3,8 @@
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::accounts::store::Grouping;
+
 /// An OpenAI-, Anthropic- and Google-compatible gateway in front of Argonne's Argo LLM service
 #[derive(Parser, Debug)]
 #[command(
@@ -54,6 +56,22 @@ pub enum Command {
     /// Issue, list and revoke keys (in the store `accounts` names)
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Report the usage ledger: requests and tokens by user, model or day
+    Usage(UsageArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct UsageArgs {
+    /// From this long ago (7d, 24h) or this day (2026-12-01) on, UTC
+    #[arg(long, value_name = "DURATION|DAY", default_value = "7d")]
+    pub since: String,
+    /// What to sum by
+    #[arg(long, value_enum, default_value_t = Grouping::User)]
+    pub by: Grouping,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    #[command(flatten)]
+    pub config: ConfigFile,
 }
 
 #[derive(Subcommand, Debug)]
@@ -100,6 +118,8 @@ pub enum OutputFormat {
     Table,
     /// One JSON document, for scripts
     Json,
+    /// Comma-separated values with a header line, for spreadsheets
+    Csv,
 }
 
 #[derive(Args, Debug, Default)]

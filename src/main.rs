@@ -74,6 +74,7 @@ fn run(command: Command) -> Result<(), String> {
         Command::Demo(args) => mock::demo(&args),
         Command::MockArgo(args) => mock::mock_argo(&args),
         Command::Keys(command) => accounts::commands::keys(command),
+        Command::Usage(args) => accounts::commands::usage(args),
     }
 }
 
@@ -220,7 +221,10 @@ fn serve(settings: Settings, beside: Beside, upgrade: bool) -> Result<(), String
         model_list.add_dependency(&waiting);
         probes.add_dependency(&waiting);
     }
-    server.add_service(background_service("drain", lifecycle::drain::DrainWatcher));
+    server.add_service(background_service(
+        "drain",
+        lifecycle::drain::DrainWatcher(accounts.clone()),
+    ));
     let tls = settings.tls.clone();
     let front_settings = settings.clone();
     let limits = limits::UserLimits::new(&settings.limits);
@@ -228,7 +232,7 @@ fn serve(settings: Settings, beside: Beside, upgrade: bool) -> Result<(), String
         server.add_service(background_service("shared limits", upkeep));
     }
     let state = State {
-        auth: edge::auth::Auth::new(&settings.auth, accounts),
+        auth: edge::auth::Auth::new(&settings.auth, accounts.clone()),
         upstream: upstream::Upstream::new(&settings.upstream, Arc::clone(&addresses)),
         limits,
         cors: edge::cors::AllowList::new(&settings.cors.allowed_origins),
@@ -239,6 +243,7 @@ fn serve(settings: Settings, beside: Beside, upgrade: bool) -> Result<(), String
         catalog,
         readiness,
         settings,
+        accounts,
     };
     let front_door = FrontDoor::new(
         pingora_proxy::http_proxy(&server.configuration, Gateway::new(Arc::new(state))),

@@ -349,8 +349,13 @@ fn two_gateways_on_one_postgresql_share_keys_and_revocations() {
         assert_eq!(echoed["user"], "alice");
         assert_eq!(store_state(gateway), "reachable");
     }
-    // The schema was made once, by the first command: sqlx's record of it says so.
-    assert_eq!(postgres.query("SELECT count(*) FROM _sqlx_migrations"), "1");
+    // The schema was made once, by the first command: sqlx's record says each migration ran
+    // once, though three processes started on the store.
+    assert_eq!(
+        postgres
+            .query("SELECT string_agg(version::text, ',' ORDER BY version) FROM _sqlx_migrations"),
+        "1,2"
+    );
     assert!(
         !postgres.query("SELECT hash FROM keys").contains(&key),
         "only a hash is stored"
@@ -532,4 +537,208 @@ fn the_admin_port_issues_lists_and_revokes_keys_with_the_admin_token_only() {
     );
     let log = std::fs::read_to_string(&gateway.log).unwrap();
     assert!(!log.contains(key), "a key in the log");
+}
+
+/// `argo-bridge usage --by BY --format json` on the store: its lines by group.
+fn usage_by<'a>(db: impl Into<StoreAt<'a>>, by: &str) -> std::collections::BTreeMap<String, Value> {
+    let output = keys_like(
+        db,
+        &["usage", "--since", "1d", "--by", by, "--format", "json"],
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    report["usage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| (line["group"].as_str().unwrap().to_string(), line.clone()))
+        .collect()
+}
+
+/// `argo-bridge ARGS` against the store (not under `keys`), asserted successful.
+fn keys_like<'a>(db: impl Into<StoreAt<'a>>, args: &[&str]) -> Output {
+    let mut command = Command::new(binary());
+    command
+        .current_dir(repo_root())
+        .args(args)
+        .env("RUST_LOG", "error");
+    db.into().apply(&mut command);
+    let output = command.output().unwrap();
+    assert!(output.status.success(), "{args:?}: {output:?}");
+    output
+}
+
+fn stream_as(port: u16, key: &str) -> Response {
+    let body = json!({
+        "model": "gpt-4o",
+        "stream": true,
+        "stream_options": {"include_usage": true},
+        "messages": [{"role": "user", "content": "count these words please"}],
+    });
+    request(
+        port,
+        "POST",
+        "/v1/chat/completions",
+        &[("Authorization", &format!("Bearer {key}"))],
+        body.to_string().as_bytes(),
+    )
+}
+
+#[test]
+fn the_ledger_counts_each_answered_request_and_sigterm_loses_none() {
+    let dir = TempDir::new("accounts-ledger");
+    let db = dir.path("accounts.db");
+    let (key, id) = create_key(&db, "alice");
+    let (mock, mock_port) = start_mock(&[]);
+    let mut command = gateway_command(
+        &argo_base(mock_port),
+        // Longer than the test: only the shutdown's last write can put the totals in the store.
+        &[("ARGO_BRIDGE_LEDGER_FLUSH_INTERVAL_MS", "600000")],
+    );
+    command.env("ARGO_BRIDGE_ACCOUNTS_PATH", &db);
+    command.env(
+        "ARGO_BRIDGE_ACCOUNTS_REFRESH_INTERVAL_MS",
+        REFRESH_MS.to_string(),
+    );
+    let (mut gateway, ports) = spawn_gateway(&mut command);
+    let port = ports.listen();
+    wait_until(REVOCATION_BOUND, "the key to work", || {
+        (chat_as(port, &key).status == 200).then_some(())
+    });
+    let mut prompt_tokens = 0;
+    for _ in 0..4 {
+        let streamed = stream_as(port, &key);
+        assert_eq!(streamed.status, 200);
+        let usage = streamed
+            .text()
+            .lines()
+            .filter_map(|line| line.strip_prefix("data: "))
+            .filter_map(|data| serde_json::from_str::<Value>(data).ok())
+            .find_map(|event| event["usage"]["prompt_tokens"].as_u64());
+        prompt_tokens += usage.expect("the stream reports its usage");
+    }
+    assert_eq!(
+        chat_as(port, TOKEN).status,
+        200,
+        "a configured token's request"
+    );
+    let refused = chat_as(port, &format!("abk-{}", "C".repeat(32)));
+    assert_eq!(refused.status, 401);
+
+    gateway.signal("TERM");
+    let status = gateway.wait_exit(Duration::from_secs(30));
+    assert!(status.is_some_and(|status| status.success()), "{status:?}");
+    drop(mock);
+
+    let by_user = usage_by(&db, "user");
+    // The first chats waited for the key; every one that was answered is counted.
+    let alice = &by_user["alice"];
+    assert!(alice["requests"].as_i64().unwrap() >= 5, "{by_user:?}");
+    assert!(
+        alice["prompt_tokens"].as_i64().unwrap() >= prompt_tokens as i64,
+        "{by_user:?}"
+    );
+    assert_eq!(by_user.len(), 1, "the 401 is nobody's: {by_user:?}");
+    let by_model = usage_by(&db, "model");
+    assert_eq!(
+        by_model["gpt-4o"]["requests"], alice["requests"],
+        "{by_model:?}"
+    );
+    let listed: Value =
+        serde_json::from_slice(&keys(&db, &["list", "--format", "json"]).stdout).unwrap();
+    assert_eq!(listed["keys"][0]["id"], id.as_str());
+    assert!(
+        listed["keys"][0]["last_used_at"].as_i64().is_some(),
+        "{listed}"
+    );
+    let csv = keys_like(&db, &["usage", "--by", "day", "--format", "csv"]);
+    let csv = String::from_utf8(csv.stdout).unwrap();
+    assert!(
+        csv.starts_with("day,requests,prompt_tokens,completion_tokens,cached_tokens\n"),
+        "{csv}"
+    );
+}
+
+/// The ledger's request count for `user` in the store, read with the command line.
+fn requests_of<'a>(db: impl Into<StoreAt<'a>>, user: &str) -> i64 {
+    usage_by(db, "user")
+        .get(user)
+        .and_then(|line| line["requests"].as_i64())
+        .unwrap_or(0)
+}
+
+#[test]
+fn two_gateways_write_one_ledger_through_a_store_outage_and_a_kill_without_double_counting() {
+    let postgres = common::postgres::Postgres::start("accounts-pg-ledger");
+    let url = postgres.url();
+    let dir = TempDir::new("accounts-pg-ledger-gateways");
+    let (key, _) = create_key(&url, "frank");
+    let (mock, mock_port) = start_mock(&[]);
+    let start = |name: &str| {
+        let mut command = gateway_command(
+            &argo_base(mock_port),
+            &[
+                ("ARGO_BRIDGE_LEDGER_FLUSH_INTERVAL_MS", "200"),
+                ("ARGO_BRIDGE_ACCOUNTS_REFRESH_INTERVAL_MS", "200"),
+                ("RUST_LOG", "info"),
+            ],
+        );
+        command.env("ARGO_BRIDGE_DATABASE_URL", &url);
+        log_to(&mut command, &dir.path(&format!("{name}.log")));
+        spawn_gateway(&mut command)
+    };
+    let (mut one, one_ports) = start("one");
+    let (mut two, two_ports) = start("two");
+    let ports = [one_ports.listen(), two_ports.listen()];
+    for port in ports {
+        wait_until(REVOCATION_BOUND, "the key to work", || {
+            (chat_as(port, &key).status == 200).then_some(())
+        });
+    }
+    // One answered request each so far; three more each.
+    for port in ports {
+        for _ in 0..3 {
+            assert_eq!(chat_as(port, &key).status, 200);
+        }
+    }
+    wait_until(
+        Duration::from_secs(15),
+        "both gateways' totals written",
+        || (requests_of(&url, "frank") == 8).then_some(()),
+    );
+
+    // With the store down the requests are still served and counted in memory...
+    postgres.stop();
+    for port in ports {
+        for _ in 0..2 {
+            assert_eq!(chat_as(port, &key).status, 200);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    postgres.restart();
+    // ...and written once it is back.
+    wait_until(
+        Duration::from_secs(20),
+        "the totals held in memory written",
+        || (requests_of(&url, "frank") == 12).then_some(()),
+    );
+
+    // Killed outright after its last write, neither gateway loses or repeats a request.
+    std::thread::sleep(Duration::from_millis(600));
+    one.signal("KILL");
+    two.signal("KILL");
+    one.wait_exit(Duration::from_secs(10));
+    two.wait_exit(Duration::from_secs(10));
+    drop(mock);
+    assert_eq!(requests_of(&url, "frank"), 12);
+    let batches: i64 = postgres
+        .query("SELECT count(*) FROM ledger_batches")
+        .parse()
+        .unwrap();
+    assert!(batches >= 3, "{batches} batches");
+    for name in ["one", "two"] {
+        let log = std::fs::read_to_string(dir.path(&format!("{name}.log"))).unwrap();
+        assert!(log.contains("usage totals are kept"), "{name}: {log}");
+        assert!(log.contains("usage ledger written again"), "{name}: {log}");
+        assert!(!log.contains(&key), "a key in the log");
+    }
 }

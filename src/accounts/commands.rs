@@ -1,13 +1,14 @@
-//! The accounts' commands: `argo-bridge keys create|list|revoke`. Each opens the store the
-//! configuration names (bringing its schema up to date), does one thing and prints it, as a
-//! table for people or as JSON for scripts.
+//! The accounts' commands: `argo-bridge keys create|list|revoke` and `argo-bridge usage`. Each
+//! opens the store the configuration names (bringing its schema up to date), does one thing and
+//! prints it, as a table for people, or as JSON or CSV for scripts.
 
 use serde_json::json;
 
-use super::keys::issue;
-use super::store::{KeyRecord, Store};
+use super::keys::{issue, parse_duration};
+use super::ledger::day_of;
+use super::store::{Grouping, KeyRecord, Store, UsageLine};
 use super::unix_now;
-use crate::cli::{KeysCommand, OutputFormat};
+use crate::cli::{KeysCommand, OutputFormat, UsageArgs};
 use crate::config::{self, AccountsConfig};
 
 pub fn keys(command: KeysCommand) -> Result<(), String> {
@@ -16,12 +17,8 @@ pub fn keys(command: KeysCommand) -> Result<(), String> {
         | KeysCommand::List { config, .. }
         | KeysCommand::Revoke { config, .. } => accounts_config(config.config.as_deref())?,
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start: {e}"))?;
-    runtime.block_on(async {
-        let store = Store::open(&config).await.map_err(|e| e.to_string())?;
+    with_store(&config, |store| async move {
+        let store = &store;
         match command {
             KeysCommand::Create {
                 user,
@@ -29,10 +26,91 @@ pub fn keys(command: KeysCommand) -> Result<(), String> {
                 expires,
                 format,
                 ..
-            } => create(&store, &user, &name, expires.as_deref(), format).await,
-            KeysCommand::List { user, format, .. } => list(&store, user.as_deref(), format).await,
-            KeysCommand::Revoke { id, .. } => revoke(&store, &id).await,
+            } => create(store, &user, &name, expires.as_deref(), format).await,
+            KeysCommand::List { user, format, .. } => list(store, user.as_deref(), format).await,
+            KeysCommand::Revoke { id, .. } => revoke(store, &id).await,
         }
+    })
+}
+
+/// `argo-bridge usage`.
+pub fn usage(args: UsageArgs) -> Result<(), String> {
+    let config = accounts_config(args.config.config.as_deref())?;
+    let since_day = since_day(&args.since, unix_now()).map_err(|e| format!("--since: {e}"))?;
+    with_store(&config, |store| async move {
+        let lines = store
+            .usage(&since_day, args.by)
+            .await
+            .map_err(|e| e.to_string())?;
+        print!("{}", usage_report(&lines, args.by, args.format, &since_day));
+        Ok(())
+    })
+}
+
+/// The first day a report covers: `since` days, hours... back from `now`, or a `YYYY-MM-DD`.
+pub fn since_day(since: &str, now: i64) -> Result<String, String> {
+    let is_day = since.len() == 10
+        && since.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    match is_day {
+        true => Ok(since.to_string()),
+        false => parse_duration(since).map(|seconds| day_of(now - seconds)),
+    }
+}
+
+fn usage_report(lines: &[UsageLine], by: Grouping, format: OutputFormat, since: &str) -> String {
+    match format {
+        OutputFormat::Json => format!(
+            "{}\n",
+            json!({"since": since, "by": by.column_name(), "usage": lines})
+        ),
+        OutputFormat::Csv | OutputFormat::Table => {
+            let header = [
+                by.column_name(),
+                "requests",
+                "prompt_tokens",
+                "completion_tokens",
+                "cached_tokens",
+            ]
+            .map(String::from);
+            let rows: Vec<[String; 5]> = lines
+                .iter()
+                .map(|line| {
+                    [
+                        line.group.clone(),
+                        line.requests.to_string(),
+                        line.prompt_tokens.to_string(),
+                        line.completion_tokens.to_string(),
+                        line.cached_tokens.to_string(),
+                    ]
+                })
+                .collect();
+            match format {
+                OutputFormat::Csv => csv(&header, &rows),
+                _ => table(&header, &rows),
+            }
+        }
+    }
+}
+
+/// Runs `work` on the store `config` names, on a runtime of its own.
+fn with_store<F, Fut>(config: &AccountsConfig, work: F) -> Result<(), String>
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start: {e}"))?;
+    runtime.block_on(async {
+        let store = Store::open(config).await.map_err(|e| e.to_string())?;
+        work(store).await
     })
 }
 
@@ -61,7 +139,7 @@ async fn create(
     store.insert_key(&record).await.map_err(|e| e.to_string())?;
     match format {
         OutputFormat::Json => println!("{}", json!({"key": key, "key_info": record})),
-        OutputFormat::Table => {
+        OutputFormat::Table | OutputFormat::Csv => {
             println!("{key}");
             eprintln!(
                 "key {} for {user}{}: the line above is the key, shown this once (only its hash \
@@ -80,7 +158,8 @@ async fn list(store: &Store, user: Option<&str>, format: OutputFormat) -> Result
     let keys = store.keys(user).await.map_err(|e| e.to_string())?;
     match format {
         OutputFormat::Json => println!("{}", json!({ "keys": keys })),
-        OutputFormat::Table => print!("{}", key_table(&keys, unix_now())),
+        OutputFormat::Table => print!("{}", key_table(&keys, unix_now(), table)),
+        OutputFormat::Csv => print!("{}", key_table(&keys, unix_now(), csv)),
     }
     Ok(())
 }
@@ -99,8 +178,13 @@ async fn revoke(store: &Store, id: &str) -> Result<(), String> {
     }
 }
 
-/// The keys as a table: id, user, name, created, last used, expires, state.
-fn key_table(keys: &[KeyRecord], now: i64) -> String {
+/// The keys as a table (`layout`: [`table`] or [`csv`]): id, user, name, created, last used,
+/// expires, state.
+fn key_table(
+    keys: &[KeyRecord],
+    now: i64,
+    layout: fn(&[String; 7], &[[String; 7]]) -> String,
+) -> String {
     let time = |at: Option<i64>| at.map_or_else(|| "-".to_string(), iso_time);
     let rows: Vec<[String; 7]> = keys
         .iter()
@@ -122,16 +206,28 @@ fn key_table(keys: &[KeyRecord], now: i64) -> String {
         })
         .collect();
     let header = [
-        "ID",
-        "USER",
-        "NAME",
-        "CREATED",
-        "LAST USED",
-        "EXPIRES",
-        "STATE",
+        "id",
+        "user",
+        "name",
+        "created",
+        "last_used",
+        "expires",
+        "state",
     ]
     .map(String::from);
-    table(&header, &rows)
+    layout(&header, &rows)
+}
+
+/// Comma-separated values, a cell quoted where it holds a comma, a quote or a line break.
+fn csv<const N: usize>(header: &[String; N], rows: &[[String; N]]) -> String {
+    let cell = |text: &String| match text.contains([',', '"', '\n', '\r']) {
+        true => format!("\"{}\"", text.replace('"', "\"\"")),
+        false => text.clone(),
+    };
+    std::iter::once(header)
+        .chain(rows)
+        .map(|row| row.iter().map(cell).collect::<Vec<_>>().join(",") + "\n")
+        .collect()
 }
 
 /// Columns padded to their widest cell.
@@ -191,6 +287,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_report_starts_on_a_day_given_or_counted_back() {
+        let now = 1_796_695_200; // 2026-12-08T02:00:00Z
+        assert_eq!(since_day("7d", now).unwrap(), "2026-12-01");
+        assert_eq!(since_day("2026-11-30", now).unwrap(), "2026-11-30");
+        assert!(since_day("2026-1-30", now).is_err());
+        assert!(since_day("yesterday", now).is_err());
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_it() {
+        let header = ["a", "b"].map(String::from);
+        let rows = [["x,y".to_string(), "say \"hi\"".to_string()]];
+        assert_eq!(csv(&header, &rows), "a,b\n\"x,y\",\"say \"\"hi\"\"\"\n");
+    }
+
+    #[test]
     fn times_print_as_utc_dates() {
         assert_eq!(iso_time(0), "1970-01-01T00:00:00Z");
         assert_eq!(iso_time(951_782_400), "2000-02-29T00:00:00Z");
@@ -216,6 +328,7 @@ mod tests {
                 key("key_3", None, Some(5)),
             ],
             10,
+            table,
         );
         assert!(!printed.contains("secret-hash"));
         let states: Vec<&str> = printed

@@ -22,7 +22,8 @@ const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst
 /// Longest `--name` of a key.
 pub const MAX_KEY_NAME: usize = 64;
 
-fn random_text(chars: usize) -> String {
+/// `chars` random base-62 characters, from the operating system's generator.
+pub fn random_text(chars: usize) -> String {
     let mut rng = rand::rngs::OsRng;
     (0..chars)
         .map(|_| char::from(BASE62[rng.gen_range(0..BASE62.len())]))
@@ -123,6 +124,7 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
 /// A key the ring accepts: whose it is, and until when.
 #[derive(Debug, Clone)]
 pub struct KeyHolder {
+    pub id: Arc<str>,
     pub user: Arc<str>,
     pub expires_at: Option<i64>,
 }
@@ -140,6 +142,7 @@ impl KeyRing {
             .into_iter()
             .map(|key| {
                 let holder = KeyHolder {
+                    id: key.id.into(),
                     user: key.user.into(),
                     expires_at: key.expires_at,
                 };

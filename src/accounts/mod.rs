@@ -11,20 +11,20 @@
 
 pub mod commands;
 pub mod keys;
+pub mod ledger;
+mod service;
 pub mod store;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use pingora_core::server::ShutdownWatch;
-use pingora_core::services::background::BackgroundService;
-
 use crate::config::AccountsConfig;
 use crate::observe::metrics;
 use keys::KeyRing;
-use store::{KeyRecord, Store};
+use ledger::{Ledger, UsageEntry};
+pub use service::AccountsService;
+use store::{Grouping, KeyRecord, Store, UsageLine};
 use tokio::sync::{mpsc, oneshot};
 
 /// The accounts of a running gateway: what is held of the store in memory. The store itself is
@@ -36,9 +36,17 @@ pub struct Accounts {
     /// Whether the last read of the store succeeded.
     reachable: AtomicBool,
     refresh_interval: Duration,
+    flush_interval: Duration,
     /// What the admin port asks of the store, done by [`AccountsService`] in turn.
     requests: mpsc::Sender<StoreRequest>,
-    inbox: Mutex<Option<mpsc::Receiver<StoreRequest>>>,
+    pub ledger: Ledger,
+    /// The receiving ends of both queues, taken by the service when it starts.
+    inboxes: Mutex<Option<Inboxes>>,
+}
+
+struct Inboxes {
+    requests: mpsc::Receiver<StoreRequest>,
+    usage: mpsc::Receiver<UsageEntry>,
 }
 
 /// A change or a read of the store asked for on the admin port.
@@ -57,6 +65,13 @@ pub enum StoreRequest {
         id: String,
         reply: oneshot::Sender<Result<bool, RequestError>>,
     },
+    Usage {
+        since_day: String,
+        by: Grouping,
+        reply: oneshot::Sender<Result<Vec<UsageLine>, RequestError>>,
+    },
+    /// Writes every total the ledger holds now (the last thing before the process exits).
+    FlushLedger { reply: oneshot::Sender<()> },
 }
 
 /// Why a [`StoreRequest`] was not done: the request was wrong, or the store failed.
@@ -77,15 +92,30 @@ impl Accounts {
         if !config.enabled() {
             return Ok(None);
         }
-        let (requests, inbox) = mpsc::channel(PENDING_REQUESTS);
+        let (requests, request_inbox) = mpsc::channel(PENDING_REQUESTS);
+        let (ledger, usage_inbox) = Ledger::new(config.ledger_queue);
         Ok(Some(Arc::new(Accounts {
             config: config.clone(),
             ring: KeyRing::default(),
             reachable: AtomicBool::new(false),
             refresh_interval: Duration::from_millis(config.refresh_interval_ms),
+            flush_interval: Duration::from_millis(config.ledger_flush_interval_ms),
             requests,
-            inbox: Mutex::new(Some(inbox)),
+            ledger,
+            inboxes: Mutex::new(Some(Inboxes {
+                requests: request_inbox,
+                usage: usage_inbox,
+            })),
         })))
+    }
+
+    /// Writes the ledger's totals now and waits (at most `limit`) until they are written: for
+    /// the drain, before the process exits.
+    pub async fn flush_ledger(&self, limit: Duration) {
+        let (reply, done) = oneshot::channel();
+        if self.ask(StoreRequest::FlushLedger { reply }) {
+            let _ = tokio::time::timeout(limit, done).await;
+        }
     }
 
     /// Hands `request` to the accounts service; false when too many are waiting already.
@@ -100,7 +130,7 @@ impl Accounts {
 
     /// Reads the live keys into the ring once (migrating the store first, once); on failure
     /// the ring keeps what it had. Logged when the store comes or goes, not on every read.
-    async fn refresh(&self, store: &Store, migrated: &mut bool, first: bool) {
+    pub(super) async fn refresh(&self, store: &Store, migrated: &mut bool, first: bool) {
         let read = async {
             if !*migrated {
                 store.migrate().await?;
@@ -134,7 +164,7 @@ impl Accounts {
 impl Accounts {
     /// Does one admin request on the store. A change is read back into the ring before the
     /// answer goes out, so that it shows on this instance at once.
-    async fn answer(&self, store: &Store, request: StoreRequest) {
+    pub(super) async fn answer(&self, store: &Store, request: StoreRequest) {
         let failed = |error: store::StoreError| {
             metrics::ACCOUNTS_STORE_ERRORS
                 .with_label_values(&["admin"])
@@ -171,49 +201,16 @@ impl Accounts {
                 }
                 let _ = reply.send(revoked);
             }
-        }
-    }
-}
-
-/// The one user of the store in a running gateway: reads the keys again every
-/// `accounts.refresh_interval_ms` until shutdown.
-pub struct AccountsService(pub Arc<Accounts>);
-
-#[async_trait]
-impl BackgroundService for AccountsService {
-    async fn start(&self, mut shutdown: ShutdownWatch) {
-        let accounts = &self.0;
-        metrics::ACCOUNTS_STORE_UP.set(0);
-        let store = match Store::lazy(&accounts.config) {
-            Ok(store) => store,
-            Err(error) => {
-                metrics::ACCOUNTS_STORE_ERRORS
-                    .with_label_values(&["open"])
-                    .inc();
-                log::error!("{error}; only the configured tokens authenticate");
-                return;
+            StoreRequest::Usage {
+                since_day,
+                by,
+                reply,
+            } => {
+                let _ = reply.send(store.usage(&since_day, by).await.map_err(failed));
             }
-        };
-        let inbox = accounts
-            .inbox
-            .lock()
-            .ok()
-            .and_then(|mut inbox| inbox.take());
-        let Some(mut inbox) = inbox else {
-            return;
-        };
-        let (mut migrated, mut first) = (false, true);
-        loop {
-            accounts.refresh(&store, &mut migrated, first).await;
-            first = false;
-            let next_read = tokio::time::sleep(accounts.refresh_interval);
-            tokio::pin!(next_read);
-            loop {
-                tokio::select! {
-                    _ = &mut next_read => break,
-                    Some(request) = inbox.recv() => accounts.answer(&store, request).await,
-                    _ = shutdown.changed() => return,
-                }
+            // The service writes the ledger itself before it answers this.
+            StoreRequest::FlushLedger { reply } => {
+                let _ = reply.send(());
             }
         }
     }

@@ -10,11 +10,15 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Row};
 
+use super::ledger::Batch;
 use crate::config::AccountsConfig;
 
 /// The schema, oldest first. A migration, once released, never changes (sqlx checks each one's
 /// checksum against the store's record); a change is a new file.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "keys", include_str!("migrations/0001_keys.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "keys", include_str!("migrations/0001_keys.sql")),
+    (2, "usage", include_str!("migrations/0002_usage.sql")),
+];
 
 /// The store could not do what was asked: its message names the operation and sqlx's cause.
 #[derive(Debug)]
@@ -178,6 +182,136 @@ impl Store {
                 .map_err(failed("revoke the key"))?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+/// What a usage report sums by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grouping {
+    User,
+    Model,
+    Day,
+}
+
+impl Grouping {
+    /// The word for it in reports.
+    pub fn column_name(self) -> &'static str {
+        match self {
+            Grouping::User => "user",
+            Grouping::Model => "model",
+            Grouping::Day => "day",
+        }
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            Grouping::User => "user_name",
+            Grouping::Model => "model",
+            Grouping::Day => "day",
+        }
+    }
+}
+
+/// One line of a usage report.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UsageLine {
+    pub group: String,
+    pub requests: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cached_tokens: i64,
+}
+
+impl Store {
+    /// Adds `batch` to the ledger in one transaction, once: a batch `id` already written (its
+    /// commit went through, its answer was lost) is not added again. Keys in the batch get
+    /// their `last_used_at`.
+    pub async fn write_batch(&self, id: &str, batch: &Batch, now: i64) -> Result<(), StoreError> {
+        let mut transaction = self.pool.begin().await.map_err(failed("write usage"))?;
+        let first_time = sqlx::query(
+            "INSERT INTO ledger_batches (id, written_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *transaction)
+        .await
+        .map_err(failed("write usage"))?
+        .rows_affected()
+            > 0;
+        if first_time {
+            for (row, totals) in batch {
+                sqlx::query(
+                    "INSERT INTO usage_daily (day, user_name, key_id, model, client, endpoint, \
+                     status, requests, prompt_tokens, completion_tokens, cached_tokens) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                     ON CONFLICT (day, user_name, key_id, model, client, endpoint, status) \
+                     DO UPDATE SET requests = usage_daily.requests + excluded.requests, \
+                     prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens, \
+                     completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens, \
+                     cached_tokens = usage_daily.cached_tokens + excluded.cached_tokens",
+                )
+                .bind(&row.day)
+                .bind(row.user.as_ref())
+                .bind(row.key_id.as_ref())
+                .bind(row.model.as_ref())
+                .bind(row.client)
+                .bind(row.endpoint)
+                .bind(i64::from(row.status))
+                .bind(count(totals.requests))
+                .bind(count(totals.tokens.prompt))
+                .bind(count(totals.tokens.completion))
+                .bind(count(totals.tokens.cached))
+                .execute(&mut *transaction)
+                .await
+                .map_err(failed("write usage"))?;
+            }
+            let mut used: Vec<&str> = batch.keys().map(|row| row.key_id.as_ref()).collect();
+            used.sort_unstable();
+            used.dedup();
+            for key_id in used.into_iter().filter(|id| !id.is_empty()) {
+                sqlx::query("UPDATE keys SET last_used_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(key_id)
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(failed("write usage"))?;
+            }
+        }
+        transaction.commit().await.map_err(failed("write usage"))
+    }
+
+    /// The ledger's totals from `since_day` (`YYYY-MM-DD`) on, summed by `by`.
+    pub async fn usage(&self, since_day: &str, by: Grouping) -> Result<Vec<UsageLine>, StoreError> {
+        let column = by.column();
+        let rows = sqlx::query(&format!(
+            "SELECT {column} AS grouped, CAST(SUM(requests) AS BIGINT) AS requests, \
+             CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, \
+             CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens, \
+             CAST(SUM(cached_tokens) AS BIGINT) AS cached_tokens \
+             FROM usage_daily WHERE day >= $1 GROUP BY {column} ORDER BY {column}"
+        ))
+        .bind(since_day)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed("read usage"))?;
+        rows.iter()
+            .map(|row| {
+                Ok(UsageLine {
+                    group: row.try_get("grouped")?,
+                    requests: row.try_get("requests")?,
+                    prompt_tokens: row.try_get("prompt_tokens")?,
+                    completion_tokens: row.try_get("completion_tokens")?,
+                    cached_tokens: row.try_get("cached_tokens")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(failed("read usage"))
+    }
+}
+
+/// A count as the store's signed 64 bits (a count past them is held at the top).
+fn count(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 fn migrator() -> Migrator {

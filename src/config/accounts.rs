@@ -18,6 +18,12 @@ pub struct AccountsConfig {
     /// every instance within this time (an expired key at once, its expiry is checked on each
     /// request).
     pub refresh_interval_ms: u64,
+    /// How often the usage ledger's totals are written: a process killed (not stopped) loses
+    /// at most this long's requests from the ledger.
+    pub ledger_flush_interval_ms: u64,
+    /// Answered requests waiting to be counted, at most; more are dropped and counted
+    /// (`argo_bridge_ledger_dropped_total`).
+    pub ledger_queue: usize,
 }
 
 impl Default for AccountsConfig {
@@ -26,6 +32,8 @@ impl Default for AccountsConfig {
             path: String::new(),
             database_url: String::new(),
             refresh_interval_ms: 2_000,
+            ledger_flush_interval_ms: 5_000,
+            ledger_queue: 65_536,
         }
     }
 }
@@ -51,6 +59,11 @@ impl AccountsConfig {
             env,
             "ARGO_BRIDGE_ACCOUNTS_REFRESH_INTERVAL_MS",
             &mut self.refresh_interval_ms,
+        )?;
+        set_number(
+            env,
+            "ARGO_BRIDGE_LEDGER_FLUSH_INTERVAL_MS",
+            &mut self.ledger_flush_interval_ms,
         )
     }
 
@@ -66,6 +79,18 @@ impl AccountsConfig {
             return Err(err(
                 "accounts.refresh_interval_ms",
                 "must be between 100 and 600000",
+            ));
+        }
+        if !(100..=600_000).contains(&self.ledger_flush_interval_ms) {
+            return Err(err(
+                "accounts.ledger_flush_interval_ms",
+                "must be between 100 and 600000",
+            ));
+        }
+        if !(1..=10_000_000).contains(&self.ledger_queue) {
+            return Err(err(
+                "accounts.ledger_queue",
+                "must be between 1 and 10000000",
             ));
         }
         Ok(())

@@ -8,6 +8,20 @@ use crate::accounts::keys::KEY_PREFIX;
 use crate::accounts::{unix_now, Accounts};
 use crate::config::{is_username, AuthConfig, AuthMode};
 
+/// Who a request is from: the lab user, and the issued key it came with (none for a
+/// configured token or the default user).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub user: String,
+    pub key_id: Option<Arc<str>>,
+}
+
+impl Identity {
+    fn user(user: String) -> Identity {
+        Identity { user, key_id: None }
+    }
+}
+
 pub struct Auth {
     mode: AuthMode,
     tokens: Vec<(Vec<u8>, String)>,
@@ -35,8 +49,8 @@ impl Auth {
         }
     }
 
-    /// The username for an `Authorization` header value.
-    pub fn user_for(&self, authorization: Option<&[u8]>) -> Result<String, ApiError> {
+    /// Who sends an `Authorization` header value.
+    pub fn user_for(&self, authorization: Option<&[u8]>) -> Result<Identity, ApiError> {
         self.user_for_token(
             authorization.and_then(bearer_token),
             "Missing bearer token: send `Authorization: Bearer <your token>`",
@@ -46,10 +60,14 @@ impl Auth {
     /// The user of a token however the client sent it (a bearer token, Anthropic's
     /// `x-api-key`, Google's `x-goog-api-key`); `missing` tells a client without one how to
     /// send it.
-    pub fn user_for_token(&self, token: Option<&[u8]>, missing: &str) -> Result<String, ApiError> {
+    pub fn user_for_token(
+        &self,
+        token: Option<&[u8]>,
+        missing: &str,
+    ) -> Result<Identity, ApiError> {
         if let Some(user) = &self.default_user {
             if token.is_none_or(|token| token == NO_TOKEN) {
-                return Ok(user.clone());
+                return Ok(Identity::user(user.clone()));
             }
         }
         let token = token.ok_or_else(|| ApiError::unauthorized(missing))?;
@@ -58,26 +76,28 @@ impl Auth {
             // `token_is_username`, a username.
             if token.starts_with(KEY_PREFIX.as_bytes()) {
                 return match accounts.ring.holder(token, unix_now()) {
-                    Some(holder) => Ok(holder.user.to_string()),
+                    Some(holder) => Ok(Identity {
+                        user: holder.user.to_string(),
+                        key_id: Some(holder.id),
+                    }),
                     None => Err(ApiError::unauthorized(
                         "Invalid API key: it is unknown, revoked or expired",
                     )),
                 };
             }
         }
-        match self.mode {
+        let user = match self.mode {
             AuthMode::TokenIsUsername => std::str::from_utf8(token)
                 .ok()
                 .filter(|user| is_username(user))
-                .map(str::to_string)
                 .ok_or_else(|| {
                     ApiError::unauthorized("The bearer token must be your lab username")
-                }),
+                })?,
             AuthMode::Tokens => self
                 .lookup(token)
-                .map(str::to_string)
-                .ok_or_else(|| ApiError::unauthorized("Invalid bearer token")),
-        }
+                .ok_or_else(|| ApiError::unauthorized("Invalid bearer token"))?,
+        };
+        Ok(Identity::user(user.to_string()))
     }
 
     /// Compares against every configured token in constant time per comparison, with no early
@@ -138,11 +158,11 @@ mod tests {
             },
             None,
         );
-        assert_eq!(auth.user_for(None).unwrap(), "labuser");
-        assert_eq!(auth.user_for(Some(b"Bearer noop")).unwrap(), "labuser");
-        assert_eq!(auth.user_for(Some(b"Basic xyz")).unwrap(), "labuser");
+        assert_eq!(auth.user_for(None).unwrap().user, "labuser");
+        assert_eq!(auth.user_for(Some(b"Bearer noop")).unwrap().user, "labuser");
+        assert_eq!(auth.user_for(Some(b"Basic xyz")).unwrap().user, "labuser");
         assert_eq!(
-            auth.user_for(Some(b"Bearer sk-alice-123456")).unwrap(),
+            auth.user_for(Some(b"Bearer sk-alice-123456")).unwrap().user,
             "alice"
         );
         assert_eq!(
@@ -158,11 +178,13 @@ mod tests {
     fn token_table_maps_tokens_to_users() {
         let auth = auth(AuthMode::Tokens);
         assert_eq!(
-            auth.user_for(Some(b"Bearer sk-alice-123456")).unwrap(),
+            auth.user_for(Some(b"Bearer sk-alice-123456")).unwrap().user,
             "alice"
         );
         assert_eq!(
-            auth.user_for(Some(b"bearer   sk-alice-123456 ")).unwrap(),
+            auth.user_for(Some(b"bearer   sk-alice-123456 "))
+                .unwrap()
+                .user,
             "alice"
         );
         for bad in [
@@ -180,7 +202,7 @@ mod tests {
     #[test]
     fn token_is_username_mode_accepts_only_plain_usernames() {
         let auth = auth(AuthMode::TokenIsUsername);
-        assert_eq!(auth.user_for(Some(b"Bearer jdoe")).unwrap(), "jdoe");
+        assert_eq!(auth.user_for(Some(b"Bearer jdoe")).unwrap().user, "jdoe");
         for bad in [&b"Bearer j\"doe"[..], b"Bearer a b", b"Bearer \xff"] {
             assert_eq!(auth.user_for(Some(bad)).unwrap_err().status, 401);
         }

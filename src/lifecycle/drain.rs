@@ -2,14 +2,17 @@
 //! Pingora stops accepting, then sleeps the whole grace period before stopping its runtimes,
 //! which cancels whatever still runs. This watcher ends the process as soon as no request is
 //! open any more, so a drain takes as long as the slowest open request, never the full grace
-//! period when nothing is left.
+//! period when nothing is left. Before it exits, the usage ledger writes what it holds.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use pingora_core::server::ShutdownWatch;
 use pingora_core::services::background::BackgroundService;
+
+use crate::accounts::Accounts;
 
 static OPEN: AtomicUsize = AtomicUsize::new(0);
 
@@ -30,7 +33,11 @@ impl Drop for OpenRequest {
     }
 }
 
-pub struct DrainWatcher;
+/// Ends the process once drained; with accounts, after the ledger's last write.
+pub struct DrainWatcher(pub Option<Arc<Accounts>>);
+
+/// How long the ledger's last write may hold the exit up.
+const LAST_WRITE: Duration = Duration::from_secs(5);
 
 /// A connection accepted just before the shutdown may still be sending its request head:
 /// the count must stay at zero this long before the process exits.
@@ -54,6 +61,9 @@ impl BackgroundService for DrainWatcher {
             } else {
                 Duration::ZERO
             };
+        }
+        if let Some(accounts) = &self.0 {
+            accounts.flush_ledger(LAST_WRITE).await;
         }
         log::info!("drained: every request finished, exiting");
         crate::observe::log_writer::flush();

@@ -9,9 +9,9 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use once_cell::sync::Lazy;
 use prometheus::core::{MetricVec, MetricVecBuilder};
 use prometheus::{
-    register_histogram_vec, register_int_counter_vec, register_int_gauge, register_int_gauge_vec,
-    Encoder, Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
-    TextEncoder,
+    register_histogram_vec, register_int_counter, register_int_counter_vec, register_int_gauge,
+    register_int_gauge_vec, Encoder, Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, TextEncoder,
 };
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -187,6 +187,27 @@ pub static ACCOUNTS_STORE_ERRORS: Lazy<IntCounterVec> = Lazy::new(|| {
         "argo_bridge_accounts_store_errors_total",
         "Failed operations on the accounts store, by operation",
         &["operation"]
+    ))
+});
+
+pub static LEDGER_QUEUE: Lazy<IntGauge> = Lazy::new(|| {
+    registered(register_int_gauge!(
+        "argo_bridge_ledger_queue",
+        "Answered requests waiting to be added to the usage ledger's totals"
+    ))
+});
+
+pub static LEDGER_DROPPED: Lazy<IntCounter> = Lazy::new(|| {
+    registered(register_int_counter!(
+        "argo_bridge_ledger_dropped_total",
+        "Answered requests the usage ledger could not count (its queue or its memory was full)"
+    ))
+});
+
+pub static LEDGER_ROWS_WRITTEN: Lazy<IntCounter> = Lazy::new(|| {
+    registered(register_int_counter!(
+        "argo_bridge_ledger_rows_written_total",
+        "Rows of usage totals written to the accounts store"
     ))
 });
 

@@ -1,7 +1,7 @@
 //! The optional admin listener (`admin.listen`): `/metrics`, `/health` and `/ready` on their own
 //! port, for scrapers and probes that should not reach the API port, and `POST /models/refresh`,
 //! which needs the admin token (`admin.token`), as do the accounts' keys under `/admin/keys`
-//! (`admin_keys`). Also who may read `/metrics`, on either listener. The listener has the API's front door (head deadline and size, per-address cap)
+//! and the usage ledger's report at `/admin/usage` (`admin_accounts`). Also who may read `/metrics`, on either listener. The listener has the API's front door (head deadline and size, per-address cap)
 //! with a connection cap of its own, `admin.max_connections`.
 
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use crate::edge::auth;
 use crate::edge::front_door::FrontDoor;
 use crate::lifecycle::readiness::Readiness;
 use crate::observe::metrics;
-use crate::serve::admin_keys;
+use crate::serve::admin_accounts;
 use crate::serve::routes::{self, Handler, Listener};
 use crate::upstream::catalog::Catalog;
 use crate::upstream::Upstream;
@@ -103,7 +103,8 @@ impl AdminApp {
         }
     }
 
-    /// `/admin/keys`: only with the admin token, and only with an accounts store.
+    /// `/admin/keys` and `/admin/usage`: only with the admin token, and only with an accounts
+    /// store.
     async fn keys(
         &self,
         session: &mut ServerSession,
@@ -113,14 +114,19 @@ impl AdminApp {
     ) -> (u16, Vec<u8>) {
         let answer = async {
             mutation_access(&self.settings.admin, authorization)?;
-            let accounts = admin_keys::configured(self.accounts.as_ref())?;
+            let accounts = admin_accounts::configured(self.accounts.as_ref())?;
             match handler {
                 Handler::CreateKey => {
-                    let body = read_body(session, admin_keys::MAX_BODY).await?;
-                    admin_keys::create(accounts, &body).await
+                    let body = read_body(session, admin_accounts::MAX_BODY).await?;
+                    admin_accounts::create(accounts, &body).await
                 }
-                Handler::RevokeKey => admin_keys::revoke(accounts, id.unwrap_or_default()).await,
-                _ => admin_keys::list(accounts, session.req_header().uri.query()).await,
+                Handler::RevokeKey => {
+                    admin_accounts::revoke(accounts, id.unwrap_or_default()).await
+                }
+                Handler::UsageReport => {
+                    admin_accounts::usage(accounts, session.req_header().uri.query()).await
+                }
+                _ => admin_accounts::list(accounts, session.req_header().uri.query()).await,
             }
         };
         answer
@@ -173,7 +179,12 @@ impl ServeHttp for AdminApp {
                 let (status, body) = self.refresh_models(authorization).await;
                 (status, "application/json", body)
             }
-            Ok(keys @ (Handler::ListKeys | Handler::CreateKey | Handler::RevokeKey)) => {
+            Ok(
+                keys @ (Handler::ListKeys
+                | Handler::CreateKey
+                | Handler::RevokeKey
+                | Handler::UsageReport),
+            ) => {
                 let (status, body) = self.keys(session, keys, id.as_deref(), authorization).await;
                 (status, "application/json", body)
             }

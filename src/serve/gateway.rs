@@ -23,8 +23,10 @@ use pingora_core::upstreams::peer::HttpPeer;
 use pingora_error::{Error, ErrorSource, ErrorType};
 use pingora_proxy::{ProxyHttp, Session};
 
+use crate::accounts::ledger::{Tokens, UsageEntry};
+use crate::accounts::Accounts;
 use crate::config::Settings;
-use crate::edge::auth::Auth;
+use crate::edge::auth::{Auth, Identity};
 use crate::edge::cors::{self, AllowList};
 use crate::edge::front_door;
 use crate::edge::http::{read_body, require_json, send_body, send_error, send_json, BodyLimits};
@@ -55,6 +57,8 @@ pub struct State {
     pub catalog: Arc<Catalog>,
     /// What the readiness probes found.
     pub readiness: Arc<Readiness>,
+    /// The accounts store's keys and usage ledger, when `accounts` is configured.
+    pub accounts: Option<Arc<Accounts>>,
 }
 
 pub struct Gateway {
@@ -107,6 +111,10 @@ pub struct RequestCtx {
     _open: OpenRequest,
     /// The user's rate and concurrency slot, released when the request ends.
     _permit: Option<Permit>,
+    /// Who sent the request, once authenticated: the usage ledger counts it for them.
+    identity: Option<Identity>,
+    /// The tokens the answer used, for the usage ledger.
+    usage: Tokens,
 }
 
 #[async_trait]
@@ -124,6 +132,8 @@ impl ProxyHttp for Gateway {
             stream_outcome: "-",
             _open: OpenRequest::new(),
             _permit: None,
+            identity: None,
+            usage: Tokens::default(),
         }
     }
 
@@ -216,6 +226,7 @@ impl ProxyHttp for Gateway {
         };
         record.log();
         record.observe();
+        self.count_in_ledger(ctx, status);
     }
 }
 
@@ -273,7 +284,8 @@ impl Gateway {
             Handler::RefreshModels
             | Handler::ListKeys
             | Handler::CreateKey
-            | Handler::RevokeKey => Err(ApiError::not_found("Unknown path")),
+            | Handler::RevokeKey
+            | Handler::UsageReport => Err(ApiError::not_found("Unknown path")),
         }
     }
 
@@ -430,12 +442,12 @@ impl Gateway {
     pub(crate) fn authenticate(
         &self,
         session: &Session,
-        ctx: &RequestCtx,
+        ctx: &mut RequestCtx,
     ) -> Result<String, ApiError> {
         let request = session.req_header();
         let header = |name: &str| request.headers.get(name).map(|value| value.as_bytes());
         let auth = &self.state.auth;
-        let user = match ctx.format {
+        let identity = match ctx.format {
             ClientFormat::OpenAi | ClientFormat::Responses => auth.user_for(header("authorization")),
             ClientFormat::Anthropic => auth.user_for_token(
                 header("x-api-key").or_else(|| bearer(header("authorization"))),
@@ -449,7 +461,26 @@ impl Gateway {
             ),
         }?;
         front_door::authenticated();
+        let user = identity.user.clone();
+        ctx.identity = Some(identity);
         Ok(user)
+    }
+
+    /// Adds an authenticated request to the usage ledger, when there is one.
+    fn count_in_ledger(&self, ctx: &mut RequestCtx, status: u16) {
+        let (Some(accounts), Some(identity)) = (&self.state.accounts, ctx.identity.take()) else {
+            return;
+        };
+        accounts.ledger.record(UsageEntry {
+            at: crate::accounts::unix_now(),
+            user: identity.user.into(),
+            key_id: identity.key_id.unwrap_or_else(|| Arc::from("")),
+            model: self.model_label(ctx).into(),
+            client: ctx.format.label(),
+            endpoint: ctx.endpoint,
+            status,
+            tokens: ctx.usage,
+        });
     }
 
     /// The model a client's name stands for, in the table served now (configured and live).
@@ -555,6 +586,7 @@ impl Gateway {
         metrics::time(&metrics::UPSTREAM_DURATION, &labels, streamed.as_secs_f64());
         let usage = translator.usage();
         count_usage(&model, usage.input_tokens, usage.output_tokens);
+        ctx.usage = ledger_tokens(&usage);
         ctx.stream_outcome = match ending {
             Ok(Ending::Complete) => "complete",
             Ok(Ending::ClientGone) => "client_gone",
@@ -681,6 +713,15 @@ fn upstream_failure_kind(error: &ApiError) -> Option<&'static str> {
         .code
         .filter(|code| code.is_upstream())
         .map(ErrorCode::as_str)
+}
+
+/// The ledger's count of an answer's usage.
+pub(crate) fn ledger_tokens(usage: &argo_filters::hub::Usage) -> Tokens {
+    Tokens {
+        prompt: usage.input_tokens,
+        completion: usage.output_tokens,
+        cached: usage.cached_input_tokens.unwrap_or(0),
+    }
 }
 
 pub(crate) fn count_usage(model: &str, prompt: u64, completion: u64) {

@@ -6,7 +6,7 @@
 //! `observe`, `config`); only the crate root imports it.
 
 pub mod admin;
-pub mod admin_keys;
+pub mod admin_accounts;
 pub mod gateway;
 pub mod handlers;
 pub mod routes;

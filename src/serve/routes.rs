@@ -18,10 +18,11 @@ pub enum Handler {
     Metrics,
     /// Admin: read Argo's model lists now.
     RefreshModels,
-    /// Admin: the accounts store's keys (`admin_keys`).
+    /// Admin: the accounts store's keys and usage ledger (`admin_accounts`).
     ListKeys,
     CreateKey,
     RevokeKey,
+    UsageReport,
     ListModels,
     GetModel,
     ChatCompletions,
@@ -149,6 +150,7 @@ const ROUTES: &[Route] = &[
     route(Get,  Exact("/admin/keys"),                    Handler::ListKeys,              OpenAi,    "admin_keys",       Served::Admin),
     route(Post, Exact("/admin/keys"),                    Handler::CreateKey,             OpenAi,    "admin_keys",       Served::Admin),
     route(Delete, KeyId,                                 Handler::RevokeKey,             OpenAi,    "admin_keys",       Served::Admin),
+    route(Get,  Exact("/admin/usage"),                   Handler::UsageReport,           OpenAi,    "admin_usage",      Served::Admin),
     route(Get,  Exact("/models"),                        Handler::ListModels,            OpenAi,    "models",           Served::Api),
     route(Post, ModelAction("generateContent"),          Handler::GenerateContent,       Google,    "generate_content", Served::Api),
     route(Post, ModelAction("streamGenerateContent"),    Handler::StreamGenerateContent, Google,    "generate_content", Served::Api),
@@ -226,7 +228,7 @@ pub fn find(listener: Listener, method: &Method, full_path: &str) -> Result<Matc
         }
         Some(_) => ApiError::method_not_allowed(method_label(method), full_path),
         None if listener == Listener::Admin => ApiError::not_found(
-            "The admin port serves /metrics, /health, /ready, POST /models/refresh and /admin/keys",
+            "The admin port serves /metrics, /health, /ready, POST /models/refresh, /admin/keys and /admin/usage",
         ),
         None => ApiError::not_found(format!("Unknown path {}", truncate_for_message(full_path))),
     };

@@ -1,5 +1,6 @@
-//! `/admin/keys` on the admin port, with the admin token: the keys of the accounts store, as
-//! `argo-bridge keys` gives them on the command line. `GET` lists them (`?user=U` for one
+//! `/admin/keys` and `/admin/usage` on the admin port, with the admin token: the keys of the
+//! accounts store and its usage ledger, as `argo-bridge keys` and `argo-bridge usage` give them
+//! on the command line. `GET /admin/usage?since=7d&by=user|model|day` sums the ledger. `GET` lists them (`?user=U` for one
 //! user's; never a key), `POST` with `{"user", "name"?, "expires"?}` issues one (201, the key
 //! shown this once), `DELETE /admin/keys/{id}` revokes one. The accounts service does each in
 //! turn on the store; a change takes effect on this instance at once and on the others within
@@ -12,7 +13,11 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::oneshot;
 
-use crate::accounts::{Accounts, RequestError, StoreRequest};
+use argo_filters::error::truncate_for_message;
+
+use crate::accounts::commands::since_day;
+use crate::accounts::store::Grouping;
+use crate::accounts::{unix_now, Accounts, RequestError, StoreRequest};
 
 /// The largest body `POST /admin/keys` takes.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -54,6 +59,38 @@ pub async fn create(accounts: &Accounts, body: &[u8]) -> Result<(u16, Vec<u8>), 
     .await?;
     let body = json!({"key": key, "key_info": record});
     Ok((201, body.to_string().into_bytes()))
+}
+
+/// `GET /admin/usage?since=7d&by=user`: the ledger's totals (`since` a duration back or a
+/// `YYYY-MM-DD`, 7 days by default; `by` user, model or day, user by default).
+pub async fn usage(accounts: &Accounts, query: Option<&str>) -> Result<(u16, Vec<u8>), ApiError> {
+    let parameter = |name: &str| {
+        query
+            .into_iter()
+            .flat_map(|query| query.split('&'))
+            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+    };
+    let since = since_day(parameter("since").unwrap_or("7d"), unix_now())
+        .map_err(|e| invalid(format!("since: {e}")))?;
+    let by = match parameter("by").unwrap_or("user") {
+        "user" => Grouping::User,
+        "model" => Grouping::Model,
+        "day" => Grouping::Day,
+        other => {
+            return Err(invalid(format!(
+                "by: `{}` is not user, model or day",
+                truncate_for_message(other)
+            )))
+        }
+    };
+    let lines = ask(accounts, |reply| StoreRequest::Usage {
+        since_day: since.clone(),
+        by,
+        reply,
+    })
+    .await?;
+    let body = json!({"since": since, "by": by.column_name(), "usage": lines});
+    Ok((200, body.to_string().into_bytes()))
 }
 
 /// `DELETE /admin/keys/{id}`.
