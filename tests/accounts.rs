@@ -137,6 +137,10 @@ fn chat_as(port: u16, key: &str) -> Response {
         "model": "gpt-4o",
         "messages": [{"role": "user", "content": "hi #mock {\"echo_request\":true}"}],
     });
+    post_chat(port, key, &body)
+}
+
+fn post_chat(port: u16, key: &str, body: &Value) -> Response {
     request(
         port,
         "POST",
@@ -574,13 +578,7 @@ fn stream_as(port: u16, key: &str) -> Response {
         "stream_options": {"include_usage": true},
         "messages": [{"role": "user", "content": "count these words please"}],
     });
-    request(
-        port,
-        "POST",
-        "/v1/chat/completions",
-        &[("Authorization", &format!("Bearer {key}"))],
-        body.to_string().as_bytes(),
-    )
+    post_chat(port, key, &body)
 }
 
 #[test]

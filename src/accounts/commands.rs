@@ -10,6 +10,7 @@ use super::store::{Grouping, KeyRecord, Store, UsageLine};
 use super::unix_now;
 use crate::cli::{KeysCommand, OutputFormat, UsageArgs};
 use crate::config::{self, AccountsConfig};
+use crate::observe::access_log::civil_date;
 
 pub fn keys(command: KeysCommand) -> Result<(), String> {
     let config = match &command {
@@ -251,35 +252,17 @@ fn table<const N: usize>(header: &[String; N], rows: &[[String; N]]) -> String {
     out
 }
 
-/// Unix seconds as `2026-12-08T03:00:00Z`.
+/// Unix seconds (on or after 1970) as `2026-12-08T03:00:00Z`.
 pub fn iso_time(unix: i64) -> String {
-    let (days, seconds) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
-    let (year, month, day) = civil_from_days(days);
+    let unix = u64::try_from(unix).unwrap_or(0);
+    let (year, month, day) = civil_date(unix / 86_400);
+    let seconds = unix % 86_400;
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
         seconds / 3600,
         seconds / 60 % 60,
         seconds % 60
     )
-}
-
-/// The proleptic Gregorian date of a day count from 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
