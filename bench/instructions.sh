@@ -60,10 +60,16 @@ wait_for_port "$mock_port"
 argo="http://127.0.0.1:$mock_port/argoapi"
 
 # The process under count: bare Pingora (on either allocator), or the gateway on the given
-# upstream API.
+# upstream API (`native-accounts`: native, with an accounts store on SQLite and a request
+# authenticated by an issued key, counted in the usage ledger).
 serve() {
   local target=$1
   shift
+  local accounts=()
+  if [ "$target" = native-accounts ]; then
+    target=native
+    accounts=(ARGO_BRIDGE_ACCOUNTS_PATH="$out/accounts.db")
+  fi
   if [ "$target" = bare ] || [ "$target" = bare-mimalloc ]; then
     local proxy=bare-proxy
     [ "$target" = bare-mimalloc ] && proxy=bare-proxy-mimalloc
@@ -72,7 +78,7 @@ serve() {
     env ARGO_BRIDGE_UPSTREAM_API="$target" ARGO_BRIDGE_LISTEN="127.0.0.1:$target_port" ARGO_BRIDGE_THREADS=1 \
       ARGO_BRIDGE_TOKENS="bench-token=bench" ARGO_BRIDGE_AUTH_MODE=tokens \
       ARGO_BRIDGE_ARGO_PROD_URL="$argo" ARGO_BRIDGE_ARGO_DEV_URL="$argo" ARGO_BRIDGE_ARGO_TEST_URL="$argo" \
-      RUST_LOG=info "$@" "$bin/argo-bridge" run
+      "${accounts[@]}" RUST_LOG=info "$@" "$bin/argo-bridge" run
   fi
 }
 
@@ -136,6 +142,9 @@ count gateway_resource resource "$client" "$out/client.json" "$token"
 count bare_native bare "$native_url" "$out/native.json" "$native_auth"
 count bare_mimalloc_native bare-mimalloc "$native_url" "$out/native.json" "$native_auth"
 count gateway_native native "$client" "$out/client.json" "$token"
+rm -f "$out/accounts.db"*
+key=$(ARGO_BRIDGE_ACCOUNTS_PATH="$out/accounts.db" RUST_LOG=error "$bin/argo-bridge" keys create --user bench)
+count gateway_native_accounts native-accounts "$client" "$out/client.json" $'Authorization: Bearer '"$key"$'\n'
 mapfile -t results <"$out/rows.txt"
 
 per_request() { awk -v n="$2" -v i="$3" 'BEGIN {printf "%.0f", i / n}'; }
@@ -158,6 +167,7 @@ per_request() { awk -v n="$2" -v i="$3" 'BEGIN {printf "%.0f", i / n}'; }
     case $name in
       gateway_*)
         api=${name#gateway_}
+        api=${api%_accounts}
         plain=$(ratio "${by_name[$name]}" "${by_name[bare_$api]}")
         same=$(ratio "${by_name[$name]}" "${by_name[bare_mimalloc_$api]}")
         ;;
