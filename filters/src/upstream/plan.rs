@@ -8,8 +8,8 @@
 //! hub reads the request into a [`Conversation`], which [`conversation`] plans for the row's
 //! upstream ([`Exchange`]). [`chat`], [`messages`] and [`responses`] pick the way for each
 //! client dialect; Google's clients and `/v1/completions` (one conversation per prompt,
-//! [`resource::completions::conversation`]) always take the hub. Embeddings have their own pair of endpoints
-//! ([`Embeddings`]).
+//! [`resource::completions::conversation`]) always take the hub. Embeddings have their own
+//! pair of endpoints ([`Embeddings`]).
 
 use crate::client::openai_responses::{self, ClientTools};
 use crate::embeddings::{self, Output};
@@ -350,9 +350,9 @@ pub enum Embeddings {
 
 impl Embeddings {
     pub fn of(model: &ModelSpec) -> Self {
-        match model.api() {
-            UpstreamApi::Native => Embeddings::Native,
-            UpstreamApi::Resource => Embeddings::Resource,
+        match upstream(model) {
+            Upstream::Resource => Embeddings::Resource,
+            Upstream::AnthropicMessages | Upstream::OpenAiChat => Embeddings::Native,
         }
     }
 

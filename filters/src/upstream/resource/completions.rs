@@ -1,5 +1,6 @@
-//! Legacy `/v1/completions`: each prompt becomes one conversation ([`conversation`]), planned for the model's upstream like any other;
-//! the answers become `text_completion` choices, one per prompt.
+//! Legacy `/v1/completions`: each prompt becomes one conversation ([`conversation`]), planned
+//! for the model's upstream like any other chat ([`crate::upstream::plan::conversation`]); the
+//! answers become `text_completion` choices, one per prompt.
 
 use serde::Serialize;
 
@@ -40,8 +41,7 @@ pub fn prompts(request: &CompletionRequest) -> Result<Vec<&str>, ApiError> {
 }
 
 /// The conversation of one prompt: the prompt as the user's turn, with the request's limit,
-/// sampling, stop sequences and stream. It is planned for the model's upstream as any other
-/// ([`crate::upstream::plan::conversation`]).
+/// sampling, stop sequences and stream.
 pub fn conversation(request: &CompletionRequest, prompt: &str) -> Conversation {
     let mut conversation =
         Conversation::new(Dialect::OpenAiChat, vec![Message::text(Role::User, prompt)]);
