@@ -409,6 +409,14 @@ fn completion_texts(answer: &Response) -> Vec<String> {
         .collect()
 }
 
+/// The mock's count of calls to the resource `chat` and `streamchat` and the native
+/// `/v1/chat/completions` and `/v1/messages`.
+fn chat_calls(stack: &Stack) -> [u64; 4] {
+    let endpoints = &mock_stats(stack)["endpoints"];
+    ["chat", "streamchat", "chat_completions", "messages"]
+        .map(|endpoint| endpoints[endpoint].as_u64().unwrap())
+}
+
 /// The text of a streamed `text_completion`.
 fn streamed_completion(response: &Response) -> String {
     assert_eq!(response.status, 200, "{}", response.text());
@@ -441,35 +449,12 @@ fn completions_of_a_native_row_go_to_argos_native_endpoints() {
     assert_eq!(texts.len(), 3);
     assert!(texts[2].ends_with("Say E"), "{texts:?}");
     let stream = json!({"model": "gpt-4o", "stream": true, "prompt": "Say F"});
-    let (response, payloads) = {
-        let response = stack.post("/v1/completions", &stream.to_string());
-        let payloads = sse_payloads(&response.text());
-        (response, payloads)
-    };
-    assert_eq!(response.status, 200, "{}", response.text());
-    let chunks: Vec<Value> = payloads
-        .iter()
-        .filter(|payload| *payload != "[DONE]")
-        .map(|payload| serde_json::from_str(payload).unwrap())
-        .collect();
-    assert!(chunks
-        .iter()
-        .all(|chunk| chunk["object"] == "text_completion"));
-    let text: String = chunks
-        .iter()
-        .filter_map(|chunk| chunk["choices"][0]["text"].as_str())
-        .collect();
+    let text = streamed_completion(&stack.post("/v1/completions", &stream.to_string()));
     assert!(text.ends_with("Say F"), "{text}");
-    let endpoints = &mock_stats(&stack)["endpoints"];
     assert_eq!(
-        (&endpoints["chat_completions"], &endpoints["messages"]),
-        (&json!(3), &json!(3)),
-        "one native call per prompt: {endpoints}"
-    );
-    assert_eq!(
-        (&endpoints["chat"], &endpoints["streamchat"]),
-        (&json!(0), &json!(0)),
-        "{endpoints}"
+        chat_calls(&stack),
+        [0, 0, 3, 3],
+        "one native call per prompt, none to the resource API"
     );
 }
 
@@ -494,15 +479,9 @@ fn completions_of_a_resource_row_still_go_to_the_resource_api() {
         text,
         "Hello from mock Argo (claudesonnet45). You said: Say C"
     );
-    let endpoints = &mock_stats(&stack)["endpoints"];
     assert_eq!(
-        (&endpoints["chat"], &endpoints["streamchat"]),
-        (&json!(2), &json!(1)),
-        "{endpoints}"
-    );
-    assert_eq!(
-        (&endpoints["chat_completions"], &endpoints["messages"]),
-        (&json!(0), &json!(0)),
-        "{endpoints}"
+        chat_calls(&stack),
+        [2, 1, 0, 0],
+        "none to the native endpoints"
     );
 }

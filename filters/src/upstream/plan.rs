@@ -297,47 +297,47 @@ pub fn conversation(
             held: 0,
         },
         Upstream::Resource => {
-            resource_exchange(conversation, model, user, response_id, max_tool_block)?
+            let endpoint = resource::endpoint(conversation, model);
+            let replies = ToolReplies::for_conversation(conversation, model);
+            let (reading, held) = resource_reading(endpoint, replies, response_id, max_tool_block);
+            Exchange {
+                target: Target::Resource(endpoint),
+                body: resource::request_body(conversation, model, user, endpoint)?,
+                reading,
+                usage: UpstreamUsage::None,
+                held,
+            }
         }
     };
     Ok(exchange)
 }
 
-fn resource_exchange(
-    conversation: &Conversation,
-    model: &ModelSpec,
-    user: &str,
+/// How a resource endpoint's answer is read, and the bytes of the request the reading holds:
+/// `streamchat`'s text decoded as it arrives (scanned for tagged calls with prompt-mode tools),
+/// `chat`'s answer whole.
+fn resource_reading(
+    endpoint: Endpoint,
+    replies: ToolReplies,
     response_id: &str,
     max_tool_block: usize,
-) -> Result<Exchange, ApiError> {
-    let endpoint = resource::endpoint(conversation, model);
-    let body = resource::request_body(conversation, model, user, endpoint)?;
-    let replies = ToolReplies::for_conversation(conversation, model);
-    let mut held = 0;
-    let reading = match (endpoint, replies) {
+) -> (Reading, usize) {
+    match (endpoint, replies) {
         (Endpoint::StreamChat, ToolReplies::Prompt { names }) => {
-            held = names
+            let held = names
                 .iter()
                 .map(|name| name.len() + std::mem::size_of::<String>())
                 .sum();
             let scanner = ToolScanner::new(names, response_id).with_max_block_bytes(max_tool_block);
-            Reading::Stream(Box::new(TextDecoder::with_tool_scanner(scanner)))
+            let decoder = TextDecoder::with_tool_scanner(scanner);
+            (Reading::Stream(Box::new(decoder)), held)
         }
-        (Endpoint::StreamChat, _) => Reading::Stream(Box::new(TextDecoder::new())),
+        (Endpoint::StreamChat, _) => (Reading::Stream(Box::new(TextDecoder::new())), 0),
         (_, replies) => {
             let id = response_id.to_string();
-            Reading::Whole(Box::new(move |answer| {
-                resource::read_answer(answer, &replies, &id)
-            }))
+            let read = move |answer: &[u8]| resource::read_answer(answer, &replies, &id);
+            (Reading::Whole(Box::new(read)), 0)
         }
-    };
-    Ok(Exchange {
-        target: Target::Resource(endpoint),
-        body,
-        reading,
-        usage: UpstreamUsage::None,
-        held,
-    })
+    }
 }
 
 /// Where an embedding model's texts go: Argo's native `/v1/embeddings`, or the resource
