@@ -51,6 +51,55 @@ pub enum Command {
     MockArgo(MockArgs),
     /// Check the configuration and exit
     CheckConfig(ConfigFile),
+    /// Issue, list and revoke keys (in the store `accounts` names)
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Issue a key for a lab user: the key is printed this once, only its hash is kept
+    Create {
+        /// The lab user the key authenticates as
+        #[arg(long, value_name = "USER")]
+        user: String,
+        /// A name to tell the user's keys apart (`laptop`)
+        #[arg(long, value_name = "NAME", default_value = "")]
+        name: String,
+        /// The key stops working after this long: 90d, 12h, 30m or 3600s [default: never]
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+        #[command(flatten)]
+        config: ConfigFile,
+    },
+    /// List the keys (id, user, name, created, last used, expires; never a key)
+    List {
+        /// Only this user's keys
+        #[arg(long, value_name = "USER")]
+        user: Option<String>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+        #[command(flatten)]
+        config: ConfigFile,
+    },
+    /// Revoke a key: every instance refuses it within accounts.refresh_interval_ms
+    Revoke {
+        /// The key's id (`key_...`, from `keys list`)
+        id: String,
+        #[command(flatten)]
+        config: ConfigFile,
+    },
+}
+
+/// How a command prints what it read.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// Columns for people
+    Table,
+    /// One JSON document, for scripts
+    Json,
 }
 
 #[derive(Args, Debug, Default)]

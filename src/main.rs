@@ -1,5 +1,6 @@
 //! argo-bridge: an OpenAI-compatible gateway in front of Argonne's Argo LLM service.
 
+mod accounts;
 mod cli;
 mod config;
 mod edge;
@@ -72,6 +73,7 @@ fn run(command: Command) -> Result<(), String> {
         }
         Command::Demo(args) => mock::demo(&args),
         Command::MockArgo(args) => mock::mock_argo(&args),
+        Command::Keys(command) => accounts::commands::keys(command),
     }
 }
 
@@ -173,7 +175,15 @@ fn serve(settings: Settings, beside: Beside, upgrade: bool) -> Result<(), String
         upstream::AddressKeeper(Arc::clone(&addresses)),
     ));
     let own_upstream = || upstream::Upstream::new(&list_reads, Arc::clone(&addresses));
-    let readiness = lifecycle::readiness::Readiness::new(&settings, Arc::clone(&catalog));
+    let accounts = accounts::Accounts::new(&settings.accounts)?;
+    if let Some(accounts) = &accounts {
+        server.add_service(background_service(
+            "accounts",
+            accounts::AccountsService(Arc::clone(accounts)),
+        ));
+    }
+    let readiness =
+        lifecycle::readiness::Readiness::new(&settings, Arc::clone(&catalog), accounts.clone());
     let mut listening = vec![("listen", api)];
     if let Some(admin_listen) = admin_listen {
         let admin = serve::admin::AdminApp::new(
@@ -181,6 +191,7 @@ fn serve(settings: Settings, beside: Beside, upgrade: bool) -> Result<(), String
             Arc::clone(&catalog),
             Arc::clone(&readiness),
             own_upstream(),
+            accounts.clone(),
         );
         server.add_service(serve::admin::service(&admin_listen, admin));
         listening.push(("admin", admin_listen));
@@ -217,7 +228,7 @@ fn serve(settings: Settings, beside: Beside, upgrade: bool) -> Result<(), String
         server.add_service(background_service("shared limits", upkeep));
     }
     let state = State {
-        auth: edge::auth::Auth::new(&settings.auth),
+        auth: edge::auth::Auth::new(&settings.auth, accounts),
         upstream: upstream::Upstream::new(&settings.upstream, Arc::clone(&addresses)),
         limits,
         cors: edge::cors::AllowList::new(&settings.cors.allowed_origins),
