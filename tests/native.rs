@@ -395,3 +395,93 @@ fn the_older_model_list_shape_is_read_too() {
             .then_some(())
     });
 }
+
+/// The answers' texts of a `text_completion`, in order.
+fn completion_texts(answer: &Response) -> Vec<String> {
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let json = answer.json();
+    assert_eq!(json["object"], "text_completion");
+    json["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|choice| choice["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The mock's count of calls to the resource `chat` and `streamchat` and the native
+/// `/v1/chat/completions` and `/v1/messages`.
+fn chat_calls(stack: &Stack) -> [u64; 4] {
+    let endpoints = &mock_stats(stack)["endpoints"];
+    ["chat", "streamchat", "chat_completions", "messages"]
+        .map(|endpoint| endpoints[endpoint].as_u64().unwrap())
+}
+
+/// The text of a streamed `text_completion`.
+fn streamed_completion(response: &Response) -> String {
+    assert_eq!(response.status, 200, "{}", response.text());
+    let chunks: Vec<Value> = sse_payloads(&response.text())
+        .iter()
+        .filter(|payload| *payload != "[DONE]")
+        .map(|payload| serde_json::from_str(payload).unwrap())
+        .collect();
+    assert!(chunks
+        .iter()
+        .all(|chunk| chunk["object"] == "text_completion"));
+    chunks
+        .iter()
+        .filter_map(|chunk| chunk["choices"][0]["text"].as_str())
+        .collect()
+}
+
+#[test]
+fn completions_of_a_native_row_go_to_argos_native_endpoints() {
+    let stack = native_stack();
+    let gpt = r#"{"model":"gpt-4o","prompt":["Say A","Say B"],"max_tokens":20}"#;
+    let texts = completion_texts(&stack.post("/v1/completions", gpt));
+    assert_eq!(texts.len(), 2);
+    assert!(
+        texts[0].ends_with("Say A") && texts[1].ends_with("Say B"),
+        "{texts:?}"
+    );
+    let claude = r#"{"model":"claude-sonnet-4.5","prompt":["Say C","Say D","Say E"]}"#;
+    let texts = completion_texts(&stack.post("/v1/completions", claude));
+    assert_eq!(texts.len(), 3);
+    assert!(texts[2].ends_with("Say E"), "{texts:?}");
+    let stream = json!({"model": "gpt-4o", "stream": true, "prompt": "Say F"});
+    let text = streamed_completion(&stack.post("/v1/completions", &stream.to_string()));
+    assert!(text.ends_with("Say F"), "{text}");
+    assert_eq!(
+        chat_calls(&stack),
+        [0, 0, 3, 3],
+        "one native call per prompt, none to the resource API"
+    );
+}
+
+#[test]
+fn completions_of_a_resource_row_still_go_to_the_resource_api() {
+    let stack = Stack::start_with(
+        &["--fragment-delay-ms", "0"],
+        &[("ARGO_BRIDGE_UPSTREAM_API", "resource")],
+    );
+    let body = r#"{"model":"gpt-4o","prompt":["Say A","Say B"]}"#;
+    let texts = completion_texts(&stack.post("/v1/completions", body));
+    assert_eq!(
+        texts,
+        [
+            "Hello from mock Argo (gpt4o). You said: Say A",
+            "Hello from mock Argo (gpt4o). You said: Say B"
+        ]
+    );
+    let stream = json!({"model": "claude-sonnet-4.5", "stream": true, "prompt": "Say C"});
+    let text = streamed_completion(&stack.post("/v1/completions", &stream.to_string()));
+    assert_eq!(
+        text,
+        "Hello from mock Argo (claudesonnet45). You said: Say C"
+    );
+    assert_eq!(
+        chat_calls(&stack),
+        [2, 1, 0, 0],
+        "none to the native endpoints"
+    );
+}

@@ -13,7 +13,6 @@ use argo_filters::models::{ModelSpec, ModelTable};
 use argo_filters::notice;
 use argo_filters::openai::ResponseMeta;
 use argo_filters::translate::StreamTranslation;
-use argo_filters::upstream::resource::Endpoint;
 use argo_filters::ApiError;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -43,7 +42,7 @@ use crate::serve::handlers;
 use crate::serve::routes::{self, ClientFormat, Handler, Listener};
 use crate::serve::streaming::{self, Ending};
 use crate::upstream::catalog::Catalog;
-use crate::upstream::{client_agent, Api, BufferedAnswer, Call, Upstream};
+use crate::upstream::{client_agent, BufferedAnswer, Call, Upstream};
 
 pub struct State {
     pub settings: Settings,
@@ -687,10 +686,6 @@ fn argo_id(model: &Option<Resolved>) -> Option<&str> {
 fn client_agent_of(session: &Session) -> Option<String> {
     let agent = session.req_header().headers.get(http::header::USER_AGENT)?;
     client_agent(agent.as_bytes())
-}
-
-pub(crate) fn resource_call(endpoint: Endpoint, user: &str) -> Call<'_> {
-    Call::new(Api::Resource(endpoint), user)
 }
 
 /// A request's final Argo failure: counted by kind (its code, one of the fixed set of

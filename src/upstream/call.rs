@@ -1,6 +1,7 @@
 //! What one request to Argo is: which of its APIs, as which lab user. The path, method and
 //! headers follow from it (`../shared/argo-api.md`, sections A and B).
 
+use argo_filters::upstream::plan::Target;
 use argo_filters::upstream::resource::Endpoint;
 
 use crate::config::UpstreamConfig;
@@ -22,6 +23,19 @@ pub enum Api {
     Responses { stream: bool },
     /// `GET /v1/models`: the live model list.
     Models,
+}
+
+impl From<Target> for Api {
+    /// The endpoint a plan ([`argo_filters::upstream::plan`]) calls.
+    fn from(target: Target) -> Self {
+        match target {
+            Target::AnthropicMessages { stream } => Api::AnthropicMessages { stream },
+            Target::OpenAiChat { stream } => Api::OpenAiChat { stream },
+            Target::Responses { stream } => Api::Responses { stream },
+            Target::Embeddings => Api::Embeddings,
+            Target::Resource(endpoint) => Api::Resource(endpoint),
+        }
+    }
 }
 
 /// The Anthropic API version Argo's `/v1/messages` expects.

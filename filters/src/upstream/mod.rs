@@ -1,14 +1,16 @@
 //! Upstream spokes: Argo's native endpoints ([`anthropic`] for Claude, [`openai_native`] for
 //! the rest, [`passthrough`] for OpenAI clients on the OpenAI endpoint, [`messages_passthrough`]
 //! for Anthropic clients on the Anthropic endpoint) and the legacy
-//! [`resource`] API. [`chat_message`] is the OpenAI-shaped message both Argo chat APIs take;
-//! [`SseDecoder`] reads any SSE dialect.
+//! [`resource`] API. [`plan`] is the one place that picks among them for a model's row and
+//! says how the answer is read. [`chat_message`] is the OpenAI-shaped message both Argo chat
+//! APIs take; [`SseDecoder`] reads any SSE dialect.
 
 pub mod anthropic;
 pub mod chat_message;
 pub mod messages_passthrough;
 pub mod openai_native;
 pub mod passthrough;
+pub mod plan;
 pub mod refusal;
 pub mod resource;
 pub mod responses_passthrough;

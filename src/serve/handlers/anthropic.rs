@@ -10,29 +10,31 @@ use std::time::Instant;
 use argo_filters::client::anthropic_messages;
 use argo_filters::error::ErrorCode;
 use argo_filters::hub::Conversation;
-use argo_filters::models::{Family, ModelTable, UpstreamApi};
+use argo_filters::models::ModelTable;
 use argo_filters::notice;
 use argo_filters::openai::ResponseMeta;
 use argo_filters::upstream::messages_passthrough::{self, ClientRequest};
+use argo_filters::upstream::plan::{self, Plan};
 use argo_filters::ApiError;
 use pingora_proxy::Session;
 
 use super::conversation::{Client, Turn};
-use crate::serve::gateway::{count_usage, response_meta, Gateway, RequestCtx, Resolved};
+use crate::serve::gateway::{response_meta, Gateway, RequestCtx, Resolved};
 use crate::serve::streaming;
 use crate::upstream::{Api, Call};
 
-/// `/v1/messages`. The client's body and its parse are gone once Argo's request is made
-/// (a large one is read on the pool for large work).
+/// `/v1/messages`: passed through to Argo's `/v1/messages` or through the hub, as the model's
+/// row says ([`plan::messages`]). The client's body and its parse are gone once Argo's request
+/// is made (a large one is read on the pool for large work).
 pub async fn messages(
     gateway: &Gateway,
     session: &mut Session,
     ctx: &mut RequestCtx,
 ) -> Result<(), ApiError> {
     let (user, read, size) = gateway.accept_read(session, ctx, read_messages).await?;
-    let ReadMessages { model, meta, route } = read;
-    let (argo_body, stream) = match route {
-        Route::Hub(conversation) => {
+    let ReadMessages { model, meta, plan } = read;
+    match plan {
+        Plan::Hub(conversation) => {
             let turn = Turn {
                 model,
                 conversation: *conversation,
@@ -40,26 +42,14 @@ pub async fn messages(
                 meta,
                 size,
             };
-            return gateway.converse(session, ctx, &user, turn).await;
+            gateway.converse(session, ctx, &user, turn).await
         }
-        Route::PassThrough { argo_body, stream } => (argo_body, stream),
-    };
-    // Argo refuses unstreamed Claude (argo-api.md §C): the upstream leg always streams.
-    let call = Call::new(Api::AnthropicMessages { stream: true }, &user);
-    if stream {
-        let translator = messages_passthrough::stream(&meta);
-        return gateway
-            .relay(session, ctx, &model.env, call, argo_body, translator)
-            .await;
+        Plan::PassThrough(plan) => {
+            gateway
+                .pass_through(session, ctx, &user, &model, meta, plan)
+                .await
+        }
     }
-    let events = gateway
-        .call(session, ctx, &model.env, call, argo_body)
-        .await?;
-    let size = events.len();
-    let collect = move |_: &str| messages_passthrough::collect_answer(&events, &meta);
-    let (json, usage) = gateway.offload(session, &user, size, collect).await??;
-    count_usage(&model.name, usage.input_tokens, usage.output_tokens);
-    gateway.reply(session, ctx, 200, json).await
 }
 
 /// `/v1/messages/count_tokens`. Claude on Argo's native upstream is counted by Argo's own
@@ -179,19 +169,7 @@ impl CountFailure {
 struct ReadMessages {
     model: Resolved,
     meta: ResponseMeta,
-    route: Route,
-}
-
-enum Route {
-    /// Through the hub: models other than Claude, and Claude on the resource API.
-    Hub(Box<Conversation>),
-    /// Argo's request is the client's body, rewritten.
-    PassThrough { argo_body: Vec<u8>, stream: bool },
-}
-
-/// Whether Argo's native Anthropic endpoint serves `model`: Claude on the native API.
-fn on_argos_messages(model: &Resolved) -> bool {
-    model.api() == UpstreamApi::Native && model.family == Family::Anthropic
+    plan: Plan<Box<Conversation>>,
 }
 
 /// Reads a Messages body: Argo's request for the pass-through, or the conversation for the
@@ -219,15 +197,8 @@ fn read_for(
 ) -> Result<ReadMessages, ApiError> {
     model.require_chat()?;
     let meta = response_meta("msg", client.model());
-    let route = if on_argos_messages(&model) {
-        Route::PassThrough {
-            argo_body: client.request_body(&model, user)?,
-            stream: client.stream(),
-        }
-    } else {
-        Route::Hub(Box::new(client.into_conversation()?))
-    };
-    Ok(ReadMessages { model, meta, route })
+    let plan = plan::messages(client, &model, user)?;
+    Ok(ReadMessages { model, meta, plan })
 }
 
 /// How a count_tokens request is counted.
@@ -265,7 +236,7 @@ fn count_for(client: &ClientRequest<'_>, model: &Resolved, user: &str) -> Result
             .count_tokens_conversation()
             .map(|conversation| conversation.prompt_tokens(model.tokenizer()))
     };
-    if !on_argos_messages(model) {
+    if !plan::counts_at_argo(model) {
         return estimate(client).map(Count::Here);
     }
     Ok(Count::AtArgo {

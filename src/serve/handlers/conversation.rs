@@ -1,26 +1,24 @@
-//! A conversation in the hub's form, served by the upstream its model picks (its table row,
-//! else its environment's default): Argo's native Anthropic endpoint for Claude, its native
-//! OpenAI endpoint for the rest, or the legacy resource endpoints. The answer goes back in
-//! the client's format, streamed or whole as the client asked.
+//! A conversation in the hub's form, served by the upstream its model's row picks
+//! ([`plan::conversation`]): Argo's native Anthropic endpoint for Claude, its native OpenAI
+//! endpoint for the rest, or the legacy resource endpoints. The answer goes back in the
+//! client's format, streamed or whole as the client asked.
 
 use argo_filters::client::google_genai::{self, Framing};
 use argo_filters::client::openai_responses::{self, ClientTools};
 use argo_filters::client::{anthropic_messages, openai_chat};
 use argo_filters::hub::{Answer, Conversation, Usage};
-use argo_filters::models::{Family, UpstreamApi};
 use argo_filters::openai::ResponseMeta;
+use argo_filters::stream::{SseEncoder, StreamKind};
 use argo_filters::translate::{self, Decoder, Encoder, StreamTranslation};
-use argo_filters::upstream::resource::prompt_tools::ToolScanner;
-use argo_filters::upstream::resource::Endpoint;
-use argo_filters::upstream::resource::{self, TextDecoder, ToolReplies};
-use argo_filters::upstream::{anthropic, openai_native};
+use argo_filters::upstream::plan::{self, Exchange, ReadAnswer, Reading, UpstreamUsage};
+use argo_filters::upstream::resource::completions;
 use argo_filters::usage::Tokenizer;
 use argo_filters::ApiError;
 use pingora_proxy::Session;
 
 use crate::serve::gateway::{count_usage, response_meta, Gateway, RequestCtx, Resolved};
 use crate::serve::streaming;
-use crate::upstream::{Api, BufferedAnswer, Call};
+use crate::upstream::{BufferedAnswer, Call};
 
 /// The client format an answer is written in.
 pub(crate) enum Client {
@@ -32,6 +30,10 @@ pub(crate) enum Client {
     /// tool calls.
     Responses(ClientTools),
     Google(Framing),
+    /// A legacy completion (`/v1/completions`) of one prompt.
+    Completion {
+        include_usage: bool,
+    },
 }
 
 impl Client {
@@ -39,8 +41,22 @@ impl Client {
     fn id_prefix(&self) -> &'static str {
         match self {
             Client::OpenAiChat { .. } => "chatcmpl",
+            Client::Completion { .. } => "cmpl",
             Client::Anthropic => "msg",
             Client::Responses(_) | Client::Google(_) => "resp",
+        }
+    }
+
+    /// The prompt's tokens: a chat's turns with their framing, a completion's prompt alone.
+    fn prompt_tokens(&self, conversation: &Conversation, tokenizer: Tokenizer) -> u64 {
+        match self {
+            Client::Completion { .. } => conversation
+                .messages
+                .iter()
+                .flat_map(|message| message.texts())
+                .map(|text| tokenizer.count(text))
+                .sum(),
+            _ => conversation.prompt_tokens(tokenizer),
         }
     }
 
@@ -52,6 +68,11 @@ impl Client {
             Client::Anthropic => Box::new(anthropic_messages::encoder(meta)),
             Client::Responses(custom) => Box::new(openai_responses::encoder(meta, custom)),
             Client::Google(framing) => Box::new(google_genai::encoder(meta, *framing)),
+            Client::Completion { include_usage } => Box::new(SseEncoder::new(
+                StreamKind::Completion,
+                meta,
+                *include_usage,
+            )),
         }
     }
 
@@ -61,6 +82,7 @@ impl Client {
             Client::Anthropic => anthropic_messages::answer_json(answer, meta, usage),
             Client::Responses(custom) => openai_responses::answer_json(answer, meta, usage, custom),
             Client::Google(_) => google_genai::answer_json(answer, meta, usage),
+            Client::Completion { .. } => completions::answer_json(answer, meta, usage),
         }
     }
 }
@@ -137,120 +159,29 @@ struct Written {
     content_type: Option<&'static str>,
 }
 
-/// Whether an upstream's stream ends with its own count of the tokens.
-#[derive(Clone, Copy)]
-enum UpstreamUsage {
-    Reported,
-    None,
-}
-
-/// One call to Argo and how its answer is read.
-struct Exchange {
-    api: Api,
-    body: Vec<u8>,
-    reading: Reading,
-    usage: UpstreamUsage,
-    /// Bytes of the request the reading keeps for as long as the answer runs (the tool names a
-    /// prompt-mode scanner looks for).
-    held: usize,
-}
-
-enum Reading {
-    /// Translated for the client as it arrives.
-    Stream(Box<dyn Decoder>),
-    /// Read whole into one answer.
-    Whole(Box<ReadAnswer>),
-}
-
-type ReadAnswer = dyn FnOnce(&[u8]) -> Result<Answer, ApiError> + Send;
-
 impl Turn {
-    /// Argo's request, how its answer is read, and what writing the answer needs: the work
-    /// that grows with the conversation, which is consumed.
+    /// Argo's request, how its answer is read ([`plan::conversation`]), and what writing the
+    /// answer needs: the work that grows with the conversation, which is consumed.
     fn prepare(self, user: &str, max_tool_block: usize) -> Result<(Exchange, Reply), ApiError> {
-        let exchange = self.exchange(user, max_tool_block)?;
+        let exchange = plan::conversation(
+            &self.conversation,
+            &self.model,
+            user,
+            &self.meta.id,
+            max_tool_block,
+        )?;
         let tokenizer = match exchange.usage {
             UpstreamUsage::Reported => Tokenizer::Estimate,
             UpstreamUsage::None => self.model.tokenizer(),
         };
         let reply = Reply {
-            prompt_tokens: self.conversation.prompt_tokens(tokenizer),
+            prompt_tokens: self.client.prompt_tokens(&self.conversation, tokenizer),
             stream: self.conversation.stream,
             model: self.model,
             client: self.client,
             meta: self.meta,
         };
         Ok((exchange, reply))
-    }
-
-    /// The Argo call for a turn: Claude over `/v1/messages`, any other model over the native
-    /// `/v1/chat/completions`, or the legacy resource endpoints (`streamchat` for streams it
-    /// can carry, else `chat`).
-    fn exchange(&self, user: &str, max_tool_block: usize) -> Result<Exchange, ApiError> {
-        let (conversation, model) = (&self.conversation, &self.model);
-        let exchange = match (model.api(), model.family) {
-            // Always streamed upstream: Argo refuses long Claude answers unless streamed, so a
-            // client that wants one answer gets the stream collected.
-            (UpstreamApi::Native, Family::Anthropic) => Exchange {
-                api: Api::AnthropicMessages { stream: true },
-                body: anthropic::request_body(conversation, model, user, true)?,
-                reading: match conversation.stream {
-                    true => Reading::Stream(Box::new(anthropic::SseDecoder::new())),
-                    false => Reading::Whole(Box::new(|events| {
-                        translate::collect(anthropic::SseDecoder::new(), [events])
-                    })),
-                },
-                usage: UpstreamUsage::Reported,
-                held: 0,
-            },
-            (UpstreamApi::Native, _) => Exchange {
-                api: Api::OpenAiChat {
-                    stream: conversation.stream,
-                },
-                body: openai_native::request_body(conversation, model, user)?,
-                reading: match conversation.stream {
-                    true => Reading::Stream(Box::new(openai_native::SseDecoder::new())),
-                    false => Reading::Whole(Box::new(openai_native::read_answer)),
-                },
-                usage: UpstreamUsage::Reported,
-                held: 0,
-            },
-            (UpstreamApi::Resource, _) => self.resource_exchange(user, max_tool_block)?,
-        };
-        Ok(exchange)
-    }
-
-    fn resource_exchange(&self, user: &str, max_tool_block: usize) -> Result<Exchange, ApiError> {
-        let (conversation, model) = (&self.conversation, &self.model);
-        let endpoint = resource::endpoint(conversation, model);
-        let body = resource::request_body(conversation, model, user, endpoint)?;
-        let replies = ToolReplies::for_conversation(conversation, model);
-        let mut held = 0;
-        let reading = match (endpoint, replies) {
-            (Endpoint::StreamChat, ToolReplies::Prompt { names }) => {
-                held = names
-                    .iter()
-                    .map(|name| name.len() + std::mem::size_of::<String>())
-                    .sum();
-                let scanner =
-                    ToolScanner::new(names, &self.meta.id).with_max_block_bytes(max_tool_block);
-                Reading::Stream(Box::new(TextDecoder::with_tool_scanner(scanner)))
-            }
-            (Endpoint::StreamChat, _) => Reading::Stream(Box::new(TextDecoder::new())),
-            (_, replies) => {
-                let id = self.meta.id.clone();
-                Reading::Whole(Box::new(move |answer| {
-                    resource::read_answer(answer, &replies, &id)
-                }))
-            }
-        };
-        Ok(Exchange {
-            api: Api::Resource(endpoint),
-            body,
-            reading,
-            usage: UpstreamUsage::None,
-            held,
-        })
     }
 }
 
@@ -329,7 +260,7 @@ impl Gateway {
         let size = turn.size;
         let prepare = move |user: &str| turn.prepare(user, max_tool_block);
         let (exchange, reply) = self.offload(session, user, size, prepare).await??;
-        let call = Call::new(exchange.api, user);
+        let call = Call::new(exchange.target.into(), user);
         match exchange.reading {
             Reading::Stream(decoder) => {
                 let _held = match exchange.held {

@@ -1,7 +1,8 @@
 //! One module per client format, each as small as the `argo_filters::client` spoke it calls:
-//! read the request, resolve the model, hand the conversation to [`conversation`], which picks
-//! the upstream. The plumbing they share (admission, body, Argo calls, replies) is in
-//! [`crate::serve::gateway`].
+//! read the request, resolve the model, and run the plan `argo_filters::upstream::plan` makes
+//! for its row: [`pass_through`] for a body passed through to Argo's endpoint of its dialect,
+//! [`conversation`] for the hub's conversation. The plumbing they share (admission, body, Argo
+//! calls, replies) is in [`crate::serve::gateway`].
 
 pub mod anthropic;
 pub(crate) mod conversation;
@@ -9,6 +10,7 @@ pub mod embeddings;
 pub mod google;
 pub mod models;
 pub mod openai;
+mod pass_through;
 pub mod responses;
 
 use argo_filters::client::{anthropic_messages, google_genai, openai_responses};

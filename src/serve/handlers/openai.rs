@@ -4,27 +4,21 @@ use std::sync::Arc;
 
 use argo_filters::error::ErrorCode;
 use argo_filters::hub::Conversation;
-use argo_filters::models::{Family, ModelTable, UpstreamApi};
+use argo_filters::models::ModelTable;
 use argo_filters::openai::{CompletionRequest, ResponseMeta, StreamOptions};
-use argo_filters::stream::{SseEncoder, StreamKind};
-use argo_filters::translate::StreamTranslation;
 use argo_filters::upstream::passthrough::{self, ClientRequest};
+use argo_filters::upstream::plan::{self, Exchange, Plan, Reading};
 use argo_filters::upstream::resource::completions;
-use argo_filters::upstream::resource::Endpoint;
-use argo_filters::upstream::resource::{self, TextDecoder, ToolReplies};
 use argo_filters::ApiError;
 use pingora_proxy::Session;
 
 use super::conversation::{Client, Turn};
-use crate::serve::gateway::{
-    count_usage, resource_call, response_meta, Gateway, RequestCtx, Resolved,
-};
-use crate::upstream::{Api, Call};
+use crate::serve::gateway::{response_meta, Gateway, RequestCtx, Resolved};
+use crate::upstream::Call;
 
-/// `/v1/chat/completions`. A model on Argo's native OpenAI endpoint gets the client's body
-/// with least rewriting ([`passthrough`]); the rest goes through the hub. The client's
-/// body and its parse are gone once Argo's request is made (a large one is read on the
-/// pool for large work).
+/// `/v1/chat/completions`: passed through to Argo's native OpenAI endpoint or through the hub,
+/// as the model's row says ([`plan::chat`]). The client's body and its parse are gone once
+/// Argo's request is made (a large one is read on the pool for large work).
 pub async fn chat(
     gateway: &Gateway,
     session: &mut Session,
@@ -35,10 +29,10 @@ pub async fn chat(
         model,
         meta,
         include_usage,
-        route,
+        plan,
     } = read;
-    let (argo_body, stream) = match route {
-        Route::Hub(conversation) => {
+    match plan {
+        Plan::Hub(conversation) => {
             let turn = Turn {
                 model,
                 conversation: *conversation,
@@ -46,32 +40,20 @@ pub async fn chat(
                 meta,
                 size,
             };
-            return gateway.converse(session, ctx, &user, turn).await;
+            gateway.converse(session, ctx, &user, turn).await
         }
-        Route::PassThrough { argo_body, stream } => (argo_body, stream),
-    };
-    let call = Call::new(Api::OpenAiChat { stream }, &user);
-    if stream {
-        let translator = passthrough::stream(&meta, include_usage);
-        return gateway
-            .relay(session, ctx, &model.env, call, argo_body, translator)
-            .await;
+        Plan::PassThrough(plan) => {
+            gateway
+                .pass_through(session, ctx, &user, &model, meta, plan)
+                .await
+        }
     }
-    let answer = gateway
-        .call(session, ctx, &model.env, call, argo_body)
-        .await?;
-    let size = answer.len();
-    let relay = move |_: &str| passthrough::relay_answer(&answer, &meta);
-    let (json, usage) = gateway.offload(session, &user, size, relay).await??;
-    if let Some(usage) = usage {
-        count_usage(&model.name, usage.input_tokens, usage.output_tokens);
-    }
-    gateway.reply(session, ctx, 200, json).await
 }
 
-/// `/v1/completions`, over the resource endpoints: one Argo call per prompt. Work that
-/// grows with a large request (Argo's requests, the counts of the prompts) runs on the
-/// pool for large work; a stream keeps nothing of the request.
+/// `/v1/completions`: one conversation per prompt, each planned for the model's upstream as a
+/// chat is ([`plan::conversation`]), so a row on the native API gets Argo's native endpoints.
+/// Work that grows with a large request (the conversations, Argo's requests, the counts of the
+/// prompts) runs on the pool for large work; a stream keeps nothing of the request.
 pub async fn completions(
     gateway: &Gateway,
     session: &mut Session,
@@ -90,31 +72,45 @@ pub async fn completions(
         )
         .with_code(ErrorCode::TooManyPrompts));
     }
+    let meta = response_meta("cmpl", &request.model);
     if request.stream == Some(true) {
-        let env = model.env.clone();
-        let prepare = move |user: &str| stream_completion(&request, &model, user);
-        let (argo_body, translator) = gateway.offload(session, &user, size, prepare).await??;
-        let call = resource_call(Endpoint::StreamChat, &user);
-        return gateway
-            .relay(session, ctx, &env, call, argo_body, translator)
-            .await;
+        let include_usage = wants_usage(&request.stream_options);
+        let read = move |_: &str| {
+            completions::prompts(&request)
+                .map(|prompts| completions::conversation(&request, prompts[0]))
+        };
+        let conversation = gateway.offload(session, &user, size, read).await??;
+        let turn = Turn {
+            model,
+            conversation,
+            client: Client::Completion { include_usage },
+            meta,
+            size,
+        };
+        return gateway.converse(session, ctx, &user, turn).await;
     }
     // The admission paid for the first call; every further one is paid before any is made.
     let further_calls = u32::try_from(prompts.saturating_sub(1)).unwrap_or(u32::MAX);
     gateway.state.limits.charge(&user, further_calls).await?;
-    let (resolved, meta) = (model.clone(), response_meta("cmpl", &request.model));
+    let max_tool_block = gateway.state.settings.limits.max_tool_block_bytes;
+    let (resolved, id) = (model.clone(), meta.id.clone());
     let prepare = move |user: &str| {
-        let bodies = argo_completions(&request, &resolved, user);
-        (request, bodies)
+        let exchanges = argo_completions(&request, &resolved, user, &id, max_tool_block);
+        (request, exchanges)
     };
-    let (request, bodies) = gateway.offload(session, &user, size, prepare).await?;
+    let (request, exchanges) = gateway.offload(session, &user, size, prepare).await?;
     let mut answers = Vec::with_capacity(prompts);
-    for argo_body in bodies? {
-        let call = resource_call(Endpoint::Chat, &user);
+    for exchange in exchanges? {
+        let Reading::Whole(read) = exchange.reading else {
+            return Err(ApiError::internal(
+                "an unstreamed completion was planned as a stream",
+            ));
+        };
+        let call = Call::new(exchange.target.into(), &user);
         let body = gateway
-            .call(session, ctx, &model.env, call, argo_body)
+            .call(session, ctx, &model.env, call, exchange.body)
             .await?;
-        answers.push(resource::read_answer(&body, &ToolReplies::None, &meta.id)?);
+        answers.push(read(&body)?);
     }
     let tokenizer = model.tokenizer();
     let write = move |_: &str| {
@@ -127,36 +123,20 @@ pub async fn completions(
     gateway.reply(session, ctx, 200, json).await
 }
 
-/// Argo's request for a streamed completion of the first prompt, and its translation (the
-/// prompt counted now, as the request is not kept).
-fn stream_completion(
-    request: &CompletionRequest,
-    model: &Resolved,
-    user: &str,
-) -> Result<(Vec<u8>, StreamTranslation), ApiError> {
-    let prompt = completions::prompts(request)?[0];
-    let argo_body = completions::to_argo(request, prompt, model, user, Endpoint::StreamChat)?;
-    let meta = response_meta("cmpl", &request.model);
-    let encoder = SseEncoder::new(
-        StreamKind::Completion,
-        &meta,
-        wants_usage(&request.stream_options),
-    );
-    let prompt_tokens = model.tokenizer().count(prompt);
-    let translator = StreamTranslation::new(TextDecoder::new(), encoder)
-        .counting(move || prompt_tokens, model.tokenizer());
-    Ok((argo_body, translator))
-}
-
-/// Argo's requests, one per prompt.
+/// Argo's calls, one per prompt.
 fn argo_completions(
     request: &CompletionRequest,
     model: &Resolved,
     user: &str,
-) -> Result<Vec<Vec<u8>>, ApiError> {
+    response_id: &str,
+    max_tool_block: usize,
+) -> Result<Vec<Exchange>, ApiError> {
     completions::prompts(request)?
         .into_iter()
-        .map(|prompt| completions::to_argo(request, prompt, model, user, Endpoint::Chat))
+        .map(|prompt| {
+            let conversation = completions::conversation(request, prompt);
+            plan::conversation(&conversation, model, user, response_id, max_tool_block)
+        })
         .collect()
 }
 
@@ -169,15 +149,7 @@ struct ReadChat {
     model: Resolved,
     meta: ResponseMeta,
     include_usage: bool,
-    route: Route,
-}
-
-enum Route {
-    /// Through the hub: Claude, the models of the resource API, and Gemini with parallel tool
-    /// calls in its history (sent one at a time).
-    Hub(Box<Conversation>),
-    /// Argo's request is the client's body, rewritten.
-    PassThrough { argo_body: Vec<u8>, stream: bool },
+    plan: Plan<Box<Conversation>>,
 }
 
 /// Reads a chat body: Argo's request for the pass-through, or the conversation for the hub;
@@ -202,21 +174,11 @@ fn read_for(client: ClientRequest<'_>, model: Resolved, user: &str) -> Result<Re
     model.require_chat()?;
     let meta = response_meta("chatcmpl", client.model());
     let include_usage = client.include_usage();
-    let hub = model.api() == UpstreamApi::Resource
-        || model.family == Family::Anthropic
-        || (model.family == Family::Google && client.has_parallel_tool_calls());
-    let route = if hub {
-        Route::Hub(Box::new(client.into_conversation()?))
-    } else {
-        Route::PassThrough {
-            argo_body: client.request_body(&model, user)?,
-            stream: client.stream(),
-        }
-    };
+    let plan = plan::chat(client, &model, user)?;
     Ok(ReadChat {
         model,
         meta,
         include_usage,
-        route,
+        plan,
     })
 }

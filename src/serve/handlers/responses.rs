@@ -5,30 +5,30 @@
 
 use std::sync::Arc;
 
-use argo_filters::client::openai_responses;
+use argo_filters::client::openai_responses::ClientTools;
 use argo_filters::hub::Conversation;
-use argo_filters::models::{ModelTable, UpstreamApi};
+use argo_filters::models::ModelTable;
 use argo_filters::openai::ResponseMeta;
-use argo_filters::tools::namespaces::Namespaces;
+use argo_filters::upstream::plan::{self, Plan};
 use argo_filters::upstream::responses_passthrough::{self, ClientRequest};
 use argo_filters::ApiError;
 use pingora_proxy::Session;
 
 use super::conversation::{Client, Turn};
-use crate::serve::gateway::{count_usage, response_meta, Gateway, RequestCtx, Resolved};
-use crate::upstream::{Api, Call};
+use crate::serve::gateway::{response_meta, Gateway, RequestCtx, Resolved};
 
-/// `/v1/responses`. The client's body and its parse are gone once Argo's request is made
-/// (a large one is read on the pool for large work).
+/// `/v1/responses`: passed through to Argo's `/v1/responses` or through the hub, as the model's
+/// row says ([`plan::responses`]). The client's body and its parse are gone once Argo's request
+/// is made (a large one is read on the pool for large work).
 pub async fn create(
     gateway: &Gateway,
     session: &mut Session,
     ctx: &mut RequestCtx,
 ) -> Result<(), ApiError> {
     let (user, read, size) = gateway.accept_read(session, ctx, read_responses).await?;
-    let ReadResponses { model, meta, route } = read;
-    let (argo_body, stream, namespaces) = match route {
-        Route::Hub(conversation, custom_tools) => {
+    let ReadResponses { model, meta, plan } = read;
+    match plan {
+        Plan::Hub((conversation, custom_tools)) => {
             let turn = Turn {
                 model,
                 conversation: *conversation,
@@ -36,50 +36,22 @@ pub async fn create(
                 meta,
                 size,
             };
-            return gateway.converse(session, ctx, &user, turn).await;
+            gateway.converse(session, ctx, &user, turn).await
         }
-        Route::PassThrough {
-            argo_body,
-            stream,
-            namespaces,
-        } => (argo_body, stream, namespaces),
-    };
-    let call = Call::new(Api::Responses { stream }, &user);
-    if stream {
-        let translator = responses_passthrough::stream(&meta, namespaces);
-        return gateway
-            .relay(session, ctx, &model.env, call, argo_body, translator)
-            .await;
+        Plan::PassThrough(plan) => {
+            gateway
+                .pass_through(session, ctx, &user, &model, meta, plan)
+                .await
+        }
     }
-    let answer = gateway
-        .call(session, ctx, &model.env, call, argo_body)
-        .await?;
-    let size = answer.len();
-    let relay = move |_: &str| responses_passthrough::relay_answer(&answer, &meta, &namespaces);
-    let (json, usage) = gateway.offload(session, &user, size, relay).await??;
-    if let Some(usage) = usage {
-        count_usage(&model.name, usage.input_tokens, usage.output_tokens);
-    }
-    gateway.reply(session, ctx, 200, json).await
 }
 
 /// A Responses body read for the model it names.
 struct ReadResponses {
     model: Resolved,
     meta: ResponseMeta,
-    route: Route,
-}
-
-enum Route {
-    /// Through the hub, with the request's custom tools.
-    Hub(Box<Conversation>, openai_responses::ClientTools),
-    /// Argo's request is the client's body, rewritten; the way back to the namespaced tools
-    /// the client declared, which the model was offered flat.
-    PassThrough {
-        argo_body: Vec<u8>,
-        stream: bool,
-        namespaces: Namespaces,
-    },
+    /// Through the hub with the request's custom tools, or passed through.
+    plan: Plan<(Box<Conversation>, ClientTools)>,
 }
 
 /// Reads a Responses body: Argo's request for the pass-through, or the conversation for the
@@ -108,16 +80,6 @@ fn read_for(
 ) -> Result<ReadResponses, ApiError> {
     model.require_chat()?;
     let meta = response_meta("resp", client.model());
-    let route = if model.api() == UpstreamApi::Native && client.passes_through(&model) {
-        let (argo_body, namespaces) = client.request_body(&model, user)?;
-        Route::PassThrough {
-            argo_body,
-            stream: client.stream(),
-            namespaces,
-        }
-    } else {
-        let (conversation, _, custom_tools) = openai_responses::read_request(body)?;
-        Route::Hub(Box::new(conversation), custom_tools)
-    };
-    Ok(ReadResponses { model, meta, route })
+    let plan = plan::responses(body, client, &model, user)?;
+    Ok(ReadResponses { model, meta, plan })
 }

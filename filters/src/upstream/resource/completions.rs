@@ -1,15 +1,15 @@
-//! Legacy `/v1/completions`: each prompt becomes one Argo chat turn; the answers
-//! ([`crate::upstream::resource::read_answer`]) become `text_completion` choices, one per prompt.
+//! Legacy `/v1/completions`: each prompt becomes one conversation ([`conversation`]), planned
+//! for the model's upstream like any other chat ([`crate::upstream::plan::conversation`]); the
+//! answers become `text_completion` choices, one per prompt.
 
 use serde::Serialize;
 
-use super::wire::{self, Endpoint};
+use super::wire::Endpoint;
 use crate::error::ApiError;
-use crate::hub::{Answer, Usage};
-use crate::models::{ModelSpec, Params};
+use crate::hub::{Answer, Conversation, Dialect, Message, Role, Usage};
+use crate::models::ModelSpec;
 use crate::openai::{check_sampling, CompletionRequest, Prompt, ResponseMeta};
 use crate::stream::OpenAiUsage;
-use crate::upstream::chat_message::Message as WireMessage;
 use crate::usage::Tokenizer;
 
 /// The prompts as texts, with the request's own checks applied.
@@ -40,8 +40,24 @@ pub fn prompts(request: &CompletionRequest) -> Result<Vec<&str>, ApiError> {
     Ok(prompts)
 }
 
-/// The Argo chat body for one prompt, for `endpoint` (`chat` or `streamchat`), with the model
-/// table's parameter rules applied.
+/// The conversation of one prompt: the prompt as the user's turn, with the request's limit,
+/// sampling, stop sequences and stream.
+pub fn conversation(request: &CompletionRequest, prompt: &str) -> Conversation {
+    let mut conversation =
+        Conversation::new(Dialect::OpenAiChat, vec![Message::text(Role::User, prompt)]);
+    conversation.max_tokens = request.max_tokens;
+    conversation.temperature = request.temperature;
+    conversation.top_p = request.top_p;
+    conversation.stop = request
+        .stop
+        .clone()
+        .map(|stop| stop.into_list())
+        .unwrap_or_default();
+    conversation.stream = request.stream == Some(true);
+    conversation
+}
+
+/// The resource API's chat body for one prompt, for `endpoint` (`chat` or `streamchat`).
 pub fn to_argo(
     request: &CompletionRequest,
     prompt: &str,
@@ -49,17 +65,7 @@ pub fn to_argo(
     user: &str,
     endpoint: Endpoint,
 ) -> Result<Vec<u8>, ApiError> {
-    let message = WireMessage::text("user", prompt);
-    let params = Params {
-        limit: request.max_tokens,
-        temperature: request.temperature,
-        top_p: request.top_p,
-    };
-    let mut body = wire::ChatRequest::new(user, &model.argo_id, vec![message])
-        .with_params(model, model.fit(params, endpoint == Endpoint::StreamChat));
-    body.stop = request.stop.clone().map(|stop| stop.into_list());
-    serde_json::to_vec(&body)
-        .map_err(|err| ApiError::internal(format!("could not encode Argo request: {err}")))
+    super::request_body(&conversation(request, prompt), model, user, endpoint)
 }
 
 #[derive(Serialize)]
@@ -113,13 +119,28 @@ pub fn completion_json(
         .iter()
         .map(|answer| answer.completion_tokens(tokenizer))
         .sum();
+    text_completion(meta, choices, &Usage::new(prompt_tokens, completion_tokens))
+}
+
+/// The `text_completion` object of one answer with its `usage`.
+pub fn answer_json(answer: &Answer, meta: &ResponseMeta, usage: &Usage) -> Vec<u8> {
+    let choice = Choice {
+        text: answer.text().unwrap_or_default().into_owned(),
+        index: 0,
+        logprobs: None,
+        finish_reason: "stop",
+    };
+    text_completion(meta, vec![choice], usage)
+}
+
+fn text_completion(meta: &ResponseMeta, choices: Vec<Choice>, usage: &Usage) -> Vec<u8> {
     let completion = TextCompletion {
         id: &meta.id,
         object: "text_completion",
         created: meta.created,
         model: &meta.model,
         choices,
-        usage: OpenAiUsage::from(&Usage::new(prompt_tokens, completion_tokens)),
+        usage: OpenAiUsage::from(usage),
     };
     serde_json::to_vec(&completion).unwrap_or_default()
 }

@@ -79,7 +79,9 @@ impl ClientRequest<'_> {
         serves(model) && !self.has_long_custom_tool()
     }
 
-    fn has_long_custom_tool(&self) -> bool {
+    /// Whether a custom tool Argo's `/v1/responses` would refuse (or a namespace grouping one)
+    /// is declared.
+    pub fn has_long_custom_tool(&self) -> bool {
         if self.request.tools.as_ref().is_none_or(Vec::is_empty) {
             return false;
         }
