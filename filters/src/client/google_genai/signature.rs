@@ -5,7 +5,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::contents::{lenient_base64, standard_base64};
+use super::fields::{lenient_base64, standard_base64};
 
 /// What a `thoughtSignature` written by the gateway holds: a thinking block and the upstream
 /// signature that vouches for it.

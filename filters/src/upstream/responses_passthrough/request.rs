@@ -11,7 +11,7 @@ use crate::client::openai_responses::{StoredState, STATELESS};
 use crate::error::ApiError;
 use crate::hub::{Conversation, Dialect};
 use crate::json::parse_request;
-use crate::models::ModelSpec;
+use crate::models::{Family, Kind, ModelSpec};
 use crate::openai::check_sampling;
 use crate::stream::json_string;
 use crate::tools::namespaces::Namespaces;
@@ -20,8 +20,24 @@ use crate::upstream::passthrough::{
     key_name, member, pick_members, users_metadata, walk_array, walk_object,
 };
 
-use super::tools::tools_for_argo;
-use super::{serves, MAX_CUSTOM_TOOL_DESCRIPTION};
+use super::tools::{string_member, tools_for_argo};
+
+/// The longest description Argo takes for a `custom` tool (argo-api.md §C, live: longer ones
+/// are refused with a 400, while function tools of 13k characters pass). A request with a
+/// longer one goes through the translation, which offers custom tools as functions.
+pub const MAX_CUSTOM_TOOL_DESCRIPTION: usize = 4096;
+
+/// Whether Argo's `/v1/responses` serves `model`: the GPT models (argo ids `gpt*`, the o-series
+/// included); Claude and Gemini get a 500 there (argo-api.md §C). The caller checks that the
+/// model is on the native API.
+pub fn serves(model: &ModelSpec) -> bool {
+    model.family == Family::Openai
+        && model.kind == Kind::Chat
+        && model
+            .argo_id
+            .get(..3)
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("gpt"))
+}
 
 /// The members of a Responses body the gateway reads; every other member is only copied.
 /// Types are checked as the translation's parse checks them.
@@ -317,35 +333,6 @@ fn check_input(input: Option<&[u8]>) -> Result<(), ApiError> {
             "`input` must be a string or a list of items",
         )),
     }
-}
-
-/// A member of a JSON object decoded as a string; `None` when absent or not a string. Copied
-/// only when it has escapes: each of a request's tools is read so.
-pub(super) fn string_member<'a>(object: &'a [u8], name: &[u8]) -> Option<Cow<'a, str>> {
-    let mut found = None;
-    walk_object(object, |key, span| {
-        if key == name {
-            found = Some(span);
-        }
-    });
-    string_at(object, found?)
-}
-
-/// A tool's `type` and `name` as [`string_member`] reads them, in one walk.
-pub(super) fn type_and_name(tool: &[u8]) -> (Option<Cow<'_, str>>, Option<Cow<'_, str>>) {
-    let [kind, name] = pick_members(tool, [b"type".as_slice(), b"name"]).unwrap_or_default();
-    let read = |span: Option<Range<usize>>| string_at(tool, span?);
-    (read(kind), read(name))
-}
-
-/// The JSON string at `span` of `json`, decoded; `None` when it is not a string.
-pub(super) fn string_at(json: &[u8], span: Range<usize>) -> Option<Cow<'_, str>> {
-    let raw = &json[span];
-    let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
-    if inner.contains(&b'\\') {
-        return serde_json::from_slice::<String>(raw).ok().map(Cow::Owned);
-    }
-    std::str::from_utf8(inner).ok().map(Cow::Borrowed)
 }
 
 /// A custom tool Argo would refuse, or a namespace grouping one.
