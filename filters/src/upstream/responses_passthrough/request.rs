@@ -17,7 +17,7 @@ use crate::stream::json_string;
 use crate::tools::namespaces::Namespaces;
 use crate::upstream::fitted;
 use crate::upstream::passthrough::{
-    key_name, member, pick_members, users_metadata, walk_array, walk_object,
+    capped, key_name, member, pick_members, users_metadata, walk_array, walk_object,
 };
 
 use super::tools::{string_member, tools_for_argo};
@@ -50,8 +50,9 @@ struct Request {
     temperature: Option<f64>,
     #[serde(default)]
     top_p: Option<f64>,
-    #[serde(default)]
-    max_output_tokens: Option<u64>,
+    /// Read for its type only: the limit is capped as written ([`capped`]).
+    #[serde(default, rename = "max_output_tokens")]
+    _max_output_tokens: Option<u64>,
     #[serde(default)]
     tools: Option<Vec<IgnoredAny>>,
     #[serde(default)]
@@ -139,7 +140,6 @@ impl ClientRequest<'_> {
         asked.top_p = request.top_p;
         let stream = self.stream();
         let fitted = fitted(&asked, model, stream);
-        let cap = model.max_tokens_cap.filter(|_| !stream);
         let mut out = Vec::with_capacity(self.body.len() + 128);
         out.push(b'{');
         let (mut metadata, mut input) = (None, None);
@@ -175,12 +175,7 @@ impl ClientRequest<'_> {
                 }
                 b"temperature" if fitted.temperature.is_none() => None,
                 b"top_p" if fitted.top_p.is_none() => None,
-                b"max_output_tokens" => match (request.max_output_tokens, cap) {
-                    (Some(limit), Some(cap)) if limit > cap => {
-                        Some(Cow::Owned(cap.to_string().into_bytes()))
-                    }
-                    _ => Some(Cow::Borrowed(raw)),
-                },
+                b"max_output_tokens" => Some(capped(raw, model, stream)),
                 // OpenAI refuses `reasoning` for models without it, as the translation knows.
                 b"reasoning" if !model.reasoning => None,
                 b"tools" => match tools_for_argo(raw) {
