@@ -3,6 +3,9 @@
 //! upstream's request writer. They sit above every spoke, so that no spoke's own tests reach
 //! across to another folder: nothing imports this folder.
 
+mod anthropic_messages;
+mod google_genai;
+mod openai_responses;
 mod stream;
 mod tool_names;
 mod translate;

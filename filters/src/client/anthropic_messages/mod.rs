@@ -40,7 +40,7 @@ mod encoder;
 mod errors;
 mod request;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod tools;
 mod wire;
 

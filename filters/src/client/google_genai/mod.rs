@@ -52,7 +52,7 @@ mod fields;
 mod generation;
 mod signature;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod tools;
 
 use serde_json::{Map, Value};

@@ -55,7 +55,7 @@ mod items;
 mod request;
 mod stored;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod tools;
 
 pub use answer::answer_json;
