@@ -1,5 +1,7 @@
 //! argo-bridge: an OpenAI-compatible gateway in front of Argonne's Argo LLM service.
 
+mod accounts;
+mod cli;
 mod config;
 mod edge;
 mod lifecycle;
@@ -25,28 +27,11 @@ use pingora_core::services::listening::Service;
 use pingora_core::services::ServiceReadyNotifier;
 use pingora_core::services::ServiceWithDependents;
 
+use crate::cli::{Cli, Command, ConfigFile, PortsFile};
 use crate::config::{Settings, ShutdownConfig};
 use crate::edge::front_door::FrontDoor;
 use crate::observe::access_log::Format;
 use crate::serve::gateway::{Gateway, State};
-
-const USAGE: &str = "usage:
-  argo-bridge [run] [--config PATH] [--port N] [--username U] [--upgrade] [--ports-file PATH]
-                                          serve (config: PATH, $ARGO_BRIDGE_CONFIG or conf/argo-bridge.yaml);
-                                          --port N: listen on port N; --username U: serve requests
-                                          with no token (or `noop`) as lab user U (auth.default_user);
-                                          --upgrade takes the listeners over from a running
-                                          instance once it gets SIGQUIT (shutdown.upgrade_sock);
-                                          --ports-file PATH ($ARGO_BRIDGE_PORTS_FILE): once every
-                                          listener listens, write `listen ADDR` and `admin ADDR`
-                                          there (port 0 in an address takes a free port)
-  argo-bridge demo [--port P] [--mock-port M] [--config PATH] [--ports-file PATH]
-                                          serve with the built-in mock Argo on loopback
-                                          (builds with the default feature `mock` only)
-  argo-bridge mock-argo --listen ADDR [--ports-file PATH] [--fragment-delay-ms N] [--fragment-bytes N] [--tls-cert PEM --tls-key PEM]
-                                          run only the mock Argo (feature `mock` too)
-  argo-bridge check-config [--config PATH]  validate the configuration and exit
-  argo-bridge help                        this text (also --help, -h)";
 
 /// mimalloc rather than glibc's malloc: a request makes about eighty allocations, and glibc's
 /// share of a short chat's instructions was a sixth (about 20k of 115k; mimalloc's: about 7k).
@@ -62,33 +47,22 @@ fn main() {
             std::process::exit(2);
         });
     observe::access_log::init_logger(format);
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Err(message) = run(&args) {
+    let command = Cli::try_command(std::env::args_os()).unwrap_or_else(|error| error.exit());
+    if let Err(message) = run(command) {
         eprintln!("argo-bridge: {message}");
         std::process::exit(2);
     }
 }
 
-fn run(args: &[String]) -> Result<(), String> {
-    if args.iter().any(|arg| HELP.contains(&arg.as_str())) {
-        println!("{USAGE}");
-        return Ok(());
-    }
-    let (command, rest) = match args.first().map(String::as_str) {
-        Some(command) if !command.starts_with('-') => (command, &args[1..]),
-        _ => ("run", args),
-    };
-    let flags = Flags::parse(rest)?;
+fn run(command: Command) -> Result<(), String> {
     match command {
-        "run" => serve(
-            load(&flags, &|key| {
-                flags.env_override(key).or_else(|| std::env::var(key).ok())
-            })?,
-            Beside::ports_file(&flags),
-            flags.is_set("upgrade"),
+        Command::Run(args) => serve(
+            load(&args.config, &|key| args.variable(key))?,
+            Beside::ports_file(&args.ports_file),
+            args.upgrade,
         ),
-        "check-config" => {
-            let settings = load(&flags, &|key| std::env::var(key).ok())?;
+        Command::CheckConfig(config) => {
+            let settings = load(&config, &|key| std::env::var(key).ok())?;
             warn_unresolved(&settings);
             println!(
                 "configuration ok: {} models, listening on {}",
@@ -97,8 +71,9 @@ fn run(args: &[String]) -> Result<(), String> {
             );
             Ok(())
         }
-        "demo" | "mock-argo" => mock::run(command, &flags),
-        other => Err(format!("unknown command `{other}`\n{USAGE}")),
+        Command::Demo(args) => mock::demo(&args),
+        Command::MockArgo(args) => mock::mock_argo(&args),
+        Command::Keys(command) => accounts::commands::keys(command),
     }
 }
 
@@ -116,8 +91,8 @@ fn warn_unresolved(settings: &Settings) {
     }
 }
 
-fn load(flags: &Flags, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, String> {
-    config::load(flags.value("config"), env).map_err(|e| e.to_string())
+fn load(file: &ConfigFile, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, String> {
+    config::load(file.config.as_deref(), env).map_err(|e| e.to_string())
 }
 
 fn server_conf(threads: usize, shutdown: &ShutdownConfig) -> ServerConf {
@@ -130,9 +105,6 @@ fn server_conf(threads: usize, shutdown: &ShutdownConfig) -> ServerConf {
         ..ServerConf::default()
     }
 }
-
-/// The words that ask for the usage text, wherever they stand.
-const HELP: [&str; 3] = ["help", "--help", "-h"];
 
 /// What serves beside the gateway in its server (the demo's mock), and who hears once every
 /// listener listens.
@@ -151,13 +123,13 @@ type OnListening = Box<dyn FnOnce(&[SocketAddr]) + Send>;
 
 impl Beside {
     /// Nothing beside the gateway; the ports file from `--ports-file` or `$ARGO_BRIDGE_PORTS_FILE`.
-    fn ports_file(flags: &Flags) -> Beside {
-        let path = flags
-            .value("ports-file")
-            .map(str::to_string)
-            .or_else(|| std::env::var("ARGO_BRIDGE_PORTS_FILE").ok());
+    fn ports_file(file: &PortsFile) -> Beside {
         Beside {
-            ports_file: path.filter(|path| !path.is_empty()).map(PathBuf::from),
+            ports_file: file
+                .ports_file
+                .as_deref()
+                .filter(|path| !path.is_empty())
+                .map(PathBuf::from),
             ..Beside::default()
         }
     }
@@ -203,7 +175,15 @@ fn serve(settings: Settings, beside: Beside, upgrade: bool) -> Result<(), String
         upstream::AddressKeeper(Arc::clone(&addresses)),
     ));
     let own_upstream = || upstream::Upstream::new(&list_reads, Arc::clone(&addresses));
-    let readiness = lifecycle::readiness::Readiness::new(&settings, Arc::clone(&catalog));
+    let accounts = accounts::Accounts::new(&settings.accounts)?;
+    if let Some(accounts) = &accounts {
+        server.add_service(background_service(
+            "accounts",
+            accounts::AccountsService(Arc::clone(accounts)),
+        ));
+    }
+    let readiness =
+        lifecycle::readiness::Readiness::new(&settings, Arc::clone(&catalog), accounts.clone());
     let mut listening = vec![("listen", api)];
     if let Some(admin_listen) = admin_listen {
         let admin = serve::admin::AdminApp::new(
@@ -211,6 +191,7 @@ fn serve(settings: Settings, beside: Beside, upgrade: bool) -> Result<(), String
             Arc::clone(&catalog),
             Arc::clone(&readiness),
             own_upstream(),
+            accounts.clone(),
         );
         server.add_service(serve::admin::service(&admin_listen, admin));
         listening.push(("admin", admin_listen));
@@ -247,7 +228,7 @@ fn serve(settings: Settings, beside: Beside, upgrade: bool) -> Result<(), String
         server.add_service(background_service("shared limits", upkeep));
     }
     let state = State {
-        auth: edge::auth::Auth::new(&settings.auth),
+        auth: edge::auth::Auth::new(&settings.auth, accounts),
         upstream: upstream::Upstream::new(&settings.upstream, Arc::clone(&addresses)),
         limits,
         cors: edge::cors::AllowList::new(&settings.cors.allowed_origins),
@@ -373,30 +354,18 @@ fn write_pid_file(path: &str) -> Result<(), String> {
 mod mock {
     use std::net::SocketAddr;
 
-    use super::{load, serve, Beside, Flags};
+    use super::{load, serve, Beside};
+    use crate::cli::{DemoArgs, MockArgs};
 
-    pub(crate) fn run(command: &str, flags: &Flags) -> Result<(), String> {
-        match command {
-            "demo" => demo(flags),
-            _ => {
-                let serving = mock_argo::Serving {
-                    listen: flags
-                        .value("listen")
-                        .ok_or("mock-argo needs --listen ADDR")?,
-                    tls: flags.value("tls-cert").zip(flags.value("tls-key")),
-                    ports_file: flags.value("ports-file"),
-                };
-                mock_argo::serve(serving, options(flags)?)
-            }
-        }
+    pub(crate) fn mock_argo(args: &MockArgs) -> Result<(), String> {
+        args.serve()
     }
 
     /// Demo mode: the mock Argo on loopback serves every environment; one demo token is accepted.
     /// The instructions are printed once both listen, with the ports they got (port 0 takes a
     /// free one).
-    fn demo(flags: &Flags) -> Result<(), String> {
-        let port = flags.value("port").unwrap_or("8080");
-        let mock_port = flags.value("mock-port").unwrap_or("8081");
+    pub(crate) fn demo(args: &DemoArgs) -> Result<(), String> {
+        let (port, mock_port) = (args.port, args.mock_port);
         let mock_listen = mock_argo::Reservation::new(&format!("127.0.0.1:{mock_port}"))
             .map_err(|e| format!("cannot listen on 127.0.0.1:{mock_port} (--mock-port): {e}"))?;
         let mock_address = mock_listen.address();
@@ -411,15 +380,15 @@ mod mock {
                 _ => std::env::var(key).ok(),
             }
         };
-        let settings = load(flags, &env)?;
-        let mock = mock_argo::service(&mock_listen, options(flags)?);
+        let settings = load(&args.config, &env)?;
+        let mock = mock_argo::service(&mock_listen, args.fragments.options());
         let beside = Beside {
             services: vec![Box::new(mock)],
             listening: vec![("mock", mock_listen)],
             on_listening: Some(Box::new(|addresses: &[SocketAddr]| {
                 print_demo_instructions(addresses[0].port());
             })),
-            ..Beside::ports_file(flags)
+            ..Beside::ports_file(&args.ports_file)
         };
         serve(settings, beside, false)
     }
@@ -442,72 +411,23 @@ Press Ctrl-C to stop.
 "#
         );
     }
-
-    fn options(flags: &Flags) -> Result<mock_argo::MockOptions, String> {
-        mock_argo::options(
-            flags.value("fragment-delay-ms"),
-            flags.value("fragment-bytes"),
-        )
-    }
 }
 
 #[cfg(not(feature = "mock"))]
 mod mock {
-    use super::Flags;
+    use crate::cli::{DemoArgs, MockArgs};
 
-    pub(crate) fn run(command: &str, _: &Flags) -> Result<(), String> {
-        Err(format!(
+    pub(crate) fn mock_argo(_: &MockArgs) -> Result<(), String> {
+        Err(left_out("mock-argo"))
+    }
+
+    pub(crate) fn demo(_: &DemoArgs) -> Result<(), String> {
+        Err(left_out("demo"))
+    }
+
+    fn left_out(command: &str) -> String {
+        format!(
             "`{command}` serves the mock Argo, which this build leaves out (built without the default feature `mock`)"
-        ))
-    }
-}
-
-/// Flags that take no value.
-const SWITCHES: &[&str] = &["upgrade"];
-
-/// `--name value` pairs, and `--switch` alone.
-struct Flags(Vec<(String, String)>);
-
-impl Flags {
-    fn parse(args: &[String]) -> Result<Self, String> {
-        let mut pairs = Vec::new();
-        let mut iter = args.iter();
-        while let Some(arg) = iter.next() {
-            let name = arg
-                .strip_prefix("--")
-                .ok_or_else(|| format!("unexpected argument `{arg}`\n{USAGE}"))?;
-            if SWITCHES.contains(&name) {
-                pairs.push((name.to_string(), String::new()));
-                continue;
-            }
-            let value = iter
-                .next()
-                .ok_or_else(|| format!("--{name} needs a value"))?;
-            pairs.push((name.to_string(), value.clone()));
-        }
-        Ok(Flags(pairs))
-    }
-
-    /// The original bridge's short forms: `--port N` and `--username U` stand for the
-    /// environment variables `ARGO_BRIDGE_PORT` and `ARGO_BRIDGE_DEFAULT_USER`.
-    fn env_override(&self, key: &str) -> Option<String> {
-        let flag = match key {
-            "ARGO_BRIDGE_PORT" => "port",
-            "ARGO_BRIDGE_DEFAULT_USER" => "username",
-            _ => return None,
-        };
-        self.value(flag).map(str::to_string)
-    }
-
-    fn is_set(&self, name: &str) -> bool {
-        self.value(name).is_some()
-    }
-
-    fn value(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+        )
     }
 }

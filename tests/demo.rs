@@ -64,19 +64,61 @@ fn the_printed_curl_and_python_examples_work() {
 
 #[test]
 fn help_is_printed_wherever_it_is_asked_for() {
+    for args in [&["--help"][..], &["-h"], &["help"]] {
+        let output = Command::new(binary()).args(args).output().unwrap();
+        let printed = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        assert!(
+            printed.contains("Usage: argo-bridge"),
+            "{args:?}: {printed}"
+        );
+        for command in ["run", "demo", "mock-argo", "check-config"] {
+            assert!(
+                printed.contains(&format!("  {command} ")),
+                "{args:?}: {printed}"
+            );
+        }
+    }
     for args in [
-        &["--help"][..],
-        &["-h"],
-        &["help"],
-        &["run", "--help"],
+        &["run", "--help"][..],
         &["demo", "--help"],
         &["mock-argo", "--help"],
+        &["help", "run"],
     ] {
         let output = Command::new(binary()).args(args).output().unwrap();
         let printed = String::from_utf8_lossy(&output.stdout);
         assert!(output.status.success(), "{args:?}: {output:?}");
-        assert!(printed.starts_with("usage:"), "{args:?}: {printed}");
+        assert!(
+            printed.contains("Usage: argo-bridge"),
+            "{args:?}: {printed}"
+        );
         assert!(printed.contains("--ports-file"), "{args:?}: {printed}");
+    }
+    let run = Command::new(binary())
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&run.stdout);
+    assert!(printed.contains("[env: ARGO_BRIDGE_PORT"), "{printed}");
+    let version = Command::new(binary()).arg("--version").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("argo-bridge {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+/// A bad option is refused with exit code 2 and a message that names it, before anything starts.
+#[test]
+fn a_bad_option_is_named() {
+    for (args, named) in [
+        (&["--port", "eighty"][..], "--port"),
+        (&["check-config", "--prot", "1"], "--prot"),
+        (&["demo", "--mock-port", "70000"], "--mock-port"),
+    ] {
+        let output = Command::new(binary()).args(args).output().unwrap();
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {said}");
+        assert!(said.contains(named), "{args:?}: {said}");
     }
 }
 

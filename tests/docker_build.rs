@@ -324,8 +324,8 @@ fn the_dockerfile_builds_from_exactly_what_it_copies() {
                 .unwrap_or_else(|| panic!("COPY {args}: not from {workdir}/target"));
             let path = target_dir().join(built);
             assert!(path.is_file(), "COPY {args}: the build made no {built}");
-            let status = Command::new(&path).arg("help").output().unwrap().status;
-            assert!(status.success(), "{} help", path.display());
+            let status = Command::new(&path).arg("--help").output().unwrap().status;
+            assert!(status.success(), "{} --help", path.display());
         }
     }
 

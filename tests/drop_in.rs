@@ -152,6 +152,9 @@ fn run_takes_the_original_port_and_username_flags_and_checks_argo_at_start() {
         "the default user is announced: {lines}"
     );
     assert!(!lines.contains("labuser"), "{lines}");
-    let usage = Command::new(binary()).arg("help").output().unwrap();
-    assert!(String::from_utf8_lossy(&usage.stdout).contains("--username U"));
+    let usage = Command::new(binary())
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&usage.stdout).contains("--username <USER>"));
 }

@@ -43,7 +43,7 @@ mod tools;
 mod writes;
 
 pub use directive::Directive;
-pub use serve::{options, serve, service, Reservation, Serving};
+pub use serve::{serve, service, Fragments, MockArgs, Reservation, Serving};
 pub use stats::Stats;
 
 use std::sync::atomic::AtomicU64;

@@ -11,25 +11,61 @@ pub use listen_port::Reservation;
 
 use crate::{MockArgo, MockOptions};
 
-/// The options the command line gives: `--fragment-delay-ms N` and `--fragment-bytes N`, each
-/// the default when absent.
-pub fn options(
-    fragment_delay_ms: Option<&str>,
-    fragment_bytes: Option<&str>,
-) -> Result<MockOptions, String> {
-    let mut options = MockOptions::default();
-    if let Some(ms) = fragment_delay_ms {
-        options.fragment_delay = Duration::from_millis(
-            ms.parse()
-                .map_err(|_| "--fragment-delay-ms takes a number")?,
-        );
+/// The mock's own options on a command line (`mock-argo`, `argo-bridge mock-argo` and
+/// `argo-bridge demo`): how its answers are cut into fragments.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Fragments {
+    /// Pause between the fragments of an answer, in milliseconds
+    #[arg(long, value_name = "MS")]
+    pub fragment_delay_ms: Option<u64>,
+    /// Size of each fragment of an answer, in bytes
+    #[arg(long, value_name = "BYTES")]
+    pub fragment_bytes: Option<usize>,
+}
+
+impl Fragments {
+    /// The mock's options: each default where no flag was given.
+    pub fn options(&self) -> MockOptions {
+        let mut options = MockOptions::default();
+        if let Some(ms) = self.fragment_delay_ms {
+            options.fragment_delay = Duration::from_millis(ms);
+        }
+        if let Some(bytes) = self.fragment_bytes {
+            options.fragment_bytes = bytes;
+        }
+        options
     }
-    if let Some(bytes) = fragment_bytes {
-        options.fragment_bytes = bytes
-            .parse()
-            .map_err(|_| "--fragment-bytes takes a number")?;
+}
+
+/// The mock alone: `mock-argo --listen ADDR`, and the same flags after `argo-bridge mock-argo`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MockArgs {
+    /// host:port to listen on; port 0 takes a free port, which --ports-file gives
+    #[arg(long, value_name = "ADDR")]
+    pub listen: String,
+    /// Once the mock listens, write `listen ADDR` to this file (whole, by a rename)
+    #[arg(long, value_name = "PATH")]
+    pub ports_file: Option<String>,
+    /// Serve TLS with this PEM certificate (with --tls-key)
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<String>,
+    /// The PEM key of --tls-cert
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<String>,
+    #[command(flatten)]
+    pub fragments: Fragments,
+}
+
+impl MockArgs {
+    /// Serves the mock alone until the process is stopped.
+    pub fn serve(&self) -> Result<(), String> {
+        let serving = Serving {
+            listen: &self.listen,
+            tls: self.tls_cert.as_deref().zip(self.tls_key.as_deref()),
+            ports_file: self.ports_file.as_deref(),
+        };
+        serve(serving, self.fragments.options())
     }
-    Ok(options)
 }
 
 /// The mock as a plain-TCP Pingora service on `listen` (a port reserved for it when it was

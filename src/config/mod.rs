@@ -6,6 +6,7 @@
 //! Imports nothing of the crate (the `argo_filters` model table only); every folder may import
 //! it.
 
+mod accounts;
 mod admin;
 mod auth;
 mod fields;
@@ -22,6 +23,7 @@ use argo_filters::model_rules::{ModelRule, ModelRules};
 use argo_filters::models::{ModelSpec, ModelTable, RetiredModel};
 use serde::Deserialize;
 
+pub use accounts::AccountsConfig;
 pub use admin::{AdminConfig, ReadinessConfig};
 pub use auth::{is_username, AuthConfig, AuthMode};
 pub use fields::ConfigError;
@@ -57,6 +59,8 @@ pub struct Config {
     pub shutdown: ShutdownConfig,
     #[serde(default)]
     pub trusted_proxies: TrustedProxies,
+    #[serde(default)]
+    pub accounts: AccountsConfig,
     pub models: Vec<ModelSpec>,
     /// Rules for the models Argo lists that no row of `models` knows: the first that matches a
     /// new model's Argo id gives it its parameter columns.
@@ -82,6 +86,7 @@ pub struct Settings {
     pub shutdown: ShutdownConfig,
     pub trusted_proxies: Vec<IpNet>,
     pub proxy_protocol: bool,
+    pub accounts: AccountsConfig,
     pub models: ModelTable,
     /// What a model only Argo's live list knows gets (`model_rules`).
     pub model_rules: ModelRules,
@@ -134,6 +139,7 @@ pub fn apply_env(
     config.limits.apply_env(env)?;
     config.trusted_proxies.apply_env(env);
     config.cors.apply_env(env);
+    config.accounts.apply_env(env)?;
     config.auth.apply_env(env)
 }
 
@@ -144,6 +150,7 @@ pub fn validate(mut config: Config) -> Result<Settings, ConfigError> {
     config.readiness.validate()?;
     let (models, model_rules) = model_table(&mut config, &environments)?;
     config.auth.validate()?;
+    config.accounts.validate()?;
     config.tls.validate()?;
     config.limits.validate()?;
     let trusted_proxies = config.trusted_proxies.networks()?;
@@ -168,6 +175,7 @@ pub fn validate(mut config: Config) -> Result<Settings, ConfigError> {
         shutdown: config.shutdown,
         trusted_proxies,
         proxy_protocol: config.trusted_proxies.proxy_protocol,
+        accounts: config.accounts,
         models,
         model_rules,
     })

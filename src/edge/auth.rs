@@ -1,7 +1,11 @@
 //! Bearer token -> lab username. The mapped user is the only user Argo ever sees.
 
+use std::sync::Arc;
+
 use argo_filters::ApiError;
 
+use crate::accounts::keys::KEY_PREFIX;
+use crate::accounts::{unix_now, Accounts};
 use crate::config::{is_username, AuthConfig, AuthMode};
 
 pub struct Auth {
@@ -9,13 +13,15 @@ pub struct Auth {
     tokens: Vec<(Vec<u8>, String)>,
     /// Serves requests with no token or the token `noop` (the original bridge's `--username`).
     default_user: Option<String>,
+    /// Issued keys (`abk-...`), beside the configured tokens, when accounts are configured.
+    accounts: Option<Arc<Accounts>>,
 }
 
 /// The token the original bridge's clients send when they have none.
 const NO_TOKEN: &[u8] = b"noop";
 
 impl Auth {
-    pub fn new(config: &AuthConfig) -> Self {
+    pub fn new(config: &AuthConfig, accounts: Option<Arc<Accounts>>) -> Self {
         let tokens = config
             .tokens
             .iter()
@@ -25,6 +31,7 @@ impl Auth {
             mode: config.mode,
             tokens,
             default_user: Some(config.default_user.clone()).filter(|user| !user.is_empty()),
+            accounts,
         }
     }
 
@@ -46,6 +53,18 @@ impl Auth {
             }
         }
         let token = token.ok_or_else(|| ApiError::unauthorized(missing))?;
+        if let Some(accounts) = &self.accounts {
+            // An issued key is only ever a key: never a configured token nor, with
+            // `token_is_username`, a username.
+            if token.starts_with(KEY_PREFIX.as_bytes()) {
+                return match accounts.ring.holder(token, unix_now()) {
+                    Some(holder) => Ok(holder.user.to_string()),
+                    None => Err(ApiError::unauthorized(
+                        "Invalid API key: it is unknown, revoked or expired",
+                    )),
+                };
+            }
+        }
         match self.mode {
             AuthMode::TokenIsUsername => std::str::from_utf8(token)
                 .ok()
@@ -98,21 +117,27 @@ mod tests {
 
     fn auth(mode: AuthMode) -> Auth {
         let tokens = BTreeMap::from([("sk-alice-123456".to_string(), "alice".to_string())]);
-        Auth::new(&AuthConfig {
-            mode,
-            tokens,
-            default_user: String::new(),
-        })
+        Auth::new(
+            &AuthConfig {
+                mode,
+                tokens,
+                default_user: String::new(),
+            },
+            None,
+        )
     }
 
     #[test]
     fn a_default_user_serves_requests_without_a_token_or_with_noop() {
         let tokens = BTreeMap::from([("sk-alice-123456".to_string(), "alice".to_string())]);
-        let auth = Auth::new(&AuthConfig {
-            mode: AuthMode::Tokens,
-            tokens,
-            default_user: "labuser".into(),
-        });
+        let auth = Auth::new(
+            &AuthConfig {
+                mode: AuthMode::Tokens,
+                tokens,
+                default_user: "labuser".into(),
+            },
+            None,
+        );
         assert_eq!(auth.user_for(None).unwrap(), "labuser");
         assert_eq!(auth.user_for(Some(b"Bearer noop")).unwrap(), "labuser");
         assert_eq!(auth.user_for(Some(b"Basic xyz")).unwrap(), "labuser");

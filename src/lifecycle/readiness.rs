@@ -22,6 +22,10 @@
 //! instance unready: the table serves meanwhile, and one broken list must not drain every
 //! instance. An environment the probe finds answering after it did not has its failed list read
 //! again at once ([`Catalog::answers_again`]).
+//!
+//! With accounts configured, `/ready` says whether the accounts store answered its last read
+//! (`accounts`: `reachable`, or `unreachable` while the last keys read keep serving). That does
+//! not make the instance unready either: the keys in memory go on authenticating.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -35,6 +39,7 @@ use pingora_core::server::ShutdownWatch;
 use pingora_core::services::background::BackgroundService;
 use serde_json::json;
 
+use crate::accounts::Accounts;
 use crate::config::{Settings, UpstreamConfig};
 use crate::observe::metrics;
 use crate::upstream::catalog::Catalog;
@@ -51,6 +56,7 @@ pub struct Readiness {
     /// The models served, and the live lists it was merged with.
     catalog: Arc<Catalog>,
     last: RwLock<Option<BTreeMap<String, Reach>>>,
+    accounts: Option<Arc<Accounts>>,
 }
 
 /// What the last probe of an environment found.
@@ -101,7 +107,11 @@ pub struct Answer {
 }
 
 impl Readiness {
-    pub fn new(settings: &Settings, catalog: Arc<Catalog>) -> Arc<Self> {
+    pub fn new(
+        settings: &Settings,
+        catalog: Arc<Catalog>,
+        accounts: Option<Arc<Accounts>>,
+    ) -> Arc<Self> {
         let environments: Vec<String> = settings.environments.keys().cloned().collect();
         for env in &environments {
             metrics::UPSTREAM_UP.with_label_values(&[env]).set(0);
@@ -111,11 +121,30 @@ impl Readiness {
             probing: settings.readiness.probe_interval_ms > 0,
             catalog,
             last: RwLock::new(None),
+            accounts,
         })
     }
 
-    /// The answer to `/ready`.
+    /// The answer to `/ready`: Argo's state, and the accounts store's when there is one.
     pub fn answer(&self, settings: &Settings) -> Answer {
+        let mut answer = self.argo_answer(settings);
+        if let Some(accounts) = &self.accounts {
+            let state = match accounts.store_reachable() {
+                true => "reachable",
+                false => "unreachable",
+            };
+            if let Ok(serde_json::Value::Object(mut body)) =
+                serde_json::from_slice::<serde_json::Value>(&answer.body)
+            {
+                body.insert("accounts".into(), state.into());
+                answer.body = serde_json::Value::Object(body).to_string().into_bytes();
+            }
+        }
+        answer
+    }
+
+    /// `/ready`'s answer about Argo: its environments and model lists.
+    fn argo_answer(&self, settings: &Settings) -> Answer {
         let missing = settings
             .models
             .environments()
@@ -352,7 +381,11 @@ mod tests {
     #[test]
     fn a_slow_environment_keeps_the_instance_ready_and_a_down_one_does_not() {
         let settings = settings();
-        let readiness = Readiness::new(&settings, Arc::new(Catalog::new(settings.models.clone())));
+        let readiness = Readiness::new(
+            &settings,
+            Arc::new(Catalog::new(settings.models.clone())),
+            None,
+        );
         assert_eq!(readiness.answer(&settings).status, 503, "not probed yet");
         readiness.record(round(&[
             ("prod", Reach::Slow),

@@ -167,6 +167,29 @@ pub static TOKENS: Lazy<IntCounterVec> = Lazy::new(|| {
     ))
 });
 
+pub static ACCOUNT_KEYS: Lazy<IntGauge> = Lazy::new(|| {
+    registered(register_int_gauge!(
+        "argo_bridge_accounts_keys",
+        "Issued keys that authenticate now (read from the accounts store)"
+    ))
+});
+
+pub static ACCOUNTS_STORE_UP: Lazy<IntGauge> = Lazy::new(|| {
+    registered(register_int_gauge!(
+        "argo_bridge_accounts_store_up",
+        "1 when the last read of the accounts store succeeded, 0 while the gateway serves the \
+         last keys it read"
+    ))
+});
+
+pub static ACCOUNTS_STORE_ERRORS: Lazy<IntCounterVec> = Lazy::new(|| {
+    registered(register_int_counter_vec!(
+        "argo_bridge_accounts_store_errors_total",
+        "Failed operations on the accounts store, by operation",
+        &["operation"]
+    ))
+});
+
 pub static REFUSED_CONNECTIONS: Lazy<IntCounterVec> = Lazy::new(|| {
     registered(register_int_counter_vec!(
         "argo_bridge_refused_connections_total",

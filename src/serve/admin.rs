@@ -1,7 +1,7 @@
 //! The optional admin listener (`admin.listen`): `/metrics`, `/health` and `/ready` on their own
 //! port, for scrapers and probes that should not reach the API port, and `POST /models/refresh`,
-//! which needs the admin token (`admin.token`). Also who may read `/metrics`, on either
-//! listener. The listener has the API's front door (head deadline and size, per-address cap)
+//! which needs the admin token (`admin.token`), as do the accounts' keys under `/admin/keys`
+//! (`admin_keys`). Also who may read `/metrics`, on either listener. The listener has the API's front door (head deadline and size, per-address cap)
 //! with a connection cap of its own, `admin.max_connections`.
 
 use std::sync::Arc;
@@ -13,11 +13,13 @@ use pingora_core::apps::http_app::ServeHttp;
 use pingora_core::protocols::http::ServerSession;
 use pingora_core::services::listening::Service;
 
+use crate::accounts::Accounts;
 use crate::config::{AdminConfig, Settings};
 use crate::edge::auth;
 use crate::edge::front_door::FrontDoor;
 use crate::lifecycle::readiness::Readiness;
 use crate::observe::metrics;
+use crate::serve::admin_keys;
 use crate::serve::routes::{self, Handler, Listener};
 use crate::upstream::catalog::Catalog;
 use crate::upstream::Upstream;
@@ -81,6 +83,7 @@ pub struct AdminApp {
     readiness: Arc<Readiness>,
     /// Its own connections to Argo, for refreshing the model list on request.
     upstream: Upstream,
+    accounts: Option<Arc<Accounts>>,
 }
 
 impl AdminApp {
@@ -89,13 +92,40 @@ impl AdminApp {
         catalog: Arc<Catalog>,
         readiness: Arc<Readiness>,
         upstream: Upstream,
+        accounts: Option<Arc<Accounts>>,
     ) -> Self {
         AdminApp {
             settings,
             catalog,
             readiness,
             upstream,
+            accounts,
         }
+    }
+
+    /// `/admin/keys`: only with the admin token, and only with an accounts store.
+    async fn keys(
+        &self,
+        session: &mut ServerSession,
+        handler: Handler,
+        id: Option<&str>,
+        authorization: Option<&[u8]>,
+    ) -> (u16, Vec<u8>) {
+        let answer = async {
+            mutation_access(&self.settings.admin, authorization)?;
+            let accounts = admin_keys::configured(self.accounts.as_ref())?;
+            match handler {
+                Handler::CreateKey => {
+                    let body = read_body(session, admin_keys::MAX_BODY).await?;
+                    admin_keys::create(accounts, &body).await
+                }
+                Handler::RevokeKey => admin_keys::revoke(accounts, id.unwrap_or_default()).await,
+                _ => admin_keys::list(accounts, session.req_header().uri.query()).await,
+            }
+        };
+        answer
+            .await
+            .unwrap_or_else(|error| (error.status, error.to_json()))
     }
 
     /// `POST /models/refresh`: Argo's model lists as read by a refresh that started after this
@@ -132,10 +162,19 @@ impl ServeHttp for AdminApp {
             .get("authorization")
             .map(|value| value.as_bytes().to_vec());
         let authorization = authorization.as_deref();
-        let handler = routes::find(Listener::Admin, &method, &path).map(|matched| matched.handler);
+        let matched = routes::find(Listener::Admin, &method, &path);
+        let id = matched
+            .as_ref()
+            .ok()
+            .and_then(|matched| matched.model.clone());
+        let handler = matched.map(|matched| matched.handler);
         let (status, content_type, body) = match handler {
             Ok(Handler::RefreshModels) => {
                 let (status, body) = self.refresh_models(authorization).await;
+                (status, "application/json", body)
+            }
+            Ok(keys @ (Handler::ListKeys | Handler::CreateKey | Handler::RevokeKey)) => {
+                let (status, body) = self.keys(session, keys, id.as_deref(), authorization).await;
                 (status, "application/json", body)
             }
             Ok(Handler::Metrics) => {
@@ -163,6 +202,28 @@ impl ServeHttp for AdminApp {
             .header("Content-Length", length)
             .body(body)
             .unwrap_or_else(|_| Response::new(Vec::new()))
+    }
+}
+
+/// A request body of at most `limit` bytes (413 beyond).
+async fn read_body(session: &mut ServerSession, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let mut body = Vec::new();
+    loop {
+        let chunk = session.read_request_body().await.map_err(|e| {
+            ApiError::new(
+                400,
+                "invalid_request_error",
+                "The request body could not be read",
+            )
+            .with_cause(e.to_string())
+        })?;
+        let Some(chunk) = chunk else {
+            return Ok(body);
+        };
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::body_too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
     }
 }
 

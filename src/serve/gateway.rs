@@ -270,7 +270,10 @@ impl Gateway {
             Handler::Messages => handlers::anthropic::messages(self, session, ctx).await,
             Handler::CountTokens => handlers::anthropic::count_tokens(self, session, ctx).await,
             // The table serves it on the admin listener only.
-            Handler::RefreshModels => Err(ApiError::not_found("Unknown path")),
+            Handler::RefreshModels
+            | Handler::ListKeys
+            | Handler::CreateKey
+            | Handler::RevokeKey => Err(ApiError::not_found("Unknown path")),
         }
     }
 

@@ -18,6 +18,10 @@ pub enum Handler {
     Metrics,
     /// Admin: read Argo's model lists now.
     RefreshModels,
+    /// Admin: the accounts store's keys (`admin_keys`).
+    ListKeys,
+    CreateKey,
+    RevokeKey,
     ListModels,
     GetModel,
     ChatCompletions,
@@ -65,6 +69,7 @@ pub enum Listener {
 enum Verb {
     Get,
     Post,
+    Delete,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -74,6 +79,8 @@ enum Pattern {
     ModelId,
     /// `/models/{model}:{action}` (Google's custom method syntax).
     ModelAction(&'static str),
+    /// `/admin/keys/{id}`.
+    KeyId,
 }
 
 /// One row of the table: what it matches, what answers, the client format whose envelope its
@@ -124,8 +131,8 @@ const fn route(
 }
 
 use ClientFormat::{Anthropic, Google, OpenAi, Responses};
-use Pattern::{Exact, ModelAction, ModelId};
-use Verb::{Get, Post};
+use Pattern::{Exact, KeyId, ModelAction, ModelId};
+use Verb::{Delete, Get, Post};
 
 /// Paths as they are after the version prefix (`/v1`, or `/v1beta` for Google) is taken off:
 /// clients are configured with base URLs with and without it. The first row that matches a
@@ -139,6 +146,9 @@ const ROUTES: &[Route] = &[
     route(Get,  Exact("/readyz"),                        Handler::Ready,                 OpenAi,    "ready",            Served::Both),
     route(Get,  Exact("/metrics"),                       Handler::Metrics,               OpenAi,    "metrics",          Served::Both),
     route(Post, Exact("/models/refresh"),                Handler::RefreshModels,         OpenAi,    "models_refresh",   Served::Admin),
+    route(Get,  Exact("/admin/keys"),                    Handler::ListKeys,              OpenAi,    "admin_keys",       Served::Admin),
+    route(Post, Exact("/admin/keys"),                    Handler::CreateKey,             OpenAi,    "admin_keys",       Served::Admin),
+    route(Delete, KeyId,                                 Handler::RevokeKey,             OpenAi,    "admin_keys",       Served::Admin),
     route(Get,  Exact("/models"),                        Handler::ListModels,            OpenAi,    "models",           Served::Api),
     route(Post, ModelAction("generateContent"),          Handler::GenerateContent,       Google,    "generate_content", Served::Api),
     route(Post, ModelAction("streamGenerateContent"),    Handler::StreamGenerateContent, Google,    "generate_content", Served::Api),
@@ -162,8 +172,8 @@ pub struct Matched {
     pub format: ClientFormat,
     /// The row's endpoint label, of metrics and the access log.
     pub endpoint: &'static str,
-    /// The model named by the path (`/models/{id}`, Google's `/models/{model}:action`),
-    /// percent-decoded.
+    /// The model named by the path (`/models/{id}`, Google's `/models/{model}:action`), or on
+    /// the admin port the key's id (`/admin/keys/{id}`), percent-decoded.
     pub model: Option<String>,
     /// A CORS preflight (`OPTIONS`) for this route.
     pub preflight: bool,
@@ -191,6 +201,7 @@ pub fn find(listener: Listener, method: &Method, full_path: &str) -> Result<Matc
         let allowed = match route.verb {
             Get => *method == Method::GET || *method == Method::HEAD,
             Post => *method == Method::POST,
+            Delete => *method == Method::DELETE,
         };
         if allowed || preflight {
             return Ok(Matched {
@@ -215,7 +226,7 @@ pub fn find(listener: Listener, method: &Method, full_path: &str) -> Result<Matc
         }
         Some(_) => ApiError::method_not_allowed(method_label(method), full_path),
         None if listener == Listener::Admin => ApiError::not_found(
-            "The admin port serves /metrics, /health, /ready and POST /models/refresh",
+            "The admin port serves /metrics, /health, /ready, POST /models/refresh and /admin/keys",
         ),
         None => ApiError::not_found(format!("Unknown path {}", truncate_for_message(full_path))),
     };
@@ -233,7 +244,7 @@ pub struct Unmatched {
 }
 
 impl Pattern {
-    /// `Some(model named by the path)` when the path matches.
+    /// `Some(the name the path carries: a model, or an admin key's id)` when the path matches.
     fn matches(self, path: &str) -> Option<Option<String>> {
         match self {
             Exact(exact) => (path == exact).then_some(None),
@@ -244,6 +255,12 @@ impl Pattern {
             ModelAction(action) => {
                 let (model, named) = path.strip_prefix("/models/")?.rsplit_once(':')?;
                 (named == action && !model.is_empty()).then(|| Some(percent_decode(model)))
+            }
+            KeyId => {
+                let id = path
+                    .strip_prefix("/admin/keys/")
+                    .filter(|id| !id.is_empty())?;
+                Some(Some(percent_decode(id)))
             }
         }
     }

@@ -6,6 +6,8 @@
     reason = "each test crate uses some of these helpers, none uses all"
 )]
 
+pub mod postgres;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
