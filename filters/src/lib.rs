@@ -18,6 +18,8 @@ pub mod model_rules;
 pub mod models;
 pub mod notice;
 pub mod openai;
+#[cfg(test)]
+mod paired;
 pub mod sse;
 pub mod stream;
 pub mod tools;

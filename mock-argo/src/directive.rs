@@ -3,8 +3,15 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::resource::Route;
 use crate::{tools, writes};
+
+/// Which resource endpoint a request came to (where its directive is).
+#[derive(Debug, PartialEq)]
+pub(crate) enum Route {
+    Chat,
+    StreamChat,
+    Embed,
+}
 
 /// One scripted answer. Every field is optional.
 ///

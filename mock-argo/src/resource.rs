@@ -5,16 +5,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use crate::directive::{directive_in, last_user_text, Directive};
+use crate::directive::{directive_in, last_user_text, Directive, Route};
 use crate::{rules, tools};
 use crate::{with_fault, Answer, MockArgo};
-
-#[derive(Debug, PartialEq)]
-pub(crate) enum Route {
-    Chat,
-    StreamChat,
-    Embed,
-}
 
 impl MockArgo {
     /// Decides the answer for one request. Pure, so it is unit-tested directly.

@@ -4,7 +4,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{json, Value};
 
-use crate::resource::{route, Route};
+use crate::directive::Route;
+use crate::resource::route;
 
 /// Counters served at `GET /__mock/stats`, so tests can see what Argo saw:
 /// `{"requests", "streams_started", "streams_completed", "streams_aborted", "fragments_sent",

@@ -376,7 +376,9 @@ impl ByteEstimate {
 
 #[cfg(test)]
 mod tests {
+    use super::ascii_pieces::tests::ascii_text;
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn estimates_grow_with_text_and_count_non_ascii_heavier() {
@@ -458,6 +460,18 @@ mod tests {
         match tokenizer {
             Tokenizer::O200kBase => &TIKTOKEN_O200K,
             _ => &TIKTOKEN_CL100K,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn ascii_text_counts_as_tiktoken_counts_it(text in ascii_text()) {
+            for tokenizer in [Tokenizer::O200kBase, Tokenizer::Cl100kBase] {
+                prop_assert_eq!(
+                    tokenizer.count(&text),
+                    tiktoken(tokenizer).encode_ordinary(&text).len() as u64
+                );
+            }
         }
     }
 

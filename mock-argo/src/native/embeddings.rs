@@ -16,7 +16,7 @@ use super::errors::{
     unauthenticated, unknown_model,
 };
 use super::said::count_tokens;
-use super::Outcome;
+use super::turn::Outcome;
 
 /// Inputs per embeddings request (OpenAI's limit; Argo's is not recorded).
 const MAX_EMBEDDING_INPUTS: usize = 2048;

@@ -8,7 +8,7 @@ use crate::rules::{self, Refusal};
 use crate::tools::Dialect;
 use crate::{Answer, Directive, MockRequest};
 
-use super::Outcome;
+use super::turn::Outcome;
 
 pub(super) fn settle(outcome: Outcome) -> (Answer, Duration) {
     outcome.unwrap_or_else(|refusal| (json_answer(refusal), Duration::ZERO))

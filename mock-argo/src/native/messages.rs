@@ -4,7 +4,8 @@ use serde_json::{json, Value};
 
 use crate::sse::{self, Step};
 
-use super::{Meta, Pace, Steps, Stop, Turn, SIGNATURE};
+use super::said::Stop;
+use super::turn::{Meta, Pace, Steps, Turn, SIGNATURE};
 
 pub(super) fn stop_reason(stop: &Stop) -> &'static str {
     match stop {

@@ -30,20 +30,19 @@ mod responses;
 mod said;
 #[cfg(test)]
 mod tests;
+mod turn;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use super::directive::directive_in;
+use super::directive::{directive_in, Route};
 use super::models::{self, Shape};
-use super::resource::{reply_text, Route};
+use super::resource::reply_text;
 use super::rules::{self, Refusal};
-use super::sse::{self, Step};
-use super::tools::{self, Dialect, NativeCall, NativeSaid};
+use super::sse;
+use super::tools::{self, Dialect, NativeSaid};
 use super::{with_fault, Answer, Directive, MockArgo, MockRequest};
-
-pub use said::count_tokens;
 
 use chat::{openai_json, openai_stream};
 use errors::{
@@ -51,19 +50,8 @@ use errors::{
     required_model, scripted_error, settle, unauthenticated, unknown_model,
 };
 use messages::{anthropic_json, anthropic_stream};
-use said::{echo, input_tokens, limit};
-
-/// The headers `echo_request` reports (`null` when absent).
-const ECHOED_HEADERS: &[&str] = &[
-    "authorization",
-    "x-api-key",
-    "anthropic-version",
-    "anthropic-beta",
-    "accept",
-    "accept-encoding",
-    "content-type",
-    "user-agent",
-];
+use said::{echo, input_tokens, limit, Stop};
+use turn::{Meta, Outcome, Pace, Turn};
 
 /// Whether an `anthropic-version` value is a version date (`YYYY-MM-DD`). Which versions Argo
 /// takes is not recorded: argo-proxy sends `2023-06-01` or passes on its client's value, so the
@@ -77,9 +65,6 @@ fn is_version_date(version: &str) -> bool {
             _ => b.is_ascii_digit(),
         })
 }
-
-/// The signature of mock thinking blocks (base64 of `mock-signature`).
-const SIGNATURE: &str = "bW9jay1zaWduYXR1cmU=";
 
 /// The thinking text of mock thinking blocks without a `thinking` directive (see
 /// [`thinks_by_default`]).
@@ -95,8 +80,6 @@ fn thinks_by_default(model: &str, body: &Value) -> bool {
         _ => false,
     }
 }
-
-type Outcome = Result<(Answer, Duration), Refusal>;
 
 impl MockArgo {
     /// `POST {base}/v1/chat/completions`.
@@ -410,90 +393,5 @@ impl MockArgo {
             model: models::vendor_name(model).to_string(),
             created,
         }
-    }
-}
-
-/// What the model answers, before it is written in a dialect.
-#[derive(Debug)]
-struct Turn {
-    thinking: Option<String>,
-    /// A `redacted_thinking` block's `data` (the `redacted_thinking` directive), first.
-    redacted_thinking: Option<String>,
-    /// The text in its stream fragments (joined when not streaming).
-    text: Vec<String>,
-    calls: Vec<NativeCall>,
-    stop: Stop,
-    input_tokens: u64,
-    cached_tokens: u64,
-    /// `null` inside the usage details (the `usage_nulls` directive).
-    usage_nulls: bool,
-    /// Usage without `input_tokens` (the `omit_input_tokens` directive).
-    omit_input_tokens: bool,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Stop {
-    End,
-    ToolUse,
-    MaxTokens,
-    Sequence(String),
-}
-
-impl Turn {
-    fn text(&self) -> String {
-        self.text.concat()
-    }
-
-    fn output_tokens(&self) -> u64 {
-        let calls: u64 = self
-            .calls
-            .iter()
-            .map(|call| count_tokens(&call.name) + count_tokens(&call.arguments.to_string()))
-            .sum();
-        (count_tokens(self.thinking.as_deref().unwrap_or_default())
-            + count_tokens(&self.text())
-            + calls)
-            .max(1)
-    }
-}
-
-/// How a stream is paced and how it ends.
-struct Pace {
-    size: usize,
-    pause: Duration,
-    forever: Option<String>,
-    stream_error: Option<String>,
-    /// The Anthropic error's `type` in a `stream_error` event.
-    stream_error_type: Option<String>,
-    pings: bool,
-}
-
-struct Meta {
-    id: String,
-    model: String,
-    created: u64,
-}
-
-/// Steps of a stream, with optional pings before each content fragment.
-struct Steps {
-    steps: Vec<Step>,
-    pings: Option<bytes::Bytes>,
-}
-
-impl Steps {
-    fn now(&mut self, bytes: bytes::Bytes) {
-        self.steps.push(Step::Now(bytes));
-    }
-
-    fn paced(&mut self, bytes: bytes::Bytes) {
-        if let Some(ping) = &self.pings {
-            self.steps.push(Step::Now(ping.clone()));
-        }
-        self.steps.push(Step::Paced(bytes));
-    }
-
-    fn forever(mut self, bytes: bytes::Bytes) -> Vec<Step> {
-        self.steps.push(Step::Forever(bytes));
-        self.steps
     }
 }

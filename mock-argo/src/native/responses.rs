@@ -24,8 +24,10 @@ use super::errors::{
     scripted_error, unauthenticated, unknown_model,
 };
 use super::said::{input_tokens, string_tokens, truncate_tokens};
-use super::{sse, Dialect, Meta, Outcome, Step, Steps};
+use super::turn::{Meta, Outcome, Pace, Steps};
 use crate::rules;
+use crate::sse::{self, Step};
+use crate::tools::Dialect;
 use crate::{Directive, MockArgo, MockRequest};
 
 /// The longest description a Responses `custom` tool may have (argo-api.md §C, live).
@@ -50,10 +52,10 @@ impl Said {
             .calls
             .iter()
             .map(|(name, arguments)| {
-                super::count_tokens(name) + super::count_tokens(&arguments.to_string())
+                super::said::count_tokens(name) + super::said::count_tokens(&arguments.to_string())
             })
             .sum();
-        (super::count_tokens(&self.text.concat()) + calls).max(1)
+        (super::said::count_tokens(&self.text.concat()) + calls).max(1)
     }
 
     fn usage(&self) -> Value {
@@ -79,12 +81,12 @@ impl Said {
 impl MockArgo {
     /// `POST {base}/v1/responses`.
     pub(crate) fn responses(&self, request: &MockRequest) -> (Answer, Duration) {
-        super::settle(self.try_responses(request))
+        super::errors::settle(self.try_responses(request))
     }
 
     /// `POST {base}/v1/messages/count_tokens`.
     pub(crate) fn count_tokens(&self, request: &MockRequest) -> (Answer, Duration) {
-        super::settle(self.try_count_tokens(request))
+        super::errors::settle(self.try_count_tokens(request))
     }
 
     fn try_responses(&self, request: &MockRequest) -> Outcome {
@@ -123,7 +125,7 @@ impl MockArgo {
         if let Some(param) = self.models.refused(model, &body) {
             return Err(rules::refuses_parameter(model, &param));
         }
-        let directive = super::super::parse_directive(user_texts(&body).next(), &body)
+        let directive = crate::parse_directive(user_texts(&body).next(), &body)
             .map_err(|(_, message)| invalid(dialect, message))?;
         let delay = Duration::from_millis(directive.delay_ms.unwrap_or(0));
         if rules::is_unregistered(username) {
@@ -150,7 +152,7 @@ impl MockArgo {
         let said = match &directive.tool_call {
             Some(scripted) => self.tool_turn(&body, scripted.calls(), &directive)?,
             None if directive.echo_request => {
-                self.said_text(&body, super::echo(request, &body), &directive)
+                self.said_text(&body, super::said::echo(request, &body), &directive)
             }
             None => {
                 let text = self.reply(model, &body, &directive);
@@ -504,7 +506,7 @@ impl Events {
 /// `response.output_item.done`; then `response.completed` (`response.incomplete` when cut at
 /// `max_output_tokens`) with the usage. A `stream_error` directive ends it with an `error`
 /// event instead; `then_forever` repeats a text delta; `pings` sends `: ping` comments.
-fn response_stream(meta: &Meta, said: &Said, pace: &super::Pace) -> Vec<Step> {
+fn response_stream(meta: &Meta, said: &Said, pace: &Pace) -> Vec<Step> {
     let mut events = Events {
         steps: Steps {
             steps: Vec::new(),

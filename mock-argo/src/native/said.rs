@@ -6,7 +6,25 @@ use serde_json::{json, Map, Value};
 use crate::tools::Dialect;
 use crate::MockRequest;
 
-use super::{Stop, ECHOED_HEADERS};
+/// The headers `echo_request` reports (`null` when absent).
+const ECHOED_HEADERS: &[&str] = &[
+    "authorization",
+    "x-api-key",
+    "anthropic-version",
+    "anthropic-beta",
+    "accept",
+    "accept-encoding",
+    "content-type",
+    "user-agent",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Stop {
+    End,
+    ToolUse,
+    MaxTokens,
+    Sequence(String),
+}
 
 /// The request as the mock received it: `{"method", "path", "headers": {name: value or null},
 /// "body": <the JSON body>}`.

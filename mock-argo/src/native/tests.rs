@@ -1,6 +1,6 @@
 use super::embeddings::*;
 use super::said::*;
-use super::*;
+use super::turn::SIGNATURE;
 
 use std::time::Duration;
 

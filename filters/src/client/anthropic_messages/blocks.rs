@@ -6,8 +6,7 @@ use crate::error::ApiError;
 use crate::hub::{Message, Part, Role};
 use crate::tools::arguments_string;
 
-use super::request::{missing, required};
-use super::wire::{Content, WireBlock, WireMessage, WireRole};
+use super::wire::{missing, required, Content, WireBlock, WireMessage, WireRole};
 
 /// `system` content, or a `mid_conv_system` block's: text only.
 pub(super) fn system_texts(content: Content, at: &str) -> Result<Vec<Part>, ApiError> {

@@ -288,6 +288,11 @@ impl BlockWriter {
     }
 }
 
+/// `error` as the event that ends an Anthropic stream.
+pub(crate) fn error_event(out: &mut Vec<u8>, error: &ApiError) {
+    named(out, "error", &[("error", &error_object(error))]);
+}
+
 /// One SSE event with its `event:` name, which Anthropic's SDKs dispatch on; the data is
 /// `{"type": name, fields...}`, `type` first as in Anthropic's own streams.
 pub(super) fn named(out: &mut Vec<u8>, name: &str, fields: &[(&str, &Value)]) {

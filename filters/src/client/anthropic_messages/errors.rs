@@ -1,20 +1,14 @@
-//! Anthropic's error envelope, as a body and as a stream's last event.
+//! Anthropic's error envelope (the stream's `error` event
+//! is the encoder's `error_event`).
 
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
 
-use super::encoder::named;
-
 /// Anthropic's error envelope, `{"type": "error", "error": {"type", "message"}}`, with the
 /// error type Anthropic uses for the status (the status itself stays `error.status`).
 pub fn error_json(error: &ApiError) -> Vec<u8> {
     error_body(error).to_string().into_bytes()
-}
-
-/// `error` as the event that ends an Anthropic stream.
-pub(crate) fn error_event(out: &mut Vec<u8>, error: &ApiError) {
-    named(out, "error", &[("error", &error_object(error))]);
 }
 
 fn error_body(error: &ApiError) -> Value {

@@ -40,7 +40,7 @@ mod encoder;
 mod errors;
 mod request;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod tools;
 mod wire;
 
@@ -52,8 +52,8 @@ use crate::hub::Conversation;
 use crate::json::parse_request;
 
 pub use answer::answer_json;
+pub(crate) use encoder::error_event;
 pub use encoder::{encoder, MessagesEncoder};
-pub(crate) use errors::error_event;
 pub use errors::error_json;
 
 use request::conversation;

@@ -152,12 +152,3 @@ fn budget_effort(budget_tokens: u64) -> &'static str {
         _ => "high",
     }
 }
-
-pub(super) fn required<T>(value: Option<T>, at: &str, field: &str) -> Result<T, ApiError> {
-    value.ok_or_else(|| missing(at, field))
-}
-
-pub(super) fn missing(at: &str, field: &str) -> ApiError {
-    let param = format!("{at}.{field}");
-    ApiError::invalid(param.clone(), format!("{param}: Field required"))
-}

@@ -4,8 +4,7 @@ use crate::error::ApiError;
 use crate::hub::{ToolChoice, ToolDef};
 use crate::tools::names::NameSet;
 
-use super::request::required;
-use super::wire::{WireTool, WireToolChoice};
+use super::wire::{required, WireTool, WireToolChoice};
 
 /// Custom tools; Anthropic's server and built-in tools (`web_search_*`, `bash_*`,
 /// `text_editor_*`, `computer_*`, `code_execution_*`, `memory_*`, ...) are refused.

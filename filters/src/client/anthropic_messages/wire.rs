@@ -4,6 +4,7 @@ use serde::de::{self, Deserializer, Unexpected};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::error::ApiError;
 use crate::json::{string_or_list, StringOrList};
 
 /// A Messages request body. Optional here what Anthropic requires, so that a missing field
@@ -148,3 +149,13 @@ pub(super) struct OutputConfig {
 
 /// The effort levels Anthropic's `output_config.effort` takes.
 pub(super) const EFFORTS: [&str; 5] = ["low", "medium", "high", "xhigh", "max"];
+
+/// `value`, or the "Field required" error for `at.field`.
+pub(super) fn required<T>(value: Option<T>, at: &str, field: &str) -> Result<T, ApiError> {
+    value.ok_or_else(|| missing(at, field))
+}
+
+pub(super) fn missing(at: &str, field: &str) -> ApiError {
+    let param = format!("{at}.{field}");
+    ApiError::invalid(param.clone(), format!("{param}: Field required"))
+}

@@ -1,18 +1,15 @@
 //! Reading `contents`: user and model turns, their parts, and tool results paired with their calls.
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::DecodePaddingMode;
-use base64::{alphabet, Engine};
+use base64::Engine;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 use crate::hub::{Message, Part, Role};
 
+use super::fields::{get, lenient_base64, standard_base64, text_of};
 use super::signature::{open_thought_signature, SignedThinking};
-use super::{get, text_of};
 
 /// The calls of the latest model turn that no `functionResponse` answered yet, in order. A
 /// turn may hold tens of thousands of calls, so a response finds its call by a lookup, not a
@@ -520,22 +517,6 @@ fn mime_essence(mime_type: &str) -> String {
 
 fn is_text_type(essence: &str) -> bool {
     essence.starts_with("text/") || essence == "application/json"
-}
-
-/// Base64 in the standard alphabet: the Python SDK sends bytes URL-safe encoded.
-pub(super) fn standard_base64(data: &str) -> Cow<'_, str> {
-    if data.contains(['-', '_']) {
-        Cow::Owned(data.replace('-', "+").replace('_', "/"))
-    } else {
-        Cow::Borrowed(data)
-    }
-}
-
-pub(super) fn lenient_base64() -> GeneralPurpose {
-    GeneralPurpose::new(
-        &alphabet::STANDARD,
-        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-    )
 }
 
 /// A `functionResponse.response` as a tool result's text: its `error` (an error result) or

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 use crate::hub::Conversation;
 
-use super::{as_int, as_number, get};
+use super::fields::{as_int, as_number, get};
 
 pub(super) fn apply_generation_config(
     conversation: &mut Conversation,

@@ -48,10 +48,11 @@ mod arguments;
 mod contents;
 mod encoder;
 mod errors;
+mod fields;
 mod generation;
 mod signature;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod tools;
 
 use serde_json::{Map, Value};
@@ -65,6 +66,7 @@ pub use encoder::{encoder, GenAiEncoder};
 pub use errors::error_json;
 
 use contents::ContentsReader;
+use fields::get;
 use generation::apply_generation_config;
 use tools::{read_tool_config, read_tools};
 
@@ -145,43 +147,6 @@ fn read_generate_request(
     conversation.tool_choice = tool_choice;
     apply_generation_config(&mut conversation, request, prefix)?;
     Ok(conversation)
-}
-
-/// A field by its camelCase or snake_case name; `null` counts as absent.
-fn get<'a>(object: &'a Map<String, Value>, camel: &str, snake: &str) -> Option<&'a Value> {
-    object
-        .get(camel)
-        .or_else(|| object.get(snake))
-        .filter(|value| !value.is_null())
-}
-
-/// An integer, also as proto JSON writes 64-bit ones: a string of digits.
-fn as_int(value: &Value) -> Option<i64> {
-    match value {
-        Value::Number(number) => number.as_i64().or_else(|| {
-            number
-                .as_f64()
-                .filter(|float| float.fract() == 0.0 && float.abs() < 9e15)
-                .map(|float| float as i64)
-        }),
-        Value::String(text) => text.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-fn as_number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Number(number) => number.as_f64(),
-        Value::String(text) => text.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-fn text_of(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    }
 }
 
 fn system_message(request: &Map<String, Value>, prefix: &str) -> Result<Option<Message>, ApiError> {

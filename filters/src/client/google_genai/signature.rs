@@ -5,14 +5,14 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::contents::{lenient_base64, standard_base64};
+use super::fields::{lenient_base64, standard_base64};
 
 /// What a `thoughtSignature` written by the gateway holds: a thinking block and the upstream
 /// signature that vouches for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct SignedThinking {
-    pub(super) thinking: String,
-    pub(super) signature: String,
+pub(crate) struct SignedThinking {
+    pub(crate) thinking: String,
+    pub(crate) signature: String,
 }
 
 /// Opens every `thoughtSignature` the gateway writes, so that foreign ones are told apart.
@@ -20,7 +20,7 @@ const SIGNATURE_PREFIX: &[u8] = b"argo-bridge/thinking/1\n";
 
 /// The `thoughtSignature` that carries `thinking` and its upstream `signature`: base64 (the
 /// Python SDK decodes signatures as bytes), opaque to the client as Gemini's own are.
-pub(super) fn thought_signature(thinking: &str, signature: &str) -> String {
+pub(crate) fn thought_signature(thinking: &str, signature: &str) -> String {
     let mut bytes = SIGNATURE_PREFIX.to_vec();
     let body = json!({"thinking": thinking, "signature": signature});
     bytes.extend_from_slice(body.to_string().as_bytes());

@@ -4,6 +4,7 @@ use super::contents::*;
 use super::encoder::*;
 use super::errors::*;
 use super::signature::*;
+pub(crate) use super::signature::{thought_signature, SignedThinking};
 use super::tools::*;
 use super::*;
 
@@ -13,16 +14,13 @@ use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
-use crate::fixtures::{
-    canonical_events, meta, relay, split, sse_payloads, ANTHROPIC_STREAM, OPENAI_STREAM,
-};
+use crate::fixtures::{canonical_events, meta, relay, split, sse_payloads};
 use crate::hub::{
     Answer, Conversation, Dialect, Event, Finish, Message, Part, Role, ToolChoice, ToolDef, Usage,
 };
 use crate::translate::{Encoder, StreamTranslation};
-use crate::upstream::{anthropic, openai_native};
 
-fn read(body: Value) -> Conversation {
+pub(crate) fn read(body: Value) -> Conversation {
     read_request(body.to_string().as_bytes(), "gemini-2.5-pro", false)
         .unwrap_or_else(|error| panic!("{error}"))
 }
@@ -31,7 +29,7 @@ fn refused(body: Value) -> ApiError {
     read_request(body.to_string().as_bytes(), "m", false).unwrap_err()
 }
 
-fn user(text: &str) -> Value {
+pub(crate) fn user(text: &str) -> Value {
     json!({"role": "user", "parts": [{"text": text}]})
 }
 
@@ -256,34 +254,6 @@ fn thousands_of_calls_pair_with_their_responses_by_id_and_by_name() {
         .map(|n| format!("c{n}"))
         .collect();
     assert_eq!(answered, expected);
-}
-
-proptest! {
-    /// The awaited calls answer as a list scanned for the first call with the response's
-    /// id, else its name, did.
-    #[test]
-    fn awaited_calls_answer_as_a_scan_of_the_list_did(
-        calls in prop::collection::vec((prop::option::of(0u8..3), 0u8..3), 0..8),
-        responses in prop::collection::vec((prop::option::of(0u8..4), 0u8..4), 0..10),
-    ) {
-        let mut awaited = AwaitedCalls::default();
-        let mut listed: Vec<(Option<String>, String, String)> = Vec::new();
-        for (position, (id, name)) in calls.iter().enumerate() {
-            let (id, name) = (id.map(|id| format!("id{id}")), format!("f{name}"));
-            awaited.push(id.clone(), format!("hub{position}"), &name);
-            listed.push((id, format!("hub{position}"), name));
-        }
-        for (id, name) in responses {
-            let (id, name) = (id.map(|id| format!("id{id}")), format!("f{name}"));
-            let by_id = id.as_deref().and_then(|id| {
-                listed.iter().position(|(client_id, ..)| client_id.as_deref() == Some(id))
-            });
-            let scanned = by_id
-                .or_else(|| listed.iter().position(|(.., listed_name)| *listed_name == name))
-                .map(|position| listed.remove(position).1);
-            prop_assert_eq!(awaited.answer(id.as_deref(), &name), scanned);
-        }
-    }
 }
 
 #[test]
@@ -1076,7 +1046,7 @@ fn a_mid_stream_error_is_the_last_response() {
 
 // --- streams -------------------------------------------------------------------------
 
-fn responses(out: &[u8], framing: Framing) -> Vec<Value> {
+pub(crate) fn responses(out: &[u8], framing: Framing) -> Vec<Value> {
     match framing {
         Framing::Sse => sse_payloads(out),
         Framing::JsonArray => serde_json::from_slice(out)
@@ -1084,7 +1054,7 @@ fn responses(out: &[u8], framing: Framing) -> Vec<Value> {
     }
 }
 
-fn encode(events: &[Event], framing: Framing, finish: Finish) -> Vec<u8> {
+pub(crate) fn encode(events: &[Event], framing: Framing, finish: Finish) -> Vec<u8> {
     let mut encoder = encoder(&meta(), framing);
     let mut out = Vec::new();
     encoder.start(&mut out);
@@ -1097,17 +1067,17 @@ fn encode(events: &[Event], framing: Framing, finish: Finish) -> Vec<u8> {
 
 /// What a valid stream carries, checked response by response.
 #[derive(Debug, Default, PartialEq)]
-struct Streamed {
-    text: String,
-    thoughts: String,
-    signed: Vec<SignedThinking>,
+pub(crate) struct Streamed {
+    pub(crate) text: String,
+    pub(crate) thoughts: String,
+    pub(crate) signed: Vec<SignedThinking>,
     /// `(id, name, args)` in the order sent.
-    calls: Vec<(String, String, Value)>,
-    finish_reason: String,
-    usage: Value,
+    pub(crate) calls: Vec<(String, String, Value)>,
+    pub(crate) finish_reason: String,
+    pub(crate) usage: Value,
 }
 
-fn check_stream(responses: &[Value]) -> Streamed {
+pub(crate) fn check_stream(responses: &[Value]) -> Streamed {
     let mut streamed = Streamed::default();
     let (last, chunks) = responses.split_last().expect("a last response");
     for response in responses {
@@ -1163,27 +1133,9 @@ fn read_streamed_part(part: &Value, streamed: &mut Streamed, in_last: bool) {
     }
 }
 
-/// The stream's parts recorded as the Python SDK records them (a content per response)
-/// and read back: the assistant turn.
-fn read_back(responses: &[Value]) -> Vec<Part> {
-    let mut contents = vec![user("hi")];
-    contents.extend(
-        responses
-            .iter()
-            .map(|response| response["candidates"][0]["content"].clone()),
-    );
-    let conversation = read(json!({ "contents": contents }));
-    conversation
-        .messages
-        .into_iter()
-        .nth(1)
-        .map(|message| message.content)
-        .unwrap_or_default()
-}
-
 /// What the encoder should send for `events`: signed blocks end at anything but their
 /// signature, calls are whole.
-fn expected(events: &[Event]) -> (Streamed, usize) {
+pub(crate) fn expected(events: &[Event]) -> (Streamed, usize) {
     let mut streamed = Streamed::default();
     let mut block: Option<(String, Option<String>)> = None;
     let mut calls: Vec<(String, String, String)> = Vec::new();
@@ -1236,7 +1188,7 @@ fn expected(events: &[Event]) -> (Streamed, usize) {
 }
 
 /// serde_json's reading of an argument text, independent of the encoder's scanner.
-fn first_object(text: &str) -> Option<Value> {
+pub(crate) fn first_object(text: &str) -> Option<Value> {
     if text.bytes().all(|byte| b" \t\r\n".contains(&byte)) {
         return Some(json!({}));
     }
@@ -1247,6 +1199,101 @@ fn first_object(text: &str) -> Option<Value> {
         Some(Ok(object @ Value::Object(_))) => Some(object),
         _ => None,
     }
+}
+
+pub(crate) fn translate(
+    decoder: impl crate::translate::Decoder + 'static,
+    framing: Framing,
+    pieces: &[&[u8]],
+) -> Vec<u8> {
+    relay(
+        &mut StreamTranslation::new(decoder, encoder(&meta(), framing)),
+        pieces,
+    )
+}
+
+#[test]
+fn calls_without_closing_arguments_go_out_with_the_finish() {
+    let events = [
+        Event::ToolCallStart {
+            index: 0,
+            id: "toolu_1".into(),
+            name: "now".into(),
+        },
+        Event::ToolCallArguments {
+            index: 0,
+            fragment: String::new(),
+        },
+        Event::ToolCallStart {
+            index: 1,
+            id: "toolu_2".into(),
+            name: "f".into(),
+        },
+        Event::ToolCallArguments {
+            index: 1,
+            fragment: "{\"a\":".into(),
+        },
+        Event::ToolCallArguments {
+            index: 0,
+            fragment: " ".into(),
+        },
+        Event::ToolCallArguments {
+            index: 1,
+            fragment: "1}".into(),
+        },
+    ];
+    let responses = sse_payloads(&encode(&events, Framing::Sse, Finish::ToolCalls));
+    assert_eq!(responses.len(), 2);
+    assert_eq!(
+        responses[0]["candidates"][0]["content"]["parts"],
+        json!([{"functionCall": {"id": "toolu_2", "name": "f", "args": {"a": 1}}}])
+    );
+    assert_eq!(
+        responses[1]["candidates"][0]["content"]["parts"],
+        json!([{"functionCall": {"id": "toolu_1", "name": "now", "args": {}}}])
+    );
+    assert_eq!(responses[1]["candidates"][0]["finishReason"], "STOP");
+}
+
+#[test]
+fn a_replayed_answer_streams_what_answer_json_holds() {
+    let whole = Answer {
+        content: vec![
+            Part::Thinking {
+                text: "Hmm.".into(),
+                signature: Some("sig".into()),
+            },
+            Part::Text("Checking.".into()),
+            Part::tool_call("call_1", "f", "{\"a\":1}"),
+        ],
+        finish: Finish::ToolCalls,
+        usage: None,
+    };
+    let mut encoder = encoder(&meta(), Framing::Sse);
+    let out = crate::translate::replay(&mut encoder, &whole, Usage::new(5, 6));
+    let streamed = check_stream(&sse_payloads(&out));
+    let json: Value =
+        serde_json::from_slice(&answer_json(&whole, &meta(), &Usage::new(5, 6))).unwrap();
+    let single = check_stream(&[json]);
+    assert_eq!(streamed, single);
+}
+
+/// The stream's parts recorded as the Python SDK records them (a content per response)
+/// and read back: the assistant turn.
+fn read_back(responses: &[Value]) -> Vec<Part> {
+    let mut contents = vec![user("hi")];
+    contents.extend(
+        responses
+            .iter()
+            .map(|response| response["candidates"][0]["content"].clone()),
+    );
+    let conversation = read(json!({ "contents": contents }));
+    conversation
+        .messages
+        .into_iter()
+        .nth(1)
+        .map(|message| message.content)
+        .unwrap_or_default()
 }
 
 fn sorted(mut calls: Vec<(String, String, Value)>) -> Vec<(String, String, Value)> {
@@ -1262,6 +1309,31 @@ const FINISHES: [Finish; 4] = [
 ];
 
 proptest! {
+    /// The awaited calls answer as a list scanned for the first call with the response's
+    /// id, else its name, did.
+    #[test]
+    fn awaited_calls_answer_as_a_scan_of_the_list_did(
+        calls in prop::collection::vec((prop::option::of(0u8..3), 0u8..3), 0..8),
+        responses in prop::collection::vec((prop::option::of(0u8..4), 0u8..4), 0..10),
+    ) {
+        let mut awaited = AwaitedCalls::default();
+        let mut listed: Vec<(Option<String>, String, String)> = Vec::new();
+        for (position, (id, name)) in calls.iter().enumerate() {
+            let (id, name) = (id.map(|id| format!("id{id}")), format!("f{name}"));
+            awaited.push(id.clone(), format!("hub{position}"), &name);
+            listed.push((id, format!("hub{position}"), name));
+        }
+        for (id, name) in responses {
+            let (id, name) = (id.map(|id| format!("id{id}")), format!("f{name}"));
+            let by_id = id.as_deref().and_then(|id| {
+                listed.iter().position(|(client_id, ..)| client_id.as_deref() == Some(id))
+            });
+            let scanned = by_id
+                .or_else(|| listed.iter().position(|(.., listed_name)| *listed_name == name))
+                .map(|position| listed.remove(position).1);
+            prop_assert_eq!(awaited.answer(id.as_deref(), &name), scanned);
+        }
+    }
     #[test]
     fn any_event_sequence_gives_a_valid_response_stream(
         events in canonical_events(),
@@ -1329,166 +1401,4 @@ proptest! {
             prop_assert_eq!(scanned, first_object(&text), "{}", text);
         }
     }
-
-    #[test]
-    fn claudes_stream_encodes_alike_however_split(
-        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
-        array in any::<bool>(),
-    ) {
-        let framing = if array { Framing::JsonArray } else { Framing::Sse };
-        let stream = ANTHROPIC_STREAM.as_bytes();
-        let whole = translate(anthropic::SseDecoder::new(), framing, &[stream]);
-        prop_assert_eq!(translate(anthropic::SseDecoder::new(), framing, &split(stream, &cuts)), whole);
-    }
-
-    #[test]
-    fn openai_streams_encode_alike_however_split(
-        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
-        array in any::<bool>(),
-    ) {
-        let framing = if array { Framing::JsonArray } else { Framing::Sse };
-        let stream = OPENAI_STREAM.as_bytes();
-        let whole = translate(openai_native::SseDecoder::new(), framing, &[stream]);
-        prop_assert_eq!(translate(openai_native::SseDecoder::new(), framing, &split(stream, &cuts)), whole);
-    }
-}
-
-fn translate(
-    decoder: impl crate::translate::Decoder + 'static,
-    framing: Framing,
-    pieces: &[&[u8]],
-) -> Vec<u8> {
-    relay(
-        &mut StreamTranslation::new(decoder, encoder(&meta(), framing)),
-        pieces,
-    )
-}
-
-#[test]
-fn claudes_stream_becomes_gemini_responses() {
-    for framing in [Framing::Sse, Framing::JsonArray] {
-        let out = translate(
-            anthropic::SseDecoder::new(),
-            framing,
-            &[ANTHROPIC_STREAM.as_bytes()],
-        );
-        let responses = responses(&out, framing);
-        let streamed = check_stream(&responses);
-        assert_eq!(
-            streamed,
-            Streamed {
-                text: "Let me check \"Paris\" 🌦️ for you.".into(),
-                thoughts: "The user wants the weather.".into(),
-                signed: vec![SignedThinking {
-                    thinking: "The user wants the weather.".into(),
-                    signature: "EvUBCl0IDRACGAIqQFpN".into()
-                }],
-                calls: vec![(
-                    "toolu_vrtx_01T1x1fJ34qAmk2tNTrN7Up6".into(),
-                    "get_weather".into(),
-                    json!({"city": "Paris"})
-                )],
-                finish_reason: "STOP".into(),
-                usage: json!({"promptTokenCount": 572, "candidatesTokenCount": 89,
-                    "totalTokenCount": 661, "cachedContentTokenCount": 100}),
-            }
-        );
-        assert_eq!(
-            responses[1]["candidates"][0]["content"]["parts"][0]["thoughtSignature"],
-            thought_signature("The user wants the weather.", "EvUBCl0IDRACGAIqQFpN"),
-            "the signature rides on the first text after the thinking"
-        );
-        let last = responses.last().unwrap();
-        assert_eq!(
-            last["candidates"][0]["content"]["parts"],
-            json!([{"text": ""}]),
-            "the call went out as soon as its arguments closed"
-        );
-    }
-}
-
-#[test]
-fn openai_streams_become_gemini_responses() {
-    let out = translate(
-        openai_native::SseDecoder::new(),
-        Framing::Sse,
-        &[OPENAI_STREAM.as_bytes()],
-    );
-    let streamed = check_stream(&sse_payloads(&out));
-    assert_eq!(streamed.text, "Pong! 😊 \"quoted\"");
-    assert_eq!(
-        streamed.calls,
-        [(
-            "call_y0po4Ztyj41x7Led1gGoTCs1".into(),
-            "get_weather".into(),
-            json!({"city": "Paris"})
-        )]
-    );
-    assert_eq!(streamed.usage["cachedContentTokenCount"], 128);
-}
-
-#[test]
-fn calls_without_closing_arguments_go_out_with_the_finish() {
-    let events = [
-        Event::ToolCallStart {
-            index: 0,
-            id: "toolu_1".into(),
-            name: "now".into(),
-        },
-        Event::ToolCallArguments {
-            index: 0,
-            fragment: String::new(),
-        },
-        Event::ToolCallStart {
-            index: 1,
-            id: "toolu_2".into(),
-            name: "f".into(),
-        },
-        Event::ToolCallArguments {
-            index: 1,
-            fragment: "{\"a\":".into(),
-        },
-        Event::ToolCallArguments {
-            index: 0,
-            fragment: " ".into(),
-        },
-        Event::ToolCallArguments {
-            index: 1,
-            fragment: "1}".into(),
-        },
-    ];
-    let responses = sse_payloads(&encode(&events, Framing::Sse, Finish::ToolCalls));
-    assert_eq!(responses.len(), 2);
-    assert_eq!(
-        responses[0]["candidates"][0]["content"]["parts"],
-        json!([{"functionCall": {"id": "toolu_2", "name": "f", "args": {"a": 1}}}])
-    );
-    assert_eq!(
-        responses[1]["candidates"][0]["content"]["parts"],
-        json!([{"functionCall": {"id": "toolu_1", "name": "now", "args": {}}}])
-    );
-    assert_eq!(responses[1]["candidates"][0]["finishReason"], "STOP");
-}
-
-#[test]
-fn a_replayed_answer_streams_what_answer_json_holds() {
-    let whole = Answer {
-        content: vec![
-            Part::Thinking {
-                text: "Hmm.".into(),
-                signature: Some("sig".into()),
-            },
-            Part::Text("Checking.".into()),
-            Part::tool_call("call_1", "f", "{\"a\":1}"),
-        ],
-        finish: Finish::ToolCalls,
-        usage: None,
-    };
-    let mut encoder = encoder(&meta(), Framing::Sse);
-    let out = crate::translate::replay(&mut encoder, &whole, Usage::new(5, 6));
-    let streamed = check_stream(&sse_payloads(&out));
-    let json: Value =
-        serde_json::from_slice(&answer_json(&whole, &meta(), &Usage::new(5, 6))).unwrap();
-    let single = check_stream(&[json]);
-    assert_eq!(streamed, single);
 }

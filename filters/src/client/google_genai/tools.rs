@@ -9,7 +9,7 @@ use crate::hub::{ToolChoice, ToolDef};
 use crate::tools::names::NameSet;
 
 use super::contents::is_upstream_id;
-use super::{as_int, get};
+use super::fields::{as_int, get};
 
 pub(super) fn read_tools(
     request: &Map<String, Value>,

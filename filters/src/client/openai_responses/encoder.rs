@@ -1,4 +1,5 @@
-//! The stream encoder: the Responses SSE event sequence.
+//! The stream encoder: the Responses SSE event sequence, also the events that end a relayed
+//! stream with an error.
 
 use serde::Serialize;
 
@@ -482,4 +483,17 @@ impl Encoder for ResponsesEncoder {
         self.emit(out, "error", body);
         self.emit_response(out, "response.failed", Outcome::Failed(error));
     }
+}
+
+/// The events that end a Responses stream with `error` after Argo's own events were relayed
+/// (the pass-through): `error`, then `response.failed` under the gateway's id and the
+/// client's model, numbered on from `sequence`, as [`ResponsesEncoder`] ends a stream.
+///
+/// [`ResponsesEncoder`]: ResponsesEncoder
+pub fn failure_events(meta: &ResponseMeta, error: &ApiError, sequence: u64) -> Vec<u8> {
+    let mut encoder = encoder(meta, &ClientTools::default());
+    encoder.sequence = sequence;
+    let mut out = Vec::new();
+    encoder.error(&mut out, error);
+    out
 }

@@ -9,7 +9,7 @@ use crate::hub::{Message, Part, Role};
 use crate::tools;
 use crate::tools::namespaces::Namespaces;
 
-use super::request::STATELESS;
+use super::stored::STATELESS;
 use super::tools::CUSTOM_INPUT;
 
 /// What one input item adds to the conversation.

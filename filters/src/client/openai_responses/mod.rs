@@ -53,14 +53,15 @@ mod errors;
 mod input;
 mod items;
 mod request;
+mod stored;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod tools;
 
 pub use answer::answer_json;
-pub use encoder::{encoder, ResponsesEncoder};
-pub use errors::{error_json, failure_events};
+pub use encoder::{encoder, failure_events, ResponsesEncoder};
+pub use errors::error_json;
 pub use request::read_request;
-pub(crate) use request::{StoredState, STATELESS};
+pub(crate) use stored::{StoredState, STATELESS};
 pub use tools::ClientTools;
 pub(crate) use tools::{is_dropped_tool, unserved_tool};

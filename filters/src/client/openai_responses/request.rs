@@ -1,5 +1,5 @@
-//! The request: its wire fields, what needs state stored on the server (refused), and the
-//! body read into a conversation (`text.format` as `response_format`).
+//! The request: its wire fields, what needs state stored on the server (refused, see
+//! [`super::stored`]), and the body read into a conversation (`text.format` as `response_format`).
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -11,6 +11,7 @@ use crate::openai::check_sampling;
 use crate::tools::names::NameSet;
 
 use super::input::read_input;
+use super::stored::StoredState;
 use super::tools::{read_tool_choice, read_tools, ClientTools};
 
 /// The request fields read; every other field is ignored.
@@ -100,8 +101,6 @@ pub fn read_request(body: &[u8]) -> Result<(Conversation, String, ClientTools), 
     Ok((conversation, request.model, custom_tools))
 }
 
-pub(crate) const STATELESS: &str = "This gateway is stateless: it stores no responses. Send the whole conversation in `input` each turn, with `store: false` (as Codex CLI does).";
-
 /// What needs responses, conversations or prompts stored on the server.
 fn refuse_stored_state(request: &Request) -> Result<(), ApiError> {
     StoredState {
@@ -112,55 +111,6 @@ fn refuse_stored_state(request: &Request) -> Result<(), ApiError> {
         prompt: request.prompt.is_some(),
     }
     .refuse()
-}
-
-/// Which members of a request ask for state stored on the server (each present and not null,
-/// or `true`); the pass-through to Argo's own `/v1/responses` refuses them as the translation
-/// does, since the client only ever sees the gateway's response ids.
-#[derive(Debug, Default)]
-pub(crate) struct StoredState {
-    pub previous_response_id: bool,
-    pub store: bool,
-    pub background: bool,
-    pub conversation: bool,
-    pub prompt: bool,
-}
-
-impl StoredState {
-    pub(crate) fn refuse(&self) -> Result<(), ApiError> {
-        let request = self;
-        let stored = [
-        (
-            request.previous_response_id,
-            "previous_response_id",
-            "`previous_response_id` refers to a stored response.",
-        ),
-        (
-            request.store,
-            "store",
-            "`store: true` asks for the response to be stored.",
-        ),
-        (
-            request.background,
-            "background",
-            "`background: true` needs a stored response to poll.",
-        ),
-        (
-            request.conversation,
-            "conversation",
-            "`conversation` refers to a stored conversation.",
-        ),
-        (
-            request.prompt,
-            "prompt",
-            "`prompt` refers to a prompt template stored on OpenAI's platform; send the instructions themselves.",
-        ),
-    ];
-        match stored.into_iter().find(|(asked, ..)| *asked) {
-            Some((_, param, why)) => Err(ApiError::invalid(param, format!("{why} {STATELESS}"))),
-            None => Ok(()),
-        }
-    }
 }
 
 /// `text.format` as OpenAI chat's `response_format`; plain text is the default (`None`).

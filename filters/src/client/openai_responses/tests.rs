@@ -9,17 +9,16 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::fixtures::{self, canonical_events, split, ANTHROPIC_STREAM, OPENAI_STREAM};
+use crate::fixtures::{self, canonical_events};
 use crate::hub::{
     Aggregator, Answer, Conversation, Dialect, Event, Finish, Message, Part, Role, ToolChoice,
     ToolDef, Usage,
 };
 use crate::openai::ResponseMeta;
 use crate::tools::namespaces;
-use crate::translate::{replay, Decoder, Encoder, StreamTranslation};
-use crate::upstream::{anthropic, openai_native, resource};
+use crate::translate::{replay, Encoder};
 
-fn meta() -> ResponseMeta {
+pub(crate) fn meta() -> ResponseMeta {
     ResponseMeta {
         id: "resp-gw123".into(),
         ..fixtures::meta()
@@ -27,7 +26,7 @@ fn meta() -> ResponseMeta {
 }
 
 /// The conversation, and the custom tools.
-fn read_custom(body: Value) -> (Conversation, ClientTools) {
+pub(crate) fn read_custom(body: Value) -> (Conversation, ClientTools) {
     let (conversation, model, custom_tools) = read_request(body.to_string().as_bytes()).unwrap();
     assert_eq!(model, "gpt-5");
     assert_eq!(conversation.origin, Dialect::OpenAiResponses);
@@ -35,13 +34,13 @@ fn read_custom(body: Value) -> (Conversation, ClientTools) {
 }
 
 /// The conversation of a request without custom tools.
-fn read(body: Value) -> Conversation {
+pub(crate) fn read(body: Value) -> Conversation {
     let (conversation, custom_tools) = read_custom(body);
     assert!(custom_tools.is_empty());
     conversation
 }
 
-fn no_custom() -> ClientTools {
+pub(crate) fn no_custom() -> ClientTools {
     ClientTools::default()
 }
 
@@ -306,32 +305,6 @@ fn text_formats_become_chat_response_formats() {
     );
 }
 
-/// The hub's `response_format` reaches Argo's OpenAI endpoint only.
-#[test]
-fn the_response_format_goes_up_to_openai_and_not_to_anthropic() {
-    let conversation = read(json!({"model": "gpt-5", "input": "hi",
-        "text": {"format": {"type": "json_schema", "name": "n", "schema": {"type": "object"}}}}));
-    let openai: Value = serde_json::from_slice(
-        &openai_native::request_body(&conversation, &fixtures::gpt(), "alice").unwrap(),
-    )
-    .unwrap();
-    assert_eq!(
-        openai["response_format"],
-        json!({"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "object"}}})
-    );
-    let claude: Value = serde_json::from_slice(
-        &anthropic::request_body(&conversation, &fixtures::claude(), "alice", false).unwrap(),
-    )
-    .unwrap();
-    assert!(claude.get("response_format").is_none());
-    let plain = read(json!({"model": "gpt-5", "input": "hi"}));
-    let openai: Value = serde_json::from_slice(
-        &openai_native::request_body(&plain, &fixtures::gpt(), "alice").unwrap(),
-    )
-    .unwrap();
-    assert!(openai.get("response_format").is_none());
-}
-
 #[test]
 fn stored_state_is_refused_with_the_stateless_advice() {
     for (field, value) in [
@@ -586,17 +559,17 @@ fn web_search_and_tool_search_tools_are_dropped_and_other_hosted_tools_refused_b
 }
 
 /// A grammar as Codex sends one for `apply_patch` (shortened).
-const LARK: &str = "start: begin_patch hunk+ end_patch\nbegin_patch: \"*** Begin Patch\" LF\nend_patch: \"*** End Patch\" LF?\n%import common.LF";
+pub(crate) const LARK: &str = "start: begin_patch hunk+ end_patch\nbegin_patch: \"*** Begin Patch\" LF\nend_patch: \"*** End Patch\" LF?\n%import common.LF";
 
 /// A patch with what JSON escapes: newlines, quotes, a backslash, a tab, non-ASCII.
-const PATCH: &str = "*** Begin Patch\n*** Update File: src/a.rs\n@@\n-let s = \"a\\b\";\n+let s = \"\té 🦀\";\n*** End Patch\n";
+pub(crate) const PATCH: &str = "*** Begin Patch\n*** Update File: src/a.rs\n@@\n-let s = \"a\\b\";\n+let s = \"\té 🦀\";\n*** End Patch\n";
 
-fn custom(names: &[&str]) -> ClientTools {
+pub(crate) fn custom(names: &[&str]) -> ClientTools {
     names.iter().copied().collect()
 }
 
 /// The function schema a custom tool is offered with.
-fn input_schema() -> Value {
+pub(crate) fn input_schema() -> Value {
     json!({"type": "object",
         "properties": {"input": {"type": "string", "description": "The tool's whole input, as plain text"}},
         "required": ["input"], "additionalProperties": false})
@@ -647,31 +620,6 @@ fn custom_tools_are_offered_as_functions_taking_their_input_as_one_string() {
     assert!(conversation.tools[2..]
         .iter()
         .all(|tool| tool.parameters == input_schema()));
-}
-
-/// What reaches the model: a function on Argo's OpenAI endpoint, a tool on Claude's.
-#[test]
-fn the_model_sees_a_custom_tool_as_a_function_with_one_string_input() {
-    let (conversation, _) = read_custom(json!({"model": "gpt-5", "input": "hi",
-        "tools": [{"type": "custom", "name": "apply_patch", "description": "Edits files.",
-            "format": {"type": "grammar", "syntax": "lark", "definition": LARK}}]}));
-    let description = format!("Edits files.\n\n`input` must match this Lark grammar:\n{LARK}");
-    let openai: Value = serde_json::from_slice(
-        &openai_native::request_body(&conversation, &fixtures::gpt(), "alice").unwrap(),
-    )
-    .unwrap();
-    assert_eq!(
-        openai["tools"],
-        json!([{"type": "function", "function": {"name": "apply_patch",
-            "description": description, "parameters": input_schema()}}])
-    );
-    let claude: Value = serde_json::from_slice(
-        &anthropic::request_body(&conversation, &fixtures::claude(), "alice", false).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(claude["tools"][0]["name"], "apply_patch");
-    assert_eq!(claude["tools"][0]["description"], description.as_str());
-    assert_eq!(claude["tools"][0]["input_schema"], input_schema());
 }
 
 #[test]
@@ -753,7 +701,7 @@ fn custom_tool_calls_and_outputs_are_read_as_calls_wrapping_their_input() {
     );
 }
 
-fn usage() -> Usage {
+pub(crate) fn usage() -> Usage {
     Usage {
         input_tokens: 10,
         output_tokens: 5,
@@ -967,18 +915,18 @@ struct Streamed {
 }
 
 /// What a valid stream said.
-struct Told {
-    events: Vec<Value>,
+pub(crate) struct Told {
+    pub(crate) events: Vec<Value>,
     /// The response of the last event.
-    response: Value,
-    text: String,
-    thinking: String,
+    pub(crate) response: Value,
+    pub(crate) text: String,
+    pub(crate) thinking: String,
 }
 
 /// Checks `sse` against the Responses streaming rules (as the SDK's accumulator and Codex
 /// read them): numbering, the opening, each item's lifecycle, and a last event carrying
 /// every item as it was done.
-fn check_stream(sse: &[u8]) -> Told {
+pub(crate) fn check_stream(sse: &[u8]) -> Told {
     let events = parse_events(sse);
     for (position, event) in events.iter().enumerate() {
         assert_eq!(event["sequence_number"], position, "{event}");
@@ -1211,76 +1159,6 @@ fn picked_names(events: &[Event], mask: u8) -> ClientTools {
         .filter(|(index, _)| mask >> (*index % 8) & 1 == 1)
         .map(|(_, name)| name)
         .collect()
-}
-
-proptest! {
-    /// Any event sequence gives a valid stream that delivers every text, thinking,
-    /// signature and argument fragment to its item, and ends with the very response
-    /// `answer_json` writes for the same events folded into an answer. Calls of the tools
-    /// picked as custom are custom tool calls carrying the input their arguments wrap.
-    #[test]
-    fn any_event_sequence_gives_a_valid_event_stream(events in canonical_events(), finish in 0usize..4, mask in any::<u8>()) {
-        let finish = FINISHES[finish];
-        let custom_tools = picked_names(&events, mask);
-        let told = check_stream(&encode(&events, finish, Usage::new(3, 4), &custom_tools));
-        let mut aggregator = Aggregator::default();
-        events.iter().cloned().for_each(|event| aggregator.push(event));
-        let folded = Answer { finish, ..aggregator.finish().unwrap() };
-        let expected: Value = serde_json::from_slice(&answer_json(&folded, &meta(), &Usage::new(3, 4), &custom_tools)).unwrap();
-        prop_assert_eq!(&told.response, &expected);
-        let concat = |pick: fn(&Event) -> Option<&str>| events.iter().filter_map(pick).collect::<String>();
-        prop_assert_eq!(told.text, concat(|event| match event { Event::TextDelta(text) => Some(text), _ => None }));
-        prop_assert_eq!(told.thinking, concat(|event| match event { Event::ThinkingDelta(text) => Some(text), _ => None }));
-        let signatures: String = told.response["output"].as_array().unwrap().iter()
-            .filter_map(|item| item["encrypted_content"].as_str()).collect();
-        prop_assert_eq!(signatures, concat(|event| match event { Event::ThinkingSignature(text) => Some(text), _ => None }));
-        let mut calls: Vec<(String, String, String)> = Vec::new();
-        for event in &events {
-            match event {
-                Event::ToolCallStart { id, name, .. } => calls.push((id.clone(), name.clone(), String::new())),
-                Event::ToolCallArguments { index, fragment } => calls[*index].2.push_str(fragment),
-                _ => {}
-            }
-        }
-        let expected_calls: Vec<(&str, String, String, String)> = calls.into_iter()
-            .map(|(id, name, arguments)| if custom_tools.contains(&name) {
-                ("custom_tool_call", id, name, custom_input(&arguments).into_owned())
-            } else {
-                ("function_call", id, name, arguments)
-            })
-            .collect();
-        let streamed: Vec<(&str, String, String, String)> = told.response["output"].as_array().unwrap().iter()
-            .filter_map(|item| {
-                let (kind, text) = match item["type"].as_str() {
-                    Some("function_call") => ("function_call", &item["arguments"]),
-                    Some("custom_tool_call") => ("custom_tool_call", &item["input"]),
-                    _ => return None,
-                };
-                Some((kind, item["call_id"].as_str().unwrap().into(), item["name"].as_str().unwrap().into(), text.as_str().unwrap().into()))
-            })
-            .collect();
-        prop_assert_eq!(streamed, expected_calls);
-        let end = if matches!(finish, Finish::Stop | Finish::ToolCalls) { "response.completed" } else { "response.incomplete" };
-        prop_assert_eq!(&told.events.last().unwrap()["type"], end);
-    }
-
-    /// Whatever the input and however the model's arguments come cut (inside escapes and
-    /// characters too), the custom call's item carries the input, and sent back it reads
-    /// as the very call the model made.
-    #[test]
-    fn a_custom_calls_input_round_trips(input in "\\PC{0,40}|[\"\\\\\n\t\u{1F980}é]{0,8}", cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6)) {
-        let arguments = json!({"input": input}).to_string();
-        let mut events = vec![Event::ToolCallStart { index: 0, id: "call_1".into(), name: "apply_patch".into() }];
-        events.extend(split_text(&arguments, &cuts).into_iter().map(|fragment| Event::ToolCallArguments { index: 0, fragment: fragment.into() }));
-        let custom_tools = custom(&["apply_patch"]);
-        let told = check_stream(&encode(&events, Finish::ToolCalls, Usage::new(1, 1), &custom_tools));
-        let item = &told.response["output"][0];
-        prop_assert_eq!(&item["type"], "custom_tool_call");
-        prop_assert_eq!(item["input"].as_str(), Some(input.as_str()));
-        let (conversation, _) = read_custom(json!({"model": "gpt-5", "input": [item, {"type": "custom_tool_call_output", "call_id": "call_1", "output": "ok"}],
-            "tools": [{"type": "custom", "name": "apply_patch"}]}));
-        prop_assert_eq!(&conversation.messages[0].content, &vec![Part::tool_call("call_1", "apply_patch", arguments)]);
-    }
 }
 
 /// `text` cut at `cuts`, each moved back to a character boundary.
@@ -1540,106 +1418,6 @@ fn encoder_with_start() -> ResponsesEncoder {
     encoder
 }
 
-fn translate(decoder: impl Decoder + 'static, pieces: &[&[u8]]) -> Vec<u8> {
-    translate_custom(decoder, &no_custom(), pieces)
-}
-
-fn translate_custom(
-    decoder: impl Decoder + 'static,
-    custom_tools: &ClientTools,
-    pieces: &[&[u8]],
-) -> Vec<u8> {
-    fixtures::relay(
-        &mut StreamTranslation::new(decoder, encoder(&meta(), custom_tools)),
-        pieces,
-    )
-}
-
-#[test]
-fn claudes_stream_becomes_responses_events() {
-    let told = check_stream(&translate(
-        anthropic::SseDecoder::new(),
-        &[ANTHROPIC_STREAM.as_bytes()],
-    ));
-    assert_eq!(told.events.last().unwrap()["type"], "response.completed");
-    assert_eq!(
-        told.response["output"],
-        json!([
-            {"type": "reasoning", "id": "rs_gw123_0", "status": "completed",
-                "summary": [{"type": "summary_text", "text": "The user wants the weather."}],
-                "encrypted_content": "EvUBCl0IDRACGAIqQFpN"},
-            {"type": "message", "id": "msg_gw123_1", "role": "assistant", "status": "completed",
-                "content": [{"type": "output_text", "text": "Let me check \"Paris\" 🌦️ for you.", "annotations": []}]},
-            {"type": "function_call", "id": "fc_gw123_2", "call_id": "toolu_vrtx_01T1x1fJ34qAmk2tNTrN7Up6",
-                "name": "get_weather", "arguments": "{\"city\": \"Paris\"}", "status": "completed"}])
-    );
-    assert_eq!(
-        told.response["usage"],
-        json!({"input_tokens": 572, "input_tokens_details": {"cached_tokens": 100},
-            "output_tokens": 89, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 661})
-    );
-}
-
-#[test]
-fn openais_stream_becomes_responses_events() {
-    let told = check_stream(&translate(
-        openai_native::SseDecoder::new(),
-        &[OPENAI_STREAM.as_bytes()],
-    ));
-    assert_eq!(told.text, "Pong! 😊 \"quoted\"");
-    assert_eq!(
-        told.response["output"][1]["call_id"],
-        "call_y0po4Ztyj41x7Led1gGoTCs1"
-    );
-    assert_eq!(
-        told.response["output"][1]["arguments"],
-        "{\"city\":\"Paris\"}"
-    );
-    assert_eq!(
-        told.response["usage"]["input_tokens_details"]["cached_tokens"],
-        128
-    );
-}
-
-#[test]
-fn an_upstream_error_after_the_answer_began_fails_the_response() {
-    let start = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":9}}}\n\nevent: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello there\"}}\n\n";
-    let overloaded = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
-    let stream = format!("{start}{overloaded}");
-    let told = check_stream(&translate(
-        anthropic::SseDecoder::new(),
-        &[stream.as_bytes()],
-    ));
-    assert_eq!(told.text, "Hello there");
-    assert_eq!(
-        told.events[told.events.len() - 2]["code"],
-        "upstream_overloaded"
-    );
-    assert_eq!(told.response["status"], "failed");
-    let cut = check_stream(&translate(
-        anthropic::SseDecoder::new(),
-        &[start.as_bytes()],
-    ));
-    assert_eq!(
-        cut.events[cut.events.len() - 2]["code"],
-        "upstream_truncated"
-    );
-}
-
-#[test]
-fn resource_text_with_prompt_tools_streams_calls() {
-    let scanner =
-        crate::upstream::resource::prompt_tools::ToolScanner::new(vec!["f".into()], "resp-gw123");
-    let text = "Sure. <tool_call>{\"name\":\"f\",\"arguments\":{\"a\":1}}</tool_call>";
-    let told = check_stream(&translate(
-        resource::TextDecoder::with_tool_scanner(scanner),
-        &[&text.as_bytes()[..9], &text.as_bytes()[9..]],
-    ));
-    assert_eq!(told.text, "Sure. ");
-    assert_eq!(told.response["output"][1]["name"], "f");
-    assert_eq!(told.response["output"][1]["arguments"], "{\"a\":1}");
-}
-
 #[test]
 fn a_buffered_answer_replays_as_the_stream_of_the_same_response() {
     let answer = answer(
@@ -1659,92 +1437,6 @@ fn a_buffered_answer_replays_as_the_stream_of_the_same_response() {
         usage(),
     ));
     assert_eq!(told.response, render(&answer, &usage()));
-}
-
-/// Claude calling `apply_patch` (offered as a function), the arguments cut inside an
-/// escape.
-fn claude_patch_stream() -> String {
-    let arguments = json!({"input": PATCH}).to_string();
-    let (escape, accent) = (
-        arguments.find('\\').unwrap() + 1,
-        arguments.find('é').unwrap(),
-    );
-    let pieces = [
-        &arguments[..escape],
-        &arguments[escape..accent],
-        &arguments[accent..],
-    ];
-    let event = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
-    let mut stream = event(
-        "message_start",
-        json!({"type": "message_start", "message": {"usage": {"input_tokens": 30, "output_tokens": 1}}}),
-    );
-    stream += &event(
-        "content_block_start",
-        json!({"type": "content_block_start", "index": 0,
-            "content_block": {"type": "tool_use", "id": "toolu_1", "name": "apply_patch", "input": {}}}),
-    );
-    for piece in pieces {
-        stream += &event(
-            "content_block_delta",
-            json!({"type": "content_block_delta", "index": 0,
-                "delta": {"type": "input_json_delta", "partial_json": piece}}),
-        );
-    }
-    stream += &event(
-        "content_block_stop",
-        json!({"type": "content_block_stop", "index": 0}),
-    );
-    stream += &event(
-        "message_delta",
-        json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 40}}),
-    );
-    stream + &event("message_stop", json!({"type": "message_stop"}))
-}
-
-#[test]
-fn claudes_call_of_a_custom_tool_becomes_a_custom_tool_call() {
-    let stream = claude_patch_stream();
-    let told = check_stream(&translate_custom(
-        anthropic::SseDecoder::new(),
-        &custom(&["apply_patch"]),
-        &[stream.as_bytes()],
-    ));
-    assert_eq!(
-        told.response["output"],
-        json!([{"type": "custom_tool_call", "id": "ctc_gw123_0", "call_id": "toolu_1",
-            "name": "apply_patch", "input": PATCH, "status": "completed"}])
-    );
-    let fallback = check_stream(&translate_custom(
-        openai_native::SseDecoder::new(),
-        &custom(&["get_weather"]),
-        &[OPENAI_STREAM.as_bytes()],
-    ));
-    assert_eq!(fallback.response["output"][1]["type"], "custom_tool_call");
-    assert_eq!(
-        fallback.response["output"][1]["input"],
-        "{\"city\":\"Paris\"}"
-    );
-}
-
-proptest! {
-    #[test]
-    fn upstream_streams_translate_alike_however_split(cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12)) {
-        let stream = ANTHROPIC_STREAM.as_bytes();
-        let whole = translate(anthropic::SseDecoder::new(), &[stream]);
-        prop_assert_eq!(&translate(anthropic::SseDecoder::new(), &split(stream, &cuts)), &whole);
-        check_stream(&whole);
-        let stream = OPENAI_STREAM.as_bytes();
-        let whole = translate(openai_native::SseDecoder::new(), &[stream]);
-        prop_assert_eq!(&translate(openai_native::SseDecoder::new(), &split(stream, &cuts)), &whole);
-        check_stream(&whole);
-        let patch = claude_patch_stream();
-        let custom_tools = custom(&["apply_patch"]);
-        let whole = translate_custom(anthropic::SseDecoder::new(), &custom_tools, &[patch.as_bytes()]);
-        prop_assert_eq!(&translate_custom(anthropic::SseDecoder::new(), &custom_tools, &split(patch.as_bytes(), &cuts)), &whole);
-        let told = check_stream(&whole);
-        prop_assert_eq!(told.response["output"][0]["input"].as_str(), Some(PATCH));
-    }
 }
 
 /// Codex 0.171's tools, trimmed: functions, its sub-agent namespace (with a custom tool
@@ -1996,4 +1688,74 @@ fn a_tool_choice_with_a_namespace_names_the_tool_as_offered() {
         .map(|tool| tool.name.as_str())
         .collect();
     assert_eq!(names, ["exec_command", "multi_agent_v1__close_agent"]);
+}
+
+proptest! {
+    /// Any event sequence gives a valid stream that delivers every text, thinking,
+    /// signature and argument fragment to its item, and ends with the very response
+    /// `answer_json` writes for the same events folded into an answer. Calls of the tools
+    /// picked as custom are custom tool calls carrying the input their arguments wrap.
+    #[test]
+    fn any_event_sequence_gives_a_valid_event_stream(events in canonical_events(), finish in 0usize..4, mask in any::<u8>()) {
+        let finish = FINISHES[finish];
+        let custom_tools = picked_names(&events, mask);
+        let told = check_stream(&encode(&events, finish, Usage::new(3, 4), &custom_tools));
+        let mut aggregator = Aggregator::default();
+        events.iter().cloned().for_each(|event| aggregator.push(event));
+        let folded = Answer { finish, ..aggregator.finish().unwrap() };
+        let expected: Value = serde_json::from_slice(&answer_json(&folded, &meta(), &Usage::new(3, 4), &custom_tools)).unwrap();
+        prop_assert_eq!(&told.response, &expected);
+        let concat = |pick: fn(&Event) -> Option<&str>| events.iter().filter_map(pick).collect::<String>();
+        prop_assert_eq!(told.text, concat(|event| match event { Event::TextDelta(text) => Some(text), _ => None }));
+        prop_assert_eq!(told.thinking, concat(|event| match event { Event::ThinkingDelta(text) => Some(text), _ => None }));
+        let signatures: String = told.response["output"].as_array().unwrap().iter()
+            .filter_map(|item| item["encrypted_content"].as_str()).collect();
+        prop_assert_eq!(signatures, concat(|event| match event { Event::ThinkingSignature(text) => Some(text), _ => None }));
+        let mut calls: Vec<(String, String, String)> = Vec::new();
+        for event in &events {
+            match event {
+                Event::ToolCallStart { id, name, .. } => calls.push((id.clone(), name.clone(), String::new())),
+                Event::ToolCallArguments { index, fragment } => calls[*index].2.push_str(fragment),
+                _ => {}
+            }
+        }
+        let expected_calls: Vec<(&str, String, String, String)> = calls.into_iter()
+            .map(|(id, name, arguments)| if custom_tools.contains(&name) {
+                ("custom_tool_call", id, name, custom_input(&arguments).into_owned())
+            } else {
+                ("function_call", id, name, arguments)
+            })
+            .collect();
+        let streamed: Vec<(&str, String, String, String)> = told.response["output"].as_array().unwrap().iter()
+            .filter_map(|item| {
+                let (kind, text) = match item["type"].as_str() {
+                    Some("function_call") => ("function_call", &item["arguments"]),
+                    Some("custom_tool_call") => ("custom_tool_call", &item["input"]),
+                    _ => return None,
+                };
+                Some((kind, item["call_id"].as_str().unwrap().into(), item["name"].as_str().unwrap().into(), text.as_str().unwrap().into()))
+            })
+            .collect();
+        prop_assert_eq!(streamed, expected_calls);
+        let end = if matches!(finish, Finish::Stop | Finish::ToolCalls) { "response.completed" } else { "response.incomplete" };
+        prop_assert_eq!(&told.events.last().unwrap()["type"], end);
+    }
+
+    /// Whatever the input and however the model's arguments come cut (inside escapes and
+    /// characters too), the custom call's item carries the input, and sent back it reads
+    /// as the very call the model made.
+    #[test]
+    fn a_custom_calls_input_round_trips(input in "\\PC{0,40}|[\"\\\\\n\t\u{1F980}é]{0,8}", cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6)) {
+        let arguments = json!({"input": input}).to_string();
+        let mut events = vec![Event::ToolCallStart { index: 0, id: "call_1".into(), name: "apply_patch".into() }];
+        events.extend(split_text(&arguments, &cuts).into_iter().map(|fragment| Event::ToolCallArguments { index: 0, fragment: fragment.into() }));
+        let custom_tools = custom(&["apply_patch"]);
+        let told = check_stream(&encode(&events, Finish::ToolCalls, Usage::new(1, 1), &custom_tools));
+        let item = &told.response["output"][0];
+        prop_assert_eq!(&item["type"], "custom_tool_call");
+        prop_assert_eq!(item["input"].as_str(), Some(input.as_str()));
+        let (conversation, _) = read_custom(json!({"model": "gpt-5", "input": [item, {"type": "custom_tool_call_output", "call_id": "call_1", "output": "ok"}],
+            "tools": [{"type": "custom", "name": "apply_patch"}]}));
+        prop_assert_eq!(&conversation.messages[0].content, &vec![Part::tool_call("call_1", "apply_patch", arguments)]);
+    }
 }

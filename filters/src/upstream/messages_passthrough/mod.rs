@@ -19,6 +19,7 @@
 //! Message that keeps every block and field Argo sent ([`collect_answer`]).
 
 mod collect;
+mod head;
 mod history;
 mod relay;
 mod request;

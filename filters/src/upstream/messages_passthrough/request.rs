@@ -3,8 +3,6 @@
 
 use std::borrow::Cow;
 
-use serde::de::IgnoredAny;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::client::anthropic_messages;
@@ -15,6 +13,7 @@ use crate::models::ModelSpec;
 use crate::stream::json_string;
 use crate::upstream::passthrough::{key_name, member, walk_object};
 
+use super::head::Head;
 use super::history::repaired_messages;
 use super::thinking::{fit_thinking, output_config, Sampling, ThinkingFit};
 
@@ -23,27 +22,6 @@ use super::thinking::{fit_thinking, output_config, Sampling, ThinkingFit};
 pub struct ClientRequest<'a> {
     body: &'a [u8],
     head: Head,
-}
-
-/// The members the pass-through reads; the rest is copied unread. Each may appear once
-/// (serde refuses a duplicate, however its key is spelled).
-#[derive(Debug, Deserialize)]
-pub(super) struct Head {
-    model: String,
-    #[serde(default)]
-    max_tokens: Option<u64>,
-    #[serde(default)]
-    stream: Option<bool>,
-    #[serde(rename = "messages")]
-    _messages: Vec<IgnoredAny>,
-    #[serde(default)]
-    pub(super) temperature: Option<f64>,
-    #[serde(default)]
-    pub(super) top_p: Option<f64>,
-    #[serde(default)]
-    pub(super) thinking: Option<Value>,
-    #[serde(default)]
-    pub(super) output_config: Option<Map<String, Value>>,
 }
 
 /// Reads a Messages body: `model`, `messages` and `max_tokens` are required, as Anthropic

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::models::{thinking_budget, ModelSpec, Params, Thinking, MIN_THINKING_BUDGET};
 
-use super::request::Head;
+use super::head::Head;
 
 /// Which of the client's sampling members reach Argo.
 pub(super) struct Sampling {

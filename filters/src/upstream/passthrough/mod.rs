@@ -94,8 +94,6 @@ impl ClientRequest<'_> {
         asked.top_p = request.top_p;
         let stream = self.stream();
         let fitted = fitted(&asked, model, stream);
-        // As `ModelSpec::fit` caps the limit, for each limit field the client wrote.
-        let cap = model.max_tokens_cap.filter(|_| !stream);
         let named = request
             .messages
             .iter()
@@ -140,7 +138,7 @@ impl ClientRequest<'_> {
                 b"parallel_tool_calls" if one_call => None,
                 b"temperature" if fitted.temperature.is_none() => None,
                 b"top_p" if fitted.top_p.is_none() => None,
-                b"max_tokens" | b"max_completion_tokens" => Some(capped(raw, cap)),
+                b"max_tokens" | b"max_completion_tokens" => Some(capped(raw, model, stream)),
                 _ => Some(Cow::Borrowed(raw)),
             };
             if let Some(value) = kept {
@@ -236,13 +234,17 @@ fn is_developer(raw: &[u8]) -> bool {
         || (raw.contains(&b'\\') && matches!(serde_json::from_slice(raw), Ok(Role::Developer)))
 }
 
-/// A token limit as written, or `cap` when it is larger.
-fn capped(raw: &[u8], cap: Option<u64>) -> Cow<'_, [u8]> {
+/// A token limit as written, or as [`ModelSpec::capped`] lowers it.
+pub(in crate::upstream) fn capped<'a>(
+    raw: &'a [u8],
+    model: &ModelSpec,
+    stream: bool,
+) -> Cow<'a, [u8]> {
     let limit = std::str::from_utf8(raw)
         .ok()
         .and_then(|text| text.parse::<u64>().ok());
-    match (limit, cap) {
-        (Some(limit), Some(cap)) if limit > cap => Cow::Owned(cap.to_string().into_bytes()),
+    match limit.map(|limit| (limit, model.capped(limit, stream))) {
+        Some((limit, capped)) if capped < limit => Cow::Owned(capped.to_string().into_bytes()),
         _ => Cow::Borrowed(raw),
     }
 }

@@ -14,7 +14,7 @@ use crate::tools::namespaces::Namespaces;
 use crate::upstream::passthrough::walk_object;
 use crate::upstream::upstream_error;
 
-use super::relay::calls_for_client;
+use super::tools::calls_for_client;
 
 /// The response's id and model as JSON strings, and the meta the gateway's own closing events
 /// are written with.

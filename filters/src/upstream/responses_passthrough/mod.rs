@@ -23,23 +23,4 @@ mod tools;
 
 pub use answer::relay_answer;
 pub use relay::stream;
-pub use request::{read_request, ClientRequest};
-
-use crate::models::{Family, Kind, ModelSpec};
-
-/// The longest description Argo takes for a `custom` tool (argo-api.md §C, live: longer ones
-/// are refused with a 400, while function tools of 13k characters pass). A request with a
-/// longer one goes through the translation, which offers custom tools as functions.
-pub const MAX_CUSTOM_TOOL_DESCRIPTION: usize = 4096;
-
-/// Whether Argo's `/v1/responses` serves `model`: the GPT models (argo ids `gpt*`, the o-series
-/// included); Claude and Gemini get a 500 there (argo-api.md §C). The caller checks that the
-/// model is on the native API.
-pub fn serves(model: &ModelSpec) -> bool {
-    model.family == Family::Openai
-        && model.kind == Kind::Chat
-        && model
-            .argo_id
-            .get(..3)
-            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("gpt"))
-}
+pub use request::{read_request, serves, ClientRequest, MAX_CUSTOM_TOOL_DESCRIPTION};

@@ -12,10 +12,10 @@ use crate::stream::json_string;
 use crate::tools::namespaces::Namespaces;
 use crate::translate::{StreamState, StreamTranslation};
 use crate::upstream::passthrough::relay::{event_sink, relay_stream, watch_text, Relayed};
-use crate::upstream::passthrough::{pick_members, walk_array, walk_object};
+use crate::upstream::passthrough::{pick_members, walk_object};
 
 use super::answer::{error_of, present, read_usage, Identity, Response};
-use super::request::string_member;
+use super::tools::{call_for_client, calls_for_client, string_member};
 
 /// The relay of Argo's Responses stream for a client of the same dialect.
 /// Calls of namespaced tools go back with their namespace ([`calls_for_client`]).
@@ -233,58 +233,6 @@ fn restored_member(
     let offered = serde_json::from_slice::<Cow<str>>(&data[span.clone()]).ok()?;
     let origin = namespaces.origin(&offered)?;
     Some((span, json_string(&origin.name).into_bytes()))
-}
-
-/// A response's `output` (`raw`) with each call of a namespaced tool as the client knows it
-/// ([`call_for_client`]); `None` when no item changes.
-pub(super) fn calls_for_client(raw: &[u8], namespaces: &Namespaces) -> Option<Vec<u8>> {
-    if namespaces.is_empty() {
-        return None;
-    }
-    let mut items: Vec<(Range<usize>, Option<Vec<u8>>)> = Vec::new();
-    let walked = walk_array(raw, |span| {
-        let call = call_for_client(&raw[span.clone()], namespaces);
-        items.push((span, call));
-    });
-    if !walked || items.iter().all(|(_, call)| call.is_none()) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(raw.len() + 64);
-    out.push(b'[');
-    for (span, call) in &items {
-        if out.len() > 1 {
-            out.push(b',');
-        }
-        out.extend_from_slice(call.as_deref().unwrap_or(&raw[span.clone()]));
-    }
-    out.push(b']');
-    Some(out)
-}
-
-/// A `function_call` or `custom_tool_call` output item of a namespaced tool (`item`) with the
-/// tool's own name and, right after it, its `namespace` (see [`namespaces`]); `None` for any
-/// other item, or one that already says its namespace.
-///
-/// [`namespaces`]: crate::tools::namespaces
-fn call_for_client(item: &[u8], namespaces: &Namespaces) -> Option<Vec<u8>> {
-    if namespaces.is_empty() {
-        return None;
-    }
-    let [kind, name, namespace] = pick_members(item, [b"type".as_slice(), b"name", b"namespace"])?;
-    let kind = &item[kind?];
-    if namespace.is_some() || !matches!(kind, b"\"function_call\"" | b"\"custom_tool_call\"") {
-        return None;
-    }
-    let name = name?;
-    let offered = serde_json::from_slice::<Cow<str>>(&item[name.clone()]).ok()?;
-    let origin = namespaces.origin(&offered)?;
-    let mut out = Vec::with_capacity(item.len() + origin.namespace.len() + 16);
-    out.extend_from_slice(&item[..name.start]);
-    out.extend_from_slice(json_string(&origin.name).as_bytes());
-    out.extend_from_slice(b",\"namespace\":");
-    out.extend_from_slice(json_string(&origin.namespace).as_bytes());
-    out.extend_from_slice(&item[name.end..]);
-    Some(out)
 }
 
 /// Whether an event carries content that is not answer text (the notice is only text): a

@@ -11,17 +11,33 @@ use crate::client::openai_responses::{StoredState, STATELESS};
 use crate::error::ApiError;
 use crate::hub::{Conversation, Dialect};
 use crate::json::parse_request;
-use crate::models::ModelSpec;
+use crate::models::{Family, Kind, ModelSpec};
 use crate::openai::check_sampling;
 use crate::stream::json_string;
 use crate::tools::namespaces::Namespaces;
 use crate::upstream::fitted;
 use crate::upstream::passthrough::{
-    key_name, member, pick_members, users_metadata, walk_array, walk_object,
+    capped, key_name, member, pick_members, users_metadata, walk_array, walk_object,
 };
 
-use super::tools::tools_for_argo;
-use super::{serves, MAX_CUSTOM_TOOL_DESCRIPTION};
+use super::tools::{string_member, tools_for_argo};
+
+/// The longest description Argo takes for a `custom` tool (argo-api.md §C, live: longer ones
+/// are refused with a 400, while function tools of 13k characters pass). A request with a
+/// longer one goes through the translation, which offers custom tools as functions.
+pub const MAX_CUSTOM_TOOL_DESCRIPTION: usize = 4096;
+
+/// Whether Argo's `/v1/responses` serves `model`: the GPT models (argo ids `gpt*`, the o-series
+/// included); Claude and Gemini get a 500 there (argo-api.md §C). The caller checks that the
+/// model is on the native API.
+pub fn serves(model: &ModelSpec) -> bool {
+    model.family == Family::Openai
+        && model.kind == Kind::Chat
+        && model
+            .argo_id
+            .get(..3)
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("gpt"))
+}
 
 /// The members of a Responses body the gateway reads; every other member is only copied.
 /// Types are checked as the translation's parse checks them.
@@ -34,8 +50,9 @@ struct Request {
     temperature: Option<f64>,
     #[serde(default)]
     top_p: Option<f64>,
-    #[serde(default)]
-    max_output_tokens: Option<u64>,
+    /// Read for its type only: the limit is capped as written ([`capped`]).
+    #[serde(default, rename = "max_output_tokens")]
+    _max_output_tokens: Option<u64>,
     #[serde(default)]
     tools: Option<Vec<IgnoredAny>>,
     #[serde(default)]
@@ -125,7 +142,6 @@ impl ClientRequest<'_> {
         asked.top_p = request.top_p;
         let stream = self.stream();
         let fitted = fitted(&asked, model, stream);
-        let cap = model.max_tokens_cap.filter(|_| !stream);
         let mut out = Vec::with_capacity(self.body.len() + 128);
         out.push(b'{');
         let (mut metadata, mut input) = (None, None);
@@ -161,12 +177,7 @@ impl ClientRequest<'_> {
                 }
                 b"temperature" if fitted.temperature.is_none() => None,
                 b"top_p" if fitted.top_p.is_none() => None,
-                b"max_output_tokens" => match (request.max_output_tokens, cap) {
-                    (Some(limit), Some(cap)) if limit > cap => {
-                        Some(Cow::Owned(cap.to_string().into_bytes()))
-                    }
-                    _ => Some(Cow::Borrowed(raw)),
-                },
+                b"max_output_tokens" => Some(capped(raw, model, stream)),
                 // OpenAI refuses `reasoning` for models without it, as the translation knows.
                 b"reasoning" if !model.reasoning => None,
                 b"tools" => match tools_for_argo(raw) {
@@ -319,35 +330,6 @@ fn check_input(input: Option<&[u8]>) -> Result<(), ApiError> {
             "`input` must be a string or a list of items",
         )),
     }
-}
-
-/// A member of a JSON object decoded as a string; `None` when absent or not a string. Copied
-/// only when it has escapes: each of a request's tools is read so.
-pub(super) fn string_member<'a>(object: &'a [u8], name: &[u8]) -> Option<Cow<'a, str>> {
-    let mut found = None;
-    walk_object(object, |key, span| {
-        if key == name {
-            found = Some(span);
-        }
-    });
-    string_at(object, found?)
-}
-
-/// A tool's `type` and `name` as [`string_member`] reads them, in one walk.
-pub(super) fn type_and_name(tool: &[u8]) -> (Option<Cow<'_, str>>, Option<Cow<'_, str>>) {
-    let [kind, name] = pick_members(tool, [b"type".as_slice(), b"name"]).unwrap_or_default();
-    let read = |span: Option<Range<usize>>| string_at(tool, span?);
-    (read(kind), read(name))
-}
-
-/// The JSON string at `span` of `json`, decoded; `None` when it is not a string.
-pub(super) fn string_at(json: &[u8], span: Range<usize>) -> Option<Cow<'_, str>> {
-    let raw = &json[span];
-    let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
-    if inner.contains(&b'\\') {
-        return serde_json::from_slice::<String>(raw).ok().map(Cow::Owned);
-    }
-    std::str::from_utf8(inner).ok().map(Cow::Borrowed)
 }
 
 /// A custom tool Argo would refuse, or a namespace grouping one.

@@ -1,7 +1,6 @@
 use super::answer::*;
 use super::relay::*;
 use super::request::*;
-use super::*;
 
 use proptest::prelude::*;
 use serde_json::{json, Value};

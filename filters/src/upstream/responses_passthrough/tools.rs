@@ -1,5 +1,5 @@
 //! The client's tools for Argo: web search dropped, other hosted tools refused, namespaces
-//! flat.
+//! flat; on the way down, calls of namespaced tools as the client knows them.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -8,9 +8,7 @@ use crate::client::openai_responses;
 use crate::error::ApiError;
 use crate::stream::json_string;
 use crate::tools::namespaces::{self, Declared, Namespaces};
-use crate::upstream::passthrough::{pick_members, walk_array};
-
-use super::request::{string_at, type_and_name};
+use crate::upstream::passthrough::{pick_members, walk_array, walk_object};
 
 /// One of the client's tools that goes to Argo: where it is in `tools`, the namespace it was
 /// grouped in, its name (when it has one), and its place for errors: the `at`-th tool, or the
@@ -228,4 +226,85 @@ fn renamed(tool: &[u8], name: &str) -> Vec<u8> {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(&tool[span.end..]);
     out
+}
+
+/// A member of a JSON object decoded as a string; `None` when absent or not a string. Copied
+/// only when it has escapes: each of a request's tools is read so.
+pub(super) fn string_member<'a>(object: &'a [u8], name: &[u8]) -> Option<Cow<'a, str>> {
+    let mut found = None;
+    walk_object(object, |key, span| {
+        if key == name {
+            found = Some(span);
+        }
+    });
+    string_at(object, found?)
+}
+
+/// A tool's `type` and `name` as [`string_member`] reads them, in one walk.
+pub(super) fn type_and_name(tool: &[u8]) -> (Option<Cow<'_, str>>, Option<Cow<'_, str>>) {
+    let [kind, name] = pick_members(tool, [b"type".as_slice(), b"name"]).unwrap_or_default();
+    let read = |span: Option<Range<usize>>| string_at(tool, span?);
+    (read(kind), read(name))
+}
+
+/// The JSON string at `span` of `json`, decoded; `None` when it is not a string.
+pub(super) fn string_at(json: &[u8], span: Range<usize>) -> Option<Cow<'_, str>> {
+    let raw = &json[span];
+    let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    if inner.contains(&b'\\') {
+        return serde_json::from_slice::<String>(raw).ok().map(Cow::Owned);
+    }
+    std::str::from_utf8(inner).ok().map(Cow::Borrowed)
+}
+
+/// A response's `output` (`raw`) with each call of a namespaced tool as the client knows it
+/// ([`call_for_client`]); `None` when no item changes.
+pub(super) fn calls_for_client(raw: &[u8], namespaces: &Namespaces) -> Option<Vec<u8>> {
+    if namespaces.is_empty() {
+        return None;
+    }
+    let mut items: Vec<(Range<usize>, Option<Vec<u8>>)> = Vec::new();
+    let walked = walk_array(raw, |span| {
+        let call = call_for_client(&raw[span.clone()], namespaces);
+        items.push((span, call));
+    });
+    if !walked || items.iter().all(|(_, call)| call.is_none()) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(raw.len() + 64);
+    out.push(b'[');
+    for (span, call) in &items {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.extend_from_slice(call.as_deref().unwrap_or(&raw[span.clone()]));
+    }
+    out.push(b']');
+    Some(out)
+}
+
+/// A `function_call` or `custom_tool_call` output item of a namespaced tool (`item`) with the
+/// tool's own name and, right after it, its `namespace` (see [`namespaces`]); `None` for any
+/// other item, or one that already says its namespace.
+///
+/// [`namespaces`]: crate::tools::namespaces
+pub(super) fn call_for_client(item: &[u8], namespaces: &Namespaces) -> Option<Vec<u8>> {
+    if namespaces.is_empty() {
+        return None;
+    }
+    let [kind, name, namespace] = pick_members(item, [b"type".as_slice(), b"name", b"namespace"])?;
+    let kind = &item[kind?];
+    if namespace.is_some() || !matches!(kind, b"\"function_call\"" | b"\"custom_tool_call\"") {
+        return None;
+    }
+    let name = name?;
+    let offered = serde_json::from_slice::<Cow<str>>(&item[name.clone()]).ok()?;
+    let origin = namespaces.origin(&offered)?;
+    let mut out = Vec::with_capacity(item.len() + origin.namespace.len() + 16);
+    out.extend_from_slice(&item[..name.start]);
+    out.extend_from_slice(json_string(&origin.name).as_bytes());
+    out.extend_from_slice(b",\"namespace\":");
+    out.extend_from_slice(json_string(&origin.namespace).as_bytes());
+    out.extend_from_slice(&item[name.end..]);
+    Some(out)
 }
