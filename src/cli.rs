@@ -3,7 +3,8 @@
 
 use clap::{Args, Parser, Subcommand};
 
-pub use crate::accounts::store::Grouping;
+use crate::accounts::commands::{KeysAction, OutputFormat};
+use crate::accounts::store::Grouping;
 
 /// An OpenAI-, Anthropic- and Google-compatible gateway in front of Argonne's Argo LLM service
 #[derive(Parser, Debug)]
@@ -111,17 +112,6 @@ pub enum KeysCommand {
     },
 }
 
-/// How a command prints what it read.
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputFormat {
-    /// Columns for people
-    Table,
-    /// One JSON document, for scripts
-    Json,
-    /// Comma-separated values with a header line, for spreadsheets
-    Csv,
-}
-
 #[derive(Args, Debug, Default)]
 pub struct ConfigFile {
     /// The configuration file [default: conf/argo-bridge.yaml]
@@ -181,6 +171,35 @@ pub struct DemoArgs {
     pub ports_file: PortsFile,
     #[command(flatten)]
     pub fragments: Fragments,
+}
+
+impl KeysCommand {
+    /// The configuration file named, and what to do with the keys.
+    pub fn into_action(self) -> (ConfigFile, KeysAction) {
+        match self {
+            KeysCommand::Create {
+                user,
+                name,
+                expires,
+                format,
+                config,
+            } => (
+                config,
+                KeysAction::Create {
+                    user,
+                    name,
+                    expires,
+                    format,
+                },
+            ),
+            KeysCommand::List {
+                user,
+                format,
+                config,
+            } => (config, KeysAction::List { user, format }),
+            KeysCommand::Revoke { id, config } => (config, KeysAction::Revoke { id }),
+        }
+    }
 }
 
 /// The mock's options (the `mock-argo` crate's own command line).

@@ -73,8 +73,16 @@ fn run(command: Command) -> Result<(), String> {
         }
         Command::Demo(args) => mock::demo(&args),
         Command::MockArgo(args) => mock::mock_argo(&args),
-        Command::Keys(command) => accounts::commands::keys(command),
-        Command::Usage(args) => accounts::commands::usage(args),
+        Command::Keys(command) => {
+            let (config, action) = command.into_action();
+            accounts::commands::keys(config.config.as_deref(), action)
+        }
+        Command::Usage(args) => accounts::commands::usage(
+            args.config.config.as_deref(),
+            &args.since,
+            args.by,
+            args.format,
+        ),
     }
 }
 

@@ -631,8 +631,13 @@ fn the_ledger_counts_each_answered_request_and_sigterm_loses_none() {
     // The first chats waited for the key; every one that was answered is counted.
     let alice = &by_user["alice"];
     assert!(alice["requests"].as_i64().unwrap() >= 5, "{by_user:?}");
+    // The streams' tokens, and the whole answers' on top of them.
     assert!(
-        alice["prompt_tokens"].as_i64().unwrap() >= prompt_tokens as i64,
+        alice["prompt_tokens"].as_i64().unwrap() > prompt_tokens as i64,
+        "{by_user:?}"
+    );
+    assert!(
+        alice["completion_tokens"].as_i64().unwrap() > 0,
         "{by_user:?}"
     );
     assert_eq!(by_user.len(), 1, "the 401 is nobody's: {by_user:?}");

@@ -85,12 +85,12 @@ fn the_binary_serves_argos_endpoints_and_the_stats_hook() {
 #[test]
 fn bad_flags_are_refused_with_the_reason() {
     for (args, reason) in [
-        (vec![], "mock-argo needs --listen ADDR"),
+        (vec![], "--listen <ADDR>"),
         (
             vec!["--listen", "127.0.0.1:0", "--fragment-bytes", "many"],
-            "--fragment-bytes takes a number",
+            "invalid value 'many' for '--fragment-bytes <BYTES>'",
         ),
-        (vec!["stray"], "unexpected argument `stray`"),
+        (vec!["stray"], "unexpected argument 'stray'"),
     ] {
         let output = Command::new(BINARY).args(&args).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);

@@ -5,45 +5,71 @@
 use serde_json::json;
 
 use super::keys::{issue, parse_duration};
-use super::ledger::day_of;
 use super::store::{Grouping, KeyRecord, Store, UsageLine};
-use super::unix_now;
-use crate::cli::{KeysCommand, OutputFormat, UsageArgs};
+use super::time::{day_of, iso_time, unix_now};
 use crate::config::{self, AccountsConfig};
-use crate::observe::access_log::civil_date;
 
-pub fn keys(command: KeysCommand) -> Result<(), String> {
-    let config = match &command {
-        KeysCommand::Create { config, .. }
-        | KeysCommand::List { config, .. }
-        | KeysCommand::Revoke { config, .. } => accounts_config(config.config.as_deref())?,
-    };
+/// How a command prints what it read.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// Columns for people
+    Table,
+    /// One JSON document, for scripts
+    Json,
+    /// Comma-separated values with a header line, for spreadsheets
+    Csv,
+}
+
+/// What `argo-bridge keys` is asked to do (`cli` reads it off the command line).
+pub enum KeysAction {
+    Create {
+        user: String,
+        name: String,
+        expires: Option<String>,
+        format: OutputFormat,
+    },
+    List {
+        user: Option<String>,
+        format: OutputFormat,
+    },
+    Revoke {
+        id: String,
+    },
+}
+
+/// `argo-bridge keys`, on the store the configuration at `config_path` names.
+pub fn keys(config_path: Option<&str>, action: KeysAction) -> Result<(), String> {
+    let config = accounts_config(config_path)?;
     with_store(&config, |store| async move {
         let store = &store;
-        match command {
-            KeysCommand::Create {
+        match action {
+            KeysAction::Create {
                 user,
                 name,
                 expires,
                 format,
-                ..
             } => create(store, &user, &name, expires.as_deref(), format).await,
-            KeysCommand::List { user, format, .. } => list(store, user.as_deref(), format).await,
-            KeysCommand::Revoke { id, .. } => revoke(store, &id).await,
+            KeysAction::List { user, format } => list(store, user.as_deref(), format).await,
+            KeysAction::Revoke { id } => revoke(store, &id).await,
         }
     })
 }
 
-/// `argo-bridge usage`.
-pub fn usage(args: UsageArgs) -> Result<(), String> {
-    let config = accounts_config(args.config.config.as_deref())?;
-    let since_day = since_day(&args.since, unix_now()).map_err(|e| format!("--since: {e}"))?;
+/// `argo-bridge usage`: the ledger from `since` (a duration back, or a day) on, summed `by`.
+pub fn usage(
+    config_path: Option<&str>,
+    since: &str,
+    by: Grouping,
+    format: OutputFormat,
+) -> Result<(), String> {
+    let config = accounts_config(config_path)?;
+    let since_day = since_day(since, unix_now()).map_err(|e| format!("--since: {e}"))?;
     with_store(&config, |store| async move {
         let lines = store
-            .usage(&since_day, args.by)
+            .usage(&since_day, by)
             .await
             .map_err(|e| e.to_string())?;
-        print!("{}", usage_report(&lines, args.by, args.format, &since_day));
+        print!("{}", usage_report(&lines, by, format, &since_day));
         Ok(())
     })
 }
@@ -252,19 +278,6 @@ fn table<const N: usize>(header: &[String; N], rows: &[[String; N]]) -> String {
     out
 }
 
-/// Unix seconds (on or after 1970) as `2026-12-08T03:00:00Z`.
-pub fn iso_time(unix: i64) -> String {
-    let unix = u64::try_from(unix).unwrap_or(0);
-    let (year, month, day) = civil_date(unix / 86_400);
-    let seconds = unix % 86_400;
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,13 +296,6 @@ mod tests {
         let header = ["a", "b"].map(String::from);
         let rows = [["x,y".to_string(), "say \"hi\"".to_string()]];
         assert_eq!(csv(&header, &rows), "a,b\n\"x,y\",\"say \"\"hi\"\"\"\n");
-    }
-
-    #[test]
-    fn times_print_as_utc_dates() {
-        assert_eq!(iso_time(0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso_time(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(iso_time(1_796_695_200), "2026-12-08T02:00:00Z");
     }
 
     #[test]

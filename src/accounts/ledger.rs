@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use super::time::day_of;
 use crate::observe::metrics;
 
 /// One answered request, as the ledger counts it.
@@ -97,11 +98,6 @@ pub fn add(batch: &mut Batch, entry: UsageEntry) {
     totals.tokens.prompt += entry.tokens.prompt;
     totals.tokens.completion += entry.tokens.completion;
     totals.tokens.cached += entry.tokens.cached;
-}
-
-/// The UTC day of Unix time `at`, as `YYYY-MM-DD`.
-pub fn day_of(at: i64) -> String {
-    super::commands::iso_time(at)[..10].to_string()
 }
 
 #[cfg(test)]

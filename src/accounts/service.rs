@@ -11,9 +11,11 @@ use pingora_core::server::ShutdownWatch;
 use pingora_core::services::background::BackgroundService;
 use tokio::time::MissedTickBehavior;
 
+use super::keys;
 use super::ledger::{self, Batch, UsageEntry};
+use super::state::{Accounts, StoreRequest};
 use super::store::Store;
-use super::{keys, unix_now, Accounts, StoreRequest};
+use super::time::unix_now;
 use crate::observe::metrics;
 
 /// Rows of totals held in memory while the store cannot take them, at most: past this, entries

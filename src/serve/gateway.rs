@@ -22,6 +22,8 @@ use pingora_core::upstreams::peer::HttpPeer;
 use pingora_error::{Error, ErrorSource, ErrorType};
 use pingora_proxy::{ProxyHttp, Session};
 
+use argo_filters::hub::Usage;
+
 use crate::accounts::ledger::{Tokens, UsageEntry};
 use crate::accounts::Accounts;
 use crate::config::Settings;
@@ -583,9 +585,7 @@ impl Gateway {
         ctx.timing
             .add_upstream((upstream_before + streamed).saturating_sub(ctx.timing.upstream()));
         metrics::time(&metrics::UPSTREAM_DURATION, &labels, streamed.as_secs_f64());
-        let usage = translator.usage();
-        count_usage(&model, usage.input_tokens, usage.output_tokens);
-        ctx.usage = ledger_tokens(&usage);
+        count_usage(ctx, &model, &translator.usage());
         ctx.stream_outcome = match ending {
             Ok(Ending::Complete) => "complete",
             Ok(Ending::ClientGone) => "client_gone",
@@ -710,18 +710,18 @@ fn upstream_failure_kind(error: &ApiError) -> Option<&'static str> {
         .map(ErrorCode::as_str)
 }
 
-/// The ledger's count of an answer's usage.
-pub(crate) fn ledger_tokens(usage: &argo_filters::hub::Usage) -> Tokens {
-    Tokens {
-        prompt: usage.input_tokens,
-        completion: usage.output_tokens,
-        cached: usage.cached_input_tokens.unwrap_or(0),
-    }
-}
-
-pub(crate) fn count_usage(model: &str, prompt: u64, completion: u64) {
-    metrics::count(&metrics::TOKENS, &[model, "prompt"], prompt);
-    metrics::count(&metrics::TOKENS, &[model, "completion"], completion);
+/// An answer's tokens: counted in the metrics under its model, and added to what the usage
+/// ledger counts for the request.
+pub(crate) fn count_usage(ctx: &mut RequestCtx, model: &str, usage: &Usage) {
+    metrics::count(&metrics::TOKENS, &[model, "prompt"], usage.input_tokens);
+    metrics::count(
+        &metrics::TOKENS,
+        &[model, "completion"],
+        usage.output_tokens,
+    );
+    ctx.usage.prompt += usage.input_tokens;
+    ctx.usage.completion += usage.output_tokens;
+    ctx.usage.cached += usage.cached_input_tokens.unwrap_or(0);
 }
 
 fn bearer(authorization: Option<&[u8]>) -> Option<&[u8]> {

@@ -296,11 +296,7 @@ impl Gateway {
         let size = answer.len();
         let write = move |_: &str| reply.write(read, &answer);
         let written = self.offload(session, user, size, write).await??;
-        count_usage(
-            &model.name,
-            written.usage.input_tokens,
-            written.usage.output_tokens,
-        );
+        count_usage(ctx, &model.name, &written.usage);
         match written.content_type {
             Some(content_type) => {
                 ctx.stream_outcome = "synthesized";

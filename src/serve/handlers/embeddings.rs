@@ -6,6 +6,8 @@ use argo_filters::upstream::plan::Embeddings;
 use argo_filters::ApiError;
 use pingora_proxy::Session;
 
+use argo_filters::hub::Usage;
+
 use crate::serve::gateway::{count_usage, Gateway, RequestCtx};
 use crate::upstream::Call;
 
@@ -39,6 +41,6 @@ pub async fn create(
         plan.answer(&request, &resolved, &answers)
     };
     let (json, prompt_tokens) = gateway.offload(session, &user, size, write).await??;
-    count_usage(&model.name, prompt_tokens, 0);
+    count_usage(ctx, &model.name, &Usage::new(prompt_tokens, 0));
     gateway.reply(session, ctx, 200, json).await
 }

@@ -39,7 +39,7 @@ impl Gateway {
         let write = move |_: &str| relay.answer(&answer, &meta);
         let (json, usage) = self.offload(session, user, size, write).await??;
         if let Some(usage) = usage {
-            count_usage(&model.name, usage.input_tokens, usage.output_tokens);
+            count_usage(ctx, &model.name, &usage);
         }
         self.reply(session, ctx, 200, json).await
     }
