@@ -38,16 +38,36 @@ pub fn new_key() -> (String, String) {
     )
 }
 
+/// A key's SHA-256.
+fn digest(key: &[u8]) -> [u8; 32] {
+    let mut digest = [0; 32];
+    digest.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, key).as_ref());
+    digest
+}
+
 /// What the store keeps of a key: its SHA-256, in hex.
 pub fn hash_key(key: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = ring::digest::digest(&ring::digest::SHA256, key);
     let mut hex = String::with_capacity(64);
-    for byte in digest.as_ref() {
+    for byte in digest(key) {
         hex.push(char::from(HEX[usize::from(byte >> 4)]));
         hex.push(char::from(HEX[usize::from(byte & 15)]));
     }
     hex
+}
+
+/// The digest a stored hash (64 hex digits) stands for.
+fn digest_of_hash(hash: &str) -> Option<[u8; 32]> {
+    let hex = hash.as_bytes();
+    if hex.len() != 64 {
+        return None;
+    }
+    let nibble = |c: u8| (c as char).to_digit(16).and_then(|n| u8::try_from(n).ok());
+    let mut digest = [0; 32];
+    for (byte, pair) in digest.iter_mut().zip(hex.chunks_exact(2)) {
+        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(digest)
 }
 
 /// Whether `token` is shaped as an issued key (prefix, length, alphabet): anything else is not
@@ -129,10 +149,10 @@ pub struct KeyHolder {
     pub expires_at: Option<i64>,
 }
 
-/// The keys that authenticate now, by hash; swapped whole by each refresh.
+/// The keys that authenticate now, by digest; swapped whole by each refresh.
 #[derive(Default)]
 pub struct KeyRing {
-    keys: ArcSwap<HashMap<String, KeyHolder>>,
+    keys: ArcSwap<HashMap<[u8; 32], KeyHolder>>,
 }
 
 impl KeyRing {
@@ -140,13 +160,13 @@ impl KeyRing {
     pub fn replace(&self, live: Vec<KeyRecord>) {
         let keys = live
             .into_iter()
-            .map(|key| {
+            .filter_map(|key| {
                 let holder = KeyHolder {
                     id: key.id.into(),
                     user: key.user.into(),
                     expires_at: key.expires_at,
                 };
-                (key.hash, holder)
+                Some((digest_of_hash(&key.hash)?, holder))
             })
             .collect();
         self.keys.store(Arc::new(keys));
@@ -162,7 +182,7 @@ impl KeyRing {
             return None;
         }
         let keys = self.keys.load();
-        let holder = keys.get(&hash_key(token))?;
+        let holder = keys.get(&digest(token))?;
         match holder.expires_at {
             Some(expiry) if expiry <= now => None,
             _ => Some(holder.clone()),

@@ -50,6 +50,7 @@ impl BackgroundService for AccountsService {
         };
         let mut keys_due = every(accounts.refresh_interval);
         let mut ledger_due = every(accounts.flush_interval);
+        let mut drain_due = every(ledger::DRAIN_INTERVAL);
         let mut writer = LedgerWriter::new();
         let (mut migrated, mut first) = (false, true);
         // Runs until the process exits: the drain asks for a last write first
@@ -62,16 +63,10 @@ impl BackgroundService for AccountsService {
                     first = false;
                 }
                 _ = ledger_due.tick(), if migrated => writer.write(&store).await,
-                Some(entry) = inboxes.usage.recv() => {
-                    metrics::LEDGER_QUEUE.dec();
-                    writer.add(entry);
-                }
+                _ = drain_due.tick() => writer.drain(&mut inboxes.usage),
                 Some(request) = inboxes.requests.recv() => {
                     if let StoreRequest::FlushLedger { .. } = request {
-                        while let Ok(entry) = inboxes.usage.try_recv() {
-                            metrics::LEDGER_QUEUE.dec();
-                            writer.add(entry);
-                        }
+                        writer.drain(&mut inboxes.usage);
                         writer.write(&store).await;
                     }
                     accounts.answer(&store, request).await;
@@ -105,6 +100,14 @@ impl LedgerWriter {
             in_flight: None,
             pending: Batch::new(),
             store_failing: false,
+        }
+    }
+
+    /// Sums what waits in the ledger's queue.
+    fn drain(&mut self, queue: &mut tokio::sync::mpsc::Receiver<UsageEntry>) {
+        metrics::LEDGER_QUEUE.set(i64::try_from(queue.len()).unwrap_or(i64::MAX));
+        while let Ok(entry) = queue.try_recv() {
+            self.add(entry);
         }
     }
 

@@ -11,6 +11,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Row};
 
 use super::ledger::Batch;
+use super::time::day_of;
 use crate::config::AccountsConfig;
 
 /// The schema, oldest first. A migration, once released, never changes (sqlx checks each one's
@@ -250,7 +251,7 @@ impl Store {
                      completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens, \
                      cached_tokens = usage_daily.cached_tokens + excluded.cached_tokens",
                 )
-                .bind(&row.day)
+                .bind(day_of(row.day * 86_400))
                 .bind(row.user.as_ref())
                 .bind(row.key_id.as_ref())
                 .bind(row.model.as_ref())

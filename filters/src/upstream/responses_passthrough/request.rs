@@ -20,7 +20,7 @@ use crate::upstream::passthrough::{
     capped, key_name, member, pick_members, users_metadata, walk_array, walk_object,
 };
 
-use super::tools::{string_member, tools_for_argo};
+use super::tools::{rewritten_array, string_member, tools_for_argo};
 
 /// The longest description Argo takes for a `custom` tool (argo-api.md §C, live: longer ones
 /// are refused with a 400, while function tools of 13k characters pass). A request with a
@@ -243,16 +243,7 @@ fn calls_for_argo<'a>(raw: &'a [u8], namespaces: &Namespaces) -> Cow<'a, [u8]> {
     if !walked || items.iter().all(|(_, call)| call.is_none()) {
         return Cow::Borrowed(raw);
     }
-    let mut out = Vec::with_capacity(raw.len());
-    out.push(b'[');
-    for (span, call) in &items {
-        if out.len() > 1 {
-            out.push(b',');
-        }
-        out.extend_from_slice(call.as_deref().unwrap_or(&raw[span.clone()]));
-    }
-    out.push(b']');
-    Cow::Owned(out)
+    Cow::Owned(rewritten_array(raw, &items))
 }
 
 /// `item` (a call, a tool choice, or an allowed tool) named as the model was offered its tool,

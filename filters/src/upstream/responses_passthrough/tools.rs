@@ -271,16 +271,21 @@ pub(super) fn calls_for_client(raw: &[u8], namespaces: &Namespaces) -> Option<Ve
     if !walked || items.iter().all(|(_, call)| call.is_none()) {
         return None;
     }
+    Some(rewritten_array(raw, &items))
+}
+
+/// The JSON array `raw` again, each item at its span replaced by its rewrite where it has one.
+pub(super) fn rewritten_array(raw: &[u8], items: &[(Range<usize>, Option<Vec<u8>>)]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len() + 64);
     out.push(b'[');
-    for (span, call) in &items {
+    for (span, call) in items {
         if out.len() > 1 {
             out.push(b',');
         }
         out.extend_from_slice(call.as_deref().unwrap_or(&raw[span.clone()]));
     }
     out.push(b']');
-    Some(out)
+    out
 }
 
 /// A `function_call` or `custom_tool_call` output item of a namespaced tool (`item`) with the
