@@ -18,7 +18,8 @@ use argo_filters::upstream::plan::{self, Plan};
 use argo_filters::ApiError;
 use pingora_proxy::Session;
 
-use super::conversation::{Client, Turn};
+use super::conversation::Client;
+use super::pass_through::Planned;
 use crate::serve::gateway::{response_meta, Gateway, RequestCtx, Resolved};
 use crate::serve::streaming;
 use crate::upstream::{Api, Call};
@@ -33,23 +34,14 @@ pub async fn messages(
 ) -> Result<(), ApiError> {
     let (user, read, size) = gateway.accept_read(session, ctx, read_messages).await?;
     let ReadMessages { model, meta, plan } = read;
-    match plan {
-        Plan::Hub(conversation) => {
-            let turn = Turn {
-                model,
-                conversation: *conversation,
-                client: Client::Anthropic,
-                meta,
-                size,
-            };
-            gateway.converse(session, ctx, &user, turn).await
-        }
-        Plan::PassThrough(plan) => {
-            gateway
-                .pass_through(session, ctx, &user, &model, meta, plan)
-                .await
-        }
-    }
+    let planned = Planned {
+        model,
+        meta,
+        size,
+        plan,
+    };
+    let hub = |conversation: Box<Conversation>| (*conversation, Client::Anthropic);
+    gateway.follow(session, ctx, &user, planned, hub).await
 }
 
 /// `/v1/messages/count_tokens`. Claude on Argo's native upstream is counted by Argo's own

@@ -13,6 +13,7 @@ use argo_filters::ApiError;
 use pingora_proxy::Session;
 
 use super::conversation::{Client, Turn};
+use super::pass_through::Planned;
 use crate::serve::gateway::{response_meta, Gateway, RequestCtx, Resolved};
 use crate::upstream::Call;
 
@@ -31,23 +32,15 @@ pub async fn chat(
         include_usage,
         plan,
     } = read;
-    match plan {
-        Plan::Hub(conversation) => {
-            let turn = Turn {
-                model,
-                conversation: *conversation,
-                client: Client::OpenAiChat { include_usage },
-                meta,
-                size,
-            };
-            gateway.converse(session, ctx, &user, turn).await
-        }
-        Plan::PassThrough(plan) => {
-            gateway
-                .pass_through(session, ctx, &user, &model, meta, plan)
-                .await
-        }
-    }
+    let planned = Planned {
+        model,
+        meta,
+        size,
+        plan,
+    };
+    let hub =
+        |conversation: Box<Conversation>| (*conversation, Client::OpenAiChat { include_usage });
+    gateway.follow(session, ctx, &user, planned, hub).await
 }
 
 /// `/v1/completions`: one conversation per prompt, each planned for the model's upstream as a

@@ -1,16 +1,63 @@
 //! A request passed through to the Argo endpoint of its client's dialect
 //! ([`argo_filters::upstream::plan::PassThrough`]): OpenAI chat, Anthropic Messages and OpenAI
-//! Responses on Argo's own endpoints of the same name.
+//! Responses on Argo's own endpoints of the same name; and [`Gateway::follow`], which takes a
+//! request where its plan says: passed through, or through the hub.
 
+use argo_filters::hub::Conversation;
 use argo_filters::openai::ResponseMeta;
-use argo_filters::upstream::plan::PassThrough;
+use argo_filters::upstream::plan::{PassThrough, Plan};
 use argo_filters::ApiError;
 use pingora_proxy::Session;
 
+use super::conversation::{Client, Turn};
 use crate::serve::gateway::{count_usage, Gateway, RequestCtx, Resolved};
 use crate::upstream::Call;
 
+/// A client's request as read and planned for its model's row.
+pub(crate) struct Planned<H> {
+    pub model: Resolved,
+    pub meta: ResponseMeta,
+    /// The body's size, what the hub's work on it is weighed by.
+    pub size: usize,
+    pub plan: Plan<H>,
+}
+
 impl Gateway {
+    /// Answers a planned request: passed through, or through the hub as the conversation and
+    /// client format `hub` makes of the plan's hub part.
+    pub(crate) async fn follow<H>(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        user: &str,
+        planned: Planned<H>,
+        hub: impl FnOnce(H) -> (Conversation, Client),
+    ) -> Result<(), ApiError> {
+        let Planned {
+            model,
+            meta,
+            size,
+            plan,
+        } = planned;
+        match plan {
+            Plan::Hub(read) => {
+                let (conversation, client) = hub(read);
+                let turn = Turn {
+                    model,
+                    conversation,
+                    client,
+                    meta,
+                    size,
+                };
+                self.converse(session, ctx, user, turn).await
+            }
+            Plan::PassThrough(plan) => {
+                self.pass_through(session, ctx, user, &model, meta, plan)
+                    .await
+            }
+        }
+    }
+
     /// Sends the client's rewritten body and answers the client: Argo's stream relayed as it
     /// arrives, or its whole answer (a stream collected, for Messages) rewritten and counted.
     pub(crate) async fn pass_through(

@@ -14,7 +14,8 @@ use argo_filters::upstream::responses_passthrough::{self, ClientRequest};
 use argo_filters::ApiError;
 use pingora_proxy::Session;
 
-use super::conversation::{Client, Turn};
+use super::conversation::Client;
+use super::pass_through::Planned;
 use crate::serve::gateway::{response_meta, Gateway, RequestCtx, Resolved};
 
 /// `/v1/responses`: passed through to Argo's `/v1/responses` or through the hub, as the model's
@@ -27,23 +28,16 @@ pub async fn create(
 ) -> Result<(), ApiError> {
     let (user, read, size) = gateway.accept_read(session, ctx, read_responses).await?;
     let ReadResponses { model, meta, plan } = read;
-    match plan {
-        Plan::Hub((conversation, custom_tools)) => {
-            let turn = Turn {
-                model,
-                conversation: *conversation,
-                client: Client::Responses(custom_tools),
-                meta,
-                size,
-            };
-            gateway.converse(session, ctx, &user, turn).await
-        }
-        Plan::PassThrough(plan) => {
-            gateway
-                .pass_through(session, ctx, &user, &model, meta, plan)
-                .await
-        }
-    }
+    let planned = Planned {
+        model,
+        meta,
+        size,
+        plan,
+    };
+    let hub = |(conversation, custom_tools): (Box<Conversation>, ClientTools)| {
+        (*conversation, Client::Responses(custom_tools))
+    };
+    gateway.follow(session, ctx, &user, planned, hub).await
 }
 
 /// A Responses body read for the model it names.
