@@ -462,9 +462,11 @@ impl Gateway {
             ),
         }?;
         front_door::authenticated();
-        let user = identity.user.clone();
-        ctx.identity = Some(identity);
-        Ok(user)
+        // Kept for the usage ledger only: without accounts the name is not copied.
+        if self.state.accounts.is_some() {
+            ctx.identity = Some(identity.clone());
+        }
+        Ok(identity.user)
     }
 
     /// Adds an authenticated request to the usage ledger, when there is one.
